@@ -1,0 +1,37 @@
+//! Where xl's stderr messages collect, in order, before the caller prints them.
+
+/// An ordered buffer of the messages xl would write to stderr.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    text: String,
+}
+
+impl Report {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Append one line (a newline is added).
+    pub fn line(&mut self, s: impl AsRef<str>) {
+        self.text.push_str(s.as_ref());
+        self.text.push('\n');
+    }
+
+    /// Append raw text (xl has a few messages without a trailing newline).
+    pub fn raw(&mut self, s: impl AsRef<str>) {
+        self.text.push_str(s.as_ref());
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// Hand the collected text over, leaving the buffer empty.
+    pub fn take(&mut self) -> String {
+        std::mem::take(&mut self.text)
+    }
+}

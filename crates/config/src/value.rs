@@ -1,0 +1,276 @@
+//! Parsed settings and the typed lookups xl makes on them (libxlu's
+//! `xlu_cfg_get_*`), with the same warnings and the same quirks.
+
+use crate::report::Report;
+
+/// A configuration value: every atom is text, lists nest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Str(String),
+    List(Vec<Value>),
+}
+
+impl Value {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            Value::List(_) => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Assign,
+    Add,
+}
+
+/// One `key = value` (or `key += value`) statement that was stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Setting {
+    pub name: String,
+    pub value: Value,
+    pub op: Op,
+    /// Line of the value (of its `[` for lists), used in warnings.
+    pub line: u32,
+}
+
+/// Why a lookup gave nothing, as libxlu's errno values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// ESRCH: the key is absent.
+    Absent,
+    /// EINVAL/ERANGE: present but unusable (a warning may have been printed).
+    Invalid,
+}
+
+/// Settings of one parsed source plus the name xl reports them under.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub source: String,
+    pub settings: Vec<Setting>,
+}
+
+impl Config {
+    pub fn new(source: impl Into<String>, settings: Vec<Setting>) -> Self {
+        Self { source: source.into(), settings }
+    }
+
+    /// The setting that wins: the last one stored under that name.
+    pub fn find(&self, name: &str) -> Option<&Setting> {
+        self.settings.iter().rev().find(|s| s.name == name)
+    }
+
+    fn atom(&self, name: &str, quiet: bool, r: &mut Report) -> Result<&Setting, Lookup> {
+        let s = self.find(name).ok_or(Lookup::Absent)?;
+        if matches!(s.value, Value::List(_)) {
+            if !quiet {
+                r.line(format!(
+                    "{}:{}: warning: parameter `{}' is a list but should be a single value",
+                    self.source, s.line, name
+                ));
+            }
+            return Err(Lookup::Invalid);
+        }
+        Ok(s)
+    }
+
+    pub fn string(&self, name: &str, quiet: bool, r: &mut Report) -> Result<&str, Lookup> {
+        self.atom(name, quiet, r).map(|s| s.value.as_str().unwrap_or_default())
+    }
+
+    /// `xlu_cfg_get_string` for optional keys: `Some` only when usable.
+    pub fn opt_string(&self, name: &str, r: &mut Report) -> Option<String> {
+        self.string(name, false, r).ok().map(str::to_string)
+    }
+
+    pub fn bounded_long(&self, name: &str, min: i64, max: i64, quiet: bool, r: &mut Report) -> Result<i64, Lookup> {
+        let s = self.atom(name, quiet, r)?;
+        let text = s.value.as_str().unwrap_or_default();
+        if s.op == Op::Add {
+            if !quiet {
+                r.line(format!(
+                    "{}:{}: warning: can't use += with numbers for parameter `{}'",
+                    self.source, s.line, name
+                ));
+            }
+            return Err(Lookup::Invalid);
+        }
+        let (v, used, overflow) = strtol(text.as_bytes(), 0);
+        if overflow {
+            if !quiet {
+                r.line(format!(
+                    "{}:{}: warning: parameter `{}' could not be parsed as a number: Numerical result out of range",
+                    self.source, s.line, name
+                ));
+            }
+            return Err(Lookup::Invalid);
+        }
+        if used == 0 || used != text.len() {
+            if !quiet {
+                r.line(format!("{}:{}: warning: parameter `{}' is not a valid number", self.source, s.line, name));
+            }
+            return Err(Lookup::Invalid);
+        }
+        if v < min {
+            if !quiet {
+                r.line(format!(
+                    "{}:{}: warning: value `{}' is smaller than minimum bound '{}'",
+                    self.source, s.line, v, min
+                ));
+            }
+            return Err(Lookup::Invalid);
+        }
+        if v > max {
+            if !quiet {
+                r.line(format!(
+                    "{}:{}: warning: value `{}' is greater than maximum bound '{}'",
+                    self.source, s.line, v, max
+                ));
+            }
+            return Err(Lookup::Invalid);
+        }
+        Ok(v)
+    }
+
+    pub fn long(&self, name: &str, quiet: bool, r: &mut Report) -> Result<i64, Lookup> {
+        self.bounded_long(name, i64::MIN, i64::MAX, quiet, r)
+    }
+
+    /// `Some(v)` when the key holds a usable number.
+    pub fn opt_long(&self, name: &str, r: &mut Report) -> Option<i64> {
+        self.long(name, false, r).ok()
+    }
+
+    /// libxl defbool: any usable number, non-zero meaning true.
+    pub fn defbool(&self, name: &str, quiet: bool, r: &mut Report) -> Option<bool> {
+        self.long(name, quiet, r).ok().map(|v| v != 0)
+    }
+
+    pub fn list(&self, name: &str, quiet: bool, r: &mut Report) -> Result<&[Value], Lookup> {
+        let s = self.find(name).ok_or(Lookup::Absent)?;
+        match &s.value {
+            Value::List(l) => Ok(l),
+            Value::Str(_) => {
+                if !quiet {
+                    r.line(format!(
+                        "{}:{}: warning: parameter `{}' is a single value but should be a list",
+                        self.source, s.line, name
+                    ));
+                }
+                Err(Lookup::Invalid)
+            }
+        }
+    }
+
+    /// The string items of a list up to the first non-string one, which is
+    /// how xl walks device lists.
+    pub fn string_items(list: &[Value]) -> impl Iterator<Item = &str> {
+        list.iter().map_while(Value::as_str)
+    }
+}
+
+/// Length of the prefix `strtoul` would consume (leading blanks, sign,
+/// digits), 0 when it converts nothing.
+pub(crate) fn strtoul_len(s: &[u8], base: u32) -> usize {
+    let (_, used, _) = strtol(s, base);
+    used
+}
+
+/// C `strtol`: returns (value, bytes consumed, overflowed). Base 0 picks
+/// 16 for `0x`, 8 for a leading `0`, else 10.
+pub fn strtol(s: &[u8], base: u32) -> (i64, usize, bool) {
+    let mut i = 0;
+    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+        i += 1;
+    }
+    let mut neg = false;
+    if i < s.len() && (s[i] == b'+' || s[i] == b'-') {
+        neg = s[i] == b'-';
+        i += 1;
+    }
+    let mut base = base;
+    let hex_prefix = i + 1 < s.len() && s[i] == b'0' && (s[i + 1] | 0x20) == b'x';
+    if (base == 0 || base == 16) && hex_prefix && i + 2 < s.len() && (s[i + 2] as char).is_ascii_hexdigit() {
+        i += 2;
+        base = 16;
+    } else if base == 0 {
+        base = if i < s.len() && s[i] == b'0' { 8 } else { 10 };
+    }
+    let start = i;
+    // Saturate well past the i64 range so the sign check below sees overflow.
+    let cap = i128::from(u64::MAX);
+    let mut acc: i128 = 0;
+    while i < s.len() {
+        let Some(d) = (s[i] as char).to_digit(base) else { break };
+        acc = (acc * i128::from(base) + i128::from(d)).min(cap);
+        i += 1;
+    }
+    if i == start {
+        return (0, 0, false);
+    }
+    let v = if neg { -acc } else { acc };
+    if v > i128::from(i64::MAX) {
+        return (i64::MAX, i, true);
+    }
+    if v < i128::from(i64::MIN) {
+        return (i64::MIN, i, true);
+    }
+    (v as i64, i, false)
+}
+
+/// C `strtoul` on the unsigned long range (wrapping negation, as C does).
+pub fn strtoul(s: &[u8], base: u32) -> (u64, usize, bool) {
+    let mut i = 0;
+    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+        i += 1;
+    }
+    let mut neg = false;
+    if i < s.len() && (s[i] == b'+' || s[i] == b'-') {
+        neg = s[i] == b'-';
+        i += 1;
+    }
+    let mut base = base;
+    let hex_prefix = i + 1 < s.len() && s[i] == b'0' && (s[i + 1] | 0x20) == b'x';
+    if (base == 0 || base == 16) && hex_prefix && i + 2 < s.len() && (s[i + 2] as char).is_ascii_hexdigit() {
+        i += 2;
+        base = 16;
+    } else if base == 0 {
+        base = if i < s.len() && s[i] == b'0' { 8 } else { 10 };
+    }
+    let start = i;
+    let mut acc: u64 = 0;
+    let mut overflow = false;
+    while i < s.len() {
+        let Some(d) = (s[i] as char).to_digit(base) else { break };
+        match acc.checked_mul(u64::from(base)).and_then(|a| a.checked_add(u64::from(d))) {
+            Some(a) => acc = a,
+            None => overflow = true,
+        }
+        i += 1;
+    }
+    if i == start {
+        return (0, 0, false);
+    }
+    if overflow {
+        return (u64::MAX, i, true);
+    }
+    (if neg { acc.wrapping_neg() } else { acc }, i, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strtol_bases() {
+        assert_eq!(strtol(b"0x100", 0), (256, 5, false));
+        assert_eq!(strtol(b"010", 0), (8, 3, false));
+        assert_eq!(strtol(b"08", 0), (0, 1, false));
+        assert_eq!(strtol(b"1e5", 0), (1, 1, false));
+        assert_eq!(strtol(b" -12", 0), (-12, 4, false));
+        assert_eq!(strtol(b"0x", 0), (0, 1, false));
+        assert_eq!(strtol(b"abc", 0), (0, 0, false));
+        assert!(strtol(b"99999999999999999999", 0).2);
+    }
+}

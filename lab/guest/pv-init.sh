@@ -1,0 +1,22 @@
+#!/bin/sh
+# /init of the PV domU initramfs. Prints GUEST-HELLO on hvc0, then idles. Shutdown and
+# reboot requests from the toolstack are seen by the kernel (xenstore control/shutdown),
+# which runs /sbin/poweroff or /sbin/reboot: those are scripts that print a marker and
+# call busybox with -f.
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+cmdline=$(cat /proc/cmdline)
+echo "GUEST-HELLO kernel=$(uname -r) type=$(cat /sys/hypervisor/guest_type 2>/dev/null) cpus=$(grep -c ^processor /proc/cpuinfo) memkb=$(awk '/MemTotal/{print $2}' /proc/meminfo)"
+echo "GUEST-CMDLINE $cmdline"
+case " $cmdline " in
+  *" lab_poweroff "*) echo "GUEST-SELF-POWEROFF"; exec /bin/busybox poweroff -f;;
+  *" lab_reboot "*) echo "GUEST-SELF-REBOOT"; exec /bin/busybox reboot -f;;
+esac
+n=0
+while :; do
+  sleep 10
+  n=$((n + 1))
+  echo "GUEST-ALIVE $n"
+done

@@ -1,0 +1,171 @@
+# shellcheck shell=bash
+# Helpers for suites (bash scripts run in dom0; source this file first):
+#   . /lab/suites/lib.sh
+#
+# Results are lines on the console that the host counts:
+#   CHECK PASS <suite>/<name>
+#   CHECK FAIL <suite>/<name>: <reason>
+# A suite's exit status only says whether it ran to the end; failed checks are counted
+# from the CHECK lines. Files written under $OUT (= /out/<suite>) come back to the host
+# into lab/out/results/<run>/<suite>/.
+#
+# Commands:
+#   check NAME CMD [ARG...]     run CMD, PASS if it exits 0; output kept in $OUT/checks/NAME.out
+#   check_not NAME CMD [ARG...] PASS if CMD exits non-zero
+#   capture NAME CMD [ARG...]   save CMD's stdout, stderr, exit code as $OUT/NAME.{stdout,stderr,rc}
+#   same_bytes "CMD_A" "CMD_B"  both shell command lines give identical stdout bytes and exit code
+#   same_json "CMD_A" "CMD_B" [JQ_FILTER]
+#                               both print JSON that is equal once normalised (jq -S, then the
+#                               optional filter, e.g. 'del(..|.uuid?)'), and the same exit code
+#   wait_for FILE REGEX SECS    wait until FILE contains REGEX (grep -E)
+#   wait_gone DOMAIN SECS       wait until DOMAIN is no longer in `xl list`
+#   console_capture DOMAIN FILE [TYPE] &
+#                               non-interactive `xl console` into FILE (stdin: a FIFO that is
+#                               never written nor closed, since EOF makes xenconsole quit)
+#   note TEXT...                a line in the log (not counted)
+# Environment: XL (default xl: the real one), XL_OURS (default xl-ours, our build, if shipped).
+
+LAB_SUITE="${LAB_SUITE:-$(basename "$0" .sh)}"
+OUT="${LAB_SUITE_OUT:-/out/$LAB_SUITE}"
+XL="${XL:-xl}"
+XL_OURS="${XL_OURS:-xl-ours}"
+mkdir -p "$OUT/checks"
+LAB_PASSED=0
+LAB_FAILED=0
+
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+note() { echo "NOTE $LAB_SUITE: $* (uptime $(uptime_s))"; }
+
+_safe() { printf '%s' "$1" | tr -c 'A-Za-z0-9._+-' '_'; }
+
+_report() {  # _report NAME OK(0|1) REASON OUTFILE
+  local name="$LAB_SUITE/$1" ok="$2" reason="$3" f="$4"
+  if [ "$ok" = 0 ]; then
+    LAB_PASSED=$((LAB_PASSED + 1))
+    echo "CHECK PASS $name"
+  else
+    LAB_FAILED=$((LAB_FAILED + 1))
+    echo "CHECK FAIL $name: $reason"
+    if [ -s "$f" ]; then
+      tail -n 25 "$f" | sed 's/^/  | /'
+    fi
+  fi
+}
+
+check() {
+  local name="$1" f rc last
+  shift
+  f="$OUT/checks/$(_safe "$name").out"
+  "$@" >"$f" 2>&1
+  rc=$?
+  if [ "$rc" -eq 0 ]; then
+    _report "$name" 0 "" "$f"
+  else
+    last=$(grep -v '^[[:space:]]*$' "$f" | tail -n 1 | cut -c1-200)
+    _report "$name" 1 "rc=$rc${last:+: $last}" "$f"
+  fi
+  return "$rc"
+}
+
+check_not() {
+  local name="$1" f rc
+  shift
+  f="$OUT/checks/$(_safe "$name").out"
+  "$@" >"$f" 2>&1
+  rc=$?
+  if [ "$rc" -ne 0 ]; then _report "$name" 0 "" "$f"; return 0; fi
+  _report "$name" 1 "succeeded but should have failed" "$f"
+  return 1
+}
+
+capture() {
+  local name="$1"
+  shift
+  "$@" >"$OUT/$name.stdout" 2>"$OUT/$name.stderr"
+  echo "$?" > "$OUT/$name.rc"
+}
+
+_run_to() {  # _run_to PREFIX "CMDLINE": stdout to PREFIX.out, exit code to PREFIX.rc
+  bash -c "$2" >"$1.out" 2>"$1.err" </dev/null
+  echo "$?" > "$1.rc"
+}
+
+same_bytes() {
+  local d rc=0
+  d=$(mktemp -d)
+  _run_to "$d/a" "$1"
+  _run_to "$d/b" "$2"
+  if ! cmp -s "$d/a.rc" "$d/b.rc"; then
+    echo "exit codes differ: [$1] -> $(cat "$d/a.rc"), [$2] -> $(cat "$d/b.rc")"; rc=1
+  fi
+  if ! cmp -s "$d/a.out" "$d/b.out"; then
+    echo "stdout differs: --- $1 / +++ $2"; diff -u "$d/a.out" "$d/b.out" | head -n 60; rc=1
+  fi
+  rm -rf "$d"
+  return "$rc"
+}
+
+same_json() {
+  local d rc=0 filter="${3:-.}"
+  d=$(mktemp -d)
+  _run_to "$d/a" "$1"
+  _run_to "$d/b" "$2"
+  if ! cmp -s "$d/a.rc" "$d/b.rc"; then
+    echo "exit codes differ: [$1] -> $(cat "$d/a.rc"), [$2] -> $(cat "$d/b.rc")"; rc=1
+  fi
+  if ! jq -S "$filter" "$d/a.out" > "$d/a.json" 2>"$d/a.jqerr"; then
+    echo "not JSON from [$1]: $(head -c 300 "$d/a.jqerr")"; rc=1
+  elif ! jq -S "$filter" "$d/b.out" > "$d/b.json" 2>"$d/b.jqerr"; then
+    echo "not JSON from [$2]: $(head -c 300 "$d/b.jqerr")"; rc=1
+  elif ! cmp -s "$d/a.json" "$d/b.json"; then
+    echo "JSON differs: --- $1 / +++ $2"; diff -u "$d/a.json" "$d/b.json" | head -n 60; rc=1
+  fi
+  rm -rf "$d"
+  return "$rc"
+}
+
+wait_for() {
+  local f="$1" re="$2" secs="$3" end
+  end=$(awk "BEGIN{print $(uptime_s) + $secs}")
+  until grep -aqE "$re" "$f" 2>/dev/null; do
+    if awk "BEGIN{exit !($(uptime_s) > $end)}"; then
+      echo "timeout after ${secs}s waiting for /$re/ in $f"
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+wait_gone() {
+  local dom="$1" secs="$2" end
+  end=$(awk "BEGIN{print $(uptime_s) + $secs}")
+  while "$XL" list "$dom" >/dev/null 2>&1; do
+    if awk "BEGIN{exit !($(uptime_s) > $end)}"; then
+      echo "domain $dom still there after ${secs}s:"; "$XL" list
+      return 1
+    fi
+    sleep 0.3
+  done
+}
+
+in_list() {  # in_list DOMAIN: DOMAIN is a row of `xl list`
+  "$XL" list | awk -v d="$1" 'NR > 1 && $1 == d {found = 1} END {exit !found}'
+}
+
+not_in_list() {
+  if in_list "$1"; then "$XL" list; return 1; fi
+  "$XL" list
+}
+
+console_capture() {
+  local dom="$1" file="$2" type="${3:-}" fifo
+  fifo=$(mktemp -u /tmp/noinput.XXXXXX)
+  mkfifo "$fifo"
+  # shellcheck disable=SC2086
+  timeout 180 "$XL" console ${type:+-t $type} "$dom" >"$file" 2>&1 9<>"$fifo" <&9
+  rm -f "$fifo"
+}
+
+lab_summary() {  # call at the end of a suite
+  echo "SUITE-SUMMARY $LAB_SUITE passed=$LAB_PASSED failed=$LAB_FAILED"
+}
