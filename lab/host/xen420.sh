@@ -11,7 +11,7 @@
 X420_SUITE=trixie
 # what the chrooted tools need (checked below: every ELF's libraries must resolve)
 X420_PKGS=(
-  xen-hypervisor-4.20-amd64 xen-utils-4.20 xen-utils-common xenstore-utils
+  xen-hypervisor-4.20-amd64 xen-utils-4.20 xen-utils-common xenstore-utils bash
   libxencall1 libxendevicemodel1 libxenevtchn1 libxenforeignmemory1 libxengnttab1
   libxenhypfs1 libxenmisc4.20 libxenstore4 libxentoolcore1 libxentoollog1
   libyajl2 libc6 libgcc-s1 libncurses6 libncursesw6 libtinfo6 libuuid1
@@ -100,9 +100,11 @@ lab_build_xen420() {
   [ "$bad" = 0 ] || return 1
   # the dom0 side: wrappers that run the 4.20 tools chrooted, from the caller's folder
   mkdir -p "$r/usr/local/bin"
+  # (bash and coreutils' chroot, not busybox: its ash crashed now and then as this wrapper)
+  mkdir -p "$r/usr/sbin"; install -m 0755 /usr/sbin/chroot "$r/usr/sbin/chroot"
   for f in xl xentop xenstore-control; do
     # shellcheck disable=SC2016  # $0, $@ and $PWD are for the wrapper, not for us
-    printf '#!/bin/sh\n# run the Xen 4.20 %s inside /opt/xen-4.20, keeping the working folder\nexec chroot /opt/xen-4.20 /bin/sh -c '\''cd "$0" 2>/dev/null || cd /; exec %s "$@"'\'' "$PWD" "$@"\n' \
+    printf '#!/usr/bin/bash\n# run the Xen 4.20 %s inside /opt/xen-4.20, keeping the working folder\nexec /usr/sbin/chroot /opt/xen-4.20 /usr/bin/bash -c '\''cd "$0" 2>/dev/null || cd /; exec %s "$@"'\'' "$PWD" "$@"\n' \
       "$f" "$f" > "$r/usr/local/bin/$f"
     chmod 0755 "$r/usr/local/bin/$f"
   done

@@ -1,1 +1,97 @@
-fn main() {}
+//! `xl`: the command line. Global options, command dispatch and exit codes
+//! follow xl 4.17; each command lives in `commands/`.
+
+mod cmdtable;
+mod cmdtable_data;
+mod commands;
+mod diag;
+mod globalcfg;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Global options (`xl [-vfNtT] <subcommand>`).
+#[derive(Debug, Default, Clone)]
+pub struct Globals {
+    pub verbose: u32,
+    pub dryrun: bool,
+    pub force: bool,
+    pub progress_cr: bool,
+    pub timestamps: bool,
+}
+
+/// How a command ended: bytes already written, an exit status to return.
+pub type Status = i32;
+
+/// getopt("+vftTN") over the leading arguments; returns the index of the
+/// subcommand.
+fn parse_globals(args: &[String]) -> Result<(Globals, usize), Status> {
+    let mut g = Globals::default();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "--" {
+            i += 1;
+            break;
+        }
+        if !a.starts_with('-') || a == "-" {
+            break;
+        }
+        for ch in a[1..].chars() {
+            match ch {
+                'v' => g.verbose += 1,
+                'N' => g.dryrun = true,
+                'f' => g.force = true,
+                't' => g.progress_cr = true,
+                'T' => g.timestamps = true,
+                _ => {
+                    eprintln!("unknown global option");
+                    return Err(1);
+                }
+            }
+        }
+        i += 1;
+    }
+    Ok((g, i))
+}
+
+fn run(args: Vec<String>) -> Status {
+    let (globals, at) = match parse_globals(&args) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let Some(name) = args.get(at) else {
+        print!("{}", cmdtable::help_text(None));
+        return 1;
+    };
+    let rest = &args[at + 1..];
+    let xlconf = globalcfg::load();
+    match cmdtable::lookup(name) {
+        Some(cmd) => {
+            if globals.dryrun && !cmd.can_dryrun {
+                eprintln!("command does not implement -N (dryrun) option");
+                return 1;
+            }
+            commands::dispatch(cmd, rest, &globals, &xlconf)
+        }
+        None if name == "help" => {
+            print!("{}", cmdtable::help_text(rest.first().map(String::as_str)));
+            0
+        }
+        None => {
+            eprintln!("command not implemented");
+            1
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let status = run(args);
+    // A closed pipe (`xl list | head`) is not an error worth reporting.
+    let _ = std::io::stdout().flush();
+    ExitCode::from(u8::try_from(status & 0xff).unwrap_or(1))
+}

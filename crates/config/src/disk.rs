@@ -73,7 +73,9 @@ const FLAG_RULES: &[(&str, R)] = &[
     ("untrusted", R::Untrusted),
 ];
 
-const IGNORED_PREFIXES: &[&str] = &["tapdisk:", "tap:", "tap2:", "aio:", "ioemu:", "file:", "phy:"];
+const IGNORED_PREFIXES: &[&str] = &[
+    "tapdisk:", "tap:", "tap2:", "aio:", "ioemu:", "file:", "phy:",
+];
 
 /// Order of the rules in the scanner, for tie-breaking.
 fn rank(r: R) -> u8 {
@@ -92,7 +94,10 @@ fn opt_comma(s: &[u8], n: usize) -> usize {
 /// token length, rule).
 fn candidates(s: &[u8]) -> Vec<(usize, usize, R)> {
     let mut c = Vec::new();
-    let blanks = s.iter().take_while(|b| matches!(b, b' ' | b'\t' | b'\n')).count();
+    let blanks = s
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t' | b'\n'))
+        .count();
     if blanks > 0 {
         let rest = &s[blanks..];
         let ctx = match rest.first() {
@@ -120,13 +125,19 @@ fn candidates(s: &[u8]) -> Vec<(usize, usize, R)> {
     }
     // [a-z][-a-z0-9]*=[^,],?
     if s.first().is_some_and(u8::is_ascii_lowercase) {
-        let k = 1 + s[1..].iter().take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || **b == b'-').count();
+        let k = 1 + s[1..]
+            .iter()
+            .take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || **b == b'-')
+            .count();
         if s.get(k) == Some(&b'=') && s.get(k + 1).is_some_and(|&b| b != b',') {
             let n = opt_comma(s, k + 2);
             c.push((n, n, R::UnknownParam));
         }
         // [a-z][a-z0-9]*: prefixes
-        let w = 1 + s[1..].iter().take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit()).count();
+        let w = 1 + s[1..]
+            .iter()
+            .take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            .count();
         if s.get(w) == Some(&b':') {
             let word = &s[..w];
             let whole = line_rest(s);
@@ -140,7 +151,9 @@ fn candidates(s: &[u8]) -> Vec<(usize, usize, R)> {
                 c.push((whole, w + 1, R::IgnoredPrefix));
             }
             let ctx = match s.get(w + 1) {
-                Some(b) if !(b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'\n') => line_rest(&s[w + 1..]),
+                Some(b) if !(b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'\n') => {
+                    line_rest(&s[w + 1..])
+                }
                 _ => 0,
             };
             c.push((w + 1 + ctx, w + 1, R::UnknownPrefix));
@@ -192,7 +205,13 @@ impl Dpc<'_> {
         *field(&mut self.disk) = Some(value.to_string());
     }
 
-    fn set_enum(&mut self, member: &str, slot: fn(&mut Self) -> &mut Option<&'static str>, v: &'static str, s: &str) {
+    fn set_enum(
+        &mut self,
+        member: &str,
+        slot: fn(&mut Self) -> &mut Option<&'static str>,
+        v: &'static str,
+        s: &str,
+    ) {
         match *slot(self) {
             Some(cur) if cur != v => self.error(Some(s), &format!("{member} respecified")),
             _ => *slot(self) = Some(v),
@@ -221,7 +240,9 @@ impl Dpc<'_> {
     }
 
     fn vdev_and_devtype(&mut self, s: &str) -> bool {
-        let Some(colon) = s.rfind(':') else { return false };
+        let Some(colon) = s.rfind(':') else {
+            return false;
+        };
         let (vdev, devtype) = (&s[..colon], &s[colon + 1..]);
         self.save("vdev", |d| &mut d.vdev, vdev);
         match devtype {
@@ -262,7 +283,9 @@ impl Dpc<'_> {
         let mut pos = 0;
         while pos < bytes.len() {
             let cands = candidates(&bytes[pos..]);
-            let Some(&(_, len, rule)) = cands.iter().max_by(|a, b| a.0.cmp(&b.0).then(rank(b.2).cmp(&rank(a.2))))
+            let Some(&(_, len, rule)) = cands
+                .iter()
+                .max_by(|a, b| a.0.cmp(&b.0).then(rank(b.2).cmp(&rank(a.2))))
             else {
                 break;
             };
@@ -324,7 +347,9 @@ impl Dpc<'_> {
                 R::Trusted => self.disk.trusted = Some(true),
                 R::Untrusted => self.disk.trusted = Some(false),
                 R::Target => {
-                    let t = tok["target=".len()..].strip_suffix(',').unwrap_or(&tok["target=".len()..]);
+                    let t = tok["target=".len()..]
+                        .strip_suffix(',')
+                        .unwrap_or(&tok["target=".len()..]);
                     self.save("target", |d| &mut d.pdev_path, t)
                 }
                 R::UnknownParam => self.error(Some(tok), "unknown parameter"),
@@ -368,7 +393,10 @@ pub fn parse_disk(source: &str, specs: &[&str], report: &mut Report) -> Option<D
         format: None,
         backend: None,
         specification: None,
-        disk: Disk { readwrite: 1, ..Disk::default() },
+        disk: Disk {
+            readwrite: 1,
+            ..Disk::default()
+        },
         report,
     };
     for spec in specs {
@@ -442,14 +470,23 @@ mod tests {
     #[test]
     fn quirks() {
         assert_eq!(ok("/x ,raw,xvda").pdev_path.as_deref(), Some("/x "));
-        assert_eq!(ok("vdev=xvda,target=/x,y,z").pdev_path.as_deref(), Some("/x,y,z"));
+        assert_eq!(
+            ok("vdev=xvda,target=/x,y,z").pdev_path.as_deref(),
+            Some("/x,y,z")
+        );
         assert!(err("/img,xvda,w").contains("unknown value for format: near `xvda'"));
         assert!(err("foo=bar,xvda").contains("unknown parameter: near `foo=b'"));
         assert!(err("target=/x,vdev=xvda").contains("no vdev specified"));
         assert!(err("/a,raw,xvda,rw,extra").contains("too many positional parameters"));
         assert!(err("bogus:/x,,xvda").contains("unknown deprecated disk prefix"));
-        assert_eq!(ok("tap:aio:/x.img,xvda,w").pdev_path.as_deref(), Some("/x.img"));
-        assert_eq!(ok("iscsi:iqn.x,xvda,w").script.as_deref(), Some("block-iscsi"));
+        assert_eq!(
+            ok("tap:aio:/x.img,xvda,w").pdev_path.as_deref(),
+            Some("/x.img")
+        );
+        assert_eq!(
+            ok("iscsi:iqn.x,xvda,w").script.as_deref(),
+            Some("block-iscsi")
+        );
         assert_eq!(ok(",hdc:cdrom,r").format, Some("empty"));
     }
 }

@@ -643,9 +643,19 @@ fn hvm_json(h: &HvmInfo) -> Json {
         .defbool("xen_platform_pci", h.xen_platform_pci)
         .strings("usbdevice_list", &h.usbdevice_list)
         .enum_("vendor_device", h.vendor_device)
-        .field_opt("ms_vm_genid", h.ms_vm_genid.map(|g| Json::Arr(g.iter().map(|b| Json::Int(i64::from(*b))).collect())))
+        .field_opt(
+            "ms_vm_genid",
+            h.ms_vm_genid
+                .map(|g| Json::Arr(g.iter().map(|b| Json::Int(i64::from(*b))).collect())),
+        )
         .strings("serial_list", &h.serial_list)
-        .field("rdm", Obj::new().enum_("strategy", h.rdm_strategy).enum_("policy", h.rdm_policy).build())
+        .field(
+            "rdm",
+            Obj::new()
+                .enum_("strategy", h.rdm_strategy)
+                .enum_("policy", h.rdm_policy)
+                .build(),
+        )
         .uint("rdm_mem_boundary_memkb", h.rdm_mem_boundary_memkb)
         .nonzero_u("mca_caps", h.mca_caps)
         .build()
@@ -673,7 +683,10 @@ impl DomainConfig {
             .defbool("oos", c.oos)
             .string("ssid_label", &c.ssid_label)
             .field("name", Json::str(c.name.clone()))
-            .field_opt("uuid", (c.uuid != [0; 16]).then(|| Json::str(uuid_string(&c.uuid))))
+            .field_opt(
+                "uuid",
+                (c.uuid != [0; 16]).then(|| Json::str(uuid_string(&c.uuid))),
+            )
             .string("pool_name", &c.pool_name)
             .defbool("run_hotplug_scripts", c.run_hotplug_scripts)
             .defbool("driver_domain", c.driver_domain)
@@ -685,11 +698,16 @@ impl DomainConfig {
     pub fn b_info_json(&self) -> Json {
         let b = &self.b_info;
         let bitmaps = |v: &Vec<Vec<u32>>| -> Vec<Json> {
-            v.iter().map(|m| Json::Arr(m.iter().map(|i| Json::Int(i64::from(*i))).collect())).collect()
+            v.iter()
+                .map(|m| Json::Arr(m.iter().map(|i| Json::Int(i64::from(*i))).collect()))
+                .collect()
         };
         let (ukey, ujson) = match &b.u {
             TypeInfo::Hvm(h) => ("type.hvm", hvm_json(h)),
-            TypeInfo::Pv(p) => ("type.pv", Obj::new().defbool("e820_host", p.e820_host).build()),
+            TypeInfo::Pv(p) => (
+                "type.pv",
+                Obj::new().defbool("e820_host", p.e820_host).build(),
+            ),
             TypeInfo::Pvh(p) => (
                 "type.pvh",
                 Obj::new()
@@ -736,15 +754,29 @@ impl DomainConfig {
                 "ioports",
                 b.ioports
                     .iter()
-                    .map(|(f, n)| Obj::new().nonzero_u("first", u64::from(*f)).nonzero_u("number", u64::from(*n)).build())
+                    .map(|(f, n)| {
+                        Obj::new()
+                            .nonzero_u("first", u64::from(*f))
+                            .nonzero_u("number", u64::from(*n))
+                            .build()
+                    })
                     .collect(),
             )
-            .array("irqs", b.irqs.iter().map(|i| Json::Int(i64::from(*i))).collect())
+            .array(
+                "irqs",
+                b.irqs.iter().map(|i| Json::Int(i64::from(*i))).collect(),
+            )
             .array(
                 "iomem",
                 b.iomem
                     .iter()
-                    .map(|(s, n, g)| Obj::new().nonzero_u("start", *s).nonzero_u("number", *n).uint("gfn", *g).build())
+                    .map(|(s, n, g)| {
+                        Obj::new()
+                            .nonzero_u("start", *s)
+                            .nonzero_u("number", *n)
+                            .uint("gfn", *g)
+                            .build()
+                    })
                     .collect(),
             )
             .defbool("claim_mode", b.claim_mode)
@@ -762,8 +794,17 @@ impl DomainConfig {
             .defbool("dm_restrict", b.dm_restrict)
             .enum_("tee", b.tee)
             .field(ukey, ujson)
-            .field("arch_arm", Obj::new().enum_("gic_version", b.gic_version).enum_("vuart", b.vuart).build())
-            .field("arch_x86", Obj::new().defbool("msr_relaxed", b.msr_relaxed).build())
+            .field(
+                "arch_arm",
+                Obj::new()
+                    .enum_("gic_version", b.gic_version)
+                    .enum_("vuart", b.vuart)
+                    .build(),
+            )
+            .field(
+                "arch_x86",
+                Obj::new().defbool("msr_relaxed", b.msr_relaxed).build(),
+            )
             .enum_("altp2m", b.altp2m)
             .nonzero("vmtrace_buf_kb", b.vmtrace_buf_kb)
             .defbool("vpmu", b.vpmu)
@@ -779,9 +820,21 @@ impl DomainConfig {
             .array("disks", self.disks.iter().map(disk_json).collect())
             .array("nics", self.nics.iter().map(nic_json).collect())
             .array("pcidevs", self.pcidevs.iter().map(pci_json).collect())
-            .array("dtdevs", self.dtdevs.iter().map(|p| Obj::new().field("path", Json::str(p.clone())).build()).collect())
+            .array(
+                "dtdevs",
+                self.dtdevs
+                    .iter()
+                    .map(|p| Obj::new().field("path", Json::str(p.clone())).build())
+                    .collect(),
+            )
             .array("vfbs", self.vfbs.iter().map(vfb_json).collect())
-            .array("vkbs", self.vkbs.iter().map(|k| Obj::new().int("devid", Some(k.devid)).build()).collect())
+            .array(
+                "vkbs",
+                self.vkbs
+                    .iter()
+                    .map(|k| Obj::new().int("devid", Some(k.devid)).build())
+                    .collect(),
+            )
             .array("vtpms", self.vtpms.iter().map(vtpm_json).collect())
             .array("p9s", self.p9s.iter().map(p9_json).collect())
             .array("channels", self.channels.iter().map(channel_json).collect())
@@ -805,7 +858,10 @@ pub fn disk_json(d: &Disk) -> Json {
         .nonzero("removable", d.removable)
         .nonzero("readwrite", d.readwrite)
         .nonzero("is_cdrom", d.is_cdrom)
-        .field_opt("direct_io_safe", d.direct_io_safe.then_some(Json::Bool(true)))
+        .field_opt(
+            "direct_io_safe",
+            d.direct_io_safe.then_some(Json::Bool(true)),
+        )
         .defbool("discard_enable", d.discard_enable)
         .enum_("specification", d.specification)
         .defbool("colo_enable", d.colo_enable)
@@ -820,7 +876,10 @@ pub fn disk_json(d: &Disk) -> Json {
 }
 
 pub fn mac_string(m: &[u8; 6]) -> String {
-    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 pub fn nic_json(n: &Nic) -> Json {
@@ -829,7 +888,10 @@ pub fn nic_json(n: &Nic) -> Json {
         .int("devid", n.devid)
         .nonzero("mtu", n.mtu)
         .string("model", &n.model)
-        .field_opt("mac", (n.mac != [0; 6]).then(|| Json::str(mac_string(&n.mac))))
+        .field_opt(
+            "mac",
+            (n.mac != [0; 6]).then(|| Json::str(mac_string(&n.mac))),
+        )
         .string("ip", &n.ip)
         .string("bridge", &n.bridge)
         .string("ifname", &n.ifname)
@@ -862,7 +924,9 @@ pub fn pci_json(p: &Pci) -> Json {
     o = bool_field(o, "power_mgmt", p.power_mgmt);
     o = bool_field(o, "permissive", p.permissive);
     o = bool_field(o, "seize", p.seize);
-    o.enum_("rdm_policy", p.rdm_policy).string("name", &p.name).build()
+    o.enum_("rdm_policy", p.rdm_policy)
+        .string("name", &p.name)
+        .build()
 }
 
 fn vfb_json(v: &Vfb) -> Json {
@@ -878,7 +942,10 @@ fn vtpm_json(v: &Vtpm) -> Json {
     Obj::new()
         .string("backend_domname", &v.backend_domname)
         .int("devid", Some(v.devid))
-        .field_opt("uuid", (v.uuid != [0; 16]).then(|| Json::str(uuid_string(&v.uuid))))
+        .field_opt(
+            "uuid",
+            (v.uuid != [0; 16]).then(|| Json::str(uuid_string(&v.uuid))),
+        )
         .build()
 }
 
@@ -895,7 +962,10 @@ fn p9_json(p: &P9) -> Json {
 fn channel_json(c: &Channel) -> Json {
     let (conn, u) = match &c.connection {
         ChannelConnection::Pty => ("pty", None),
-        ChannelConnection::Socket(p) => ("socket", Some(Obj::new().field("path", Json::str(p.clone())).build())),
+        ChannelConnection::Socket(p) => (
+            "socket",
+            Some(Obj::new().field("path", Json::str(p.clone())).build()),
+        ),
     };
     let o = Obj::new()
         .string("backend_domname", &c.backend_domname)

@@ -132,11 +132,19 @@ impl Obj {
 
     /// Integers without an explicit init value print when non-zero.
     pub fn nonzero(self, k: &str, v: i64) -> Self {
-        if v != 0 { self.field(k, Json::Int(v)) } else { self }
+        if v != 0 {
+            self.field(k, Json::Int(v))
+        } else {
+            self
+        }
     }
 
     pub fn nonzero_u(self, k: &str, v: u64) -> Self {
-        if v != 0 { self.field(k, Json::UInt(v)) } else { self }
+        if v != 0 {
+            self.field(k, Json::UInt(v))
+        } else {
+            self
+        }
     }
 
     /// Values with an init value print when set (`None` = at init value).
@@ -163,7 +171,14 @@ impl Obj {
     }
 
     pub fn strings(self, k: &str, v: &[String]) -> Self {
-        if v.is_empty() { self } else { self.field(k, Json::Arr(v.iter().map(|s| Json::str(s.clone())).collect())) }
+        if v.is_empty() {
+            self
+        } else {
+            self.field(
+                k,
+                Json::Arr(v.iter().map(|s| Json::str(s.clone())).collect()),
+            )
+        }
     }
 
     /// Bitmaps print as the list of set bits, unless empty.
@@ -171,13 +186,20 @@ impl Obj {
         if bits.is_empty() {
             self
         } else {
-            self.field(k, Json::Arr(bits.iter().map(|b| Json::Int(i64::from(*b))).collect()))
+            self.field(
+                k,
+                Json::Arr(bits.iter().map(|b| Json::Int(i64::from(*b))).collect()),
+            )
         }
     }
 
     /// Arrays of structs print unless empty.
     pub fn array(self, k: &str, items: Vec<Json>) -> Self {
-        if items.is_empty() { self } else { self.field(k, Json::Arr(items)) }
+        if items.is_empty() {
+            self
+        } else {
+            self.field(k, Json::Arr(items))
+        }
     }
 
     pub fn build(self) -> Json {

@@ -26,7 +26,12 @@ fn parse_ulong(s: &str, r: &mut Report) -> Result<u64, ()> {
 
 /// Apply one `key=value` token of a vif spec, as xl's `parse_nic_config`.
 /// `Err(())` from parse_ulong means xl exits 1; that is `NicError::Rate`.
-pub fn parse_nic_token(nic: &mut Nic, source: &str, token: &str, r: &mut Report) -> Result<(), NicError> {
+pub fn parse_nic_token(
+    nic: &mut Nic,
+    source: &str,
+    token: &str,
+    r: &mut Report,
+) -> Result<(), NicError> {
     let (key, val) = match token.split_once('=') {
         Some((k, v)) => (k, Some(v)),
         None => (token, None),
@@ -70,7 +75,9 @@ pub fn parse_nic_token(nic: &mut Nic, source: &str, token: &str, r: &mut Report)
             nic.rate_interval_usecs = usecs;
         }
         ("accel", Some(_)) => r.line("the accel parameter for vifs is currently not supported"),
-        ("devid", Some(v)) => nic.devid = Some(parse_ulong(v, r).map_err(|_| NicError::Rate)? as i64),
+        ("devid", Some(v)) => {
+            nic.devid = Some(parse_ulong(v, r).map_err(|_| NicError::Rate)? as i64)
+        }
         ("mtu", Some(v)) => nic.mtu = parse_ulong(v, r).map_err(|_| NicError::Rate)? as i64,
         ("trusted", None) => nic.trusted = Some(true),
         ("untrusted", None) => nic.trusted = Some(false),
@@ -93,11 +100,16 @@ fn colo_key(k: &str) -> Option<&'static str> {
     if k == "forwarddev" {
         return Some("coloft_forwarddev");
     }
-    NIC_COLO_FIELDS.iter().copied().find(|f| *f == k && *f != "coloft_forwarddev")
+    NIC_COLO_FIELDS
+        .iter()
+        .copied()
+        .find(|f| *f == k && *f != "coloft_forwarddev")
 }
 
 fn vif_err(source: &str, msg: &str, what: &str, r: &mut Report) {
-    r.line(format!("{source}: config parsing error in vif: {msg} in `{what}'"));
+    r.line(format!(
+        "{source}: config parsing error in vif: {msg} in `{what}'"
+    ));
 }
 
 fn is_digits(s: &str) -> bool {
@@ -117,7 +129,10 @@ pub fn parse_rate(source: &str, rate: &str, r: &mut Report) -> Option<(u64, u32)
     // ^[0-9]+[GMK]?[Bb]/s$
     let num_len = bps.bytes().take_while(u8::is_ascii_digit).count();
     let unit = &bps[num_len..];
-    let unit_ok = matches!(unit, "B/s" | "b/s" | "GB/s" | "Gb/s" | "MB/s" | "Mb/s" | "KB/s" | "Kb/s");
+    let unit_ok = matches!(
+        unit,
+        "B/s" | "b/s" | "GB/s" | "Gb/s" | "MB/s" | "Mb/s" | "KB/s" | "Kb/s"
+    );
     if num_len == 0 || !unit_ok {
         vif_err(source, "invalid rate", bps, r);
         return None;
@@ -178,12 +193,21 @@ mod tests {
         let mut r = Report::new();
         assert_eq!(parse_rate("c", "10Mb/s", &mut r), Some((62500, 50000)));
         assert_eq!(parse_rate("c", "1MB/s@20ms", &mut r), Some((20000, 20000)));
-        assert_eq!(parse_rate("c", "10Mb/s@1s", &mut r), Some((1_250_000, 1_000_000)));
+        assert_eq!(
+            parse_rate("c", "10Mb/s@1s", &mut r),
+            Some((1_250_000, 1_000_000))
+        );
         assert!(r.is_empty());
         assert_eq!(parse_rate("c", "10xb/s", &mut r), None);
-        assert_eq!(r.take(), "c: config parsing error in vif: invalid rate in `10xb/s'\n");
+        assert_eq!(
+            r.take(),
+            "c: config parsing error in vif: invalid rate in `10xb/s'\n"
+        );
         assert_eq!(parse_rate("c", "@1s", &mut r), None);
-        assert_eq!(r.take(), "c: config parsing error in vif: no rate specified in `@1s'\n");
+        assert_eq!(
+            r.take(),
+            "c: config parsing error in vif: no rate specified in `@1s'\n"
+        );
     }
 
     #[test]
@@ -192,6 +216,9 @@ mod tests {
         let mut n = Nic::default();
         parse_nic_token(&mut n, "c", "mac=00:16:3E:74:3d:76", &mut r).unwrap();
         assert_eq!(n.mac, [0, 0x16, 0x3e, 0x74, 0x3d, 0x76]);
-        assert_eq!(parse_nic_token(&mut n, "c", "bogus", &mut r), Err(NicError::Unrecognized));
+        assert_eq!(
+            parse_nic_token(&mut n, "c", "bogus", &mut r),
+            Err(NicError::Unrecognized)
+        );
     }
 }

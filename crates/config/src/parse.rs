@@ -119,7 +119,10 @@ pub fn parse_config_data(
         report.line("Failed to parse config: Invalid argument");
         return Err(Exit(1));
     }
-    let mut p = P { cfg: Config::new(source, parsed.settings), r: report };
+    let mut p = P {
+        cfg: Config::new(source, parsed.settings),
+        r: report,
+    };
     build(&mut p, globals, host)
 }
 
@@ -164,7 +167,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             return Err(p.fatal(1, format!("Invalid domain type {b}.")));
         };
         if dtype.is_some_and(|t| t != bt) {
-            return Err(p.fatal(1, "Contradicting \"builder\" and \"type\" options specified."));
+            return Err(p.fatal(
+                1,
+                "Contradicting \"builder\" and \"type\" options specified.",
+            ));
         }
         dtype = Some(bt);
     }
@@ -244,7 +250,11 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
 
     for (key, hard) in [("cpus", true), ("cpus_soft", false)] {
         let list = p.cfg.list(key, true, p.r).ok().map(|l| l.to_vec());
-        let string = if list.is_none() { p.cfg.string(key, false, p.r).ok().map(str::to_string) } else { None };
+        let string = if list.is_none() {
+            p.cfg.string(key, false, p.r).ok().map(str::to_string)
+        } else {
+            None
+        };
         if list.is_some() || string.is_some() {
             vcpu_affinity(p, &mut b, list.as_deref(), string.as_deref(), hard, host)?;
         }
@@ -319,11 +329,18 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
                 power_mgmt: pci_power_mgmt,
                 permissive: pci_permissive,
                 seize: pci_seize,
-                rdm_policy: if dtype == DomainType::Hvm { rdm_policy } else { None },
+                rdm_policy: if dtype == DomainType::Hvm {
+                    rdm_policy
+                } else {
+                    None
+                },
                 ..Pci::default()
             };
             if !parse_pci(&mut pci, &spec, p.r) {
-                return Err(p.fatal(6, format!("unable to parse PCI_SPEC_STRING `{spec}' for passthrough")));
+                return Err(p.fatal(
+                    6,
+                    format!("unable to parse PCI_SPEC_STRING `{spec}' for passthrough"),
+                ));
             }
             pcidevs.push(pci);
         }
@@ -367,7 +384,9 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         p.r.line(format!("got a tsc mode string: \"{v}\""));
         match TSC.iter().find(|t| t.eq_ignore_ascii_case(&v)) {
             Some(t) => b.tsc_mode = (*t != "default").then_some(*t),
-            None => return Err(p.fatal(1, format!("ERROR: invalid value \"{v}\" for \"tsc_mode\""))),
+            None => {
+                return Err(p.fatal(1, format!("ERROR: invalid value \"{v}\" for \"tsc_mode\"")));
+            }
         }
     }
 
@@ -403,17 +422,27 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
                 p.r.line(
                     "WARNING: Specifying \"bootloader_args\" as a string is deprecated. Please use a list of arguments.",
                 );
-                b.bootloader_args =
-                    s.split([' ', '\t', '\n']).filter(|w| !w.is_empty()).map(str::to_string).collect();
+                b.bootloader_args = s
+                    .split([' ', '\t', '\n'])
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_string)
+                    .collect();
             }
         }
     }
 
-    const TIMER: [&str; 4] =
-        ["delay_for_missed_ticks", "no_delay_for_missed_ticks", "no_missed_ticks_pending", "one_missed_tick_pending"];
+    const TIMER: [&str; 4] = [
+        "delay_for_missed_ticks",
+        "no_delay_for_missed_ticks",
+        "no_missed_ticks_pending",
+        "one_missed_tick_pending",
+    ];
     if let Ok(l) = p.cfg.long("timer_mode", true, p.r) {
         if dtype == DomainType::Pv {
-            return Err(p.fatal(EXIT_FAIL, "ERROR: \"timer_mode\" option is not supported for PV guests."));
+            return Err(p.fatal(
+                EXIT_FAIL,
+                "ERROR: \"timer_mode\" option is not supported for PV guests.",
+            ));
         }
         let name = match l {
             -1 => Some("unknown"),
@@ -429,11 +458,19 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         }
     } else if let Some(v) = p.string("timer_mode") {
         if dtype == DomainType::Pv {
-            return Err(p.fatal(EXIT_FAIL, "ERROR: \"timer_mode\" option is not supported for PV guests."));
+            return Err(p.fatal(
+                EXIT_FAIL,
+                "ERROR: \"timer_mode\" option is not supported for PV guests.",
+            ));
         }
         match TIMER.iter().find(|t| t.eq_ignore_ascii_case(&v)) {
             Some(t) => b.timer_mode = Some(t),
-            None => return Err(p.fatal(1, format!("ERROR: invalid value \"{v}\" for \"timer_mode\""))),
+            None => {
+                return Err(p.fatal(
+                    1,
+                    format!("ERROR: invalid value \"{v}\" for \"timer_mode\""),
+                ));
+            }
         }
     }
     p.defbool_into("nestedhvm", &mut b.nested_hvm);
@@ -446,7 +483,9 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
                     return Err(p.fatal(1, "ERROR: both kernel and firmware specified"));
                 }
                 if !type_prefix(&fw, "pvgrub32") && !type_prefix(&fw, "pvgrub64") {
-                    return Err(p.fatal(1, "ERROR: only pvgrub{32|64} supported as firmware options"));
+                    return Err(
+                        p.fatal(1, "ERROR: only pvgrub{32|64} supported as firmware options")
+                    );
                 }
                 b.kernel = Some(format!("{XEN_FIRMWARE_DIR}/{fw}.bin"));
             }
@@ -521,11 +560,16 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     let mut vkbs = Vec::new();
     if let Ok(items) = p.list_items("vfb", false) {
         for (i, spec) in items.iter().enumerate() {
-            let mut vfb = Vfb { devid: i as i64, ..Vfb::default() };
+            let mut vfb = Vfb {
+                devid: i as i64,
+                ..Vfb::default()
+            };
             vkbs.push(Vkb { devid: i as i64 });
             for tok in spec.split(',').filter(|t| !t.is_empty()) {
                 let tok = tok.trim_start_matches(' ');
-                let Some((k, v)) = tok.split_once('=') else { break };
+                let Some((k, v)) = tok.split_once('=') else {
+                    break;
+                };
                 let atoi = || crate::value::strtol(v.as_bytes(), 10).0 as i32;
                 match k {
                     "vnc" => vfb.vnc.enable = Some(atoi() != 0),
@@ -554,7 +598,9 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             if dtype == DomainType::Hvm {
                 p.r.line("WARNING: Or use \"device_model_stubdomain_override\" if you  want to enable stubdomains");
             } else {
-                p.r.line("WARNING: ignoring \"device_model_stubdomain_override\" directive for pv guest");
+                p.r.line(
+                    "WARNING: ignoring \"device_model_stubdomain_override\" directive for pv guest",
+                );
             }
         }
     }
@@ -568,8 +614,14 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     } else if b.device_model.is_some() {
         p.r.line("WARNING: device model override given without specific DM version");
     }
-    p.defbool_into("device_model_stubdomain_override", &mut b.device_model_stubdomain);
-    if p.cfg.string("device_model_stubdomain_seclabel", false, p.r).is_ok() {
+    p.defbool_into(
+        "device_model_stubdomain_override",
+        &mut b.device_model_stubdomain,
+    );
+    if p.cfg
+        .string("device_model_stubdomain_seclabel", false, p.r)
+        .is_ok()
+    {
         b.device_model_ssid_label = p.string("device_model_stubdomain_seclabel");
     }
     p.string_into("device_model_user", &mut b.device_model_user);
@@ -594,14 +646,20 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             }
             Err(Lookup::Absent) => {}
             Err(Lookup::Invalid) => {
-                return Err(p.fatal(EXIT_FAIL, format!("xl: Unable to parse device_model_args{suffix}.")));
+                return Err(p.fatal(
+                    EXIT_FAIL,
+                    format!("xl: Unable to parse device_model_args{suffix}."),
+                ));
             }
         }
     }
 
     if dtype == DomainType::Pv && vfbs.is_empty() {
         if p.long("vnc").unwrap_or(0) != 0 {
-            let mut vfb = Vfb { devid: 0, ..Vfb::default() };
+            let mut vfb = Vfb {
+                devid: 0,
+                ..Vfb::default()
+            };
             top_level_vnc(p, &mut vfb.vnc);
             top_level_sdl(p, &mut vfb.sdl);
             vfb.keymap = p.string("keymap");
@@ -644,11 +702,16 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         .filter(|v| *v != "none");
     }
 
-    p.defbool_into("xend_suspend_evtchn_compat", &mut c.xend_suspend_evtchn_compat);
+    p.defbool_into(
+        "xend_suspend_evtchn_compat",
+        &mut c.xend_suspend_evtchn_compat,
+    );
     if let Some(v) = p.defbool("msr_relaxed") {
         b.msr_relaxed = Some(v);
         p.r.line("WARNING: msr_relaxed will be removed in future versions.");
-        p.r.line("If it fixes an issue you are having please report to xen-devel@lists.xenproject.org.");
+        p.r.line(
+            "If it fixes an issue you are having please report to xen-devel@lists.xenproject.org.",
+        );
     }
     p.defbool_into("vpmu", &mut b.vpmu);
 
@@ -725,7 +788,8 @@ fn parse_cpurange(p: &mut P<'_>, s: &str, host: &Host) -> Result<Vec<u32>, Exit>
         };
         for id in a..=bnd {
             if nodes {
-                let Some(cpus) = usize::try_from(id).ok().and_then(|i| host.node_cpus.get(i)) else {
+                let Some(cpus) = usize::try_from(id).ok().and_then(|i| host.node_cpus.get(i))
+                else {
                     return Err(p.fatal(1, "libxl_node_to_cpumap failed."));
                 };
                 for c in cpus {
@@ -736,7 +800,12 @@ fn parse_cpurange(p: &mut P<'_>, s: &str, host: &Host) -> Result<Vec<u32>, Exit>
             }
         }
     }
-    Ok(map.iter().enumerate().filter(|(_, b)| **b).map(|(i, _)| i as u32).collect())
+    Ok(map
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b)
+        .map(|(i, _)| i as u32)
+        .collect())
 }
 
 fn parse_range(s: &str) -> Option<(u64, u64)> {
@@ -854,14 +923,20 @@ const VIRIDIAN: [&str; 13] = [
 ];
 
 fn hvm_firmware_and_platform(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exit> {
-    if b.kernel.as_deref().map(|k| k.rsplit('/').next().unwrap_or(k)) == Some("hvmloader") {
+    if b.kernel
+        .as_deref()
+        .map(|k| k.rsplit('/').next().unwrap_or(k))
+        == Some("hvmloader")
+    {
         p.r.line(
             "WARNING: you seem to be using \"kernel\" directive to override HVM guest firmware. Ignore that. \
              Use \"firmware_override\" instead if you really want a non-default firmware",
         );
         b.kernel = None;
     }
-    let TypeInfo::Hvm(h) = &mut b.u else { return Ok(()) };
+    let TypeInfo::Hvm(h) = &mut b.u else {
+        return Ok(());
+    };
     p.string_into("firmware_override", &mut h.firmware);
     p.string_into("bios_path_override", &mut h.system_firmware);
     let bios_of = |s: &str| match s.to_ascii_lowercase().as_str() {
@@ -905,7 +980,10 @@ fn hvm_firmware_and_platform(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exi
                         None => (item, true),
                     };
                     let Some(v) = VIRIDIAN.iter().position(|x| x.eq_ignore_ascii_case(name)) else {
-                        return Err(p.fatal(EXIT_FAIL, format!("xl: unknown viridian enlightenment '{name}'")));
+                        return Err(p.fatal(
+                            EXIT_FAIL,
+                            format!("xl: unknown viridian enlightenment '{name}'"),
+                        ));
                     };
                     if on {
                         enable[v] = true;
@@ -953,7 +1031,12 @@ fn hvm_firmware_and_platform(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exi
                 h.ms_vm_genid = Some(g);
             }
             "none" => {}
-            _ => return Err(p.fatal(1, "ERROR: \"ms_vm_genid\" option must be \"generate\" or \"none\"")),
+            _ => {
+                return Err(p.fatal(
+                    1,
+                    "ERROR: \"ms_vm_genid\" option must be \"generate\" or \"none\"",
+                ));
+            }
         }
     }
     if let Some(l) = p.long("rdm_mem_boundary") {
@@ -965,7 +1048,10 @@ fn hvm_firmware_and_platform(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exi
                 if item == "lmce" {
                     h.mca_caps |= 1;
                 } else {
-                    return Err(p.fatal(EXIT_FAIL, format!("ERROR: unrecognized MCA capability '{item}'.")));
+                    return Err(p.fatal(
+                        EXIT_FAIL,
+                        format!("ERROR: unrecognized MCA capability '{item}'."),
+                    ));
                 }
             }
         }
@@ -1014,7 +1100,10 @@ fn io_resources(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exit> {
             } else if used != bytes.len() {
                 p.r.line(format!("xl: Invalid argument parsing ioport: {s}"));
             }
-            b.ioports.push((start as u32, (end as u32).wrapping_sub(start as u32).wrapping_add(1)));
+            b.ioports.push((
+                start as u32,
+                (end as u32).wrapping_sub(start as u32).wrapping_add(1),
+            ));
         }
     }
     if let Ok(list) = p.cfg.list("irqs", false, p.r).map(<[Value]>::to_vec) {
@@ -1037,8 +1126,11 @@ fn io_resources(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exit> {
             let Some(s) = item.as_str() else {
                 return Err(p.fatal(1, format!("xl: Unable to get element {i} in iomem list")));
             };
-            let bad = |p: &mut P<'_>| p.fatal(1, format!("xl: Invalid argument parsing iomem: {s}"));
-            let Some((a, rest)) = s.split_once(',') else { return Err(bad(p)) };
+            let bad =
+                |p: &mut P<'_>| p.fatal(1, format!("xl: Invalid argument parsing iomem: {s}"));
+            let Some((a, rest)) = s.split_once(',') else {
+                return Err(bad(p));
+            };
             let (start, n1, _) = strtoul(a.as_bytes(), 16);
             if n1 == 0 || n1 != a.len() {
                 return Err(bad(p));
@@ -1081,7 +1173,9 @@ fn kv_items(spec: &str) -> Vec<(&str, &str)> {
 
 fn parse_p9(p: &mut P<'_>) -> Result<Vec<P9>, Exit> {
     let mut out = Vec::new();
-    let Ok(items) = p.list_items("p9", false) else { return Ok(out) };
+    let Ok(items) = p.list_items("p9", false) else {
+        return Ok(out);
+    };
     let (mut sm, mut path, mut tag, mut backend) = (None, None, None, None);
     for (i, spec) in items.iter().enumerate() {
         for (k, v) in kv_items(spec) {
@@ -1110,9 +1204,14 @@ fn parse_p9(p: &mut P<'_>) -> Result<Vec<P9>, Exit> {
 
 fn parse_vtpm(p: &mut P<'_>) -> Result<Vec<Vtpm>, Exit> {
     let mut out = Vec::new();
-    let Ok(items) = p.list_items("vtpm", false) else { return Ok(out) };
+    let Ok(items) = p.list_items("vtpm", false) else {
+        return Ok(out);
+    };
     for (i, spec) in items.iter().enumerate() {
-        let mut v = Vtpm { devid: i as i64, ..Vtpm::default() };
+        let mut v = Vtpm {
+            devid: i as i64,
+            ..Vtpm::default()
+        };
         let mut got_backend = false;
         for (k, val) in kv_items(spec) {
             match k {
@@ -1137,7 +1236,9 @@ fn parse_vtpm(p: &mut P<'_>) -> Result<Vec<Vtpm>, Exit> {
 
 fn parse_channels(p: &mut P<'_>) -> Result<Vec<Channel>, Exit> {
     let mut out = Vec::new();
-    let Ok(items) = p.list_items("channel", false) else { return Ok(out) };
+    let Ok(items) = p.list_items("channel", false) else {
+        return Ok(out);
+    };
     for (i, spec) in items.iter().enumerate() {
         let (mut backend, mut name, mut path, mut conn) = (None, None, None, None);
         for pair in spec.split(',').filter(|t| !t.is_empty()) {
@@ -1155,7 +1256,9 @@ fn parse_channels(p: &mut P<'_>) -> Result<Vec<Channel>, Exit> {
                     "socket" => conn = Some(true),
                     _ => return Err(p.fatal(1, format!("unknown channel connection '{v}'"))),
                 },
-                _ => p.r.line(format!("unknown channel parameter '{k}', ignoring")),
+                _ => {
+                    p.r.line(format!("unknown channel parameter '{k}', ignoring"))
+                }
             }
         }
         let connection = match conn {
@@ -1166,7 +1269,12 @@ fn parse_channels(p: &mut P<'_>) -> Result<Vec<Channel>, Exit> {
                 None => return Err(p.fatal(1, "channel connection 'socket' requires path=..")),
             },
         };
-        out.push(Channel { backend_domname: backend, devid: i as i64, name, connection });
+        out.push(Channel {
+            backend_domname: backend,
+            devid: i as i64,
+            name,
+            connection,
+        });
     }
     Ok(out)
 }
@@ -1235,7 +1343,12 @@ fn hvm_devices(p: &mut P<'_>, h: &mut HvmInfo) -> Result<(), Exit> {
         match v.to_ascii_lowercase().as_str() {
             "default" => h.gfx_passthru_kind = None,
             "igd" => h.gfx_passthru_kind = Some("igd"),
-            _ => return Err(p.fatal(1, format!("ERROR: invalid value \"{v}\" for \"gfx_passthru\""))),
+            _ => {
+                return Err(p.fatal(
+                    1,
+                    format!("ERROR: invalid value \"{v}\" for \"gfx_passthru\""),
+                ));
+            }
         }
         h.gfx_passthru = Some(true);
     }
@@ -1273,7 +1386,10 @@ fn hvm_devices(p: &mut P<'_>, h: &mut HvmInfo) -> Result<(), Exit> {
     p.string_into("soundhw", &mut h.soundhw);
     p.defbool_into("xen_platform_pci", &mut h.xen_platform_pci);
     if h.vnc.listen.as_deref().is_some_and(|l| l.contains(':')) && h.vnc.display != 0 {
-        return Err(p.fatal(1, "ERROR: Display specified both in vnclisten and vncdisplay!"));
+        return Err(p.fatal(
+            1,
+            "ERROR: Display specified both in vnclisten and vncdisplay!",
+        ));
     }
     if let Some(v) = p.string("vendor_device") {
         h.vendor_device = match v.to_ascii_lowercase().as_str() {

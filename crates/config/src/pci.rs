@@ -11,7 +11,11 @@ fn scan_hex(s: &[u8]) -> Option<(u32, usize)> {
 
 fn parse_bdf(pci: &mut Pci, s: &str) -> Option<usize> {
     let b = s.as_bytes();
-    let colons = b.iter().take_while(|c| c.is_ascii_hexdigit() || **c == b':').filter(|c| **c == b':').count();
+    let colons = b
+        .iter()
+        .take_while(|c| c.is_ascii_hexdigit() || **c == b':')
+        .filter(|c| **c == b':')
+        .count();
     let mut pos = 0;
     let mut next = |sep: u8| -> Option<u32> {
         let (v, n) = scan_hex(&b[pos..])?;
@@ -70,7 +74,9 @@ pub fn parse_pci(pci: &mut Pci, spec: &str, r: &mut Report) -> bool {
         bdf = true;
         rest = &rest[n..];
         if let Some(v) = rest.strip_prefix('@') {
-            let Some((vdevfn, n)) = parse_vslot(v) else { return false };
+            let Some((vdevfn, n)) = parse_vslot(v) else {
+                return false;
+            };
             pci.vdevfn = vdevfn;
             rest = &v[n..];
         }
@@ -81,7 +87,9 @@ pub fn parse_pci(pci: &mut Pci, spec: &str, r: &mut Report) -> bool {
         }
     }
     while !rest.is_empty() {
-        let Some(eq) = rest.find('=') else { return false };
+        let Some(eq) = rest.find('=') else {
+            return false;
+        };
         let key = &rest[..eq];
         let after = &rest[eq + 1..];
         let end = after.find(',').unwrap_or(after.len());
@@ -131,7 +139,10 @@ mod tests {
         let mut r = Report::new();
         let mut p = Pci::default();
         assert!(parse_pci(&mut p, "0000:03:00.1@5,permissive=1", &mut r));
-        assert_eq!((p.bus, p.dev, p.func, p.vdevfn, p.permissive), (3, 0, 1, 5 << 3, true));
+        assert_eq!(
+            (p.bus, p.dev, p.func, p.vdevfn, p.permissive),
+            (3, 0, 1, 5 << 3, true)
+        );
         let mut p = Pci::default();
         assert!(parse_pci(&mut p, "01:02.*", &mut r));
         assert_eq!(p.vfunc_mask, 0xffff_ffff);

@@ -1,9 +1,11 @@
 //! Where xl's stderr messages collect, in order, before the caller prints them.
 
 /// An ordered buffer of the messages xl would write to stderr.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone)]
 pub struct Report {
     text: String,
+    /// Syntax errors with their source position, for caret snippets.
+    pub diagnostics: Vec<crate::syntax::Diagnostic>,
 }
 
 impl Report {

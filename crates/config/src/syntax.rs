@@ -67,10 +67,25 @@ struct Token {
 /// A raw lexeme from pest, before libxlu's scanner actions run.
 #[derive(Debug)]
 enum Lexeme {
-    Newline { text_start: usize, end: usize },
-    Simple { sym: Sym, start: usize, end: usize },
-    Str { start: usize, end: usize },
-    LexErr { start: usize, end: usize, python: bool, tail: Tail },
+    Newline {
+        text_start: usize,
+        end: usize,
+    },
+    Simple {
+        sym: Sym,
+        start: usize,
+        end: usize,
+    },
+    Str {
+        start: usize,
+        end: usize,
+    },
+    LexErr {
+        start: usize,
+        end: usize,
+        python: bool,
+        tail: Tail,
+    },
 }
 
 #[derive(Debug, PartialEq)]
@@ -91,8 +106,15 @@ fn lex(src: &str) -> Vec<Lexeme> {
         let sp = pair.as_span();
         let (start, end) = (sp.start(), sp.end());
         match pair.as_rule() {
-            Rule::newline | Rule::comment => out.push(Lexeme::Newline { text_start: start, end }),
-            Rule::op_add => out.push(Lexeme::Simple { sym: Sym::OpAdd, start, end }),
+            Rule::newline | Rule::comment => out.push(Lexeme::Newline {
+                text_start: start,
+                end,
+            }),
+            Rule::op_add => out.push(Lexeme::Simple {
+                sym: Sym::OpAdd,
+                start,
+                end,
+            }),
             Rule::punct => {
                 let sym = match pair.as_str() {
                     "," => Sym::Comma,
@@ -103,8 +125,16 @@ fn lex(src: &str) -> Vec<Lexeme> {
                 };
                 out.push(Lexeme::Simple { sym, start, end })
             }
-            Rule::ident => out.push(Lexeme::Simple { sym: Sym::Ident, start, end }),
-            Rule::number => out.push(Lexeme::Simple { sym: Sym::Number, start, end }),
+            Rule::ident => out.push(Lexeme::Simple {
+                sym: Sym::Ident,
+                start,
+                end,
+            }),
+            Rule::number => out.push(Lexeme::Simple {
+                sym: Sym::Number,
+                start,
+                end,
+            }),
             Rule::string => out.push(Lexeme::Str { start, end }),
             Rule::lexerr => {
                 let mut python = false;
@@ -112,14 +142,23 @@ fn lex(src: &str) -> Vec<Lexeme> {
                 for inner in pair.clone().into_inner() {
                     match inner.as_rule() {
                         Rule::bad_char => {
-                            python = inner.clone().into_inner().any(|p| p.as_rule() == Rule::python_char)
+                            python = inner
+                                .clone()
+                                .into_inner()
+                                .any(|p| p.as_rule() == Rule::python_char)
                         }
+                        Rule::wide_char => tail = Tail::Other,
                         Rule::lexerr_nl => tail = Tail::Newline,
                         Rule::lexerr_run | Rule::lexerr_blank => tail = Tail::Other,
                         _ => {}
                     }
                 }
-                out.push(Lexeme::LexErr { start, end, python, tail })
+                out.push(Lexeme::LexErr {
+                    start,
+                    end,
+                    python,
+                    tail,
+                })
             }
             _ => {}
         }
@@ -135,13 +174,12 @@ pub struct Diagnostic {
     pub message: String,
 }
 
-/// What a parse produced: the settings (valid only if `ok`) and the
-/// diagnostics in the order xl prints them.
+/// What a parse produced: the settings, valid only if `ok`. Messages and
+/// diagnostics went to the report.
 #[derive(Debug, Default)]
 pub struct Parsed {
     pub settings: Vec<Setting>,
     pub ok: bool,
-    pub diagnostics: Vec<Diagnostic>,
 }
 
 struct Ctx<'a> {
@@ -157,9 +195,10 @@ struct Ctx<'a> {
     err: bool,
     lexerr_line: i64,
     likely_python: bool,
+    /// The last lexeme was an error with nothing after it (flex yymore).
+    pending_lexerr: bool,
     settings: Vec<Setting>,
     report: &'a mut Report,
-    diagnostics: Vec<Diagnostic>,
 }
 
 impl Ctx<'_> {
@@ -194,7 +233,11 @@ impl Ctx<'_> {
             "{}:{}: config parsing error near {quoted}{newline}: {msg}",
             self.source_name, line
         ));
-        self.diagnostics.push(Diagnostic { line, span: (s, s + text.len()), message: msg.to_string() });
+        self.report.diagnostics.push(Diagnostic {
+            line,
+            span: (s, s + text.len()),
+            message: msg.to_string(),
+        });
         self.err = true;
     }
 
@@ -207,34 +250,76 @@ impl Ctx<'_> {
     /// One call of the scanner: run lexeme actions until one returns a token.
     fn next_token(&mut self) -> Token {
         loop {
-            let Some(lx) = self.lexemes.next() else {
-                // EOF: yytext becomes empty, yylloc keeps the last token's line.
-                self.text = (self.src.len(), self.src.len());
-                return Token { sym: Sym::End, value: None, line: self.loc_line };
+            let next = self.lexemes.next();
+            let pending = std::mem::replace(
+                &mut self.pending_lexerr,
+                matches!(
+                    next,
+                    Some(Lexeme::LexErr {
+                        tail: Tail::None,
+                        ..
+                    })
+                ),
+            );
+            self.pending_lexerr = self.pending_lexerr || (next.is_none() && pending);
+            let Some(lx) = next else {
+                // EOF: yytext becomes empty, yylloc keeps the last token's
+                // line; a pending lexical-error text (yymore) survives.
+                if !self.pending_lexerr {
+                    self.text = (self.src.len(), self.src.len());
+                }
+                return Token {
+                    sym: Sym::End,
+                    value: None,
+                    line: self.loc_line,
+                };
             };
             match lx {
                 Lexeme::Newline { text_start, end } => {
                     self.lineno += 1;
                     self.text = (text_start, end);
                     self.loc_line = self.lineno - 1;
-                    return Token { sym: Sym::Newline, value: None, line: self.loc_line };
+                    return Token {
+                        sym: Sym::Newline,
+                        value: None,
+                        line: self.loc_line,
+                    };
                 }
                 Lexeme::Simple { sym, start, end } => {
                     self.text = (start, end);
                     self.loc_line = self.lineno;
                     let value = match sym {
-                        Sym::Ident | Sym::Number if !self.err => Some(self.src[start..end].to_string()),
+                        Sym::Ident | Sym::Number if !self.err => {
+                            Some(self.src[start..end].to_string())
+                        }
                         _ => None,
                     };
-                    return Token { sym, value, line: self.lineno };
+                    return Token {
+                        sym,
+                        value,
+                        line: self.lineno,
+                    };
                 }
                 Lexeme::Str { start, end } => {
                     self.text = (start, end);
                     self.loc_line = self.lineno;
-                    let value = if self.err { None } else { self.dequote(start, end) };
-                    return Token { sym: Sym::Str, value, line: self.lineno };
+                    let value = if self.err {
+                        None
+                    } else {
+                        self.dequote(start, end)
+                    };
+                    return Token {
+                        sym: Sym::Str,
+                        value,
+                        line: self.lineno,
+                    };
                 }
-                Lexeme::LexErr { start, end, python, tail } => {
+                Lexeme::LexErr {
+                    start,
+                    end,
+                    python,
+                    tail,
+                } => {
                     if python {
                         self.likely_python = true;
                     }
@@ -246,7 +331,11 @@ impl Ctx<'_> {
                             self.lineno += 1;
                             self.lexical_error("lexical error");
                             self.loc_line = self.lineno;
-                            return Token { sym: Sym::Newline, value: None, line: self.lineno };
+                            return Token {
+                                sym: Sym::Newline,
+                                value: None,
+                                line: self.lineno,
+                            };
                         }
                     }
                 }
@@ -281,8 +370,11 @@ impl Ctx<'_> {
                 b'x' | b'0'..=b'7' => {
                     // xl skips one more byte after `x`, then needs more digits
                     // than it allows itself to read: hex escapes never parse.
-                    let (from, minlen, maxlen, base) =
-                        if nc == b'x' { (i + 1, 2, 2, 16) } else { (i, 1, 3, 10) };
+                    let (from, minlen, maxlen, base) = if nc == b'x' {
+                        (i + 1, 2, 2, 16)
+                    } else {
+                        (i, 1, 3, 10)
+                    };
                     // strncpy stops at the closing quote's position in the
                     // original buffer, which includes the quote itself.
                     let whole = &self.src.as_bytes()[start + 1..end];
@@ -313,7 +405,9 @@ impl Ctx<'_> {
         if self.err {
             return;
         }
-        let (Some(name), Some(mut value)) = (name, value) else { return };
+        let (Some(name), Some(mut value)) = (name, value) else {
+            return;
+        };
         if op == Op::Add {
             if let Some(prev) = self.settings.iter().rev().find(|s| s.name == name) {
                 match (&prev.value, &mut value) {
@@ -331,7 +425,12 @@ impl Ctx<'_> {
                 }
             }
         }
-        self.settings.push(Setting { name, value, op, line });
+        self.settings.push(Setting {
+            name,
+            value,
+            op,
+            line,
+        });
     }
 }
 
@@ -382,12 +481,22 @@ fn explicit(state: u8) -> &'static [(Sym, Act)] {
     use Sym::*;
     match state {
         1 => &[(End, Shift(3))],
-        2 => &[(End, Reduce(1)), (Ident, Shift(5)), (Newline, Shift(6)), (Semi, Shift(7))],
+        2 => &[
+            (End, Reduce(1)),
+            (Ident, Shift(5)),
+            (Newline, Shift(6)),
+            (Semi, Shift(7)),
+        ],
         4 => &[(Newline, Shift(11))],
         5 => &[(OpAdd, Shift(12)), (Eq, Shift(13))],
         9 => &[(Newline, Shift(6)), (Semi, Shift(7))],
         12 | 13 => &[(Str, Shift(15)), (Number, Shift(16)), (LBrack, Shift(17))],
-        21 | 29 => &[(Str, Shift(15)), (Number, Shift(16)), (Newline, Shift(22)), (LBrack, Shift(17))],
+        21 | 29 => &[
+            (Str, Shift(15)),
+            (Number, Shift(16)),
+            (Newline, Shift(22)),
+            (LBrack, Shift(17)),
+        ],
         24 => &[(RBrack, Shift(27))],
         25 => &[(Comma, Shift(28))],
         26 | 31 => &[(Newline, Shift(22))],
@@ -494,11 +603,15 @@ pub fn parse(src: &str, source_name: &str, report: &mut Report) -> Parsed {
         err: false,
         lexerr_line: -1,
         likely_python: false,
+        pending_lexerr: false,
         settings: Vec::new(),
         report,
-        diagnostics: Vec::new(),
     };
-    let mut stack: Vec<Entry> = vec![Entry { state: 0, sem: Sem::None, line: 1 }];
+    let mut stack: Vec<Entry> = vec![Entry {
+        state: 0,
+        sem: Sem::None,
+        line: 1,
+    }];
     let mut la: Option<Token> = None;
     let mut errstatus = 0u8;
 
@@ -519,16 +632,26 @@ pub fn parse(src: &str, source_name: &str, report: &mut Report) -> Parsed {
             Act::Shift(to) => {
                 let tok = la.take().expect("shift needs a lookahead");
                 errstatus = errstatus.saturating_sub(1);
-                stack.push(Entry { state: to, sem: Sem::Text(tok.value), line: tok.line });
+                stack.push(Entry {
+                    state: to,
+                    sem: Sem::Text(tok.value),
+                    line: tok.line,
+                });
             }
             Act::Reduce(r) => {
                 let (lhs, len) = rule(r);
                 let at = stack.len() - len;
                 let rhs: Vec<Entry> = stack.drain(at..).collect();
-                let line = rhs.first().map_or_else(|| stack.last().map_or(1, |e| e.line), |e| e.line);
+                let line = rhs
+                    .first()
+                    .map_or_else(|| stack.last().map_or(1, |e| e.line), |e| e.line);
                 let sem = reduce(&mut ctx, r, rhs, la.as_ref());
                 let from = stack.last().map_or(0, |e| e.state);
-                stack.push(Entry { state: goto(from, lhs), sem, line });
+                stack.push(Entry {
+                    state: goto(from, lhs),
+                    sem,
+                    line,
+                });
             }
             Act::Error => {
                 let tok = la.clone().expect("errors are found on a lookahead");
@@ -546,7 +669,11 @@ pub fn parse(src: &str, source_name: &str, report: &mut Report) -> Parsed {
                 loop {
                     let top = stack.last().map_or(0, |e| e.state);
                     if let Some(to) = shifts_error(top) {
-                        stack.push(Entry { state: to, sem: Sem::None, line: tok.line });
+                        stack.push(Entry {
+                            state: to,
+                            sem: Sem::None,
+                            line: tok.line,
+                        });
                         break;
                     }
                     stack.pop();
@@ -557,23 +684,39 @@ pub fn parse(src: &str, source_name: &str, report: &mut Report) -> Parsed {
             }
         }
     };
-    debug_assert!(!aborted || ctx.err, "an aborted parse always reported an error");
+    debug_assert!(
+        !aborted || ctx.err,
+        "an aborted parse always reported an error"
+    );
 
     if ctx.err && ctx.likely_python {
-        ctx.report.line("warning: Config file looks like it contains Python code.");
-        ctx.report.line("warning:  Arbitrary Python is no longer supported.");
-        ctx.report.line("warning:  See https://wiki.xen.org/wiki/PythonInXlConfig");
+        ctx.report
+            .line("warning: Config file looks like it contains Python code.");
+        ctx.report
+            .line("warning:  Arbitrary Python is no longer supported.");
+        ctx.report
+            .line("warning:  See https://wiki.xen.org/wiki/PythonInXlConfig");
     }
-    Parsed { ok: !ctx.err, settings: ctx.settings, diagnostics: ctx.diagnostics }
+    Parsed {
+        ok: !ctx.err,
+        settings: ctx.settings,
+    }
 }
 
 fn syntax_error_message(state: u8, unexpected: Sym) -> String {
-    let expected: Vec<&str> = explicit(state).iter().map(|(s, _)| s.bison_name()).collect();
+    let expected: Vec<&str> = explicit(state)
+        .iter()
+        .map(|(s, _)| s.bison_name())
+        .collect();
     // Bison gives up listing alternatives past four.
     if expected.is_empty() || expected.len() > 4 {
         format!("syntax error, unexpected {}", unexpected.bison_name())
     } else {
-        format!("syntax error, unexpected {}, expecting {}", unexpected.bison_name(), expected.join(" or "))
+        format!(
+            "syntax error, unexpected {}, expecting {}",
+            unexpected.bison_name(),
+            expected.join(" or ")
+        )
     }
 }
 

@@ -53,7 +53,10 @@ pub struct Config {
 
 impl Config {
     pub fn new(source: impl Into<String>, settings: Vec<Setting>) -> Self {
-        Self { source: source.into(), settings }
+        Self {
+            source: source.into(),
+            settings,
+        }
     }
 
     /// The setting that wins: the last one stored under that name.
@@ -76,7 +79,8 @@ impl Config {
     }
 
     pub fn string(&self, name: &str, quiet: bool, r: &mut Report) -> Result<&str, Lookup> {
-        self.atom(name, quiet, r).map(|s| s.value.as_str().unwrap_or_default())
+        self.atom(name, quiet, r)
+            .map(|s| s.value.as_str().unwrap_or_default())
     }
 
     /// `xlu_cfg_get_string` for optional keys: `Some` only when usable.
@@ -84,7 +88,14 @@ impl Config {
         self.string(name, false, r).ok().map(str::to_string)
     }
 
-    pub fn bounded_long(&self, name: &str, min: i64, max: i64, quiet: bool, r: &mut Report) -> Result<i64, Lookup> {
+    pub fn bounded_long(
+        &self,
+        name: &str,
+        min: i64,
+        max: i64,
+        quiet: bool,
+        r: &mut Report,
+    ) -> Result<i64, Lookup> {
         let s = self.atom(name, quiet, r)?;
         let text = s.value.as_str().unwrap_or_default();
         if s.op == Op::Add {
@@ -108,7 +119,10 @@ impl Config {
         }
         if used == 0 || used != text.len() {
             if !quiet {
-                r.line(format!("{}:{}: warning: parameter `{}' is not a valid number", self.source, s.line, name));
+                r.line(format!(
+                    "{}:{}: warning: parameter `{}' is not a valid number",
+                    self.source, s.line, name
+                ));
             }
             return Err(Lookup::Invalid);
         }
@@ -191,7 +205,11 @@ pub fn strtol(s: &[u8], base: u32) -> (i64, usize, bool) {
     }
     let mut base = base;
     let hex_prefix = i + 1 < s.len() && s[i] == b'0' && (s[i + 1] | 0x20) == b'x';
-    if (base == 0 || base == 16) && hex_prefix && i + 2 < s.len() && (s[i + 2] as char).is_ascii_hexdigit() {
+    if (base == 0 || base == 16)
+        && hex_prefix
+        && i + 2 < s.len()
+        && (s[i + 2] as char).is_ascii_hexdigit()
+    {
         i += 2;
         base = 16;
     } else if base == 0 {
@@ -202,7 +220,9 @@ pub fn strtol(s: &[u8], base: u32) -> (i64, usize, bool) {
     let cap = i128::from(u64::MAX);
     let mut acc: i128 = 0;
     while i < s.len() {
-        let Some(d) = (s[i] as char).to_digit(base) else { break };
+        let Some(d) = (s[i] as char).to_digit(base) else {
+            break;
+        };
         acc = (acc * i128::from(base) + i128::from(d)).min(cap);
         i += 1;
     }
@@ -232,7 +252,11 @@ pub fn strtoul(s: &[u8], base: u32) -> (u64, usize, bool) {
     }
     let mut base = base;
     let hex_prefix = i + 1 < s.len() && s[i] == b'0' && (s[i + 1] | 0x20) == b'x';
-    if (base == 0 || base == 16) && hex_prefix && i + 2 < s.len() && (s[i + 2] as char).is_ascii_hexdigit() {
+    if (base == 0 || base == 16)
+        && hex_prefix
+        && i + 2 < s.len()
+        && (s[i + 2] as char).is_ascii_hexdigit()
+    {
         i += 2;
         base = 16;
     } else if base == 0 {
@@ -242,8 +266,13 @@ pub fn strtoul(s: &[u8], base: u32) -> (u64, usize, bool) {
     let mut acc: u64 = 0;
     let mut overflow = false;
     while i < s.len() {
-        let Some(d) = (s[i] as char).to_digit(base) else { break };
-        match acc.checked_mul(u64::from(base)).and_then(|a| a.checked_add(u64::from(d))) {
+        let Some(d) = (s[i] as char).to_digit(base) else {
+            break;
+        };
+        match acc
+            .checked_mul(u64::from(base))
+            .and_then(|a| a.checked_add(u64::from(d)))
+        {
             Some(a) => acc = a,
             None => overflow = true,
         }

@@ -1,0 +1,333 @@
+//! The command table, xl's help output, and per-command option parsing.
+//!
+//! Every subcommand is declared as a clap `Command` built from the table
+//! (the same definition feeds completions and the man page); parsing goes
+//! through clap with GNU getopt's behaviour (options may follow operands,
+//! long options may be abbreviated) and clap's errors are turned into xl's
+//! messages and exit codes.
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
+pub use crate::cmdtable_data::COMMANDS;
+
+#[derive(Debug)]
+pub struct LongOpt {
+    pub name: &'static str,
+    pub has_arg: bool,
+    pub short: Option<char>,
+}
+
+#[derive(Debug)]
+pub struct Cmd {
+    pub name: &'static str,
+    pub can_dryrun: bool,
+    pub modifies: bool,
+    pub desc: &'static str,
+    pub usage: &'static str,
+    pub options: Option<&'static str>,
+    /// getopt string (`f:` takes a value).
+    pub getopt: &'static str,
+    pub long: &'static [LongOpt],
+    /// Operands required after the options.
+    pub min_args: usize,
+}
+
+/// xl's `cmdtable_lookup`: exact name, else a unique prefix.
+pub fn lookup(s: &str) -> Option<&'static Cmd> {
+    let mut found = None;
+    let mut count = 0;
+    for c in COMMANDS {
+        if c.name.starts_with(s) {
+            if c.name.len() == s.len() {
+                return Some(c);
+            }
+            found = Some(c);
+            count += 1;
+        }
+    }
+    if count == 1 { found } else { None }
+}
+
+/// `xl help [cmd]` text.
+pub fn help_text(command: Option<&str>) -> String {
+    match command {
+        None | Some("help") => {
+            let mut s = String::from(
+                "Usage xl [-vfNtT] <subcommand> [args]\n\nxl full list of subcommands:\n\n",
+            );
+            for c in COMMANDS {
+                s.push_str(&format!(" {:<19} ", c.name));
+                if c.name.len() > 19 {
+                    s.push_str(&format!("\n {:<19} ", ""));
+                }
+                s.push_str(c.desc);
+                s.push('\n');
+            }
+            s
+        }
+        Some(name) => match lookup(name) {
+            Some(c) => {
+                let mut s = format!(
+                    "Usage: xl [-vtT{}{}] {} {}\n\n{}.\n\n",
+                    if c.modifies { "f" } else { "" },
+                    if c.can_dryrun { "N" } else { "" },
+                    c.name,
+                    c.usage,
+                    c.desc
+                );
+                if let Some(o) = c.options {
+                    s.push_str(&format!("Options:\n\n{o}\n"));
+                }
+                s
+            }
+            None => format!("command \"{name}\" not implemented\n"),
+        },
+    }
+}
+
+/// The value-taking short options of a getopt string.
+fn short_opts(getopt: &str) -> Vec<(char, bool)> {
+    let b: Vec<char> = getopt.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let takes = b.get(i + 1) == Some(&':');
+        out.push((b[i], takes));
+        i += if takes { 2 } else { 1 };
+    }
+    out
+}
+
+fn arg_id(short: Option<char>, long: Option<&str>) -> String {
+    match (short, long) {
+        (Some(c), _) => format!("opt-{c}"),
+        (None, Some(l)) => format!("long-{l}"),
+        (None, None) => unreachable!("an option has a name"),
+    }
+}
+
+/// The clap definition of one subcommand.
+pub fn clap_command(c: &'static Cmd) -> Command {
+    let about = c.desc.lines().next().unwrap_or_default();
+    let mut cmd = Command::new(c.name)
+        .about(about)
+        .override_usage(format!("xl {} {}", c.name, c.usage.trim_end()))
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .infer_long_args(true)
+        .allow_negative_numbers(true)
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::SetTrue)
+                .help("Print this help."),
+        );
+    for (ch, takes) in short_opts(c.getopt)
+        .into_iter()
+        .filter(|(ch, _)| *ch != 'h')
+    {
+        let long = c.long.iter().find(|l| l.short == Some(ch));
+        let mut a = Arg::new(arg_id(Some(ch), None)).short(ch);
+        if let Some(l) = long {
+            a = a.long(l.name);
+        }
+        a = if takes {
+            a.action(ArgAction::Append)
+                .num_args(1)
+                .allow_hyphen_values(true)
+                .value_name("VALUE")
+        } else {
+            a.action(ArgAction::Count)
+        };
+        cmd = cmd.arg(a);
+    }
+    for l in c
+        .long
+        .iter()
+        .filter(|l| l.short.is_none_or(|s| !c.getopt.contains(s)))
+    {
+        let a = Arg::new(arg_id(None, Some(l.name))).long(l.name);
+        cmd = cmd.arg(if l.has_arg {
+            a.action(ArgAction::Append)
+                .num_args(1)
+                .allow_hyphen_values(true)
+        } else {
+            a.action(ArgAction::Count)
+        });
+    }
+    cmd.arg(
+        Arg::new("operands")
+            .num_args(0..)
+            .action(ArgAction::Append)
+            .value_name("ARGS"),
+    )
+}
+
+/// The whole command line as clap sees it, for completions and man pages.
+pub fn clap_root() -> Command {
+    let mut root = Command::new("xl")
+        .about("Xen management tool, a drop-in replacement for libxl's xl")
+        .version(env!("CARGO_PKG_VERSION"))
+        .disable_help_subcommand(true)
+        .arg(
+            Arg::new("verbose")
+                .short('v')
+                .action(ArgAction::Count)
+                .help("Verbose (repeat for more)"),
+        )
+        .arg(
+            Arg::new("force")
+                .short('f')
+                .action(ArgAction::SetTrue)
+                .help("Force execution (accepted, unused, as in xl)"),
+        )
+        .arg(
+            Arg::new("dryrun")
+                .short('N')
+                .action(ArgAction::SetTrue)
+                .help("Dry run: print what would be done"),
+        )
+        .arg(
+            Arg::new("progress-cr")
+                .short('t')
+                .action(ArgAction::SetTrue)
+                .help("Overwrite progress lines with CR"),
+        )
+        .arg(
+            Arg::new("timestamps")
+                .short('T')
+                .action(ArgAction::SetTrue)
+                .help("Timestamps and pid on log lines"),
+        );
+    for c in COMMANDS {
+        root = root.subcommand(clap_command(c));
+    }
+    root.subcommand(
+        Command::new("help")
+            .about("Print help")
+            .arg(Arg::new("command").num_args(0..=1)),
+    )
+}
+
+/// Parsed options of one subcommand invocation.
+pub struct Opts {
+    m: ArgMatches,
+}
+
+impl Opts {
+    pub fn count(&self, short: char) -> u8 {
+        self.m.get_count(&arg_id(Some(short), None))
+    }
+    pub fn flag(&self, short: char) -> bool {
+        self.count(short) > 0
+    }
+    pub fn long_flag(&self, name: &str) -> bool {
+        self.m
+            .try_get_one::<u8>(&arg_id(None, Some(name)))
+            .ok()
+            .flatten()
+            .is_some_and(|c| *c > 0)
+    }
+    /// Last value given for a value-taking option.
+    pub fn value(&self, short: char) -> Option<&str> {
+        self.m
+            .get_many::<String>(&arg_id(Some(short), None))
+            .and_then(|v| v.last())
+            .map(String::as_str)
+    }
+    pub fn operands(&self) -> Vec<String> {
+        self.m
+            .get_many::<String>("operands")
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// What parsing ended in, when it did not produce options.
+pub enum ParseEnd {
+    /// Print this to stdout/stderr and exit with the code.
+    Exit {
+        stdout: String,
+        stderr: String,
+        code: i32,
+    },
+}
+
+/// Parse a subcommand's arguments (argv without the command name) with
+/// xl's outcomes for -h, unknown options and missing operands.
+pub fn parse(c: &'static Cmd, help_name: &str, args: &[String]) -> Result<Opts, ParseEnd> {
+    let cmd = clap_command(c).no_binary_name(true);
+    let m = match cmd.try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) => {
+            use clap::error::{ContextKind, ContextValue, ErrorKind};
+            // getopt reports the option letter; for long options it has none.
+            let bad = match e.get(ContextKind::InvalidArg) {
+                Some(ContextValue::String(s)) => s.clone(),
+                _ => String::new(),
+            };
+            let letter = if let Some(rest) = bad.strip_prefix("--") {
+                let _ = rest;
+                '\0'
+            } else {
+                bad.trim_start_matches('-').chars().next().unwrap_or('\0')
+            };
+            let is_help = args.iter().take_while(|a| a.as_str() != "--").any(|a| {
+                a == "--help"
+                    || (a.starts_with('-') && !a.starts_with("--") && a[1..].starts_with('h'))
+            });
+            if is_help && e.kind() != ErrorKind::DisplayHelp {
+                return Err(ParseEnd::Exit {
+                    stdout: help_text(Some(help_name)),
+                    stderr: String::new(),
+                    code: 0,
+                });
+            }
+            return Err(ParseEnd::Exit {
+                stdout: String::new(),
+                stderr: format!("option `{letter}' not supported.\n"),
+                code: 2,
+            });
+        }
+    };
+    if m.get_flag("help") {
+        return Err(ParseEnd::Exit {
+            stdout: help_text(Some(help_name)),
+            stderr: String::new(),
+            code: 0,
+        });
+    }
+    let opts = Opts { m };
+    if opts.operands().len() < c.min_args {
+        return Err(ParseEnd::Exit {
+            stdout: help_text(Some(help_name)),
+            stderr: format!(
+                "'xl {}' requires at least {} argument{}.\n\n",
+                help_name,
+                c.min_args,
+                if c.min_args > 1 { "s" } else { "" }
+            ),
+            code: 2,
+        });
+    }
+    Ok(opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_valid() {
+        clap_root().debug_assert();
+    }
+
+    #[test]
+    fn prefix_lookup() {
+        assert_eq!(lookup("list").map(|c| c.name), Some("list"));
+        assert_eq!(lookup("cre").map(|c| c.name), Some("create"));
+        assert!(lookup("cpupool-c").is_none(), "ambiguous");
+        assert!(lookup("frobnicate").is_none());
+    }
+}

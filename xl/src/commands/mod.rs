@@ -1,0 +1,81 @@
+//! Subcommands. What needs no hypervisor is implemented here; the rest
+//! says plainly that this build has no backend for it yet.
+
+mod create;
+mod devices;
+
+use std::io::Write;
+
+use crate::cmdtable::{self, Cmd, Opts, ParseEnd};
+use crate::{Globals, Status};
+
+/// Write to stdout, ignoring a closed pipe as xl effectively does.
+pub fn out(s: &str) {
+    let _ = std::io::stdout().write_all(s.as_bytes());
+}
+
+pub fn err(s: &str) {
+    let _ = std::io::stderr().write_all(s.as_bytes());
+}
+
+/// C's strerror text for an I/O error.
+pub fn strerror(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "No such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "Permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "Is a directory".into(),
+        _ => {
+            let s = e.to_string();
+            s.split(" (os error").next().unwrap_or(&s).to_string()
+        }
+    }
+}
+
+/// Parse a command's options, printing xl's help or errors when parsing
+/// ends the command.
+pub fn options(cmd: &'static Cmd, args: &[String]) -> Result<Opts, Status> {
+    options_as(cmd, cmd.name, args)
+}
+
+pub fn options_as(cmd: &'static Cmd, help_name: &str, args: &[String]) -> Result<Opts, Status> {
+    cmdtable::parse(cmd, help_name, args).map_err(
+        |ParseEnd::Exit {
+             stdout,
+             stderr,
+             code,
+         }| {
+            err(&stderr);
+            out(&stdout);
+            code
+        },
+    )
+}
+
+pub fn dispatch(
+    cmd: &'static Cmd,
+    args: &[String],
+    g: &Globals,
+    xlconf: &xl_config::Globals,
+) -> Status {
+    match cmd.name {
+        "create" => create::main(cmd, args, g, xlconf),
+        "block-attach" => devices::block_attach(cmd, args, g),
+        "network-attach" => devices::network_attach(cmd, args, g, xlconf),
+        _ => {
+            // Options and operand counts are still checked first, as xl does.
+            if let Err(code) = options(cmd, args) {
+                return code;
+            }
+            no_backend(cmd.name)
+        }
+    }
+}
+
+/// Commands that must reach a hypervisor.
+pub fn no_backend(name: &str) -> Status {
+    err(&format!(
+        "xl: `{name}' needs a Xen backend, which this build does not have yet.\n\
+         xl: Only configuration dry runs work so far: xl -N create, xl -N block-attach, xl -N network-attach.\n"
+    ));
+    1
+}

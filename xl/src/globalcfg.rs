@@ -1,0 +1,78 @@
+//! /etc/xen/xl.conf: the global settings xl reads on every run.
+
+use xl_config::Report;
+use xl_config::value::Config;
+
+/// Path of the global configuration; `XL_CONF` overrides it (tests, and
+/// hosts that keep it elsewhere).
+pub fn path() -> String {
+    std::env::var("XL_CONF").unwrap_or_else(|_| "/etc/xen/xl.conf".to_string())
+}
+
+/// Load xl.conf into the settings that shape domain configs. A missing file
+/// is reported as xl does, but only on a Xen host: elsewhere it is normal.
+pub fn load() -> xl_config::Globals {
+    let mut g = xl_config::Globals::default();
+    let path = path();
+    let text = match std::fs::read(&path) {
+        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+        Err(e) => {
+            if std::path::Path::new("/proc/xen").exists() {
+                eprintln!(
+                    "Failed to read config file: {path}: {}",
+                    crate::commands::strerror(&e)
+                );
+            }
+            return g;
+        }
+    };
+    let mut r = Report::new();
+    let parsed = xl_config::syntax::parse(&text, &path, &mut r);
+    let cfg = Config::new(path.clone(), parsed.settings);
+    if let Ok(v) = cfg.long("run_hotplug_scripts", false, &mut r) {
+        g.run_hotplug_scripts = v != 0;
+    }
+    if let Ok(v) = cfg.long("claim_mode", false, &mut r) {
+        g.claim_mode = v != 0;
+    }
+    let string = |k: &str, r: &mut Report| cfg.string(k, false, r).ok().map(str::to_string);
+    for (old, new) in [
+        ("vifscript", "vif.default.script"),
+        ("defaultbridge", "vif.default.bridge"),
+    ] {
+        if let Some(v) = string(old, &mut r) {
+            r.line(format!(
+                "the global config option {old} is deprecated, please switch to {new}"
+            ));
+            if old == "vifscript" {
+                g.default_vifscript = Some(v);
+            } else {
+                g.default_bridge = Some(v);
+            }
+        }
+    }
+    if let Some(v) = string("vif.default.script", &mut r) {
+        g.default_vifscript = Some(v);
+    }
+    if let Some(v) = string("vif.default.bridge", &mut r) {
+        g.default_bridge = Some(v);
+    }
+    g.default_gatewaydev = string("vif.default.gatewaydev", &mut r);
+    g.default_vifbackend = string("vif.default.backend", &mut r);
+    g.blkdev_start = string("blkdev_start", &mut r);
+    for (k, slot) in [
+        ("max_grant_frames", 0),
+        ("max_maptrack_frames", 1),
+        ("max_grant_version", 2),
+    ] {
+        if let Ok(v) = cfg.bounded_long(k, 0, i64::from(i32::MAX), false, &mut r) {
+            match slot {
+                0 => g.max_grant_frames = Some(v as u32),
+                1 => g.max_maptrack_frames = Some(v as u32),
+                _ => g.max_grant_version = Some(v),
+            }
+        }
+    }
+    eprint!("{}", r.as_str());
+    g
+}
