@@ -213,6 +213,7 @@ pub fn clap_root() -> Command {
 /// Parsed options of one subcommand invocation.
 pub struct Opts {
     m: ArgMatches,
+    operands: Vec<String>,
 }
 
 impl Opts {
@@ -237,10 +238,7 @@ impl Opts {
             .map(String::as_str)
     }
     pub fn operands(&self) -> Vec<String> {
-        self.m
-            .get_many::<String>("operands")
-            .map(|v| v.cloned().collect())
-            .unwrap_or_default()
+        self.operands.clone()
     }
 }
 
@@ -254,30 +252,78 @@ pub enum ParseEnd {
     },
 }
 
+/// Where getopt stops: xl parses subcommand options in REQUIRE_ORDER mode
+/// (glibc keeps the `+` ordering of xl's global getopt string because xl
+/// resets `optind` to 1, not 0), so the first operand ends the options and
+/// a `--` is consumed. Returns (option words, operands).
+fn split_operands<'a>(c: &Cmd, args: &'a [String]) -> (&'a [String], Vec<String>) {
+    let shorts = short_opts(c.getopt);
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if a == "--" {
+            return (&args[..i], args[i + 1..].to_vec());
+        }
+        if !a.starts_with('-') || a == "-" {
+            break;
+        }
+        if let Some(long) = a.strip_prefix("--") {
+            let name = long.split('=').next().unwrap_or_default();
+            let matches: Vec<&LongOpt> =
+                c.long.iter().filter(|l| l.name.starts_with(name)).collect();
+            let exact = matches.iter().find(|l| l.name == name).copied();
+            let opt = exact.or(if matches.len() == 1 {
+                Some(matches[0])
+            } else {
+                None
+            });
+            if opt.is_some_and(|o| o.has_arg) && !long.contains('=') {
+                i += 1;
+            }
+        } else {
+            for (n, ch) in a[1..].char_indices() {
+                if shorts.iter().any(|(s, takes)| *s == ch && *takes) {
+                    if n + ch.len_utf8() == a.len() - 1 {
+                        i += 1;
+                    }
+                    break;
+                }
+            }
+        }
+        i += 1;
+    }
+    let i = i.min(args.len());
+    (&args[..i], args[i..].to_vec())
+}
+
 /// Parse a subcommand's arguments (argv without the command name) with
 /// xl's outcomes for -h, unknown options and missing operands.
 pub fn parse(c: &'static Cmd, help_name: &str, args: &[String]) -> Result<Opts, ParseEnd> {
+    let (option_words, operands) = split_operands(c, args);
     let cmd = clap_command(c).no_binary_name(true);
-    let m = match cmd.try_get_matches_from(args) {
+    let m = match cmd.try_get_matches_from(option_words) {
         Ok(m) => m,
         Err(e) => {
-            use clap::error::{ContextKind, ContextValue, ErrorKind};
+            use clap::error::{ContextKind, ContextValue};
             // getopt reports the option letter; for long options it has none.
             let bad = match e.get(ContextKind::InvalidArg) {
                 Some(ContextValue::String(s)) => s.clone(),
                 _ => String::new(),
             };
-            let letter = if let Some(rest) = bad.strip_prefix("--") {
-                let _ = rest;
+            let letter = if bad.starts_with("--") {
                 '\0'
             } else {
                 bad.trim_start_matches('-').chars().next().unwrap_or('\0')
             };
-            let is_help = args.iter().take_while(|a| a.as_str() != "--").any(|a| {
-                a == "--help"
-                    || (a.starts_with('-') && !a.starts_with("--") && a[1..].starts_with('h'))
-            });
-            if is_help && e.kind() != ErrorKind::DisplayHelp {
+            // getopt handles words in order: a -h before the bad option wins.
+            let help_first = option_words
+                .iter()
+                .take_while(|a| !a.contains(bad.as_str()) || bad.is_empty())
+                .any(|a| {
+                    a == "--help"
+                        || (a.starts_with('-') && !a.starts_with("--") && a[1..].contains('h'))
+                });
+            if help_first {
                 return Err(ParseEnd::Exit {
                     stdout: help_text(Some(help_name)),
                     stderr: String::new(),
@@ -298,7 +344,7 @@ pub fn parse(c: &'static Cmd, help_name: &str, args: &[String]) -> Result<Opts, 
             code: 0,
         });
     }
-    let opts = Opts { m };
+    let opts = Opts { m, operands };
     if opts.operands().len() < c.min_args {
         return Err(ParseEnd::Exit {
             stdout: help_text(Some(help_name)),

@@ -45,6 +45,8 @@ fn parse_globals(args: &[String]) -> Result<(Globals, usize), Status> {
                 't' => g.progress_cr = true,
                 'T' => g.timestamps = true,
                 _ => {
+                    // glibc's getopt complains first, then xl.
+                    eprintln!("xl: invalid option -- '{ch}'");
                     eprintln!("unknown global option");
                     return Err(1);
                 }

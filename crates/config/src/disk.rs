@@ -30,8 +30,6 @@ enum R {
     ColoExport,
     ActiveDisk,
     HiddenDisk,
-    Trusted,
-    Untrusted,
     Target,
     UnknownParam,
     FormatPrefix,
@@ -69,9 +67,10 @@ const FLAG_RULES: &[(&str, R)] = &[
     ("no-discard", R::NoDiscard),
     ("colo", R::Colo),
     ("no-colo", R::NoColo),
-    ("trusted", R::Trusted),
-    ("untrusted", R::Untrusted),
 ];
+// The `trusted`/`untrusted` flags are in xl 4.17's scanner source but not
+// in the scanner Xen 4.17 ships (generated before they were added): there
+// they are ordinary positional words. We follow the shipped behaviour.
 
 const IGNORED_PREFIXES: &[&str] = &[
     "tapdisk:", "tap:", "tap2:", "aio:", "ioemu:", "file:", "phy:",
@@ -344,8 +343,6 @@ impl Dpc<'_> {
                 R::ColoExport => self.save("colo-export", |d| &mut d.colo_export, value),
                 R::ActiveDisk => self.save("active-disk", |d| &mut d.active_disk, value),
                 R::HiddenDisk => self.save("hidden-disk", |d| &mut d.hidden_disk, value),
-                R::Trusted => self.disk.trusted = Some(true),
-                R::Untrusted => self.disk.trusted = Some(false),
                 R::Target => {
                     let t = tok["target=".len()..]
                         .strip_suffix(',')

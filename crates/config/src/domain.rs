@@ -515,7 +515,8 @@ pub struct P9 {
     pub tag: Option<String>,
     pub path: Option<String>,
     pub security_model: Option<String>,
-    pub devid: i64,
+    /// xl re-initialises p9 entries after numbering them, so it stays unset.
+    pub devid: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -955,26 +956,23 @@ fn p9_json(p: &P9) -> Json {
         .string("tag", &p.tag)
         .string("path", &p.path)
         .string("security_model", &p.security_model)
-        .int("devid", Some(p.devid))
+        .int("devid", p.devid)
         .build()
 }
 
 fn channel_json(c: &Channel) -> Json {
-    let (conn, u) = match &c.connection {
-        ChannelConnection::Pty => ("pty", None),
-        ChannelConnection::Socket(p) => (
-            "socket",
-            Some(Obj::new().field("path", Json::str(p.clone())).build()),
-        ),
-    };
+    // The union key (`connection`) is not printed itself, only as the
+    // prefix of the member's key.
     let o = Obj::new()
         .string("backend_domname", &c.backend_domname)
         .int("devid", Some(c.devid))
-        .string("name", &c.name)
-        .field("connection", Json::str(conn));
-    match u {
-        Some(u) => o.field("connection.socket", u),
-        None => o.field("connection.pty", Obj::new().build()),
+        .string("name", &c.name);
+    match &c.connection {
+        ChannelConnection::Pty => o.field("connection.pty", Obj::new().build()),
+        ChannelConnection::Socket(p) => o.field(
+            "connection.socket",
+            Obj::new().field("path", Json::str(p.clone())).build(),
+        ),
     }
     .build()
 }

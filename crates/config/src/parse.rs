@@ -58,6 +58,8 @@ pub struct Host {
     pub max_cpus: u32,
     /// CPUs of each NUMA node.
     pub node_cpus: Vec<Vec<u32>>,
+    /// XENFIRMWAREDIR of the installed Xen (pvgrub images live there).
+    pub firmware_dir: String,
 }
 
 impl Host {
@@ -65,9 +67,6 @@ impl Host {
         self.max_cpus.max(1).div_ceil(8) * 8
     }
 }
-
-/// Where the firmware files live (XENFIRMWAREDIR).
-pub const XEN_FIRMWARE_DIR: &str = "/usr/lib/xen/boot";
 
 struct P<'a> {
     cfg: Config,
@@ -329,11 +328,14 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
                 power_mgmt: pci_power_mgmt,
                 permissive: pci_permissive,
                 seize: pci_seize,
-                rdm_policy: if dtype == DomainType::Hvm {
-                    rdm_policy
-                } else {
+                // xl reads the policy from the HVM member of the build-info
+                // union whatever the type; for PV/PVH that memory is zero,
+                // which is "strict".
+                rdm_policy: rdm_policy.or(if dtype == DomainType::Hvm {
                     None
-                },
+                } else {
+                    Some("strict")
+                }),
                 ..Pci::default()
             };
             if !parse_pci(&mut pci, &spec, p.r) {
@@ -487,7 +489,7 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
                         p.fatal(1, "ERROR: only pvgrub{32|64} supported as firmware options")
                     );
                 }
-                b.kernel = Some(format!("{XEN_FIRMWARE_DIR}/{fw}.bin"));
+                b.kernel = Some(format!("{}/{fw}.bin", host.firmware_dir));
             }
             if b.bootloader.is_none() && b.kernel.is_none() {
                 return Err(p.fatal(1, "Neither kernel nor bootloader specified"));
@@ -1196,8 +1198,9 @@ fn parse_p9(p: &mut P<'_>) -> Result<Vec<P9>, Exit> {
             tag: tag.clone(),
             path: path.clone(),
             security_model: sm.clone(),
-            devid: i as i64,
+            devid: None,
         });
+        let _ = i;
     }
     Ok(out)
 }

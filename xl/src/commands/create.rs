@@ -12,7 +12,28 @@ fn host_facts() -> xl_config::Host {
     xl_config::Host {
         max_cpus: cpus,
         node_cpus: vec![(0..cpus).collect()],
+        firmware_dir: firmware_dir(),
     }
+}
+
+/// XENFIRMWAREDIR: `XL_FIRMWARE_DIR`, else the installed Xen's (Debian
+/// keeps it per version, /usr/lib/xen-4.17/boot), else upstream's default.
+fn firmware_dir() -> String {
+    if let Ok(d) = std::env::var("XL_FIRMWARE_DIR") {
+        return d;
+    }
+    let mut versioned: Vec<String> = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("xen-"))
+        .map(|n| format!("/usr/lib/{n}/boot"))
+        .filter(|p| std::path::Path::new(p).is_dir())
+        .collect();
+    versioned.sort();
+    versioned
+        .pop()
+        .unwrap_or_else(|| "/usr/lib/xen/boot".to_string())
 }
 
 pub fn main(

@@ -61,10 +61,39 @@ pub fn dispatch(
         "create" => create::main(cmd, args, g, xlconf),
         "block-attach" => devices::block_attach(cmd, args, g),
         "network-attach" => devices::network_attach(cmd, args, g, xlconf),
+        "config-update" => {
+            // xl checks for a domain and warns before looking at options.
+            if args.is_empty() {
+                err("xl config-update requires a domain argument\n");
+                out(&cmdtable::help_text(Some("config-update")));
+                return 1;
+            }
+            err(
+                "WARNING: xl now has better capability to manage domain configuration, \
+                 avoid using this command when possible\n",
+            );
+            no_backend(cmd.name)
+        }
         _ => {
+            if cmd.name == "button-press" {
+                err("WARNING: \"button-press\" is deprecated. Please use \"trigger\"\n");
+            }
             // Options and operand counts are still checked first, as xl does.
-            if let Err(code) = options(cmd, args) {
-                return code;
+            let opts = match options(cmd, args) {
+                Ok(o) => o,
+                Err(code) => return code,
+            };
+            let operands = opts.operands();
+            match cmd.name {
+                "list" if operands.len() > 1 => {
+                    out(&cmdtable::help_text(Some("list")));
+                    return 1;
+                }
+                "shutdown" | "reboot" if operands.is_empty() && !opts.flag('a') => {
+                    err("You must specify -a or a domain id.\n\n");
+                    return 1;
+                }
+                _ => {}
             }
             no_backend(cmd.name)
         }
