@@ -18,6 +18,12 @@ ln -s /run/lock /var/lock
 exec </dev/console >/dev/console 2>&1
 hostname xen-lab
 up() { cut -d' ' -f1 /proc/uptime; }
+fail() {  # a dom0 without a working Xen userland cannot run anything: stop at once
+  echo "DOM0-FAIL $*"
+  echo "DOM0-POWEROFF uptime=$(up)"
+  poweroff -f
+  sleep 60
+}
 echo "DOM0-INIT-START uptime=$(up) kernel=$(uname -r)"
 # shellcheck source=/dev/null
 [ -f /lab/run.conf ] && . /lab/run.conf
@@ -25,7 +31,7 @@ echo "DOM0-INIT-START uptime=$(up) kernel=$(uname -r)"
 for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-blkback xen-netback loop bridge; do
   modprobe "$m" || echo "DOM0-WARN modprobe $m failed"
 done
-mount -t xenfs xenfs /proc/xen || echo "DOM0-WARN mount xenfs failed"
+mount -t xenfs xenfs /proc/xen || fail "mount xenfs failed (modules missing?)"
 mkdir -p /run/xen /run/xenstored /var/lib/xen/dump /var/log/xen/console
 
 # A foreign userland (Xen 4.20 from trixie) lives in a chroot that sees dom0's live folders.
@@ -40,11 +46,11 @@ fi
 XENLIB="${LAB_XENLIB:-/usr/lib/xen-4.17}"
 XENRUN="${LAB_XENRUN:-}"     # e.g. a loader prefix for a foreign userland
 XENSTORED_ROOTDIR=/run/xenstored $XENRUN "$XENLIB/bin/xenstored" --pid-file /run/xen/xenstored.pid \
-  || echo "DOM0-WARN xenstored failed"
+  || fail "xenstored did not start"
 i=0
-while ! xenstore-read -s / >/dev/null 2>&1; do
+while ! timeout 5 xenstore-read -s / >/dev/null 2>&1; do
   i=$((i + 1))
-  if [ $i -gt 300 ]; then echo "DOM0-FAIL xenstored did not come up"; break; fi
+  [ $i -gt 100 ] && fail "xenstored did not answer"
   sleep 0.1
 done
 $XENRUN "$XENLIB/bin/xen-init-dom0" || echo "DOM0-WARN xen-init-dom0 failed"

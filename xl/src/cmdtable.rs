@@ -377,3 +377,44 @@ mod tests {
         assert!(lookup("frobnicate").is_none());
     }
 }
+
+/// Escape text for roff: backslashes, and lines starting with `.` or `'`.
+fn roff(s: &str) -> String {
+    s.replace('\\', "\\e")
+        .lines()
+        .map(|l| {
+            if l.starts_with('.') || l.starts_with('\'') {
+                format!("\\&{l}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The per-command reference appended to xl.1: usage and options exactly
+/// as `xl help <cmd>` prints them, plus the files and environment we read.
+pub fn man_commands_section() -> String {
+    let mut s = String::from(".SH \"COMMAND REFERENCE\"\n");
+    for c in COMMANDS {
+        s.push_str(&format!(
+            ".TP\n.B xl {} {}\n{}.\n",
+            c.name,
+            roff(c.usage.trim_end()),
+            roff(c.desc)
+        ));
+        if let Some(o) = c.options {
+            s.push_str(&format!(".RS\n.nf\n{}\n.fi\n.RE\n", roff(o.trim_end())));
+        }
+    }
+    s.push_str(
+        ".SH ENVIRONMENT\n.TP\n.B XL_CONF\nPath of the global configuration (default /etc/xen/xl.conf).\n\
+         .TP\n.B XL_DIAG\n\\fBcaret\\fR prints a source snippet under configuration errors, \\fBplain\\fR never; \
+         by default snippets appear only when stderr is a terminal.\n\
+         .TP\n.B XL_FIRMWARE_DIR\nWhere firmware images (pvgrub) live, if not the installed Xen's.\n\
+         .SH FILES\n.TP\n.B /etc/xen/xl.conf\nGlobal settings, see \\fBxl.conf\\fR(5).\n\
+         .SH \"SEE ALSO\"\n\\fBxl.cfg\\fR(5), \\fBxentop\\fR(1)\n",
+    );
+    s
+}

@@ -1,27 +1,9 @@
-//! `xl`: the command line. Global options, command dispatch and exit codes
-//! follow xl 4.17; each command lives in `commands/`.
-
-mod cmdtable;
-mod cmdtable_data;
-mod commands;
-mod diag;
-mod globalcfg;
+//! `xl`: global options, command lookup and exit codes as in xl 4.17.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-/// Global options (`xl [-vfNtT] <subcommand>`).
-#[derive(Debug, Default, Clone)]
-pub struct Globals {
-    pub verbose: u32,
-    pub dryrun: bool,
-    pub force: bool,
-    pub progress_cr: bool,
-    pub timestamps: bool,
-}
-
-/// How a command ended: bytes already written, an exit status to return.
-pub type Status = i32;
+use xl::{Globals, Status, cmdtable, commands, globalcfg};
 
 /// getopt("+vftTN") over the leading arguments; returns the index of the
 /// subcommand.

@@ -288,6 +288,12 @@ impl Dpc<'_> {
             else {
                 break;
             };
+            // flex matches bytes; a match ending inside a UTF-8 character is
+            // widened to the whole character (only messages can tell).
+            let mut len = len.max(1);
+            while !spec.is_char_boundary(pos + len) {
+                len += 1;
+            }
             let tok = &spec[pos..pos + len];
             pos += len;
             let stripped = tok.strip_suffix(',').unwrap_or(tok);

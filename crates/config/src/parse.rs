@@ -1403,3 +1403,51 @@ fn hvm_devices(p: &mut P<'_>, h: &mut HvmInfo) -> Result<(), Exit> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod doc_tests {
+    /// Every key this module reads is documented in man/xl.cfg.5.
+    #[test]
+    fn every_key_is_in_the_man_page() {
+        let src = include_str!("parse.rs");
+        let man = include_str!("../../../man/xl.cfg.5");
+        let mut missing = Vec::new();
+        let mut checked = 0;
+        for (i, _) in src.match_indices("(\"") {
+            let rest = &src[i + 2..];
+            let Some(end) = rest.find('"') else { continue };
+            let key = &rest[..end];
+            let before = src[..i].trim_end();
+            let lookup = [
+                "string",
+                "long",
+                "defbool",
+                "defbool_into",
+                "string_into",
+                "list_items",
+                "list",
+                "bounded_long",
+            ]
+            .iter()
+            .any(|m| before.ends_with(&format!(".{m}")));
+            let tuple = before.ends_with('[') || before.ends_with(',') && !before.ends_with("),");
+            let plausible = (lookup || tuple)
+                && !key.is_empty()
+                && key.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+                && key.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.'
+                });
+            if plausible {
+                checked += 1;
+                if !man.contains(&format!(".B {key}\n")) && !missing.contains(&key) {
+                    missing.push(key);
+                }
+            }
+        }
+        assert!(checked > 100, "the key scan found only {checked} keys");
+        assert!(
+            missing.is_empty(),
+            "keys read by xl but missing from man/xl.cfg.5: {missing:?}"
+        );
+    }
+}
