@@ -234,7 +234,7 @@ impl Opts {
     pub fn value(&self, short: char) -> Option<&str> {
         self.m
             .get_many::<String>(&arg_id(Some(short), None))
-            .and_then(|v| v.last())
+            .and_then(|mut v| v.next_back())
             .map(String::as_str)
     }
     pub fn operands(&self) -> Vec<String> {
@@ -360,24 +360,6 @@ pub fn parse(c: &'static Cmd, help_name: &str, args: &[String]) -> Result<Opts, 
     Ok(opts)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clap_definition_is_valid() {
-        clap_root().debug_assert();
-    }
-
-    #[test]
-    fn prefix_lookup() {
-        assert_eq!(lookup("list").map(|c| c.name), Some("list"));
-        assert_eq!(lookup("cre").map(|c| c.name), Some("create"));
-        assert!(lookup("cpupool-c").is_none(), "ambiguous");
-        assert!(lookup("frobnicate").is_none());
-    }
-}
-
 /// Escape text for roff: backslashes, and lines starting with `.` or `'`.
 fn roff(s: &str) -> String {
     s.replace('\\', "\\e")
@@ -417,4 +399,22 @@ pub fn man_commands_section() -> String {
          .SH \"SEE ALSO\"\n\\fBxl.cfg\\fR(5), \\fBxentop\\fR(1)\n",
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_valid() {
+        clap_root().debug_assert();
+    }
+
+    #[test]
+    fn prefix_lookup() {
+        assert_eq!(lookup("list").map(|c| c.name), Some("list"));
+        assert_eq!(lookup("cre").map(|c| c.name), Some("create"));
+        assert!(lookup("cpupool-c").is_none(), "ambiguous");
+        assert!(lookup("frobnicate").is_none());
+    }
 }

@@ -195,11 +195,11 @@ impl Dpc<'_> {
     }
 
     fn save(&mut self, what: &str, field: fn(&mut Disk) -> &mut Option<String>, value: &str) {
-        if let Some(cur) = field(&mut self.disk) {
-            if !cur.is_empty() {
-                self.error(Some(value), &format!("{what} respecified"));
-                return;
-            }
+        if let Some(cur) = field(&mut self.disk)
+            && !cur.is_empty()
+        {
+            self.error(Some(value), &format!("{what} respecified"));
+            return;
         }
         *field(&mut self.disk) = Some(value.to_string());
     }

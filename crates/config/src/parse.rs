@@ -310,14 +310,14 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     let pci_seize = p.long("pci_seize").unwrap_or(0) != 0;
 
     let mut rdm_policy = None;
-    if let Some(rdm) = p.string("rdm") {
-        if let Some((strategy, policy)) = parse_rdm(&rdm, p.r) {
-            if let TypeInfo::Hvm(h) = &mut b.u {
-                h.rdm_strategy = strategy;
-                h.rdm_policy = policy;
-            }
-            rdm_policy = policy;
+    if let Some(rdm) = p.string("rdm")
+        && let Some((strategy, policy)) = parse_rdm(&rdm, p.r)
+    {
+        if let TypeInfo::Hvm(h) = &mut b.u {
+            h.rdm_strategy = strategy;
+            h.rdm_policy = policy;
         }
+        rdm_policy = policy;
     }
 
     let mut pcidevs = Vec::new();
@@ -346,10 +346,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             }
             pcidevs.push(pci);
         }
-        if !pcidevs.is_empty() {
-            if let TypeInfo::Pv(pv) = &mut b.u {
-                pv.e820_host = Some(true);
-            }
+        if !pcidevs.is_empty()
+            && let TypeInfo::Pv(pv) = &mut b.u
+        {
+            pv.e820_host = Some(true);
         }
     }
 
@@ -509,10 +509,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             None => return Err(p.fatal(1, format!("ERROR: invalid value \"{v}\" for \"altp2m\""))),
         }
     }
-    if let Ok(l) = p.cfg.long("vmtrace_buf_kb", true, p.r) {
-        if l != 0 {
-            b.vmtrace_buf_kb = i64::from(l as i32);
-        }
+    if let Ok(l) = p.cfg.long("vmtrace_buf_kb", true, p.r)
+        && l != 0
+    {
+        b.vmtrace_buf_kb = i64::from(l as i32);
     }
 
     io_resources(p, &mut b)?;
@@ -1290,11 +1290,11 @@ fn parse_cpuid(p: &mut P<'_>) {
         Err(Lookup::Invalid) => {
             if let Some(s) = p.string("cpuid") {
                 let mut words = s.split(',').filter(|w| !w.is_empty());
-                if let Some(first) = words.next() {
-                    if first != "host" {
-                        p.r.line(format!("while parsing CPUID string: \"{s}\":"));
-                        p.r.line("  error: first word must be \"host\"");
-                    }
+                if let Some(first) = words.next()
+                    && first != "host"
+                {
+                    p.r.line(format!("while parsing CPUID string: \"{s}\":"));
+                    p.r.line("  error: first word must be \"host\"");
                 }
             }
         }

@@ -408,20 +408,20 @@ impl Ctx<'_> {
         let (Some(name), Some(mut value)) = (name, value) else {
             return;
         };
-        if op == Op::Add {
-            if let Some(prev) = self.settings.iter().rev().find(|s| s.name == name) {
-                match (&prev.value, &mut value) {
-                    (Value::Str(p), Value::Str(v)) => *v = format!("{p}{v}"),
-                    (Value::List(p), Value::List(v)) => {
-                        let mut joined = p.clone();
-                        joined.append(v);
-                        *v = joined;
-                    }
-                    _ => {
-                        self.lexical_error("can't add [list] to \"string\" or vice versa");
-                        self.err = true;
-                        return;
-                    }
+        if op == Op::Add
+            && let Some(prev) = self.settings.iter().rev().find(|s| s.name == name)
+        {
+            match (&prev.value, &mut value) {
+                (Value::Str(p), Value::Str(v)) => *v = format!("{p}{v}"),
+                (Value::List(p), Value::List(v)) => {
+                    let mut joined = p.clone();
+                    joined.append(v);
+                    *v = joined;
+                }
+                _ => {
+                    self.lexical_error("can't add [list] to \"string\" or vice versa");
+                    self.err = true;
+                    return;
                 }
             }
         }

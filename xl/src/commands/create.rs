@@ -46,11 +46,12 @@ pub fn main(
     // the config file before parsing options.
     let mut args = args.to_vec();
     let mut config_file = None;
-    if let Some(first) = args.first() {
-        if !first.starts_with('-') && !first.contains('=') {
-            config_file = Some(first.clone());
-            args.remove(0);
-        }
+    if let Some(first) = args.first()
+        && !first.starts_with('-')
+        && !first.contains('=')
+    {
+        config_file = Some(first.clone());
+        args.remove(0);
     }
     let opts = match options(cmd, &args) {
         Ok(o) => o,
