@@ -1,0 +1,109 @@
+/* Prints the sizes, offsets and constants xen-sys relies on, for one set of
+ * Xen public headers. Built and run by layouts.sh; its output is committed. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <xen/xen.h>
+#include <xen/version.h>
+#include <xen/domctl.h>
+#include <xen/sysctl.h>
+#include <xen/sys/privcmd.h>
+#include <xen/sys/evtchn.h>
+
+#define S(t) printf("    (\"size " #t "\", %zu),\n", sizeof(t))
+#define O(t, f) printf("    (\"offset " #t "." #f "\", %zu),\n", offsetof(t, f))
+#define C(c) printf("    (\"const " #c "\", %lu),\n", (unsigned long)(c))
+
+int main(void) {
+    C(XEN_DOMCTL_INTERFACE_VERSION);
+    C(XEN_SYSCTL_INTERFACE_VERSION);
+    C(IOCTL_PRIVCMD_HYPERCALL);
+    C(IOCTL_PRIVCMD_MMAPBATCH_V2);
+    C(IOCTL_PRIVCMD_MMAP_RESOURCE);
+    C(IOCTL_EVTCHN_BIND_INTERDOMAIN);
+    C(IOCTL_EVTCHN_BIND_UNBOUND_PORT);
+    C(IOCTL_EVTCHN_UNBIND);
+    C(IOCTL_EVTCHN_NOTIFY);
+    C(__HYPERVISOR_xen_version);
+    C(__HYPERVISOR_sysctl);
+    C(__HYPERVISOR_domctl);
+    C(__HYPERVISOR_sched_op);
+    C(XEN_SYSCTL_physinfo);
+    C(XEN_SYSCTL_getdomaininfolist);
+    C(XEN_SYSCTL_sched_id);
+    C(XEN_SYSCTL_readconsole);
+    C(XEN_DOMCTL_pausedomain);
+    C(XEN_DOMCTL_unpausedomain);
+    C(XEN_DOMCTL_destroydomain);
+    C(XEN_DOMCTL_getdomaininfo);
+    C(XEN_DOMCTL_max_mem);
+    C(XEN_DOMCTL_getvcpuinfo);
+    C(XEN_DOMINF_dying);
+    C(XEN_DOMINF_shutdown);
+    C(XEN_DOMINF_paused);
+    C(XEN_DOMINF_blocked);
+    C(XEN_DOMINF_running);
+    C(XEN_DOMINF_hvm_guest);
+    C(XEN_DOMINF_shutdownshift);
+    C(XENVER_version);
+    C(XENVER_extraversion);
+    C(XENVER_compile_info);
+    C(XENVER_capabilities);
+    C(XENVER_changeset);
+    C(XENVER_platform_parameters);
+    C(XENVER_pagesize);
+    C(XENVER_commandline);
+    S(privcmd_hypercall_t);
+    S(privcmd_mmapbatch_v2_t);
+    S(privcmd_mmap_resource_t);
+    S(struct xen_domctl);
+    S(struct xen_sysctl);
+    S(struct xen_domctl_getdomaininfo);
+    O(struct xen_domctl_getdomaininfo, domain);
+    O(struct xen_domctl_getdomaininfo, flags);
+    O(struct xen_domctl_getdomaininfo, tot_pages);
+    O(struct xen_domctl_getdomaininfo, max_pages);
+    O(struct xen_domctl_getdomaininfo, outstanding_pages);
+    O(struct xen_domctl_getdomaininfo, shr_pages);
+    O(struct xen_domctl_getdomaininfo, paged_pages);
+    O(struct xen_domctl_getdomaininfo, shared_info_frame);
+    O(struct xen_domctl_getdomaininfo, cpu_time);
+    O(struct xen_domctl_getdomaininfo, nr_online_vcpus);
+    O(struct xen_domctl_getdomaininfo, max_vcpu_id);
+    O(struct xen_domctl_getdomaininfo, ssidref);
+    O(struct xen_domctl_getdomaininfo, handle);
+    O(struct xen_domctl_getdomaininfo, cpupool);
+    O(struct xen_domctl_getdomaininfo, gpaddr_bits);
+    O(struct xen_domctl_getdomaininfo, arch_config);
+    S(struct xen_sysctl_getdomaininfolist);
+    O(struct xen_sysctl_getdomaininfolist, first_domain);
+    O(struct xen_sysctl_getdomaininfolist, max_domains);
+    O(struct xen_sysctl_getdomaininfolist, buffer);
+    O(struct xen_sysctl_getdomaininfolist, num_domains);
+    S(struct xen_sysctl_physinfo);
+    O(struct xen_sysctl_physinfo, threads_per_core);
+    O(struct xen_sysctl_physinfo, cores_per_socket);
+    O(struct xen_sysctl_physinfo, nr_cpus);
+    O(struct xen_sysctl_physinfo, max_cpu_id);
+    O(struct xen_sysctl_physinfo, nr_nodes);
+    O(struct xen_sysctl_physinfo, max_node_id);
+    O(struct xen_sysctl_physinfo, cpu_khz);
+    O(struct xen_sysctl_physinfo, capabilities);
+    O(struct xen_sysctl_physinfo, total_pages);
+    O(struct xen_sysctl_physinfo, free_pages);
+    O(struct xen_sysctl_physinfo, scrub_pages);
+    O(struct xen_sysctl_physinfo, outstanding_pages);
+    O(struct xen_sysctl_physinfo, max_mfn);
+    O(struct xen_sysctl_physinfo, hw_cap);
+    S(struct xen_sysctl_readconsole);
+    O(struct xen_sysctl_readconsole, clear);
+    O(struct xen_sysctl_readconsole, incremental);
+    O(struct xen_sysctl_readconsole, index);
+    O(struct xen_sysctl_readconsole, buffer);
+    O(struct xen_sysctl_readconsole, count);
+    S(struct xen_domctl_max_mem);
+    S(xen_platform_parameters_t);
+    S(xen_compile_info_t);
+    return 0;
+}

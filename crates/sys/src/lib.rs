@@ -1,0 +1,363 @@
+//! Xen's public ABI and the hypercall path, for a toolstack.
+//!
+//! This is the only crate with `unsafe` (in `privcmd`): mapping hypercall
+//! buffers and the privcmd ioctl. Everything else talks to Xen through
+//! [`Xen`], which picks the domctl/sysctl interface version at run time
+//! from the hypervisor's own version (4.17 to 4.22 supported).
+//! It does not know about xenstore, domain building or xl's policies.
+#![allow(unsafe_code)]
+
+pub mod abi;
+#[cfg(test)]
+mod expected;
+pub mod privcmd;
+
+use abi::*;
+use privcmd::{HypercallBuf, Privcmd};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SysError {
+    #[error("cannot open {path}")]
+    Open {
+        path: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot map hypercall buffer")]
+    Mmap(#[source] std::io::Error),
+    #[error("hypercall {what} failed")]
+    Hypercall {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("Xen {major}.{minor} is not supported (supported: 4.17 to 4.22)")]
+    Unsupported { major: u32, minor: u32 },
+}
+
+/// A connection to the hypervisor.
+pub struct Xen {
+    pc: Privcmd,
+    pub version: (u32, u32),
+    pub iv: InterfaceVersions,
+}
+
+fn hc_err(what: &'static str) -> impl FnOnce(std::io::Error) -> SysError {
+    move |source| SysError::Hypercall { what, source }
+}
+
+impl Xen {
+    pub fn open() -> Result<Self, SysError> {
+        let pc = Privcmd::open()?;
+        let v = pc
+            .hypercall(HYPERVISOR_XEN_VERSION, [XENVER_VERSION, 0, 0, 0, 0])
+            .map_err(hc_err("xen_version"))?;
+        let v = v as u32;
+        let version = (v >> 16, v & 0xffff);
+        let iv = interface_versions(v).ok_or(SysError::Unsupported {
+            major: version.0,
+            minor: version.1,
+        })?;
+        Ok(Xen { pc, version, iv })
+    }
+
+    fn buf_with(&self, bytes: &[u8], extra: usize) -> Result<HypercallBuf, SysError> {
+        let mut b = self.pc.buffer(bytes.len() + extra)?;
+        b.write(0, bytes);
+        Ok(b)
+    }
+
+    /// Run a sysctl; `extra` bytes after it are for guest-handle buffers.
+    fn sysctl_in(&self, s: &Sysctl, buf: &HypercallBuf) -> Result<Sysctl, SysError> {
+        let _ = s;
+        self.pc
+            .hypercall(HYPERVISOR_SYSCTL, [buf.addr(), 0, 0, 0, 0])
+            .map_err(hc_err("sysctl"))?;
+        Ok(Sysctl::from_bytes(
+            &buf.read(0, std::mem::size_of::<Sysctl>()),
+        ))
+    }
+
+    fn domctl(&self, d: Domctl) -> Result<Domctl, SysError> {
+        let buf = self.buf_with(&d.to_bytes(), 0)?;
+        self.pc
+            .hypercall(HYPERVISOR_DOMCTL, [buf.addr(), 0, 0, 0, 0])
+            .map_err(hc_err("domctl"))?;
+        Ok(Domctl::from_bytes(
+            &buf.read(0, std::mem::size_of::<Domctl>()),
+        ))
+    }
+
+    pub fn physinfo(&self) -> Result<PhysInfo, SysError> {
+        let s = Sysctl::new(SYSCTL_PHYSINFO, self.iv.sysctl, &PhysInfo::default());
+        let buf = self.buf_with(&s.to_bytes(), 0)?;
+        Ok(self.sysctl_in(&s, &buf)?.payload())
+    }
+
+    pub fn sched_id(&self) -> Result<u32, SysError> {
+        let s = Sysctl::new(SYSCTL_SCHED_ID, self.iv.sysctl, &abi::NoPayload);
+        let buf = self.buf_with(&s.to_bytes(), 0)?;
+        let r = self.sysctl_in(&s, &buf)?;
+        Ok(u32::from_le_bytes([r.u[0], r.u[1], r.u[2], r.u[3]]))
+    }
+
+    /// Every domain from `first` on, in domid order (at most `max`).
+    pub fn domain_list(&self, first: DomId, max: u32) -> Result<Vec<DomainInfo>, SysError> {
+        let size = std::mem::size_of::<Sysctl>().div_ceil(64) * 64;
+        let info = std::mem::size_of::<DomainInfo>();
+        let mut buf = self.pc.buffer(size + info * max as usize)?;
+        let req = GetDomainInfoList {
+            first_domain: first,
+            max_domains: max,
+            buffer: buf.addr() + size as u64,
+            ..Default::default()
+        };
+        let s = Sysctl::new(SYSCTL_GETDOMAININFOLIST, self.iv.sysctl, &req);
+        buf.write(0, &s.to_bytes());
+        let r = self.sysctl_in(&s, &buf)?;
+        let n = r.payload::<GetDomainInfoList>().num_domains.min(max) as usize;
+        Ok((0..n)
+            .map(|i| DomainInfo::from_bytes(&buf.read(size + i * info, info)))
+            .collect())
+    }
+
+    pub fn pause(&self, dom: DomId) -> Result<(), SysError> {
+        self.domctl(Domctl::new(
+            DOMCTL_PAUSEDOMAIN,
+            self.iv.domctl,
+            dom,
+            &abi::NoPayload,
+        ))
+        .map(drop)
+    }
+
+    pub fn unpause(&self, dom: DomId) -> Result<(), SysError> {
+        self.domctl(Domctl::new(
+            DOMCTL_UNPAUSEDOMAIN,
+            self.iv.domctl,
+            dom,
+            &abi::NoPayload,
+        ))
+        .map(drop)
+    }
+
+    pub fn destroy(&self, dom: DomId) -> Result<(), SysError> {
+        self.domctl(Domctl::new(
+            DOMCTL_DESTROYDOMAIN,
+            self.iv.domctl,
+            dom,
+            &abi::NoPayload,
+        ))
+        .map(drop)
+    }
+
+    /// A xen_version string sub-operation (extraversion, capabilities, ...).
+    pub fn version_string(&self, cmd: u64, len: usize) -> Result<String, SysError> {
+        let buf = self.pc.buffer(len)?;
+        self.pc
+            .hypercall(HYPERVISOR_XEN_VERSION, [cmd, buf.addr(), 0, 0, 0])
+            .map_err(hc_err("xen_version"))?;
+        let bytes = buf.read(0, len);
+        let end = bytes.iter().position(|b| *b == 0).unwrap_or(len);
+        Ok(String::from_utf8_lossy(&bytes[..end]).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::abi::*;
+    use super::expected::EXPECTED;
+    use super::privcmd::*;
+    use std::mem::{offset_of, size_of};
+
+    fn fact(facts: &[(&str, usize)], name: &str) -> usize {
+        facts
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("no fact {name}"))
+            .1
+    }
+
+    /// Every constant, size and offset we use, against each release's
+    /// headers (crates/sys/gen/layouts.sh).
+    #[test]
+    fn abi_matches_every_supported_release() {
+        assert_eq!(EXPECTED.len(), SUPPORTED.len());
+        for (version, facts) in EXPECTED {
+            let (maj, min) = version.split_once('.').expect("version");
+            let v = (maj.parse::<u32>().unwrap() << 16) | min.parse::<u32>().unwrap();
+            let iv = interface_versions(v).expect("supported");
+            let f = |n: &str| fact(facts, n);
+            assert_eq!(
+                iv.domctl as usize,
+                f("const XEN_DOMCTL_INTERFACE_VERSION"),
+                "{version}"
+            );
+            assert_eq!(
+                iv.sysctl as usize,
+                f("const XEN_SYSCTL_INTERFACE_VERSION"),
+                "{version}"
+            );
+            assert_eq!(
+                IOCTL_PRIVCMD_HYPERCALL as usize,
+                f("const IOCTL_PRIVCMD_HYPERCALL")
+            );
+            assert_eq!(
+                IOCTL_PRIVCMD_MMAPBATCH_V2 as usize,
+                f("const IOCTL_PRIVCMD_MMAPBATCH_V2")
+            );
+            assert_eq!(
+                IOCTL_PRIVCMD_MMAP_RESOURCE as usize,
+                f("const IOCTL_PRIVCMD_MMAP_RESOURCE")
+            );
+            assert_eq!(
+                IOCTL_EVTCHN_BIND_INTERDOMAIN as usize,
+                f("const IOCTL_EVTCHN_BIND_INTERDOMAIN")
+            );
+            assert_eq!(
+                IOCTL_EVTCHN_BIND_UNBOUND_PORT as usize,
+                f("const IOCTL_EVTCHN_BIND_UNBOUND_PORT")
+            );
+            assert_eq!(IOCTL_EVTCHN_UNBIND as usize, f("const IOCTL_EVTCHN_UNBIND"));
+            assert_eq!(IOCTL_EVTCHN_NOTIFY as usize, f("const IOCTL_EVTCHN_NOTIFY"));
+            for (ours, name) in [
+                (HYPERVISOR_XEN_VERSION, "__HYPERVISOR_xen_version"),
+                (HYPERVISOR_SYSCTL, "__HYPERVISOR_sysctl"),
+                (HYPERVISOR_DOMCTL, "__HYPERVISOR_domctl"),
+                (HYPERVISOR_SCHED_OP, "__HYPERVISOR_sched_op"),
+                (XENVER_VERSION, "XENVER_version"),
+                (XENVER_EXTRAVERSION, "XENVER_extraversion"),
+                (XENVER_COMPILE_INFO, "XENVER_compile_info"),
+                (XENVER_CAPABILITIES, "XENVER_capabilities"),
+                (XENVER_CHANGESET, "XENVER_changeset"),
+                (XENVER_PLATFORM_PARAMETERS, "XENVER_platform_parameters"),
+                (XENVER_PAGESIZE, "XENVER_pagesize"),
+                (XENVER_COMMANDLINE, "XENVER_commandline"),
+            ] {
+                assert_eq!(
+                    ours as usize,
+                    f(&format!("const {name}")),
+                    "{version} {name}"
+                );
+            }
+            for (ours, name) in [
+                (SYSCTL_PHYSINFO, "XEN_SYSCTL_physinfo"),
+                (SYSCTL_GETDOMAININFOLIST, "XEN_SYSCTL_getdomaininfolist"),
+                (SYSCTL_SCHED_ID, "XEN_SYSCTL_sched_id"),
+                (SYSCTL_READCONSOLE, "XEN_SYSCTL_readconsole"),
+                (DOMCTL_PAUSEDOMAIN, "XEN_DOMCTL_pausedomain"),
+                (DOMCTL_UNPAUSEDOMAIN, "XEN_DOMCTL_unpausedomain"),
+                (DOMCTL_DESTROYDOMAIN, "XEN_DOMCTL_destroydomain"),
+                (DOMCTL_GETDOMAININFO, "XEN_DOMCTL_getdomaininfo"),
+                (DOMCTL_MAX_MEM, "XEN_DOMCTL_max_mem"),
+                (DOMCTL_GETVCPUINFO, "XEN_DOMCTL_getvcpuinfo"),
+                (DOMINF_DYING, "XEN_DOMINF_dying"),
+                (DOMINF_SHUTDOWN, "XEN_DOMINF_shutdown"),
+                (DOMINF_PAUSED, "XEN_DOMINF_paused"),
+                (DOMINF_BLOCKED, "XEN_DOMINF_blocked"),
+                (DOMINF_RUNNING, "XEN_DOMINF_running"),
+                (DOMINF_HVM_GUEST, "XEN_DOMINF_hvm_guest"),
+                (DOMINF_SHUTDOWNSHIFT, "XEN_DOMINF_shutdownshift"),
+            ] {
+                assert_eq!(
+                    ours as usize,
+                    f(&format!("const {name}")),
+                    "{version} {name}"
+                );
+            }
+            assert_eq!(size_of::<PrivcmdHypercall>(), f("size privcmd_hypercall_t"));
+            assert_eq!(size_of::<Domctl>(), f("size struct xen_domctl"));
+            assert_eq!(size_of::<Sysctl>(), f("size struct xen_sysctl"));
+            assert_eq!(offset_of!(Domctl, u), 16);
+            assert_eq!(offset_of!(Sysctl, u), 8);
+            macro_rules! layout {
+                ($t:ty, $c:literal, [$($field:ident),*]) => {
+                    assert_eq!(size_of::<$t>(), f(concat!("size struct ", $c)), "{version} size {}", $c);
+                    $( assert_eq!(offset_of!($t, $field), f(concat!("offset struct ", $c, ".", stringify!($field))),
+                        "{version} {}.{}", $c, stringify!($field)); )*
+                };
+            }
+            layout!(
+                DomainInfo,
+                "xen_domctl_getdomaininfo",
+                [
+                    domain,
+                    flags,
+                    tot_pages,
+                    max_pages,
+                    outstanding_pages,
+                    shr_pages,
+                    paged_pages,
+                    shared_info_frame,
+                    cpu_time,
+                    nr_online_vcpus,
+                    max_vcpu_id,
+                    ssidref,
+                    handle,
+                    cpupool,
+                    gpaddr_bits,
+                    arch_config
+                ]
+            );
+            layout!(
+                GetDomainInfoList,
+                "xen_sysctl_getdomaininfolist",
+                [first_domain, max_domains, buffer, num_domains]
+            );
+            layout!(
+                PhysInfo,
+                "xen_sysctl_physinfo",
+                [
+                    threads_per_core,
+                    cores_per_socket,
+                    nr_cpus,
+                    max_cpu_id,
+                    nr_nodes,
+                    max_node_id,
+                    cpu_khz,
+                    capabilities,
+                    total_pages,
+                    free_pages,
+                    scrub_pages,
+                    outstanding_pages,
+                    max_mfn,
+                    hw_cap
+                ]
+            );
+            layout!(
+                ReadConsole,
+                "xen_sysctl_readconsole",
+                [clear, incremental, index, buffer, count]
+            );
+        }
+    }
+
+    #[test]
+    fn payload_round_trip() {
+        let d = DomainInfo {
+            domain: 7,
+            flags: DOMINF_PAUSED,
+            cpu_time: 1 << 40,
+            handle: [9; 16],
+            ..Default::default()
+        };
+        assert_eq!(DomainInfo::from_bytes(&d.to_bytes()), d);
+        let s = Sysctl::new(
+            SYSCTL_PHYSINFO,
+            0x15,
+            &PhysInfo {
+                nr_cpus: 2,
+                total_pages: 5,
+                ..Default::default()
+            },
+        );
+        let back: PhysInfo = Sysctl::from_bytes(&s.to_bytes()).payload();
+        assert_eq!((back.nr_cpus, back.total_pages), (2, 5));
+    }
+
+    #[test]
+    fn unknown_versions_are_refused() {
+        assert!(interface_versions(4 << 16 | 16).is_none());
+        assert!(interface_versions(4 << 16 | 23).is_none());
+    }
+}
