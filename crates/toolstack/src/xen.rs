@@ -1,0 +1,115 @@
+//! The Xen backend: the seam implemented with domctl/sysctl hypercalls.
+
+use xen_sys::Xen;
+use xen_sys::abi::{self, DomainInfo};
+
+use crate::{DomInfo, Error, Hypervisor, PhysInfo};
+
+pub struct XenHypervisor {
+    xen: Xen,
+    page_kb: u64,
+}
+
+impl XenHypervisor {
+    pub fn open() -> Result<Self, Error> {
+        let xen = Xen::open().map_err(Error::NoXen)?;
+        Ok(XenHypervisor { xen, page_kb: 4 })
+    }
+
+    /// Raw access for commands not yet behind the seam.
+    pub fn xen(&self) -> &Xen {
+        &self.xen
+    }
+
+    fn dominfo(&self, i: &DomainInfo) -> DomInfo {
+        let shutdown = i.flags & abi::DOMINF_SHUTDOWN != 0;
+        DomInfo {
+            domid: u32::from(i.domain),
+            uuid: i.handle,
+            ssidref: i.ssidref,
+            running: i.flags & abi::DOMINF_RUNNING != 0,
+            blocked: i.flags & abi::DOMINF_BLOCKED != 0,
+            paused: i.flags & abi::DOMINF_PAUSED != 0,
+            shutdown,
+            dying: i.flags & abi::DOMINF_DYING != 0,
+            shutdown_reason: (i.flags >> abi::DOMINF_SHUTDOWNSHIFT) & abi::DOMINF_SHUTDOWNMASK,
+            outstanding_memkb: i.outstanding_pages * self.page_kb,
+            current_memkb: i.tot_pages * self.page_kb,
+            shared_memkb: i.shr_pages * self.page_kb,
+            paged_memkb: i.paged_pages * self.page_kb,
+            max_memkb: i.max_pages.saturating_mul(self.page_kb),
+            cpu_time_ns: i.cpu_time,
+            vcpu_max_id: i.max_vcpu_id,
+            vcpu_online: i.nr_online_vcpus,
+            cpupool: i.cpupool,
+            hvm: i.flags & abi::DOMINF_HVM_GUEST != 0,
+        }
+    }
+}
+
+impl Hypervisor for XenHypervisor {
+    fn version(&self) -> (u32, u32) {
+        self.xen.version
+    }
+
+    fn domains(&self) -> Result<Vec<DomInfo>, Error> {
+        // Xen returns at most what fits; ask in batches as libxl does.
+        const BATCH: u32 = 1024;
+        let mut out = Vec::new();
+        let mut next = 0u16;
+        loop {
+            let batch = self.xen.domain_list(next, BATCH)?;
+            let full = batch.len() as u32 == BATCH;
+            let last = batch.last().map(|d| d.domain);
+            out.extend(batch.iter().map(|d| self.dominfo(d)));
+            match last {
+                Some(l) if full && l < u16::MAX => next = l + 1,
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    fn physinfo(&self) -> Result<PhysInfo, Error> {
+        let p = self.xen.physinfo()?;
+        let caps = [
+            (abi::PHYSCAP_PV, "pv"),
+            (abi::PHYSCAP_HVM, "hvm"),
+            (abi::PHYSCAP_DIRECTIO, "hvm_directio"),
+            (abi::PHYSCAP_DIRECTIO, "pv_directio"),
+            (abi::PHYSCAP_HAP, "hap"),
+            (abi::PHYSCAP_SHADOW, "shadow"),
+            (abi::PHYSCAP_IOMMU_HAP_PT_SHARE, "iommu_hap_pt_share"),
+            (abi::PHYSCAP_VMTRACE, "vmtrace"),
+            (abi::PHYSCAP_VPMU, "vpmu"),
+            (abi::PHYSCAP_GNTTAB_V1, "gnttab-v1"),
+            (abi::PHYSCAP_GNTTAB_V2, "gnttab-v2"),
+        ];
+        Ok(PhysInfo {
+            threads_per_core: p.threads_per_core,
+            cores_per_socket: p.cores_per_socket,
+            nr_cpus: p.nr_cpus,
+            max_cpu_id: p.max_cpu_id,
+            nr_nodes: p.nr_nodes,
+            max_node_id: p.max_node_id,
+            cpu_khz: p.cpu_khz,
+            hw_cap: p.hw_cap,
+            virt_caps: caps
+                .iter()
+                .filter(|(bit, _)| p.capabilities & bit != 0)
+                .map(|(_, n)| *n)
+                .collect(),
+            total_pages: p.total_pages,
+            free_pages: p.free_pages,
+            scrub_pages: p.scrub_pages,
+            outstanding_pages: p.outstanding_pages,
+        })
+    }
+
+    fn pause(&self, domid: u32) -> Result<(), Error> {
+        Ok(self.xen.pause(domid as u16)?)
+    }
+
+    fn unpause(&self, domid: u32) -> Result<(), Error> {
+        Ok(self.xen.unpause(domid as u16)?)
+    }
+}
