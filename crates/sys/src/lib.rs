@@ -151,6 +151,34 @@ impl Xen {
         .map(drop)
     }
 
+    /// One XEN_SYSCTL_readconsole call: up to `count` bytes of the console
+    /// ring from `*index` (updated when `incremental`).
+    pub fn read_console(
+        &self,
+        clear: bool,
+        incremental: bool,
+        index: &mut u32,
+        count: u32,
+    ) -> Result<Vec<u8>, SysError> {
+        let size = std::mem::size_of::<Sysctl>().div_ceil(64) * 64;
+        let mut buf = self.pc.buffer(size + count as usize)?;
+        let req = ReadConsole {
+            clear: u8::from(clear),
+            incremental: u8::from(incremental),
+            index: *index,
+            buffer: buf.addr() + size as u64,
+            count,
+            ..Default::default()
+        };
+        let s = Sysctl::new(SYSCTL_READCONSOLE, self.iv.sysctl, &req);
+        buf.write(0, &s.to_bytes());
+        let r: ReadConsole = self.sysctl_in(&s, &buf)?.payload();
+        if incremental {
+            *index = r.index;
+        }
+        Ok(buf.read(size, r.count.min(count) as usize))
+    }
+
     /// A xen_version string sub-operation (extraversion, capabilities, ...).
     pub fn version_string(&self, cmd: u64, len: usize) -> Result<String, SysError> {
         let buf = self.pc.buffer(len)?;

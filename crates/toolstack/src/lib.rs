@@ -55,16 +55,25 @@ pub struct PhysInfo {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(
-        "cannot talk to the Xen hypervisor: {0}\n\
-         Is this machine booted into Xen (see /proc/xen), are the xen modules loaded \
-         (modprobe xen-privcmd), and are you root? To try xl without Xen, set XL_BACKEND=sim."
-    )]
+    #[error("cannot talk to the Xen hypervisor")]
     NoXen(#[source] xen_sys::SysError),
     #[error(transparent)]
     Sys(#[from] xen_sys::SysError),
     #[error("domain {0} does not exist")]
     NoSuchDomain(u32),
+}
+
+impl Error {
+    /// What the user can do about it, when there is something to say.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Error::NoXen(_) => Some(
+                "Is this machine booted into Xen (is /proc/xen there?), are the Xen modules loaded \
+                 (modprobe xen-privcmd xen-evtchn xen-gntdev), and are you root?",
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// The backend seam.
@@ -76,6 +85,9 @@ pub trait Hypervisor {
     fn physinfo(&self) -> Result<PhysInfo, Error>;
     fn pause(&self, domid: u32) -> Result<(), Error>;
     fn unpause(&self, domid: u32) -> Result<(), Error>;
+    /// The hypervisor's console ring as `xl dmesg` prints it; `clear`
+    /// empties it afterwards.
+    fn dmesg(&self, clear: bool) -> Result<Vec<u8>, Error>;
 
     /// One domain, if it exists.
     fn domain(&self, domid: u32) -> Result<Option<DomInfo>, Error> {

@@ -105,6 +105,23 @@ impl Hypervisor for XenHypervisor {
         })
     }
 
+    fn dmesg(&self, clear: bool) -> Result<Vec<u8>, Error> {
+        // libxl's reader never resets the byte count between calls, so each
+        // read asks for at most what the previous one returned; it stops at
+        // an empty read. Output stops at a NUL like printf("%s").
+        let mut out = Vec::new();
+        let (mut index, mut count) = (0u32, 16384u32);
+        loop {
+            let chunk = self.xen.read_console(clear, true, &mut index, count)?;
+            count = chunk.len() as u32;
+            if count == 0 {
+                return Ok(out);
+            }
+            let end = chunk.iter().position(|b| *b == 0).unwrap_or(chunk.len());
+            out.extend_from_slice(&chunk[..end]);
+        }
+    }
+
     fn pause(&self, domid: u32) -> Result<(), Error> {
         Ok(self.xen.pause(domid as u16)?)
     }

@@ -3,6 +3,7 @@
 
 mod create;
 mod devices;
+mod host;
 
 use std::io::Write;
 
@@ -12,6 +13,10 @@ use crate::{Globals, Status};
 /// Write to stdout, ignoring a closed pipe as xl effectively does.
 pub fn out(s: &str) {
     let _ = std::io::stdout().write_all(s.as_bytes());
+}
+
+pub fn out_bytes(b: &[u8]) {
+    let _ = std::io::stdout().write_all(b);
 }
 
 pub fn err(s: &str) {
@@ -61,6 +66,7 @@ pub fn dispatch(
         "create" => create::main(cmd, args, g, xlconf),
         "block-attach" => devices::block_attach(cmd, args, g),
         "network-attach" => devices::network_attach(cmd, args, g, xlconf),
+        "dmesg" => host::dmesg(cmd, args),
         "config-update" => {
             // xl checks for a domain and warns before looking at options.
             if args.is_empty() {
