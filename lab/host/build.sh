@@ -130,7 +130,9 @@ lab_build_dom0() {
         "$(lab_pkgver xen-utils-4.17 xen-utils-common xenstore-utils qemu-system-xen seabios busybox-static bash jq libc6)")
   lab_fresh dom0.cpio.gz "$key" && return 0
   lab_skeleton "$r"
-  lab_copy_elf "$r" /usr/bin/bash /usr/bin/jq
+  # bash for the suites, jq for same_json, coreutils timeout (exit 124 on timeout; busybox's
+  # reports the signal instead, 143)
+  lab_copy_elf "$r" /usr/bin/bash /usr/bin/jq /usr/bin/timeout
   # Xen userland (all but the python tools) and the xenstore client
   bins=()
   for f in "$xenlib"/bin/*; do
