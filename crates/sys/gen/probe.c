@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <xen/xen.h>
 #include <xen/version.h>
+#include <xen/memory.h>
 #include <xen/domctl.h>
 #include <xen/sysctl.h>
 #include <xen/sys/privcmd.h>
@@ -54,6 +55,32 @@ int main(void) {
     C(XENVER_platform_parameters);
     C(XENVER_pagesize);
     C(XENVER_commandline);
+    C(XENVER_build_id);
+    C(__HYPERVISOR_memory_op);
+    C(XENMEM_get_sharing_freed_pages);
+    C(XENMEM_get_sharing_shared_pages);
+    C(XEN_SYSCTL_cpupool_op);
+    C(XEN_SYSCTL_CPUPOOL_OP_FREEINFO);
+    C(XEN_SCHEDULER_CREDIT);
+    C(XEN_SCHEDULER_CREDIT2);
+    C(XEN_SCHEDULER_ARINC653);
+    C(XEN_SCHEDULER_RTDS);
+    C(XEN_SCHEDULER_NULL);
+    S(xen_extraversion_t);
+    S(xen_capabilities_info_t);
+    S(xen_changeset_info_t);
+    S(xen_commandline_t);
+    S(struct xen_sysctl_cpupool_op);
+    O(struct xen_sysctl_cpupool_op, op);
+    O(struct xen_sysctl_cpupool_op, cpupool_id);
+    O(struct xen_sysctl_cpupool_op, sched_id);
+    O(struct xen_sysctl_cpupool_op, domid);
+    O(struct xen_sysctl_cpupool_op, cpu);
+    O(struct xen_sysctl_cpupool_op, n_dom);
+    O(struct xen_sysctl_cpupool_op, cpumap);
+    S(struct xenctl_bitmap);
+    O(struct xenctl_bitmap, bitmap);
+    O(struct xenctl_bitmap, nr_bits);
     S(privcmd_hypercall_t);
     S(privcmd_mmapbatch_v2_t);
     S(privcmd_mmap_resource_t);

@@ -21,12 +21,38 @@ pub const XENVER_CHANGESET: u64 = 4;
 pub const XENVER_PLATFORM_PARAMETERS: u64 = 5;
 pub const XENVER_PAGESIZE: u64 = 7;
 pub const XENVER_COMMANDLINE: u64 = 9;
+pub const XENVER_BUILD_ID: u64 = 10;
+
+pub const HYPERVISOR_MEMORY_OP: u64 = 12;
+pub const XENMEM_GET_SHARING_FREED_PAGES: u64 = 18;
+pub const XENMEM_GET_SHARING_SHARED_PAGES: u64 = 19;
+
+// Fixed-size xen_version string buffers.
+pub const XEN_EXTRAVERSION_LEN: usize = 16;
+pub const XEN_CAPABILITIES_INFO_LEN: usize = 1024;
+pub const XEN_CHANGESET_INFO_LEN: usize = 64;
+pub const XEN_COMMANDLINE_LEN: usize = 1024;
+/// `xen_compile_info_t`: compiler[64], compile_by[16], compile_domain[32],
+/// compile_date[32].
+pub const XEN_COMPILE_INFO_FIELDS: [(usize, usize); 4] = [(0, 64), (64, 16), (80, 32), (112, 32)];
+pub const XEN_COMPILE_INFO_LEN: usize = 144;
+
+// Scheduler ids (XEN_SCHEDULER_*).
+pub const SCHEDULERS: &[(u32, &str)] = &[
+    (5, "credit"),
+    (6, "credit2"),
+    (7, "arinc653"),
+    (8, "rtds"),
+    (9, "null"),
+];
 
 // sysctl commands (sysctl.h).
 pub const SYSCTL_READCONSOLE: u32 = 1;
 pub const SYSCTL_PHYSINFO: u32 = 3;
 pub const SYSCTL_SCHED_ID: u32 = 4;
 pub const SYSCTL_GETDOMAININFOLIST: u32 = 6;
+pub const SYSCTL_CPUPOOL_OP: u32 = 18;
+pub const SYSCTL_CPUPOOL_OP_FREEINFO: u32 = 7;
 
 // domctl commands (domctl.h).
 pub const DOMCTL_DESTROYDOMAIN: u32 = 2;
@@ -129,6 +155,22 @@ pub struct ReadConsole {
     pub buffer: u64,
     pub count: u32,
     pub _pad1: u32,
+}
+
+/// `struct xen_sysctl_cpupool_op` with its `xenctl_bitmap` inlined.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpupoolOp {
+    pub op: u32,
+    pub cpupool_id: u32,
+    pub sched_id: u32,
+    pub domid: u32,
+    pub cpu: u32,
+    pub n_dom: u32,
+    /// cpumap.bitmap: guest handle to the bitmap bytes.
+    pub cpumap_bitmap: u64,
+    pub cpumap_nr_bits: u32,
+    pub _pad: u32,
 }
 
 /// Size of the command union in `struct xen_sysctl` / `struct xen_domctl`.
@@ -339,6 +381,16 @@ pod_fields!(ReadConsole {
     index,
     buffer,
     count
+});
+pod_fields!(CpupoolOp {
+    op,
+    cpupool_id,
+    sched_id,
+    domid,
+    cpu,
+    n_dom,
+    cpumap_bitmap,
+    cpumap_nr_bits
 });
 pod_fields!(Sysctl {
     cmd,

@@ -15,6 +15,12 @@ pub mod privcmd;
 use abi::*;
 use privcmd::{HypercallBuf, Privcmd};
 
+/// Text up to the first NUL.
+pub fn c_string(b: &[u8]) -> String {
+    let end = b.iter().position(|c| *c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SysError {
     #[error("cannot open {path}")]
@@ -179,15 +185,65 @@ impl Xen {
         Ok(buf.read(size, r.count.min(count) as usize))
     }
 
-    /// A xen_version string sub-operation (extraversion, capabilities, ...).
-    pub fn version_string(&self, cmd: u64, len: usize) -> Result<String, SysError> {
+    /// A xen_version sub-operation filling a `len`-byte buffer; returns
+    /// Xen's result and the buffer.
+    pub fn version_raw(&self, cmd: u64, len: usize) -> Result<(i64, Vec<u8>), SysError> {
         let buf = self.pc.buffer(len)?;
-        self.pc
+        let r = self
+            .pc
             .hypercall(HYPERVISOR_XEN_VERSION, [cmd, buf.addr(), 0, 0, 0])
             .map_err(hc_err("xen_version"))?;
-        let bytes = buf.read(0, len);
-        let end = bytes.iter().position(|b| *b == 0).unwrap_or(len);
-        Ok(String::from_utf8_lossy(&bytes[..end]).into_owned())
+        Ok((r, buf.read(0, len)))
+    }
+
+    /// A NUL-terminated xen_version string (extraversion, capabilities, ...).
+    pub fn version_string(&self, cmd: u64, len: usize) -> Result<String, SysError> {
+        Ok(c_string(&self.version_raw(cmd, len)?.1))
+    }
+
+    /// XENVER_pagesize and other buffer-less sub-operations.
+    pub fn version_value(&self, cmd: u64) -> Result<i64, SysError> {
+        self.pc
+            .hypercall(HYPERVISOR_XEN_VERSION, [cmd, 0, 0, 0, 0])
+            .map_err(hc_err("xen_version"))
+    }
+
+    /// XENVER_build_id as bytes (empty when Xen has none).
+    pub fn build_id(&self) -> Result<Vec<u8>, SysError> {
+        let cap = 4096 - 4;
+        let mut buf = self.pc.buffer(4 + cap)?;
+        buf.write(0, &(cap as u32).to_le_bytes());
+        match self.pc.hypercall(
+            HYPERVISOR_XEN_VERSION,
+            [XENVER_BUILD_ID, buf.addr(), 0, 0, 0],
+        ) {
+            Ok(n) if n > 0 => Ok(buf.read(4, (n as usize).min(cap))),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// A memory_op without argument (the sharing counters).
+    pub fn memory_op_value(&self, cmd: u64) -> Result<i64, SysError> {
+        self.pc
+            .hypercall(HYPERVISOR_MEMORY_OP, [cmd, 0, 0, 0, 0])
+            .map_err(hc_err("memory_op"))
+    }
+
+    /// CPUs in no cpupool, as a bitmap of `nr_bits`.
+    pub fn cpupool_freeinfo(&self, nr_bits: u32) -> Result<Vec<u8>, SysError> {
+        let size = std::mem::size_of::<Sysctl>().div_ceil(64) * 64;
+        let bytes = nr_bits.div_ceil(8) as usize;
+        let mut buf = self.pc.buffer(size + bytes)?;
+        let req = CpupoolOp {
+            op: SYSCTL_CPUPOOL_OP_FREEINFO,
+            cpumap_bitmap: buf.addr() + size as u64,
+            cpumap_nr_bits: nr_bits,
+            ..Default::default()
+        };
+        let s = Sysctl::new(SYSCTL_CPUPOOL_OP, self.iv.sysctl, &req);
+        buf.write(0, &s.to_bytes());
+        self.sysctl_in(&s, &buf)?;
+        Ok(buf.read(size, bytes))
     }
 }
 
@@ -261,6 +317,16 @@ mod tests {
                 (XENVER_PLATFORM_PARAMETERS, "XENVER_platform_parameters"),
                 (XENVER_PAGESIZE, "XENVER_pagesize"),
                 (XENVER_COMMANDLINE, "XENVER_commandline"),
+                (XENVER_BUILD_ID, "XENVER_build_id"),
+                (HYPERVISOR_MEMORY_OP, "__HYPERVISOR_memory_op"),
+                (
+                    XENMEM_GET_SHARING_FREED_PAGES,
+                    "XENMEM_get_sharing_freed_pages",
+                ),
+                (
+                    XENMEM_GET_SHARING_SHARED_PAGES,
+                    "XENMEM_get_sharing_shared_pages",
+                ),
             ] {
                 assert_eq!(
                     ours as usize,
@@ -273,6 +339,8 @@ mod tests {
                 (SYSCTL_GETDOMAININFOLIST, "XEN_SYSCTL_getdomaininfolist"),
                 (SYSCTL_SCHED_ID, "XEN_SYSCTL_sched_id"),
                 (SYSCTL_READCONSOLE, "XEN_SYSCTL_readconsole"),
+                (SYSCTL_CPUPOOL_OP, "XEN_SYSCTL_cpupool_op"),
+                (SYSCTL_CPUPOOL_OP_FREEINFO, "XEN_SYSCTL_CPUPOOL_OP_FREEINFO"),
                 (DOMCTL_PAUSEDOMAIN, "XEN_DOMCTL_pausedomain"),
                 (DOMCTL_UNPAUSEDOMAIN, "XEN_DOMCTL_unpausedomain"),
                 (DOMCTL_DESTROYDOMAIN, "XEN_DOMCTL_destroydomain"),
@@ -293,6 +361,34 @@ mod tests {
                     "{version} {name}"
                 );
             }
+            for (id, name) in SCHEDULERS {
+                assert_eq!(
+                    *id as usize,
+                    f(&format!("const XEN_SCHEDULER_{}", name.to_uppercase())),
+                    "{version}"
+                );
+            }
+            assert_eq!(XEN_EXTRAVERSION_LEN, f("size xen_extraversion_t"));
+            assert_eq!(XEN_CAPABILITIES_INFO_LEN, f("size xen_capabilities_info_t"));
+            assert_eq!(XEN_CHANGESET_INFO_LEN, f("size xen_changeset_info_t"));
+            assert_eq!(XEN_COMMANDLINE_LEN, f("size xen_commandline_t"));
+            assert_eq!(XEN_COMPILE_INFO_LEN, f("size xen_compile_info_t"));
+            assert_eq!(
+                size_of::<CpupoolOp>(),
+                f("size struct xen_sysctl_cpupool_op")
+            );
+            assert_eq!(
+                offset_of!(CpupoolOp, cpumap_bitmap),
+                f("offset struct xen_sysctl_cpupool_op.cpumap")
+            );
+            assert_eq!(
+                offset_of!(CpupoolOp, cpumap_nr_bits) - offset_of!(CpupoolOp, cpumap_bitmap),
+                f("offset struct xenctl_bitmap.nr_bits")
+            );
+            assert_eq!(
+                offset_of!(CpupoolOp, n_dom),
+                f("offset struct xen_sysctl_cpupool_op.n_dom")
+            );
             assert_eq!(size_of::<PrivcmdHypercall>(), f("size privcmd_hypercall_t"));
             assert_eq!(size_of::<Domctl>(), f("size struct xen_domctl"));
             assert_eq!(size_of::<Sysctl>(), f("size struct xen_sysctl"));

@@ -51,6 +51,27 @@ pub struct PhysInfo {
     pub free_pages: u64,
     pub scrub_pages: u64,
     pub outstanding_pages: u64,
+    pub sharing_freed_pages: u64,
+    pub sharing_used_frames: u64,
+}
+
+/// The hypervisor's identity (`xl info`'s xen_* lines).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VersionInfo {
+    pub major: u32,
+    pub minor: u32,
+    pub extra: String,
+    pub compiler: String,
+    pub compile_by: String,
+    pub compile_domain: String,
+    pub compile_date: String,
+    pub capabilities: String,
+    pub changeset: String,
+    pub virt_start: u64,
+    pub pagesize: u32,
+    pub commandline: String,
+    /// Lower-case hex, empty when the hypervisor has none.
+    pub build_id: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +109,11 @@ pub trait Hypervisor {
     /// The hypervisor's console ring as `xl dmesg` prints it; `clear`
     /// empties it afterwards.
     fn dmesg(&self, clear: bool) -> Result<Vec<u8>, Error>;
+    fn version_info(&self) -> Result<VersionInfo, Error>;
+    /// Name of the default scheduler (credit, credit2, ...).
+    fn scheduler(&self) -> Result<String, Error>;
+    /// Number of CPUs in no cpupool.
+    fn free_cpus(&self) -> Result<u32, Error>;
 
     /// One domain, if it exists.
     fn domain(&self, domid: u32) -> Result<Option<DomInfo>, Error> {

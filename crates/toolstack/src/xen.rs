@@ -3,7 +3,7 @@
 use xen_sys::Xen;
 use xen_sys::abi::{self, DomainInfo};
 
-use crate::{DomInfo, Error, Hypervisor, PhysInfo};
+use crate::{DomInfo, Error, Hypervisor, PhysInfo, VersionInfo};
 
 pub struct XenHypervisor {
     xen: Xen,
@@ -102,6 +102,15 @@ impl Hypervisor for XenHypervisor {
             free_pages: p.free_pages,
             scrub_pages: p.scrub_pages,
             outstanding_pages: p.outstanding_pages,
+            // Counters, not errors, when sharing is unused; libxl ignores failures too.
+            sharing_freed_pages: self
+                .xen
+                .memory_op_value(abi::XENMEM_GET_SHARING_FREED_PAGES)
+                .map_or(0, |v| v.max(0) as u64),
+            sharing_used_frames: self
+                .xen
+                .memory_op_value(abi::XENMEM_GET_SHARING_SHARED_PAGES)
+                .map_or(0, |v| v.max(0) as u64),
         })
     }
 
@@ -120,6 +129,53 @@ impl Hypervisor for XenHypervisor {
             let end = chunk.iter().position(|b| *b == 0).unwrap_or(chunk.len());
             out.extend_from_slice(&chunk[..end]);
         }
+    }
+
+    fn version_info(&self) -> Result<VersionInfo, Error> {
+        let x = &self.xen;
+        let v = x.version_value(abi::XENVER_VERSION)? as u32;
+        let (_, cc) = x.version_raw(abi::XENVER_COMPILE_INFO, abi::XEN_COMPILE_INFO_LEN)?;
+        let field = |i: usize| {
+            let (at, len) = abi::XEN_COMPILE_INFO_FIELDS[i];
+            xen_sys::c_string(&cc[at..at + len])
+        };
+        let (_, pp) = x.version_raw(abi::XENVER_PLATFORM_PARAMETERS, 8)?;
+        Ok(VersionInfo {
+            major: v >> 16,
+            // libxl masks the minor with 0xff.
+            minor: v & 0xff,
+            extra: x.version_string(abi::XENVER_EXTRAVERSION, abi::XEN_EXTRAVERSION_LEN)?,
+            compiler: field(0),
+            compile_by: field(1),
+            compile_domain: field(2),
+            compile_date: field(3),
+            capabilities: x
+                .version_string(abi::XENVER_CAPABILITIES, abi::XEN_CAPABILITIES_INFO_LEN)?,
+            changeset: x.version_string(abi::XENVER_CHANGESET, abi::XEN_CHANGESET_INFO_LEN)?,
+            virt_start: u64::from_le_bytes(pp[..8].try_into().expect("8 bytes")),
+            pagesize: x.version_value(abi::XENVER_PAGESIZE)? as u32,
+            commandline: x.version_string(abi::XENVER_COMMANDLINE, abi::XEN_COMMANDLINE_LEN)?,
+            build_id: x.build_id()?.iter().map(|b| format!("{b:02x}")).collect(),
+        })
+    }
+
+    fn scheduler(&self) -> Result<String, Error> {
+        let id = self.xen.sched_id()?;
+        Ok(abi::SCHEDULERS
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map_or_else(|| "unknown".to_string(), |(_, n)| n.to_string()))
+    }
+
+    fn free_cpus(&self) -> Result<u32, Error> {
+        let p = self.xen.physinfo()?;
+        let bits = (p.max_cpu_id + 1).div_ceil(8) * 8;
+        Ok(self
+            .xen
+            .cpupool_freeinfo(bits)?
+            .iter()
+            .map(|b| b.count_ones())
+            .sum())
     }
 
     fn pause(&self, domid: u32) -> Result<(), Error> {

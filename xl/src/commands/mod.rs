@@ -67,6 +67,7 @@ pub fn dispatch(
         "block-attach" => devices::block_attach(cmd, args, g),
         "network-attach" => devices::network_attach(cmd, args, g, xlconf),
         "dmesg" => host::dmesg(cmd, args),
+        "info" => host::info(cmd, args),
         "config-update" => {
             // xl checks for a domain and warns before looking at options.
             if args.is_empty() {
