@@ -6,6 +6,7 @@
 //! another. Xenstore is not behind the seam: both backends are driven
 //! through the same xenstore client.
 
+pub mod names;
 pub mod xen;
 
 /// What the toolstack knows of a domain from the hypervisor
@@ -82,6 +83,8 @@ pub enum Error {
     Sys(#[from] xen_sys::SysError),
     #[error("domain {0} does not exist")]
     NoSuchDomain(u32),
+    #[error(transparent)]
+    Xenstore(#[from] xenstore::Error),
 }
 
 impl Error {

@@ -3,6 +3,7 @@
 
 mod create;
 mod devices;
+mod domains;
 mod host;
 
 use std::io::Write;
@@ -68,6 +69,9 @@ pub fn dispatch(
         "network-attach" => devices::network_attach(cmd, args, g, xlconf),
         "dmesg" => host::dmesg(cmd, args),
         "info" => host::info(cmd, args),
+        "list" => domains::list(cmd, args),
+        "domid" => domains::domid(cmd, args),
+        "domname" => domains::domname(cmd, args),
         "config-update" => {
             // xl checks for a domain and warns before looking at options.
             if args.is_empty() {

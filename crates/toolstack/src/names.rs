@@ -1,0 +1,44 @@
+//! Domain names and ids, resolved the way libxl does: names live in
+//! xenstore at /local/domain/<id>/name; an all-digit argument is a domid
+//! and is not checked.
+
+use xenstore::XsOps;
+
+use crate::{Error, Hypervisor};
+
+/// libxl's ERROR_INVAL, which xl prints as "(rc=-6)".
+pub const ERROR_INVAL: i32 = -6;
+
+pub fn domid_to_name(xs: &impl XsOps, domid: u32) -> Result<Option<String>, Error> {
+    Ok(xs.try_read(&format!("/local/domain/{domid}/name"))?)
+}
+
+/// The first listed domain with that name.
+pub fn name_to_domid(
+    hv: &dyn Hypervisor,
+    xs: &impl XsOps,
+    name: &str,
+) -> Result<Option<u32>, Error> {
+    for d in hv.domains()? {
+        if domid_to_name(xs, d.domid)?.as_deref() == Some(name) {
+            return Ok(Some(d.domid));
+        }
+    }
+    Ok(None)
+}
+
+/// An xl domain argument: digits are a domid (even ""), anything else a name.
+pub fn qualifier_to_domid(
+    hv: &dyn Hypervisor,
+    xs: &impl XsOps,
+    q: &str,
+) -> Result<Option<u32>, Error> {
+    if q.bytes().all(|b| b.is_ascii_digit()) {
+        // strtoul: overflow saturates, and uint32_t keeps the low bits.
+        let v = q
+            .parse::<u64>()
+            .unwrap_or(if q.is_empty() { 0 } else { u64::MAX });
+        return Ok(Some(v as u32));
+    }
+    name_to_domid(hv, xs, q)
+}

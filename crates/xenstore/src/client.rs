@@ -1,0 +1,782 @@
+//! A xenstore client over a unix socket, the xenbus device, or any
+//! byte stream.
+//!
+//! A background thread reads every incoming message: replies are matched
+//! to requests by `req_id` and watch events are queued, so an [`Xs`] can be
+//! shared between threads and watch events are never lost while a request
+//! is in flight.
+
+use std::collections::{HashMap, VecDeque};
+use std::env;
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::wire::{Errno, Message, Op, PAYLOAD_MAX, Perm, WireError, join_args, split_args};
+
+/// How many times [`Xs::transaction`] runs the closure before giving up
+/// on `EAGAIN`.
+pub const TRANSACTION_ATTEMPTS: u32 = 16;
+
+/// Client errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot connect to xenstored at {}: {source} (is xenstored running?)", path.display())]
+    Connect {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The daemon answered with an error. `target` is the path (or domid)
+    /// the request was about.
+    #[error("xenstore {op} {target}: {errno} ({})", errno.description())]
+    Xs {
+        op: Op,
+        target: String,
+        errno: Errno,
+    },
+    #[error("xenstore {op} {target}: request of {len} bytes exceeds the {PAYLOAD_MAX}-byte limit")]
+    TooLarge { op: Op, target: String, len: usize },
+    #[error("xenstore {op}: argument {arg:?} contains a NUL byte")]
+    NulInArgument { op: Op, arg: String },
+    #[error("xenstore {op} {target}: unexpected reply: {detail}")]
+    Protocol {
+        op: Op,
+        target: String,
+        detail: String,
+    },
+    #[error("xenstore connection lost: {0}")]
+    Disconnected(String),
+}
+
+impl Error {
+    /// The daemon's errno, if this error came from the daemon.
+    pub fn errno(&self) -> Option<&Errno> {
+        match self {
+            Error::Xs { errno, .. } => Some(errno),
+            _ => None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.errno() == Some(&Errno::NotFound)
+    }
+}
+
+/// A byte stream a client can run over. The reader thread needs its own
+/// handle, hence `duplicate`.
+pub trait Transport: Read + Write + Send + Sized + 'static {
+    fn duplicate(&self) -> io::Result<Self>;
+    /// Unblocks the reader thread when the client is dropped, if possible.
+    fn close(&self) {}
+}
+
+impl Transport for UnixStream {
+    fn duplicate(&self) -> io::Result<Self> {
+        self.try_clone()
+    }
+
+    fn close(&self) {
+        let _ = self.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// The xenbus character device. Its reader thread stays blocked until the
+/// next message arrives or the process exits, as std offers no way to
+/// interrupt a blocking device read.
+impl Transport for File {
+    fn duplicate(&self) -> io::Result<Self> {
+        self.try_clone()
+    }
+}
+
+/// A watch firing: the path that changed and the token given to `watch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchEvent {
+    pub path: String,
+    pub token: String,
+}
+
+#[derive(Default)]
+struct Inbox {
+    replies: HashMap<u32, Message>,
+    events: VecDeque<WatchEvent>,
+    closed: Option<String>,
+}
+
+#[derive(Default)]
+struct Shared {
+    inbox: Mutex<Inbox>,
+    arrived: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+type Closer = Box<dyn FnOnce() + Send>;
+
+/// A connection to xenstored.
+pub struct Xs {
+    shared: Arc<Shared>,
+    writer: Mutex<Box<dyn Write + Send>>,
+    closer: Mutex<Option<Closer>>,
+    next_req: AtomicU32,
+}
+
+/// Where libxenstore would look, in order: `$XENSTORED_PATH` alone if set;
+/// otherwise the daemon socket (under `$XENSTORED_RUNDIR` if set, else
+/// `/run/xenstored` then `/var/run/xenstored`) followed by the xenbus device.
+pub fn default_paths() -> Vec<PathBuf> {
+    paths_from(|k| env::var_os(k))
+}
+
+fn paths_from(var: impl Fn(&str) -> Option<OsString>) -> Vec<PathBuf> {
+    if let Some(p) = var("XENSTORED_PATH") {
+        return vec![PathBuf::from(p)];
+    }
+    let mut paths = match var("XENSTORED_RUNDIR") {
+        Some(dir) => vec![Path::new(&dir).join("socket")],
+        None => vec![
+            PathBuf::from("/run/xenstored/socket"),
+            PathBuf::from("/var/run/xenstored/socket"),
+        ],
+    };
+    paths.push(PathBuf::from("/dev/xen/xenbus"));
+    paths.push(PathBuf::from("/proc/xen/xenbus"));
+    paths
+}
+
+impl Xs {
+    /// Connects the way libxenstore's `xs_open` does (see [`default_paths`]):
+    /// the first candidate that works wins. Otherwise the error reported is
+    /// the first that is not "no such file", as that one says most.
+    pub fn open() -> Result<Xs, Error> {
+        let (mut missing, mut failed) = (None, None);
+        for p in default_paths() {
+            match Xs::open_path(p) {
+                Ok(xs) => return Ok(xs),
+                Err(Error::Connect { path, source })
+                    if source.kind() == io::ErrorKind::NotFound =>
+                {
+                    missing.get_or_insert(Error::Connect { path, source });
+                }
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        Err(failed.or(missing).expect("default_paths is never empty"))
+    }
+
+    /// Connects to a socket, or opens a device, at `path` (decided by the
+    /// file type, as libxenstore does).
+    pub fn open_path(path: impl AsRef<Path>) -> Result<Xs, Error> {
+        let path = path.as_ref();
+        let fail = |source| Error::Connect {
+            path: path.to_owned(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(fail)?;
+        if meta.file_type().is_socket() {
+            Xs::new(UnixStream::connect(path).map_err(fail)?).map_err(fail)
+        } else {
+            let dev = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)
+                .map_err(fail)?;
+            Xs::new(dev).map_err(fail)
+        }
+    }
+
+    /// Runs a client over `transport`.
+    pub fn new<T: Transport>(transport: T) -> io::Result<Xs> {
+        let reader = transport.duplicate()?;
+        let closer_handle = transport.duplicate()?;
+        let mut xs = Xs::from_parts(reader, transport)?;
+        xs.closer = Mutex::new(Some(Box::new(move || closer_handle.close())));
+        Ok(xs)
+    }
+
+    /// Runs a client over separate read and write halves. Dropping the
+    /// client does not stop the reader thread until `reader` hits EOF.
+    pub fn from_parts<R, W>(mut reader: R, writer: W) -> io::Result<Xs>
+    where
+        R: Read + Send + 'static,
+        W: Write + Send + 'static,
+    {
+        let shared = Arc::new(Shared::default());
+        let inbox = Arc::clone(&shared);
+        thread::Builder::new()
+            .name("xenstore-reader".into())
+            .spawn(move || reader_loop(&mut reader, &inbox))?;
+        Ok(Xs {
+            shared,
+            writer: Mutex::new(Box::new(writer)),
+            closer: Mutex::new(None),
+            next_req: AtomicU32::new(1),
+        })
+    }
+
+    /// Sends a request and waits for its reply. `target` only labels errors.
+    fn call(&self, op: Op, tx_id: u32, target: &str, payload: Vec<u8>) -> Result<Vec<u8>, Error> {
+        if payload.len() > PAYLOAD_MAX {
+            return Err(Error::TooLarge {
+                op,
+                target: target.to_owned(),
+                len: payload.len(),
+            });
+        }
+        let req_id = self.next_req.fetch_add(1, Ordering::Relaxed);
+        let buf = Message::new(op, req_id, tx_id, payload)
+            .encode()
+            .expect("size checked above");
+        {
+            let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            w.write_all(&buf)
+                .and_then(|()| w.flush())
+                .map_err(|e| Error::Disconnected(e.to_string()))?;
+        }
+        let mut inbox = self.shared.lock();
+        let reply = loop {
+            if let Some(m) = inbox.replies.remove(&req_id) {
+                break m;
+            }
+            if let Some(why) = &inbox.closed {
+                return Err(Error::Disconnected(why.clone()));
+            }
+            inbox = self
+                .shared
+                .arrived
+                .wait(inbox)
+                .unwrap_or_else(|e| e.into_inner());
+        };
+        drop(inbox);
+        if reply.op == Op::Error {
+            return Err(Error::Xs {
+                op,
+                target: target.to_owned(),
+                errno: Errno::from_payload(&reply.payload),
+            });
+        }
+        if reply.op != op {
+            return Err(Error::Protocol {
+                op,
+                target: target.to_owned(),
+                detail: format!("reply type {}", reply.op),
+            });
+        }
+        Ok(reply.payload)
+    }
+
+    /// Registers a watch. xenstored fires it once straight away, then for
+    /// every change at or below `path` (or for the special `@introduceDomain`
+    /// and `@releaseDomain` events).
+    pub fn watch(&self, path: &str, token: &str) -> Result<(), Error> {
+        let payload = join_args([arg(Op::Watch, path)?, arg(Op::Watch, token)?]);
+        self.call(Op::Watch, 0, path, payload).map(drop)
+    }
+
+    /// Removes a watch and drops its still-queued events.
+    pub fn unwatch(&self, path: &str, token: &str) -> Result<(), Error> {
+        let payload = join_args([arg(Op::Unwatch, path)?, arg(Op::Unwatch, token)?]);
+        self.call(Op::Unwatch, 0, path, payload)?;
+        self.shared
+            .lock()
+            .events
+            .retain(|e| e.token != token || !is_child(&e.path, path));
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for a watch event; `Ok(None)` on timeout.
+    pub fn wait_watch(&self, timeout: Duration) -> Result<Option<WatchEvent>, Error> {
+        self.next_event(Some(Instant::now() + timeout))
+    }
+
+    /// Blocks until a watch event arrives.
+    pub fn next_watch(&self) -> Result<WatchEvent, Error> {
+        self.next_event(None)
+            .map(|e| e.expect("no deadline, so no timeout"))
+    }
+
+    /// Returns a queued watch event without waiting.
+    pub fn try_watch(&self) -> Option<WatchEvent> {
+        self.shared.lock().events.pop_front()
+    }
+
+    fn next_event(&self, deadline: Option<Instant>) -> Result<Option<WatchEvent>, Error> {
+        let mut inbox = self.shared.lock();
+        loop {
+            if let Some(e) = inbox.events.pop_front() {
+                return Ok(Some(e));
+            }
+            if let Some(why) = &inbox.closed {
+                return Err(Error::Disconnected(why.clone()));
+            }
+            let cond = &self.shared.arrived;
+            inbox = match deadline {
+                None => cond.wait(inbox).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let Some(left) = d.checked_duration_since(Instant::now()) else {
+                        return Ok(None);
+                    };
+                    cond.wait_timeout(inbox, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+
+    /// Starts a transaction. Dropping it without `commit` aborts it.
+    pub fn transaction_start(&self) -> Result<Transaction<'_>, Error> {
+        let reply = self.call(Op::TransactionStart, 0, "", vec![0])?;
+        let id = first_string(&reply).parse().map_err(|_| Error::Protocol {
+            op: Op::TransactionStart,
+            target: String::new(),
+            detail: format!("bad transaction id {:?}", String::from_utf8_lossy(&reply)),
+        })?;
+        Ok(Transaction {
+            xs: self,
+            id,
+            done: false,
+        })
+    }
+
+    /// Runs `f` in a transaction and commits, rerunning everything when
+    /// the commit reports `EAGAIN` (up to [`TRANSACTION_ATTEMPTS`] times).
+    /// If `f` fails the transaction is aborted and the error returned.
+    pub fn transaction<T, E, F>(&self, mut f: F) -> Result<T, E>
+    where
+        F: FnMut(&Transaction<'_>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        let mut attempt = 1;
+        loop {
+            let tx = self.transaction_start()?;
+            let value = f(&tx)?;
+            match tx.commit() {
+                Ok(()) => return Ok(value),
+                Err(e) if e.errno() == Some(&Errno::Again) && attempt < TRANSACTION_ATTEMPTS => {
+                    // Brief backoff so competing writers interleave less.
+                    thread::sleep(Duration::from_millis(u64::from(attempt.min(10))));
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Tells xenstored about a new domain's ring page and event channel.
+    pub fn introduce_domain(&self, domid: u32, gfn: u64, evtchn: u32) -> Result<(), Error> {
+        let payload = join_args([domid.to_string(), gfn.to_string(), evtchn.to_string()]);
+        self.call(Op::Introduce, 0, &domid.to_string(), payload)
+            .map(drop)
+    }
+
+    /// Makes xenstored forget a domain (firing `@releaseDomain`).
+    pub fn release_domain(&self, domid: u32) -> Result<(), Error> {
+        self.domid_call(Op::Release, domid).map(drop)
+    }
+
+    /// Re-arms `@releaseDomain` for a domain that was shut down and resumed.
+    pub fn resume_domain(&self, domid: u32) -> Result<(), Error> {
+        self.domid_call(Op::Resume, domid).map(drop)
+    }
+
+    /// `/local/domain/<domid>`, as the daemon computes it.
+    pub fn get_domain_path(&self, domid: u32) -> Result<String, Error> {
+        self.domid_call(Op::GetDomainPath, domid)
+            .map(|r| first_string(&r))
+    }
+
+    pub fn is_domain_introduced(&self, domid: u32) -> Result<bool, Error> {
+        let reply = self.domid_call(Op::IsDomainIntroduced, domid)?;
+        Ok(first_string(&reply) == "T")
+    }
+
+    /// Lets `domid` act on `target`'s nodes as if it owned them.
+    pub fn set_target(&self, domid: u32, target: u32) -> Result<(), Error> {
+        let payload = join_args([domid.to_string(), target.to_string()]);
+        self.call(Op::SetTarget, 0, &domid.to_string(), payload)
+            .map(drop)
+    }
+
+    fn domid_call(&self, op: Op, domid: u32) -> Result<Vec<u8>, Error> {
+        let d = domid.to_string();
+        self.call(op, 0, &d, join_args([&d]))
+    }
+}
+
+impl Drop for Xs {
+    fn drop(&mut self) {
+        let close = self
+            .closer
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(close) = close {
+            close();
+        }
+    }
+}
+
+fn reader_loop(reader: &mut dyn Read, shared: &Shared) {
+    let why = loop {
+        match Message::read_from(reader) {
+            Ok(msg) if msg.op == Op::WatchEvent => {
+                let (args, _) = split_args(&msg.payload);
+                if let [path, token, ..] = args[..] {
+                    let event = WatchEvent {
+                        path: String::from_utf8_lossy(path).into_owned(),
+                        token: String::from_utf8_lossy(token).into_owned(),
+                    };
+                    shared.lock().events.push_back(event);
+                    shared.arrived.notify_all();
+                }
+            }
+            Ok(msg) => {
+                shared.lock().replies.insert(msg.req_id, msg);
+                shared.arrived.notify_all();
+            }
+            Err(WireError::Closed) => break "closed by xenstored".to_owned(),
+            Err(e) => break e.to_string(),
+        }
+    };
+    shared.lock().closed = Some(why);
+    shared.arrived.notify_all();
+}
+
+fn arg(op: Op, s: &str) -> Result<&str, Error> {
+    if s.contains('\0') {
+        return Err(Error::NulInArgument {
+            op,
+            arg: s.to_owned(),
+        });
+    }
+    Ok(s)
+}
+
+fn first_string(payload: &[u8]) -> String {
+    let s = payload.split(|&b| b == 0).next().unwrap_or_default();
+    String::from_utf8_lossy(s).into_owned()
+}
+
+fn is_child(path: &str, parent: &str) -> bool {
+    parent == "/"
+        || path == parent
+        || path
+            .strip_prefix(parent)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Node operations, available on [`Xs`] directly and inside a
+/// [`Transaction`].
+pub trait XsOps {
+    /// Sends one raw request (within this handle's transaction, if any)
+    /// and returns the reply payload. `target` only labels errors.
+    fn request(&self, op: Op, target: &str, payload: Vec<u8>) -> Result<Vec<u8>, Error>;
+
+    /// The value at `path`, as bytes.
+    fn read_bytes(&self, path: &str) -> Result<Vec<u8>, Error> {
+        self.request(Op::Read, path, join_args([arg(Op::Read, path)?]))
+    }
+
+    /// The value at `path`; bytes that are not UTF-8 are replaced, since
+    /// well-formed xenstore values are ASCII.
+    fn read(&self, path: &str) -> Result<String, Error> {
+        self.read_bytes(path)
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+    }
+
+    /// The value at `path`, or `None` if the node does not exist.
+    fn try_read(&self, path: &str) -> Result<Option<String>, Error> {
+        match self.read(path) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn exists(&self, path: &str) -> Result<bool, Error> {
+        self.try_read(path).map(|v| v.is_some())
+    }
+
+    /// Writes `value`, creating missing parents with empty values.
+    fn write(&self, path: &str, value: &str) -> Result<(), Error> {
+        self.write_bytes(path, value.as_bytes())
+    }
+
+    fn write_bytes(&self, path: &str, value: &[u8]) -> Result<(), Error> {
+        let mut payload = arg(Op::Write, path)?.as_bytes().to_vec();
+        payload.push(0);
+        payload.extend_from_slice(value);
+        self.request(Op::Write, path, payload).map(drop)
+    }
+
+    /// Creates `path` (and parents) if missing; existing values are kept.
+    fn mkdir(&self, path: &str) -> Result<(), Error> {
+        self.request(Op::Mkdir, path, join_args([arg(Op::Mkdir, path)?]))
+            .map(drop)
+    }
+
+    /// Removes `path` and everything below it. Not an error if `path` is
+    /// already gone, but it is if its parent is too.
+    fn rm(&self, path: &str) -> Result<(), Error> {
+        self.request(Op::Rm, path, join_args([arg(Op::Rm, path)?]))
+            .map(drop)
+    }
+
+    /// Names of the immediate children of `path`, in creation order.
+    fn directory(&self, path: &str) -> Result<Vec<String>, Error> {
+        let reply = match self.request(Op::Directory, path, join_args([arg(Op::Directory, path)?]))
+        {
+            Err(e) if e.errno() == Some(&Errno::TooBig) => return directory_part(self, path),
+            r => r?,
+        };
+        let (names, _) = split_args(&reply);
+        Ok(names
+            .into_iter()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect())
+    }
+
+    /// Permissions of `path`; the first entry is the owner.
+    fn get_perms(&self, path: &str) -> Result<Vec<Perm>, Error> {
+        let reply = self.request(Op::GetPerms, path, join_args([arg(Op::GetPerms, path)?]))?;
+        let (strings, _) = split_args(&reply);
+        strings
+            .into_iter()
+            .map(|s| {
+                String::from_utf8_lossy(s)
+                    .parse()
+                    .map_err(|e: crate::wire::ParsePermError| Error::Protocol {
+                        op: Op::GetPerms,
+                        target: path.to_owned(),
+                        detail: e.to_string(),
+                    })
+            })
+            .collect()
+    }
+
+    /// Replaces the permissions of `path`; `perms[0]` is the owner.
+    fn set_perms(&self, path: &str, perms: &[Perm]) -> Result<(), Error> {
+        let mut args = vec![arg(Op::SetPerms, path)?.to_owned()];
+        args.extend(perms.iter().map(Perm::to_string));
+        self.request(Op::SetPerms, path, join_args(args)).map(drop)
+    }
+}
+
+/// Lists a directory too large for one reply, chunk by chunk; restarts if
+/// the node's generation changes between chunks.
+fn directory_part<O: XsOps + ?Sized>(ops: &O, path: &str) -> Result<Vec<String>, Error> {
+    'restart: loop {
+        let mut list: Vec<u8> = Vec::new();
+        let mut generation: Option<Vec<u8>> = None;
+        loop {
+            let off = list.len().to_string();
+            let reply = ops.request(Op::DirectoryPart, path, join_args([path, off.as_str()]))?;
+            let nul = reply
+                .iter()
+                .position(|&b| b == 0)
+                .ok_or_else(|| Error::Protocol {
+                    op: Op::DirectoryPart,
+                    target: path.to_owned(),
+                    detail: "missing generation".into(),
+                })?;
+            let (gen_here, chunk) = (&reply[..nul], &reply[nul + 1..]);
+            match &generation {
+                Some(g) if g != gen_here => continue 'restart,
+                Some(_) => {}
+                None => generation = Some(gen_here.to_vec()),
+            }
+            list.extend_from_slice(chunk);
+            // The full list ends with an empty name, i.e. a double NUL.
+            if chunk.is_empty() || list.len() <= 1 || list.ends_with(&[0, 0]) {
+                break;
+            }
+        }
+        let (names, _) = split_args(&list);
+        return Ok(names
+            .into_iter()
+            .filter(|n| !n.is_empty())
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect());
+    }
+}
+
+impl XsOps for Xs {
+    fn request(&self, op: Op, target: &str, payload: Vec<u8>) -> Result<Vec<u8>, Error> {
+        self.call(op, 0, target, payload)
+    }
+}
+
+/// An open transaction. Operations through it see a snapshot of the
+/// store; nothing is visible to others until [`commit`](Self::commit).
+pub struct Transaction<'a> {
+    xs: &'a Xs,
+    id: u32,
+    done: bool,
+}
+
+impl Transaction<'_> {
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Commits. `EAGAIN` (see [`Error::errno`]) means another client
+    /// changed something this transaction used: start over.
+    pub fn commit(self) -> Result<(), Error> {
+        self.end(true)
+    }
+
+    pub fn abort(self) -> Result<(), Error> {
+        self.end(false)
+    }
+
+    /// Ends the transaction, committing if `commit`.
+    pub fn end(mut self, commit: bool) -> Result<(), Error> {
+        self.done = true;
+        self.send_end(commit)
+    }
+
+    fn send_end(&self, commit: bool) -> Result<(), Error> {
+        let flag = if commit { "T" } else { "F" };
+        self.xs
+            .call(Op::TransactionEnd, self.id, "", join_args([flag]))
+            .map(drop)
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.send_end(false);
+        }
+    }
+}
+
+impl XsOps for Transaction<'_> {
+    fn request(&self, op: Op, target: &str, payload: Vec<u8>) -> Result<Vec<u8>, Error> {
+        self.xs.call(op, self.id, target, payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_match_like_xenstored() {
+        assert!(is_child("/a/b", "/a"));
+        assert!(is_child("/a", "/a"));
+        assert!(is_child("/anything", "/"));
+        assert!(!is_child("/ab", "/a"));
+        assert!(!is_child("/a", "/a/b"));
+    }
+
+    #[test]
+    fn connection_paths_follow_libxenstore() {
+        let none = |_: &str| None;
+        assert_eq!(
+            paths_from(none),
+            [
+                "/run/xenstored/socket",
+                "/var/run/xenstored/socket",
+                "/dev/xen/xenbus",
+                "/proc/xen/xenbus"
+            ]
+            .map(PathBuf::from)
+        );
+        let rundir = |k: &str| (k == "XENSTORED_RUNDIR").then(|| OsString::from("/tmp/xs"));
+        assert_eq!(paths_from(rundir)[0], PathBuf::from("/tmp/xs/socket"));
+        assert_eq!(paths_from(rundir).len(), 3);
+        // XENSTORED_PATH replaces both the socket and the device.
+        let path = |k: &str| (k != "XENSTORED_PATH_X").then(|| OsString::from("/s"));
+        assert_eq!(paths_from(path), [PathBuf::from("/s")]);
+    }
+
+    #[test]
+    fn nul_in_arguments_is_refused_before_sending() {
+        assert!(matches!(
+            arg(Op::Read, "/a\0b"),
+            Err(Error::NulInArgument { op: Op::Read, .. })
+        ));
+    }
+
+    #[test]
+    fn error_messages_name_op_path_and_errno() {
+        let e = Error::Xs {
+            op: Op::Read,
+            target: "/local/domain/7/name".into(),
+            errno: Errno::NotFound,
+        };
+        assert_eq!(
+            e.to_string(),
+            "xenstore READ /local/domain/7/name: ENOENT (no such node)"
+        );
+        let e = Error::Connect {
+            path: "/run/xenstored/socket".into(),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        };
+        assert!(
+            e.to_string()
+                .starts_with("cannot connect to xenstored at /run/xenstored/socket: ")
+        );
+        assert!(e.to_string().ends_with("(is xenstored running?)"));
+    }
+
+    /// A scripted daemon over a socketpair: replies out of order and
+    /// interleaves watch events, which the client must sort out.
+    #[test]
+    fn replies_are_matched_by_req_id_and_events_queued() {
+        let (client, mut server) = UnixStream::pair().unwrap();
+        let xs = Xs::new(client).unwrap();
+        let daemon = thread::spawn(move || {
+            let a = Message::read_from(&mut server).unwrap();
+            let ev = Message::new(Op::WatchEvent, 0, 0, join_args(["/w", "tok"]));
+            server.write_all(&ev.encode().unwrap()).unwrap();
+            let reply = Message::new(Op::Read, a.req_id, 0, b"value".to_vec());
+            server.write_all(&reply.encode().unwrap()).unwrap();
+            let b = Message::read_from(&mut server).unwrap();
+            let reply = Message::new(Op::Error, b.req_id, 0, b"EACCES\0".to_vec());
+            server.write_all(&reply.encode().unwrap()).unwrap();
+        });
+        assert_eq!(xs.read("/a").unwrap(), "value");
+        let err = xs.read("/b").unwrap_err();
+        assert_eq!(err.errno(), Some(&Errno::PermissionDenied));
+        daemon.join().unwrap();
+        assert_eq!(
+            xs.wait_watch(Duration::from_secs(5)).unwrap(),
+            Some(WatchEvent {
+                path: "/w".into(),
+                token: "tok".into()
+            })
+        );
+        // The scripted daemon has hung up by now.
+        assert!(matches!(xs.read("/c"), Err(Error::Disconnected(_))));
+    }
+
+    #[test]
+    fn oversized_requests_fail_locally() {
+        let (client, _server) = UnixStream::pair().unwrap();
+        let xs = Xs::new(client).unwrap();
+        let big = "x".repeat(PAYLOAD_MAX);
+        let err = xs.write("/a", &big).unwrap_err();
+        assert!(
+            matches!(err, Error::TooLarge { op: Op::Write, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("4096"));
+    }
+}

@@ -1,0 +1,186 @@
+//! Commands about existing domains: list, domid, domname.
+
+use xenstore::Xs;
+use xl_toolstack::names::{self, ERROR_INVAL};
+use xl_toolstack::{Hypervisor, LIST_HEADER, list_row};
+
+use super::{err, options, out};
+use crate::cmdtable::{self, Cmd};
+use crate::{Status, backend};
+
+/// The hypervisor and xenstore, or the exit status after explaining why not.
+fn connect(name: &str) -> Result<(Box<dyn Hypervisor>, Xs), Status> {
+    let hv = backend::open(name)?;
+    match Xs::open() {
+        Ok(xs) => Ok((hv, xs)),
+        Err(e) => {
+            err(&format!("xl: {}\n", backend::chain(&e)));
+            Err(1)
+        }
+    }
+}
+
+fn fail(e: xl_toolstack::Error) -> Status {
+    err(&format!("xl: {}\n", backend::chain(&e)));
+    1
+}
+
+/// xl's `find_domain`: resolve or exit 1 with its message.
+fn find_domain(hv: &dyn Hypervisor, xs: &Xs, q: &str) -> Result<u32, Status> {
+    match names::qualifier_to_domid(hv, xs, q) {
+        Ok(Some(d)) => Ok(d),
+        Ok(None) => {
+            err(&format!(
+                "{q} is an invalid domain identifier (rc={ERROR_INVAL})\n"
+            ));
+            Err(1)
+        }
+        Err(e) => Err(fail(e)),
+    }
+}
+
+pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
+    let opts = match options(cmd, args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let operands = opts.operands();
+    if operands.len() > 1 {
+        out(&cmdtable::help_text(Some("list")));
+        return 1;
+    }
+    for (flag, what) in [
+        ('l', "-l/--long"),
+        ('c', "-c/--cpupool"),
+        ('n', "-n/--numa"),
+    ] {
+        if opts.flag(flag) {
+            err(&format!("xl: list {what} is not implemented yet\n"));
+            return 1;
+        }
+    }
+    let (verbose, context) = (opts.flag('v'), opts.flag('Z'));
+    let (hv, xs) = match connect(cmd.name) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let domains = match operands.first() {
+        None => match hv.domains() {
+            Ok(d) => d,
+            Err(e) => return fail(e),
+        },
+        Some(q) => {
+            let domid = match find_domain(hv.as_ref(), &xs, q) {
+                Ok(d) => d,
+                Err(code) => return code,
+            };
+            match hv.domain(domid) {
+                Ok(Some(d)) => vec![d],
+                Ok(None) => {
+                    err(&format!("Error: Domain '{q}' does not exist.\n"));
+                    return 1;
+                }
+                Err(e) => return fail(e),
+            }
+        }
+    };
+    let mut text = String::from(LIST_HEADER);
+    if verbose {
+        text.push_str("   UUID                            Reason-Code\tSecurity Label");
+    }
+    if context && !verbose {
+        text.push_str("   Security Label");
+    }
+    text.push('\n');
+    for d in &domains {
+        let name = match names::domid_to_name(&xs, d.domid) {
+            Ok(n) => n,
+            Err(e) => return fail(e),
+        };
+        text.push_str(&list_row(d, name.as_deref().map(sanitize).as_deref()));
+        if verbose {
+            text.push_str(&format!(" {}", xl_config::domain::uuid_string(&d.uuid)));
+            if d.shutdown {
+                text.push_str(&format!(" {:>8x}", d.shutdown_reason));
+            } else {
+                text.push_str(&format!(" {:>8}", "-"));
+            }
+        }
+        if verbose || context {
+            // No XSM labels without FLASK, where xl prints "-".
+            text.push_str(&format!(" {:>16}", "-"));
+        }
+        text.push('\n');
+    }
+    out(&text);
+    0
+}
+
+/// Guest-controlled names may hold terminal escapes: show control
+/// characters as `?` (xl prints them raw; names with them are rare and
+/// hostile).
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+pub fn domid(cmd: &'static Cmd, args: &[String]) -> Status {
+    let opts = match options(cmd, args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let name = opts.operands()[0].clone();
+    let (hv, xs) = match connect(cmd.name) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match names::name_to_domid(hv.as_ref(), &xs, &name) {
+        Ok(Some(d)) => {
+            out(&format!("{d}\n"));
+            0
+        }
+        Ok(None) => {
+            err(&format!(
+                "Can't get domid of domain name '{name}', maybe this domain does not exist.\n"
+            ));
+            1
+        }
+        Err(e) => fail(e),
+    }
+}
+
+pub fn domname(cmd: &'static Cmd, args: &[String]) -> Status {
+    let opts = match options(cmd, args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let arg = opts.operands()[0].clone();
+    // strtol: leading digits count; none at all is an error.
+    let (v, used, _) = xl_config::value::strtol(arg.as_bytes(), 10);
+    if v == 0 && used == 0 {
+        err("Invalid domain id.\n\n");
+        return 1;
+    }
+    let domid = v as u32;
+    let xs = match Xs::open() {
+        Ok(xs) => xs,
+        Err(e) => {
+            err(&format!("xl: {}\n", backend::chain(&e)));
+            return 1;
+        }
+    };
+    match names::domid_to_name(&xs, domid) {
+        Ok(Some(n)) => {
+            out(&format!("{}\n", sanitize(&n)));
+            0
+        }
+        Ok(None) => {
+            err(&format!(
+                "Can't get domain name of domain id '{domid}', maybe this domain does not exist.\n"
+            ));
+            1
+        }
+        Err(e) => fail(e),
+    }
+}
