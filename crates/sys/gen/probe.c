@@ -7,6 +7,8 @@
 #include <xen/xen.h>
 #include <xen/version.h>
 #include <xen/memory.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
 #include <xen/domctl.h>
 #include <xen/sysctl.h>
 #include <xen/sys/privcmd.h>
@@ -56,6 +58,22 @@ int main(void) {
     C(XENVER_pagesize);
     C(XENVER_commandline);
     C(XENVER_build_id);
+    C(__HYPERVISOR_hvm_op);
+    C(HVMOP_get_param);
+    C(HVM_PARAM_CALLBACK_IRQ);
+    C(XEN_DOMCTL_sendtrigger);
+    C(XEN_DOMCTL_SENDTRIGGER_NMI);
+    C(XEN_DOMCTL_SENDTRIGGER_RESET);
+    C(XEN_DOMCTL_SENDTRIGGER_INIT);
+    C(XEN_DOMCTL_SENDTRIGGER_POWER);
+    C(XEN_DOMCTL_SENDTRIGGER_SLEEP);
+    S(struct xen_hvm_param);
+    O(struct xen_hvm_param, domid);
+    O(struct xen_hvm_param, index);
+    O(struct xen_hvm_param, value);
+    S(struct xen_domctl_sendtrigger);
+    O(struct xen_domctl_sendtrigger, trigger);
+    O(struct xen_domctl_sendtrigger, vcpu);
     C(__HYPERVISOR_memory_op);
     C(XENMEM_get_sharing_freed_pages);
     C(XENMEM_get_sharing_shared_pages);

@@ -24,6 +24,9 @@ pub const XENVER_COMMANDLINE: u64 = 9;
 pub const XENVER_BUILD_ID: u64 = 10;
 
 pub const HYPERVISOR_MEMORY_OP: u64 = 12;
+pub const HYPERVISOR_HVM_OP: u64 = 34;
+pub const HVMOP_GET_PARAM: u64 = 1;
+pub const HVM_PARAM_CALLBACK_IRQ: u32 = 0;
 pub const XENMEM_GET_SHARING_FREED_PAGES: u64 = 18;
 pub const XENMEM_GET_SHARING_SHARED_PAGES: u64 = 19;
 
@@ -61,6 +64,14 @@ pub const DOMCTL_UNPAUSEDOMAIN: u32 = 4;
 pub const DOMCTL_GETDOMAININFO: u32 = 5;
 pub const DOMCTL_MAX_MEM: u32 = 11;
 pub const DOMCTL_GETVCPUINFO: u32 = 14;
+pub const DOMCTL_SENDTRIGGER: u32 = 28;
+
+// XEN_DOMCTL_SENDTRIGGER_*.
+pub const TRIGGER_NMI: u32 = 0;
+pub const TRIGGER_RESET: u32 = 1;
+pub const TRIGGER_INIT: u32 = 2;
+pub const TRIGGER_POWER: u32 = 3;
+pub const TRIGGER_SLEEP: u32 = 4;
 
 // getdomaininfo flags.
 pub const DOMINF_DYING: u32 = 1 << 0;
@@ -171,6 +182,24 @@ pub struct CpupoolOp {
     pub cpumap_bitmap: u64,
     pub cpumap_nr_bits: u32,
     pub _pad: u32,
+}
+
+/// `struct xen_hvm_param` (hvm_op get/set param).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HvmParam {
+    pub domid: DomId,
+    pub _pad: u16,
+    pub index: u32,
+    pub value: u64,
+}
+
+/// `struct xen_domctl_sendtrigger`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SendTrigger {
+    pub trigger: u32,
+    pub vcpu: u32,
 }
 
 /// Size of the command union in `struct xen_sysctl` / `struct xen_domctl`.
@@ -392,6 +421,12 @@ pod_fields!(CpupoolOp {
     cpumap_bitmap,
     cpumap_nr_bits
 });
+pod_fields!(HvmParam {
+    domid,
+    index,
+    value
+});
+pod_fields!(SendTrigger { trigger, vcpu });
 pod_fields!(Sysctl {
     cmd,
     interface_version,

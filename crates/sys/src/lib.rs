@@ -222,6 +222,32 @@ impl Xen {
         }
     }
 
+    /// HVMOP_get_param.
+    pub fn hvm_param(&self, dom: DomId, index: u32) -> Result<u64, SysError> {
+        let req = HvmParam {
+            domid: dom,
+            index,
+            ..Default::default()
+        };
+        let mut buf = self.pc.buffer(std::mem::size_of::<HvmParam>())?;
+        buf.write(0, &req.to_bytes());
+        self.pc
+            .hypercall(HYPERVISOR_HVM_OP, [HVMOP_GET_PARAM, buf.addr(), 0, 0, 0])
+            .map_err(hc_err("hvm_op"))?;
+        Ok(HvmParam::from_bytes(&buf.read(0, std::mem::size_of::<HvmParam>())).value)
+    }
+
+    /// XEN_DOMCTL_sendtrigger (ACPI power/sleep button, reset, NMI, INIT).
+    pub fn send_trigger(&self, dom: DomId, trigger: u32, vcpu: u32) -> Result<(), SysError> {
+        self.domctl(Domctl::new(
+            DOMCTL_SENDTRIGGER,
+            self.iv.domctl,
+            dom,
+            &SendTrigger { trigger, vcpu },
+        ))
+        .map(drop)
+    }
+
     /// A memory_op without argument (the sharing counters).
     pub fn memory_op_value(&self, cmd: u64) -> Result<i64, SysError> {
         self.pc
@@ -318,6 +344,8 @@ mod tests {
                 (XENVER_PAGESIZE, "XENVER_pagesize"),
                 (XENVER_COMMANDLINE, "XENVER_commandline"),
                 (XENVER_BUILD_ID, "XENVER_build_id"),
+                (HYPERVISOR_HVM_OP, "__HYPERVISOR_hvm_op"),
+                (HVMOP_GET_PARAM, "HVMOP_get_param"),
                 (HYPERVISOR_MEMORY_OP, "__HYPERVISOR_memory_op"),
                 (
                     XENMEM_GET_SHARING_FREED_PAGES,
@@ -347,6 +375,13 @@ mod tests {
                 (DOMCTL_GETDOMAININFO, "XEN_DOMCTL_getdomaininfo"),
                 (DOMCTL_MAX_MEM, "XEN_DOMCTL_max_mem"),
                 (DOMCTL_GETVCPUINFO, "XEN_DOMCTL_getvcpuinfo"),
+                (DOMCTL_SENDTRIGGER, "XEN_DOMCTL_sendtrigger"),
+                (TRIGGER_NMI, "XEN_DOMCTL_SENDTRIGGER_NMI"),
+                (TRIGGER_RESET, "XEN_DOMCTL_SENDTRIGGER_RESET"),
+                (TRIGGER_INIT, "XEN_DOMCTL_SENDTRIGGER_INIT"),
+                (TRIGGER_POWER, "XEN_DOMCTL_SENDTRIGGER_POWER"),
+                (TRIGGER_SLEEP, "XEN_DOMCTL_SENDTRIGGER_SLEEP"),
+                (HVM_PARAM_CALLBACK_IRQ, "HVM_PARAM_CALLBACK_IRQ"),
                 (DOMINF_DYING, "XEN_DOMINF_dying"),
                 (DOMINF_SHUTDOWN, "XEN_DOMINF_shutdown"),
                 (DOMINF_PAUSED, "XEN_DOMINF_paused"),

@@ -6,6 +6,7 @@
 //! another. Xenstore is not behind the seam: both backends are driven
 //! through the same xenstore client.
 
+pub mod lifecycle;
 pub mod names;
 pub mod xen;
 
@@ -100,6 +101,16 @@ impl Error {
     }
 }
 
+/// What `xl trigger` and the shutdown fallbacks can send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    Nmi,
+    Reset,
+    Init,
+    Power,
+    Sleep,
+}
+
 /// The backend seam.
 pub trait Hypervisor {
     /// (major, minor) of the hypervisor.
@@ -117,6 +128,11 @@ pub trait Hypervisor {
     fn scheduler(&self) -> Result<String, Error>;
     /// Number of CPUs in no cpupool.
     fn free_cpus(&self) -> Result<u32, Error>;
+    /// Whether an HVM guest has registered a PV event callback, i.e. runs
+    /// PV drivers that answer the xenstore control protocol.
+    fn has_pv_callback(&self, domid: u32) -> Result<bool, Error>;
+    /// Press a virtual button / raise a line.
+    fn send_trigger(&self, domid: u32, trigger: Trigger, vcpu: u32) -> Result<(), Error>;
 
     /// One domain, if it exists.
     fn domain(&self, domid: u32) -> Result<Option<DomInfo>, Error> {

@@ -3,7 +3,7 @@
 use xen_sys::Xen;
 use xen_sys::abi::{self, DomainInfo};
 
-use crate::{DomInfo, Error, Hypervisor, PhysInfo, VersionInfo};
+use crate::{DomInfo, Error, Hypervisor, PhysInfo, Trigger, VersionInfo};
 
 pub struct XenHypervisor {
     xen: Xen,
@@ -176,6 +176,24 @@ impl Hypervisor for XenHypervisor {
             .iter()
             .map(|b| b.count_ones())
             .sum())
+    }
+
+    fn has_pv_callback(&self, domid: u32) -> Result<bool, Error> {
+        Ok(self
+            .xen
+            .hvm_param(domid as u16, abi::HVM_PARAM_CALLBACK_IRQ)?
+            != 0)
+    }
+
+    fn send_trigger(&self, domid: u32, trigger: Trigger, vcpu: u32) -> Result<(), Error> {
+        let t = match trigger {
+            Trigger::Nmi => abi::TRIGGER_NMI,
+            Trigger::Reset => abi::TRIGGER_RESET,
+            Trigger::Init => abi::TRIGGER_INIT,
+            Trigger::Power => abi::TRIGGER_POWER,
+            Trigger::Sleep => abi::TRIGGER_SLEEP,
+        };
+        Ok(self.xen.send_trigger(domid as u16, t, vcpu)?)
     }
 
     fn pause(&self, domid: u32) -> Result<(), Error> {

@@ -9,7 +9,7 @@ use crate::cmdtable::{self, Cmd};
 use crate::{Status, backend};
 
 /// The hypervisor and xenstore, or the exit status after explaining why not.
-fn connect(name: &str) -> Result<(Box<dyn Hypervisor>, Xs), Status> {
+pub(super) fn connect(name: &str) -> Result<(Box<dyn Hypervisor>, Xs), Status> {
     let hv = backend::open(name)?;
     match Xs::open() {
         Ok(xs) => Ok((hv, xs)),
@@ -26,7 +26,7 @@ fn fail(e: xl_toolstack::Error) -> Status {
 }
 
 /// xl's `find_domain`: resolve or exit 1 with its message.
-fn find_domain(hv: &dyn Hypervisor, xs: &Xs, q: &str) -> Result<u32, Status> {
+pub(super) fn find_domain(hv: &dyn Hypervisor, xs: &Xs, q: &str) -> Result<u32, Status> {
     match names::qualifier_to_domid(hv, xs, q) {
         Ok(Some(d)) => Ok(d),
         Ok(None) => {
@@ -183,4 +183,46 @@ pub fn domname(cmd: &'static Cmd, args: &[String]) -> Status {
         }
         Err(e) => fail(e),
     }
+}
+
+/// `xl pause` / `xl unpause`: like xl, the exit status is 0 once the domain
+/// resolved, whatever the hypervisor said (the error is still printed).
+pub fn pause_unpause(cmd: &'static Cmd, args: &[String], pause: bool) -> Status {
+    let opts = match options(cmd, args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let q = opts.operands()[0].clone();
+    let (hv, xs) = match connect(cmd.name) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let domid = match find_domain(hv.as_ref(), &xs, &q) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let result = if pause {
+        hv.pause(domid)
+    } else {
+        // An HVM guest's device model must be resumed too (QMP `cont`),
+        // which this build cannot do yet: refuse rather than half-resume.
+        let kind = xenstore::XsOps::try_read(&xs, &format!("/libxl/{domid}/type"))
+            .ok()
+            .flatten();
+        if kind.as_deref() == Some("hvm") {
+            err(&format!(
+                "xl: unpausing HVM domain {domid} needs device-model (QMP) support, which is not implemented yet\n"
+            ));
+            return 1;
+        }
+        hv.unpause(domid)
+    };
+    if let Err(e) = result {
+        err(&format!(
+            "xl: {} domain {domid} failed: {}\n",
+            if pause { "pausing" } else { "unpausing" },
+            backend::chain(&e)
+        ));
+    }
+    0
 }

@@ -5,6 +5,7 @@ mod create;
 mod devices;
 mod domains;
 mod host;
+mod lifecycle;
 
 use std::io::Write;
 
@@ -72,6 +73,10 @@ pub fn dispatch(
         "list" => domains::list(cmd, args),
         "domid" => domains::domid(cmd, args),
         "domname" => domains::domname(cmd, args),
+        "pause" => domains::pause_unpause(cmd, args, true),
+        "shutdown" => lifecycle::shutdown_or_reboot(cmd, args, false),
+        "reboot" => lifecycle::shutdown_or_reboot(cmd, args, true),
+        "unpause" => domains::pause_unpause(cmd, args, false),
         "config-update" => {
             // xl checks for a domain and warns before looking at options.
             if args.is_empty() {
@@ -90,21 +95,8 @@ pub fn dispatch(
                 err("WARNING: \"button-press\" is deprecated. Please use \"trigger\"\n");
             }
             // Options and operand counts are still checked first, as xl does.
-            let opts = match options(cmd, args) {
-                Ok(o) => o,
-                Err(code) => return code,
-            };
-            let operands = opts.operands();
-            match cmd.name {
-                "list" if operands.len() > 1 => {
-                    out(&cmdtable::help_text(Some("list")));
-                    return 1;
-                }
-                "shutdown" | "reboot" if operands.is_empty() && !opts.flag('a') => {
-                    err("You must specify -a or a domain id.\n\n");
-                    return 1;
-                }
-                _ => {}
+            if let Err(code) = options(cmd, args) {
+                return code;
             }
             no_backend(cmd.name)
         }

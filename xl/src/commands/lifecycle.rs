@@ -1,0 +1,117 @@
+//! `xl shutdown` and `xl reboot`.
+
+use xl_toolstack::Trigger;
+use xl_toolstack::lifecycle::{self, ACK_TIMEOUT, ControlError, DomainEvent};
+
+use super::{err, options};
+use crate::cmdtable::Cmd;
+use crate::{Status, backend};
+
+pub fn shutdown_or_reboot(cmd: &'static Cmd, args: &[String], reboot: bool) -> Status {
+    let opts = match options(cmd, args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let operands = opts.operands();
+    let (all, wait, fallback) = (opts.flag('a'), opts.count('w'), opts.flag('F'));
+    if operands.is_empty() && !all {
+        err("You must specify -a or a domain id.\n\n");
+        return 1;
+    }
+    let (hv, xs) = match super::domains::connect(cmd.name) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let targets: Vec<u32> = if all {
+        match hv.domains() {
+            Ok(d) => d.iter().map(|d| d.domid).filter(|d| *d != 0).collect(),
+            Err(e) => {
+                err(&format!(
+                    "libxl_list_domain failed.\nxl: {}\n",
+                    backend::chain(&e)
+                ));
+                return 1;
+            }
+        }
+    } else {
+        match super::domains::find_domain(hv.as_ref(), &xs, &operands[0]) {
+            Ok(d) => vec![d],
+            Err(code) => return code,
+        }
+    };
+    let (verb, cmdword) = if reboot {
+        ("Rebooting", "reboot")
+    } else {
+        ("Shutting down", "poweroff")
+    };
+    for &domid in &targets {
+        err(&format!("{verb} domain {domid}\n"));
+        let mut result = lifecycle::pvcontrol(hv.as_ref(), &xs, domid, cmdword, ACK_TIMEOUT);
+        if let Err(ControlError::NoParavirt) = result {
+            let (what, trigger, event) = if reboot {
+                ("reboot", Trigger::Reset, "reset")
+            } else {
+                ("shutdown", Trigger::Power, "power")
+            };
+            if fallback {
+                let button = if reboot {
+                    "ACPI reset button event"
+                } else {
+                    "ACPI power button event"
+                };
+                err(&format!(
+                    "PV control interface not available: sending {button}.\n"
+                ));
+                result = hv
+                    .send_trigger(domid, trigger, 0)
+                    .map_err(ControlError::from);
+            } else {
+                err(&format!(
+                    "PV control interface not available: external graceful {what} not possible.\n\
+                     Use \"-F\" to fallback to ACPI {event} event.\n"
+                ));
+            }
+        }
+        if let Err(e) = result {
+            if !matches!(e, ControlError::NoParavirt) {
+                err(&format!("xl: {}\n", backend::chain(&e)));
+            }
+            err(&format!(
+                "{} failed (rc={})\n",
+                if reboot { "reboot" } else { "shutdown" },
+                e.rc()
+            ));
+            return 1;
+        }
+    }
+    if wait > 0 {
+        err(&format!("Waiting for {} domains\n", targets.len()));
+        let waited = lifecycle::wait_for_domains(
+            hv.as_ref(),
+            &xs,
+            &targets,
+            wait == 1,
+            |ev, done| match ev {
+                DomainEvent::Destroyed { domid } => {
+                    err(&format!("Domain {domid} has been destroyed\n"))
+                }
+                DomainEvent::Shutdown { domid, reason } => {
+                    err(&format!(
+                        "Domain {domid} has been shut down, reason code {reason}\n"
+                    ));
+                    if !done {
+                        err(&format!("Domain {domid} continue waiting for death\n"));
+                    }
+                }
+            },
+        );
+        if let Err(e) = waited {
+            err(&format!(
+                "xl: waiting for domains failed: {}\n",
+                backend::chain(&e)
+            ));
+            return 1;
+        }
+    }
+    0
+}
