@@ -60,6 +60,10 @@ same_list() {
   bash -c "$XL $1" >"$d/real" 2>"$d/real.err"; echo $? >>"$d/real.err"
   bash -c "$XL_OURS $1" >"$d/ours" 2>"$d/ours.err"; echo $? >>"$d/ours.err"
   sed -i -E 's/^(.{63})[r-][b-](.{4}) +[0-9]+\.[0-9]/\1..\2 <time>/' "$d/real" "$d/ours"
+  # libxl's own log lines name its source file and line (they differ between
+  # Xen releases, and 4.18+ logs a lookup miss that 4.17 does not): not part
+  # of what scripts read.
+  sed -i '/^libxl: /d' "$d/real.err" "$d/ours.err"
   for w in "" .err; do
     if ! cmp -s "$d/real$w" "$d/ours$w"; then
       echo "xl $1: output$w differs"; diff -u "$d/real$w" "$d/ours$w" | head -n 30; rc=1
