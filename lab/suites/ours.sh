@@ -93,6 +93,15 @@ check pause-missing-domid-rc same_bytes "$XL pause 99 2>/dev/null" "$XL_OURS pau
 # A running PV guest made by the real xl, then the same questions about it.
 if check pv-create "$XL" create /lab/guest/pv.cfg; then
   check_domain_queries with-pv lab-pv 1
+  # Uptime: same rows once the clock readings are masked.
+  check uptime same_bytes "$XL uptime | sed -E 's/[0-9]+:[0-9]{2}(:[0-9]{2})?/T/g'" "$XL_OURS uptime | sed -E 's/[0-9]+:[0-9]{2}(:[0-9]{2})?/T/g'"
+  check uptime-s same_bytes "$XL uptime -s | sed -E 's/[0-9]+:[0-9]{2}(:[0-9]{2})?/T/g'" "$XL_OURS uptime -s | sed -E 's/[0-9]+:[0-9]{2}(:[0-9]{2})?/T/g'"
+  check uptime-dom same_bytes "$XL uptime lab-pv 0 | sed -E 's/[0-9]+:[0-9]{2}(:[0-9]{2})?/T/g'" "$XL_OURS uptime lab-pv 0 | sed -E 's/[0-9]+:[0-9]{2}(:[0-9]{2})?/T/g'"
+  check sysrq-invalid same_bytes "$XL sysrq lab-pv ab 2>&1" "$XL_OURS sysrq lab-pv ab 2>&1"
+  check trigger-invalid same_bytes "$XL trigger lab-pv bogus 2>&1" "$XL_OURS trigger lab-pv bogus 2>&1"
+  check trigger-nmi-rc same_bytes "$XL trigger lab-pv nmi 2>/dev/null" "$XL_OURS trigger lab-pv nmi 2>/dev/null"
+  # sysrq lands in the guest's control/sysrq node (the guest kernel consumes it).
+  check sysrq "$XL_OURS" sysrq lab-pv h
   # State changes made by ours, seen by the real xl.
   check ours-pause "$XL_OURS" pause lab-pv
   check real-sees-paused bash -c "$XL list lab-pv | grep -E '^lab-pv +[0-9]+ +[0-9]+ +[0-9]+ +..p'"

@@ -84,6 +84,8 @@ pub enum Error {
     Sys(#[from] xen_sys::SysError),
     #[error("domain {0} does not exist")]
     NoSuchDomain(u32),
+    #[error("{0}")]
+    Invalid(String),
     #[error(transparent)]
     Xenstore(#[from] xenstore::Error),
 }

@@ -42,3 +42,28 @@ pub fn qualifier_to_domid(
     }
     name_to_domid(hv, xs, q)
 }
+
+/// `/vm/<uuid>/start_time` of a domain (seconds since the epoch), found
+/// through `/local/domain/<id>/vm` as libxl does.
+pub fn vm_start_time(xs: &impl XsOps, domid: u32) -> Result<Option<u32>, Error> {
+    let Some(vm) = xs.try_read(&format!("/local/domain/{domid}/vm"))? else {
+        return Ok(None);
+    };
+    let Some(t) = xs.try_read(&format!("{vm}/start_time"))? else {
+        return Ok(None);
+    };
+    // strtoul, kept in 32 bits as libxl does.
+    let digits: String = t
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    Ok(Some(digits.parse::<u64>().unwrap_or(0) as u32))
+}
+
+/// A stub domain serves another (its `target`); xl hides those as VMs.
+pub fn is_stubdom(xs: &impl XsOps, domid: u32) -> Result<bool, Error> {
+    Ok(xs
+        .try_read(&format!("/local/domain/{domid}/target"))?
+        .is_some())
+}

@@ -226,3 +226,185 @@ pub fn pause_unpause(cmd: &'static Cmd, args: &[String], pause: bool) -> Status 
     }
     0
 }
+
+/// xl's uptime text: `[N day[s], ]HH:MM:SS`, or `H:MM` in short mode.
+fn uptime_string(uptime: u32, short: bool) -> String {
+    let mut u = u64::from(uptime);
+    let day = u / 86400;
+    u -= day * 86400;
+    let (hour, min, sec) = (u / 3600, (u % 3600) / 60, u % 60);
+    let days = match day {
+        0 => String::new(),
+        1 => "1 day, ".to_string(),
+        d => format!("{d} days, "),
+    };
+    if short {
+        format!("{days}{hour:2}:{min:02}")
+    } else {
+        format!("{days}{hour:2}:{min:02}:{sec:02}")
+    }
+}
+
+pub fn uptime(cmd: &'static Cmd, args: &[String]) -> Status {
+    let opts = match options(cmd, args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let short = opts.flag('s');
+    let (hv, xs) = match connect(cmd.name) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut doms = Vec::new();
+    for q in opts.operands() {
+        match find_domain(hv.as_ref(), &xs, &q) {
+            Ok(d) => doms.push(d),
+            Err(code) => return code,
+        }
+    }
+    let now = chrono::Local::now();
+    let now_secs = now.timestamp() as u32;
+    let now_str = now.format("%H:%M:%S").to_string();
+    let mut text = String::new();
+    if !short {
+        text.push_str(&format!("{:<33} {:>4} {}\n", "Name", "ID", "Uptime"));
+    }
+    if doms.is_empty() {
+        doms.push(0);
+        match hv.domains() {
+            Ok(list) => {
+                for d in list.iter().filter(|d| d.domid != 0) {
+                    if !names::is_stubdom(&xs, d.domid).unwrap_or(false) {
+                        doms.push(d.domid);
+                    }
+                }
+            }
+            Err(e) => return fail(e),
+        }
+    }
+    for domid in doms {
+        let up = if domid == 0 {
+            let Some(up) = std::fs::read_to_string("/proc/uptime").ok().and_then(|s| {
+                s.split(['.', ' '])
+                    .next()
+                    .and_then(|n| n.parse::<u32>().ok())
+            }) else {
+                out(&text);
+                err("Can not get Dom0 uptime.\n");
+                return 255;
+            };
+            up
+        } else {
+            match names::vm_start_time(&xs, domid) {
+                Ok(Some(t)) => now_secs.wrapping_sub(t),
+                Ok(None) => {
+                    err(&format!("xl: can't get the start time of domain {domid}\n"));
+                    continue;
+                }
+                Err(e) => return fail(e),
+            }
+        };
+        let name = names::domid_to_name(&xs, domid)
+            .ok()
+            .flatten()
+            .map(|n| sanitize(&n));
+        let name = name.as_deref().unwrap_or("(null)");
+        if short {
+            text.push_str(&format!(
+                " {now_str} up {}, {name} ({domid})\n",
+                uptime_string(up, true)
+            ));
+        } else {
+            text.push_str(&format!(
+                "{name:<33} {domid:>4} {}\n",
+                uptime_string(up, false)
+            ));
+        }
+    }
+    out(&text);
+    0
+}
+
+pub fn sysrq(cmd: &'static Cmd, args: &[String]) -> Status {
+    let opts = match options(cmd, args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let ops = opts.operands();
+    let (hv, xs) = match connect(cmd.name) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let domid = match find_domain(hv.as_ref(), &xs, &ops[0]) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let key = &ops[1];
+    if key.chars().count() != 1 {
+        err("Invalid sysrq.\n\n");
+        out(&cmdtable::help_text(Some("sysrq")));
+        return 1;
+    }
+    let path = format!("/local/domain/{domid}/control/sysrq");
+    if let Err(e) = xenstore::XsOps::write(&xs, &path, key) {
+        err(&format!("xl: {}\n", backend::chain(&e)));
+    }
+    0
+}
+
+pub fn trigger(cmd: &'static Cmd, args: &[String]) -> Status {
+    use xl_toolstack::Trigger;
+    let opts = match options(cmd, args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let ops = opts.operands();
+    let (hv, xs) = match connect(cmd.name) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let domid = match find_domain(hv.as_ref(), &xs, &ops[0]) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    // libxl parses trigger names case-insensitively; "unknown" parses but
+    // cannot be sent.
+    let trigger = match ops[1].to_ascii_lowercase().as_str() {
+        "power" => Some(Trigger::Power),
+        "sleep" => Some(Trigger::Sleep),
+        "nmi" => Some(Trigger::Nmi),
+        "init" => Some(Trigger::Init),
+        "reset" => Some(Trigger::Reset),
+        "unknown" => None,
+        "s3resume" => {
+            err("xl: trigger s3resume is not implemented yet\n");
+            return 1;
+        }
+        _ => {
+            err(&format!("Invalid trigger \"{}\"\n", ops[1]));
+            return 1;
+        }
+    };
+    let mut vcpu = 0u32;
+    if let Some(v) = ops.get(2) {
+        let (n, used, _) = xl_config::value::strtol(v.as_bytes(), 10);
+        if n == 0 && used == 0 {
+            err("Invalid vcpuid, using default vcpuid=0.\n\n");
+        }
+        vcpu = n as u32;
+    }
+    let result = match trigger {
+        Some(t) => hv.send_trigger(domid, t, vcpu),
+        None => Err(xl_toolstack::Error::Invalid(
+            "trigger `unknown' cannot be sent".into(),
+        )),
+    };
+    if let Err(e) = result {
+        err(&format!(
+            "xl: sending trigger {} to domain {domid} failed: {}\n",
+            ops[1],
+            backend::chain(&e)
+        ));
+    }
+    0
+}
