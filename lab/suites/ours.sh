@@ -144,4 +144,41 @@ if check hvm-create "$XL" create -p /lab/guest/hvm.cfg; then
   check hvm-reboot-noparavirt same_bytes "$XL reboot lab-hvm 2>&1" "$XL_OURS reboot lab-hvm 2>&1"
   "$XL" destroy lab-hvm
 fi
+
+# Destroy: after the real xl creates a guest and ours destroys it, xenstore and
+# /var/lib/xen must be exactly as after the real xl's own create + destroy.
+host_state() {  # xenstore and libxl files, minus what moves on its own
+  xenstore-ls -f | grep -v -E '^/local/domain/0/(memory|device-model)' | sort
+  ls /var/lib/xen | sort
+}
+destroy_residue() {
+  local d rc=0
+  d=$(mktemp -d)
+  host_state >"$d/before"
+  "$XL" create /lab/guest/pv.cfg >/dev/null 2>&1 || { echo "create failed"; return 1; }
+  "$XL" destroy lab-pv; wait_gone lab-pv 20 >/dev/null
+  sleep 1; host_state >"$d/after-real"
+  "$XL" create /lab/guest/pv.cfg >/dev/null 2>&1 || { echo "create failed"; return 1; }
+  "$XL_OURS" destroy lab-pv || rc=1
+  wait_gone lab-pv 20 || rc=1
+  sleep 1; host_state >"$d/after-ours"
+  if ! cmp -s "$d/after-real" "$d/after-ours"; then
+    echo "residue differs from the real xl's destroy:"; diff -u "$d/after-real" "$d/after-ours" | head -n 40; rc=1
+  fi
+  if ! cmp -s "$d/before" "$d/after-ours"; then
+    echo "state differs from before the guest existed:"; diff -u "$d/before" "$d/after-ours" | head -n 40; rc=1
+  fi
+  tail -n 3 /var/run/xen/domid-history 2>/dev/null
+  rm -rf "$d"
+  return "$rc"
+}
+check destroy-no-residue destroy_residue
+check destroy-dom0 same_bytes "$XL destroy 0 2>&1" "$XL_OURS destroy 0 2>&1"
+check destroy-unknown same_bytes "$XL destroy nosuchdomain 2>&1" "$XL_OURS destroy nosuchdomain 2>&1"
+# A domain with a device model is refused untouched (not implemented yet).
+if check hvm-create-2 "$XL" create -p /lab/guest/hvm.cfg; then
+  check_not ours-destroy-hvm-refused "$XL_OURS" destroy lab-hvm
+  check hvm-still-there in_list lab-hvm
+  "$XL" destroy lab-hvm
+fi
 lab_summary

@@ -6,6 +6,7 @@
 //! another. Xenstore is not behind the seam: both backends are driven
 //! through the same xenstore client.
 
+pub mod destroy;
 pub mod lifecycle;
 pub mod names;
 pub mod xen;
@@ -122,6 +123,9 @@ pub trait Hypervisor {
     fn physinfo(&self) -> Result<PhysInfo, Error>;
     fn pause(&self, domid: u32) -> Result<(), Error>;
     fn unpause(&self, domid: u32) -> Result<(), Error>;
+    /// Ask the hypervisor to destroy a domain, retrying while it reports
+    /// EAGAIN (memory still being relinquished) for at most `patience`.
+    fn destroy(&self, domid: u32, patience: std::time::Duration) -> Result<(), Error>;
     /// The hypervisor's console ring as `xl dmesg` prints it; `clear`
     /// empties it afterwards.
     fn dmesg(&self, clear: bool) -> Result<Vec<u8>, Error>;

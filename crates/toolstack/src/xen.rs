@@ -200,7 +200,24 @@ impl Hypervisor for XenHypervisor {
         Ok(self.xen.pause(domid as u16)?)
     }
 
+    fn destroy(&self, domid: u32, patience: std::time::Duration) -> Result<(), Error> {
+        let start = std::time::Instant::now();
+        loop {
+            match self.xen.destroy(domid as u16) {
+                Err(xen_sys::SysError::Hypercall { source, .. })
+                    if source.raw_os_error() == Some(libc_eagain())
+                        && start.elapsed() < patience => {}
+                other => return Ok(other?),
+            }
+        }
+    }
+
     fn unpause(&self, domid: u32) -> Result<(), Error> {
         Ok(self.xen.unpause(domid as u16)?)
     }
+}
+
+/// EAGAIN on Linux.
+const fn libc_eagain() -> i32 {
+    11
 }

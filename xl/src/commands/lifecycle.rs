@@ -115,3 +115,39 @@ pub fn shutdown_or_reboot(cmd: &'static Cmd, args: &[String], reboot: bool) -> S
     }
     0
 }
+
+pub fn destroy(cmd: &'static Cmd, args: &[String]) -> Status {
+    let opts = match options(cmd, args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let dom0_refused = || {
+        err("Not destroying domain 0; use -f to force.\n\
+             This can only be done when using a disaggregated hardware domain and toolstack.\n\n");
+        1
+    };
+    // An all-digit 0 needs no lookup: refuse before touching the hypervisor.
+    let q = opts.operands()[0].clone();
+    if !q.is_empty() && q.bytes().all(|b| b == b'0') && !opts.flag('f') {
+        return dom0_refused();
+    }
+    let (hv, xs) = match super::domains::connect(cmd.name) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let domid = match super::domains::find_domain(hv.as_ref(), &xs, &q) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    if domid == 0 && !opts.flag('f') {
+        return dom0_refused();
+    }
+    match xl_toolstack::destroy::destroy(hv.as_ref(), &xs, domid) {
+        Ok(()) => 0,
+        Err(e) => {
+            err(&format!("xl: {}\n", backend::chain(&e)));
+            err(&format!("destroy failed (rc={})\n", e.rc()));
+            1
+        }
+    }
+}

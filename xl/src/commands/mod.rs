@@ -78,6 +78,7 @@ pub fn dispatch(
         "sysrq" => domains::sysrq(cmd, args),
         "trigger" => domains::trigger(cmd, args),
         "shutdown" => lifecycle::shutdown_or_reboot(cmd, args, false),
+        "destroy" => lifecycle::destroy(cmd, args),
         "reboot" => lifecycle::shutdown_or_reboot(cmd, args, true),
         "unpause" => domains::pause_unpause(cmd, args, false),
         "config-update" => {
