@@ -25,7 +25,7 @@ mkdir -p "$C"
 
 # ---------------------------------------------------------------- PV
 note "PV"
-if check pv-create "$XL" create "$G/pv.cfg"; then
+if check pv-create create_retry "$G/pv.cfg"; then
   check pv-listed in_list lab-pv
   console_capture lab-pv "$C/pv.log" &
   check pv-marker wait_for "$C/pv.log" GUEST-HELLO 120
@@ -34,7 +34,7 @@ if check pv-create "$XL" create "$G/pv.cfg"; then
   check pv-gone-after-shutdown wait_gone lab-pv 30
   wait
 fi
-if check pv-recreate "$XL" create "$G/pv.cfg"; then
+if check pv-recreate create_retry "$G/pv.cfg"; then
   check pv-listed-again in_list lab-pv
   check pv-destroy "$XL" destroy lab-pv
   check pv-gone-after-destroy not_in_list lab-pv
@@ -42,14 +42,14 @@ fi
 
 # ---------------------------------------------------------------- HVM
 note "HVM"
-if check hvm-create "$XL" create "$G/hvm.cfg"; then
+if check hvm-create create_retry "$G/hvm.cfg"; then
   check hvm-listed in_list lab-hvm
   console_capture lab-hvm "$C/hvm.log" serial &
   check hvm-marker wait_for "$C/hvm.log" HVM-HELLO 120
   check hvm-powers-off wait_gone lab-hvm 60
   wait
 fi
-if check hvm-recreate "$XL" create "$G/hvm.cfg"; then
+if check hvm-recreate create_retry "$G/hvm.cfg"; then
   check hvm-listed-again in_list lab-hvm
   check hvm-destroy "$XL" destroy lab-hvm
   check hvm-gone-after-destroy not_in_list lab-hvm
@@ -57,14 +57,14 @@ fi
 
 # ---------------------------------------------------------------- PVH
 note "PVH"
-if check pvh-create-paused "$XL" create -p "$G/pvh.cfg"; then
+if check pvh-create-paused create_retry -p "$G/pvh.cfg"; then
   check pvh-listed in_list lab-pvh
   domid=$("$XL" domid lab-pvh 2>/dev/null || echo unknown)
   check pvh-unpause "$XL" unpause lab-pvh
   check pvh-marker-in-dmesg dmesg_has "$domid" PVH-HELLO 30
   check pvh-powers-off wait_gone lab-pvh 30
 fi
-if check pvh-recreate-paused "$XL" create -p "$G/pvh.cfg"; then
+if check pvh-recreate-paused create_retry -p "$G/pvh.cfg"; then
   check pvh-listed-again in_list lab-pvh
   check pvh-destroy "$XL" destroy lab-pvh
   check pvh-gone-after-destroy not_in_list lab-pvh

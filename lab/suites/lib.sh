@@ -134,6 +134,7 @@ wait_for() {
     fi
     sleep 0.2
   done
+  return 0  # not the status of the last sleep
 }
 
 wait_gone() {
@@ -146,6 +147,7 @@ wait_gone() {
     fi
     sleep 0.3
   done
+  return 0
 }
 
 in_list() {  # in_list DOMAIN: DOMAIN is a row of `xl list`
@@ -164,6 +166,28 @@ console_capture() {
   # shellcheck disable=SC2086
   timeout 180 "$XL" console ${type:+-t $type} "$dom" >"$file" 2>&1 9<>"$fifo" <&9
   rm -f "$fifo"
+}
+
+# Dom0 userland under nested TCG very occasionally crashes (seen: SIGSEGV in
+# busybox sleep, a GPF in libgcc_s under xl create). Commands whose failure
+# would only mean that get one more try, logged.
+retry_once() {
+  "$@" && return 0
+  echo "NOTE $LAB_SUITE: retrying after a failure: $*"
+  sleep 2
+  "$@"
+}
+
+# xl create [ARGS] CFG through the real xl, with one retry (see retry_once)
+# after destroying whatever the failed attempt left under the config's name.
+create_retry() {
+  local cfg="${*: -1}" name
+  "$XL" create "$@" && return 0
+  name=$(sed -n 's/^name *= *"\(.*\)".*/\1/p' "$cfg" | head -n 1)
+  echo "NOTE $LAB_SUITE: xl create $* failed, retrying once"
+  [ -n "$name" ] && "$XL" destroy "$name" >/dev/null 2>&1
+  sleep 2
+  "$XL" create "$@"
 }
 
 lab_summary() {  # call at the end of a suite

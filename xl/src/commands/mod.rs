@@ -1,6 +1,7 @@
 //! Subcommands. What needs no hypervisor is implemented here; the rest
 //! says plainly that this build has no backend for it yet.
 
+mod console;
 mod create;
 mod devices;
 mod domains;
@@ -79,6 +80,7 @@ pub fn dispatch(
         "trigger" => domains::trigger(cmd, args),
         "shutdown" => lifecycle::shutdown_or_reboot(cmd, args, false),
         "destroy" => lifecycle::destroy(cmd, args),
+        "console" => console::console(cmd, args),
         "reboot" => lifecycle::shutdown_or_reboot(cmd, args, true),
         "unpause" => domains::pause_unpause(cmd, args, false),
         "config-update" => {
