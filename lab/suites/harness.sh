@@ -42,9 +42,13 @@ fi
 
 # ---------------------------------------------------------------- HVM
 note "HVM"
-if check hvm-create create_retry "$G/hvm.cfg"; then
+# Created paused so the console is attached before the boot sector prints (it
+# prints for five seconds, then powers off: a slow attach would miss it).
+if check hvm-create create_retry -p "$G/hvm.cfg"; then
   check hvm-listed in_list lab-hvm
   console_capture lab-hvm "$C/hvm.log" serial &
+  sleep 2
+  check hvm-unpause "$XL" unpause lab-hvm
   check hvm-marker wait_for "$C/hvm.log" HVM-HELLO 120
   check hvm-powers-off wait_gone lab-hvm 60
   wait

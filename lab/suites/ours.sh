@@ -73,14 +73,22 @@ same_list() {
   return "$rc"
 }
 
+# vcpu-list rows: the pCPU, run/blocked state and CPU time move between runs.
+same_vcpus() {
+  local mask='s/^(.{44})(.{5}) (.{3})(.)(.) (.{9})/\1 CPU \5 TIME/'
+  same_bytes "set -o pipefail; $XL vcpu-list $1 | sed -E '$mask'" "set -o pipefail; $XL_OURS vcpu-list $1 | sed -E '$mask'"
+}
+
 check_domain_queries() {  # $1: label, then domain names/ids to ask about
   local label="$1" q
   shift
+  check "$label/vcpu-list" same_vcpus ""
   check "$label/list" same_list "list"
   check "$label/list-v" same_list "list -v"
   check "$label/list-Z" same_list "list -Z"
   for q in "$@"; do
     check "$label/list-$q" same_list "list $q"
+    check "$label/vcpu-list-$q" same_vcpus "$q"
     check "$label/domid-$q" same_bytes "$XL domid $q 2>&1" "$XL_OURS domid $q 2>&1"
     check "$label/domname-$q" same_bytes "$XL domname $q 2>&1" "$XL_OURS domname $q 2>&1"
   done
@@ -194,9 +202,12 @@ console_follow() {  # console_follow CFG NAME MARKER [console args]
   local cfg="$1" name="$2" marker="$3" log pid st rc=0
   shift 3
   log=$(mktemp)
-  create_retry "$cfg" >/dev/null 2>&1 || { echo "create failed"; return 1; }
+  # Paused until attached, so no early output is missed.
+  create_retry -p "$cfg" >/dev/null 2>&1 || { echo "create failed"; return 1; }
   timeout 120 "$XL_OURS" console "$@" "$name" >"$log" 2>&1 </dev/null &
   pid=$!
+  sleep 2
+  "$XL" unpause "$name" || rc=1
   wait_for "$log" "$marker" 60 || rc=1
   "$XL" destroy "$name" >/dev/null 2>&1
   wait "$pid"; st=$?; echo "console exit status $st"; [ "$st" = 0 ] || rc=1

@@ -65,6 +65,11 @@ pub const DOMCTL_GETDOMAININFO: u32 = 5;
 pub const DOMCTL_MAX_MEM: u32 = 11;
 pub const DOMCTL_GETVCPUINFO: u32 = 14;
 pub const DOMCTL_SENDTRIGGER: u32 = 28;
+pub const DOMCTL_GETVCPUAFFINITY: u32 = 25;
+pub const VCPUAFFINITY_HARD: u32 = 1;
+pub const VCPUAFFINITY_SOFT: u32 = 2;
+/// max_vcpu_id of a domain without vCPUs.
+pub const INVALID_MAX_VCPU_ID: u32 = u32::MAX;
 
 // XEN_DOMCTL_SENDTRIGGER_*.
 pub const TRIGGER_NMI: u32 = 0;
@@ -200,6 +205,34 @@ pub struct HvmParam {
 pub struct SendTrigger {
     pub trigger: u32,
     pub vcpu: u32,
+}
+
+/// `struct xen_domctl_getvcpuinfo`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VcpuInfo {
+    pub vcpu: u32,
+    pub online: u8,
+    pub blocked: u8,
+    pub running: u8,
+    pub _pad: u8,
+    pub cpu_time: u64,
+    pub cpu: u32,
+    pub _pad1: u32,
+}
+
+/// `struct xen_domctl_vcpuaffinity` with both `xenctl_bitmap`s inlined.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VcpuAffinity {
+    pub vcpu: u32,
+    pub flags: u32,
+    pub hard_bitmap: u64,
+    pub hard_nr_bits: u32,
+    pub _pad0: u32,
+    pub soft_bitmap: u64,
+    pub soft_nr_bits: u32,
+    pub _pad1: u32,
 }
 
 /// Size of the command union in `struct xen_sysctl` / `struct xen_domctl`.
@@ -427,6 +460,22 @@ pod_fields!(HvmParam {
     value
 });
 pod_fields!(SendTrigger { trigger, vcpu });
+pod_fields!(VcpuInfo {
+    vcpu,
+    online,
+    blocked,
+    running,
+    cpu_time,
+    cpu
+});
+pod_fields!(VcpuAffinity {
+    vcpu,
+    flags,
+    hard_bitmap,
+    hard_nr_bits,
+    soft_bitmap,
+    soft_nr_bits
+});
 pod_fields!(Sysctl {
     cmd,
     interface_version,

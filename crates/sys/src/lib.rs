@@ -222,6 +222,45 @@ impl Xen {
         }
     }
 
+    /// XEN_DOMCTL_getvcpuinfo for one vCPU.
+    pub fn vcpu_info(&self, dom: DomId, vcpu: u32) -> Result<VcpuInfo, SysError> {
+        let req = VcpuInfo {
+            vcpu,
+            ..Default::default()
+        };
+        Ok(self
+            .domctl(Domctl::new(DOMCTL_GETVCPUINFO, self.iv.domctl, dom, &req))?
+            .payload())
+    }
+
+    /// Hard and soft affinity bitmaps of one vCPU, `bytes` long each.
+    pub fn vcpu_affinity(
+        &self,
+        dom: DomId,
+        vcpu: u32,
+        bytes: usize,
+    ) -> Result<(Vec<u8>, Vec<u8>), SysError> {
+        let size = std::mem::size_of::<Domctl>().div_ceil(64) * 64;
+        let mut buf = self.pc.buffer(size + 2 * bytes)?;
+        let base = buf.addr() + size as u64;
+        let nr_bits = (bytes * 8) as u32;
+        let req = VcpuAffinity {
+            vcpu,
+            flags: VCPUAFFINITY_HARD | VCPUAFFINITY_SOFT,
+            hard_bitmap: base,
+            hard_nr_bits: nr_bits,
+            soft_bitmap: base + bytes as u64,
+            soft_nr_bits: nr_bits,
+            ..Default::default()
+        };
+        let d = Domctl::new(DOMCTL_GETVCPUAFFINITY, self.iv.domctl, dom, &req);
+        buf.write(0, &d.to_bytes());
+        self.pc
+            .hypercall(HYPERVISOR_DOMCTL, [buf.addr(), 0, 0, 0, 0])
+            .map_err(hc_err("domctl"))?;
+        Ok((buf.read(size, bytes), buf.read(size + bytes, bytes)))
+    }
+
     /// HVMOP_get_param.
     pub fn hvm_param(&self, dom: DomId, index: u32) -> Result<u64, SysError> {
         let req = HvmParam {
@@ -376,6 +415,10 @@ mod tests {
                 (DOMCTL_MAX_MEM, "XEN_DOMCTL_max_mem"),
                 (DOMCTL_GETVCPUINFO, "XEN_DOMCTL_getvcpuinfo"),
                 (DOMCTL_SENDTRIGGER, "XEN_DOMCTL_sendtrigger"),
+                (DOMCTL_GETVCPUAFFINITY, "XEN_DOMCTL_getvcpuaffinity"),
+                (VCPUAFFINITY_HARD, "XEN_VCPUAFFINITY_HARD"),
+                (VCPUAFFINITY_SOFT, "XEN_VCPUAFFINITY_SOFT"),
+                (INVALID_MAX_VCPU_ID, "XEN_INVALID_MAX_VCPU_ID"),
                 (TRIGGER_NMI, "XEN_DOMCTL_SENDTRIGGER_NMI"),
                 (TRIGGER_RESET, "XEN_DOMCTL_SENDTRIGGER_RESET"),
                 (TRIGGER_INIT, "XEN_DOMCTL_SENDTRIGGER_INIT"),

@@ -38,6 +38,20 @@ pub struct DomInfo {
     pub hvm: bool,
 }
 
+/// One vCPU of a domain (`xl vcpu-list`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VcpuInfo {
+    pub vcpuid: u32,
+    pub cpu: u32,
+    pub online: bool,
+    pub blocked: bool,
+    pub running: bool,
+    pub time_ns: u64,
+    /// Hard and soft affinity bitmaps (bit i = CPU i), whole bytes.
+    pub hard: Vec<u8>,
+    pub soft: Vec<u8>,
+}
+
 /// Host facts (`xl info`'s physinfo part).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PhysInfo {
@@ -137,6 +151,8 @@ pub trait Hypervisor {
     /// Whether an HVM guest has registered a PV event callback, i.e. runs
     /// PV drivers that answer the xenstore control protocol.
     fn has_pv_callback(&self, domid: u32) -> Result<bool, Error>;
+    /// Every vCPU of a domain (empty for a domain without vCPUs).
+    fn vcpus(&self, domid: u32) -> Result<Vec<VcpuInfo>, Error>;
     /// Press a virtual button / raise a line.
     fn send_trigger(&self, domid: u32, trigger: Trigger, vcpu: u32) -> Result<(), Error>;
 
@@ -144,6 +160,37 @@ pub trait Hypervisor {
     fn domain(&self, domid: u32) -> Result<Option<DomInfo>, Error> {
         Ok(self.domains()?.into_iter().find(|d| d.domid == domid))
     }
+}
+
+/// xl's CPU-bitmap text: `all`, `none`, or ranges like `0-3,5`, over the
+/// first `len` bits.
+pub fn bitmap_ranges(map: &[u8], len: usize) -> String {
+    let bit = |i: usize| map.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0);
+    let mut out = String::new();
+    let mut i = 0;
+    let mut ranges = 0;
+    while i < len {
+        if !bit(i) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < len && bit(i) {
+            i += 1;
+        }
+        if start == 0 && i == len {
+            return "all".into();
+        }
+        if ranges > 0 {
+            out.push(',');
+        }
+        out.push_str(&start.to_string());
+        if i - 1 > start {
+            out.push_str(&format!("-{}", i - 1));
+        }
+        ranges += 1;
+    }
+    if ranges == 0 { "none".into() } else { out }
 }
 
 /// The letters of `xl list`'s State column.
@@ -185,6 +232,16 @@ pub const LIST_HEADER: &str =
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bitmaps_print_like_xl() {
+        assert_eq!(bitmap_ranges(&[0b11], 2), "all");
+        assert_eq!(bitmap_ranges(&[0xff], 2), "all");
+        assert_eq!(bitmap_ranges(&[0], 2), "none");
+        assert_eq!(bitmap_ranges(&[0b10], 2), "1");
+        assert_eq!(bitmap_ranges(&[0b1011_0110, 0b1], 10), "1-2,4-5,7-8");
+        assert_eq!(bitmap_ranges(&[0b1111_1110], 8), "1-7");
+    }
 
     #[test]
     fn list_rows_match_xl_printf() {

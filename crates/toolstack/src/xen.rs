@@ -3,7 +3,7 @@
 use xen_sys::Xen;
 use xen_sys::abi::{self, DomainInfo};
 
-use crate::{DomInfo, Error, Hypervisor, PhysInfo, Trigger, VersionInfo};
+use crate::{DomInfo, Error, Hypervisor, PhysInfo, Trigger, VcpuInfo, VersionInfo};
 
 pub struct XenHypervisor {
     xen: Xen,
@@ -176,6 +176,38 @@ impl Hypervisor for XenHypervisor {
             .iter()
             .map(|b| b.count_ones())
             .sum())
+    }
+
+    fn vcpus(&self, domid: u32) -> Result<Vec<VcpuInfo>, Error> {
+        let Some(d) = self
+            .xen
+            .domain_list(domid as u16, 1)?
+            .into_iter()
+            .find(|d| u32::from(d.domain) == domid)
+        else {
+            return Err(Error::NoSuchDomain(domid));
+        };
+        if d.max_vcpu_id == abi::INVALID_MAX_VCPU_ID {
+            return Ok(Vec::new());
+        }
+        // libxl sizes cpumaps by the host's CPU count, in whole bytes.
+        let bytes = (self.xen.physinfo()?.max_cpu_id as usize + 1).div_ceil(8);
+        (0..=d.max_vcpu_id)
+            .map(|v| {
+                let i = self.xen.vcpu_info(domid as u16, v)?;
+                let (hard, soft) = self.xen.vcpu_affinity(domid as u16, v, bytes)?;
+                Ok(VcpuInfo {
+                    vcpuid: v,
+                    cpu: i.cpu,
+                    online: i.online != 0,
+                    blocked: i.blocked != 0,
+                    running: i.running != 0,
+                    time_ns: i.cpu_time,
+                    hard,
+                    soft,
+                })
+            })
+            .collect()
     }
 
     fn has_pv_callback(&self, domid: u32) -> Result<bool, Error> {

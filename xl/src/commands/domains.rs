@@ -119,7 +119,7 @@ pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
 /// Guest-controlled names may hold terminal escapes: show control
 /// characters as `?` (xl prints them raw; names with them are rare and
 /// hostile).
-fn sanitize(name: &str) -> String {
+pub(super) fn sanitize(name: &str) -> String {
     name.chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()

@@ -167,3 +167,78 @@ pub fn info(cmd: &'static Cmd, args: &[String]) -> Status {
     super::out(&text);
     0
 }
+
+/// `xl vcpu-list [dom...]`.
+pub fn vcpu_list(cmd: &'static Cmd, args: &[String]) -> Status {
+    let opts = match options(cmd, args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let (hv, xs) = match super::domains::connect(cmd.name) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let fail = |e: xl_toolstack::Error| {
+        err(&format!("xl: {}\n", backend::chain(&e)));
+        1
+    };
+    let nr_cpus = match hv.physinfo() {
+        Ok(p) => p.max_cpu_id as usize + 1,
+        Err(e) => return fail(e),
+    };
+    let mut text = format!(
+        "{:<32} {:>5} {:>5} {:>5} {:>5} {:>9} {}\n",
+        "Name", "ID", "VCPU", "CPU", "State", "Time(s)", "Affinity (Hard / Soft)"
+    );
+    let domids: Vec<u32> = if opts.operands().is_empty() {
+        match hv.domains() {
+            Ok(d) => d.iter().map(|d| d.domid).collect(),
+            Err(e) => return fail(e),
+        }
+    } else {
+        let mut v = Vec::new();
+        for q in opts.operands() {
+            match super::domains::find_domain(hv.as_ref(), &xs, &q) {
+                Ok(d) => v.push(d),
+                Err(code) => {
+                    super::out(&text);
+                    return code;
+                }
+            }
+        }
+        v
+    };
+    for domid in domids {
+        let name = xl_toolstack::names::domid_to_name(&xs, domid)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "(null)".into());
+        let Ok(vcpus) = hv.vcpus(domid) else { continue };
+        for v in vcpus {
+            text.push_str(&format!(
+                "{:<32} {:>5} {:>5}",
+                super::domains::sanitize(&name),
+                domid,
+                v.vcpuid
+            ));
+            if v.online {
+                text.push_str(&format!(
+                    "{:>5} {:>3}{}- ",
+                    v.cpu,
+                    if v.running { 'r' } else { '-' },
+                    if v.blocked { 'b' } else { '-' }
+                ));
+            } else {
+                text.push_str(&format!("{:>5} {:>3}{}p ", '-', '-', '-'));
+            }
+            // xl converts to float before dividing.
+            text.push_str(&format!("{:>9.1}  ", f64::from(v.time_ns as f32) / 1e9));
+            text.push_str(&xl_toolstack::bitmap_ranges(&v.hard, nr_cpus));
+            text.push_str(" / ");
+            text.push_str(&xl_toolstack::bitmap_ranges(&v.soft, nr_cpus));
+            text.push('\n');
+        }
+    }
+    super::out(&text);
+    0
+}

@@ -71,6 +71,7 @@ pub fn dispatch(
         "network-attach" => devices::network_attach(cmd, args, g, xlconf),
         "dmesg" => host::dmesg(cmd, args),
         "info" => host::info(cmd, args),
+        "vcpu-list" => host::vcpu_list(cmd, args),
         "list" => domains::list(cmd, args),
         "domid" => domains::domid(cmd, args),
         "domname" => domains::domname(cmd, args),
