@@ -191,9 +191,10 @@ pub(crate) fn strtoul_len(s: &[u8], base: u32) -> usize {
     used
 }
 
-/// C `strtol`: returns (value, bytes consumed, overflowed). Base 0 picks
-/// 16 for `0x`, 8 for a leading `0`, else 10.
-pub fn strtol(s: &[u8], base: u32) -> (i64, usize, bool) {
+/// What C's strto* functions share: blanks, sign, base prefix, then the
+/// digits. Returns (negative, magnitude saturated at 2^64, end of digits),
+/// or `None` when no digit was converted.
+fn scan_c_number(s: &[u8], base: u32) -> Option<(bool, u128, usize)> {
     let mut i = 0;
     while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
         i += 1;
@@ -204,87 +205,53 @@ pub fn strtol(s: &[u8], base: u32) -> (i64, usize, bool) {
         i += 1;
     }
     let mut base = base;
-    let hex_prefix = i + 1 < s.len() && s[i] == b'0' && (s[i + 1] | 0x20) == b'x';
-    if (base == 0 || base == 16)
-        && hex_prefix
-        && i + 2 < s.len()
-        && (s[i + 2] as char).is_ascii_hexdigit()
-    {
+    // "0x" counts as a prefix only when a hex digit follows it.
+    let hex_prefix = i + 2 < s.len()
+        && s[i] == b'0'
+        && (s[i + 1] | 0x20) == b'x'
+        && s[i + 2].is_ascii_hexdigit();
+    if (base == 0 || base == 16) && hex_prefix {
         i += 2;
         base = 16;
     } else if base == 0 {
         base = if i < s.len() && s[i] == b'0' { 8 } else { 10 };
     }
     let start = i;
-    // Saturate well past the i64 range so the sign check below sees overflow.
-    let cap = i128::from(u64::MAX);
-    let mut acc: i128 = 0;
-    while i < s.len() {
-        let Some(d) = (s[i] as char).to_digit(base) else {
-            break;
-        };
-        acc = (acc * i128::from(base) + i128::from(d)).min(cap);
+    let cap = u128::from(u64::MAX) + 1;
+    let mut acc: u128 = 0;
+    while let Some(d) = s.get(i).and_then(|c| (*c as char).to_digit(base)) {
+        acc = (acc * u128::from(base) + u128::from(d)).min(cap);
         i += 1;
     }
-    if i == start {
+    (i > start).then_some((neg, acc, i))
+}
+
+/// C `strtol`: returns (value, bytes consumed, overflowed). Base 0 picks
+/// 16 for `0x`, 8 for a leading `0`, else 10.
+pub fn strtol(s: &[u8], base: u32) -> (i64, usize, bool) {
+    let Some((neg, acc, end)) = scan_c_number(s, base) else {
         return (0, 0, false);
-    }
-    let v = if neg { -acc } else { acc };
+    };
+    let v = if neg { -(acc as i128) } else { acc as i128 };
     if v > i128::from(i64::MAX) {
-        return (i64::MAX, i, true);
+        (i64::MAX, end, true)
+    } else if v < i128::from(i64::MIN) {
+        (i64::MIN, end, true)
+    } else {
+        (v as i64, end, false)
     }
-    if v < i128::from(i64::MIN) {
-        return (i64::MIN, i, true);
-    }
-    (v as i64, i, false)
 }
 
 /// C `strtoul` on the unsigned long range (wrapping negation, as C does).
 pub fn strtoul(s: &[u8], base: u32) -> (u64, usize, bool) {
-    let mut i = 0;
-    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
-        i += 1;
-    }
-    let mut neg = false;
-    if i < s.len() && (s[i] == b'+' || s[i] == b'-') {
-        neg = s[i] == b'-';
-        i += 1;
-    }
-    let mut base = base;
-    let hex_prefix = i + 1 < s.len() && s[i] == b'0' && (s[i + 1] | 0x20) == b'x';
-    if (base == 0 || base == 16)
-        && hex_prefix
-        && i + 2 < s.len()
-        && (s[i + 2] as char).is_ascii_hexdigit()
-    {
-        i += 2;
-        base = 16;
-    } else if base == 0 {
-        base = if i < s.len() && s[i] == b'0' { 8 } else { 10 };
-    }
-    let start = i;
-    let mut acc: u64 = 0;
-    let mut overflow = false;
-    while i < s.len() {
-        let Some(d) = (s[i] as char).to_digit(base) else {
-            break;
-        };
-        match acc
-            .checked_mul(u64::from(base))
-            .and_then(|a| a.checked_add(u64::from(d)))
-        {
-            Some(a) => acc = a,
-            None => overflow = true,
-        }
-        i += 1;
-    }
-    if i == start {
+    let Some((neg, acc, end)) = scan_c_number(s, base) else {
         return (0, 0, false);
+    };
+    if acc > u128::from(u64::MAX) {
+        return (u64::MAX, end, true);
     }
-    if overflow {
-        return (u64::MAX, i, true);
-    }
-    (if neg { acc.wrapping_neg() } else { acc }, i, false)
+    let v = acc as u64;
+    (if neg { v.wrapping_neg() } else { v }, end, false)
 }
 
 #[cfg(test)]

@@ -275,7 +275,7 @@ pub fn destroy(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<(), DestroyEr
     }
 
     let lib = Path::new(XEN_LIB_DIR);
-    let uuid = uuid_str(&info.uuid);
+    let uuid = xl_config::domain::uuid_string(&info.uuid);
     {
         let _lock =
             FileLock::take(&lib.join(format!("userdata-l.{domid}.{uuid}.domain-userdata-lock")))?;
@@ -300,18 +300,6 @@ pub fn destroy(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<(), DestroyEr
     mark_domid_recent(Path::new(XEN_RUN_DIR), domid)?;
     hv.destroy(domid, Duration::from_secs(10))?;
     Ok(())
-}
-
-fn uuid_str(u: &[u8; 16]) -> String {
-    let h: Vec<String> = u.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        h[0..4].concat(),
-        h[4..6].concat(),
-        h[6..8].concat(),
-        h[8..10].concat(),
-        h[10..16].concat()
-    )
 }
 
 #[cfg(test)]

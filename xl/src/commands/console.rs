@@ -106,12 +106,8 @@ pub fn console(cmd: &'static Cmd, args: &[String]) -> Status {
     let num = opts
         .value('n')
         .map_or(0, |n| xl_config::value::strtol(n.as_bytes(), 10).0 as u32);
-    let (hv, xs) = match super::domains::connect(cmd.name) {
+    let (hv, xs, domid) = match super::domains::connect_find(cmd.name, &opts.operands()[0]) {
         Ok(c) => c,
-        Err(code) => return code,
-    };
-    let domid = match super::domains::find_domain(hv.as_ref(), &xs, &opts.operands()[0]) {
-        Ok(d) => d,
         Err(code) => return code,
     };
     // The primary console: serial 0 for HVM, PV 0 otherwise.

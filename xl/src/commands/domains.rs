@@ -25,6 +25,13 @@ fn fail(e: xl_toolstack::Error) -> Status {
     1
 }
 
+/// Connect, then resolve a domain argument as xl's `find_domain` does.
+pub(super) fn connect_find(cmd: &str, q: &str) -> Result<(Box<dyn Hypervisor>, Xs, u32), Status> {
+    let (hv, xs) = connect(cmd)?;
+    let domid = find_domain(hv.as_ref(), &xs, q)?;
+    Ok((hv, xs, domid))
+}
+
 /// xl's `find_domain`: resolve or exit 1 with its message.
 pub(super) fn find_domain(hv: &dyn Hypervisor, xs: &Xs, q: &str) -> Result<u32, Status> {
     match names::qualifier_to_domid(hv, xs, q) {
@@ -193,12 +200,8 @@ pub fn pause_unpause(cmd: &'static Cmd, args: &[String], pause: bool) -> Status 
         Err(code) => return code,
     };
     let q = opts.operands()[0].clone();
-    let (hv, xs) = match connect(cmd.name) {
+    let (hv, xs, domid) = match connect_find(cmd.name, &q) {
         Ok(c) => c,
-        Err(code) => return code,
-    };
-    let domid = match find_domain(hv.as_ref(), &xs, &q) {
-        Ok(d) => d,
         Err(code) => return code,
     };
     let result = if pause {
@@ -331,12 +334,8 @@ pub fn sysrq(cmd: &'static Cmd, args: &[String]) -> Status {
         Err(code) => return code,
     };
     let ops = opts.operands();
-    let (hv, xs) = match connect(cmd.name) {
+    let (_hv, xs, domid) = match connect_find(cmd.name, &ops[0]) {
         Ok(c) => c,
-        Err(code) => return code,
-    };
-    let domid = match find_domain(hv.as_ref(), &xs, &ops[0]) {
-        Ok(d) => d,
         Err(code) => return code,
     };
     let key = &ops[1];
@@ -359,12 +358,8 @@ pub fn trigger(cmd: &'static Cmd, args: &[String]) -> Status {
         Err(code) => return code,
     };
     let ops = opts.operands();
-    let (hv, xs) = match connect(cmd.name) {
+    let (hv, _xs, domid) = match connect_find(cmd.name, &ops[0]) {
         Ok(c) => c,
-        Err(code) => return code,
-    };
-    let domid = match find_domain(hv.as_ref(), &xs, &ops[0]) {
-        Ok(d) => d,
         Err(code) => return code,
     };
     // libxl parses trigger names case-insensitively; "unknown" parses but
