@@ -110,6 +110,27 @@ if check pv-create create_retry /lab/guest/pv.cfg; then
   check trigger-nmi-rc same_bytes "$XL trigger lab-pv nmi 2>/dev/null" "$XL_OURS trigger lab-pv nmi 2>/dev/null"
   # sysrq lands in the guest's control/sysrq node (the guest kernel consumes it).
   check sysrq "$XL_OURS" sysrq lab-pv h
+  # Memory: the same mem-max/mem-set through either xl leaves the same
+  # xenstore targets (and the real xl agrees with ours' results).
+  mem_state() {
+    local id vm
+    id=$("$XL" domid lab-pv); vm=$(xenstore-read "/local/domain/$id/vm")
+    for k in target static-max videoram; do echo "$k=$(xenstore-read "/local/domain/$id/memory/$k" 2>/dev/null)"; done
+    echo "vm-memory=$(xenstore-read "$vm/memory" 2>/dev/null)"
+  }
+  mem_same() {  # mem_same MAX TARGET
+    local a b
+    "$XL" mem-max lab-pv "$1" && "$XL" mem-set lab-pv "$2"; a=$(mem_state)
+    "$XL" mem-max lab-pv 256 && "$XL" mem-set lab-pv 256
+    "$XL_OURS" mem-max lab-pv "$1" && "$XL_OURS" mem-set lab-pv "$2"; b=$(mem_state)
+    echo "real: $a"; echo "ours: $b"
+    [ "$a" = "$b" ]
+  }
+  check mem-max-set mem_same 300 200
+  check mem-set-suffix mem_same 400m 262144k
+  check mem-set-invalid same_bytes "$XL mem-set lab-pv 12x 2>&1" "$XL_OURS mem-set lab-pv 12x 2>&1"
+  check mem-set-above-max same_bytes "$XL mem-set lab-pv 9000 2>/dev/null" "$XL_OURS mem-set lab-pv 9000 2>/dev/null"
+  check mem-max-below-target same_bytes "$XL mem-max lab-pv 1 2>/dev/null" "$XL_OURS mem-max lab-pv 1 2>/dev/null"
   # State changes made by ours, seen by the real xl.
   check ours-pause "$XL_OURS" pause lab-pv
   check real-sees-paused bash -c "$XL list lab-pv | grep -E '^lab-pv +[0-9]+ +[0-9]+ +[0-9]+ +..p'"

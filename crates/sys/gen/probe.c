@@ -60,6 +60,11 @@ int main(void) {
     C(XENVER_build_id);
     C(__HYPERVISOR_hvm_op);
     C(XEN_DOMCTL_getvcpuaffinity);
+    C(XENMEM_set_pod_target);
+    S(struct xen_pod_target);
+    O(struct xen_pod_target, target_pages);
+    O(struct xen_pod_target, domid);
+    O(struct xen_domctl_max_mem, max_memkb);
     C(XEN_VCPUAFFINITY_HARD);
     C(XEN_VCPUAFFINITY_SOFT);
     C(XEN_INVALID_MAX_VCPU_ID);

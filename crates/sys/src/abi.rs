@@ -29,6 +29,7 @@ pub const HVMOP_GET_PARAM: u64 = 1;
 pub const HVM_PARAM_CALLBACK_IRQ: u32 = 0;
 pub const XENMEM_GET_SHARING_FREED_PAGES: u64 = 18;
 pub const XENMEM_GET_SHARING_SHARED_PAGES: u64 = 19;
+pub const XENMEM_SET_POD_TARGET: u64 = 16;
 
 // Fixed-size xen_version string buffers.
 pub const XEN_EXTRAVERSION_LEN: usize = 16;
@@ -233,6 +234,25 @@ pub struct VcpuAffinity {
     pub soft_bitmap: u64,
     pub soft_nr_bits: u32,
     pub _pad1: u32,
+}
+
+/// `struct xen_pod_target`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PodTarget {
+    pub target_pages: u64,
+    pub tot_pages: u64,
+    pub pod_cache_pages: u64,
+    pub pod_entries: u64,
+    pub domid: DomId,
+    pub _pad: [u16; 3],
+}
+
+/// `struct xen_domctl_max_mem`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MaxMem {
+    pub max_memkb: u64,
 }
 
 /// Size of the command union in `struct xen_sysctl` / `struct xen_domctl`.
@@ -476,6 +496,14 @@ pod_fields!(VcpuAffinity {
     soft_bitmap,
     soft_nr_bits
 });
+pod_fields!(PodTarget {
+    target_pages,
+    tot_pages,
+    pod_cache_pages,
+    pod_entries,
+    domid
+});
+pod_fields!(MaxMem { max_memkb });
 pod_fields!(Sysctl {
     cmd,
     interface_version,

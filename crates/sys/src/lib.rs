@@ -261,6 +261,35 @@ impl Xen {
         Ok((buf.read(size, bytes), buf.read(size + bytes, bytes)))
     }
 
+    /// XEN_DOMCTL_max_mem: the most memory the domain may have, in KiB.
+    pub fn set_max_mem(&self, dom: DomId, max_memkb: u64) -> Result<(), SysError> {
+        self.domctl(Domctl::new(
+            DOMCTL_MAX_MEM,
+            self.iv.domctl,
+            dom,
+            &MaxMem { max_memkb },
+        ))
+        .map(drop)
+    }
+
+    /// XENMEM_set_pod_target (populate-on-demand target, in pages).
+    pub fn set_pod_target(&self, dom: DomId, target_pages: u64) -> Result<(), SysError> {
+        let req = PodTarget {
+            target_pages,
+            domid: dom,
+            ..Default::default()
+        };
+        let mut buf = self.pc.buffer(std::mem::size_of::<PodTarget>())?;
+        buf.write(0, &req.to_bytes());
+        self.pc
+            .hypercall(
+                HYPERVISOR_MEMORY_OP,
+                [XENMEM_SET_POD_TARGET, buf.addr(), 0, 0, 0],
+            )
+            .map_err(hc_err("memory_op"))?;
+        Ok(())
+    }
+
     /// HVMOP_get_param.
     pub fn hvm_param(&self, dom: DomId, index: u32) -> Result<u64, SysError> {
         let req = HvmParam {

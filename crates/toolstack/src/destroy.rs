@@ -8,13 +8,14 @@
 //! anything is touched: that part of libxl's state machine is not written
 //! yet, and a half-destroyed domain is worse than none.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use xenstore::{Xs, XsOps};
 
+use crate::userdata::FileLock;
 use crate::{Error, Hypervisor};
 
 /// libxl's XEN_LIB_DIR and XEN_RUN_DIR.
@@ -35,6 +36,8 @@ pub enum DestroyError {
     Toolstack(#[from] Error),
     #[error(transparent)]
     Xenstore(#[from] xenstore::Error),
+    #[error(transparent)]
+    Lock(#[from] crate::userdata::LockError),
     #[error("{what} {path}")]
     File {
         what: &'static str,
@@ -119,54 +122,6 @@ fn path_cleanup(xs: &impl XsOps, path: &str) -> Result<(), xenstore::Error> {
         xs.rm(&p)?;
     }
     Ok(())
-}
-
-/// An flock(2) on a lock file, as libxl takes them (compatible with xl's).
-struct FileLock {
-    path: PathBuf,
-    _file: File,
-}
-
-impl FileLock {
-    fn take(path: &Path) -> Result<Self, DestroyError> {
-        let err = |what, source| DestroyError::File {
-            what,
-            path: path.display().to_string(),
-            source,
-        };
-        loop {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(path)
-                .map_err(|e| err("cannot open lock file", e))?;
-            file.lock().map_err(|e| err("cannot lock", e))?;
-            // Another holder may have unlinked the file between our open
-            // and lock: only the file still at the path counts.
-            let same = match (fs::metadata(path), file.metadata()) {
-                (Ok(a), Ok(b)) => {
-                    std::os::unix::fs::MetadataExt::ino(&a)
-                        == std::os::unix::fs::MetadataExt::ino(&b)
-                }
-                _ => false,
-            };
-            if same {
-                return Ok(FileLock {
-                    path: path.to_path_buf(),
-                    _file: file,
-                });
-            }
-        }
-    }
-}
-
-impl Drop for FileLock {
-    fn drop(&mut self) {
-        // Unlink before the descriptor closes (libxl's order).
-        let _ = fs::remove_file(&self.path);
-    }
 }
 
 fn remove_if_present(path: &Path) -> Result<(), DestroyError> {
@@ -277,8 +232,7 @@ pub fn destroy(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<(), DestroyEr
     let lib = Path::new(XEN_LIB_DIR);
     let uuid = xl_config::domain::uuid_string(&info.uuid);
     {
-        let _lock =
-            FileLock::take(&lib.join(format!("userdata-l.{domid}.{uuid}.domain-userdata-lock")))?;
+        let _lock = crate::userdata::lock(domid, &info.uuid)?;
         if let Ok(entries) = fs::read_dir(lib) {
             let infix = format!(".{domid}.{uuid}.");
             for e in entries.flatten() {

@@ -8,7 +8,9 @@
 
 pub mod destroy;
 pub mod lifecycle;
+pub mod memory;
 pub mod names;
+pub mod userdata;
 pub mod xen;
 
 /// What the toolstack knows of a domain from the hypervisor
@@ -153,6 +155,10 @@ pub trait Hypervisor {
     fn has_pv_callback(&self, domid: u32) -> Result<bool, Error>;
     /// Every vCPU of a domain (empty for a domain without vCPUs).
     fn vcpus(&self, domid: u32) -> Result<Vec<VcpuInfo>, Error>;
+    /// The most memory a domain may be given, in KiB (hypervisor limit).
+    fn set_max_mem(&self, domid: u32, max_kb: u64) -> Result<(), Error>;
+    /// Populate-on-demand target of an HVM/PVH domain, in pages.
+    fn set_pod_target(&self, domid: u32, pages: u64) -> Result<(), Error>;
     /// Press a virtual button / raise a line.
     fn send_trigger(&self, domid: u32, trigger: Trigger, vcpu: u32) -> Result<(), Error>;
 

@@ -210,6 +210,14 @@ impl Hypervisor for XenHypervisor {
             .collect()
     }
 
+    fn set_max_mem(&self, domid: u32, max_kb: u64) -> Result<(), Error> {
+        Ok(self.xen.set_max_mem(domid as u16, max_kb)?)
+    }
+
+    fn set_pod_target(&self, domid: u32, pages: u64) -> Result<(), Error> {
+        Ok(self.xen.set_pod_target(domid as u16, pages)?)
+    }
+
     fn has_pv_callback(&self, domid: u32) -> Result<bool, Error> {
         Ok(self
             .xen

@@ -403,3 +403,37 @@ pub fn trigger(cmd: &'static Cmd, args: &[String]) -> Status {
     }
     0
 }
+
+/// `xl mem-max` / `xl mem-set`.
+pub fn memory(cmd: &'static Cmd, args: &[String], set_target: bool) -> Status {
+    use xl_toolstack::memory;
+    let opts = match options(cmd, args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let ops = opts.operands();
+    let (hv, xs, domid) = match connect_find(cmd.name, &ops[0]) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mem = &ops[1];
+    let Some(kb) = memory::parse_size_kb(mem).filter(|k| *k != -1) else {
+        err(&format!("invalid memory size: {mem}\n"));
+        return 1;
+    };
+    let kb = kb as u64;
+    let result = if set_target {
+        memory::set_target(hv.as_ref(), &xs, domid, kb)
+    } else {
+        memory::set_max(hv.as_ref(), &xs, domid, kb)
+    };
+    if let Err(e) = result {
+        err(&format!("xl: {}\n", backend::chain(&e)));
+        let which = if set_target { "dynamic" } else { "static" };
+        err(&format!(
+            "cannot set domid {domid} {which} max memory to : {mem}\n"
+        ));
+        return 1;
+    }
+    0
+}

@@ -77,6 +77,8 @@ pub fn dispatch(
         "domname" => domains::domname(cmd, args),
         "pause" => domains::pause_unpause(cmd, args, true),
         "uptime" => domains::uptime(cmd, args),
+        "mem-set" => domains::memory(cmd, args, true),
+        "mem-max" => domains::memory(cmd, args, false),
         "sysrq" => domains::sysrq(cmd, args),
         "trigger" => domains::trigger(cmd, args),
         "shutdown" => lifecycle::shutdown_or_reboot(cmd, args, false),

@@ -1,0 +1,147 @@
+//! `mem-max` and `mem-set`, as libxl's `libxl_domain_setmaxmem` and
+//! `libxl_set_memory_target` do them: the hypervisor limit, the xenstore
+//! targets the guest's balloon driver follows, and the PoD target for
+//! non-PV guests.
+
+use xenstore::{Xs, XsOps};
+
+use crate::userdata;
+use crate::{Error, Hypervisor};
+
+/// x86's fixed extra allowance over a domain's memory (LIBXL_MAXMEM_CONSTANT).
+pub const MAXMEM_CONSTANT_KB: u64 = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MemError {
+    #[error("domain {0} does not exist")]
+    NotFound(u32),
+    #[error("cannot read {0}")]
+    Missing(String),
+    #[error("invalid value `{value}' in {path}")]
+    Invalid { path: String, value: String },
+    #[error("memory_static_max must be greater than or equal to memory_dynamic_max")]
+    BelowTarget,
+    #[error("memory_dynamic_max must be less than or equal to memory_static_max")]
+    AboveMax,
+    #[error("no stored configuration for domain {0} (was it created by xl?)")]
+    NoConfig(u32),
+    #[error(transparent)]
+    Toolstack(#[from] Error),
+    #[error(transparent)]
+    Xenstore(#[from] xenstore::Error),
+    #[error(transparent)]
+    Lock(#[from] userdata::LockError),
+}
+
+fn read_kb(xs: &Xs, path: &str) -> Result<u64, MemError> {
+    let v = xs
+        .try_read(path)?
+        .ok_or_else(|| MemError::Missing(path.to_string()))?;
+    v.parse().map_err(|_| MemError::Invalid {
+        path: path.to_string(),
+        value: v,
+    })
+}
+
+/// `xl mem-max`: raise or lower the static maximum.
+pub fn set_max(hv: &dyn Hypervisor, xs: &Xs, domid: u32, max_kb: u64) -> Result<(), MemError> {
+    let info = hv.domain(domid)?.ok_or(MemError::NotFound(domid))?;
+    let _lock = userdata::lock(domid, &info.uuid)?;
+    let dom = format!("/local/domain/{domid}");
+    let target = read_kb(xs, &format!("{dom}/memory/target"))?;
+    if max_kb < target {
+        return Err(MemError::BelowTarget);
+    }
+    userdata::stored_type(domid, &info.uuid).ok_or(MemError::NoConfig(domid))?;
+    hv.set_max_mem(domid, max_kb + MAXMEM_CONSTANT_KB)?;
+    xs.write(&format!("{dom}/memory/static-max"), &max_kb.to_string())?;
+    Ok(())
+}
+
+/// `xl mem-set`: a new balloon target (absolute), enforced as the
+/// hypervisor limit too, as xl asks.
+pub fn set_target(
+    hv: &dyn Hypervisor,
+    xs: &Xs,
+    domid: u32,
+    target_kb: u64,
+) -> Result<(), MemError> {
+    let info = hv.domain(domid)?.ok_or(MemError::NotFound(domid))?;
+    let _lock = userdata::lock(domid, &info.uuid)?;
+    let kind = userdata::stored_type(domid, &info.uuid).ok_or(MemError::NoConfig(domid))?;
+    let dom = format!("/local/domain/{domid}");
+    let uuid = xl_config::domain::uuid_string(&info.uuid);
+    xs.transaction(|t| -> Result<(), MemError> {
+        let read = |p: &str| -> Result<u64, MemError> {
+            let v = t
+                .try_read(p)?
+                .ok_or_else(|| MemError::Missing(p.to_string()))?;
+            v.parse().map_err(|_| MemError::Invalid {
+                path: p.to_string(),
+                value: v,
+            })
+        };
+        read(&format!("{dom}/memory/target"))?;
+        let max = read(&format!("{dom}/memory/static-max"))?;
+        let videoram: u64 = t
+            .try_read(&format!("{dom}/memory/videoram"))?
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .map_or(0, |v| v.max(0) as u64);
+        let new_target = target_kb.saturating_sub(videoram);
+        if new_target > max {
+            return Err(MemError::AboveMax);
+        }
+        hv.set_max_mem(domid, new_target + videoram + MAXMEM_CONSTANT_KB)?;
+        if kind != "pv" {
+            hv.set_pod_target(domid, (new_target + MAXMEM_CONSTANT_KB) / 4)?;
+        }
+        t.write(&format!("{dom}/memory/target"), &new_target.to_string())?;
+        t.write(
+            &format!("/vm/{uuid}/memory"),
+            &(new_target / 1024).to_string(),
+        )?;
+        Ok(())
+    })
+}
+
+/// xl's memory sizes: an integer with an optional b/k/m/g/t suffix, MiB
+/// when bare; KiB out, `None` for anything else.
+pub fn parse_size_kb(s: &str) -> Option<i64> {
+    let digits_end = s
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+'))))
+        .map_or(s.len(), |(i, _)| i);
+    let (num, suffix) = s.split_at(digits_end);
+    if suffix.chars().count() > 1 {
+        return None;
+    }
+    let n: i64 = if num.is_empty() || num == "-" || num == "+" {
+        0
+    } else {
+        num.parse().ok()?
+    };
+    Some(match suffix.to_ascii_lowercase().as_str() {
+        "t" => n << 30,
+        "g" => n << 20,
+        "" | "m" => n << 10,
+        "k" => n,
+        "b" => n >> 10,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size_kb;
+
+    #[test]
+    fn sizes_like_xl() {
+        assert_eq!(parse_size_kb("512"), Some(512 * 1024));
+        assert_eq!(parse_size_kb("512m"), Some(512 * 1024));
+        assert_eq!(parse_size_kb("1G"), Some(1 << 20));
+        assert_eq!(parse_size_kb("2048k"), Some(2048));
+        assert_eq!(parse_size_kb("1048576b"), Some(1024));
+        assert_eq!(parse_size_kb("12x"), None);
+        assert_eq!(parse_size_kb("12mb"), None);
+    }
+}

@@ -1,0 +1,100 @@
+//! libxl's per-domain "userdata" files in /var/lib/xen (the stored domain
+//! configuration among them) and the lock that guards them.
+
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+/// libxl's XEN_LIB_DIR.
+pub const XEN_LIB_DIR: &str = "/var/lib/xen";
+
+#[derive(Debug, thiserror::Error)]
+#[error("{what} {path}")]
+pub struct LockError {
+    what: &'static str,
+    path: String,
+    #[source]
+    source: std::io::Error,
+}
+
+/// `userdata-<wh>.<domid>.<uuid>.<userid>` under XEN_LIB_DIR.
+pub fn path(domid: u32, uuid: &[u8; 16], wh: char, userid: &str) -> PathBuf {
+    Path::new(XEN_LIB_DIR).join(format!(
+        "userdata-{wh}.{domid}.{}.{userid}",
+        xl_config::domain::uuid_string(uuid)
+    ))
+}
+
+/// Take the lock libxl holds while it reads or changes a domain's userdata.
+pub fn lock(domid: u32, uuid: &[u8; 16]) -> Result<FileLock, LockError> {
+    FileLock::take(&path(domid, uuid, 'l', "domain-userdata-lock"))
+}
+
+/// The domain type recorded in the stored configuration (c_info.type).
+pub fn stored_type(domid: u32, uuid: &[u8; 16]) -> Option<String> {
+    type_of_stored_config(&fs::read_to_string(path(domid, uuid, 'd', "libxl-json")).ok()?)
+}
+
+/// c_info.type of a stored libxl-json config.
+fn type_of_stored_config(text: &str) -> Option<String> {
+    // libxl stores the string with its terminating NUL.
+    let v: serde_json::Value = serde_json::from_str(text.trim_end_matches(['\0', '\n'])).ok()?;
+    v.get("c_info")?.get("type")?.as_str().map(str::to_string)
+}
+
+/// An flock(2) on a lock file, as libxl takes them (compatible with xl's).
+pub struct FileLock {
+    path: PathBuf,
+    _file: File,
+}
+
+impl FileLock {
+    pub fn take(path: &Path) -> Result<Self, LockError> {
+        let err = |what, source| LockError {
+            what,
+            path: path.display().to_string(),
+            source,
+        };
+        loop {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map_err(|e| err("cannot open lock file", e))?;
+            file.lock().map_err(|e| err("cannot lock", e))?;
+            // Another holder may have unlinked the file between our open
+            // and lock: only the file still at the path counts.
+            let same = match (fs::metadata(path), file.metadata()) {
+                (Ok(a), Ok(b)) => {
+                    std::os::unix::fs::MetadataExt::ino(&a)
+                        == std::os::unix::fs::MetadataExt::ino(&b)
+                }
+                _ => false,
+            };
+            if same {
+                return Ok(FileLock {
+                    path: path.to_path_buf(),
+                    _file: file,
+                });
+            }
+        }
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        // Unlink before the descriptor closes (libxl's order).
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stored_config_type_despite_the_nul() {
+        let text = "{\n    \"c_info\": {\n        \"type\": \"pvh\"\n    }\n}\n\0";
+        assert_eq!(super::type_of_stored_config(text).as_deref(), Some("pvh"));
+        assert_eq!(super::type_of_stored_config("{}\0"), None);
+    }
+}
