@@ -223,13 +223,6 @@ impl Opts {
     pub fn flag(&self, short: char) -> bool {
         self.count(short) > 0
     }
-    pub fn long_flag(&self, name: &str) -> bool {
-        self.m
-            .try_get_one::<u8>(&arg_id(None, Some(name)))
-            .ok()
-            .flatten()
-            .is_some_and(|c| *c > 0)
-    }
     /// Last value given for a value-taking option.
     pub fn value(&self, short: char) -> Option<&str> {
         self.m

@@ -554,10 +554,6 @@ pub struct DomainConfig {
     pub on_soft_reset: Action,
 }
 
-fn memkb(v: Option<u64>) -> Option<u64> {
-    v
-}
-
 fn sched_json(s: &SchedParams) -> Json {
     Obj::new()
         .int("weight", s.weight)
@@ -620,7 +616,7 @@ fn hvm_json(h: &HvmInfo) -> Json {
         .bitmap("viridian_disable", &h.viridian_disable)
         .defbool("hpet", h.hpet)
         .defbool("vpt_align", h.vpt_align)
-        .uint("mmio_hole_memkb", memkb(h.mmio_hole_memkb))
+        .uint("mmio_hole_memkb", h.mmio_hole_memkb)
         .defbool("altp2m", h.altp2m)
         .string("system_firmware", &h.system_firmware)
         .string("smbios_firmware", &h.smbios_firmware)

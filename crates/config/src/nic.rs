@@ -112,10 +112,6 @@ fn vif_err(source: &str, msg: &str, what: &str, r: &mut Report) {
     ));
 }
 
-fn is_digits(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// `RATE[@INTERVAL]` into (bytes per interval, interval µs).
 pub fn parse_rate(source: &str, rate: &str, r: &mut Report) -> Option<(u64, u32)> {
     let (bps, interval) = match rate.split_once('@') {
@@ -180,7 +176,6 @@ pub fn parse_rate(source: &str, rate: &str, r: &mut Report) -> Option<(u64, u32)
         vif_err(source, "rate overflow", rate, r);
         return None;
     }
-    debug_assert!(is_digits(&bps[..num_len]));
     Some((v * usecs / 1_000_000, usecs as u32))
 }
 

@@ -645,7 +645,7 @@ pub fn parse(src: &str, source_name: &str, report: &mut Report) -> Parsed {
                 let line = rhs
                     .first()
                     .map_or_else(|| stack.last().map_or(1, |e| e.line), |e| e.line);
-                let sem = reduce(&mut ctx, r, rhs, la.as_ref());
+                let sem = reduce(&mut ctx, r, rhs);
                 let from = stack.last().map_or(0, |e| e.state);
                 stack.push(Entry {
                     state: goto(from, lhs),
@@ -720,7 +720,7 @@ fn syntax_error_message(state: u8, unexpected: Sym) -> String {
     }
 }
 
-fn reduce(ctx: &mut Ctx<'_>, r: u8, rhs: Vec<Entry>, _la: Option<&Token>) -> Sem {
+fn reduce(ctx: &mut Ctx<'_>, r: u8, rhs: Vec<Entry>) -> Sem {
     let mut it = rhs.into_iter();
     match r {
         8 | 9 => {

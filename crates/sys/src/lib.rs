@@ -74,8 +74,7 @@ impl Xen {
     }
 
     /// Run a sysctl; `extra` bytes after it are for guest-handle buffers.
-    fn sysctl_in(&self, s: &Sysctl, buf: &HypercallBuf) -> Result<Sysctl, SysError> {
-        let _ = s;
+    fn sysctl_in(&self, buf: &HypercallBuf) -> Result<Sysctl, SysError> {
         self.pc
             .hypercall(HYPERVISOR_SYSCTL, [buf.addr(), 0, 0, 0, 0])
             .map_err(hc_err("sysctl"))?;
@@ -97,13 +96,13 @@ impl Xen {
     pub fn physinfo(&self) -> Result<PhysInfo, SysError> {
         let s = Sysctl::new(SYSCTL_PHYSINFO, self.iv.sysctl, &PhysInfo::default());
         let buf = self.buf_with(&s.to_bytes(), 0)?;
-        Ok(self.sysctl_in(&s, &buf)?.payload())
+        Ok(self.sysctl_in(&buf)?.payload())
     }
 
     pub fn sched_id(&self) -> Result<u32, SysError> {
         let s = Sysctl::new(SYSCTL_SCHED_ID, self.iv.sysctl, &abi::NoPayload);
         let buf = self.buf_with(&s.to_bytes(), 0)?;
-        let r = self.sysctl_in(&s, &buf)?;
+        let r = self.sysctl_in(&buf)?;
         Ok(u32::from_le_bytes([r.u[0], r.u[1], r.u[2], r.u[3]]))
     }
 
@@ -120,7 +119,7 @@ impl Xen {
         };
         let s = Sysctl::new(SYSCTL_GETDOMAININFOLIST, self.iv.sysctl, &req);
         buf.write(0, &s.to_bytes());
-        let r = self.sysctl_in(&s, &buf)?;
+        let r = self.sysctl_in(&buf)?;
         let n = r.payload::<GetDomainInfoList>().num_domains.min(max) as usize;
         Ok((0..n)
             .map(|i| DomainInfo::from_bytes(&buf.read(size + i * info, info)))
@@ -178,7 +177,7 @@ impl Xen {
         };
         let s = Sysctl::new(SYSCTL_READCONSOLE, self.iv.sysctl, &req);
         buf.write(0, &s.to_bytes());
-        let r: ReadConsole = self.sysctl_in(&s, &buf)?.payload();
+        let r: ReadConsole = self.sysctl_in(&buf)?.payload();
         if incremental {
             *index = r.index;
         }
@@ -336,7 +335,7 @@ impl Xen {
         };
         let s = Sysctl::new(SYSCTL_CPUPOOL_OP, self.iv.sysctl, &req);
         buf.write(0, &s.to_bytes());
-        self.sysctl_in(&s, &buf)?;
+        self.sysctl_in(&buf)?;
         Ok(buf.read(size, bytes))
     }
 }

@@ -16,11 +16,6 @@ impl XenHypervisor {
         Ok(XenHypervisor { xen, page_kb: 4 })
     }
 
-    /// Raw access for commands not yet behind the seam.
-    pub fn xen(&self) -> &Xen {
-        &self.xen
-    }
-
     fn dominfo(&self, i: &DomainInfo) -> DomInfo {
         let shutdown = i.flags & abi::DOMINF_SHUTDOWN != 0;
         DomInfo {
@@ -245,7 +240,7 @@ impl Hypervisor for XenHypervisor {
         loop {
             match self.xen.destroy(domid as u16) {
                 Err(xen_sys::SysError::Hypercall { source, .. })
-                    if source.raw_os_error() == Some(libc_eagain())
+                    if source.kind() == std::io::ErrorKind::WouldBlock
                         && start.elapsed() < patience => {}
                 other => return Ok(other?),
             }
@@ -255,9 +250,4 @@ impl Hypervisor for XenHypervisor {
     fn unpause(&self, domid: u32) -> Result<(), Error> {
         Ok(self.xen.unpause(domid as u16)?)
     }
-}
-
-/// EAGAIN on Linux.
-const fn libc_eagain() -> i32 {
-    11
 }
