@@ -1,8 +1,12 @@
 //! Which hypervisor backend a command talks to.
 //!
-//! `XL_BACKEND=xen` (default) opens the real hypervisor; `none` refuses,
-//! for tests of the parts that need no backend. Failing to reach Xen gives
-//! one actionable message instead of an errno.
+//! `XL_BACKEND` (else `backend=` in xl.conf) chooses: `xen` (the default)
+//! opens the real hypervisor, `sim` the built-in simulator (state in
+//! `XL_SIM_DIR`), `none` refuses, for tests of the parts that need no
+//! backend. The simulator never switches on by itself: failing to reach
+//! Xen gives one actionable message that also says how to use it.
+
+use std::sync::OnceLock;
 
 use xl_toolstack::Hypervisor;
 use xl_toolstack::xen::XenHypervisor;
@@ -10,21 +14,46 @@ use xl_toolstack::xen::XenHypervisor;
 use crate::Status;
 use crate::commands::{err, no_backend};
 
+static CONFIGURED: OnceLock<Option<String>> = OnceLock::new();
+
+/// Record xl.conf's `backend=` (the environment still wins).
+pub fn configure(from_xl_conf: Option<String>) {
+    let _ = CONFIGURED.set(from_xl_conf);
+}
+
+fn selected() -> Option<String> {
+    std::env::var("XL_BACKEND")
+        .ok()
+        .or_else(|| CONFIGURED.get().cloned().flatten())
+}
+
 pub fn open(command: &str) -> Result<Box<dyn Hypervisor>, Status> {
-    match std::env::var("XL_BACKEND").as_deref() {
-        Ok("none") => Err(no_backend(command)),
-        Ok("xen") | Err(_) => match XenHypervisor::open() {
+    match selected().as_deref() {
+        Some("none") => Err(no_backend(command)),
+        Some("sim") => match xl_sim::SimHypervisor::open(&xl_sim::default_dir()) {
+            Ok(s) => Ok(Box::new(s)),
+            Err(e) => {
+                err(&format!("xl: simulator: {}\n", chain(&e)));
+                Err(1)
+            }
+        },
+        Some("xen") | None => match XenHypervisor::open() {
             Ok(x) => Ok(Box::new(x)),
             Err(e) => {
                 err(&format!("xl: {}\n", chain(&e)));
                 if let Some(h) = e.hint() {
                     err(&format!("xl: {h}\n"));
+                    err(
+                        "xl: To try xl without Xen, use the built-in simulator: XL_BACKEND=sim xl ...\n",
+                    );
                 }
                 Err(1)
             }
         },
-        Ok(other) => {
-            err(&format!("xl: unknown XL_BACKEND `{other}' (use xen)\n"));
+        Some(other) => {
+            err(&format!(
+                "xl: unknown XL_BACKEND `{other}' (use xen or sim)\n"
+            ));
             Err(1)
         }
     }

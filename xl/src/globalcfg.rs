@@ -60,6 +60,7 @@ pub fn load() -> xl_config::Globals {
     g.default_gatewaydev = string("vif.default.gatewaydev", &mut r);
     g.default_vifbackend = string("vif.default.backend", &mut r);
     g.blkdev_start = string("blkdev_start", &mut r);
+    g.backend = string("backend", &mut r);
     for (k, slot) in [
         ("max_grant_frames", 0),
         ("max_maptrack_frames", 1),

@@ -50,6 +50,7 @@ fn run(args: Vec<String>) -> Status {
     };
     let rest = &args[at + 1..];
     let xlconf = globalcfg::load();
+    xl::backend::configure(xlconf.backend.clone());
     match cmdtable::lookup(name) {
         Some(cmd) => {
             if globals.dryrun && !cmd.can_dryrun {
@@ -70,6 +71,16 @@ fn run(args: Vec<String>) -> Status {
 }
 
 fn main() -> ExitCode {
+    // The simulator's host process is this binary with XL_SIM_SERVE set.
+    if let Some(dir) = std::env::var_os(xl_sim::SERVE_ENV) {
+        return match xl_sim::server::serve(std::path::Path::new(&dir)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("xl simulator: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let args: Vec<String> = std::env::args_os()
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())

@@ -32,6 +32,8 @@ pub struct Globals {
     pub default_bridge: Option<String>,
     pub default_gatewaydev: Option<String>,
     pub default_vifbackend: Option<String>,
+    /// `backend="sim"` selects the simulator (our extension; xl ignores it).
+    pub backend: Option<String>,
 }
 
 impl Default for Globals {
@@ -47,6 +49,7 @@ impl Default for Globals {
             default_bridge: None,
             default_gatewaydev: None,
             default_vifbackend: None,
+            backend: None,
         }
     }
 }

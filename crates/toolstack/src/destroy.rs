@@ -3,10 +3,11 @@
 //! configuration (userdata) and device-model files deleted, the domid
 //! recorded as recently used, then the hypervisor told.
 //!
-//! Devices that need a backend to shut down and hotplug scripts to run
-//! (vbd, vif, ...) and domains with a device model are refused before
-//! anything is touched: that part of libxl's state machine is not written
-//! yet, and a half-destroyed domain is worse than none.
+//! Devices are taken down through their backends and hotplug scripts and
+//! the device model is stopped, both through the backend seam. A backend
+//! that cannot do that yet ([`Hypervisor::manages_devices`] false) gets
+//! such domains refused before anything is touched: a half-destroyed
+//! domain is worse than none.
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
@@ -15,12 +16,10 @@ use std::time::Duration;
 
 use xenstore::{Xs, XsOps};
 
+use crate::devices;
 use crate::userdata::FileLock;
 use crate::{Error, Hypervisor};
 
-/// libxl's XEN_LIB_DIR and XEN_RUN_DIR.
-pub const XEN_LIB_DIR: &str = "/var/lib/xen";
-pub const XEN_RUN_DIR: &str = "/var/run/xen";
 /// Seconds a destroyed domid stays "recent" (LIBXL_DOMID_REUSE_TIMEOUT).
 pub const DOMID_REUSE_TIMEOUT: u64 = 60;
 
@@ -55,73 +54,6 @@ impl DestroyError {
             _ => -3,
         }
     }
-}
-
-/// A device as recorded under /libxl/<domid>/device/<kind>/<devid>.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Device {
-    pub kind: String,
-    pub devid: u32,
-    pub backend_path: String,
-    pub backend_kind: String,
-}
-
-/// Devices libxl knows for a domain.
-pub fn devices(xs: &impl XsOps, domid: u32) -> Result<Vec<Device>, xenstore::Error> {
-    let base = format!("/libxl/{domid}/device");
-    let mut out = Vec::new();
-    let kinds = match xs.directory(&base) {
-        Ok(k) => k,
-        Err(e) if e.is_not_found() => return Ok(out),
-        Err(e) => return Err(e),
-    };
-    for kind in kinds {
-        for devid in xs.directory(&format!("{base}/{kind}")).unwrap_or_default() {
-            let Some(be) = xs.try_read(&format!("{base}/{kind}/{devid}/backend"))? else {
-                continue;
-            };
-            // /local/domain/<bedomid>/backend/<bekind>/<domid>/<devid>
-            let parts: Vec<&str> = be.split('/').collect();
-            let backend_kind = parts.get(5).copied().unwrap_or_default().to_string();
-            out.push(Device {
-                kind: kind.clone(),
-                devid: devid.parse().unwrap_or(0),
-                backend_path: be,
-                backend_kind,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// The frontend path libxl uses for a device (console 0 is special).
-fn frontend_path(domid: u32, d: &Device) -> String {
-    if d.kind == "console" && d.devid == 0 {
-        format!("/local/domain/{domid}/console")
-    } else {
-        format!("/local/domain/{domid}/device/{}/{}", d.kind, d.devid)
-    }
-}
-
-/// Remove `path`, then each parent left with an empty value and no children.
-fn path_cleanup(xs: &impl XsOps, path: &str) -> Result<(), xenstore::Error> {
-    match xs.rm(path) {
-        Ok(()) => {}
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(e),
-    }
-    let mut p = path.to_string();
-    while let Some(i) = p.rfind('/') {
-        p.truncate(i);
-        if p.is_empty()
-            || xs.try_read(&p)?.is_none_or(|v| !v.is_empty())
-            || !xs.directory(&p)?.is_empty()
-        {
-            break;
-        }
-        xs.rm(&p)?;
-    }
-    Ok(())
 }
 
 fn remove_if_present(path: &Path) -> Result<(), DestroyError> {
@@ -184,34 +116,38 @@ pub fn mark_domid_recent(run_dir: &Path, domid: u32) -> Result<(), DestroyError>
 /// Destroy `domid`, cleaning up as libxl does.
 pub fn destroy(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<(), DestroyError> {
     let info = hv.domain(domid)?.ok_or(DestroyError::NotFound(domid))?;
-    let devs = devices(xs, domid)?;
-    let hard: Vec<String> = devs
+    let devs = devices::list(xs, domid)?;
+    let dm = ["device-model-pid", "device-model-domid"]
         .iter()
-        .filter(|d| !matches!(d.backend_kind.as_str(), "console" | "vuart"))
-        .map(|d| format!("{} device {}", d.kind, d.devid))
-        .collect();
-    if !hard.is_empty() {
-        return Err(DestroyError::Unsupported(hard.join(", ")));
-    }
-    for key in ["device-model-pid", "device-model-domid"] {
-        if xs
-            .try_read(&format!("/local/domain/{domid}/image/{key}"))?
-            .is_some()
-        {
-            return Err(DestroyError::Unsupported("a device model".into()));
+        .map(|key| xs.try_read(&format!("/local/domain/{domid}/image/{key}")))
+        .collect::<Result<Vec<_>, _>>()?
+        .iter()
+        .any(Option::is_some);
+    if !hv.manages_devices() {
+        let mut hard: Vec<String> = devs
+            .iter()
+            .filter(|d| !matches!(d.backend_kind.as_str(), "console" | "vuart"))
+            .map(|d| format!("{} device {}", d.kind, d.devid))
+            .collect();
+        if dm {
+            hard.push("a device model".into());
+        }
+        if !hard.is_empty() {
+            return Err(DestroyError::Unsupported(hard.join(", ")));
         }
     }
 
     // libxl carries on past a failed pause; so do we.
     let _ = hv.pause(domid);
-
+    if dm {
+        hv.kill_device_model(xs, domid)?;
+    }
+    // As libxl: every device is attempted, the first failure reported.
+    let mut failed = None;
     for d in &devs {
-        let libxl_path = format!("/libxl/{domid}/device/{}/{}", d.kind, d.devid);
-        xs.transaction(|t| -> Result<(), xenstore::Error> {
-            path_cleanup(t, &frontend_path(domid, d))?;
-            path_cleanup(t, &libxl_path)?;
-            path_cleanup(t, &d.backend_path)
-        })?;
+        if let Err(e) = devices::remove(hv, xs, domid, d) {
+            failed.get_or_insert(e);
+        }
     }
 
     let dom_path = format!("/local/domain/{domid}");
@@ -229,10 +165,11 @@ pub fn destroy(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<(), DestroyEr
         }
     }
 
-    let lib = Path::new(XEN_LIB_DIR);
+    let paths = hv.paths();
+    let lib = paths.lib.as_path();
     let uuid = xl_config::domain::uuid_string(&info.uuid);
     {
-        let _lock = crate::userdata::lock(domid, &info.uuid)?;
+        let _lock = crate::userdata::lock(lib, domid, &info.uuid)?;
         if let Ok(entries) = fs::read_dir(lib) {
             let infix = format!(".{domid}.{uuid}.");
             for e in entries.flatten() {
@@ -251,9 +188,28 @@ pub fn destroy(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<(), DestroyEr
     remove_if_present(&lib.join(format!("qemu-save.{domid}")))?;
     remove_if_present(&lib.join(format!("qemu-resume.{domid}")))?;
 
-    mark_domid_recent(Path::new(XEN_RUN_DIR), domid)?;
+    mark_domid_recent(&paths.run, domid)?;
     hv.destroy(domid, Duration::from_secs(10))?;
-    Ok(())
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// Whether `domid` was destroyed less than DOMID_REUSE_TIMEOUT ago.
+pub fn domid_recent(run_dir: &Path, domid: u32) -> bool {
+    let Ok(text) = fs::read_to_string(run_dir.join("domid-history")) else {
+        return false;
+    };
+    let now = monotonic_secs();
+    let nums: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    nums.chunks(2).any(|pair| {
+        matches!(pair, [sec, dom] if *dom == u64::from(domid)
+            && now.saturating_sub(*sec) <= DOMID_REUSE_TIMEOUT)
+    })
 }
 
 #[cfg(test)]

@@ -6,16 +6,23 @@
 //! another. Xenstore is not behind the seam: both backends are driven
 //! through the same xenstore client.
 
+pub mod create;
 pub mod destroy;
+pub mod devices;
 pub mod lifecycle;
 pub mod memory;
 pub mod names;
 pub mod userdata;
 pub mod xen;
 
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use xenstore::Xs;
+
 /// What the toolstack knows of a domain from the hypervisor
 /// (libxl's `libxl_dominfo`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomInfo {
     pub domid: u32,
     pub uuid: [u8; 16],
@@ -41,7 +48,7 @@ pub struct DomInfo {
 }
 
 /// One vCPU of a domain (`xl vcpu-list`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VcpuInfo {
     pub vcpuid: u32,
     pub cpu: u32,
@@ -55,7 +62,7 @@ pub struct VcpuInfo {
 }
 
 /// Host facts (`xl info`'s physinfo part).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhysInfo {
     pub threads_per_core: u32,
     pub cores_per_socket: u32,
@@ -65,7 +72,7 @@ pub struct PhysInfo {
     pub max_node_id: u32,
     pub cpu_khz: u32,
     pub hw_cap: [u32; 8],
-    pub virt_caps: Vec<&'static str>,
+    pub virt_caps: Vec<String>,
     pub total_pages: u64,
     pub free_pages: u64,
     pub scrub_pages: u64,
@@ -75,7 +82,7 @@ pub struct PhysInfo {
 }
 
 /// The hypervisor's identity (`xl info`'s xen_* lines).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionInfo {
     pub major: u32,
     pub minor: u32,
@@ -105,6 +112,10 @@ pub enum Error {
     Invalid(String),
     #[error(transparent)]
     Xenstore(#[from] xenstore::Error),
+    #[error("{0} is not implemented for this backend yet")]
+    Unsupported(&'static str),
+    #[error("{0}")]
+    Backend(String),
 }
 
 impl Error {
@@ -121,7 +132,7 @@ impl Error {
 }
 
 /// What `xl trigger` and the shutdown fallbacks can send.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Trigger {
     Nmi,
     Reset,
@@ -130,8 +141,141 @@ pub enum Trigger {
     Sleep,
 }
 
+/// Where a host keeps the toolstack's files (libxl's XEN_LIB_DIR etc.).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPaths {
+    /// Userdata (stored configs), qemu save files: /var/lib/xen.
+    pub lib: PathBuf,
+    /// Runtime files (domid history, QMP sockets): /var/run/xen.
+    pub run: PathBuf,
+    /// Monitor and device-model logs: /var/log/xen.
+    pub log: PathBuf,
+    /// xl's global lock around domain creation (xl.conf `lockfile`).
+    pub lockfile: PathBuf,
+    /// Hotplug scripts: /etc/xen/scripts.
+    pub scripts: PathBuf,
+}
+
+impl HostPaths {
+    /// The paths of a Xen host as Debian installs it.
+    pub fn xen() -> HostPaths {
+        HostPaths {
+            lib: "/var/lib/xen".into(),
+            run: "/var/run/xen".into(),
+            log: "/var/log/xen".into(),
+            lockfile: "/var/lock/xl".into(),
+            scripts: "/etc/xen/scripts".into(),
+        }
+    }
+
+    /// The same layout under one directory (the simulator's host).
+    pub fn under(root: &Path) -> HostPaths {
+        HostPaths {
+            lib: root.join("lib"),
+            run: root.join("run"),
+            log: root.join("log"),
+            lockfile: root.join("xl.lock"),
+            scripts: root.join("scripts"),
+        }
+    }
+}
+
+/// The kind of guest, as the hypervisor sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GuestKind {
+    Pv,
+    Pvh,
+    Hvm,
+}
+
+/// `XEN_DOMCTL_createdomain`'s inputs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateSpec {
+    pub uuid: [u8; 16],
+    pub kind: GuestKind,
+    pub hap: bool,
+    pub max_vcpus: u32,
+    pub max_evtchn_port: u32,
+    pub max_grant_frames: u32,
+    pub max_maptrack_frames: u32,
+    pub ssidref: u32,
+}
+
+/// What the domain builder loads into a new domain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildSpec {
+    pub kind: GuestKind,
+    pub max_memkb: u64,
+    pub target_memkb: u64,
+    /// vCPUs online at boot.
+    pub online_vcpus: u32,
+    /// PV/PVH kernel, or the HVM firmware.
+    pub kernel: Option<String>,
+    pub ramdisk: Option<String>,
+    pub cmdline: Option<String>,
+    /// The guest's name, for the simulated guest's banner only.
+    pub name: String,
+}
+
+/// What the builder hands back: the rings the toolstack advertises.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Built {
+    pub store_port: u32,
+    pub store_mfn: u64,
+    pub console_port: u32,
+    pub console_mfn: u64,
+}
+
+/// A device whose backend runs a hotplug script (libxl_linux.c).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HotplugDevice {
+    /// `vbd` or `vif`.
+    pub kind: String,
+    pub domid: u32,
+    pub devid: u32,
+    /// /local/domain/0/backend/<kind>/<domid>/<devid>
+    pub backend_path: String,
+    /// The script as written in the backend's `script` node.
+    pub script: String,
+}
+
+/// The device model (qemu-xen) a domain needs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DmSpec {
+    pub domid: u32,
+    pub name: String,
+    /// Binary to run (`device_model_override` or the installed qemu).
+    pub binary: String,
+    pub args: Vec<String>,
+    /// Emulated disk images QEMU opens.
+    pub disks: Vec<String>,
+    /// Whether the guest has an emulated serial port backed by a pty.
+    pub serial_pty: bool,
+}
+
 /// The backend seam.
 pub trait Hypervisor {
+    /// Where this host keeps the toolstack's files.
+    fn paths(&self) -> &HostPaths;
+    /// A connection to this host's xenstored.
+    fn xenstore(&self) -> Result<Xs, Error>;
+    /// Make an empty, paused domain; the hypervisor picks the domid.
+    fn create_domain(&self, spec: &CreateSpec) -> Result<u32, Error>;
+    /// Load the guest (kernel or firmware) and its memory.
+    fn build(&self, domid: u32, spec: &BuildSpec) -> Result<Built, Error>;
+    /// Run a device's hotplug script (`add`/`online` when `add`, else
+    /// `remove`/`offline`); the script reports in the backend's
+    /// `hotplug-status`, and its error text is returned.
+    fn hotplug(&self, xs: &Xs, dev: &HotplugDevice, add: bool) -> Result<(), Error>;
+    /// Start a domain's device model and wait until it is running.
+    /// Returns the pid libxl records in `image/device-model-pid`.
+    fn spawn_device_model(&self, xs: &Xs, spec: &DmSpec) -> Result<u32, Error>;
+    /// Stop a domain's device model (no-op when none runs).
+    fn kill_device_model(&self, xs: &Xs, domid: u32) -> Result<(), Error>;
+    /// Whether [`Hypervisor::hotplug`] and the device-model calls work
+    /// here; destroy refuses domains that need them otherwise.
+    fn manages_devices(&self) -> bool;
+
     /// (major, minor) of the hypervisor.
     fn version(&self) -> (u32, u32);
     /// Every domain, in domid order.

@@ -46,13 +46,13 @@ fn read_kb(xs: &Xs, path: &str) -> Result<u64, MemError> {
 /// `xl mem-max`: raise or lower the static maximum.
 pub fn set_max(hv: &dyn Hypervisor, xs: &Xs, domid: u32, max_kb: u64) -> Result<(), MemError> {
     let info = hv.domain(domid)?.ok_or(MemError::NotFound(domid))?;
-    let _lock = userdata::lock(domid, &info.uuid)?;
+    let _lock = userdata::lock(&hv.paths().lib, domid, &info.uuid)?;
     let dom = format!("/local/domain/{domid}");
     let target = read_kb(xs, &format!("{dom}/memory/target"))?;
     if max_kb < target {
         return Err(MemError::BelowTarget);
     }
-    userdata::stored_type(domid, &info.uuid).ok_or(MemError::NoConfig(domid))?;
+    userdata::stored_type(&hv.paths().lib, domid, &info.uuid).ok_or(MemError::NoConfig(domid))?;
     hv.set_max_mem(domid, max_kb + MAXMEM_CONSTANT_KB)?;
     xs.write(&format!("{dom}/memory/static-max"), &max_kb.to_string())?;
     Ok(())
@@ -67,8 +67,9 @@ pub fn set_target(
     target_kb: u64,
 ) -> Result<(), MemError> {
     let info = hv.domain(domid)?.ok_or(MemError::NotFound(domid))?;
-    let _lock = userdata::lock(domid, &info.uuid)?;
-    let kind = userdata::stored_type(domid, &info.uuid).ok_or(MemError::NoConfig(domid))?;
+    let _lock = userdata::lock(&hv.paths().lib, domid, &info.uuid)?;
+    let kind = userdata::stored_type(&hv.paths().lib, domid, &info.uuid)
+        .ok_or(MemError::NoConfig(domid))?;
     let dom = format!("/local/domain/{domid}");
     let uuid = xl_config::domain::uuid_string(&info.uuid);
     xs.transaction(|t| -> Result<(), MemError> {

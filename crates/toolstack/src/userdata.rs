@@ -4,9 +4,6 @@
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 
-/// libxl's XEN_LIB_DIR.
-pub const XEN_LIB_DIR: &str = "/var/lib/xen";
-
 #[derive(Debug, thiserror::Error)]
 #[error("{what} {path}")]
 pub struct LockError {
@@ -16,22 +13,34 @@ pub struct LockError {
     source: std::io::Error,
 }
 
-/// `userdata-<wh>.<domid>.<uuid>.<userid>` under XEN_LIB_DIR.
-pub fn path(domid: u32, uuid: &[u8; 16], wh: char, userid: &str) -> PathBuf {
-    Path::new(XEN_LIB_DIR).join(format!(
+/// `userdata-<wh>.<domid>.<uuid>.<userid>` under the host's lib dir.
+pub fn path(lib: &Path, domid: u32, uuid: &[u8; 16], wh: char, userid: &str) -> PathBuf {
+    lib.join(format!(
         "userdata-{wh}.{domid}.{}.{userid}",
         xl_config::domain::uuid_string(uuid)
     ))
 }
 
 /// Take the lock libxl holds while it reads or changes a domain's userdata.
-pub fn lock(domid: u32, uuid: &[u8; 16]) -> Result<FileLock, LockError> {
-    FileLock::take(&path(domid, uuid, 'l', "domain-userdata-lock"))
+pub fn lock(lib: &Path, domid: u32, uuid: &[u8; 16]) -> Result<FileLock, LockError> {
+    FileLock::take(&path(lib, domid, uuid, 'l', "domain-userdata-lock"))
 }
 
 /// The domain type recorded in the stored configuration (c_info.type).
-pub fn stored_type(domid: u32, uuid: &[u8; 16]) -> Option<String> {
-    type_of_stored_config(&fs::read_to_string(path(domid, uuid, 'd', "libxl-json")).ok()?)
+pub fn stored_type(lib: &Path, domid: u32, uuid: &[u8; 16]) -> Option<String> {
+    type_of_stored_config(&fs::read_to_string(path(lib, domid, uuid, 'd', "libxl-json")).ok()?)
+}
+
+/// Stores a domain's configuration as libxl does: the JSON text with its
+/// terminating NUL, written to a temporary file and renamed into place.
+pub fn store_config(lib: &Path, domid: u32, uuid: &[u8; 16], json: &str) -> std::io::Result<()> {
+    fs::create_dir_all(lib)?;
+    let dest = path(lib, domid, uuid, 'd', "libxl-json");
+    let tmp = dest.with_extension("libxl-json.tmp");
+    let mut bytes = json.as_bytes().to_vec();
+    bytes.push(0);
+    fs::write(&tmp, bytes)?;
+    fs::rename(&tmp, &dest)
 }
 
 /// c_info.type of a stored libxl-json config.

@@ -3,17 +3,27 @@
 use xen_sys::Xen;
 use xen_sys::abi::{self, DomainInfo};
 
-use crate::{DomInfo, Error, Hypervisor, PhysInfo, Trigger, VcpuInfo, VersionInfo};
+use xenstore::Xs;
+
+use crate::{
+    BuildSpec, Built, CreateSpec, DmSpec, DomInfo, Error, HostPaths, HotplugDevice, Hypervisor,
+    PhysInfo, Trigger, VcpuInfo, VersionInfo,
+};
 
 pub struct XenHypervisor {
     xen: Xen,
     page_kb: u64,
+    paths: HostPaths,
 }
 
 impl XenHypervisor {
     pub fn open() -> Result<Self, Error> {
         let xen = Xen::open().map_err(Error::NoXen)?;
-        Ok(XenHypervisor { xen, page_kb: 4 })
+        Ok(XenHypervisor {
+            xen,
+            page_kb: 4,
+            paths: HostPaths::xen(),
+        })
     }
 
     fn dominfo(&self, i: &DomainInfo) -> DomInfo {
@@ -45,6 +55,40 @@ impl XenHypervisor {
 impl Hypervisor for XenHypervisor {
     fn version(&self) -> (u32, u32) {
         self.xen.version
+    }
+
+    fn paths(&self) -> &HostPaths {
+        &self.paths
+    }
+
+    fn xenstore(&self) -> Result<Xs, Error> {
+        Ok(Xs::open()?)
+    }
+
+    // Building domains on Xen (the domain builder, hotplug scripts,
+    // qemu) is the next backend issue; until then these say so.
+    fn create_domain(&self, _spec: &CreateSpec) -> Result<u32, Error> {
+        Err(Error::Unsupported("creating domains on Xen"))
+    }
+
+    fn build(&self, _domid: u32, _spec: &BuildSpec) -> Result<Built, Error> {
+        Err(Error::Unsupported("building domains on Xen"))
+    }
+
+    fn hotplug(&self, _xs: &Xs, _dev: &HotplugDevice, _add: bool) -> Result<(), Error> {
+        Err(Error::Unsupported("running hotplug scripts on Xen"))
+    }
+
+    fn spawn_device_model(&self, _xs: &Xs, _spec: &DmSpec) -> Result<u32, Error> {
+        Err(Error::Unsupported("starting device models on Xen"))
+    }
+
+    fn kill_device_model(&self, _xs: &Xs, _domid: u32) -> Result<(), Error> {
+        Err(Error::Unsupported("stopping device models on Xen"))
+    }
+
+    fn manages_devices(&self) -> bool {
+        false
     }
 
     fn domains(&self) -> Result<Vec<DomInfo>, Error> {
@@ -91,7 +135,7 @@ impl Hypervisor for XenHypervisor {
             virt_caps: caps
                 .iter()
                 .filter(|(bit, _)| p.capabilities & bit != 0)
-                .map(|(_, n)| *n)
+                .map(|(_, n)| (*n).to_string())
                 .collect(),
             total_pages: p.total_pages,
             free_pages: p.free_pages,

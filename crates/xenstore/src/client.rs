@@ -279,6 +279,70 @@ impl Xs {
         Ok(reply.payload)
     }
 
+    /// Reads many nodes with the requests pipelined (xenstored answers
+    /// each connection in order), so N reads cost one round trip rather
+    /// than N. Missing nodes are `None`.
+    pub fn read_many(&self, paths: &[String]) -> Result<Vec<Option<String>>, Error> {
+        let mut ids = Vec::with_capacity(paths.len());
+        {
+            let mut buf = Vec::new();
+            for p in paths {
+                let req_id = self.next_req.fetch_add(1, Ordering::Relaxed);
+                let msg = Message::new(Op::Read, req_id, 0, join_args([arg(Op::Read, p)?]));
+                buf.extend_from_slice(&msg.encode().map_err(|_| Error::TooLarge {
+                    op: Op::Read,
+                    target: p.clone(),
+                    len: p.len(),
+                })?);
+                ids.push(req_id);
+            }
+            let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            w.write_all(&buf)
+                .and_then(|()| w.flush())
+                .map_err(|e| Error::Disconnected(e.to_string()))?;
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        let mut inbox = self.shared.lock();
+        for (req_id, path) in ids.into_iter().zip(paths) {
+            let reply = loop {
+                if let Some(m) = inbox.replies.remove(&req_id) {
+                    break m;
+                }
+                if let Some(why) = &inbox.closed {
+                    return Err(Error::Disconnected(why.clone()));
+                }
+                inbox = self
+                    .shared
+                    .arrived
+                    .wait(inbox)
+                    .unwrap_or_else(|e| e.into_inner());
+            };
+            match reply.op {
+                Op::Read => out.push(Some(String::from_utf8_lossy(&reply.payload).into_owned())),
+                Op::Error => {
+                    let errno = Errno::from_payload(&reply.payload);
+                    if errno == Errno::NotFound {
+                        out.push(None);
+                    } else {
+                        return Err(Error::Xs {
+                            op: Op::Read,
+                            target: path.clone(),
+                            errno,
+                        });
+                    }
+                }
+                other => {
+                    return Err(Error::Protocol {
+                        op: Op::Read,
+                        target: path.clone(),
+                        detail: format!("reply type {other}"),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Registers a watch. xenstored fires it once straight away, then for
     /// every change at or below `path` (or for the special `@introduceDomain`
     /// and `@releaseDomain` events).

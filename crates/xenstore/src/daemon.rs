@@ -213,6 +213,12 @@ impl Daemon {
         Ok(client)
     }
 
+    /// What xenstored does on VIRQ_DOM_EXC (a domain shut down or died):
+    /// fire `@releaseDomain` so toolstacks look at their domains again.
+    pub fn domain_exception(&self) {
+        self.inner.lock().fire(&[Event::special("@releaseDomain")]);
+    }
+
     /// Number of open client connections.
     pub fn connections(&self) -> usize {
         self.inner.lock().conns.len()

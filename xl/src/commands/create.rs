@@ -1,9 +1,22 @@
 //! `xl create`: read the config (plus `key=value` overrides), build the
 //! domain config, and for a dry run print libxl's JSON.
 
-use super::{err, no_backend, options, out, strerror};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use xenstore::Xs;
+use xl_config::domain::{Action, DomainConfig};
+use xl_toolstack::userdata::FileLock;
+use xl_toolstack::{Hypervisor, create, destroy};
+
+use super::domains::connect;
+use super::{err, options, out, strerror};
 use crate::cmdtable::Cmd;
-use crate::{Globals, Status, diag};
+use crate::{Globals, Status, backend, diag};
+
+/// Set in the environment of the monitor process `xl create` leaves
+/// behind: the domid it watches (the config comes from the same argv).
+const MONITOR_ENV: &str = "XL_CREATE_MONITOR";
 
 /// What xl's create needs from the host when no hypervisor answers: the
 /// CPU count sizes CPU bitmaps, nodes map `node:` ranges.
@@ -61,7 +74,11 @@ pub fn main(
         config_file = Some(f.to_string());
     }
     let dryrun = g.dryrun || opts.flag('n');
-    let quiet = opts.flag('q');
+    let monitor_of: Option<(u32, [u8; 16])> = std::env::var(MONITOR_ENV).ok().and_then(|v| {
+        let (d, u) = v.split_once(':')?;
+        Some((d.parse().ok()?, xl_config::domain::parse_uuid(u)?))
+    });
+    let quiet = opts.flag('q') || monitor_of.is_some();
     let debug = opts.flag('d');
     let mut extra = String::new();
     for a in opts.operands() {
@@ -131,5 +148,192 @@ pub fn main(
     if dryrun {
         return 0;
     }
-    no_backend("create")
+    let mut config = config;
+    let (hv, xs) = match connect(cmd.name) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Some((domid, uuid)) = monitor_of {
+        config.c_info.uuid = uuid;
+        return monitor(hv.as_ref(), &xs, config, domid);
+    }
+    let domid = match create_one(hv.as_ref(), &xs, &config) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let console = if opts.flag('c') {
+        match spawn_console(domid) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                err(&format!("xl: cannot start the console client: {e}\n"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if !opts.flag('p')
+        && let Err(e) = hv.unpause(domid)
+    {
+        err(&format!("xl: unpause failed: {}\n", backend::chain(&e)));
+    }
+    let status = if opts.flag('e') {
+        0
+    } else if opts.flag('F') {
+        monitor(hv.as_ref(), &xs, config, domid)
+    } else {
+        match spawn_monitor(hv.as_ref(), &config, domid) {
+            Ok(()) => 0,
+            Err(e) => {
+                err(&format!("xl: cannot start the domain monitor: {e}\n"));
+                1
+            }
+        }
+    };
+    if let Some(mut c) = console {
+        let _ = c.wait();
+    }
+    status
+}
+
+/// Create (under xl's global lock, as xl does when ballooning) and
+/// report failures as libxl would; the domain is left paused.
+fn create_one(hv: &dyn Hypervisor, xs: &Xs, config: &DomainConfig) -> Result<u32, Status> {
+    let _lock = match FileLock::take(&hv.paths().lockfile) {
+        Ok(l) => l,
+        Err(e) => {
+            err(&format!("xl: {}\n", backend::chain(&e)));
+            return Err(1);
+        }
+    };
+    create::create(hv, xs, config).map_err(|e| {
+        err(&format!("libxl: error: {}\n", backend::chain(&e)));
+        -e.rc()
+    })
+}
+
+/// `xl console <domid>` as a child sharing our terminal, like xl's
+/// autoconnect. The guest's early output waits in the pty until it reads.
+fn spawn_console(domid: u32) -> std::io::Result<std::process::Child> {
+    let exe = std::env::current_exe()?;
+    let child = Command::new(exe)
+        .args(["console", &domid.to_string()])
+        .spawn()?;
+    // Give the client a moment to attach before the guest starts talking.
+    std::thread::sleep(Duration::from_millis(300));
+    Ok(child)
+}
+
+/// Leave a monitor behind, as xl's daemonized child: same config, its
+/// output in <log dir>/xl-<name>.log.
+fn spawn_monitor(hv: &dyn Hypervisor, config: &DomainConfig, domid: u32) -> std::io::Result<()> {
+    let exe = std::env::current_exe()?;
+    let log_dir = &hv.paths().log;
+    std::fs::create_dir_all(log_dir)?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_dir.join(format!("xl-{}.log", config.c_info.name)))?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    use std::os::unix::process::CommandExt;
+    Command::new(exe)
+        .args(args)
+        .env(
+            MONITOR_ENV,
+            format!(
+                "{domid}:{}",
+                xl_config::domain::uuid_string(&config.c_info.uuid)
+            ),
+        )
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()?;
+    Ok(())
+}
+
+/// xl's domain death handling: wait for the domain to shut down, then
+/// apply on_poweroff/on_reboot/on_crash; restarts re-create it from the
+/// same config (same UUID) and keep watching.
+fn monitor(hv: &dyn Hypervisor, xs: &Xs, config: DomainConfig, mut domid: u32) -> Status {
+    let log = |m: String| err(&format!("{m}\n"));
+    log(format!(
+        "Waiting for domain {} (domid {domid}) to die [pid {}]",
+        config.c_info.name,
+        std::process::id()
+    ));
+    let token = format!("xl-monitor-{}", std::process::id());
+    if let Err(e) = xs.watch("@releaseDomain", &token) {
+        log(format!(
+            "xl: cannot watch for domain death: {}",
+            backend::chain(&e)
+        ));
+        return 1;
+    }
+    loop {
+        let info = match hv.domain(domid) {
+            Ok(i) => i,
+            Err(e) => {
+                log(format!("xl: {}", backend::chain(&e)));
+                return 1;
+            }
+        };
+        let Some(info) = info else {
+            log(format!("Domain {domid} has been destroyed."));
+            return 0;
+        };
+        if info.shutdown {
+            let r = info.shutdown_reason;
+            log(format!(
+                "Domain {domid} has shut down, reason code {r} 0x{r:x}"
+            ));
+            let action = match r {
+                0 => config.on_poweroff,
+                1 => config.on_reboot,
+                3 => config.on_crash,
+                4 => config.on_watchdog,
+                5 => config.on_soft_reset,
+                _ => Action::Destroy,
+            };
+            log(format!(
+                "Action for shutdown reason code {r} is {}",
+                action.cfg_name()
+            ));
+            match action {
+                Action::Preserve => {
+                    log("Done. Exiting now".into());
+                    return 0;
+                }
+                Action::Restart | Action::CoredumpRestart | Action::RestartRename => {
+                    if let Err(e) = destroy::destroy(hv, xs, domid) {
+                        log(format!("xl: destroy failed: {}", backend::chain(&e)));
+                        return 1;
+                    }
+                    log("Done. Rebooting now".into());
+                    std::thread::sleep(Duration::from_secs(2));
+                    domid = match create_one(hv, xs, &config) {
+                        Ok(d) => d,
+                        Err(code) => return code,
+                    };
+                    if let Err(e) = hv.unpause(domid) {
+                        log(format!("xl: unpause failed: {}", backend::chain(&e)));
+                    }
+                    continue;
+                }
+                _ => {
+                    log(format!(
+                        "Domain {domid} needs to be cleaned up: destroying the domain"
+                    ));
+                    if let Err(e) = destroy::destroy(hv, xs, domid) {
+                        log(format!("xl: destroy failed: {}", backend::chain(&e)));
+                        return 1;
+                    }
+                    log("Done. Exiting now".into());
+                    return 0;
+                }
+            }
+        }
+        let _ = xs.wait_watch(Duration::from_secs(5));
+    }
 }

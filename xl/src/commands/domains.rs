@@ -11,7 +11,7 @@ use crate::{Status, backend};
 /// The hypervisor and xenstore, or the exit status after explaining why not.
 pub(super) fn connect(name: &str) -> Result<(Box<dyn Hypervisor>, Xs), Status> {
     let hv = backend::open(name)?;
-    match Xs::open() {
+    match hv.xenstore() {
         Ok(xs) => Ok((hv, xs)),
         Err(e) => {
             err(&format!("xl: {}\n", backend::chain(&e)));
@@ -170,12 +170,9 @@ pub fn domname(cmd: &'static Cmd, args: &[String]) -> Status {
         return 1;
     }
     let domid = v as u32;
-    let xs = match Xs::open() {
-        Ok(xs) => xs,
-        Err(e) => {
-            err(&format!("xl: {}\n", backend::chain(&e)));
-            return 1;
-        }
+    let xs = match connect(cmd.name) {
+        Ok((_, xs)) => xs,
+        Err(code) => return code,
     };
     match names::domid_to_name(&xs, domid) {
         Ok(Some(n)) => {

@@ -1,0 +1,340 @@
+//! The built-in simulator: a simulated Xen host behind the same backend
+//! seam ([`xl_toolstack::Hypervisor`]) as the real one.
+//!
+//! One host per state directory (`XL_SIM_DIR`). The first `xl` that needs
+//! it starts a host process (`xl` itself, with `XL_SIM_SERVE` set), which
+//! runs a xenstored speaking the real wire protocol on `xenstored.sock`,
+//! the hypervisor on `hypervisor.sock`, and the simulated guests. Every
+//! `xl` invocation is then a client, like on a real host, so everything
+//! above the seam is the code that runs on Xen.
+
+pub mod guest;
+pub mod host;
+pub mod proto;
+pub mod pty;
+pub mod server;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use xenstore::{Xs, XsOps};
+use xl_toolstack::{
+    BuildSpec, Built, CreateSpec, DmSpec, DomInfo, Error, GuestKind, HostPaths, HotplugDevice,
+    Hypervisor, PhysInfo, Trigger, VcpuInfo, VersionInfo,
+};
+
+use proto::{Reply, Request};
+
+pub const HYPERVISOR_SOCK: &str = "hypervisor.sock";
+pub const XENSTORED_SOCK: &str = "xenstored.sock";
+/// Set in the environment of the host process: the directory it serves.
+pub const SERVE_ENV: &str = "XL_SIM_SERVE";
+
+/// `XL_SIM_DIR`, else a per-user directory: `$XDG_RUNTIME_DIR/xl-sim`, or
+/// `/tmp/xl-sim-<uid>`.
+pub fn default_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XL_SIM_DIR") {
+        return d.into();
+    }
+    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR") {
+        return Path::new(&d).join("xl-sim");
+    }
+    PathBuf::from(format!(
+        "/tmp/xl-sim-{}",
+        rustix::process::getuid().as_raw()
+    ))
+}
+
+pub struct SimHypervisor {
+    dir: PathBuf,
+    paths: HostPaths,
+    conn: Mutex<(BufReader<UnixStream>, UnixStream)>,
+}
+
+fn backend(msg: impl std::fmt::Display) -> Error {
+    Error::Backend(msg.to_string())
+}
+
+impl SimHypervisor {
+    /// Connects to the host serving `dir`, starting one if there is none.
+    pub fn open(dir: &Path) -> Result<SimHypervisor, Error> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| backend(format!("cannot create {}: {e}", dir.display())))?;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        let sock = dir.join(HYPERVISOR_SOCK);
+        let stream = match UnixStream::connect(&sock) {
+            Ok(s) => s,
+            Err(_) => start_host(dir)?,
+        };
+        let reader = BufReader::new(
+            stream
+                .try_clone()
+                .map_err(|e| backend(format!("simulator socket: {e}")))?,
+        );
+        let paths = HostPaths::under(dir);
+        for d in [&paths.lib, &paths.run, &paths.log] {
+            let _ = std::fs::create_dir_all(d);
+        }
+        Ok(SimHypervisor {
+            dir: dir.to_owned(),
+            paths,
+            conn: Mutex::new((reader, stream)),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn call<T: DeserializeOwned>(&self, req: &Request) -> Result<T, Error> {
+        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let (reader, writer) = &mut *conn;
+        let mut line = serde_json::to_string(req).map_err(backend)?;
+        line.push('\n');
+        writer
+            .write_all(line.as_bytes())
+            .map_err(|e| backend(format!("simulated host went away: {e}")))?;
+        let mut answer = String::new();
+        match reader.read_line(&mut answer) {
+            Ok(0) | Err(_) => return Err(backend("simulated host went away")),
+            Ok(_) => {}
+        }
+        match serde_json::from_str::<Reply>(&answer).map_err(backend)? {
+            Reply::Ok(v) => serde_json::from_value(v).map_err(backend),
+            Reply::Err(e) => Err(backend(e)),
+        }
+    }
+
+    /// Stops the simulated host (its domains are gone with it).
+    pub fn quit(&self) -> Result<(), Error> {
+        self.call::<()>(&Request::Quit)
+    }
+}
+
+/// Starts a host process for `dir` and waits for it to answer. A lock
+/// makes concurrent first invocations start exactly one.
+fn start_host(dir: &Path) -> Result<UnixStream, Error> {
+    let sock = dir.join(HYPERVISOR_SOCK);
+    let lock = std::fs::File::create(dir.join("start.lock")).map_err(|e| {
+        backend(format!(
+            "cannot start the simulator in {}: {e}",
+            dir.display()
+        ))
+    })?;
+    lock.lock()
+        .map_err(|e| backend(format!("cannot lock {}: {e}", dir.display())))?;
+    if let Ok(s) = UnixStream::connect(&sock) {
+        return Ok(s);
+    }
+    let exe = std::env::current_exe().map_err(|e| backend(format!("cannot find xl: {e}")))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("host.log"))
+        .map_err(|e| backend(format!("cannot open the simulator log: {e}")))?;
+    Command::new(exe)
+        .env(SERVE_ENV, dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        // Its own process group: Ctrl-C at the terminal that started it
+        // must not take the host down.
+        .process_group(0)
+        .spawn()
+        .map_err(|e| backend(format!("cannot start the simulated host: {e}")))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(s) = UnixStream::connect(&sock) {
+            return Ok(s);
+        }
+        if Instant::now() > deadline {
+            return Err(backend(format!(
+                "the simulated host did not start (see {})",
+                dir.join("host.log").display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn check_file(what: &str, path: &str) -> Result<(), Error> {
+    match std::fs::File::open(path) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(backend(format!(
+            "cannot read {what} {path}: {}",
+            e.to_string().split(" (os error").next().unwrap_or_default()
+        ))),
+    }
+}
+
+impl Hypervisor for SimHypervisor {
+    fn version(&self) -> (u32, u32) {
+        (4, 17)
+    }
+
+    fn paths(&self) -> &HostPaths {
+        &self.paths
+    }
+
+    fn xenstore(&self) -> Result<Xs, Error> {
+        Ok(Xs::open_path(self.dir.join(XENSTORED_SOCK))?)
+    }
+
+    fn domains(&self) -> Result<Vec<DomInfo>, Error> {
+        self.call(&Request::Domains)
+    }
+
+    fn physinfo(&self) -> Result<PhysInfo, Error> {
+        self.call(&Request::Physinfo)
+    }
+
+    fn pause(&self, domid: u32) -> Result<(), Error> {
+        self.call(&Request::Pause(domid))
+    }
+
+    fn unpause(&self, domid: u32) -> Result<(), Error> {
+        self.call(&Request::Unpause(domid))
+    }
+
+    fn destroy(&self, domid: u32, _patience: Duration) -> Result<(), Error> {
+        self.call(&Request::Destroy(domid))
+    }
+
+    fn dmesg(&self, clear: bool) -> Result<Vec<u8>, Error> {
+        self.call::<String>(&Request::Dmesg { clear })
+            .map(String::into_bytes)
+    }
+
+    fn version_info(&self) -> Result<VersionInfo, Error> {
+        self.call(&Request::VersionInfo)
+    }
+
+    fn scheduler(&self) -> Result<String, Error> {
+        Ok("credit2".into())
+    }
+
+    fn free_cpus(&self) -> Result<u32, Error> {
+        Ok(0)
+    }
+
+    fn has_pv_callback(&self, domid: u32) -> Result<bool, Error> {
+        self.call(&Request::HasPvCallback(domid))
+    }
+
+    fn vcpus(&self, domid: u32) -> Result<Vec<VcpuInfo>, Error> {
+        self.call(&Request::Vcpus(domid))
+    }
+
+    fn set_max_mem(&self, domid: u32, kb: u64) -> Result<(), Error> {
+        self.call(&Request::SetMaxMem { domid, kb })
+    }
+
+    fn set_pod_target(&self, domid: u32, pages: u64) -> Result<(), Error> {
+        self.call(&Request::SetPodTarget { domid, pages })
+    }
+
+    fn send_trigger(&self, domid: u32, trigger: Trigger, vcpu: u32) -> Result<(), Error> {
+        self.call(&Request::SendTrigger {
+            domid,
+            trigger,
+            vcpu,
+        })
+    }
+
+    fn create_domain(&self, spec: &CreateSpec) -> Result<u32, Error> {
+        self.call(&Request::CreateDomain(spec.clone()))
+    }
+
+    /// The files a real builder would load are checked here, in the
+    /// caller's working directory, as libxl would open them.
+    fn build(&self, domid: u32, spec: &BuildSpec) -> Result<Built, Error> {
+        if spec.kind != GuestKind::Hvm {
+            let kernel = spec
+                .kernel
+                .as_deref()
+                .ok_or_else(|| backend("no kernel given"))?;
+            check_file("kernel", kernel)?;
+        }
+        if let Some(r) = &spec.ramdisk {
+            check_file("ramdisk", r)?;
+        }
+        self.call(&Request::Build {
+            domid,
+            spec: spec.clone(),
+        })
+    }
+
+    /// The checks Xen's `block` and `vif-bridge` scripts make, with their
+    /// messages, reported the way the scripts report.
+    fn hotplug(&self, xs: &Xs, dev: &HotplugDevice, add: bool) -> Result<(), Error> {
+        let be = &dev.backend_path;
+        if !add {
+            let _ = xs.rm(&format!("{be}/hotplug-status"));
+            return Ok(());
+        }
+        let failure = match dev.kind.as_str() {
+            "vbd" => {
+                let params = xs.try_read(&format!("{be}/params"))?.unwrap_or_default();
+                if params.is_empty() || std::fs::metadata(&params).is_err() {
+                    Some(format!("{params} does not exist."))
+                } else {
+                    None
+                }
+            }
+            "vif" => {
+                let bridge = xs.try_read(&format!("{be}/bridge"))?.unwrap_or_default();
+                if Path::new("/sys/class/net")
+                    .join(&bridge)
+                    .join("bridge")
+                    .is_dir()
+                {
+                    None
+                } else {
+                    Some(format!("Could not find bridge device {bridge}"))
+                }
+            }
+            _ => None,
+        };
+        match failure {
+            None => {
+                xs.write(&format!("{be}/hotplug-status"), "connected")?;
+                Ok(())
+            }
+            Some(msg) => {
+                xs.write(&format!("{be}/hotplug-error"), &msg)?;
+                xs.write(&format!("{be}/hotplug-status"), "error")?;
+                Err(backend(format!(
+                    "{} {}: {msg}",
+                    dev.script,
+                    if dev.kind == "vif" { "online" } else { "add" }
+                )))
+            }
+        }
+    }
+
+    fn spawn_device_model(&self, _xs: &Xs, spec: &DmSpec) -> Result<u32, Error> {
+        for d in &spec.disks {
+            if std::fs::metadata(d).is_err() {
+                return Err(backend(format!(
+                    "device model: Could not open '{d}': No such file or directory"
+                )));
+            }
+        }
+        self.call(&Request::SpawnDeviceModel(spec.clone()))
+    }
+
+    fn kill_device_model(&self, _xs: &Xs, domid: u32) -> Result<(), Error> {
+        self.call(&Request::KillDeviceModel(domid))
+    }
+
+    fn manages_devices(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,625 @@
+//! The simulated host process: xenstored (our in-process daemon speaking
+//! the real wire protocol), the hypervisor (answering `hypervisor.sock`),
+//! and what runs in a real dom0 and guests: xenconsoled's ptys, backend
+//! drivers moving through xenbus states, QEMU's serial pty, and the guests.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, poll};
+use serde_json::Value;
+use xenstore::{Daemon, Xs, XsOps};
+use xl_toolstack::{GuestKind, Trigger};
+
+use crate::guest::{Exit, Guest};
+use crate::host::{Host, HostSpec, SHUTDOWN_CRASH, SHUTDOWN_POWEROFF, SHUTDOWN_REBOOT};
+use crate::proto::{Reply, Request};
+use crate::pty::Pty;
+use crate::{HYPERVISOR_SOCK, XENSTORED_SOCK};
+
+/// More ptys than this and consoles stop being allocated (the kernel's
+/// default limit is 4096 for the whole machine).
+const MAX_PTYS: usize = 512;
+const TICK: Duration = Duration::from_millis(25);
+/// A host with no guests and no clients exits after this long.
+const IDLE_EXIT: Duration = Duration::from_secs(30 * 60);
+
+struct Running {
+    guest: Guest,
+    console: Option<Pty>,
+    serial: Option<Pty>,
+    dm: bool,
+}
+
+impl Running {
+    /// Where the guest's kernel console goes: the emulated serial port of
+    /// an HVM guest that has one, else the PV console.
+    fn out(&self) -> Option<&Pty> {
+        self.serial.as_ref().or(self.console.as_ref())
+    }
+}
+
+struct World {
+    host: Host,
+    guests: HashMap<u32, Running>,
+    ptys: usize,
+    last_activity: Instant,
+    quit: bool,
+}
+
+struct Sim {
+    world: Mutex<World>,
+    xsd: Daemon,
+    xs: Xs,
+    log: Mutex<File>,
+}
+
+impl Sim {
+    fn lock(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn log(&self, msg: &str) {
+        let mut f = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(f, "{msg}");
+    }
+}
+
+/// Runs a simulated host in `dir` until told to quit, the directory goes
+/// away, or it has been idle for a long time. Returns at once if another
+/// host already serves `dir`.
+pub fn serve(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let lock = File::create(dir.join("host.lock"))?;
+    if lock.try_lock().is_err() {
+        return Ok(());
+    }
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("host.log"))?;
+    let xsd = Daemon::new();
+    let _server = xsd.serve(dir.join(XENSTORED_SOCK))?;
+    let xs = Xs::new(xsd.connect_as(0)?)?;
+    init_dom0(&xs).map_err(io::Error::other)?;
+    let spec = host_spec();
+    let sim = Arc::new(Sim {
+        world: Mutex::new(World {
+            host: Host::new(spec),
+            guests: HashMap::new(),
+            ptys: 0,
+            last_activity: Instant::now(),
+            quit: false,
+        }),
+        xsd,
+        xs,
+        log: Mutex::new(log),
+    });
+    sim.log(&format!("xl simulator host up in {}", dir.display()));
+
+    let hv_path = dir.join(HYPERVISOR_SOCK);
+    let _ = fs::remove_file(&hv_path);
+    let listener = UnixListener::bind(&hv_path)?;
+    {
+        let sim = Arc::clone(&sim);
+        thread::Builder::new()
+            .name("sim-hypercalls".into())
+            .spawn(move || accept(&sim, &listener))?;
+    }
+    {
+        let sim = Arc::clone(&sim);
+        let watcher = Xs::new(sim.xsd.connect_as(0)?)?;
+        thread::Builder::new()
+            .name("sim-watch".into())
+            .spawn(move || watch_loop(&sim, &watcher))?;
+    }
+    {
+        let sim = Arc::clone(&sim);
+        thread::Builder::new()
+            .name("sim-input".into())
+            .spawn(move || input_loop(&sim))?;
+    }
+    tick_loop(&sim, &hv_path);
+    let _ = fs::remove_file(&hv_path);
+    sim.log("xl simulator host down");
+    Ok(())
+}
+
+fn host_spec() -> HostSpec {
+    let mut s = HostSpec::default();
+    let num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    if let Some(c) = num("XL_SIM_CPUS") {
+        s.cpus = c.clamp(1, 256) as u32;
+    }
+    if let Some(m) = num("XL_SIM_MEMORY_MB") {
+        s.memory_mb = m.max(s.dom0_mb + 64);
+    }
+    s
+}
+
+/// What xen-init-dom0 and xenconsoled write at boot.
+fn init_dom0(xs: &Xs) -> Result<(), xenstore::Error> {
+    xs.write("/local/domain/0/name", "Domain-0")?;
+    xs.write("/local/domain/0/domid", "0")?;
+    xs.write(
+        "/local/domain/0/vm",
+        "/vm/00000000-0000-0000-0000-000000000000",
+    )?;
+    xs.write("/vm/00000000-0000-0000-0000-000000000000/name", "Domain-0")?;
+    xs.write("/tool/xenstored/domid", "0")?;
+    xs.write("/tool/xenconsoled/domid", "0")?;
+    Ok(())
+}
+
+fn accept(sim: &Arc<Sim>, listener: &UnixListener) {
+    for stream in listener.incoming().flatten() {
+        let sim = Arc::clone(sim);
+        let _ = thread::Builder::new()
+            .name("sim-client".into())
+            .spawn(move || client(&sim, stream));
+    }
+}
+
+fn client(sim: &Sim, stream: UnixStream) {
+    let Ok(mut out) = stream.try_clone() else {
+        return;
+    };
+    let reader = BufReader::new(stream);
+    for line in reader.lines() {
+        let Ok(line) = line else { break };
+        let reply = match serde_json::from_str::<Request>(&line) {
+            Ok(req) => match handle(sim, req) {
+                Ok(v) => Reply::Ok(v),
+                Err(e) => Reply::Err(e),
+            },
+            Err(e) => Reply::Err(format!("bad request: {e}")),
+        };
+        let mut text = serde_json::to_string(&reply).unwrap_or_default();
+        text.push('\n');
+        if out.write_all(text.as_bytes()).is_err() {
+            break;
+        }
+    }
+}
+
+fn ok<T: serde::Serialize>(v: T) -> Result<Value, String> {
+    serde_json::to_value(v).map_err(|e| e.to_string())
+}
+
+fn handle(sim: &Sim, req: Request) -> Result<Value, String> {
+    let mut w = sim.lock();
+    w.last_activity = Instant::now();
+    let e = |e: crate::host::HostError| e.to_string();
+    match req {
+        Request::Domains => ok(w.host.list()),
+        Request::Physinfo => ok(w.host.physinfo()),
+        Request::VersionInfo => ok(w.host.version_info()),
+        Request::Dmesg { clear } => {
+            let text = String::from_utf8_lossy(&w.host.dmesg).into_owned();
+            if clear {
+                w.host.dmesg.clear();
+            }
+            ok(text)
+        }
+        Request::Pause(domid) => {
+            let d = w.host.get_mut(domid).map_err(e)?;
+            if domid != 0 {
+                d.paused = true;
+                d.set_rate(Instant::now(), 0.0);
+            }
+            ok(())
+        }
+        Request::Unpause(domid) => {
+            let busy = w.guests.get(&domid).is_some_and(|g| g.guest.busy());
+            let d = w.host.get_mut(domid).map_err(e)?;
+            if domid != 0 && d.built && d.shutdown.is_none() {
+                d.paused = false;
+                d.set_rate(Instant::now(), if busy { 1.0 } else { 0.005 });
+            }
+            ok(())
+        }
+        Request::Destroy(domid) => {
+            w.host.destroy(domid).map_err(e)?;
+            if let Some(r) = w.guests.remove(&domid) {
+                w.ptys -= usize::from(r.console.is_some()) + usize::from(r.serial.is_some());
+            }
+            drop(w);
+            // xenstored notices the domain is gone.
+            if sim.xs.is_domain_introduced(domid).unwrap_or(false) {
+                let _ = sim.xs.release_domain(domid);
+            } else {
+                sim.xsd.domain_exception();
+            }
+            sim.log(&format!("domain {domid} destroyed"));
+            ok(())
+        }
+        Request::Vcpus(domid) => ok(w.host.vcpus(domid).map_err(e)?),
+        Request::SetMaxMem { domid, kb } => {
+            w.host.get_mut(domid).map_err(e)?.max_memkb = kb;
+            ok(())
+        }
+        Request::SetPodTarget { domid, pages } => {
+            w.host.get_mut(domid).map_err(e)?.pod_target_pages = Some(pages);
+            ok(())
+        }
+        Request::HasPvCallback(domid) => ok(w.host.get(domid).map_err(e)?.pv_callback),
+        Request::SendTrigger { domid, trigger, .. } => {
+            let hvm = w.host.get(domid).map_err(e)?.kind != GuestKind::Pv;
+            if !hvm {
+                return Err("Function not implemented".into());
+            }
+            match trigger {
+                Trigger::Power => {
+                    if let Some(g) = w.guests.get_mut(&domid) {
+                        g.guest.power_button();
+                    }
+                }
+                Trigger::Reset => {
+                    w.host.shutdown(domid, SHUTDOWN_REBOOT).map_err(e)?;
+                    drop(w);
+                    sim.xsd.domain_exception();
+                }
+                Trigger::Nmi => {
+                    if let Some(g) = w.guests.get_mut(&domid) {
+                        g.guest.nmi();
+                    }
+                }
+                Trigger::Init | Trigger::Sleep => {}
+            }
+            ok(())
+        }
+        Request::CreateDomain(spec) => ok(w.host.create(&spec).map_err(e)?),
+        Request::Build { domid, spec } => {
+            w.host
+                .populate(domid, spec.target_memkb, spec.online_vcpus)
+                .map_err(|err| {
+                    format!("xc_dom_boot_mem_init: can't allocate memory for domain: {err}")
+                })?;
+            w.host.get_mut(domid).map_err(e)?.max_memkb = spec.max_memkb + 1024;
+            let cmdline = spec.cmdline.clone().unwrap_or_default();
+            let guest = Guest::new(
+                &spec.name,
+                spec.kind,
+                &cmdline,
+                spec.target_memkb,
+                spec.online_vcpus,
+            );
+            w.guests.insert(
+                domid,
+                Running {
+                    guest,
+                    console: None,
+                    serial: None,
+                    dm: false,
+                },
+            );
+            // Ring pages and ports as a builder would pick them.
+            ok(xl_toolstack::Built {
+                store_port: 1,
+                store_mfn: 0xfeffc + u64::from(domid),
+                console_port: 2,
+                console_mfn: 0xfeffb + u64::from(domid),
+            })
+        }
+        Request::SpawnDeviceModel(spec) => {
+            let domid = spec.domid;
+            w.host.get(domid).map_err(e)?;
+            let serial = if spec.serial_pty && w.ptys < MAX_PTYS {
+                let p = Pty::open().map_err(|err| format!("cannot open pty: {err}"))?;
+                w.ptys += 1;
+                Some(p)
+            } else {
+                None
+            };
+            let tty = serial.as_ref().map(|p| p.path.clone());
+            if let Some(r) = w.guests.get_mut(&domid) {
+                r.serial = serial;
+                r.dm = true;
+            }
+            drop(w);
+            if let Some(tty) = tty {
+                sim.xs
+                    .write(&format!("/local/domain/{domid}/serial/0/tty"), &tty)
+                    .map_err(|err| err.to_string())?;
+            }
+            sim.xs
+                .write(
+                    &format!("/local/domain/0/device-model/{domid}/state"),
+                    "running",
+                )
+                .map_err(|err| err.to_string())?;
+            ok(std::process::id())
+        }
+        Request::KillDeviceModel(domid) => {
+            if let Some(r) = w.guests.get_mut(&domid) {
+                r.dm = false;
+                if r.serial.take().is_some() {
+                    w.ptys -= 1;
+                }
+            }
+            drop(w);
+            let _ = sim.xs.rm(&format!("/local/domain/0/device-model/{domid}"));
+            ok(())
+        }
+        Request::Quit => {
+            w.quit = true;
+            ok(())
+        }
+    }
+}
+
+/// Watches the whole store as dom0's daemons would: xenconsoled (console
+/// ptys), backend drivers (xenbus states) and the guests' xenbus clients
+/// (control/shutdown and control/sysrq).
+fn watch_loop(sim: &Sim, xs: &Xs) {
+    if xs.watch("/local/domain", "sim").is_err() {
+        return;
+    }
+    while let Ok(ev) = xs.next_watch() {
+        let parts: Vec<&str> = ev.path.split('/').collect();
+        // ["", "local", "domain", N, ...]
+        let Some(domid) = parts.get(3).and_then(|d| d.parse::<u32>().ok()) else {
+            continue;
+        };
+        match &parts[4..] {
+            ["console", "tty"] => console_up(sim, xs, domid),
+            ["control", "shutdown"] => control(sim, xs, domid, &ev.path, false),
+            ["control", "sysrq"] => control(sim, xs, domid, &ev.path, true),
+            ["backend", kind, _fe, _dev, "state"] if domid == 0 && *kind != "console" => {
+                backend_state(xs, &ev.path);
+            }
+            ["backend", _kind, _fe, _dev, "hotplug-status"]
+                if domid == 0
+                    && xs.try_read(&ev.path).ok().flatten().as_deref() == Some("connected") =>
+            {
+                let state = ev.path.replace("/hotplug-status", "/state");
+                let _ = xs.write(&state, "4");
+            }
+            _ => {}
+        }
+    }
+}
+
+/// xenconsoled: a new console frontend gets a pty.
+fn console_up(sim: &Sim, xs: &Xs, domid: u32) {
+    let path = format!("/local/domain/{domid}/console/tty");
+    if !matches!(xs.try_read(&path), Ok(Some(t)) if t.is_empty()) {
+        return;
+    }
+    let mut w = sim.lock();
+    let Some(r) = w.guests.get(&domid) else {
+        return;
+    };
+    if r.console.is_some() {
+        return;
+    }
+    if w.ptys >= MAX_PTYS {
+        drop(w);
+        sim.log(&format!(
+            "domain {domid}: no console, {MAX_PTYS} ptys in use"
+        ));
+        return;
+    }
+    let pty = match Pty::open() {
+        Ok(p) => p,
+        Err(e) => {
+            drop(w);
+            sim.log(&format!("domain {domid}: cannot open pty: {e}"));
+            return;
+        }
+    };
+    let tty = pty.path.clone();
+    w.ptys += 1;
+    if let Some(r) = w.guests.get_mut(&domid) {
+        r.console = Some(pty);
+    }
+    drop(w);
+    let _ = xs.write(&path, &tty);
+}
+
+/// A backend driver's half of the xenbus handshake.
+fn backend_state(xs: &Xs, path: &str) {
+    let Ok(Some(state)) = xs.try_read(path) else {
+        return;
+    };
+    let next = match state.trim() {
+        "1" => "2",
+        "5" => "6",
+        _ => return,
+    };
+    let _ = xs.write(path, next);
+}
+
+/// The guest's xenbus control watch.
+fn control(sim: &Sim, xs: &Xs, domid: u32, path: &str, sysrq: bool) {
+    let Ok(Some(value)) = xs.try_read(path) else {
+        return;
+    };
+    if value.is_empty() {
+        return;
+    }
+    let mut w = sim.lock();
+    let runs = w.host.get(domid).is_ok_and(|d| d.running());
+    let Some(r) = w.guests.get_mut(&domid) else {
+        return;
+    };
+    // A paused or still-booting guest has no xenbus driver listening yet.
+    if !runs || r.guest.busy() {
+        return;
+    }
+    let acked = if sysrq {
+        r.guest.sysrq(value.chars().next().unwrap_or(' '));
+        true
+    } else {
+        r.guest.control_shutdown(&value)
+    };
+    let busy = r.guest.busy();
+    if let Ok(d) = w.host.get_mut(domid) {
+        d.set_rate(Instant::now(), if busy { 1.0 } else { 0.005 });
+    }
+    drop(w);
+    if acked {
+        let _ = xs.write(path, "");
+    }
+}
+
+fn tick_loop(sim: &Sim, hv_path: &Path) {
+    let mut last = Instant::now();
+    let mut checked = Instant::now();
+    loop {
+        thread::sleep(TICK);
+        let now = Instant::now();
+        let ms = now.duration_since(last).as_millis() as u64;
+        last = now;
+        let mut exits = Vec::new();
+        let mut booted = Vec::new();
+        {
+            let mut w = sim.lock();
+            if w.quit {
+                return;
+            }
+            let World { host, guests, .. } = &mut *w;
+            for (domid, r) in guests.iter_mut() {
+                let Ok(d) = host.get_mut(*domid) else {
+                    continue;
+                };
+                if !d.running() {
+                    continue;
+                }
+                let (out, exit) = r.guest.advance(ms);
+                if !out.is_empty()
+                    && let Some(p) = r.out()
+                {
+                    p.write(&out);
+                }
+                if r.guest.take_booted() {
+                    d.pv_callback = true;
+                    d.set_rate(now, 0.005);
+                    booted.push(*domid);
+                }
+                if let Some(x) = exit {
+                    exits.push((*domid, x));
+                }
+            }
+            for (domid, x) in &exits {
+                let reason = match x {
+                    Exit::Poweroff => SHUTDOWN_POWEROFF,
+                    Exit::Reboot => SHUTDOWN_REBOOT,
+                    Exit::Crash => SHUTDOWN_CRASH,
+                };
+                let _ = host.shutdown(*domid, reason);
+            }
+            if !exits.is_empty() || host.domains.len() > 1 {
+                w.last_activity = now;
+            }
+        }
+        for domid in booted {
+            frontends_connected(&sim.xs, domid);
+        }
+        if !exits.is_empty() {
+            sim.xsd.domain_exception();
+            for (domid, x) in exits {
+                sim.log(&format!("domain {domid} shut down ({x:?})"));
+            }
+        }
+        if now.duration_since(checked) > Duration::from_secs(2) {
+            checked = now;
+            // The state directory was removed (a test's temp dir): go.
+            if !hv_path.exists() || sim.lock().last_activity.elapsed() > IDLE_EXIT {
+                return;
+            }
+        }
+    }
+}
+
+/// The booted guest's frontends connect, and so do their backends.
+fn frontends_connected(xs: &Xs, domid: u32) {
+    let base = format!("/local/domain/{domid}/device");
+    for kind in xs.directory(&base).unwrap_or_default() {
+        for dev in xs.directory(&format!("{base}/{kind}")).unwrap_or_default() {
+            let fe = format!("{base}/{kind}/{dev}");
+            let _ = xs.write(&format!("{fe}/state"), "4");
+            if let Ok(Some(be)) = xs.try_read(&format!("{fe}/backend")) {
+                let _ = xs.write(&format!("{be}/state"), "4");
+            }
+        }
+    }
+}
+
+/// Keys typed into console ptys reach their guests.
+fn input_loop(sim: &Sim) {
+    let mut buf = [0u8; 1024];
+    loop {
+        let fds: Vec<(u32, Arc<OwnedFd>)> = {
+            let w = sim.lock();
+            if w.quit {
+                return;
+            }
+            w.guests
+                .iter()
+                .flat_map(|(d, r)| {
+                    [r.console.as_ref(), r.serial.as_ref()]
+                        .into_iter()
+                        .flatten()
+                        .map(|p| (*d, Arc::clone(&p.master)))
+                })
+                .collect()
+        };
+        if fds.is_empty() {
+            thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        let mut polls: Vec<PollFd<'_>> = fds
+            .iter()
+            .map(|(_, fd)| PollFd::new(&**fd, PollFlags::IN))
+            .collect();
+        let timeout = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000_000,
+        };
+        if poll(&mut polls, Some(&timeout)).unwrap_or(0) == 0 {
+            continue;
+        }
+        let ready: Vec<usize> = polls
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.revents().contains(PollFlags::IN))
+            .map(|(i, _)| i)
+            .collect();
+        drop(polls);
+        for i in ready {
+            let (domid, fd) = &fds[i];
+            let n = match rustix::io::read(&**fd, &mut buf) {
+                Ok(n) if n > 0 => n,
+                _ => continue,
+            };
+            let mut w = sim.lock();
+            let runs = w.host.get(*domid).is_ok_and(|d| d.running());
+            if let Some(r) = w.guests.get_mut(domid)
+                && runs
+            {
+                let echo = r.guest.input(&buf[..n]);
+                if let Some(p) = r.out() {
+                    p.write(&echo);
+                }
+                if r.guest.busy()
+                    && let Ok(d) = w.host.get_mut(*domid)
+                {
+                    d.set_rate(Instant::now(), 1.0);
+                }
+            }
+        }
+    }
+}
+
+/// The state directory's socket paths.
+pub fn socket_paths(dir: &Path) -> (PathBuf, PathBuf) {
+    (dir.join(HYPERVISOR_SOCK), dir.join(XENSTORED_SOCK))
+}
