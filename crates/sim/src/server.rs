@@ -36,9 +36,34 @@ struct Running {
     console: Option<Pty>,
     serial: Option<Pty>,
     dm: bool,
+    /// Output from before the console pty existed (xenconsoled reads the
+    /// ring once it connects, so nothing early is lost).
+    backlog: Vec<u8>,
 }
 
+/// How much early console output is kept (a console ring's worth).
+const BACKLOG_MAX: usize = 64 * 1024;
+
 impl Running {
+    fn emit(&mut self, data: &[u8]) {
+        match self.out() {
+            Some(p) => p.write(data),
+            None => {
+                let room = BACKLOG_MAX.saturating_sub(self.backlog.len());
+                self.backlog
+                    .extend_from_slice(&data[..data.len().min(room)]);
+            }
+        }
+    }
+
+    fn flush_backlog(&mut self) {
+        let early = std::mem::take(&mut self.backlog);
+        match self.out() {
+            Some(p) => p.write(&early),
+            None => self.backlog = early,
+        }
+    }
+
     /// Where the guest's kernel console goes: the emulated serial port of
     /// an HVM guest that has one, else the PV console.
     fn out(&self) -> Option<&Pty> {
@@ -298,6 +323,7 @@ fn handle(sim: &Sim, req: Request) -> Result<Value, String> {
                     console: None,
                     serial: None,
                     dm: false,
+                    backlog: Vec::new(),
                 },
             );
             // Ring pages and ports as a builder would pick them.
@@ -322,6 +348,7 @@ fn handle(sim: &Sim, req: Request) -> Result<Value, String> {
             if let Some(r) = w.guests.get_mut(&domid) {
                 r.serial = serial;
                 r.dm = true;
+                r.flush_backlog();
             }
             drop(w);
             if let Some(tty) = tty {
@@ -419,6 +446,7 @@ fn console_up(sim: &Sim, xs: &Xs, domid: u32) {
     w.ptys += 1;
     if let Some(r) = w.guests.get_mut(&domid) {
         r.console = Some(pty);
+        r.flush_backlog();
     }
     drop(w);
     let _ = xs.write(&path, &tty);
@@ -494,10 +522,8 @@ fn tick_loop(sim: &Sim, hv_path: &Path) {
                     continue;
                 }
                 let (out, exit) = r.guest.advance(ms);
-                if !out.is_empty()
-                    && let Some(p) = r.out()
-                {
-                    p.write(&out);
+                if !out.is_empty() {
+                    r.emit(&out);
                 }
                 if r.guest.take_booted() {
                     d.pv_callback = true;
@@ -522,6 +548,12 @@ fn tick_loop(sim: &Sim, hv_path: &Path) {
         }
         for domid in booted {
             frontends_connected(&sim.xs, domid);
+            // A request written while the guest was booting is seen when
+            // its xenbus driver comes up, as in Linux.
+            for (node, sysrq) in [("shutdown", false), ("sysrq", true)] {
+                let path = format!("/local/domain/{domid}/control/{node}");
+                control(sim, &sim.xs, domid, &path, sysrq);
+            }
         }
         if !exits.is_empty() {
             sim.xsd.domain_exception();
@@ -606,9 +638,7 @@ fn input_loop(sim: &Sim) {
                 && runs
             {
                 let echo = r.guest.input(&buf[..n]);
-                if let Some(p) = r.out() {
-                    p.write(&echo);
-                }
+                r.emit(&echo);
                 if r.guest.busy()
                     && let Ok(d) = w.host.get_mut(*domid)
                 {

@@ -154,6 +154,8 @@ pub struct HostPaths {
     pub lockfile: PathBuf,
     /// Hotplug scripts: /etc/xen/scripts.
     pub scripts: PathBuf,
+    /// Console clients' locks (xenconsole.<domid>): /var/lock.
+    pub locks: PathBuf,
 }
 
 impl HostPaths {
@@ -165,6 +167,7 @@ impl HostPaths {
             log: "/var/log/xen".into(),
             lockfile: "/var/lock/xl".into(),
             scripts: "/etc/xen/scripts".into(),
+            locks: "/var/lock".into(),
         }
     }
 
@@ -176,6 +179,7 @@ impl HostPaths {
             log: root.join("log"),
             lockfile: root.join("xl.lock"),
             scripts: root.join("scripts"),
+            locks: root.join("lock"),
         }
     }
 }

@@ -150,7 +150,12 @@ pub fn console(cmd: &'static Cmd, args: &[String]) -> Status {
     }
 
     // One client per console, like xenconsole (and compatible with it).
-    let lock_path = format!("/var/lock/xenconsole.{domid}");
+    let lock_dir = &hv.paths().locks;
+    let _ = std::fs::create_dir_all(lock_dir);
+    let lock_path = lock_dir
+        .join(format!("xenconsole.{domid}"))
+        .display()
+        .to_string();
     let lock = match OpenOptions::new()
         .read(true)
         .write(true)

@@ -1,0 +1,351 @@
+//! Scenario tests on the built-in simulator: the real `xl` binary, a
+//! simulated host per test (its own XL_SIM_DIR), driven as a script would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use xenstore::{Xs, XsOps};
+
+struct Host {
+    dir: tempfile::TempDir,
+}
+
+impl Host {
+    fn new() -> Host {
+        Host {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_xl"));
+        c.args(args)
+            .env("XL_BACKEND", "sim")
+            .env("XL_SIM_DIR", self.path())
+            .env("XL_CONF", "/dev/null")
+            .current_dir(self.path())
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn xl(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.xl(args);
+        assert!(
+            o.status.success(),
+            "xl {args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// Writes a config (and a stand-in kernel) in the host dir.
+    fn config(&self, name: &str, extra: &str) -> PathBuf {
+        std::fs::write(self.path().join("vmlinuz"), b"kernel").unwrap();
+        let p = self.path().join(format!("{name}.cfg"));
+        std::fs::write(
+            &p,
+            format!(
+                "name = \"{name}\"\ntype = \"pvh\"\nkernel = \"vmlinuz\"\nmemory = 256\n\
+                 vcpus = 2\non_poweroff = \"destroy\"\non_reboot = \"restart\"\n{extra}\n"
+            ),
+        )
+        .unwrap();
+        p
+    }
+
+    fn create(&self, name: &str, extra: &str) {
+        let cfg = self.config(name, extra);
+        self.ok(&["create", cfg.to_str().unwrap()]);
+    }
+
+    /// `xl list` rows as (name, id, mem, vcpus, state).
+    fn list(&self) -> Vec<(String, u32, u64, u32, String)> {
+        let out = self.ok(&["list"]);
+        let mut lines = out.lines();
+        assert_eq!(
+            lines.next(),
+            Some("Name                                        ID   Mem VCPUs\tState\tTime(s)")
+        );
+        lines
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (
+                    f[0].to_string(),
+                    f[1].parse().unwrap(),
+                    f[2].parse().unwrap(),
+                    f[3].parse().unwrap(),
+                    f[4].to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn domid(&self, name: &str) -> Option<u32> {
+        self.list().into_iter().find(|r| r.0 == name).map(|r| r.1)
+    }
+
+    fn wait_for(&self, what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn free_mb(&self) -> u64 {
+        // `xl info KEY` prints the bare value.
+        self.ok(&["info", "free_memory"]).trim().parse().unwrap()
+    }
+
+    fn xs(&self) -> Xs {
+        Xs::open_path(self.path().join("xenstored.sock")).unwrap()
+    }
+
+    /// Every xenstore path below `/`, as `xenstore-ls -f` lists them.
+    fn store(&self) -> Vec<String> {
+        fn walk(xs: &Xs, p: &str, out: &mut Vec<String>) {
+            for c in xs.directory(p).unwrap_or_default() {
+                let child = if p == "/" {
+                    format!("/{c}")
+                } else {
+                    format!("{p}/{c}")
+                };
+                out.push(child.clone());
+                walk(xs, &child, out);
+            }
+        }
+        let mut v = Vec::new();
+        walk(&self.xs(), "/", &mut v);
+        v
+    }
+
+    /// What `xl console` shows until `until` appears (or 20 s pass).
+    fn console(&self, domid: u32, until: &str) -> String {
+        use std::io::Read;
+        let mut child = self
+            .cmd(&["console", &domid.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut seen = Vec::new();
+        while !String::from_utf8_lossy(&seen).contains(until) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(chunk) => seen.extend(chunk),
+                Err(_) => break,
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let mut text = String::from_utf8_lossy(&seen).into_owned();
+        if !text.contains(until) {
+            let log = std::fs::read_to_string(self.path().join("host.log")).unwrap_or_default();
+            text.push_str(&format!("\n[no {until:?} seen; host log:\n{log}]"));
+        }
+        text
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        // The host process exits once its socket is gone; don't wait.
+        let _ = std::fs::remove_file(self.path().join("hypervisor.sock"));
+    }
+}
+
+#[test]
+fn create_list_console_pause_shutdown() {
+    let h = Host::new();
+    let free = h.free_mb();
+    h.create("web", "");
+    let id = h.domid("web").expect("web is listed");
+    assert_eq!(id, 1, "Xen hands out domid 1 first");
+    let row = h.list().into_iter().find(|r| r.0 == "web").unwrap();
+    assert_eq!((row.2, row.3), (256, 2));
+    assert_eq!(h.free_mb(), free - 256, "memory is taken from the host");
+    assert_eq!(h.ok(&["domid", "web"]), "1\n");
+    assert_eq!(h.ok(&["domname", "1"]), "web\n");
+
+    let console = h.console(id, "login: ");
+    assert!(console.contains("Linux version"), "{console}");
+    assert!(console.contains("web login: "), "{console}");
+
+    h.ok(&["pause", "web"]);
+    assert!(h.list().iter().any(|r| r.0 == "web" && r.4 == "--p---"));
+    h.ok(&["unpause", "web"]);
+    assert!(h.list().iter().any(|r| r.0 == "web" && r.4 == "-b----"));
+
+    let o = h.xl(&["shutdown", "-w", "web"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("Shutting down domain 1"), "{err}");
+    // The monitor applies on_poweroff=destroy.
+    h.wait_for("web to go", || h.domid("web").is_none());
+    assert_eq!(h.free_mb(), free, "memory is given back");
+    let left: Vec<String> = h
+        .store()
+        .into_iter()
+        .filter(|p| p.starts_with("/local/domain/1") || p.starts_with("/libxl/1"))
+        .collect();
+    assert!(left.is_empty(), "xenstore residue: {left:?}");
+}
+
+#[test]
+fn reboot_restarts_with_on_reboot_restart() {
+    let h = Host::new();
+    h.create("app", "");
+    let first = h.domid("app").unwrap();
+    h.wait_for("boot", || h.xl(&["reboot", "app"]).status.success());
+    h.wait_for("app to come back", || {
+        h.domid("app").is_some_and(|d| d != first)
+    });
+    let log = std::fs::read_to_string(h.path().join("log/xl-app.log")).unwrap();
+    assert!(
+        log.contains("Action for shutdown reason code 1 is restart"),
+        "{log}"
+    );
+    h.ok(&["destroy", "app"]);
+    assert_eq!(h.domid("app"), None);
+}
+
+#[test]
+fn crash_is_preserved_and_destroy_cleans_up() {
+    let h = Host::new();
+    h.create("db", "on_crash = \"preserve\"");
+    let id = h.domid("db").unwrap();
+    assert!(h.console(id, "login: ").contains("db login: "));
+    h.ok(&["sysrq", "db", "c"]);
+    h.wait_for("crash", || {
+        h.list().iter().any(|r| r.0 == "db" && r.4 == "---sc-")
+    });
+    h.ok(&["destroy", "db"]);
+    assert_eq!(h.domid("db"), None);
+    let stored: Vec<_> = std::fs::read_dir(h.path().join("lib"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("libxl-json"))
+        .collect();
+    assert!(stored.is_empty(), "stored config left behind");
+}
+
+#[test]
+fn duplicate_names_are_refused() {
+    let h = Host::new();
+    h.create("one", "");
+    let cfg = h.config("one", "");
+    let o = h.xl(&["create", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("Domain with name \"one\" already exists."),
+        "{err}"
+    );
+    assert_eq!(h.list().len(), 2);
+}
+
+#[test]
+fn failed_creates_leave_nothing_behind() {
+    let h = Host::new();
+    let free = h.free_mb();
+    let before = h.store();
+    for (name, extra, needle) in [
+        (
+            "nokernel",
+            "kernel = \"missing-vmlinuz\"",
+            "cannot read kernel",
+        ),
+        (
+            "nodisk",
+            "disk = [ \"/nonexistent.img,raw,xvda,rw\" ]",
+            "does not exist",
+        ),
+        (
+            "nobridge",
+            "vif = [ \"bridge=nosuchbr0\" ]",
+            "Could not find bridge device nosuchbr0",
+        ),
+        ("toobig", "memory = 100000000", "Out of memory"),
+    ] {
+        let cfg = h.config(name, extra);
+        let o = h.xl(&["create", cfg.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{name}: {err}");
+        assert!(err.contains(needle), "{name}: {err}");
+        assert_eq!(h.list().len(), 1, "{name}: a domain was left behind");
+    }
+    // libxl creates /libxl once and never removes it; neither do we.
+    let after: Vec<String> = h.store().into_iter().filter(|p| p != "/libxl").collect();
+    assert_eq!(after, before, "xenstore residue");
+    assert_eq!(h.free_mb(), free);
+    let files: Vec<_> = std::fs::read_dir(h.path().join("lib"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().contains("libxl-json"))
+        .collect();
+    assert!(files.is_empty(), "stored configs left: {files:?}");
+}
+
+#[test]
+fn parallel_creates_get_distinct_domains() {
+    let h = Host::new();
+    let names: Vec<String> = (0..6).map(|i| format!("par{i}")).collect();
+    let cfgs: Vec<PathBuf> = names.iter().map(|n| h.config(n, "")).collect();
+    let children: Vec<_> = cfgs
+        .iter()
+        .map(|c| {
+            h.cmd(&["create", "-e", c.to_str().unwrap()])
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let rows = h.list();
+    let mut ids: Vec<u32> = rows
+        .iter()
+        .filter(|r| r.0.starts_with("par"))
+        .map(|r| r.1)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, (1..=6).collect::<Vec<_>>());
+}
+
+#[test]
+fn vcpu_list_and_memory_commands() {
+    let h = Host::new();
+    h.create("m", "maxmem = 512");
+    let out = h.ok(&["vcpu-list", "m"]);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    h.ok(&["mem-set", "m", "200m"]);
+    let xs = h.xs();
+    let id = h.domid("m").unwrap();
+    assert_eq!(
+        xs.read(&format!("/local/domain/{id}/memory/target"))
+            .unwrap(),
+        "204800"
+    );
+}
