@@ -2,7 +2,7 @@
 //! xenstore at /local/domain/<id>/name; an all-digit argument is a domid
 //! and is not checked.
 
-use xenstore::XsOps;
+use xenstore::{Xs, XsOps};
 
 use crate::{Error, Hypervisor};
 
@@ -13,26 +13,24 @@ pub fn domid_to_name(xs: &impl XsOps, domid: u32) -> Result<Option<String>, Erro
     Ok(xs.try_read(&format!("/local/domain/{domid}/name"))?)
 }
 
-/// The first listed domain with that name.
-pub fn name_to_domid(
-    hv: &dyn Hypervisor,
-    xs: &impl XsOps,
-    name: &str,
-) -> Result<Option<u32>, Error> {
-    for d in hv.domains()? {
-        if domid_to_name(xs, d.domid)?.as_deref() == Some(name) {
-            return Ok(Some(d.domid));
-        }
-    }
-    Ok(None)
+/// The first listed domain with that name (names read in one pipelined
+/// round trip).
+pub fn name_to_domid(hv: &dyn Hypervisor, xs: &Xs, name: &str) -> Result<Option<u32>, Error> {
+    let domains = hv.domains()?;
+    let paths: Vec<String> = domains
+        .iter()
+        .map(|d| format!("/local/domain/{}/name", d.domid))
+        .collect();
+    let names = xs.read_many(&paths)?;
+    Ok(domains
+        .iter()
+        .zip(names)
+        .find(|(_, n)| n.as_deref() == Some(name))
+        .map(|(d, _)| d.domid))
 }
 
 /// An xl domain argument: digits are a domid (even ""), anything else a name.
-pub fn qualifier_to_domid(
-    hv: &dyn Hypervisor,
-    xs: &impl XsOps,
-    q: &str,
-) -> Result<Option<u32>, Error> {
+pub fn qualifier_to_domid(hv: &dyn Hypervisor, xs: &Xs, q: &str) -> Result<Option<u32>, Error> {
     if q.bytes().all(|b| b.is_ascii_digit()) {
         // strtoul: overflow saturates, and uint32_t keeps the low bits.
         let v = q

@@ -1,0 +1,88 @@
+//! How the toolstack scales on the simulator: create N domains, then time
+//! `xl list` (the real binary, process start included). Target: `xl list`
+//! of 10 000 domains under 100 ms. Sizes: XL_BENCH_SIZES (default
+//! "1000,10000").
+//!
+//! Run: cargo bench -p xl --bench sim_scale
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use xl_toolstack::Hypervisor;
+
+fn xl(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_xl"))
+        .args(args)
+        .env("XL_BACKEND", "sim")
+        .env("XL_SIM_DIR", dir)
+        .env("XL_CONF", "/dev/null")
+        // Room for every domain (64 MiB each).
+        .env("XL_SIM_MEMORY_MB", "2000000")
+        .output()
+        .expect("run xl")
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::var("XL_BENCH_SIZES")
+        .unwrap_or_else(|_| "1000,10000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let kernel = std::env::temp_dir().join("xl-bench-vmlinuz");
+    std::fs::write(&kernel, b"kernel").unwrap();
+    for n in sizes {
+        let dir = tempfile::tempdir().unwrap();
+        // The first xl starts the simulated host (with the memory above).
+        assert!(xl(dir.path(), &["list"]).status.success());
+        let hv = xl_sim::SimHypervisor::open(dir.path()).unwrap();
+        let xs = hv.xenstore().unwrap();
+        let host = xl_config::Host {
+            max_cpus: 4,
+            node_cpus: vec![(0..4).collect()],
+            firmware_dir: "/usr/lib/xen/boot".into(),
+        };
+        let start = Instant::now();
+        for i in 0..n {
+            let text = format!(
+                "name=\"bench{i}\"\ntype=\"pvh\"\nkernel=\"{}\"\nmemory=64\n",
+                kernel.display()
+            );
+            let mut r = xl_config::Report::new();
+            let cfg = xl_config::parse_config_data(
+                "bench.cfg",
+                &text,
+                &xl_config::Globals::default(),
+                &host,
+                &mut r,
+            )
+            .expect("config parses");
+            let domid = xl_toolstack::create::create(&hv, &xs, &cfg).expect("create");
+            hv.unpause(domid).unwrap();
+        }
+        let created = start.elapsed();
+        let mut runs: Vec<Duration> = (0..7)
+            .map(|_| {
+                let t = Instant::now();
+                let o = xl(dir.path(), &["list"]);
+                let took = t.elapsed();
+                assert!(o.status.success());
+                assert_eq!(o.stdout.split(|b| *b == b'\n').count(), n + 3);
+                took
+            })
+            .collect();
+        runs.sort();
+        let median = runs[runs.len() / 2];
+        println!(
+            "{n} domains: create {:.1} s ({:.2} ms each); xl list median {:.1} ms (target < 100 ms: {})",
+            created.as_secs_f64(),
+            created.as_secs_f64() * 1000.0 / n as f64,
+            median.as_secs_f64() * 1000.0,
+            if median < Duration::from_millis(100) {
+                "met"
+            } else {
+                "MISSED"
+            }
+        );
+        let _ = hv.quit();
+    }
+}
