@@ -3,7 +3,10 @@
 use xen_sys::Xen;
 use xen_sys::abi::{self, DomainInfo};
 
-use crate::{DomInfo, Error, Hypervisor, PhysInfo, Trigger, VcpuInfo, VersionInfo};
+use crate::{
+    CpuTopology, CpupoolInfo, DomInfo, Error, Hypervisor, NumaNode, PciAddr, PhysInfo, SchedParams,
+    Trigger, VcpuInfo, VersionInfo,
+};
 
 pub struct XenHypervisor {
     xen: Xen,
@@ -250,4 +253,128 @@ impl Hypervisor for XenHypervisor {
     fn unpause(&self, domid: u32) -> Result<(), Error> {
         Ok(self.xen.unpause(domid as u16)?)
     }
+
+    // issue 4 (wt4) additions
+    fn node_affinity(&self, domid: u32) -> Result<Vec<u8>, Error> {
+        let bytes = (self.xen.physinfo()?.max_node_id as usize + 1).div_ceil(8);
+        Ok(self.xen.node_affinity(domid as u16, bytes)?)
+    }
+
+    fn cpu_topology(&self) -> Result<Vec<CpuTopology>, Error> {
+        let valid = |v: u32, invalid: u32| (v != invalid).then_some(v);
+        Ok(self
+            .xen
+            .cpu_topology()?
+            .iter()
+            .map(|t| CpuTopology {
+                core: valid(t.core, abi::INVALID_CORE_ID),
+                socket: valid(t.socket, abi::INVALID_SOCKET_ID),
+                node: valid(t.node, abi::INVALID_NODE_ID),
+            })
+            .collect())
+    }
+
+    fn numa_nodes(&self) -> Result<Vec<NumaNode>, Error> {
+        let (mem, dist) = self.xen.numa_info()?;
+        let n = mem.len();
+        let size = |v: u64| (v != abi::INVALID_MEM_SZ).then_some(v);
+        Ok(mem
+            .iter()
+            .enumerate()
+            .map(|(i, m)| NumaNode {
+                size: size(m.memsize),
+                free: size(m.memfree),
+                dists: dist[i * n..(i + 1) * n]
+                    .iter()
+                    .map(|d| (*d != abi::INVALID_NODE_DIST).then_some(*d))
+                    .collect(),
+            })
+            .collect())
+    }
+
+    fn pci_nodes(&self, devs: &[PciAddr]) -> Result<Vec<Option<u32>>, Error> {
+        let raw: Vec<abi::PciDevice> = devs
+            .iter()
+            .map(|d| abi::PciDevice {
+                seg: d.seg,
+                bus: d.bus,
+                devfn: d.devfn,
+            })
+            .collect();
+        Ok(self
+            .xen
+            .pci_topology(&raw)?
+            .into_iter()
+            .map(|n| (n != abi::INVALID_NODE_ID && n != abi::INVALID_DEV).then_some(n))
+            .collect())
+    }
+
+    fn set_vcpu_affinity(
+        &self,
+        domid: u32,
+        vcpu: u32,
+        hard: Option<&[u8]>,
+        soft: Option<&[u8]>,
+    ) -> Result<(), Error> {
+        let bytes = (self.xen.physinfo()?.max_cpu_id as usize + 1).div_ceil(8);
+        self.xen
+            .set_vcpu_affinity(domid as u16, vcpu, hard, soft, bytes)?;
+        Ok(())
+    }
+
+    fn cpupools(&self) -> Result<Vec<CpupoolInfo>, Error> {
+        let bits = (self.xen.physinfo()?.max_cpu_id + 1).div_ceil(8) * 8;
+        let mut out = Vec::new();
+        let mut next = 0u32;
+        while let Some(p) = self.xen.cpupool_info(next, bits)? {
+            next = p.id + 1;
+            out.push(CpupoolInfo {
+                poolid: p.id,
+                sched: sched_name(p.sched_id),
+                n_dom: p.n_dom,
+                cpumap: p.cpumap,
+            });
+        }
+        Ok(out)
+    }
+
+    fn domain_sched(&self, domid: u32, sched: &str) -> Result<SchedParams, Error> {
+        let (_, weight, cap) = self
+            .xen
+            .domain_sched(domid as u16, sched_id(sched)?, None)?;
+        Ok(SchedParams { weight, cap })
+    }
+
+    fn set_domain_sched(&self, domid: u32, sched: &str, p: SchedParams) -> Result<(), Error> {
+        self.xen
+            .domain_sched(domid as u16, sched_id(sched)?, Some((p.weight, p.cap)))?;
+        Ok(())
+    }
+
+    fn pool_sched(&self, poolid: u32, sched: &str) -> Result<[u32; 3], Error> {
+        let w = self.xen.pool_sched(poolid, sched_id(sched)?, None)?;
+        Ok([w[0], w[1], w[2]])
+    }
+
+    fn set_pool_sched(&self, poolid: u32, sched: &str, p: [u32; 3]) -> Result<(), Error> {
+        self.xen
+            .pool_sched(poolid, sched_id(sched)?, Some([p[0], p[1], p[2], 0]))?;
+        Ok(())
+    }
+}
+
+/// A scheduler's name from its XEN_SCHEDULER_* id.
+fn sched_name(id: u32) -> String {
+    abi::SCHEDULERS
+        .iter()
+        .find(|(i, _)| *i == id)
+        .map_or_else(|| "unknown".to_string(), |(_, n)| n.to_string())
+}
+
+fn sched_id(name: &str) -> Result<u32, Error> {
+    abi::SCHEDULERS
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(i, _)| *i)
+        .ok_or_else(|| Error::Invalid(format!("unknown scheduler {name}")))
 }

@@ -1,0 +1,119 @@
+//! A hypervisor for unit tests: a fixed set of domains; operations the
+//! tests do not need fail.
+
+use std::cell::RefCell;
+
+use crate::{
+    CpuTopology, CpupoolInfo, DomInfo, Error, Hypervisor, NumaNode, PciAddr, PhysInfo, SchedParams,
+    Trigger, VcpuInfo, VersionInfo,
+};
+
+#[derive(Default)]
+pub struct FakeHv {
+    pub doms: RefCell<Vec<DomInfo>>,
+}
+
+impl FakeHv {
+    pub fn with(domids: &[(u32, u8)]) -> FakeHv {
+        FakeHv {
+            doms: RefCell::new(
+                domids
+                    .iter()
+                    .map(|(d, u)| DomInfo {
+                        domid: *d,
+                        uuid: [*u; 16],
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
+fn nope<T>() -> Result<T, Error> {
+    Err(Error::Invalid("not in the fake".into()))
+}
+
+impl Hypervisor for FakeHv {
+    fn version(&self) -> (u32, u32) {
+        (4, 17)
+    }
+    fn domains(&self) -> Result<Vec<DomInfo>, Error> {
+        Ok(self.doms.borrow().clone())
+    }
+    fn physinfo(&self) -> Result<PhysInfo, Error> {
+        nope()
+    }
+    fn pause(&self, _: u32) -> Result<(), Error> {
+        nope()
+    }
+    fn unpause(&self, _: u32) -> Result<(), Error> {
+        nope()
+    }
+    fn destroy(&self, _: u32, _: std::time::Duration) -> Result<(), Error> {
+        nope()
+    }
+    fn dmesg(&self, _: bool) -> Result<Vec<u8>, Error> {
+        nope()
+    }
+    fn version_info(&self) -> Result<VersionInfo, Error> {
+        nope()
+    }
+    fn scheduler(&self) -> Result<String, Error> {
+        nope()
+    }
+    fn free_cpus(&self) -> Result<u32, Error> {
+        nope()
+    }
+    fn has_pv_callback(&self, _: u32) -> Result<bool, Error> {
+        nope()
+    }
+    fn vcpus(&self, _: u32) -> Result<Vec<VcpuInfo>, Error> {
+        nope()
+    }
+    fn set_max_mem(&self, _: u32, _: u64) -> Result<(), Error> {
+        nope()
+    }
+    fn set_pod_target(&self, _: u32, _: u64) -> Result<(), Error> {
+        nope()
+    }
+    fn send_trigger(&self, _: u32, _: Trigger, _: u32) -> Result<(), Error> {
+        nope()
+    }
+    fn node_affinity(&self, _: u32) -> Result<Vec<u8>, Error> {
+        nope()
+    }
+    fn cpu_topology(&self) -> Result<Vec<CpuTopology>, Error> {
+        nope()
+    }
+    fn numa_nodes(&self) -> Result<Vec<NumaNode>, Error> {
+        nope()
+    }
+    fn pci_nodes(&self, _: &[PciAddr]) -> Result<Vec<Option<u32>>, Error> {
+        nope()
+    }
+    fn set_vcpu_affinity(
+        &self,
+        _: u32,
+        _: u32,
+        _: Option<&[u8]>,
+        _: Option<&[u8]>,
+    ) -> Result<(), Error> {
+        nope()
+    }
+    fn cpupools(&self) -> Result<Vec<CpupoolInfo>, Error> {
+        nope()
+    }
+    fn domain_sched(&self, _: u32, _: &str) -> Result<SchedParams, Error> {
+        nope()
+    }
+    fn set_domain_sched(&self, _: u32, _: &str, _: SchedParams) -> Result<(), Error> {
+        nope()
+    }
+    fn pool_sched(&self, _: u32, _: &str) -> Result<[u32; 3], Error> {
+        nope()
+    }
+    fn set_pool_sched(&self, _: u32, _: &str, _: [u32; 3]) -> Result<(), Error> {
+        nope()
+    }
+}
