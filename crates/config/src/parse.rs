@@ -32,6 +32,10 @@ pub struct Globals {
     pub default_bridge: Option<String>,
     pub default_gatewaydev: Option<String>,
     pub default_vifbackend: Option<String>,
+    /// vm.cpumask, vm.hvm.cpumask, vm.pv.cpumask: CPUs guests may use.
+    pub vm_cpumask: Option<String>,
+    pub vm_hvm_cpumask: Option<String>,
+    pub vm_pv_cpumask: Option<String>,
 }
 
 impl Default for Globals {
@@ -47,6 +51,9 @@ impl Default for Globals {
             default_bridge: None,
             default_gatewaydev: None,
             default_vifbackend: None,
+            vm_cpumask: None,
+            vm_hvm_cpumask: None,
+            vm_pv_cpumask: None,
         }
     }
 }
@@ -751,6 +758,20 @@ fn parse_cmdline(p: &mut P<'_>) -> Option<String> {
         (None, Some(r), Some(e)) => Some(format!("root={r} {e}")),
         (None, Some(r), None) => Some(format!("root={r}")),
         (None, None, e) => e,
+    }
+}
+
+/// xl's `parse_cpurange` for a command line (`vcpu-pin`, xl.conf masks):
+/// the CPUs set, or the message xl prints.
+pub fn cpu_range(s: &str, host: &Host) -> Result<Vec<u32>, String> {
+    let mut r = Report::new();
+    let mut p = P {
+        cfg: Config::new("command line", Vec::new()),
+        r: &mut r,
+    };
+    match parse_cpurange(&mut p, s, host) {
+        Ok(v) => Ok(v),
+        Err(_) => Err(r.as_str().to_string()),
     }
 }
 

@@ -340,6 +340,27 @@ impl Xen {
     }
 }
 
+/// Send SIGHUP to a process (libxl's way of stopping a device model).
+/// `Ok(false)` when no such process exists.
+pub fn hangup(pid: i32) -> std::io::Result<bool> {
+    if pid <= 0 {
+        // kill(2) would signal a process group or everything.
+        return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
+    }
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours;
+    // pid > 0 names a single process.
+    let r = unsafe { libc::kill(pid, libc::SIGHUP) };
+    if r == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::ESRCH) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
 /// A cpupool as XEN_SYSCTL_CPUPOOL_OP_INFO describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cpupool {
@@ -417,10 +438,11 @@ impl Xen {
         vcpu: u32,
         hard: Option<&[u8]>,
         soft: Option<&[u8]>,
+        force: bool,
         bytes: usize,
     ) -> Result<(Vec<u8>, Vec<u8>), SysError> {
         let mut data = vec![0u8; 2 * bytes];
-        let mut flags = 0;
+        let mut flags = if force { VCPUAFFINITY_FORCE } else { 0 };
         if let Some(h) = hard {
             flags |= VCPUAFFINITY_HARD;
             let n = h.len().min(bytes);
@@ -924,6 +946,23 @@ mod tests {
         );
         let back: PhysInfo = Sysctl::from_bytes(&s.to_bytes()).payload();
         assert_eq!((back.nr_cpus, back.total_pages), (2, 5));
+    }
+
+    #[test]
+    fn hangup_stops_a_process_and_knows_when_it_is_gone() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        assert!(super::hangup(pid).unwrap());
+        let status = child.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(1)
+        );
+        assert!(!super::hangup(pid).unwrap(), "reaped: no such process");
+        assert!(super::hangup(0).is_err() && super::hangup(-1).is_err());
     }
 
     #[test]

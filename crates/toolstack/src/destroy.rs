@@ -1,17 +1,22 @@
 //! Destroying a domain the way libxl does, so that nothing is left behind:
-//! devices removed from xenstore, the domain's xenstore trees, its saved
-//! configuration (userdata) and device-model files deleted, the domid
-//! recorded as recently used, then the hypervisor told.
+//! the domain paused, its device model stopped (SIGHUP, its xenstore and
+//! QMP residue removed), every device taken down through the backend
+//! state machine (online=0, Closing, wait for Closed; hotplug scripts run
+//! with the environment libxl gives them; QEMU-served devices after
+//! libxl's 2 s grace) and removed from xenstore, the domain's xenstore
+//! trees, saved configuration (userdata) and device-model files deleted,
+//! the domid recorded as recently used, then the hypervisor told.
 //!
-//! Devices that need a backend to shut down and hotplug scripts to run
-//! (vbd, vif, ...) and domains with a device model are refused before
-//! anything is touched: that part of libxl's state machine is not written
-//! yet, and a half-destroyed domain is worse than none.
+//! Refused before anything is touched: device models in a stub domain or
+//! running under their own uid (dm_restrict), backends in driver domains
+//! and USB controllers.
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::path::Path;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use xenstore::{Xs, XsOps};
 
@@ -181,38 +186,305 @@ pub fn mark_domid_recent(run_dir: &Path, domid: u32) -> Result<(), DestroyError>
     })
 }
 
-/// Destroy `domid`, cleaning up as libxl does.
-pub fn destroy(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<(), DestroyError> {
+/// libxl's LIBXL_QEMU_BODGE_TIMEOUT, LIBXL_DESTROY_TIMEOUT and
+/// LIBXL_HOTPLUG_TIMEOUT.
+const QEMU_BODGE: Duration = Duration::from_secs(2);
+const BACKEND_CLOSE: Duration = Duration::from_secs(10);
+const HOTPLUG: Duration = Duration::from_secs(40);
+/// XenbusStateClosing, XenbusStateClosed.
+const CLOSING: u32 = 5;
+const CLOSED: u32 = 6;
+
+/// Backends QEMU serves (libxl's QEMU_BACKEND).
+fn qemu_backend(d: &Device) -> bool {
+    matches!(
+        d.backend_kind.as_str(),
+        "qdisk" | "vfb" | "qusb" | "9pfs" | "vkbd"
+    )
+}
+
+/// The backend domain in a backend path.
+fn backend_domid(d: &Device) -> Option<u32> {
+    crate::devlist::backend_domid(&d.backend_path)
+}
+
+/// What would stop this destroy from being done the way libxl does it.
+fn unsupported(xs: &Xs, domid: u32, devs: &[Device]) -> Result<Option<String>, DestroyError> {
+    let image = |k: &str| xs.try_read(&format!("/local/domain/{domid}/image/{k}"));
+    if image("device-model-domid")?.is_some() {
+        return Ok(Some("a device model in a stub domain".into()));
+    }
+    if image("device-model-kill-uid")?.is_some() {
+        return Ok(Some(
+            "a device model running under its own uid (dm_restrict)".into(),
+        ));
+    }
+    for d in devs {
+        if d.kind == "vusb" {
+            return Ok(Some(format!("USB controller {}", d.devid)));
+        }
+        if backend_domid(d) != Some(0) {
+            return Ok(Some(format!(
+                "{} device {} served by a driver domain",
+                d.kind, d.devid
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Stop the device model as libxl does: forget its xenstore directory,
+/// hang it up, remove its QMP sockets. Errors are reported, not fatal.
+fn destroy_device_model(xs: &Xs, domid: u32, run_dir: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    match xs.rm(&format!("/local/domain/0/device-model/{domid}")) {
+        Err(e) if !e.is_not_found() => problems.push(format!("removing device-model node: {e}")),
+        _ => {}
+    }
+    let pid = xs
+        .try_read(&format!("/local/domain/{domid}/image/device-model-pid"))
+        .ok()
+        .flatten();
+    match pid.map(|p| xl_config::value::strtol(p.as_bytes(), 10).0 as i32) {
+        None => problems.push("unable to find Device Model pid".into()),
+        Some(pid) => {
+            if let Err(e) = xen_sys::hangup(pid) {
+                problems.push(format!("failed to kill Device Model [{pid}]: {e}"));
+            }
+        }
+    }
+    for sock in ["qmp-libxl", "qmp-libxenstat"] {
+        let p = run_dir.join(format!("{sock}-{domid}"));
+        if let Err(e) = fs::remove_file(&p)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            problems.push(format!(
+                "Failed to remove QMP socket file {}: {e}",
+                p.display()
+            ));
+        }
+    }
+    problems
+}
+
+/// A device on its way down.
+struct Removal {
+    dev: Device,
+    /// QEMU serves it and the domain is paused: no backend to wait for.
+    qemu: bool,
+    /// The backend was already gone.
+    gone: bool,
+}
+
+/// Start removing a device (libxl__initiate_device_generic_remove with
+/// force): frontend removed, backend told to go offline and close.
+fn initiate_remove(
+    xs: &Xs,
+    domid: u32,
+    d: &Device,
+    paused: bool,
+) -> Result<Removal, xenstore::Error> {
+    if qemu_backend(d) && paused {
+        return Ok(Removal {
+            dev: d.clone(),
+            qemu: true,
+            gone: false,
+        });
+    }
+    let be = &d.backend_path;
+    let gone = xs.transaction(|t| -> Result<bool, xenstore::Error> {
+        path_cleanup(t, &frontend_path(domid, d))?;
+        let Some(state) = t.try_read(&format!("{be}/state"))? else {
+            return Ok(true);
+        };
+        t.write(&format!("{be}/online"), "0")?;
+        if xl_config::value::strtol(state.as_bytes(), 10).0 != i64::from(CLOSED) {
+            t.write(&format!("{be}/state"), &CLOSING.to_string())?;
+        }
+        Ok(false)
+    })?;
+    Ok(Removal {
+        dev: d.clone(),
+        qemu: false,
+        gone,
+    })
+}
+
+fn backend_state(xs: &Xs, be: &str) -> Option<i64> {
+    xs.try_read(&format!("{be}/state"))
+        .ok()
+        .flatten()
+        .map(|s| xl_config::value::strtol(s.as_bytes(), 10).0)
+}
+
+/// One hotplug script run: its arguments (script first) and the
+/// environment variables libxl adds.
+pub type HotplugRun = (Vec<String>, Vec<(String, String)>);
+
+/// The hotplug script runs for a device on removal.
+pub fn hotplug_commands(
+    xs: &impl XsOps,
+    domid: u32,
+    d: &Device,
+) -> Result<Vec<HotplugRun>, xenstore::Error> {
+    let be = &d.backend_path;
+    let kind = d.backend_kind.as_str();
+    if kind != "vbd" && kind != "vif" {
+        return Ok(Vec::new());
+    }
+    let Some(script) = xs.try_read(&format!("{be}/script"))? else {
+        return Ok(Vec::new());
+    };
+    let mut env = vec![
+        ("script".to_string(), script.clone()),
+        ("XENBUS_TYPE".to_string(), kind.to_string()),
+        (
+            "XENBUS_PATH".to_string(),
+            format!("backend/{kind}/{domid}/{}", d.devid),
+        ),
+        ("XENBUS_BASE_PATH".to_string(), "backend".to_string()),
+    ];
+    if kind == "vbd" {
+        return Ok(vec![(vec![script, "remove".into()], env)]);
+    }
+    let gatewaydev = xs
+        .try_read(&format!("{be}/gatewaydev"))?
+        .unwrap_or_default();
+    env.push(("netdev".into(), gatewaydev));
+    let ioemu = xs.try_read(&format!("{be}/type"))?.as_deref() == Some("vif_ioemu");
+    let vif = format!("vif{domid}.{}", d.devid);
+    if ioemu {
+        env.push(("INTERFACE".into(), format!("{vif}-emu")));
+    }
+    env.push(("vif".into(), vif));
+    let mut runs = vec![(
+        vec![script.clone(), "offline".into(), "type_if=vif".into()],
+        env.clone(),
+    )];
+    if ioemu {
+        runs.push((vec![script, "remove".into(), "type_if=tap".into()], env));
+    }
+    Ok(runs)
+}
+
+/// Run one hotplug script as libxl does: stdin /dev/null, stdout to our
+/// stderr, bounded by libxl's timeout. Failures are reported, not fatal
+/// (libxl carries on with a removal).
+fn run_hotplug(args: &[String], env: &[(String, String)]) -> Option<String> {
+    let stdout = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null());
+    let mut cmd = Command::new(&args[0]);
+    cmd.args(&args[1..]).stdin(Stdio::null()).stdout(stdout);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return Some(format!("cannot run {}: {e}", args[0])),
+    };
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) if st.success() => return None,
+            Ok(Some(st)) => return Some(format!("{} {} failed: {st}", args[0], args[1])),
+            Ok(None) if start.elapsed() > HOTPLUG => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Some(format!("{} {} timed out", args[0], args[1]));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Some(format!("waiting for {}: {e}", args[0])),
+        }
+    }
+}
+
+/// Take every device down (libxl__devices_destroy with force): console
+/// and vuart entries are just removed; the rest go through their backend,
+/// all at once, then their scripts, then out of xenstore. Problems are
+/// returned for reporting; libxl carries on past them.
+fn destroy_devices(
+    xs: &Xs,
+    domid: u32,
+    devs: &[Device],
+    paused: bool,
+) -> Result<Vec<String>, DestroyError> {
+    let mut problems = Vec::new();
+    let mut pending = Vec::new();
+    for d in devs {
+        if matches!(d.backend_kind.as_str(), "console" | "vuart") {
+            device_xenstore_remove(xs, domid, d)?;
+        } else {
+            pending.push(initiate_remove(xs, domid, d, paused)?);
+        }
+    }
+    let start = Instant::now();
+    for r in &pending {
+        let be = &r.dev.backend_path;
+        if r.qemu {
+            // QEMU is gone or stopped and will not answer: libxl waits
+            // its grace period, then marks the backend closed itself.
+            if let Some(left) = QEMU_BODGE.checked_sub(start.elapsed()) {
+                std::thread::sleep(left);
+            }
+            if backend_state(xs, be).is_some_and(|s| s != i64::from(CLOSED)) {
+                xs.write(&format!("{be}/state"), &CLOSED.to_string())?;
+            }
+        } else if !r.gone {
+            while backend_state(xs, be).is_some_and(|s| s != i64::from(CLOSED)) {
+                if start.elapsed() > BACKEND_CLOSE {
+                    problems.push(format!("unable to remove device with path {be}"));
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        if !r.gone {
+            for (args, env) in hotplug_commands(xs, domid, &r.dev)? {
+                problems.extend(run_hotplug(&args, &env));
+            }
+        }
+        device_xenstore_remove(xs, domid, &r.dev)?;
+    }
+    Ok(problems)
+}
+
+/// libxl__device_destroy: frontend, libxl and backend entries, with
+/// their emptied parents.
+fn device_xenstore_remove(xs: &Xs, domid: u32, d: &Device) -> Result<(), xenstore::Error> {
+    let libxl_path = format!("/libxl/{domid}/device/{}/{}", d.kind, d.devid);
+    xs.transaction(|t| -> Result<(), xenstore::Error> {
+        path_cleanup(t, &frontend_path(domid, d))?;
+        path_cleanup(t, &libxl_path)?;
+        path_cleanup(t, &d.backend_path)
+    })
+}
+
+/// Destroy `domid`, cleaning up as libxl does. What went wrong on the way
+/// without stopping it (as in libxl) is returned for reporting.
+pub fn destroy(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<Vec<String>, DestroyError> {
     let info = hv.domain(domid)?.ok_or(DestroyError::NotFound(domid))?;
     let devs = devices(xs, domid)?;
-    let hard: Vec<String> = devs
-        .iter()
-        .filter(|d| !matches!(d.backend_kind.as_str(), "console" | "vuart"))
-        .map(|d| format!("{} device {}", d.kind, d.devid))
-        .collect();
-    if !hard.is_empty() {
-        return Err(DestroyError::Unsupported(hard.join(", ")));
-    }
-    for key in ["device-model-pid", "device-model-domid"] {
-        if xs
-            .try_read(&format!("/local/domain/{domid}/image/{key}"))?
-            .is_some()
-        {
-            return Err(DestroyError::Unsupported("a device model".into()));
-        }
+    if let Some(what) = unsupported(xs, domid, &devs)? {
+        return Err(DestroyError::Unsupported(what));
     }
 
     // libxl carries on past a failed pause; so do we.
-    let _ = hv.pause(domid);
+    let paused = hv.pause(domid).is_ok()
+        || hv
+            .domain(domid)?
+            .is_some_and(|d| d.paused || d.dying || d.shutdown);
 
-    for d in &devs {
-        let libxl_path = format!("/libxl/{domid}/device/{}/{}", d.kind, d.devid);
-        xs.transaction(|t| -> Result<(), xenstore::Error> {
-            path_cleanup(t, &frontend_path(domid, d))?;
-            path_cleanup(t, &libxl_path)?;
-            path_cleanup(t, &d.backend_path)
-        })?;
+    let mut problems = Vec::new();
+    if xs
+        .try_read(&format!("/local/domain/{domid}/image/device-model-pid"))?
+        .is_some()
+    {
+        problems.extend(destroy_device_model(xs, domid, Path::new(XEN_RUN_DIR)));
     }
+    problems.extend(destroy_devices(xs, domid, &devs, paused)?);
 
     let dom_path = format!("/local/domain/{domid}");
     if let Some(vm) = xs.try_read(&format!("{dom_path}/vm"))? {
@@ -253,12 +525,72 @@ pub fn destroy(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<(), DestroyEr
 
     mark_domid_recent(Path::new(XEN_RUN_DIR), domid)?;
     hv.destroy(domid, Duration::from_secs(10))?;
-    Ok(())
+    Ok(problems)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xenstore::Daemon;
+
+    fn vif(devid: u32) -> Device {
+        Device {
+            kind: "vif".into(),
+            devid,
+            backend_path: format!("/local/domain/0/backend/vif/5/{devid}"),
+            backend_kind: "vif".into(),
+        }
+    }
+
+    #[test]
+    fn hotplug_runs_like_libxl() {
+        let d = Daemon::new();
+        let xs = Xs::new(d.connect_as(0).unwrap()).unwrap();
+        let be = "/local/domain/0/backend/vif/5/1";
+        xs.write(&format!("{be}/script"), "/etc/xen/scripts/vif-bridge")
+            .unwrap();
+        let runs = hotplug_commands(&xs, 5, &vif(1)).unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(
+            runs[0].0,
+            ["/etc/xen/scripts/vif-bridge", "offline", "type_if=vif"]
+        );
+        let env: Vec<(&str, &str)> = runs[0]
+            .1
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            env,
+            [
+                ("script", "/etc/xen/scripts/vif-bridge"),
+                ("XENBUS_TYPE", "vif"),
+                ("XENBUS_PATH", "backend/vif/5/1"),
+                ("XENBUS_BASE_PATH", "backend"),
+                ("netdev", ""),
+                ("vif", "vif5.1"),
+            ]
+        );
+        // An emulated+PV nic runs the script twice, the second for the tap.
+        xs.write(&format!("{be}/type"), "vif_ioemu").unwrap();
+        let runs = hotplug_commands(&xs, 5, &vif(1)).unwrap();
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[1].0[1..], ["remove", "type_if=tap"]);
+        assert!(
+            runs[1]
+                .1
+                .contains(&("INTERFACE".into(), "vif5.1-emu".into()))
+        );
+        // QEMU disks and devices without a script run nothing.
+        let qdisk = Device {
+            kind: "vbd".into(),
+            devid: 768,
+            backend_path: "/local/domain/0/backend/qdisk/5/768".into(),
+            backend_kind: "qdisk".into(),
+        };
+        assert!(hotplug_commands(&xs, 5, &qdisk).unwrap().is_empty());
+        assert!(hotplug_commands(&xs, 5, &vif(2)).unwrap().is_empty());
+    }
 
     #[test]
     fn domid_history_keeps_recent_valid_entries() {

@@ -98,6 +98,7 @@ impl Hypervisor for FakeHv {
         _: u32,
         _: Option<&[u8]>,
         _: Option<&[u8]>,
+        _: bool,
     ) -> Result<(), Error> {
         nope()
     }

@@ -13,8 +13,10 @@ mod fake;
 pub mod lifecycle;
 pub mod memory;
 pub mod names;
+pub mod qmp;
 pub mod rename;
 pub mod userdata;
+pub mod vcpus;
 pub mod xen;
 
 /// What the toolstack knows of a domain from the hypervisor
@@ -183,13 +185,14 @@ pub trait Hypervisor {
     /// without a node).
     fn pci_nodes(&self, devs: &[PciAddr]) -> Result<Vec<Option<u32>>, Error>;
     /// Set the hard and/or soft affinity of one vCPU (bitmaps as in
-    /// [`VcpuInfo`]).
+    /// [`VcpuInfo`]); `force` also undoes a pinning the guest kernel made.
     fn set_vcpu_affinity(
         &self,
         domid: u32,
         vcpu: u32,
         hard: Option<&[u8]>,
         soft: Option<&[u8]>,
+        force: bool,
     ) -> Result<(), Error>;
     /// Every cpupool, in id order.
     fn cpupools(&self) -> Result<Vec<CpupoolInfo>, Error>;

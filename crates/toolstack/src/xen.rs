@@ -315,10 +315,11 @@ impl Hypervisor for XenHypervisor {
         vcpu: u32,
         hard: Option<&[u8]>,
         soft: Option<&[u8]>,
+        force: bool,
     ) -> Result<(), Error> {
         let bytes = (self.xen.physinfo()?.max_cpu_id as usize + 1).div_ceil(8);
         self.xen
-            .set_vcpu_affinity(domid as u16, vcpu, hard, soft, bytes)?;
+            .set_vcpu_affinity(domid as u16, vcpu, hard, soft, force, bytes)?;
         Ok(())
     }
 

@@ -236,27 +236,17 @@ pub fn pause_unpause(cmd: &'static Cmd, args: &[String], pause: bool) -> Status 
         Ok(c) => c,
         Err(code) => return code,
     };
-    let result = if pause {
-        hv.pause(domid)
+    let result: Result<(), Box<dyn std::error::Error>> = if pause {
+        hv.pause(domid).map_err(Into::into)
     } else {
-        // An HVM guest's device model must be resumed too (QMP `cont`),
-        // which this build cannot do yet: refuse rather than half-resume.
-        let kind = xenstore::XsOps::try_read(&xs, &format!("/libxl/{domid}/type"))
-            .ok()
-            .flatten();
-        if kind.as_deref() == Some("hvm") {
-            err(&format!(
-                "xl: unpausing HVM domain {domid} needs device-model (QMP) support, which is not implemented yet\n"
-            ));
-            return 1;
-        }
-        hv.unpause(domid)
+        // An HVM guest's device model is resumed first (QMP `cont`).
+        xl_toolstack::qmp::unpause(hv.as_ref(), &xs, domid).map_err(Into::into)
     };
     if let Err(e) = result {
         err(&format!(
             "xl: {} domain {domid} failed: {}\n",
             if pause { "pausing" } else { "unpausing" },
-            backend::chain(&e)
+            backend::chain(e.as_ref())
         ));
     }
     0

@@ -42,7 +42,12 @@ pub fn info(cmd: &'static Cmd, args: &[String]) -> Status {
         Err(code) => return code,
     };
     let numa = opts.flag('n');
-    let filter = opts.operands().first().cloned();
+    // xl ignores the key filter when -n is given.
+    let filter = if numa {
+        None
+    } else {
+        opts.operands().first().cloned()
+    };
     let hv = match backend::open(cmd.name) {
         Ok(h) => h,
         Err(code) => return code,

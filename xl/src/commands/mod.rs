@@ -7,6 +7,8 @@ mod devices;
 mod domains;
 mod host;
 mod lifecycle;
+mod sched;
+mod vcpu;
 
 use std::io::Write;
 
@@ -78,6 +80,10 @@ pub fn dispatch(
         "domid" => domains::domid(cmd, args),
         "domname" => domains::domname(cmd, args),
         "rename" => domains::rename(cmd, args),
+        "vcpu-pin" => vcpu::vcpu_pin(cmd, args, g, xlconf),
+        "vcpu-set" => vcpu::vcpu_set(cmd, args),
+        "sched-credit" => sched::sched_credit(cmd, args, false),
+        "sched-credit2" => sched::sched_credit(cmd, args, true),
         "pause" => domains::pause_unpause(cmd, args, true),
         "uptime" => domains::uptime(cmd, args),
         "mem-set" => domains::memory(cmd, args, true),
