@@ -177,25 +177,35 @@ check shutdown-unknown same_bytes "$XL shutdown nosuchdomain 2>&1" "$XL_OURS shu
 if check hvm-create create_retry -p /lab/guest/hvm.cfg; then
   check hvm-shutdown-noparavirt same_bytes "$XL shutdown lab-hvm 2>&1" "$XL_OURS shutdown lab-hvm 2>&1"
   check hvm-reboot-noparavirt same_bytes "$XL reboot lab-hvm 2>&1" "$XL_OURS reboot lab-hvm 2>&1"
-  "$XL" destroy lab-hvm
+  # Unpausing an HVM guest resumes its device model (QMP cont) first: the
+  # guest then runs its boot sector, which powers off after its greetings.
+  check ours-unpause-hvm "$XL_OURS" unpause lab-hvm
+  check real-sees-hvm-unpaused bash -c "$XL list lab-hvm | grep -E '^lab-hvm +[0-9]+ +[0-9]+ +[0-9]+ +..-'"
+  check hvm-runs-after-unpause wait_gone lab-hvm 120
+  "$XL" destroy lab-hvm 2>/dev/null
 fi
 
 # Destroy: after the real xl creates a guest and ours destroys it, xenstore and
 # /var/lib/xen must be exactly as after the real xl's own create + destroy.
-host_state() {  # xenstore and libxl files, minus what moves on its own
+host_state() {  # xenstore, libxl files, device models, loop devices, vifs
   xenstore-ls -f | grep -v -E '^/local/domain/0/(memory|device-model)' | sort
   ls /var/lib/xen | sort
+  ls /var/run/xen | grep -v -E '^(domid-history|xenconsoled.pid|xenstored.pid)$' | sort
+  echo "device models: $(ps -eo args | grep -c '^/usr/[l]ibexec/xen-qemu-system')"
+  losetup -a
+  ip -o link | awk '{print $2}' | grep -E '^vif' || true
 }
-destroy_residue() {
-  local d rc=0
+destroy_residue() {  # destroy_residue NAME CREATE-ARGS...: create with the real xl, destroy
+  local name="$1" d rc=0
+  shift
   d=$(mktemp -d)
   host_state >"$d/before"
-  create_pv || { echo "create failed"; return 1; }
-  "$XL" destroy lab-pv; wait_gone lab-pv 20 >/dev/null
+  create_retry "$@" >/dev/null 2>&1 || { echo "create failed"; return 1; }
+  "$XL" destroy "$name"; wait_gone "$name" 20 >/dev/null
   sleep 1; host_state >"$d/after-real"
-  create_pv || { echo "create failed"; return 1; }
-  "$XL_OURS" destroy lab-pv || rc=1
-  wait_gone lab-pv 20 || rc=1
+  create_retry "$@" >/dev/null 2>&1 || { echo "create failed"; return 1; }
+  "$XL_OURS" destroy "$name" || rc=1
+  wait_gone "$name" 20 || rc=1
   sleep 1; host_state >"$d/after-ours"
   if ! cmp -s "$d/after-real" "$d/after-ours"; then
     echo "residue differs from the real xl's destroy:"; diff -u "$d/after-real" "$d/after-ours" | head -n 40; rc=1
@@ -207,15 +217,17 @@ destroy_residue() {
   rm -rf "$d"
   return "$rc"
 }
-check destroy-no-residue destroy_residue
+check destroy-no-residue destroy_residue lab-pv /lab/guest/pv.cfg
 check destroy-dom0 same_bytes "$XL destroy 0 2>&1" "$XL_OURS destroy 0 2>&1"
 check destroy-unknown same_bytes "$XL destroy nosuchdomain 2>&1" "$XL_OURS destroy nosuchdomain 2>&1"
-# A domain with a device model is refused untouched (not implemented yet).
-if check hvm-create-2 create_retry -p /lab/guest/hvm.cfg; then
-  check_not ours-destroy-hvm-refused "$XL_OURS" destroy lab-hvm
-  check hvm-still-there in_list lab-hvm
-  "$XL" destroy lab-hvm
+# Domains with a device model and hotplug devices: a paused HVM guest (QEMU
+# disk, vkbd), a PV guest with vifs on a bridge (vif-bridge offline) and a
+# QEMU disk backend.
+if ! ip link show xenbr0 >/dev/null 2>&1; then
+  ip link add xenbr0 type bridge && ip link set xenbr0 up
 fi
+check destroy-hvm-no-residue destroy_residue lab-hvm -p /lab/guest/hvm.cfg
+check destroy-pvdev-no-residue destroy_residue lab-pvdev /lab/guest/pv-dev.cfg
 
 # Console: ours attaches to the guest consoles xenconsoled serves, shows the
 # boot marker, and leaves by itself when the domain is destroyed.
@@ -240,4 +252,137 @@ check console-pv console_follow /lab/guest/pv.cfg lab-pv GUEST-HELLO
 check console-hvm-serial console_follow /lab/guest/hvm.cfg lab-hvm HVM-HELLO
 check console-dom0 same_bytes "$XL console 0 2>&1" "$XL_OURS console 0 2>&1"
 check console-bad-type same_bytes "$XL console -t vga 0 2>&1" "$XL_OURS console -t vga 0 2>&1"
+
+# Any command through both: stdout, stderr (minus libxl's own log lines) and
+# exit status must agree. Streams are compared apart: the real xl's stdout is
+# buffered, so interleaving them says nothing.
+same_streams() {  # same_streams "ARGS"
+  local d rc=0 w
+  d=$(mktemp -d)
+  bash -c "$XL $1" >"$d/real" 2>"$d/real.err"; echo "rc=$?" >>"$d/real.err"
+  bash -c "$XL_OURS $1" >"$d/ours" 2>"$d/ours.err"; echo "rc=$?" >>"$d/ours.err"
+  # libxl's log lines and ours ("xl: ...") explain failures in each tool's
+  # words; xl's own messages must match.
+  sed -i '/^libxl: /d; /^xl: /d' "$d/real.err" "$d/ours.err"
+  cat "$d/ours" "$d/ours.err"
+  for w in "" .err; do
+    if ! cmp -s "$d/real$w" "$d/ours$w"; then
+      echo "xl $1: output$w differs"; diff -u "$d/real$w" "$d/ours$w" | head -n 30; rc=1
+    fi
+  done
+  rm -rf "$d"
+  return "$rc"
+}
+
+# Devices: a PV guest with two vifs on a dummy bridge and a qdisk disk, beside
+# the HVM guest (one IDE disk, a vkbd).
+if ! ip link show xenbr0 >/dev/null 2>&1; then
+  ip link add xenbr0 type bridge && ip link set xenbr0 up
+fi
+if check pvdev-create create_retry /lab/guest/pv-dev.cfg; then
+  if check hvm-create-3 create_retry -p /lab/guest/hvm.cfg; then
+    check block-list same_streams "block-list lab-pvdev lab-hvm 0 nosuchdomain 99"
+    check block-list-ids same_streams "block-list $("$XL" domid lab-hvm) $("$XL" domid lab-pvdev)"
+    check network-list same_streams "network-list lab-pvdev lab-hvm 0"
+    check network-list-unknown same_streams "network-list lab-pvdev nosuchdomain lab-hvm"
+    check network-list-none same_streams "network-list"
+    check list-c same_list "list -c"
+    check list-n same_list "list -n"
+    check list-vZcn same_list "list -v -Z -c -n"
+    check list-c-dom same_list "list -c -n lab-pvdev"
+    check info-n same_bytes "$XL info -n" "$XL_OURS info -n"
+    check info-n-key same_bytes "$XL info -n xen_major" "$XL_OURS info -n xen_major"
+    # Rename: the same rename through either xl leaves the same names in
+    # xenstore; the real xl then finds the domain by its new name.
+    names_state() { xenstore-ls -f | grep -E '/name = ' | sort; }
+    rename_same() {
+      local a b
+      "$XL" rename lab-pvdev lab-renamed || return 1
+      a=$(names_state); "$XL" rename lab-renamed lab-pvdev || return 1
+      "$XL_OURS" rename lab-pvdev lab-renamed || return 1
+      b=$(names_state)
+      echo "real: $a"; echo "ours: $b"
+      [ "$a" = "$b" ] && "$XL" list lab-renamed
+    }
+    check rename rename_same
+    check rename-taken same_streams "rename lab-renamed lab-hvm"
+    check rename-unknown same_streams "rename nosuchdomain x"
+    check rename-missing-id same_streams "rename 99 x"
+    check rename-same-name same_streams "rename lab-renamed lab-renamed"
+    check rename-back "$XL_OURS" rename lab-renamed lab-pvdev
+    check real-sees-name-back in_list lab-pvdev
+    # vcpu-pin: the same pinning through either xl gives the same hard and
+    # soft affinity (as the real xl's vcpu-list shows), status and stdout.
+    affinity() { "$XL" vcpu-list lab-pvdev | awk 'NR > 1 {print $3, $(NF-2), $(NF-1), $NF}'; }
+    pin_same() {  # pin_same "ARGS" (ARGS may start with options)
+      local a b ra rb
+      "$XL" vcpu-pin lab-pvdev all all all 2>/dev/null
+      bash -c "$XL vcpu-pin $1" >/tmp/pin.real 2>/dev/null; ra=$?; a=$(affinity)
+      "$XL" vcpu-pin lab-pvdev all all all 2>/dev/null
+      bash -c "$XL_OURS vcpu-pin $1" >/tmp/pin.ours 2>/dev/null; rb=$?; b=$(affinity)
+      echo "real rc=$ra: $a"; echo "ours rc=$rb: $b"
+      [ "$ra" = "$rb" ] && [ "$a" = "$b" ] && cmp /tmp/pin.real /tmp/pin.ours
+    }
+    check vcpu-pin-one pin_same "lab-pvdev 0 1"
+    check vcpu-pin-all pin_same "lab-pvdev all 0 1"
+    check vcpu-pin-soft-only pin_same "lab-pvdev 1 - 0"
+    check vcpu-pin-hard-dash pin_same "lab-pvdev 0 0-1 -"
+    check vcpu-pin-caret pin_same "lab-pvdev all all ^0"
+    check vcpu-pin-nodes pin_same "lab-pvdev 1 nodes:0"
+    check vcpu-pin-force pin_same "-f lab-pvdev 1 0"
+    check vcpu-pin-ignore-masks pin_same "-i lab-pvdev 0 1"
+    check vcpu-pin-nothing pin_same "lab-pvdev 0 -"
+    check vcpu-pin-no-vcpu pin_same "lab-pvdev 7 1"
+    check vcpu-pin-trailing pin_same "lab-pvdev 1x 1"
+    check vcpu-pin-bad-vcpu same_streams "vcpu-pin lab-pvdev x 1"
+    check vcpu-pin-force-all same_streams "vcpu-pin -f lab-pvdev all 1"
+    check vcpu-pin-bad-range same_streams "vcpu-pin lab-pvdev 0 3-1"
+    check vcpu-pin-dry same_streams "-N vcpu-pin lab-pvdev all 0-1"
+    check vcpu-pin-dry-soft same_streams "-N vcpu-pin lab-pvdev all - 1"
+    "$XL" vcpu-pin lab-pvdev all all all 2>/dev/null
+    # vcpu-set: the same request leaves the same cpu/N/availability nodes.
+    cpu_state() { xenstore-ls -f "/local/domain/$("$XL" domid lab-pvdev)/cpu"; }
+    vcpuset_same() {  # vcpuset_same "ARGS"
+      local a b ra rb
+      bash -c "$XL vcpu-set $1" >/dev/null 2>&1; ra=$?; a=$(cpu_state)
+      "$XL" vcpu-set lab-pvdev 2 2>/dev/null
+      bash -c "$XL_OURS vcpu-set $1" >/dev/null 2>&1; rb=$?; b=$(cpu_state)
+      "$XL" vcpu-set lab-pvdev 2 2>/dev/null
+      echo "real rc=$ra: $a"; echo "ours rc=$rb: $b"
+      [ "$ra" = "$rb" ] && [ "$a" = "$b" ]
+    }
+    check vcpu-set-1 vcpuset_same "lab-pvdev 1"
+    check vcpu-set-2 vcpuset_same "lab-pvdev 2"
+    check vcpu-set-0 vcpuset_same "lab-pvdev 0"
+    check vcpu-set-over same_streams "vcpu-set lab-pvdev 3"
+    check vcpu-set-over-i same_streams "vcpu-set -i lab-pvdev 3"
+    check vcpu-set-bad same_streams "vcpu-set lab-pvdev x"
+    check vcpu-set-missing same_streams "vcpu-set 99 1"
+    check vcpu-set-missing-i same_streams "vcpu-set -i 99 1"
+    # Schedulers: every view, then the same settings through either xl.
+    for a in "sched-credit" "sched-credit2" "sched-credit -d lab-pvdev" "sched-credit2 -d lab-pvdev" \
+             "sched-credit -s" "sched-credit2 -s" "sched-credit2 -p Pool-0" "sched-credit2 -p 0" \
+             "sched-credit2 -p nosuch" "sched-credit -w 5" "sched-credit -s -d lab-pvdev" \
+             "sched-credit -t 5" "sched-credit -d lab-pvdev -w 100" "sched-credit2 -d lab-pvdev -w 0" \
+             "sched-credit2 -d lab-pvdev -c 300" "sched-credit2 -s -r 50" "sched-credit -s -t 5"; do
+      check "$(echo "$a" | tr ' ' '_')" same_streams "$a"
+    done
+    sched_same() {  # sched_same "SET-ARGS" "SHOW-ARGS" "RESET-ARGS"
+      local a b ra rb
+      bash -c "$XL $1" >/dev/null 2>&1; ra=$?; a=$(bash -c "$XL $2")
+      bash -c "$XL $3" >/dev/null 2>&1
+      bash -c "$XL_OURS $1" >/dev/null 2>&1; rb=$?; b=$(bash -c "$XL $2")
+      bash -c "$XL $3" >/dev/null 2>&1
+      echo "real rc=$ra: $a"; echo "ours rc=$rb: $b"
+      [ "$ra" = "$rb" ] && [ "$a" = "$b" ]
+    }
+    check sched-credit2-set-dom sched_same "sched-credit2 -d lab-pvdev -w 512 -c 50" \
+      "sched-credit2 -d lab-pvdev" "sched-credit2 -d lab-pvdev -w 256 -c 0"
+    check sched-credit2-set-weight sched_same "sched-credit2 -d lab-pvdev -w 100" \
+      "sched-credit2 -d lab-pvdev" "sched-credit2 -d lab-pvdev -w 256 -c 0"
+    check sched-credit2-set-pool sched_same "sched-credit2 -s -r 2000" "sched-credit2 -s" "sched-credit2 -s -r 1000"
+    "$XL" destroy lab-hvm
+  fi
+  "$XL" destroy lab-pvdev
+fi
 lab_summary

@@ -61,6 +61,9 @@ pub fn load() -> xl_config::Globals {
     g.default_vifbackend = string("vif.default.backend", &mut r);
     g.blkdev_start = string("blkdev_start", &mut r);
     g.backend = string("backend", &mut r);
+    g.vm_cpumask = string("vm.cpumask", &mut r);
+    g.vm_hvm_cpumask = string("vm.hvm.cpumask", &mut r);
+    g.vm_pv_cpumask = string("vm.pv.cpumask", &mut r);
     for (k, slot) in [
         ("max_grant_frames", 0),
         ("max_maptrack_frames", 1),

@@ -34,6 +34,10 @@ pub struct Globals {
     pub default_vifbackend: Option<String>,
     /// `backend="sim"` selects the simulator (our extension; xl ignores it).
     pub backend: Option<String>,
+    /// vm.cpumask, vm.hvm.cpumask, vm.pv.cpumask: CPUs guests may use.
+    pub vm_cpumask: Option<String>,
+    pub vm_hvm_cpumask: Option<String>,
+    pub vm_pv_cpumask: Option<String>,
 }
 
 impl Default for Globals {
@@ -50,6 +54,9 @@ impl Default for Globals {
             default_gatewaydev: None,
             default_vifbackend: None,
             backend: None,
+            vm_cpumask: None,
+            vm_hvm_cpumask: None,
+            vm_pv_cpumask: None,
         }
     }
 }
@@ -754,6 +761,20 @@ fn parse_cmdline(p: &mut P<'_>) -> Option<String> {
         (None, Some(r), Some(e)) => Some(format!("root={r} {e}")),
         (None, Some(r), None) => Some(format!("root={r}")),
         (None, None, e) => e,
+    }
+}
+
+/// xl's `parse_cpurange` for a command line (`vcpu-pin`, xl.conf masks):
+/// the CPUs set, or the message xl prints.
+pub fn cpu_range(s: &str, host: &Host) -> Result<Vec<u32>, String> {
+    let mut r = Report::new();
+    let mut p = P {
+        cfg: Config::new("command line", Vec::new()),
+        r: &mut r,
+    };
+    match parse_cpurange(&mut p, s, host) {
+        Ok(v) => Ok(v),
+        Err(_) => Err(r.as_str().to_string()),
     }
 }
 

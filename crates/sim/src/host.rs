@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use xl_toolstack::{CreateSpec, DomInfo, GuestKind, PhysInfo, VcpuInfo, VersionInfo};
+use xl_toolstack::{
+    CpupoolInfo, CreateSpec, DomInfo, GuestKind, PhysInfo, SchedParams, VcpuInfo, VersionInfo,
+};
 
 /// Xen's first reserved domid (DOMID_FIRST_RESERVED).
 pub const DOMID_FIRST_RESERVED: u32 = 0x7ff0;
@@ -33,6 +35,9 @@ pub const SHUTDOWN_POWEROFF: u32 = 0;
 pub const SHUTDOWN_REBOOT: u32 = 1;
 pub const SHUTDOWN_CRASH: u32 = 3;
 
+/// A vCPU's hard and soft affinity bitmaps; None: every CPU.
+pub type Affinity = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 #[derive(Clone, Debug)]
 pub struct Domain {
     pub domid: u32,
@@ -54,6 +59,10 @@ pub struct Domain {
     rate: f64,
     /// Whether the guest has PV drivers up (HVM callback registered).
     pub pv_callback: bool,
+    /// Per-vCPU hard and soft affinity (None: all CPUs).
+    pub affinity: Vec<Affinity>,
+    /// credit2 weight and cap.
+    pub sched: SchedParams,
 }
 
 impl Domain {
@@ -75,6 +84,11 @@ impl Domain {
             since: now,
             rate: 0.0,
             pv_callback: false,
+            affinity: vec![(None, None); spec.max_vcpus as usize],
+            sched: SchedParams {
+                weight: 256,
+                cap: 0,
+            },
         }
     }
 
@@ -107,8 +121,13 @@ pub enum HostError {
     Invalid(String),
 }
 
+/// The scheduler the simulated host runs (Xen's default since 4.12).
+pub const SCHEDULER: &str = "credit2";
+
 pub struct Host {
     pub spec: HostSpec,
+    /// Pool-0's credit2 ratelimit_us (and two unused slots).
+    pub pool_params: [u32; 3],
     pub domains: BTreeMap<u32, Domain>,
     rover: u32,
     pub dmesg: Vec<u8>,
@@ -140,6 +159,7 @@ impl Host {
         let dmesg = boot_log(&spec);
         Host {
             spec,
+            pool_params: [1000, 0, 0],
             domains,
             rover: 0,
             dmesg,
@@ -289,6 +309,7 @@ impl Host {
         Ok((0..d.max_vcpus)
             .map(|v| {
                 let online = v < d.online_vcpus;
+                let (hard, soft) = d.affinity.get(v as usize).cloned().unwrap_or_default();
                 VcpuInfo {
                     vcpuid: v,
                     cpu: (domid + v) % cpus,
@@ -300,8 +321,8 @@ impl Host {
                     } else {
                         0
                     },
-                    hard: all.clone(),
-                    soft: all.clone(),
+                    hard: hard.unwrap_or_else(|| all.clone()),
+                    soft: soft.unwrap_or_else(|| all.clone()),
                 }
             })
             .collect())
@@ -355,6 +376,22 @@ impl Host {
             commandline: format!("dom0_mem={}M (xl simulator)", self.spec.dom0_mb),
             build_id: String::new(),
         }
+    }
+
+    /// The one cpupool: every CPU, every domain.
+    pub fn cpupools(&self) -> Vec<CpupoolInfo> {
+        let cpus = self.spec.cpus;
+        vec![CpupoolInfo {
+            poolid: 0,
+            sched: SCHEDULER.into(),
+            n_dom: self.domains.len() as u32,
+            cpumap: (0..cpus.div_ceil(8))
+                .map(|i| {
+                    let left = cpus - i * 8;
+                    if left >= 8 { 0xff } else { (1u8 << left) - 1 }
+                })
+                .collect(),
+        }]
     }
 
     /// Time the host has been up.

@@ -26,8 +26,9 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use xenstore::{Xs, XsOps};
 use xl_toolstack::{
-    BuildSpec, Built, CreateSpec, DmSpec, DomInfo, Error, GuestKind, HostPaths, HotplugDevice,
-    Hypervisor, PhysInfo, Trigger, VcpuInfo, VersionInfo,
+    BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DmSpec, DomInfo, Error, GuestKind,
+    HostPaths, HotplugDevice, Hypervisor, NumaNode, PciAddr, PhysInfo, SchedParams, Trigger,
+    VcpuInfo, VersionInfo,
 };
 
 use proto::{Reply, Request};
@@ -330,11 +331,98 @@ impl Hypervisor for SimHypervisor {
         self.call(&Request::SpawnDeviceModel(spec.clone()))
     }
 
+    fn resume_device_model(&self, domid: u32, _uuid: &[u8; 16]) -> Result<(), Error> {
+        self.call(&Request::ResumeDeviceModel(domid))
+    }
+
     fn kill_device_model(&self, _xs: &Xs, domid: u32) -> Result<(), Error> {
         self.call(&Request::KillDeviceModel(domid))
     }
 
-    fn manages_devices(&self) -> bool {
-        true
+    // One NUMA node holding every CPU and all memory.
+    fn node_affinity(&self, domid: u32) -> Result<Vec<u8>, Error> {
+        self.domain(domid)?.ok_or(Error::NoSuchDomain(domid))?;
+        Ok(vec![0x01])
+    }
+
+    fn cpu_topology(&self) -> Result<Vec<CpuTopology>, Error> {
+        let p = self.physinfo()?;
+        Ok((0..p.nr_cpus)
+            .map(|i| CpuTopology {
+                core: Some(i),
+                socket: Some(0),
+                node: Some(0),
+            })
+            .collect())
+    }
+
+    fn numa_nodes(&self) -> Result<Vec<NumaNode>, Error> {
+        let p = self.physinfo()?;
+        Ok(vec![NumaNode {
+            size: Some(p.total_pages * 4096),
+            free: Some(p.free_pages * 4096),
+            dists: vec![Some(10)],
+        }])
+    }
+
+    fn pci_nodes(&self, devs: &[PciAddr]) -> Result<Vec<Option<u32>>, Error> {
+        // The simulated host has no PCI devices to pass through.
+        Ok(vec![None; devs.len()])
+    }
+
+    fn set_vcpu_affinity(
+        &self,
+        domid: u32,
+        vcpu: u32,
+        hard: Option<&[u8]>,
+        soft: Option<&[u8]>,
+        _force: bool,
+    ) -> Result<(), Error> {
+        self.call(&Request::SetVcpuAffinity {
+            domid,
+            vcpu,
+            hard: hard.map(<[u8]>::to_vec),
+            soft: soft.map(<[u8]>::to_vec),
+        })
+    }
+
+    fn cpupools(&self) -> Result<Vec<CpupoolInfo>, Error> {
+        self.call(&Request::Cpupools)
+    }
+
+    /// Xen answers EINVAL when asked about a scheduler the domain's pool
+    /// does not run.
+    fn domain_sched(&self, domid: u32, sched: &str) -> Result<SchedParams, Error> {
+        check_sched(sched)?;
+        self.call(&Request::DomainSched(domid))
+    }
+
+    fn set_domain_sched(&self, domid: u32, sched: &str, params: SchedParams) -> Result<(), Error> {
+        check_sched(sched)?;
+        self.call(&Request::SetDomainSched { domid, params })
+    }
+
+    fn pool_sched(&self, poolid: u32, sched: &str) -> Result<[u32; 3], Error> {
+        check_sched(sched)?;
+        if poolid != 0 {
+            return Err(backend("No such file or directory"));
+        }
+        self.call(&Request::PoolSched)
+    }
+
+    fn set_pool_sched(&self, poolid: u32, sched: &str, p: [u32; 3]) -> Result<(), Error> {
+        check_sched(sched)?;
+        if poolid != 0 {
+            return Err(backend("No such file or directory"));
+        }
+        self.call(&Request::SetPoolSched(p))
+    }
+}
+
+fn check_sched(sched: &str) -> Result<(), Error> {
+    if sched == host::SCHEDULER {
+        Ok(())
+    } else {
+        Err(backend("Invalid argument"))
     }
 }

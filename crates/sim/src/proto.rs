@@ -2,7 +2,7 @@
 //! `hypervisor.sock`, one JSON reply per line back.
 
 use serde::{Deserialize, Serialize};
-use xl_toolstack::{BuildSpec, CreateSpec, DmSpec, Trigger};
+use xl_toolstack::{BuildSpec, CreateSpec, DmSpec, SchedParams, Trigger};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Request {
@@ -30,12 +30,27 @@ pub enum Request {
         vcpu: u32,
     },
     HasPvCallback(u32),
+    SetVcpuAffinity {
+        domid: u32,
+        vcpu: u32,
+        hard: Option<Vec<u8>>,
+        soft: Option<Vec<u8>>,
+    },
+    Cpupools,
+    DomainSched(u32),
+    SetDomainSched {
+        domid: u32,
+        params: SchedParams,
+    },
+    SetPoolSched([u32; 3]),
+    PoolSched,
     CreateDomain(CreateSpec),
     Build {
         domid: u32,
         spec: BuildSpec,
     },
     SpawnDeviceModel(DmSpec),
+    ResumeDeviceModel(u32),
     KillDeviceModel(u32),
     /// Stop the simulated host (tests, `XL_SIM_DIR` cleanup).
     Quit,

@@ -300,6 +300,36 @@ fn handle(sim: &Sim, req: Request) -> Result<Value, String> {
             }
             ok(())
         }
+        Request::SetVcpuAffinity {
+            domid,
+            vcpu,
+            hard,
+            soft,
+        } => {
+            let d = w.host.get_mut(domid).map_err(e)?;
+            let slot = d
+                .affinity
+                .get_mut(vcpu as usize)
+                .ok_or_else(|| "Invalid argument".to_string())?;
+            if hard.is_some() {
+                slot.0 = hard;
+            }
+            if soft.is_some() {
+                slot.1 = soft;
+            }
+            ok(())
+        }
+        Request::Cpupools => ok(w.host.cpupools()),
+        Request::DomainSched(domid) => ok(w.host.get(domid).map_err(e)?.sched),
+        Request::SetDomainSched { domid, params } => {
+            w.host.get_mut(domid).map_err(e)?.sched = params;
+            ok(())
+        }
+        Request::PoolSched => ok(w.host.pool_params),
+        Request::SetPoolSched(p) => {
+            w.host.pool_params = p;
+            ok(())
+        }
         Request::CreateDomain(spec) => ok(w.host.create(&spec).map_err(e)?),
         Request::Build { domid, spec } => {
             w.host
@@ -363,6 +393,14 @@ fn handle(sim: &Sim, req: Request) -> Result<Value, String> {
                 )
                 .map_err(|err| err.to_string())?;
             ok(std::process::id())
+        }
+        Request::ResumeDeviceModel(domid) => {
+            let has_dm = w.guests.get(&domid).is_some_and(|r| r.dm);
+            if has_dm {
+                ok(())
+            } else {
+                Err(format!("domain {domid} has no device model"))
+            }
         }
         Request::KillDeviceModel(domid) => {
             if let Some(r) = w.guests.get_mut(&domid) {

@@ -13,6 +13,7 @@
 #include <xen/sysctl.h>
 #include <xen/sys/privcmd.h>
 #include <xen/sys/evtchn.h>
+#include <xen/physdev.h>
 
 #define S(t) printf("    (\"size " #t "\", %zu),\n", sizeof(t))
 #define O(t, f) printf("    (\"offset " #t "." #f "\", %zu),\n", offsetof(t, f))
@@ -171,5 +172,64 @@ int main(void) {
     S(struct xen_domctl_max_mem);
     S(xen_platform_parameters_t);
     S(xen_compile_info_t);
+    /* issue 4 (wt4): topology, NUMA, affinity, schedulers */
+    C(XEN_SYSCTL_cputopoinfo);
+    C(XEN_SYSCTL_numainfo);
+    C(XEN_SYSCTL_pcitopoinfo);
+    C(XEN_SYSCTL_scheduler_op);
+    C(XEN_SYSCTL_CPUPOOL_OP_INFO);
+    C(XEN_SYSCTL_SCHEDOP_putinfo);
+    C(XEN_SYSCTL_SCHEDOP_getinfo);
+    C(XEN_DOMCTL_setvcpuaffinity);
+    C(XEN_DOMCTL_scheduler_op);
+    C(XEN_DOMCTL_getnodeaffinity);
+    C(XEN_DOMCTL_SCHEDOP_putinfo);
+    C(XEN_DOMCTL_SCHEDOP_getinfo);
+    C(XEN_VCPUAFFINITY_FORCE);
+    C(XEN_INVALID_CORE_ID);
+    C(XEN_INVALID_SOCKET_ID);
+    C(XEN_INVALID_NODE_ID);
+    C(XEN_INVALID_DEV);
+    C(XEN_INVALID_MEM_SZ);
+    C(XEN_INVALID_NODE_DIST);
+    S(struct xen_sysctl_cputopo);
+    O(struct xen_sysctl_cputopo, core);
+    O(struct xen_sysctl_cputopo, socket);
+    O(struct xen_sysctl_cputopo, node);
+    S(struct xen_sysctl_cputopoinfo);
+    O(struct xen_sysctl_cputopoinfo, num_cpus);
+    O(struct xen_sysctl_cputopoinfo, cputopo);
+    S(struct xen_sysctl_meminfo);
+    O(struct xen_sysctl_meminfo, memsize);
+    O(struct xen_sysctl_meminfo, memfree);
+    S(struct xen_sysctl_numainfo);
+    O(struct xen_sysctl_numainfo, num_nodes);
+    O(struct xen_sysctl_numainfo, meminfo);
+    O(struct xen_sysctl_numainfo, distance);
+    S(struct xen_sysctl_pcitopoinfo);
+    O(struct xen_sysctl_pcitopoinfo, num_devs);
+    O(struct xen_sysctl_pcitopoinfo, devs);
+    O(struct xen_sysctl_pcitopoinfo, nodes);
+    S(struct physdev_pci_device);
+    O(struct physdev_pci_device, seg);
+    O(struct physdev_pci_device, bus);
+    O(struct physdev_pci_device, devfn);
+    S(struct xen_sysctl_scheduler_op);
+    O(struct xen_sysctl_scheduler_op, cpupool_id);
+    O(struct xen_sysctl_scheduler_op, sched_id);
+    O(struct xen_sysctl_scheduler_op, cmd);
+    O(struct xen_sysctl_scheduler_op, u.sched_credit.tslice_ms);
+    O(struct xen_sysctl_scheduler_op, u.sched_credit.ratelimit_us);
+    O(struct xen_sysctl_scheduler_op, u.sched_credit.vcpu_migr_delay_us);
+    O(struct xen_sysctl_scheduler_op, u.sched_credit2.ratelimit_us);
+    S(struct xen_domctl_scheduler_op);
+    O(struct xen_domctl_scheduler_op, sched_id);
+    O(struct xen_domctl_scheduler_op, cmd);
+    O(struct xen_domctl_scheduler_op, u.credit.weight);
+    O(struct xen_domctl_scheduler_op, u.credit.cap);
+    O(struct xen_domctl_scheduler_op, u.credit2.weight);
+    O(struct xen_domctl_scheduler_op, u.credit2.cap);
+    S(struct xen_domctl_nodeaffinity);
+    O(struct xen_domctl_nodeaffinity, nodemap);
     return 0;
 }

@@ -575,3 +575,144 @@ pub fn interface_versions(xen_version: u32) -> Option<InterfaceVersions> {
     let v = (xen_version >> 16, xen_version & 0xffff);
     SUPPORTED.iter().find(|(r, _)| *r == v).map(|(_, i)| *i)
 }
+
+// Topology, NUMA, vCPU affinity and scheduler parameters (issue 4, wt4).
+pub const SYSCTL_CPUTOPOINFO: u32 = 16;
+pub const SYSCTL_NUMAINFO: u32 = 17;
+pub const SYSCTL_SCHEDULER_OP: u32 = 19;
+pub const SYSCTL_PCITOPOINFO: u32 = 22;
+pub const SYSCTL_CPUPOOL_OP_INFO: u32 = 3;
+pub const SYSCTL_SCHEDOP_PUTINFO: u32 = 0;
+pub const SYSCTL_SCHEDOP_GETINFO: u32 = 1;
+pub const DOMCTL_SETVCPUAFFINITY: u32 = 9;
+pub const DOMCTL_SCHEDULER_OP: u32 = 16;
+pub const DOMCTL_GETNODEAFFINITY: u32 = 69;
+pub const DOMCTL_SCHEDOP_PUTINFO: u32 = 0;
+pub const DOMCTL_SCHEDOP_GETINFO: u32 = 1;
+pub const VCPUAFFINITY_FORCE: u32 = 4;
+pub const INVALID_CORE_ID: u32 = !0;
+pub const INVALID_SOCKET_ID: u32 = !0;
+pub const INVALID_NODE_ID: u32 = !0;
+/// A PCI device the hypervisor does not know (pcitopoinfo).
+pub const INVALID_DEV: u32 = !0 - 1;
+/// Compared with the 64-bit memsize/memfree, as libxl does.
+pub const INVALID_MEM_SZ: u64 = 0xffff_ffff;
+pub const INVALID_NODE_DIST: u32 = !0;
+
+/// `struct xen_sysctl_cputopo`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTopo {
+    pub core: u32,
+    pub socket: u32,
+    pub node: u32,
+}
+
+/// `struct xen_sysctl_cputopoinfo`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuTopoInfo {
+    pub num_cpus: u32,
+    pub _pad: u32,
+    /// Guest handle of a `CpuTopo` array (0: only count).
+    pub cputopo: u64,
+}
+
+/// `struct xen_sysctl_meminfo`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemInfo {
+    pub memsize: u64,
+    pub memfree: u64,
+}
+
+/// `struct xen_sysctl_numainfo`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NumaInfo {
+    pub num_nodes: u32,
+    pub _pad: u32,
+    pub meminfo: u64,
+    pub distance: u64,
+}
+
+/// `struct physdev_pci_device`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PciDevice {
+    pub seg: u16,
+    pub bus: u8,
+    pub devfn: u8,
+}
+
+/// `struct xen_sysctl_pcitopoinfo`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PciTopoInfo {
+    pub num_devs: u32,
+    pub _pad: u32,
+    pub devs: u64,
+    pub nodes: u64,
+}
+
+/// `struct xen_sysctl_scheduler_op` with the credit/credit2 members of
+/// its union: credit's (tslice_ms, ratelimit_us, vcpu_migr_delay_us) are
+/// `params[0..3]`, credit2's ratelimit_us is `params[0]`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SysctlSchedOp {
+    pub cpupool_id: u32,
+    pub sched_id: u32,
+    pub cmd: u32,
+    pub _pad: u32,
+    pub params: [u32; 4],
+}
+
+/// `struct xen_domctl_scheduler_op` with the credit/credit2 member of its
+/// union (both are weight, cap).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DomctlSchedOp {
+    pub sched_id: u32,
+    pub cmd: u32,
+    pub weight: u16,
+    pub cap: u16,
+    pub _pad: [u8; 12],
+}
+
+/// `struct xen_domctl_nodeaffinity` with its `xenctl_bitmap` inlined.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NodeAffinity {
+    pub bitmap: u64,
+    pub nr_bits: u32,
+    pub _pad: u32,
+}
+
+pod_fields!(CpuTopo { core, socket, node });
+pod_fields!(CpuTopoInfo { num_cpus, cputopo });
+pod_fields!(MemInfo { memsize, memfree });
+pod_fields!(NumaInfo {
+    num_nodes,
+    meminfo,
+    distance
+});
+pod_fields!(PciDevice { seg, bus, devfn });
+pod_fields!(PciTopoInfo {
+    num_devs,
+    devs,
+    nodes
+});
+pod_fields!(SysctlSchedOp {
+    cpupool_id,
+    sched_id,
+    cmd,
+    params
+});
+pod_fields!(DomctlSchedOp {
+    sched_id,
+    cmd,
+    weight,
+    cap
+});
+pod_fields!(NodeAffinity { bitmap, nr_bits });

@@ -340,6 +340,279 @@ impl Xen {
     }
 }
 
+/// Send SIGHUP to a process (libxl's way of stopping a device model).
+/// `Ok(false)` when no such process exists.
+pub fn hangup(pid: i32) -> std::io::Result<bool> {
+    if pid <= 0 {
+        // kill(2) would signal a process group or everything.
+        return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
+    }
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours;
+    // pid > 0 names a single process.
+    let r = unsafe { libc::kill(pid, libc::SIGHUP) };
+    if r == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::ESRCH) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
+/// A cpupool as XEN_SYSCTL_CPUPOOL_OP_INFO describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cpupool {
+    pub id: u32,
+    pub sched_id: u32,
+    pub n_dom: u32,
+    pub cpumap: Vec<u8>,
+}
+
+/// Where data after a sysctl/domctl header starts in a hypercall buffer.
+fn header_room<T>() -> usize {
+    std::mem::size_of::<T>().div_ceil(64) * 64
+}
+
+// issue 4 (wt4): topology, NUMA, vCPU affinity, scheduler parameters.
+impl Xen {
+    /// Run a domctl whose payload points into `data` bytes placed after
+    /// it; returns the domctl as Xen left it and the data area.
+    fn domctl_with<P: Pod>(
+        &self,
+        cmd: u32,
+        dom: DomId,
+        data: &[u8],
+        payload: impl FnOnce(u64) -> P,
+    ) -> Result<(Domctl, Vec<u8>), SysError> {
+        let size = header_room::<Domctl>();
+        let mut buf = self.pc.buffer(size + data.len().max(1))?;
+        let base = buf.addr() + size as u64;
+        buf.write(size, data);
+        let d = Domctl::new(cmd, self.iv.domctl, dom, &payload(base));
+        buf.write(0, &d.to_bytes());
+        self.pc
+            .hypercall(HYPERVISOR_DOMCTL, [buf.addr(), 0, 0, 0, 0])
+            .map_err(hc_err("domctl"))?;
+        Ok((
+            Domctl::from_bytes(&buf.read(0, std::mem::size_of::<Domctl>())),
+            buf.read(size, data.len()),
+        ))
+    }
+
+    /// The same for a sysctl.
+    fn sysctl_with<P: Pod>(
+        &self,
+        cmd: u32,
+        data: &[u8],
+        payload: impl FnOnce(u64) -> P,
+    ) -> Result<(Sysctl, Vec<u8>), SysError> {
+        let size = header_room::<Sysctl>();
+        let mut buf = self.pc.buffer(size + data.len().max(1))?;
+        let base = buf.addr() + size as u64;
+        buf.write(size, data);
+        let s = Sysctl::new(cmd, self.iv.sysctl, &payload(base));
+        buf.write(0, &s.to_bytes());
+        let r = self.sysctl_in(&buf)?;
+        Ok((r, buf.read(size, data.len())))
+    }
+
+    /// XEN_DOMCTL_getnodeaffinity: a `bytes`-long node bitmap.
+    pub fn node_affinity(&self, dom: DomId, bytes: usize) -> Result<Vec<u8>, SysError> {
+        let (_, map) = self.domctl_with(DOMCTL_GETNODEAFFINITY, dom, &vec![0; bytes], |b| {
+            NodeAffinity {
+                bitmap: b,
+                nr_bits: (bytes * 8) as u32,
+                ..Default::default()
+            }
+        })?;
+        Ok(map)
+    }
+
+    /// XEN_DOMCTL_setvcpuaffinity: hard and/or soft maps (`bytes` long);
+    /// returns the effective maps Xen wrote back.
+    pub fn set_vcpu_affinity(
+        &self,
+        dom: DomId,
+        vcpu: u32,
+        hard: Option<&[u8]>,
+        soft: Option<&[u8]>,
+        force: bool,
+        bytes: usize,
+    ) -> Result<(Vec<u8>, Vec<u8>), SysError> {
+        let mut data = vec![0u8; 2 * bytes];
+        let mut flags = if force { VCPUAFFINITY_FORCE } else { 0 };
+        if let Some(h) = hard {
+            flags |= VCPUAFFINITY_HARD;
+            let n = h.len().min(bytes);
+            data[..n].copy_from_slice(&h[..n]);
+        }
+        if let Some(s) = soft {
+            flags |= VCPUAFFINITY_SOFT;
+            let n = s.len().min(bytes);
+            data[bytes..bytes + n].copy_from_slice(&s[..n]);
+        }
+        let nr_bits = (bytes * 8) as u32;
+        let (_, out) = self.domctl_with(DOMCTL_SETVCPUAFFINITY, dom, &data, |b| VcpuAffinity {
+            vcpu,
+            flags,
+            hard_bitmap: b,
+            hard_nr_bits: nr_bits,
+            soft_bitmap: b + bytes as u64,
+            soft_nr_bits: nr_bits,
+            ..Default::default()
+        })?;
+        Ok((out[..bytes].to_vec(), out[bytes..].to_vec()))
+    }
+
+    /// XEN_SYSCTL_cputopoinfo: every CPU's core/socket/node.
+    pub fn cpu_topology(&self) -> Result<Vec<CpuTopo>, SysError> {
+        let (r, _) = self.sysctl_with(SYSCTL_CPUTOPOINFO, &[], |_| CpuTopoInfo::default())?;
+        let n = r.payload::<CpuTopoInfo>().num_cpus as usize;
+        let each = std::mem::size_of::<CpuTopo>();
+        let (r, data) =
+            self.sysctl_with(SYSCTL_CPUTOPOINFO, &vec![0; n * each], |b| CpuTopoInfo {
+                num_cpus: n as u32,
+                cputopo: b,
+                ..Default::default()
+            })?;
+        let got = (r.payload::<CpuTopoInfo>().num_cpus as usize).min(n);
+        Ok((0..got)
+            .map(|i| CpuTopo::from_bytes(&data[i * each..]))
+            .collect())
+    }
+
+    /// XEN_SYSCTL_numainfo: each node's memory and the distance matrix
+    /// (row-major, nodes x nodes).
+    pub fn numa_info(&self) -> Result<(Vec<MemInfo>, Vec<u32>), SysError> {
+        let (r, _) = self.sysctl_with(SYSCTL_NUMAINFO, &[], |_| NumaInfo::default())?;
+        let n = r.payload::<NumaInfo>().num_nodes as usize;
+        let each = std::mem::size_of::<MemInfo>();
+        let (r, data) = self.sysctl_with(SYSCTL_NUMAINFO, &vec![0; n * each + n * n * 4], |b| {
+            NumaInfo {
+                num_nodes: n as u32,
+                meminfo: b,
+                distance: b + (n * each) as u64,
+                ..Default::default()
+            }
+        })?;
+        let got = (r.payload::<NumaInfo>().num_nodes as usize).min(n);
+        let mem = (0..got)
+            .map(|i| MemInfo::from_bytes(&data[i * each..]))
+            .collect();
+        let d = &data[n * each..];
+        let dist = (0..got * got)
+            .map(|i| u32::from_le_bytes(d[i * 4..i * 4 + 4].try_into().expect("4 bytes")))
+            .collect();
+        Ok((mem, dist))
+    }
+
+    /// XEN_SYSCTL_pcitopoinfo for `devs`: each device's node, asked in as
+    /// many rounds as Xen needs.
+    pub fn pci_topology(&self, devs: &[PciDevice]) -> Result<Vec<u32>, SysError> {
+        let mut nodes = vec![INVALID_NODE_ID; devs.len()];
+        let mut done = 0;
+        while done < devs.len() {
+            let rest = &devs[done..];
+            let mut data: Vec<u8> = rest.iter().flat_map(|d| d.to_bytes()).collect();
+            let at = data.len();
+            data.extend(std::iter::repeat_n(0u8, rest.len() * 4));
+            let (r, out) = self.sysctl_with(SYSCTL_PCITOPOINFO, &data, |b| PciTopoInfo {
+                num_devs: rest.len() as u32,
+                devs: b,
+                nodes: b + at as u64,
+                ..Default::default()
+            })?;
+            let n = (r.payload::<PciTopoInfo>().num_devs as usize).min(rest.len());
+            for i in 0..n {
+                nodes[done + i] =
+                    u32::from_le_bytes(out[at + i * 4..at + i * 4 + 4].try_into().expect("4"));
+            }
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        Ok(nodes)
+    }
+
+    /// XEN_SYSCTL_CPUPOOL_OP_INFO for the first pool with an id of at
+    /// least `poolid`, or None past the last pool.
+    pub fn cpupool_info(&self, poolid: u32, bits: u32) -> Result<Option<Cpupool>, SysError> {
+        let bytes = bits.div_ceil(8) as usize;
+        match self.sysctl_with(SYSCTL_CPUPOOL_OP, &vec![0; bytes], |b| CpupoolOp {
+            op: SYSCTL_CPUPOOL_OP_INFO,
+            cpupool_id: poolid,
+            cpumap_bitmap: b,
+            cpumap_nr_bits: bits,
+            ..Default::default()
+        }) {
+            Ok((r, map)) => {
+                let p: CpupoolOp = r.payload();
+                Ok(Some(Cpupool {
+                    id: p.cpupool_id,
+                    sched_id: p.sched_id,
+                    n_dom: p.n_dom,
+                    cpumap: map,
+                }))
+            }
+            Err(SysError::Hypercall { source, .. }) if source.raw_os_error() == Some(2) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// XEN_DOMCTL_scheduler_op getinfo/putinfo for credit and credit2:
+    /// (sched_id, weight, cap) as Xen returns them.
+    pub fn domain_sched(
+        &self,
+        dom: DomId,
+        sched_id: u32,
+        put: Option<(u16, u16)>,
+    ) -> Result<(u32, u16, u16), SysError> {
+        let (weight, cap) = put.unwrap_or_default();
+        let req = DomctlSchedOp {
+            sched_id,
+            cmd: if put.is_some() {
+                DOMCTL_SCHEDOP_PUTINFO
+            } else {
+                DOMCTL_SCHEDOP_GETINFO
+            },
+            weight,
+            cap,
+            ..Default::default()
+        };
+        let r: DomctlSchedOp = self
+            .domctl(Domctl::new(DOMCTL_SCHEDULER_OP, self.iv.domctl, dom, &req))?
+            .payload();
+        Ok((r.sched_id, r.weight, r.cap))
+    }
+
+    /// XEN_SYSCTL_scheduler_op getinfo/putinfo on a cpupool: the four
+    /// parameter words of the credit/credit2 union member.
+    pub fn pool_sched(
+        &self,
+        poolid: u32,
+        sched_id: u32,
+        put: Option<[u32; 4]>,
+    ) -> Result<[u32; 4], SysError> {
+        let req = SysctlSchedOp {
+            cpupool_id: poolid,
+            sched_id,
+            cmd: if put.is_some() {
+                SYSCTL_SCHEDOP_PUTINFO
+            } else {
+                SYSCTL_SCHEDOP_GETINFO
+            },
+            params: put.unwrap_or_default(),
+            ..Default::default()
+        };
+        let s = Sysctl::new(SYSCTL_SCHEDULER_OP, self.iv.sysctl, &req);
+        let buf = self.buf_with(&s.to_bytes(), 0)?;
+        Ok(self.sysctl_in(&buf)?.payload::<SysctlSchedOp>().params)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::abi::*;
@@ -554,6 +827,96 @@ mod tests {
                     hw_cap
                 ]
             );
+            // issue 4 (wt4): topology, NUMA, affinity, schedulers.
+            for (ours, name) in [
+                (SYSCTL_CPUTOPOINFO, "XEN_SYSCTL_cputopoinfo"),
+                (SYSCTL_NUMAINFO, "XEN_SYSCTL_numainfo"),
+                (SYSCTL_PCITOPOINFO, "XEN_SYSCTL_pcitopoinfo"),
+                (SYSCTL_SCHEDULER_OP, "XEN_SYSCTL_scheduler_op"),
+                (SYSCTL_CPUPOOL_OP_INFO, "XEN_SYSCTL_CPUPOOL_OP_INFO"),
+                (SYSCTL_SCHEDOP_PUTINFO, "XEN_SYSCTL_SCHEDOP_putinfo"),
+                (SYSCTL_SCHEDOP_GETINFO, "XEN_SYSCTL_SCHEDOP_getinfo"),
+                (DOMCTL_SETVCPUAFFINITY, "XEN_DOMCTL_setvcpuaffinity"),
+                (DOMCTL_SCHEDULER_OP, "XEN_DOMCTL_scheduler_op"),
+                (DOMCTL_GETNODEAFFINITY, "XEN_DOMCTL_getnodeaffinity"),
+                (DOMCTL_SCHEDOP_PUTINFO, "XEN_DOMCTL_SCHEDOP_putinfo"),
+                (DOMCTL_SCHEDOP_GETINFO, "XEN_DOMCTL_SCHEDOP_getinfo"),
+                (VCPUAFFINITY_FORCE, "XEN_VCPUAFFINITY_FORCE"),
+                (INVALID_CORE_ID, "XEN_INVALID_CORE_ID"),
+                (INVALID_SOCKET_ID, "XEN_INVALID_SOCKET_ID"),
+                (INVALID_NODE_ID, "XEN_INVALID_NODE_ID"),
+                (INVALID_DEV, "XEN_INVALID_DEV"),
+                (INVALID_NODE_DIST, "XEN_INVALID_NODE_DIST"),
+            ] {
+                assert_eq!(
+                    ours as usize,
+                    f(&format!("const {name}")),
+                    "{version} {name}"
+                );
+            }
+            assert_eq!(INVALID_MEM_SZ as usize, f("const XEN_INVALID_MEM_SZ"));
+            layout!(CpuTopo, "xen_sysctl_cputopo", [core, socket, node]);
+            layout!(CpuTopoInfo, "xen_sysctl_cputopoinfo", [num_cpus, cputopo]);
+            layout!(MemInfo, "xen_sysctl_meminfo", [memsize, memfree]);
+            layout!(
+                NumaInfo,
+                "xen_sysctl_numainfo",
+                [num_nodes, meminfo, distance]
+            );
+            layout!(PciDevice, "physdev_pci_device", [seg, bus, devfn]);
+            layout!(
+                PciTopoInfo,
+                "xen_sysctl_pcitopoinfo",
+                [num_devs, devs, nodes]
+            );
+            layout!(
+                SysctlSchedOp,
+                "xen_sysctl_scheduler_op",
+                [cpupool_id, sched_id, cmd]
+            );
+            let credit = offset_of!(SysctlSchedOp, params);
+            for (i, field) in [
+                "sched_credit.tslice_ms",
+                "sched_credit.ratelimit_us",
+                "sched_credit.vcpu_migr_delay_us",
+            ]
+            .iter()
+            .enumerate()
+            {
+                assert_eq!(
+                    credit + 4 * i,
+                    f(&format!("offset struct xen_sysctl_scheduler_op.u.{field}"))
+                );
+            }
+            assert_eq!(
+                credit,
+                f("offset struct xen_sysctl_scheduler_op.u.sched_credit2.ratelimit_us")
+            );
+            layout!(DomctlSchedOp, "xen_domctl_scheduler_op", [sched_id, cmd]);
+            for s in ["credit", "credit2"] {
+                assert_eq!(
+                    offset_of!(DomctlSchedOp, weight),
+                    f(&format!(
+                        "offset struct xen_domctl_scheduler_op.u.{s}.weight"
+                    ))
+                );
+                assert_eq!(
+                    offset_of!(DomctlSchedOp, cap),
+                    f(&format!("offset struct xen_domctl_scheduler_op.u.{s}.cap"))
+                );
+            }
+            assert_eq!(
+                size_of::<NodeAffinity>(),
+                f("size struct xen_domctl_nodeaffinity")
+            );
+            assert_eq!(
+                offset_of!(NodeAffinity, bitmap),
+                f("offset struct xen_domctl_nodeaffinity.nodemap")
+            );
+            assert_eq!(
+                offset_of!(NodeAffinity, nr_bits) - offset_of!(NodeAffinity, bitmap),
+                f("offset struct xenctl_bitmap.nr_bits")
+            );
             layout!(
                 ReadConsole,
                 "xen_sysctl_readconsole",
@@ -583,6 +946,23 @@ mod tests {
         );
         let back: PhysInfo = Sysctl::from_bytes(&s.to_bytes()).payload();
         assert_eq!((back.nr_cpus, back.total_pages), (2, 5));
+    }
+
+    #[test]
+    fn hangup_stops_a_process_and_knows_when_it_is_gone() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        assert!(super::hangup(pid).unwrap());
+        let status = child.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(1)
+        );
+        assert!(!super::hangup(pid).unwrap(), "reaped: no such process");
+        assert!(super::hangup(0).is_err() && super::hangup(-1).is_err());
     }
 
     #[test]

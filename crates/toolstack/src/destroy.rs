@@ -1,24 +1,25 @@
 //! Destroying a domain the way libxl does, so that nothing is left behind:
-//! devices removed from xenstore, the domain's xenstore trees, its saved
-//! configuration (userdata) and device-model files deleted, the domid
-//! recorded as recently used, then the hypervisor told.
+//! the domain paused, its device model stopped (SIGHUP, its xenstore and
+//! QMP residue removed), every device taken down through the backend
+//! state machine (online=0, Closing, wait for Closed; hotplug scripts run
+//! with the environment libxl gives them; QEMU-served devices after
+//! libxl's 2 s grace) and removed from xenstore, the domain's xenstore
+//! trees, saved configuration (userdata) and device-model files deleted,
+//! the domid recorded as recently used, then the hypervisor told.
 //!
-//! Devices are taken down through their backends and hotplug scripts and
-//! the device model is stopped, both through the backend seam. A backend
-//! that cannot do that yet ([`Hypervisor::manages_devices`] false) gets
-//! such domains refused before anything is touched: a half-destroyed
-//! domain is worse than none.
+//! Refused before anything is touched: device models in a stub domain or
+//! running under their own uid (dm_restrict), backends in driver domains
+//! and USB controllers.
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use xenstore::{Xs, XsOps};
 
-use crate::devices;
 use crate::userdata::FileLock;
-use crate::{Error, Hypervisor};
+use crate::{Error, HotplugDevice, Hypervisor};
 
 /// Seconds a destroyed domid stays "recent" (LIBXL_DOMID_REUSE_TIMEOUT).
 pub const DOMID_REUSE_TIMEOUT: u64 = 60;
@@ -54,6 +55,73 @@ impl DestroyError {
             _ => -3,
         }
     }
+}
+
+/// A device as recorded under /libxl/<domid>/device/<kind>/<devid>.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    pub kind: String,
+    pub devid: u32,
+    pub backend_path: String,
+    pub backend_kind: String,
+}
+
+/// Devices libxl knows for a domain.
+pub fn devices(xs: &impl XsOps, domid: u32) -> Result<Vec<Device>, xenstore::Error> {
+    let base = format!("/libxl/{domid}/device");
+    let mut out = Vec::new();
+    let kinds = match xs.directory(&base) {
+        Ok(k) => k,
+        Err(e) if e.is_not_found() => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for kind in kinds {
+        for devid in xs.directory(&format!("{base}/{kind}")).unwrap_or_default() {
+            let Some(be) = xs.try_read(&format!("{base}/{kind}/{devid}/backend"))? else {
+                continue;
+            };
+            // /local/domain/<bedomid>/backend/<bekind>/<domid>/<devid>
+            let parts: Vec<&str> = be.split('/').collect();
+            let backend_kind = parts.get(5).copied().unwrap_or_default().to_string();
+            out.push(Device {
+                kind: kind.clone(),
+                devid: devid.parse().unwrap_or(0),
+                backend_path: be,
+                backend_kind,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The frontend path libxl uses for a device (console 0 is special).
+fn frontend_path(domid: u32, d: &Device) -> String {
+    if d.kind == "console" && d.devid == 0 {
+        format!("/local/domain/{domid}/console")
+    } else {
+        format!("/local/domain/{domid}/device/{}/{}", d.kind, d.devid)
+    }
+}
+
+/// Remove `path`, then each parent left with an empty value and no children.
+fn path_cleanup(xs: &impl XsOps, path: &str) -> Result<(), xenstore::Error> {
+    match xs.rm(path) {
+        Ok(()) => {}
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    let mut p = path.to_string();
+    while let Some(i) = p.rfind('/') {
+        p.truncate(i);
+        if p.is_empty()
+            || xs.try_read(&p)?.is_none_or(|v| !v.is_empty())
+            || !xs.directory(&p)?.is_empty()
+        {
+            break;
+        }
+        xs.rm(&p)?;
+    }
+    Ok(())
 }
 
 fn remove_if_present(path: &Path) -> Result<(), DestroyError> {
@@ -113,42 +181,196 @@ pub fn mark_domid_recent(run_dir: &Path, domid: u32) -> Result<(), DestroyError>
     })
 }
 
-/// Destroy `domid`, cleaning up as libxl does.
-pub fn destroy(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<(), DestroyError> {
+/// libxl's LIBXL_QEMU_BODGE_TIMEOUT and LIBXL_DESTROY_TIMEOUT.
+const QEMU_BODGE: Duration = Duration::from_secs(2);
+const BACKEND_CLOSE: Duration = Duration::from_secs(10);
+/// XenbusStateClosing, XenbusStateClosed.
+const CLOSING: u32 = 5;
+const CLOSED: u32 = 6;
+
+/// Backends QEMU serves (libxl's QEMU_BACKEND).
+fn qemu_backend(d: &Device) -> bool {
+    matches!(
+        d.backend_kind.as_str(),
+        "qdisk" | "vfb" | "qusb" | "9pfs" | "vkbd"
+    )
+}
+
+/// The backend domain in a backend path.
+fn backend_domid(d: &Device) -> Option<u32> {
+    crate::devlist::backend_domid(&d.backend_path)
+}
+
+/// What would stop this destroy from being done the way libxl does it.
+fn unsupported(xs: &Xs, domid: u32, devs: &[Device]) -> Result<Option<String>, DestroyError> {
+    let image = |k: &str| xs.try_read(&format!("/local/domain/{domid}/image/{k}"));
+    if image("device-model-domid")?.is_some() {
+        return Ok(Some("a device model in a stub domain".into()));
+    }
+    if image("device-model-kill-uid")?.is_some() {
+        return Ok(Some(
+            "a device model running under its own uid (dm_restrict)".into(),
+        ));
+    }
+    for d in devs {
+        if d.kind == "vusb" {
+            return Ok(Some(format!("USB controller {}", d.devid)));
+        }
+        if backend_domid(d) != Some(0) {
+            return Ok(Some(format!(
+                "{} device {} served by a driver domain",
+                d.kind, d.devid
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// A device on its way down.
+struct Removal {
+    dev: Device,
+    /// QEMU serves it and the domain is paused: no backend to wait for.
+    qemu: bool,
+    /// The backend was already gone.
+    gone: bool,
+}
+
+/// Start removing a device (libxl__initiate_device_generic_remove with
+/// force): frontend removed, backend told to go offline and close.
+fn initiate_remove(
+    xs: &Xs,
+    domid: u32,
+    d: &Device,
+    paused: bool,
+) -> Result<Removal, xenstore::Error> {
+    if qemu_backend(d) && paused {
+        return Ok(Removal {
+            dev: d.clone(),
+            qemu: true,
+            gone: false,
+        });
+    }
+    let be = &d.backend_path;
+    let gone = xs.transaction(|t| -> Result<bool, xenstore::Error> {
+        path_cleanup(t, &frontend_path(domid, d))?;
+        let Some(state) = t.try_read(&format!("{be}/state"))? else {
+            return Ok(true);
+        };
+        t.write(&format!("{be}/online"), "0")?;
+        if xl_config::value::strtol(state.as_bytes(), 10).0 != i64::from(CLOSED) {
+            t.write(&format!("{be}/state"), &CLOSING.to_string())?;
+        }
+        Ok(false)
+    })?;
+    Ok(Removal {
+        dev: d.clone(),
+        qemu: false,
+        gone,
+    })
+}
+
+fn backend_state(xs: &Xs, be: &str) -> Option<i64> {
+    xs.try_read(&format!("{be}/state"))
+        .ok()
+        .flatten()
+        .map(|s| xl_config::value::strtol(s.as_bytes(), 10).0)
+}
+
+/// Take every device down (libxl__devices_destroy with force): console
+/// and vuart entries are just removed; the rest go through their backend,
+/// all at once, then their scripts, then out of xenstore. Problems are
+/// returned for reporting; libxl carries on past them.
+fn destroy_devices(
+    hv: &dyn Hypervisor,
+    xs: &Xs,
+    domid: u32,
+    devs: &[Device],
+    paused: bool,
+) -> Result<Vec<String>, DestroyError> {
+    let mut problems = Vec::new();
+    let mut pending = Vec::new();
+    for d in devs {
+        if matches!(d.backend_kind.as_str(), "console" | "vuart") {
+            device_xenstore_remove(xs, domid, d)?;
+        } else {
+            pending.push(initiate_remove(xs, domid, d, paused)?);
+        }
+    }
+    let start = Instant::now();
+    for r in &pending {
+        let be = &r.dev.backend_path;
+        if r.qemu {
+            // QEMU is gone or stopped and will not answer: libxl waits
+            // its grace period, then marks the backend closed itself.
+            if let Some(left) = QEMU_BODGE.checked_sub(start.elapsed()) {
+                std::thread::sleep(left);
+            }
+            if backend_state(xs, be).is_some_and(|s| s != i64::from(CLOSED)) {
+                xs.write(&format!("{be}/state"), &CLOSED.to_string())?;
+            }
+        } else if !r.gone {
+            while backend_state(xs, be).is_some_and(|s| s != i64::from(CLOSED)) {
+                if start.elapsed() > BACKEND_CLOSE {
+                    problems.push(format!("unable to remove device with path {be}"));
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        if !r.gone
+            && let Some(script) = xs.try_read(&format!("{be}/script"))?
+        {
+            let dev = HotplugDevice {
+                kind: r.dev.backend_kind.clone(),
+                domid,
+                devid: r.dev.devid,
+                backend_path: be.clone(),
+                script,
+            };
+            if let Err(e) = hv.hotplug(xs, &dev, false) {
+                problems.push(e.to_string());
+            }
+        }
+        device_xenstore_remove(xs, domid, &r.dev)?;
+    }
+    Ok(problems)
+}
+
+/// libxl__device_destroy: frontend, libxl and backend entries, with
+/// their emptied parents.
+fn device_xenstore_remove(xs: &Xs, domid: u32, d: &Device) -> Result<(), xenstore::Error> {
+    let libxl_path = format!("/libxl/{domid}/device/{}/{}", d.kind, d.devid);
+    xs.transaction(|t| -> Result<(), xenstore::Error> {
+        path_cleanup(t, &frontend_path(domid, d))?;
+        path_cleanup(t, &libxl_path)?;
+        path_cleanup(t, &d.backend_path)
+    })
+}
+
+/// Destroy `domid`, cleaning up as libxl does. What went wrong on the way
+/// without stopping it (as in libxl) is returned for reporting.
+pub fn destroy(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<Vec<String>, DestroyError> {
     let info = hv.domain(domid)?.ok_or(DestroyError::NotFound(domid))?;
-    let devs = devices::list(xs, domid)?;
-    let dm = ["device-model-pid", "device-model-domid"]
-        .iter()
-        .map(|key| xs.try_read(&format!("/local/domain/{domid}/image/{key}")))
-        .collect::<Result<Vec<_>, _>>()?
-        .iter()
-        .any(Option::is_some);
-    if !hv.manages_devices() {
-        let mut hard: Vec<String> = devs
-            .iter()
-            .filter(|d| !matches!(d.backend_kind.as_str(), "console" | "vuart"))
-            .map(|d| format!("{} device {}", d.kind, d.devid))
-            .collect();
-        if dm {
-            hard.push("a device model".into());
-        }
-        if !hard.is_empty() {
-            return Err(DestroyError::Unsupported(hard.join(", ")));
-        }
+    let devs = devices(xs, domid)?;
+    if let Some(what) = unsupported(xs, domid, &devs)? {
+        return Err(DestroyError::Unsupported(what));
     }
 
     // libxl carries on past a failed pause; so do we.
-    let _ = hv.pause(domid);
-    if dm {
-        hv.kill_device_model(xs, domid)?;
+    let paused = hv.pause(domid).is_ok()
+        || hv
+            .domain(domid)?
+            .is_some_and(|d| d.paused || d.dying || d.shutdown);
+
+    let mut problems = Vec::new();
+    if xs
+        .try_read(&format!("/local/domain/{domid}/image/device-model-pid"))?
+        .is_some()
+        && let Err(e) = hv.kill_device_model(xs, domid)
+    {
+        problems.push(e.to_string());
     }
-    // As libxl: every device is attempted, the first failure reported.
-    let mut failed = None;
-    for d in &devs {
-        if let Err(e) = devices::remove(hv, xs, domid, d) {
-            failed.get_or_insert(e);
-        }
-    }
+    problems.extend(destroy_devices(hv, xs, domid, &devs, paused)?);
 
     let dom_path = format!("/local/domain/{domid}");
     if let Some(vm) = xs.try_read(&format!("{dom_path}/vm"))? {
@@ -190,10 +412,7 @@ pub fn destroy(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<(), DestroyEr
 
     mark_domid_recent(&paths.run, domid)?;
     hv.destroy(domid, Duration::from_secs(10))?;
-    match failed {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
-    }
+    Ok(problems)
 }
 
 /// Whether `domid` was destroyed less than DOMID_REUSE_TIMEOUT ago.

@@ -183,107 +183,58 @@ pub fn add(hv: &dyn Hypervisor, xs: &Xs, dev: &NewDevice) -> Result<(), Error> {
     )
 }
 
-/// A device found in /libxl/<domid>/device, to remove.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Existing {
-    pub kind: String,
-    pub devid: u32,
-    pub backend_path: String,
-    pub backend_kind: String,
-}
+/// One hotplug script run: its arguments (script first) and the
+/// environment variables libxl adds.
+pub type HotplugRun = (Vec<String>, Vec<(String, String)>);
 
-impl Existing {
-    /// Whether taking it down involves a backend driver and a script.
-    pub fn scripted(&self, xs: &Xs) -> Result<Option<String>, xenstore::Error> {
-        xs.try_read(&format!("{}/script", self.backend_path))
-    }
-}
-
-/// Devices libxl recorded for a domain.
-pub fn list(xs: &impl XsOps, domid: u32) -> Result<Vec<Existing>, xenstore::Error> {
-    let base = format!("/libxl/{domid}/device");
-    let mut out = Vec::new();
-    let kinds = match xs.directory(&base) {
-        Ok(k) => k,
-        Err(e) if e.is_not_found() => return Ok(out),
-        Err(e) => return Err(e),
-    };
-    for kind in kinds {
-        for devid in xs.directory(&format!("{base}/{kind}")).unwrap_or_default() {
-            let Some(be) = xs.try_read(&format!("{base}/{kind}/{devid}/backend"))? else {
-                continue;
-            };
-            // /local/domain/<bedomid>/backend/<bekind>/<domid>/<devid>
-            let parts: Vec<&str> = be.split('/').collect();
-            let backend_kind = parts.get(5).copied().unwrap_or_default().to_string();
-            out.push(Existing {
-                kind: kind.clone(),
-                devid: devid.parse().unwrap_or(0),
-                backend_path: be,
-                backend_kind,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// Remove `path`, then each parent left with an empty value and no children.
-pub fn path_cleanup(xs: &impl XsOps, path: &str) -> Result<(), xenstore::Error> {
-    match xs.rm(path) {
-        Ok(()) => {}
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(e),
-    }
-    let mut p = path.to_string();
-    while let Some(i) = p.rfind('/') {
-        p.truncate(i);
-        if p.is_empty()
-            || xs.try_read(&p)?.is_none_or(|v| !v.is_empty())
-            || !xs.directory(&p)?.is_empty()
-        {
-            break;
-        }
-        xs.rm(&p)?;
-    }
-    Ok(())
-}
-
-/// Takes a device down as libxl's forced removal does: the backend is
-/// asked to close (and given BACKEND_TIMEOUT to do so), the hotplug script
-/// runs with `remove`, then all three trees go. A backend that does not
-/// close is not fatal, as in libxl; a failing script is reported after the
-/// nodes are gone.
-pub fn remove(hv: &dyn Hypervisor, xs: &Xs, domid: u32, d: &Existing) -> Result<(), Error> {
-    let be = &d.backend_path;
-    let script = d.scripted(xs)?;
-    if xs.exists(&format!("{be}/state"))? {
-        xs.transaction(|t| -> Result<(), xenstore::Error> {
-            t.write(&format!("{be}/online"), "0")?;
-            t.write(&format!("{be}/state"), &STATE_CLOSING.to_string())
-        })?;
-        let _ = wait_state(xs, be, STATE_CLOSED, true, BACKEND_TIMEOUT)?;
-    }
-    let hotplug = match script {
-        Some(script) if !script.is_empty() => hv.hotplug(
-            xs,
-            &HotplugDevice {
-                kind: d.kind.clone(),
-                domid,
-                devid: d.devid,
-                backend_path: be.clone(),
-                script,
-            },
-            false,
+/// The script runs libxl makes for a device being added (`add` /
+/// `online`) or removed (`remove` / `offline`): vbd runs `block`-style
+/// scripts once; a vif runs its script for the PV interface and, for an
+/// emulated+PV nic, again for QEMU's tap.
+pub fn hotplug_runs(
+    xs: &impl XsOps,
+    dev: &HotplugDevice,
+    add: bool,
+) -> Result<Vec<HotplugRun>, xenstore::Error> {
+    let be = &dev.backend_path;
+    let kind = if dev.kind == "vif" { "vif" } else { "vbd" };
+    let (domid, script) = (dev.domid, dev.script.clone());
+    let mut env = vec![
+        ("script".to_string(), script.clone()),
+        ("XENBUS_TYPE".to_string(), kind.to_string()),
+        (
+            "XENBUS_PATH".to_string(),
+            format!("backend/{kind}/{domid}/{}", dev.devid),
         ),
-        _ => Ok(()),
+        ("XENBUS_BASE_PATH".to_string(), "backend".to_string()),
+    ];
+    if kind == "vbd" {
+        let action = if add { "add" } else { "remove" };
+        return Ok(vec![(vec![script, action.into()], env)]);
+    }
+    let gatewaydev = xs
+        .try_read(&format!("{be}/gatewaydev"))?
+        .unwrap_or_default();
+    env.push(("netdev".into(), gatewaydev));
+    let ioemu = xs.try_read(&format!("{be}/type"))?.as_deref() == Some("vif_ioemu");
+    let vif = format!("vif{domid}.{}", dev.devid);
+    if ioemu {
+        env.push(("INTERFACE".into(), format!("{vif}-emu")));
+    }
+    env.push(("vif".into(), vif));
+    let (pv, tap) = if add {
+        ("online", "add")
+    } else {
+        ("offline", "remove")
     };
-    let libxl_path = format!("/libxl/{domid}/device/{}/{}", d.kind, d.devid);
-    xs.transaction(|t| -> Result<(), xenstore::Error> {
-        path_cleanup(t, &frontend_path(domid, &d.kind, d.devid))?;
-        path_cleanup(t, &libxl_path)?;
-        path_cleanup(t, be)
-    })?;
-    hotplug
+    let mut runs = vec![(
+        vec![script.clone(), pv.into(), "type_if=vif".into()],
+        env.clone(),
+    )];
+    if ioemu {
+        runs.push((vec![script, tap.into(), "type_if=tap".into()], env));
+    }
+    Ok(runs)
 }
 
 /// libxl's device number for a virtual disk name (xvdX, hdX, sdX, with
@@ -341,6 +292,60 @@ mod tests {
         assert_eq!(disk_devid("xvdq"), Some((1 << 28) | (16 << 8)));
         assert_eq!(disk_devid("51712"), Some(51712));
         assert_eq!(disk_devid("vda"), None);
+    }
+
+    #[test]
+    fn hotplug_runs_like_libxl() {
+        let d = xenstore::Daemon::new();
+        let xs = Xs::new(d.connect_as(0).unwrap()).unwrap();
+        let be = "/local/domain/0/backend/vif/5/1";
+        let dev = HotplugDevice {
+            kind: "vif".into(),
+            domid: 5,
+            devid: 1,
+            backend_path: be.into(),
+            script: "/etc/xen/scripts/vif-bridge".into(),
+        };
+        let runs = hotplug_runs(&xs, &dev, false).unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(
+            runs[0].0,
+            ["/etc/xen/scripts/vif-bridge", "offline", "type_if=vif"]
+        );
+        let env: Vec<(&str, &str)> = runs[0]
+            .1
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            env,
+            [
+                ("script", "/etc/xen/scripts/vif-bridge"),
+                ("XENBUS_TYPE", "vif"),
+                ("XENBUS_PATH", "backend/vif/5/1"),
+                ("XENBUS_BASE_PATH", "backend"),
+                ("netdev", ""),
+                ("vif", "vif5.1"),
+            ]
+        );
+        // An emulated+PV nic runs the script twice, the second for the tap.
+        xs.write(&format!("{be}/type"), "vif_ioemu").unwrap();
+        let runs = hotplug_runs(&xs, &dev, true).unwrap();
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0].0[1..], ["online", "type_if=vif"]);
+        assert_eq!(runs[1].0[1..], ["add", "type_if=tap"]);
+        assert!(
+            runs[1]
+                .1
+                .contains(&("INTERFACE".into(), "vif5.1-emu".into()))
+        );
+        let vbd = HotplugDevice {
+            kind: "vbd".into(),
+            devid: 51712,
+            backend_path: "/local/domain/0/backend/vbd/5/51712".into(),
+            ..dev
+        };
+        assert_eq!(hotplug_runs(&xs, &vbd, false).unwrap()[0].0[1], "remove");
     }
 
     #[test]

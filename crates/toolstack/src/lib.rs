@@ -9,10 +9,16 @@
 pub mod create;
 pub mod destroy;
 pub mod devices;
+pub mod devlist;
+#[cfg(test)]
+mod fake;
 pub mod lifecycle;
 pub mod memory;
 pub mod names;
+pub mod qmp;
+pub mod rename;
 pub mod userdata;
+pub mod vcpus;
 pub mod xen;
 
 use std::path::{Path, PathBuf};
@@ -274,11 +280,11 @@ pub trait Hypervisor {
     /// Start a domain's device model and wait until it is running.
     /// Returns the pid libxl records in `image/device-model-pid`.
     fn spawn_device_model(&self, xs: &Xs, spec: &DmSpec) -> Result<u32, Error>;
+    /// Let a paused device model run again (QMP `cont`), before an HVM
+    /// guest's vCPUs are unpaused.
+    fn resume_device_model(&self, domid: u32, uuid: &[u8; 16]) -> Result<(), Error>;
     /// Stop a domain's device model (no-op when none runs).
     fn kill_device_model(&self, xs: &Xs, domid: u32) -> Result<(), Error>;
-    /// Whether [`Hypervisor::hotplug`] and the device-model calls work
-    /// here; destroy refuses domains that need them otherwise.
-    fn manages_devices(&self) -> bool;
 
     /// (major, minor) of the hypervisor.
     fn version(&self) -> (u32, u32);
@@ -314,6 +320,79 @@ pub trait Hypervisor {
     fn domain(&self, domid: u32) -> Result<Option<DomInfo>, Error> {
         Ok(self.domains()?.into_iter().find(|d| d.domid == domid))
     }
+
+    // issue 4 (wt4) additions
+    /// A domain's NUMA node affinity, one bit per node, in whole bytes
+    /// covering max_node_id + 1 nodes.
+    fn node_affinity(&self, domid: u32) -> Result<Vec<u8>, Error>;
+    /// Core, socket and node of every CPU (`xl info -n`).
+    fn cpu_topology(&self) -> Result<Vec<CpuTopology>, Error>;
+    /// Memory and distances of every NUMA node (`xl info -n`).
+    fn numa_nodes(&self) -> Result<Vec<NumaNode>, Error>;
+    /// The node of each PCI device (None: unknown to the hypervisor or
+    /// without a node).
+    fn pci_nodes(&self, devs: &[PciAddr]) -> Result<Vec<Option<u32>>, Error>;
+    /// Set the hard and/or soft affinity of one vCPU (bitmaps as in
+    /// [`VcpuInfo`]); `force` also undoes a pinning the guest kernel made.
+    fn set_vcpu_affinity(
+        &self,
+        domid: u32,
+        vcpu: u32,
+        hard: Option<&[u8]>,
+        soft: Option<&[u8]>,
+        force: bool,
+    ) -> Result<(), Error>;
+    /// Every cpupool, in id order.
+    fn cpupools(&self) -> Result<Vec<CpupoolInfo>, Error>;
+    /// Weight and cap of a domain under `sched` ("credit" or "credit2");
+    /// fails when the domain runs under another scheduler.
+    fn domain_sched(&self, domid: u32, sched: &str) -> Result<SchedParams, Error>;
+    fn set_domain_sched(&self, domid: u32, sched: &str, p: SchedParams) -> Result<(), Error>;
+    /// A cpupool's scheduler-wide parameters for `sched`: credit's
+    /// (tslice_ms, ratelimit_us, vcpu_migr_delay_us) or credit2's
+    /// (ratelimit_us, 0, 0).
+    fn pool_sched(&self, poolid: u32, sched: &str) -> Result<[u32; 3], Error>;
+    fn set_pool_sched(&self, poolid: u32, sched: &str, p: [u32; 3]) -> Result<(), Error>;
+}
+
+/// One CPU's place (`xl info -n`); None for what Xen does not know.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuTopology {
+    pub core: Option<u32>,
+    pub socket: Option<u32>,
+    pub node: Option<u32>,
+}
+
+/// One NUMA node: memory in bytes and the distance to every node.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumaNode {
+    pub size: Option<u64>,
+    pub free: Option<u64>,
+    pub dists: Vec<Option<u32>>,
+}
+
+/// A PCI device address.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PciAddr {
+    pub seg: u16,
+    pub bus: u8,
+    pub devfn: u8,
+}
+
+/// A cpupool: its scheduler's name and CPUs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpupoolInfo {
+    pub poolid: u32,
+    pub sched: String,
+    pub n_dom: u32,
+    pub cpumap: Vec<u8>,
+}
+
+/// A domain's credit/credit2 parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchedParams {
+    pub weight: u16,
+    pub cap: u16,
 }
 
 /// xl's CPU-bitmap text: `all`, `none`, or ranges like `0-3,5`, over the

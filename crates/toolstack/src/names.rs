@@ -65,3 +65,8 @@ pub fn is_stubdom(xs: &impl XsOps, domid: u32) -> Result<bool, Error> {
         .try_read(&format!("/local/domain/{domid}/target"))?
         .is_some())
 }
+
+/// A cpupool's name, from `/local/pool/<id>/name` (libxl_cpupoolid_to_name).
+pub fn cpupool_name(xs: &impl XsOps, poolid: u32) -> Result<Option<String>, Error> {
+    Ok(xs.try_read(&format!("/local/pool/{}/name", poolid as i32))?)
+}

@@ -3,11 +3,16 @@
 use xen_sys::Xen;
 use xen_sys::abi::{self, DomainInfo};
 
-use xenstore::Xs;
+use std::os::fd::AsFd;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use xenstore::{Xs, XsOps};
 
 use crate::{
-    BuildSpec, Built, CreateSpec, DmSpec, DomInfo, Error, HostPaths, HotplugDevice, Hypervisor,
-    PhysInfo, Trigger, VcpuInfo, VersionInfo,
+    BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DmSpec, DomInfo, Error, HostPaths,
+    HotplugDevice, Hypervisor, NumaNode, PciAddr, PhysInfo, SchedParams, Trigger, VcpuInfo,
+    VersionInfo,
 };
 
 pub struct XenHypervisor {
@@ -75,20 +80,75 @@ impl Hypervisor for XenHypervisor {
         Err(Error::Unsupported("building domains on Xen"))
     }
 
-    fn hotplug(&self, _xs: &Xs, _dev: &HotplugDevice, _add: bool) -> Result<(), Error> {
-        Err(Error::Unsupported("running hotplug scripts on Xen"))
+    /// Runs the device's scripts as libxl does; failures carry the
+    /// script's `hotplug-error` when it left one.
+    fn hotplug(&self, xs: &Xs, dev: &HotplugDevice, add: bool) -> Result<(), Error> {
+        let mut problems = Vec::new();
+        for (args, env) in crate::devices::hotplug_runs(xs, dev, add)? {
+            problems.extend(run_hotplug(&args, &env));
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        if let Some(why) = xs.try_read(&format!("{}/hotplug-error", dev.backend_path))? {
+            problems.push(why);
+        }
+        Err(Error::Backend(problems.join(": ")))
     }
 
     fn spawn_device_model(&self, _xs: &Xs, _spec: &DmSpec) -> Result<u32, Error> {
         Err(Error::Unsupported("starting device models on Xen"))
     }
 
-    fn kill_device_model(&self, _xs: &Xs, _domid: u32) -> Result<(), Error> {
-        Err(Error::Unsupported("stopping device models on Xen"))
+    fn resume_device_model(&self, domid: u32, uuid: &[u8; 16]) -> Result<(), Error> {
+        use crate::qmp::Qmp;
+        // libxl allows the device model LIBXL_DEVICE_MODEL_START_TIMEOUT.
+        let run = || -> Result<(), crate::qmp::QmpError> {
+            let mut q = Qmp::connect(&self.paths, domid, uuid, Duration::from_secs(60))?;
+            q.execute("cont", None)?;
+            Ok(())
+        };
+        run().map_err(|e| Error::Backend(error_chain(&e)))
     }
 
-    fn manages_devices(&self) -> bool {
-        false
+    /// libxl's way: forget its xenstore directory, hang it up, remove its
+    /// QMP sockets. Every step is tried; problems are reported together.
+    fn kill_device_model(&self, xs: &Xs, domid: u32) -> Result<(), Error> {
+        let mut problems = Vec::new();
+        match xs.rm(&format!("/local/domain/0/device-model/{domid}")) {
+            Err(e) if !e.is_not_found() => {
+                problems.push(format!("removing device-model node: {e}"));
+            }
+            _ => {}
+        }
+        let pid = xs
+            .try_read(&format!("/local/domain/{domid}/image/device-model-pid"))
+            .ok()
+            .flatten();
+        match pid.map(|p| xl_config::value::strtol(p.as_bytes(), 10).0 as i32) {
+            None => problems.push("unable to find Device Model pid".into()),
+            Some(pid) => {
+                if let Err(e) = xen_sys::hangup(pid) {
+                    problems.push(format!("failed to kill Device Model [{pid}]: {e}"));
+                }
+            }
+        }
+        for sock in ["qmp-libxl", "qmp-libxenstat"] {
+            let p = self.paths.run.join(format!("{sock}-{domid}"));
+            if let Err(e) = std::fs::remove_file(&p)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                problems.push(format!(
+                    "Failed to remove QMP socket file {}: {e}",
+                    p.display()
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Backend(problems.join("; ")))
+        }
     }
 
     fn domains(&self) -> Result<Vec<DomInfo>, Error> {
@@ -294,4 +354,176 @@ impl Hypervisor for XenHypervisor {
     fn unpause(&self, domid: u32) -> Result<(), Error> {
         Ok(self.xen.unpause(domid as u16)?)
     }
+
+    // issue 4 (wt4) additions
+    fn node_affinity(&self, domid: u32) -> Result<Vec<u8>, Error> {
+        let bytes = (self.xen.physinfo()?.max_node_id as usize + 1).div_ceil(8);
+        Ok(self.xen.node_affinity(domid as u16, bytes)?)
+    }
+
+    fn cpu_topology(&self) -> Result<Vec<CpuTopology>, Error> {
+        let valid = |v: u32, invalid: u32| (v != invalid).then_some(v);
+        Ok(self
+            .xen
+            .cpu_topology()?
+            .iter()
+            .map(|t| CpuTopology {
+                core: valid(t.core, abi::INVALID_CORE_ID),
+                socket: valid(t.socket, abi::INVALID_SOCKET_ID),
+                node: valid(t.node, abi::INVALID_NODE_ID),
+            })
+            .collect())
+    }
+
+    fn numa_nodes(&self) -> Result<Vec<NumaNode>, Error> {
+        let (mem, dist) = self.xen.numa_info()?;
+        let n = mem.len();
+        let size = |v: u64| (v != abi::INVALID_MEM_SZ).then_some(v);
+        Ok(mem
+            .iter()
+            .enumerate()
+            .map(|(i, m)| NumaNode {
+                size: size(m.memsize),
+                free: size(m.memfree),
+                dists: dist[i * n..(i + 1) * n]
+                    .iter()
+                    .map(|d| (*d != abi::INVALID_NODE_DIST).then_some(*d))
+                    .collect(),
+            })
+            .collect())
+    }
+
+    fn pci_nodes(&self, devs: &[PciAddr]) -> Result<Vec<Option<u32>>, Error> {
+        let raw: Vec<abi::PciDevice> = devs
+            .iter()
+            .map(|d| abi::PciDevice {
+                seg: d.seg,
+                bus: d.bus,
+                devfn: d.devfn,
+            })
+            .collect();
+        Ok(self
+            .xen
+            .pci_topology(&raw)?
+            .into_iter()
+            .map(|n| (n != abi::INVALID_NODE_ID && n != abi::INVALID_DEV).then_some(n))
+            .collect())
+    }
+
+    fn set_vcpu_affinity(
+        &self,
+        domid: u32,
+        vcpu: u32,
+        hard: Option<&[u8]>,
+        soft: Option<&[u8]>,
+        force: bool,
+    ) -> Result<(), Error> {
+        let bytes = (self.xen.physinfo()?.max_cpu_id as usize + 1).div_ceil(8);
+        self.xen
+            .set_vcpu_affinity(domid as u16, vcpu, hard, soft, force, bytes)?;
+        Ok(())
+    }
+
+    fn cpupools(&self) -> Result<Vec<CpupoolInfo>, Error> {
+        let bits = (self.xen.physinfo()?.max_cpu_id + 1).div_ceil(8) * 8;
+        let mut out = Vec::new();
+        let mut next = 0u32;
+        while let Some(p) = self.xen.cpupool_info(next, bits)? {
+            next = p.id + 1;
+            out.push(CpupoolInfo {
+                poolid: p.id,
+                sched: sched_name(p.sched_id),
+                n_dom: p.n_dom,
+                cpumap: p.cpumap,
+            });
+        }
+        Ok(out)
+    }
+
+    fn domain_sched(&self, domid: u32, sched: &str) -> Result<SchedParams, Error> {
+        let (_, weight, cap) = self
+            .xen
+            .domain_sched(domid as u16, sched_id(sched)?, None)?;
+        Ok(SchedParams { weight, cap })
+    }
+
+    fn set_domain_sched(&self, domid: u32, sched: &str, p: SchedParams) -> Result<(), Error> {
+        self.xen
+            .domain_sched(domid as u16, sched_id(sched)?, Some((p.weight, p.cap)))?;
+        Ok(())
+    }
+
+    fn pool_sched(&self, poolid: u32, sched: &str) -> Result<[u32; 3], Error> {
+        let w = self.xen.pool_sched(poolid, sched_id(sched)?, None)?;
+        Ok([w[0], w[1], w[2]])
+    }
+
+    fn set_pool_sched(&self, poolid: u32, sched: &str, p: [u32; 3]) -> Result<(), Error> {
+        self.xen
+            .pool_sched(poolid, sched_id(sched)?, Some([p[0], p[1], p[2], 0]))?;
+        Ok(())
+    }
+}
+
+/// A scheduler's name from its XEN_SCHEDULER_* id.
+fn sched_name(id: u32) -> String {
+    abi::SCHEDULERS
+        .iter()
+        .find(|(i, _)| *i == id)
+        .map_or_else(|| "unknown".to_string(), |(_, n)| n.to_string())
+}
+
+fn sched_id(name: &str) -> Result<u32, Error> {
+    abi::SCHEDULERS
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(i, _)| *i)
+        .ok_or_else(|| Error::Invalid(format!("unknown scheduler {name}")))
+}
+
+/// libxl's LIBXL_HOTPLUG_TIMEOUT.
+const HOTPLUG_TIMEOUT: Duration = Duration::from_secs(40);
+
+/// Run one hotplug script as libxl does: stdin /dev/null, stdout to our
+/// stderr, bounded by libxl's timeout. Returns what went wrong.
+fn run_hotplug(args: &[String], env: &[(String, String)]) -> Option<String> {
+    let stdout = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null());
+    let mut cmd = Command::new(&args[0]);
+    cmd.args(&args[1..]).stdin(Stdio::null()).stdout(stdout);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return Some(format!("cannot run {}: {e}", args[0])),
+    };
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) if st.success() => return None,
+            Ok(Some(st)) => return Some(format!("{} {} failed: {st}", args[0], args[1])),
+            Ok(None) if start.elapsed() > HOTPLUG_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Some(format!("{} {} timed out", args[0], args[1]));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Some(format!("waiting for {}: {e}", args[0])),
+        }
+    }
+}
+
+/// An error and its causes as "a: b: c".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(&format!(": {c}"));
+        cur = c.source();
+    }
+    s
 }

@@ -173,7 +173,7 @@ pub fn main(
         None
     };
     if !opts.flag('p')
-        && let Err(e) = hv.unpause(domid)
+        && let Err(e) = xl_toolstack::qmp::unpause(hv.as_ref(), &xs, domid)
     {
         err(&format!("xl: unpause failed: {}\n", backend::chain(&e)));
     }
@@ -316,7 +316,7 @@ fn monitor(hv: &dyn Hypervisor, xs: &Xs, config: DomainConfig, mut domid: u32) -
                         Ok(d) => d,
                         Err(code) => return code,
                     };
-                    if let Err(e) = hv.unpause(domid) {
+                    if let Err(e) = xl_toolstack::qmp::unpause(hv, xs, domid) {
                         log(format!("xl: unpause failed: {}", backend::chain(&e)));
                     }
                     continue;

@@ -1,9 +1,11 @@
 //! Device hotplug commands. Dry runs print the device as libxl JSON.
 
+use super::domains::{connect, find_domain};
 use super::{err, no_backend, options, out};
 use crate::cmdtable::Cmd;
-use crate::{Globals, Status};
+use crate::{Globals, Status, backend};
 use xl_config::domain::{Nic, disk_json, nic_json};
+use xl_toolstack::names;
 
 /// An all-digit argument is a domid; a name needs the backend to resolve.
 fn is_domid(s: &str) -> bool {
@@ -65,4 +67,65 @@ pub fn network_attach(
         return 0;
     }
     no_backend("network-attach")
+}
+
+/// `xl block-list DOMAIN...`: an unknown domain is reported and skipped,
+/// and the status is 0 whatever happened (xl's behaviour).
+pub fn block_list(cmd: &'static Cmd, args: &[String]) -> Status {
+    use xl_toolstack::devlist;
+    let opts = match options(cmd, args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let (hv, xs) = match connect(cmd.name) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    out(&devlist::block_list_header());
+    for q in opts.operands() {
+        let domid = match names::qualifier_to_domid(hv.as_ref(), &xs, &q) {
+            Ok(Some(d)) => d,
+            Ok(None) => {
+                err(&format!("{q} is an invalid domain identifier\n"));
+                continue;
+            }
+            Err(e) => {
+                err(&format!("xl: {}\n", backend::chain(&e)));
+                continue;
+            }
+        };
+        match devlist::disks(&xs, domid) {
+            Ok(Some(rows)) => out(&rows.iter().map(devlist::disk_row).collect::<String>()),
+            Ok(None) => {}
+            Err(e) => err(&format!("xl: {}\n", backend::chain(&e))),
+        }
+    }
+    0
+}
+
+/// `xl network-list DOMAIN...`: an unknown domain ends the command (xl's
+/// find_domain), after the rows of the domains before it.
+pub fn network_list(cmd: &'static Cmd, args: &[String]) -> Status {
+    use xl_toolstack::devlist;
+    let opts = match options(cmd, args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let (hv, xs) = match connect(cmd.name) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    out(&devlist::network_list_header());
+    for q in opts.operands() {
+        let domid = match find_domain(hv.as_ref(), &xs, &q) {
+            Ok(d) => d,
+            Err(code) => return code,
+        };
+        match devlist::nics(&xs, domid) {
+            Ok(Some(rows)) => out(&rows.iter().map(devlist::nic_row).collect::<String>()),
+            Ok(None) => {}
+            Err(e) => err(&format!("xl: {}\n", backend::chain(&e))),
+        }
+    }
+    0
 }

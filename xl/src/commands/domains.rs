@@ -56,17 +56,12 @@ pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
         out(&cmdtable::help_text(Some("list")));
         return 1;
     }
-    for (flag, what) in [
-        ('l', "-l/--long"),
-        ('c', "-c/--cpupool"),
-        ('n', "-n/--numa"),
-    ] {
-        if opts.flag(flag) {
-            err(&format!("xl: list {what} is not implemented yet\n"));
-            return 1;
-        }
+    if opts.flag('l') {
+        err("xl: list -l/--long is not implemented yet\n");
+        return 1;
     }
     let (verbose, context) = (opts.flag('v'), opts.flag('Z'));
+    let (cpupool, numa) = (opts.flag('c'), opts.flag('n'));
     let (hv, xs) = match connect(cmd.name) {
         Ok(c) => c,
         Err(code) => return code,
@@ -98,6 +93,27 @@ pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
     if context && !verbose {
         text.push_str("   Security Label");
     }
+    if cpupool {
+        text.push_str("         Cpupool");
+    }
+    // Node affinity maps are as wide as the host has nodes.
+    let nr_nodes = if numa {
+        match hv.physinfo() {
+            Ok(p) => Some(p.nr_nodes as usize),
+            Err(e) => {
+                err(&format!(
+                    "libxl_physinfo failed.\nxl: {}\n",
+                    backend::chain(&e)
+                ));
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
+    if numa {
+        text.push_str(" NODE Affinity");
+    }
     text.push('\n');
     // One pipelined round trip for all names: hosts with thousands of
     // domains list in milliseconds.
@@ -109,6 +125,8 @@ pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
         Ok(n) => n,
         Err(e) => return fail(e.into()),
     };
+    // libxl reuses one node map: a failed read leaves the previous row's.
+    let mut nodemap: Vec<u8> = Vec::new();
     for (d, name) in domains.iter().zip(names) {
         text.push_str(&list_row(d, name.as_deref().map(sanitize).as_deref()));
         if verbose {
@@ -122,6 +140,20 @@ pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
         if verbose || context {
             // No XSM labels without FLASK, where xl prints "-".
             text.push_str(&format!(" {:>16}", "-"));
+        }
+        if cpupool {
+            let pool = match names::cpupool_name(&xs, d.cpupool) {
+                Ok(p) => p,
+                Err(e) => return fail(e),
+            };
+            text.push_str(&format!("{:>16}", pool.as_deref().unwrap_or("(null)")));
+        }
+        if let Some(nodes) = nr_nodes {
+            if let Ok(m) = hv.node_affinity(d.domid) {
+                nodemap = m;
+            }
+            text.push(' ');
+            text.push_str(&xl_toolstack::bitmap_ranges(&nodemap, nodes));
         }
         text.push('\n');
     }
@@ -207,27 +239,17 @@ pub fn pause_unpause(cmd: &'static Cmd, args: &[String], pause: bool) -> Status 
         Ok(c) => c,
         Err(code) => return code,
     };
-    let result = if pause {
-        hv.pause(domid)
+    let result: Result<(), Box<dyn std::error::Error>> = if pause {
+        hv.pause(domid).map_err(Into::into)
     } else {
-        // An HVM guest's device model must be resumed too (QMP `cont`),
-        // which this build cannot do yet: refuse rather than half-resume.
-        let kind = xenstore::XsOps::try_read(&xs, &format!("/libxl/{domid}/type"))
-            .ok()
-            .flatten();
-        if kind.as_deref() == Some("hvm") {
-            err(&format!(
-                "xl: unpausing HVM domain {domid} needs device-model (QMP) support, which is not implemented yet\n"
-            ));
-            return 1;
-        }
-        hv.unpause(domid)
+        // An HVM guest's device model is resumed first (QMP `cont`).
+        xl_toolstack::qmp::unpause(hv.as_ref(), &xs, domid).map_err(Into::into)
     };
     if let Err(e) = result {
         err(&format!(
             "xl: {} domain {domid} failed: {}\n",
             if pause { "pausing" } else { "unpausing" },
-            backend::chain(&e)
+            backend::chain(e.as_ref())
         ));
     }
     0
@@ -439,4 +461,30 @@ pub fn memory(cmd: &'static Cmd, args: &[String], set_target: bool) -> Status {
         return 1;
     }
     0
+}
+
+/// `xl rename DOMAIN NEW-NAME`.
+pub fn rename(cmd: &'static Cmd, args: &[String]) -> Status {
+    let opts = match options(cmd, args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let ops = opts.operands();
+    let (hv, xs, domid) = match connect_find(cmd.name, &ops[0]) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    // xl passes the name it saw when resolving, for libxl's race check.
+    let old = match names::domid_to_name(&xs, domid) {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    match xl_toolstack::rename::rename(hv.as_ref(), &xs, domid, old.as_deref(), &ops[1]) {
+        Ok(()) => 0,
+        Err(e) => {
+            err(&format!("xl: domain {domid}: {}\n", backend::chain(&e)));
+            err(&format!("Can't rename domain '{}'.\n", ops[0]));
+            1
+        }
+    }
 }

@@ -41,11 +41,13 @@ pub fn info(cmd: &'static Cmd, args: &[String]) -> Status {
         Ok(o) => o,
         Err(code) => return code,
     };
-    if opts.flag('n') {
-        err("xl: info -n (NUMA and CPU topology) is not implemented yet\n");
-        return 1;
-    }
-    let filter = opts.operands().first().cloned();
+    let numa = opts.flag('n');
+    // xl ignores the key filter when -n is given.
+    let filter = if numa {
+        None
+    } else {
+        opts.operands().first().cloned()
+    };
     let hv = match backend::open(cmd.name) {
         Ok(h) => h,
         Err(code) => return code,
@@ -123,6 +125,13 @@ pub fn info(cmd: &'static Cmd, args: &[String]) -> Status {
         Ok(s) => s,
         Err(e) => return fail("reading the scheduler", e),
     };
+    // xl prints the topology with plain printf: the key filter does not
+    // apply to it, and its failures go to stderr as they happen.
+    let mut raw = String::new();
+    if numa {
+        topology_text(hv.as_ref(), &mut raw);
+    }
+    let raw_at = lines.len();
     lines.push(format!("xen_major              : {}", v.major));
     lines.push(format!("xen_minor              : {}", v.minor));
     lines.push(format!("xen_extra              : {}", v.extra));
@@ -146,7 +155,10 @@ pub fn info(cmd: &'static Cmd, args: &[String]) -> Status {
     lines.push(format!("build_id               : {}", v.build_id));
     lines.push("xend_config_format     : 4".to_string());
     let mut text = String::new();
-    for l in lines {
+    for (i, l) in lines.into_iter().enumerate() {
+        if i == raw_at {
+            text.push_str(&raw);
+        }
         match &filter {
             // xl prints what follows ": " on lines that start with the key.
             Some(k) => {
@@ -166,6 +178,130 @@ pub fn info(cmd: &'static Cmd, args: &[String]) -> Status {
     }
     super::out(&text);
     0
+}
+
+/// PCI devices as libxl lists them: /sys/bus/pci/devices in directory
+/// order; None when a name does not parse (libxl then gives up).
+fn pci_devices() -> Option<Vec<xl_toolstack::PciAddr>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/sys/bus/pci/devices").ok()? {
+        let name = e.ok()?.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        out.push(parse_pci_name(&name)?);
+    }
+    Some(out)
+}
+
+/// `%x:%x:%x.%d` (domain:bus:device.function).
+fn parse_pci_name(name: &str) -> Option<xl_toolstack::PciAddr> {
+    use xl_config::value::strtoul;
+    let b = name.as_bytes();
+    let mut at = 0;
+    let mut field = |sep: Option<u8>, base: u32| -> Option<u64> {
+        let (v, used, _) = strtoul(&b[at..], base);
+        if used == 0 {
+            return None;
+        }
+        at += used;
+        if let Some(c) = sep {
+            if b.get(at) != Some(&c) {
+                return None;
+            }
+            at += 1;
+        }
+        Some(v)
+    };
+    let dom = field(Some(b':'), 16)?;
+    let bus = field(Some(b':'), 16)?;
+    let dev = field(Some(b'.'), 16)?;
+    let func = field(None, 10)?;
+    Some(xl_toolstack::PciAddr {
+        seg: dom as u16,
+        bus: bus as u8,
+        devfn: (((dev & 0x1f) << 3) | (func & 7)) as u8,
+    })
+}
+
+/// `xl info -n`'s cpu_topology, device topology and numa_info blocks.
+fn topology_text(hv: &dyn xl_toolstack::Hypervisor, text: &mut String) {
+    let show = |v: Option<u32>| v.map_or(-1, |v| v as i32);
+    match hv.cpu_topology() {
+        Err(e) => {
+            err(&format!(
+                "xl: {}\nlibxl_get_cpu_topology failed.\n",
+                backend::chain(&e)
+            ));
+            return;
+        }
+        Ok(cpus) => {
+            text.push_str("cpu_topology           :\ncpu:    core    socket     node\n");
+            for (i, c) in cpus.iter().enumerate() {
+                if c.core.is_some() {
+                    text.push_str(&format!(
+                        "{i:3}:    {:4}     {:4}     {:4}\n",
+                        show(c.core),
+                        show(c.socket),
+                        show(c.node)
+                    ));
+                }
+            }
+        }
+    }
+    let nodes = pci_devices().and_then(|devs| {
+        hv.pci_nodes(&devs)
+            .ok()
+            .map(|n| devs.into_iter().zip(n).collect::<Vec<_>>())
+    });
+    let Some(devs) = nodes else {
+        err("libxl_get_pci_topology failed.\n");
+        return;
+    };
+    text.push_str("device topology        :\ndevice           node\n");
+    let mut valid = 0;
+    for (d, node) in devs {
+        if let Some(n) = node {
+            text.push_str(&format!(
+                "{:04x}:{:02x}:{:02x}.{:01x}      {n}\n",
+                d.seg,
+                d.bus,
+                (d.devfn >> 3) & 0x1f,
+                d.devfn & 7
+            ));
+            valid += 1;
+        }
+    }
+    if valid == 0 {
+        text.push_str("No device topology data available\n");
+    }
+    match hv.numa_nodes() {
+        Err(e) => err(&format!(
+            "xl: {}\nlibxl_get_numainfo failed.\n",
+            backend::chain(&e)
+        )),
+        Ok(nodes) => {
+            text.push_str("numa_info              :\nnode:    memsize    memfree    distances\n");
+            // libxl marks unknown values with an all-ones entry.
+            let mib = |v: Option<u64>| v.unwrap_or(u64::MAX) >> 20;
+            for (i, n) in nodes.iter().enumerate() {
+                if n.size.is_none() {
+                    continue;
+                }
+                let d: Vec<String> = n
+                    .dists
+                    .iter()
+                    .map(|d| (d.unwrap_or(u32::MAX) as i32).to_string())
+                    .collect();
+                text.push_str(&format!(
+                    "{i:4}:    {:6}     {:6}      {}\n",
+                    mib(n.size),
+                    mib(n.free),
+                    d.join(",")
+                ));
+            }
+        }
+    }
 }
 
 /// `xl vcpu-list [dom...]`.
@@ -241,4 +377,32 @@ pub fn vcpu_list(cmd: &'static Cmd, args: &[String]) -> Status {
     }
     super::out(&text);
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_pci_name;
+    use xl_toolstack::PciAddr;
+
+    #[test]
+    fn pci_names_like_libxl() {
+        assert_eq!(
+            parse_pci_name("0000:00:1f.3"),
+            Some(PciAddr {
+                seg: 0,
+                bus: 0,
+                devfn: (0x1f << 3) | 3
+            })
+        );
+        assert_eq!(
+            parse_pci_name("0001:0a:02.0"),
+            Some(PciAddr {
+                seg: 1,
+                bus: 10,
+                devfn: 2 << 3
+            })
+        );
+        assert_eq!(parse_pci_name("0000:00:1f"), None);
+        assert_eq!(parse_pci_name("pci0000:00"), None);
+    }
 }

@@ -143,7 +143,13 @@ pub fn destroy(cmd: &'static Cmd, args: &[String]) -> Status {
         return dom0_refused();
     }
     match xl_toolstack::destroy::destroy(hv.as_ref(), &xs, domid) {
-        Ok(()) => 0,
+        Ok(problems) => {
+            // libxl logs these and carries on; so do we.
+            for p in problems {
+                err(&format!("xl: domain {domid}: {p}\n"));
+            }
+            0
+        }
         Err(e) => {
             err(&format!("xl: {}\n", backend::chain(&e)));
             err(&format!("destroy failed (rc={})\n", e.rc()));

@@ -7,6 +7,8 @@ mod devices;
 mod domains;
 mod host;
 mod lifecycle;
+mod sched;
+mod vcpu;
 
 use std::io::Write;
 
@@ -69,12 +71,19 @@ pub fn dispatch(
         "create" => create::main(cmd, args, g, xlconf),
         "block-attach" => devices::block_attach(cmd, args, g),
         "network-attach" => devices::network_attach(cmd, args, g, xlconf),
+        "block-list" => devices::block_list(cmd, args),
+        "network-list" => devices::network_list(cmd, args),
         "dmesg" => host::dmesg(cmd, args),
         "info" => host::info(cmd, args),
         "vcpu-list" => host::vcpu_list(cmd, args),
         "list" => domains::list(cmd, args),
         "domid" => domains::domid(cmd, args),
         "domname" => domains::domname(cmd, args),
+        "rename" => domains::rename(cmd, args),
+        "vcpu-pin" => vcpu::vcpu_pin(cmd, args, g, xlconf),
+        "vcpu-set" => vcpu::vcpu_set(cmd, args),
+        "sched-credit" => sched::sched_credit(cmd, args, false),
+        "sched-credit2" => sched::sched_credit(cmd, args, true),
         "pause" => domains::pause_unpause(cmd, args, true),
         "uptime" => domains::uptime(cmd, args),
         "mem-set" => domains::memory(cmd, args, true),

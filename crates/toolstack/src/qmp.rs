@@ -1,0 +1,242 @@
+//! A QMP client for the device model (QEMU) libxl starts for a domain:
+//! the control socket `/var/run/xen/qmp-libxl-<domid>`, taken under the
+//! same lock libxl holds while it talks to it.
+
+use std::io::{BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::userdata::{self, FileLock};
+
+#[derive(Debug, thiserror::Error)]
+pub enum QmpError {
+    #[error("cannot connect to the device model's QMP socket {path}")]
+    Connect {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("QMP I/O")]
+    Io(#[from] std::io::Error),
+    #[error("QMP: malformed reply: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("QMP: the device model closed the connection")]
+    Closed,
+    #[error("QMP command {cmd} failed: {class}: {desc}")]
+    Command {
+        cmd: String,
+        class: String,
+        desc: String,
+    },
+    #[error(transparent)]
+    Lock(#[from] userdata::LockError),
+}
+
+pub struct Qmp {
+    out: UnixStream,
+    replies: serde_json::StreamDeserializer<
+        'static,
+        serde_json::de::IoRead<BufReader<UnixStream>>,
+        Value,
+    >,
+    next_id: u64,
+    _lock: FileLock,
+}
+
+impl Qmp {
+    /// Connect to `domid`'s device model (`uuid` names libxl's lock file)
+    /// and leave capability negotiation.
+    pub fn connect(
+        paths: &crate::HostPaths,
+        domid: u32,
+        uuid: &[u8; 16],
+        timeout: Duration,
+    ) -> Result<Qmp, QmpError> {
+        Qmp::connect_at(
+            &paths.run.join(format!("qmp-libxl-{domid}")),
+            &userdata::path(&paths.lib, domid, uuid, 'l', "qmp-socket-lock"),
+            timeout,
+        )
+    }
+
+    /// The same with explicit socket and lock-file paths.
+    pub fn connect_at(path: &Path, lock: &Path, timeout: Duration) -> Result<Qmp, QmpError> {
+        let lock = FileLock::take(lock)?;
+        let stream = UnixStream::connect(path).map_err(|source| QmpError::Connect {
+            path: path.display().to_string(),
+            source,
+        })?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        let reader = BufReader::new(stream.try_clone()?);
+        let mut q = Qmp {
+            out: stream,
+            replies: serde_json::Deserializer::from_reader(reader).into_iter(),
+            next_id: 1,
+            _lock: lock,
+        };
+        // The greeting, then capabilities negotiation.
+        q.next()?;
+        q.execute("qmp_capabilities", None)?;
+        Ok(q)
+    }
+
+    fn next(&mut self) -> Result<Value, QmpError> {
+        match self.replies.next() {
+            Some(v) => Ok(v?),
+            None => Err(QmpError::Closed),
+        }
+    }
+
+    /// Run one command and return its `return` value; events in between
+    /// are skipped.
+    pub fn execute(&mut self, cmd: &str, args: Option<Value>) -> Result<Value, QmpError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut msg = json!({ "execute": cmd, "id": id });
+        if let Some(a) = args {
+            msg["arguments"] = a;
+        }
+        let mut line = serde_json::to_vec(&msg)?;
+        line.extend_from_slice(b"\r\n");
+        self.out.write_all(&line)?;
+        loop {
+            let v = self.next()?;
+            if v.get("id").and_then(Value::as_u64) != Some(id) {
+                continue;
+            }
+            return match (v.get("return"), v.get("error")) {
+                (Some(r), _) => Ok(r.clone()),
+                (None, Some(e)) => Err(command_error(cmd, e)),
+                (None, None) => Err(QmpError::Command {
+                    cmd: cmd.to_string(),
+                    class: "?".into(),
+                    desc: v.to_string(),
+                }),
+            };
+        }
+    }
+}
+
+fn command_error(cmd: &str, e: &Value) -> QmpError {
+    let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    QmpError::Command {
+        cmd: cmd.to_string(),
+        class: s("class"),
+        desc: s("desc"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::BufRead;
+    use std::os::unix::net::UnixListener;
+
+    /// A QEMU that greets, accepts capabilities, answers `cont` after an
+    /// event, and fails anything else.
+    #[test]
+    fn talks_like_qemu_expects() {
+        let dir = std::env::temp_dir().join(format!("xl-qmp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("qmp");
+        let listener = UnixListener::bind(&sock).unwrap();
+        let server = std::thread::spawn(move || {
+            let (s, _) = listener.accept().unwrap();
+            let mut w = s.try_clone().unwrap();
+            let mut seen = Vec::new();
+            w.write_all(b"{\"QMP\": {\"version\": {}, \"capabilities\": []}}\r\n")
+                .unwrap();
+            for line in BufReader::new(s).lines() {
+                let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
+                let id = v["id"].clone();
+                let cmd = v["execute"].as_str().unwrap().to_string();
+                seen.push(cmd.clone());
+                let reply = match cmd.as_str() {
+                    "qmp_capabilities" => json!({"return": {}, "id": id}),
+                    "cont" => {
+                        w.write_all(b"{\"event\": \"RESUME\"}\r\n").unwrap();
+                        json!({"return": {}, "id": id})
+                    }
+                    _ => json!({"error": {"class": "CommandNotFound", "desc": "no"}, "id": id}),
+                };
+                w.write_all(format!("{reply}\r\n").as_bytes()).unwrap();
+            }
+            seen
+        });
+        let mut q = Qmp::connect_at(&sock, &dir.join("lock"), Duration::from_secs(5)).unwrap();
+        assert_eq!(q.execute("cont", None).unwrap(), json!({}));
+        assert!(matches!(
+            q.execute("bogus", None),
+            Err(QmpError::Command { class, .. }) if class == "CommandNotFound"
+        ));
+        drop(q);
+        assert_eq!(
+            server.join().unwrap(),
+            ["qmp_capabilities", "cont", "bogus"]
+        );
+        assert!(!dir.join("lock").exists(), "lock released");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn command_errors_carry_qemu_text() {
+        let e = command_error(
+            "cont",
+            &json!({"class": "GenericError", "desc": "Resetting the Virtual Machine is required"}),
+        );
+        assert_eq!(
+            e.to_string(),
+            "QMP command cont failed: GenericError: Resetting the Virtual Machine is required"
+        );
+    }
+}
+
+/// libxl's domain type: "pv" unless Xen says HVM, then what libxl
+/// recorded ("hvm" or "pvh"; "hvm" when nothing is recorded).
+pub fn domain_type(xs: &impl xenstore::XsOps, info: &crate::DomInfo) -> String {
+    if !info.hvm {
+        return "pv".into();
+    }
+    xs.try_read(&format!("/libxl/{}/type", info.domid))
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "hvm".into())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UnpauseError {
+    #[error("domain {0} does not exist")]
+    NoSuchDomain(u32),
+    #[error("resuming a device model of version {0} is not implemented (only qemu_xen)")]
+    DeviceModel(String),
+    #[error("resuming the device model failed")]
+    Qmp(#[source] crate::Error),
+    #[error(transparent)]
+    Toolstack(#[from] crate::Error),
+}
+
+/// Unpause a domain as libxl does: an HVM guest's device model is told to
+/// continue (QMP `cont`) before its vCPUs run again.
+pub fn unpause(
+    hv: &dyn crate::Hypervisor,
+    xs: &impl xenstore::XsOps,
+    domid: u32,
+) -> Result<(), UnpauseError> {
+    let info = hv.domain(domid)?.ok_or(UnpauseError::NoSuchDomain(domid))?;
+    if domain_type(xs, &info) == "hvm" {
+        let dm = xs
+            .try_read(&format!("/libxl/{domid}/dm-version"))
+            .map_err(crate::Error::from)?
+            .unwrap_or_else(|| "qemu_xen_traditional".into());
+        if dm != "qemu_xen" {
+            return Err(UnpauseError::DeviceModel(dm));
+        }
+        hv.resume_device_model(domid, &info.uuid)
+            .map_err(UnpauseError::Qmp)?;
+    }
+    Ok(hv.unpause(domid)?)
+}
