@@ -217,8 +217,15 @@ pub struct Opts {
 }
 
 impl Opts {
+    /// How often a flag was given; 0 for a flag the command does not have
+    /// (shared code asks about options some commands lack).
     pub fn count(&self, short: char) -> u8 {
-        self.m.get_count(&arg_id(Some(short), None))
+        self.m
+            .try_get_one::<u8>(&arg_id(Some(short), None))
+            .ok()
+            .flatten()
+            .copied()
+            .unwrap_or(0)
     }
     pub fn flag(&self, short: char) -> bool {
         self.count(short) > 0
@@ -226,7 +233,9 @@ impl Opts {
     /// Last value given for a value-taking option.
     pub fn value(&self, short: char) -> Option<&str> {
         self.m
-            .get_many::<String>(&arg_id(Some(short), None))
+            .try_get_many::<String>(&arg_id(Some(short), None))
+            .ok()
+            .flatten()
             .and_then(|mut v| v.next_back())
             .map(String::as_str)
     }

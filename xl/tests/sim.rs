@@ -191,7 +191,8 @@ fn create_list_console_pause_shutdown() {
     assert!(console.contains("web login: "), "{console}");
 
     h.ok(&["pause", "web"]);
-    assert!(h.list().iter().any(|r| r.0 == "web" && r.4 == "--p---"));
+    // As on Xen: an idle guest's vCPUs stay blocked while it is paused.
+    assert!(h.list().iter().any(|r| r.0 == "web" && r.4 == "-bp---"));
     h.ok(&["unpause", "web"]);
     assert!(h.list().iter().any(|r| r.0 == "web" && r.4 == "-b----"));
 
@@ -348,4 +349,43 @@ fn vcpu_list_and_memory_commands() {
             .unwrap(),
         "204800"
     );
+}
+
+#[test]
+fn devices_scheduler_affinity_and_rename() {
+    let h = Host::new();
+    std::fs::write(h.path().join("disk.img"), vec![0u8; 1 << 20]).unwrap();
+    h.create("dev", "disk = [ \"disk.img,raw,xvda,rw\" ]");
+    let id = h.domid("dev").unwrap();
+    let blocks = h.ok(&["block-list", "dev"]);
+    assert!(
+        blocks
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("51712")),
+        "{blocks}"
+    );
+    let store = h.store();
+    assert!(store.contains(&format!("/local/domain/0/backend/vbd/{id}/51712/params")));
+
+    h.ok(&["vcpu-pin", "dev", "0", "1"]);
+    let vcpus = h.ok(&["vcpu-list", "dev"]);
+    let row0 = vcpus.lines().nth(1).unwrap();
+    assert!(row0.trim_end().ends_with("1 / all"), "{vcpus}");
+
+    let before = h.ok(&["sched-credit2", "-d", "dev"]);
+    assert!(before.contains(" 256"), "{before}");
+    h.ok(&["sched-credit2", "-d", "dev", "-w", "512"]);
+    let after = h.ok(&["sched-credit2", "-d", "dev"]);
+    assert!(after.contains(" 512"), "{after}");
+
+    h.ok(&["rename", "dev", "dev2"]);
+    assert_eq!(h.domid("dev2"), Some(id));
+    h.ok(&["destroy", "dev2"]);
+    let left: Vec<String> = h
+        .store()
+        .into_iter()
+        .filter(|p| p.contains("/backend/"))
+        .collect();
+    assert!(left.is_empty(), "backend residue: {left:?}");
 }

@@ -59,6 +59,8 @@ pub struct Domain {
     rate: f64,
     /// Whether the guest has PV drivers up (HVM callback registered).
     pub pv_callback: bool,
+    /// Whether its vCPUs ever ran (a never-started domain is not blocked).
+    pub started: bool,
     /// Per-vCPU hard and soft affinity (None: all CPUs).
     pub affinity: Vec<Affinity>,
     /// credit2 weight and cap.
@@ -84,6 +86,7 @@ impl Domain {
             since: now,
             rate: 0.0,
             pv_callback: false,
+            started: false,
             affinity: vec![(None, None); spec.max_vcpus as usize],
             sched: SchedParams {
                 weight: 256,
@@ -266,7 +269,12 @@ impl Host {
             ssidref: 0,
             // Dom0 is the one running `xl`; idle guests sit blocked.
             running: d.domid == 0 || (d.running() && d.rate >= 0.5),
-            blocked: d.domid != 0 && d.running() && d.rate < 0.5,
+            // Xen reports an idle guest's vCPUs blocked, paused or not.
+            blocked: d.domid != 0
+                && d.started
+                && d.shutdown.is_none()
+                && !d.dying
+                && !(d.running() && d.rate >= 0.5),
             paused: d.paused,
             shutdown: d.shutdown.is_some(),
             dying: d.dying,
@@ -495,7 +503,7 @@ mod tests {
         h.populate(d, 1024, 1).unwrap();
         let now = Instant::now();
         let info = h.dominfo(h.get(d).unwrap(), now);
-        assert!(info.paused && !info.running);
+        assert!(info.paused && !info.running && !info.blocked);
         h.get_mut(d).unwrap().paused = false;
         h.get_mut(d).unwrap().set_rate(now, 1.0);
         assert!(h.dominfo(h.get(d).unwrap(), now).running);

@@ -246,6 +246,7 @@ fn handle(sim: &Sim, req: Request) -> Result<Value, String> {
             let d = w.host.get_mut(domid).map_err(e)?;
             if domid != 0 && d.built && d.shutdown.is_none() {
                 d.paused = false;
+                d.started = true;
                 d.set_rate(Instant::now(), if busy { 1.0 } else { 0.005 });
             }
             ok(())
