@@ -247,21 +247,7 @@ impl Xs {
                 .and_then(|()| w.flush())
                 .map_err(|e| Error::Disconnected(e.to_string()))?;
         }
-        let mut inbox = self.shared.lock();
-        let reply = loop {
-            if let Some(m) = inbox.replies.remove(&req_id) {
-                break m;
-            }
-            if let Some(why) = &inbox.closed {
-                return Err(Error::Disconnected(why.clone()));
-            }
-            inbox = self
-                .shared
-                .arrived
-                .wait(inbox)
-                .unwrap_or_else(|e| e.into_inner());
-        };
-        drop(inbox);
+        let reply = self.await_reply(req_id)?;
         if reply.op == Op::Error {
             return Err(Error::Xs {
                 op,
@@ -277,6 +263,25 @@ impl Xs {
             });
         }
         Ok(reply.payload)
+    }
+
+    /// Waits for the reply to `req_id` (the reader thread files replies
+    /// by request id, so pipelined requests may be collected in any order).
+    fn await_reply(&self, req_id: u32) -> Result<Message, Error> {
+        let mut inbox = self.shared.lock();
+        loop {
+            if let Some(m) = inbox.replies.remove(&req_id) {
+                return Ok(m);
+            }
+            if let Some(why) = &inbox.closed {
+                return Err(Error::Disconnected(why.clone()));
+            }
+            inbox = self
+                .shared
+                .arrived
+                .wait(inbox)
+                .unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// Reads many nodes with the requests pipelined (xenstored answers
@@ -302,21 +307,8 @@ impl Xs {
                 .map_err(|e| Error::Disconnected(e.to_string()))?;
         }
         let mut out = Vec::with_capacity(ids.len());
-        let mut inbox = self.shared.lock();
         for (req_id, path) in ids.into_iter().zip(paths) {
-            let reply = loop {
-                if let Some(m) = inbox.replies.remove(&req_id) {
-                    break m;
-                }
-                if let Some(why) = &inbox.closed {
-                    return Err(Error::Disconnected(why.clone()));
-                }
-                inbox = self
-                    .shared
-                    .arrived
-                    .wait(inbox)
-                    .unwrap_or_else(|e| e.into_inner());
-            };
+            let reply = self.await_reply(req_id)?;
             match reply.op {
                 Op::Read => out.push(Some(String::from_utf8_lossy(&reply.payload).into_owned())),
                 Op::Error => {
