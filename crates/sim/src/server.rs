@@ -339,7 +339,16 @@ fn handle(sim: &Sim, req: Request) -> Result<Value, String> {
                     format!("xc_dom_boot_mem_init: can't allocate memory for domain: {err}")
                 })?;
             w.host.get_mut(domid).map_err(e)?.max_memkb = spec.max_memkb + 1024;
-            let cmdline = spec.cmdline.clone().unwrap_or_default();
+            // An HVM guest's kernel gets its command line from its own
+            // bootloader, not from the toolstack.
+            let cmdline = match (&spec.cmdline, spec.kind) {
+                (Some(c), _) => c.clone(),
+                (None, GuestKind::Hvm) => {
+                    "BOOT_IMAGE=/boot/vmlinuz-6.1.0-sim-amd64 root=/dev/sda1 ro console=ttyS0"
+                        .into()
+                }
+                (None, _) => String::new(),
+            };
             let guest = Guest::new(
                 &spec.name,
                 spec.kind,

@@ -177,14 +177,16 @@ impl HostPaths {
         }
     }
 
-    /// The same layout under one directory (the simulator's host).
+    /// The same layout under one directory (the simulator's host). Hotplug
+    /// scripts keep Xen's path: it is what xenstore records, and the
+    /// simulator never runs them.
     pub fn under(root: &Path) -> HostPaths {
         HostPaths {
             lib: root.join("lib"),
             run: root.join("run"),
             log: root.join("log"),
             lockfile: root.join("xl.lock"),
-            scripts: root.join("scripts"),
+            scripts: "/etc/xen/scripts".into(),
             locks: root.join("lock"),
         }
     }
