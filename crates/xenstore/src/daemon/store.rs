@@ -4,6 +4,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+// A persistent map: a transaction snapshot is an O(1) clone sharing
+// structure with the live tree, not a copy of every node.
+type NodeMap = imbl::HashMap<String, Node>;
+
 use crate::wire::{Access, Errno, PAYLOAD_MAX, Perm, REL_PATH_MAX, join_args};
 
 pub(crate) const READ: u8 = 1;
@@ -23,7 +27,7 @@ pub(crate) struct Node {
 
 #[derive(Clone, Debug)]
 pub(crate) struct Tree {
-    nodes: HashMap<String, Node>,
+    nodes: NodeMap,
     generation: u64,
 }
 
@@ -46,7 +50,7 @@ impl Tree {
             generation: 0,
         };
         Tree {
-            nodes: HashMap::from([("/".to_owned(), root)]),
+            nodes: NodeMap::from(vec![("/".to_owned(), root)]),
             generation: 0,
         }
     }
@@ -97,7 +101,7 @@ impl Tree {
     /// transaction that started on `old` cannot commit onto this tree.
     pub fn renumber_after(&mut self, old: &Tree) {
         let generation = old.generation.max(self.generation) + 1;
-        for n in self.nodes.values_mut() {
+        for (_, n) in self.nodes.iter_mut() {
             n.generation = generation;
         }
         self.generation = generation;
