@@ -403,6 +403,18 @@ fn handle(sim: &Sim, req: Request) -> Result<Value, String> {
                 Err(format!("domain {domid} has no device model"))
             }
         }
+        Request::DeviceModelCpus(domid) => {
+            if !w.guests.get(&domid).is_some_and(|r| r.dm) {
+                return Err(format!("domain {domid} has no device model"));
+            }
+            // QEMU is started with the vCPUs online at boot present.
+            let vcpus = w.host.vcpus(domid).map_err(e)?;
+            ok(vcpus
+                .iter()
+                .filter(|v| v.online)
+                .map(|v| v.vcpuid)
+                .collect::<Vec<u32>>())
+        }
         Request::KillDeviceModel(domid) => {
             if let Some(r) = w.guests.get_mut(&domid) {
                 r.dm = false;
