@@ -30,7 +30,7 @@ const MEMKB_DEFAULT: u64 = u64::MAX;
 
 /// The fields of libxl_domain_create_info, in IDL order (where a field
 /// that was absent is inserted).
-const C_INFO_ORDER: &[&str] = &[
+pub(crate) const C_INFO_ORDER: &[&str] = &[
     "type",
     "hap",
     "oos",
@@ -51,7 +51,7 @@ const C_INFO_ORDER: &[&str] = &[
 
 /// The leading fields of libxl_domain_build_info, in IDL order, up to
 /// the last one this module updates and the one after it.
-const B_INFO_ORDER: &[&str] = &[
+pub(crate) const B_INFO_ORDER: &[&str] = &[
     "max_vcpus",
     "avail_vcpus",
     "cpumap",
@@ -242,13 +242,13 @@ pub fn retrieve(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<Retrieved, R
     let sched = sched_params(hv, &info)?;
 
     // The name and uuid.
-    let c = obj_field(&mut config, "c_info", &["c_info", "b_info"]);
+    let c = obj_field(&mut config, "c_info", TOP_ORDER);
     set(c, C_INFO_ORDER, "name", Some(Json::str(name)));
     let uuid =
         (info.uuid != [0; 16]).then(|| Json::str(xl_config::domain::uuid_string(&info.uuid)));
     set(c, C_INFO_ORDER, "uuid", uuid);
 
-    let b = obj_field(&mut config, "b_info", &["c_info", "b_info"]);
+    let b = obj_field(&mut config, "b_info", TOP_ORDER);
     let bits = (!online.is_empty())
         .then(|| Json::Arr(online.iter().map(|i| Json::Int(*i as i64)).collect()));
     set(b, B_INFO_ORDER, "avail_vcpus", bits);
@@ -520,7 +520,11 @@ fn sched_params(hv: &dyn Hypervisor, info: &DomInfo) -> Result<Json, RetrieveErr
 
 /// The fields of object `key` in `config`, made (at its IDL place) if
 /// missing.
-fn obj_field<'a>(config: &'a mut Json, key: &str, order: &[&str]) -> &'a mut Vec<(String, Json)> {
+pub(crate) fn obj_field<'a>(
+    config: &'a mut Json,
+    key: &str,
+    order: &[&str],
+) -> &'a mut Vec<(String, Json)> {
     let Json::Obj(top) = config else {
         unreachable!("read_stored only returns objects")
     };
@@ -543,7 +547,12 @@ fn obj_field<'a>(config: &'a mut Json, key: &str, order: &[&str]) -> &'a mut Vec
 
 /// Set (or, with None, remove) a field, keeping its place; a new field
 /// goes before the first present field that the IDL puts after it.
-fn set(fields: &mut Vec<(String, Json)>, order: &[&str], key: &str, value: Option<Json>) {
+pub(crate) fn set(
+    fields: &mut Vec<(String, Json)>,
+    order: &[&str],
+    key: &str,
+    value: Option<Json>,
+) {
     let at = fields.iter().position(|(k, _)| k == key);
     match (at, value) {
         (Some(i), Some(v)) => fields[i].1 = v,
@@ -590,15 +599,47 @@ fn merge_disk(d: &mut Json, x: &devlist::XsDisk) {
     }
 }
 
-/// The leading fields of libxl_device_disk, in IDL order.
-const DISK_ORDER: &[&str] = &[
+/// The fields of libxl_device_disk, in IDL order.
+pub(crate) const DISK_ORDER: &[&str] = &[
     "backend_domid",
     "backend_domname",
     "pdev_path",
     "vdev",
     "backend",
     "format",
+    "script",
+    "removable",
+    "readwrite",
+    "is_cdrom",
+    "direct_io_safe",
+    "discard_enable",
+    "specification",
+    "transport",
+    "irq",
+    "base",
+    "colo_enable",
+    "colo_restore_enable",
+    "colo_host",
 ];
+
+/// The leading fields of libxl_device_nic, in IDL order.
+pub(crate) const NIC_ORDER: &[&str] = &[
+    "backend_domid",
+    "backend_domname",
+    "devid",
+    "mtu",
+    "model",
+    "mac",
+    "ip",
+    "bridge",
+    "ifname",
+    "script",
+    "nictype",
+    "rate_bytes_per_interval",
+];
+
+/// libxl_domain_config's leading fields.
+pub(crate) const TOP_ORDER: &[&str] = &["c_info", "b_info", "disks", "nics"];
 
 #[cfg(test)]
 mod tests;
