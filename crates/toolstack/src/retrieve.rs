@@ -170,6 +170,15 @@ pub fn retrieve(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<Retrieved, R
         .domain(domid)?
         .ok_or(RetrieveError::NoSuchDomain(domid))?;
     let lib = &hv.paths().lib;
+    // libxl holds the domain's device-changes lock throughout, so no
+    // device comes or goes between reading the file and xenstore.
+    let _devlock = userdata::FileLock::take(&userdata::path(
+        lib,
+        domid,
+        &info.uuid,
+        'l',
+        "libxl-device-changes-lock",
+    ))?;
     let mut config = {
         let _lock = userdata::lock(lib, domid, &info.uuid)?;
         read_stored(lib, domid, &info.uuid)?

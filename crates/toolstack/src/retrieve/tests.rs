@@ -128,6 +128,13 @@ fn every_guest_as_the_real_xl_prints_it() {
     let (out, log) = list_l(&h, &[0, 1, 2, 3, 4]);
     assert_eq!(out, recorded("list-l.out"));
     assert!(log.is_empty(), "{log:?}");
+    // The userdata and device-changes locks are gone again, as libxl's.
+    let locks: Vec<_> = std::fs::read_dir(&h.hv.paths.lib)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("userdata-l."))
+        .collect();
+    assert!(locks.is_empty(), "{locks:?}");
 }
 
 #[test]
