@@ -173,6 +173,12 @@ impl Drop for Host {
     }
 }
 
+/// A guest's stored configuration (dom0's is there from the host's boot,
+/// as xen-init-dom0 stores one).
+fn guest_config_file(name: &str) -> bool {
+    name.contains("libxl-json") && !name.starts_with("userdata-d.0.")
+}
+
 #[test]
 fn create_list_console_pause_shutdown() {
     let h = Host::new();
@@ -244,7 +250,7 @@ fn crash_is_preserved_and_destroy_cleans_up() {
     let stored: Vec<_> = std::fs::read_dir(h.path().join("lib"))
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().contains("libxl-json"))
+        .filter(|e| guest_config_file(&e.file_name().to_string_lossy()))
         .collect();
     assert!(stored.is_empty(), "stored config left behind");
 }
@@ -302,7 +308,7 @@ fn failed_creates_leave_nothing_behind() {
         .unwrap()
         .flatten()
         .map(|e| e.file_name())
-        .filter(|n| n.to_string_lossy().contains("libxl-json"))
+        .filter(|n| guest_config_file(&n.to_string_lossy()))
         .collect();
     assert!(files.is_empty(), "stored configs left: {files:?}");
 }
@@ -388,4 +394,56 @@ fn devices_scheduler_affinity_and_rename() {
         .filter(|p| p.contains("/backend/"))
         .collect();
     assert!(left.is_empty(), "backend residue: {left:?}");
+}
+
+#[test]
+fn list_long_shows_the_live_configuration() {
+    let h = Host::new();
+    h.create("cfgd", "maxmem = 512");
+    let id = h.domid("cfgd").unwrap();
+    let parse = |out: &str| -> serde_json::Value {
+        serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+    };
+    let text = h.ok(&["list", "-l"]);
+    // yajl's text, then the newline puts() adds.
+    assert!(
+        text.starts_with("[\n    {\n") && text.ends_with("\n]\n\n"),
+        "{text}"
+    );
+    let all = parse(&text);
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 2, "{text}");
+    // dom0 has the configuration xen-init-dom0 stores.
+    assert_eq!(all[0]["domid"], 0);
+    assert_eq!(all[0]["config"]["c_info"]["name"], "Domain-0");
+    let c = &all[1]["config"];
+    assert_eq!(all[1]["domid"], id);
+    assert_eq!(c["c_info"]["name"], "cfgd");
+    assert_eq!(c["c_info"]["type"], "pvh");
+    assert_eq!(c["b_info"]["max_memkb"], 512 * 1024);
+    assert_eq!(c["b_info"]["target_memkb"], 256 * 1024);
+    assert_eq!(c["b_info"]["avail_vcpus"], serde_json::json!([0, 1]));
+    assert_eq!(c["b_info"]["sched_params"]["weight"], 256);
+
+    // What changed since creation shows, in place.
+    h.ok(&["mem-set", "cfgd", "200m"]);
+    h.ok(&["vcpu-set", "cfgd", "1"]);
+    h.ok(&["sched-credit2", "-d", "cfgd", "-w", "512"]);
+    h.ok(&["rename", "cfgd", "renamed"]);
+    let one = parse(&h.ok(&["list", "-l", "renamed"]));
+    let c = &one[0]["config"];
+    assert_eq!(one.as_array().unwrap().len(), 1);
+    assert_eq!(c["c_info"]["name"], "renamed");
+    assert_eq!(c["b_info"]["target_memkb"], 200 * 1024);
+    assert_eq!(c["b_info"]["avail_vcpus"], serde_json::json!([0]));
+    assert_eq!(c["b_info"]["sched_params"]["weight"], 512);
+    let keys: Vec<&String> = c["b_info"].as_object().unwrap().keys().collect();
+    assert_eq!(keys[..3], ["max_vcpus", "avail_vcpus", "max_memkb"]);
+
+    let o = h.xl(&["list", "-l", "nosuch"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "nosuch is an invalid domain identifier (rc=-6)\n"
+    );
 }

@@ -417,6 +417,10 @@ impl Hypervisor for SimHypervisor {
         }
         self.call(&Request::SetPoolSched(p))
     }
+
+    fn device_model_cpus(&self, domid: u32, _uuid: &[u8; 16]) -> Result<Vec<u32>, Error> {
+        self.call(&Request::DeviceModelCpus(domid))
+    }
 }
 
 fn check_sched(sched: &str) -> Result<(), Error> {

@@ -51,6 +51,8 @@ pub enum Request {
     },
     SpawnDeviceModel(DmSpec),
     ResumeDeviceModel(u32),
+    /// The vCPU indices the device model reports (QMP query-cpus-fast).
+    DeviceModelCpus(u32),
     KillDeviceModel(u32),
     /// Stop the simulated host (tests, `XL_SIM_DIR` cleanup).
     Quit,

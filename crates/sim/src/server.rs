@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use rustix::event::{PollFd, PollFlags, poll};
 use serde_json::Value;
 use xenstore::{Daemon, Xs, XsOps};
+use xl_config::json::{Json, Obj};
 use xl_toolstack::{GuestKind, Trigger};
 
 use crate::guest::{Exit, Guest};
@@ -114,6 +115,7 @@ pub fn serve(dir: &Path) -> io::Result<()> {
     let _server = xsd.serve(dir.join(XENSTORED_SOCK))?;
     let xs = Xs::new(xsd.connect_as(0)?)?;
     init_dom0(&xs).map_err(io::Error::other)?;
+    store_dom0_config(dir)?;
     let spec = host_spec();
     let sim = Arc::new(Sim {
         world: Mutex::new(World {
@@ -181,6 +183,31 @@ fn init_dom0(xs: &Xs) -> Result<(), xenstore::Error> {
     xs.write("/tool/xenstored/domid", "0")?;
     xs.write("/tool/xenconsoled/domid", "0")?;
     Ok(())
+}
+
+/// What xen-init-dom0 stores as dom0's libxl configuration: a PV domain
+/// with every other field at its default (libxl prints only the always
+/// present sub-structures).
+fn store_dom0_config(dir: &Path) -> io::Result<()> {
+    let lib = xl_toolstack::HostPaths::under(dir).lib;
+    let nil = [0u8; 16];
+    if xl_toolstack::userdata::path(&lib, 0, &nil, 'd', "libxl-json").exists() {
+        return Ok(());
+    }
+    let empty = || Obj::new().build();
+    let config = Obj::new()
+        .field("c_info", Obj::new().field("type", Json::str("pv")).build())
+        .field(
+            "b_info",
+            Obj::new()
+                .field("sched_params", empty())
+                .field("type.pv", empty())
+                .field("arch_arm", empty())
+                .field("arch_x86", empty())
+                .build(),
+        )
+        .build();
+    xl_toolstack::userdata::store_config(&lib, 0, &nil, &config.to_yajl())
 }
 
 fn accept(sim: &Arc<Sim>, listener: &UnixListener) {
@@ -411,6 +438,18 @@ fn handle(sim: &Sim, req: Request) -> Result<Value, String> {
             } else {
                 Err(format!("domain {domid} has no device model"))
             }
+        }
+        Request::DeviceModelCpus(domid) => {
+            if !w.guests.get(&domid).is_some_and(|r| r.dm) {
+                return Err(format!("domain {domid} has no device model"));
+            }
+            // QEMU is started with the vCPUs online at boot present.
+            let vcpus = w.host.vcpus(domid).map_err(e)?;
+            ok(vcpus
+                .iter()
+                .filter(|v| v.online)
+                .map(|v| v.vcpuid)
+                .collect::<Vec<u32>>())
         }
         Request::KillDeviceModel(domid) => {
             if let Some(r) = w.guests.get_mut(&domid) {

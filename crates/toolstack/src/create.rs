@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use xenstore::{Access, Perm, Xs, XsOps};
 use xl_config::domain::{DomainConfig, DomainType, uuid_string};
+use xl_config::json::Json;
 
 use crate::devices::{self, NewDevice};
 use crate::{
@@ -224,7 +225,7 @@ fn populate(hv: &dyn Hypervisor, xs: &Xs, cfg: &DomainConfig, domid: u32) -> Ste
         let dev = nic_device(hv, cfg, domid, i, n);
         step("unable to add vif devices", devices::add(hv, xs, &dev))?;
     }
-    let json = cfg.to_json().to_yajl();
+    let json = stored_config(cfg, video_kb).to_yajl();
     step(
         "failed to store domain configuration",
         userdata::store_config(&hv.paths().lib, domid, &cfg.c_info.uuid, &json)
@@ -414,7 +415,7 @@ fn disk_device(
     let vdev = d.vdev.clone().unwrap_or_default();
     let devid = devices::disk_devid(&vdev).unwrap_or(index as u32);
     let target = d.pdev_path.clone().unwrap_or_default();
-    let qdisk = d.backend == Some("qdisk") || d.format.is_some_and(|f| f != "raw");
+    let qdisk = disk_is_qdisk(d);
     let cdrom = d.is_cdrom != 0;
     let mut back = vec![
         ("removable", d.removable.to_string()),
@@ -452,6 +453,100 @@ fn disk_device(
     }
 }
 
+fn nic_devid(index: usize, n: &xl_config::domain::Nic) -> u32 {
+    n.devid
+        .and_then(|d| u32::try_from(d).ok())
+        .unwrap_or(index as u32)
+}
+
+/// The nic's MAC, or the one libxl makes up: an address in Xen's OUI.
+fn nic_mac(cfg: &DomainConfig, devid: u32, n: &xl_config::domain::Nic) -> [u8; 6] {
+    if n.mac != [0; 6] {
+        return n.mac;
+    }
+    let r = uuid_string(&cfg.c_info.uuid);
+    let b = r.as_bytes();
+    let h = |i: usize| {
+        u8::from_str_radix(std::str::from_utf8(&b[i..i + 2]).unwrap_or("0"), 16).unwrap_or(0)
+    };
+    [0x00, 0x16, 0x3e, h(0) & 0x7f, h(2) ^ (devid as u8), h(4)]
+}
+
+/// Whether a disk gets a QEMU (qdisk) backend rather than blkback.
+fn disk_is_qdisk(d: &xl_config::domain::Disk) -> bool {
+    d.backend == Some("qdisk") || d.format.is_some_and(|f| f != "raw")
+}
+
+/// The configuration as libxl stores it once its create-time defaults are
+/// settled, as far as the lab has shown them for the real xl 4.17: the
+/// domid placeholder, the video memory, msr_relaxed, each disk's backend
+/// and COLO restore flag, each nic's MAC and type.
+fn stored_config(cfg: &DomainConfig, video_kb: u64) -> Json {
+    use crate::retrieve::{
+        B_INFO_ORDER, C_INFO_ORDER, DISK_ORDER, NIC_ORDER, TOP_ORDER, obj_field, set,
+    };
+    let mut j = cfg.to_json();
+    let c = obj_field(&mut j, "c_info", TOP_ORDER);
+    if !c.iter().any(|(k, _)| k == "domid") {
+        set(
+            c,
+            C_INFO_ORDER,
+            "domid",
+            Some(Json::UInt(u64::from(u32::MAX))),
+        );
+    }
+    let b = obj_field(&mut j, "b_info", TOP_ORDER);
+    set(b, B_INFO_ORDER, "video_memkb", Some(Json::UInt(video_kb)));
+    if let Some((_, Json::Obj(x))) = b.iter_mut().find(|(k, _)| k == "arch_x86")
+        && !x.iter().any(|(k, _)| k == "msr_relaxed")
+    {
+        x.push(("msr_relaxed".into(), Json::str("False")));
+    }
+    let hvm = kind_of(cfg) == GuestKind::Hvm;
+    if let Json::Obj(top) = &mut j {
+        for (k, v) in top.iter_mut() {
+            let Json::Arr(items) = v else { continue };
+            match k.as_str() {
+                "disks" => {
+                    for (item, d) in items.iter_mut().zip(&cfg.disks) {
+                        let Json::Obj(f) = item else { continue };
+                        if !f.iter().any(|(k, _)| k == "backend") {
+                            let be = if disk_is_qdisk(d) { "qdisk" } else { "phy" };
+                            set(f, DISK_ORDER, "backend", Some(Json::str(be)));
+                        }
+                        if !f.iter().any(|(k, _)| k == "colo_restore_enable") {
+                            set(
+                                f,
+                                DISK_ORDER,
+                                "colo_restore_enable",
+                                Some(Json::str("False")),
+                            );
+                        }
+                    }
+                }
+                "nics" => {
+                    for (i, (item, n)) in items.iter_mut().zip(&cfg.nics).enumerate() {
+                        let Json::Obj(f) = item else { continue };
+                        let mac = nic_mac(cfg, nic_devid(i, n), n);
+                        set(
+                            f,
+                            NIC_ORDER,
+                            "mac",
+                            Some(Json::str(xl_config::domain::mac_string(&mac))),
+                        );
+                        if !f.iter().any(|(k, _)| k == "nictype") {
+                            let t = if hvm { "vif_ioemu" } else { "vif" };
+                            set(f, NIC_ORDER, "nictype", Some(Json::str(t)));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    j
+}
+
 fn nic_device(
     hv: &dyn Hypervisor,
     cfg: &DomainConfig,
@@ -459,22 +554,8 @@ fn nic_device(
     index: usize,
     n: &xl_config::domain::Nic,
 ) -> NewDevice {
-    let devid = n
-        .devid
-        .and_then(|d| u32::try_from(d).ok())
-        .unwrap_or(index as u32);
-    let mac = if n.mac == [0; 6] {
-        // libxl: a random address in Xen's OUI.
-        let r = uuid_string(&cfg.c_info.uuid);
-        let b = r.as_bytes();
-        let h = |i: usize| {
-            u8::from_str_radix(std::str::from_utf8(&b[i..i + 2]).unwrap_or("0"), 16).unwrap_or(0)
-        };
-        [0x00, 0x16, 0x3e, h(0) & 0x7f, h(2) ^ (devid as u8), h(4)]
-    } else {
-        n.mac
-    };
-    let mac = xl_config::domain::mac_string(&mac);
+    let devid = nic_devid(index, n);
+    let mac = xl_config::domain::mac_string(&nic_mac(cfg, devid, n));
     let script = n.script.clone().unwrap_or_else(|| "vif-bridge".into());
     let bridge = n.bridge.clone().unwrap_or_else(|| "xenbr0".into());
     let hvm = kind_of(cfg) == GuestKind::Hvm;
@@ -564,5 +645,76 @@ fn dm_spec(
         args,
         disks,
         serial_pty: serial.as_deref() == Some("pty"),
+    }
+}
+
+#[cfg(test)]
+mod stored_tests {
+    use super::*;
+
+    /// What the real xl 4.17 stored for the lab's guests (recorded next
+    /// to the retrieve tests), from the same config files.
+    #[test]
+    fn stored_like_the_real_xl() {
+        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/src/retrieve/xen-4.17");
+        let guests = concat!(env!("CARGO_MANIFEST_DIR"), "/../../lab/guest");
+        for (cfg, domid) in [("pv", 1), ("pv-dev", 2), ("pvh", 3), ("hvm", 4)] {
+            let stored = std::fs::read_dir(data)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| {
+                    p.file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .starts_with(&format!("userdata-d.{domid}."))
+                })
+                .unwrap();
+            let want = std::fs::read_to_string(&stored).unwrap();
+            let want = want.trim_end_matches('\0');
+            let text = std::fs::read_to_string(format!("{guests}/{cfg}.cfg")).unwrap();
+            let host = xl_config::Host {
+                max_cpus: 2,
+                node_cpus: vec![vec![0, 1]],
+                firmware_dir: "/usr/lib/xen-4.17/boot".into(),
+            };
+            let mut report = xl_config::Report::new();
+            let mut c = xl_config::parse_config_data(
+                "cfg",
+                &text,
+                &xl_config::Globals::default(),
+                &host,
+                &mut report,
+            )
+            .unwrap();
+            let uuid = stored
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .split('.')
+                .nth(2)
+                .unwrap()
+                .to_string();
+            let hex: String = uuid.chars().filter(|c| *c != '-').collect();
+            for (i, b) in c.c_info.uuid.iter_mut().enumerate() {
+                *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
+            }
+            let (_, _, video) = memory_kb(&c);
+            let got = stored_config(&c, video).to_yajl();
+            // The real xl's second vif got a random MAC; ours is made
+            // from the uuid.
+            let mask = |s: &str| {
+                s.lines()
+                    .map(|l| {
+                        if l.contains("\"mac\": \"00:16:3e:") && !l.contains("12:34:56") {
+                            "MAC"
+                        } else {
+                            l
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            assert_eq!(mask(&got), mask(want), "{cfg}");
+        }
     }
 }

@@ -145,9 +145,20 @@ fn entries(xs: &impl XsOps, path: &str) -> Result<Vec<String>, xenstore::Error> 
     }
 }
 
-/// What `libxl__disk_from_xenstore` needs to succeed; returns the vdev and
-/// whether the disk is a virtio ("standalone") one.
-fn disk_from_xenstore(xs: &impl XsOps, p: &str) -> Result<(String, bool), ListError> {
+/// A disk as libxl reads it back from its private tree: what
+/// `libxl_retrieve_domain_configuration` compares and merges.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XsDisk {
+    pub vdev: String,
+    /// A virtio ("standalone") disk.
+    pub standalone: bool,
+    pub removable: bool,
+    /// `params` after its first ':' (libxl's pdev_path), if present.
+    pub pdev_path: Option<String>,
+}
+
+/// What `libxl__disk_from_xenstore` needs to succeed.
+fn disk_from_xenstore(xs: &impl XsOps, p: &str) -> Result<XsDisk, ListError> {
     let bad = |what| ListError::Device(p.to_string(), what);
     let be = xs
         .try_read(&format!("{p}/backend"))?
@@ -175,15 +186,25 @@ fn disk_from_xenstore(xs: &impl XsOps, p: &str) -> Result<(String, bool), ListEr
         read("irq")?.ok_or(bad("no irq"))?;
     }
     let vdev = read("dev")?.ok_or(bad("no dev"))?;
-    for k in ["removable", "mode", "device-type"] {
+    let removable = read("removable")?.ok_or(bad("missing node"))?;
+    for k in ["mode", "device-type"] {
         read(k)?.ok_or(bad("missing node"))?;
     }
-    Ok((vdev, kind == "standalone"))
+    let pdev_path = read("params")?.map(|p| match p.split_once(':') {
+        Some((_, rest)) => rest.to_string(),
+        None => p,
+    });
+    Ok(XsDisk {
+        vdev,
+        standalone: kind == "standalone",
+        removable: atoi(&removable) != 0,
+        pdev_path,
+    })
 }
 
-/// `xl block-list` rows for one domain; `Ok(None)` when libxl's list
-/// would fail (then xl prints nothing for the domain).
-pub fn disks(xs: &impl XsOps, domid: u32) -> Result<Option<Vec<DiskInfo>>, xenstore::Error> {
+/// The disks libxl's `libxl__device_list` reads back for a domain;
+/// `Ok(None)` when that list fails as a whole.
+pub fn xs_disks(xs: &impl XsOps, domid: u32) -> Result<Option<Vec<XsDisk>>, xenstore::Error> {
     let xen_dir = format!("/libxl/{domid}/device/vbd");
     let virtio_dir = format!("/libxl/{domid}/device/virtio_disk");
     let dir = match (xs.try_read(&xen_dir)?, xs.try_read(&virtio_dir)?) {
@@ -199,8 +220,20 @@ pub fn disks(xs: &impl XsOps, domid: u32) -> Result<Option<Vec<DiskInfo>>, xenst
             Err(ListError::Device(..)) => return Ok(None),
         }
     }
+    Ok(Some(found))
+}
+
+/// `xl block-list` rows for one domain; `Ok(None)` when libxl's list
+/// would fail (then xl prints nothing for the domain).
+pub fn disks(xs: &impl XsOps, domid: u32) -> Result<Option<Vec<DiskInfo>>, xenstore::Error> {
+    let Some(found) = xs_disks(xs, domid)? else {
+        return Ok(None);
+    };
     let mut rows = Vec::new();
-    for (vdev, standalone) in found {
+    for XsDisk {
+        vdev, standalone, ..
+    } in found
+    {
         let devid = disk_dev_number(&vdev);
         let kind = if standalone { "virtio_disk" } else { "vbd" };
         let fe = format!("/local/domain/{domid}/device/{kind}/{devid}");
@@ -275,14 +308,9 @@ fn nic_from_xenstore(xs: &impl XsOps, p: &str) -> Result<(i32, [u8; 6]), ListErr
 /// would fail.
 pub fn nics(xs: &impl XsOps, domid: u32) -> Result<Option<Vec<NicInfo>>, xenstore::Error> {
     let dir = format!("/libxl/{domid}/device/vif");
-    let mut found = Vec::new();
-    for e in entries(xs, &dir)? {
-        match nic_from_xenstore(xs, &format!("{dir}/{}", atoi(&e))) {
-            Ok(n) => found.push(n),
-            Err(ListError::Xenstore(e)) => return Err(e),
-            Err(ListError::Device(..)) => return Ok(None),
-        }
-    }
+    let Some(found) = xs_nics(xs, domid)? else {
+        return Ok(None);
+    };
     let mut rows = Vec::new();
     for (devid, mac) in found {
         let fe = format!("/local/domain/{domid}/device/vif/{devid}");
@@ -304,6 +332,24 @@ pub fn nics(xs: &impl XsOps, domid: u32) -> Result<Option<Vec<NicInfo>>, xenstor
         });
     }
     Ok(Some(rows))
+}
+
+/// A nic as libxl reads it back: (devid, MAC).
+pub type XsNic = (i32, [u8; 6]);
+
+/// The (devid, MAC) of each nic libxl's `libxl__device_list` reads back
+/// for a domain; `Ok(None)` when that list fails as a whole.
+pub fn xs_nics(xs: &impl XsOps, domid: u32) -> Result<Option<Vec<XsNic>>, xenstore::Error> {
+    let dir = format!("/libxl/{domid}/device/vif");
+    let mut found = Vec::new();
+    for e in entries(xs, &dir)? {
+        match nic_from_xenstore(xs, &format!("{dir}/{}", atoi(&e))) {
+            Ok(n) => found.push(n),
+            Err(ListError::Xenstore(e)) => return Err(e),
+            Err(ListError::Device(..)) => return Ok(None),
+        }
+    }
+    Ok(Some(found))
 }
 
 /// `xl block-list`'s header line.

@@ -2,6 +2,7 @@
 //! tests do not need fail.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use xenstore::Xs;
 
@@ -13,7 +14,12 @@ use crate::{
 
 pub struct FakeHv {
     pub doms: RefCell<Vec<DomInfo>>,
-    paths: HostPaths,
+    pub paths: HostPaths,
+    /// Cpupools and per-domain scheduler parameters (none: the calls fail).
+    pub pools: Vec<CpupoolInfo>,
+    pub sched: HashMap<u32, SchedParams>,
+    /// What each domain's device model reports as its CPUs.
+    pub dm_cpus: HashMap<u32, Vec<u32>>,
 }
 
 impl Default for FakeHv {
@@ -21,6 +27,9 @@ impl Default for FakeHv {
         FakeHv {
             doms: RefCell::default(),
             paths: HostPaths::under(&std::env::temp_dir().join("xl-fake-host")),
+            pools: Vec::new(),
+            sched: HashMap::new(),
+            dm_cpus: HashMap::new(),
         }
     }
 }
@@ -140,10 +149,21 @@ impl Hypervisor for FakeHv {
         nope()
     }
     fn cpupools(&self) -> Result<Vec<CpupoolInfo>, Error> {
-        nope()
+        if self.pools.is_empty() {
+            return nope();
+        }
+        Ok(self.pools.clone())
     }
-    fn domain_sched(&self, _: u32, _: &str) -> Result<SchedParams, Error> {
-        nope()
+    fn domain_sched(&self, domid: u32, sched: &str) -> Result<SchedParams, Error> {
+        let pool = self.domain(domid)?.map(|d| d.cpupool);
+        match self.pools.iter().find(|p| Some(p.poolid) == pool) {
+            Some(p) if p.sched == sched => self
+                .sched
+                .get(&domid)
+                .copied()
+                .ok_or(Error::NoSuchDomain(domid)),
+            _ => nope(),
+        }
     }
     fn set_domain_sched(&self, _: u32, _: &str, _: SchedParams) -> Result<(), Error> {
         nope()
@@ -153,5 +173,8 @@ impl Hypervisor for FakeHv {
     }
     fn set_pool_sched(&self, _: u32, _: &str, _: [u32; 3]) -> Result<(), Error> {
         nope()
+    }
+    fn device_model_cpus(&self, domid: u32, _: &[u8; 16]) -> Result<Vec<u32>, Error> {
+        self.dm_cpus.get(&domid).cloned().map_or_else(nope, Ok)
     }
 }

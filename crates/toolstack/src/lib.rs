@@ -17,6 +17,7 @@ pub mod memory;
 pub mod names;
 pub mod qmp;
 pub mod rename;
+pub mod retrieve;
 pub mod userdata;
 pub mod vcpus;
 pub mod xen;
@@ -355,6 +356,9 @@ pub trait Hypervisor {
     /// (ratelimit_us, 0, 0).
     fn pool_sched(&self, poolid: u32, sched: &str) -> Result<[u32; 3], Error>;
     fn set_pool_sched(&self, poolid: u32, sched: &str, p: [u32; 3]) -> Result<(), Error>;
+    /// The vCPUs (by index) an HVM domain's device model has present, as
+    /// QEMU reports them (QMP `query-cpus-fast`).
+    fn device_model_cpus(&self, domid: u32, uuid: &[u8; 16]) -> Result<Vec<u32>, Error>;
 }
 
 /// One CPU's place (`xl info -n`); None for what Xen does not know.

@@ -121,6 +121,27 @@ impl Qmp {
     }
 }
 
+/// The CPU indices in a `query-cpus-fast` (`key` = "cpu-index") or
+/// `query-cpus` ("CPU") answer; an entry without one is QEMU breaking
+/// the API, as libxl sees it.
+pub fn cpu_indices(v: &Value, key: &str) -> Result<Vec<u32>, QmpError> {
+    let bad = || QmpError::Command {
+        cmd: "query-cpus".into(),
+        class: "?".into(),
+        desc: format!("no {key} in the answer: {v}"),
+    };
+    v.as_array()
+        .ok_or_else(bad)?
+        .iter()
+        .map(|c| {
+            c.get(key)
+                .and_then(Value::as_u64)
+                .map(|i| i as u32)
+                .ok_or_else(bad)
+        })
+        .collect()
+}
+
 fn command_error(cmd: &str, e: &Value) -> QmpError {
     let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("").to_string();
     QmpError::Command {

@@ -463,6 +463,23 @@ impl Hypervisor for XenHypervisor {
             .pool_sched(poolid, sched_id(sched)?, Some([p[0], p[1], p[2], 0]))?;
         Ok(())
     }
+
+    /// libxl asks `query-cpus-fast`, and `query-cpus` of a QEMU older than
+    /// 2.12; it waits LIBXL_QMP_CMD_TIMEOUT (10 s) for the answer.
+    fn device_model_cpus(&self, domid: u32, uuid: &[u8; 16]) -> Result<Vec<u32>, Error> {
+        use crate::qmp::{Qmp, QmpError};
+        let run = || -> Result<Vec<u32>, QmpError> {
+            let mut q = Qmp::connect(&self.paths, domid, uuid, Duration::from_secs(10))?;
+            match q.execute("query-cpus-fast", None) {
+                Ok(v) => crate::qmp::cpu_indices(&v, "cpu-index"),
+                Err(QmpError::Command { class, .. }) if class == "CommandNotFound" => {
+                    crate::qmp::cpu_indices(&q.execute("query-cpus", None)?, "CPU")
+                }
+                Err(e) => Err(e),
+            }
+        };
+        run().map_err(|e| Error::Backend(error_chain(&e)))
+    }
 }
 
 /// A scheduler's name from its XEN_SCHEDULER_* id.

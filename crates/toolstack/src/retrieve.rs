@@ -1,0 +1,654 @@
+//! A running domain's configuration, as `xl list -l` prints it (libxl's
+//! `libxl_retrieve_domain_configuration`): the configuration stored at
+//! creation (`userdata-d.<domid>.<uuid>.libxl-json`) brought up to date
+//! with what the host says now — the name in xenstore, the hypervisor's
+//! uuid, the vCPUs online, the memory target and static maximum, the
+//! scheduler parameters, and the devices still present in xenstore.
+//!
+//! The stored JSON is libxl's own output: read back in its order and
+//! printed through the same yajl printer, it comes out byte for byte as
+//! libxl's regeneration does. Updated fields keep their place; a field
+//! that was at its default (so absent) is inserted where libxl's IDL puts
+//! it, and one that becomes default is dropped, as libxl's generator skips
+//! defaults.
+
+use std::path::Path;
+
+use serde_json::Value;
+use xenstore::{Xs, XsOps};
+use xl_config::json::{Json, Obj};
+use xl_config::value::strtoul;
+
+use crate::devlist;
+use crate::memory::MAXMEM_CONSTANT_KB;
+use crate::names;
+use crate::userdata;
+use crate::{DomInfo, Error, Hypervisor};
+
+/// libxl's MemKB default (LIBXL_MEMKB_DEFAULT), never printed.
+const MEMKB_DEFAULT: u64 = u64::MAX;
+
+/// The fields of libxl_domain_create_info, in IDL order (where a field
+/// that was absent is inserted).
+pub(crate) const C_INFO_ORDER: &[&str] = &[
+    "type",
+    "hap",
+    "oos",
+    "ssidref",
+    "ssid_label",
+    "name",
+    "domid",
+    "uuid",
+    "xsdata",
+    "platformdata",
+    "poolid",
+    "pool_name",
+    "run_hotplug_scripts",
+    "driver_domain",
+    "passthrough",
+    "xend_suspend_evtchn_compat",
+];
+
+/// The leading fields of libxl_domain_build_info, in IDL order, up to
+/// the last one this module updates and the one after it.
+pub(crate) const B_INFO_ORDER: &[&str] = &[
+    "max_vcpus",
+    "avail_vcpus",
+    "cpumap",
+    "nodemap",
+    "vcpu_hard_affinity",
+    "vcpu_soft_affinity",
+    "numa_placement",
+    "tsc_mode",
+    "max_memkb",
+    "target_memkb",
+    "video_memkb",
+    "shadow_memkb",
+    "iommu_memkb",
+    "rtc_timeoffset",
+    "exec_ssidref",
+    "exec_ssid_label",
+    "localtime",
+    "disable_migrate",
+    "cpuid",
+    "blkdev_start",
+    "vnuma_nodes",
+    "max_grant_frames",
+    "max_maptrack_frames",
+    "max_grant_version",
+    "device_model_version",
+    "device_model_stubdomain",
+    "stubdomain_memkb",
+    "stubdomain_kernel",
+    "stubdomain_cmdline",
+    "stubdomain_ramdisk",
+    "device_model",
+    "device_model_ssidref",
+    "device_model_ssid_label",
+    "device_model_user",
+    "extra",
+    "extra_pv",
+    "extra_hvm",
+    "sched_params",
+    "ioports",
+];
+
+/// Device lists libxl re-reads from xenstore that this module cannot
+/// yet (libxl's device_type_tbl beyond disks and nics).
+const UNMERGED_DEVICES: &[&str] = &[
+    "vtpms", "usbctrls", "usbdevs", "pcidevs", "dtdevs", "vdispls", "vsnds",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetrieveError {
+    #[error("domain {0} does not exist")]
+    NoSuchDomain(u32),
+    /// libxl's ERROR_JSON_CONFIG_EMPTY: the domain was not made by libxl.
+    #[error("domain {0} has no stored configuration")]
+    NoConfig(u32),
+    #[error("cannot read the stored configuration {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the stored configuration {path} is not JSON")]
+    Parse {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("the stored configuration {path}: {what}")]
+    Shape { path: String, what: String },
+    #[error("Cannot get target memory info from {0}")]
+    MemoryMissing(String),
+    #[error("Invalid memory {what} {value} from {path}")]
+    MemoryInvalid {
+        what: &'static str,
+        value: String,
+        path: String,
+    },
+    #[error("Unknown scheduler")]
+    UnknownScheduler,
+    #[error("reading a domain's {0} scheduler parameters is not implemented")]
+    UnsupportedScheduler(String),
+    #[error("merging the stored {0} with xenstore is not implemented")]
+    UnsupportedDevices(&'static str),
+    #[error("domain type {0} unknown")]
+    UnknownType(String),
+    #[error("device model version {0} unknown")]
+    UnknownDeviceModel(String),
+    #[error("Failed to retrieve CPU index from the device model")]
+    DeviceModel(#[source] Error),
+    #[error(transparent)]
+    Toolstack(#[from] Error),
+    #[error(transparent)]
+    Xenstore(#[from] xenstore::Error),
+    #[error(transparent)]
+    Lock(#[from] userdata::LockError),
+}
+
+/// One line libxl would log on the way (xl prints it on stderr).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    /// "error" or "warning".
+    pub level: &'static str,
+    pub domid: u32,
+    pub message: String,
+}
+
+/// The configuration, and what libxl would have logged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retrieved {
+    pub config: Json,
+    pub log: Vec<LogLine>,
+}
+
+/// A domain's configuration as it is now.
+pub fn retrieve(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<Retrieved, RetrieveError> {
+    let info = hv
+        .domain(domid)?
+        .ok_or(RetrieveError::NoSuchDomain(domid))?;
+    let lib = &hv.paths().lib;
+    // libxl holds the domain's device-changes lock throughout, so no
+    // device comes or goes between reading the file and xenstore.
+    let _devlock = userdata::FileLock::take(&userdata::path(
+        lib,
+        domid,
+        &info.uuid,
+        'l',
+        "libxl-device-changes-lock",
+    ))?;
+    let mut config = {
+        let _lock = userdata::lock(lib, domid, &info.uuid)?;
+        read_stored(lib, domid, &info.uuid)?
+    };
+    let kind = build_type(&config).ok_or_else(|| RetrieveError::Shape {
+        path: stored_path(lib, domid, &info.uuid),
+        what: "no domain type".into(),
+    })?;
+    let max_vcpus = b_info(&config)
+        .and_then(|b| b.get("max_vcpus"))
+        .and_then(json_u64)
+        .unwrap_or(0);
+    for k in UNMERGED_DEVICES {
+        if matches!(config.get(k), Some(Json::Arr(a)) if !a.is_empty()) {
+            return Err(RetrieveError::UnsupportedDevices(k));
+        }
+    }
+
+    // QEMU's CPUs first, outside the lock (libxl: it may take a while).
+    let dm = if kind == "hvm" {
+        Some(dm_version(xs, domid)?)
+    } else {
+        None
+    };
+    let dm_cpus = match dm.as_deref() {
+        Some("qemu_xen") => Some(
+            hv.device_model_cpus(domid, &info.uuid)
+                .map_err(RetrieveError::DeviceModel)?,
+        ),
+        _ => None,
+    };
+
+    let _lock = userdata::lock(lib, domid, &info.uuid)?;
+    let mut log = Vec::new();
+    let Some(name) = names::domid_to_name(xs, domid)? else {
+        // libxl logs this and hands back the stored configuration as is.
+        log.push(LogLine {
+            level: "error",
+            domid,
+            message: "Fail to get domain name".into(),
+        });
+        return Ok(Retrieved { config, log });
+    };
+    let info = hv
+        .domain(domid)?
+        .ok_or(RetrieveError::NoSuchDomain(domid))?;
+
+    // vCPUs: a bitmap as wide as max_vcpus rounded up to whole bytes.
+    let width = max_vcpus.div_ceil(8) * 8;
+    let online: Vec<u64> = match (kind.as_str(), dm.as_deref()) {
+        ("hvm", Some("qemu_xen")) => {
+            let mut v: Vec<u64> = dm_cpus
+                .unwrap_or_default()
+                .into_iter()
+                .map(u64::from)
+                .filter(|i| *i < width)
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
+        ("hvm", Some("qemu_xen_traditional")) | ("pv" | "pvh", _) => {
+            online_from_xenstore(xs, domid, max_vcpus)?
+        }
+        ("hvm", Some(other)) => return Err(RetrieveError::UnknownDeviceModel(other.into())),
+        (other, _) => return Err(RetrieveError::UnknownType(other.into())),
+    };
+
+    let (target, max) = memory_target(xs, &info)?;
+    let sched = sched_params(hv, &info)?;
+
+    // The name and uuid.
+    let c = obj_field(&mut config, "c_info", TOP_ORDER);
+    set(c, C_INFO_ORDER, "name", Some(Json::str(name)));
+    let uuid =
+        (info.uuid != [0; 16]).then(|| Json::str(xl_config::domain::uuid_string(&info.uuid)));
+    set(c, C_INFO_ORDER, "uuid", uuid);
+
+    let b = obj_field(&mut config, "b_info", TOP_ORDER);
+    let bits = (!online.is_empty())
+        .then(|| Json::Arr(online.iter().map(|i| Json::Int(*i as i64)).collect()));
+    set(b, B_INFO_ORDER, "avail_vcpus", bits);
+
+    // Memory: xenstore's target lacks the video memory (and, for HVM
+    // guests with maxmem above memory, libxl's fixed allowance); both are
+    // added back from the stored values, defaults included, as libxl does.
+    let stored = |k: &str, b: &Vec<(String, Json)>| {
+        b.iter()
+            .find(|(n, _)| n == k)
+            .and_then(|(_, v)| json_u64(v))
+            .unwrap_or(MEMKB_DEFAULT)
+    };
+    let fudge_hvm = kind == "hvm" && stored("max_memkb", b) > stored("target_memkb", b);
+    let fudge =
+        stored("video_memkb", b).wrapping_add(if fudge_hvm { MAXMEM_CONSTANT_KB } else { 0 });
+    set(
+        b,
+        B_INFO_ORDER,
+        "target_memkb",
+        memkb(target.wrapping_add(fudge)),
+    );
+    set(b, B_INFO_ORDER, "max_memkb", memkb(max));
+    set(b, B_INFO_ORDER, "sched_params", Some(sched));
+
+    // Devices: the stored ones still in xenstore stay, the others go.
+    let warn = |log: &mut Vec<LogLine>| {
+        log.push(LogLine {
+            level: "warning",
+            domid,
+            message: "Device present in JSON but not in xenstore, ignored".into(),
+        })
+    };
+    let xs_disks = devlist::xs_disks(xs, domid)?.unwrap_or_default();
+    filter_devices(&mut config, "disks", |d| {
+        let vdev = d.get("vdev").and_then(json_str);
+        let found = xs_disks.iter().find(|x| Some(x.vdev.as_str()) == vdev);
+        match found {
+            Some(x) => {
+                merge_disk(d, x);
+                true
+            }
+            None => {
+                warn(&mut log);
+                false
+            }
+        }
+    });
+    let xs_nics = devlist::xs_nics(xs, domid)?.unwrap_or_default();
+    filter_devices(&mut config, "nics", |n| {
+        // An absent devid is libxl's default, -1.
+        let devid = n.get("devid").and_then(json_i64).unwrap_or(-1);
+        let keep = xs_nics.iter().any(|(d, _)| i64::from(*d) == devid);
+        if !keep {
+            warn(&mut log);
+        }
+        keep
+    });
+    Ok(Retrieved { config, log })
+}
+
+/// `xl list -l`'s document: `{"domid": N, "config": {...}}` per domain.
+pub fn list_entry(domid: u32, config: Json) -> Json {
+    Obj::new()
+        .field("domid", Json::Int(i64::from(domid)))
+        .field("config", config)
+        .build()
+}
+
+fn stored_path(lib: &Path, domid: u32, uuid: &[u8; 16]) -> String {
+    userdata::path(lib, domid, uuid, 'd', "libxl-json")
+        .display()
+        .to_string()
+}
+
+/// The stored configuration: libxl's text up to its terminating NUL.
+fn read_stored(lib: &Path, domid: u32, uuid: &[u8; 16]) -> Result<Json, RetrieveError> {
+    let path = userdata::path(lib, domid, uuid, 'd', "libxl-json");
+    let shown = || path.display().to_string();
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(RetrieveError::NoConfig(domid));
+        }
+        Err(source) => {
+            return Err(RetrieveError::Read {
+                path: shown(),
+                source,
+            });
+        }
+    };
+    if bytes.is_empty() {
+        return Err(RetrieveError::NoConfig(domid));
+    }
+    let text = bytes.split(|b| *b == 0).next().unwrap_or_default();
+    let value: Value = serde_json::from_slice(text).map_err(|source| RetrieveError::Parse {
+        path: shown(),
+        source,
+    })?;
+    let json = to_json(&value).map_err(|what| RetrieveError::Shape {
+        path: shown(),
+        what,
+    })?;
+    if !matches!(json, Json::Obj(_)) {
+        return Err(RetrieveError::Shape {
+            path: shown(),
+            what: "not an object".into(),
+        });
+    }
+    Ok(json)
+}
+
+/// serde's value in our ordered tree (serde_json keeps the order).
+fn to_json(v: &Value) -> Result<Json, String> {
+    Ok(match v {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Json::Int(i),
+            (None, Some(u)) => Json::UInt(u),
+            _ => return Err(format!("number {n} is not an integer")),
+        },
+        Value::String(s) => Json::Str(s.clone()),
+        Value::Array(a) => Json::Arr(a.iter().map(to_json).collect::<Result<_, _>>()?),
+        Value::Object(o) => Json::Obj(
+            o.iter()
+                .map(|(k, v)| Ok((k.clone(), to_json(v)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+    })
+}
+
+fn json_u64(v: &Json) -> Option<u64> {
+    match v {
+        Json::Int(i) => u64::try_from(*i).ok(),
+        Json::UInt(u) => Some(*u),
+        _ => None,
+    }
+}
+
+fn json_i64(v: &Json) -> Option<i64> {
+    match v {
+        Json::Int(i) => Some(*i),
+        Json::UInt(u) => i64::try_from(*u).ok(),
+        _ => None,
+    }
+}
+
+fn json_str(v: &Json) -> Option<&str> {
+    match v {
+        Json::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn b_info(config: &Json) -> Option<&Json> {
+    config.get("b_info")
+}
+
+/// b_info's type (the key of its `type.*` union member), else c_info's.
+fn build_type(config: &Json) -> Option<String> {
+    if let Some(Json::Obj(fields)) = b_info(config)
+        && let Some(t) = fields.iter().find_map(|(k, _)| k.strip_prefix("type."))
+    {
+        return Some(t.to_string());
+    }
+    config
+        .get("c_info")
+        .and_then(|c| c.get("type"))
+        .and_then(json_str)
+        .map(str::to_string)
+}
+
+/// The device model libxl recorded for a domain (traditional when none).
+fn dm_version(xs: &Xs, domid: u32) -> Result<String, RetrieveError> {
+    Ok(xs
+        .try_read(&format!("/libxl/{domid}/dm-version"))?
+        .unwrap_or_else(|| "qemu_xen_traditional".into()))
+}
+
+/// The vCPUs below `max` whose `cpu/<i>/availability` says online.
+fn online_from_xenstore(xs: &Xs, domid: u32, max: u64) -> Result<Vec<u64>, RetrieveError> {
+    let paths: Vec<String> = (0..max)
+        .map(|i| format!("/local/domain/{domid}/cpu/{i}/availability"))
+        .collect();
+    Ok(xs
+        .read_many(&paths)?
+        .into_iter()
+        .enumerate()
+        .filter(|(_, v)| v.as_deref() == Some("online"))
+        .map(|(i, _)| i as u64)
+        .collect())
+}
+
+fn memkb(v: u64) -> Option<Json> {
+    (v != MEMKB_DEFAULT).then_some(Json::UInt(v))
+}
+
+/// A number the way libxl reads memory values (strtoull, nothing after).
+fn parse_kb(value: &str) -> Option<u64> {
+    let (v, used, _) = strtoul(value.as_bytes(), 10);
+    (used == value.len()).then_some(v)
+}
+
+/// (target, static-max) in KiB from xenstore; dom0's are filled in from
+/// the hypervisor when missing, and written back, as libxl does.
+fn memory_target(xs: &Xs, info: &DomInfo) -> Result<(u64, u64), RetrieveError> {
+    let domid = info.domid;
+    let dom = format!("/local/domain/{domid}");
+    let target_path = format!("{dom}/memory/target");
+    let max_path = format!("{dom}/memory/static-max");
+    let target = xs.try_read(&target_path)?;
+    let max = xs.try_read(&max_path)?;
+    let parse = |what, value: String, path: &str| {
+        parse_kb(&value).ok_or(RetrieveError::MemoryInvalid {
+            what,
+            value,
+            path: path.to_string(),
+        })
+    };
+    match (target, max) {
+        (Some(t), Some(m)) => Ok((
+            parse("target", t, &target_path)?,
+            parse("static-max", m, &max_path)?,
+        )),
+        _ if domid == 0 => xs.transaction(|t| -> Result<(u64, u64), RetrieveError> {
+            let target = match t.try_read(&target_path)? {
+                Some(v) => parse("target", v, &target_path)?,
+                None => {
+                    t.write(&target_path, &info.current_memkb.to_string())?;
+                    info.current_memkb
+                }
+            };
+            let max = match t.try_read(&max_path)? {
+                Some(v) => parse("static-max", v, &max_path)?,
+                None => {
+                    t.write(&max_path, &info.max_memkb.to_string())?;
+                    info.max_memkb
+                }
+            };
+            Ok((target, max))
+        }),
+        (None, _) => Err(RetrieveError::MemoryMissing(target_path)),
+        (_, None) => Err(RetrieveError::MemoryMissing(max_path)),
+    }
+}
+
+/// libxl_domain_sched_params as libxl reads it back: the scheduler of the
+/// domain's cpupool and, for credit and credit2, weight and cap.
+fn sched_params(hv: &dyn Hypervisor, info: &DomInfo) -> Result<Json, RetrieveError> {
+    let pools = hv.cpupools()?;
+    let sched = pools
+        .iter()
+        .find(|p| p.poolid == info.cpupool)
+        .map(|p| p.sched.clone())
+        .ok_or(RetrieveError::UnknownScheduler)?;
+    match sched.as_str() {
+        "credit" | "credit2" => {
+            let p = hv.domain_sched(info.domid, &sched)?;
+            Ok(Obj::new()
+                .field("sched", Json::str(sched))
+                .field("weight", Json::Int(i64::from(p.weight)))
+                .field("cap", Json::Int(i64::from(p.cap)))
+                .build())
+        }
+        _ => Err(RetrieveError::UnsupportedScheduler(sched)),
+    }
+}
+
+/// The fields of object `key` in `config`, made (at its IDL place) if
+/// missing.
+pub(crate) fn obj_field<'a>(
+    config: &'a mut Json,
+    key: &str,
+    order: &[&str],
+) -> &'a mut Vec<(String, Json)> {
+    let Json::Obj(top) = config else {
+        unreachable!("read_stored only returns objects")
+    };
+    if !top.iter().any(|(k, _)| k == key) {
+        set(top, order, key, Some(Json::Obj(Vec::new())));
+    }
+    let slot = top
+        .iter_mut()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .expect("just inserted");
+    if !matches!(slot, Json::Obj(_)) {
+        *slot = Json::Obj(Vec::new());
+    }
+    match slot {
+        Json::Obj(f) => f,
+        _ => unreachable!(),
+    }
+}
+
+/// Set (or, with None, remove) a field, keeping its place; a new field
+/// goes before the first present field that the IDL puts after it.
+pub(crate) fn set(
+    fields: &mut Vec<(String, Json)>,
+    order: &[&str],
+    key: &str,
+    value: Option<Json>,
+) {
+    let at = fields.iter().position(|(k, _)| k == key);
+    match (at, value) {
+        (Some(i), Some(v)) => fields[i].1 = v,
+        (Some(i), None) => {
+            fields.remove(i);
+        }
+        (None, Some(v)) => {
+            let rank = |k: &str| order.iter().position(|o| *o == k);
+            let mine = rank(key).unwrap_or(usize::MAX);
+            let pos = fields
+                .iter()
+                .position(|(k, _)| rank(k).is_some_and(|r| r > mine))
+                .unwrap_or(fields.len());
+            fields.insert(pos, (key.to_string(), v));
+        }
+        (None, None) => {}
+    }
+}
+
+/// Keep the elements of `config[key]` for which `keep` says so; an array
+/// left empty is dropped, as libxl prints no empty device list.
+fn filter_devices(config: &mut Json, key: &str, mut keep: impl FnMut(&mut Json) -> bool) {
+    let Json::Obj(top) = config else { return };
+    let Some(i) = top.iter().position(|(k, _)| k == key) else {
+        return;
+    };
+    if let Json::Arr(items) = &mut top[i].1 {
+        items.retain_mut(|d| keep(d));
+        if items.is_empty() {
+            top.remove(i);
+        }
+    }
+}
+
+/// libxl's disk merge: a removable disk whose drive xenstore shows empty
+/// is reported with no media.
+fn merge_disk(d: &mut Json, x: &devlist::XsDisk) {
+    if !x.removable || x.pdev_path.as_deref().is_some_and(|p| !p.is_empty()) {
+        return;
+    }
+    if let Json::Obj(fields) = d {
+        set(fields, DISK_ORDER, "pdev_path", Some(Json::str("")));
+        set(fields, DISK_ORDER, "format", Some(Json::str("empty")));
+    }
+}
+
+/// The fields of libxl_device_disk, in IDL order.
+pub(crate) const DISK_ORDER: &[&str] = &[
+    "backend_domid",
+    "backend_domname",
+    "pdev_path",
+    "vdev",
+    "backend",
+    "format",
+    "script",
+    "removable",
+    "readwrite",
+    "is_cdrom",
+    "direct_io_safe",
+    "discard_enable",
+    "specification",
+    "transport",
+    "irq",
+    "base",
+    "colo_enable",
+    "colo_restore_enable",
+    "colo_host",
+];
+
+/// The leading fields of libxl_device_nic, in IDL order.
+pub(crate) const NIC_ORDER: &[&str] = &[
+    "backend_domid",
+    "backend_domname",
+    "devid",
+    "mtu",
+    "model",
+    "mac",
+    "ip",
+    "bridge",
+    "ifname",
+    "script",
+    "nictype",
+    "rate_bytes_per_interval",
+];
+
+/// libxl_domain_config's leading fields.
+pub(crate) const TOP_ORDER: &[&str] = &["c_info", "b_info", "disks", "nics"];
+
+#[cfg(test)]
+mod tests;
