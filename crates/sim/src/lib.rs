@@ -31,7 +31,7 @@ use xl_toolstack::{
     VcpuInfo, VersionInfo,
 };
 
-use proto::{Reply, Request};
+use proto::Request;
 
 pub const HYPERVISOR_SOCK: &str = "hypervisor.sock";
 pub const XENSTORED_SOCK: &str = "xenstored.sock";
@@ -107,10 +107,7 @@ impl SimHypervisor {
             Ok(0) | Err(_) => return Err(backend("simulated host went away")),
             Ok(_) => {}
         }
-        match serde_json::from_str::<Reply>(&answer).map_err(backend)? {
-            Reply::Ok(v) => serde_json::from_value(v).map_err(backend),
-            Reply::Err(e) => Err(backend(e)),
-        }
+        proto::parse_reply(&answer).map_err(backend)
     }
 
     /// Stops the simulated host (its domains are gone with it).

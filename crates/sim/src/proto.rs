@@ -58,8 +58,40 @@ pub enum Request {
     Quit,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum Reply {
-    Ok(serde_json::Value),
-    Err(String),
+/// A reply line: `ok <value as JSON>` or `err <message as a JSON string>`.
+/// Values go straight between their types and text (a listing of 10 000
+/// domains is one reply; a JSON tree in between costs more than the rest).
+pub fn reply_line(reply: &Result<String, String>) -> String {
+    match reply {
+        Ok(json) => format!("ok {json}\n"),
+        Err(msg) => format!(
+            "err {}\n",
+            serde_json::to_string(msg).unwrap_or_else(|_| "\"?\"".into())
+        ),
+    }
+}
+
+pub fn parse_reply<T: serde::de::DeserializeOwned>(line: &str) -> Result<T, String> {
+    let line = line.trim_end_matches('\n');
+    if let Some(json) = line.strip_prefix("ok ") {
+        serde_json::from_str(json).map_err(|e| format!("bad reply: {e}"))
+    } else if let Some(msg) = line.strip_prefix("err ") {
+        Err(serde_json::from_str::<String>(msg).unwrap_or_else(|_| msg.to_string()))
+    } else {
+        Err("bad reply from the simulated host".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_round_trip() {
+        let line = reply_line(&Ok(serde_json::to_string(&vec![1u32, 2]).unwrap()));
+        assert_eq!(parse_reply::<Vec<u32>>(&line), Ok(vec![1, 2]));
+        let line = reply_line(&Err("no \"such\" domain".into()));
+        assert_eq!(parse_reply::<u32>(&line), Err("no \"such\" domain".into()));
+        assert!(parse_reply::<u32>("garbage").is_err());
+    }
 }

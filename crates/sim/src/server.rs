@@ -14,14 +14,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, poll};
-use serde_json::Value;
 use xenstore::{Daemon, Xs, XsOps};
 use xl_config::json::{Json, Obj};
 use xl_toolstack::{GuestKind, Trigger};
 
 use crate::guest::{Exit, Guest};
 use crate::host::{Host, HostSpec, SHUTDOWN_CRASH, SHUTDOWN_POWEROFF, SHUTDOWN_REBOOT};
-use crate::proto::{Reply, Request};
+use crate::proto::{Request, reply_line};
 use crate::pty::Pty;
 use crate::{HYPERVISOR_SOCK, XENSTORED_SOCK};
 
@@ -227,25 +226,20 @@ fn client(sim: &Sim, stream: UnixStream) {
     for line in reader.lines() {
         let Ok(line) = line else { break };
         let reply = match serde_json::from_str::<Request>(&line) {
-            Ok(req) => match handle(sim, req) {
-                Ok(v) => Reply::Ok(v),
-                Err(e) => Reply::Err(e),
-            },
-            Err(e) => Reply::Err(format!("bad request: {e}")),
+            Ok(req) => handle(sim, req),
+            Err(e) => Err(format!("bad request: {e}")),
         };
-        let mut text = serde_json::to_string(&reply).unwrap_or_default();
-        text.push('\n');
-        if out.write_all(text.as_bytes()).is_err() {
+        if out.write_all(reply_line(&reply).as_bytes()).is_err() {
             break;
         }
     }
 }
 
-fn ok<T: serde::Serialize>(v: T) -> Result<Value, String> {
-    serde_json::to_value(v).map_err(|e| e.to_string())
+fn ok<T: serde::Serialize>(v: T) -> Result<String, String> {
+    serde_json::to_string(&v).map_err(|e| e.to_string())
 }
 
-fn handle(sim: &Sim, req: Request) -> Result<Value, String> {
+fn handle(sim: &Sim, req: Request) -> Result<String, String> {
     let mut w = sim.lock();
     w.last_activity = Instant::now();
     let e = |e: crate::host::HostError| e.to_string();
