@@ -14,6 +14,19 @@ pub enum Exit {
     Crash,
 }
 
+/// Guest-side I/O totals (`tx` is what the guest sent).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GuestIo {
+    pub rd_reqs: u64,
+    pub rd_sects: u64,
+    pub wr_reqs: u64,
+    pub wr_sects: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     Booting,
@@ -36,6 +49,8 @@ pub struct Guest {
     line: String,
     exit: Option<(u64, Exit)>,
     booted: bool,
+    /// Guest clock when the boot finished.
+    booted_at: Option<u64>,
     /// `xlsim.poweroff_after=SECS` on the kernel command line: power off
     /// that long after the login prompt unless someone logs in (lets
     /// demos and scripts run unattended).
@@ -61,6 +76,7 @@ impl Guest {
             line: String::new(),
             exit: None,
             booted: false,
+            booted_at: None,
             auto_poweroff_ms: cmdline
                 .split_whitespace()
                 .find_map(|w| w.strip_prefix("xlsim.poweroff_after="))
@@ -139,6 +155,7 @@ impl Guest {
     pub fn take_booted(&mut self) -> bool {
         if !self.booted && self.phase == Phase::Booting && self.queue.is_empty() {
             self.booted = true;
+            self.booted_at = Some(self.clock_ms);
             self.phase = Phase::Login;
             if let Some(after) = self.auto_poweroff_ms {
                 self.auto_poweroff_ms = Some(self.clock_ms + after);
@@ -146,6 +163,33 @@ impl Guest {
             return true;
         }
         false
+    }
+
+    /// The guest's disk and network traffic so far, a function of its
+    /// clock: the boot reads its root disk hard, then a running system
+    /// writes a journal entry a second and sees broadcast traffic.
+    pub fn io(&self) -> GuestIo {
+        let boot = self.booted_at.unwrap_or(self.clock_ms);
+        let up = self.clock_ms - boot;
+        let rd_reqs = boot * 3 / 10 + up / 2000;
+        let wr_reqs = boot / 100 + up / 1000;
+        let (mut net_tx, mut net_rx) = ((0, 0), (0, 0));
+        if self.booted_at.is_some() {
+            // DHCP at the end of the boot, then ARP broadcasts in and a
+            // keepalive out.
+            net_tx = (2 + up / 10_000, 684 + (up / 10_000) * 98);
+            net_rx = (2 + up / 2000, 684 + (up / 2000) * 60);
+        }
+        GuestIo {
+            rd_reqs,
+            rd_sects: rd_reqs * 16,
+            wr_reqs,
+            wr_sects: wr_reqs * 8,
+            tx_packets: net_tx.0,
+            tx_bytes: net_tx.1,
+            rx_packets: net_rx.0,
+            rx_bytes: net_rx.1,
+        }
     }
 
     pub fn busy(&self) -> bool {

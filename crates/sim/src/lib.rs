@@ -418,6 +418,10 @@ impl Hypervisor for SimHypervisor {
     fn device_model_cpus(&self, domid: u32, _uuid: &[u8; 16]) -> Result<Vec<u32>, Error> {
         self.call(&Request::DeviceModelCpus(domid))
     }
+
+    fn io_stats(&self, _xs: &Xs, domids: &[u32]) -> Result<xl_toolstack::stats::IoStats, Error> {
+        self.call(&Request::IoStats(domids.to_vec()))
+    }
 }
 
 fn check_sched(sched: &str) -> Result<(), Error> {

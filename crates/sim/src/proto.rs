@@ -54,6 +54,8 @@ pub enum Request {
     /// The vCPU indices the device model reports (QMP query-cpus-fast).
     DeviceModelCpus(u32),
     KillDeviceModel(u32),
+    /// dom0-side I/O counters of these domains' vifs and disks.
+    IoStats(Vec<u32>),
     /// Stop the simulated host (tests, `XL_SIM_DIR` cleanup).
     Quit,
 }

@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use rustix::event::{PollFd, PollFlags, poll};
 use xenstore::{Daemon, Xs, XsOps};
 use xl_config::json::{Json, Obj};
+use xl_toolstack::stats::{IoStats, NetStat, VbdStat};
 use xl_toolstack::{GuestKind, Trigger};
 
-use crate::guest::{Exit, Guest};
+use crate::guest::{Exit, Guest, GuestIo};
 use crate::host::{Host, HostSpec, SHUTDOWN_CRASH, SHUTDOWN_POWEROFF, SHUTDOWN_REBOOT};
 use crate::proto::{Request, reply_line};
 use crate::pty::Pty;
@@ -168,6 +169,73 @@ fn host_spec() -> HostSpec {
         s.memory_mb = m.max(s.dom0_mb + 64);
     }
     s
+}
+
+/// What dom0's kernel and QEMU would report for the guests' devices: one
+/// vif interface per connected network backend (and QEMU's `-emu` tap for
+/// an HVM guest), one block backend per disk. The guest's traffic is
+/// credited to its first disk and first interface.
+fn io_stats(xs: &Xs, guests: &[(u32, GuestIo, bool)]) -> IoStats {
+    let mut out = IoStats::default();
+    let devids = |kind: &str, domid: u32| -> Vec<u32> {
+        let mut v: Vec<u32> = xs
+            .directory(&format!("/local/domain/0/backend/{kind}/{domid}"))
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|d| d.parse().ok())
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    for &(domid, io, hvm) in guests {
+        for (i, devid) in devids("vif", domid).into_iter().enumerate() {
+            let status = xs
+                .try_read(&format!(
+                    "/local/domain/0/backend/vif/{domid}/{devid}/hotplug-status"
+                ))
+                .ok()
+                .flatten();
+            if status.as_deref() != Some("connected") {
+                continue;
+            }
+            let mut n = NetStat {
+                id: devid,
+                ..NetStat::default()
+            };
+            if i == 0 {
+                // dom0 receives what the guest sends.
+                (n.rbytes, n.rpackets) = (io.tx_bytes, io.tx_packets);
+                (n.tbytes, n.tpackets) = (io.rx_bytes, io.rx_packets);
+            }
+            out.nets.push((domid, n));
+            if hvm {
+                out.nets.push((
+                    domid,
+                    NetStat {
+                        id: devid,
+                        ..NetStat::default()
+                    },
+                ));
+            }
+        }
+        let mut first = true;
+        for (kind, back_type) in [("qdisk", 0), ("vbd", 1)] {
+            for devid in devids(kind, domid) {
+                let mut v = VbdStat {
+                    back_type,
+                    dev: devid,
+                    ..VbdStat::default()
+                };
+                if first {
+                    (v.rd_reqs, v.rd_sects) = (io.rd_reqs, io.rd_sects);
+                    (v.wr_reqs, v.wr_sects) = (io.wr_reqs, io.wr_sects);
+                    first = false;
+                }
+                out.vbds.push((domid, v));
+            }
+        }
+    }
+    out
 }
 
 /// What xen-init-dom0 and xenconsoled write at boot.
@@ -455,6 +523,17 @@ fn handle(sim: &Sim, req: Request) -> Result<String, String> {
             drop(w);
             let _ = sim.xs.rm(&format!("/local/domain/0/device-model/{domid}"));
             ok(())
+        }
+        Request::IoStats(domids) => {
+            let io: Vec<(u32, GuestIo, bool)> = domids
+                .iter()
+                .filter_map(|d| {
+                    let r = w.guests.get(d)?;
+                    Some((*d, r.guest.io(), r.guest.kind == GuestKind::Hvm))
+                })
+                .collect();
+            drop(w);
+            ok(io_stats(&sim.xs, &io))
         }
         Request::Quit => {
             w.quit = true;

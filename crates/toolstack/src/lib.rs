@@ -18,6 +18,7 @@ pub mod names;
 pub mod qmp;
 pub mod rename;
 pub mod retrieve;
+pub mod stats;
 pub mod userdata;
 pub mod vcpus;
 pub mod xen;
@@ -359,6 +360,9 @@ pub trait Hypervisor {
     /// The vCPUs (by index) an HVM domain's device model has present, as
     /// QEMU reports them (QMP `query-cpus-fast`).
     fn device_model_cpus(&self, domid: u32, uuid: &[u8; 16]) -> Result<Vec<u32>, Error>;
+    /// dom0-side I/O counters (vifs, block backends) of the listed
+    /// domains, as the backend kernel and device models report them.
+    fn io_stats(&self, xs: &Xs, domids: &[u32]) -> Result<stats::IoStats, Error>;
 }
 
 /// One CPU's place (`xl info -n`); None for what Xen does not know.

@@ -43,7 +43,7 @@ pub struct Qmp {
         Value,
     >,
     next_id: u64,
-    _lock: FileLock,
+    _lock: Option<FileLock>,
 }
 
 impl Qmp {
@@ -65,6 +65,16 @@ impl Qmp {
     /// The same with explicit socket and lock-file paths.
     pub fn connect_at(path: &Path, lock: &Path, timeout: Duration) -> Result<Qmp, QmpError> {
         let lock = FileLock::take(lock)?;
+        Qmp::open(path, Some(lock), timeout)
+    }
+
+    /// A socket nobody else shares, so no lock (libxenstat's
+    /// `qmp-libxenstat-<domid>`).
+    pub fn connect_unlocked(path: &Path, timeout: Duration) -> Result<Qmp, QmpError> {
+        Qmp::open(path, None, timeout)
+    }
+
+    fn open(path: &Path, lock: Option<FileLock>, timeout: Duration) -> Result<Qmp, QmpError> {
         let stream = UnixStream::connect(path).map_err(|source| QmpError::Connect {
             path: path.display().to_string(),
             source,

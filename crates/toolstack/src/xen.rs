@@ -111,6 +111,11 @@ impl Hypervisor for XenHypervisor {
         run().map_err(|e| Error::Backend(error_chain(&e)))
     }
 
+    fn io_stats(&self, xs: &Xs, domids: &[u32]) -> Result<crate::stats::IoStats, Error> {
+        crate::stats::linux::collect(std::path::Path::new("/"), &self.paths.run, xs, domids)
+            .map_err(Error::Backend)
+    }
+
     /// libxl's way: forget its xenstore directory, hang it up, remove its
     /// QMP sockets. Every step is tried; problems are reported together.
     fn kill_device_model(&self, xs: &Xs, domid: u32) -> Result<(), Error> {
