@@ -251,7 +251,16 @@ complete -c xl -n "__fish_xl_using_subcommand debug-keys" -s h -l help -d 'Print
 complete -c xl -n "__fish_xl_using_subcommand set-parameters" -s h -l help -d 'Print this help.'
 complete -c xl -n "__fish_xl_using_subcommand dmesg" -s h -l help -d 'Print this help.'
 complete -c xl -n "__fish_xl_using_subcommand dmesg" -s c -l clear
+complete -c xl -n "__fish_xl_using_subcommand top" -s d -l delay -r
+complete -c xl -n "__fish_xl_using_subcommand top" -s i -l iterations -r
 complete -c xl -n "__fish_xl_using_subcommand top" -s h -l help -d 'Print this help.'
+complete -c xl -n "__fish_xl_using_subcommand top" -s b -l batch
+complete -c xl -n "__fish_xl_using_subcommand top" -s n -l networks
+complete -c xl -n "__fish_xl_using_subcommand top" -s x -l vbds
+complete -c xl -n "__fish_xl_using_subcommand top" -s v -l vcpus
+complete -c xl -n "__fish_xl_using_subcommand top" -s r -l repeat-header
+complete -c xl -n "__fish_xl_using_subcommand top" -s f -l full-name
+complete -c xl -n "__fish_xl_using_subcommand top" -s z -l dom0-first
 complete -c xl -n "__fish_xl_using_subcommand network-attach" -s h -l help -d 'Print this help.'
 complete -c xl -n "__fish_xl_using_subcommand network-list" -s h -l help -d 'Print this help.'
 complete -c xl -n "__fish_xl_using_subcommand network-detach" -s h -l help -d 'Print this help.'

@@ -782,9 +782,58 @@ pub const COMMANDS: &[Cmd] = &[
         modifies: false,
         desc: "Monitor a host and the domains in real time",
         usage: "",
-        options: None,
-        getopt: "",
-        long: &[],
+        // xl 4.17 runs xentop, which takes these; ours is xentop.
+        options: Some(
+            "-b, --batch             Output in batch mode (xentop -b), no user input.\n-d, --delay=SECONDS     Seconds between updates (default 3).\n-i, --iterations=N      Number of iterations before exiting.\n-n, --networks          Output vif network data.\n-x, --vbds              Output vbd block device data.\n-v, --vcpus             Output vcpu data.\n-r, --repeat-header     Repeat the table header before each domain.\n-f, --full-name         Output the full domain name (not truncated).\n-z, --dom0-first        Display dom0 first (ignore sorting).",
+        ),
+        getopt: "bd:i:nxvrfz",
+        long: &[
+            LongOpt {
+                name: "batch",
+                has_arg: false,
+                short: Some('b'),
+            },
+            LongOpt {
+                name: "delay",
+                has_arg: true,
+                short: Some('d'),
+            },
+            LongOpt {
+                name: "iterations",
+                has_arg: true,
+                short: Some('i'),
+            },
+            LongOpt {
+                name: "networks",
+                has_arg: false,
+                short: Some('n'),
+            },
+            LongOpt {
+                name: "vbds",
+                has_arg: false,
+                short: Some('x'),
+            },
+            LongOpt {
+                name: "vcpus",
+                has_arg: false,
+                short: Some('v'),
+            },
+            LongOpt {
+                name: "repeat-header",
+                has_arg: false,
+                short: Some('r'),
+            },
+            LongOpt {
+                name: "full-name",
+                has_arg: false,
+                short: Some('f'),
+            },
+            LongOpt {
+                name: "dom0-first",
+                has_arg: false,
+                short: Some('z'),
+            },
+        ],
         min_args: 0,
     },
     Cmd {

@@ -9,6 +9,7 @@ mod cmdtable_data;
 pub mod commands;
 pub mod diag;
 pub mod globalcfg;
+pub mod tui;
 
 /// Global options (`xl [-vfNtT] <subcommand>`).
 #[derive(Debug, Default, Clone)]

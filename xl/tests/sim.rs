@@ -447,3 +447,50 @@ fn list_long_shows_the_live_configuration() {
         "nosuch is an invalid domain identifier (rc=-6)\n"
     );
 }
+
+#[test]
+fn top_batch_shows_xentops_table() {
+    let h = Host::new();
+    std::fs::write(h.path().join("disk.img"), vec![0u8; 1 << 20]).unwrap();
+    h.create("io", "disk = [ \"disk.img,raw,xvda,rw\" ]");
+    let id = h.domid("io").unwrap();
+    h.console(id, "login: ");
+    let out = h.ok(&["top", "-b", "-i", "2", "-d", "1", "-x", "-v"]);
+    let lines: Vec<&str> = out.lines().collect();
+    let header = "      NAME  STATE   CPU(sec) CPU(%)     MEM(k) MEM(%)  MAXMEM(k) MAXMEM(%) VCPUS NETS NETTX(k) NETRX(k) VBDS   VBD_OO   VBD_RD   VBD_WR  VBD_RSECT  VBD_WSECT SSID";
+    // Two iterations: header, then per domain a row, its vCPUs and disks.
+    assert_eq!(lines.iter().filter(|l| **l == header).count(), 2, "{out}");
+    let rows: Vec<Vec<&str>> = lines
+        .iter()
+        .filter(|l| l.starts_with("  Domain-0 ") || l.starts_with("        io "))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 4, "{out}");
+    // Sorted by name: Domain-0 before io; dom0 has no memory limit.
+    assert_eq!(rows[0][0], "Domain-0");
+    assert_eq!((rows[0][6], rows[0][7]), ("no", "limit"));
+    assert_eq!(rows[1][0], "io");
+    assert_eq!(rows[1][1], "--b---");
+    assert_eq!(rows[1][4], "262144");
+    // VCPUS, NETS, then one disk read during the boot.
+    assert_eq!((rows[1][8], rows[1][9], rows[1][12]), ("2", "0", "1"));
+    assert!(rows[1][14].parse::<u64>().unwrap() > 0, "{out}");
+    // CPU(%) is 0.0 without a previous sample; the second has one.
+    assert_eq!(rows[1][3], "0.0");
+    assert!(rows[3][3].parse::<f64>().unwrap() >= 0.0);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("VBD BlkBack 51712 [ca: 0]  OO:")),
+        "{out}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("VCPUs(sec):   0: ")),
+        "{out}"
+    );
+
+    // Without -b it needs a terminal, and says so.
+    let o = h.xl(&["top"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("xl top -b"));
+}

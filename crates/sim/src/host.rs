@@ -155,7 +155,8 @@ impl Host {
         d0.built = true;
         d0.paused = false;
         d0.memkb = spec.dom0_mb * 1024;
-        d0.max_memkb = u64::MAX / 1024;
+        // Without dom0_mem=...,max: Xen leaves dom0 at UINT_MAX pages: no limit.
+        d0.max_memkb = u64::from(u32::MAX) * 4;
         d0.pv_callback = true;
         d0.set_rate(now, 0.02);
         domains.insert(0, d0);

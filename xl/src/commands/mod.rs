@@ -8,6 +8,7 @@ mod domains;
 mod host;
 mod lifecycle;
 mod sched;
+pub mod top;
 mod vcpu;
 
 use std::io::Write;
@@ -95,6 +96,7 @@ pub fn dispatch(
         "console" => console::console(cmd, args),
         "reboot" => lifecycle::shutdown_or_reboot(cmd, args, true),
         "unpause" => domains::pause_unpause(cmd, args, false),
+        "top" => top::top(cmd, args),
         "config-update" => {
             // xl checks for a domain and warns before looking at options.
             if args.is_empty() {
