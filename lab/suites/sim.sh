@@ -32,6 +32,9 @@ scenario() {  # scenario real|sim
   "${xl[@]}" list >"$D/$who.list"
   "${xl[@]}" list lab-pv >"$D/$who.one"
   "${xl[@]}" list -v lab-pv >"$D/$who.verbose"
+  # xl 4.17's top is xentop; ours is its own.
+  if [ "$who" = real ]; then xentop -b -i 1; else "${xl[@]}" top -b -i 1; fi |
+    grep -E '^ +NAME |^ +lab-pv ' >"$D/$who.top"
   "${xl[@]}" pause lab-pv && "${xl[@]}" list lab-pv >"$D/$who.paused"
   "${xl[@]}" unpause lab-pv
   "${xl[@]}" shutdown -w lab-pv >"$D/$who.shutdown" 2>&1; echo "rc=$?" >>"$D/$who.shutdown"
@@ -77,6 +80,7 @@ if check sim-real-scenario scenario real && check sim-scenario scenario sim; the
   check sim-list-shape same_shape list
   check sim-list-one-shape same_shape one
   check sim-list-verbose-shape same_shape verbose
+  check sim-top-shape same_shape top
   check sim-paused-state same_state paused
   check sim-shutdown-messages same_masked shutdown
   check sim-list-after same_shape after
