@@ -35,6 +35,7 @@ scenario() {  # scenario real|sim
   # xl 4.17's top is xentop; ours is its own.
   if [ "$who" = real ]; then xentop -b -i 1; else "${xl[@]}" top -b -i 1; fi |
     grep -E '^ +NAME |^ +lab-pv ' >"$D/$who.top"
+  cat "$D/$who.top"
   "${xl[@]}" pause lab-pv && "${xl[@]}" list lab-pv >"$D/$who.paused"
   "${xl[@]}" unpause lab-pv
   "${xl[@]}" shutdown -w lab-pv >"$D/$who.shutdown" 2>&1; echo "rc=$?" >>"$D/$who.shutdown"
@@ -47,6 +48,7 @@ scenario() {  # scenario real|sim
 same_shape() {  # same_shape FILE: headers equal, every row the same layout
   local f="$1" w
   for w in real sim; do
+    if [ ! -s "$D/$w.$f" ]; then echo "$w: no $f output"; return 1; fi
     head -n 1 "$D/$w.$f" >"$D/$w.$f.head"
     shape "$D/$w.$f" >"$D/$w.$f.shape"
   done
