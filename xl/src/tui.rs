@@ -159,8 +159,12 @@ pub fn handle_key(s: &mut Screen, k: KeyEvent) -> bool {
         return true;
     }
     let v = &mut s.view;
+    if k.modifiers.contains(KeyModifiers::CONTROL) {
+        // Ctrl-C quits (raw mode turns it into a key); other chords are
+        // not xentop's letters.
+        return k.code != KeyCode::Char('c');
+    }
     match k.code {
-        KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => return false,
         KeyCode::Char('n' | 'N') => v.networks ^= true,
         KeyCode::Char('b' | 'B') => v.vbds ^= true,
         KeyCode::Char('r' | 'R') => v.repeat_header ^= true,
@@ -364,5 +368,11 @@ mod tests {
             &mut s,
             KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)
         ));
+        // Ctrl-D is not D.
+        assert!(handle_key(
+            &mut s,
+            KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL)
+        ));
+        assert!(!s.prompt.active);
     }
 }

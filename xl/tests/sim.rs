@@ -494,3 +494,72 @@ fn top_batch_shows_xentops_table() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("xl top -b"));
 }
+
+#[test]
+fn top_terminal_ui_draws_and_quits_on_q() {
+    use std::os::fd::AsFd;
+    let h = Host::new();
+    h.create("tui", "");
+    let pty = xl_sim::pty::Pty::open().unwrap();
+    let tty = || {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&pty.path)
+            .unwrap()
+    };
+    rustix::termios::tcsetwinsize(
+        tty().as_fd(),
+        rustix::termios::Winsize {
+            ws_row: 14,
+            ws_col: 200,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        },
+    )
+    .unwrap();
+    let mut child = h
+        .cmd(&["top", "-d", "1"])
+        .stdin(tty())
+        .stdout(tty())
+        .stderr(tty())
+        .spawn()
+        .unwrap();
+    let read_until = |want: &str, seen: &mut Vec<u8>| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut buf = [0u8; 8192];
+        while !String::from_utf8_lossy(seen).contains(want) {
+            assert!(
+                Instant::now() < deadline,
+                "no {want:?} on the screen: {}",
+                String::from_utf8_lossy(seen)
+            );
+            match rustix::io::read(&*pty.master, &mut buf) {
+                Ok(n) if n > 0 => seen.extend_from_slice(&buf[..n]),
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    };
+    let mut seen = Vec::new();
+    read_until("uit", &mut seen);
+    let screen = String::from_utf8_lossy(&seen).into_owned();
+    assert!(screen.contains("4.17.0"), "{screen}");
+    assert!(screen.contains("      NAME"), "{screen}");
+    assert!(screen.contains("Domain-0"), "{screen}");
+    assert!(screen.contains("tui"), "{screen}");
+    // 's' moves the sort to the next column, 'q' quits and restores the
+    // terminal (leaves the alternate screen).
+    pty.write(b"s");
+    read_until("STATE)", &mut seen);
+    pty.write(b"q");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "xl top did not quit on q");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    read_until("\x1b[?1049l", &mut seen);
+}
