@@ -83,6 +83,22 @@ fn main() {
                 "MISSED"
             }
         );
+        // xl top -b -i 1: the same domains plus their devices' counters.
+        let mut tops: Vec<Duration> = (0..7)
+            .map(|_| {
+                let t = Instant::now();
+                let o = xl(dir.path(), &["top", "-b", "-i", "1"]);
+                let took = t.elapsed();
+                assert!(o.status.success());
+                assert_eq!(o.stdout.split(|b| *b == b'\n').count(), n + 3);
+                took
+            })
+            .collect();
+        tops.sort();
+        println!(
+            "{n} domains: xl top -b -i 1 median {:.1} ms",
+            tops[tops.len() / 2].as_secs_f64() * 1000.0
+        );
         let _ = hv.quit();
     }
 }
