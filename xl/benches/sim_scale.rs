@@ -22,6 +22,23 @@ fn xl(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
         .expect("run xl")
 }
 
+/// Median time of 7 runs of `xl ARGS`, each checked to print a header,
+/// dom0 and the `n` domains.
+fn median_of_7(dir: &std::path::Path, args: &[&str], n: usize) -> Duration {
+    let mut runs: Vec<Duration> = (0..7)
+        .map(|_| {
+            let t = Instant::now();
+            let o = xl(dir, args);
+            let took = t.elapsed();
+            assert!(o.status.success());
+            assert_eq!(o.stdout.split(|b| *b == b'\n').count(), n + 3);
+            took
+        })
+        .collect();
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
 fn main() {
     let sizes: Vec<usize> = std::env::var("XL_BENCH_SIZES")
         .unwrap_or_else(|_| "1000,10000".into())
@@ -60,18 +77,7 @@ fn main() {
             hv.unpause(domid).unwrap();
         }
         let created = start.elapsed();
-        let mut runs: Vec<Duration> = (0..7)
-            .map(|_| {
-                let t = Instant::now();
-                let o = xl(dir.path(), &["list"]);
-                let took = t.elapsed();
-                assert!(o.status.success());
-                assert_eq!(o.stdout.split(|b| *b == b'\n').count(), n + 3);
-                took
-            })
-            .collect();
-        runs.sort();
-        let median = runs[runs.len() / 2];
+        let median = median_of_7(dir.path(), &["list"], n);
         println!(
             "{n} domains: create {:.1} s ({:.2} ms each); xl list median {:.1} ms (target < 100 ms: {})",
             created.as_secs_f64(),
@@ -84,20 +90,10 @@ fn main() {
             }
         );
         // xl top -b -i 1: the same domains plus their devices' counters.
-        let mut tops: Vec<Duration> = (0..7)
-            .map(|_| {
-                let t = Instant::now();
-                let o = xl(dir.path(), &["top", "-b", "-i", "1"]);
-                let took = t.elapsed();
-                assert!(o.status.success());
-                assert_eq!(o.stdout.split(|b| *b == b'\n').count(), n + 3);
-                took
-            })
-            .collect();
-        tops.sort();
+        let top = median_of_7(dir.path(), &["top", "-b", "-i", "1"], n);
         println!(
             "{n} domains: xl top -b -i 1 median {:.1} ms",
-            tops[tops.len() / 2].as_secs_f64() * 1000.0
+            top.as_secs_f64() * 1000.0
         );
         let _ = hv.quit();
     }

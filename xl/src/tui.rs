@@ -12,6 +12,7 @@ use ratatui::widgets::Paragraph;
 use xl_toolstack::stats::Sample;
 
 use crate::Status;
+use crate::commands::sanitize;
 use crate::commands::top::{self, FIELDS, Line, Source, View};
 
 pub fn is_terminal() -> bool {
@@ -31,17 +32,9 @@ pub struct Screen {
     pub prompt: Prompt,
 }
 
-/// Replace what a terminal would interpret (names are printed raw by
-/// xentop; here they go into a screen).
-fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
-
 fn table_line(l: &Line, sort: usize) -> TLine<'static> {
     let cells = match l {
-        Line::Detail(s) => return TLine::raw(clean(s)),
+        Line::Detail(s) => return TLine::raw(sanitize(s)),
         Line::Header(c) | Line::Domain(c) => c,
     };
     let header = matches!(l, Line::Header(_));
@@ -60,14 +53,14 @@ fn table_line(l: &Line, sort: usize) -> TLine<'static> {
         } else {
             base
         };
-        spans.push(Span::styled(clean(c), style));
+        spans.push(Span::styled(sanitize(c), style));
     }
     TLine::from(spans)
 }
 
 fn bottom_line(s: &Screen) -> TLine<'static> {
     if s.prompt.active {
-        return TLine::raw(format!("  Delay(sec): {}", clean(&s.prompt.value)));
+        return TLine::raw(format!("  Delay(sec): {}", sanitize(&s.prompt.value)));
     }
     let key = Style::default().add_modifier(Modifier::REVERSED);
     let on = |b: bool| {
@@ -111,7 +104,7 @@ pub fn render(f: &mut Frame, s: &Screen, cur: &Sample, prev: Option<&Sample>, cl
         .collect();
     for l in top::table(&s.view, cur, prev) {
         match &l {
-            Line::Detail(text) => lines.extend(text.split('\n').map(|t| TLine::raw(clean(t)))),
+            Line::Detail(text) => lines.extend(text.split('\n').map(|t| TLine::raw(sanitize(t)))),
             _ => lines.push(table_line(&l, s.view.sort)),
         }
     }

@@ -13,15 +13,21 @@ pub fn domid_to_name(xs: &impl XsOps, domid: u32) -> Result<Option<String>, Erro
     Ok(xs.try_read(&format!("/local/domain/{domid}/name"))?)
 }
 
-/// The first listed domain with that name (names read in one pipelined
-/// round trip).
-pub fn name_to_domid(hv: &dyn Hypervisor, xs: &Xs, name: &str) -> Result<Option<u32>, Error> {
-    let domains = hv.domains()?;
+/// The xenstore names of these domains (None: being destroyed), read in
+/// one pipelined round trip.
+pub fn names_of(xs: &Xs, domains: &[crate::DomInfo]) -> Result<Vec<Option<String>>, Error> {
     let paths: Vec<String> = domains
         .iter()
         .map(|d| format!("/local/domain/{}/name", d.domid))
         .collect();
-    let names = xs.read_many(&paths)?;
+    Ok(xs.read_many(&paths)?)
+}
+
+/// The first listed domain with that name (names read in one pipelined
+/// round trip).
+pub fn name_to_domid(hv: &dyn Hypervisor, xs: &Xs, name: &str) -> Result<Option<u32>, Error> {
+    let domains = hv.domains()?;
+    let names = names_of(xs, &domains)?;
     Ok(domains
         .iter()
         .zip(names)

@@ -131,11 +131,7 @@ pub fn sample(
     let taken = SystemTime::now();
     let phys = hv.physinfo()?;
     let infos = hv.domains()?;
-    let paths: Vec<String> = infos
-        .iter()
-        .map(|d| format!("/local/domain/{}/name", d.domid))
-        .collect();
-    let names = xs.read_many(&paths)?;
+    let names = crate::names::names_of(xs, &infos)?;
     let mut domains = Vec::with_capacity(infos.len());
     for (info, name) in infos.into_iter().zip(names) {
         let Some(name) = name else { continue };

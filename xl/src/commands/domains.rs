@@ -6,7 +6,7 @@ use xl_toolstack::names::{self, ERROR_INVAL};
 use xl_toolstack::retrieve;
 use xl_toolstack::{Hypervisor, LIST_HEADER, list_row};
 
-use super::{err, options, out};
+use super::{err, options, out, sanitize};
 use crate::cmdtable::{self, Cmd};
 use crate::{Status, backend};
 
@@ -119,13 +119,9 @@ pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
     text.push('\n');
     // One pipelined round trip for all names: hosts with thousands of
     // domains list in milliseconds.
-    let paths: Vec<String> = domains
-        .iter()
-        .map(|d| format!("/local/domain/{}/name", d.domid))
-        .collect();
-    let names = match xs.read_many(&paths) {
+    let names = match names::names_of(&xs, &domains) {
         Ok(n) => n,
-        Err(e) => return fail(e.into()),
+        Err(e) => return fail(e),
     };
     // libxl reuses one node map: a failed read leaves the previous row's.
     let mut nodemap: Vec<u8> = Vec::new();
@@ -194,12 +190,6 @@ fn list_long(hv: &dyn Hypervisor, xs: &Xs, domains: &[xl_toolstack::DomInfo]) {
 /// Guest-controlled names may hold terminal escapes: show control
 /// characters as `?` (xl prints them raw; names with them are rare and
 /// hostile).
-pub(super) fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
-
 pub fn domid(cmd: &'static Cmd, args: &[String]) -> Status {
     let opts = match options(cmd, args) {
         Ok(o) => o,

@@ -353,7 +353,7 @@ pub fn vcpu_list(cmd: &'static Cmd, args: &[String]) -> Status {
         for v in vcpus {
             text.push_str(&format!(
                 "{:<32} {:>5} {:>5}",
-                super::domains::sanitize(&name),
+                super::sanitize(&name),
                 domid,
                 v.vcpuid
             ));

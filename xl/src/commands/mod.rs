@@ -29,6 +29,13 @@ pub fn err(s: &str) {
     let _ = std::io::stderr().write_all(s.as_bytes());
 }
 
+/// Control characters replaced, so a name cannot drive the terminal.
+pub fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 /// C's strerror text for an I/O error.
 pub fn strerror(e: &std::io::Error) -> String {
     match e.kind() {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use xl_config::value::strtol;
 use xl_toolstack::stats::{self, DomainSample, Sample, VBD_TYPES};
 
-use super::{domains::connect, err, options};
+use super::{domains::connect, err, options, sanitize};
 use crate::Status;
 use crate::backend;
 use crate::cmdtable::Cmd;
@@ -241,9 +241,9 @@ fn cells(
     };
     vec![
         if view.full_name {
-            format!("{:>1$}", d.name, w[NAME])
+            format!("{:>1$}", sanitize(&d.name), w[NAME])
         } else {
-            short_name(&d.name)
+            short_name(&sanitize(&d.name))
         },
         state(d),
         format!("{:>10}", d.info.cpu_time_ns / 1_000_000_000),
