@@ -92,11 +92,11 @@ impl DomainSample {
     /// The sum of one VBD counter over the readable devices; None when
     /// the domain has devices and none could be read (xentop prints `-`).
     pub fn vbd_total(&self, f: impl Fn(&VbdStat) -> u64) -> Option<u64> {
-        let ok: Vec<&VbdStat> = self.vbds.iter().filter(|v| !v.error).collect();
-        if ok.is_empty() && !self.vbds.is_empty() {
+        let mut readable = self.vbds.iter().filter(|v| !v.error).peekable();
+        if readable.peek().is_none() && !self.vbds.is_empty() {
             return None;
         }
-        Some(ok.into_iter().map(f).sum())
+        Some(readable.map(f).sum())
     }
 }
 
@@ -111,12 +111,6 @@ pub struct Sample {
     pub num_cpus: u32,
     pub cpu_hz: u64,
     pub domains: Vec<DomainSample>,
-}
-
-impl Sample {
-    pub fn domain(&self, domid: u32) -> Option<&DomainSample> {
-        self.domains.iter().find(|d| d.info.domid == domid)
-    }
 }
 
 /// Read the host as libxenstat does: domains without a name in xenstore
@@ -364,11 +358,9 @@ pub mod linux {
 
     /// QEMU-served disks (qdisk) of one domain, from `query-blockstats` on
     /// the QMP socket libxl opens for libxenstat.
+    /// The caller knows the domain has qdisk backends.
     pub fn qdisk_stats(xs: &impl XsOps, run: &Path, domid: u32) -> Vec<VbdStat> {
         let base = format!("/local/domain/0/backend/qdisk/{domid}");
-        if !matches!(xs.try_read(&base), Ok(Some(_))) {
-            return Vec::new();
-        }
         let sock = run.join(format!("qmp-libxenstat-{domid}"));
         let Ok(mut q) = crate::qmp::Qmp::connect_unlocked(&sock, Duration::from_secs(2)) else {
             return Vec::new();
@@ -461,7 +453,15 @@ pub mod linux {
     ) -> Result<IoStats, String> {
         let mut io = IoStats::default();
         collect_nets(root, domids, &mut io.nets)?;
-        for &d in domids.iter().filter(|d| **d > 0) {
+        // libxenstat looks for backend/qdisk/<domid> domain by domain; one
+        // listing finds the same domains in one round trip.
+        let with_qdisks: std::collections::HashSet<u32> = xs
+            .directory("/local/domain/0/backend/qdisk")
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|d| d.parse().ok())
+            .collect();
+        for &d in domids.iter().filter(|d| **d > 0 && with_qdisks.contains(d)) {
             io.vbds
                 .extend(qdisk_stats(xs, run, d).into_iter().map(|v| (d, v)));
         }

@@ -2,6 +2,7 @@
 //! prints xentop's table byte for byte; otherwise a terminal UI with
 //! xentop's keys.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -100,21 +101,15 @@ fn short_name(name: &str) -> String {
 }
 
 fn state(d: &DomainSample) -> String {
-    let i = &d.info;
-    let crashed = i.shutdown && i.shutdown_reason == 3;
-    [
-        (i.dying, 'd'),
-        (i.shutdown && !crashed, 's'),
-        (i.blocked, 'b'),
-        (crashed, 'c'),
-        (i.paused, 'p'),
-        (i.running, 'r'),
-    ]
-    .iter()
-    .map(|(on, c)| if *on { *c } else { '-' })
-    .collect()
+    state_bits(d)
+        .iter()
+        .zip("dsbcpr".chars())
+        .map(|(on, c)| if *on { c } else { '-' })
+        .collect()
 }
 
+/// xentop's state flags, in its letter order: dying, shutdown, blocked,
+/// crashed, paused, running.
 fn state_bits(d: &DomainSample) -> [bool; 6] {
     let i = &d.info;
     let crashed = i.shutdown && i.shutdown_reason == 3;
@@ -128,17 +123,34 @@ fn state_bits(d: &DomainSample) -> [bool; 6] {
     ]
 }
 
-/// CPU use since the previous sample, in percent of one CPU.
-pub fn cpu_pct(d: &DomainSample, cur: &Sample, prev: Option<&Sample>) -> f64 {
-    let Some(prev) = prev else { return 0.0 };
-    let Some(old) = prev.domain(d.info.domid) else {
-        return 0.0;
+/// CPU use since the previous sample, in percent of one CPU, by domid
+/// (0.0 for a domain the previous sample did not have). Computed once per
+/// table: rows and sorting look it up.
+fn cpu_pcts(cur: &Sample, prev: Option<&Sample>) -> HashMap<u32, f64> {
+    let Some(prev) = prev else {
+        return HashMap::new();
     };
     let us = match cur.taken.duration_since(prev.taken) {
         Ok(e) => e.as_micros() as f64,
         Err(e) => -(e.duration().as_micros() as f64),
     };
-    (d.info.cpu_time_ns.wrapping_sub(old.info.cpu_time_ns) as f64 / 10.0) / us
+    let old: HashMap<u32, u64> = prev
+        .domains
+        .iter()
+        .map(|d| (d.info.domid, d.info.cpu_time_ns))
+        .collect();
+    cur.domains
+        .iter()
+        .filter_map(|d| {
+            let was = old.get(&d.info.domid)?;
+            let pct = (d.info.cpu_time_ns.wrapping_sub(*was) as f64 / 10.0) / us;
+            Some((d.info.domid, pct))
+        })
+        .collect()
+}
+
+fn pct_of(pcts: &HashMap<u32, f64>, d: &DomainSample) -> f64 {
+    pcts.get(&d.info.domid).copied().unwrap_or(0.0)
 }
 
 fn total(d: &DomainSample, field: usize) -> Option<u64> {
@@ -157,17 +169,18 @@ fn compare(
     field: usize,
     a: &DomainSample,
     b: &DomainSample,
-    cur: &Sample,
-    prev: Option<&Sample>,
+    pcts: &HashMap<u32, f64>,
 ) -> std::cmp::Ordering {
     let desc = |x: u64, y: u64| y.cmp(&x);
     let max = |d: &DomainSample| d.max_mem().unwrap_or(u64::MAX);
     match field {
-        NAME => a
-            .name
-            .to_ascii_lowercase()
-            .as_bytes()
-            .cmp(b.name.to_ascii_lowercase().as_bytes()),
+        // strcasecmp
+        NAME => {
+            fn fold(s: &str) -> impl Iterator<Item = u8> + '_ {
+                s.bytes().map(|c| c.to_ascii_lowercase())
+            }
+            fold(&a.name).cmp(fold(&b.name))
+        }
         1 => {
             let (sa, sb) = (state_bits(a), state_bits(b));
             for (x, y) in sa.iter().zip(sb.iter()) {
@@ -182,8 +195,8 @@ fn compare(
             std::cmp::Ordering::Equal
         }
         2 => desc(a.info.cpu_time_ns, b.info.cpu_time_ns),
-        3 => cpu_pct(b, cur, prev)
-            .partial_cmp(&cpu_pct(a, cur, prev))
+        3 => pct_of(pcts, b)
+            .partial_cmp(&pct_of(pcts, a))
             .unwrap_or(std::cmp::Ordering::Equal),
         4 | 5 => desc(a.cur_mem(), b.cur_mem()),
         6 | 7 => desc(max(a), max(b)),
@@ -198,7 +211,7 @@ fn compare(
 }
 
 /// The domains in display order.
-fn ordered<'a>(view: &View, cur: &'a Sample, prev: Option<&Sample>) -> Vec<&'a DomainSample> {
+fn ordered<'a>(view: &View, cur: &'a Sample, pcts: &HashMap<u32, f64>) -> Vec<&'a DomainSample> {
     let mut doms: Vec<&DomainSample> = cur.domains.iter().collect();
     let mut start = 0;
     if view.dom0_first
@@ -208,7 +221,7 @@ fn ordered<'a>(view: &View, cur: &'a Sample, prev: Option<&Sample>) -> Vec<&'a D
         start = 1;
     }
     // glibc's qsort is a merge sort for arrays like this one: stable.
-    doms[start..].sort_by(|a, b| compare(view.sort, a, b, cur, prev));
+    doms[start..].sort_by(|a, b| compare(view.sort, a, b, pcts));
     doms
 }
 
@@ -227,13 +240,7 @@ fn widths(view: &View, doms: &[&DomainSample]) -> Vec<usize> {
     w
 }
 
-fn cells(
-    d: &DomainSample,
-    w: &[usize],
-    view: &View,
-    cur: &Sample,
-    prev: Option<&Sample>,
-) -> Vec<String> {
+fn cells(d: &DomainSample, w: &[usize], view: &View, cur: &Sample, pct: f64) -> Vec<String> {
     let tot = cur.tot_mem as f64;
     let opt = |v: Option<u64>, width: usize| match v {
         Some(v) => format!("{v:>width$}"),
@@ -247,7 +254,7 @@ fn cells(
         },
         state(d),
         format!("{:>10}", d.info.cpu_time_ns / 1_000_000_000),
-        format!("{:>6.1}", cpu_pct(d, cur, prev)),
+        format!("{:>6.1}", pct),
         format!("{:>10}", d.cur_mem() / 1024),
         format!("{:>6.1}", d.cur_mem() as f64 / tot * 100.0),
         match d.max_mem() {
@@ -324,7 +331,8 @@ fn vbd_lines(d: &DomainSample) -> Vec<String> {
 
 /// The domain table as xentop lays it out.
 pub fn table(view: &View, cur: &Sample, prev: Option<&Sample>) -> Vec<Line> {
-    let doms = ordered(view, cur, prev);
+    let pcts = cpu_pcts(cur, prev);
+    let doms = ordered(view, cur, &pcts);
     let first = view.first.min(doms.len().saturating_sub(1));
     let shown = &doms[first..];
     let w = widths(view, shown);
@@ -338,7 +346,7 @@ pub fn table(view: &View, cur: &Sample, prev: Option<&Sample>) -> Vec<Line> {
         if i == 0 || view.repeat_header {
             out.push(Line::Header(header.clone()));
         }
-        out.push(Line::Domain(cells(d, &w, view, cur, prev)));
+        out.push(Line::Domain(cells(d, &w, view, cur, pct_of(&pcts, d))));
         if view.vcpus {
             out.push(Line::Detail(vcpu_line(d)));
         }
