@@ -831,3 +831,58 @@ fn input_loop(sim: &Sim) {
 pub fn socket_paths(dir: &Path) -> (PathBuf, PathBuf) {
     (dir.join(HYPERVISOR_SOCK), dir.join(XENSTORED_SOCK))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_stats_report_connected_vifs_and_every_disk() {
+        let d = Daemon::new();
+        let xs = Xs::new(d.connect_as(0).unwrap()).unwrap();
+        let be = "/local/domain/0/backend";
+        xs.write(&format!("{be}/vif/1/0/hotplug-status"), "connected")
+            .unwrap();
+        xs.write(&format!("{be}/vif/1/1/hotplug-status"), "connected")
+            .unwrap();
+        // Hotplug not done yet: no interface in dom0.
+        xs.write(&format!("{be}/vif/2/0/state"), "2").unwrap();
+        xs.write(&format!("{be}/vif/2/1/hotplug-status"), "connected")
+            .unwrap();
+        xs.write(&format!("{be}/qdisk/2/768/state"), "4").unwrap();
+        xs.write(&format!("{be}/vbd/1/51712/state"), "4").unwrap();
+        xs.write(&format!("{be}/vbd/1/51728/state"), "4").unwrap();
+        let io = GuestIo {
+            rd_reqs: 10,
+            rd_sects: 160,
+            wr_reqs: 2,
+            wr_sects: 16,
+            tx_packets: 3,
+            tx_bytes: 300,
+            rx_packets: 4,
+            rx_bytes: 400,
+        };
+        // Domain 9 has no guest here: nothing of it is listed.
+        let got = io_stats(&xs, &[(1, io, false), (2, io, true)]);
+        let nets: Vec<(u32, u32, u64, u64)> = got
+            .nets
+            .iter()
+            .map(|(d, n)| (*d, n.id, n.rbytes, n.tbytes))
+            .collect();
+        // dom0 receives what the guest sends; the traffic is on the first
+        // vif; an HVM guest's vif has QEMU's `-emu` tap beside it.
+        assert_eq!(
+            nets,
+            vec![(1, 0, 300, 400), (1, 1, 0, 0), (2, 1, 0, 0), (2, 1, 0, 0)]
+        );
+        let vbds: Vec<(u32, u8, u32, u64)> = got
+            .vbds
+            .iter()
+            .map(|(d, v)| (*d, v.back_type, v.dev, v.rd_reqs))
+            .collect();
+        assert_eq!(
+            vbds,
+            vec![(1, 1, 51712, 10), (1, 1, 51728, 0), (2, 0, 768, 10)]
+        );
+    }
+}
