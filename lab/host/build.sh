@@ -12,7 +12,13 @@
 #                        device model + firmware, xen kernel modules, the guest images above
 # What changes often (dom0 init, suites, corpus, our xl) travels in a second cpio made per run.
 
-KVER="${KVER:-$(find /lib/modules -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n1)}"
+# The dom0/domU kernel: the newest installed one. Decided when the images are built, since on
+# a fresh machine the kernel package arrives with lab_install, after this file is sourced.
+lab_kver() {
+  [ -n "${KVER:-}" ] && return 0
+  KVER=$(find /lib/modules -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -V | tail -n1)
+  [ -n "$KVER" ] || { echo "lab: no kernel in /lib/modules (is linux-image-amd64 installed?)" >&2; return 1; }
+}
 
 lab_pkgver() {  # versions of packages, one line each (missing ones included)
   dpkg-query -W -f='${Package} ${Version}\n' "$@" 2>/dev/null || true
@@ -179,6 +185,7 @@ lab_build_dom0() {
 
 lab_build_images() {
   mkdir -p "$IMG"
+  lab_kver
   lab_build_xen417
   lab_build_kernel
   lab_build_domu
