@@ -12,7 +12,8 @@ use xl_config::json::Json;
 
 use crate::devices::{self, NewDevice};
 use crate::{
-    BuildSpec, Built, CreateSpec, DmSpec, Error, GuestKind, Hypervisor, destroy, names, userdata,
+    BuildSpec, Built, CreateSpec, DmSpec, Error, GuestKind, HostPaths, Hypervisor, destroy, names,
+    userdata,
 };
 
 /// LIBXL_MAXMEM_CONSTANT: slack above the target that Xen's limit allows.
@@ -57,8 +58,16 @@ pub fn kind_of(cfg: &DomainConfig) -> GuestKind {
     }
 }
 
-/// Memory sizes libxl settles on: (max, target, video) in KiB.
-pub fn memory_kb(cfg: &DomainConfig) -> (u64, u64, u64) {
+/// Memory sizes libxl settles on, in KiB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryPlan {
+    pub max_kb: u64,
+    pub target_kb: u64,
+    pub video_kb: u64,
+}
+
+/// Memory sizes libxl settles on.
+pub fn memory_kb(cfg: &DomainConfig) -> MemoryPlan {
     let b = &cfg.b_info;
     let target = b.target_memkb.or(b.max_memkb).unwrap_or(DEFAULT_MEMKB);
     let max = b.max_memkb.unwrap_or(target).max(target);
@@ -70,17 +79,31 @@ pub fn memory_kb(cfg: &DomainConfig) -> (u64, u64, u64) {
         }),
         None => 0,
     };
-    (max, target, video)
+    MemoryPlan {
+        max_kb: max,
+        target_kb: target,
+        video_kb: video,
+    }
 }
 
-fn vcpus(cfg: &DomainConfig) -> (u32, u32) {
+/// vCPUs the domain can have and those online at boot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VcpuPlan {
+    pub max: u32,
+    pub online: u32,
+}
+
+fn vcpus(cfg: &DomainConfig) -> VcpuPlan {
     let max = u32::try_from(cfg.b_info.max_vcpus).unwrap_or(1).max(1);
     let online = if cfg.b_info.avail_vcpus.is_empty() {
         max
     } else {
-        cfg.b_info.avail_vcpus.len() as u32
+        u32::try_from(cfg.b_info.avail_vcpus.len()).unwrap_or(u32::MAX)
     };
-    (max, online.min(max))
+    VcpuPlan {
+        max,
+        online: online.min(max),
+    }
 }
 
 fn now_secs() -> u64 {
@@ -89,17 +112,129 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Everything create makes, settled once from the config (pure): the
+/// steps below apply it and never read the config again.
+#[derive(Clone, Debug)]
+pub struct CreatePlan {
+    pub name: String,
+    pub uuid: [u8; 16],
+    pub kind: GuestKind,
+    pub vcpus: VcpuPlan,
+    pub memory: MemoryPlan,
+    /// `XEN_DOMCTL_createdomain`'s inputs.
+    pub domain: CreateSpec,
+    /// What the domain builder loads.
+    pub build: BuildSpec,
+    /// libxl__build_post's nodes that do not depend on the build's result:
+    /// (path relative to /local/domain/N, value) and (relative to /vm/UUID,
+    /// value).
+    pub dom_nodes: Vec<(String, String)>,
+    pub vm_nodes: Vec<(String, String)>,
+    /// Devices in libxl's order of addition (domid filled in when applied).
+    pub disks: Vec<NewDevice>,
+    pub nics: Vec<NewDevice>,
+    pub device_model: Option<DmPlan>,
+    /// The stored configuration (userdata libxl-json).
+    pub stored_config: String,
+}
+
+impl CreatePlan {
+    /// Settle the plan for `cfg` on a host laid out as `paths`.
+    pub fn new(cfg: &DomainConfig, paths: &HostPaths) -> CreatePlan {
+        let kind = kind_of(cfg);
+        let vcpus = vcpus(cfg);
+        let memory = memory_kb(cfg);
+        CreatePlan {
+            name: cfg.c_info.name.clone(),
+            uuid: cfg.c_info.uuid,
+            kind,
+            vcpus,
+            memory,
+            domain: create_spec(cfg, kind, vcpus),
+            build: build_spec(cfg, kind, vcpus, memory),
+            dom_nodes: dom_nodes(cfg, kind, vcpus, memory),
+            vm_nodes: vm_nodes(cfg, kind),
+            disks: cfg
+                .disks
+                .iter()
+                .enumerate()
+                .map(|(i, d)| disk_device(paths, i, d))
+                .collect(),
+            nics: cfg
+                .nics
+                .iter()
+                .enumerate()
+                .map(|(i, n)| nic_device(paths, cfg, kind, i, n))
+                .collect(),
+            device_model: (kind == GuestKind::Hvm).then(|| dm_plan(cfg, vcpus, memory)),
+            stored_config: stored_config(cfg, memory.video_kb).to_yajl(),
+        }
+    }
+}
+
+fn create_spec(cfg: &DomainConfig, kind: GuestKind, vcpus: VcpuPlan) -> CreateSpec {
+    let b = &cfg.b_info;
+    CreateSpec {
+        uuid: cfg.c_info.uuid,
+        kind,
+        hap: kind != GuestKind::Pv && cfg.c_info.hap.unwrap_or(true),
+        max_vcpus: vcpus.max,
+        max_evtchn_port: if b.event_channels == 0 {
+            DEFAULT_EVENT_CHANNELS
+        } else {
+            b.event_channels
+        },
+        max_grant_frames: b.max_grant_frames.unwrap_or(DEFAULT_GRANT_FRAMES),
+        max_maptrack_frames: b.max_maptrack_frames.unwrap_or(DEFAULT_MAPTRACK_FRAMES),
+        ssidref: 0,
+    }
+}
+
+fn build_spec(
+    cfg: &DomainConfig,
+    kind: GuestKind,
+    vcpus: VcpuPlan,
+    memory: MemoryPlan,
+) -> BuildSpec {
+    let b = &cfg.b_info;
+    BuildSpec {
+        kind,
+        max_memkb: memory.max_kb,
+        target_memkb: memory.target_kb,
+        online_vcpus: vcpus.online,
+        kernel: match kind {
+            GuestKind::Hvm => Some(
+                b.hvm()
+                    .and_then(|h| h.firmware.clone())
+                    .unwrap_or_else(|| "hvmloader".into()),
+            ),
+            _ => b.kernel.clone(),
+        },
+        ramdisk: b.ramdisk.clone(),
+        cmdline: b.cmdline.clone(),
+        name: cfg.c_info.name.clone(),
+        store_domid: 0,
+        console_domid: 0,
+    }
+}
+
 /// Create the domain described by `cfg`; returns its domid, paused.
 pub fn create(hv: &dyn Hypervisor, xs: &Xs, cfg: &DomainConfig) -> Result<u32, CreateError> {
-    let name = &cfg.c_info.name;
-    if names::name_to_domid(hv, xs, name)
+    let plan = CreatePlan::new(cfg, hv.paths());
+    apply(hv, xs, &plan)
+}
+
+/// Make the domain `plan` describes; returns its domid, paused. Any
+/// failure destroys what was made.
+pub fn apply(hv: &dyn Hypervisor, xs: &Xs, plan: &CreatePlan) -> Result<u32, CreateError> {
+    if names::name_to_domid(hv, xs, &plan.name)
         .map_err(CreateError::Make)?
         .is_some()
     {
-        return Err(CreateError::NameExists(name.clone()));
+        return Err(CreateError::NameExists(plan.name.clone()));
     }
-    let domid = make_domain(hv, cfg).map_err(CreateError::Make)?;
-    match populate(hv, xs, cfg, domid) {
+    let domid = make_domain(hv, &plan.domain).map_err(CreateError::Make)?;
+    match populate(hv, xs, plan, domid) {
         Ok(()) => Ok(domid),
         Err((what, source)) => {
             // As libxl: a failed create is destroyed, whatever state it
@@ -114,27 +249,10 @@ pub fn create(hv: &dyn Hypervisor, xs: &Xs, cfg: &DomainConfig) -> Result<u32, C
     }
 }
 
-fn make_domain(hv: &dyn Hypervisor, cfg: &DomainConfig) -> Result<u32, Error> {
-    let (max_vcpus, _) = vcpus(cfg);
-    let b = &cfg.b_info;
-    let kind = kind_of(cfg);
-    let spec = CreateSpec {
-        uuid: cfg.c_info.uuid,
-        kind,
-        hap: kind != GuestKind::Pv && cfg.c_info.hap.unwrap_or(true),
-        max_vcpus,
-        max_evtchn_port: if b.event_channels == 0 {
-            DEFAULT_EVENT_CHANNELS
-        } else {
-            b.event_channels
-        },
-        max_grant_frames: b.max_grant_frames.unwrap_or(DEFAULT_GRANT_FRAMES),
-        max_maptrack_frames: b.max_maptrack_frames.unwrap_or(DEFAULT_MAPTRACK_FRAMES),
-        ssidref: 0,
-    };
+fn make_domain(hv: &dyn Hypervisor, spec: &CreateSpec) -> Result<u32, Error> {
     let run = &hv.paths().run;
     for _ in 0..RECENT_DOMID_RETRIES {
-        let domid = hv.create_domain(&spec)?;
+        let domid = hv.create_domain(spec)?;
         if !destroy::domid_recent(run, domid) {
             return Ok(domid);
         }
@@ -155,60 +273,54 @@ fn step<T, E: Into<Error>>(
     r.map_err(|e| (what, e.into()))
 }
 
-fn populate(hv: &dyn Hypervisor, xs: &Xs, cfg: &DomainConfig, domid: u32) -> StepResult {
-    step("cannot allocate create paths", skeleton(xs, cfg, domid))?;
-    let (max_kb, target_kb, video_kb) = memory_kb(cfg);
-    let (_, online) = vcpus(cfg);
+/// The backend domains of the store and console rings, as libxl reads
+/// them (dom0 unless a stub xenstored or xenconsoled says otherwise).
+fn ring_backends(xs: &Xs) -> Result<(u32, u32), xenstore::Error> {
+    let read = |p: &str| -> Result<u32, xenstore::Error> {
+        Ok(xs
+            .try_read(p)?
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0))
+    };
+    Ok((
+        read("/tool/xenstored/domid")?,
+        read("/tool/xenconsoled/domid")?,
+    ))
+}
+
+fn populate(hv: &dyn Hypervisor, xs: &Xs, plan: &CreatePlan, domid: u32) -> StepResult {
+    step("cannot allocate create paths", skeleton(xs, plan, domid))?;
     step(
         "cannot set maximum memory",
-        hv.set_max_mem(domid, target_kb + MAXMEM_CONSTANT_KB),
+        hv.set_max_mem(domid, plan.memory.target_kb + MAXMEM_CONSTANT_KB),
     )?;
-    let kind = kind_of(cfg);
-    let b = &cfg.b_info;
+    let (store_domid, console_domid) = step("cannot read the ring backends", ring_backends(xs))?;
     let spec = BuildSpec {
-        kind,
-        max_memkb: max_kb,
-        target_memkb: target_kb,
-        online_vcpus: online,
-        kernel: match kind {
-            GuestKind::Hvm => Some(
-                b.hvm()
-                    .and_then(|h| h.firmware.clone())
-                    .unwrap_or_else(|| "hvmloader".into()),
-            ),
-            _ => b.kernel.clone(),
-        },
-        ramdisk: b.ramdisk.clone(),
-        cmdline: b.cmdline.clone(),
-        name: cfg.c_info.name.clone(),
+        store_domid,
+        console_domid,
+        ..plan.build.clone()
     };
     let built = step("cannot (re-)build domain", hv.build(domid, &spec))?;
     step(
         "cannot write build info",
-        build_post(
-            xs,
-            cfg,
-            domid,
-            &built,
-            (max_kb, target_kb, video_kb),
-            online,
-        ),
+        build_post(xs, plan, domid, &built),
     )?;
     step(
         "cannot introduce domain to xenstored",
         xs.introduce_domain(domid, built.store_mfn, built.store_port),
     )?;
-
-    for (i, d) in cfg.disks.iter().enumerate() {
-        let dev = disk_device(hv, cfg, domid, i, d);
-        step("unable to add disk devices", devices::add(hv, xs, &dev))?;
+    for d in &plan.disks {
+        step(
+            "unable to add disk devices",
+            devices::add(hv, xs, &for_domain(d, domid)),
+        )?;
     }
     step(
         "unable to add console",
         devices::write(xs, &console_device(domid, &built)),
     )?;
-    if kind == GuestKind::Hvm {
-        let spec = dm_spec(hv, cfg, domid, max_kb, video_kb);
+    if let Some(dm) = &plan.device_model {
+        let spec = dm.spec(domid, &hv.paths().run);
         let pid = step(
             "failed to spawn device model",
             hv.spawn_device_model(xs, &spec),
@@ -221,25 +333,33 @@ fn populate(hv: &dyn Hypervisor, xs: &Xs, cfg: &DomainConfig, domid: u32) -> Ste
             ),
         )?;
     }
-    for (i, n) in cfg.nics.iter().enumerate() {
-        let dev = nic_device(hv, cfg, domid, i, n);
-        step("unable to add vif devices", devices::add(hv, xs, &dev))?;
+    for n in &plan.nics {
+        step(
+            "unable to add vif devices",
+            devices::add(hv, xs, &for_domain(n, domid)),
+        )?;
     }
-    let json = stored_config(cfg, video_kb).to_yajl();
     step(
         "failed to store domain configuration",
-        userdata::store_config(&hv.paths().lib, domid, &cfg.c_info.uuid, &json)
+        userdata::store_config(&hv.paths().lib, domid, &plan.uuid, &plan.stored_config)
             .map_err(|e| Error::Invalid(format!("cannot write userdata: {e}"))),
     )?;
     Ok(())
 }
 
+fn for_domain(dev: &NewDevice, domid: u32) -> NewDevice {
+    NewDevice {
+        domid,
+        ..dev.clone()
+    }
+}
+
 /// libxl__domain_make's xenstore transaction.
-fn skeleton(xs: &Xs, cfg: &DomainConfig, domid: u32) -> Result<(), xenstore::Error> {
+fn skeleton(xs: &Xs, plan: &CreatePlan, domid: u32) -> Result<(), xenstore::Error> {
     let dom = format!("/local/domain/{domid}");
-    let vm = format!("/vm/{}", uuid_string(&cfg.c_info.uuid));
+    let vm = format!("/vm/{}", uuid_string(&plan.uuid));
     let libxl = format!("/libxl/{domid}");
-    let hvm = kind_of(cfg) == GuestKind::Hvm;
+    let hvm = plan.kind == GuestKind::Hvm;
     let ro = [Perm::new(0, Access::None), Perm::new(domid, Access::Read)];
     let rw = [Perm::new(domid, Access::None)];
     let private = [Perm::new(0, Access::None)];
@@ -256,7 +376,7 @@ fn skeleton(xs: &Xs, cfg: &DomainConfig, domid: u32) -> Result<(), xenstore::Err
         t.mkdir(&format!("{libxl}/device"))?;
         t.set_perms(&format!("{libxl}/device"), &private)?;
         t.write(&format!("{dom}/vm"), &vm)?;
-        t.write(&format!("{dom}/name"), &cfg.c_info.name)?;
+        t.write(&format!("{dom}/name"), &plan.name)?;
         for sub in ["cpu", "memory", "device", "control"] {
             t.mkdir(&format!("{dom}/{sub}"))?;
             t.set_perms(&format!("{dom}/{sub}"), &ro)?;
@@ -295,77 +415,110 @@ fn skeleton(xs: &Xs, cfg: &DomainConfig, domid: u32) -> Result<(), xenstore::Err
             t.mkdir(&format!("{dom}/hvmloader"))?;
             t.set_perms(&format!("{dom}/hvmloader"), &ro)?;
         }
-        t.write(&format!("{vm}/uuid"), &uuid_string(&cfg.c_info.uuid))?;
-        t.write(&format!("{vm}/name"), &cfg.c_info.name)?;
-        t.write(&format!("{libxl}/type"), cfg.b_info.domain_type().name())?;
+        t.write(&format!("{vm}/uuid"), &uuid_string(&plan.uuid))?;
+        t.write(&format!("{vm}/name"), &plan.name)?;
+        t.write(&format!("{libxl}/type"), plan.kind.type_name())?;
         t.write(&format!("{libxl}/dm-version"), "qemu_xen")?;
         Ok(())
     })
 }
 
-/// libxl__build_post's xenstore part.
-fn build_post(
-    xs: &Xs,
+/// libxl__build_post's nodes under /local/domain/N that the config
+/// settles (the rings' come from the build).
+fn dom_nodes(
     cfg: &DomainConfig,
-    domid: u32,
-    built: &Built,
-    (max_kb, target_kb, video_kb): (u64, u64, u64),
-    online: u32,
-) -> Result<(), xenstore::Error> {
-    let dom = format!("/local/domain/{domid}");
-    let vm = format!("/vm/{}", uuid_string(&cfg.c_info.uuid));
-    let (max_vcpus, _) = vcpus(cfg);
-    let kind = kind_of(cfg);
-    let b = &cfg.b_info;
+    kind: GuestKind,
+    vcpus: VcpuPlan,
+    m: MemoryPlan,
+) -> Vec<(String, String)> {
     let mut nodes: Vec<(String, String)> = vec![
-        (format!("{dom}/memory/static-max"), max_kb.to_string()),
+        ("memory/static-max".into(), m.max_kb.to_string()),
         (
-            format!("{dom}/memory/target"),
-            (target_kb - video_kb).to_string(),
+            "memory/target".into(),
+            (m.target_kb - m.video_kb).to_string(),
         ),
-        (format!("{dom}/memory/videoram"), video_kb.to_string()),
-        (format!("{dom}/domid"), domid.to_string()),
-        (format!("{dom}/store/port"), built.store_port.to_string()),
-        (format!("{dom}/store/ring-ref"), built.store_mfn.to_string()),
+        ("memory/videoram".into(), m.video_kb.to_string()),
     ];
-    for i in 0..max_vcpus {
-        let state = if i < online { "online" } else { "offline" };
-        nodes.push((format!("{dom}/cpu/{i}/availability"), state.into()));
+    for i in 0..vcpus.max {
+        let state = if i < vcpus.online {
+            "online"
+        } else {
+            "offline"
+        };
+        nodes.push((format!("cpu/{i}/availability"), state.into()));
     }
+    if kind == GuestKind::Hvm {
+        let b = &cfg.b_info;
+        let h = b.hvm();
+        let flag = |v: Option<bool>, default: bool| u8::from(v.unwrap_or(default)).to_string();
+        nodes.extend([
+            ("platform/acpi".into(), flag(b.acpi, true)),
+            (
+                "platform/acpi_s3".into(),
+                flag(h.and_then(|h| h.acpi_s3), true),
+            ),
+            (
+                "platform/acpi_s4".into(),
+                flag(h.and_then(|h| h.acpi_s4), true),
+            ),
+            (
+                "platform/acpi_laptop_slate".into(),
+                flag(h.and_then(|h| h.acpi_laptop_slate), false),
+            ),
+            ("platform/device-model".into(), "qemu_xen".into()),
+        ]);
+    }
+    nodes
+}
+
+/// libxl__build_post's nodes under /vm/UUID (start_time is added when
+/// applied).
+fn vm_nodes(cfg: &DomainConfig, kind: GuestKind) -> Vec<(String, String)> {
+    let b = &cfg.b_info;
+    let mut nodes = Vec::new();
     match kind {
         GuestKind::Pv => {
-            nodes.push((format!("{vm}/image/ostype"), "linux".into()));
+            nodes.push(("image/ostype".into(), "linux".into()));
             for (key, v) in [
                 ("kernel", &b.kernel),
                 ("ramdisk", &b.ramdisk),
                 ("cmdline", &b.cmdline),
             ] {
                 if let Some(v) = v {
-                    nodes.push((format!("{vm}/image/{key}"), v.clone()));
+                    nodes.push((format!("image/{key}"), v.clone()));
                 }
             }
         }
         GuestKind::Hvm => {
-            let h = b.hvm();
-            let flag = |v: Option<bool>, default: bool| u8::from(v.unwrap_or(default)).to_string();
-            nodes.push((format!("{dom}/platform/acpi"), flag(b.acpi, true)));
-            nodes.push((
-                format!("{dom}/platform/acpi_s3"),
-                flag(h.and_then(|h| h.acpi_s3), true),
-            ));
-            nodes.push((
-                format!("{dom}/platform/acpi_s4"),
-                flag(h.and_then(|h| h.acpi_s4), true),
-            ));
-            nodes.push((
-                format!("{dom}/platform/acpi_laptop_slate"),
-                flag(h.and_then(|h| h.acpi_laptop_slate), false),
-            ));
-            nodes.push((format!("{dom}/platform/device-model"), "qemu_xen".into()));
-            nodes.push((format!("{vm}/rtc/timeoffset"), b.rtc_timeoffset.to_string()));
-            nodes.push((format!("{vm}/image/ostype"), "hvm".into()));
+            nodes.push(("rtc/timeoffset".into(), b.rtc_timeoffset.to_string()));
+            nodes.push(("image/ostype".into(), "hvm".into()));
         }
         GuestKind::Pvh => {}
+    }
+    nodes
+}
+
+/// libxl__build_post's xenstore part.
+fn build_post(
+    xs: &Xs,
+    plan: &CreatePlan,
+    domid: u32,
+    built: &Built,
+) -> Result<(), xenstore::Error> {
+    let dom = format!("/local/domain/{domid}");
+    let vm = format!("/vm/{}", uuid_string(&plan.uuid));
+    let rings = [
+        ("domid".to_string(), domid.to_string()),
+        ("store/port".into(), built.store_port.to_string()),
+        ("store/ring-ref".into(), built.store_mfn.to_string()),
+    ];
+    let mut nodes: Vec<(String, String)> = Vec::new();
+    let (memory, rest) = plan.dom_nodes.split_at(3.min(plan.dom_nodes.len()));
+    for (p, v) in memory.iter().chain(&rings).chain(rest) {
+        nodes.push((format!("{dom}/{p}"), v.clone()));
+    }
+    for (p, v) in &plan.vm_nodes {
+        nodes.push((format!("{vm}/{p}"), v.clone()));
     }
     nodes.push((format!("{vm}/start_time"), format!("{}.00", now_secs())));
     xs.transaction(|t| -> Result<(), xenstore::Error> {
@@ -397,21 +550,15 @@ fn console_device(domid: u32, built: &Built) -> NewDevice {
     }
 }
 
-fn script_path(hv: &dyn Hypervisor, script: &str) -> String {
+fn script_path(paths: &HostPaths, script: &str) -> String {
     if script.starts_with('/') {
         script.to_string()
     } else {
-        hv.paths().scripts.join(script).display().to_string()
+        paths.scripts.join(script).display().to_string()
     }
 }
 
-fn disk_device(
-    hv: &dyn Hypervisor,
-    cfg: &DomainConfig,
-    domid: u32,
-    index: usize,
-    d: &xl_config::domain::Disk,
-) -> NewDevice {
+fn disk_device(paths: &HostPaths, index: usize, d: &xl_config::domain::Disk) -> NewDevice {
     let vdev = d.vdev.clone().unwrap_or_default();
     let devid = devices::disk_devid(&vdev).unwrap_or(index as u32);
     let target = d.pdev_path.clone().unwrap_or_default();
@@ -434,13 +581,12 @@ fn disk_device(
         back.push(("params", target));
         back.push(("type", "phy".into()));
         let script = d.script.clone().unwrap_or_else(|| "block".into());
-        back.push(("script", script_path(hv, &script)));
+        back.push(("script", script_path(paths, &script)));
     }
-    let _ = cfg;
     NewDevice {
         kind: "vbd".into(),
         backend_kind: if qdisk { "qdisk" } else { "vbd" }.into(),
-        domid,
+        domid: 0,
         devid,
         front: vec![
             ("virtual-device".into(), devid.to_string()),
@@ -548,9 +694,9 @@ fn stored_config(cfg: &DomainConfig, video_kb: u64) -> Json {
 }
 
 fn nic_device(
-    hv: &dyn Hypervisor,
+    paths: &HostPaths,
     cfg: &DomainConfig,
-    domid: u32,
+    kind: GuestKind,
     index: usize,
     n: &xl_config::domain::Nic,
 ) -> NewDevice {
@@ -558,9 +704,9 @@ fn nic_device(
     let mac = xl_config::domain::mac_string(&nic_mac(cfg, devid, n));
     let script = n.script.clone().unwrap_or_else(|| "vif-bridge".into());
     let bridge = n.bridge.clone().unwrap_or_else(|| "xenbr0".into());
-    let hvm = kind_of(cfg) == GuestKind::Hvm;
+    let hvm = kind == GuestKind::Hvm;
     let mut back = vec![
-        ("script", script_path(hv, &script)),
+        ("script", script_path(paths, &script)),
         ("mac", mac.clone()),
         ("bridge", bridge),
         ("handle", devid.to_string()),
@@ -576,7 +722,7 @@ fn nic_device(
     NewDevice {
         kind: "vif".into(),
         backend_kind: "vif".into(),
-        domid,
+        domid: 0,
         devid,
         front: vec![("handle".into(), devid.to_string()), ("mac".into(), mac)],
         back: back.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
@@ -585,66 +731,85 @@ fn nic_device(
 
 /// The device model invocation (the parts of libxl_dm.c's argv that
 /// matter for a plain HVM guest).
-fn dm_spec(
-    hv: &dyn Hypervisor,
-    cfg: &DomainConfig,
-    domid: u32,
-    max_kb: u64,
-    video_kb: u64,
-) -> DmSpec {
+/// What the device model is started with, apart from the domid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DmPlan {
+    pub name: String,
+    pub binary: String,
+    pub serial: Option<String>,
+    pub boot: Option<String>,
+    pub vcpus: VcpuPlan,
+    pub memory_mb: u64,
+    /// Emulated disk images QEMU opens.
+    pub disks: Vec<String>,
+}
+
+fn dm_plan(cfg: &DomainConfig, vcpus: VcpuPlan, m: MemoryPlan) -> DmPlan {
     let b = &cfg.b_info;
     let h = b.hvm();
-    let run = hv.paths().run.display().to_string();
-    let mut args: Vec<String> = [
-        "-xen-domid".to_string(),
-        domid.to_string(),
-        "-no-shutdown".into(),
-        "-chardev".into(),
-        format!("socket,id=libxl-cmd,path={run}/qmp-libxl-{domid},server=on,wait=off"),
-        "-mon".into(),
-        "chardev=libxl-cmd,mode=control".into(),
-        "-nodefaults".into(),
-        "-no-user-config".into(),
-        "-name".into(),
-        cfg.c_info.name.clone(),
-        "-vnc".into(),
-        "none".into(),
-        "-display".into(),
-        "none".into(),
-    ]
-    .into();
-    let serial = h.and_then(|h| h.serial.clone());
-    if let Some(s) = &serial {
-        args.extend(["-serial".into(), s.clone()]);
-    }
-    if let Some(boot) = h.and_then(|h| h.boot.clone()) {
-        args.extend(["-boot".into(), format!("order={boot}")]);
-    }
-    let (max_vcpus, online) = vcpus(cfg);
-    args.extend([
-        "-smp".into(),
-        format!("{online},maxcpus={max_vcpus}"),
-        "-machine".into(),
-        "xenfv,suppress-vmdesc=on".into(),
-        "-m".into(),
-        ((max_kb - video_kb) / 1024).to_string(),
-    ]);
-    let disks: Vec<String> = cfg
-        .disks
-        .iter()
-        .filter_map(|d| d.pdev_path.clone())
-        .filter(|p| !p.is_empty())
-        .collect();
-    DmSpec {
-        domid,
+    DmPlan {
         name: cfg.c_info.name.clone(),
         binary: b
             .device_model
             .clone()
             .unwrap_or_else(|| "/usr/lib/xen/bin/qemu-system-i386".into()),
-        args,
-        disks,
-        serial_pty: serial.as_deref() == Some("pty"),
+        serial: h.and_then(|h| h.serial.clone()),
+        boot: h.and_then(|h| h.boot.clone()),
+        vcpus,
+        memory_mb: (m.max_kb - m.video_kb) / 1024,
+        disks: cfg
+            .disks
+            .iter()
+            .filter_map(|d| d.pdev_path.clone())
+            .filter(|p| !p.is_empty())
+            .collect(),
+    }
+}
+
+impl DmPlan {
+    /// The invocation for domain `domid` (the parts of libxl_dm.c's argv
+    /// that matter for a plain HVM guest); QMP sockets live in `run`.
+    pub fn spec(&self, domid: u32, run: &std::path::Path) -> DmSpec {
+        let run = run.display();
+        let mut args: Vec<String> = vec![
+            "-xen-domid".to_string(),
+            domid.to_string(),
+            "-no-shutdown".into(),
+            "-chardev".into(),
+            format!("socket,id=libxl-cmd,path={run}/qmp-libxl-{domid},server=on,wait=off"),
+            "-mon".into(),
+            "chardev=libxl-cmd,mode=control".into(),
+            "-nodefaults".into(),
+            "-no-user-config".into(),
+            "-name".into(),
+            self.name.clone(),
+            "-vnc".into(),
+            "none".into(),
+            "-display".into(),
+            "none".into(),
+        ];
+        if let Some(s) = &self.serial {
+            args.extend(["-serial".into(), s.clone()]);
+        }
+        if let Some(boot) = &self.boot {
+            args.extend(["-boot".into(), format!("order={boot}")]);
+        }
+        args.extend([
+            "-smp".into(),
+            format!("{},maxcpus={}", self.vcpus.online, self.vcpus.max),
+            "-machine".into(),
+            "xenfv,suppress-vmdesc=on".into(),
+            "-m".into(),
+            self.memory_mb.to_string(),
+        ]);
+        DmSpec {
+            domid,
+            name: self.name.clone(),
+            binary: self.binary.clone(),
+            args,
+            disks: self.disks.clone(),
+            serial_pty: self.serial.as_deref() == Some("pty"),
+        }
     }
 }
 
@@ -698,8 +863,7 @@ mod stored_tests {
             for (i, b) in c.c_info.uuid.iter_mut().enumerate() {
                 *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
             }
-            let (_, _, video) = memory_kb(&c);
-            let got = stored_config(&c, video).to_yajl();
+            let got = stored_config(&c, memory_kb(&c).video_kb).to_yajl();
             // The real xl's second vif got a random MAC; ours is made
             // from the uuid.
             let mask = |s: &str| {

@@ -202,6 +202,17 @@ pub enum GuestKind {
     Hvm,
 }
 
+impl GuestKind {
+    /// libxl's name of the type (`/libxl/N/type`, xl.cfg's `type`).
+    pub fn type_name(self) -> &'static str {
+        match self {
+            GuestKind::Pv => "pv",
+            GuestKind::Pvh => "pvh",
+            GuestKind::Hvm => "hvm",
+        }
+    }
+}
+
 /// `XEN_DOMCTL_createdomain`'s inputs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateSpec {
@@ -229,6 +240,12 @@ pub struct BuildSpec {
     pub cmdline: Option<String>,
     /// The guest's name, for the simulated guest's banner only.
     pub name: String,
+    /// Domains serving the xenstore and console rings (xenstored's and
+    /// xenconsoled's, from /tool/*/domid).
+    #[serde(default)]
+    pub store_domid: u32,
+    #[serde(default)]
+    pub console_domid: u32,
 }
 
 /// What the builder hands back: the rings the toolstack advertises.
@@ -325,7 +342,7 @@ pub trait Hypervisor {
         Ok(self.domains()?.into_iter().find(|d| d.domid == domid))
     }
 
-    // issue 4 (wt4) additions
+    // Topology, affinity, cpupools and schedulers.
     /// A domain's NUMA node affinity, one bit per node, in whole bytes
     /// covering max_node_id + 1 nodes.
     fn node_affinity(&self, domid: u32) -> Result<Vec<u8>, Error>;

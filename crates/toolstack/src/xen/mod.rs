@@ -15,6 +15,20 @@ use crate::{
     VersionInfo,
 };
 
+/// Xen's first reserved domain id (DOMID_FIRST_RESERVED): ids from here
+/// on name special domains (DOMID_SELF, DOMID_IO, ...), never a guest.
+const DOMID_FIRST_RESERVED: u32 = 0x7ff0;
+
+/// The one narrowing of the toolstack's domain ids to Xen's 16 bits: an id
+/// that does not name a guest must never reach a hypercall as another one.
+fn dom(domid: u32) -> Result<u16, Error> {
+    if domid < DOMID_FIRST_RESERVED {
+        Ok(domid as u16)
+    } else {
+        Err(Error::NoSuchDomain(domid))
+    }
+}
+
 pub struct XenHypervisor {
     xen: Xen,
     page_kb: u64,
@@ -285,7 +299,7 @@ impl Hypervisor for XenHypervisor {
     fn vcpus(&self, domid: u32) -> Result<Vec<VcpuInfo>, Error> {
         let Some(d) = self
             .xen
-            .domain_list(domid as u16, 1)?
+            .domain_list(dom(domid)?, 1)?
             .into_iter()
             .find(|d| u32::from(d.domain) == domid)
         else {
@@ -298,8 +312,8 @@ impl Hypervisor for XenHypervisor {
         let bytes = (self.xen.physinfo()?.max_cpu_id as usize + 1).div_ceil(8);
         (0..=d.max_vcpu_id)
             .map(|v| {
-                let i = self.xen.vcpu_info(domid as u16, v)?;
-                let (hard, soft) = self.xen.vcpu_affinity(domid as u16, v, bytes)?;
+                let i = self.xen.vcpu_info(dom(domid)?, v)?;
+                let (hard, soft) = self.xen.vcpu_affinity(dom(domid)?, v, bytes)?;
                 Ok(VcpuInfo {
                     vcpuid: v,
                     cpu: i.cpu,
@@ -315,17 +329,17 @@ impl Hypervisor for XenHypervisor {
     }
 
     fn set_max_mem(&self, domid: u32, max_kb: u64) -> Result<(), Error> {
-        Ok(self.xen.set_max_mem(domid as u16, max_kb)?)
+        Ok(self.xen.set_max_mem(dom(domid)?, max_kb)?)
     }
 
     fn set_pod_target(&self, domid: u32, pages: u64) -> Result<(), Error> {
-        Ok(self.xen.set_pod_target(domid as u16, pages)?)
+        Ok(self.xen.set_pod_target(dom(domid)?, pages)?)
     }
 
     fn has_pv_callback(&self, domid: u32) -> Result<bool, Error> {
         Ok(self
             .xen
-            .hvm_param(domid as u16, abi::HVM_PARAM_CALLBACK_IRQ)?
+            .hvm_param(dom(domid)?, abi::HVM_PARAM_CALLBACK_IRQ)?
             != 0)
     }
 
@@ -337,17 +351,17 @@ impl Hypervisor for XenHypervisor {
             Trigger::Power => abi::TRIGGER_POWER,
             Trigger::Sleep => abi::TRIGGER_SLEEP,
         };
-        Ok(self.xen.send_trigger(domid as u16, t, vcpu)?)
+        Ok(self.xen.send_trigger(dom(domid)?, t, vcpu)?)
     }
 
     fn pause(&self, domid: u32) -> Result<(), Error> {
-        Ok(self.xen.pause(domid as u16)?)
+        Ok(self.xen.pause(dom(domid)?)?)
     }
 
     fn destroy(&self, domid: u32, patience: std::time::Duration) -> Result<(), Error> {
         let start = std::time::Instant::now();
         loop {
-            match self.xen.destroy(domid as u16) {
+            match self.xen.destroy(dom(domid)?) {
                 Err(xen_sys::SysError::Hypercall { source, .. })
                     if source.kind() == std::io::ErrorKind::WouldBlock
                         && start.elapsed() < patience => {}
@@ -357,13 +371,13 @@ impl Hypervisor for XenHypervisor {
     }
 
     fn unpause(&self, domid: u32) -> Result<(), Error> {
-        Ok(self.xen.unpause(domid as u16)?)
+        Ok(self.xen.unpause(dom(domid)?)?)
     }
 
-    // issue 4 (wt4) additions
+    // Topology, affinity, cpupools and schedulers.
     fn node_affinity(&self, domid: u32) -> Result<Vec<u8>, Error> {
         let bytes = (self.xen.physinfo()?.max_node_id as usize + 1).div_ceil(8);
-        Ok(self.xen.node_affinity(domid as u16, bytes)?)
+        Ok(self.xen.node_affinity(dom(domid)?, bytes)?)
     }
 
     fn cpu_topology(&self) -> Result<Vec<CpuTopology>, Error> {
@@ -425,7 +439,7 @@ impl Hypervisor for XenHypervisor {
     ) -> Result<(), Error> {
         let bytes = (self.xen.physinfo()?.max_cpu_id as usize + 1).div_ceil(8);
         self.xen
-            .set_vcpu_affinity(domid as u16, vcpu, hard, soft, force, bytes)?;
+            .set_vcpu_affinity(dom(domid)?, vcpu, hard, soft, force, bytes)?;
         Ok(())
     }
 
@@ -446,15 +460,13 @@ impl Hypervisor for XenHypervisor {
     }
 
     fn domain_sched(&self, domid: u32, sched: &str) -> Result<SchedParams, Error> {
-        let (_, weight, cap) = self
-            .xen
-            .domain_sched(domid as u16, sched_id(sched)?, None)?;
+        let (_, weight, cap) = self.xen.domain_sched(dom(domid)?, sched_id(sched)?, None)?;
         Ok(SchedParams { weight, cap })
     }
 
     fn set_domain_sched(&self, domid: u32, sched: &str, p: SchedParams) -> Result<(), Error> {
         self.xen
-            .domain_sched(domid as u16, sched_id(sched)?, Some((p.weight, p.cap)))?;
+            .domain_sched(dom(domid)?, sched_id(sched)?, Some((p.weight, p.cap)))?;
         Ok(())
     }
 
