@@ -3,7 +3,8 @@
 # ioctl and hypercall numbers) of every supported Xen release, measured by
 # compiling probe.c against that release's public headers.
 #   XEN_GIT=/path/to/xen.git crates/sys/gen/layouts.sh
-# Pinned inputs: the release tags below; gcc from Debian 12 (x86-64).
+# Pinned inputs: the release tags below; gcc from Debian 12 (x86-64); the
+# output is put through rustfmt (edition 2024) so a rerun gives the same file.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 : "${XEN_GIT:?set XEN_GIT to a clone of xen-project/xen}"
@@ -18,15 +19,21 @@ out="$here/../src/expected.rs"
   for tag in "${tags[@]}"; do
     v=${tag#RELEASE-}; v=${v%.0}
     d="$work/$tag"; mkdir -p "$d/inc/xen/sys"
-    git -C "$XEN_GIT" archive "$tag" xen/include/public tools/include/xen-sys/Linux | tar -x -C "$d"
+    git -C "$XEN_GIT" archive "$tag" xen/include/public tools/include/xen-sys/Linux \
+      tools/include/xenctrl.h | tar -x -C "$d"
     cp -r "$d/xen/include/public/." "$d/inc/xen/"
     cp "$d/tools/include/xen-sys/Linux/privcmd.h" "$d/tools/include/xen-sys/Linux/evtchn.h" "$d/inc/xen/sys/"
-    gcc -D__XEN_TOOLS__ -I"$d/inc" -o "$d/probe" "$here/probe.c"
+    # Only the e820 declarations: the rest of xenctrl.h needs a built tree.
+    sed -n '/^#define E820_RAM/p; /^struct e820entry {/,/^}/p' \
+      "$d/tools/include/xenctrl.h" > "$d/inc/e820.h"
+    grep -q 'struct e820entry' "$d/inc/e820.h"
+    gcc -D__XEN_TOOLS__ -DXEN_MINOR="${v#4.}" -I"$d/inc" -o "$d/probe" "$here/probe.c"
     echo "    (\"$v\", &["
     "$d/probe"
     echo "    ]),"
   done
   echo "];"
 } > "$out.tmp"
+rustfmt --edition 2024 "$out.tmp"
 mv "$out.tmp" "$out"
 echo "wrote $out"

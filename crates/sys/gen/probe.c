@@ -14,6 +14,17 @@
 #include <xen/sys/privcmd.h>
 #include <xen/sys/evtchn.h>
 #include <xen/physdev.h>
+#include <xen/event_channel.h>
+#include <xen/grant_table.h>
+/* E820_RAM and struct e820entry, cut from tools/include/xenctrl.h by
+ * layouts.sh (xenctrl.h itself needs generated headers). */
+#include "e820.h"
+
+/* layouts.sh passes the release's minor number: a few members exist or are
+ * shaped differently only in some releases. */
+#ifndef XEN_MINOR
+#error "build with -DXEN_MINOR=<minor release>"
+#endif
 
 #define S(t) printf("    (\"size " #t "\", %zu),\n", sizeof(t))
 #define O(t, f) printf("    (\"offset " #t "." #f "\", %zu),\n", offsetof(t, f))
@@ -231,5 +242,213 @@ int main(void) {
     O(struct xen_domctl_scheduler_op, u.credit2.cap);
     S(struct xen_domctl_nodeaffinity);
     O(struct xen_domctl_nodeaffinity, nodemap);
+    /* PV domain builder: createdomain and the domctls after it */
+    C(XEN_DOMCTL_createdomain);
+    C(XEN_DOMCTL_setvcpucontext);
+    C(XEN_DOMCTL_max_vcpus);
+    C(XEN_DOMCTL_hypercall_init);
+    C(XEN_DOMCTL_set_address_size);
+    C(XEN_DOMCTL_settscinfo);
+    C(XEN_DOMCTL_CDF_hvm);
+    C(XEN_DOMCTL_CDF_hap);
+    C(XEN_DOMCTL_CDF_s3_integrity);
+    C(XEN_DOMCTL_CDF_oos_off);
+    C(XEN_DOMCTL_CDF_xs_domain);
+    C(XEN_DOMCTL_CDF_iommu);
+    C(XEN_DOMCTL_CDF_nested_virt);
+    C(XEN_DOMCTL_CDF_vpmu);
+#if XEN_MINOR >= 21
+    C(XEN_DOMCTL_CDF_trap_unmapped_accesses);
+#endif
+    C(XEN_DOMCTL_IOMMU_no_sharept);
+    C(XEN_DOMCTL_GRANT_version_mask);
+#if XEN_MINOR >= 19
+    C(XEN_DOMCTL_ALTP2M_mixed);
+    C(XEN_DOMCTL_ALTP2M_external);
+    C(XEN_DOMCTL_ALTP2M_limited);
+#endif
+    C(XEN_X86_EMU_LAPIC);
+    C(XEN_X86_EMU_HPET);
+    C(XEN_X86_EMU_PM);
+    C(XEN_X86_EMU_RTC);
+    C(XEN_X86_EMU_IOAPIC);
+    C(XEN_X86_EMU_PIC);
+    C(XEN_X86_EMU_VGA);
+    C(XEN_X86_EMU_IOMMU);
+    C(XEN_X86_EMU_PIT);
+    C(XEN_X86_EMU_USE_PIRQ);
+    C(XEN_X86_EMU_VPCI);
+    C(XEN_X86_EMU_ALL);
+    C(XEN_X86_MSR_RELAXED);
+    C(DOMID_FIRST_RESERVED);
+    C(DOMID_SELF);
+    S(struct xen_domctl_createdomain);
+    O(struct xen_domctl_createdomain, ssidref);
+    O(struct xen_domctl_createdomain, handle);
+    O(struct xen_domctl_createdomain, flags);
+    O(struct xen_domctl_createdomain, iommu_opts);
+    O(struct xen_domctl_createdomain, max_vcpus);
+    O(struct xen_domctl_createdomain, max_evtchn_port);
+    O(struct xen_domctl_createdomain, max_grant_frames);
+    O(struct xen_domctl_createdomain, max_maptrack_frames);
+    O(struct xen_domctl_createdomain, grant_opts);
+#if XEN_MINOR >= 21
+    O(struct xen_domctl_createdomain, altp2m.opts);
+    O(struct xen_domctl_createdomain, altp2m.nr);
+#elif XEN_MINOR >= 19
+    O(struct xen_domctl_createdomain, altp2m_opts);
+#endif
+    O(struct xen_domctl_createdomain, vmtrace_size);
+    O(struct xen_domctl_createdomain, cpupool_id);
+    O(struct xen_domctl_createdomain, arch.emulation_flags);
+    O(struct xen_domctl_createdomain, arch.misc_flags);
+    S(struct xen_domctl_max_vcpus);
+    O(struct xen_domctl_max_vcpus, max);
+    S(struct xen_domctl_address_size);
+    O(struct xen_domctl_address_size, size);
+    S(struct xen_domctl_hypercall_init);
+    O(struct xen_domctl_hypercall_init, gmfn);
+    S(struct xen_domctl_tsc_info);
+    O(struct xen_domctl_tsc_info, tsc_mode);
+    O(struct xen_domctl_tsc_info, gtsc_khz);
+    O(struct xen_domctl_tsc_info, incarnation);
+    O(struct xen_domctl_tsc_info, elapsed_nsec);
+    S(struct xen_domctl_vcpucontext);
+    O(struct xen_domctl_vcpucontext, vcpu);
+    O(struct xen_domctl_vcpucontext, ctxt);
+    /* vcpu_guest_context (x86-64) */
+    C(VGCF_i387_valid);
+    C(VGCF_in_kernel);
+    C(VGCF_failsafe_disables_events);
+    C(VGCF_syscall_disables_events);
+    C(VGCF_online);
+    C(FLAT_KERNEL_CS);
+    C(FLAT_KERNEL_SS);
+    C(FLAT_KERNEL_DS);
+    S(struct vcpu_guest_context);
+    O(struct vcpu_guest_context, fpu_ctxt);
+    O(struct vcpu_guest_context, flags);
+    O(struct vcpu_guest_context, user_regs);
+    O(struct vcpu_guest_context, trap_ctxt);
+    O(struct vcpu_guest_context, ldt_base);
+    O(struct vcpu_guest_context, ldt_ents);
+    O(struct vcpu_guest_context, gdt_frames);
+    O(struct vcpu_guest_context, gdt_ents);
+    O(struct vcpu_guest_context, kernel_ss);
+    O(struct vcpu_guest_context, kernel_sp);
+    O(struct vcpu_guest_context, ctrlreg);
+    O(struct vcpu_guest_context, debugreg);
+    O(struct vcpu_guest_context, event_callback_eip);
+    O(struct vcpu_guest_context, failsafe_callback_eip);
+    O(struct vcpu_guest_context, syscall_callback_eip);
+    O(struct vcpu_guest_context, vm_assist);
+    O(struct vcpu_guest_context, fs_base);
+    O(struct vcpu_guest_context, gs_base_kernel);
+    O(struct vcpu_guest_context, gs_base_user);
+    S(struct trap_info);
+    O(struct trap_info, vector);
+    O(struct trap_info, flags);
+    O(struct trap_info, cs);
+    O(struct trap_info, address);
+    S(struct cpu_user_regs);
+    O(struct cpu_user_regs, r15);
+    O(struct cpu_user_regs, r14);
+    O(struct cpu_user_regs, r13);
+    O(struct cpu_user_regs, r12);
+    O(struct cpu_user_regs, rbp);
+    O(struct cpu_user_regs, rbx);
+    O(struct cpu_user_regs, r11);
+    O(struct cpu_user_regs, r10);
+    O(struct cpu_user_regs, r9);
+    O(struct cpu_user_regs, r8);
+    O(struct cpu_user_regs, rax);
+    O(struct cpu_user_regs, rcx);
+    O(struct cpu_user_regs, rdx);
+    O(struct cpu_user_regs, rsi);
+    O(struct cpu_user_regs, rdi);
+    O(struct cpu_user_regs, error_code);
+    O(struct cpu_user_regs, entry_vector);
+    O(struct cpu_user_regs, rip);
+    O(struct cpu_user_regs, cs);
+    O(struct cpu_user_regs, saved_upcall_mask);
+    O(struct cpu_user_regs, rflags);
+    O(struct cpu_user_regs, rsp);
+    O(struct cpu_user_regs, ss);
+    O(struct cpu_user_regs, es);
+    O(struct cpu_user_regs, ds);
+    O(struct cpu_user_regs, fs);
+    O(struct cpu_user_regs, gs);
+    /* memory_op */
+    C(XENMEM_populate_physmap);
+    C(XENMEM_set_memory_map);
+    C(XENMEM_maximum_gpfn);
+    C(XENMEM_claim_pages);
+    C(XENMEM_acquire_resource);
+    C(XENMEM_resource_grant_table);
+    C(XENMEM_resource_grant_table_id_shared);
+    C(XENMEMF_populate_on_demand);
+    C(XENMEMF_exact_node_request);
+    C(XENMEMF_exact_node(0));
+    C(XENMEMF_exact_node(3));
+    S(struct xen_memory_reservation);
+    O(struct xen_memory_reservation, extent_start);
+    O(struct xen_memory_reservation, nr_extents);
+    O(struct xen_memory_reservation, extent_order);
+    O(struct xen_memory_reservation, mem_flags);
+    O(struct xen_memory_reservation, domid);
+    S(struct xen_foreign_memory_map);
+    O(struct xen_foreign_memory_map, domid);
+    O(struct xen_foreign_memory_map, map.nr_entries);
+    O(struct xen_foreign_memory_map, map.buffer);
+    C(E820_RAM);
+    S(struct e820entry);
+    O(struct e820entry, addr);
+    O(struct e820entry, size);
+    O(struct e820entry, type);
+    /* mmuext_op, event channels, grant tables */
+    C(__HYPERVISOR_mmuext_op);
+    C(__HYPERVISOR_event_channel_op);
+    C(__HYPERVISOR_grant_table_op);
+    C(MMUEXT_PIN_L4_TABLE);
+    S(struct mmuext_op);
+    O(struct mmuext_op, cmd);
+    O(struct mmuext_op, arg1.mfn);
+    O(struct mmuext_op, arg2);
+    C(EVTCHNOP_alloc_unbound);
+    S(struct evtchn_alloc_unbound);
+    O(struct evtchn_alloc_unbound, dom);
+    O(struct evtchn_alloc_unbound, remote_dom);
+    O(struct evtchn_alloc_unbound, port);
+    C(GNTTABOP_setup_table);
+    C(GNTST_okay);
+    S(struct gnttab_setup_table);
+    O(struct gnttab_setup_table, dom);
+    O(struct gnttab_setup_table, nr_frames);
+    O(struct gnttab_setup_table, status);
+    O(struct gnttab_setup_table, frame_list);
+    /* privcmd foreign mappings */
+    O(privcmd_mmapbatch_v2_t, num);
+    O(privcmd_mmapbatch_v2_t, dom);
+    O(privcmd_mmapbatch_v2_t, addr);
+    O(privcmd_mmapbatch_v2_t, arr);
+    O(privcmd_mmapbatch_v2_t, err);
+    O(privcmd_mmap_resource_t, dom);
+    O(privcmd_mmap_resource_t, type);
+    O(privcmd_mmap_resource_t, id);
+    O(privcmd_mmap_resource_t, idx);
+    O(privcmd_mmap_resource_t, num);
+    O(privcmd_mmap_resource_t, addr);
+    /* hvm_op set_param and the parameters a builder sets */
+    C(HVMOP_set_param);
+    C(HVM_PARAM_STORE_PFN);
+    C(HVM_PARAM_STORE_EVTCHN);
+    C(HVM_PARAM_TIMER_MODE);
+    C(HVM_PARAM_HPET_ENABLED);
+    C(HVM_PARAM_VPT_ALIGN);
+    C(HVM_PARAM_CONSOLE_PFN);
+    C(HVM_PARAM_CONSOLE_EVTCHN);
+    C(HVM_PARAM_VIRIDIAN);
+    C(HVM_PARAM_ALTP2M);
+    C(HVM_PARAM_MCA_CAP);
     return 0;
 }
