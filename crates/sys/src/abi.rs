@@ -1,8 +1,9 @@
 //! Xen's public interface as `repr(C)` structs and constants, for the
 //! operations the toolstack uses. Layouts are identical on Xen 4.17 to 4.22
-//! (x86-64); only the domctl/sysctl interface versions differ, which
-//! [`InterfaceVersions`] selects at run time. `expected.rs`, generated from
-//! each release's headers, is what the tests hold these against.
+//! (x86-64) except createdomain's ([`CreateDomainLayout`]); otherwise only
+//! the domctl/sysctl interface versions differ, which [`InterfaceVersions`]
+//! selects at run time. `expected.rs`, generated from each release's
+//! headers, is what the tests hold these against.
 
 pub type DomId = u16;
 
@@ -391,7 +392,7 @@ macro_rules! int_field {
         }
     )*};
 }
-int_field!(u8, u16, u32, u64);
+int_field!(u8, u16, u32, u64, i16, i32, i64);
 
 impl<T: Field, const N: usize> Field for [T; N] {
     fn put(&self, out: &mut [u8]) {
@@ -716,3 +717,524 @@ pod_fields!(DomctlSchedOp {
     cap
 });
 pod_fields!(NodeAffinity { bitmap, nr_bits });
+
+// What a PV domain builder issues: createdomain and the domctls after it,
+// memory_op, mmuext_op, event channels, grant tables (public/*.h).
+pub const HYPERVISOR_GRANT_TABLE_OP: u64 = 20;
+pub const HYPERVISOR_MMUEXT_OP: u64 = 26;
+pub const HYPERVISOR_EVENT_CHANNEL_OP: u64 = 32;
+
+pub const DOMCTL_CREATEDOMAIN: u32 = 1;
+pub const DOMCTL_SETVCPUCONTEXT: u32 = 12;
+pub const DOMCTL_MAX_VCPUS: u32 = 15;
+pub const DOMCTL_HYPERCALL_INIT: u32 = 22;
+pub const DOMCTL_SET_ADDRESS_SIZE: u32 = 35;
+pub const DOMCTL_SETTSCINFO: u32 = 60;
+
+// createdomain `flags` (XEN_DOMCTL_CDF_*).
+pub const CDF_HVM: u32 = 1 << 0;
+pub const CDF_HAP: u32 = 1 << 1;
+pub const CDF_S3_INTEGRITY: u32 = 1 << 2;
+pub const CDF_OOS_OFF: u32 = 1 << 3;
+pub const CDF_XS_DOMAIN: u32 = 1 << 4;
+pub const CDF_IOMMU: u32 = 1 << 5;
+pub const CDF_NESTED_VIRT: u32 = 1 << 6;
+pub const CDF_VPMU: u32 = 1 << 7;
+/// Xen 4.21 and later only.
+pub const CDF_TRAP_UNMAPPED_ACCESSES: u32 = 1 << 8;
+pub const IOMMU_NO_SHAREPT: u32 = 1 << 0;
+/// Low bits of `grant_opts`: the highest grant-table version allowed.
+pub const GRANT_VERSION_MASK: u32 = 0xf;
+// altp2m modes (4.19 and later).
+pub const ALTP2M_MIXED: u32 = 1;
+pub const ALTP2M_EXTERNAL: u32 = 2;
+pub const ALTP2M_LIMITED: u32 = 3;
+
+// x86 `xen_arch_domainconfig.emulation_flags` (XEN_X86_EMU_*).
+pub const X86_EMU_LAPIC: u32 = 1 << 0;
+pub const X86_EMU_HPET: u32 = 1 << 1;
+pub const X86_EMU_PM: u32 = 1 << 2;
+pub const X86_EMU_RTC: u32 = 1 << 3;
+pub const X86_EMU_IOAPIC: u32 = 1 << 4;
+pub const X86_EMU_PIC: u32 = 1 << 5;
+pub const X86_EMU_VGA: u32 = 1 << 6;
+pub const X86_EMU_IOMMU: u32 = 1 << 7;
+pub const X86_EMU_PIT: u32 = 1 << 8;
+pub const X86_EMU_USE_PIRQ: u32 = 1 << 9;
+pub const X86_EMU_VPCI: u32 = 1 << 10;
+pub const X86_EMU_ALL: u32 = 0x7ff;
+/// `misc_flags`: XEN_X86_MSR_RELAXED.
+pub const X86_MSR_RELAXED: u32 = 1 << 0;
+
+/// Domids from here on are special (DOMID_SELF, DOMID_IO, ...).
+pub const DOMID_FIRST_RESERVED: DomId = 0x7ff0;
+pub const DOMID_SELF: DomId = 0x7ff0;
+
+/// Arguments of XEN_DOMCTL_createdomain, whatever the release; serialised
+/// with the running Xen's layout by [`CreateDomain::to_bytes`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CreateDomain {
+    pub ssidref: u32,
+    /// The domain's UUID.
+    pub handle: [u8; 16],
+    /// `CDF_*`.
+    pub flags: u32,
+    pub iommu_opts: u32,
+    pub max_vcpus: u32,
+    pub max_evtchn_port: u32,
+    /// Negative: the hypervisor's default.
+    pub max_grant_frames: i32,
+    pub max_maptrack_frames: i32,
+    pub grant_opts: u32,
+    /// 4.19/4.20: `altp2m_opts`. 4.21+: `altp2m.opts` in the low 16 bits
+    /// and `altp2m.nr` in the high 16 (the same bytes, little-endian).
+    /// Must be 0 on 4.17/4.18, where altp2m is HVM_PARAM_ALTP2M instead.
+    pub altp2m_opts: u32,
+    pub vmtrace_size: u32,
+    pub cpupool_id: u32,
+    /// x86 `arch.emulation_flags` (`X86_EMU_*`).
+    pub emulation_flags: u32,
+    /// x86 `arch.misc_flags` (`X86_MSR_RELAXED`).
+    pub misc_flags: u32,
+}
+
+/// The two shapes of `struct xen_domctl_createdomain` on 4.17 to 4.22.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreateDomainLayout {
+    /// 4.17, 4.18: 64 bytes, no altp2m member.
+    NoAltp2m,
+    /// 4.19 on: 68 bytes, 4 bytes of altp2m at 48 (a u32 on 4.19/4.20,
+    /// `{u16 opts; u16 nr}` from 4.21).
+    Altp2m,
+}
+
+impl CreateDomainLayout {
+    pub fn for_version(version: (u32, u32)) -> Self {
+        if version < (4, 19) {
+            CreateDomainLayout::NoAltp2m
+        } else {
+            CreateDomainLayout::Altp2m
+        }
+    }
+
+    pub fn size(self) -> usize {
+        match self {
+            CreateDomainLayout::NoAltp2m => 64,
+            CreateDomainLayout::Altp2m => 68,
+        }
+    }
+}
+
+impl CreateDomain {
+    /// The union image for `layout`; None when it cannot carry the
+    /// request (altp2m before 4.19).
+    pub fn to_bytes(&self, layout: CreateDomainLayout) -> Option<Vec<u8>> {
+        let mut out = vec![0u8; layout.size()];
+        put(&mut out, 0, &self.ssidref);
+        put(&mut out, 4, &self.handle);
+        put(&mut out, 20, &self.flags);
+        put(&mut out, 24, &self.iommu_opts);
+        put(&mut out, 28, &self.max_vcpus);
+        put(&mut out, 32, &self.max_evtchn_port);
+        put(&mut out, 36, &self.max_grant_frames);
+        put(&mut out, 40, &self.max_maptrack_frames);
+        put(&mut out, 44, &self.grant_opts);
+        let rest = match layout {
+            CreateDomainLayout::NoAltp2m if self.altp2m_opts != 0 => return None,
+            CreateDomainLayout::NoAltp2m => 48,
+            CreateDomainLayout::Altp2m => {
+                put(&mut out, 48, &self.altp2m_opts);
+                52
+            }
+        };
+        put(&mut out, rest, &self.vmtrace_size);
+        put(&mut out, rest + 4, &self.cpupool_id);
+        put(&mut out, rest + 8, &self.emulation_flags);
+        put(&mut out, rest + 12, &self.misc_flags);
+        Some(out)
+    }
+}
+
+/// `struct xen_domctl_max_vcpus`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MaxVcpus {
+    pub max: u32,
+}
+
+/// `struct xen_domctl_address_size`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AddressSize {
+    pub size: u32,
+}
+
+/// `struct xen_domctl_hypercall_init`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HypercallInit {
+    pub gmfn: u64,
+}
+
+/// `struct xen_domctl_tsc_info`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TscInfo {
+    pub tsc_mode: u32,
+    pub gtsc_khz: u32,
+    pub incarnation: u32,
+    pub pad: u32,
+    pub elapsed_nsec: u64,
+}
+
+/// `struct xen_domctl_vcpucontext`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VcpuContext {
+    pub vcpu: u32,
+    pub _pad: u32,
+    /// Guest handle of a `VcpuGuestContext`.
+    pub ctxt: u64,
+}
+
+// vcpu_guest_context flags and the flat PV selectors (arch-x86).
+pub const VGCF_I387_VALID: u64 = 1 << 0;
+pub const VGCF_IN_KERNEL: u64 = 1 << 2;
+pub const VGCF_FAILSAFE_DISABLES_EVENTS: u64 = 1 << 3;
+pub const VGCF_SYSCALL_DISABLES_EVENTS: u64 = 1 << 4;
+pub const VGCF_ONLINE: u64 = 1 << 5;
+pub const FLAT_KERNEL_CS: u16 = 0xe033;
+pub const FLAT_KERNEL_SS: u16 = 0xe02b;
+pub const FLAT_KERNEL_DS: u16 = 0;
+
+/// `struct cpu_user_regs` (x86-64), by the 64-bit register names.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuUserRegs {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub rbp: u64,
+    pub rbx: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rax: u64,
+    pub rcx: u64,
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    pub error_code: u32,
+    pub entry_vector: u32,
+    pub rip: u64,
+    pub cs: u16,
+    pub _pad0: u16,
+    pub saved_upcall_mask: u8,
+    pub _pad1: [u8; 3],
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u16,
+    pub _pad2: [u16; 3],
+    pub es: u16,
+    pub _pad3: [u16; 3],
+    pub ds: u16,
+    pub _pad4: [u16; 3],
+    pub fs: u16,
+    pub _pad5: [u16; 3],
+    pub gs: u16,
+    pub _pad6: [u16; 3],
+}
+
+/// `struct trap_info`: one virtual IDT entry.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrapInfo {
+    pub vector: u8,
+    pub flags: u8,
+    pub cs: u16,
+    pub _pad: u32,
+    pub address: u64,
+}
+
+/// `struct vcpu_guest_context` (x86-64, 5168 bytes): a PV vCPU's boot state.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VcpuGuestContext {
+    pub fpu_ctxt: [u8; 512],
+    /// `VGCF_*`.
+    pub flags: u64,
+    pub user_regs: CpuUserRegs,
+    pub trap_ctxt: [TrapInfo; 256],
+    pub ldt_base: u64,
+    pub ldt_ents: u64,
+    pub gdt_frames: [u64; 16],
+    pub gdt_ents: u64,
+    pub kernel_ss: u64,
+    pub kernel_sp: u64,
+    pub ctrlreg: [u64; 8],
+    pub debugreg: [u64; 8],
+    pub event_callback_eip: u64,
+    pub failsafe_callback_eip: u64,
+    pub syscall_callback_eip: u64,
+    pub vm_assist: u64,
+    pub fs_base: u64,
+    pub gs_base_kernel: u64,
+    pub gs_base_user: u64,
+}
+
+impl Default for VcpuGuestContext {
+    fn default() -> Self {
+        VcpuGuestContext {
+            fpu_ctxt: [0; 512],
+            flags: 0,
+            user_regs: CpuUserRegs::default(),
+            trap_ctxt: [TrapInfo::default(); 256],
+            ldt_base: 0,
+            ldt_ents: 0,
+            gdt_frames: [0; 16],
+            gdt_ents: 0,
+            kernel_ss: 0,
+            kernel_sp: 0,
+            ctrlreg: [0; 8],
+            debugreg: [0; 8],
+            event_callback_eip: 0,
+            failsafe_callback_eip: 0,
+            syscall_callback_eip: 0,
+            vm_assist: 0,
+            fs_base: 0,
+            gs_base_kernel: 0,
+            gs_base_user: 0,
+        }
+    }
+}
+
+// memory_op sub-operations and flags (memory.h).
+pub const XENMEM_POPULATE_PHYSMAP: u64 = 6;
+pub const XENMEM_SET_MEMORY_MAP: u64 = 13;
+pub const XENMEM_MAXIMUM_GPFN: u64 = 14;
+pub const XENMEM_CLAIM_PAGES: u64 = 24;
+pub const XENMEM_ACQUIRE_RESOURCE: u64 = 28;
+pub const XENMEM_RESOURCE_GRANT_TABLE: u32 = 1;
+pub const XENMEM_RESOURCE_GRANT_TABLE_ID_SHARED: u32 = 0;
+pub const XENMEMF_POPULATE_ON_DEMAND: u32 = 1 << 16;
+pub const XENMEMF_EXACT_NODE_REQUEST: u32 = 1 << 17;
+
+/// `XENMEMF_exact_node(node)`: allocate on that NUMA node only.
+pub const fn xenmemf_exact_node(node: u8) -> u32 {
+    ((node as u32 + 1) << 8) | XENMEMF_EXACT_NODE_REQUEST
+}
+
+/// `struct xen_memory_reservation`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MemoryReservation {
+    /// Guest handle of a `u64` array of `nr_extents` (0 for claims).
+    pub extent_start: u64,
+    pub nr_extents: u64,
+    pub extent_order: u32,
+    pub mem_flags: u32,
+    pub domid: DomId,
+    pub _pad: [u16; 3],
+}
+
+/// `struct xen_foreign_memory_map` with its `xen_memory_map` inlined.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ForeignMemoryMap {
+    pub domid: DomId,
+    pub _pad: [u16; 3],
+    pub nr_entries: u32,
+    pub _pad1: u32,
+    /// Guest handle of `nr_entries` packed `E820Entry`s.
+    pub buffer: u64,
+}
+
+pub const E820_RAM: u32 = 1;
+
+/// An E820 entry. Xen reads them packed (`struct e820entry`, 20 bytes):
+/// see [`E820Entry::to_bytes`]; the struct itself is not packed so its
+/// fields can be borrowed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct E820Entry {
+    pub addr: u64,
+    pub size: u64,
+    /// `E820_RAM`, ...
+    pub kind: u32,
+}
+
+impl E820Entry {
+    pub const SIZE: usize = 20;
+
+    /// The packed image: addr @0, size @8, type @16.
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut out = [0u8; Self::SIZE];
+        out[..8].copy_from_slice(&self.addr.to_le_bytes());
+        out[8..16].copy_from_slice(&self.size.to_le_bytes());
+        out[16..].copy_from_slice(&self.kind.to_le_bytes());
+        out
+    }
+}
+
+pub const MMUEXT_PIN_L4_TABLE: u32 = 3;
+
+/// `struct mmuext_op`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MmuextOp {
+    pub cmd: u32,
+    pub _pad: u32,
+    /// `arg1.mfn` / `arg1.linear_addr`.
+    pub arg1: u64,
+    pub arg2: u64,
+}
+
+pub const EVTCHNOP_ALLOC_UNBOUND: u64 = 6;
+
+/// `struct evtchn_alloc_unbound`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EvtchnAllocUnbound {
+    pub dom: DomId,
+    pub remote_dom: DomId,
+    pub port: u32,
+}
+
+pub const GNTTABOP_SETUP_TABLE: u64 = 2;
+pub const GNTST_OKAY: i16 = 0;
+
+/// `struct gnttab_setup_table`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GnttabSetupTable {
+    pub dom: DomId,
+    pub _pad: u16,
+    pub nr_frames: u32,
+    /// `GNTST_*`.
+    pub status: i16,
+    pub _pad1: [u16; 3],
+    /// Guest handle of a `u64` array of `nr_frames`.
+    pub frame_list: u64,
+}
+
+// hvm_op set_param and the parameters a builder sets (hvm/params.h).
+pub const HVMOP_SET_PARAM: u64 = 0;
+pub const HVM_PARAM_STORE_PFN: u32 = 1;
+pub const HVM_PARAM_STORE_EVTCHN: u32 = 2;
+pub const HVM_PARAM_VIRIDIAN: u32 = 9;
+pub const HVM_PARAM_TIMER_MODE: u32 = 10;
+pub const HVM_PARAM_HPET_ENABLED: u32 = 11;
+pub const HVM_PARAM_VPT_ALIGN: u32 = 16;
+pub const HVM_PARAM_CONSOLE_PFN: u32 = 17;
+pub const HVM_PARAM_CONSOLE_EVTCHN: u32 = 18;
+pub const HVM_PARAM_ALTP2M: u32 = 35;
+pub const HVM_PARAM_MCA_CAP: u32 = 38;
+
+/// Nested plain-data structs inside a payload (arrays of them included).
+macro_rules! pod_as_field {
+    ($($t:ty),*) => {$(
+        impl Field for $t {
+            fn put(&self, out: &mut [u8]) {
+                let b = self.to_bytes();
+                out[..b.len()].copy_from_slice(&b);
+            }
+            fn get(&mut self, b: &[u8]) {
+                *self = <$t>::from_bytes(b);
+            }
+        }
+    )*};
+}
+pod_as_field!(CpuUserRegs, TrapInfo);
+
+pod_fields!(MaxVcpus { max });
+pod_fields!(AddressSize { size });
+pod_fields!(HypercallInit { gmfn });
+pod_fields!(TscInfo {
+    tsc_mode,
+    gtsc_khz,
+    incarnation,
+    pad,
+    elapsed_nsec
+});
+pod_fields!(VcpuContext { vcpu, ctxt });
+pod_fields!(CpuUserRegs {
+    r15,
+    r14,
+    r13,
+    r12,
+    rbp,
+    rbx,
+    r11,
+    r10,
+    r9,
+    r8,
+    rax,
+    rcx,
+    rdx,
+    rsi,
+    rdi,
+    error_code,
+    entry_vector,
+    rip,
+    cs,
+    saved_upcall_mask,
+    rflags,
+    rsp,
+    ss,
+    es,
+    ds,
+    fs,
+    gs
+});
+pod_fields!(TrapInfo {
+    vector,
+    flags,
+    cs,
+    address
+});
+pod_fields!(VcpuGuestContext {
+    fpu_ctxt,
+    flags,
+    user_regs,
+    trap_ctxt,
+    ldt_base,
+    ldt_ents,
+    gdt_frames,
+    gdt_ents,
+    kernel_ss,
+    kernel_sp,
+    ctrlreg,
+    debugreg,
+    event_callback_eip,
+    failsafe_callback_eip,
+    syscall_callback_eip,
+    vm_assist,
+    fs_base,
+    gs_base_kernel,
+    gs_base_user
+});
+pod_fields!(MemoryReservation {
+    extent_start,
+    nr_extents,
+    extent_order,
+    mem_flags,
+    domid
+});
+pod_fields!(ForeignMemoryMap {
+    domid,
+    nr_entries,
+    buffer
+});
+pod_fields!(MmuextOp { cmd, arg1, arg2 });
+pod_fields!(EvtchnAllocUnbound {
+    dom,
+    remote_dom,
+    port
+});
+pod_fields!(GnttabSetupTable {
+    dom,
+    nr_frames,
+    status,
+    frame_list
+});

@@ -13,6 +13,7 @@ mod expected;
 pub mod privcmd;
 
 use abi::*;
+pub use privcmd::ForeignMap;
 use privcmd::{HypercallBuf, Privcmd};
 
 /// Text up to the first NUL.
@@ -39,6 +40,21 @@ pub enum SysError {
     },
     #[error("Xen {major}.{minor} is not supported (supported: 4.17 to 4.22)")]
     Unsupported { major: u32, minor: u32 },
+    /// One frame of a foreign mapping failed (the ioctl itself succeeded).
+    #[error("cannot map frame {index} ({frame:#x}) of domain {dom}")]
+    ForeignFrame {
+        dom: DomId,
+        index: usize,
+        frame: u64,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A grant-table operation returned a GNTST_* status other than okay.
+    #[error("{what} failed with grant status {status}")]
+    GrantStatus { what: &'static str, status: i16 },
+    /// Arguments refused before any hypercall.
+    #[error("invalid request: {0}")]
+    Invalid(&'static str),
 }
 
 /// A connection to the hypervisor.
@@ -50,6 +66,80 @@ pub struct Xen {
 
 fn hc_err(what: &'static str) -> impl FnOnce(std::io::Error) -> SysError {
     move |source| SysError::Hypercall { what, source }
+}
+
+/// Names for errors, so a failure says which operation it was.
+fn domctl_what(cmd: u32) -> &'static str {
+    match cmd {
+        DOMCTL_CREATEDOMAIN => "domctl createdomain",
+        DOMCTL_DESTROYDOMAIN => "domctl destroydomain",
+        DOMCTL_PAUSEDOMAIN => "domctl pausedomain",
+        DOMCTL_UNPAUSEDOMAIN => "domctl unpausedomain",
+        DOMCTL_GETDOMAININFO => "domctl getdomaininfo",
+        DOMCTL_SETVCPUAFFINITY => "domctl setvcpuaffinity",
+        DOMCTL_MAX_MEM => "domctl max_mem",
+        DOMCTL_SETVCPUCONTEXT => "domctl setvcpucontext",
+        DOMCTL_GETVCPUINFO => "domctl getvcpuinfo",
+        DOMCTL_MAX_VCPUS => "domctl max_vcpus",
+        DOMCTL_SCHEDULER_OP => "domctl scheduler_op",
+        DOMCTL_HYPERCALL_INIT => "domctl hypercall_init",
+        DOMCTL_GETVCPUAFFINITY => "domctl getvcpuaffinity",
+        DOMCTL_SENDTRIGGER => "domctl sendtrigger",
+        DOMCTL_SET_ADDRESS_SIZE => "domctl set_address_size",
+        DOMCTL_SETTSCINFO => "domctl settscinfo",
+        DOMCTL_GETNODEAFFINITY => "domctl getnodeaffinity",
+        _ => "domctl",
+    }
+}
+
+fn sysctl_what(cmd: u32) -> &'static str {
+    match cmd {
+        SYSCTL_READCONSOLE => "sysctl readconsole",
+        SYSCTL_PHYSINFO => "sysctl physinfo",
+        SYSCTL_SCHED_ID => "sysctl sched_id",
+        SYSCTL_GETDOMAININFOLIST => "sysctl getdomaininfolist",
+        SYSCTL_CPUTOPOINFO => "sysctl cputopoinfo",
+        SYSCTL_NUMAINFO => "sysctl numainfo",
+        SYSCTL_CPUPOOL_OP => "sysctl cpupool_op",
+        SYSCTL_SCHEDULER_OP => "sysctl scheduler_op",
+        SYSCTL_PCITOPOINFO => "sysctl pcitopoinfo",
+        _ => "sysctl",
+    }
+}
+
+fn memory_op_what(cmd: u64) -> &'static str {
+    match cmd {
+        XENMEM_POPULATE_PHYSMAP => "memory_op populate_physmap",
+        XENMEM_SET_MEMORY_MAP => "memory_op set_memory_map",
+        XENMEM_MAXIMUM_GPFN => "memory_op maximum_gpfn",
+        XENMEM_SET_POD_TARGET => "memory_op set_pod_target",
+        XENMEM_GET_SHARING_FREED_PAGES => "memory_op get_sharing_freed_pages",
+        XENMEM_GET_SHARING_SHARED_PAGES => "memory_op get_sharing_shared_pages",
+        XENMEM_CLAIM_PAGES => "memory_op claim_pages",
+        _ => "memory_op",
+    }
+}
+
+/// The createdomain domctl for a Xen of `version` speaking domctl
+/// interface `iv`; domain 0 lets Xen pick the domid.
+fn createdomain_domctl(
+    version: (u32, u32),
+    iv: u32,
+    cfg: &CreateDomain,
+) -> Result<Domctl, SysError> {
+    let bytes = cfg
+        .to_bytes(CreateDomainLayout::for_version(version))
+        .ok_or(SysError::Invalid(
+            "altp2m_opts needs Xen 4.19 or later (earlier: HVM_PARAM_ALTP2M)",
+        ))?;
+    let mut d = Domctl {
+        cmd: DOMCTL_CREATEDOMAIN,
+        interface_version: iv,
+        domain: 0,
+        ..Default::default()
+    };
+    d.u[..bytes.len()].copy_from_slice(&bytes);
+    Ok(d)
 }
 
 impl Xen {
@@ -75,9 +165,10 @@ impl Xen {
 
     /// Run a sysctl; `extra` bytes after it are for guest-handle buffers.
     fn sysctl_in(&self, buf: &HypercallBuf) -> Result<Sysctl, SysError> {
+        let cmd = u32::from_le_bytes(buf.read(0, 4).try_into().expect("4 bytes"));
         self.pc
             .hypercall(HYPERVISOR_SYSCTL, [buf.addr(), 0, 0, 0, 0])
-            .map_err(hc_err("sysctl"))?;
+            .map_err(hc_err(sysctl_what(cmd)))?;
         Ok(Sysctl::from_bytes(
             &buf.read(0, std::mem::size_of::<Sysctl>()),
         ))
@@ -87,7 +178,7 @@ impl Xen {
         let buf = self.buf_with(&d.to_bytes(), 0)?;
         self.pc
             .hypercall(HYPERVISOR_DOMCTL, [buf.addr(), 0, 0, 0, 0])
-            .map_err(hc_err("domctl"))?;
+            .map_err(hc_err(domctl_what(d.cmd)))?;
         Ok(Domctl::from_bytes(
             &buf.read(0, std::mem::size_of::<Domctl>()),
         ))
@@ -256,7 +347,7 @@ impl Xen {
         buf.write(0, &d.to_bytes());
         self.pc
             .hypercall(HYPERVISOR_DOMCTL, [buf.addr(), 0, 0, 0, 0])
-            .map_err(hc_err("domctl"))?;
+            .map_err(hc_err(domctl_what(DOMCTL_GETVCPUAFFINITY)))?;
         Ok((buf.read(size, bytes), buf.read(size + bytes, bytes)))
     }
 
@@ -285,7 +376,7 @@ impl Xen {
                 HYPERVISOR_MEMORY_OP,
                 [XENMEM_SET_POD_TARGET, buf.addr(), 0, 0, 0],
             )
-            .map_err(hc_err("memory_op"))?;
+            .map_err(hc_err(memory_op_what(XENMEM_SET_POD_TARGET)))?;
         Ok(())
     }
 
@@ -300,7 +391,7 @@ impl Xen {
         buf.write(0, &req.to_bytes());
         self.pc
             .hypercall(HYPERVISOR_HVM_OP, [HVMOP_GET_PARAM, buf.addr(), 0, 0, 0])
-            .map_err(hc_err("hvm_op"))?;
+            .map_err(hc_err("hvm_op get_param"))?;
         Ok(HvmParam::from_bytes(&buf.read(0, std::mem::size_of::<HvmParam>())).value)
     }
 
@@ -319,7 +410,7 @@ impl Xen {
     pub fn memory_op_value(&self, cmd: u64) -> Result<i64, SysError> {
         self.pc
             .hypercall(HYPERVISOR_MEMORY_OP, [cmd, 0, 0, 0, 0])
-            .map_err(hc_err("memory_op"))
+            .map_err(hc_err(memory_op_what(cmd)))
     }
 
     /// CPUs in no cpupool, as a bitmap of `nr_bits`.
@@ -394,7 +485,7 @@ impl Xen {
         buf.write(0, &d.to_bytes());
         self.pc
             .hypercall(HYPERVISOR_DOMCTL, [buf.addr(), 0, 0, 0, 0])
-            .map_err(hc_err("domctl"))?;
+            .map_err(hc_err(domctl_what(cmd)))?;
         Ok((
             Domctl::from_bytes(&buf.read(0, std::mem::size_of::<Domctl>())),
             buf.read(size, data.len()),
@@ -610,6 +701,332 @@ impl Xen {
         let s = Sysctl::new(SYSCTL_SCHEDULER_OP, self.iv.sysctl, &req);
         let buf = self.buf_with(&s.to_bytes(), 0)?;
         Ok(self.sysctl_in(&buf)?.payload::<SysctlSchedOp>().params)
+    }
+}
+
+// What a PV domain builder needs.
+impl Xen {
+    /// XEN_DOMCTL_createdomain with the running Xen's layout; the domain
+    /// starts paused. Returns the domid Xen chose.
+    pub fn create_domain(&self, cfg: &CreateDomain) -> Result<DomId, SysError> {
+        let d = createdomain_domctl(self.version, self.iv.domctl, cfg)?;
+        Ok(self.domctl(d)?.domain)
+    }
+
+    /// XEN_DOMCTL_max_vcpus: must equal createdomain's `max_vcpus`.
+    pub fn max_vcpus(&self, dom: DomId, n: u32) -> Result<(), SysError> {
+        self.domctl(Domctl::new(
+            DOMCTL_MAX_VCPUS,
+            self.iv.domctl,
+            dom,
+            &MaxVcpus { max: n },
+        ))
+        .map(drop)
+    }
+
+    /// XEN_DOMCTL_set_address_size (64 for an x86-64 PV guest).
+    pub fn set_address_size(&self, dom: DomId, bits: u32) -> Result<(), SysError> {
+        self.domctl(Domctl::new(
+            DOMCTL_SET_ADDRESS_SIZE,
+            self.iv.domctl,
+            dom,
+            &AddressSize { size: bits },
+        ))
+        .map(drop)
+    }
+
+    /// XEN_DOMCTL_getdomaininfo for exactly `dom` (ESRCH when it does not
+    /// exist: 4.17 answers with the next domain instead).
+    pub fn getdomaininfo(&self, dom: DomId) -> Result<DomainInfo, SysError> {
+        let info: DomainInfo = self
+            .domctl(Domctl::new(
+                DOMCTL_GETDOMAININFO,
+                self.iv.domctl,
+                dom,
+                &abi::NoPayload,
+            ))?
+            .payload();
+        if info.domain != dom {
+            return Err(SysError::Hypercall {
+                what: domctl_what(DOMCTL_GETDOMAININFO),
+                source: std::io::Error::from_raw_os_error(libc::ESRCH),
+            });
+        }
+        Ok(info)
+    }
+
+    /// XEN_DOMCTL_hypercall_init: make guest frame `gmfn` the PV hypercall
+    /// page.
+    pub fn hypercall_init(&self, dom: DomId, gmfn: u64) -> Result<(), SysError> {
+        self.domctl(Domctl::new(
+            DOMCTL_HYPERCALL_INIT,
+            self.iv.domctl,
+            dom,
+            &HypercallInit { gmfn },
+        ))
+        .map(drop)
+    }
+
+    /// XEN_DOMCTL_settscinfo with only the mode (0 default, 1
+    /// always_emulate, 2 native), as libxl sets it.
+    pub fn settscinfo(&self, dom: DomId, tsc_mode: u32) -> Result<(), SysError> {
+        self.domctl(Domctl::new(
+            DOMCTL_SETTSCINFO,
+            self.iv.domctl,
+            dom,
+            &TscInfo {
+                tsc_mode,
+                ..Default::default()
+            },
+        ))
+        .map(drop)
+    }
+
+    /// XEN_DOMCTL_setvcpucontext: the boot state of one vCPU.
+    pub fn set_vcpu_context(
+        &self,
+        dom: DomId,
+        vcpu: u32,
+        ctx: &VcpuGuestContext,
+    ) -> Result<(), SysError> {
+        self.domctl_with(DOMCTL_SETVCPUCONTEXT, dom, &ctx.to_bytes(), |b| {
+            VcpuContext {
+                vcpu,
+                ctxt: b,
+                ..Default::default()
+            }
+        })
+        .map(drop)
+    }
+
+    /// A memory_op whose argument is the start of `buf`.
+    fn memory_op(&self, cmd: u64, buf: &HypercallBuf) -> Result<i64, SysError> {
+        self.pc
+            .hypercall(HYPERVISOR_MEMORY_OP, [cmd, buf.addr(), 0, 0, 0])
+            .map_err(hc_err(memory_op_what(cmd)))
+    }
+
+    /// A buffer holding `req` then, from a 64-byte boundary, `data`;
+    /// returns it and the guest handle of `data`.
+    fn buf_req_data<P: Pod>(
+        &self,
+        req: impl FnOnce(u64) -> P,
+        data: &[u8],
+    ) -> Result<(HypercallBuf, usize), SysError> {
+        let at = header_room::<P>();
+        let len = at
+            .checked_add(data.len())
+            .ok_or(SysError::Invalid("hypercall buffer size"))?;
+        let mut buf = self.pc.buffer(len)?;
+        buf.write(at, data);
+        let r = req(buf.addr() + at as u64);
+        buf.write(0, &r.to_bytes());
+        Ok((buf, at))
+    }
+
+    /// XENMEM_claim_pages: reserve `pages` for the domain (0 cancels the
+    /// claim). Needs max_mem set first.
+    pub fn claim_pages(&self, dom: DomId, pages: u64) -> Result<(), SysError> {
+        let (buf, _) = self.buf_req_data(
+            |_| MemoryReservation {
+                nr_extents: pages,
+                domid: dom,
+                ..Default::default()
+            },
+            &[],
+        )?;
+        self.memory_op(XENMEM_CLAIM_PAGES, &buf).map(drop)
+    }
+
+    /// XENMEM_populate_physmap: one extent of `2^order` pages per entry of
+    /// `extents` (each the first guest frame of its extent). Returns how
+    /// many extents were populated (fewer when memory ran out); those
+    /// entries are rewritten with what Xen returned (MFNs for PV guests).
+    pub fn populate_physmap(
+        &self,
+        dom: DomId,
+        order: u32,
+        mem_flags: u32,
+        extents: &mut [u64],
+    ) -> Result<usize, SysError> {
+        if extents.is_empty() {
+            return Ok(0);
+        }
+        let data: Vec<u8> = extents.iter().flat_map(|e| e.to_le_bytes()).collect();
+        let (buf, at) = self.buf_req_data(
+            |h| MemoryReservation {
+                extent_start: h,
+                nr_extents: extents.len() as u64,
+                extent_order: order,
+                mem_flags,
+                domid: dom,
+                ..Default::default()
+            },
+            &data,
+        )?;
+        let r = self.memory_op(XENMEM_POPULATE_PHYSMAP, &buf)?;
+        let done = usize::try_from(r).unwrap_or(0).min(extents.len());
+        let out = buf.read(at, done * 8);
+        for (e, b) in extents.iter_mut().zip(out.chunks_exact(8)) {
+            *e = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        }
+        Ok(done)
+    }
+
+    /// XENMEM_set_memory_map: the E820 map a PV guest reads back.
+    pub fn set_memory_map(&self, dom: DomId, entries: &[E820Entry]) -> Result<(), SysError> {
+        let nr_entries =
+            u32::try_from(entries.len()).map_err(|_| SysError::Invalid("too many e820 entries"))?;
+        let data: Vec<u8> = entries.iter().flat_map(|e| e.to_bytes()).collect();
+        let (buf, _) = self.buf_req_data(
+            |h| ForeignMemoryMap {
+                domid: dom,
+                nr_entries,
+                buffer: h,
+                ..Default::default()
+            },
+            &data,
+        )?;
+        self.memory_op(XENMEM_SET_MEMORY_MAP, &buf).map(drop)
+    }
+
+    /// XENMEM_maximum_gpfn: the highest guest frame the domain has.
+    pub fn maximum_gpfn(&self, dom: DomId) -> Result<u64, SysError> {
+        let mut buf = self.pc.buffer(2)?;
+        buf.write(0, &dom.to_le_bytes());
+        Ok(self.memory_op(XENMEM_MAXIMUM_GPFN, &buf)? as u64)
+    }
+
+    /// mmuext_op MMUEXT_PIN_L4_TABLE on the guest's frame `mfn`.
+    pub fn mmuext_pin_l4(&self, dom: DomId, mfn: u64) -> Result<(), SysError> {
+        let op = MmuextOp {
+            cmd: MMUEXT_PIN_L4_TABLE,
+            arg1: mfn,
+            ..Default::default()
+        };
+        let buf = self.buf_with(&op.to_bytes(), 0)?;
+        // One op, no count written back, on behalf of `dom`.
+        self.pc
+            .hypercall(HYPERVISOR_MMUEXT_OP, [buf.addr(), 1, 0, u64::from(dom), 0])
+            .map_err(hc_err("mmuext_op pin_l4_table"))?;
+        Ok(())
+    }
+
+    /// EVTCHNOP_alloc_unbound: a port of `dom` that `remote_dom` may bind.
+    pub fn evtchn_alloc_unbound(&self, dom: DomId, remote_dom: DomId) -> Result<u32, SysError> {
+        let req = EvtchnAllocUnbound {
+            dom,
+            remote_dom,
+            ..Default::default()
+        };
+        let buf = self.buf_with(&req.to_bytes(), 0)?;
+        self.pc
+            .hypercall(
+                HYPERVISOR_EVENT_CHANNEL_OP,
+                [EVTCHNOP_ALLOC_UNBOUND, buf.addr(), 0, 0, 0],
+            )
+            .map_err(hc_err("event_channel_op alloc_unbound"))?;
+        let size = std::mem::size_of::<EvtchnAllocUnbound>();
+        Ok(EvtchnAllocUnbound::from_bytes(&buf.read(0, size)).port)
+    }
+
+    /// HVMOP_set_param.
+    pub fn set_hvm_param(&self, dom: DomId, index: u32, value: u64) -> Result<(), SysError> {
+        let req = HvmParam {
+            domid: dom,
+            index,
+            value,
+            ..Default::default()
+        };
+        let buf = self.buf_with(&req.to_bytes(), 0)?;
+        self.pc
+            .hypercall(HYPERVISOR_HVM_OP, [HVMOP_SET_PARAM, buf.addr(), 0, 0, 0])
+            .map_err(hc_err("hvm_op set_param"))?;
+        Ok(())
+    }
+
+    /// GNTTABOP_setup_table: the frames of the domain's first `nr_frames`
+    /// grant-table frames (MFNs for a PV guest).
+    pub fn gnttab_setup_table(&self, dom: DomId, nr_frames: u32) -> Result<Vec<u64>, SysError> {
+        let n = nr_frames as usize;
+        let (buf, at) = self.buf_req_data(
+            |h| GnttabSetupTable {
+                dom,
+                nr_frames,
+                frame_list: h,
+                ..Default::default()
+            },
+            &vec![0u8; n * 8],
+        )?;
+        self.pc
+            .hypercall(
+                HYPERVISOR_GRANT_TABLE_OP,
+                [GNTTABOP_SETUP_TABLE, buf.addr(), 1, 0, 0],
+            )
+            .map_err(hc_err("grant_table_op setup_table"))?;
+        let size = std::mem::size_of::<GnttabSetupTable>();
+        let status = GnttabSetupTable::from_bytes(&buf.read(0, size)).status;
+        if status != GNTST_OKAY {
+            return Err(SysError::GrantStatus {
+                what: "grant_table_op setup_table",
+                status,
+            });
+        }
+        Ok(buf
+            .read(at, n * 8)
+            .chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+            .collect())
+    }
+
+    /// Map frames of guest `dom` into this process, `frames[i]` at page
+    /// `i` (MFNs for a PV guest, GFNs for PVH/HVM). Every frame must map:
+    /// the first failure is reported with its index ([`SysError::ForeignFrame`]).
+    /// Domain 0 and reserved domids are refused.
+    pub fn map_foreign(
+        &self,
+        dom: DomId,
+        frames: &[u64],
+        writable: bool,
+    ) -> Result<ForeignMap, SysError> {
+        self.pc.map_foreign(dom, frames, writable)
+    }
+
+    /// Map `pages` frames of a resource of `dom` (XENMEM_acquire_resource
+    /// `kind`/`id`, from frame `idx`).
+    pub fn map_resource(
+        &self,
+        dom: DomId,
+        kind: u32,
+        id: u32,
+        idx: u32,
+        pages: usize,
+        writable: bool,
+    ) -> Result<ForeignMap, SysError> {
+        self.pc.map_resource(dom, kind, id, idx, pages, writable)
+    }
+
+    /// The first frame of the domain's shared grant table, writable: through
+    /// acquire_resource, or where Xen or the kernel lack it, through
+    /// GNTTABOP_setup_table and a foreign mapping (PV guests).
+    pub fn map_grant_table(&self, dom: DomId) -> Result<ForeignMap, SysError> {
+        match self.map_resource(
+            dom,
+            XENMEM_RESOURCE_GRANT_TABLE,
+            XENMEM_RESOURCE_GRANT_TABLE_ID_SHARED,
+            0,
+            1,
+            true,
+        ) {
+            // ENOTTY: a kernel without IOCTL_PRIVCMD_MMAP_RESOURCE.
+            Err(SysError::Hypercall { source, .. })
+                if matches!(source.raw_os_error(), Some(libc::EOPNOTSUPP | libc::ENOTTY)) =>
+            {
+                let frames = self.gnttab_setup_table(dom, 1)?;
+                self.map_foreign(dom, &frames, true)
+            }
+            other => other,
+        }
     }
 }
 
@@ -923,6 +1340,455 @@ mod tests {
                 [clear, incremental, index, buffer, count]
             );
         }
+    }
+
+    /// Little-endian integer of `n` bytes at `at`.
+    fn le(b: &[u8], at: usize, n: usize) -> u64 {
+        let mut a = [0u8; 8];
+        a[..n].copy_from_slice(&b[at..at + n]);
+        u64::from_le_bytes(a)
+    }
+
+    fn releases() -> impl Iterator<Item = ((u32, u32), &'static [(&'static str, usize)])> {
+        EXPECTED.iter().map(|(version, facts)| {
+            let (maj, min) = version.split_once('.').expect("version");
+            ((maj.parse().unwrap(), min.parse().unwrap()), *facts)
+        })
+    }
+
+    /// The PV builder's hypercalls: numbers, flags and struct layouts.
+    #[test]
+    fn builder_abi_matches_every_supported_release() {
+        for (version, facts) in releases() {
+            let f = |n: &str| fact(facts, n);
+            for (ours, name) in [
+                (
+                    HYPERVISOR_GRANT_TABLE_OP as usize,
+                    "__HYPERVISOR_grant_table_op",
+                ),
+                (HYPERVISOR_MMUEXT_OP as usize, "__HYPERVISOR_mmuext_op"),
+                (
+                    HYPERVISOR_EVENT_CHANNEL_OP as usize,
+                    "__HYPERVISOR_event_channel_op",
+                ),
+                (DOMCTL_CREATEDOMAIN as usize, "XEN_DOMCTL_createdomain"),
+                (DOMCTL_SETVCPUCONTEXT as usize, "XEN_DOMCTL_setvcpucontext"),
+                (DOMCTL_MAX_VCPUS as usize, "XEN_DOMCTL_max_vcpus"),
+                (DOMCTL_HYPERCALL_INIT as usize, "XEN_DOMCTL_hypercall_init"),
+                (
+                    DOMCTL_SET_ADDRESS_SIZE as usize,
+                    "XEN_DOMCTL_set_address_size",
+                ),
+                (DOMCTL_SETTSCINFO as usize, "XEN_DOMCTL_settscinfo"),
+                (CDF_HVM as usize, "XEN_DOMCTL_CDF_hvm"),
+                (CDF_HAP as usize, "XEN_DOMCTL_CDF_hap"),
+                (CDF_S3_INTEGRITY as usize, "XEN_DOMCTL_CDF_s3_integrity"),
+                (CDF_OOS_OFF as usize, "XEN_DOMCTL_CDF_oos_off"),
+                (CDF_XS_DOMAIN as usize, "XEN_DOMCTL_CDF_xs_domain"),
+                (CDF_IOMMU as usize, "XEN_DOMCTL_CDF_iommu"),
+                (CDF_NESTED_VIRT as usize, "XEN_DOMCTL_CDF_nested_virt"),
+                (CDF_VPMU as usize, "XEN_DOMCTL_CDF_vpmu"),
+                (IOMMU_NO_SHAREPT as usize, "XEN_DOMCTL_IOMMU_no_sharept"),
+                (GRANT_VERSION_MASK as usize, "XEN_DOMCTL_GRANT_version_mask"),
+                (X86_EMU_LAPIC as usize, "XEN_X86_EMU_LAPIC"),
+                (X86_EMU_HPET as usize, "XEN_X86_EMU_HPET"),
+                (X86_EMU_PM as usize, "XEN_X86_EMU_PM"),
+                (X86_EMU_RTC as usize, "XEN_X86_EMU_RTC"),
+                (X86_EMU_IOAPIC as usize, "XEN_X86_EMU_IOAPIC"),
+                (X86_EMU_PIC as usize, "XEN_X86_EMU_PIC"),
+                (X86_EMU_VGA as usize, "XEN_X86_EMU_VGA"),
+                (X86_EMU_IOMMU as usize, "XEN_X86_EMU_IOMMU"),
+                (X86_EMU_PIT as usize, "XEN_X86_EMU_PIT"),
+                (X86_EMU_USE_PIRQ as usize, "XEN_X86_EMU_USE_PIRQ"),
+                (X86_EMU_VPCI as usize, "XEN_X86_EMU_VPCI"),
+                (X86_EMU_ALL as usize, "XEN_X86_EMU_ALL"),
+                (X86_MSR_RELAXED as usize, "XEN_X86_MSR_RELAXED"),
+                (DOMID_FIRST_RESERVED as usize, "DOMID_FIRST_RESERVED"),
+                (DOMID_SELF as usize, "DOMID_SELF"),
+                (VGCF_I387_VALID as usize, "VGCF_i387_valid"),
+                (VGCF_IN_KERNEL as usize, "VGCF_in_kernel"),
+                (
+                    VGCF_FAILSAFE_DISABLES_EVENTS as usize,
+                    "VGCF_failsafe_disables_events",
+                ),
+                (
+                    VGCF_SYSCALL_DISABLES_EVENTS as usize,
+                    "VGCF_syscall_disables_events",
+                ),
+                (VGCF_ONLINE as usize, "VGCF_online"),
+                (FLAT_KERNEL_CS as usize, "FLAT_KERNEL_CS"),
+                (FLAT_KERNEL_SS as usize, "FLAT_KERNEL_SS"),
+                (FLAT_KERNEL_DS as usize, "FLAT_KERNEL_DS"),
+                (XENMEM_POPULATE_PHYSMAP as usize, "XENMEM_populate_physmap"),
+                (XENMEM_SET_MEMORY_MAP as usize, "XENMEM_set_memory_map"),
+                (XENMEM_MAXIMUM_GPFN as usize, "XENMEM_maximum_gpfn"),
+                (XENMEM_CLAIM_PAGES as usize, "XENMEM_claim_pages"),
+                (XENMEM_ACQUIRE_RESOURCE as usize, "XENMEM_acquire_resource"),
+                (
+                    XENMEM_RESOURCE_GRANT_TABLE as usize,
+                    "XENMEM_resource_grant_table",
+                ),
+                (
+                    XENMEM_RESOURCE_GRANT_TABLE_ID_SHARED as usize,
+                    "XENMEM_resource_grant_table_id_shared",
+                ),
+                (
+                    XENMEMF_POPULATE_ON_DEMAND as usize,
+                    "XENMEMF_populate_on_demand",
+                ),
+                (
+                    XENMEMF_EXACT_NODE_REQUEST as usize,
+                    "XENMEMF_exact_node_request",
+                ),
+                (xenmemf_exact_node(0) as usize, "XENMEMF_exact_node(0)"),
+                (xenmemf_exact_node(3) as usize, "XENMEMF_exact_node(3)"),
+                (XENMEM_SET_POD_TARGET as usize, "XENMEM_set_pod_target"),
+                (E820_RAM as usize, "E820_RAM"),
+                (MMUEXT_PIN_L4_TABLE as usize, "MMUEXT_PIN_L4_TABLE"),
+                (EVTCHNOP_ALLOC_UNBOUND as usize, "EVTCHNOP_alloc_unbound"),
+                (GNTTABOP_SETUP_TABLE as usize, "GNTTABOP_setup_table"),
+                (GNTST_OKAY as usize, "GNTST_okay"),
+                (HVMOP_SET_PARAM as usize, "HVMOP_set_param"),
+                (HVM_PARAM_STORE_PFN as usize, "HVM_PARAM_STORE_PFN"),
+                (HVM_PARAM_STORE_EVTCHN as usize, "HVM_PARAM_STORE_EVTCHN"),
+                (HVM_PARAM_VIRIDIAN as usize, "HVM_PARAM_VIRIDIAN"),
+                (HVM_PARAM_TIMER_MODE as usize, "HVM_PARAM_TIMER_MODE"),
+                (HVM_PARAM_HPET_ENABLED as usize, "HVM_PARAM_HPET_ENABLED"),
+                (HVM_PARAM_VPT_ALIGN as usize, "HVM_PARAM_VPT_ALIGN"),
+                (HVM_PARAM_CONSOLE_PFN as usize, "HVM_PARAM_CONSOLE_PFN"),
+                (
+                    HVM_PARAM_CONSOLE_EVTCHN as usize,
+                    "HVM_PARAM_CONSOLE_EVTCHN",
+                ),
+                (HVM_PARAM_ALTP2M as usize, "HVM_PARAM_ALTP2M"),
+                (HVM_PARAM_MCA_CAP as usize, "HVM_PARAM_MCA_CAP"),
+            ] {
+                assert_eq!(ours, f(&format!("const {name}")), "{version:?} {name}");
+            }
+            // Constants of some releases only.
+            let since = |n: &str, minor: u32, ours: u32| {
+                let got = facts.iter().find(|(k, _)| *k == format!("const {n}"));
+                assert_eq!(got.is_some(), version.1 >= minor, "{version:?} {n}");
+                if let Some((_, v)) = got {
+                    assert_eq!(ours as usize, *v, "{version:?} {n}");
+                }
+            };
+            since(
+                "XEN_DOMCTL_CDF_trap_unmapped_accesses",
+                21,
+                CDF_TRAP_UNMAPPED_ACCESSES,
+            );
+            since("XEN_DOMCTL_ALTP2M_mixed", 19, ALTP2M_MIXED);
+            since("XEN_DOMCTL_ALTP2M_external", 19, ALTP2M_EXTERNAL);
+            since("XEN_DOMCTL_ALTP2M_limited", 19, ALTP2M_LIMITED);
+
+            macro_rules! layout {
+                ($t:ty, $c:literal, [$($field:ident),*]) => {
+                    assert_eq!(size_of::<$t>(), f(concat!("size ", $c)), "{version:?} size {}", $c);
+                    $( assert_eq!(offset_of!($t, $field), f(concat!("offset ", $c, ".", stringify!($field))),
+                        "{version:?} {}.{}", $c, stringify!($field)); )*
+                };
+            }
+            layout!(MaxVcpus, "struct xen_domctl_max_vcpus", [max]);
+            layout!(AddressSize, "struct xen_domctl_address_size", [size]);
+            layout!(HypercallInit, "struct xen_domctl_hypercall_init", [gmfn]);
+            layout!(
+                TscInfo,
+                "struct xen_domctl_tsc_info",
+                [tsc_mode, gtsc_khz, incarnation, elapsed_nsec]
+            );
+            layout!(VcpuContext, "struct xen_domctl_vcpucontext", [vcpu, ctxt]);
+            layout!(
+                VcpuGuestContext,
+                "struct vcpu_guest_context",
+                [
+                    fpu_ctxt,
+                    flags,
+                    user_regs,
+                    trap_ctxt,
+                    ldt_base,
+                    ldt_ents,
+                    gdt_frames,
+                    gdt_ents,
+                    kernel_ss,
+                    kernel_sp,
+                    ctrlreg,
+                    debugreg,
+                    event_callback_eip,
+                    failsafe_callback_eip,
+                    syscall_callback_eip,
+                    vm_assist,
+                    fs_base,
+                    gs_base_kernel,
+                    gs_base_user
+                ]
+            );
+            assert_eq!(size_of::<VcpuGuestContext>(), 5168);
+            layout!(TrapInfo, "struct trap_info", [vector, flags, cs, address]);
+            layout!(
+                CpuUserRegs,
+                "struct cpu_user_regs",
+                [
+                    r15,
+                    r14,
+                    r13,
+                    r12,
+                    rbp,
+                    rbx,
+                    r11,
+                    r10,
+                    r9,
+                    r8,
+                    rax,
+                    rcx,
+                    rdx,
+                    rsi,
+                    rdi,
+                    error_code,
+                    entry_vector,
+                    rip,
+                    cs,
+                    saved_upcall_mask,
+                    rflags,
+                    rsp,
+                    ss,
+                    es,
+                    ds,
+                    fs,
+                    gs
+                ]
+            );
+            layout!(
+                MemoryReservation,
+                "struct xen_memory_reservation",
+                [extent_start, nr_extents, extent_order, mem_flags, domid]
+            );
+            layout!(ForeignMemoryMap, "struct xen_foreign_memory_map", [domid]);
+            assert_eq!(
+                offset_of!(ForeignMemoryMap, nr_entries),
+                f("offset struct xen_foreign_memory_map.map.nr_entries")
+            );
+            assert_eq!(
+                offset_of!(ForeignMemoryMap, buffer),
+                f("offset struct xen_foreign_memory_map.map.buffer")
+            );
+            assert_eq!(E820Entry::SIZE, f("size struct e820entry"));
+            layout!(MmuextOp, "struct mmuext_op", [cmd, arg2]);
+            assert_eq!(
+                offset_of!(MmuextOp, arg1),
+                f("offset struct mmuext_op.arg1.mfn")
+            );
+            layout!(
+                EvtchnAllocUnbound,
+                "struct evtchn_alloc_unbound",
+                [dom, remote_dom, port]
+            );
+            layout!(
+                GnttabSetupTable,
+                "struct gnttab_setup_table",
+                [dom, nr_frames, status, frame_list]
+            );
+            layout!(
+                PrivcmdMmapBatchV2,
+                "privcmd_mmapbatch_v2_t",
+                [num, dom, addr, arr, err]
+            );
+            layout!(
+                PrivcmdMmapResource,
+                "privcmd_mmap_resource_t",
+                [dom, id, idx, num, addr]
+            );
+            assert_eq!(
+                offset_of!(PrivcmdMmapResource, kind),
+                f("offset privcmd_mmap_resource_t.type")
+            );
+            layout!(HvmParam, "struct xen_hvm_param", [domid, index, value]);
+        }
+    }
+
+    /// createdomain as serialised for each release, field by field at the
+    /// offsets that release's header gives.
+    #[test]
+    fn createdomain_has_each_releases_layout() {
+        let cfg = CreateDomain {
+            ssidref: 0x1111_1111,
+            handle: *b"0123456789abcdef",
+            flags: 0x2222_2222,
+            iommu_opts: 0x3333_3333,
+            max_vcpus: 0x4444_4444,
+            max_evtchn_port: 0x5555_5555,
+            max_grant_frames: -2,
+            max_maptrack_frames: -3,
+            grant_opts: 0x6666_6666,
+            altp2m_opts: 0x000a_0001,
+            vmtrace_size: 0x7777_7777,
+            cpupool_id: 0x8888_8888,
+            emulation_flags: 0x9999_9999,
+            misc_flags: 0xaaaa_aaaa,
+        };
+        let mut shapes = Vec::new();
+        for (version, facts) in releases() {
+            let f = |n: &str| fact(facts, &format!("offset struct xen_domctl_createdomain.{n}"));
+            let has = |n: &str| {
+                facts
+                    .iter()
+                    .any(|(k, _)| *k == format!("offset struct xen_domctl_createdomain.{n}"))
+            };
+            let layout = CreateDomainLayout::for_version(version);
+            let size = fact(facts, "size struct xen_domctl_createdomain");
+            assert_eq!(layout.size(), size, "{version:?}");
+            assert!(size <= UNION_SIZE);
+            let iv = interface_versions(version.0 << 16 | version.1).unwrap();
+            let cfg = match layout {
+                CreateDomainLayout::NoAltp2m => CreateDomain {
+                    altp2m_opts: 0,
+                    ..cfg
+                },
+                CreateDomainLayout::Altp2m => cfg,
+            };
+            let d = super::createdomain_domctl(version, iv.domctl, &cfg).expect("serialises");
+            assert_eq!(
+                (d.cmd, d.interface_version, d.domain),
+                (1, iv.domctl, 0),
+                "{version:?}"
+            );
+            let b = &d.u[..];
+            assert!(b[size..].iter().all(|x| *x == 0), "{version:?} tail");
+            let u32_at = |n: &str| le(b, f(n), 4) as u32;
+            assert_eq!(u32_at("ssidref"), cfg.ssidref, "{version:?}");
+            assert_eq!(&b[f("handle")..f("handle") + 16], &cfg.handle[..]);
+            assert_eq!(u32_at("flags"), cfg.flags, "{version:?}");
+            assert_eq!(u32_at("iommu_opts"), cfg.iommu_opts, "{version:?}");
+            assert_eq!(u32_at("max_vcpus"), cfg.max_vcpus, "{version:?}");
+            assert_eq!(u32_at("max_evtchn_port"), cfg.max_evtchn_port);
+            assert_eq!(u32_at("max_grant_frames") as i32, cfg.max_grant_frames);
+            assert_eq!(
+                u32_at("max_maptrack_frames") as i32,
+                cfg.max_maptrack_frames
+            );
+            assert_eq!(u32_at("grant_opts"), cfg.grant_opts, "{version:?}");
+            assert_eq!(u32_at("vmtrace_size"), cfg.vmtrace_size, "{version:?}");
+            assert_eq!(u32_at("cpupool_id"), cfg.cpupool_id, "{version:?}");
+            assert_eq!(
+                u32_at("arch.emulation_flags"),
+                cfg.emulation_flags,
+                "{version:?}"
+            );
+            assert_eq!(u32_at("arch.misc_flags"), cfg.misc_flags, "{version:?}");
+            let shape = if has("altp2m.opts") {
+                assert_eq!(le(b, f("altp2m.opts"), 2), 1, "{version:?}");
+                assert_eq!(le(b, f("altp2m.nr"), 2), 10, "{version:?}");
+                "struct"
+            } else if has("altp2m_opts") {
+                assert_eq!(u32_at("altp2m_opts"), cfg.altp2m_opts, "{version:?}");
+                "u32"
+            } else {
+                assert_eq!(layout, CreateDomainLayout::NoAltp2m, "{version:?}");
+                "none"
+            };
+            shapes.push(shape);
+        }
+        // The per-release headers really differ where the table says.
+        assert_eq!(shapes, ["none", "none", "u32", "u32", "struct", "struct"]);
+    }
+
+    #[test]
+    fn altp2m_before_4_19_is_refused() {
+        let cfg = CreateDomain {
+            altp2m_opts: ALTP2M_MIXED,
+            ..Default::default()
+        };
+        assert!(matches!(
+            super::createdomain_domctl((4, 18), 0x16, &cfg),
+            Err(super::SysError::Invalid(_))
+        ));
+        assert!(super::createdomain_domctl((4, 19), 0x17, &cfg).is_ok());
+    }
+
+    /// The byte images Xen reads put nested fields where the headers say.
+    #[test]
+    fn vcpu_context_and_e820_images_follow_the_headers() {
+        let (_, facts) = releases().next().unwrap();
+        let f = |n: &str| fact(facts, n);
+        let mut ctx = VcpuGuestContext {
+            flags: VGCF_IN_KERNEL | VGCF_ONLINE,
+            kernel_sp: 0x5555,
+            gs_base_user: 0x6666,
+            ..Default::default()
+        };
+        ctx.fpu_ctxt[511] = 0x42;
+        ctx.user_regs.rip = 0x1111;
+        ctx.user_regs.cs = FLAT_KERNEL_CS;
+        ctx.user_regs.saved_upcall_mask = 0x7;
+        ctx.user_regs.gs = 0x33;
+        ctx.trap_ctxt[255] = TrapInfo {
+            vector: 0x80,
+            flags: 3,
+            cs: 0xe033,
+            address: 0x2222,
+            ..Default::default()
+        };
+        ctx.ctrlreg[3] = 0x3333 << 12;
+        ctx.debugreg[7] = 0x400;
+        let b = ctx.to_bytes();
+        assert_eq!(b.len(), f("size struct vcpu_guest_context"));
+        let vgc = |n: &str| f(&format!("offset struct vcpu_guest_context.{n}"));
+        let regs = |n: &str| vgc("user_regs") + f(&format!("offset struct cpu_user_regs.{n}"));
+        assert_eq!(b[511], 0x42);
+        assert_eq!(le(&b, vgc("flags"), 8), 0x24);
+        assert_eq!(le(&b, regs("rip"), 8), 0x1111);
+        assert_eq!(le(&b, regs("cs"), 2), 0xe033);
+        assert_eq!(le(&b, regs("saved_upcall_mask"), 1), 0x7);
+        assert_eq!(le(&b, regs("gs"), 2), 0x33);
+        let trap = vgc("trap_ctxt") + 255 * f("size struct trap_info");
+        assert_eq!(le(&b, trap + f("offset struct trap_info.vector"), 1), 0x80);
+        assert_eq!(le(&b, trap + f("offset struct trap_info.flags"), 1), 3);
+        assert_eq!(le(&b, trap + f("offset struct trap_info.cs"), 2), 0xe033);
+        assert_eq!(
+            le(&b, trap + f("offset struct trap_info.address"), 8),
+            0x2222
+        );
+        assert_eq!(le(&b, vgc("ctrlreg") + 3 * 8, 8), 0x3333 << 12);
+        assert_eq!(le(&b, vgc("debugreg") + 7 * 8, 8), 0x400);
+        assert_eq!(le(&b, vgc("kernel_sp"), 8), 0x5555);
+        assert_eq!(le(&b, vgc("gs_base_user"), 8), 0x6666);
+        // Nothing else is written: the non-zero bytes of the values above.
+        assert_eq!(b.iter().filter(|x| **x != 0).count(), 22);
+        assert_eq!(VcpuGuestContext::from_bytes(&b), ctx);
+
+        let e = E820Entry {
+            addr: 0x0102_0304_0506_0708,
+            size: 0x1112_1314_1516_1718,
+            kind: E820_RAM,
+        };
+        let b = e.to_bytes();
+        assert_eq!(le(&b, f("offset struct e820entry.addr"), 8), e.addr);
+        assert_eq!(le(&b, f("offset struct e820entry.size"), 8), e.size);
+        assert_eq!(le(&b, f("offset struct e820entry.type"), 4), 1);
+    }
+
+    #[test]
+    fn failures_name_the_operation() {
+        use super::{domctl_what, memory_op_what, sysctl_what};
+        assert_eq!(domctl_what(DOMCTL_CREATEDOMAIN), "domctl createdomain");
+        assert_eq!(domctl_what(DOMCTL_SETVCPUCONTEXT), "domctl setvcpucontext");
+        assert_eq!(domctl_what(9999), "domctl");
+        assert_eq!(sysctl_what(SYSCTL_PHYSINFO), "sysctl physinfo");
+        assert_eq!(
+            memory_op_what(XENMEM_POPULATE_PHYSMAP),
+            "memory_op populate_physmap"
+        );
+        assert_eq!(memory_op_what(XENMEM_CLAIM_PAGES), "memory_op claim_pages");
+        // Every named command has its own name.
+        let mut names: Vec<_> = (0..100)
+            .map(domctl_what)
+            .filter(|n| *n != "domctl")
+            .collect();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), n);
+        assert!(n >= 17);
     }
 
     #[test]
