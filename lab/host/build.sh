@@ -133,12 +133,15 @@ lab_build_dom0() {
   local key r="$IMG/rootfs-dom0" xenlib=/usr/lib/xen-4.17 bins m t f
   key=$(lab_hash "$LAB/host/build.sh" "$KVER" \
         "$(cat "$IMG"/{vmlinux,domU.cpio.gz,boot.img,pvh.elf}.key)" \
-        "$(lab_pkgver xen-utils-4.17 xen-utils-common xenstore-utils qemu-system-xen seabios busybox-static bash jq libc6)")
+        "$(lab_pkgver xen-utils-4.17 xen-utils-common xenstore-utils qemu-system-xen seabios busybox-static bash jq libc6 util-linux mount)")
   lab_fresh dom0.cpio.gz "$key" && return 0
   lab_skeleton "$r"
   # bash for the suites, jq for same_json, coreutils timeout (exit 124 on timeout; busybox's
-  # reports the signal instead, 143)
-  lab_copy_elf "$r" /usr/bin/bash /usr/bin/jq /usr/bin/timeout
+  # reports the signal instead, 143); for the hotplug scripts, util-linux flock and losetup
+  # and coreutils stat (busybox has no flock applet, so /etc/xen/scripts/block failed file-backed
+  # vbds with "block failed; error detected"; its lock loop needs `stat -L -c %D.%i`)
+  lab_copy_elf "$r" /usr/bin/bash /usr/bin/jq /usr/bin/timeout /usr/bin/flock /usr/sbin/losetup \
+    /usr/bin/stat
   # Xen userland (all but the python tools) and the xenstore client
   bins=()
   for f in "$xenlib"/bin/*; do
@@ -177,7 +180,7 @@ lab_build_dom0() {
   depmod -b "$r" "$KVER"
   # guest images
   mkdir -p "$r/lab/guest"
-  cp "$IMG"/{vmlinux,domU.cpio.gz,boot.img,pvh.elf} "$r/lab/guest/"
+  cp "$IMG"/{vmlinux,vmlinuz,domU.cpio.gz,boot.img,pvh.elf} "$r/lab/guest/"
   lab_cpio "$r" "$IMG/dom0.cpio.gz"
   rm -rf "$r"
   lab_done dom0.cpio.gz "$key"
