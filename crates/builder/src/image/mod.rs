@@ -1,0 +1,444 @@
+//! Kernel images: what Xen boots as a PV kernel, and what is wrong when it cannot.
+//!
+//! Accepted inputs, as libxenguest accepts them:
+//! - an ELF image (`vmlinux`), 64-bit for x86_64 PV (32-bit ELFs parse, [`crate::plan_pv`]
+//!   refuses them);
+//! - the same ELF gzip-compressed as a whole file;
+//! - a bzImage (boot protocol 2.08 or later), whose payload is an ELF compressed with
+//!   **gzip, bzip2, xz (with the x86 BCJ filter), lzma, lzo (lzop container), lz4 (legacy
+//!   frame) or zstd** — every compressor Linux offers for x86. Decoding stops at the end of
+//!   the compressed stream, so the 4-byte size the kernel build appends is ignored.
+//!   Output is capped at [`MAX_DECOMPRESSED`] (1 GiB), like libxenguest.
+//!
+//! Not supported: the legacy `__xen_guest` section (pre-2006 kernels without ELF notes) and
+//! the `BSD_SYMTAB` symbol table load (the kernel is loaded without its symbols).
+
+mod bzimage;
+mod decompress;
+mod elf;
+mod lzop;
+mod notes;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+pub use decompress::{Compression, MAX_DECOMPRESSED};
+pub use notes::{XenNotes, feature};
+
+use elf::{ElfImage, LoadHeader};
+
+#[cfg(test)]
+pub(crate) use lzop::adler32 as lzop_adler32;
+
+/// Why a kernel image cannot be booted, in words an administrator can act on.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ImageError {
+    /// The bytes are neither ELF, gzip nor bzImage.
+    #[error(
+        "not a kernel image: neither ELF, gzip-compressed ELF nor bzImage (it starts with {head})"
+    )]
+    Unrecognized {
+        /// The first bytes, in hex.
+        head: String,
+    },
+    /// The bzImage header is unusable.
+    #[error("bzImage: {0}")]
+    BzImage(String),
+    /// The payload magic is not one Linux uses.
+    #[error(
+        "bzImage payload is compressed with an unknown format (it starts with {head}); \
+         Xen kernels use gzip, bzip2, xz, lzma, lzo, lz4 or zstd"
+    )]
+    UnknownCompression {
+        /// The first payload bytes, in hex.
+        head: String,
+    },
+    /// The compressed data is corrupt or truncated.
+    #[error("{what} is compressed with {format}, which failed to decompress: {reason}")]
+    Decompress {
+        /// "bzImage payload" or "kernel file".
+        what: &'static str,
+        /// The compressor.
+        format: Compression,
+        /// The decoder's complaint.
+        reason: String,
+    },
+    /// The decompressed kernel would exceed [`MAX_DECOMPRESSED`].
+    #[error(
+        "{what} is compressed with {format}, which expands past 1 GiB, the limit libxenguest \
+         also applies: not a kernel"
+    )]
+    TooLarge {
+        /// "bzImage payload" or "kernel file".
+        what: &'static str,
+        /// The compressor.
+        format: Compression,
+    },
+    /// The ELF structure is broken.
+    #[error("malformed ELF kernel: {0}")]
+    Elf(String),
+    /// No Xen note at all.
+    #[error("not a Xen PV kernel: no Xen ELF notes (is CONFIG_XEN enabled?)")]
+    NoXenNotes,
+    /// A note Xen insists on is absent.
+    #[error("not a Xen PV kernel: the {note} ELF note is missing ({hint})")]
+    MissingNote {
+        /// Note name as in `public/elfnote.h` without the prefix.
+        note: &'static str,
+        /// What Xen wants there.
+        hint: &'static str,
+    },
+    /// A note has a value Xen refuses.
+    #[error("Xen ELF note {note} is invalid: {reason}")]
+    BadNote {
+        /// Note name.
+        note: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The kernel asks for something an unprivileged PV guest cannot have.
+    #[error("kernel cannot run as an unprivileged PV guest: {0}")]
+    Unsupported(String),
+    /// Entry point, kernel range and notes contradict each other.
+    #[error("kernel addresses are inconsistent: {0}")]
+    Addresses(String),
+}
+
+/// How the kernel arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelFormat {
+    /// A plain ELF file.
+    Elf,
+    /// An ELF file compressed as a whole with gzip.
+    GzipElf,
+    /// A bzImage whose payload used this compressor.
+    BzImage(Compression),
+}
+
+/// One loadable ELF segment, as the builder copies it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment<'a> {
+    /// Physical load address from the program header.
+    pub paddr: u64,
+    /// The bytes from the file (`p_filesz` of them).
+    pub data: &'a [u8],
+    /// Size in memory; the part past `data` is zeroed (bss).
+    pub memsz: u64,
+}
+
+/// A parsed PV kernel: its loadable segments, Xen notes and derived addresses.
+#[derive(Clone)]
+pub struct Kernel {
+    elf_bytes: Vec<u8>,
+    format: KernelFormat,
+    is_64bit: bool,
+    machine: u16,
+    segments: Vec<LoadHeader>,
+    notes: XenNotes,
+    pstart: u64,
+    pend: u64,
+    virt_base: u64,
+    paddr_offset: u64,
+    virt_entry: u64,
+}
+
+/// Parse a kernel image (ELF, gzip'd ELF or bzImage) and check that Xen would boot it as
+/// an unprivileged PV guest.
+pub fn parse_kernel(bytes: &[u8]) -> Result<Kernel, ImageError> {
+    let (elf_bytes, format) = unwrap_container(bytes)?;
+    let image = elf::parse(&elf_bytes)?;
+    check_pv_notes(&image)?;
+    let addrs = compute_addresses(&image)?;
+    Ok(Kernel {
+        format,
+        is_64bit: image.is_64bit,
+        machine: image.machine,
+        segments: image.segments,
+        notes: image.notes,
+        pstart: addrs.pstart,
+        pend: addrs.pend,
+        virt_base: addrs.virt_base,
+        paddr_offset: addrs.paddr_offset,
+        virt_entry: addrs.virt_entry,
+        elf_bytes,
+    })
+}
+
+/// Peel gzip or bzImage wrapping off until an ELF image remains.
+fn unwrap_container(bytes: &[u8]) -> Result<(Vec<u8>, KernelFormat), ImageError> {
+    if elf::is_elf(bytes) {
+        return Ok((bytes.to_vec(), KernelFormat::Elf));
+    }
+    if decompress::detect(bytes) == Some(Compression::Gzip) {
+        let inner = decompress::decompress(Compression::Gzip, bytes, "kernel file")?;
+        if elf::is_elf(&inner) {
+            return Ok((inner, KernelFormat::GzipElf));
+        }
+        if bzimage::is_bzimage(&inner) {
+            return from_bzimage(&inner);
+        }
+        return Err(ImageError::Unrecognized {
+            head: format!("gzip data holding {}", hex_head(&inner)),
+        });
+    }
+    if bzimage::is_bzimage(bytes) {
+        return from_bzimage(bytes);
+    }
+    Err(ImageError::Unrecognized {
+        head: hex_head(bytes),
+    })
+}
+
+fn from_bzimage(bytes: &[u8]) -> Result<(Vec<u8>, KernelFormat), ImageError> {
+    let payload = bzimage::payload(bytes)?;
+    let format = decompress::detect(payload).ok_or_else(|| ImageError::UnknownCompression {
+        head: hex_head(payload),
+    })?;
+    let elf_bytes = decompress::decompress(format, payload, "bzImage payload")?;
+    if !elf::is_elf(&elf_bytes) {
+        return Err(ImageError::BzImage(format!(
+            "the {format}-compressed payload is not an ELF image (it starts with {})",
+            hex_head(&elf_bytes)
+        )));
+    }
+    Ok((elf_bytes, KernelFormat::BzImage(format)))
+}
+
+/// The first bytes of `bytes` in hex, for error messages.
+fn hex_head(bytes: &[u8]) -> String {
+    if bytes.is_empty() {
+        return "nothing: the file is empty".to_string();
+    }
+    let shown: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    shown.join(" ")
+}
+
+/// libelf's `elf_xen_note_check` for PV, plus libxenguest's refusal of dom0-only and
+/// auto-translated kernels.
+fn check_pv_notes(image: &ElfImage) -> Result<(), ImageError> {
+    let notes = &image.notes;
+    if !image.has_xen_notes {
+        return Err(ImageError::NoXenNotes);
+    }
+    check_loader_or_guest_os(notes)?;
+    check_xen_version(notes)?;
+    check_required_features(notes)
+}
+
+fn check_loader_or_guest_os(notes: &XenNotes) -> Result<(), ImageError> {
+    let loader = notes.loader.as_deref().unwrap_or("");
+    let guest_os = notes.guest_os.as_deref().unwrap_or("");
+    if loader.starts_with("generic") || guest_os.starts_with("linux") {
+        return Ok(());
+    }
+    if notes.loader.is_none() && notes.guest_os.is_none() {
+        return Err(ImageError::MissingNote {
+            note: "GUEST_OS",
+            hint: "Xen loads kernels whose GUEST_OS is \"linux\" or whose LOADER is \"generic\"",
+        });
+    }
+    Err(ImageError::Unsupported(format!(
+        "GUEST_OS is {guest_os:?} and LOADER is {loader:?}; Xen only loads Linux kernels \
+         and kernels built for the \"generic\" loader"
+    )))
+}
+
+fn check_xen_version(notes: &XenNotes) -> Result<(), ImageError> {
+    match notes.xen_version.as_deref() {
+        None => Err(ImageError::MissingNote {
+            note: "XEN_VERSION",
+            hint: "expected \"xen-3.0\"",
+        }),
+        Some(v) if v.starts_with("xen-3.0") => Ok(()),
+        Some(v) => Err(ImageError::BadNote {
+            note: "XEN_VERSION",
+            reason: format!("{v:?}: Xen only loads kernels built for \"xen-3.0\""),
+        }),
+    }
+}
+
+fn check_required_features(notes: &XenNotes) -> Result<(), ImageError> {
+    if notes.requires(feature::DOM0) {
+        return Err(ImageError::Unsupported(
+            "its FEATURES note requires \"dom0\" (the kernel only runs as the control domain)"
+                .to_string(),
+        ));
+    }
+    if notes.requires(feature::AUTO_TRANSLATED_PHYSMAP) {
+        return Err(ImageError::Unsupported(
+            "its FEATURES note requires \"auto_translated_physmap\", which Xen no longer \
+             offers to PV guests (boot it as PVH instead)"
+                .to_string(),
+        ));
+    }
+    Ok(())
+}
+
+struct Addresses {
+    pstart: u64,
+    pend: u64,
+    virt_base: u64,
+    paddr_offset: u64,
+    virt_entry: u64,
+}
+
+/// libelf's `elf_xen_addr_calc_check` for PV kernels with notes.
+fn compute_addresses(image: &ElfImage) -> Result<Addresses, ImageError> {
+    let notes = &image.notes;
+    if notes.paddr_offset.is_some() && notes.virt_base.is_none() {
+        return Err(ImageError::Addresses(
+            "the PADDR_OFFSET note is set but VIRT_BASE is not".to_string(),
+        ));
+    }
+    let (pstart, pend) = image.paddr_range()?;
+    let virt_base = notes.virt_base.unwrap_or(0);
+    let paddr_offset = notes.paddr_offset.unwrap_or(0);
+    // libelf computes these modulo 2^64; so do we, then checks the result.
+    let virt_offset = virt_base.wrapping_sub(paddr_offset);
+    let virt_kstart = pstart.wrapping_add(virt_offset);
+    let virt_kend = pend.wrapping_add(virt_offset);
+    let virt_entry = notes.entry.unwrap_or(image.entry);
+    if virt_kstart > virt_kend {
+        return Err(ImageError::Addresses(format!(
+            "kernel start {virt_kstart:#x} lies above its end {virt_kend:#x}"
+        )));
+    }
+    if virt_entry < virt_kstart || virt_entry > virt_kend {
+        return Err(ImageError::Addresses(format!(
+            "entry point {virt_entry:#x} is outside the kernel ({virt_kstart:#x}-{virt_kend:#x})"
+        )));
+    }
+    if virt_base > virt_kstart {
+        return Err(ImageError::Addresses(format!(
+            "VIRT_BASE {virt_base:#x} lies above the kernel start {virt_kstart:#x}"
+        )));
+    }
+    if let Some(p2m) = notes.init_p2m
+        && (virt_kstart..virt_kend).contains(&p2m)
+    {
+        return Err(ImageError::Addresses(format!(
+            "INIT_P2M {p2m:#x} lies inside the kernel ({virt_kstart:#x}-{virt_kend:#x})"
+        )));
+    }
+    Ok(Addresses {
+        pstart,
+        pend,
+        virt_base,
+        paddr_offset,
+        virt_entry,
+    })
+}
+
+impl fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kernel")
+            .field("format", &self.format)
+            .field("elf_len", &self.elf_bytes.len())
+            .field("is_64bit", &self.is_64bit)
+            .field("segments", &self.segments)
+            .field("notes", &self.notes)
+            .field("virt_kstart", &format_args!("{:#x}", self.virt_kstart()))
+            .field("virt_kend", &format_args!("{:#x}", self.virt_kend()))
+            .field("entry", &format_args!("{:#x}", self.virt_entry))
+            .finish()
+    }
+}
+
+impl Kernel {
+    /// How the image was wrapped.
+    pub fn format(&self) -> KernelFormat {
+        self.format
+    }
+
+    /// Whether this is an ELF64 image (x86_64 PV) rather than ELF32 (x86_32 PV).
+    pub fn is_64bit(&self) -> bool {
+        self.is_64bit
+    }
+
+    /// ELF `e_machine` (62 for x86_64, 3 for i386).
+    pub fn machine(&self) -> u16 {
+        self.machine
+    }
+
+    /// The loadable segments (PT_LOAD with any of R/W/X), in program header order.
+    pub fn segments(&self) -> impl Iterator<Item = Segment<'_>> + '_ {
+        self.segments.iter().map(|s| Segment {
+            paddr: s.paddr,
+            data: &self.elf_bytes[s.file_range()],
+            memsz: s.memsz,
+        })
+    }
+
+    /// All Xen notes as found.
+    pub fn notes(&self) -> &XenNotes {
+        &self.notes
+    }
+
+    /// The decompressed ELF image.
+    pub fn elf_bytes(&self) -> &[u8] {
+        &self.elf_bytes
+    }
+
+    /// Lowest physical address of the loadable segments.
+    pub fn paddr_start(&self) -> u64 {
+        self.pstart
+    }
+
+    /// End (exclusive) of the loadable segments' physical range.
+    pub fn paddr_end(&self) -> u64 {
+        self.pend
+    }
+
+    /// VIRT_BASE, 0 when the note is absent.
+    pub fn virt_base(&self) -> u64 {
+        self.virt_base
+    }
+
+    /// PADDR_OFFSET, 0 when the note is absent.
+    pub fn paddr_offset(&self) -> u64 {
+        self.paddr_offset
+    }
+
+    /// Virtual address of the first kernel byte: ELF paddr start + (virt_base − paddr_offset).
+    pub fn virt_kstart(&self) -> u64 {
+        self.pstart
+            .wrapping_add(self.virt_base.wrapping_sub(self.paddr_offset))
+    }
+
+    /// Virtual end (exclusive) of the kernel image.
+    pub fn virt_kend(&self) -> u64 {
+        self.pend
+            .wrapping_add(self.virt_base.wrapping_sub(self.paddr_offset))
+    }
+
+    /// Entry point: the ENTRY note, else `e_entry`.
+    pub fn entry(&self) -> u64 {
+        self.virt_entry
+    }
+
+    /// HYPERCALL_PAGE note (a virtual address), if present.
+    pub fn hypercall_page(&self) -> Option<u64> {
+        self.notes.hypercall_page
+    }
+
+    /// INIT_P2M note (where the kernel wants its p2m list mapped), if present.
+    pub fn init_p2m(&self) -> Option<u64> {
+        self.notes.init_p2m
+    }
+
+    /// MOD_START_PFN note, if present.
+    pub fn mod_start_pfn(&self) -> Option<u64> {
+        self.notes.mod_start_pfn
+    }
+
+    /// PHYS32_ENTRY note (PVH entry), if present.
+    pub fn phys32_entry(&self) -> Option<u64> {
+        self.notes.phys32_entry
+    }
+
+    /// Whether the ramdisk goes outside the initial mapping (MOD_START_PFN ≠ 0).
+    pub fn unmapped_initrd(&self) -> bool {
+        self.notes.mod_start_pfn.is_some_and(|v| v != 0)
+    }
+}

@@ -1,0 +1,32 @@
+//! The Xen domain builder, without libxenguest.
+//!
+//! It works on byte slices only: no files, no hypercalls, no unsafe code. The steps are
+//!
+//! 1. [`parse_kernel`]: an ELF or bzImage kernel (its payload decompressed) becomes a
+//!    [`Kernel`] with its loadable segments and Xen ELF notes, checked the way libelf does.
+//! 2. [`plan_pv`]: the x86_64 PV guest layout (which pseudo-physical frame holds the
+//!    kernel, start_info, xenstore and console rings, page tables, boot stack, ramdisk and
+//!    p2m list) computed exactly as libxenguest lays it out. Pure and deterministic.
+//! 3. [`apply_pv`]: the plan written into a domain through the small [`PvTarget`] trait,
+//!    which a Xen backend implements with hypercalls and [`MemTarget`] implements in memory
+//!    for tests and the simulator.
+
+pub mod image;
+pub mod layout;
+pub mod mem_target;
+pub mod target;
+pub mod x86;
+
+#[cfg(test)]
+mod testutil;
+
+pub use image::{Compression, ImageError, Kernel, KernelFormat, XenNotes, parse_kernel};
+pub use layout::{LayoutEvent, Segment};
+pub use mem_target::{MemTarget, TargetCall, Translation};
+pub use target::{GrantSeed, PvTarget, PvVcpuContext, TargetError};
+pub use x86::pv::{BuildError, PvBuilt, PvPlan, PvRequest, StartInfo, apply_pv, plan_pv};
+
+/// Size of a guest page on x86.
+pub const PAGE_SIZE: u64 = 4096;
+/// log2 of [`PAGE_SIZE`].
+pub const PAGE_SHIFT: u32 = 12;

@@ -1,0 +1,8 @@
+//! x86 guests.
+
+mod pgtables;
+pub mod pv;
+pub mod start_info;
+
+#[cfg(test)]
+mod tests;
