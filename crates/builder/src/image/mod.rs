@@ -221,9 +221,23 @@ fn check_pv_notes(image: &ElfImage) -> Result<(), ImageError> {
     if !image.has_xen_notes {
         return Err(ImageError::NoXenNotes);
     }
+    check_not_pvh_only(notes)?;
     check_loader_or_guest_os(notes)?;
     check_xen_version(notes)?;
     check_required_features(notes)
+}
+
+/// A kernel with only the PVH entry note is a PVH kernel, not a broken PV one.
+fn check_not_pvh_only(notes: &XenNotes) -> Result<(), ImageError> {
+    let pv_notes = [&notes.loader, &notes.guest_os, &notes.xen_version];
+    if notes.phys32_entry.is_some() && pv_notes.iter().all(|n| n.is_none()) {
+        return Err(ImageError::Unsupported(
+            "it is a PVH-only kernel (it has the PHYS32_ENTRY note and no PV notes); boot it \
+             with type=\"pvh\""
+                .to_string(),
+        ));
+    }
+    Ok(())
 }
 
 fn check_loader_or_guest_os(notes: &XenNotes) -> Result<(), ImageError> {

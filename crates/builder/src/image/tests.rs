@@ -153,6 +153,14 @@ fn guest_os_or_loader_is_required() {
 }
 
 #[test]
+fn pvh_only_kernel_is_sent_to_pvh() {
+    let mut b = ElfBuilder::linux();
+    b.notes = vec![("Xen", 18, Desc::Num32(0x100_0040))];
+    let err = parse(&b).unwrap_err();
+    assert!(err.to_string().contains("type=\"pvh\""), "{err}");
+}
+
+#[test]
 fn dom0_only_kernel_is_refused() {
     for features in ["!dom0", "writable_page_tables|!dom0"] {
         let err = parse(&ElfBuilder::linux().with_note(10, Desc::Str(features))).unwrap_err();

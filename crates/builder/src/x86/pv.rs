@@ -197,7 +197,7 @@ impl PvPlan {
 
     /// Virtual address of `pfn` inside the initial mapping.
     pub fn vaddr_of(&self, pfn: u64) -> u64 {
-        self.virt_base + (pfn << PAGE_SHIFT)
+        self.virt_base.wrapping_add(pfn << PAGE_SHIFT)
     }
 
     /// pfn of the L4 table.
@@ -259,11 +259,10 @@ pub fn plan_pv(kernel: &Kernel, req: &PvRequest) -> Result<PvPlan, BuildError> {
     if has_ramdisk && !kernel.unmapped_initrd() {
         ramdisk = Some(place_ramdisk(&mut alloc, req.ramdisk_len, true)?);
     }
-    let init_p2m = usable_init_p2m(kernel);
     let p2m_bytes = p2m_list_bytes(req.nr_pages)?;
-    let early_p2m = match init_p2m {
-        None => Some(alloc.segment("phys2mach", 0, p2m_bytes)?),
-        Some(_) => None,
+    let p2m_place = match usable_init_p2m(kernel) {
+        None => P2mPlace::InitialMapping(alloc.segment("phys2mach", 0, p2m_bytes)?),
+        Some(base) => P2mPlace::InitP2m(base),
     };
     let start_info_pfn = alloc.page("start info")?;
     let xenstore_pfn = alloc.page("xenstore")?;
@@ -279,13 +278,13 @@ pub fn plan_pv(kernel: &Kernel, req: &PvRequest) -> Result<PvPlan, BuildError> {
         ramdisk = Some(place_ramdisk(&mut alloc, req.ramdisk_len, false)?);
     }
     let mut mappings = vec![initial];
-    let (p2m, p2m_vaddr) = match (early_p2m, init_p2m) {
-        (Some(seg), _) => {
+    let p2m_at_init_p2m = matches!(p2m_place, P2mPlace::InitP2m(_));
+    let (p2m, p2m_vaddr) = match p2m_place {
+        P2mPlace::InitialMapping(seg) => {
             let vaddr = seg.vstart;
             (seg, vaddr)
         }
-        (None, Some(base)) => alloc_p2m_mapping(&mut alloc, &mut mappings, base, p2m_bytes)?,
-        (None, None) => unreachable!("the p2m list is placed early when INIT_P2M is unusable"),
+        P2mPlace::InitP2m(base) => alloc_p2m_mapping(&mut alloc, &mut mappings, base, p2m_bytes)?,
     };
     check_fits(alloc.pfn_alloc_end, req.nr_pages)?;
     let hypercall_page = check_hypercall_page(kernel, virt_pgtab_end)?;
@@ -298,7 +297,7 @@ pub fn plan_pv(kernel: &Kernel, req: &PvRequest) -> Result<PvPlan, BuildError> {
         kernel: kernel_seg,
         kernel_paddr: kernel.paddr_start(),
         ramdisk,
-        p2m_at_init_p2m: init_p2m.is_some(),
+        p2m_at_init_p2m,
         p2m,
         p2m_vaddr,
         start_info_pfn,
@@ -341,6 +340,14 @@ fn check_request(req: &PvRequest) -> Result<(), BuildError> {
 /// Bytes of the kernel image in memory (virt_kend − virt_kstart).
 fn kernel_span(kernel: &Kernel) -> u64 {
     kernel.paddr_end() - kernel.paddr_start()
+}
+
+/// Where the p2m list goes.
+enum P2mPlace {
+    /// Inside the initial mapping, already allocated.
+    InitialMapping(Segment),
+    /// At this INIT_P2M address, after everything else, with its own page tables.
+    InitP2m(u64),
 }
 
 /// INIT_P2M when libxenguest honours it: below VIRT_BASE and page aligned.
@@ -436,7 +443,12 @@ fn alloc_p2m_mapping(
     let mut map = count_pgtables(mappings, base, to, alloc.pfn_alloc_end, &mut alloc.events)?;
     map.area.pfn = alloc.pfn_alloc_end;
     map.shift_tables(p2m_bytes >> PAGE_SHIFT);
-    let total = p2m_bytes + map.area.tables * PAGE_SIZE;
+    let total = map
+        .area
+        .tables
+        .checked_mul(PAGE_SIZE)
+        .and_then(|t| t.checked_add(p2m_bytes))
+        .ok_or_else(|| LayoutError("the p2m list is larger than any memory".into()))?;
     mappings.push(map);
     let seg = alloc.segment("phys2mach", 0, total)?;
     Ok((seg, base))

@@ -757,3 +757,18 @@ fn huge_unmapped_ramdisk_plans() {
     assert_eq!(plan.p2m.pfn, 0xc_1400);
     assert_eq!(plan.mod_len, 3 << 30);
 }
+
+#[test]
+fn absurd_sizes_are_errors_not_panics() {
+    let k = linux();
+    for (pages, ramdisk_len) in [
+        (u64::MAX, 0),
+        (u64::MAX / 8, 0),
+        (1 << 60, 0),
+        (MIB256, u64::MAX),
+        (1 << 52, u64::MAX - 4096),
+    ] {
+        let r = plan_pv(&k, &request(pages, ramdisk_len));
+        assert!(r.is_err(), "{pages:#x} pages, {ramdisk_len:#x}-byte ramdisk");
+    }
+}
