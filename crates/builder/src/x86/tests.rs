@@ -769,6 +769,9 @@ fn absurd_sizes_are_errors_not_panics() {
         (1 << 52, u64::MAX - 4096),
     ] {
         let r = plan_pv(&k, &request(pages, ramdisk_len));
-        assert!(r.is_err(), "{pages:#x} pages, {ramdisk_len:#x}-byte ramdisk");
+        assert!(
+            r.is_err(),
+            "{pages:#x} pages, {ramdisk_len:#x}-byte ramdisk"
+        );
     }
 }
