@@ -10,6 +10,7 @@ exec </dev/console >/dev/console 2>&1
 cmdline=$(cat /proc/cmdline)
 echo "GUEST-HELLO kernel=$(uname -r) type=$(cat /sys/hypervisor/guest_type 2>/dev/null) cpus=$(grep -c ^processor /proc/cpuinfo) memkb=$(awk '/MemTotal/{print $2}' /proc/meminfo)"
 echo "GUEST-CMDLINE $cmdline"
+echo "GUEST-DEVICES block=$(ls /sys/block | grep -v '^loop\|^ram' | tr '\n' ,) net=$(ls /sys/class/net | tr '\n' ,)"
 case " $cmdline " in
   *" lab_poweroff "*) echo "GUEST-SELF-POWEROFF"; exec /bin/busybox poweroff -f;;
   *" lab_reboot "*) echo "GUEST-SELF-REBOOT"; exec /bin/busybox reboot -f;;

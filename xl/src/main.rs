@@ -40,6 +40,9 @@ fn parse_globals(args: &[String]) -> Result<(Globals, usize), Status> {
 }
 
 fn run(args: Vec<String>) -> Status {
+    if std::env::var_os(commands::create::GUARD_ENV).is_some() {
+        return commands::create::guard_main();
+    }
     let (globals, at) = match parse_globals(&args) {
         Ok(v) => v,
         Err(code) => return code,
@@ -49,6 +52,7 @@ fn run(args: Vec<String>) -> Status {
         return 1;
     };
     let rest = &args[at + 1..];
+    xl_toolstack::trace::set_level(globals.verbose);
     let xlconf = globalcfg::load();
     xl::backend::configure(xlconf.backend.clone());
     match cmdtable::lookup(name) {

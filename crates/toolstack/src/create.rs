@@ -158,7 +158,7 @@ impl CreatePlan {
                 .disks
                 .iter()
                 .enumerate()
-                .map(|(i, d)| disk_device(paths, i, d))
+                .map(|(i, d)| disk_device(paths, kind, i, d))
                 .collect(),
             nics: cfg
                 .nics
@@ -166,7 +166,7 @@ impl CreatePlan {
                 .enumerate()
                 .map(|(i, n)| nic_device(paths, cfg, kind, i, n))
                 .collect(),
-            device_model: (kind == GuestKind::Hvm).then(|| dm_plan(cfg, vcpus, memory)),
+            device_model: dm_plan(cfg, paths, kind, vcpus, memory),
             stored_config: stored_config(cfg, memory.video_kb).to_yajl(),
         }
     }
@@ -221,12 +221,18 @@ fn build_spec(
 /// Create the domain described by `cfg`; returns its domid, paused.
 pub fn create(hv: &dyn Hypervisor, xs: &Xs, cfg: &DomainConfig) -> Result<u32, CreateError> {
     let plan = CreatePlan::new(cfg, hv.paths());
-    apply(hv, xs, &plan)
+    apply(hv, xs, &plan, &mut |_| {})
 }
 
 /// Make the domain `plan` describes; returns its domid, paused. Any
-/// failure destroys what was made.
-pub fn apply(hv: &dyn Hypervisor, xs: &Xs, plan: &CreatePlan) -> Result<u32, CreateError> {
+/// failure destroys what was made. `made` hears the domid as soon as the
+/// domain exists, so a watcher can destroy it should this process die.
+pub fn apply(
+    hv: &dyn Hypervisor,
+    xs: &Xs,
+    plan: &CreatePlan,
+    made: &mut dyn FnMut(u32),
+) -> Result<u32, CreateError> {
     if names::name_to_domid(hv, xs, &plan.name)
         .map_err(CreateError::Make)?
         .is_some()
@@ -234,6 +240,7 @@ pub fn apply(hv: &dyn Hypervisor, xs: &Xs, plan: &CreatePlan) -> Result<u32, Cre
         return Err(CreateError::NameExists(plan.name.clone()));
     }
     let domid = make_domain(hv, &plan.domain).map_err(CreateError::Make)?;
+    made(domid);
     match populate(hv, xs, plan, domid) {
         Ok(()) => Ok(domid),
         Err((what, source)) => {
@@ -558,7 +565,20 @@ fn script_path(paths: &HostPaths, script: &str) -> String {
     }
 }
 
-fn disk_device(paths: &HostPaths, index: usize, d: &xl_config::domain::Disk) -> NewDevice {
+/// libxl's name of an image format in a qdisk's `params`.
+fn qdisk_format(format: Option<&str>) -> &str {
+    match format {
+        None | Some("raw") => "aio",
+        Some(f) => f,
+    }
+}
+
+fn disk_device(
+    paths: &HostPaths,
+    kind: GuestKind,
+    index: usize,
+    d: &xl_config::domain::Disk,
+) -> NewDevice {
     let vdev = d.vdev.clone().unwrap_or_default();
     let devid = devices::disk_devid(&vdev).unwrap_or(index as u32);
     let target = d.pdev_path.clone().unwrap_or_default();
@@ -575,7 +595,7 @@ fn disk_device(paths: &HostPaths, index: usize, d: &xl_config::domain::Disk) -> 
         ),
     ];
     if qdisk {
-        back.push(("params", format!("{}:{target}", d.format.unwrap_or("raw"))));
+        back.push(("params", format!("{}:{target}", qdisk_format(d.format))));
         back.push(("type", "qdisk".into()));
     } else {
         back.push(("params", target));
@@ -583,18 +603,25 @@ fn disk_device(paths: &HostPaths, index: usize, d: &xl_config::domain::Disk) -> 
         let script = d.script.clone().unwrap_or_else(|| "block".into());
         back.push(("script", script_path(paths, &script)));
     }
+    back.push(("discard-enable", "1".into()));
+    back.push(("specification", "xen".into()));
+    let mut front = vec![
+        ("virtual-device".to_string(), devid.to_string()),
+        (
+            "device-type".into(),
+            if cdrom { "cdrom" } else { "disk" }.into(),
+        ),
+        ("trusted".into(), "1".into()),
+    ];
+    if kind == GuestKind::Pv {
+        front.push(("protocol".into(), "x86_64-abi".into()));
+    }
     NewDevice {
         kind: "vbd".into(),
         backend_kind: if qdisk { "qdisk" } else { "vbd" }.into(),
         domid: 0,
         devid,
-        front: vec![
-            ("virtual-device".into(), devid.to_string()),
-            (
-                "device-type".into(),
-                if cdrom { "cdrom" } else { "disk" }.into(),
-            ),
-        ],
+        front,
         back: back.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
     }
 }
@@ -724,51 +751,84 @@ fn nic_device(
         backend_kind: "vif".into(),
         domid: 0,
         devid,
-        front: vec![("handle".into(), devid.to_string()), ("mac".into(), mac)],
+        front: vec![
+            ("handle".into(), devid.to_string()),
+            ("mac".into(), mac),
+            ("trusted".into(), "1".into()),
+        ],
         back: back.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
     }
 }
 
 /// The device model invocation (the parts of libxl_dm.c's argv that
 /// matter for a plain HVM guest).
+/// Which QEMU machine a domain's device model is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DmMachine {
+    /// Backends only (qdisk disks, vfb, ...) for a PV or PVH guest.
+    Xenpv,
+    /// The emulated PC of an HVM guest.
+    Xenfv {
+        serial: Option<String>,
+        boot: Option<String>,
+        vcpus: VcpuPlan,
+    },
+}
+
 /// What the device model is started with, apart from the domid.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DmPlan {
     pub name: String,
     pub binary: String,
-    pub serial: Option<String>,
-    pub boot: Option<String>,
-    pub vcpus: VcpuPlan,
+    pub machine: DmMachine,
     pub memory_mb: u64,
-    /// Emulated disk images QEMU opens.
+    /// Disk images QEMU opens.
     pub disks: Vec<String>,
 }
 
-fn dm_plan(cfg: &DomainConfig, vcpus: VcpuPlan, m: MemoryPlan) -> DmPlan {
+/// libxl's rule: HVM guests always get a device model; PV and PVH guests
+/// only when a device needs one (here: a qdisk disk).
+fn dm_plan(
+    cfg: &DomainConfig,
+    paths: &HostPaths,
+    kind: GuestKind,
+    vcpus: VcpuPlan,
+    m: MemoryPlan,
+) -> Option<DmPlan> {
     let b = &cfg.b_info;
-    let h = b.hvm();
-    DmPlan {
+    let machine = match kind {
+        GuestKind::Hvm => {
+            let h = b.hvm();
+            DmMachine::Xenfv {
+                serial: h.and_then(|h| h.serial.clone()),
+                boot: h.and_then(|h| h.boot.clone()),
+                vcpus,
+            }
+        }
+        _ if cfg.disks.iter().any(disk_is_qdisk) => DmMachine::Xenpv,
+        _ => return None,
+    };
+    Some(DmPlan {
         name: cfg.c_info.name.clone(),
         binary: b
             .device_model
             .clone()
-            .unwrap_or_else(|| "/usr/lib/xen/bin/qemu-system-i386".into()),
-        serial: h.and_then(|h| h.serial.clone()),
-        boot: h.and_then(|h| h.boot.clone()),
-        vcpus,
+            .unwrap_or_else(|| paths.qemu_xen.display().to_string()),
+        machine,
         memory_mb: (m.max_kb - m.video_kb) / 1024,
         disks: cfg
             .disks
             .iter()
+            .filter(|d| kind == GuestKind::Hvm || disk_is_qdisk(d))
             .filter_map(|d| d.pdev_path.clone())
             .filter(|p| !p.is_empty())
             .collect(),
-    }
+    })
 }
 
 impl DmPlan {
-    /// The invocation for domain `domid` (the parts of libxl_dm.c's argv
-    /// that matter for a plain HVM guest); QMP sockets live in `run`.
+    /// libxl_dm.c's argv for domain `domid`, as far as the plan's keys go;
+    /// QMP sockets live in `run`.
     pub fn spec(&self, domid: u32, run: &std::path::Path) -> DmSpec {
         let run = run.display();
         let mut args: Vec<String> = vec![
@@ -779,36 +839,59 @@ impl DmPlan {
             format!("socket,id=libxl-cmd,path={run}/qmp-libxl-{domid},server=on,wait=off"),
             "-mon".into(),
             "chardev=libxl-cmd,mode=control".into(),
+            "-chardev".into(),
+            format!(
+                "socket,id=libxenstat-cmd,path={run}/qmp-libxenstat-{domid},server=on,wait=off"
+            ),
+            "-mon".into(),
+            "chardev=libxenstat-cmd,mode=control".into(),
             "-nodefaults".into(),
             "-no-user-config".into(),
+        ];
+        if self.machine == DmMachine::Xenpv {
+            args.push("-xen-attach".into());
+        }
+        args.extend([
             "-name".into(),
             self.name.clone(),
             "-vnc".into(),
             "none".into(),
             "-display".into(),
             "none".into(),
-        ];
-        if let Some(s) = &self.serial {
-            args.extend(["-serial".into(), s.clone()]);
-        }
-        if let Some(boot) = &self.boot {
-            args.extend(["-boot".into(), format!("order={boot}")]);
-        }
-        args.extend([
-            "-smp".into(),
-            format!("{},maxcpus={}", self.vcpus.online, self.vcpus.max),
-            "-machine".into(),
-            "xenfv,suppress-vmdesc=on".into(),
-            "-m".into(),
-            self.memory_mb.to_string(),
         ]);
+        let mut serial_pty = false;
+        match &self.machine {
+            DmMachine::Xenpv => {
+                args.extend(["-nographic".into(), "-machine".into(), "xenpv".into()]);
+            }
+            DmMachine::Xenfv {
+                serial,
+                boot,
+                vcpus,
+            } => {
+                if let Some(s) = serial {
+                    args.extend(["-serial".into(), s.clone()]);
+                    serial_pty = s == "pty";
+                }
+                if let Some(boot) = boot {
+                    args.extend(["-boot".into(), format!("order={boot}")]);
+                }
+                args.extend([
+                    "-smp".into(),
+                    format!("{},maxcpus={}", vcpus.online, vcpus.max),
+                    "-machine".into(),
+                    "xenfv,suppress-vmdesc=on".into(),
+                ]);
+            }
+        }
+        args.extend(["-m".into(), self.memory_mb.to_string()]);
         DmSpec {
             domid,
             name: self.name.clone(),
             binary: self.binary.clone(),
             args,
             disks: self.disks.clone(),
-            serial_pty: self.serial.as_deref() == Some("pty"),
+            serial_pty,
         }
     }
 }
@@ -880,5 +963,132 @@ mod stored_tests {
             };
             assert_eq!(mask(&got), mask(want), "{cfg}");
         }
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    fn lab_config(name: &str) -> DomainConfig {
+        let path = format!("{}/../../lab/guest/{name}.cfg", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(path).unwrap();
+        let host = xl_config::Host {
+            max_cpus: 2,
+            node_cpus: vec![vec![0, 1]],
+            firmware_dir: "/usr/lib/xen-4.17/boot".into(),
+        };
+        let mut report = xl_config::Report::new();
+        xl_config::parse_config_data(
+            "cfg",
+            &text,
+            &xl_config::Globals::default(),
+            &host,
+            &mut report,
+        )
+        .unwrap()
+    }
+
+    fn debian_paths() -> HostPaths {
+        HostPaths {
+            qemu_xen: "/usr/libexec/xen-qemu-system-i386".into(),
+            ..HostPaths::under(std::path::Path::new("/"))
+        }
+    }
+
+    #[test]
+    fn pv_plan_has_sizes_devices_and_no_device_model() {
+        let plan = CreatePlan::new(&lab_config("pv"), &debian_paths());
+        assert_eq!(plan.kind, GuestKind::Pv);
+        assert_eq!(plan.vcpus, VcpuPlan { max: 1, online: 1 });
+        assert_eq!(
+            plan.memory,
+            MemoryPlan {
+                max_kb: 262144,
+                target_kb: 262144,
+                video_kb: 0
+            }
+        );
+        assert_eq!(plan.build.kernel.as_deref(), Some("/lab/guest/vmlinux"));
+        assert!(plan.device_model.is_none());
+        assert!(plan.disks.is_empty() && plan.nics.is_empty());
+        assert_eq!(
+            plan.vm_nodes[0],
+            ("image/ostype".to_string(), "linux".to_string())
+        );
+    }
+
+    /// A qdisk disk gives a PV guest a xenpv QEMU, started with the argv
+    /// the real xl 4.17 used for the same config (its -vvv log in the lab).
+    #[test]
+    fn qdisk_pv_guest_gets_the_real_xl_xenpv_argv() {
+        let plan = CreatePlan::new(&lab_config("pv-dev"), &debian_paths());
+        let dm = plan.device_model.as_ref().expect("a device model");
+        let spec = dm.spec(2, std::path::Path::new("/var/run/xen"));
+        assert_eq!(spec.binary, "/usr/libexec/xen-qemu-system-i386");
+        let want = [
+            "-xen-domid",
+            "2",
+            "-no-shutdown",
+            "-chardev",
+            "socket,id=libxl-cmd,path=/var/run/xen/qmp-libxl-2,server=on,wait=off",
+            "-mon",
+            "chardev=libxl-cmd,mode=control",
+            "-chardev",
+            "socket,id=libxenstat-cmd,path=/var/run/xen/qmp-libxenstat-2,server=on,wait=off",
+            "-mon",
+            "chardev=libxenstat-cmd,mode=control",
+            "-nodefaults",
+            "-no-user-config",
+            "-xen-attach",
+            "-name",
+            "lab-pvdev",
+            "-vnc",
+            "none",
+            "-display",
+            "none",
+            "-nographic",
+            "-machine",
+            "xenpv",
+            "-m",
+            "256",
+        ];
+        assert_eq!(spec.args, want);
+        let disk = &plan.disks[0];
+        let back = |k: &str| {
+            disk.back
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(disk.backend_kind, "qdisk");
+        assert_eq!(back("params"), Some("aio:/lab/guest/boot.img"));
+        assert_eq!(back("specification"), Some("xen"));
+        assert!(
+            disk.front
+                .contains(&("protocol".to_string(), "x86_64-abi".to_string()))
+        );
+    }
+
+    /// build_post's memory and vCPU nodes, in libxl's order.
+    #[test]
+    fn dom_nodes_follow_the_config() {
+        let plan = CreatePlan::new(&lab_config("pv-dev"), &debian_paths());
+        let keys: Vec<&str> = plan.dom_nodes.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "memory/static-max",
+                "memory/target",
+                "memory/videoram",
+                "cpu/0/availability",
+                "cpu/1/availability"
+            ]
+        );
+        assert!(
+            plan.dom_nodes
+                .iter()
+                .all(|(k, v)| !k.starts_with("cpu") || v == "online")
+        );
     }
 }

@@ -19,6 +19,7 @@ pub mod qmp;
 pub mod rename;
 pub mod retrieve;
 pub mod stats;
+pub mod trace;
 pub mod userdata;
 pub mod vcpus;
 pub mod xen;
@@ -164,7 +165,16 @@ pub struct HostPaths {
     pub scripts: PathBuf,
     /// Console clients' locks (xenconsole.<domid>): /var/lock.
     pub locks: PathBuf,
+    /// The qemu-xen device model (libxl's QEMU_XEN_PATH).
+    pub qemu_xen: PathBuf,
 }
+
+/// Where distributions install qemu-xen: Debian's package first, then
+/// Xen's own default.
+const QEMU_XEN_PATHS: [&str; 2] = [
+    "/usr/libexec/xen-qemu-system-i386",
+    "/usr/lib/xen/bin/qemu-system-i386",
+];
 
 impl HostPaths {
     /// The paths of a Xen host as Debian installs it.
@@ -176,6 +186,11 @@ impl HostPaths {
             lockfile: "/var/lock/xl".into(),
             scripts: "/etc/xen/scripts".into(),
             locks: "/var/lock".into(),
+            qemu_xen: QEMU_XEN_PATHS
+                .iter()
+                .find(|p| Path::new(p).exists())
+                .unwrap_or(&QEMU_XEN_PATHS[1])
+                .into(),
         }
     }
 
@@ -190,6 +205,7 @@ impl HostPaths {
             lockfile: root.join("xl.lock"),
             scripts: "/etc/xen/scripts".into(),
             locks: root.join("lock"),
+            qemu_xen: QEMU_XEN_PATHS[1].into(),
         }
     }
 }

@@ -206,10 +206,109 @@ fn create_one(hv: &dyn Hypervisor, xs: &Xs, config: &DomainConfig) -> Result<u32
             return Err(1);
         }
     };
-    create::create(hv, xs, config).map_err(|e| {
+    let plan = create::CreatePlan::new(config, hv.paths());
+    let mut guard = Guard::start();
+    let r = create::apply(hv, xs, &plan, &mut |domid| {
+        if let Some(g) = &mut guard {
+            g.made(domid, &plan.uuid);
+        }
+    });
+    // Success or a rolled-back failure: nothing is left for the guard.
+    if let Some(g) = guard {
+        g.done();
+    }
+    r.map_err(|e| {
         err(&format!("libxl: error: {}\n", backend::chain(&e)));
         -e.rc()
     })
+}
+
+/// Set in the environment of the guard process `xl create` starts.
+pub const GUARD_ENV: &str = "XL_CREATE_GUARD";
+
+/// A process that outlives a killed `xl create` to destroy the half-made
+/// domain: told the domid (and uuid) once the domain exists, and `done`
+/// when create finished or rolled back by itself. EOF before `done` means
+/// this process died mid-create. It runs in its own process group, so a
+/// terminal's Ctrl-C reaches only the create.
+struct Guard {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+}
+
+impl Guard {
+    fn start() -> Option<Guard> {
+        use std::os::unix::process::CommandExt;
+        let exe = std::env::current_exe().ok()?;
+        let mut child = Command::new(exe)
+            .env(GUARD_ENV, "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .ok()?;
+        let stdin = child.stdin.take()?;
+        Some(Guard { child, stdin })
+    }
+
+    fn made(&mut self, domid: u32, uuid: &[u8; 16]) {
+        use std::io::Write;
+        let line = format!("{domid} {}\n", xl_config::domain::uuid_string(uuid));
+        let _ = self.stdin.write_all(line.as_bytes());
+    }
+
+    fn done(mut self) {
+        use std::io::Write;
+        let _ = self.stdin.write_all(b"done\n");
+        drop(self.stdin);
+        let _ = self.child.wait();
+    }
+}
+
+/// The guard's side (see [`Guard`]): at most a few lines are read, each
+/// bounded.
+pub fn guard_main() -> Status {
+    use std::io::{BufRead, Write};
+    const MAX_DOMAINS: usize = 64;
+    let mut made: Vec<(u32, String)> = Vec::new();
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    while let Some(Ok(line)) = lines.next() {
+        if line == "done" {
+            return 0;
+        }
+        let mut words = line.split_whitespace();
+        if let (Some(id), Some(uuid)) = (words.next(), words.next())
+            && let Ok(id) = id.parse::<u32>()
+            && made.len() < MAX_DOMAINS
+        {
+            made.push((id, uuid.to_string()));
+        }
+    }
+    if made.is_empty() {
+        return 0;
+    }
+    let Ok((hv, xs)) = connect("create") else {
+        return 1;
+    };
+    let mut status = 0;
+    for (domid, uuid) in made {
+        // Only the domain this create made: its id may have been reused
+        // if someone destroyed it meanwhile.
+        let ours = matches!(hv.domain(domid), Ok(Some(d))
+            if xl_config::domain::uuid_string(&d.uuid) == uuid);
+        if !ours {
+            continue;
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "xl: create was interrupted: destroying domain {domid}"
+        );
+        if destroy::destroy(hv.as_ref(), &xs, domid).is_err() {
+            status = 1;
+        }
+    }
+    status
 }
 
 /// `xl console <domid>` as a child sharing our terminal, like xl's

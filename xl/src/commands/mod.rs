@@ -2,7 +2,7 @@
 //! says plainly that this build has no backend for it yet.
 
 mod console;
-mod create;
+pub mod create;
 mod devices;
 mod domains;
 mod host;

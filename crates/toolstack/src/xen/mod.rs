@@ -1,5 +1,8 @@
 //! The Xen backend: the seam implemented with domctl/sysctl hypercalls.
 
+mod build;
+mod dm;
+
 use xen_sys::Xen;
 use xen_sys::abi::{self, DomainInfo};
 
@@ -10,9 +13,9 @@ use std::time::{Duration, Instant};
 use xenstore::{Xs, XsOps};
 
 use crate::{
-    BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DmSpec, DomInfo, Error, HostPaths,
-    HotplugDevice, Hypervisor, NumaNode, PciAddr, PhysInfo, SchedParams, Trigger, VcpuInfo,
-    VersionInfo,
+    BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DmSpec, DomInfo, Error, GuestKind,
+    HostPaths, HotplugDevice, Hypervisor, NumaNode, PciAddr, PhysInfo, SchedParams, Trigger,
+    VcpuInfo, VersionInfo,
 };
 
 /// Xen's first reserved domain id (DOMID_FIRST_RESERVED): ids from here
@@ -71,6 +74,60 @@ impl XenHypervisor {
     }
 }
 
+/// XEN_DOMCTL_CDF_* and XEN_X86_EMU_* values libxl uses.
+const CDF_HVM: u32 = 1 << 0;
+const CDF_HAP: u32 = 1 << 1;
+const EMU_LAPIC: u32 = 1 << 0;
+/// Every emulated device but vPCI (and, from 4.19, but USE_PIRQ).
+const EMU_HVM_4_17: u32 = 0x3ff;
+const EMU_HVM_4_19: u32 = 0x1ff;
+/// XEN_SYSCTL_PHYSCAP_gnttab_v1/v2.
+const PHYSCAP_GNTTAB_V1: u32 = 1 << 8;
+const PHYSCAP_GNTTAB_V2: u32 = 1 << 9;
+
+impl XenHypervisor {
+    /// createdomain's inputs as libxl settles them for this hypervisor.
+    fn createdomain_config(&self, spec: &CreateSpec) -> Result<abi::CreateDomain, Error> {
+        let caps = self.xen.physinfo()?.capabilities;
+        let grant_version = if caps & PHYSCAP_GNTTAB_V2 != 0 {
+            2
+        } else if caps & PHYSCAP_GNTTAB_V1 != 0 {
+            1
+        } else {
+            0
+        };
+        let (flags, emulation_flags) = match spec.kind {
+            GuestKind::Pv => (0, 0),
+            GuestKind::Pvh => (CDF_HVM, EMU_LAPIC),
+            GuestKind::Hvm => (
+                CDF_HVM,
+                if self.xen.version >= (4, 19) {
+                    EMU_HVM_4_19
+                } else {
+                    EMU_HVM_4_17
+                },
+            ),
+        };
+        let hap = if spec.hap && spec.kind != GuestKind::Pv {
+            CDF_HAP
+        } else {
+            0
+        };
+        Ok(abi::CreateDomain {
+            ssidref: spec.ssidref,
+            handle: spec.uuid,
+            flags: flags | hap,
+            max_vcpus: spec.max_vcpus,
+            max_evtchn_port: spec.max_evtchn_port,
+            max_grant_frames: i32::try_from(spec.max_grant_frames).unwrap_or(-1),
+            max_maptrack_frames: i32::try_from(spec.max_maptrack_frames).unwrap_or(-1),
+            grant_opts: grant_version,
+            emulation_flags,
+            ..Default::default()
+        })
+    }
+}
+
 impl Hypervisor for XenHypervisor {
     fn version(&self) -> (u32, u32) {
         self.xen.version
@@ -84,14 +141,22 @@ impl Hypervisor for XenHypervisor {
         Ok(Xs::open()?)
     }
 
-    // Building domains on Xen (the domain builder, hotplug scripts,
-    // qemu) is the next backend issue; until then these say so.
-    fn create_domain(&self, _spec: &CreateSpec) -> Result<u32, Error> {
-        Err(Error::Unsupported("creating domains on Xen"))
+    /// libxl__domain_make's createdomain, then build_pre's max_vcpus
+    /// (which allocates the vCPUs); a domain that cannot get its vCPUs is
+    /// destroyed here, as the caller never learns its id.
+    fn create_domain(&self, spec: &CreateSpec) -> Result<u32, Error> {
+        let cfg = self.createdomain_config(spec)?;
+        let dom = crate::trace::timed(|| "createdomain".into(), || self.xen.create_domain(&cfg))?;
+        if let Err(e) = self.xen.max_vcpus(dom, spec.max_vcpus) {
+            let _ = self.xen.destroy(dom);
+            return Err(e.into());
+        }
+        crate::trace::info(|| format!("created domain {dom}"));
+        Ok(u32::from(dom))
     }
 
-    fn build(&self, _domid: u32, _spec: &BuildSpec) -> Result<Built, Error> {
-        Err(Error::Unsupported("building domains on Xen"))
+    fn build(&self, domid: u32, spec: &BuildSpec) -> Result<Built, Error> {
+        build::build(&self.xen, dom(domid)?, spec)
     }
 
     /// Runs the device's scripts as libxl does; failures carry the
@@ -110,8 +175,8 @@ impl Hypervisor for XenHypervisor {
         Err(Error::Backend(problems.join(": ")))
     }
 
-    fn spawn_device_model(&self, _xs: &Xs, _spec: &DmSpec) -> Result<u32, Error> {
-        Err(Error::Unsupported("starting device models on Xen"))
+    fn spawn_device_model(&self, xs: &Xs, spec: &DmSpec) -> Result<u32, Error> {
+        dm::spawn(&self.paths, xs, spec)
     }
 
     fn resume_device_model(&self, domid: u32, uuid: &[u8; 16]) -> Result<(), Error> {

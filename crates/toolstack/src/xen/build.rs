@@ -1,0 +1,348 @@
+//! Building a domain on Xen: the builder's plan applied through privcmd,
+//! with the steps libxl takes around it (ring event channels, the memory
+//! map limit, TSC mode, address size).
+
+use std::time::Instant;
+
+use xen_sys::Xen;
+use xen_sys::abi::{self, DomId};
+use xl_builder::{GrantSeed, PvTarget, PvVcpuContext, TargetError};
+
+use crate::{BuildSpec, Built, Error, GuestKind};
+
+const PAGE: usize = 4096;
+/// Frames mapped into dom0 at once when copying a segment: bounds dom0's
+/// address space use whatever the kernel's size.
+const MAP_BATCH: usize = 1024;
+/// Extents per populate_physmap call, as libxenguest issues them.
+const EXTENTS_PER_CALL: usize = 512;
+/// 2 MiB superpages.
+const SUPERPAGE_ORDER: u32 = 9;
+const SUPERPAGE_PAGES: u64 = 1 << SUPERPAGE_ORDER;
+/// vcpu_info slots in the legacy shared_info page, 64 bytes each; byte 1
+/// of each is evtchn_upcall_mask.
+const LEGACY_VCPUS: usize = 32;
+const VCPU_INFO_SIZE: usize = 64;
+/// The grant-table entry flag that lets the named domain map the frame.
+const GTF_PERMIT_ACCESS: u16 = 1;
+/// E820_RAM.
+const E820_RAM: u32 = 1;
+
+/// Build a PV guest into the (empty, paused) domain `dom`.
+pub(super) fn build(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Error> {
+    if spec.kind != GuestKind::Pv {
+        return Err(Error::Unsupported("building PVH and HVM domains on Xen"));
+    }
+    let t = Instant::now();
+    let kernel_path = spec
+        .kernel
+        .as_deref()
+        .ok_or_else(|| Error::Invalid("no kernel given (set kernel= or bootloader=)".into()))?;
+    let kernel_bytes = read_image("kernel", kernel_path)?;
+    let kernel = xl_builder::parse_kernel(&kernel_bytes)
+        .map_err(|e| Error::Invalid(format!("kernel {kernel_path}: {e}")))?;
+    let ramdisk = match &spec.ramdisk {
+        Some(p) => read_image("ramdisk", p)?,
+        None => Vec::new(),
+    };
+    check_capability(xen, "xen-3.0-x86_64")?;
+    let store_port = xen.evtchn_alloc_unbound(dom, narrow(spec.store_domid)?)?;
+    let console_port = xen.evtchn_alloc_unbound(dom, narrow(spec.console_domid)?)?;
+    arch_setup(xen, dom, spec.max_memkb)?;
+    let nr_pages = pv_pages(spec.target_memkb);
+    let plan = xl_builder::plan_pv(
+        &kernel,
+        &xl_builder::PvRequest {
+            nr_pages,
+            ramdisk_len: ramdisk.len() as u64,
+            cmdline: spec.cmdline.clone().unwrap_or_default(),
+            store_evtchn: store_port,
+            console_evtchn: console_port,
+            xenstore_domid: narrow(spec.store_domid)?,
+            console_domid: narrow(spec.console_domid)?,
+            domid: dom,
+        },
+    )
+    .map_err(|e| Error::Invalid(e.to_string()))?;
+    crate::trace::detail(|| format!("domainbuilder: plan for domain {dom}:\n{plan}"));
+    let mut target = XenPvTarget { xen, dom };
+    let built = xl_builder::apply_pv(&plan, &kernel, &ramdisk, &mut target)
+        .map_err(|e| build_error(xen, nr_pages, e))?;
+    crate::trace::detail(|| format!("domainbuilder: domain {dom} built in {:?}", t.elapsed()));
+    Ok(Built {
+        store_port,
+        store_mfn: built.store_mfn,
+        console_port,
+        console_mfn: built.console_mfn,
+    })
+}
+
+/// libxl builds PV guests with whole MiB of memory.
+fn pv_pages(target_memkb: u64) -> u64 {
+    (target_memkb / 1024) * (1024 / 4)
+}
+
+fn narrow(domid: u32) -> Result<DomId, Error> {
+    super::dom(domid)
+}
+
+fn read_image(what: &str, path: &str) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| Error::Invalid(format!("cannot read {what} {path}: {e}")))
+}
+
+/// The hypervisor must offer the guest type (XENVER_capabilities).
+fn check_capability(xen: &Xen, want: &str) -> Result<(), Error> {
+    let caps = xen.version_string(abi::XENVER_CAPABILITIES, 1024)?;
+    if caps.split_whitespace().any(|c| c == want) {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "this hypervisor cannot run {want} guests (it offers: {caps})"
+        )))
+    }
+}
+
+/// libxl__arch_domain_create for PV: the memory map limit (so a
+/// ballooning guest may grow to maxmem), TSC mode default, 64-bit guest.
+fn arch_setup(xen: &Xen, dom: DomId, max_memkb: u64) -> Result<(), Error> {
+    xen.set_memory_map(
+        dom,
+        &[abi::E820Entry {
+            addr: 0,
+            size: max_memkb << 10,
+            kind: E820_RAM,
+        }],
+    )?;
+    xen.settscinfo(dom, 0)?;
+    xen.set_address_size(dom, 64)?;
+    Ok(())
+}
+
+/// ENOMEM: what Xen answers a claim or allocation it cannot satisfy.
+const ENOMEM: i32 = 12;
+
+/// A builder failure, with the host's free memory when Xen ran out.
+fn build_error(xen: &Xen, nr_pages: u64, e: xl_builder::BuildError) -> Error {
+    if caused_by_errno(&e, ENOMEM)
+        && let Ok(p) = xen.physinfo()
+    {
+        return Error::Invalid(format!(
+            "not enough free memory: the guest needs {} MiB, Xen has {} MiB free \
+             (lower memory=, or free memory: xl mem-set 0 <MiB> or destroy a domain)",
+            nr_pages / 256,
+            p.free_pages / 256
+        ));
+    }
+    Error::Invalid(error_chain(&e))
+}
+
+/// Whether an OS error `errno` is somewhere in `e`'s causes.
+fn caused_by_errno(e: &(dyn std::error::Error + 'static), errno: i32) -> bool {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if c.downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+            == Some(errno)
+        {
+            return true;
+        }
+        cur = c.source();
+    }
+    false
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(&format!(": {c}"));
+        cur = c.source();
+    }
+    s
+}
+
+/// The builder's view of a Xen domain: frames are MFNs (PV), written
+/// through foreign mappings of dom0.
+struct XenPvTarget<'a> {
+    xen: &'a Xen,
+    dom: DomId,
+}
+
+fn failed(what: &'static str) -> impl FnOnce(xen_sys::SysError) -> TargetError {
+    move |e| TargetError::Failed {
+        what,
+        source: Box::new(e),
+    }
+}
+
+impl XenPvTarget<'_> {
+    /// populate_physmap of `extents` (first pfn of each, order `order`);
+    /// every extent must be given.
+    fn populate_exact(&self, order: u32, extents: &mut [u64]) -> Result<(), TargetError> {
+        let done = self
+            .xen
+            .populate_physmap(self.dom, order, 0, extents)
+            .map_err(failed("populate_physmap"))?;
+        if done != extents.len() {
+            return Err(TargetError::Message(format!(
+                "Xen gave {done} of {} memory extents of order {order}",
+                extents.len()
+            )));
+        }
+        Ok(())
+    }
+
+    fn populate_all(&self, nr_pages: u64) -> Result<Vec<u64>, TargetError> {
+        let mut p2m: Vec<u64> = (0..nr_pages).collect();
+        let super_end = nr_pages / SUPERPAGE_PAGES * SUPERPAGE_PAGES;
+        let mut pfn = 0;
+        while pfn < super_end {
+            let n = ((super_end - pfn) / SUPERPAGE_PAGES).min(EXTENTS_PER_CALL as u64);
+            let mut extents: Vec<u64> = (0..n).map(|i| pfn + i * SUPERPAGE_PAGES).collect();
+            self.populate_exact(SUPERPAGE_ORDER, &mut extents)?;
+            for (i, mfn) in extents.iter().enumerate() {
+                let first = pfn + i as u64 * SUPERPAGE_PAGES;
+                for k in 0..SUPERPAGE_PAGES {
+                    p2m[(first + k) as usize] = mfn + k;
+                }
+            }
+            pfn += n * SUPERPAGE_PAGES;
+        }
+        while pfn < nr_pages {
+            let n = (nr_pages - pfn).min(EXTENTS_PER_CALL as u64);
+            let mut extents: Vec<u64> = (pfn..pfn + n).collect();
+            self.populate_exact(0, &mut extents)?;
+            p2m[pfn as usize..(pfn + n) as usize].copy_from_slice(&extents);
+            pfn += n;
+        }
+        Ok(p2m)
+    }
+}
+
+impl PvTarget for XenPvTarget<'_> {
+    /// As libxenguest with xl's default claim mode: claim first so a
+    /// too-large guest fails before any allocation, cancel the claim
+    /// afterwards whatever happened.
+    fn populate(&mut self, nr_pages: u64) -> Result<Vec<u64>, TargetError> {
+        self.xen
+            .claim_pages(self.dom, nr_pages)
+            .map_err(failed("claim_pages"))?;
+        let r = self.populate_all(nr_pages);
+        let cancel = self.xen.claim_pages(self.dom, 0);
+        let p2m = r?;
+        cancel.map_err(failed("claim_pages (cancel)"))?;
+        Ok(p2m)
+    }
+
+    fn write_frames(&mut self, mfns: &[u64], bytes: &[u8]) -> Result<(), TargetError> {
+        if bytes.len() > mfns.len() * PAGE {
+            return Err(TargetError::Message(format!(
+                "{} bytes do not fit in {} frames",
+                bytes.len(),
+                mfns.len()
+            )));
+        }
+        for (i, frames) in mfns.chunks(MAP_BATCH).enumerate() {
+            let mut map = self
+                .xen
+                .map_foreign(self.dom, frames, true)
+                .map_err(failed("map guest frames"))?;
+            let dst = map.as_mut_slice();
+            let start = (i * MAP_BATCH * PAGE).min(bytes.len());
+            let end = (start + dst.len()).min(bytes.len());
+            let src = &bytes[start..end];
+            dst[..src.len()].copy_from_slice(src);
+            dst[src.len()..].fill(0);
+        }
+        Ok(())
+    }
+
+    fn shared_info_mfn(&mut self) -> Result<u64, TargetError> {
+        let info = self
+            .xen
+            .getdomaininfo(self.dom)
+            .map_err(failed("getdomaininfo"))?;
+        Ok(info.shared_info_frame)
+    }
+
+    fn hypercall_page(&mut self, mfn: u64) -> Result<(), TargetError> {
+        self.xen
+            .hypercall_init(self.dom, mfn)
+            .map_err(failed("hypercall_init"))
+    }
+
+    fn pin_l4(&mut self, mfn: u64) -> Result<(), TargetError> {
+        self.xen
+            .mmuext_pin_l4(self.dom, mfn)
+            .map_err(failed("pin the L4 page table"))
+    }
+
+    fn init_shared_info(&mut self) -> Result<(), TargetError> {
+        let mfn = self.shared_info_mfn()?;
+        let mut map = self
+            .xen
+            .map_foreign(self.dom, &[mfn], true)
+            .map_err(failed("map shared_info"))?;
+        let page = map.as_mut_slice();
+        page.fill(0);
+        for v in 0..LEGACY_VCPUS {
+            page[v * VCPU_INFO_SIZE + 1] = 1;
+        }
+        Ok(())
+    }
+
+    fn set_vcpu_context(&mut self, c: &PvVcpuContext) -> Result<(), TargetError> {
+        let ctx = vcpu_guest_context(c);
+        self.xen
+            .set_vcpu_context(self.dom, 0, &ctx)
+            .map_err(failed("set vCPU 0's context"))
+    }
+
+    fn seed_grants(&mut self, grants: &[GrantSeed]) -> Result<(), TargetError> {
+        if grants.is_empty() {
+            return Ok(());
+        }
+        let mut map = self
+            .xen
+            .map_grant_table(self.dom)
+            .map_err(failed("map the grant table"))?;
+        let table = map.as_mut_slice();
+        for g in grants {
+            let at = g.gref as usize * 8;
+            let Some(entry) = table.get_mut(at..at + 8) else {
+                return Err(TargetError::Message(format!(
+                    "grant reference {} is outside the first grant frame",
+                    g.gref
+                )));
+            };
+            entry[2..4].copy_from_slice(&g.domid.to_le_bytes());
+            entry[4..8].copy_from_slice(&(g.frame as u32).to_le_bytes());
+            entry[0..2].copy_from_slice(&GTF_PERMIT_ACCESS.to_le_bytes());
+        }
+        Ok(())
+    }
+}
+
+/// The builder's vCPU 0 state in Xen's x86-64 layout.
+fn vcpu_guest_context(c: &PvVcpuContext) -> abi::VcpuGuestContext {
+    let mut ctx = abi::VcpuGuestContext {
+        flags: c.flags,
+        ..Default::default()
+    };
+    ctx.user_regs.rip = c.rip;
+    ctx.user_regs.rsp = c.rsp;
+    ctx.user_regs.rsi = c.rsi;
+    ctx.user_regs.rflags = c.rflags;
+    ctx.user_regs.cs = c.cs;
+    ctx.user_regs.ss = c.ss;
+    ctx.user_regs.ds = c.ds;
+    ctx.user_regs.es = c.es;
+    ctx.user_regs.fs = c.fs;
+    ctx.user_regs.gs = c.gs;
+    ctx.kernel_ss = c.kernel_ss;
+    ctx.kernel_sp = c.kernel_sp;
+    ctx.ctrlreg[3] = c.cr3;
+    ctx.debugreg[6] = c.debugreg6;
+    ctx.debugreg[7] = c.debugreg7;
+    ctx
+}
