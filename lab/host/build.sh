@@ -96,10 +96,15 @@ lab_build_kernel() {
 
 lab_build_domu() {
   local key r="$IMG/rootfs-domU"
-  key=$(lab_hash "$LAB/guest/pv-init.sh" "$LAB/guest/pv-shutdown.sh" "$(lab_pkgver busybox-static)")
+  key=$(lab_hash "$LAB/guest/pv-init.sh" "$LAB/guest/pv-shutdown.sh" "$(lab_pkgver busybox-static)" "$KVER")
   lab_fresh domU.cpio.gz "$key" && return 0
   lab_skeleton "$r"
   install -m 0755 "$LAB/guest/pv-init.sh" "$r/init"
+  # the PV disk and network frontends (modules in Debian's kernel), so the guest can show
+  # the devices the toolstack gave it
+  mkdir -p "$r/modules"
+  cp "/lib/modules/$KVER/kernel/drivers/block/xen-blkfront.ko" \
+     "/lib/modules/$KVER/kernel/drivers/net/xen-netfront.ko" "$r/modules/"
   # the kernel runs /sbin/poweroff or /sbin/reboot when the toolstack asks (control/shutdown)
   rm -f "$r/usr/sbin/poweroff" "$r/usr/sbin/reboot" "$r/sbin/poweroff" "$r/sbin/reboot"
   install -m 0755 "$LAB/guest/pv-shutdown.sh" "$r/usr/sbin/poweroff"

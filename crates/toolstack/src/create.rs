@@ -683,9 +683,11 @@ fn stored_config(cfg: &DomainConfig, video_kb: u64) -> Json {
                 "disks" => {
                     for (item, d) in items.iter_mut().zip(&cfg.disks) {
                         let Json::Obj(f) = item else { continue };
-                        if !f.iter().any(|(k, _)| k == "backend") {
-                            let be = if disk_is_qdisk(d) { "qdisk" } else { "phy" };
-                            set(f, DISK_ORDER, "backend", Some(Json::str(be)));
+                        // libxl settles and stores the backend for QEMU
+                        // disks; a file or device for blkback keeps none
+                        // (seen with the real xl 4.17 in the lab).
+                        if !f.iter().any(|(k, _)| k == "backend") && disk_is_qdisk(d) {
+                            set(f, DISK_ORDER, "backend", Some(Json::str("qdisk")));
                         }
                         if !f.iter().any(|(k, _)| k == "colo_restore_enable") {
                             set(

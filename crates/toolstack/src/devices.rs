@@ -81,11 +81,12 @@ pub fn write(xs: &Xs, dev: &NewDevice) -> Result<(), xenstore::Error> {
         ("state", STATE_INITIALISING.to_string()),
     ]);
     back.extend(dev.back.iter().cloned());
-    let mut front = pairs(&[
-        ("backend", be.clone()),
-        ("backend-id", "0".into()),
-        ("state", STATE_INITIALISING.to_string()),
-    ]);
+    let mut front = pairs(&[("backend", be.clone()), ("backend-id", "0".into())]);
+    // xenconsoled's console 0 has no frontend state machine (libxl writes
+    // none there).
+    if !(dev.kind == "console" && dev.devid == 0) {
+        front.push(("state".into(), STATE_INITIALISING.to_string()));
+    }
     front.extend(dev.front.iter().cloned());
     // The guest owns its frontend and the backend may read it; dom0 owns
     // the backend and the guest may read it; /libxl is dom0's alone.

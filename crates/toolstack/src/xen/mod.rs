@@ -171,6 +171,9 @@ impl Hypervisor for XenHypervisor {
         }
         if let Some(why) = xs.try_read(&format!("{}/hotplug-error", dev.backend_path))? {
             problems.push(why);
+        } else if let Some(params) = xs.try_read(&format!("{}/params", dev.backend_path))? {
+            // The block script does not always say why; name the disk.
+            problems.push(format!("check the disk {params}"));
         }
         Err(Error::Backend(problems.join(": ")))
     }
