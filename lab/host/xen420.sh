@@ -22,6 +22,10 @@ X420_PKGS=(
   libssl3t64 libopus0 libgstreamer1.0-0 libgstreamer-plugins-base1.0-0 liborc-0.4-0t64 liblz4-1
   libsasl2-2 libstdc++6 libpcre2-8-0 libffi8 libunwind8 libdw1t64 libelf1t64 libmount1 libblkid1
   libselinux1 libatomic1 libcap2 libxxhash0 libdrm2 libdb5.3t64 libcap-ng0
+  # the hotplug scripts' lock and loop devices: flock, coreutils stat, losetup (busybox has no
+  # flock and its stat lacks -L -c %D.%i: the block script fails or spins without them)
+  util-linux mount coreutils libacl1 libattr1 libgmp10 libsmartcols1 libcrypt1 libsystemd0
+  libcap2-bin liblastlog2-2 libpam0g libaudit1 libsqlite3-0 libtinfo6
 )
 
 lab_apt420() {  # apt-get/apt-cache against the private trixie state: lab_apt420 apt-get ARGS...
@@ -88,13 +92,14 @@ lab_build_xen420() {
   # every ELF must find its libraries inside the root (checked with the root's own ld.so)
   ld="$c/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
   libpath="$c/usr/lib/x86_64-linux-gnu:$c/usr/lib/xen-4.20/lib"
-  for f in "$c"/usr/lib/xen-4.20/bin/* "$c"/usr/bin/xenstore "$c"/usr/libexec/xen-qemu-system-i386; do
+  for f in "$c"/usr/lib/xen-4.20/bin/* "$c"/usr/bin/xenstore "$c"/usr/libexec/xen-qemu-system-i386 \
+           "$c"/usr/bin/flock "$c"/usr/bin/stat "$c"/usr/sbin/losetup; do
     file -L "$f" | grep -q 'ELF.*dynamically linked' || continue
     if "$ld" --library-path "$libpath" --list "$f" 2>&1 | grep -q 'not found'; then
       for lib in $("$ld" --library-path "$libpath" --list "$f" 2>&1 | awk '/not found/{print $1}'); do
         echo "lab: xen 4.20 root: ${f#"$c"} needs $lib (not in X420_PKGS)" >&2
       done
-      case "$f" in */xl|*/xenstored|*/xenconsoled|*/xenconsole|*/xen-init-dom0|*/xentop|*/libxl-save-helper|*/xenstore|*/xen-qemu-system-i386) bad=1;; esac
+      case "$f" in */xl|*/xenstored|*/xenconsoled|*/xenconsole|*/xen-init-dom0|*/xentop|*/libxl-save-helper|*/xenstore|*/xen-qemu-system-i386|*/flock|*/stat|*/losetup) bad=1;; esac
     fi
   done
   [ "$bad" = 0 ] || return 1

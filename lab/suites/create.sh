@@ -24,7 +24,7 @@ host_state() {  # what a domain leaves behind: xenstore, libxl files, processes,
   ls /var/lib/xen | sort
   ls /var/run/xen | grep -v -E '^(domid-history|xenconsoled.pid|xenstored.pid)$' | sort
   echo "device models: $(ps -eo args | grep -c '^/usr/[l]ibexec/xen-qemu-system')"
-  echo "xl processes: $(ps -eo args | grep -c '^xl-[o]urs')"
+  echo "xl processes: $(ps -eo args | grep -c 'xl-[o]urs ')"
   losetup -a
   ip -o link | awk '{print $2}' | grep -E '^vif' || true
 }
@@ -134,7 +134,7 @@ wait
 
 note "create -e, and ours shutting down the real xl's guest"
 check create-e "$XL_OURS" create -e "$G/pv.cfg"
-check create-e-no-monitor bash -c "! ps -eo args | grep -q '^xl-[o]urs'"
+check create-e-no-monitor bash -c "! ps -eo args | grep -q 'xl-[o]urs '"
 check create-e-ours-destroy "$XL_OURS" destroy lab-pv
 if check real-create-for-ours create_retry "$G/pv.cfg"; then
   console_capture lab-pv "$C/pv-real.log" &

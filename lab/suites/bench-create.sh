@@ -1,0 +1,64 @@
+#!/usr/bin/bash
+# Benchmark (not a test): `create -p` of the same PV guest with the real xl and with ours,
+# alternating, each followed by a destroy; then the resident memory of the monitor process
+# each leaves behind. Prints BENCH lines (medians, ratio ours/real); the checks only say
+# that every command worked, never how fast it was.
+#   BENCH_RUNS (default 5) pairs of creates.
+set -uo pipefail
+# shellcheck source=lib.sh
+. /lab/suites/lib.sh
+G=/lab/guest
+RUNS="${BENCH_RUNS:-5}"
+
+now_us() { local t=${EPOCHREALTIME/./}; echo "$t"; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print 0; else print a[int((NR + 1) / 2)]}'; }
+
+time_create() {  # time_create XL: microseconds of one `XL create -p pv.cfg`, the guest destroyed after
+  local xl="$1" t0 t1
+  t0=$(now_us)
+  "$xl" create -p "$G/pv.cfg" >/dev/null 2>&1 || return 1
+  t1=$(now_us)
+  xl destroy lab-pv >/dev/null 2>&1
+  wait_gone lab-pv 30 >/dev/null || return 1
+  echo $((t1 - t0))
+}
+
+bench_creates() {
+  local i real=() ours=() t
+  for i in $(seq "$RUNS"); do
+    t=$(time_create xl) || { echo "real xl create failed"; return 1; }
+    real+=("$t")
+    t=$(time_create "$XL_OURS") || { echo "our create failed"; return 1; }
+    ours+=("$t")
+  done
+  local mr mo
+  mr=$(printf '%s\n' "${real[@]}" | median)
+  mo=$(printf '%s\n' "${ours[@]}" | median)
+  echo "real: ${real[*]} us; ours: ${ours[*]} us"
+  echo "BENCH create-p real_ms=$((mr / 1000)) ours_ms=$((mo / 1000)) ratio=$(awk "BEGIN{printf \"%.2f\", $mo / $mr}")"
+}
+
+monitor_rss() {  # monitor_rss XL PATTERN: KiB resident of the monitor XL leaves for lab-pv
+  local xl="$1" pat="$2" pid rss
+  "$xl" create "$G/pv.cfg" >/dev/null 2>&1 || return 1
+  sleep 2
+  pid=$(ps -eo pid,args | awk -v p="$pat" '$0 ~ p && !/awk/ {print $1; exit}')
+  rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+  xl destroy lab-pv >/dev/null 2>&1
+  wait_gone lab-pv 30 >/dev/null
+  [ -n "$rss" ] || return 1
+  echo "$rss"
+}
+
+bench_monitors() {
+  local real ours
+  real=$(monitor_rss xl '^xl create') || { echo "no real xl monitor found"; return 1; }
+  ours=$(monitor_rss "$XL_OURS" 'xl-ours create') || { echo "no monitor of ours found"; return 1; }
+  echo "BENCH monitor-rss real_kb=$real ours_kb=$ours ratio=$(awk "BEGIN{printf \"%.2f\", $ours / $real}")"
+}
+
+check bench-create-p bench_creates
+grep -h '^BENCH' "$OUT/checks/bench-create-p.out" | sed "s/^/NOTE $LAB_SUITE: /"
+check bench-monitor-rss bench_monitors
+grep -h '^BENCH' "$OUT/checks/bench-monitor-rss.out" | sed "s/^/NOTE $LAB_SUITE: /"
+lab_summary
