@@ -4,10 +4,12 @@
 //!
 //! 1. [`parse_kernel`]: an ELF or bzImage kernel (its payload decompressed) becomes a
 //!    [`Kernel`] with its loadable segments and Xen ELF notes, checked the way libelf does.
-//! 2. [`plan_pv`]: the x86_64 PV guest layout (which pseudo-physical frame holds the
+//! 2. [`load_ramdisk`]: the ramdisk in the form the running Xen release loads it (4.17–4.19
+//!    gunzip a gzip-compressed one), whose length the layout is sized for.
+//! 3. [`plan_pv`]: the x86_64 PV guest layout (which pseudo-physical frame holds the
 //!    kernel, start_info, xenstore and console rings, page tables, boot stack, ramdisk and
 //!    p2m list) computed exactly as libxenguest lays it out. Pure and deterministic.
-//! 3. [`apply_pv`]: the plan written into a domain through the small [`PvTarget`] trait,
+//! 4. [`apply_pv`]: the plan written into a domain through the small [`PvTarget`] trait,
 //!    which a Xen backend implements with hypercalls and [`MemTarget`] implements in memory
 //!    for tests and the simulator.
 
@@ -20,7 +22,9 @@ pub mod x86;
 #[cfg(test)]
 mod testutil;
 
-pub use image::{Compression, ImageError, Kernel, KernelFormat, XenNotes, parse_kernel};
+pub use image::{
+    Compression, ImageError, Kernel, KernelFormat, XenNotes, load_ramdisk, parse_kernel,
+};
 pub use layout::{LayoutEvent, Segment};
 pub use mem_target::{MemTarget, TargetCall, Translation};
 pub use target::{GrantSeed, PvTarget, PvVcpuContext, TargetError};

@@ -10,6 +10,9 @@
 //!   the compressed stream, so the 4-byte size the kernel build appends is ignored.
 //!   Output is capped at [`MAX_DECOMPRESSED`] (1 GiB), like libxenguest.
 //!
+//! Ramdisks are not parsed, only loaded: [`load_ramdisk`] gives the bytes Xen's builder
+//! puts in guest memory, which depend on the Xen release.
+//!
 //! Not supported: the legacy `__xen_guest` section (pre-2006 kernels without ELF notes) and
 //! the `BSD_SYMTAB` symbol table load (the kernel is loaded without its symbols).
 
@@ -18,6 +21,7 @@ mod decompress;
 mod elf;
 mod lzop;
 mod notes;
+mod ramdisk;
 #[cfg(test)]
 mod tests;
 
@@ -25,6 +29,7 @@ use std::fmt;
 
 pub use decompress::{Compression, MAX_DECOMPRESSED};
 pub use notes::{XenNotes, feature};
+pub use ramdisk::load_ramdisk;
 
 use elf::{ElfImage, LoadHeader};
 
@@ -74,6 +79,12 @@ pub enum ImageError {
         what: &'static str,
         /// The compressor.
         format: Compression,
+    },
+    /// The ramdisk is larger than libxenguest loads.
+    #[error("the ramdisk is {len} bytes; Xen's domain builder loads modules of at most 1 GiB")]
+    RamdiskTooLarge {
+        /// Its size in bytes.
+        len: u64,
     },
     /// The ELF structure is broken.
     #[error("malformed ELF kernel: {0}")]

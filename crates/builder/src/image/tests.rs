@@ -1,3 +1,5 @@
+use std::borrow::Cow;
+
 use super::decompress::decompress_capped;
 use super::*;
 use crate::testutil::{self, Desc, ElfBuilder, NotePlace};
@@ -576,4 +578,106 @@ fn lz4_frame_with_several_blocks_and_restarted_magic() {
         decompress::decompress(Compression::Lz4, &frame, "x").unwrap(),
         want
     );
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    testutil::compress(Compression::Gzip, data)
+}
+
+fn initrd(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i % 253) as u8 ^ (i / 4096) as u8)
+        .collect()
+}
+
+/// Up to 4.19 a gzip ramdisk is gunzipped into a buffer 16 bytes larger than its trailer
+/// says, which is what the guest gets; from 4.20 it is loaded as it is.
+#[test]
+fn gzip_ramdisk_is_gunzipped_before_4_20() {
+    let data = initrd(50_000);
+    let gz = gzip(&data);
+    for version in [(4, 17), (4, 18), (4, 19)] {
+        let loaded = load_ramdisk(&gz, version).unwrap();
+        assert_eq!(loaded.len(), data.len() + 16, "{version:?}");
+        assert_eq!(&loaded[..data.len()], &data[..]);
+        assert_eq!(&loaded[data.len()..], &[0; 16]);
+    }
+    for version in [(4, 20), (4, 21), (4, 22), (5, 0)] {
+        let loaded = load_ramdisk(&gz, version).unwrap();
+        assert!(matches!(loaded, Cow::Borrowed(_)), "{version:?}");
+        assert_eq!(&loaded[..], &gz[..]);
+    }
+}
+
+#[test]
+fn other_ramdisks_are_loaded_as_they_are() {
+    let data = initrd(10_000);
+    let xz = testutil::compress(Compression::Xz, &data);
+    for bytes in [&data[..], &xz[..], b"", b"\x1f\x8b\x08\x00\x00"] {
+        let loaded = load_ramdisk(bytes, (4, 17)).unwrap();
+        assert!(matches!(loaded, Cow::Borrowed(_)));
+        assert_eq!(&loaded[..], bytes);
+    }
+}
+
+/// A gzip file that does not gunzip into its buffer is loaded raw, but into the segment
+/// sized for that buffer, zero-filled.
+#[test]
+fn broken_gzip_ramdisk_falls_back_to_the_file() {
+    let data = initrd(30_000);
+    let good = gzip(&data);
+    let padded_to = |mut v: Vec<u8>, len: usize| {
+        v.resize(len, 0);
+        v
+    };
+    // A corrupt checksum: the buffer is right, the contents are the file.
+    let mut bad_crc = good.clone();
+    let crc_at = bad_crc.len() - 8;
+    bad_crc[crc_at] ^= 0xff;
+    let loaded = load_ramdisk(&bad_crc, (4, 17)).unwrap();
+    assert_eq!(loaded.to_vec(), padded_to(bad_crc.clone(), data.len() + 16));
+    // A trailer claiming less than the stream holds: the output does not fit.
+    let mut short = good.clone();
+    let at = short.len() - 4;
+    short[at..].copy_from_slice(&1000u32.to_le_bytes());
+    let loaded = load_ramdisk(&short, (4, 17)).unwrap();
+    assert_eq!(
+        loaded.to_vec(),
+        padded_to(short.clone(), short.len().max(1016))
+    );
+    // Padding after the stream (as archivers add): the trailer read is the padding.
+    let mut padded = good.clone();
+    padded.resize(good.len().next_multiple_of(512) + 512, 0);
+    let loaded = load_ramdisk(&padded, (4, 17)).unwrap();
+    assert_eq!(loaded.to_vec(), padded);
+}
+
+/// Only the first gzip member is gunzipped; the size comes from the last 4 bytes.
+#[test]
+fn concatenated_gzip_ramdisk_keeps_the_first_member() {
+    let (a, b) = (initrd(3000), initrd(8000));
+    let both = [gzip(&a), gzip(&b)].concat();
+    let loaded = load_ramdisk(&both, (4, 19)).unwrap();
+    assert_eq!(loaded.len(), b.len() + 16);
+    assert_eq!(&loaded[..a.len()], &a[..]);
+    assert!(loaded[a.len()..].iter().all(|&x| x == 0));
+}
+
+/// Sizes past 1 GiB: a trailer claiming more is not believed (raw file); a segment that
+/// would pass 1 GiB drops the gunzip; a larger file is refused.
+#[test]
+fn ramdisk_size_limits() {
+    let mut huge_claim = gzip(b"abc");
+    let at = huge_claim.len() - 4;
+    huge_claim[at..].copy_from_slice(&((1u32 << 30) + 1).to_le_bytes());
+    let loaded = load_ramdisk(&huge_claim, (4, 17)).unwrap();
+    assert!(matches!(loaded, Cow::Borrowed(_)));
+    huge_claim[at..].copy_from_slice(&((1u32 << 30) - 8).to_le_bytes());
+    let loaded = load_ramdisk(&huge_claim, (4, 17)).unwrap();
+    assert!(matches!(loaded, Cow::Borrowed(_)));
+    // calloc'd: the pages are never touched.
+    let too_big = vec![0u8; (1 << 30) + 1];
+    let err = load_ramdisk(&too_big, (4, 22)).unwrap_err();
+    assert_eq!(err, ImageError::RamdiskTooLarge { len: (1 << 30) + 1 });
+    assert!(err.to_string().contains("at most 1 GiB"), "{err}");
 }

@@ -5,4 +5,6 @@ pub mod pv;
 pub mod start_info;
 
 #[cfg(test)]
+mod real_xl_tests;
+#[cfg(test)]
 mod tests;

@@ -6,7 +6,8 @@
 //! 1. padding from `virt_base` to `virt_kstart`, then the kernel;
 //! 2. the ramdisk, when the kernel has no MOD_START_PFN note (mapped, `mod_start` = vaddr);
 //! 3. the p2m list, when the kernel gives no usable INIT_P2M;
-//! 4. start_info, xenstore ring, console ring;
+//! 4. start_info, xenstore ring, console ring (from Xen 4.21 the console ring starts
+//!    marked disconnected);
 //! 5. the page tables of the initial mapping (L4, L3s, L2s, L1s), sized so that the mapping
 //!    covers everything up to a 4 MiB boundary past the tables, the boot stack and 512 KiB;
 //! 6. the boot stack, then padding up to the end of the initial mapping;
@@ -38,13 +39,21 @@ const INITIAL_MAPPING_ALIGN_MASK: u64 = (4 << 20) - 1;
 const MAX_PGTABLE_ROUNDS: usize = 64;
 /// Bytes per p2m entry of a 64-bit guest.
 const P2M_ENTRY_SIZE: u64 = 8;
+/// The first release whose builder marks the console ring disconnected.
+const CONSOLE_CONNECTION_FROM: (u32, u32) = (4, 21);
+/// Offset of `connection` in `xencons_interface`.
+const CONSOLE_CONNECTION_OFFSET: usize = 3088;
+/// `XENCONSOLE_DISCONNECTED`: xenconsoled has not attached yet.
+const XENCONSOLE_DISCONNECTED: u8 = 1;
 
 /// What the toolstack asks for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PvRequest {
     /// Target memory in pages (libxl: whole MiB of `target_memkb`).
     pub nr_pages: u64,
-    /// Ramdisk size in bytes; 0 for none.
+    /// Size in bytes of the ramdisk *as loaded* (the length of [`crate::load_ramdisk`]'s
+    /// result for this `xen_version`, which differs from the file for a gzip ramdisk on
+    /// Xen 4.17–4.19); 0 for none.
     pub ramdisk_len: u64,
     /// Kernel command line.
     pub cmdline: String,
@@ -58,6 +67,10 @@ pub struct PvRequest {
     pub console_domid: u16,
     /// The guest's own domid.
     pub domid: u16,
+    /// (major, minor) of the running hypervisor: libxenguest's behaviour follows its
+    /// release (see [`crate::load_ramdisk`]; the console ring's `connection` byte from
+    /// 4.21). Older releases are built as 4.17 builds them.
+    pub xen_version: (u32, u32),
 }
 
 /// Why a PV guest cannot be built.
@@ -178,6 +191,8 @@ pub struct PvPlan {
     pub console_domid: u16,
     /// Copied from the request.
     pub domid: u16,
+    /// Copied from the request.
+    pub xen_version: (u32, u32),
     /// Every allocation step, for [`PvPlan::describe`].
     pub events: Vec<LayoutEvent>,
 }
@@ -185,7 +200,7 @@ pub struct PvPlan {
 impl PvPlan {
     /// libxenguest-style debug lines, one per allocation step (compare with
     /// `xl -vvv create`'s `domainbuilder: detail:` lines; segment ends are printed as
-    /// Xen 4.19+ does, unrounded).
+    /// Xen 4.19+, 4.18.3+ and 4.17.5+ do, unrounded).
     pub fn describe(&self) -> String {
         let mut out = String::new();
         for event in &self.events {
@@ -317,6 +332,7 @@ pub fn plan_pv(kernel: &Kernel, req: &PvRequest) -> Result<PvPlan, BuildError> {
         xenstore_domid: req.xenstore_domid,
         console_domid: req.console_domid,
         domid: req.domid,
+        xen_version: req.xen_version,
         events: alloc.events,
     })
 }
@@ -483,7 +499,8 @@ fn check_hypercall_page(kernel: &Kernel, virt_pgtab_end: u64) -> Result<Option<u
 }
 
 /// Write the planned guest into `t`: populate, load, build tables and start_info, pin,
-/// set vCPU 0 and seed the grant table.
+/// set vCPU 0 and seed the grant table. `ramdisk` is the ramdisk as loaded
+/// ([`crate::load_ramdisk`]'s result), the bytes whose length the plan was made for.
 pub fn apply_pv(
     plan: &PvPlan,
     kernel: &Kernel,
@@ -541,7 +558,8 @@ fn check_plan_inputs(plan: &PvPlan, kernel: &Kernel, ramdisk: &[u8]) -> Result<(
     let planned = plan.ramdisk.as_ref().map_or(0, |r| r.len);
     if planned != ramdisk.len() as u64 {
         return Err(BuildError::Invalid(format!(
-            "the ramdisk is {} bytes but the plan was made for {planned}",
+            "the ramdisk is {} bytes but the plan was made for {planned} (both must be the \
+             loaded ramdisk)",
             ramdisk.len()
         )));
     }
@@ -683,13 +701,29 @@ fn load_ramdisk(
     write_pages(t, p2m, r.segment.pfn, r.segment.pages, ramdisk).during("writing the ramdisk")
 }
 
-/// xenstore and console rings start zeroed, and so does the boot stack.
+/// xenstore and console rings start zeroed, and so does the boot stack; from 4.21 the
+/// console ring says that no backend is attached yet.
 fn clear_magic_pages(plan: &PvPlan, p2m: &[u64], t: &mut dyn PvTarget) -> Result<(), BuildError> {
-    for pfn in [plan.xenstore_pfn, plan.console_pfn, plan.bootstack_pfn] {
-        write_pages(t, p2m, pfn, 1, &[])
+    let console = console_page(plan.xen_version);
+    for (pfn, bytes) in [
+        (plan.xenstore_pfn, &[][..]),
+        (plan.console_pfn, &console[..]),
+        (plan.bootstack_pfn, &[][..]),
+    ] {
+        write_pages(t, p2m, pfn, 1, bytes)
             .during("clearing the xenstore, console and stack pages")?;
     }
     Ok(())
+}
+
+/// The initial console ring: all zero, then (4.21+) `connection` = disconnected.
+fn console_page(xen_version: (u32, u32)) -> Vec<u8> {
+    if xen_version < CONSOLE_CONNECTION_FROM {
+        return Vec::new();
+    }
+    let mut page = vec![0; CONSOLE_CONNECTION_OFFSET + 1];
+    page[CONSOLE_CONNECTION_OFFSET] = XENCONSOLE_DISCONNECTED;
+    page
 }
 
 fn write_page_tables(plan: &PvPlan, p2m: &[u64], t: &mut dyn PvTarget) -> Result<(), BuildError> {

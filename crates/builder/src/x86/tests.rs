@@ -26,6 +26,7 @@ fn request(nr_pages: u64, ramdisk_len: u64) -> PvRequest {
         xenstore_domid: 0,
         console_domid: 0,
         domid: 7,
+        xen_version: (4, 17),
     }
 }
 
@@ -774,4 +775,45 @@ fn absurd_sizes_are_errors_not_panics() {
             "{pages:#x} pages, {ramdisk_len:#x}-byte ramdisk"
         );
     }
+}
+
+/// Xen 4.21+ marks the console ring disconnected when it clears it; earlier releases
+/// leave it all zero. Nothing else differs.
+#[test]
+fn console_connection_byte_from_4_21() {
+    for (version, connection) in [((4, 17), 0), ((4, 20), 0), ((4, 21), 1), ((4, 22), 1)] {
+        let mut req = request(MIB256, RAMDISK_LEN);
+        req.xen_version = version;
+        let (plan, _, t) = build(&linux(), &req);
+        let console = t.read(mfn(plan.console_pfn), 0, 4096);
+        assert_eq!(console[3088], connection, "Xen {version:?}");
+        let others = console.iter().enumerate().filter(|&(i, _)| i != 3088);
+        assert!(others.into_iter().all(|(_, &b)| b == 0), "Xen {version:?}");
+        assert!(
+            t.read(mfn(plan.xenstore_pfn), 0, 4096)
+                .iter()
+                .all(|&b| b == 0)
+        );
+        assert_eq!(plan.xen_version, version);
+        let mut old = request(MIB256, RAMDISK_LEN);
+        old.xen_version = (4, 17);
+        let reference = plan_pv(&linux(), &old).unwrap();
+        assert_eq!(plan.describe(), reference.describe());
+    }
+}
+
+/// The plan is made for the loaded ramdisk; apply refuses the file when they differ.
+#[test]
+fn apply_wants_the_loaded_ramdisk() {
+    let contents = ramdisk(20_000);
+    let gz = testutil::compress(crate::Compression::Gzip, &contents);
+    let loaded = crate::load_ramdisk(&gz, (4, 17)).unwrap();
+    let plan = plan_pv(&linux(), &request(MIB256, loaded.len() as u64)).unwrap();
+    let err = apply_pv(&plan, &linux(), &gz, &mut MemTarget::new()).unwrap_err();
+    assert!(err.to_string().contains("loaded ramdisk"), "{err}");
+    let mut t = MemTarget::new();
+    apply_pv(&plan, &linux(), &loaded, &mut t).unwrap();
+    let rd = plan.ramdisk.as_ref().unwrap();
+    assert_eq!(rd.len, 20_016);
+    assert_eq!(t.read(mfn(rd.segment.pfn), 0, 4096), contents[..4096]);
 }
