@@ -134,10 +134,22 @@ lab_build_tiny() {
   lab_done boot.img "$key"; lab_done pvh.elf "$key"
 }
 
+lab_build_pvgrub() {  # a PvGrub2 image (Debian's grub-xen-bin) whose embedded config prints
+  # markers on the PV console and halts: a non-Linux PV ELF for the domain builder
+  local key t
+  key=$(lab_hash "$LAB/guest/pvgrub.grub" "$(lab_pkgver grub-xen-bin grub-common)")
+  lab_fresh pvgrub.elf "$key" && return 0
+  t=$(mktemp -d)
+  grep -v '^#' "$LAB/guest/pvgrub.grub" > "$t/embedded.cfg"
+  grub-mkimage -O x86_64-xen -o "$IMG/pvgrub.elf" -c "$t/embedded.cfg" -p /boot/grub echo halt sleep
+  rm -rf "$t"
+  lab_done pvgrub.elf "$key"
+}
+
 lab_build_dom0() {
   local key r="$IMG/rootfs-dom0" xenlib=/usr/lib/xen-4.17 bins m t f
   key=$(lab_hash "$LAB/host/build.sh" "$KVER" \
-        "$(cat "$IMG"/{vmlinux,domU.cpio.gz,boot.img,pvh.elf}.key)" \
+        "$(cat "$IMG"/{vmlinux,domU.cpio.gz,boot.img,pvh.elf,pvgrub.elf}.key)" \
         "$(lab_pkgver xen-utils-4.17 xen-utils-common xenstore-utils qemu-system-xen seabios busybox-static bash jq libc6 util-linux mount)")
   lab_fresh dom0.cpio.gz "$key" && return 0
   lab_skeleton "$r"
@@ -185,7 +197,7 @@ lab_build_dom0() {
   depmod -b "$r" "$KVER"
   # guest images
   mkdir -p "$r/lab/guest"
-  cp "$IMG"/{vmlinux,vmlinuz,domU.cpio.gz,boot.img,pvh.elf} "$r/lab/guest/"
+  cp "$IMG"/{vmlinux,vmlinuz,domU.cpio.gz,boot.img,pvh.elf,pvgrub.elf} "$r/lab/guest/"
   lab_cpio "$r" "$IMG/dom0.cpio.gz"
   rm -rf "$r"
   lab_done dom0.cpio.gz "$key"
@@ -198,5 +210,6 @@ lab_build_images() {
   lab_build_kernel
   lab_build_domu
   lab_build_tiny
+  lab_build_pvgrub
   lab_build_dom0
 }

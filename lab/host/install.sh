@@ -7,6 +7,7 @@ LAB_PKGS=(
   xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils
   linux-image-amd64 busybox-static bash jq          # dom0/domU kernel, dom0 userland
   cpio kmod file xz-utils gzip binutils coreutils   # image building
+  grub-common grub-xen-bin                          # a PvGrub2 test kernel (grub-mkimage)
 )
 LAB_QEMU_PKGS=(qemu-system-x86 qemu-system-xen seabios)
 

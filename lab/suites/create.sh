@@ -77,6 +77,17 @@ if check pvbz-create-paused "$XL_OURS" create -p "$G/pv-bz.cfg"; then
   wait
 fi
 
+# ------------------------------------------------------------------ PvGrub2 (a non-Linux PV ELF)
+note "PvGrub2"
+if check pvgrub-create-paused "$XL_OURS" create -p "$G/pvgrub.cfg"; then
+  console_capture lab-pvgrub "$C/pvgrub.log" &
+  sleep 1
+  check pvgrub-unpause "$XL_OURS" unpause lab-pvgrub
+  check pvgrub-marker wait_for "$C/pvgrub.log" PVGRUB-BYE 60
+  check pvgrub-halts wait_gone lab-pvgrub 30
+  wait
+fi
+
 # ------------------------------------------------------------------ devices, xenstore, list -l
 note "PV with a vif and a file-backed vbd"
 before="$OUT/state-before-pvfile"
