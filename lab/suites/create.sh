@@ -155,6 +155,17 @@ if check real-create-for-ours create_retry "$G/pv.cfg"; then
   wait
 fi
 
+note "ours reboots the real xl's guest (its monitor restarts it)"
+if check real-create-reboot create_retry /tmp/pv-reboot.cfg; then
+  first=$(domid_of lab-pvre)
+  console_capture lab-pvre "$C/pvre-real.log" &
+  wait_for "$C/pvre-real.log" GUEST-HELLO 120 >/dev/null
+  check ours-reboots-real timeout 120 "$XL_OURS" reboot lab-pvre
+  check real-restarted bash -c "for i in \$(seq 120); do d=\$(xl domid lab-pvre 2>/dev/null); [ -n \"\$d\" ] && [ \"\$d\" != '$first' ] && exit 0; sleep 1; done; xl list; exit 1"
+  check real-restarted-destroy "$XL" destroy lab-pvre
+  wait
+fi
+
 # ------------------------------------------------------------------ failures leave nothing
 note "failed creates"
 failing() {  # failing NAME CFG-LINES EXPECT: ours' create of a pv.cfg variant fails with EXPECT, no residue

@@ -41,10 +41,18 @@ pub(super) fn build(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Er
     let kernel_bytes = read_image("kernel", kernel_path)?;
     let kernel = xl_builder::parse_kernel(&kernel_bytes)
         .map_err(|e| Error::Invalid(format!("kernel {kernel_path}: {e}")))?;
-    let ramdisk = match &spec.ramdisk {
+    let ramdisk_file = match &spec.ramdisk {
         Some(p) => read_image("ramdisk", p)?,
         None => Vec::new(),
     };
+    // As the running release's libxenguest loads it (4.17-4.19 unpack a
+    // gzip initrd, later releases load it as it is).
+    let ramdisk = xl_builder::load_ramdisk(&ramdisk_file, xen.version).map_err(|e| {
+        Error::Invalid(format!(
+            "ramdisk {}: {e}",
+            spec.ramdisk.as_deref().unwrap_or_default()
+        ))
+    })?;
     check_capability(xen, "xen-3.0-x86_64")?;
     let store_port = xen.evtchn_alloc_unbound(dom, narrow(spec.store_domid)?)?;
     let console_port = xen.evtchn_alloc_unbound(dom, narrow(spec.console_domid)?)?;
@@ -61,6 +69,7 @@ pub(super) fn build(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Er
             xenstore_domid: narrow(spec.store_domid)?,
             console_domid: narrow(spec.console_domid)?,
             domid: dom,
+            xen_version: xen.version,
         },
     )
     .map_err(|e| Error::Invalid(e.to_string()))?;
