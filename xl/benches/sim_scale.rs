@@ -8,8 +8,6 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use xl_toolstack::Hypervisor;
-
 fn xl(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_xl"))
         .args(args)
@@ -51,9 +49,10 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         // The first xl starts the simulated host (with the memory above).
         assert!(xl(dir.path(), &["list"]).status.success());
-        let hv = xl_sim::SimHypervisor::open(dir.path()).unwrap();
-        let xs = hv.xenstore().unwrap();
-        let host = xl_config::Host {
+        let sim = xl_sim::SimHypervisor::open(dir.path()).unwrap();
+        let host = xl::backend::sim_host(sim.clone());
+        let xs = host.xenstore().unwrap();
+        let cpus = xl_config::Host {
             max_cpus: 4,
             node_cpus: vec![(0..4).collect()],
             firmware_dir: "/usr/lib/xen/boot".into(),
@@ -69,12 +68,12 @@ fn main() {
                 "bench.cfg",
                 &text,
                 &xl_config::Globals::default(),
-                &host,
+                &cpus,
                 &mut r,
             )
             .expect("config parses");
-            let domid = xl_toolstack::create::create(&hv, &xs, &cfg).expect("create");
-            hv.unpause(domid).unwrap();
+            let domid = xl_toolstack::create::create(&host, &xs, &cfg).expect("create");
+            host.hv.unpause(domid).unwrap();
         }
         let created = start.elapsed();
         let median = median_of_7(dir.path(), &["list"], n);
@@ -95,6 +94,6 @@ fn main() {
             "{n} domains: xl top -b -i 1 median {:.1} ms",
             top.as_secs_f64() * 1000.0
         );
-        let _ = hv.quit();
+        let _ = sim.quit();
     }
 }

@@ -1,4 +1,5 @@
-//! Which hypervisor backend a command talks to.
+//! Which host a command talks to: its hypervisor, dom0 services, files
+//! and xenstored.
 //!
 //! `XL_BACKEND` (else `backend=` in xl.conf) chooses: `xen` (the default)
 //! opens the real hypervisor, `sim` the built-in simulator (state in
@@ -8,8 +9,9 @@
 
 use std::sync::OnceLock;
 
-use xl_toolstack::Hypervisor;
-use xl_toolstack::xen::XenHypervisor;
+use xl_sim::SimHypervisor;
+use xl_toolstack::xen::{XenDom0, XenHypervisor};
+use xl_toolstack::{Host, HostPaths, Xenstored};
 
 use crate::Status;
 use crate::commands::{err, no_backend};
@@ -27,18 +29,18 @@ fn selected() -> Option<String> {
         .or_else(|| CONFIGURED.get().cloned().flatten())
 }
 
-pub fn open(command: &str) -> Result<Box<dyn Hypervisor>, Status> {
+pub fn open(command: &str) -> Result<Host, Status> {
     match selected().as_deref() {
         Some("none") => Err(no_backend(command)),
-        Some("sim") => match xl_sim::SimHypervisor::open(&xl_sim::default_dir()) {
-            Ok(s) => Ok(Box::new(s)),
+        Some("sim") => match SimHypervisor::open(&xl_sim::default_dir()) {
+            Ok(s) => Ok(sim_host(s)),
             Err(e) => {
                 err(&format!("xl: simulator: {}\n", chain(&e)));
                 Err(1)
             }
         },
         Some("xen") | None => match XenHypervisor::open() {
-            Ok(x) => Ok(Box::new(x)),
+            Ok(x) => Ok(xen_host(x)),
             Err(e) => {
                 err(&format!("xl: {}\n", chain(&e)));
                 if let Some(h) = e.hint() {
@@ -56,6 +58,30 @@ pub fn open(command: &str) -> Result<Box<dyn Hypervisor>, Status> {
             ));
             Err(1)
         }
+    }
+}
+
+/// A Xen host as Debian installs it: scripts and qemu-xen in dom0, the
+/// system's xenstored.
+fn xen_host(hv: XenHypervisor) -> Host {
+    let paths = HostPaths::xen();
+    Host {
+        hv: Box::new(hv),
+        dom0: Box::new(XenDom0::new(paths.clone())),
+        paths,
+        xenstored: Xenstored::System,
+    }
+}
+
+/// The simulated host `sim` is connected to: its files and xenstored
+/// under the simulator's directory.
+pub fn sim_host(sim: SimHypervisor) -> Host {
+    let dir = sim.dir();
+    Host {
+        paths: HostPaths::under(dir),
+        xenstored: Xenstored::Socket(dir.join(xl_sim::XENSTORED_SOCK)),
+        dom0: Box::new(sim.dom0()),
+        hv: Box::new(sim),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The built-in simulator: a simulated Xen host behind the same backend
-//! seam ([`xl_toolstack::Hypervisor`]) as the real one.
+//! seam ([`xl_toolstack::Hypervisor`] and [`xl_toolstack::Dom0`]) as the
+//! real one.
 //!
 //! One host per state directory (`XL_SIM_DIR`). The first `xl` that needs
 //! it starts a host process (`xl` itself, with `XL_SIM_SERVE` set), which
@@ -20,15 +21,15 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use xenstore::{Xs, XsOps};
 use xl_toolstack::{
-    BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DmSpec, DomInfo, Error, GuestKind,
-    HostPaths, HotplugDevice, Hypervisor, NumaNode, PciAddr, PhysInfo, SchedParams, Trigger,
-    VcpuInfo, VersionInfo,
+    BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DmSpec, Dom0, DomInfo, Error,
+    GuestKind, HostPaths, HotplugDevice, Hypervisor, NumaNode, PciAddr, PhysInfo, SchedParams,
+    Trigger, VcpuInfo, VersionInfo,
 };
 
 use proto::Request;
@@ -53,9 +54,21 @@ pub fn default_dir() -> PathBuf {
     ))
 }
 
+/// The simulated hypervisor: a client of the host serving a directory.
+/// Clones share one connection.
+#[derive(Clone)]
 pub struct SimHypervisor {
+    client: Arc<Client>,
+}
+
+/// The simulated dom0's services, over the same connection as the
+/// hypervisor it comes from.
+pub struct SimDom0 {
+    client: Arc<Client>,
+}
+
+struct Client {
     dir: PathBuf,
-    paths: HostPaths,
     conn: Mutex<(BufReader<UnixStream>, UnixStream)>,
 }
 
@@ -84,16 +97,35 @@ impl SimHypervisor {
             let _ = std::fs::create_dir_all(d);
         }
         Ok(SimHypervisor {
-            dir: dir.to_owned(),
-            paths,
-            conn: Mutex::new((reader, stream)),
+            client: Arc::new(Client {
+                dir: dir.to_owned(),
+                conn: Mutex::new((reader, stream)),
+            }),
         })
     }
 
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.client.dir
     }
 
+    /// This host's dom0.
+    pub fn dom0(&self) -> SimDom0 {
+        SimDom0 {
+            client: Arc::clone(&self.client),
+        }
+    }
+
+    fn call<T: DeserializeOwned>(&self, req: &Request) -> Result<T, Error> {
+        self.client.call(req)
+    }
+
+    /// Stops the simulated host (its domains are gone with it).
+    pub fn quit(&self) -> Result<(), Error> {
+        self.call::<()>(&Request::Quit)
+    }
+}
+
+impl Client {
     fn call<T: DeserializeOwned>(&self, req: &Request) -> Result<T, Error> {
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         let (reader, writer) = &mut *conn;
@@ -108,11 +140,6 @@ impl SimHypervisor {
             Ok(_) => {}
         }
         proto::parse_reply(&answer).map_err(backend)
-    }
-
-    /// Stops the simulated host (its domains are gone with it).
-    pub fn quit(&self) -> Result<(), Error> {
-        self.call::<()>(&Request::Quit)
     }
 }
 
@@ -173,18 +200,6 @@ fn check_file(what: &str, path: &str) -> Result<(), Error> {
 }
 
 impl Hypervisor for SimHypervisor {
-    fn version(&self) -> (u32, u32) {
-        (4, 17)
-    }
-
-    fn paths(&self) -> &HostPaths {
-        &self.paths
-    }
-
-    fn xenstore(&self) -> Result<Xs, Error> {
-        Ok(Xs::open_path(self.dir.join(XENSTORED_SOCK))?)
-    }
-
     fn domains(&self) -> Result<Vec<DomInfo>, Error> {
         self.call(&Request::Domains)
     }
@@ -269,73 +284,6 @@ impl Hypervisor for SimHypervisor {
         })
     }
 
-    /// The checks Xen's `block` and `vif-bridge` scripts make, with their
-    /// messages, reported the way the scripts report.
-    fn hotplug(&self, xs: &Xs, dev: &HotplugDevice, add: bool) -> Result<(), Error> {
-        let be = &dev.backend_path;
-        if !add {
-            let _ = xs.rm(&format!("{be}/hotplug-status"));
-            return Ok(());
-        }
-        let failure = match dev.kind.as_str() {
-            "vbd" => {
-                let params = xs.try_read(&format!("{be}/params"))?.unwrap_or_default();
-                if params.is_empty() || std::fs::metadata(&params).is_err() {
-                    Some(format!("{params} does not exist."))
-                } else {
-                    None
-                }
-            }
-            "vif" => {
-                let bridge = xs.try_read(&format!("{be}/bridge"))?.unwrap_or_default();
-                if Path::new("/sys/class/net")
-                    .join(&bridge)
-                    .join("bridge")
-                    .is_dir()
-                {
-                    None
-                } else {
-                    Some(format!("Could not find bridge device {bridge}"))
-                }
-            }
-            _ => None,
-        };
-        match failure {
-            None => {
-                xs.write(&format!("{be}/hotplug-status"), "connected")?;
-                Ok(())
-            }
-            Some(msg) => {
-                xs.write(&format!("{be}/hotplug-error"), &msg)?;
-                xs.write(&format!("{be}/hotplug-status"), "error")?;
-                Err(backend(format!(
-                    "{} {}: {msg}",
-                    dev.script,
-                    if dev.kind == "vif" { "online" } else { "add" }
-                )))
-            }
-        }
-    }
-
-    fn spawn_device_model(&self, _xs: &Xs, spec: &DmSpec) -> Result<u32, Error> {
-        for d in &spec.disks {
-            if std::fs::metadata(d).is_err() {
-                return Err(backend(format!(
-                    "device model: Could not open '{d}': No such file or directory"
-                )));
-            }
-        }
-        self.call(&Request::SpawnDeviceModel(spec.clone()))
-    }
-
-    fn resume_device_model(&self, domid: u32, _uuid: &[u8; 16]) -> Result<(), Error> {
-        self.call(&Request::ResumeDeviceModel(domid))
-    }
-
-    fn kill_device_model(&self, _xs: &Xs, domid: u32) -> Result<(), Error> {
-        self.call(&Request::KillDeviceModel(domid))
-    }
-
     // One NUMA node holding every CPU and all memory.
     fn node_affinity(&self, domid: u32) -> Result<Vec<u8>, Error> {
         self.domain(domid)?.ok_or(Error::NoSuchDomain(domid))?;
@@ -414,13 +362,82 @@ impl Hypervisor for SimHypervisor {
         }
         self.call(&Request::SetPoolSched(p))
     }
+}
+
+impl Dom0 for SimDom0 {
+    /// The checks Xen's `block` and `vif-bridge` scripts make, with their
+    /// messages, reported the way the scripts report.
+    fn hotplug(&self, xs: &Xs, dev: &HotplugDevice, add: bool) -> Result<(), Error> {
+        let be = &dev.backend_path;
+        if !add {
+            let _ = xs.rm(&format!("{be}/hotplug-status"));
+            return Ok(());
+        }
+        let failure = match dev.kind.as_str() {
+            "vbd" => {
+                let params = xs.try_read(&format!("{be}/params"))?.unwrap_or_default();
+                if params.is_empty() || std::fs::metadata(&params).is_err() {
+                    Some(format!("{params} does not exist."))
+                } else {
+                    None
+                }
+            }
+            "vif" => {
+                let bridge = xs.try_read(&format!("{be}/bridge"))?.unwrap_or_default();
+                if Path::new("/sys/class/net")
+                    .join(&bridge)
+                    .join("bridge")
+                    .is_dir()
+                {
+                    None
+                } else {
+                    Some(format!("Could not find bridge device {bridge}"))
+                }
+            }
+            _ => None,
+        };
+        match failure {
+            None => {
+                xs.write(&format!("{be}/hotplug-status"), "connected")?;
+                Ok(())
+            }
+            Some(msg) => {
+                xs.write(&format!("{be}/hotplug-error"), &msg)?;
+                xs.write(&format!("{be}/hotplug-status"), "error")?;
+                Err(backend(format!(
+                    "{} {}: {msg}",
+                    dev.script,
+                    if dev.kind == "vif" { "online" } else { "add" }
+                )))
+            }
+        }
+    }
+
+    fn spawn_device_model(&self, _xs: &Xs, spec: &DmSpec) -> Result<u32, Error> {
+        for d in &spec.disks {
+            if std::fs::metadata(d).is_err() {
+                return Err(backend(format!(
+                    "device model: Could not open '{d}': No such file or directory"
+                )));
+            }
+        }
+        self.client.call(&Request::SpawnDeviceModel(spec.clone()))
+    }
+
+    fn resume_device_model(&self, domid: u32, _uuid: &[u8; 16]) -> Result<(), Error> {
+        self.client.call(&Request::ResumeDeviceModel(domid))
+    }
+
+    fn kill_device_model(&self, _xs: &Xs, domid: u32) -> Result<(), Error> {
+        self.client.call(&Request::KillDeviceModel(domid))
+    }
 
     fn device_model_cpus(&self, domid: u32, _uuid: &[u8; 16]) -> Result<Vec<u32>, Error> {
-        self.call(&Request::DeviceModelCpus(domid))
+        self.client.call(&Request::DeviceModelCpus(domid))
     }
 
     fn io_stats(&self, _xs: &Xs, domids: &[u32]) -> Result<xl_toolstack::stats::IoStats, Error> {
-        self.call(&Request::IoStats(domids.to_vec()))
+        self.client.call(&Request::IoStats(domids.to_vec()))
     }
 }
 

@@ -12,7 +12,7 @@ use xl_config::json::Json;
 
 use crate::devices::{self, NewDevice};
 use crate::{
-    BuildSpec, Built, CreateSpec, DmSpec, Error, GuestKind, HostPaths, Hypervisor, destroy, names,
+    BuildSpec, Built, CreateSpec, DmSpec, Error, GuestKind, Host, HostPaths, destroy, names,
     userdata,
 };
 
@@ -219,34 +219,34 @@ fn build_spec(
 }
 
 /// Create the domain described by `cfg`; returns its domid, paused.
-pub fn create(hv: &dyn Hypervisor, xs: &Xs, cfg: &DomainConfig) -> Result<u32, CreateError> {
-    let plan = CreatePlan::new(cfg, hv.paths());
-    apply(hv, xs, &plan, &mut |_| {})
+pub fn create(host: &Host, xs: &Xs, cfg: &DomainConfig) -> Result<u32, CreateError> {
+    let plan = CreatePlan::new(cfg, &host.paths);
+    apply(host, xs, &plan, &mut |_| {})
 }
 
 /// Make the domain `plan` describes; returns its domid, paused. Any
 /// failure destroys what was made. `made` hears the domid as soon as the
 /// domain exists, so a watcher can destroy it should this process die.
 pub fn apply(
-    hv: &dyn Hypervisor,
+    host: &Host,
     xs: &Xs,
     plan: &CreatePlan,
     made: &mut dyn FnMut(u32),
 ) -> Result<u32, CreateError> {
-    if names::name_to_domid(hv, xs, &plan.name)
+    if names::name_to_domid(host.hv.as_ref(), xs, &plan.name)
         .map_err(CreateError::Make)?
         .is_some()
     {
         return Err(CreateError::NameExists(plan.name.clone()));
     }
-    let domid = make_domain(hv, &plan.domain).map_err(CreateError::Make)?;
+    let domid = make_domain(host, &plan.domain).map_err(CreateError::Make)?;
     made(domid);
-    match populate(hv, xs, plan, domid) {
+    match populate(host, xs, plan, domid) {
         Ok(()) => Ok(domid),
         Err((what, source)) => {
             // As libxl: a failed create is destroyed, whatever state it
             // reached. Destroy's own errors are secondary to the cause.
-            let _ = destroy::destroy(hv, xs, domid);
+            let _ = destroy::destroy(host, xs, domid);
             Err(CreateError::Step {
                 domid,
                 what: what.to_string(),
@@ -256,8 +256,8 @@ pub fn apply(
     }
 }
 
-fn make_domain(hv: &dyn Hypervisor, spec: &CreateSpec) -> Result<u32, Error> {
-    let run = &hv.paths().run;
+fn make_domain(host: &Host, spec: &CreateSpec) -> Result<u32, Error> {
+    let (hv, run) = (host.hv.as_ref(), &host.paths.run);
     for _ in 0..RECENT_DOMID_RETRIES {
         let domid = hv.create_domain(spec)?;
         if !destroy::domid_recent(run, domid) {
@@ -295,7 +295,8 @@ fn ring_backends(xs: &Xs) -> Result<(u32, u32), xenstore::Error> {
     ))
 }
 
-fn populate(hv: &dyn Hypervisor, xs: &Xs, plan: &CreatePlan, domid: u32) -> StepResult {
+fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32) -> StepResult {
+    let (hv, dom0) = (host.hv.as_ref(), host.dom0.as_ref());
     step("cannot allocate create paths", skeleton(xs, plan, domid))?;
     step(
         "cannot set maximum memory",
@@ -319,7 +320,7 @@ fn populate(hv: &dyn Hypervisor, xs: &Xs, plan: &CreatePlan, domid: u32) -> Step
     for d in &plan.disks {
         step(
             "unable to add disk devices",
-            devices::add(hv, xs, &for_domain(d, domid)),
+            devices::add(dom0, xs, &for_domain(d, domid)),
         )?;
     }
     step(
@@ -327,10 +328,10 @@ fn populate(hv: &dyn Hypervisor, xs: &Xs, plan: &CreatePlan, domid: u32) -> Step
         devices::write(xs, &console_device(domid, &built)),
     )?;
     if let Some(dm) = &plan.device_model {
-        let spec = dm.spec(domid, &hv.paths().run);
+        let spec = dm.spec(domid, &host.paths.run);
         let pid = step(
             "failed to spawn device model",
-            hv.spawn_device_model(xs, &spec),
+            dom0.spawn_device_model(xs, &spec),
         )?;
         step(
             "failed to record device model",
@@ -343,12 +344,12 @@ fn populate(hv: &dyn Hypervisor, xs: &Xs, plan: &CreatePlan, domid: u32) -> Step
     for n in &plan.nics {
         step(
             "unable to add vif devices",
-            devices::add(hv, xs, &for_domain(n, domid)),
+            devices::add(dom0, xs, &for_domain(n, domid)),
         )?;
     }
     step(
         "failed to store domain configuration",
-        userdata::store_config(&hv.paths().lib, domid, &plan.uuid, &plan.stored_config)
+        userdata::store_config(&host.paths.lib, domid, &plan.uuid, &plan.stored_config)
             .map_err(|e| Error::Invalid(format!("cannot write userdata: {e}"))),
     )?;
     Ok(())

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use xenstore::{Xs, XsOps};
 
 use crate::userdata::FileLock;
-use crate::{Error, HotplugDevice, Hypervisor};
+use crate::{Dom0, Error, Host, HotplugDevice};
 
 /// Seconds a destroyed domid stays "recent" (LIBXL_DOMID_REUSE_TIMEOUT).
 pub const DOMID_REUSE_TIMEOUT: u64 = 60;
@@ -281,7 +281,7 @@ fn backend_state(xs: &Xs, be: &str) -> Option<i64> {
 /// all at once, then their scripts, then out of xenstore. Problems are
 /// returned for reporting; libxl carries on past them.
 fn destroy_devices(
-    hv: &dyn Hypervisor,
+    dom0: &dyn Dom0,
     xs: &Xs,
     domid: u32,
     devs: &[Device],
@@ -327,7 +327,7 @@ fn destroy_devices(
                 backend_path: be.clone(),
                 script,
             };
-            if let Err(e) = hv.hotplug(xs, &dev, false) {
+            if let Err(e) = dom0.hotplug(xs, &dev, false) {
                 problems.push(e.to_string());
             }
         }
@@ -349,7 +349,8 @@ fn device_xenstore_remove(xs: &Xs, domid: u32, d: &Device) -> Result<(), xenstor
 
 /// Destroy `domid`, cleaning up as libxl does. What went wrong on the way
 /// without stopping it (as in libxl) is returned for reporting.
-pub fn destroy(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<Vec<String>, DestroyError> {
+pub fn destroy(host: &Host, xs: &Xs, domid: u32) -> Result<Vec<String>, DestroyError> {
+    let (hv, dom0) = (host.hv.as_ref(), host.dom0.as_ref());
     let info = hv.domain(domid)?.ok_or(DestroyError::NotFound(domid))?;
     let devs = devices(xs, domid)?;
     if let Some(what) = unsupported(xs, domid, &devs)? {
@@ -366,11 +367,11 @@ pub fn destroy(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<Vec<String>, 
     if xs
         .try_read(&format!("/local/domain/{domid}/image/device-model-pid"))?
         .is_some()
-        && let Err(e) = hv.kill_device_model(xs, domid)
+        && let Err(e) = dom0.kill_device_model(xs, domid)
     {
         problems.push(e.to_string());
     }
-    problems.extend(destroy_devices(hv, xs, domid, &devs, paused)?);
+    problems.extend(destroy_devices(dom0, xs, domid, &devs, paused)?);
 
     let dom_path = format!("/local/domain/{domid}");
     if let Some(vm) = xs.try_read(&format!("{dom_path}/vm"))? {
@@ -387,7 +388,7 @@ pub fn destroy(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<Vec<String>, 
         }
     }
 
-    let paths = hv.paths();
+    let paths = &host.paths;
     let lib = paths.lib.as_path();
     let uuid = xl_config::domain::uuid_string(&info.uuid);
     {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use xenstore::{Access, Perm, Xs, XsOps};
 
-use crate::{Error, HotplugDevice, Hypervisor};
+use crate::{Dom0, Error, HotplugDevice};
 
 /// Xenbus states (xen/include/public/io/xenbus.h).
 pub const STATE_INITIALISING: u32 = 1;
@@ -156,7 +156,7 @@ pub fn wait_state(
 
 /// Adds a device: nodes, then for scripted backends the wait for InitWait
 /// and the hotplug script, as libxl does with run_hotplug_scripts=1.
-pub fn add(hv: &dyn Hypervisor, xs: &Xs, dev: &NewDevice) -> Result<(), Error> {
+pub fn add(dom0: &dyn Dom0, xs: &Xs, dev: &NewDevice) -> Result<(), Error> {
     write(xs, dev)?;
     let Some(script) = dev.script() else {
         return Ok(());
@@ -171,7 +171,7 @@ pub fn add(hv: &dyn Hypervisor, xs: &Xs, dev: &NewDevice) -> Result<(), Error> {
             state.map_or("missing".into(), |s| s.to_string())
         )));
     }
-    hv.hotplug(
+    dom0.hotplug(
         xs,
         &HotplugDevice {
             kind: dev.kind.clone(),

@@ -1,5 +1,5 @@
-//! A hypervisor for unit tests: a fixed set of domains; operations the
-//! tests do not need fail.
+//! A host for unit tests: a fixed set of domains; operations the tests do
+//! not need fail.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -7,31 +7,16 @@ use std::collections::HashMap;
 use xenstore::Xs;
 
 use crate::{
-    BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DmSpec, DomInfo, Error, HostPaths,
-    HotplugDevice, Hypervisor, NumaNode, PciAddr, PhysInfo, SchedParams, Trigger, VcpuInfo,
-    VersionInfo,
+    BuildSpec, Built, CpupoolInfo, CreateSpec, Dom0, DomInfo, Error, Host, HostPaths,
+    HotplugDevice, Hypervisor, PhysInfo, SchedParams, Xenstored,
 };
 
+#[derive(Clone, Default)]
 pub struct FakeHv {
     pub doms: RefCell<Vec<DomInfo>>,
-    pub paths: HostPaths,
     /// Cpupools and per-domain scheduler parameters (none: the calls fail).
     pub pools: Vec<CpupoolInfo>,
     pub sched: HashMap<u32, SchedParams>,
-    /// What each domain's device model reports as its CPUs.
-    pub dm_cpus: HashMap<u32, Vec<u32>>,
-}
-
-impl Default for FakeHv {
-    fn default() -> Self {
-        FakeHv {
-            doms: RefCell::default(),
-            paths: HostPaths::under(&std::env::temp_dir().join("xl-fake-host")),
-            pools: Vec::new(),
-            sched: HashMap::new(),
-            dm_cpus: HashMap::new(),
-        }
-    }
 }
 
 impl FakeHv {
@@ -52,42 +37,37 @@ impl FakeHv {
     }
 }
 
+#[derive(Clone, Default)]
+pub struct FakeDom0 {
+    /// What each domain's device model reports as its CPUs.
+    pub dm_cpus: HashMap<u32, Vec<u32>>,
+}
+
+/// A host of these parts, with its files in `paths`.
+pub fn host(hv: FakeHv, dom0: FakeDom0, paths: HostPaths) -> Host {
+    Host {
+        hv: Box::new(hv),
+        dom0: Box::new(dom0),
+        xenstored: Xenstored::Socket(paths.run.join("xenstored.sock")),
+        paths,
+    }
+}
+
 fn nope<T>() -> Result<T, Error> {
     Err(Error::Invalid("not in the fake".into()))
 }
 
 impl Hypervisor for FakeHv {
-    fn version(&self) -> (u32, u32) {
-        (4, 17)
+    fn domains(&self) -> Result<Vec<DomInfo>, Error> {
+        Ok(self.doms.borrow().clone())
     }
-    fn paths(&self) -> &HostPaths {
-        &self.paths
-    }
-    fn xenstore(&self) -> Result<Xs, Error> {
+    fn physinfo(&self) -> Result<PhysInfo, Error> {
         nope()
     }
     fn create_domain(&self, _: &CreateSpec) -> Result<u32, Error> {
         nope()
     }
     fn build(&self, _: u32, _: &BuildSpec) -> Result<Built, Error> {
-        nope()
-    }
-    fn hotplug(&self, _: &Xs, _: &HotplugDevice, _: bool) -> Result<(), Error> {
-        nope()
-    }
-    fn spawn_device_model(&self, _: &Xs, _: &DmSpec) -> Result<u32, Error> {
-        nope()
-    }
-    fn resume_device_model(&self, _: u32, _: &[u8; 16]) -> Result<(), Error> {
-        nope()
-    }
-    fn kill_device_model(&self, _: &Xs, _: u32) -> Result<(), Error> {
-        nope()
-    }
-    fn domains(&self) -> Result<Vec<DomInfo>, Error> {
-        Ok(self.doms.borrow().clone())
-    }
-    fn physinfo(&self) -> Result<PhysInfo, Error> {
         nope()
     }
     fn pause(&self, _: u32) -> Result<(), Error> {
@@ -97,55 +77,6 @@ impl Hypervisor for FakeHv {
         nope()
     }
     fn destroy(&self, _: u32, _: std::time::Duration) -> Result<(), Error> {
-        nope()
-    }
-    fn dmesg(&self, _: bool) -> Result<Vec<u8>, Error> {
-        nope()
-    }
-    fn version_info(&self) -> Result<VersionInfo, Error> {
-        nope()
-    }
-    fn scheduler(&self) -> Result<String, Error> {
-        nope()
-    }
-    fn free_cpus(&self) -> Result<u32, Error> {
-        nope()
-    }
-    fn has_pv_callback(&self, _: u32) -> Result<bool, Error> {
-        nope()
-    }
-    fn vcpus(&self, _: u32) -> Result<Vec<VcpuInfo>, Error> {
-        nope()
-    }
-    fn set_max_mem(&self, _: u32, _: u64) -> Result<(), Error> {
-        nope()
-    }
-    fn set_pod_target(&self, _: u32, _: u64) -> Result<(), Error> {
-        nope()
-    }
-    fn send_trigger(&self, _: u32, _: Trigger, _: u32) -> Result<(), Error> {
-        nope()
-    }
-    fn node_affinity(&self, _: u32) -> Result<Vec<u8>, Error> {
-        nope()
-    }
-    fn cpu_topology(&self) -> Result<Vec<CpuTopology>, Error> {
-        nope()
-    }
-    fn numa_nodes(&self) -> Result<Vec<NumaNode>, Error> {
-        nope()
-    }
-    fn pci_nodes(&self, _: &[PciAddr]) -> Result<Vec<Option<u32>>, Error> {
-        nope()
-    }
-    fn set_vcpu_affinity(
-        &self,
-        _: u32,
-        _: u32,
-        _: Option<&[u8]>,
-        _: Option<&[u8]>,
-        _: bool,
-    ) -> Result<(), Error> {
         nope()
     }
     fn cpupools(&self) -> Result<Vec<CpupoolInfo>, Error> {
@@ -165,19 +96,13 @@ impl Hypervisor for FakeHv {
             _ => nope(),
         }
     }
-    fn set_domain_sched(&self, _: u32, _: &str, _: SchedParams) -> Result<(), Error> {
-        nope()
-    }
-    fn pool_sched(&self, _: u32, _: &str) -> Result<[u32; 3], Error> {
-        nope()
-    }
-    fn set_pool_sched(&self, _: u32, _: &str, _: [u32; 3]) -> Result<(), Error> {
+}
+
+impl Dom0 for FakeDom0 {
+    fn hotplug(&self, _: &Xs, _: &HotplugDevice, _: bool) -> Result<(), Error> {
         nope()
     }
     fn device_model_cpus(&self, domid: u32, _: &[u8; 16]) -> Result<Vec<u32>, Error> {
         self.dm_cpus.get(&domid).cloned().map_or_else(nope, Ok)
-    }
-    fn io_stats(&self, _: &Xs, _: &[u32]) -> Result<crate::stats::IoStats, Error> {
-        Ok(Default::default())
     }
 }

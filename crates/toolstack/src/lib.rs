@@ -1,17 +1,22 @@
 //! The toolstack: what xl does, written once above the backend seam.
 //!
-//! [`Hypervisor`] is the seam, shaped by what callers need (list domains,
-//! host facts, pause/unpause/destroy) rather than by domctl/sysctl. The Xen
-//! implementation ([`xen::XenHypervisor`]) is one backend; the simulator is
-//! another. Xenstore is not behind the seam: both backends are driven
-//! through the same xenstore client.
+//! The seam is split by who does the work: [`Hypervisor`] is what the
+//! hypervisor does (domctl, sysctl, memory operations), [`Dom0`] what
+//! dom0's services do (hotplug scripts, device models, I/O counters). A
+//! [`Host`] holds one of each with the host's facts: where its files are
+//! and where its xenstored listens. Xen ([`xen`]) is one backend; the
+//! simulator is another. Xenstore is not behind the seam: both backends
+//! are driven through the same xenstore client.
 
 pub mod create;
 pub mod destroy;
 pub mod devices;
 pub mod devlist;
+mod dom0;
 #[cfg(test)]
 mod fake;
+mod host;
+mod hv;
 pub mod lifecycle;
 pub mod memory;
 pub mod names;
@@ -24,10 +29,11 @@ pub mod userdata;
 pub mod vcpus;
 pub mod xen;
 
-use std::path::{Path, PathBuf};
-
 use serde::{Deserialize, Serialize};
-use xenstore::Xs;
+
+pub use dom0::Dom0;
+pub use host::{Host, HostPaths, Xenstored};
+pub use hv::Hypervisor;
 
 /// What the toolstack knows of a domain from the hypervisor
 /// (libxl's `libxl_dominfo`).
@@ -150,66 +156,6 @@ pub enum Trigger {
     Sleep,
 }
 
-/// Where a host keeps the toolstack's files (libxl's XEN_LIB_DIR etc.).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HostPaths {
-    /// Userdata (stored configs), qemu save files: /var/lib/xen.
-    pub lib: PathBuf,
-    /// Runtime files (domid history, QMP sockets): /var/run/xen.
-    pub run: PathBuf,
-    /// Monitor and device-model logs: /var/log/xen.
-    pub log: PathBuf,
-    /// xl's global lock around domain creation (xl.conf `lockfile`).
-    pub lockfile: PathBuf,
-    /// Hotplug scripts: /etc/xen/scripts.
-    pub scripts: PathBuf,
-    /// Console clients' locks (xenconsole.<domid>): /var/lock.
-    pub locks: PathBuf,
-    /// The qemu-xen device model (libxl's QEMU_XEN_PATH).
-    pub qemu_xen: PathBuf,
-}
-
-/// Where distributions install qemu-xen: Debian's package first, then
-/// Xen's own default.
-const QEMU_XEN_PATHS: [&str; 2] = [
-    "/usr/libexec/xen-qemu-system-i386",
-    "/usr/lib/xen/bin/qemu-system-i386",
-];
-
-impl HostPaths {
-    /// The paths of a Xen host as Debian installs it.
-    pub fn xen() -> HostPaths {
-        HostPaths {
-            lib: "/var/lib/xen".into(),
-            run: "/var/run/xen".into(),
-            log: "/var/log/xen".into(),
-            lockfile: "/var/lock/xl".into(),
-            scripts: "/etc/xen/scripts".into(),
-            locks: "/var/lock".into(),
-            qemu_xen: QEMU_XEN_PATHS
-                .iter()
-                .find(|p| Path::new(p).exists())
-                .unwrap_or(&QEMU_XEN_PATHS[1])
-                .into(),
-        }
-    }
-
-    /// The same layout under one directory (the simulator's host). Hotplug
-    /// scripts keep Xen's path: it is what xenstore records, and the
-    /// simulator never runs them.
-    pub fn under(root: &Path) -> HostPaths {
-        HostPaths {
-            lib: root.join("lib"),
-            run: root.join("run"),
-            log: root.join("log"),
-            lockfile: root.join("xl.lock"),
-            scripts: "/etc/xen/scripts".into(),
-            locks: root.join("lock"),
-            qemu_xen: QEMU_XEN_PATHS[1].into(),
-        }
-    }
-}
-
 /// The kind of guest, as the hypervisor sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GuestKind {
@@ -298,104 +244,6 @@ pub struct DmSpec {
     pub disks: Vec<String>,
     /// Whether the guest has an emulated serial port backed by a pty.
     pub serial_pty: bool,
-}
-
-/// The backend seam.
-pub trait Hypervisor {
-    /// Where this host keeps the toolstack's files.
-    fn paths(&self) -> &HostPaths;
-    /// A connection to this host's xenstored.
-    fn xenstore(&self) -> Result<Xs, Error>;
-    /// Make an empty, paused domain; the hypervisor picks the domid.
-    fn create_domain(&self, spec: &CreateSpec) -> Result<u32, Error>;
-    /// Load the guest (kernel or firmware) and its memory.
-    fn build(&self, domid: u32, spec: &BuildSpec) -> Result<Built, Error>;
-    /// Run a device's hotplug script (`add`/`online` when `add`, else
-    /// `remove`/`offline`); the script reports in the backend's
-    /// `hotplug-status`, and its error text is returned.
-    fn hotplug(&self, xs: &Xs, dev: &HotplugDevice, add: bool) -> Result<(), Error>;
-    /// Start a domain's device model and wait until it is running.
-    /// Returns the pid libxl records in `image/device-model-pid`.
-    fn spawn_device_model(&self, xs: &Xs, spec: &DmSpec) -> Result<u32, Error>;
-    /// Let a paused device model run again (QMP `cont`), before an HVM
-    /// guest's vCPUs are unpaused.
-    fn resume_device_model(&self, domid: u32, uuid: &[u8; 16]) -> Result<(), Error>;
-    /// Stop a domain's device model (no-op when none runs).
-    fn kill_device_model(&self, xs: &Xs, domid: u32) -> Result<(), Error>;
-
-    /// (major, minor) of the hypervisor.
-    fn version(&self) -> (u32, u32);
-    /// Every domain, in domid order.
-    fn domains(&self) -> Result<Vec<DomInfo>, Error>;
-    fn physinfo(&self) -> Result<PhysInfo, Error>;
-    fn pause(&self, domid: u32) -> Result<(), Error>;
-    fn unpause(&self, domid: u32) -> Result<(), Error>;
-    /// Ask the hypervisor to destroy a domain, retrying while it reports
-    /// EAGAIN (memory still being relinquished) for at most `patience`.
-    fn destroy(&self, domid: u32, patience: std::time::Duration) -> Result<(), Error>;
-    /// The hypervisor's console ring as `xl dmesg` prints it; `clear`
-    /// empties it afterwards.
-    fn dmesg(&self, clear: bool) -> Result<Vec<u8>, Error>;
-    fn version_info(&self) -> Result<VersionInfo, Error>;
-    /// Name of the default scheduler (credit, credit2, ...).
-    fn scheduler(&self) -> Result<String, Error>;
-    /// Number of CPUs in no cpupool.
-    fn free_cpus(&self) -> Result<u32, Error>;
-    /// Whether an HVM guest has registered a PV event callback, i.e. runs
-    /// PV drivers that answer the xenstore control protocol.
-    fn has_pv_callback(&self, domid: u32) -> Result<bool, Error>;
-    /// Every vCPU of a domain (empty for a domain without vCPUs).
-    fn vcpus(&self, domid: u32) -> Result<Vec<VcpuInfo>, Error>;
-    /// The most memory a domain may be given, in KiB (hypervisor limit).
-    fn set_max_mem(&self, domid: u32, max_kb: u64) -> Result<(), Error>;
-    /// Populate-on-demand target of an HVM/PVH domain, in pages.
-    fn set_pod_target(&self, domid: u32, pages: u64) -> Result<(), Error>;
-    /// Press a virtual button / raise a line.
-    fn send_trigger(&self, domid: u32, trigger: Trigger, vcpu: u32) -> Result<(), Error>;
-
-    /// One domain, if it exists.
-    fn domain(&self, domid: u32) -> Result<Option<DomInfo>, Error> {
-        Ok(self.domains()?.into_iter().find(|d| d.domid == domid))
-    }
-
-    // Topology, affinity, cpupools and schedulers.
-    /// A domain's NUMA node affinity, one bit per node, in whole bytes
-    /// covering max_node_id + 1 nodes.
-    fn node_affinity(&self, domid: u32) -> Result<Vec<u8>, Error>;
-    /// Core, socket and node of every CPU (`xl info -n`).
-    fn cpu_topology(&self) -> Result<Vec<CpuTopology>, Error>;
-    /// Memory and distances of every NUMA node (`xl info -n`).
-    fn numa_nodes(&self) -> Result<Vec<NumaNode>, Error>;
-    /// The node of each PCI device (None: unknown to the hypervisor or
-    /// without a node).
-    fn pci_nodes(&self, devs: &[PciAddr]) -> Result<Vec<Option<u32>>, Error>;
-    /// Set the hard and/or soft affinity of one vCPU (bitmaps as in
-    /// [`VcpuInfo`]); `force` also undoes a pinning the guest kernel made.
-    fn set_vcpu_affinity(
-        &self,
-        domid: u32,
-        vcpu: u32,
-        hard: Option<&[u8]>,
-        soft: Option<&[u8]>,
-        force: bool,
-    ) -> Result<(), Error>;
-    /// Every cpupool, in id order.
-    fn cpupools(&self) -> Result<Vec<CpupoolInfo>, Error>;
-    /// Weight and cap of a domain under `sched` ("credit" or "credit2");
-    /// fails when the domain runs under another scheduler.
-    fn domain_sched(&self, domid: u32, sched: &str) -> Result<SchedParams, Error>;
-    fn set_domain_sched(&self, domid: u32, sched: &str, p: SchedParams) -> Result<(), Error>;
-    /// A cpupool's scheduler-wide parameters for `sched`: credit's
-    /// (tslice_ms, ratelimit_us, vcpu_migr_delay_us) or credit2's
-    /// (ratelimit_us, 0, 0).
-    fn pool_sched(&self, poolid: u32, sched: &str) -> Result<[u32; 3], Error>;
-    fn set_pool_sched(&self, poolid: u32, sched: &str, p: [u32; 3]) -> Result<(), Error>;
-    /// The vCPUs (by index) an HVM domain's device model has present, as
-    /// QEMU reports them (QMP `query-cpus-fast`).
-    fn device_model_cpus(&self, domid: u32, uuid: &[u8; 16]) -> Result<Vec<u32>, Error>;
-    /// dom0-side I/O counters (vifs, block backends) of the listed
-    /// domains, as the backend kernel and device models report them.
-    fn io_stats(&self, xs: &Xs, domids: &[u32]) -> Result<stats::IoStats, Error>;
 }
 
 /// One CPU's place (`xl info -n`); None for what Xen does not know.

@@ -6,7 +6,7 @@
 use xenstore::{Xs, XsOps};
 
 use crate::userdata;
-use crate::{Error, Hypervisor};
+use crate::{Error, Host};
 
 /// x86's fixed extra allowance over a domain's memory (LIBXL_MAXMEM_CONSTANT).
 pub const MAXMEM_CONSTANT_KB: u64 = 1024;
@@ -44,15 +44,16 @@ fn read_kb(xs: &Xs, path: &str) -> Result<u64, MemError> {
 }
 
 /// `xl mem-max`: raise or lower the static maximum.
-pub fn set_max(hv: &dyn Hypervisor, xs: &Xs, domid: u32, max_kb: u64) -> Result<(), MemError> {
+pub fn set_max(host: &Host, xs: &Xs, domid: u32, max_kb: u64) -> Result<(), MemError> {
+    let (hv, lib) = (host.hv.as_ref(), &host.paths.lib);
     let info = hv.domain(domid)?.ok_or(MemError::NotFound(domid))?;
-    let _lock = userdata::lock(&hv.paths().lib, domid, &info.uuid)?;
+    let _lock = userdata::lock(lib, domid, &info.uuid)?;
     let dom = format!("/local/domain/{domid}");
     let target = read_kb(xs, &format!("{dom}/memory/target"))?;
     if max_kb < target {
         return Err(MemError::BelowTarget);
     }
-    userdata::stored_type(&hv.paths().lib, domid, &info.uuid).ok_or(MemError::NoConfig(domid))?;
+    userdata::stored_type(lib, domid, &info.uuid).ok_or(MemError::NoConfig(domid))?;
     hv.set_max_mem(domid, max_kb + MAXMEM_CONSTANT_KB)?;
     xs.write(&format!("{dom}/memory/static-max"), &max_kb.to_string())?;
     Ok(())
@@ -60,16 +61,11 @@ pub fn set_max(hv: &dyn Hypervisor, xs: &Xs, domid: u32, max_kb: u64) -> Result<
 
 /// `xl mem-set`: a new balloon target (absolute), enforced as the
 /// hypervisor limit too, as xl asks.
-pub fn set_target(
-    hv: &dyn Hypervisor,
-    xs: &Xs,
-    domid: u32,
-    target_kb: u64,
-) -> Result<(), MemError> {
+pub fn set_target(host: &Host, xs: &Xs, domid: u32, target_kb: u64) -> Result<(), MemError> {
+    let (hv, lib) = (host.hv.as_ref(), &host.paths.lib);
     let info = hv.domain(domid)?.ok_or(MemError::NotFound(domid))?;
-    let _lock = userdata::lock(&hv.paths().lib, domid, &info.uuid)?;
-    let kind = userdata::stored_type(&hv.paths().lib, domid, &info.uuid)
-        .ok_or(MemError::NoConfig(domid))?;
+    let _lock = userdata::lock(lib, domid, &info.uuid)?;
+    let kind = userdata::stored_type(lib, domid, &info.uuid).ok_or(MemError::NoConfig(domid))?;
     let dom = format!("/local/domain/{domid}");
     let uuid = xl_config::domain::uuid_string(&info.uuid);
     xs.transaction(|t| -> Result<(), MemError> {

@@ -253,10 +253,11 @@ pub enum UnpauseError {
 /// Unpause a domain as libxl does: an HVM guest's device model is told to
 /// continue (QMP `cont`) before its vCPUs run again.
 pub fn unpause(
-    hv: &dyn crate::Hypervisor,
+    host: &crate::Host,
     xs: &impl xenstore::XsOps,
     domid: u32,
 ) -> Result<(), UnpauseError> {
+    let hv = host.hv.as_ref();
     let info = hv.domain(domid)?.ok_or(UnpauseError::NoSuchDomain(domid))?;
     if domain_type(xs, &info) == "hvm" {
         let dm = xs
@@ -266,7 +267,8 @@ pub fn unpause(
         if dm != "qemu_xen" {
             return Err(UnpauseError::DeviceModel(dm));
         }
-        hv.resume_device_model(domid, &info.uuid)
+        host.dom0
+            .resume_device_model(domid, &info.uuid)
             .map_err(UnpauseError::Qmp)?;
     }
     Ok(hv.unpause(domid)?)

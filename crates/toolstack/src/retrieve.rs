@@ -23,7 +23,7 @@ use crate::devlist;
 use crate::memory::MAXMEM_CONSTANT_KB;
 use crate::names;
 use crate::userdata;
-use crate::{DomInfo, Error, Hypervisor};
+use crate::{DomInfo, Error, Host, Hypervisor};
 
 /// libxl's MemKB default (LIBXL_MEMKB_DEFAULT), never printed.
 const MEMKB_DEFAULT: u64 = u64::MAX;
@@ -165,11 +165,12 @@ pub struct Retrieved {
 }
 
 /// A domain's configuration as it is now.
-pub fn retrieve(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<Retrieved, RetrieveError> {
+pub fn retrieve(host: &Host, xs: &Xs, domid: u32) -> Result<Retrieved, RetrieveError> {
+    let hv = host.hv.as_ref();
     let info = hv
         .domain(domid)?
         .ok_or(RetrieveError::NoSuchDomain(domid))?;
-    let lib = &hv.paths().lib;
+    let lib = &host.paths.lib;
     // libxl holds the domain's device-changes lock throughout, so no
     // device comes or goes between reading the file and xenstore.
     let _devlock = userdata::FileLock::take(&userdata::path(
@@ -205,7 +206,8 @@ pub fn retrieve(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> Result<Retrieved, R
     };
     let dm_cpus = match dm.as_deref() {
         Some("qemu_xen") => Some(
-            hv.device_model_cpus(domid, &info.uuid)
+            host.dom0
+                .device_model_cpus(domid, &info.uuid)
                 .map_err(RetrieveError::DeviceModel)?,
         ),
         _ => None,

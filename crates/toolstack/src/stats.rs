@@ -2,8 +2,9 @@
 //! physinfo, every named domain with its vCPU times, and the dom0-side
 //! I/O counters of its network interfaces and block backends.
 //!
-//! The hypervisor part comes through the seam; the I/O counters are what
-//! the backend kernel reports ([`Hypervisor::io_stats`]): on a Linux dom0
+//! The hypervisor part comes through [`Hypervisor`](crate::Hypervisor);
+//! the I/O counters are what the backend kernel reports
+//! ([`Dom0::io_stats`](crate::Dom0::io_stats)): on a Linux dom0
 //! they are read by [`linux::collect`], with libxenstat's rules for which
 //! interface and block device belongs to which domain.
 
@@ -13,7 +14,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use xenstore::Xs;
 
-use crate::{DomInfo, Error, Hypervisor};
+use crate::{DomInfo, Error, Host};
 
 /// Counters of one network interface, dom0's side of a vif: `r*` is what
 /// dom0 received from the guest.
@@ -116,12 +117,8 @@ pub struct Sample {
 /// Read the host as libxenstat does: domains without a name in xenstore
 /// are being destroyed and left out, as are domains whose vCPUs cannot be
 /// read (when `with_vcpus`).
-pub fn sample(
-    hv: &dyn Hypervisor,
-    xs: &Xs,
-    xen_version: &str,
-    with_vcpus: bool,
-) -> Result<Sample, Error> {
+pub fn sample(host: &Host, xs: &Xs, xen_version: &str, with_vcpus: bool) -> Result<Sample, Error> {
+    let hv = host.hv.as_ref();
     let taken = SystemTime::now();
     let phys = hv.physinfo()?;
     let infos = hv.domains()?;
@@ -147,7 +144,7 @@ pub fn sample(
     }
     let domids: Vec<u32> = domains.iter().map(|d| d.info.domid).collect();
     let index: HashMap<u32, usize> = domids.iter().enumerate().map(|(i, d)| (*d, i)).collect();
-    let io = hv.io_stats(xs, &domids)?;
+    let io = host.dom0.io_stats(xs, &domids)?;
     for (domid, n) in io.nets {
         if let Some(&i) = index.get(&domid) {
             domains[i].nets.push(n);

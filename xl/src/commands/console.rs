@@ -106,14 +106,14 @@ pub fn console(cmd: &'static Cmd, args: &[String]) -> Status {
     let num = opts
         .value('n')
         .map_or(0, |n| xl_config::value::strtol(n.as_bytes(), 10).0 as u32);
-    let (hv, xs, domid) = match super::domains::connect_find(cmd.name, &opts.operands()[0]) {
+    let (host, xs, domid) = match super::domains::connect_find(cmd.name, &opts.operands()[0]) {
         Ok(c) => c,
         Err(code) => return code,
     };
     // The primary console: serial 0 for HVM, PV 0 otherwise.
     let kind = match kind {
         Some(k) => k,
-        None => match hv.domain(domid) {
+        None => match host.hv.domain(domid) {
             Ok(Some(d)) if d.hvm => Kind::Serial,
             Ok(Some(_)) => Kind::Pv,
             Ok(None) => {
@@ -150,7 +150,7 @@ pub fn console(cmd: &'static Cmd, args: &[String]) -> Status {
     }
 
     // One client per console, like xenconsole (and compatible with it).
-    let lock_dir = &hv.paths().locks;
+    let lock_dir = &host.paths.locks;
     let _ = std::fs::create_dir_all(lock_dir);
     let lock_path = lock_dir
         .join(format!("xenconsole.{domid}"))

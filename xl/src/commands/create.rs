@@ -7,7 +7,7 @@ use std::time::Duration;
 use xenstore::Xs;
 use xl_config::domain::{Action, DomainConfig};
 use xl_toolstack::userdata::FileLock;
-use xl_toolstack::{Hypervisor, create, destroy};
+use xl_toolstack::{Host, HostPaths, create, destroy};
 
 use super::domains::connect;
 use super::{err, options, out, strerror};
@@ -149,15 +149,15 @@ pub fn main(
         return 0;
     }
     let mut config = config;
-    let (hv, xs) = match connect(cmd.name) {
+    let (host, xs) = match connect(cmd.name) {
         Ok(c) => c,
         Err(code) => return code,
     };
     if let Some((domid, uuid)) = monitor_of {
         config.c_info.uuid = uuid;
-        return monitor(hv.as_ref(), &xs, config, domid);
+        return monitor(&host, &xs, config, domid);
     }
-    let domid = match create_one(hv.as_ref(), &xs, &config) {
+    let domid = match create_one(&host, &xs, &config) {
         Ok(d) => d,
         Err(code) => return code,
     };
@@ -173,16 +173,16 @@ pub fn main(
         None
     };
     if !opts.flag('p')
-        && let Err(e) = xl_toolstack::qmp::unpause(hv.as_ref(), &xs, domid)
+        && let Err(e) = xl_toolstack::qmp::unpause(&host, &xs, domid)
     {
         err(&format!("xl: unpause failed: {}\n", backend::chain(&e)));
     }
     let status = if opts.flag('e') {
         0
     } else if opts.flag('F') {
-        monitor(hv.as_ref(), &xs, config, domid)
+        monitor(&host, &xs, config, domid)
     } else {
-        match spawn_monitor(hv.as_ref(), &config, domid) {
+        match spawn_monitor(&host.paths, &config, domid) {
             Ok(()) => 0,
             Err(e) => {
                 err(&format!("xl: cannot start the domain monitor: {e}\n"));
@@ -198,17 +198,17 @@ pub fn main(
 
 /// Create (under xl's global lock, as xl does when ballooning) and
 /// report failures as libxl would; the domain is left paused.
-fn create_one(hv: &dyn Hypervisor, xs: &Xs, config: &DomainConfig) -> Result<u32, Status> {
-    let _lock = match FileLock::take(&hv.paths().lockfile) {
+fn create_one(host: &Host, xs: &Xs, config: &DomainConfig) -> Result<u32, Status> {
+    let _lock = match FileLock::take(&host.paths.lockfile) {
         Ok(l) => l,
         Err(e) => {
             err(&format!("xl: {}\n", backend::chain(&e)));
             return Err(1);
         }
     };
-    let plan = create::CreatePlan::new(config, hv.paths());
+    let plan = create::CreatePlan::new(config, &host.paths);
     let mut guard = Guard::start();
-    let r = create::apply(hv, xs, &plan, &mut |domid| {
+    let r = create::apply(host, xs, &plan, &mut |domid| {
         if let Some(g) = &mut guard {
             g.made(domid, &plan.uuid);
         }
@@ -288,14 +288,14 @@ pub fn guard_main() -> Status {
     if made.is_empty() {
         return 0;
     }
-    let Ok((hv, xs)) = connect("create") else {
+    let Ok((host, xs)) = connect("create") else {
         return 1;
     };
     let mut status = 0;
     for (domid, uuid) in made {
         // Only the domain this create made: its id may have been reused
         // if someone destroyed it meanwhile.
-        let ours = matches!(hv.domain(domid), Ok(Some(d))
+        let ours = matches!(host.hv.domain(domid), Ok(Some(d))
             if xl_config::domain::uuid_string(&d.uuid) == uuid);
         if !ours {
             continue;
@@ -304,7 +304,7 @@ pub fn guard_main() -> Status {
             std::io::stderr(),
             "xl: create was interrupted: destroying domain {domid}"
         );
-        if destroy::destroy(hv.as_ref(), &xs, domid).is_err() {
+        if destroy::destroy(&host, &xs, domid).is_err() {
             status = 1;
         }
     }
@@ -325,9 +325,9 @@ fn spawn_console(domid: u32) -> std::io::Result<std::process::Child> {
 
 /// Leave a monitor behind, as xl's daemonized child: same config, its
 /// output in <log dir>/xl-<name>.log.
-fn spawn_monitor(hv: &dyn Hypervisor, config: &DomainConfig, domid: u32) -> std::io::Result<()> {
+fn spawn_monitor(paths: &HostPaths, config: &DomainConfig, domid: u32) -> std::io::Result<()> {
     let exe = std::env::current_exe()?;
-    let log_dir = &hv.paths().log;
+    let log_dir = &paths.log;
     std::fs::create_dir_all(log_dir)?;
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -355,7 +355,7 @@ fn spawn_monitor(hv: &dyn Hypervisor, config: &DomainConfig, domid: u32) -> std:
 /// xl's domain death handling: wait for the domain to shut down, then
 /// apply on_poweroff/on_reboot/on_crash; restarts re-create it from the
 /// same config (same UUID) and keep watching.
-fn monitor(hv: &dyn Hypervisor, xs: &Xs, config: DomainConfig, mut domid: u32) -> Status {
+fn monitor(host: &Host, xs: &Xs, config: DomainConfig, mut domid: u32) -> Status {
     let log = |m: String| err(&format!("{m}\n"));
     log(format!(
         "Waiting for domain {} (domid {domid}) to die [pid {}]",
@@ -371,7 +371,7 @@ fn monitor(hv: &dyn Hypervisor, xs: &Xs, config: DomainConfig, mut domid: u32) -
         return 1;
     }
     loop {
-        let info = match hv.domain(domid) {
+        let info = match host.hv.domain(domid) {
             Ok(i) => i,
             Err(e) => {
                 log(format!("xl: {}", backend::chain(&e)));
@@ -405,17 +405,17 @@ fn monitor(hv: &dyn Hypervisor, xs: &Xs, config: DomainConfig, mut domid: u32) -
                     return 0;
                 }
                 Action::Restart | Action::CoredumpRestart | Action::RestartRename => {
-                    if let Err(e) = destroy::destroy(hv, xs, domid) {
+                    if let Err(e) = destroy::destroy(host, xs, domid) {
                         log(format!("xl: destroy failed: {}", backend::chain(&e)));
                         return 1;
                     }
                     log("Done. Rebooting now".into());
                     std::thread::sleep(Duration::from_secs(2));
-                    domid = match create_one(hv, xs, &config) {
+                    domid = match create_one(host, xs, &config) {
                         Ok(d) => d,
                         Err(code) => return code,
                     };
-                    if let Err(e) = xl_toolstack::qmp::unpause(hv, xs, domid) {
+                    if let Err(e) = xl_toolstack::qmp::unpause(host, xs, domid) {
                         log(format!("xl: unpause failed: {}", backend::chain(&e)));
                     }
                     continue;
@@ -424,7 +424,7 @@ fn monitor(hv: &dyn Hypervisor, xs: &Xs, config: DomainConfig, mut domid: u32) -
                     log(format!(
                         "Domain {domid} needs to be cleaned up: destroying the domain"
                     ));
-                    if let Err(e) = destroy::destroy(hv, xs, domid) {
+                    if let Err(e) = destroy::destroy(host, xs, domid) {
                         log(format!("xl: destroy failed: {}", backend::chain(&e)));
                         return 1;
                     }

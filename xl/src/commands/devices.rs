@@ -77,13 +77,14 @@ pub fn block_list(cmd: &'static Cmd, args: &[String]) -> Status {
         Ok(o) => o,
         Err(code) => return code,
     };
-    let (hv, xs) = match connect(cmd.name) {
+    let (host, xs) = match connect(cmd.name) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let hv = host.hv.as_ref();
     out(&devlist::block_list_header());
     for q in opts.operands() {
-        let domid = match names::qualifier_to_domid(hv.as_ref(), &xs, &q) {
+        let domid = match names::qualifier_to_domid(hv, &xs, &q) {
             Ok(Some(d)) => d,
             Ok(None) => {
                 err(&format!("{q} is an invalid domain identifier\n"));
@@ -111,13 +112,14 @@ pub fn network_list(cmd: &'static Cmd, args: &[String]) -> Status {
         Ok(o) => o,
         Err(code) => return code,
     };
-    let (hv, xs) = match connect(cmd.name) {
+    let (host, xs) = match connect(cmd.name) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let hv = host.hv.as_ref();
     out(&devlist::network_list_header());
     for q in opts.operands() {
-        let domid = match find_domain(hv.as_ref(), &xs, &q) {
+        let domid = match find_domain(hv, &xs, &q) {
             Ok(d) => d,
             Err(code) => return code,
         };

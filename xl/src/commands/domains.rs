@@ -4,17 +4,17 @@ use xenstore::Xs;
 use xl_config::json::Json;
 use xl_toolstack::names::{self, ERROR_INVAL};
 use xl_toolstack::retrieve;
-use xl_toolstack::{Hypervisor, LIST_HEADER, list_row};
+use xl_toolstack::{Host, Hypervisor, LIST_HEADER, list_row};
 
 use super::{err, options, out, sanitize};
 use crate::cmdtable::{self, Cmd};
 use crate::{Status, backend};
 
-/// The hypervisor and xenstore, or the exit status after explaining why not.
-pub(super) fn connect(name: &str) -> Result<(Box<dyn Hypervisor>, Xs), Status> {
-    let hv = backend::open(name)?;
-    match hv.xenstore() {
-        Ok(xs) => Ok((hv, xs)),
+/// The host and its xenstore, or the exit status after explaining why not.
+pub(super) fn connect(name: &str) -> Result<(Host, Xs), Status> {
+    let host = backend::open(name)?;
+    match host.xenstore() {
+        Ok(xs) => Ok((host, xs)),
         Err(e) => {
             err(&format!("xl: {}\n", backend::chain(&e)));
             Err(1)
@@ -28,10 +28,10 @@ fn fail(e: xl_toolstack::Error) -> Status {
 }
 
 /// Connect, then resolve a domain argument as xl's `find_domain` does.
-pub(super) fn connect_find(cmd: &str, q: &str) -> Result<(Box<dyn Hypervisor>, Xs, u32), Status> {
-    let (hv, xs) = connect(cmd)?;
-    let domid = find_domain(hv.as_ref(), &xs, q)?;
-    Ok((hv, xs, domid))
+pub(super) fn connect_find(cmd: &str, q: &str) -> Result<(Host, Xs, u32), Status> {
+    let (host, xs) = connect(cmd)?;
+    let domid = find_domain(host.hv.as_ref(), &xs, q)?;
+    Ok((host, xs, domid))
 }
 
 /// xl's `find_domain`: resolve or exit 1 with its message.
@@ -60,17 +60,18 @@ pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
     }
     let (verbose, context) = (opts.flag('v'), opts.flag('Z'));
     let (cpupool, numa) = (opts.flag('c'), opts.flag('n'));
-    let (hv, xs) = match connect(cmd.name) {
+    let (host, xs) = match connect(cmd.name) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let hv = host.hv.as_ref();
     let domains = match operands.first() {
         None => match hv.domains() {
             Ok(d) => d,
             Err(e) => return fail(e),
         },
         Some(q) => {
-            let domid = match find_domain(hv.as_ref(), &xs, q) {
+            let domid = match find_domain(hv, &xs, q) {
                 Ok(d) => d,
                 Err(code) => return code,
             };
@@ -85,7 +86,7 @@ pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
         }
     };
     if opts.flag('l') {
-        list_long(hv.as_ref(), &xs, &domains);
+        list_long(&host, &xs, &domains);
         return 0;
     }
     let mut text = String::from(LIST_HEADER);
@@ -163,10 +164,10 @@ pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
 /// array; a domain whose configuration cannot be had (not made by libxl,
 /// gone meanwhile) is left out with libxl's error on stderr, and the
 /// status stays 0, as with xl.
-fn list_long(hv: &dyn Hypervisor, xs: &Xs, domains: &[xl_toolstack::DomInfo]) {
+fn list_long(host: &Host, xs: &Xs, domains: &[xl_toolstack::DomInfo]) {
     let mut entries = Vec::new();
     for d in domains {
-        match retrieve::retrieve(hv, xs, d.domid) {
+        match retrieve::retrieve(host, xs, d.domid) {
             Ok(r) => {
                 for l in &r.log {
                     err(&format!(
@@ -196,11 +197,11 @@ pub fn domid(cmd: &'static Cmd, args: &[String]) -> Status {
         Err(code) => return code,
     };
     let name = opts.operands()[0].clone();
-    let (hv, xs) = match connect(cmd.name) {
+    let (host, xs) = match connect(cmd.name) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    match names::name_to_domid(hv.as_ref(), &xs, &name) {
+    match names::name_to_domid(host.hv.as_ref(), &xs, &name) {
         Ok(Some(d)) => {
             out(&format!("{d}\n"));
             0
@@ -255,15 +256,15 @@ pub fn pause_unpause(cmd: &'static Cmd, args: &[String], pause: bool) -> Status 
         Err(code) => return code,
     };
     let q = opts.operands()[0].clone();
-    let (hv, xs, domid) = match connect_find(cmd.name, &q) {
+    let (host, xs, domid) = match connect_find(cmd.name, &q) {
         Ok(c) => c,
         Err(code) => return code,
     };
     let result: Result<(), Box<dyn std::error::Error>> = if pause {
-        hv.pause(domid).map_err(Into::into)
+        host.hv.pause(domid).map_err(Into::into)
     } else {
         // An HVM guest's device model is resumed first (QMP `cont`).
-        xl_toolstack::qmp::unpause(hv.as_ref(), &xs, domid).map_err(Into::into)
+        xl_toolstack::qmp::unpause(&host, &xs, domid).map_err(Into::into)
     };
     if let Err(e) = result {
         err(&format!(
@@ -299,13 +300,14 @@ pub fn uptime(cmd: &'static Cmd, args: &[String]) -> Status {
         Err(code) => return code,
     };
     let short = opts.flag('s');
-    let (hv, xs) = match connect(cmd.name) {
+    let (host, xs) = match connect(cmd.name) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let hv = host.hv.as_ref();
     let mut doms = Vec::new();
     for q in opts.operands() {
-        match find_domain(hv.as_ref(), &xs, &q) {
+        match find_domain(hv, &xs, &q) {
             Ok(d) => doms.push(d),
             Err(code) => return code,
         }
@@ -379,7 +381,7 @@ pub fn sysrq(cmd: &'static Cmd, args: &[String]) -> Status {
         Err(code) => return code,
     };
     let ops = opts.operands();
-    let (_hv, xs, domid) = match connect_find(cmd.name, &ops[0]) {
+    let (_host, xs, domid) = match connect_find(cmd.name, &ops[0]) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -403,7 +405,7 @@ pub fn trigger(cmd: &'static Cmd, args: &[String]) -> Status {
         Err(code) => return code,
     };
     let ops = opts.operands();
-    let (hv, _xs, domid) = match connect_find(cmd.name, &ops[0]) {
+    let (host, _xs, domid) = match connect_find(cmd.name, &ops[0]) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -434,7 +436,7 @@ pub fn trigger(cmd: &'static Cmd, args: &[String]) -> Status {
         vcpu = n as u32;
     }
     let result = match trigger {
-        Some(t) => hv.send_trigger(domid, t, vcpu),
+        Some(t) => host.hv.send_trigger(domid, t, vcpu),
         None => Err(xl_toolstack::Error::Invalid(
             "trigger `unknown' cannot be sent".into(),
         )),
@@ -457,7 +459,7 @@ pub fn memory(cmd: &'static Cmd, args: &[String], set_target: bool) -> Status {
         Err(code) => return code,
     };
     let ops = opts.operands();
-    let (hv, xs, domid) = match connect_find(cmd.name, &ops[0]) {
+    let (host, xs, domid) = match connect_find(cmd.name, &ops[0]) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -468,9 +470,9 @@ pub fn memory(cmd: &'static Cmd, args: &[String], set_target: bool) -> Status {
     };
     let kb = kb as u64;
     let result = if set_target {
-        memory::set_target(hv.as_ref(), &xs, domid, kb)
+        memory::set_target(&host, &xs, domid, kb)
     } else {
-        memory::set_max(hv.as_ref(), &xs, domid, kb)
+        memory::set_max(&host, &xs, domid, kb)
     };
     if let Err(e) = result {
         err(&format!("xl: {}\n", backend::chain(&e)));
@@ -490,7 +492,7 @@ pub fn rename(cmd: &'static Cmd, args: &[String]) -> Status {
         Err(code) => return code,
     };
     let ops = opts.operands();
-    let (hv, xs, domid) = match connect_find(cmd.name, &ops[0]) {
+    let (host, xs, domid) = match connect_find(cmd.name, &ops[0]) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -499,7 +501,7 @@ pub fn rename(cmd: &'static Cmd, args: &[String]) -> Status {
         Ok(n) => n,
         Err(e) => return fail(e),
     };
-    match xl_toolstack::rename::rename(hv.as_ref(), &xs, domid, old.as_deref(), &ops[1]) {
+    match xl_toolstack::rename::rename(host.hv.as_ref(), &xs, domid, old.as_deref(), &ops[1]) {
         Ok(()) => 0,
         Err(e) => {
             err(&format!("xl: domain {domid}: {}\n", backend::chain(&e)));

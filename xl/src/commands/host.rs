@@ -9,10 +9,11 @@ pub fn dmesg(cmd: &'static Cmd, args: &[String]) -> Status {
         Ok(o) => o,
         Err(code) => return code,
     };
-    let hv = match backend::open(cmd.name) {
+    let host = match backend::open(cmd.name) {
         Ok(h) => h,
         Err(code) => return code,
     };
+    let hv = host.hv.as_ref();
     match hv.dmesg(opts.flag('c')) {
         Ok(bytes) => {
             out_bytes(&bytes);
@@ -48,10 +49,11 @@ pub fn info(cmd: &'static Cmd, args: &[String]) -> Status {
     } else {
         opts.operands().first().cloned()
     };
-    let hv = match backend::open(cmd.name) {
+    let host = match backend::open(cmd.name) {
         Ok(h) => h,
         Err(code) => return code,
     };
+    let hv = host.hv.as_ref();
     let mut lines: Vec<String> = Vec::new();
     let arch = if std::env::consts::ARCH == "x86_64" {
         "x86_64"
@@ -129,7 +131,7 @@ pub fn info(cmd: &'static Cmd, args: &[String]) -> Status {
     // apply to it, and its failures go to stderr as they happen.
     let mut raw = String::new();
     if numa {
-        topology_text(hv.as_ref(), &mut raw);
+        topology_text(hv, &mut raw);
     }
     let raw_at = lines.len();
     lines.push(format!("xen_major              : {}", v.major));
@@ -310,10 +312,11 @@ pub fn vcpu_list(cmd: &'static Cmd, args: &[String]) -> Status {
         Ok(o) => o,
         Err(code) => return code,
     };
-    let (hv, xs) = match super::domains::connect(cmd.name) {
+    let (host, xs) = match super::domains::connect(cmd.name) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let hv = host.hv.as_ref();
     let fail = |e: xl_toolstack::Error| {
         err(&format!("xl: {}\n", backend::chain(&e)));
         1
@@ -334,7 +337,7 @@ pub fn vcpu_list(cmd: &'static Cmd, args: &[String]) -> Status {
     } else {
         let mut v = Vec::new();
         for q in opts.operands() {
-            match super::domains::find_domain(hv.as_ref(), &xs, &q) {
+            match super::domains::find_domain(hv, &xs, &q) {
                 Ok(d) => v.push(d),
                 Err(code) => {
                     super::out(&text);

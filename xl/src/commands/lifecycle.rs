@@ -18,10 +18,11 @@ pub fn shutdown_or_reboot(cmd: &'static Cmd, args: &[String], reboot: bool) -> S
         err("You must specify -a or a domain id.\n\n");
         return 1;
     }
-    let (hv, xs) = match super::domains::connect(cmd.name) {
+    let (host, xs) = match super::domains::connect(cmd.name) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let hv = host.hv.as_ref();
     let targets: Vec<u32> = if all {
         match hv.domains() {
             Ok(d) => d.iter().map(|d| d.domid).filter(|d| *d != 0).collect(),
@@ -34,7 +35,7 @@ pub fn shutdown_or_reboot(cmd: &'static Cmd, args: &[String], reboot: bool) -> S
             }
         }
     } else {
-        match super::domains::find_domain(hv.as_ref(), &xs, &operands[0]) {
+        match super::domains::find_domain(hv, &xs, &operands[0]) {
             Ok(d) => vec![d],
             Err(code) => return code,
         }
@@ -46,7 +47,7 @@ pub fn shutdown_or_reboot(cmd: &'static Cmd, args: &[String], reboot: bool) -> S
     };
     for &domid in &targets {
         err(&format!("{verb} domain {domid}\n"));
-        let mut result = lifecycle::pvcontrol(hv.as_ref(), &xs, domid, cmdword, ACK_TIMEOUT);
+        let mut result = lifecycle::pvcontrol(hv, &xs, domid, cmdword, ACK_TIMEOUT);
         if let Err(ControlError::NoParavirt) = result {
             let (what, trigger, event) = if reboot {
                 ("reboot", Trigger::Reset, "reset")
@@ -86,12 +87,8 @@ pub fn shutdown_or_reboot(cmd: &'static Cmd, args: &[String], reboot: bool) -> S
     }
     if wait > 0 {
         err(&format!("Waiting for {} domains\n", targets.len()));
-        let waited = lifecycle::wait_for_domains(
-            hv.as_ref(),
-            &xs,
-            &targets,
-            wait == 1,
-            |ev, done| match ev {
+        let waited =
+            lifecycle::wait_for_domains(hv, &xs, &targets, wait == 1, |ev, done| match ev {
                 DomainEvent::Destroyed { domid } => {
                     err(&format!("Domain {domid} has been destroyed\n"))
                 }
@@ -103,8 +100,7 @@ pub fn shutdown_or_reboot(cmd: &'static Cmd, args: &[String], reboot: bool) -> S
                         err(&format!("Domain {domid} continue waiting for death\n"));
                     }
                 }
-            },
-        );
+            });
         if let Err(e) = waited {
             err(&format!(
                 "xl: waiting for domains failed: {}\n",
@@ -131,18 +127,18 @@ pub fn destroy(cmd: &'static Cmd, args: &[String]) -> Status {
     if !q.is_empty() && q.bytes().all(|b| b == b'0') && !opts.flag('f') {
         return dom0_refused();
     }
-    let (hv, xs) = match super::domains::connect(cmd.name) {
+    let (host, xs) = match super::domains::connect(cmd.name) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let domid = match super::domains::find_domain(hv.as_ref(), &xs, &q) {
+    let domid = match super::domains::find_domain(host.hv.as_ref(), &xs, &q) {
         Ok(d) => d,
         Err(code) => return code,
     };
     if domid == 0 && !opts.flag('f') {
         return dom0_refused();
     }
-    match xl_toolstack::destroy::destroy(hv.as_ref(), &xs, domid) {
+    match xl_toolstack::destroy::destroy(&host, &xs, domid) {
         Ok(problems) => {
             // libxl logs these and carries on; so do we.
             for p in problems {

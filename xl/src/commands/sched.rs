@@ -223,11 +223,11 @@ pub fn sched_credit(cmd: &'static Cmd, args: &[String], credit2: bool) -> Status
         err("Must specify schedparam to set schedule parameter values.\n");
         return 1;
     }
-    let (hv, xs) = match connect(cmd.name) {
+    let (host, xs) = match connect(cmd.name) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let hv = hv.as_ref();
+    let hv = host.hv.as_ref();
     let pool_id = match &pool {
         None => None,
         Some(q) => match find_pool(hv, &xs, q) {

@@ -399,14 +399,14 @@ pub fn summary(cur: &Sample, clock: &str) -> [String; 3] {
 
 /// Where samples come from (the seam and xenstore, read once per update).
 pub struct Source {
-    hv: Box<dyn xl_toolstack::Hypervisor>,
+    host: xl_toolstack::Host,
     xs: xenstore::Xs,
     version: String,
 }
 
 impl Source {
     pub fn sample(&self, vcpus: bool) -> Result<Sample, xl_toolstack::Error> {
-        stats::sample(self.hv.as_ref(), &self.xs, &self.version, vcpus)
+        stats::sample(&self.host, &self.xs, &self.version, vcpus)
     }
 }
 
@@ -433,18 +433,18 @@ pub fn top(cmd: &'static Cmd, args: &[String]) -> Status {
         err("xl top: not a terminal; use `xl top -b` for batch output\n");
         return 1;
     }
-    let (hv, xs) = match connect(cmd.name) {
+    let (host, xs) = match connect(cmd.name) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let version = match hv.version_info() {
+    let version = match host.hv.version_info() {
         Ok(v) => stats::xen_version(&v),
         Err(e) => {
             err(&format!("xl: {}\n", backend::chain(&e)));
             return 1;
         }
     };
-    let src = Source { hv, xs, version };
+    let src = Source { host, xs, version };
     if batch {
         run_batch(&src, &view, delay, iterations)
     } else {

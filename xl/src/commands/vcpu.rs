@@ -50,10 +50,12 @@ pub fn vcpu_pin(
     };
     let (force, ignore_masks) = (opts.flag('f'), opts.flag('i'));
     let ops = opts.operands();
-    let (hv, _xs, domid) = match connect_find(cmd.name, &ops[0]) {
+    // Not `host`: that is the CPU layout below, for xl's parser.
+    let (conn, _xs, domid) = match connect_find(cmd.name, &ops[0]) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let hv = conn.hv.as_ref();
     let (vcpu, hard_s, soft_s) = (&ops[1], &ops[2], ops.get(3));
     // strtol: leading digits make a vCPU number, trailing junk is ignored.
     let (n, used, _) = xl_config::value::strtol(vcpu.as_bytes(), 10);
@@ -70,7 +72,7 @@ pub fn vcpu_pin(
     } else {
         Some(n as u32)
     };
-    let host = match host_of(hv.as_ref()) {
+    let host = match host_of(hv) {
         Ok(h) => h,
         Err(e) => {
             err(&format!("xl: {}\n", backend::chain(&e)));
@@ -191,10 +193,11 @@ pub fn vcpu_set(cmd: &'static Cmd, args: &[String]) -> Status {
     };
     let check_host = !opts.flag('i');
     let ops = opts.operands();
-    let (hv, xs, domid) = match connect_find(cmd.name, &ops[0]) {
+    let (host, xs, domid) = match connect_find(cmd.name, &ops[0]) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let hv = host.hv.as_ref();
     let (n, used, overflow) = xl_config::value::strtoul(ops[1].as_bytes(), 10);
     if used == 0 || overflow || n > i32::MAX as u64 {
         err("Error: Invalid argument.\n");

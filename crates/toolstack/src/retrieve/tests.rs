@@ -11,7 +11,7 @@ use xenstore::{Daemon, Xs, XsOps};
 use xl_config::json::Json;
 
 use super::*;
-use crate::fake::FakeHv;
+use crate::fake::{self, FakeDom0, FakeHv};
 use crate::{CpupoolInfo, HostPaths, SchedParams};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/retrieve/xen-4.17");
@@ -37,11 +37,20 @@ fn uuid_of(s: &str) -> [u8; 16] {
     u
 }
 
-struct Host {
+struct Recorded {
     _d: Daemon,
     xs: Xs,
     hv: FakeHv,
+    dom0: FakeDom0,
+    paths: HostPaths,
     _dir: TempDir,
+}
+
+impl Recorded {
+    /// The host as it is now (the parts are changed between retrievals).
+    fn host(&self) -> crate::Host {
+        fake::host(self.hv.clone(), self.dom0.clone(), self.paths.clone())
+    }
 }
 
 struct TempDir(std::path::PathBuf);
@@ -53,7 +62,7 @@ impl Drop for TempDir {
 
 /// The recorded host: its domains (from the stored files' names), their
 /// stored configurations, xenstore, credit2 with the default weight.
-fn host(tag: &str) -> Host {
+fn host(tag: &str) -> Recorded {
     let dir = std::env::temp_dir().join(format!("xl-retrieve-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let paths = HostPaths::under(&dir);
@@ -89,7 +98,6 @@ fn host(tag: &str) -> Host {
     let (d, xs) = store(&std::fs::read_to_string(Path::new(DATA).join("xenstore-ls.txt")).unwrap());
     let hv = FakeHv {
         doms: doms.into(),
-        paths,
         pools: vec![CpupoolInfo {
             poolid: 0,
             sched: "credit2".into(),
@@ -97,21 +105,25 @@ fn host(tag: &str) -> Host {
             cpumap: vec![3],
         }],
         sched,
+    };
+    let dom0 = FakeDom0 {
         dm_cpus: HashMap::from([(4, vec![0])]),
     };
-    Host {
+    Recorded {
         _d: d,
         xs,
         hv,
+        dom0,
+        paths,
         _dir: TempDir(dir),
     }
 }
 
-fn list_l(h: &Host, domids: &[u32]) -> (String, Vec<LogLine>) {
+fn list_l(h: &Recorded, domids: &[u32]) -> (String, Vec<LogLine>) {
     let mut entries = Vec::new();
     let mut log = Vec::new();
     for &domid in domids {
-        let r = retrieve(&h.hv, &h.xs, domid).unwrap();
+        let r = retrieve(&h.host(), &h.xs, domid).unwrap();
         entries.push(list_entry(domid, r.config));
         log.extend(r.log);
     }
@@ -129,7 +141,7 @@ fn every_guest_as_the_real_xl_prints_it() {
     assert_eq!(out, recorded("list-l.out"));
     assert!(log.is_empty(), "{log:?}");
     // The userdata and device-changes locks are gone again, as libxl's.
-    let locks: Vec<_> = std::fs::read_dir(&h.hv.paths.lib)
+    let locks: Vec<_> = std::fs::read_dir(&h.paths.lib)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| n.starts_with("userdata-l."))
@@ -168,11 +180,11 @@ fn live_state_wins_over_the_stored_config() {
 #[test]
 fn the_disk_stays_while_xenstore_has_it() {
     let h = host("disk");
-    let r = retrieve(&h.hv, &h.xs, 4).unwrap();
+    let r = retrieve(&h.host(), &h.xs, 4).unwrap();
     let disks = r.config.get("disks").unwrap();
     assert!(matches!(disks, Json::Arr(d) if d.len() == 1));
     h.xs.rm("/libxl/4/device/vbd/768").unwrap();
-    let r = retrieve(&h.hv, &h.xs, 4).unwrap();
+    let r = retrieve(&h.host(), &h.xs, 4).unwrap();
     assert_eq!(r.config.get("disks"), None);
     assert_eq!(r.log.len(), 1);
 }
@@ -187,7 +199,7 @@ fn dom0_memory_is_filled_in_when_missing() {
         doms[0].current_memkb = 1_000_000;
         doms[0].max_memkb = 2_000_000;
     }
-    let r = retrieve(&h.hv, &h.xs, 0).unwrap();
+    let r = retrieve(&h.host(), &h.xs, 0).unwrap();
     let b = r.config.get("b_info").unwrap();
     assert_eq!(b.get("max_memkb"), Some(&Json::UInt(2_000_000)));
     // dom0's video_memkb is at its default (all ones): libxl adds it anyway.
@@ -209,12 +221,12 @@ fn dom0_memory_is_filled_in_when_missing() {
 #[test]
 fn hvm_vcpus_come_from_the_device_model() {
     let mut h = host("hvm");
-    h.hv.dm_cpus.insert(4, vec![]);
-    let r = retrieve(&h.hv, &h.xs, 4).unwrap();
+    h.dom0.dm_cpus.insert(4, vec![]);
+    let r = retrieve(&h.host(), &h.xs, 4).unwrap();
     assert_eq!(r.config.get("b_info").unwrap().get("avail_vcpus"), None);
-    h.hv.dm_cpus.remove(&4);
+    h.dom0.dm_cpus.remove(&4);
     assert!(matches!(
-        retrieve(&h.hv, &h.xs, 4),
+        retrieve(&h.host(), &h.xs, 4),
         Err(RetrieveError::DeviceModel(_))
     ));
 }
@@ -227,11 +239,11 @@ fn domains_without_a_stored_config_are_refused() {
         ..Default::default()
     });
     assert!(matches!(
-        retrieve(&h.hv, &h.xs, 7),
+        retrieve(&h.host(), &h.xs, 7),
         Err(RetrieveError::NoConfig(7))
     ));
     assert!(matches!(
-        retrieve(&h.hv, &h.xs, 9),
+        retrieve(&h.host(), &h.xs, 9),
         Err(RetrieveError::NoSuchDomain(9))
     ));
 }

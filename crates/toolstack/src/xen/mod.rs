@@ -1,21 +1,19 @@
-//! The Xen backend: the seam implemented with domctl/sysctl hypercalls.
+//! The Xen backend: the hypervisor implemented with domctl/sysctl
+//! hypercalls ([`XenHypervisor`]), and a Linux dom0's services: hotplug
+//! scripts, qemu-xen and its QMP sockets ([`XenDom0`]).
 
 mod build;
 mod dm;
+mod dom0;
+
+pub use dom0::XenDom0;
 
 use xen_sys::Xen;
 use xen_sys::abi::{self, DomainInfo};
 
-use std::os::fd::AsFd;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-use xenstore::{Xs, XsOps};
-
 use crate::{
-    BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DmSpec, DomInfo, Error, GuestKind,
-    HostPaths, HotplugDevice, Hypervisor, NumaNode, PciAddr, PhysInfo, SchedParams, Trigger,
-    VcpuInfo, VersionInfo,
+    BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DomInfo, Error, GuestKind, Hypervisor,
+    NumaNode, PciAddr, PhysInfo, SchedParams, Trigger, VcpuInfo, VersionInfo,
 };
 
 /// Xen's first reserved domain id (DOMID_FIRST_RESERVED): ids from here
@@ -35,17 +33,12 @@ fn dom(domid: u32) -> Result<u16, Error> {
 pub struct XenHypervisor {
     xen: Xen,
     page_kb: u64,
-    paths: HostPaths,
 }
 
 impl XenHypervisor {
     pub fn open() -> Result<Self, Error> {
         let xen = Xen::open().map_err(Error::NoXen)?;
-        Ok(XenHypervisor {
-            xen,
-            page_kb: 4,
-            paths: HostPaths::xen(),
-        })
+        Ok(XenHypervisor { xen, page_kb: 4 })
     }
 
     fn dominfo(&self, i: &DomainInfo) -> DomInfo {
@@ -129,18 +122,6 @@ impl XenHypervisor {
 }
 
 impl Hypervisor for XenHypervisor {
-    fn version(&self) -> (u32, u32) {
-        self.xen.version
-    }
-
-    fn paths(&self) -> &HostPaths {
-        &self.paths
-    }
-
-    fn xenstore(&self) -> Result<Xs, Error> {
-        Ok(Xs::open()?)
-    }
-
     /// libxl__domain_make's createdomain, then build_pre's max_vcpus
     /// (which allocates the vCPUs); a domain that cannot get its vCPUs is
     /// destroyed here, as the caller never learns its id.
@@ -157,85 +138,6 @@ impl Hypervisor for XenHypervisor {
 
     fn build(&self, domid: u32, spec: &BuildSpec) -> Result<Built, Error> {
         build::build(&self.xen, dom(domid)?, spec)
-    }
-
-    /// Runs the device's scripts as libxl does; failures carry the
-    /// script's `hotplug-error` when it left one.
-    fn hotplug(&self, xs: &Xs, dev: &HotplugDevice, add: bool) -> Result<(), Error> {
-        let mut problems = Vec::new();
-        for (args, env) in crate::devices::hotplug_runs(xs, dev, add)? {
-            problems.extend(run_hotplug(&args, &env));
-        }
-        if problems.is_empty() {
-            return Ok(());
-        }
-        if let Some(why) = xs.try_read(&format!("{}/hotplug-error", dev.backend_path))? {
-            problems.push(why);
-        } else if let Some(params) = xs.try_read(&format!("{}/params", dev.backend_path))? {
-            // The block script does not always say why; name the disk.
-            problems.push(format!("check the disk {params}"));
-        }
-        Err(Error::Backend(problems.join(": ")))
-    }
-
-    fn spawn_device_model(&self, xs: &Xs, spec: &DmSpec) -> Result<u32, Error> {
-        dm::spawn(&self.paths, xs, spec)
-    }
-
-    fn resume_device_model(&self, domid: u32, uuid: &[u8; 16]) -> Result<(), Error> {
-        use crate::qmp::Qmp;
-        // libxl allows the device model LIBXL_DEVICE_MODEL_START_TIMEOUT.
-        let run = || -> Result<(), crate::qmp::QmpError> {
-            let mut q = Qmp::connect(&self.paths, domid, uuid, Duration::from_secs(60))?;
-            q.execute("cont", None)?;
-            Ok(())
-        };
-        run().map_err(|e| Error::Backend(error_chain(&e)))
-    }
-
-    fn io_stats(&self, xs: &Xs, domids: &[u32]) -> Result<crate::stats::IoStats, Error> {
-        crate::stats::linux::collect(std::path::Path::new("/"), &self.paths.run, xs, domids)
-            .map_err(Error::Backend)
-    }
-
-    /// libxl's way: forget its xenstore directory, hang it up, remove its
-    /// QMP sockets. Every step is tried; problems are reported together.
-    fn kill_device_model(&self, xs: &Xs, domid: u32) -> Result<(), Error> {
-        let mut problems = Vec::new();
-        match xs.rm(&format!("/local/domain/0/device-model/{domid}")) {
-            Err(e) if !e.is_not_found() => {
-                problems.push(format!("removing device-model node: {e}"));
-            }
-            _ => {}
-        }
-        let pid = xs
-            .try_read(&format!("/local/domain/{domid}/image/device-model-pid"))
-            .ok()
-            .flatten();
-        match pid.map(|p| xl_config::value::strtol(p.as_bytes(), 10).0 as i32) {
-            None => problems.push("unable to find Device Model pid".into()),
-            Some(pid) => {
-                if let Err(e) = xen_sys::hangup(pid) {
-                    problems.push(format!("failed to kill Device Model [{pid}]: {e}"));
-                }
-            }
-        }
-        for sock in ["qmp-libxl", "qmp-libxenstat"] {
-            let p = self.paths.run.join(format!("{sock}-{domid}"));
-            if let Err(e) = std::fs::remove_file(&p)
-                && e.kind() != std::io::ErrorKind::NotFound
-            {
-                problems.push(format!(
-                    "Failed to remove QMP socket file {}: {e}",
-                    p.display()
-                ));
-            }
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Backend(problems.join("; ")))
-        }
     }
 
     fn domains(&self) -> Result<Vec<DomInfo>, Error> {
@@ -548,23 +450,6 @@ impl Hypervisor for XenHypervisor {
             .pool_sched(poolid, sched_id(sched)?, Some([p[0], p[1], p[2], 0]))?;
         Ok(())
     }
-
-    /// libxl asks `query-cpus-fast`, and `query-cpus` of a QEMU older than
-    /// 2.12; it waits LIBXL_QMP_CMD_TIMEOUT (10 s) for the answer.
-    fn device_model_cpus(&self, domid: u32, uuid: &[u8; 16]) -> Result<Vec<u32>, Error> {
-        use crate::qmp::{Qmp, QmpError};
-        let run = || -> Result<Vec<u32>, QmpError> {
-            let mut q = Qmp::connect(&self.paths, domid, uuid, Duration::from_secs(10))?;
-            match q.execute("query-cpus-fast", None) {
-                Ok(v) => crate::qmp::cpu_indices(&v, "cpu-index"),
-                Err(QmpError::Command { class, .. }) if class == "CommandNotFound" => {
-                    crate::qmp::cpu_indices(&q.execute("query-cpus", None)?, "CPU")
-                }
-                Err(e) => Err(e),
-            }
-        };
-        run().map_err(|e| Error::Backend(error_chain(&e)))
-    }
 }
 
 /// A scheduler's name from its XEN_SCHEDULER_* id.
@@ -581,51 +466,4 @@ fn sched_id(name: &str) -> Result<u32, Error> {
         .find(|(_, n)| *n == name)
         .map(|(i, _)| *i)
         .ok_or_else(|| Error::Invalid(format!("unknown scheduler {name}")))
-}
-
-/// libxl's LIBXL_HOTPLUG_TIMEOUT.
-const HOTPLUG_TIMEOUT: Duration = Duration::from_secs(40);
-
-/// Run one hotplug script as libxl does: stdin /dev/null, stdout to our
-/// stderr, bounded by libxl's timeout. Returns what went wrong.
-fn run_hotplug(args: &[String], env: &[(String, String)]) -> Option<String> {
-    let stdout = std::io::stderr()
-        .as_fd()
-        .try_clone_to_owned()
-        .map(Stdio::from)
-        .unwrap_or_else(|_| Stdio::null());
-    let mut cmd = Command::new(&args[0]);
-    cmd.args(&args[1..]).stdin(Stdio::null()).stdout(stdout);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => return Some(format!("cannot run {}: {e}", args[0])),
-    };
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(st)) if st.success() => return None,
-            Ok(Some(st)) => return Some(format!("{} {} failed: {st}", args[0], args[1])),
-            Ok(None) if start.elapsed() > HOTPLUG_TIMEOUT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Some(format!("{} {} timed out", args[0], args[1]));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Some(format!("waiting for {}: {e}", args[0])),
-        }
-    }
-}
-
-/// An error and its causes as "a: b: c".
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(&format!(": {c}"));
-        cur = c.source();
-    }
-    s
 }

@@ -1,0 +1,44 @@
+//! What dom0's services do for the toolstack: hotplug scripts, device
+//! models (QEMU and its QMP socket), and the backends' I/O counters.
+
+use xenstore::Xs;
+
+use crate::{DmSpec, Error, HotplugDevice, stats::IoStats};
+
+/// The dom0 half of the backend seam.
+///
+/// Required: hotplug scripts, which every scripted backend device needs.
+/// Device models serve only HVM guests and QEMU-backed disks, and I/O
+/// counters only statistics: they answer [`Error::Unsupported`] unless a
+/// backend has them.
+pub trait Dom0 {
+    /// Run a device's hotplug script (`add`/`online` when `add`, else
+    /// `remove`/`offline`); the script reports in the backend's
+    /// `hotplug-status`, and its error text is returned.
+    fn hotplug(&self, xs: &Xs, dev: &HotplugDevice, add: bool) -> Result<(), Error>;
+
+    /// Start a domain's device model and wait until it is running.
+    /// Returns the pid libxl records in `image/device-model-pid`.
+    fn spawn_device_model(&self, _xs: &Xs, _spec: &DmSpec) -> Result<u32, Error> {
+        Err(Error::Unsupported("starting a device model"))
+    }
+    /// Let a paused device model run again (QMP `cont`), before an HVM
+    /// guest's vCPUs are unpaused.
+    fn resume_device_model(&self, _domid: u32, _uuid: &[u8; 16]) -> Result<(), Error> {
+        Err(Error::Unsupported("resuming a device model"))
+    }
+    /// Stop a domain's device model (no-op when none runs).
+    fn kill_device_model(&self, _xs: &Xs, _domid: u32) -> Result<(), Error> {
+        Err(Error::Unsupported("stopping a device model"))
+    }
+    /// The vCPUs (by index) an HVM domain's device model has present, as
+    /// QEMU reports them (QMP `query-cpus-fast`).
+    fn device_model_cpus(&self, _domid: u32, _uuid: &[u8; 16]) -> Result<Vec<u32>, Error> {
+        Err(Error::Unsupported("asking a device model for its vCPUs"))
+    }
+    /// dom0-side I/O counters (vifs, block backends) of the listed
+    /// domains, as the backend kernel and device models report them.
+    fn io_stats(&self, _xs: &Xs, _domids: &[u32]) -> Result<IoStats, Error> {
+        Err(Error::Unsupported("reading I/O counters"))
+    }
+}

@@ -1,0 +1,97 @@
+//! A host as the toolstack sees it: its hypervisor, its dom0's services,
+//! where it keeps files and where its xenstored listens. The backend
+//! selection puts one together; callers take what they use.
+
+use std::path::{Path, PathBuf};
+
+use xenstore::Xs;
+
+use crate::{Dom0, Error, Hypervisor};
+
+/// One host: the two halves of the seam, and its facts as plain fields.
+pub struct Host {
+    pub hv: Box<dyn Hypervisor>,
+    pub dom0: Box<dyn Dom0>,
+    /// Where this host keeps the toolstack's files.
+    pub paths: HostPaths,
+    pub xenstored: Xenstored,
+}
+
+/// Where a host's xenstored is reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Xenstored {
+    /// The system's: the socket or device xenstore clients look for.
+    System,
+    /// A socket of its own (the simulator's).
+    Socket(PathBuf),
+}
+
+impl Host {
+    /// A connection to this host's xenstored.
+    pub fn xenstore(&self) -> Result<Xs, Error> {
+        Ok(match &self.xenstored {
+            Xenstored::System => Xs::open()?,
+            Xenstored::Socket(path) => Xs::open_path(path)?,
+        })
+    }
+}
+
+/// Where a host keeps the toolstack's files (libxl's XEN_LIB_DIR etc.).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPaths {
+    /// Userdata (stored configs), qemu save files: /var/lib/xen.
+    pub lib: PathBuf,
+    /// Runtime files (domid history, QMP sockets): /var/run/xen.
+    pub run: PathBuf,
+    /// Monitor and device-model logs: /var/log/xen.
+    pub log: PathBuf,
+    /// xl's global lock around domain creation (xl.conf `lockfile`).
+    pub lockfile: PathBuf,
+    /// Hotplug scripts: /etc/xen/scripts.
+    pub scripts: PathBuf,
+    /// Console clients' locks (xenconsole.<domid>): /var/lock.
+    pub locks: PathBuf,
+    /// The qemu-xen device model (libxl's QEMU_XEN_PATH).
+    pub qemu_xen: PathBuf,
+}
+
+/// Where distributions install qemu-xen: Debian's package first, then
+/// Xen's own default.
+const QEMU_XEN_PATHS: [&str; 2] = [
+    "/usr/libexec/xen-qemu-system-i386",
+    "/usr/lib/xen/bin/qemu-system-i386",
+];
+
+impl HostPaths {
+    /// The paths of a Xen host as Debian installs it.
+    pub fn xen() -> HostPaths {
+        HostPaths {
+            lib: "/var/lib/xen".into(),
+            run: "/var/run/xen".into(),
+            log: "/var/log/xen".into(),
+            lockfile: "/var/lock/xl".into(),
+            scripts: "/etc/xen/scripts".into(),
+            locks: "/var/lock".into(),
+            qemu_xen: QEMU_XEN_PATHS
+                .iter()
+                .find(|p| Path::new(p).exists())
+                .unwrap_or(&QEMU_XEN_PATHS[1])
+                .into(),
+        }
+    }
+
+    /// The same layout under one directory (the simulator's host). Hotplug
+    /// scripts keep Xen's path: it is what xenstore records, and the
+    /// simulator never runs them.
+    pub fn under(root: &Path) -> HostPaths {
+        HostPaths {
+            lib: root.join("lib"),
+            run: root.join("run"),
+            log: root.join("log"),
+            lockfile: root.join("xl.lock"),
+            scripts: "/etc/xen/scripts".into(),
+            locks: root.join("lock"),
+            qemu_xen: QEMU_XEN_PATHS[1].into(),
+        }
+    }
+}

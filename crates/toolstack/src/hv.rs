@@ -1,0 +1,124 @@
+//! What the hypervisor does for the toolstack: domctl, sysctl and memory
+//! operations, shaped by what callers need rather than by the hypercalls.
+
+use std::time::Duration;
+
+use crate::{
+    BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DomInfo, Error, NumaNode, PciAddr,
+    PhysInfo, SchedParams, Trigger, VcpuInfo, VersionInfo,
+};
+
+/// The hypervisor half of the backend seam.
+///
+/// Required: listing domains, the host's resources and a domain's life
+/// (create, build, pause, unpause, destroy), which no backend goes without.
+/// The rest answers [`Error::Unsupported`] unless a backend has it.
+pub trait Hypervisor {
+    /// Every domain, in domid order.
+    fn domains(&self) -> Result<Vec<DomInfo>, Error>;
+    fn physinfo(&self) -> Result<PhysInfo, Error>;
+    /// Make an empty, paused domain; the hypervisor picks the domid.
+    fn create_domain(&self, spec: &CreateSpec) -> Result<u32, Error>;
+    /// Load the guest (kernel or firmware) and its memory.
+    fn build(&self, domid: u32, spec: &BuildSpec) -> Result<Built, Error>;
+    fn pause(&self, domid: u32) -> Result<(), Error>;
+    fn unpause(&self, domid: u32) -> Result<(), Error>;
+    /// Ask the hypervisor to destroy a domain, retrying while it reports
+    /// EAGAIN (memory still being relinquished) for at most `patience`.
+    fn destroy(&self, domid: u32, patience: Duration) -> Result<(), Error>;
+
+    /// One domain, if it exists.
+    fn domain(&self, domid: u32) -> Result<Option<DomInfo>, Error> {
+        Ok(self.domains()?.into_iter().find(|d| d.domid == domid))
+    }
+    /// The hypervisor's console ring as `xl dmesg` prints it; `clear`
+    /// empties it afterwards.
+    fn dmesg(&self, _clear: bool) -> Result<Vec<u8>, Error> {
+        Err(Error::Unsupported("reading the hypervisor's console"))
+    }
+    fn version_info(&self) -> Result<VersionInfo, Error> {
+        Err(Error::Unsupported("reading the hypervisor's version"))
+    }
+    /// Name of the default scheduler (credit, credit2, ...).
+    fn scheduler(&self) -> Result<String, Error> {
+        Err(Error::Unsupported("reading the default scheduler"))
+    }
+    /// Number of CPUs in no cpupool.
+    fn free_cpus(&self) -> Result<u32, Error> {
+        Err(Error::Unsupported("counting free CPUs"))
+    }
+    /// Whether an HVM guest has registered a PV event callback, i.e. runs
+    /// PV drivers that answer the xenstore control protocol.
+    fn has_pv_callback(&self, _domid: u32) -> Result<bool, Error> {
+        Err(Error::Unsupported("reading a guest's PV callback"))
+    }
+    /// Every vCPU of a domain (empty for a domain without vCPUs).
+    fn vcpus(&self, _domid: u32) -> Result<Vec<VcpuInfo>, Error> {
+        Err(Error::Unsupported("listing vCPUs"))
+    }
+    /// The most memory a domain may be given, in KiB (hypervisor limit).
+    fn set_max_mem(&self, _domid: u32, _max_kb: u64) -> Result<(), Error> {
+        Err(Error::Unsupported("setting a domain's maximum memory"))
+    }
+    /// Populate-on-demand target of an HVM/PVH domain, in pages.
+    fn set_pod_target(&self, _domid: u32, _pages: u64) -> Result<(), Error> {
+        Err(Error::Unsupported("setting a populate-on-demand target"))
+    }
+    /// Press a virtual button / raise a line.
+    fn send_trigger(&self, _domid: u32, _trigger: Trigger, _vcpu: u32) -> Result<(), Error> {
+        Err(Error::Unsupported("sending triggers"))
+    }
+
+    // Topology, affinity, cpupools and schedulers.
+    /// A domain's NUMA node affinity, one bit per node, in whole bytes
+    /// covering max_node_id + 1 nodes.
+    fn node_affinity(&self, _domid: u32) -> Result<Vec<u8>, Error> {
+        Err(Error::Unsupported("reading NUMA node affinity"))
+    }
+    /// Core, socket and node of every CPU (`xl info -n`).
+    fn cpu_topology(&self) -> Result<Vec<CpuTopology>, Error> {
+        Err(Error::Unsupported("reading the CPU topology"))
+    }
+    /// Memory and distances of every NUMA node (`xl info -n`).
+    fn numa_nodes(&self) -> Result<Vec<NumaNode>, Error> {
+        Err(Error::Unsupported("reading NUMA nodes"))
+    }
+    /// The node of each PCI device (None: unknown to the hypervisor or
+    /// without a node).
+    fn pci_nodes(&self, _devs: &[PciAddr]) -> Result<Vec<Option<u32>>, Error> {
+        Err(Error::Unsupported("reading the PCI topology"))
+    }
+    /// Set the hard and/or soft affinity of one vCPU (bitmaps as in
+    /// [`VcpuInfo`]); `force` also undoes a pinning the guest kernel made.
+    fn set_vcpu_affinity(
+        &self,
+        _domid: u32,
+        _vcpu: u32,
+        _hard: Option<&[u8]>,
+        _soft: Option<&[u8]>,
+        _force: bool,
+    ) -> Result<(), Error> {
+        Err(Error::Unsupported("setting vCPU affinity"))
+    }
+    /// Every cpupool, in id order.
+    fn cpupools(&self) -> Result<Vec<CpupoolInfo>, Error> {
+        Err(Error::Unsupported("listing cpupools"))
+    }
+    /// Weight and cap of a domain under `sched` ("credit" or "credit2");
+    /// fails when the domain runs under another scheduler.
+    fn domain_sched(&self, _domid: u32, _sched: &str) -> Result<SchedParams, Error> {
+        Err(Error::Unsupported("reading scheduler parameters"))
+    }
+    fn set_domain_sched(&self, _domid: u32, _sched: &str, _p: SchedParams) -> Result<(), Error> {
+        Err(Error::Unsupported("setting scheduler parameters"))
+    }
+    /// A cpupool's scheduler-wide parameters for `sched`: credit's
+    /// (tslice_ms, ratelimit_us, vcpu_migr_delay_us) or credit2's
+    /// (ratelimit_us, 0, 0).
+    fn pool_sched(&self, _poolid: u32, _sched: &str) -> Result<[u32; 3], Error> {
+        Err(Error::Unsupported("reading cpupool scheduler parameters"))
+    }
+    fn set_pool_sched(&self, _poolid: u32, _sched: &str, _p: [u32; 3]) -> Result<(), Error> {
+        Err(Error::Unsupported("setting cpupool scheduler parameters"))
+    }
+}

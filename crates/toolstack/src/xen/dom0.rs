@@ -1,0 +1,167 @@
+//! A Linux dom0's services as libxl drives them: hotplug scripts run from
+//! /etc/xen/scripts, qemu-xen started and stopped, QMP over its sockets in
+//! the run directory, and the I/O counters the backend kernel exposes.
+
+use std::os::fd::AsFd;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use xenstore::{Xs, XsOps};
+
+use crate::{DmSpec, Dom0, Error, HostPaths, HotplugDevice};
+
+/// Needs no hypervisor handle: only where the host keeps its files.
+pub struct XenDom0 {
+    paths: HostPaths,
+}
+
+impl XenDom0 {
+    pub fn new(paths: HostPaths) -> XenDom0 {
+        XenDom0 { paths }
+    }
+}
+
+impl Dom0 for XenDom0 {
+    /// Runs the device's scripts as libxl does; failures carry the
+    /// script's `hotplug-error` when it left one.
+    fn hotplug(&self, xs: &Xs, dev: &HotplugDevice, add: bool) -> Result<(), Error> {
+        let mut problems = Vec::new();
+        for (args, env) in crate::devices::hotplug_runs(xs, dev, add)? {
+            problems.extend(run_hotplug(&args, &env));
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        if let Some(why) = xs.try_read(&format!("{}/hotplug-error", dev.backend_path))? {
+            problems.push(why);
+        } else if let Some(params) = xs.try_read(&format!("{}/params", dev.backend_path))? {
+            // The block script does not always say why; name the disk.
+            problems.push(format!("check the disk {params}"));
+        }
+        Err(Error::Backend(problems.join(": ")))
+    }
+
+    fn spawn_device_model(&self, xs: &Xs, spec: &DmSpec) -> Result<u32, Error> {
+        super::dm::spawn(&self.paths, xs, spec)
+    }
+
+    fn resume_device_model(&self, domid: u32, uuid: &[u8; 16]) -> Result<(), Error> {
+        use crate::qmp::Qmp;
+        // libxl allows the device model LIBXL_DEVICE_MODEL_START_TIMEOUT.
+        let run = || -> Result<(), crate::qmp::QmpError> {
+            let mut q = Qmp::connect(&self.paths, domid, uuid, Duration::from_secs(60))?;
+            q.execute("cont", None)?;
+            Ok(())
+        };
+        run().map_err(|e| Error::Backend(error_chain(&e)))
+    }
+
+    fn io_stats(&self, xs: &Xs, domids: &[u32]) -> Result<crate::stats::IoStats, Error> {
+        crate::stats::linux::collect(std::path::Path::new("/"), &self.paths.run, xs, domids)
+            .map_err(Error::Backend)
+    }
+
+    /// libxl's way: forget its xenstore directory, hang it up, remove its
+    /// QMP sockets. Every step is tried; problems are reported together.
+    fn kill_device_model(&self, xs: &Xs, domid: u32) -> Result<(), Error> {
+        let mut problems = Vec::new();
+        match xs.rm(&format!("/local/domain/0/device-model/{domid}")) {
+            Err(e) if !e.is_not_found() => {
+                problems.push(format!("removing device-model node: {e}"));
+            }
+            _ => {}
+        }
+        let pid = xs
+            .try_read(&format!("/local/domain/{domid}/image/device-model-pid"))
+            .ok()
+            .flatten();
+        match pid.map(|p| xl_config::value::strtol(p.as_bytes(), 10).0 as i32) {
+            None => problems.push("unable to find Device Model pid".into()),
+            Some(pid) => {
+                if let Err(e) = xen_sys::hangup(pid) {
+                    problems.push(format!("failed to kill Device Model [{pid}]: {e}"));
+                }
+            }
+        }
+        for sock in ["qmp-libxl", "qmp-libxenstat"] {
+            let p = self.paths.run.join(format!("{sock}-{domid}"));
+            if let Err(e) = std::fs::remove_file(&p)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                problems.push(format!(
+                    "Failed to remove QMP socket file {}: {e}",
+                    p.display()
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Backend(problems.join("; ")))
+        }
+    }
+
+    /// libxl asks `query-cpus-fast`, and `query-cpus` of a QEMU older than
+    /// 2.12; it waits LIBXL_QMP_CMD_TIMEOUT (10 s) for the answer.
+    fn device_model_cpus(&self, domid: u32, uuid: &[u8; 16]) -> Result<Vec<u32>, Error> {
+        use crate::qmp::{Qmp, QmpError};
+        let run = || -> Result<Vec<u32>, QmpError> {
+            let mut q = Qmp::connect(&self.paths, domid, uuid, Duration::from_secs(10))?;
+            match q.execute("query-cpus-fast", None) {
+                Ok(v) => crate::qmp::cpu_indices(&v, "cpu-index"),
+                Err(QmpError::Command { class, .. }) if class == "CommandNotFound" => {
+                    crate::qmp::cpu_indices(&q.execute("query-cpus", None)?, "CPU")
+                }
+                Err(e) => Err(e),
+            }
+        };
+        run().map_err(|e| Error::Backend(error_chain(&e)))
+    }
+}
+
+/// libxl's LIBXL_HOTPLUG_TIMEOUT.
+const HOTPLUG_TIMEOUT: Duration = Duration::from_secs(40);
+
+/// Run one hotplug script as libxl does: stdin /dev/null, stdout to our
+/// stderr, bounded by libxl's timeout. Returns what went wrong.
+fn run_hotplug(args: &[String], env: &[(String, String)]) -> Option<String> {
+    let stdout = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null());
+    let mut cmd = Command::new(&args[0]);
+    cmd.args(&args[1..]).stdin(Stdio::null()).stdout(stdout);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return Some(format!("cannot run {}: {e}", args[0])),
+    };
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) if st.success() => return None,
+            Ok(Some(st)) => return Some(format!("{} {} failed: {st}", args[0], args[1])),
+            Ok(None) if start.elapsed() > HOTPLUG_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Some(format!("{} {} timed out", args[0], args[1]));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Some(format!("waiting for {}: {e}", args[0])),
+        }
+    }
+}
+
+/// An error and its causes as "a: b: c".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(&format!(": {c}"));
+        cur = c.source();
+    }
+    s
+}
