@@ -28,11 +28,15 @@ host_state() {  # what a domain leaves behind: xenstore, libxl files, processes,
   losetup -a
   ip -o link | awk '{print $2}' | grep -E '^vif' || true
 }
-same_state() {  # same_state BEFORE: the host is as BEFORE
-  host_state >"$1.now"
-  if ! cmp -s "$1" "$1.now"; then
-    echo "host state changed:"; diff -u "$1" "$1.now" | head -n 40; return 1
-  fi
+same_state() {  # same_state BEFORE: the host is as BEFORE (a monitor may take a moment to go)
+  local i
+  for i in $(seq 10); do
+    host_state >"$1.now"
+    cmp -s "$1" "$1.now" && return 0
+    sleep 1
+  done
+  echo "host state changed:"; diff -u "$1" "$1.now" | head -n 40
+  return 1
 }
 domid_of() { xl domid "$1" 2>/dev/null; }
 # The domain's xenstore, with what differs between two creates masked: ids, uuids, ring

@@ -273,11 +273,13 @@ fn make_domain(host: &Host, spec: &CreateSpec) -> Result<u32, Error> {
 
 type StepResult = Result<(), (&'static str, Error)>;
 
+/// One create step: its failure is reported with libxl's words `what`;
+/// `-vv` tells how long it took.
 fn step<T, E: Into<Error>>(
     what: &'static str,
-    r: Result<T, E>,
+    f: impl FnOnce() -> Result<T, E>,
 ) -> Result<T, (&'static str, Error)> {
-    r.map_err(|e| (what, e.into()))
+    crate::trace::timed(|| format!("create step: {what}"), f).map_err(|e| (what, e.into()))
 }
 
 /// The backend domains of the store and console rings, as libxl reads
@@ -297,62 +299,84 @@ fn ring_backends(xs: &Xs) -> Result<(u32, u32), xenstore::Error> {
 
 fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32) -> StepResult {
     let (hv, dom0) = (host.hv.as_ref(), host.dom0.as_ref());
-    step("cannot allocate create paths", skeleton(xs, plan, domid))?;
-    step(
-        "cannot set maximum memory",
-        hv.set_max_mem(domid, plan.memory.target_kb + MAXMEM_CONSTANT_KB),
-    )?;
-    let (store_domid, console_domid) = step("cannot read the ring backends", ring_backends(xs))?;
+    step("cannot allocate create paths", || skeleton(xs, plan, domid))?;
+    step("cannot set maximum memory", || {
+        hv.set_max_mem(domid, plan.memory.target_kb + MAXMEM_CONSTANT_KB)
+    })?;
+    let (store_domid, console_domid) = step("cannot read the ring backends", || ring_backends(xs))?;
     let spec = BuildSpec {
         store_domid,
         console_domid,
         ..plan.build.clone()
     };
-    let built = step("cannot (re-)build domain", hv.build(domid, &spec))?;
-    step(
-        "cannot write build info",
-        build_post(xs, plan, domid, &built),
-    )?;
-    step(
-        "cannot introduce domain to xenstored",
-        xs.introduce_domain(domid, built.store_mfn, built.store_port),
-    )?;
+    let built = step("cannot (re-)build domain", || hv.build(domid, &spec))?;
+    step("cannot write build info", || {
+        build_post(xs, plan, domid, &built)
+    })?;
+    step("cannot introduce domain to xenstored", || {
+        xs.introduce_domain(domid, built.store_mfn, built.store_port)
+    })?;
     for d in &plan.disks {
-        step(
-            "unable to add disk devices",
-            devices::add(dom0, xs, &for_domain(d, domid)),
-        )?;
+        step("unable to add disk devices", || {
+            devices::add(dom0, xs, &for_domain(d, domid))
+        })?;
     }
-    step(
-        "unable to add console",
-        devices::write(xs, &console_device(domid, &built)),
-    )?;
+    step("unable to add console", || {
+        devices::write(xs, &console_device(domid, &built))
+    })?;
     if let Some(dm) = &plan.device_model {
         let spec = dm.spec(domid, &host.paths.run);
-        let pid = step(
-            "failed to spawn device model",
-            dom0.spawn_device_model(xs, &spec),
-        )?;
-        step(
-            "failed to record device model",
+        let pid = step("failed to spawn device model", || {
+            dom0.spawn_device_model(xs, &spec)
+        })?;
+        step("failed to record device model", || {
             xs.write(
                 &format!("/local/domain/{domid}/image/device-model-pid"),
                 &pid.to_string(),
-            ),
-        )?;
+            )
+        })?;
     }
     for n in &plan.nics {
-        step(
-            "unable to add vif devices",
-            devices::add(dom0, xs, &for_domain(n, domid)),
-        )?;
+        step("unable to add vif devices", || {
+            devices::add(dom0, xs, &for_domain(n, domid))
+        })?;
     }
-    step(
-        "failed to store domain configuration",
+    step("console not ready", || wait_console_tty(xs, domid))?;
+    step("failed to store domain configuration", || {
         userdata::store_config(&host.paths.lib, domid, &plan.uuid, &plan.stored_config)
-            .map_err(|e| Error::Invalid(format!("cannot write userdata: {e}"))),
-    )?;
+            .map_err(|e| Error::Invalid(format!("cannot write userdata: {e}")))
+    })?;
     Ok(())
+}
+
+/// How long libxl waits for xenconsoled to take the console.
+const CONSOLE_TTY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// As libxl, wait until xenconsoled has taken the console (it writes the
+/// pty in `console/tty`), so `xl console` works as soon as create returns.
+/// Like libxl, a console that never comes is not a failed create.
+fn wait_console_tty(xs: &Xs, domid: u32) -> Result<(), xenstore::Error> {
+    let path = format!("/local/domain/{domid}/console/tty");
+    let token = format!("xl-tty-{}", std::process::id());
+    xs.watch(&path, &token)?;
+    let deadline = std::time::Instant::now() + CONSOLE_TTY_TIMEOUT;
+    let result = loop {
+        match xs.try_read(&path) {
+            Ok(Some(tty)) if !tty.is_empty() => break Ok(()),
+            Ok(_) => {}
+            Err(e) => break Err(e),
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            crate::trace::info(|| format!("domain {domid}: no console tty after 10 s"));
+            break Ok(());
+        }
+        if let Err(e) = xs.wait_watch(left) {
+            break Err(e);
+        }
+    };
+    let _ = xs.unwatch(&path, &token);
+    result
 }
 
 fn for_domain(dev: &NewDevice, domid: u32) -> NewDevice {

@@ -43,3 +43,10 @@ pub fn timed<T>(what: impl FnOnce() -> String, f: impl FnOnce() -> T) -> T {
     eprintln!("xl: {} ({:.3} ms)", what(), took.as_secs_f64() * 1e3);
     r
 }
+
+/// Tell at `-vv` how long something measured elsewhere took.
+pub fn timed_done(what: impl FnOnce() -> String, took: std::time::Duration) {
+    if level() >= 2 {
+        eprintln!("xl: {} ({:.3} ms)", what(), took.as_secs_f64() * 1e3);
+    }
+}

@@ -2,7 +2,7 @@
 //! with the steps libxl takes around it (ring event channels, the memory
 //! map limit, TSC mode, address size).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use xen_sys::Xen;
 use xen_sys::abi::{self, DomId};
@@ -38,16 +38,21 @@ pub(super) fn build(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Er
         .kernel
         .as_deref()
         .ok_or_else(|| Error::Invalid("no kernel given (set kernel= or bootloader=)".into()))?;
-    let kernel_bytes = read_image("kernel", kernel_path)?;
-    let kernel = xl_builder::parse_kernel(&kernel_bytes)
-        .map_err(|e| Error::Invalid(format!("kernel {kernel_path}: {e}")))?;
+    let kernel_bytes = timed("read the kernel", || read_image("kernel", kernel_path))?;
+    let kernel = timed("parse the kernel", || {
+        xl_builder::parse_kernel(&kernel_bytes)
+    })
+    .map_err(|e| Error::Invalid(format!("kernel {kernel_path}: {e}")))?;
     let ramdisk_file = match &spec.ramdisk {
         Some(p) => read_image("ramdisk", p)?,
         None => Vec::new(),
     };
     // As the running release's libxenguest loads it (4.17-4.19 unpack a
     // gzip initrd, later releases load it as it is).
-    let ramdisk = xl_builder::load_ramdisk(&ramdisk_file, xen.version).map_err(|e| {
+    let ramdisk = timed("load the ramdisk", || {
+        xl_builder::load_ramdisk(&ramdisk_file, xen.version)
+    })
+    .map_err(|e| {
         Error::Invalid(format!(
             "ramdisk {}: {e}",
             spec.ramdisk.as_deref().unwrap_or_default()
@@ -74,9 +79,24 @@ pub(super) fn build(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Er
     )
     .map_err(|e| Error::Invalid(e.to_string()))?;
     crate::trace::detail(|| format!("domainbuilder: plan for domain {dom}:\n{plan}"));
-    let mut target = XenPvTarget { xen, dom };
-    let built = xl_builder::apply_pv(&plan, &kernel, &ramdisk, &mut target)
-        .map_err(|e| build_error(xen, nr_pages, e))?;
+    let mut target = XenPvTarget {
+        xen,
+        dom,
+        written: (0, Duration::ZERO),
+    };
+    let built = timed("apply the plan", || {
+        xl_builder::apply_pv(&plan, &kernel, &ramdisk, &mut target)
+    })
+    .map_err(|e| build_error(xen, nr_pages, e))?;
+    crate::trace::timed_done(
+        || {
+            format!(
+                "domainbuilder: {} frames written through foreign mappings",
+                target.written.0
+            )
+        },
+        target.written.1,
+    );
     crate::trace::detail(|| format!("domainbuilder: domain {dom} built in {:?}", t.elapsed()));
     Ok(Built {
         store_port,
@@ -89,6 +109,10 @@ pub(super) fn build(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Er
 /// libxl builds PV guests with whole MiB of memory.
 fn pv_pages(target_memkb: u64) -> u64 {
     (target_memkb / 1024) * (1024 / 4)
+}
+
+fn timed<T>(what: &'static str, f: impl FnOnce() -> T) -> T {
+    crate::trace::timed(|| format!("domainbuilder: {what}"), f)
 }
 
 fn narrow(domid: u32) -> Result<DomId, Error> {
@@ -175,6 +199,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 struct XenPvTarget<'a> {
     xen: &'a Xen,
     dom: DomId,
+    /// Frames written and the time it took (for `-vv`).
+    written: (usize, Duration),
 }
 
 fn failed(what: &'static str) -> impl FnOnce(xen_sys::SysError) -> TargetError {
@@ -226,13 +252,8 @@ impl XenPvTarget<'_> {
         }
         Ok(p2m)
     }
-}
 
-impl PvTarget for XenPvTarget<'_> {
-    /// As libxenguest with xl's default claim mode: claim first so a
-    /// too-large guest fails before any allocation, cancel the claim
-    /// afterwards whatever happened.
-    fn populate(&mut self, nr_pages: u64) -> Result<Vec<u64>, TargetError> {
+    fn claim_and_populate(&self, nr_pages: u64) -> Result<Vec<u64>, TargetError> {
         self.xen
             .claim_pages(self.dom, nr_pages)
             .map_err(failed("claim_pages"))?;
@@ -243,7 +264,7 @@ impl PvTarget for XenPvTarget<'_> {
         Ok(p2m)
     }
 
-    fn write_frames(&mut self, mfns: &[u64], bytes: &[u8]) -> Result<(), TargetError> {
+    fn write_frames_mapped(&mut self, mfns: &[u64], bytes: &[u8]) -> Result<(), TargetError> {
         if bytes.len() > mfns.len() * PAGE {
             return Err(TargetError::Message(format!(
                 "{} bytes do not fit in {} frames",
@@ -251,6 +272,7 @@ impl PvTarget for XenPvTarget<'_> {
                 mfns.len()
             )));
         }
+        let t = Instant::now();
         for (i, frames) in mfns.chunks(MAP_BATCH).enumerate() {
             let mut map = self
                 .xen
@@ -263,7 +285,24 @@ impl PvTarget for XenPvTarget<'_> {
             dst[..src.len()].copy_from_slice(src);
             dst[src.len()..].fill(0);
         }
+        self.written.0 += mfns.len();
+        self.written.1 += t.elapsed();
         Ok(())
+    }
+}
+
+impl PvTarget for XenPvTarget<'_> {
+    /// As libxenguest with xl's default claim mode: claim first so a
+    /// too-large guest fails before any allocation, cancel the claim
+    /// afterwards whatever happened.
+    fn populate(&mut self, nr_pages: u64) -> Result<Vec<u64>, TargetError> {
+        timed("claim and populate the guest's memory", || {
+            self.claim_and_populate(nr_pages)
+        })
+    }
+
+    fn write_frames(&mut self, mfns: &[u64], bytes: &[u8]) -> Result<(), TargetError> {
+        self.write_frames_mapped(mfns, bytes)
     }
 
     fn shared_info_mfn(&mut self) -> Result<u64, TargetError> {
