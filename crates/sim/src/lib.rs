@@ -199,6 +199,48 @@ fn check_file(what: &str, path: &str) -> Result<(), Error> {
     }
 }
 
+/// The Xen release the simulated host reports.
+const SIM_XEN_VERSION: (u32, u32) = (4, 17);
+
+/// PV guests go through the real domain builder, into memory: the layout
+/// Xen would get is computed and written, so a kernel (or a size) the
+/// builder refuses on Xen is refused here with the same words.
+fn build_pv_in_memory(domid: u32, spec: &BuildSpec, kernel_path: &str) -> Result<(), Error> {
+    let read = |what: &str, path: &str| {
+        std::fs::read(path).map_err(|e| {
+            backend(format!(
+                "cannot read {what} {path}: {}",
+                e.to_string().split(" (os error").next().unwrap_or_default()
+            ))
+        })
+    };
+    let kernel_bytes = read("kernel", kernel_path)?;
+    let kernel = xl_builder::parse_kernel(&kernel_bytes)
+        .map_err(|e| backend(format!("kernel {kernel_path}: {e}")))?;
+    let ramdisk_file = match &spec.ramdisk {
+        Some(p) => read("ramdisk", p)?,
+        None => Vec::new(),
+    };
+    let ramdisk = xl_builder::load_ramdisk(&ramdisk_file, SIM_XEN_VERSION)
+        .map_err(|e| backend(format!("ramdisk: {e}")))?;
+    let request = xl_builder::PvRequest {
+        nr_pages: (spec.target_memkb / 1024) * 256,
+        ramdisk_len: ramdisk.len() as u64,
+        cmdline: spec.cmdline.clone().unwrap_or_default(),
+        store_evtchn: 1,
+        console_evtchn: 2,
+        xenstore_domid: 0,
+        console_domid: 0,
+        domid: u16::try_from(domid).map_err(|_| Error::NoSuchDomain(domid))?,
+        xen_version: SIM_XEN_VERSION,
+    };
+    let plan = xl_builder::plan_pv(&kernel, &request).map_err(|e| backend(e.to_string()))?;
+    let mut memory = xl_builder::MemTarget::new();
+    xl_builder::apply_pv(&plan, &kernel, &ramdisk, &mut memory)
+        .map_err(|e| backend(e.to_string()))?;
+    Ok(())
+}
+
 impl Hypervisor for SimHypervisor {
     fn domains(&self) -> Result<Vec<DomInfo>, Error> {
         self.call(&Request::Domains)
@@ -274,6 +316,9 @@ impl Hypervisor for SimHypervisor {
                 .as_deref()
                 .ok_or_else(|| backend("no kernel given"))?;
             check_file("kernel", kernel)?;
+            if spec.kind == GuestKind::Pv {
+                build_pv_in_memory(domid, spec, kernel)?;
+            }
         }
         if let Some(r) = &spec.ramdisk {
             check_file("ramdisk", r)?;

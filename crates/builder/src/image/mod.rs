@@ -25,6 +25,7 @@ mod ramdisk;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::fmt;
 
 pub use decompress::{Compression, MAX_DECOMPRESSED};
@@ -140,8 +141,12 @@ pub struct Segment<'a> {
 
 /// A parsed PV kernel: its loadable segments, Xen notes and derived addresses.
 #[derive(Clone)]
-pub struct Kernel {
-    elf_bytes: Vec<u8>,
+pub struct Kernel<'a> {
+    /// Borrowed from the caller's bytes when the kernel is a plain ELF (a
+    /// copy of a whole kernel costs more than the rest of the build under
+    /// a PV dom0, where every fresh page is a hypercall), owned when it
+    /// was decompressed.
+    elf_bytes: Cow<'a, [u8]>,
     format: KernelFormat,
     is_64bit: bool,
     machine: u16,
@@ -156,7 +161,7 @@ pub struct Kernel {
 
 /// Parse a kernel image (ELF, gzip'd ELF or bzImage) and check that Xen would boot it as
 /// an unprivileged PV guest.
-pub fn parse_kernel(bytes: &[u8]) -> Result<Kernel, ImageError> {
+pub fn parse_kernel(bytes: &[u8]) -> Result<Kernel<'_>, ImageError> {
     let (elf_bytes, format) = unwrap_container(bytes)?;
     let image = elf::parse(&elf_bytes)?;
     check_pv_notes(&image)?;
@@ -177,14 +182,14 @@ pub fn parse_kernel(bytes: &[u8]) -> Result<Kernel, ImageError> {
 }
 
 /// Peel gzip or bzImage wrapping off until an ELF image remains.
-fn unwrap_container(bytes: &[u8]) -> Result<(Vec<u8>, KernelFormat), ImageError> {
+fn unwrap_container(bytes: &[u8]) -> Result<(Cow<'_, [u8]>, KernelFormat), ImageError> {
     if elf::is_elf(bytes) {
-        return Ok((bytes.to_vec(), KernelFormat::Elf));
+        return Ok((Cow::Borrowed(bytes), KernelFormat::Elf));
     }
     if decompress::detect(bytes) == Some(Compression::Gzip) {
         let inner = decompress::decompress(Compression::Gzip, bytes, "kernel file")?;
         if elf::is_elf(&inner) {
-            return Ok((inner, KernelFormat::GzipElf));
+            return Ok((Cow::Owned(inner), KernelFormat::GzipElf));
         }
         if bzimage::is_bzimage(&inner) {
             return from_bzimage(&inner);
@@ -201,7 +206,7 @@ fn unwrap_container(bytes: &[u8]) -> Result<(Vec<u8>, KernelFormat), ImageError>
     })
 }
 
-fn from_bzimage(bytes: &[u8]) -> Result<(Vec<u8>, KernelFormat), ImageError> {
+fn from_bzimage(bytes: &[u8]) -> Result<(Cow<'static, [u8]>, KernelFormat), ImageError> {
     let payload = bzimage::payload(bytes)?;
     let format = decompress::detect(payload).ok_or_else(|| ImageError::UnknownCompression {
         head: hex_head(payload),
@@ -213,7 +218,7 @@ fn from_bzimage(bytes: &[u8]) -> Result<(Vec<u8>, KernelFormat), ImageError> {
             hex_head(&elf_bytes)
         )));
     }
-    Ok((elf_bytes, KernelFormat::BzImage(format)))
+    Ok((Cow::Owned(elf_bytes), KernelFormat::BzImage(format)))
 }
 
 /// The first bytes of `bytes` in hex, for error messages.
@@ -355,7 +360,7 @@ fn compute_addresses(image: &ElfImage) -> Result<Addresses, ImageError> {
     })
 }
 
-impl fmt::Debug for Kernel {
+impl fmt::Debug for Kernel<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Kernel")
             .field("format", &self.format)
@@ -370,7 +375,15 @@ impl fmt::Debug for Kernel {
     }
 }
 
-impl Kernel {
+impl Kernel<'_> {
+    /// The same kernel, owning its ELF bytes.
+    pub fn into_owned(self) -> Kernel<'static> {
+        Kernel {
+            elf_bytes: Cow::Owned(self.elf_bytes.into_owned()),
+            ..self
+        }
+    }
+
     /// How the image was wrapped.
     pub fn format(&self) -> KernelFormat {
         self.format

@@ -4,6 +4,11 @@ use super::decompress::decompress_capped;
 use super::*;
 use crate::testutil::{self, Desc, ElfBuilder, NotePlace};
 
+/// `parse_kernel` for tests that build the image in a temporary.
+fn parse_kernel(bytes: &[u8]) -> Result<Kernel<'static>, ImageError> {
+    super::parse_kernel(bytes).map(Kernel::into_owned)
+}
+
 const ALL: [Compression; 7] = [
     Compression::Gzip,
     Compression::Bzip2,
@@ -14,7 +19,7 @@ const ALL: [Compression; 7] = [
     Compression::Zstd,
 ];
 
-fn parse(b: &ElfBuilder) -> Result<Kernel, ImageError> {
+fn parse(b: &ElfBuilder) -> Result<Kernel<'static>, ImageError> {
     parse_kernel(&b.build())
 }
 

@@ -649,14 +649,18 @@ fn load_kernel(
     t: &mut dyn PvTarget,
 ) -> Result<(), BuildError> {
     let seg = &plan.kernel;
+    // One buffer for every chunk: fresh memory is what costs under a PV
+    // dom0 (each new page is mapped through the hypervisor).
+    let mut chunk = vec![0u8; (WRITE_CHUNK_PAGES.min(seg.pages) * PAGE_SIZE) as usize];
     let mut done = 0;
     while done < seg.pages {
         let n = WRITE_CHUNK_PAGES.min(seg.pages - done);
         let chunk_start = done * PAGE_SIZE;
-        let mut buf = vec![0u8; (n * PAGE_SIZE) as usize];
+        let buf = &mut chunk[..(n * PAGE_SIZE) as usize];
+        buf.fill(0);
         for s in kernel.segments() {
             copy_segment_part(
-                &mut buf,
+                buf,
                 chunk_start,
                 s.paddr - plan.kernel_paddr,
                 s.data,
@@ -664,7 +668,7 @@ fn load_kernel(
             );
         }
         let pfn = (seg.pfn + done) as usize;
-        t.write_frames(&p2m[pfn..pfn + n as usize], &buf)
+        t.write_frames(&p2m[pfn..pfn + n as usize], buf)
             .during("writing the kernel")?;
         done += n;
     }

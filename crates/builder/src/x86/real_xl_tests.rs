@@ -7,7 +7,12 @@ use super::pv::*;
 use crate::image::Compression;
 use crate::mem_target::MemTarget;
 use crate::testutil::{self, Desc, ElfBuilder, Load, NotePlace};
-use crate::{Kernel, load_ramdisk, parse_kernel};
+use crate::{Kernel, load_ramdisk};
+
+/// `parse_kernel` for tests that build the image in a temporary.
+fn parse_kernel(bytes: &[u8]) -> Result<Kernel<'static>, crate::ImageError> {
+    crate::parse_kernel(bytes).map(Kernel::into_owned)
+}
 
 const LOG: &str = include_str!("../../testdata/xl-4.17-pv-vvv-create.log");
 const XEN_4_17: (u32, u32) = (4, 17);
@@ -134,7 +139,7 @@ fn logged_notes() -> Vec<(&'static str, u32, Desc)> {
 
 /// An ELF with the logged program headers (a page of file bytes each, the rest bss) and
 /// notes.
-fn logged_kernel() -> Kernel {
+fn logged_kernel() -> Kernel<'static> {
     let notes = logged_notes();
     let virt_base = notes
         .iter()

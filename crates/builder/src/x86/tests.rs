@@ -2,18 +2,25 @@
 //! libxenguest's rules (see the module docs of `pv` and `layout`).
 
 use super::pv::*;
+use crate::Kernel;
 use crate::layout::{Level, Mapping};
 use crate::mem_target::{MemTarget, TargetCall};
 use crate::target::{GrantSeed, PvTarget, PvVcpuContext, TargetError};
 use crate::testutil::{self, Desc, ElfBuilder};
-use crate::{Kernel, parse_kernel};
+
+/// `parse_kernel` for tests that build the image in a temporary.
+fn parse_kernel(bytes: &[u8]) -> Result<Kernel<'static>, crate::ImageError> {
+    crate::parse_kernel(bytes).map(Kernel::into_owned)
+}
 
 const MIB256: u64 = 0x1_0000;
 const RAMDISK_LEN: u64 = 10_000;
 const VB: u64 = testutil::VIRT_BASE;
 
-fn linux() -> Kernel {
-    parse_kernel(&ElfBuilder::linux().build()).unwrap()
+fn linux() -> Kernel<'static> {
+    parse_kernel(&ElfBuilder::linux().build())
+        .unwrap()
+        .into_owned()
 }
 
 fn request(nr_pages: u64, ramdisk_len: u64) -> PvRequest {
