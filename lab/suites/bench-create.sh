@@ -52,7 +52,7 @@ monitor_rss() {  # monitor_rss XL PATTERN: KiB resident of the monitor XL leaves
 
 bench_monitors() {
   local real ours
-  real=$(monitor_rss xl '^xl create') || { echo "no real xl monitor found"; return 1; }
+  real=$(monitor_rss xl "bin/xl create|^xl create") || { echo "no real xl monitor found"; return 1; }
   ours=$(monitor_rss "$XL_OURS" 'xl-ours create') || { echo "no monitor of ours found"; return 1; }
   echo "BENCH monitor-rss real_kb=$real ours_kb=$ours ratio=$(awk "BEGIN{printf \"%.2f\", $ours / $real}")"
 }
