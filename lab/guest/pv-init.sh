@@ -10,14 +10,18 @@ exec </dev/console >/dev/console 2>&1
 cmdline=$(cat /proc/cmdline)
 echo "GUEST-HELLO kernel=$(uname -r) type=$(cat /sys/hypervisor/guest_type 2>/dev/null) cpus=$(grep -c ^processor /proc/cpuinfo) memkb=$(awk '/MemTotal/{print $2}' /proc/meminfo)"
 echo "GUEST-CMDLINE $cmdline"
-insmod /modules/xen-blkfront.ko 2>/dev/null
-insmod /modules/xen-netfront.ko 2>/dev/null
-# frontends connect asynchronously: give the configured devices a moment to appear
-for i in 1 2 3 4 5 6 7 8 9 10; do
-  [ -n "$(ls /sys/block | grep -v '^loop\|^ram')" ] || [ -e /sys/class/net/eth0 ] && break
-  sleep 0.5
-done
-sleep 1
+# PV disk and network frontends only when asked (lab_frontends on the kernel command line):
+# a connected vif sees the bridge's traffic, which other suites' counters must not
+case " $cmdline " in
+  *" lab_frontends "*)
+    insmod /modules/xen-blkfront.ko 2>/dev/null
+    insmod /modules/xen-netfront.ko 2>/dev/null
+    # frontends connect asynchronously: give the configured devices a moment to appear
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+      [ -n "$(ls /sys/block | grep -v '^loop\|^ram')" ] && [ -e /sys/class/net/eth0 ] && break
+      sleep 0.5
+    done;;
+esac
 echo "GUEST-DEVICES block=$(ls /sys/block | grep -v '^loop\|^ram' | tr '\n' ,) net=$(ls /sys/class/net | tr '\n' ,)"
 case " $cmdline " in
   *" lab_poweroff "*) echo "GUEST-SELF-POWEROFF"; exec /bin/busybox poweroff -f;;

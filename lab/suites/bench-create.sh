@@ -38,22 +38,33 @@ bench_creates() {
   echo "BENCH create-p real_ms=$((mr / 1000)) ours_ms=$((mo / 1000)) ratio=$(awk "BEGIN{printf \"%.2f\", $mo / $mr}")"
 }
 
-monitor_rss() {  # monitor_rss XL PATTERN: KiB resident of the monitor XL leaves for lab-pv
-  local xl="$1" pat="$2" pid rss
+find_pid() {  # find_pid REGEX: the first process whose command line matches (from /proc)
+  local f args
+  for f in /proc/[0-9]*/cmdline; do
+    args=$(tr '\0' ' ' <"$f" 2>/dev/null) || continue
+    if [[ "$args" =~ $1 ]]; then
+      f=${f#/proc/}; echo "${f%/cmdline}"; return 0
+    fi
+  done
+  return 1
+}
+
+monitor_rss() {  # monitor_rss XL REGEX: KiB resident of the monitor XL leaves for lab-pv
+  local xl="$1" re="$2" pid rss
   "$xl" create "$G/pv.cfg" >/dev/null 2>&1 || return 1
   sleep 2
-  pid=$(ps -eo pid,args | awk -v p="$pat" '$0 ~ p && !/awk/ {print $1; exit}')
+  pid=$(find_pid "$re")
   rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null)
   xl destroy lab-pv >/dev/null 2>&1
   wait_gone lab-pv 30 >/dev/null
-  [ -n "$rss" ] || return 1
+  [ -n "$rss" ] || { echo "no process matches /$re/:"; ps; return 1; }
   echo "$rss"
 }
 
 bench_monitors() {
   local real ours
-  real=$(monitor_rss xl "bin/xl create|^xl create") || { echo "no real xl monitor found"; return 1; }
-  ours=$(monitor_rss "$XL_OURS" 'xl-ours create') || { echo "no monitor of ours found"; return 1; }
+  real=$(monitor_rss xl '^[^ ]*/?xl create ') || { echo "no real xl monitor found: $real"; return 1; }
+  ours=$(monitor_rss "$XL_OURS" '^[^ ]*xl-ours create ') || { echo "no monitor of ours found: $ours"; return 1; }
   echo "BENCH monitor-rss real_kb=$real ours_kb=$ours ratio=$(awk "BEGIN{printf \"%.2f\", $ours / $real}")"
 }
 
