@@ -10,6 +10,7 @@ use xenstore::{Access, Perm, Xs, XsOps};
 use xl_config::domain::{DomainConfig, DomainType, uuid_string};
 use xl_config::json::Json;
 
+use crate::bootloader::{BootloaderPlan, BootloaderRun};
 use crate::devices::{self, NewDevice};
 use crate::{
     BuildSpec, Built, CreateSpec, DmSpec, Error, GuestKind, Host, HostPaths, destroy, names,
@@ -134,6 +135,8 @@ pub struct CreatePlan {
     pub disks: Vec<NewDevice>,
     pub nics: Vec<NewDevice>,
     pub device_model: Option<DmPlan>,
+    /// PV guests booted by pygrub (or another bootloader).
+    pub bootloader: Option<BootloaderPlan>,
     /// The stored configuration (userdata libxl-json).
     pub stored_config: String,
 }
@@ -167,9 +170,35 @@ impl CreatePlan {
                 .map(|(i, n)| nic_device(paths, cfg, kind, i, n))
                 .collect(),
             device_model: dm_plan(cfg, paths, kind, vcpus, memory),
+            bootloader: bootloader_plan(cfg, kind),
             stored_config: stored_config(cfg, memory.video_kb).to_yajl(),
         }
     }
+}
+
+/// libxl runs a bootloader for PV guests that name one, over the first
+/// disk, which it must be able to read as it is (a raw image or device:
+/// other formats would need the disk attached to dom0 first).
+fn bootloader_plan(cfg: &DomainConfig, kind: GuestKind) -> Option<BootloaderPlan> {
+    let b = &cfg.b_info;
+    let program = b.bootloader.clone().filter(|_| kind == GuestKind::Pv)?;
+    let disk = match cfg.disks.first() {
+        None => Err("cannot run bootloader with no boot disk".to_string()),
+        Some(d) if d.format.is_some_and(|f| f != "raw") || d.script.is_some() => Err(format!(
+            "the bootloader cannot read the first disk ({}) as it is: only raw images and \
+             devices without a script are supported",
+            d.pdev_path.as_deref().unwrap_or_default()
+        )),
+        Some(d) => Ok(d.pdev_path.clone().unwrap_or_default()),
+    };
+    Some(BootloaderPlan {
+        program,
+        args: b.bootloader_args.clone(),
+        kernel: b.kernel.clone(),
+        ramdisk: b.ramdisk.clone(),
+        cmdline: b.cmdline.clone(),
+        disk,
+    })
 }
 
 fn create_spec(cfg: &DomainConfig, kind: GuestKind, vcpus: VcpuPlan) -> CreateSpec {
@@ -304,14 +333,27 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32) -> StepResult {
         hv.set_max_mem(domid, plan.memory.target_kb + MAXMEM_CONSTANT_KB)
     })?;
     let (store_domid, console_domid) = step("cannot read the ring backends", || ring_backends(xs))?;
-    let spec = BuildSpec {
+    // The bootloader's files live until the end of this function: after
+    // the build, whatever became of it.
+    let boot = match &plan.bootloader {
+        Some(bl) => Some(step("bootloader failed", || {
+            dom0.run_bootloader(&BootloaderRun::new(bl, domid, &host.paths))
+        })?),
+        None => None,
+    };
+    let mut spec = BuildSpec {
         store_domid,
         console_domid,
         ..plan.build.clone()
     };
+    if let Some(b) = &boot {
+        spec.kernel = b.kernel.as_ref().map(|p| p.display().to_string());
+        spec.ramdisk = b.ramdisk.as_ref().map(|p| p.display().to_string());
+        spec.cmdline = b.args.clone();
+    }
     let built = step("cannot (re-)build domain", || hv.build(domid, &spec))?;
     step("cannot write build info", || {
-        build_post(xs, plan, domid, &built)
+        build_post(xs, plan, &spec, domid, &built)
     })?;
     step("cannot introduce domain to xenstored", || {
         xs.introduce_domain(domid, built.store_mfn, built.store_port)
@@ -392,22 +434,37 @@ fn skeleton(xs: &Xs, plan: &CreatePlan, domid: u32) -> Result<(), xenstore::Erro
     let vm = format!("/vm/{}", uuid_string(&plan.uuid));
     let libxl = format!("/libxl/{domid}");
     let hvm = plan.kind == GuestKind::Hvm;
+    // One transaction, its changes pipelined: one round trip to xenstored.
+    xs.transaction(|tx| -> Result<(), xenstore::Error> {
+        tx.batch(|t| skeleton_nodes(t, plan, &dom, &vm, &libxl, domid, hvm))
+    })
+}
+
+fn skeleton_nodes(
+    t: &xenstore::Batch,
+    plan: &CreatePlan,
+    dom: &str,
+    vm: &str,
+    libxl: &str,
+    domid: u32,
+    hvm: bool,
+) -> Result<(), xenstore::Error> {
     let ro = [Perm::new(0, Access::None), Perm::new(domid, Access::Read)];
     let rw = [Perm::new(domid, Access::None)];
     let private = [Perm::new(0, Access::None)];
-    xs.transaction(|t| -> Result<(), xenstore::Error> {
-        for p in [&dom, &vm, &libxl] {
-            let _ = t.rm(p);
+    {
+        for p in [dom, vm, libxl] {
+            t.rm_if_present(p)?;
         }
-        t.mkdir(&dom)?;
-        t.set_perms(&dom, &ro)?;
-        t.mkdir(&vm)?;
-        t.set_perms(&vm, &ro)?;
-        t.mkdir(&libxl)?;
-        t.set_perms(&libxl, &private)?;
+        t.mkdir(dom)?;
+        t.set_perms(dom, &ro)?;
+        t.mkdir(vm)?;
+        t.set_perms(vm, &ro)?;
+        t.mkdir(libxl)?;
+        t.set_perms(libxl, &private)?;
         t.mkdir(&format!("{libxl}/device"))?;
         t.set_perms(&format!("{libxl}/device"), &private)?;
-        t.write(&format!("{dom}/vm"), &vm)?;
+        t.write(&format!("{dom}/vm"), vm)?;
         t.write(&format!("{dom}/name"), &plan.name)?;
         for sub in ["cpu", "memory", "device", "control"] {
             t.mkdir(&format!("{dom}/{sub}"))?;
@@ -451,8 +508,8 @@ fn skeleton(xs: &Xs, plan: &CreatePlan, domid: u32) -> Result<(), xenstore::Erro
         t.write(&format!("{vm}/name"), &plan.name)?;
         t.write(&format!("{libxl}/type"), plan.kind.type_name())?;
         t.write(&format!("{libxl}/dm-version"), "qemu_xen")?;
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 /// libxl__build_post's nodes under /local/domain/N that the config
@@ -509,18 +566,8 @@ fn vm_nodes(cfg: &DomainConfig, kind: GuestKind) -> Vec<(String, String)> {
     let b = &cfg.b_info;
     let mut nodes = Vec::new();
     match kind {
-        GuestKind::Pv => {
-            nodes.push(("image/ostype".into(), "linux".into()));
-            for (key, v) in [
-                ("kernel", &b.kernel),
-                ("ramdisk", &b.ramdisk),
-                ("cmdline", &b.cmdline),
-            ] {
-                if let Some(v) = v {
-                    nodes.push((format!("image/{key}"), v.clone()));
-                }
-            }
-        }
+        // kernel, ramdisk and cmdline follow from the build.
+        GuestKind::Pv => nodes.push(("image/ostype".into(), "linux".into())),
         GuestKind::Hvm => {
             nodes.push(("rtc/timeoffset".into(), b.rtc_timeoffset.to_string()));
             nodes.push(("image/ostype".into(), "hvm".into()));
@@ -534,6 +581,7 @@ fn vm_nodes(cfg: &DomainConfig, kind: GuestKind) -> Vec<(String, String)> {
 fn build_post(
     xs: &Xs,
     plan: &CreatePlan,
+    spec: &BuildSpec,
     domid: u32,
     built: &Built,
 ) -> Result<(), xenstore::Error> {
@@ -552,12 +600,26 @@ fn build_post(
     for (p, v) in &plan.vm_nodes {
         nodes.push((format!("{vm}/{p}"), v.clone()));
     }
-    nodes.push((format!("{vm}/start_time"), format!("{}.00", now_secs())));
-    xs.transaction(|t| -> Result<(), xenstore::Error> {
-        for (p, v) in &nodes {
-            t.write(p, v)?;
+    // What was loaded (the bootloader's choice, when there is one).
+    if plan.kind == GuestKind::Pv {
+        for (key, v) in [
+            ("kernel", &spec.kernel),
+            ("ramdisk", &spec.ramdisk),
+            ("cmdline", &spec.cmdline),
+        ] {
+            if let Some(v) = v {
+                nodes.push((format!("{vm}/image/{key}"), v.clone()));
+            }
         }
-        Ok(())
+    }
+    nodes.push((format!("{vm}/start_time"), format!("{}.00", now_secs())));
+    xs.transaction(|tx| -> Result<(), xenstore::Error> {
+        tx.batch(|t| {
+            for (p, v) in &nodes {
+                t.write(p, v)?;
+            }
+            Ok(())
+        })
     })
 }
 

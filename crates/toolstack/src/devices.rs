@@ -98,27 +98,30 @@ pub fn write(xs: &Xs, dev: &NewDevice) -> Result<(), xenstore::Error> {
         Perm::new(0, Access::None),
         Perm::new(dev.domid, Access::Read),
     ];
-    xs.transaction(|t| -> Result<(), xenstore::Error> {
-        let _ = t.rm(&fe);
-        let _ = t.rm(&be);
-        t.mkdir(&fe)?;
-        t.set_perms(&fe, &fe_perms)?;
-        for (k, v) in &front {
-            t.write(&format!("{fe}/{k}"), v)?;
-        }
-        t.mkdir(&be)?;
-        t.set_perms(&be, &be_perms)?;
-        for (k, v) in &back {
-            t.write(&format!("{be}/{k}"), v)?;
-        }
-        t.mkdir(&lx)?;
-        t.set_perms(&lx, &[Perm::new(0, Access::None)])?;
-        t.write(&format!("{lx}/frontend"), &fe)?;
-        t.write(&format!("{lx}/backend"), &be)?;
-        for (k, v) in &back {
-            t.write(&format!("{lx}/{k}"), v)?;
-        }
-        Ok(())
+    // One transaction, its changes pipelined: one round trip to xenstored.
+    xs.transaction(|tx| -> Result<(), xenstore::Error> {
+        tx.batch(|t| {
+            t.rm_if_present(&fe)?;
+            t.rm_if_present(&be)?;
+            t.mkdir(&fe)?;
+            t.set_perms(&fe, &fe_perms)?;
+            for (k, v) in &front {
+                t.write(&format!("{fe}/{k}"), v)?;
+            }
+            t.mkdir(&be)?;
+            t.set_perms(&be, &be_perms)?;
+            for (k, v) in &back {
+                t.write(&format!("{be}/{k}"), v)?;
+            }
+            t.mkdir(&lx)?;
+            t.set_perms(&lx, &[Perm::new(0, Access::None)])?;
+            t.write(&format!("{lx}/frontend"), &fe)?;
+            t.write(&format!("{lx}/backend"), &be)?;
+            for (k, v) in &back {
+                t.write(&format!("{lx}/{k}"), v)?;
+            }
+            Ok(())
+        })
     })
 }
 

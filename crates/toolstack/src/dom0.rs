@@ -3,6 +3,7 @@
 
 use xenstore::Xs;
 
+use crate::bootloader::{BootFiles, BootloaderRun};
 use crate::{DmSpec, Error, HotplugDevice, stats::IoStats};
 
 /// The dom0 half of the backend seam.
@@ -35,6 +36,11 @@ pub trait Dom0 {
     /// QEMU reports them (QMP `query-cpus-fast`).
     fn device_model_cpus(&self, _domid: u32, _uuid: &[u8; 16]) -> Result<Vec<u32>, Error> {
         Err(Error::Unsupported("asking a device model for its vCPUs"))
+    }
+    /// Run a PV guest's bootloader (pygrub) over its boot disk; its kernel,
+    /// ramdisk and arguments are what the domain builder loads.
+    fn run_bootloader(&self, _run: &BootloaderRun) -> Result<BootFiles, Error> {
+        Err(Error::Unsupported("running a bootloader"))
     }
     /// dom0-side I/O counters (vifs, block backends) of the listed
     /// domains, as the backend kernel and device models report them.

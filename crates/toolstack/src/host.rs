@@ -53,6 +53,25 @@ pub struct HostPaths {
     pub locks: PathBuf,
     /// The qemu-xen device model (libxl's QEMU_XEN_PATH).
     pub qemu_xen: PathBuf,
+    /// Xen's own programs (libxl's LIBEXEC_BIN: pygrub lives there).
+    pub xen_bin: PathBuf,
+}
+
+/// Xen's bin directory: Debian keeps one per release
+/// (/usr/lib/xen-4.17/bin); the newest wins, else Xen's default.
+fn xen_bin_dir() -> PathBuf {
+    let mut versioned: Vec<PathBuf> = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("xen-"))
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.is_dir())
+        .collect();
+    versioned.sort();
+    versioned
+        .pop()
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/xen/bin"))
 }
 
 /// Where distributions install qemu-xen: Debian's package first, then
@@ -77,6 +96,7 @@ impl HostPaths {
                 .find(|p| Path::new(p).exists())
                 .unwrap_or(&QEMU_XEN_PATHS[1])
                 .into(),
+            xen_bin: xen_bin_dir(),
         }
     }
 
@@ -92,6 +112,7 @@ impl HostPaths {
             scripts: "/etc/xen/scripts".into(),
             locks: root.join("lock"),
             qemu_xen: QEMU_XEN_PATHS[1].into(),
+            xen_bin: "/usr/lib/xen/bin".into(),
         }
     }
 }

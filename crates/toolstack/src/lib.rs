@@ -8,6 +8,7 @@
 //! simulator is another. Xenstore is not behind the seam: both backends
 //! are driven through the same xenstore client.
 
+pub mod bootloader;
 pub mod create;
 pub mod destroy;
 pub mod devices;

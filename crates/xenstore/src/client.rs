@@ -335,6 +335,66 @@ impl Xs {
         Ok(out)
     }
 
+    /// Sends every request of `batch` at once (within transaction `tx_id`,
+    /// 0 for none) and then collects the replies: N changes cost one round
+    /// trip rather than N. The first failure is returned, after all replies
+    /// are in, so none is left behind for a later request.
+    fn send_batch(&self, tx_id: u32, batch: Batch) -> Result<(), Error> {
+        let reqs = batch.reqs.into_inner();
+        let mut ids = Vec::with_capacity(reqs.len());
+        let mut buf = Vec::new();
+        for r in &reqs {
+            if r.payload.len() > PAYLOAD_MAX {
+                return Err(Error::TooLarge {
+                    op: r.op,
+                    target: r.target.clone(),
+                    len: r.payload.len(),
+                });
+            }
+            let req_id = self.next_req.fetch_add(1, Ordering::Relaxed);
+            let msg = Message::new(r.op, req_id, tx_id, r.payload.clone());
+            buf.extend_from_slice(&msg.encode().expect("size checked above"));
+            ids.push(req_id);
+        }
+        {
+            let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            w.write_all(&buf)
+                .and_then(|()| w.flush())
+                .map_err(|e| Error::Disconnected(e.to_string()))?;
+        }
+        let mut first_error = None;
+        for (req_id, r) in ids.into_iter().zip(&reqs) {
+            let reply = self.await_reply(req_id)?;
+            let failure = match reply.op {
+                Op::Error => {
+                    let errno = Errno::from_payload(&reply.payload);
+                    (!(r.missing_ok && errno == Errno::NotFound)).then(|| Error::Xs {
+                        op: r.op,
+                        target: r.target.clone(),
+                        errno,
+                    })
+                }
+                op if op == r.op => None,
+                other => Some(Error::Protocol {
+                    op: r.op,
+                    target: r.target.clone(),
+                    detail: format!("reply type {other}"),
+                }),
+            };
+            if first_error.is_none() {
+                first_error = failure;
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Changes made together outside a transaction (see [`Batch`]).
+    pub fn batch(&self, f: impl FnOnce(&Batch) -> Result<(), Error>) -> Result<(), Error> {
+        let b = Batch::default();
+        f(&b)?;
+        self.send_batch(0, b)
+    }
+
     /// Registers a watch. xenstored fires it once straight away, then for
     /// every change at or below `path` (or for the special `@introduceDomain`
     /// and `@releaseDomain` events).
@@ -633,6 +693,64 @@ pub trait XsOps {
     }
 }
 
+/// Changes recorded to be sent together: writes, mkdirs, removals and
+/// permissions, whose replies decide nothing but success. Reads cannot be
+/// batched (their answer would come too late), and say so.
+#[derive(Default)]
+pub struct Batch {
+    reqs: std::cell::RefCell<Vec<BatchedRequest>>,
+}
+
+struct BatchedRequest {
+    op: Op,
+    target: String,
+    payload: Vec<u8>,
+    /// A missing node is not a failure (removing what may not exist).
+    missing_ok: bool,
+}
+
+impl Batch {
+    /// Removes `path` if it exists; a missing node (or parent) is fine.
+    pub fn rm_if_present(&self, path: &str) -> Result<(), Error> {
+        self.reqs.borrow_mut().push(BatchedRequest {
+            op: Op::Rm,
+            target: path.to_owned(),
+            payload: join_args([arg(Op::Rm, path)?]),
+            missing_ok: true,
+        });
+        Ok(())
+    }
+
+    /// How many requests are recorded.
+    pub fn len(&self) -> usize {
+        self.reqs.borrow().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.reqs.borrow().is_empty()
+    }
+}
+
+impl XsOps for Batch {
+    fn request(&self, op: Op, target: &str, payload: Vec<u8>) -> Result<Vec<u8>, Error> {
+        if matches!(op, Op::Write | Op::Mkdir | Op::Rm | Op::SetPerms) {
+            self.reqs.borrow_mut().push(BatchedRequest {
+                op,
+                target: target.to_owned(),
+                payload,
+                missing_ok: false,
+            });
+            Ok(Vec::new())
+        } else {
+            Err(Error::Protocol {
+                op,
+                target: target.to_owned(),
+                detail: "only changes can be batched".into(),
+            })
+        }
+    }
+}
+
 /// Lists a directory too large for one reply, chunk by chunk; restarts if
 /// the node's generation changes between chunks.
 fn directory_part<O: XsOps + ?Sized>(ops: &O, path: &str) -> Result<Vec<String>, Error> {
@@ -688,6 +806,13 @@ pub struct Transaction<'a> {
 impl Transaction<'_> {
     pub fn id(&self) -> u32 {
         self.id
+    }
+
+    /// Changes made together within this transaction (see [`Batch`]).
+    pub fn batch(&self, f: impl FnOnce(&Batch) -> Result<(), Error>) -> Result<(), Error> {
+        let b = Batch::default();
+        f(&b)?;
+        self.xs.send_batch(self.id, b)
     }
 
     /// Commits. `EAGAIN` (see [`Error::errno`]) means another client

@@ -23,6 +23,6 @@ pub mod client;
 pub mod daemon;
 pub mod wire;
 
-pub use client::{Error, Transaction, Transport, WatchEvent, Xs, XsOps, default_paths};
+pub use client::{Batch, Error, Transaction, Transport, WatchEvent, Xs, XsOps, default_paths};
 pub use daemon::{Daemon, Server, SnapshotError};
 pub use wire::{Access, Errno, Op, Perm};

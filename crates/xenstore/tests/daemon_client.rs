@@ -751,3 +751,39 @@ fn open_honours_xenstored_path() {
         assert!(stdout.contains("1 passed"), "{stdout}");
     }
 }
+
+#[test]
+fn batched_changes_apply_in_order_and_report_the_first_failure() {
+    let f = Fixture::new("batch");
+    let xs = f.client();
+    xs.write("/old/x", "1").unwrap();
+    xs.transaction(|tx| -> Result<(), Error> {
+        tx.batch(|b| {
+            b.rm_if_present("/old")?;
+            b.rm_if_present("/never/there")?;
+            b.mkdir("/new")?;
+            b.set_perms("/new", &[Perm::new(0, Access::None)])?;
+            for i in 0..50 {
+                b.write(&format!("/new/k{i}"), &i.to_string())?;
+            }
+            assert_eq!(b.len(), 54);
+            Ok(())
+        })
+    })
+    .unwrap();
+    assert!(xs.try_read("/old").unwrap().is_none());
+    assert_eq!(xs.directory("/new").unwrap().len(), 50);
+    assert_eq!(xs.read("/new/k49").unwrap(), "49");
+
+    // Reads cannot be batched; a failing change is reported after the
+    // others were answered, and the connection stays usable.
+    let refused = xs.batch(|b| b.read("/new/k1").map(drop));
+    assert!(refused.is_err());
+    let failed = xs.batch(|b| {
+        b.write("/ok/a", "a")?;
+        b.write("/bad path", "bad")?;
+        b.write("/ok/b", "b")
+    });
+    assert_eq!(errno(failed), Errno::InvalidArgument);
+    assert_eq!(xs.read("/ok/b").unwrap(), "b");
+}

@@ -45,6 +45,13 @@ impl Dom0 for XenDom0 {
         super::dm::spawn(&self.paths, xs, spec)
     }
 
+    fn run_bootloader(
+        &self,
+        run: &crate::bootloader::BootloaderRun,
+    ) -> Result<crate::bootloader::BootFiles, Error> {
+        super::bootloader::run(run)
+    }
+
     fn resume_device_model(&self, domid: u32, uuid: &[u8; 16]) -> Result<(), Error> {
         use crate::qmp::Qmp;
         // libxl allows the device model LIBXL_DEVICE_MODEL_START_TIMEOUT.

@@ -2,6 +2,7 @@
 //! hypercalls ([`XenHypervisor`]), and a Linux dom0's services: hotplug
 //! scripts, qemu-xen and its QMP sockets ([`XenDom0`]).
 
+mod bootloader;
 mod build;
 mod dm;
 mod dom0;

@@ -1,0 +1,235 @@
+//! Running a PV guest's bootloader in dom0 as libxl does: on a terminal of
+//! its own (pygrub draws a menu with curses and picks the default entry
+//! when its timeout passes), its screen kept in
+//! /var/log/xen/bootloader.N.log, its choice read from the output file.
+//! No shell: the arguments go to the program as they are.
+
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+
+use crate::Error;
+use crate::bootloader::{BootFiles, BootloaderRun};
+
+/// Longest a bootloader may take: libxl sets no limit, but a menu whose
+/// timeout never comes would hold `xl create` forever.
+const TIMEOUT: Duration = Duration::from_secs(300);
+/// The most of its screen kept in the log, and of its output read.
+const LOG_MAX: u64 = 1 << 20;
+const OUTPUT_MAX: u64 = 64 << 10;
+/// Lines of the log shown when it fails.
+const LOG_TAIL_LINES: usize = 6;
+
+pub(super) fn run(run: &BootloaderRun) -> Result<BootFiles, Error> {
+    let disk = run.plan.disk.clone().map_err(Error::Invalid)?;
+    // From here on the output file and directory go away with `files`.
+    let mut files = BootFiles::new(run);
+    prepare_output(run)?;
+    let log = open_log(run)?;
+    let (master, slave) = open_pty()?;
+    crate::trace::info(|| {
+        format!(
+            "running bootloader {} {}",
+            run.program.display(),
+            run.args(&disk).join(" ")
+        )
+    });
+    let child = spawn(run, &disk, slave)?;
+    let status = wait_relaying(child, master, log)?;
+    if !status.success() {
+        return Err(Error::Backend(format!(
+            "bootloader {} failed ({status}) - consult logfile {}{}",
+            run.program.display(),
+            run.log.display(),
+            log_tail(run)
+        )));
+    }
+    let output = read_bounded(&run.output)?;
+    files.take_choice(&output).map_err(|why| {
+        Error::Backend(format!(
+            "bootloader {}: {why} - consult logfile {}",
+            run.program.display(),
+            run.log.display()
+        ))
+    })?;
+    Ok(files)
+}
+
+fn io_error(what: &str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error {
+    let what = format!("{what} {}", path.display());
+    move |e| Error::Backend(format!("{what}: {e}"))
+}
+
+/// The output directory (private) and the output file the bootloader
+/// opens without creating it.
+fn prepare_output(run: &BootloaderRun) -> Result<(), Error> {
+    if let Some(parent) = run.output_dir.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(io_error("failed to create bootloader dir", parent))?;
+    }
+    match DirBuilder::new().mode(0o700).create(&run.output_dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            return Err(io_error("failed to create bootloader dir", &run.output_dir)(e));
+        }
+        _ => {}
+    }
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&run.output)
+        .map_err(io_error(
+            "failed to precreate bootloader output",
+            &run.output,
+        ))?;
+    Ok(())
+}
+
+fn open_log(run: &BootloaderRun) -> Result<File, Error> {
+    if let Some(dir) = run.log.parent() {
+        std::fs::create_dir_all(dir).map_err(io_error("failed to create log dir", dir))?;
+    }
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&run.log)
+        .map_err(io_error("failed to create bootloader logfile", &run.log))
+}
+
+/// A pseudo-terminal: the master end stays here, the slave becomes the
+/// bootloader's terminal.
+fn open_pty() -> Result<(File, File), Error> {
+    let pty = || -> std::io::Result<(File, File)> {
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
+        grantpt(&master)?;
+        unlockpt(&master)?;
+        let name = ptsname(&master, Vec::new())?;
+        let slave = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc_o_noctty())
+            .open(std::ffi::OsStr::new(&name.to_string_lossy().into_owned()))?;
+        Ok((File::from(master), slave))
+    };
+    pty().map_err(|e| Error::Backend(format!("cannot make a terminal for the bootloader: {e}")))
+}
+
+/// O_NOCTTY: the terminal must not become ours.
+fn libc_o_noctty() -> i32 {
+    rustix::fs::OFlags::NOCTTY.bits() as i32
+}
+
+fn spawn(run: &BootloaderRun, disk: &str, slave: File) -> Result<Child, Error> {
+    let out = slave.try_clone();
+    let err = slave.try_clone();
+    let (out, err) = match (out, err) {
+        (Ok(o), Ok(e)) => (o, e),
+        (Err(e), _) | (_, Err(e)) => {
+            return Err(Error::Backend(format!(
+                "cannot set up the bootloader's terminal: {e}"
+            )));
+        }
+    };
+    Command::new(&run.program)
+        .args(run.args(disk))
+        .env("TERM", "vt100")
+        .stdin(Stdio::from(slave))
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        // Its own process group: a terminal's Ctrl-C to xl reaches xl,
+        // which then cleans up.
+        .process_group(0)
+        .spawn()
+        .map_err(|e| {
+            Error::Backend(format!(
+                "cannot execute bootloader {}: {e}",
+                run.program.display()
+            ))
+        })
+}
+
+/// Copies the bootloader's screen to the log until it exits (bounded by
+/// [`TIMEOUT`]); the terminal's master end closes with the last slave.
+fn wait_relaying(
+    mut child: Child,
+    mut master: File,
+    mut log: File,
+) -> Result<std::process::ExitStatus, Error> {
+    let relay = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut logged = 0u64;
+        // EIO once every slave end is closed: the bootloader is gone.
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if logged < LOG_MAX {
+                let _ = log.write_all(&buf[..n]);
+                logged += n as u64;
+            }
+        }
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) if start.elapsed() > TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::Backend(format!(
+                    "killing bootloader because of timeout ({} s)",
+                    TIMEOUT.as_secs()
+                )));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(Error::Backend(format!("waiting for the bootloader: {e}"))),
+        }
+    };
+    // A process the bootloader left behind may hold the terminal open:
+    // give the relay a moment to drain, not forever.
+    let drained = Instant::now() + Duration::from_secs(2);
+    while !relay.is_finished() && Instant::now() < drained {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if relay.is_finished() {
+        let _ = relay.join();
+    }
+    Ok(status)
+}
+
+fn read_bounded(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    File::open(path)
+        .and_then(|f| f.take(OUTPUT_MAX).read_to_end(&mut out))
+        .map_err(io_error("read bootloader output file", path))?;
+    Ok(out)
+}
+
+/// The end of the log, without the terminal's control sequences.
+fn log_tail(run: &BootloaderRun) -> String {
+    let Ok(bytes) = std::fs::read(&run.log) else {
+        return String::new();
+    };
+    let text: String = String::from_utf8_lossy(&bytes)
+        .chars()
+        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
+        .collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!(":\n  {}", tail.join("\n  "))
+    }
+}
