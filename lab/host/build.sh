@@ -150,7 +150,7 @@ lab_build_dom0() {
   local key r="$IMG/rootfs-dom0" xenlib=/usr/lib/xen-4.17 bins m t f
   key=$(lab_hash "$LAB/host/build.sh" "$KVER" \
         "$(cat "$IMG"/{vmlinux,domU.cpio.gz,boot.img,pvh.elf,pvgrub.elf}.key)" \
-        "$(lab_pkgver xen-utils-4.17 xen-utils-common xenstore-utils qemu-system-xen seabios busybox-static bash jq libc6 util-linux mount)")
+        "$(lab_pkgver xen-utils-4.17 xen-utils-common xenstore-utils qemu-system-xen seabios busybox-static bash jq libc6 util-linux mount python3.11-minimal libpython3.11-stdlib e2fsprogs)")
   lab_fresh dom0.cpio.gz "$key" && return 0
   lab_skeleton "$r"
   # bash for the suites, jq for same_json, coreutils timeout (exit 124 on timeout; busybox's
@@ -166,6 +166,23 @@ lab_build_dom0() {
   done
   lab_copy_elf "$r" "${bins[@]}" /usr/bin/xenstore
   mkdir -p "$r$xenlib/boot"; cp -a "$xenlib"/boot/. "$r$xenlib/boot/"
+  # pygrub: the script, python3 with the standard library it imports (no tests, tools or
+  # GUI), Xen's python modules (xenfsimage, grub) and the file system plugins, and mke2fs
+  # for the disk images the create suite makes
+  install -D -m 0755 "$xenlib/bin/pygrub" "$r$xenlib/bin/pygrub"
+  lab_copy_elf "$r" /usr/bin/python3.11 /usr/sbin/mke2fs
+  ln -sf python3.11 "$r/usr/bin/python3"
+  # the terminal descriptions curses needs (pygrub's menu runs on a vt100)
+  mkdir -p "$r/usr/lib/terminfo"; cp -a /lib/terminfo/. "$r/usr/lib/terminfo/"
+  mkdir -p "$r/usr/lib/python3.11"
+  (cd /usr/lib/python3.11 && tar -c --exclude=__pycache__ --exclude=./test --exclude=./idlelib \
+     --exclude=./tkinter --exclude=./ensurepip --exclude=./lib2to3 --exclude=./turtledemo \
+     --exclude=./pydoc_data --exclude=./config-3.11-x86_64-linux-gnu --exclude=./site-packages \
+     --exclude=./dist-packages .) | tar -x -C "$r/usr/lib/python3.11"
+  mkdir -p "$r$xenlib/lib"
+  cp -a "$xenlib/lib/python" "$xenlib/lib/x86_64-linux-gnu" "$r$xenlib/lib/"
+  while IFS= read -r f; do lab_copy_elf "$r" "$f"; done < <(find /usr/lib/python3.11/lib-dynload \
+    "$xenlib/lib/python" "$xenlib/lib/x86_64-linux-gnu" -name '*.so*' -type f)
   for t in read write ls list rm exists chmod watch; do ln -sf xenstore "$r/usr/bin/xenstore-$t"; done
   for t in xl xentop xenstored xenconsoled xen-init-dom0 xenstore-control; do
     ln -sf "$xenlib/bin/$t" "$r/usr/sbin/$t"

@@ -8,6 +8,7 @@ LAB_PKGS=(
   linux-image-amd64 busybox-static bash jq          # dom0/domU kernel, dom0 userland
   cpio kmod file xz-utils gzip binutils coreutils   # image building
   grub-common grub-xen-bin                          # a PvGrub2 test kernel (grub-mkimage)
+  python3.11-minimal libpython3.11-stdlib e2fsprogs # pygrub in dom0, ext2 images for it
 )
 LAB_QEMU_PKGS=(qemu-system-x86 qemu-system-xen seabios)
 

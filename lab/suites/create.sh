@@ -92,6 +92,52 @@ if check pvgrub-create-paused "$XL_OURS" create -p "$G/pvgrub.cfg"; then
   wait
 fi
 
+# ------------------------------------------------------------------ pygrub
+note "pygrub"
+# An ext2 disk (no partition table) with a grub.cfg that names the lab's kernel and
+# initramfs and adds a marker argument; `set root=(hd0)` as NixOS writes it.
+mkpygrub_disk() {  # mkpygrub_disk IMG WITH_GRUB_CFG(0|1)
+  local d
+  d=$(mktemp -d)
+  mkdir -p "$d/boot/grub"
+  cp "$G/vmlinux" "$G/domU.cpio.gz" "$d/boot/"
+  if [ "$2" = 1 ]; then
+    cat >"$d/boot/grub/grub.cfg" <<'GRUB'
+set timeout=1
+set default=0
+menuentry 'lab pygrub guest' {
+  set root=(hd0)
+  linux /boot/vmlinux console=hvc0 rdinit=/init lab_pygrub
+  initrd /boot/domU.cpio.gz
+}
+GRUB
+  fi
+  mke2fs -q -F -t ext2 -d "$d" "$1" 96M
+  rm -rf "$d"
+}
+mkpygrub_disk /tmp/lab-pygrub.img 1
+mkpygrub_disk /tmp/lab-nogrub.img 0
+pygrub_cfg() {  # pygrub_cfg NAME IMG
+  printf 'name = "%s"\ntype = "pv"\nbootloader = "pygrub"\nmemory = 256\ndisk = [ "file:%s,xvda,w" ]\non_poweroff = "destroy"\n' "$1" "$2"
+}
+pygrub_cfg lab-pygrub /tmp/lab-pygrub.img >/tmp/pygrub.cfg
+pygrub_cfg lab-nogrub /tmp/lab-nogrub.img >/tmp/nogrub.cfg
+before="$OUT/state-before-pygrub"
+host_state >"$before"
+if check pygrub-create "$XL_OURS" create -p /tmp/pygrub.cfg; then
+  check pygrub-no-bootloader-files bash -c "! ls -d /var/lib/xen/bootloader.* 2>/dev/null"
+  check pygrub-log-kept bash -c "ls /var/log/xen/bootloader.*.log"
+  console_capture lab-pygrub "$C/pygrub.log" &
+  sleep 1
+  check pygrub-unpause "$XL_OURS" unpause lab-pygrub
+  check pygrub-kernel-and-args-from-grub-cfg wait_for "$C/pygrub.log" "GUEST-CMDLINE .*lab_pygrub" 120
+  check pygrub-destroy "$XL_OURS" destroy lab-pygrub
+  wait
+  check pygrub-no-residue same_state "$before"
+fi
+check fail-pygrub-no-grub-cfg bash -c "! $XL_OURS create -p /tmp/nogrub.cfg >$OUT/nogrub.out 2>&1 && cat $OUT/nogrub.out && grep -q 'consult logfile' $OUT/nogrub.out"
+check fail-pygrub-no-residue same_state "$before"
+
 # ------------------------------------------------------------------ devices, xenstore, list -l
 note "PV with a vif and a file-backed vbd"
 before="$OUT/state-before-pvfile"
