@@ -33,7 +33,16 @@ impl Dom0 for XenDom0 {
             return Ok(());
         }
         if let Some(why) = xs.try_read(&format!("{}/hotplug-error", dev.backend_path))? {
-            problems.push(why);
+            if why.starts_with("Could not find bridge device")
+                && let Some(bridge) = xs.try_read(&format!("{}/bridge", dev.backend_path))?
+            {
+                problems.push(format!(
+                    "{why} (create it, e.g. `ip link add {bridge} type bridge && ip link set \
+                     {bridge} up`, or name an existing bridge in the vif's bridge=)"
+                ));
+            } else {
+                problems.push(why);
+            }
         } else if let Some(params) = xs.try_read(&format!("{}/params", dev.backend_path))? {
             // The block script does not always say why; name the disk.
             problems.push(format!("check the disk {params}"));
