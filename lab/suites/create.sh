@@ -100,8 +100,8 @@ mkpygrub_disk() {  # mkpygrub_disk IMG WITH_GRUB_CFG(0|1)
   local d
   d=$(mktemp -d)
   mkdir -p "$d/boot/grub"
-  cp "$G/vmlinux" "$G/domU.cpio.gz" "$d/boot/"
   if [ "$2" = 1 ]; then
+    cp "$G/vmlinux" "$G/domU.cpio.gz" "$d/boot/"
     cat >"$d/boot/grub/grub.cfg" <<'GRUB'
 set timeout=1
 set default=0
@@ -112,9 +112,10 @@ menuentry 'lab pygrub guest' {
 }
 GRUB
   fi
-  mke2fs -q -F -t ext2 -d "$d" "$1" 96M
+  mke2fs -q -F -t ext2 -d "$d" "$1" 80M
   rm -rf "$d"
 }
+note "space: $(df -k / /tmp 2>/dev/null | awk 'NR > 1 {printf "%s %s KiB free; ", $6, $4}')"
 mkpygrub_disk /tmp/lab-pygrub.img 1
 mkpygrub_disk /tmp/lab-nogrub.img 0
 pygrub_cfg() {  # pygrub_cfg NAME IMG
@@ -135,8 +136,10 @@ if check pygrub-create "$XL_OURS" create -p /tmp/pygrub.cfg; then
   wait
   check pygrub-no-residue same_state "$before"
 fi
+rm -f /tmp/lab-pygrub.img  # dom0's root is in memory
 check fail-pygrub-no-grub-cfg bash -c "! $XL_OURS create -p /tmp/nogrub.cfg >$OUT/nogrub.out 2>&1 && cat $OUT/nogrub.out && grep -q 'consult logfile' $OUT/nogrub.out"
 check fail-pygrub-no-residue same_state "$before"
+rm -f /tmp/lab-nogrub.img
 
 # ------------------------------------------------------------------ devices, xenstore, list -l
 note "PV with a vif and a file-backed vbd"
