@@ -39,8 +39,38 @@ pub fn store_config(lib: &Path, domid: u32, uuid: &[u8; 16], json: &str) -> std:
     let tmp = dest.with_extension("libxl-json.tmp");
     let mut bytes = json.as_bytes().to_vec();
     bytes.push(0);
-    fs::write(&tmp, bytes)?;
+    // Private to root, as libxl writes it: the config may hold VNC and
+    // SPICE passwords.
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        // A leftover of a killed write would keep its own mode.
+        let _ = fs::remove_file(&tmp);
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(&bytes)?;
+    }
     fs::rename(&tmp, &dest)
+}
+
+#[cfg(test)]
+mod store_tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn stored_configs_are_private() {
+        let dir = std::env::temp_dir().join(format!("xl-userdata-{}", std::process::id()));
+        super::store_config(&dir, 5, &[7; 16], "{}").unwrap();
+        let stored = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+        let mode = std::fs::metadata(&stored).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", stored.display());
+        assert_eq!(std::fs::read(&stored).unwrap(), b"{}\0");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
 
 /// c_info.type of a stored libxl-json config.
