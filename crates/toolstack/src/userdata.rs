@@ -65,7 +65,12 @@ mod store_tests {
     fn stored_configs_are_private() {
         let dir = std::env::temp_dir().join(format!("xl-userdata-{}", std::process::id()));
         super::store_config(&dir, 5, &[7; 16], "{}").unwrap();
-        let stored = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+        let stored = std::fs::read_dir(&dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
         let mode = std::fs::metadata(&stored).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "{}", stored.display());
         assert_eq!(std::fs::read(&stored).unwrap(), b"{}\0");
