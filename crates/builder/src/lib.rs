@@ -1,9 +1,12 @@
 //! The Xen domain builder, without libxenguest.
 //!
-//! It works on byte slices only: no files, no hypercalls, no unsafe code. The steps are
+//! It makes no system calls and has no unsafe code: kernels come as byte slices or through
+//! the [`ReadAt`] trait (which the toolstack implements for files). The steps are
 //!
-//! 1. [`parse_kernel`]: an ELF or bzImage kernel (its payload decompressed) becomes a
-//!    [`Kernel`] with its loadable segments and Xen ELF notes, checked the way libelf does.
+//! 1. [`parse_kernel`] / [`parse_kernel_from`]: an ELF or bzImage kernel (its payload
+//!    decompressed) becomes a [`Kernel`] with its loadable segments and Xen ELF notes,
+//!    checked the way libelf does. A plain ELF read through [`ReadAt`] is read only where
+//!    needed, and its loadable bytes later go straight into guest memory.
 //! 2. [`load_ramdisk`]: the ramdisk in the form the running Xen release loads it (4.17–4.19
 //!    gunzip a gzip-compressed one), whose length the layout is sized for.
 //! 3. [`plan_pv`]: the x86_64 PV guest layout (which pseudo-physical frame holds the
@@ -16,18 +19,23 @@
 pub mod image;
 pub mod layout;
 pub mod mem_target;
+pub mod source;
 pub mod target;
 pub mod x86;
 
 #[cfg(test)]
 mod testutil;
+#[cfg(test)]
+mod timing_tests;
 
 pub use image::{
     Compression, ImageError, Kernel, KernelFormat, XenNotes, load_ramdisk, parse_kernel,
+    parse_kernel_from,
 };
 pub use layout::{LayoutEvent, Segment};
 pub use mem_target::{MemTarget, TargetCall, Translation};
-pub use target::{GrantSeed, PvTarget, PvVcpuContext, TargetError};
+pub use source::ReadAt;
+pub use target::{FillFrames, GrantSeed, PvTarget, PvVcpuContext, TargetError};
 pub use x86::pv::{BuildError, PvBuilt, PvPlan, PvRequest, StartInfo, apply_pv, plan_pv};
 
 /// Size of a guest page on x86.

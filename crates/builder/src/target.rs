@@ -3,6 +3,13 @@
 
 use std::error::Error;
 
+use crate::PAGE_SIZE;
+
+const PAGE: usize = PAGE_SIZE as usize;
+
+/// What [`PvTarget::write_frames_with`] calls to fill mapped frames: `(offset, bytes)`.
+pub type FillFrames<'a> = dyn FnMut(usize, &mut [u8]) -> Result<(), TargetError> + 'a;
+
 /// A failure reported by a target.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -106,8 +113,39 @@ pub const GNTTAB_RESERVED_XENSTORE: u32 = 1;
 pub trait PvTarget {
     /// RAM for pfns 0..nr_pages (2 MiB extents where possible); returns the p2m (pfn -> mfn).
     fn populate(&mut self, nr_pages: u64) -> Result<Vec<u64>, TargetError>;
-    /// Copy `bytes` into the frames `mfns` in order (bytes.len() <= mfns.len()*4096); the rest of those frames is zeroed.
-    fn write_frames(&mut self, mfns: &[u64], bytes: &[u8]) -> Result<(), TargetError>;
+    /// Fill the frames `mfns` in place: `fill(offset, bytes)` is called with the frames'
+    /// memory in consecutive pieces of whole frames, in order, covering every frame once
+    /// (`offset` is the piece's byte offset from the start of the first frame). The
+    /// pieces hold what the frames held (anything, for fresh memory): `fill` must write
+    /// every byte. An error from `fill` is returned as it is.
+    ///
+    /// This is how the builder writes the kernel with a single copy, from its file into
+    /// the mapped guest memory.
+    fn write_frames_with(
+        &mut self,
+        mfns: &[u64],
+        fill: &mut FillFrames<'_>,
+    ) -> Result<(), TargetError>;
+
+    /// Copy `bytes` into the frames `mfns` in order (bytes.len() <= mfns.len()*4096); the
+    /// rest of those frames is zeroed.
+    fn write_frames(&mut self, mfns: &[u64], bytes: &[u8]) -> Result<(), TargetError> {
+        if bytes.len() > mfns.len().saturating_mul(PAGE) {
+            return Err(TargetError::Message(format!(
+                "{} bytes do not fit in {} frames",
+                bytes.len(),
+                mfns.len()
+            )));
+        }
+        self.write_frames_with(mfns, &mut |offset, piece| {
+            let start = offset.min(bytes.len());
+            let end = offset.saturating_add(piece.len()).min(bytes.len());
+            let (data, rest) = piece.split_at_mut(end - start);
+            data.copy_from_slice(&bytes[start..end]);
+            rest.fill(0);
+            Ok(())
+        })
+    }
     /// The machine frame of the domain's shared_info page.
     fn shared_info_mfn(&mut self) -> Result<u64, TargetError>;
     /// Have Xen fill the hypercall page at `mfn`.

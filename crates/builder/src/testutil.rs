@@ -1,6 +1,9 @@
 //! Fixtures built in code: ELF kernels with Xen notes and bzImages around them.
 
+use std::cell::{Cell, RefCell};
+
 use crate::image::Compression;
+use crate::source::ReadAt;
 
 pub const VIRT_BASE: u64 = 0xffff_ffff_8000_0000;
 pub const KERNEL_PADDR: u64 = 0x100_0000;
@@ -496,4 +499,69 @@ pub fn bzimage(payload: &[u8], version: u16) -> Vec<u8> {
     b.extend(payload);
     b.extend([0u8; 16]); // trailing bytes a real bzImage has after the payload
     b
+}
+
+/// A kernel file as the toolstack reads it, through [`ReadAt`], recording every read.
+/// A read past the length it claims panics: the builder must never ask for one.
+pub struct Streamed {
+    bytes: Vec<u8>,
+    len: u64,
+    /// Reads of bytes from here on fail, as if the file had shrunk.
+    pub readable: Cell<u64>,
+    /// (offset, length) of every read.
+    pub reads: RefCell<Vec<(u64, usize)>>,
+}
+
+impl Streamed {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        let len = bytes.len() as u64;
+        Self::claiming(bytes, len)
+    }
+
+    /// A source that says it is `len` bytes long whatever it holds.
+    pub fn claiming(bytes: Vec<u8>, len: u64) -> Self {
+        Streamed {
+            bytes,
+            len,
+            readable: Cell::new(u64::MAX),
+            reads: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub fn bytes_read(&self) -> u64 {
+        self.reads.borrow().iter().map(|&(_, n)| n as u64).sum()
+    }
+
+    pub fn largest_read(&self) -> usize {
+        self.reads
+            .borrow()
+            .iter()
+            .map(|&(_, n)| n)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+impl ReadAt for Streamed {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        self.reads.borrow_mut().push((offset, buf.len()));
+        let end = offset.checked_add(buf.len() as u64);
+        assert!(
+            end.is_some_and(|end| end <= self.len),
+            "read of {} bytes at {offset:#x} past the claimed length {:#x}",
+            buf.len(),
+            self.len
+        );
+        if end.is_some_and(|end| end > self.readable.get()) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file shrank",
+            ));
+        }
+        self.bytes.read_exact_at(buf, offset)
+    }
 }

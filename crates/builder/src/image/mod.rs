@@ -10,6 +10,11 @@
 //!   the compressed stream, so the 4-byte size the kernel build appends is ignored.
 //!   Output is capped at [`MAX_DECOMPRESSED`] (1 GiB), like libxenguest.
 //!
+//! A plain ELF kernel is read as needed ([`parse_kernel_from`] over any [`ReadAt`]): its
+//! headers and notes when parsed, its loadable bytes when loaded into the guest, so a
+//! large `vmlinux` is never copied into memory. Compressed kernels are read whole (at most
+//! [`MAX_COMPRESSED_FILE`], the limit libxenguest puts on kernel files) and decompressed.
+//!
 //! Ramdisks are not parsed, only loaded: [`load_ramdisk`] gives the bytes Xen's builder
 //! puts in guest memory, which depend on the Xen release.
 //!
@@ -26,13 +31,19 @@ mod ramdisk;
 mod tests;
 
 use std::borrow::Cow;
-use std::fmt;
+use std::{fmt, io};
 
 pub use decompress::{Compression, MAX_DECOMPRESSED};
 pub use notes::{XenNotes, feature};
 pub use ramdisk::load_ramdisk;
 
+use crate::source::ReadAt;
 use elf::{ElfImage, LoadHeader};
+
+/// Largest compressed kernel file read (libxenguest's limit on kernel files, 1 GiB).
+pub const MAX_COMPRESSED_FILE: u64 = 1 << 30;
+/// What is read of a kernel source to tell its format: the bzImage magic is at 0x202.
+const HEAD_LEN: u64 = 0x400;
 
 #[cfg(test)]
 pub(crate) use lzop::adler32 as lzop_adler32;
@@ -87,6 +98,25 @@ pub enum ImageError {
         /// Its size in bytes.
         len: u64,
     },
+    /// A compressed kernel file is larger than any kernel.
+    #[error(
+        "the kernel file is compressed and {len} bytes long, more than the 1 GiB \
+         libxenguest loads: not a kernel"
+    )]
+    FileTooLarge {
+        /// Its size in bytes.
+        len: u64,
+    },
+    /// Reading the kernel failed.
+    #[error("cannot read {len} bytes at offset {offset:#x} of the kernel: {reason}")]
+    Read {
+        /// Where the read started.
+        offset: u64,
+        /// How many bytes it wanted.
+        len: u64,
+        /// The I/O error.
+        reason: String,
+    },
     /// The ELF structure is broken.
     #[error("malformed ELF kernel: {0}")]
     Elf(String),
@@ -130,23 +160,49 @@ pub enum KernelFormat {
 
 /// One loadable ELF segment, as the builder copies it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Segment<'a> {
+pub struct Segment {
     /// Physical load address from the program header.
     pub paddr: u64,
-    /// The bytes from the file (`p_filesz` of them).
-    pub data: &'a [u8],
-    /// Size in memory; the part past `data` is zeroed (bss).
+    /// Where its bytes are in the ELF image ([`Kernel::read_elf_at`]).
+    pub file_offset: u64,
+    /// How many bytes come from the image (`p_filesz`); checked to lie inside it.
+    pub filesz: u64,
+    /// Size in memory; the part past `filesz` is zeroed (bss).
     pub memsz: u64,
+}
+
+/// Where a parsed kernel's ELF image is.
+#[derive(Clone)]
+enum Source<'a> {
+    /// Borrowed from the caller's bytes when the kernel is a plain ELF, owned when it was
+    /// decompressed.
+    Bytes(Cow<'a, [u8]>),
+    /// A plain ELF read as needed, so that its loadable bytes go straight from the file
+    /// into guest memory (copying a whole kernel costs more than the rest of the build
+    /// under a PV dom0, where every fresh page is a hypercall).
+    Reader(&'a dyn ReadAt),
+}
+
+impl ReadAt for Source<'_> {
+    fn len(&self) -> u64 {
+        match self {
+            Source::Bytes(b) => ReadAt::len(&**b),
+            Source::Reader(r) => r.len(),
+        }
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        match self {
+            Source::Bytes(b) => b.read_exact_at(buf, offset),
+            Source::Reader(r) => r.read_exact_at(buf, offset),
+        }
+    }
 }
 
 /// A parsed PV kernel: its loadable segments, Xen notes and derived addresses.
 #[derive(Clone)]
 pub struct Kernel<'a> {
-    /// Borrowed from the caller's bytes when the kernel is a plain ELF (a
-    /// copy of a whole kernel costs more than the rest of the build under
-    /// a PV dom0, where every fresh page is a hypercall), owned when it
-    /// was decompressed.
-    elf_bytes: Cow<'a, [u8]>,
+    source: Source<'a>,
     format: KernelFormat,
     is_64bit: bool,
     machine: u16,
@@ -163,7 +219,49 @@ pub struct Kernel<'a> {
 /// an unprivileged PV guest.
 pub fn parse_kernel(bytes: &[u8]) -> Result<Kernel<'_>, ImageError> {
     let (elf_bytes, format) = unwrap_container(bytes)?;
-    let image = elf::parse(&elf_bytes)?;
+    finish(Source::Bytes(elf_bytes), format)
+}
+
+/// [`parse_kernel`] reading from `src`: of a plain ELF only the headers and notes (the
+/// kernel keeps `src` to read its loadable bytes when it is loaded); a compressed kernel
+/// is read whole, up to [`MAX_COMPRESSED_FILE`].
+pub fn parse_kernel_from(src: &dyn ReadAt) -> Result<Kernel<'_>, ImageError> {
+    let len = src.len();
+    let head_len = HEAD_LEN.min(len);
+    let mut head = vec![0; head_len as usize];
+    src.read_exact_at(&mut head, 0)
+        .map_err(|e| read_failed(0, head_len, &e))?;
+    if elf::is_elf(&head) {
+        return finish(Source::Reader(src), KernelFormat::Elf);
+    }
+    let compressed =
+        decompress::detect(&head) == Some(Compression::Gzip) || bzimage::is_bzimage(&head);
+    if !compressed {
+        return Err(ImageError::Unrecognized {
+            head: hex_head(&head),
+        });
+    }
+    if len > MAX_COMPRESSED_FILE {
+        return Err(ImageError::FileTooLarge { len });
+    }
+    // At most MAX_COMPRESSED_FILE, so it fits in usize where a gigabyte does.
+    let mut file = vec![0; usize::try_from(len).map_err(|_| ImageError::FileTooLarge { len })?];
+    src.read_exact_at(&mut file, 0)
+        .map_err(|e| read_failed(0, len, &e))?;
+    let (elf_bytes, format) = unwrap_container(&file)?;
+    finish(Source::Bytes(Cow::Owned(elf_bytes.into_owned())), format)
+}
+
+pub(crate) fn read_failed(offset: u64, len: u64, e: &io::Error) -> ImageError {
+    ImageError::Read {
+        offset,
+        len,
+        reason: e.to_string(),
+    }
+}
+
+fn finish(source: Source<'_>, format: KernelFormat) -> Result<Kernel<'_>, ImageError> {
+    let image = elf::parse(&source)?;
     check_pv_notes(&image)?;
     let addrs = compute_addresses(&image)?;
     Ok(Kernel {
@@ -177,7 +275,7 @@ pub fn parse_kernel(bytes: &[u8]) -> Result<Kernel<'_>, ImageError> {
         virt_base: addrs.virt_base,
         paddr_offset: addrs.paddr_offset,
         virt_entry: addrs.virt_entry,
-        elf_bytes,
+        source,
     })
 }
 
@@ -364,7 +462,8 @@ impl fmt::Debug for Kernel<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Kernel")
             .field("format", &self.format)
-            .field("elf_len", &self.elf_bytes.len())
+            .field("elf_len", &self.elf_len())
+            .field("streamed", &matches!(self.source, Source::Reader(_)))
             .field("is_64bit", &self.is_64bit)
             .field("segments", &self.segments)
             .field("notes", &self.notes)
@@ -376,12 +475,23 @@ impl fmt::Debug for Kernel<'_> {
 }
 
 impl Kernel<'_> {
-    /// The same kernel, owning its ELF bytes.
-    pub fn into_owned(self) -> Kernel<'static> {
-        Kernel {
-            elf_bytes: Cow::Owned(self.elf_bytes.into_owned()),
+    /// The same kernel, owning its ELF bytes (reading them whole from a source).
+    pub fn into_owned(self) -> Result<Kernel<'static>, ImageError> {
+        let bytes = match self.source {
+            Source::Bytes(b) => b.into_owned(),
+            Source::Reader(r) => {
+                let len = r.len();
+                let size = usize::try_from(len).map_err(|_| ImageError::FileTooLarge { len })?;
+                let mut bytes = vec![0; size];
+                r.read_exact_at(&mut bytes, 0)
+                    .map_err(|e| read_failed(0, len, &e))?;
+                bytes
+            }
+        };
+        Ok(Kernel {
+            source: Source::Bytes(Cow::Owned(bytes)),
             ..self
-        }
+        })
     }
 
     /// How the image was wrapped.
@@ -400,12 +510,27 @@ impl Kernel<'_> {
     }
 
     /// The loadable segments (PT_LOAD with any of R/W/X), in program header order.
-    pub fn segments(&self) -> impl Iterator<Item = Segment<'_>> + '_ {
+    pub fn segments(&self) -> impl Iterator<Item = Segment> + '_ {
         self.segments.iter().map(|s| Segment {
             paddr: s.paddr,
-            data: &self.elf_bytes[s.file_range()],
+            file_offset: s.offset,
+            filesz: s.filesz,
             memsz: s.memsz,
         })
+    }
+
+    /// Fill `buf` from the ELF image at `offset` (from memory, or from the source a plain
+    /// ELF was parsed from, which fails if it no longer holds those bytes).
+    pub fn read_elf_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.source.read_exact_at(buf, offset)
+    }
+
+    /// A segment's file bytes, read whole.
+    pub fn segment_data(&self, s: &Segment) -> io::Result<Vec<u8>> {
+        let len = usize::try_from(s.filesz).map_err(io::Error::other)?;
+        let mut data = vec![0; len];
+        self.read_elf_at(&mut data, s.file_offset)?;
+        Ok(data)
     }
 
     /// All Xen notes as found.
@@ -413,9 +538,18 @@ impl Kernel<'_> {
         &self.notes
     }
 
-    /// The decompressed ELF image.
-    pub fn elf_bytes(&self) -> &[u8] {
-        &self.elf_bytes
+    /// The (decompressed) ELF image when it is in memory; `None` when it is read from the
+    /// source given to [`parse_kernel_from`].
+    pub fn elf_bytes(&self) -> Option<&[u8]> {
+        match &self.source {
+            Source::Bytes(b) => Some(b),
+            Source::Reader(_) => None,
+        }
+    }
+
+    /// Length of the ELF image.
+    pub fn elf_len(&self) -> u64 {
+        self.source.len()
     }
 
     /// Lowest physical address of the loadable segments.

@@ -6,7 +6,7 @@ use crate::testutil::{self, Desc, ElfBuilder, NotePlace};
 
 /// `parse_kernel` for tests that build the image in a temporary.
 fn parse_kernel(bytes: &[u8]) -> Result<Kernel<'static>, ImageError> {
-    super::parse_kernel(bytes).map(Kernel::into_owned)
+    super::parse_kernel(bytes).and_then(Kernel::into_owned)
 }
 
 const ALL: [Compression; 7] = [
@@ -25,7 +25,7 @@ fn parse(b: &ElfBuilder) -> Result<Kernel<'static>, ImageError> {
 
 fn segments_of(k: &Kernel) -> Vec<(u64, Vec<u8>, u64)> {
     k.segments()
-        .map(|s| (s.paddr, s.data.to_vec(), s.memsz))
+        .map(|s| (s.paddr, k.segment_data(&s).unwrap(), s.memsz))
         .collect()
 }
 
@@ -339,7 +339,7 @@ fn gzip_wrapped_elf_is_accepted() {
     let gz = testutil::compress(Compression::Gzip, &elf);
     let k = parse_kernel(&gz).unwrap();
     assert_eq!(k.format(), KernelFormat::GzipElf);
-    assert_eq!(k.elf_bytes(), &elf[..]);
+    assert_eq!(k.elf_bytes(), Some(&elf[..]));
 }
 
 #[test]
@@ -352,7 +352,7 @@ fn bzimage_with_every_compressor() {
         let k = parse_kernel(&testutil::bzimage(&payload, 0x020f))
             .unwrap_or_else(|e| panic!("{format}: {e}"));
         assert_eq!(k.format(), KernelFormat::BzImage(format));
-        assert_eq!(k.elf_bytes(), &elf[..], "{format}");
+        assert_eq!(k.elf_bytes(), Some(&elf[..]), "{format}");
         assert_eq!(segments_of(&k), reference, "{format}");
     }
 }
@@ -685,4 +685,212 @@ fn ramdisk_size_limits() {
     let err = load_ramdisk(&too_big, (4, 22)).unwrap_err();
     assert_eq!(err, ImageError::RamdiskTooLarge { len: (1 << 30) + 1 });
     assert!(err.to_string().contains("at most 1 GiB"), "{err}");
+}
+
+/// Everything parsing found, for comparing the streamed and in-memory paths.
+fn summary(k: &Kernel) -> String {
+    format!(
+        "{:?} 64={} m={} {:?} {:?} {:#x}-{:#x} entry {:#x}",
+        k.format(),
+        k.is_64bit(),
+        k.machine(),
+        k.notes(),
+        segments_of(k),
+        k.virt_kstart(),
+        k.virt_kend(),
+        k.entry()
+    )
+}
+
+fn note_fixtures() -> Vec<ElfBuilder> {
+    let mut section = ElfBuilder::linux();
+    section.note_place = NotePlace::Section;
+    let mut zero_offset = ElfBuilder::linux();
+    zero_offset.note_place = NotePlace::ZeroOffsetSegmentAndSection;
+    let mut elf32 = ElfBuilder::linux()
+        .with_note(3, Desc::Num32(0xc000_0000))
+        .with_note(1, Desc::Num32(0xc100_0040))
+        .with_note(2, Desc::Num32(0xc100_1000))
+        .without_note(15);
+    elf32.class64 = false;
+    elf32.machine = 3;
+    elf32.entry = 0xc100_0040;
+    vec![ElfBuilder::linux(), section, zero_offset, elf32]
+}
+
+#[test]
+fn streamed_elf_parses_as_in_memory() {
+    for b in note_fixtures() {
+        let bytes = b.build();
+        let in_memory = parse_kernel(&bytes).unwrap();
+        let src = testutil::Streamed::new(bytes.clone());
+        let streamed = parse_kernel_from(&src).unwrap();
+        assert_eq!(
+            summary(&streamed),
+            summary(&in_memory),
+            "{:?}",
+            b.note_place
+        );
+        assert_eq!(streamed.elf_bytes(), None);
+        assert_eq!(streamed.elf_len(), bytes.len() as u64);
+        let owned = streamed.into_owned().unwrap();
+        assert_eq!(owned.elf_bytes(), Some(&bytes[..]));
+    }
+}
+
+/// Of a plain ELF only the first kilobyte, the headers and the notes are read, however
+/// large its segments.
+#[test]
+fn streamed_elf_reads_only_headers_and_notes() {
+    for mut b in note_fixtures() {
+        b.loads[0].data = vec![0x90; 4 << 20];
+        b.loads[0].memsz = 4 << 20;
+        b.loads[1].paddr += 4 << 20;
+        let src = testutil::Streamed::new(b.build());
+        parse_kernel_from(&src).unwrap();
+        assert!(src.bytes_read() < 4096, "{} bytes read", src.bytes_read());
+        assert!(src.largest_read() <= 1024);
+    }
+}
+
+#[test]
+fn streamed_compressed_kernels_are_read_whole() {
+    let elf = ElfBuilder::linux().build();
+    let reference = summary(&parse_kernel(&elf).unwrap());
+    let gz = testutil::compress(Compression::Gzip, &elf);
+    let bz = testutil::bzimage(&testutil::compress(Compression::Xz, &elf), 0x020f);
+    for (file, format) in [
+        (gz, KernelFormat::GzipElf),
+        (bz, KernelFormat::BzImage(Compression::Xz)),
+    ] {
+        let src = testutil::Streamed::new(file.clone());
+        let k = parse_kernel_from(&src).unwrap();
+        assert_eq!(k.format(), format);
+        assert_eq!(k.elf_bytes(), Some(&elf[..]));
+        assert_eq!(summary(&k).split_once(' ').unwrap().1, {
+            reference.split_once(' ').unwrap().1
+        });
+        assert_eq!(
+            src.bytes_read(),
+            0x400.min(file.len() as u64) + file.len() as u64
+        );
+    }
+}
+
+/// Every prefix of a kernel, streamed, fails as it does in memory, never reading past
+/// its end.
+#[test]
+fn streamed_truncations_fail_as_in_memory() {
+    for b in note_fixtures() {
+        let bytes = b.build();
+        for len in 0..bytes.len() {
+            let src = testutil::Streamed::new(bytes[..len].to_vec());
+            let streamed = parse_kernel_from(&src).unwrap_err();
+            assert_eq!(streamed, parse_kernel(&bytes[..len]).unwrap_err(), "{len}");
+        }
+    }
+}
+
+/// A source holding less than it claims (a file that shrank) fails with a read error.
+#[test]
+fn source_shorter_than_it_claims_fails_cleanly() {
+    let bytes = ElfBuilder::linux().build();
+    for cut in [0, 3, 64, 100, 300] {
+        let src = testutil::Streamed::new(bytes.clone());
+        src.readable.set(cut);
+        let err = parse_kernel_from(&src).unwrap_err();
+        assert!(matches!(err, ImageError::Read { .. }), "{cut}: {err}");
+        assert!(err.to_string().contains("the file shrank"), "{err}");
+    }
+}
+
+#[test]
+fn streamed_corrupted_headers_fail_as_in_memory() {
+    let bytes = ElfBuilder::linux().build();
+    let header_area = 64 + 3 * 56 + 400;
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..2000 {
+        let mut b = bytes.clone();
+        for _ in 0..3 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            b[(seed % header_area as u64) as usize] = (seed >> 32) as u8;
+        }
+        let src = testutil::Streamed::new(b.clone());
+        let streamed = parse_kernel_from(&src).map(|k| summary(&k));
+        let in_memory = parse_kernel(&b).map(|k| summary(&k));
+        assert_eq!(streamed, in_memory);
+    }
+}
+
+fn put(b: &mut [u8], at: usize, v: &[u8]) {
+    b[at..at + v.len()].copy_from_slice(v);
+}
+
+/// Header fields claiming huge tables or note areas make errors, not huge reads; so does
+/// a compressed file larger than any kernel.
+#[test]
+fn header_fields_cannot_make_huge_reads() {
+    const E_PHNUM: usize = 56;
+    const E_SHNUM: usize = 60;
+    const NOTE_PHDR: usize = 64 + 2 * 56;
+    const P_FILESZ: usize = 32;
+    let mut sections = ElfBuilder::linux();
+    sections.note_place = NotePlace::Section;
+    let sections = sections.build();
+    let shoff = u64::from_le_bytes(sections[40..48].try_into().unwrap()) as usize;
+    let plain = ElfBuilder::linux().build();
+    let len = |b: &[u8]| b.len() as u64;
+
+    // Extended program header count in section 0 (sh_info).
+    let mut xnum = sections.clone();
+    put(&mut xnum, E_PHNUM, &0xffffu16.to_le_bytes());
+    put(&mut xnum, shoff + 44, &u32::MAX.to_le_bytes());
+    // Extended section count in section 0 (sh_size).
+    let mut shnum = sections.clone();
+    put(&mut shnum, E_SHNUM, &0u16.to_le_bytes());
+    put(&mut shnum, shoff + 32, &u64::MAX.to_le_bytes());
+    // A note segment larger than the file.
+    let mut note = plain.clone();
+    put(&mut note, NOTE_PHDR + P_FILESZ, &u64::MAX.to_le_bytes());
+    // One inside a file that claims a terabyte.
+    let mut note_tb = plain.clone();
+    put(
+        &mut note_tb,
+        NOTE_PHDR + P_FILESZ,
+        &(1u64 << 39).to_le_bytes(),
+    );
+    // A gzip "kernel" of 2 GiB.
+    let mut gz = testutil::compress(Compression::Gzip, &plain);
+    gz.resize(4096, 0);
+
+    let cases = [
+        (xnum.clone(), len(&xnum), "more than any kernel has"),
+        (shnum.clone(), len(&shnum), "more than any kernel has"),
+        (note.clone(), len(&note), "lies outside the file"),
+        (note_tb, 1 << 40, "more than 16 MiB"),
+        (gz, 2 << 30, "more than the 1 GiB"),
+    ];
+    for (bytes, claimed, want) in cases {
+        let src = testutil::Streamed::claiming(bytes, claimed);
+        let err = parse_kernel_from(&src).unwrap_err();
+        assert!(err.to_string().contains(want), "{want}: {err}");
+        assert!(src.largest_read() <= 1024, "{want}: {}", src.largest_read());
+    }
+    // The same refusals in memory.
+    for bytes in [xnum, shnum, note] {
+        assert!(parse_kernel(&bytes).is_err());
+    }
+}
+
+#[test]
+fn streamed_garbage_reads_only_its_head() {
+    let src = testutil::Streamed::new(b"#!/bin/sh\n".repeat(100_000));
+    let err = parse_kernel_from(&src).unwrap_err();
+    assert!(err.to_string().starts_with("not a kernel image"), "{err}");
+    assert_eq!(src.bytes_read(), 0x400);
+    let empty = testutil::Streamed::new(Vec::new());
+    let err = parse_kernel_from(&empty).unwrap_err();
+    assert!(err.to_string().contains("empty"), "{err}");
 }

@@ -28,8 +28,8 @@ pub use crate::x86::start_info::StartInfo;
 use crate::x86::start_info::{MAGIC_X86_64, SIF_MOD_START_PFN, truncate_cmdline};
 use crate::{PAGE_SHIFT, PAGE_SIZE};
 
-/// Pages written per [`PvTarget::write_frames`] call (4 MiB), so a backend maps guest
-/// memory in bounded batches.
+/// Pages written per [`PvTarget::write_frames`] or [`PvTarget::write_frames_with`] call
+/// (4 MiB), so a backend maps guest memory in bounded batches.
 const WRITE_CHUNK_PAGES: u64 = 1024;
 /// Slack libxenguest keeps mapped past the boot stack (512 KiB).
 const PGTABLE_SLACK_PAGES: u64 = (512 * 1024) / PAGE_SIZE;
@@ -100,6 +100,9 @@ pub enum BuildError {
     /// Inputs contradict each other or the plan.
     #[error("{0}")]
     Invalid(String),
+    /// The kernel's loadable bytes could not be read (its file shrank or failed).
+    #[error("cannot read the kernel: {0}")]
+    KernelRead(std::io::Error),
     /// The target failed at `step`.
     #[error("{step}")]
     Target {
@@ -640,8 +643,9 @@ fn write_pages(
     Ok(())
 }
 
-/// The kernel segment, chunk by chunk: ELF file bytes at paddr − pstart, bss zeroed, later
-/// program headers overwriting earlier ones as libelf copies them.
+/// The kernel segment, chunk by chunk, written in place: each chunk's part of every ELF
+/// segment is read straight into the guest's frames (at paddr − pstart, later program
+/// headers overwriting earlier ones as libelf copies them), bss and gaps zeroed.
 fn load_kernel(
     plan: &PvPlan,
     kernel: &Kernel,
@@ -649,48 +653,76 @@ fn load_kernel(
     t: &mut dyn PvTarget,
 ) -> Result<(), BuildError> {
     let seg = &plan.kernel;
-    // One buffer for every chunk: fresh memory is what costs under a PV
-    // dom0 (each new page is mapped through the hypervisor).
-    let mut chunk = vec![0u8; (WRITE_CHUNK_PAGES.min(seg.pages) * PAGE_SIZE) as usize];
+    let mut read_error = None;
     let mut done = 0;
     while done < seg.pages {
         let n = WRITE_CHUNK_PAGES.min(seg.pages - done);
         let chunk_start = done * PAGE_SIZE;
-        let buf = &mut chunk[..(n * PAGE_SIZE) as usize];
-        buf.fill(0);
-        for s in kernel.segments() {
-            copy_segment_part(
-                buf,
-                chunk_start,
-                s.paddr - plan.kernel_paddr,
-                s.data,
-                s.memsz,
-            );
-        }
         let pfn = (seg.pfn + done) as usize;
-        t.write_frames(&p2m[pfn..pfn + n as usize], buf)
-            .during("writing the kernel")?;
+        let written = t.write_frames_with(&p2m[pfn..pfn + n as usize], &mut |offset, piece| {
+            fill_kernel_image(
+                kernel,
+                plan.kernel_paddr,
+                piece,
+                chunk_start + offset as u64,
+            )
+            .map_err(|e| {
+                read_error = Some(e);
+                TargetError::Message("the kernel could not be read".to_string())
+            })
+        });
+        if let Some(e) = read_error.take() {
+            return Err(BuildError::KernelRead(e));
+        }
+        written.during("writing the kernel")?;
         done += n;
     }
     Ok(())
 }
 
-/// The part of one ELF segment (at `dest` in the kernel image) that falls in `buf`, which
-/// holds image bytes from `buf_start`.
-fn copy_segment_part(buf: &mut [u8], buf_start: u64, dest: u64, data: &[u8], memsz: u64) {
-    let buf_end = buf_start + buf.len() as u64;
-    let lo = dest.max(buf_start);
-    let hi = (dest + memsz).min(buf_end);
-    if lo >= hi {
-        return;
+/// The kernel image's bytes `image_start..image_start + buf.len()` (offsets from the
+/// lowest segment paddr `pstart`) into `buf`.
+fn fill_kernel_image(
+    kernel: &Kernel,
+    pstart: u64,
+    buf: &mut [u8],
+    image_start: u64,
+) -> std::io::Result<()> {
+    let image_end = image_start + buf.len() as u64;
+    let at = |addr: u64| (addr - image_start) as usize;
+    // The parts of `buf` each segment covers, as image offsets.
+    let parts: Vec<_> = kernel
+        .segments()
+        .filter_map(|s| {
+            let dest = s.paddr - pstart;
+            let lo = dest.max(image_start);
+            let hi = (dest + s.memsz).min(image_end);
+            (lo < hi).then_some((s, lo, hi))
+        })
+        .collect();
+    // Zero only what no segment covers: guest memory is written once where segments
+    // do not overlap.
+    let mut covered: Vec<(u64, u64)> = parts.iter().map(|&(_, lo, hi)| (lo, hi)).collect();
+    covered.sort_unstable();
+    let mut next = image_start;
+    for (lo, hi) in covered {
+        if lo > next {
+            buf[at(next)..at(lo)].fill(0);
+        }
+        next = next.max(hi);
     }
-    let split = (dest + data.len() as u64).clamp(lo, hi);
-    let at = |addr: u64| (addr - buf_start) as usize;
-    if split > lo {
-        let from = |addr: u64| (addr - dest) as usize;
-        buf[at(lo)..at(split)].copy_from_slice(&data[from(lo)..from(split)]);
+    if next < image_end {
+        buf[at(next)..].fill(0);
     }
-    buf[at(split)..at(hi)].fill(0);
+    for (s, lo, hi) in parts {
+        let dest = s.paddr - pstart;
+        let split = (dest + s.filesz).clamp(lo, hi);
+        if split > lo {
+            kernel.read_elf_at(&mut buf[at(lo)..at(split)], s.file_offset + (lo - dest))?;
+        }
+        buf[at(split)..at(hi)].fill(0);
+    }
+    Ok(())
 }
 
 fn load_ramdisk(
@@ -745,22 +777,28 @@ fn write_page_tables(plan: &PvPlan, p2m: &[u64], t: &mut dyn PvTarget) -> Result
     Ok(())
 }
 
-/// The guest's p2m list: the MFN of every pfn, as u64.
+/// The guest's p2m list: the MFN of every pfn, as u64, written in place.
 fn write_p2m_list(plan: &PvPlan, p2m: &[u64], t: &mut dyn PvTarget) -> Result<(), BuildError> {
     let list_pages = p2m_list_bytes(plan.nr_pages)? / PAGE_SIZE;
-    let entries_per_page = (PAGE_SIZE / P2M_ENTRY_SIZE) as usize;
+    let entry_size = P2M_ENTRY_SIZE as usize;
+    let entries_per_page = PAGE_SIZE as usize / entry_size;
     let mut done = 0;
     while done < list_pages {
         let n = WRITE_CHUNK_PAGES.min(list_pages - done);
         let first = done as usize * entries_per_page;
-        let last = (first + n as usize * entries_per_page).min(p2m.len());
-        let bytes: Vec<u8> = p2m[first..last]
-            .iter()
-            .flat_map(|mfn| mfn.to_le_bytes())
-            .collect();
         let pfn = (plan.p2m.pfn + done) as usize;
-        t.write_frames(&p2m[pfn..pfn + n as usize], &bytes)
-            .during("writing the p2m list")?;
+        t.write_frames_with(&p2m[pfn..pfn + n as usize], &mut |offset, piece| {
+            let from = first + offset / entry_size;
+            let entries = p2m.get(from..).unwrap_or_default();
+            let mut slots = piece.chunks_exact_mut(entry_size);
+            for (mfn, slot) in entries.iter().zip(&mut slots) {
+                slot.copy_from_slice(&mfn.to_le_bytes());
+            }
+            // Past the last pfn, the rest of the last page.
+            slots.for_each(|slot| slot.fill(0));
+            Ok(())
+        })
+        .during("writing the p2m list")?;
         done += n;
     }
     Ok(())

@@ -11,7 +11,7 @@ use crate::{Kernel, load_ramdisk};
 
 /// `parse_kernel` for tests that build the image in a temporary.
 fn parse_kernel(bytes: &[u8]) -> Result<Kernel<'static>, crate::ImageError> {
-    crate::parse_kernel(bytes).map(Kernel::into_owned)
+    crate::parse_kernel(bytes).and_then(Kernel::into_owned)
 }
 
 const LOG: &str = include_str!("../../testdata/xl-4.17-pv-vvv-create.log");

@@ -5,12 +5,12 @@ use super::pv::*;
 use crate::Kernel;
 use crate::layout::{Level, Mapping};
 use crate::mem_target::{MemTarget, TargetCall};
-use crate::target::{GrantSeed, PvTarget, PvVcpuContext, TargetError};
-use crate::testutil::{self, Desc, ElfBuilder};
+use crate::target::{FillFrames, GrantSeed, PvTarget, PvVcpuContext, TargetError};
+use crate::testutil::{self, Desc, ElfBuilder, Load, NotePlace};
 
 /// `parse_kernel` for tests that build the image in a temporary.
 fn parse_kernel(bytes: &[u8]) -> Result<Kernel<'static>, crate::ImageError> {
-    crate::parse_kernel(bytes).map(Kernel::into_owned)
+    crate::parse_kernel(bytes).and_then(Kernel::into_owned)
 }
 
 const MIB256: u64 = 0x1_0000;
@@ -18,9 +18,7 @@ const RAMDISK_LEN: u64 = 10_000;
 const VB: u64 = testutil::VIRT_BASE;
 
 fn linux() -> Kernel<'static> {
-    parse_kernel(&ElfBuilder::linux().build())
-        .unwrap()
-        .into_owned()
+    parse_kernel(&ElfBuilder::linux().build()).unwrap()
 }
 
 fn request(nr_pages: u64, ramdisk_len: u64) -> PvRequest {
@@ -611,9 +609,13 @@ impl PvTarget for FailingTarget {
         self.check("populate")?;
         self.inner.populate(nr_pages)
     }
-    fn write_frames(&mut self, mfns: &[u64], bytes: &[u8]) -> Result<(), TargetError> {
+    fn write_frames_with(
+        &mut self,
+        mfns: &[u64],
+        fill: &mut FillFrames<'_>,
+    ) -> Result<(), TargetError> {
         self.check("write_frames")?;
-        self.inner.write_frames(mfns, bytes)
+        self.inner.write_frames_with(mfns, fill)
     }
     fn shared_info_mfn(&mut self) -> Result<u64, TargetError> {
         self.check("shared_info_mfn")?;
@@ -823,4 +825,154 @@ fn apply_wants_the_loaded_ramdisk() {
     let rd = plan.ramdisk.as_ref().unwrap();
     assert_eq!(rd.len, 20_016);
     assert_eq!(t.read(mfn(rd.segment.pfn), 0, 4096), contents[..4096]);
+}
+
+/// The kernel image a naive loader makes: zeros, then each segment's bytes and bss in
+/// program header order.
+fn reference_image(b: &ElfBuilder) -> Vec<u8> {
+    let pstart = b.loads.iter().map(|l| l.paddr).min().unwrap();
+    let pend = b.loads.iter().map(|l| l.paddr + l.memsz).max().unwrap();
+    let mut image = vec![0; (pend - pstart) as usize];
+    for l in &b.loads {
+        let at = (l.paddr - pstart) as usize;
+        image[at..at + l.data.len()].copy_from_slice(&l.data);
+        image[at + l.data.len()..at + l.memsz as usize].fill(0);
+    }
+    image
+}
+
+/// Kernels whose loading has edges: notes only in sections, bss, segments overlapping in
+/// memory and a gap between them, a kernel spanning several write chunks.
+fn load_fixtures() -> Vec<(&'static str, ElfBuilder)> {
+    let mut sections = ElfBuilder::linux();
+    sections.note_place = NotePlace::Section;
+    let mut zero_offset = ElfBuilder::linux();
+    zero_offset.note_place = NotePlace::ZeroOffsetSegmentAndSection;
+    let mut overlapping = ElfBuilder::linux();
+    // Over the text's tail and the data's head: its bytes, then its bss, win.
+    overlapping.loads.push(Load {
+        paddr: testutil::KERNEL_PADDR + 0x2c00,
+        vaddr: testutil::KERNEL_VADDR + 0x2c00,
+        data: vec![0x33; 0x100],
+        memsz: 0x600,
+        flags: 4,
+    });
+    // After a two-page gap, ending inside a page; first in program header order.
+    overlapping.loads.insert(
+        0,
+        Load {
+            paddr: testutil::KERNEL_PADDR + 0x7000,
+            vaddr: testutil::KERNEL_VADDR + 0x7000,
+            data: vec![0x44; 0x100],
+            memsz: 0x180,
+            flags: 4,
+        },
+    );
+    let mut large = ElfBuilder::linux();
+    let text = (4 << 20) + 0x1800;
+    large.loads[0].data = (0..text).map(|i| (i % 253) as u8 + 2).collect();
+    large.loads[0].memsz = text as u64 + 0x800;
+    large.loads[1].paddr = testutil::KERNEL_PADDR + (5 << 20);
+    large.loads[1].vaddr = testutil::KERNEL_VADDR + (5 << 20);
+    vec![
+        ("linux", ElfBuilder::linux()),
+        ("notes in sections", sections),
+        ("zero-offset note segment", zero_offset),
+        ("overlapping segments", overlapping),
+        ("several chunks", large),
+    ]
+}
+
+/// A [`MemTarget`] that hands each write to the builder as one piece, as the Xen target
+/// hands a mapped batch of frames.
+struct Batched(MemTarget);
+
+impl PvTarget for Batched {
+    fn populate(&mut self, nr_pages: u64) -> Result<Vec<u64>, TargetError> {
+        self.0.populate(nr_pages)
+    }
+    fn write_frames_with(
+        &mut self,
+        mfns: &[u64],
+        fill: &mut FillFrames<'_>,
+    ) -> Result<(), TargetError> {
+        let mut mapped: Vec<u8> = mfns.iter().flat_map(|&m| self.0.read(m, 0, 4096)).collect();
+        fill(0, &mut mapped)?;
+        self.0.write_frames(mfns, &mapped)
+    }
+    fn shared_info_mfn(&mut self) -> Result<u64, TargetError> {
+        self.0.shared_info_mfn()
+    }
+    fn hypercall_page(&mut self, mfn: u64) -> Result<(), TargetError> {
+        self.0.hypercall_page(mfn)
+    }
+    fn pin_l4(&mut self, mfn: u64) -> Result<(), TargetError> {
+        self.0.pin_l4(mfn)
+    }
+    fn init_shared_info(&mut self) -> Result<(), TargetError> {
+        self.0.init_shared_info()
+    }
+    fn set_vcpu_context(&mut self, ctx: &PvVcpuContext) -> Result<(), TargetError> {
+        self.0.set_vcpu_context(ctx)
+    }
+    fn seed_grants(&mut self, grants: &[GrantSeed]) -> Result<(), TargetError> {
+        self.0.seed_grants(grants)
+    }
+}
+
+/// A kernel streamed from its file builds the same guest as one in memory, whether the
+/// target hands frames one by one or in batches, and each file byte is read once,
+/// straight into guest memory.
+#[test]
+fn streamed_kernel_builds_identical_memory() {
+    // 257 MiB: the p2m list ends inside a page.
+    let req = request(MIB256 + 256, RAMDISK_LEN);
+    for (name, b) in load_fixtures() {
+        let bytes = b.build();
+        let in_memory = parse_kernel(&bytes).unwrap();
+        let (plan, built, t) = build(&in_memory, &req);
+        let src = testutil::Streamed::new(bytes.clone());
+        let streamed = crate::parse_kernel_from(&src).unwrap();
+        let parse_reads = src.reads.borrow().len();
+        let (plan_streamed, built_streamed, t_streamed) = build(&streamed, &req);
+        assert_eq!(plan, plan_streamed, "{name}");
+        assert_eq!(built, built_streamed, "{name}");
+        assert!(t == t_streamed, "{name}: guest memory differs");
+        let image = reference_image(&b);
+        let loaded: Vec<u8> = (0..plan.kernel.pages)
+            .flat_map(|p| t.read(mfn(plan.kernel.pfn + p), 0, 4096))
+            .collect();
+        assert!(loaded[..image.len()] == image[..], "{name}: kernel image");
+        assert!(loaded[image.len()..].iter().all(|&x| x == 0), "{name}");
+        let load_reads: u64 = src.reads.borrow()[parse_reads..]
+            .iter()
+            .map(|&(_, n)| n as u64)
+            .sum();
+        if name != "overlapping segments" {
+            let file_bytes: u64 = b.loads.iter().map(|l| l.data.len() as u64).sum();
+            assert_eq!(load_reads, file_bytes, "{name}");
+        }
+        let mut batched = Batched(MemTarget::with_fill(0xa5));
+        apply_pv(&plan, &streamed, &ramdisk(RAMDISK_LEN), &mut batched).unwrap();
+        assert!(
+            batched.0 == t,
+            "{name}: guest memory differs when written in batches"
+        );
+        // The p2m list's last page: 256 entries, then zeros.
+        let last = mfn(plan.p2m.pfn + (MIB256 + 256) / 512);
+        assert_eq!(t.read_u64(last, 255 * 8), mfn(MIB256 + 255));
+        assert!(t.read(last, 256 * 8, 2048).iter().all(|&x| x == 0));
+    }
+}
+
+/// A kernel file that shrinks between parsing and loading fails the build cleanly.
+#[test]
+fn kernel_file_that_shrinks_fails_cleanly() {
+    let src = testutil::Streamed::new(ElfBuilder::linux().build());
+    let k = crate::parse_kernel_from(&src).unwrap();
+    let plan = plan_pv(&k, &request(MIB256, 0)).unwrap();
+    src.readable.set(0x400);
+    let err = apply_pv(&plan, &k, &[], &mut MemTarget::new()).unwrap_err();
+    assert!(matches!(err, BuildError::KernelRead(_)), "{err:?}");
+    assert_eq!(err.to_string(), "cannot read the kernel: the file shrank");
 }

@@ -2,11 +2,13 @@
 //! with the steps libxl takes around it (ring event channels, the memory
 //! map limit, TSC mode, address size).
 
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
 use xen_sys::Xen;
 use xen_sys::abi::{self, DomId};
-use xl_builder::{GrantSeed, PvTarget, PvVcpuContext, TargetError};
+use xl_builder::{FillFrames, GrantSeed, PvTarget, PvVcpuContext, ReadAt, TargetError};
 
 use crate::{BuildSpec, Built, Error, GuestKind};
 
@@ -38,11 +40,11 @@ pub(super) fn build(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Er
         .kernel
         .as_deref()
         .ok_or_else(|| Error::Invalid("no kernel given (set kernel= or bootloader=)".into()))?;
-    let kernel_bytes = timed("read the kernel", || read_image("kernel", kernel_path))?;
-    let kernel = timed("parse the kernel", || {
-        xl_builder::parse_kernel(&kernel_bytes)
-    })
-    .map_err(|e| Error::Invalid(format!("kernel {kernel_path}: {e}")))?;
+    // A plain ELF kernel is read as the builder needs it: its headers now, its
+    // loadable bytes straight into guest memory when the plan is applied.
+    let kernel_source = timed("open the kernel", || KernelSource::open(kernel_path))?;
+    let kernel = timed("parse the kernel", || kernel_source.parse())
+        .map_err(|e| Error::Invalid(format!("kernel {kernel_path}: {e}")))?;
     let ramdisk_file = match &spec.ramdisk {
         Some(p) => read_image("ramdisk", p)?,
         None => Vec::new(),
@@ -123,6 +125,54 @@ fn read_image(what: &str, path: &str) -> Result<Vec<u8>, Error> {
     std::fs::read(path).map_err(|e| Error::Invalid(format!("cannot read {what} {path}: {e}")))
 }
 
+/// A kernel as the builder reads it.
+enum KernelSource {
+    /// A regular file, read at offsets.
+    File(FileAt),
+    /// Anything else (a pipe, a device): read whole, as it may not be
+    /// readable at offsets or have a length.
+    Bytes(Vec<u8>),
+}
+
+impl KernelSource {
+    fn open(path: &str) -> Result<Self, Error> {
+        let cannot = |e: std::io::Error| Error::Invalid(format!("cannot read kernel {path}: {e}"));
+        let file = File::open(path).map_err(cannot)?;
+        let meta = file.metadata().map_err(cannot)?;
+        if !meta.is_file() {
+            return read_image("kernel", path).map(KernelSource::Bytes);
+        }
+        Ok(KernelSource::File(FileAt {
+            file,
+            len: meta.len(),
+        }))
+    }
+
+    fn parse(&self) -> Result<xl_builder::Kernel<'_>, xl_builder::ImageError> {
+        match self {
+            KernelSource::File(f) => xl_builder::parse_kernel_from(f),
+            KernelSource::Bytes(b) => xl_builder::parse_kernel(b),
+        }
+    }
+}
+
+/// A regular file of the length it had when opened (a file that shrinks later
+/// fails to read, cleanly).
+struct FileAt {
+    file: File,
+    len: u64,
+}
+
+impl ReadAt for FileAt {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        self.file.read_exact_at(buf, offset)
+    }
+}
+
 /// The hypervisor must offer the guest type (XENVER_capabilities).
 fn check_capability(xen: &Xen, want: &str) -> Result<(), Error> {
     let caps = xen.version_string(abi::XENVER_CAPABILITIES, 1024)?;
@@ -199,7 +249,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 struct XenPvTarget<'a> {
     xen: &'a Xen,
     dom: DomId,
-    /// Frames written and the time it took (for `-vv`).
+    /// Frames written and the time it took, reading the kernel file into
+    /// them included (for `-vv`).
     written: (usize, Duration),
 }
 
@@ -264,26 +315,20 @@ impl XenPvTarget<'_> {
         Ok(p2m)
     }
 
-    fn write_frames_mapped(&mut self, mfns: &[u64], bytes: &[u8]) -> Result<(), TargetError> {
-        if bytes.len() > mfns.len() * PAGE {
-            return Err(TargetError::Message(format!(
-                "{} bytes do not fit in {} frames",
-                bytes.len(),
-                mfns.len()
-            )));
-        }
+    /// Map `mfns` in batches of MAP_BATCH frames and let `fill` write each
+    /// batch in place (for the kernel, straight from its file).
+    fn fill_frames_mapped(
+        &mut self,
+        mfns: &[u64],
+        fill: &mut FillFrames<'_>,
+    ) -> Result<(), TargetError> {
         let t = Instant::now();
         for (i, frames) in mfns.chunks(MAP_BATCH).enumerate() {
             let mut map = self
                 .xen
                 .map_foreign(self.dom, frames, true)
                 .map_err(failed("map guest frames"))?;
-            let dst = map.as_mut_slice();
-            let start = (i * MAP_BATCH * PAGE).min(bytes.len());
-            let end = (start + dst.len()).min(bytes.len());
-            let src = &bytes[start..end];
-            dst[..src.len()].copy_from_slice(src);
-            dst[src.len()..].fill(0);
+            fill(i * MAP_BATCH * PAGE, map.as_mut_slice())?;
         }
         self.written.0 += mfns.len();
         self.written.1 += t.elapsed();
@@ -301,8 +346,12 @@ impl PvTarget for XenPvTarget<'_> {
         })
     }
 
-    fn write_frames(&mut self, mfns: &[u64], bytes: &[u8]) -> Result<(), TargetError> {
-        self.write_frames_mapped(mfns, bytes)
+    fn write_frames_with(
+        &mut self,
+        mfns: &[u64],
+        fill: &mut FillFrames<'_>,
+    ) -> Result<(), TargetError> {
+        self.fill_frames_mapped(mfns, fill)
     }
 
     fn shared_info_mfn(&mut self) -> Result<u64, TargetError> {
