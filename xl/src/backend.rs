@@ -87,14 +87,5 @@ pub fn sim_host(sim: SimHypervisor) -> Host {
 
 /// An error and its causes on one line, as "a: b: c".
 pub fn chain(e: &dyn std::error::Error) -> String {
-    // io::Error appends " (os error N)": users want strerror's text only.
-    let clean = |m: String| m.split(" (os error").next().unwrap_or_default().to_string();
-    let mut s = clean(e.to_string());
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&clean(c.to_string()));
-        cur = c.source();
-    }
-    s
+    xl_toolstack::error_chain(e)
 }

@@ -147,6 +147,20 @@ impl Error {
     }
 }
 
+/// An error and its causes as "a: b: c", OS errors as strerror's text
+/// (without io::Error's " (os error N)").
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let clean = |m: String| m.split(" (os error").next().unwrap_or_default().to_string();
+    let mut s = clean(e.to_string());
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&clean(c.to_string()));
+        cur = c.source();
+    }
+    s
+}
+
 /// What `xl trigger` and the shutdown fallbacks can send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Trigger {

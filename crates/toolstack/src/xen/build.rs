@@ -216,7 +216,7 @@ fn build_error(xen: &Xen, nr_pages: u64, e: xl_builder::BuildError) -> Error {
             p.free_pages / 256
         ));
     }
-    Error::Invalid(error_chain(&e))
+    Error::Invalid(crate::error_chain(&e))
 }
 
 /// Whether an OS error `errno` is somewhere in `e`'s causes.
@@ -232,16 +232,6 @@ fn caused_by_errno(e: &(dyn std::error::Error + 'static), errno: i32) -> bool {
         cur = c.source();
     }
     false
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(&format!(": {c}"));
-        cur = c.source();
-    }
-    s
 }
 
 /// The builder's view of a Xen domain: frames are MFNs (PV), written

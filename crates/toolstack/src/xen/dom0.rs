@@ -69,7 +69,7 @@ impl Dom0 for XenDom0 {
             q.execute("cont", None)?;
             Ok(())
         };
-        run().map_err(|e| Error::Backend(error_chain(&e)))
+        run().map_err(|e| Error::Backend(crate::error_chain(&e)))
     }
 
     fn io_stats(&self, xs: &Xs, domids: &[u32]) -> Result<crate::stats::IoStats, Error> {
@@ -131,7 +131,7 @@ impl Dom0 for XenDom0 {
                 Err(e) => Err(e),
             }
         };
-        run().map_err(|e| Error::Backend(error_chain(&e)))
+        run().map_err(|e| Error::Backend(crate::error_chain(&e)))
     }
 }
 
@@ -169,15 +169,4 @@ fn run_hotplug(args: &[String], env: &[(String, String)]) -> Option<String> {
             Err(e) => return Some(format!("waiting for {}: {e}", args[0])),
         }
     }
-}
-
-/// An error and its causes as "a: b: c".
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(&format!(": {c}"));
-        cur = c.source();
-    }
-    s
 }
