@@ -40,7 +40,7 @@ fn parse_globals(args: &[String]) -> Result<(Globals, usize), Status> {
 }
 
 fn run(args: Vec<String>) -> Status {
-    if std::env::var_os(commands::create::GUARD_ENV).is_some() {
+    if args.first().map(String::as_str) == Some(commands::create::GUARD_ARG) {
         return commands::create::guard_main();
     }
     let (globals, at) = match parse_globals(&args) {

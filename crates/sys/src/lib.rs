@@ -64,6 +64,31 @@ pub struct Xen {
     pub iv: InterfaceVersions,
 }
 
+/// Held while a guest mapping is handed to safe code: one at a time per
+/// process, so two live `&mut [u8]` never cover the same guest frame.
+static FOREIGN_MAPPING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// One frame twice in a mapping would give two places of one `&mut [u8]`
+/// the same memory.
+fn distinct_frames(frames: &[u64]) -> Result<(), SysError> {
+    let mut sorted = frames.to_vec();
+    sorted.sort_unstable();
+    if sorted.windows(2).any(|w| w[0] == w[1]) {
+        return Err(SysError::Invalid("a frame is listed twice in one mapping"));
+    }
+    Ok(())
+}
+
+fn exclusive_mapping() -> Result<std::sync::MutexGuard<'static, ()>, SysError> {
+    match FOREIGN_MAPPING.try_lock() {
+        Ok(g) => Ok(g),
+        Err(std::sync::TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => Err(SysError::Invalid(
+            "another guest mapping is in use in this process",
+        )),
+    }
+}
+
 fn hc_err(what: &'static str) -> impl FnOnce(std::io::Error) -> SysError {
     move |source| SysError::Hypercall { what, source }
 }
@@ -983,7 +1008,7 @@ impl Xen {
     /// `i` (MFNs for a PV guest, GFNs for PVH/HVM). Every frame must map:
     /// the first failure is reported with its index ([`SysError::ForeignFrame`]).
     /// Domain 0 and reserved domids are refused.
-    pub fn map_foreign(
+    pub(crate) fn map_foreign(
         &self,
         dom: DomId,
         frames: &[u64],
@@ -994,7 +1019,7 @@ impl Xen {
 
     /// Map `pages` frames of a resource of `dom` (XENMEM_acquire_resource
     /// `kind`/`id`, from frame `idx`).
-    pub fn map_resource(
+    pub(crate) fn map_resource(
         &self,
         dom: DomId,
         kind: u32,
@@ -1009,7 +1034,7 @@ impl Xen {
     /// The first frame of the domain's shared grant table, writable: through
     /// acquire_resource, or where Xen or the kernel lack it, through
     /// GNTTABOP_setup_table and a foreign mapping (PV guests).
-    pub fn map_grant_table(&self, dom: DomId) -> Result<ForeignMap, SysError> {
+    pub(crate) fn map_grant_table(&self, dom: DomId) -> Result<ForeignMap, SysError> {
         match self.map_resource(
             dom,
             XENMEM_RESOURCE_GRANT_TABLE,
@@ -1027,6 +1052,36 @@ impl Xen {
             }
             other => other,
         }
+    }
+
+    /// Runs `f` over guest frames mapped writable into this process
+    /// (`frames[i]` at page `i`), then unmaps them. The bytes `f` gets are
+    /// the guest's: meant for a domain being built (paused), whose frames
+    /// nothing else in this process maps meanwhile — guaranteed here: the
+    /// frames must be distinct, and one such mapping exists at a time
+    /// (a nested call is refused rather than let two `&mut` alias).
+    pub fn with_foreign<R>(
+        &self,
+        dom: DomId,
+        frames: &[u64],
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R, SysError> {
+        distinct_frames(frames)?;
+        let _only = exclusive_mapping()?;
+        let mut map = self.map_foreign(dom, frames, true)?;
+        Ok(f(map.as_mut_slice()))
+    }
+
+    /// Runs `f` over the first frame of the domain's shared grant table
+    /// (see [`Xen::with_foreign`] for what the mapping promises).
+    pub fn with_grant_table<R>(
+        &self,
+        dom: DomId,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R, SysError> {
+        let _only = exclusive_mapping()?;
+        let mut map = self.map_grant_table(dom)?;
+        Ok(f(map.as_mut_slice()))
     }
 }
 
@@ -1835,5 +1890,22 @@ mod tests {
     fn unknown_versions_are_refused() {
         assert!(interface_versions(4 << 16 | 16).is_none());
         assert!(interface_versions(4 << 16 | 23).is_none());
+    }
+}
+
+#[cfg(test)]
+mod mapping_rules {
+    #[test]
+    fn a_frame_twice_is_refused() {
+        assert!(super::distinct_frames(&[3, 1, 2]).is_ok());
+        assert!(super::distinct_frames(&[3, 1, 3]).is_err());
+    }
+
+    #[test]
+    fn one_guest_mapping_at_a_time() {
+        let held = super::exclusive_mapping().unwrap();
+        assert!(super::exclusive_mapping().is_err());
+        drop(held);
+        assert!(super::exclusive_mapping().is_ok());
     }
 }

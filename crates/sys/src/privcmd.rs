@@ -190,7 +190,7 @@ impl Privcmd {
     }
 
     /// Issue one hypercall; returns Xen's non-negative result.
-    pub fn hypercall(&self, op: u64, arg: [u64; 5]) -> Result<i64, std::io::Error> {
+    pub(crate) fn hypercall(&self, op: u64, arg: [u64; 5]) -> Result<i64, std::io::Error> {
         let mut hc = PrivcmdHypercall { op, arg };
         // The raw syscall returns the whole long (libc's ioctl() cuts it to
         // an int; maximum_gpfn and extent counts are longs).
@@ -424,7 +424,7 @@ impl Privcmd {
     /// otherwise) of `dom`, `frames[i]` at page `i`. Fails unless every
     /// frame is mapped; paged-out frames are retried a bounded number of
     /// times.
-    pub fn map_foreign(
+    pub(crate) fn map_foreign(
         &self,
         dom: DomId,
         frames: &[u64],
@@ -466,7 +466,7 @@ impl Privcmd {
 
     /// IOCTL_PRIVCMD_MMAP_RESOURCE: `pages` frames of resource
     /// (`kind`, `id`) of `dom` from frame `idx` (XENMEM_acquire_resource).
-    pub fn map_resource(
+    pub(crate) fn map_resource(
         &self,
         dom: DomId,
         kind: u32,

@@ -90,6 +90,13 @@ fn resolve(program: &str, xen_bin: &Path) -> PathBuf {
     }
 }
 
+/// Removes what a bootloader run for `domid` may have left when its `xl`
+/// was killed (the guest's kernel and ramdisk copies among them).
+pub fn remove_leftovers(paths: &HostPaths, domid: u32) {
+    let _ = std::fs::remove_file(paths.lib.join(format!("bootloader.{domid}.out")));
+    let _ = std::fs::remove_dir_all(paths.lib.join(format!("bootloader.{domid}.d")));
+}
+
 /// What the bootloader chose. The files live in the run's output
 /// directory, which is removed (with the output file) when this is
 /// dropped: after the build, whatever became of it.

@@ -250,18 +250,12 @@ fn build_spec(
 /// Create the domain described by `cfg`; returns its domid, paused.
 pub fn create(host: &Host, xs: &Xs, cfg: &DomainConfig) -> Result<u32, CreateError> {
     let plan = CreatePlan::new(cfg, &host.paths);
-    apply(host, xs, &plan, &mut |_| {})
+    apply(host, xs, &plan)
 }
 
 /// Make the domain `plan` describes; returns its domid, paused. Any
-/// failure destroys what was made. `made` hears the domid as soon as the
-/// domain exists, so a watcher can destroy it should this process die.
-pub fn apply(
-    host: &Host,
-    xs: &Xs,
-    plan: &CreatePlan,
-    made: &mut dyn FnMut(u32),
-) -> Result<u32, CreateError> {
+/// failure destroys what was made.
+pub fn apply(host: &Host, xs: &Xs, plan: &CreatePlan) -> Result<u32, CreateError> {
     if names::name_to_domid(host.hv.as_ref(), xs, &plan.name)
         .map_err(CreateError::Make)?
         .is_some()
@@ -269,7 +263,6 @@ pub fn apply(
         return Err(CreateError::NameExists(plan.name.clone()));
     }
     let domid = make_domain(host, &plan.domain).map_err(CreateError::Make)?;
-    made(domid);
     match populate(host, xs, plan, domid) {
         Ok(()) => Ok(domid),
         Err((what, source)) => {
@@ -524,7 +517,7 @@ fn dom_nodes(
         ("memory/static-max".into(), m.max_kb.to_string()),
         (
             "memory/target".into(),
-            (m.target_kb - m.video_kb).to_string(),
+            m.target_kb.saturating_sub(m.video_kb).to_string(),
         ),
         ("memory/videoram".into(), m.video_kb.to_string()),
     ];
@@ -904,7 +897,7 @@ fn dm_plan(
             .clone()
             .unwrap_or_else(|| paths.qemu_xen.display().to_string()),
         machine,
-        memory_mb: (m.max_kb - m.video_kb) / 1024,
+        memory_mb: m.max_kb.saturating_sub(m.video_kb) / 1024,
         disks: cfg
             .disks
             .iter()

@@ -284,27 +284,36 @@ impl Xs {
         }
     }
 
+    /// Sends encoded requests back to back, one write each: the kernel's
+    /// /dev/xen/xenbus takes one message per write and drops the rest of a
+    /// longer one, while a socket takes them either way.
+    fn write_messages(&self, msgs: &[Vec<u8>]) -> Result<(), Error> {
+        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        for m in msgs {
+            w.write_all(m)
+                .map_err(|e| Error::Disconnected(e.to_string()))?;
+        }
+        w.flush().map_err(|e| Error::Disconnected(e.to_string()))
+    }
+
     /// Reads many nodes with the requests pipelined (xenstored answers
     /// each connection in order), so N reads cost one round trip rather
     /// than N. Missing nodes are `None`.
     pub fn read_many(&self, paths: &[String]) -> Result<Vec<Option<String>>, Error> {
         let mut ids = Vec::with_capacity(paths.len());
         {
-            let mut buf = Vec::new();
+            let mut msgs = Vec::with_capacity(paths.len());
             for p in paths {
                 let req_id = self.next_req.fetch_add(1, Ordering::Relaxed);
                 let msg = Message::new(Op::Read, req_id, 0, join_args([arg(Op::Read, p)?]));
-                buf.extend_from_slice(&msg.encode().map_err(|_| Error::TooLarge {
+                msgs.push(msg.encode().map_err(|_| Error::TooLarge {
                     op: Op::Read,
                     target: p.clone(),
                     len: p.len(),
                 })?);
                 ids.push(req_id);
             }
-            let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-            w.write_all(&buf)
-                .and_then(|()| w.flush())
-                .map_err(|e| Error::Disconnected(e.to_string()))?;
+            self.write_messages(&msgs)?;
         }
         let mut out = Vec::with_capacity(ids.len());
         for (req_id, path) in ids.into_iter().zip(paths) {
@@ -342,7 +351,7 @@ impl Xs {
     fn send_batch(&self, tx_id: u32, batch: Batch) -> Result<(), Error> {
         let reqs = batch.reqs.into_inner();
         let mut ids = Vec::with_capacity(reqs.len());
-        let mut buf = Vec::new();
+        let mut msgs = Vec::with_capacity(reqs.len());
         for r in &reqs {
             if r.payload.len() > PAYLOAD_MAX {
                 return Err(Error::TooLarge {
@@ -353,15 +362,10 @@ impl Xs {
             }
             let req_id = self.next_req.fetch_add(1, Ordering::Relaxed);
             let msg = Message::new(r.op, req_id, tx_id, r.payload.clone());
-            buf.extend_from_slice(&msg.encode().expect("size checked above"));
+            msgs.push(msg.encode().expect("size checked above"));
             ids.push(req_id);
         }
-        {
-            let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-            w.write_all(&buf)
-                .and_then(|()| w.flush())
-                .map_err(|e| Error::Disconnected(e.to_string()))?;
-        }
+        self.write_messages(&msgs)?;
         let mut first_error = None;
         for (req_id, r) in ids.into_iter().zip(&reqs) {
             let reply = self.await_reply(req_id)?;

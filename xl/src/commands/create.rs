@@ -207,12 +207,10 @@ fn create_one(host: &Host, xs: &Xs, config: &DomainConfig) -> Result<u32, Status
         }
     };
     let plan = create::CreatePlan::new(config, &host.paths);
-    let mut guard = Guard::start();
-    let r = create::apply(host, xs, &plan, &mut |domid| {
-        if let Some(g) = &mut guard {
-            g.made(domid, &plan.uuid);
-        }
-    });
+    // Told the uuid before the domain exists, so even a create killed
+    // between createdomain and its first report leaves nothing.
+    let guard = Guard::start(&plan.uuid);
+    let r = create::apply(host, xs, &plan);
     // Success or a rolled-back failure: nothing is left for the guard.
     if let Some(g) = guard {
         g.done();
@@ -223,38 +221,37 @@ fn create_one(host: &Host, xs: &Xs, config: &DomainConfig) -> Result<u32, Status
     })
 }
 
-/// Set in the environment of the guard process `xl create` starts.
-pub const GUARD_ENV: &str = "XL_CREATE_GUARD";
+/// The first argument that makes `xl` the guard of a create (see
+/// [`Guard`]); an argument rather than the environment, so nothing the
+/// guard runs inherits it.
+pub const GUARD_ARG: &str = "--xl-create-guard";
 
 /// A process that outlives a killed `xl create` to destroy the half-made
-/// domain: told the domid (and uuid) once the domain exists, and `done`
-/// when create finished or rolled back by itself. EOF before `done` means
-/// this process died mid-create. It runs in its own process group, so a
-/// terminal's Ctrl-C reaches only the create.
+/// domain: told the domain's uuid before it exists, and `done` when
+/// create finished or rolled back by itself. EOF before `done`
+/// means this process died mid-create (kill -9, Ctrl-C). It runs in its
+/// own process group, so a terminal's Ctrl-C reaches only the create.
 struct Guard {
     child: std::process::Child,
     stdin: std::process::ChildStdin,
 }
 
 impl Guard {
-    fn start() -> Option<Guard> {
+    fn start(uuid: &[u8; 16]) -> Option<Guard> {
+        use std::io::Write;
         use std::os::unix::process::CommandExt;
         let exe = std::env::current_exe().ok()?;
         let mut child = Command::new(exe)
-            .env(GUARD_ENV, "1")
+            .arg(GUARD_ARG)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .process_group(0)
             .spawn()
             .ok()?;
-        let stdin = child.stdin.take()?;
+        let mut stdin = child.stdin.take()?;
+        let line = format!("uuid {}\n", xl_config::domain::uuid_string(uuid));
+        stdin.write_all(line.as_bytes()).ok()?;
         Some(Guard { child, stdin })
-    }
-
-    fn made(&mut self, domid: u32, uuid: &[u8; 16]) {
-        use std::io::Write;
-        let line = format!("{domid} {}\n", xl_config::domain::uuid_string(uuid));
-        let _ = self.stdin.write_all(line.as_bytes());
     }
 
     fn done(mut self) {
@@ -265,41 +262,45 @@ impl Guard {
     }
 }
 
-/// The guard's side (see [`Guard`]): at most a few lines are read, each
-/// bounded.
+/// The guard's side (see [`Guard`]): a few short lines from our own
+/// process; anything longer or unexpected is ignored.
 pub fn guard_main() -> Status {
-    use std::io::{BufRead, Write};
-    const MAX_DOMAINS: usize = 64;
-    let mut made: Vec<(u32, String)> = Vec::new();
+    use std::io::{BufRead, Read, Write};
+    const MAX_LINES: usize = 64;
+    const MAX_LINE: u64 = 128;
+    let mut uuid = None;
     let stdin = std::io::stdin();
-    let mut lines = stdin.lock().lines();
-    while let Some(Ok(line)) = lines.next() {
-        if line == "done" {
-            return 0;
+    let mut input = stdin.lock();
+    for _ in 0..MAX_LINES {
+        let mut line = String::new();
+        match (&mut input).take(MAX_LINE).read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
         }
-        let mut words = line.split_whitespace();
-        if let (Some(id), Some(uuid)) = (words.next(), words.next())
-            && let Ok(id) = id.parse::<u32>()
-            && made.len() < MAX_DOMAINS
-        {
-            made.push((id, uuid.to_string()));
+        match line.trim().split_once(' ') {
+            _ if line.trim() == "done" => return 0,
+            Some(("uuid", u)) => uuid = Some(u.to_string()),
+            _ => {}
         }
     }
-    if made.is_empty() {
+    let Some(uuid) = uuid else {
         return 0;
-    }
+    };
     let Ok((host, xs)) = connect("create") else {
         return 1;
     };
+    // The domains with this create's uuid (fresh for each create, so
+    // nobody else's domain matches), however far create got.
+    let ours: Vec<u32> = match host.hv.domains() {
+        Ok(all) => all
+            .into_iter()
+            .filter(|d| xl_config::domain::uuid_string(&d.uuid) == uuid)
+            .map(|d| d.domid)
+            .collect(),
+        Err(_) => return 1,
+    };
     let mut status = 0;
-    for (domid, uuid) in made {
-        // Only the domain this create made: its id may have been reused
-        // if someone destroyed it meanwhile.
-        let ours = matches!(host.hv.domain(domid), Ok(Some(d))
-            if xl_config::domain::uuid_string(&d.uuid) == uuid);
-        if !ours {
-            continue;
-        }
+    for domid in ours {
         let _ = writeln!(
             std::io::stderr(),
             "xl: create was interrupted: destroying domain {domid}"
@@ -307,6 +308,7 @@ pub fn guard_main() -> Status {
         if destroy::destroy(&host, &xs, domid).is_err() {
             status = 1;
         }
+        xl_toolstack::bootloader::remove_leftovers(&host.paths, domid);
     }
     status
 }

@@ -143,8 +143,8 @@ fn spawn(run: &BootloaderRun, disk: &str, slave: File) -> Result<Child, Error> {
         .stdin(Stdio::from(slave))
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err))
-        // Its own process group: a terminal's Ctrl-C to xl reaches xl,
-        // which then cleans up.
+        // Its own process group, killed whole on timeout; should xl itself
+        // be killed, create's guard removes the files left behind.
         .process_group(0)
         .spawn()
         .map_err(|e| {
@@ -181,6 +181,10 @@ fn wait_relaying(
         match child.try_wait() {
             Ok(Some(st)) => break st,
             Ok(None) if start.elapsed() > TIMEOUT => {
+                // Its whole process group: what it started goes too.
+                if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+                    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+                }
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(Error::Backend(format!(

@@ -121,8 +121,30 @@ fn narrow(domid: u32) -> Result<DomId, Error> {
     super::dom(domid)
 }
 
+/// Largest image read whole (libxenguest's cap for kernels and modules).
+const MAX_IMAGE: u64 = 1 << 30;
+
+/// An image read whole, bounded: a device or an oversized file must not
+/// exhaust dom0's memory.
 fn read_image(what: &str, path: &str) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|e| Error::Invalid(format!("cannot read {what} {path}: {e}")))
+    use std::io::Read;
+    let fail = |e: std::io::Error| {
+        Error::Invalid(format!(
+            "cannot read {what} {path}: {}",
+            crate::error_chain(&e)
+        ))
+    };
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|f| f.take(MAX_IMAGE + 1).read_to_end(&mut bytes))
+        .map_err(fail)?;
+    if bytes.len() as u64 > MAX_IMAGE {
+        return Err(Error::Invalid(format!(
+            "{what} {path} is larger than {} MiB",
+            MAX_IMAGE >> 20
+        )));
+    }
+    Ok(bytes)
 }
 
 /// A kernel as the builder reads it.
@@ -275,14 +297,23 @@ impl XenPvTarget<'_> {
         while pfn < super_end {
             let n = ((super_end - pfn) / SUPERPAGE_PAGES).min(EXTENTS_PER_CALL as u64);
             let mut extents: Vec<u64> = (0..n).map(|i| pfn + i * SUPERPAGE_PAGES).collect();
-            self.populate_exact(SUPERPAGE_ORDER, &mut extents)?;
-            for (i, mfn) in extents.iter().enumerate() {
+            // Fragmented free memory gives fewer 2 MiB extents than asked:
+            // as libxenguest, keep those and go on with 4 KiB pages.
+            let done = self
+                .xen
+                .populate_physmap(self.dom, SUPERPAGE_ORDER, 0, &mut extents)
+                .map_err(failed("populate_physmap"))?
+                .min(extents.len());
+            for (i, mfn) in extents.iter().take(done).enumerate() {
                 let first = pfn + i as u64 * SUPERPAGE_PAGES;
                 for k in 0..SUPERPAGE_PAGES {
                     p2m[(first + k) as usize] = mfn + k;
                 }
             }
-            pfn += n * SUPERPAGE_PAGES;
+            pfn += done as u64 * SUPERPAGE_PAGES;
+            if (done as u64) < n {
+                break;
+            }
         }
         while pfn < nr_pages {
             let n = (nr_pages - pfn).min(EXTENTS_PER_CALL as u64);
@@ -314,11 +345,9 @@ impl XenPvTarget<'_> {
     ) -> Result<(), TargetError> {
         let t = Instant::now();
         for (i, frames) in mfns.chunks(MAP_BATCH).enumerate() {
-            let mut map = self
-                .xen
-                .map_foreign(self.dom, frames, true)
-                .map_err(failed("map guest frames"))?;
-            fill(i * MAP_BATCH * PAGE, map.as_mut_slice())?;
+            self.xen
+                .with_foreign(self.dom, frames, |bytes| fill(i * MAP_BATCH * PAGE, bytes))
+                .map_err(failed("map guest frames"))??;
         }
         self.written.0 += mfns.len();
         self.written.1 += t.elapsed();
@@ -366,16 +395,14 @@ impl PvTarget for XenPvTarget<'_> {
 
     fn init_shared_info(&mut self) -> Result<(), TargetError> {
         let mfn = self.shared_info_mfn()?;
-        let mut map = self
-            .xen
-            .map_foreign(self.dom, &[mfn], true)
-            .map_err(failed("map shared_info"))?;
-        let page = map.as_mut_slice();
-        page.fill(0);
-        for v in 0..LEGACY_VCPUS {
-            page[v * VCPU_INFO_SIZE + 1] = 1;
-        }
-        Ok(())
+        self.xen
+            .with_foreign(self.dom, &[mfn], |page| {
+                page.fill(0);
+                for v in 0..LEGACY_VCPUS {
+                    page[v * VCPU_INFO_SIZE + 1] = 1;
+                }
+            })
+            .map_err(failed("map shared_info"))
     }
 
     fn set_vcpu_context(&mut self, c: &PvVcpuContext) -> Result<(), TargetError> {
@@ -389,24 +416,23 @@ impl PvTarget for XenPvTarget<'_> {
         if grants.is_empty() {
             return Ok(());
         }
-        let mut map = self
-            .xen
-            .map_grant_table(self.dom)
-            .map_err(failed("map the grant table"))?;
-        let table = map.as_mut_slice();
-        for g in grants {
-            let at = g.gref as usize * 8;
-            let Some(entry) = table.get_mut(at..at + 8) else {
-                return Err(TargetError::Message(format!(
-                    "grant reference {} is outside the first grant frame",
-                    g.gref
-                )));
-            };
-            entry[2..4].copy_from_slice(&g.domid.to_le_bytes());
-            entry[4..8].copy_from_slice(&(g.frame as u32).to_le_bytes());
-            entry[0..2].copy_from_slice(&GTF_PERMIT_ACCESS.to_le_bytes());
-        }
-        Ok(())
+        self.xen
+            .with_grant_table(self.dom, |table| {
+                for g in grants {
+                    let at = g.gref as usize * 8;
+                    let Some(entry) = table.get_mut(at..at + 8) else {
+                        return Err(TargetError::Message(format!(
+                            "grant reference {} is outside the first grant frame",
+                            g.gref
+                        )));
+                    };
+                    entry[2..4].copy_from_slice(&g.domid.to_le_bytes());
+                    entry[4..8].copy_from_slice(&(g.frame as u32).to_le_bytes());
+                    entry[0..2].copy_from_slice(&GTF_PERMIT_ACCESS.to_le_bytes());
+                }
+                Ok(())
+            })
+            .map_err(failed("map the grant table"))?
     }
 }
 

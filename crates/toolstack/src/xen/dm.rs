@@ -49,7 +49,16 @@ pub(super) fn spawn(paths: &HostPaths, xs: &Xs, spec: &DmSpec) -> Result<u32, Er
             )));
         }
     };
-    let ready = wait_running(xs, &state, &mut child);
+    // Recorded at once, as libxl does after its fork: should xl die while
+    // QEMU starts, destroy still finds it.
+    let recorded = xs.write(
+        &format!("/local/domain/{}/image/device-model-pid", spec.domid),
+        &child.id().to_string(),
+    );
+    let ready = match recorded {
+        Ok(()) => wait_running(xs, &state, &mut child),
+        Err(e) => Err(format!("could not be recorded: {e}")),
+    };
     let _ = xs.unwatch(&state, &token);
     match ready {
         Ok(()) => Ok(child.id()),
