@@ -1004,38 +1004,11 @@ impl Xen {
             .collect())
     }
 
-    /// Map frames of guest `dom` into this process, `frames[i]` at page
-    /// `i` (MFNs for a PV guest, GFNs for PVH/HVM). Every frame must map:
-    /// the first failure is reported with its index ([`SysError::ForeignFrame`]).
-    /// Domain 0 and reserved domids are refused.
-    pub(crate) fn map_foreign(
-        &self,
-        dom: DomId,
-        frames: &[u64],
-        writable: bool,
-    ) -> Result<ForeignMap, SysError> {
-        self.pc.map_foreign(dom, frames, writable)
-    }
-
-    /// Map `pages` frames of a resource of `dom` (XENMEM_acquire_resource
-    /// `kind`/`id`, from frame `idx`).
-    pub(crate) fn map_resource(
-        &self,
-        dom: DomId,
-        kind: u32,
-        id: u32,
-        idx: u32,
-        pages: usize,
-        writable: bool,
-    ) -> Result<ForeignMap, SysError> {
-        self.pc.map_resource(dom, kind, id, idx, pages, writable)
-    }
-
     /// The first frame of the domain's shared grant table, writable: through
     /// acquire_resource, or where Xen or the kernel lack it, through
     /// GNTTABOP_setup_table and a foreign mapping (PV guests).
-    pub(crate) fn map_grant_table(&self, dom: DomId) -> Result<ForeignMap, SysError> {
-        match self.map_resource(
+    fn map_grant_table(&self, dom: DomId) -> Result<ForeignMap, SysError> {
+        match self.pc.map_resource(
             dom,
             XENMEM_RESOURCE_GRANT_TABLE,
             XENMEM_RESOURCE_GRANT_TABLE_ID_SHARED,
@@ -1048,14 +1021,17 @@ impl Xen {
                 if matches!(source.raw_os_error(), Some(libc::EOPNOTSUPP | libc::ENOTTY)) =>
             {
                 let frames = self.gnttab_setup_table(dom, 1)?;
-                self.map_foreign(dom, &frames, true)
+                self.pc.map_foreign(dom, &frames, true)
             }
             other => other,
         }
     }
 
     /// Runs `f` over guest frames mapped writable into this process
-    /// (`frames[i]` at page `i`), then unmaps them. The bytes `f` gets are
+    /// (`frames[i]` at page `i`: MFNs for a PV guest, GFNs for PVH/HVM),
+    /// then unmaps them. Every frame must map: the first failure is
+    /// reported with its index ([`SysError::ForeignFrame`]); domain 0 and
+    /// reserved domids are refused. The bytes `f` gets are
     /// the guest's: meant for a domain being built (paused), whose frames
     /// nothing else in this process maps meanwhile — guaranteed here: the
     /// frames must be distinct, and one such mapping exists at a time
@@ -1068,7 +1044,7 @@ impl Xen {
     ) -> Result<R, SysError> {
         distinct_frames(frames)?;
         let _only = exclusive_mapping()?;
-        let mut map = self.map_foreign(dom, frames, true)?;
+        let mut map = self.pc.map_foreign(dom, frames, true)?;
         Ok(f(map.as_mut_slice()))
     }
 

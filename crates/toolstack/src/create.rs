@@ -423,85 +423,81 @@ fn for_domain(dev: &NewDevice, domid: u32) -> NewDevice {
 
 /// libxl__domain_make's xenstore transaction.
 fn skeleton(xs: &Xs, plan: &CreatePlan, domid: u32) -> Result<(), xenstore::Error> {
-    let dom = format!("/local/domain/{domid}");
-    let vm = format!("/vm/{}", uuid_string(&plan.uuid));
-    let libxl = format!("/libxl/{domid}");
-    let hvm = plan.kind == GuestKind::Hvm;
     // One transaction, its changes pipelined: one round trip to xenstored.
     xs.transaction(|tx| -> Result<(), xenstore::Error> {
-        tx.batch(|t| skeleton_nodes(t, plan, &dom, &vm, &libxl, domid, hvm))
+        tx.batch(|t| skeleton_nodes(t, plan, domid))
     })
 }
 
 fn skeleton_nodes(
     t: &xenstore::Batch,
     plan: &CreatePlan,
-    dom: &str,
-    vm: &str,
-    libxl: &str,
     domid: u32,
-    hvm: bool,
 ) -> Result<(), xenstore::Error> {
+    let (dom, vm, libxl) = (
+        &format!("/local/domain/{domid}"),
+        &format!("/vm/{}", uuid_string(&plan.uuid)),
+        &format!("/libxl/{domid}"),
+    );
+    let hvm = plan.kind == GuestKind::Hvm;
     let ro = [Perm::new(0, Access::None), Perm::new(domid, Access::Read)];
     let rw = [Perm::new(domid, Access::None)];
     let private = [Perm::new(0, Access::None)];
-    {
-        for p in [dom, vm, libxl] {
-            t.rm_if_present(p)?;
-        }
-        t.mkdir(dom)?;
-        t.set_perms(dom, &ro)?;
-        t.mkdir(vm)?;
-        t.set_perms(vm, &ro)?;
-        t.mkdir(libxl)?;
-        t.set_perms(libxl, &private)?;
-        t.mkdir(&format!("{libxl}/device"))?;
-        t.set_perms(&format!("{libxl}/device"), &private)?;
-        t.write(&format!("{dom}/vm"), vm)?;
-        t.write(&format!("{dom}/name"), &plan.name)?;
-        for sub in ["cpu", "memory", "device", "control"] {
-            t.mkdir(&format!("{dom}/{sub}"))?;
-            t.set_perms(&format!("{dom}/{sub}"), &ro)?;
-        }
-        let ev = format!("{dom}/device/suspend/event-channel");
-        t.mkdir(&ev)?;
-        t.set_perms(&ev, &rw)?;
-        let mut control = vec![
-            "shutdown",
-            "feature-poweroff",
-            "feature-reboot",
-            "feature-suspend",
-            "sysrq",
-        ];
-        if hvm {
-            control.extend(["feature-s3", "feature-s4"]);
-        }
-        for c in control {
-            let p = format!("{dom}/control/{c}");
-            t.mkdir(&p)?;
-            t.set_perms(&p, &rw)?;
-        }
-        t.write(
-            &format!("{dom}/control/platform-feature-multiprocessor-suspend"),
-            "1",
-        )?;
-        t.write(
-            &format!("{dom}/control/platform-feature-xs_reset_watches"),
-            "1",
-        )?;
-        for sub in ["data", "drivers", "feature", "attr", "error"] {
-            t.mkdir(&format!("{dom}/{sub}"))?;
-            t.set_perms(&format!("{dom}/{sub}"), &rw)?;
-        }
-        if hvm {
-            t.mkdir(&format!("{dom}/hvmloader"))?;
-            t.set_perms(&format!("{dom}/hvmloader"), &ro)?;
-        }
-        t.write(&format!("{vm}/uuid"), &uuid_string(&plan.uuid))?;
-        t.write(&format!("{vm}/name"), &plan.name)?;
-        t.write(&format!("{libxl}/type"), plan.kind.type_name())?;
-        t.write(&format!("{libxl}/dm-version"), "qemu_xen")?;
+    for p in [dom, vm, libxl] {
+        t.rm_if_present(p)?;
     }
+    t.mkdir(dom)?;
+    t.set_perms(dom, &ro)?;
+    t.mkdir(vm)?;
+    t.set_perms(vm, &ro)?;
+    t.mkdir(libxl)?;
+    t.set_perms(libxl, &private)?;
+    t.mkdir(&format!("{libxl}/device"))?;
+    t.set_perms(&format!("{libxl}/device"), &private)?;
+    t.write(&format!("{dom}/vm"), vm)?;
+    t.write(&format!("{dom}/name"), &plan.name)?;
+    for sub in ["cpu", "memory", "device", "control"] {
+        t.mkdir(&format!("{dom}/{sub}"))?;
+        t.set_perms(&format!("{dom}/{sub}"), &ro)?;
+    }
+    let ev = format!("{dom}/device/suspend/event-channel");
+    t.mkdir(&ev)?;
+    t.set_perms(&ev, &rw)?;
+    let mut control = vec![
+        "shutdown",
+        "feature-poweroff",
+        "feature-reboot",
+        "feature-suspend",
+        "sysrq",
+    ];
+    if hvm {
+        control.extend(["feature-s3", "feature-s4"]);
+    }
+    for c in control {
+        let p = format!("{dom}/control/{c}");
+        t.mkdir(&p)?;
+        t.set_perms(&p, &rw)?;
+    }
+    t.write(
+        &format!("{dom}/control/platform-feature-multiprocessor-suspend"),
+        "1",
+    )?;
+    t.write(
+        &format!("{dom}/control/platform-feature-xs_reset_watches"),
+        "1",
+    )?;
+    for sub in ["data", "drivers", "feature", "attr", "error"] {
+        t.mkdir(&format!("{dom}/{sub}"))?;
+        t.set_perms(&format!("{dom}/{sub}"), &rw)?;
+    }
+    if hvm {
+        t.mkdir(&format!("{dom}/hvmloader"))?;
+        t.set_perms(&format!("{dom}/hvmloader"), &ro)?;
+    }
+    t.write(&format!("{vm}/uuid"), &uuid_string(&plan.uuid))?;
+    t.write(&format!("{vm}/name"), &plan.name)?;
+    t.write(&format!("{libxl}/type"), plan.kind.type_name())?;
+    t.write(&format!("{libxl}/dm-version"), "qemu_xen")?;
     Ok(())
 }
 
