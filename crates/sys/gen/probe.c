@@ -16,6 +16,9 @@
 #include <xen/physdev.h>
 #include <xen/event_channel.h>
 #include <xen/grant_table.h>
+#include <xen/hvm/save.h>
+#include <xen/hvm/hvm_info_table.h>
+#include <xen/arch-x86/hvm/start_info.h>
 /* E820_RAM and struct e820entry, cut from tools/include/xenctrl.h by
  * layouts.sh (xenctrl.h itself needs generated headers). */
 #include "e820.h"
@@ -450,5 +453,99 @@ int main(void) {
     C(HVM_PARAM_VIRIDIAN);
     C(HVM_PARAM_ALTP2M);
     C(HVM_PARAM_MCA_CAP);
+    /* HVM and PVH builds: domctls, and the structures written into the guest */
+    C(XEN_DOMCTL_gethvmcontext);
+    C(XEN_DOMCTL_sethvmcontext);
+    C(XEN_DOMCTL_set_paging_mempool_size);
+    C(XENMEM_add_to_physmap);
+    C(XENMEM_set_pod_target);
+    S(struct xen_domctl_hvmcontext);
+    O(struct xen_domctl_hvmcontext, size);
+    O(struct xen_domctl_hvmcontext, buffer);
+    S(struct xen_domctl_paging_mempool);
+    O(struct xen_domctl_paging_mempool, size);
+    S(struct xen_pod_target);
+    O(struct xen_pod_target, target_pages);
+    O(struct xen_pod_target, domid);
+    S(struct hvm_save_descriptor);
+    O(struct hvm_save_descriptor, typecode);
+    O(struct hvm_save_descriptor, instance);
+    O(struct hvm_save_descriptor, length);
+    S(struct hvm_save_header);
+    S(struct hvm_hw_cpu);
+    O(struct hvm_hw_cpu, rbx);
+    O(struct hvm_hw_cpu, rip);
+    O(struct hvm_hw_cpu, cr0);
+    O(struct hvm_hw_cpu, dr6);
+    O(struct hvm_hw_cpu, dr7);
+    O(struct hvm_hw_cpu, cs_limit);
+    O(struct hvm_hw_cpu, ds_limit);
+    O(struct hvm_hw_cpu, es_limit);
+    O(struct hvm_hw_cpu, ss_limit);
+    O(struct hvm_hw_cpu, tr_limit);
+    O(struct hvm_hw_cpu, cs_base);
+    O(struct hvm_hw_cpu, ds_base);
+    O(struct hvm_hw_cpu, es_base);
+    O(struct hvm_hw_cpu, ss_base);
+    O(struct hvm_hw_cpu, tr_base);
+    O(struct hvm_hw_cpu, cs_arbytes);
+    O(struct hvm_hw_cpu, ds_arbytes);
+    O(struct hvm_hw_cpu, es_arbytes);
+    O(struct hvm_hw_cpu, ss_arbytes);
+    O(struct hvm_hw_cpu, tr_arbytes);
+    S(struct hvm_hw_mtrr);
+    O(struct hvm_hw_mtrr, msr_mtrr_def_type);
+    C(HVM_SAVE_CODE(HEADER));
+    C(HVM_SAVE_CODE(CPU));
+    C(HVM_SAVE_CODE(MTRR));
+    C(HVM_SAVE_CODE(END));
+    S(struct hvm_start_info);
+    O(struct hvm_start_info, magic);
+    O(struct hvm_start_info, version);
+    O(struct hvm_start_info, flags);
+    O(struct hvm_start_info, nr_modules);
+    O(struct hvm_start_info, modlist_paddr);
+    O(struct hvm_start_info, cmdline_paddr);
+    O(struct hvm_start_info, rsdp_paddr);
+    O(struct hvm_start_info, memmap_paddr);
+    O(struct hvm_start_info, memmap_entries);
+    S(struct hvm_modlist_entry);
+    O(struct hvm_modlist_entry, paddr);
+    O(struct hvm_modlist_entry, size);
+    O(struct hvm_modlist_entry, cmdline_paddr);
+    S(struct hvm_memmap_table_entry);
+    O(struct hvm_memmap_table_entry, addr);
+    O(struct hvm_memmap_table_entry, size);
+    O(struct hvm_memmap_table_entry, type);
+    C(XEN_HVM_START_MAGIC_VALUE);
+    S(struct hvm_info_table);
+    O(struct hvm_info_table, length);
+    O(struct hvm_info_table, checksum);
+    O(struct hvm_info_table, apic_mode);
+    O(struct hvm_info_table, nr_vcpus);
+    O(struct hvm_info_table, low_mem_pgend);
+    O(struct hvm_info_table, reserved_mem_pgstart);
+    O(struct hvm_info_table, high_mem_pgend);
+    O(struct hvm_info_table, vcpu_online);
+    C(HVM_INFO_PFN);
+    C(HVM_INFO_OFFSET);
+    C(HVM_MAX_VCPUS);
+    C(HVM_PARAM_IOREQ_SERVER_PFN);
+    C(HVM_PARAM_NR_IOREQ_SERVER_PAGES);
+    C(HVM_PARAM_IDENT_PT);
+    C(HVM_PARAM_STORE_PFN);
+    C(HVM_PARAM_STORE_EVTCHN);
+    C(HVM_PARAM_CONSOLE_PFN);
+    C(HVM_PARAM_CONSOLE_EVTCHN);
+    C(HVM_PARAM_PAGING_RING_PFN);
+    C(HVM_PARAM_MONITOR_RING_PFN);
+    C(HVM_PARAM_SHARING_RING_PFN);
+    C(HVM_PARAM_IOREQ_PFN);
+    C(HVM_PARAM_BUFIOREQ_PFN);
+    C(HVM_PARAM_HPET_ENABLED);
+    C(HVM_PARAM_VPT_ALIGN);
+    C(HVM_PARAM_TIMER_MODE);
+    C(HVM_PARAM_VIRIDIAN);
+    C(HVM_PARAM_ALTP2M);
     return 0;
 }

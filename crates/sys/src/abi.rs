@@ -730,6 +730,10 @@ pub const DOMCTL_MAX_VCPUS: u32 = 15;
 pub const DOMCTL_HYPERCALL_INIT: u32 = 22;
 pub const DOMCTL_SET_ADDRESS_SIZE: u32 = 35;
 pub const DOMCTL_SETTSCINFO: u32 = 60;
+// PVH and HVM builds: vCPU state as save records, the paging pool.
+pub const DOMCTL_GETHVMCONTEXT: u32 = 33;
+pub const DOMCTL_SETHVMCONTEXT: u32 = 34;
+pub const DOMCTL_SET_PAGING_MEMPOOL_SIZE: u32 = 86;
 
 // createdomain `flags` (XEN_DOMCTL_CDF_*).
 pub const CDF_HVM: u32 = 1 << 0;
@@ -885,6 +889,26 @@ pub struct TscInfo {
     pub incarnation: u32,
     pub pad: u32,
     pub elapsed_nsec: u64,
+}
+
+/// `struct xen_domctl_hvmcontext`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HvmContext {
+    /// Bytes in `buffer` (in), or the size the full context needs (out,
+    /// when `buffer` is null).
+    pub size: u32,
+    pub _pad: u32,
+    /// Guest handle of the save-record stream.
+    pub buffer: u64,
+}
+
+/// `struct xen_domctl_paging_mempool`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PagingMempool {
+    /// Bytes, a whole number of pages.
+    pub size: u64,
 }
 
 /// `struct xen_domctl_vcpucontext`.
@@ -1158,6 +1182,8 @@ pod_fields!(TscInfo {
     elapsed_nsec
 });
 pod_fields!(VcpuContext { vcpu, ctxt });
+pod_fields!(HvmContext { size, buffer });
+pod_fields!(PagingMempool { size });
 pod_fields!(CpuUserRegs {
     r15,
     r14,
