@@ -29,13 +29,17 @@ mod testutil;
 mod timing_tests;
 
 pub use image::{
-    Compression, ImageError, Kernel, KernelFormat, XenNotes, load_ramdisk, parse_kernel,
-    parse_kernel_from,
+    Compression, ImageError, Kernel, KernelFormat, LoadAs, XenNotes, load_ramdisk, parse_image,
+    parse_image_from, parse_kernel, parse_kernel_from,
 };
 pub use layout::{LayoutEvent, Segment};
 pub use mem_target::{MemTarget, TargetCall, Translation};
 pub use source::ReadAt;
-pub use target::{FillFrames, GrantSeed, PvTarget, PvVcpuContext, TargetError};
+pub use target::{FillFrames, GrantSeed, GuestFrames, PvTarget, PvVcpuContext, TargetError};
+pub use x86::hvm::{
+    E820, FixedBlob, HvmBuilt, HvmGuest, HvmPlan, HvmRequest, HvmTarget, ModuleRequest, apply_hvm,
+    plan_hvm,
+};
 pub use x86::pv::{BuildError, PvBuilt, PvPlan, PvRequest, StartInfo, apply_pv, plan_pv};
 
 /// Size of a guest page on x86.

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::target::{FillFrames, GrantSeed, PvTarget, PvVcpuContext, TargetError};
+use crate::target::{FillFrames, GrantSeed, GuestFrames, PvTarget, PvVcpuContext, TargetError};
 use crate::{PAGE_SHIFT, PAGE_SIZE};
 
 const PAGE: usize = PAGE_SIZE as usize;
@@ -222,16 +222,7 @@ impl MemTarget {
     }
 }
 
-impl PvTarget for MemTarget {
-    fn populate(&mut self, nr_pages: u64) -> Result<Vec<u64>, TargetError> {
-        self.calls.push(TargetCall::Populate(nr_pages));
-        if self.nr_pages.is_some() {
-            return Err(TargetError::Message("populated twice".to_string()));
-        }
-        self.nr_pages = Some(nr_pages);
-        Ok((0..nr_pages).map(Self::mfn_of).collect())
-    }
-
+impl GuestFrames for MemTarget {
     /// Hands each frame to `fill` as a piece of its own, so that the builder's handling of
     /// pieces is exercised (the Xen target hands whole mapped batches).
     fn write_frames_with(
@@ -252,6 +243,17 @@ impl PvTarget for MemTarget {
             fill(i * PAGE, self.page_mut(mfn))?;
         }
         Ok(())
+    }
+}
+
+impl PvTarget for MemTarget {
+    fn populate(&mut self, nr_pages: u64) -> Result<Vec<u64>, TargetError> {
+        self.calls.push(TargetCall::Populate(nr_pages));
+        if self.nr_pages.is_some() {
+            return Err(TargetError::Message("populated twice".to_string()));
+        }
+        self.nr_pages = Some(nr_pages);
+        Ok((0..nr_pages).map(Self::mfn_of).collect())
     }
 
     fn shared_info_mfn(&mut self) -> Result<u64, TargetError> {

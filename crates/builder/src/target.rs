@@ -7,7 +7,7 @@ use crate::PAGE_SIZE;
 
 const PAGE: usize = PAGE_SIZE as usize;
 
-/// What [`PvTarget::write_frames_with`] calls to fill mapped frames: `(offset, bytes)`.
+/// What [`GuestFrames::write_frames_with`] calls to fill mapped frames: `(offset, bytes)`.
 pub type FillFrames<'a> = dyn FnMut(usize, &mut [u8]) -> Result<(), TargetError> + 'a;
 
 /// A failure reported by a target.
@@ -109,11 +109,10 @@ pub const GNTTAB_RESERVED_CONSOLE: u32 = 0;
 /// Grant reference reserved for the xenstore ring (`GNTTAB_RESERVED_XENSTORE`).
 pub const GNTTAB_RESERVED_XENSTORE: u32 = 1;
 
-/// The domain a PV guest is built into.
-pub trait PvTarget {
-    /// RAM for pfns 0..nr_pages (2 MiB extents where possible); returns the p2m (pfn -> mfn).
-    fn populate(&mut self, nr_pages: u64) -> Result<Vec<u64>, TargetError>;
-    /// Fill the frames `mfns` in place: `fill(offset, bytes)` is called with the frames'
+/// Guest memory the builder fills: frames are MFNs for PV guests and guest frame numbers
+/// for PVH and HVM guests.
+pub trait GuestFrames {
+    /// Fill the frames `frames` in place: `fill(offset, bytes)` is called with the frames'
     /// memory in consecutive pieces of whole frames, in order, covering every frame once
     /// (`offset` is the piece's byte offset from the start of the first frame). The
     /// pieces hold what the frames held (anything, for fresh memory): `fill` must write
@@ -123,21 +122,21 @@ pub trait PvTarget {
     /// the mapped guest memory.
     fn write_frames_with(
         &mut self,
-        mfns: &[u64],
+        frames: &[u64],
         fill: &mut FillFrames<'_>,
     ) -> Result<(), TargetError>;
 
-    /// Copy `bytes` into the frames `mfns` in order (bytes.len() <= mfns.len()*4096); the
+    /// Copy `bytes` into the frames `frames` in order (bytes.len() <= frames.len()*4096); the
     /// rest of those frames is zeroed.
-    fn write_frames(&mut self, mfns: &[u64], bytes: &[u8]) -> Result<(), TargetError> {
-        if bytes.len() > mfns.len().saturating_mul(PAGE) {
+    fn write_frames(&mut self, frames: &[u64], bytes: &[u8]) -> Result<(), TargetError> {
+        if bytes.len() > frames.len().saturating_mul(PAGE) {
             return Err(TargetError::Message(format!(
                 "{} bytes do not fit in {} frames",
                 bytes.len(),
-                mfns.len()
+                frames.len()
             )));
         }
-        self.write_frames_with(mfns, &mut |offset, piece| {
+        self.write_frames_with(frames, &mut |offset, piece| {
             let start = offset.min(bytes.len());
             let end = offset.saturating_add(piece.len()).min(bytes.len());
             let (data, rest) = piece.split_at_mut(end - start);
@@ -146,6 +145,12 @@ pub trait PvTarget {
             Ok(())
         })
     }
+}
+
+/// The domain a PV guest is built into.
+pub trait PvTarget: GuestFrames {
+    /// RAM for pfns 0..nr_pages (2 MiB extents where possible); returns the p2m (pfn -> mfn).
+    fn populate(&mut self, nr_pages: u64) -> Result<Vec<u64>, TargetError>;
     /// The machine frame of the domain's shared_info page.
     fn shared_info_mfn(&mut self) -> Result<u64, TargetError>;
     /// Have Xen fill the hypercall page at `mfn`.

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use crate::target::{FillFrames, GrantSeed, PvTarget, PvVcpuContext, TargetError};
+use crate::target::{FillFrames, GrantSeed, GuestFrames, PvTarget, PvVcpuContext, TargetError};
 use crate::testutil::{self, ElfBuilder};
 use crate::{MemTarget, PvRequest, ReadAt, apply_pv, parse_kernel, parse_kernel_from, plan_pv};
 
@@ -31,16 +31,19 @@ struct Sink {
     mapped: Vec<u8>,
 }
 
-impl PvTarget for Sink {
-    fn populate(&mut self, nr_pages: u64) -> Result<Vec<u64>, TargetError> {
-        Ok((0..nr_pages).collect())
-    }
+impl GuestFrames for Sink {
     fn write_frames_with(
         &mut self,
         mfns: &[u64],
         fill: &mut FillFrames<'_>,
     ) -> Result<(), TargetError> {
         fill(0, &mut self.mapped[..mfns.len() * 4096])
+    }
+}
+
+impl PvTarget for Sink {
+    fn populate(&mut self, nr_pages: u64) -> Result<Vec<u64>, TargetError> {
+        Ok((0..nr_pages).collect())
     }
     fn shared_info_mfn(&mut self) -> Result<u64, TargetError> {
         Ok(0x8_0000)

@@ -215,24 +215,46 @@ pub struct Kernel<'a> {
     virt_entry: u64,
 }
 
+/// How an image is to be booted: which checks and address rules apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadAs {
+    /// An unprivileged PV kernel (Xen notes, virtual addresses).
+    Pv,
+    /// A PVH kernel: its `PHYS32_ENTRY` note is where it starts, in 32-bit protected
+    /// mode with paging off, and its segments load at their physical addresses.
+    Pvh,
+    /// HVM firmware (hvmloader): a 32-bit ELF without Xen notes, entered at `e_entry`.
+    HvmFirmware,
+}
+
 /// Parse a kernel image (ELF, gzip'd ELF or bzImage) and check that Xen would boot it as
 /// an unprivileged PV guest.
 pub fn parse_kernel(bytes: &[u8]) -> Result<Kernel<'_>, ImageError> {
+    parse_image(bytes, LoadAs::Pv)
+}
+
+/// [`parse_kernel`] for any [`LoadAs`].
+pub fn parse_image(bytes: &[u8], load: LoadAs) -> Result<Kernel<'_>, ImageError> {
     let (elf_bytes, format) = unwrap_container(bytes)?;
-    finish(Source::Bytes(elf_bytes), format)
+    finish(Source::Bytes(elf_bytes), format, load)
 }
 
 /// [`parse_kernel`] reading from `src`: of a plain ELF only the headers and notes (the
 /// kernel keeps `src` to read its loadable bytes when it is loaded); a compressed kernel
 /// is read whole, up to [`MAX_COMPRESSED_FILE`].
 pub fn parse_kernel_from(src: &dyn ReadAt) -> Result<Kernel<'_>, ImageError> {
+    parse_image_from(src, LoadAs::Pv)
+}
+
+/// [`parse_kernel_from`] for any [`LoadAs`].
+pub fn parse_image_from(src: &dyn ReadAt, load: LoadAs) -> Result<Kernel<'_>, ImageError> {
     let len = src.len();
     let head_len = HEAD_LEN.min(len);
     let mut head = vec![0; head_len as usize];
     src.read_exact_at(&mut head, 0)
         .map_err(|e| read_failed(0, head_len, &e))?;
     if elf::is_elf(&head) {
-        return finish(Source::Reader(src), KernelFormat::Elf);
+        return finish(Source::Reader(src), KernelFormat::Elf, load);
     }
     let compressed =
         decompress::detect(&head) == Some(Compression::Gzip) || bzimage::is_bzimage(&head);
@@ -249,7 +271,11 @@ pub fn parse_kernel_from(src: &dyn ReadAt) -> Result<Kernel<'_>, ImageError> {
     src.read_exact_at(&mut file, 0)
         .map_err(|e| read_failed(0, len, &e))?;
     let (elf_bytes, format) = unwrap_container(&file)?;
-    finish(Source::Bytes(Cow::Owned(elf_bytes.into_owned())), format)
+    finish(
+        Source::Bytes(Cow::Owned(elf_bytes.into_owned())),
+        format,
+        load,
+    )
 }
 
 pub(crate) fn read_failed(offset: u64, len: u64, e: &io::Error) -> ImageError {
@@ -260,10 +286,23 @@ pub(crate) fn read_failed(offset: u64, len: u64, e: &io::Error) -> ImageError {
     }
 }
 
-fn finish(source: Source<'_>, format: KernelFormat) -> Result<Kernel<'_>, ImageError> {
+fn finish(
+    source: Source<'_>,
+    format: KernelFormat,
+    load: LoadAs,
+) -> Result<Kernel<'_>, ImageError> {
     let image = elf::parse(&source)?;
-    check_pv_notes(&image)?;
-    let addrs = compute_addresses(&image)?;
+    let addrs = match load {
+        LoadAs::Pv => {
+            check_pv_notes(&image)?;
+            compute_addresses(&image)?
+        }
+        LoadAs::Pvh => physical_addresses(&image, pvh_entry(&image)?)?,
+        LoadAs::HvmFirmware => {
+            check_hvm_firmware(&image)?;
+            physical_addresses(&image, image.entry)?
+        }
+    };
     Ok(Kernel {
         format,
         is_64bit: image.is_64bit,
@@ -401,6 +440,53 @@ fn check_required_features(notes: &XenNotes) -> Result<(), ImageError> {
         ));
     }
     Ok(())
+}
+
+/// A PVH kernel starts at its PHYS32_ENTRY note; without it Xen cannot boot it as PVH.
+fn pvh_entry(image: &ElfImage) -> Result<u64, ImageError> {
+    image.notes.phys32_entry.ok_or(ImageError::MissingNote {
+        note: "PHYS32_ENTRY",
+        hint: "a PVH kernel needs it (Linux has it when built with CONFIG_PVH); boot \
+               this kernel with type=\"pv\" or type=\"hvm\"",
+    })
+}
+
+/// What xc_dom's "HVM-generic" loader accepts: a 32-bit x86 ELF that is not a Xen kernel.
+fn check_hvm_firmware(image: &ElfImage) -> Result<(), ImageError> {
+    if image.is_64bit || image.machine != object::elf::EM_386 {
+        return Err(ImageError::Unsupported(
+            "HVM firmware must be a 32-bit x86 ELF image (hvmloader)".to_string(),
+        ));
+    }
+    if image.has_xen_notes {
+        return Err(ImageError::Unsupported(
+            "it has Xen notes: it is a kernel, not HVM firmware".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// PVH kernels and HVM firmware load at their physical addresses: no virtual base, no
+/// offset (libelf forces both to 0 for PVH), and the entry must lie inside the image.
+fn physical_addresses(image: &ElfImage, entry: u64) -> Result<Addresses, ImageError> {
+    let (pstart, pend) = image.paddr_range()?;
+    if entry < pstart || entry >= pend {
+        return Err(ImageError::Addresses(format!(
+            "entry point {entry:#x} is outside the image ({pstart:#x}-{pend:#x})"
+        )));
+    }
+    if pend > 1 << 32 {
+        return Err(ImageError::Addresses(format!(
+            "the image ends at {pend:#x}, above 4 GiB: it cannot be started with paging off"
+        )));
+    }
+    Ok(Addresses {
+        pstart,
+        pend,
+        virt_base: 0,
+        paddr_offset: 0,
+        virt_entry: entry,
+    })
 }
 
 struct Addresses {

@@ -28,7 +28,7 @@ pub use crate::x86::start_info::StartInfo;
 use crate::x86::start_info::{MAGIC_X86_64, SIF_MOD_START_PFN, truncate_cmdline};
 use crate::{PAGE_SHIFT, PAGE_SIZE};
 
-/// Pages written per [`PvTarget::write_frames`] or [`PvTarget::write_frames_with`] call
+/// Pages written per [`GuestFrames::write_frames`] or [`GuestFrames::write_frames_with`] call
 /// (4 MiB), so a backend maps guest memory in bounded batches.
 const WRITE_CHUNK_PAGES: u64 = 1024;
 /// Slack libxenguest keeps mapped past the boot stack (512 KiB).
@@ -682,7 +682,7 @@ fn load_kernel(
 
 /// The kernel image's bytes `image_start..image_start + buf.len()` (offsets from the
 /// lowest segment paddr `pstart`) into `buf`.
-fn fill_kernel_image(
+pub(crate) fn fill_kernel_image(
     kernel: &Kernel,
     pstart: u64,
     buf: &mut [u8],

@@ -5,7 +5,7 @@ use super::pv::*;
 use crate::Kernel;
 use crate::layout::{Level, Mapping};
 use crate::mem_target::{MemTarget, TargetCall};
-use crate::target::{FillFrames, GrantSeed, PvTarget, PvVcpuContext, TargetError};
+use crate::target::{FillFrames, GrantSeed, GuestFrames, PvTarget, PvVcpuContext, TargetError};
 use crate::testutil::{self, Desc, ElfBuilder, Load, NotePlace};
 
 /// `parse_kernel` for tests that build the image in a temporary.
@@ -604,11 +604,7 @@ impl FailingTarget {
     }
 }
 
-impl PvTarget for FailingTarget {
-    fn populate(&mut self, nr_pages: u64) -> Result<Vec<u64>, TargetError> {
-        self.check("populate")?;
-        self.inner.populate(nr_pages)
-    }
+impl GuestFrames for FailingTarget {
     fn write_frames_with(
         &mut self,
         mfns: &[u64],
@@ -616,6 +612,13 @@ impl PvTarget for FailingTarget {
     ) -> Result<(), TargetError> {
         self.check("write_frames")?;
         self.inner.write_frames_with(mfns, fill)
+    }
+}
+
+impl PvTarget for FailingTarget {
+    fn populate(&mut self, nr_pages: u64) -> Result<Vec<u64>, TargetError> {
+        self.check("populate")?;
+        self.inner.populate(nr_pages)
     }
     fn shared_info_mfn(&mut self) -> Result<u64, TargetError> {
         self.check("shared_info_mfn")?;
@@ -887,10 +890,7 @@ fn load_fixtures() -> Vec<(&'static str, ElfBuilder)> {
 /// hands a mapped batch of frames.
 struct Batched(MemTarget);
 
-impl PvTarget for Batched {
-    fn populate(&mut self, nr_pages: u64) -> Result<Vec<u64>, TargetError> {
-        self.0.populate(nr_pages)
-    }
+impl GuestFrames for Batched {
     fn write_frames_with(
         &mut self,
         mfns: &[u64],
@@ -899,6 +899,12 @@ impl PvTarget for Batched {
         let mut mapped: Vec<u8> = mfns.iter().flat_map(|&m| self.0.read(m, 0, 4096)).collect();
         fill(0, &mut mapped)?;
         self.0.write_frames(mfns, &mapped)
+    }
+}
+
+impl PvTarget for Batched {
+    fn populate(&mut self, nr_pages: u64) -> Result<Vec<u64>, TargetError> {
+        self.0.populate(nr_pages)
     }
     fn shared_info_mfn(&mut self) -> Result<u64, TargetError> {
         self.0.shared_info_mfn()
