@@ -135,6 +135,11 @@ pub struct CreatePlan {
     pub disks: Vec<NewDevice>,
     pub nics: Vec<NewDevice>,
     pub device_model: Option<DmPlan>,
+    /// HVM: the BIOS hvmloader is told to run (`hvmloader/bios`).
+    pub hvmloader_bios: Option<&'static str>,
+    /// HVM: the PV keyboard QEMU serves (libxl adds it unless
+    /// `vkb_device=0`).
+    pub vkbd: bool,
     /// PV guests booted by pygrub (or another bootloader).
     pub bootloader: Option<BootloaderPlan>,
     /// The stored configuration (userdata libxl-json).
@@ -154,7 +159,7 @@ impl CreatePlan {
             vcpus,
             memory,
             domain: create_spec(cfg, kind, vcpus),
-            build: build_spec(cfg, kind, vcpus, memory),
+            build: build_spec(cfg, paths, kind, vcpus, memory),
             dom_nodes: dom_nodes(cfg, kind, vcpus, memory),
             vm_nodes: vm_nodes(cfg, kind),
             disks: cfg
@@ -170,6 +175,15 @@ impl CreatePlan {
                 .map(|(i, n)| nic_device(paths, cfg, kind, i, n))
                 .collect(),
             device_model: dm_plan(cfg, paths, kind, vcpus, memory),
+            hvmloader_bios: (kind == GuestKind::Hvm).then(|| {
+                match cfg.b_info.hvm().and_then(|h| h.bios) {
+                    Some("ovmf") => "ovmf",
+                    Some("rombios") => "rombios",
+                    _ => "seabios",
+                }
+            }),
+            vkbd: kind == GuestKind::Hvm
+                && cfg.b_info.hvm().and_then(|h| h.vkb_device).unwrap_or(true),
             bootloader: bootloader_plan(cfg, kind),
             stored_config: stored_config(cfg, memory.video_kb).to_yajl(),
         }
@@ -221,6 +235,7 @@ fn create_spec(cfg: &DomainConfig, kind: GuestKind, vcpus: VcpuPlan) -> CreateSp
 
 fn build_spec(
     cfg: &DomainConfig,
+    paths: &HostPaths,
     kind: GuestKind,
     vcpus: VcpuPlan,
     memory: MemoryPlan,
@@ -232,11 +247,10 @@ fn build_spec(
         target_memkb: memory.target_kb,
         online_vcpus: vcpus.online,
         kernel: match kind {
-            GuestKind::Hvm => Some(
-                b.hvm()
-                    .and_then(|h| h.firmware.clone())
-                    .unwrap_or_else(|| "hvmloader".into()),
-            ),
+            GuestKind::Hvm => Some(firmware_path(
+                paths,
+                b.hvm().and_then(|h| h.firmware.as_deref()),
+            )),
             _ => b.kernel.clone(),
         },
         ramdisk: b.ramdisk.clone(),
@@ -244,7 +258,105 @@ fn build_spec(
         name: cfg.c_info.name.clone(),
         store_domid: 0,
         console_domid: 0,
+        hvm: (kind != GuestKind::Pv).then(|| hvm_build_spec(cfg, kind, vcpus, memory)),
     }
+}
+
+/// Where Debian's Xen packages find the BIOS images (libxl's configured
+/// SEABIOS_PATH and OVMF_PATH).
+const SEABIOS_PATH: &str = "/usr/share/seabios/bios-256k.bin";
+const OVMF_PATH: &str = "/usr/share/ovmf/OVMF.fd";
+/// HVM_BELOW_4G_MMIO_LENGTH.
+const HVM_MMIO_SIZE: u64 = 256 << 20;
+/// libxl's timer_mode names, by value.
+const TIMER_MODES: [&str; 4] = [
+    "delay_for_missed_ticks",
+    "no_delay_for_missed_ticks",
+    "no_missed_ticks_pending",
+    "one_missed_tick_pending",
+];
+const HVM_PARAM_HPET_ENABLED: u32 = 11;
+const HVM_PARAM_TIMER_MODE: u32 = 10;
+const HVM_PARAM_VPT_ALIGN: u32 = 16;
+const HVM_PARAM_MCA_CAP: u32 = 38;
+
+/// hvmloader (or `firmware=`), relative names under Xen's firmware folder.
+fn firmware_path(paths: &HostPaths, name: Option<&str>) -> String {
+    let name = name.unwrap_or("hvmloader");
+    if name.starts_with('/') {
+        name.to_string()
+    } else {
+        paths.firmware.join(name).display().to_string()
+    }
+}
+
+fn hvm_build_spec(
+    cfg: &DomainConfig,
+    kind: GuestKind,
+    vcpus: VcpuPlan,
+    memory: MemoryPlan,
+) -> crate::HvmBuildSpec {
+    let b = &cfg.b_info;
+    let h = b.hvm();
+    let hvm = kind == GuestKind::Hvm;
+    let system_firmware = hvm.then(|| {
+        h.and_then(|h| h.system_firmware.clone())
+            .unwrap_or_else(|| match h.and_then(|h| h.bios) {
+                Some("ovmf") => OVMF_PATH.to_string(),
+                _ => SEABIOS_PATH.to_string(),
+            })
+    });
+    let mmio_size = h
+        .and_then(|h| h.mmio_hole_memkb)
+        .map_or(HVM_MMIO_SIZE, |kb| (kb << 10).max(HVM_MMIO_SIZE));
+    crate::HvmBuildSpec {
+        max_vcpus: vcpus.max,
+        video_memkb: memory.video_kb,
+        system_firmware,
+        mmio_size,
+        apic: b.apic.unwrap_or(true),
+        conf_params: conf_params(cfg, hvm),
+        paging_pool_kb: b.shadow_memkb.unwrap_or_else(|| {
+            // libxl__get_required_paging_memory: 1 MiB per vCPU and, for a
+            // non-PV guest, a page per MiB for the p2m (twice that with
+            // shadow paging).
+            let per_mib = 1 + u64::from(!cfg.c_info.hap.unwrap_or(true));
+            4 * (256 * u64::from(vcpus.max) + per_mib * (memory.max_kb / 1024))
+        }),
+        tsc_mode: match b.tsc_mode {
+            Some("always_emulate") => 1,
+            Some("native") => 2,
+            Some("native_paravirt") => 3,
+            _ => 0,
+        },
+    }
+}
+
+/// hvm_set_conf_params: HPET, VPT alignment and MCA for HVM guests, the
+/// timer mode for both.
+fn conf_params(cfg: &DomainConfig, hvm: bool) -> Vec<(u32, u64)> {
+    let b = &cfg.b_info;
+    let h = b.hvm();
+    let mut p = Vec::new();
+    if hvm {
+        p.push((
+            HVM_PARAM_HPET_ENABLED,
+            u64::from(h.and_then(|h| h.hpet).unwrap_or(true)),
+        ));
+        p.push((
+            HVM_PARAM_VPT_ALIGN,
+            u64::from(h.and_then(|h| h.vpt_align).unwrap_or(true)),
+        ));
+        if let Some(caps) = h.map(|h| h.mca_caps).filter(|&c| c != 0) {
+            p.push((HVM_PARAM_MCA_CAP, caps));
+        }
+    }
+    let timer = b
+        .timer_mode
+        .and_then(|m| TIMER_MODES.iter().position(|&n| n == m))
+        .unwrap_or(1);
+    p.push((HVM_PARAM_TIMER_MODE, timer as u64));
+    p
 }
 
 /// Create the domain described by `cfg`; returns its domid, paused.
@@ -359,6 +471,16 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32) -> StepResult {
     step("unable to add console", || {
         devices::write(xs, &console_device(domid, &built))
     })?;
+    if plan.vkbd {
+        step("unable to add vkb devices", || {
+            devices::write(xs, &vkbd_device(domid))
+        })?;
+    }
+    if let Some(bios) = plan.hvmloader_bios {
+        step("failed to write hvmloader settings", || {
+            hvmloader_nodes(xs, domid, bios)
+        })?;
+    }
     if let Some(dm) = &plan.device_model {
         let spec = dm.spec(domid, &host.paths.run);
         let pid = step("failed to spawn device model", || {
@@ -558,7 +680,12 @@ fn vm_nodes(cfg: &DomainConfig, kind: GuestKind) -> Vec<(String, String)> {
         // kernel, ramdisk and cmdline follow from the build.
         GuestKind::Pv => nodes.push(("image/ostype".into(), "linux".into())),
         GuestKind::Hvm => {
-            nodes.push(("rtc/timeoffset".into(), b.rtc_timeoffset.to_string()));
+            // libxl writes an empty offset unless the config sets one.
+            let offset = match b.rtc_timeoffset {
+                0 => String::new(),
+                o => o.to_string(),
+            };
+            nodes.push(("rtc/timeoffset".into(), offset));
             nodes.push(("image/ostype".into(), "hvm".into()));
         }
         GuestKind::Pvh => {}
@@ -631,6 +758,31 @@ fn console_device(domid: u32, built: &Built) -> NewDevice {
         .collect(),
         back: vec![("protocol".into(), "vt100".into())],
     }
+}
+
+/// The PV keyboard of an HVM guest: QEMU is its backend.
+fn vkbd_device(domid: u32) -> NewDevice {
+    NewDevice {
+        kind: "vkbd".into(),
+        backend_kind: "vkbd".into(),
+        domid,
+        devid: 0,
+        front: Vec::new(),
+        back: Vec::new(),
+    }
+}
+
+/// What libxl__spawn_local_dm tells hvmloader before QEMU starts: which
+/// BIOS to run, and that QEMU (qemu-xen) cannot follow RAM relocated out
+/// of the PCI hole.
+fn hvmloader_nodes(xs: &Xs, domid: u32, bios: &str) -> Result<(), xenstore::Error> {
+    let dom = format!("/local/domain/{domid}/hvmloader");
+    xs.transaction(|tx| -> Result<(), xenstore::Error> {
+        tx.batch(|t| {
+            t.write(&format!("{dom}/bios"), bios)?;
+            t.write(&format!("{dom}/allow-memory-relocate"), "0")
+        })
+    })
 }
 
 fn script_path(paths: &HostPaths, script: &str) -> String {

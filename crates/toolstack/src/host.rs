@@ -55,6 +55,8 @@ pub struct HostPaths {
     pub qemu_xen: PathBuf,
     /// Xen's own programs (libxl's LIBEXEC_BIN: pygrub lives there).
     pub xen_bin: PathBuf,
+    /// Xen's firmware (libxl's XENFIRMWAREDIR: hvmloader).
+    pub firmware: PathBuf,
 }
 
 /// Xen's bin directory: Debian keeps one per release
@@ -96,6 +98,9 @@ impl HostPaths {
                 .find(|p| Path::new(p).exists())
                 .unwrap_or(&QEMU_XEN_PATHS[1])
                 .into(),
+            firmware: xen_bin_dir()
+                .parent()
+                .map_or_else(|| "/usr/lib/xen/boot".into(), |d| d.join("boot")),
             xen_bin: xen_bin_dir(),
         }
     }
@@ -113,6 +118,7 @@ impl HostPaths {
             locks: root.join("lock"),
             qemu_xen: QEMU_XEN_PATHS[1].into(),
             xen_bin: "/usr/lib/xen/bin".into(),
+            firmware: "/usr/lib/xen/boot".into(),
         }
     }
 }

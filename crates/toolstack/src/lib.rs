@@ -223,6 +223,31 @@ pub struct BuildSpec {
     pub store_domid: u32,
     #[serde(default)]
     pub console_domid: u32,
+    /// PVH and HVM: the HVM-container settings.
+    #[serde(default)]
+    pub hvm: Option<HvmBuildSpec>,
+}
+
+/// What a PVH or HVM build needs beyond the kernel (libxl__build_hvm and
+/// the arch part of libxl__build_pre).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HvmBuildSpec {
+    pub max_vcpus: u32,
+    /// Video memory QEMU allocates; not guest RAM.
+    pub video_memkb: u64,
+    /// HVM: the BIOS image hvmloader boots (SeaBIOS or OVMF).
+    pub system_firmware: Option<String>,
+    /// HVM: the PCI hole below 4 GiB, in bytes.
+    pub mmio_size: u64,
+    /// `hvm_info_table.apic_mode`.
+    pub apic: bool,
+    /// HVM params libxl sets from the config (hvm_set_conf_params), in its
+    /// order; the release-dependent altp2m param is the backend's.
+    pub conf_params: Vec<(u32, u64)>,
+    /// The HAP (or shadow) pool, in KiB.
+    pub paging_pool_kb: u64,
+    /// XEN_DOMCTL_settscinfo's mode.
+    pub tsc_mode: u32,
 }
 
 /// What the builder hands back: the rings the toolstack advertises.

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use xen_sys::Xen;
 use xen_sys::abi::{self, DomId};
-use xl_builder::{FillFrames, GrantSeed, PvTarget, PvVcpuContext, ReadAt, TargetError};
+use xl_builder::{
+    FillFrames, GrantSeed, GuestFrames, PvTarget, PvVcpuContext, ReadAt, TargetError,
+};
 
 use crate::{BuildSpec, Built, Error, GuestKind};
 
@@ -30,11 +32,19 @@ const GTF_PERMIT_ACCESS: u16 = 1;
 /// E820_RAM.
 const E820_RAM: u32 = 1;
 
-/// Build a PV guest into the (empty, paused) domain `dom`.
+/// Build a guest into the (empty, paused) domain `dom`.
 pub(super) fn build(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Error> {
-    if spec.kind != GuestKind::Pv {
-        return Err(Error::Unsupported("building PVH and HVM domains on Xen"));
+    match (&spec.kind, &spec.hvm) {
+        (GuestKind::Pv, _) => build_pv(xen, dom, spec),
+        (_, Some(hvm)) => super::build_hvm::build(xen, dom, spec, hvm),
+        (_, None) => Err(Error::Invalid(
+            "a PVH or HVM build without its HVM settings".into(),
+        )),
     }
+}
+
+/// Build a PV guest into the (empty, paused) domain `dom`.
+fn build_pv(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Error> {
     let t = Instant::now();
     let kernel_path = spec
         .kernel
@@ -81,7 +91,7 @@ pub(super) fn build(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Er
     )
     .map_err(|e| Error::Invalid(e.to_string()))?;
     crate::trace::detail(|| format!("domainbuilder: plan for domain {dom}:\n{plan}"));
-    let mut target = XenPvTarget {
+    let mut target = XenTarget {
         xen,
         dom,
         written: (0, Duration::ZERO),
@@ -113,11 +123,11 @@ fn pv_pages(target_memkb: u64) -> u64 {
     (target_memkb / 1024) * (1024 / 4)
 }
 
-fn timed<T>(what: &'static str, f: impl FnOnce() -> T) -> T {
+pub(super) fn timed<T>(what: &'static str, f: impl FnOnce() -> T) -> T {
     crate::trace::timed(|| format!("domainbuilder: {what}"), f)
 }
 
-fn narrow(domid: u32) -> Result<DomId, Error> {
+pub(super) fn narrow(domid: u32) -> Result<DomId, Error> {
     super::dom(domid)
 }
 
@@ -126,7 +136,7 @@ const MAX_IMAGE: u64 = 1 << 30;
 
 /// An image read whole, bounded: a device or an oversized file must not
 /// exhaust dom0's memory.
-fn read_image(what: &str, path: &str) -> Result<Vec<u8>, Error> {
+pub(super) fn read_image(what: &str, path: &str) -> Result<Vec<u8>, Error> {
     use std::io::Read;
     let fail = |e: std::io::Error| {
         Error::Invalid(format!(
@@ -148,7 +158,7 @@ fn read_image(what: &str, path: &str) -> Result<Vec<u8>, Error> {
 }
 
 /// A kernel as the builder reads it.
-enum KernelSource {
+pub(super) enum KernelSource {
     /// A regular file, read at offsets.
     File(FileAt),
     /// Anything else (a pipe, a device): read whole, as it may not be
@@ -157,7 +167,7 @@ enum KernelSource {
 }
 
 impl KernelSource {
-    fn open(path: &str) -> Result<Self, Error> {
+    pub(super) fn open(path: &str) -> Result<Self, Error> {
         let cannot = |e: std::io::Error| Error::Invalid(format!("cannot read kernel {path}: {e}"));
         let file = File::open(path).map_err(cannot)?;
         let meta = file.metadata().map_err(cannot)?;
@@ -171,16 +181,23 @@ impl KernelSource {
     }
 
     fn parse(&self) -> Result<xl_builder::Kernel<'_>, xl_builder::ImageError> {
+        self.parse_as(xl_builder::LoadAs::Pv)
+    }
+
+    pub(super) fn parse_as(
+        &self,
+        load: xl_builder::LoadAs,
+    ) -> Result<xl_builder::Kernel<'_>, xl_builder::ImageError> {
         match self {
-            KernelSource::File(f) => xl_builder::parse_kernel_from(f),
-            KernelSource::Bytes(b) => xl_builder::parse_kernel(b),
+            KernelSource::File(f) => xl_builder::parse_image_from(f, load),
+            KernelSource::Bytes(b) => xl_builder::parse_image(b, load),
         }
     }
 }
 
 /// A regular file of the length it had when opened (a file that shrinks later
 /// fails to read, cleanly).
-struct FileAt {
+pub(super) struct FileAt {
     file: File,
     len: u64,
 }
@@ -196,7 +213,7 @@ impl ReadAt for FileAt {
 }
 
 /// The hypervisor must offer the guest type (XENVER_capabilities).
-fn check_capability(xen: &Xen, want: &str) -> Result<(), Error> {
+pub(super) fn check_capability(xen: &Xen, want: &str) -> Result<(), Error> {
     let caps = xen.version_string(abi::XENVER_CAPABILITIES, 1024)?;
     if caps.split_whitespace().any(|c| c == want) {
         Ok(())
@@ -227,7 +244,7 @@ fn arch_setup(xen: &Xen, dom: DomId, max_memkb: u64) -> Result<(), Error> {
 const ENOMEM: i32 = 12;
 
 /// A builder failure, with the host's free memory when Xen ran out.
-fn build_error(xen: &Xen, nr_pages: u64, e: xl_builder::BuildError) -> Error {
+pub(super) fn build_error(xen: &Xen, nr_pages: u64, e: xl_builder::BuildError) -> Error {
     if caused_by_errno(&e, ENOMEM)
         && let Ok(p) = xen.physinfo()
     {
@@ -258,22 +275,22 @@ fn caused_by_errno(e: &(dyn std::error::Error + 'static), errno: i32) -> bool {
 
 /// The builder's view of a Xen domain: frames are MFNs (PV), written
 /// through foreign mappings of dom0.
-struct XenPvTarget<'a> {
-    xen: &'a Xen,
-    dom: DomId,
+pub(super) struct XenTarget<'a> {
+    pub(super) xen: &'a Xen,
+    pub(super) dom: DomId,
     /// Frames written and the time it took, reading the kernel file into
     /// them included (for `-vv`).
-    written: (usize, Duration),
+    pub(super) written: (usize, Duration),
 }
 
-fn failed(what: &'static str) -> impl FnOnce(xen_sys::SysError) -> TargetError {
+pub(super) fn failed(what: &'static str) -> impl FnOnce(xen_sys::SysError) -> TargetError {
     move |e| TargetError::Failed {
         what,
         source: Box::new(e),
     }
 }
 
-impl XenPvTarget<'_> {
+impl XenTarget<'_> {
     /// populate_physmap of `extents` (first pfn of each, order `order`);
     /// every extent must be given.
     fn populate_exact(&self, order: u32, extents: &mut [u64]) -> Result<(), TargetError> {
@@ -355,7 +372,17 @@ impl XenPvTarget<'_> {
     }
 }
 
-impl PvTarget for XenPvTarget<'_> {
+impl GuestFrames for XenTarget<'_> {
+    fn write_frames_with(
+        &mut self,
+        mfns: &[u64],
+        fill: &mut FillFrames<'_>,
+    ) -> Result<(), TargetError> {
+        self.fill_frames_mapped(mfns, fill)
+    }
+}
+
+impl PvTarget for XenTarget<'_> {
     /// As libxenguest with xl's default claim mode: claim first so a
     /// too-large guest fails before any allocation, cancel the claim
     /// afterwards whatever happened.
@@ -363,14 +390,6 @@ impl PvTarget for XenPvTarget<'_> {
         timed("claim and populate the guest's memory", || {
             self.claim_and_populate(nr_pages)
         })
-    }
-
-    fn write_frames_with(
-        &mut self,
-        mfns: &[u64],
-        fill: &mut FillFrames<'_>,
-    ) -> Result<(), TargetError> {
-        self.fill_frames_mapped(mfns, fill)
     }
 
     fn shared_info_mfn(&mut self) -> Result<u64, TargetError> {
@@ -413,27 +432,31 @@ impl PvTarget for XenPvTarget<'_> {
     }
 
     fn seed_grants(&mut self, grants: &[GrantSeed]) -> Result<(), TargetError> {
-        if grants.is_empty() {
-            return Ok(());
-        }
-        self.xen
-            .with_grant_table(self.dom, |table| {
-                for g in grants {
-                    let at = g.gref as usize * 8;
-                    let Some(entry) = table.get_mut(at..at + 8) else {
-                        return Err(TargetError::Message(format!(
-                            "grant reference {} is outside the first grant frame",
-                            g.gref
-                        )));
-                    };
-                    entry[2..4].copy_from_slice(&g.domid.to_le_bytes());
-                    entry[4..8].copy_from_slice(&(g.frame as u32).to_le_bytes());
-                    entry[0..2].copy_from_slice(&GTF_PERMIT_ACCESS.to_le_bytes());
-                }
-                Ok(())
-            })
-            .map_err(failed("map the grant table"))?
+        seed_grants(self.xen, self.dom, grants)
     }
+}
+
+/// Grant-table entries through the grant table mapped as a resource.
+pub(super) fn seed_grants(xen: &Xen, dom: DomId, grants: &[GrantSeed]) -> Result<(), TargetError> {
+    if grants.is_empty() {
+        return Ok(());
+    }
+    xen.with_grant_table(dom, |table| {
+        for g in grants {
+            let at = g.gref as usize * 8;
+            let Some(entry) = table.get_mut(at..at + 8) else {
+                return Err(TargetError::Message(format!(
+                    "grant reference {} is outside the first grant frame",
+                    g.gref
+                )));
+            };
+            entry[2..4].copy_from_slice(&g.domid.to_le_bytes());
+            entry[4..8].copy_from_slice(&(g.frame as u32).to_le_bytes());
+            entry[0..2].copy_from_slice(&GTF_PERMIT_ACCESS.to_le_bytes());
+        }
+        Ok(())
+    })
+    .map_err(failed("map the grant table"))?
 }
 
 /// The builder's vCPU 0 state in Xen's x86-64 layout.

@@ -51,7 +51,11 @@ impl Dom0 for XenDom0 {
     }
 
     fn spawn_device_model(&self, xs: &Xs, spec: &DmSpec) -> Result<u32, Error> {
-        super::dm::spawn(&self.paths, xs, spec)
+        let pid = super::dm::spawn(&self.paths, xs, spec)?;
+        if spec.serial_pty {
+            record_serial_tty(&self.paths, xs, spec.domid)?;
+        }
+        Ok(pid)
     }
 
     fn run_bootloader(
@@ -168,5 +172,35 @@ fn run_hotplug(args: &[String], env: &[(String, String)]) -> Option<String> {
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             Err(e) => return Some(format!("waiting for {}: {e}", args[0])),
         }
+    }
+}
+
+/// How long QEMU has to answer the toolstack's QMP questions at start.
+const QMP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// As libxl once QEMU runs: ask it which pty the first serial port got and
+/// publish it in `serial/0/tty`, where `xl console -t serial` looks.
+fn record_serial_tty(paths: &crate::HostPaths, xs: &Xs, domid: u32) -> Result<(), Error> {
+    let socket = paths.run.join(format!("qmp-libxl-{domid}"));
+    let fail = |e: crate::qmp::QmpError| {
+        Error::Backend(format!(
+            "cannot ask the device model for its serial pty: {}",
+            crate::error_chain(&e)
+        ))
+    };
+    let mut qmp = crate::qmp::Qmp::connect_unlocked(&socket, QMP_TIMEOUT).map_err(fail)?;
+    let chardevs = qmp.execute("query-chardev", None).map_err(fail)?;
+    let pty = chardevs
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c.get("label").and_then(|l| l.as_str()) == Some("serial0"))
+        .find_map(|c| c.get("filename")?.as_str()?.strip_prefix("pty:"))
+        .map(str::to_string);
+    match pty {
+        Some(tty) => Ok(xs.write(&format!("/local/domain/{domid}/serial/0/tty"), &tty)?),
+        None => Err(Error::Backend(
+            "the device model reports no pty for serial0".into(),
+        )),
     }
 }

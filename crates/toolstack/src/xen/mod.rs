@@ -4,6 +4,7 @@
 
 mod bootloader;
 mod build;
+mod build_hvm;
 mod dm;
 mod dom0;
 
