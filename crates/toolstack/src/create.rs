@@ -13,8 +13,8 @@ use xl_config::json::Json;
 use crate::bootloader::{BootloaderPlan, BootloaderRun};
 use crate::devices::{self, NewDevice};
 use crate::{
-    BuildSpec, Built, CreateSpec, DmSpec, Error, GuestKind, Host, HostPaths, destroy, names,
-    userdata,
+    BuildSpec, Built, CreateSpec, DmBinarySource, DmSpec, Error, GuestKind, Host, HostPaths,
+    destroy, names, userdata,
 };
 
 /// LIBXL_MAXMEM_CONSTANT: slack above the target that Xen's limit allows.
@@ -858,6 +858,7 @@ pub enum DmMachine {
 pub struct DmPlan {
     pub name: String,
     pub binary: String,
+    pub binary_source: DmBinarySource,
     pub machine: DmMachine,
     pub memory_mb: u64,
     /// Disk images QEMU opens.
@@ -892,6 +893,11 @@ fn dm_plan(
             .device_model
             .clone()
             .unwrap_or_else(|| paths.qemu_xen.display().to_string()),
+        binary_source: if b.device_model.is_some() {
+            DmBinarySource::Override
+        } else {
+            DmBinarySource::Default
+        },
         machine,
         memory_mb: m.max_kb.saturating_sub(m.video_kb) / 1024,
         disks: cfg
@@ -967,6 +973,7 @@ impl DmPlan {
             domid,
             name: self.name.clone(),
             binary: self.binary.clone(),
+            binary_source: self.binary_source,
             args,
             disks: self.disks.clone(),
             serial_pty,
