@@ -618,11 +618,22 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     }
     b.device_model = p.string("device_model_override");
     if let Some(v) = p.string("device_model_version") {
-        b.device_model_version = Some(match v.as_str() {
-            "qemu-xen-traditional" => "qemu_xen_traditional",
-            "qemu-xen" => "qemu_xen",
+        // libxl's own names (what `xl list -l` prints, and what some guides
+        // tell users to write) are rejected by xl; we take them with a warning.
+        let (version, libxl_name) = match v.as_str() {
+            "qemu-xen-traditional" => ("qemu_xen_traditional", false),
+            "qemu-xen" => ("qemu_xen", false),
+            "qemu_xen_traditional" => ("qemu_xen_traditional", true),
+            "qemu_xen" => ("qemu_xen", true),
             _ => return Err(p.fatal(1, format!("Unknown device_model_version \"{v}\" specified"))),
-        });
+        };
+        if libxl_name {
+            let xl_name = v.replace('_', "-");
+            p.r.line(format!(
+                "WARNING: device_model_version \"{v}\" is libxl's name; xl.cfg(5) spells it \"{xl_name}\" (accepted)"
+            ));
+        }
+        b.device_model_version = Some(version);
     } else if b.device_model.is_some() {
         p.r.line("WARNING: device model override given without specific DM version");
     }

@@ -13,8 +13,8 @@ use xl_config::json::Json;
 use crate::bootloader::{BootloaderPlan, BootloaderRun};
 use crate::devices::{self, NewDevice};
 use crate::{
-    BuildSpec, Built, CreateSpec, DmSpec, Error, GuestKind, Host, HostPaths, destroy, names,
-    userdata,
+    BuildSpec, Built, CreateSpec, DmBinarySource, DmSpec, Error, GuestKind, Host, HostPaths,
+    destroy, names, userdata,
 };
 
 /// LIBXL_MAXMEM_CONSTANT: slack above the target that Xen's limit allows.
@@ -34,6 +34,14 @@ pub enum CreateError {
     NameExists(String),
     #[error("cannot make domain: {0}")]
     Make(#[source] Error),
+    /// Refused before anything was made: the host or the device model
+    /// cannot run this guest.
+    #[error("cannot create domain \"{name}\"")]
+    Refused {
+        name: String,
+        #[source]
+        source: Error,
+    },
     #[error("Domain {domid}:{what}")]
     Step {
         domid: u32,
@@ -374,6 +382,10 @@ pub fn apply(host: &Host, xs: &Xs, plan: &CreatePlan) -> Result<u32, CreateError
     {
         return Err(CreateError::NameExists(plan.name.clone()));
     }
+    preflight(host, plan).map_err(|source| CreateError::Refused {
+        name: plan.name.clone(),
+        source,
+    })?;
     let domid = make_domain(host, &plan.domain).map_err(CreateError::Make)?;
     match populate(host, xs, plan, domid) {
         Ok(()) => Ok(domid),
@@ -388,6 +400,51 @@ pub fn apply(host: &Host, xs: &Xs, plan: &CreatePlan) -> Result<u32, CreateError
             })
         }
     }
+}
+
+/// What can be known to fail before the domain is made, refused while
+/// there is nothing to undo: a host without HVM support for an HVM or PVH
+/// guest, a device model binary that cannot be run.
+fn preflight(host: &Host, plan: &CreatePlan) -> Result<(), Error> {
+    if plan.kind != GuestKind::Pv {
+        match host.hv.capabilities() {
+            Ok(caps) => {
+                if let Some(why) = no_hvm_message(plan.kind, &caps) {
+                    return Err(Error::Invalid(why));
+                }
+            }
+            // Not known: createdomain will say what it says.
+            Err(e) => crate::trace::detail(|| {
+                format!(
+                    "cannot read xen_caps ({}), not checked",
+                    crate::error_chain(&e)
+                )
+            }),
+        }
+    }
+    if let Some(dm) = &plan.device_model {
+        host.dom0.check_device_model(&dm.binary, dm.binary_source)?;
+    }
+    Ok(())
+}
+
+/// Why a host whose xen_caps are `caps` cannot run a `kind` guest, if it
+/// cannot: HVM and PVH guests both need an `hvm-` ABI, which Xen offers
+/// only with VT-x or AMD-V.
+pub fn no_hvm_message(kind: GuestKind, caps: &str) -> Option<String> {
+    // Nothing reported is not "no HVM": leave it to createdomain.
+    if kind == GuestKind::Pv
+        || caps.trim().is_empty()
+        || caps.split_whitespace().any(|c| c.starts_with("hvm-"))
+    {
+        return None;
+    }
+    let kind_name = if kind == GuestKind::Pvh { "PVH" } else { "HVM" };
+    Some(format!(
+        "this host cannot run {kind_name} guests: Xen reports no hvm capability (xen_caps: {}); \
+         use type=\"pv\" or enable VT-x/AMD-V in the firmware",
+        crate::printable(caps.trim())
+    ))
 }
 
 fn make_domain(host: &Host, spec: &CreateSpec) -> Result<u32, Error> {
@@ -1010,6 +1067,7 @@ pub enum DmMachine {
 pub struct DmPlan {
     pub name: String,
     pub binary: String,
+    pub binary_source: DmBinarySource,
     pub machine: DmMachine,
     pub memory_mb: u64,
     /// Disk images QEMU opens.
@@ -1044,6 +1102,11 @@ fn dm_plan(
             .device_model
             .clone()
             .unwrap_or_else(|| paths.qemu_xen.display().to_string()),
+        binary_source: if b.device_model.is_some() {
+            DmBinarySource::Override
+        } else {
+            DmBinarySource::Default
+        },
         machine,
         memory_mb: m.max_kb.saturating_sub(m.video_kb) / 1024,
         disks: cfg
@@ -1119,6 +1182,7 @@ impl DmPlan {
             domid,
             name: self.name.clone(),
             binary: self.binary.clone(),
+            binary_source: self.binary_source,
             args,
             disks: self.disks.clone(),
             serial_pty,
@@ -1320,5 +1384,201 @@ mod plan_tests {
                 .iter()
                 .all(|(k, v)| !k.starts_with("cpu") || v == "online")
         );
+    }
+}
+
+#[cfg(test)]
+mod preflight_tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use xenstore::Daemon;
+
+    use super::*;
+    use crate::fake::{FakeDom0, FakeHv};
+    use crate::xen::XenDom0;
+
+    const NO_HVM: &str = "xen-3.0-x86_64 xen-3.0-x86_32p";
+    const WITH_HVM: &str = "xen-3.0-x86_64 hvm-3.0-x86_32 hvm-3.0-x86_32p hvm-3.0-x86_64";
+
+    #[test]
+    fn hvm_and_pvh_need_an_hvm_capability() {
+        assert_eq!(
+            no_hvm_message(GuestKind::Hvm, NO_HVM).as_deref(),
+            Some(
+                "this host cannot run HVM guests: Xen reports no hvm capability (xen_caps: \
+                 xen-3.0-x86_64 xen-3.0-x86_32p); use type=\"pv\" or enable \
+                 VT-x/AMD-V in the firmware"
+            )
+        );
+        assert!(
+            no_hvm_message(GuestKind::Pvh, NO_HVM)
+                .unwrap()
+                .starts_with("this host cannot run PVH guests: ")
+        );
+        assert_eq!(no_hvm_message(GuestKind::Pv, NO_HVM), None);
+        assert_eq!(no_hvm_message(GuestKind::Hvm, WITH_HVM), None);
+        assert_eq!(no_hvm_message(GuestKind::Pvh, WITH_HVM), None);
+        // Nothing reported is not known to be "no HVM".
+        assert_eq!(no_hvm_message(GuestKind::Hvm, " "), None);
+    }
+
+    struct Scratch(std::path::PathBuf);
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    struct Case {
+        _dir: Scratch,
+        _daemon: Daemon,
+        xs: Xs,
+        paths: HostPaths,
+        qemu: String,
+    }
+
+    fn case(tag: &str) -> Case {
+        let dir = std::env::temp_dir().join(format!("xl-preflight-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let qemu = dir.join("qemu").display().to_string();
+        std::fs::write(&qemu, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&qemu, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let daemon = Daemon::new();
+        let xs = Xs::new(daemon.connect_as(0).unwrap()).unwrap();
+        Case {
+            paths: HostPaths::under(&dir),
+            _dir: Scratch(dir),
+            _daemon: daemon,
+            xs,
+            qemu,
+        }
+    }
+
+    /// Our create with a fake hypervisor reporting `caps` and the Xen
+    /// backend's dom0 (which looks at the device model on disk).
+    fn apply_with(c: &Case, caps: Option<&str>, text: &str) -> Result<u32, CreateError> {
+        let hv = FakeHv {
+            caps: caps.map(str::to_string),
+            ..FakeHv::default()
+        };
+        let host = Host {
+            hv: Box::new(hv),
+            dom0: Box::new(XenDom0::new(c.paths.clone())),
+            paths: c.paths.clone(),
+            xenstored: crate::Xenstored::System,
+        };
+        let mut report = xl_config::Report::new();
+        let cfg = xl_config::parse_config_data(
+            "t.cfg",
+            text,
+            &xl_config::Globals::default(),
+            &xl_config::Host {
+                max_cpus: 2,
+                node_cpus: vec![vec![0, 1]],
+                firmware_dir: "/fw".into(),
+            },
+            &mut report,
+        )
+        .unwrap();
+        apply(&host, &c.xs, &CreatePlan::new(&cfg, &c.paths))
+    }
+
+    /// The fake makes no domain: reaching it means the checks passed.
+    fn reached_make_domain(r: &Result<u32, CreateError>) -> bool {
+        matches!(r, Err(CreateError::Make(_)))
+    }
+
+    fn refusal(r: Result<u32, CreateError>) -> String {
+        match r {
+            Err(e @ CreateError::Refused { .. }) => {
+                assert_eq!(e.rc(), -3);
+                crate::error_chain(&e)
+            }
+            other => panic!("not refused before the domain was made: {other:?}"),
+        }
+    }
+
+    fn hvm(binary: &str) -> String {
+        format!(
+            "type=\"hvm\"\nname=\"t\"\ndevice_model_version=\"qemu-xen\"\n\
+             device_model_override=\"{binary}\"\n"
+        )
+    }
+
+    #[test]
+    fn a_host_without_hvm_refuses_hvm_and_pvh_guests_before_making_them() {
+        let c = case("nohvm");
+        assert_eq!(
+            refusal(apply_with(&c, Some(NO_HVM), &hvm(&c.qemu))),
+            format!(
+                "cannot create domain \"t\": {}",
+                no_hvm_message(GuestKind::Hvm, NO_HVM).unwrap()
+            )
+        );
+        let pvh = "type=\"pvh\"\nname=\"t\"\nkernel=\"/k\"\n";
+        assert!(refusal(apply_with(&c, Some(NO_HVM), pvh)).contains("cannot run PVH guests"));
+        // PV guests do not need it; unknown capabilities are not checked.
+        let pv = "type=\"pv\"\nname=\"t\"\nkernel=\"/k\"\n";
+        assert!(reached_make_domain(&apply_with(&c, Some(NO_HVM), pv)));
+        assert!(reached_make_domain(&apply_with(&c, None, &hvm(&c.qemu))));
+        assert!(reached_make_domain(&apply_with(
+            &c,
+            Some(WITH_HVM),
+            &hvm(&c.qemu)
+        )));
+    }
+
+    #[test]
+    fn a_device_model_that_cannot_run_is_refused_before_the_domain_is_made() {
+        let c = case("dm");
+        let missing = format!("{}.missing", c.qemu);
+        assert_eq!(
+            refusal(apply_with(&c, Some(WITH_HVM), &hvm(&missing))),
+            format!(
+                "cannot create domain \"t\": device model {missing} (device_model_override in \
+                 the config) does not exist: fix device_model_override= (or remove it to use \
+                 the default qemu-xen)"
+            )
+        );
+        // Without an override, the host's qemu-xen path is the one named.
+        let mut default = c.paths.clone();
+        default.qemu_xen = missing.clone().into();
+        let c2 = Case {
+            paths: default,
+            ..case("dm-default")
+        };
+        let text = "type=\"hvm\"\nname=\"t\"\n";
+        assert!(
+            refusal(apply_with(&c2, Some(WITH_HVM), text)).contains(&format!(
+                "device model {missing} (the default qemu-xen path) does not exist: install \
+                 qemu-xen"
+            ))
+        );
+    }
+
+    #[test]
+    fn backends_without_a_binary_to_check_are_not_refused() {
+        let c = case("sim");
+        let hv = FakeHv {
+            caps: Some(WITH_HVM.into()),
+            ..FakeHv::default()
+        };
+        let host = crate::fake::host(hv, FakeDom0::default(), c.paths.clone());
+        let mut report = xl_config::Report::new();
+        let cfg = xl_config::parse_config_data(
+            "t.cfg",
+            &hvm("/nowhere/qemu"),
+            &xl_config::Globals::default(),
+            &xl_config::Host {
+                max_cpus: 2,
+                node_cpus: vec![vec![0, 1]],
+                firmware_dir: "/fw".into(),
+            },
+            &mut report,
+        )
+        .unwrap();
+        let r = apply(&host, &c.xs, &CreatePlan::new(&cfg, &c.paths));
+        assert!(reached_make_domain(&r), "{r:?}");
     }
 }

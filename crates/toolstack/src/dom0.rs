@@ -4,7 +4,7 @@
 use xenstore::Xs;
 
 use crate::bootloader::{BootFiles, BootloaderRun};
-use crate::{DmSpec, Error, HotplugDevice, stats::IoStats};
+use crate::{DmBinarySource, DmSpec, Error, HotplugDevice, stats::IoStats};
 
 /// The dom0 half of the backend seam.
 ///
@@ -18,6 +18,12 @@ pub trait Dom0 {
     /// `hotplug-status`, and its error text is returned.
     fn hotplug(&self, xs: &Xs, dev: &HotplugDevice, add: bool) -> Result<(), Error>;
 
+    /// Whether a device model binary can be started, checked before a
+    /// domain is made. Backends that run no real binary have nothing to
+    /// check.
+    fn check_device_model(&self, _binary: &str, _source: DmBinarySource) -> Result<(), Error> {
+        Ok(())
+    }
     /// Start a domain's device model and wait until it is running.
     /// Returns the pid libxl records in `image/device-model-pid`.
     fn spawn_device_model(&self, _xs: &Xs, _spec: &DmSpec) -> Result<u32, Error> {

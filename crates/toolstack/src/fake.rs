@@ -17,6 +17,8 @@ pub struct FakeHv {
     /// Cpupools and per-domain scheduler parameters (none: the calls fail).
     pub pools: Vec<CpupoolInfo>,
     pub sched: HashMap<u32, SchedParams>,
+    /// xen_caps (none: the call fails).
+    pub caps: Option<String>,
 }
 
 impl FakeHv {
@@ -66,6 +68,9 @@ impl Hypervisor for FakeHv {
     }
     fn create_domain(&self, _: &CreateSpec) -> Result<u32, Error> {
         nope()
+    }
+    fn capabilities(&self) -> Result<String, Error> {
+        self.caps.clone().map_or_else(nope, Ok)
     }
     fn build(&self, _: u32, _: &BuildSpec) -> Result<Built, Error> {
         nope()

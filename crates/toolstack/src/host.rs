@@ -78,7 +78,7 @@ fn xen_bin_dir() -> PathBuf {
 
 /// Where distributions install qemu-xen: Debian's package first, then
 /// Xen's own default.
-const QEMU_XEN_PATHS: [&str; 2] = [
+pub(crate) const QEMU_XEN_PATHS: [&str; 2] = [
     "/usr/libexec/xen-qemu-system-i386",
     "/usr/lib/xen/bin/qemu-system-i386",
 ];

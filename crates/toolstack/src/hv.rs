@@ -39,6 +39,11 @@ pub trait Hypervisor {
     fn version_info(&self) -> Result<VersionInfo, Error> {
         Err(Error::Unsupported("reading the hypervisor's version"))
     }
+    /// The guest ABIs the hypervisor offers (XENVER_capabilities, `xl
+    /// info`'s xen_caps), e.g. "xen-3.0-x86_64 hvm-3.0-x86_64".
+    fn capabilities(&self) -> Result<String, Error> {
+        self.version_info().map(|v| v.capabilities)
+    }
     /// Name of the default scheduler (credit, credit2, ...).
     fn scheduler(&self) -> Result<String, Error> {
         Err(Error::Unsupported("reading the default scheduler"))

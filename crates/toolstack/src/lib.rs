@@ -161,6 +161,21 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// Text from a guest, its device model's log or a config, safe to print
+/// to a terminal: control characters and bidirectional overrides are escaped.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if (c.is_control() && c != '\t') || bidi {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// What `xl trigger` and the shutdown fallbacks can send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Trigger {
@@ -279,11 +294,24 @@ pub struct DmSpec {
     pub name: String,
     /// Binary to run (`device_model_override` or the installed qemu).
     pub binary: String,
+    /// Where `binary` came from, so a failure says what to fix.
+    #[serde(default)]
+    pub binary_source: DmBinarySource,
     pub args: Vec<String>,
     /// Emulated disk images QEMU opens.
     pub disks: Vec<String>,
     /// Whether the guest has an emulated serial port backed by a pty.
     pub serial_pty: bool,
+}
+
+/// Where a device model's binary came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DmBinarySource {
+    /// The host's qemu-xen ([`HostPaths::qemu_xen`]).
+    #[default]
+    Default,
+    /// The config's `device_model_override`.
+    Override,
 }
 
 /// One CPU's place (`xl info -n`); None for what Xen does not know.

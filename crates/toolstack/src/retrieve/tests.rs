@@ -105,6 +105,7 @@ fn host(tag: &str) -> Recorded {
             cpumap: vec![3],
         }],
         sched,
+        ..FakeHv::default()
     };
     let dom0 = FakeDom0 {
         dm_cpus: HashMap::from([(4, vec![0])]),

@@ -2,6 +2,7 @@
 //! xenstore directory, the log in /var/log/xen/qemu-dm-NAME.log, and
 //! readiness when QEMU writes `running` to its state node.
 
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -10,17 +11,19 @@ use std::time::{Duration, Instant};
 
 use xenstore::{Xs, XsOps};
 
-use crate::{DmSpec, Error, HostPaths};
+use crate::{DmBinarySource, DmSpec, Error, HostPaths, printable};
 
 /// LIBXL_DEVICE_MODEL_START_TIMEOUT.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Lines of QEMU's log shown when it fails.
 const LOG_TAIL_LINES: usize = 8;
+/// How much of the log's end is read for them.
+const LOG_TAIL_BYTES: u64 = 64 * 1024;
 /// What libxl limits a QEMU console's buffered output to.
 const CONSOLE_LIMIT: &str = "1048576";
 
 pub(super) fn spawn(paths: &HostPaths, xs: &Xs, spec: &DmSpec) -> Result<u32, Error> {
-    check_executable(&spec.binary)?;
+    check_executable(&spec.binary, spec.binary_source)?;
     let dm_path = format!("/local/domain/0/device-model/{}", spec.domid);
     xs.mkdir(&dm_path)?;
     let state = format!("{dm_path}/state");
@@ -44,8 +47,10 @@ pub(super) fn spawn(paths: &HostPaths, xs: &Xs, spec: &DmSpec) -> Result<u32, Er
         Err(e) => {
             let _ = xs.unwatch(&state, &token);
             return Err(Error::Backend(format!(
-                "cannot start device model {}: {e}",
-                spec.binary
+                "cannot start device model {}: {}: {}",
+                described(&spec.binary, spec.binary_source),
+                crate::error_chain(&e),
+                advice(spec.binary_source)
             )));
         }
     };
@@ -67,27 +72,129 @@ pub(super) fn spawn(paths: &HostPaths, xs: &Xs, spec: &DmSpec) -> Result<u32, Er
             let _ = child.wait();
             Err(Error::Backend(format!(
                 "device model {} {why}{}",
-                spec.binary,
+                described(&spec.binary, spec.binary_source),
                 log_tail(&log_path)
             )))
         }
     }
 }
 
-/// libxl refuses a device model it cannot execute, naming it.
-fn check_executable(binary: &str) -> Result<(), Error> {
-    let meta = std::fs::metadata(binary).map_err(|e| {
-        Error::Backend(format!(
-            "device model {binary} is not executable: {e} (install qemu-xen, or set \
-             device_model_override= in the domain's config)"
-        ))
-    })?;
-    if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
-        Ok(())
+/// Why a device model binary cannot be run.
+#[derive(Debug)]
+enum BinaryProblem {
+    Missing,
+    /// A symbolic link to nothing (its target).
+    BrokenLink(String),
+    Directory,
+    /// Not a regular file (a device, socket or fifo).
+    NotAFile,
+    /// A file without execute permission (its mode).
+    NotExecutable(u32),
+    /// It could not even be looked at (a parent without search
+    /// permission, a loop of links, ...).
+    Unreadable(std::io::Error),
+}
+
+/// libxl refuses a device model it cannot execute; ours also says which
+/// binary that was, where its path came from, and what to do.
+pub(super) fn check_executable(binary: &str, source: DmBinarySource) -> Result<(), Error> {
+    match binary_problem(Path::new(binary)) {
+        None => Ok(()),
+        Some(problem) => Err(Error::Backend(binary_message(
+            binary,
+            source,
+            &problem,
+            &crate::host::QEMU_XEN_PATHS,
+        ))),
+    }
+}
+
+fn binary_problem(path: &Path) -> Option<BinaryProblem> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Some(match std::fs::read_link(path) {
+                Ok(target) => BinaryProblem::BrokenLink(target.display().to_string()),
+                Err(_) => BinaryProblem::Missing,
+            });
+        }
+        Err(e) => return Some(BinaryProblem::Unreadable(e)),
+    };
+    let mode = meta.permissions().mode();
+    if meta.is_dir() {
+        Some(BinaryProblem::Directory)
+    } else if !meta.is_file() {
+        Some(BinaryProblem::NotAFile)
+    } else if mode & 0o111 == 0 {
+        Some(BinaryProblem::NotExecutable(mode & 0o7777))
     } else {
-        Err(Error::Backend(format!(
-            "device model {binary} is not executable"
-        )))
+        None
+    }
+}
+
+/// The message for a device model that cannot run (pure). `probed` are
+/// the paths the host probe looks for qemu-xen in: when the default is
+/// missing, the others were missing too, and the message says so.
+fn binary_message(
+    binary: &str,
+    source: DmBinarySource,
+    problem: &BinaryProblem,
+    probed: &[&str],
+) -> String {
+    let what = match problem {
+        BinaryProblem::Missing => {
+            let others: Vec<&str> = match source {
+                DmBinarySource::Default if probed.contains(&binary) => {
+                    probed.iter().copied().filter(|p| *p != binary).collect()
+                }
+                _ => Vec::new(),
+            };
+            if others.is_empty() {
+                "does not exist".to_string()
+            } else {
+                format!(
+                    "does not exist (nor does {})",
+                    printable(&others.join(" or "))
+                )
+            }
+        }
+        BinaryProblem::BrokenLink(target) => {
+            format!(
+                "is a symbolic link to {}, which does not exist",
+                printable(target)
+            )
+        }
+        BinaryProblem::Directory => "is a directory, not a program".into(),
+        BinaryProblem::NotAFile => "is not a regular file".into(),
+        BinaryProblem::NotExecutable(mode) => format!("is not executable (mode {mode:04o})"),
+        BinaryProblem::Unreadable(e) => format!("cannot be examined: {}", crate::error_chain(e)),
+    };
+    format!(
+        "device model {} {what}: {}",
+        described(binary, source),
+        advice(source)
+    )
+}
+
+/// The binary and where its path came from.
+fn described(binary: &str, source: DmBinarySource) -> String {
+    let origin = match source {
+        DmBinarySource::Default => "the default qemu-xen path",
+        DmBinarySource::Override => "device_model_override in the config",
+    };
+    format!("{} ({origin})", printable(binary))
+}
+
+/// What to do about a device model that will not run.
+fn advice(source: DmBinarySource) -> &'static str {
+    match source {
+        DmBinarySource::Default => {
+            "install qemu-xen (Debian: qemu-system-xen) or set device_model_override= to a \
+             qemu-system-i386 built with Xen support"
+        }
+        DmBinarySource::Override => {
+            "fix device_model_override= (or remove it to use the default qemu-xen)"
+        }
     }
 }
 
@@ -132,13 +239,246 @@ fn wait_running(xs: &Xs, state: &str, child: &mut std::process::Child) -> Result
 }
 
 fn log_tail(path: &Path) -> String {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return String::new();
+    let shown = printable(&path.display().to_string());
+    let text = match read_end(path, LOG_TAIL_BYTES) {
+        Ok(t) => t,
+        Err(e) => {
+            return format!(
+                " (its log {shown} is unreadable: {})",
+                crate::error_chain(&e)
+            );
+        }
     };
     let lines: Vec<&str> = text.lines().collect();
     let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
     if tail.is_empty() {
-        return format!(" (its log {} is empty)", path.display());
+        return format!(" (its log {shown} is empty)");
     }
-    format!("; the end of {}:\n  {}", path.display(), tail.join("\n  "))
+    let tail: Vec<String> = tail.iter().map(|l| printable(l)).collect();
+    format!("; the end of its log {shown}:\n  {}", tail.join("\n  "))
+}
+
+/// The last `max` bytes of a file as text (invalid UTF-8 replaced), from
+/// its first whole line.
+fn read_end(path: &Path, max: u64) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let start = len.saturating_sub(max);
+    f.seek(SeekFrom::Start(start))?;
+    let mut buf = Vec::new();
+    f.take(max).read_to_end(&mut buf)?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    Ok(match text.split_once('\n') {
+        Some((_, rest)) if start > 0 => rest.to_string(),
+        _ => text,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROBED: [&str; 2] = [
+        "/usr/libexec/xen-qemu-system-i386",
+        "/usr/lib/xen/bin/qemu-system-i386",
+    ];
+
+    struct TempDir(std::path::PathBuf);
+    impl TempDir {
+        fn new(tag: &str) -> TempDir {
+            let dir = std::env::temp_dir().join(format!("xl-dm-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+        fn path(&self, name: &str) -> String {
+            self.0.join(name).display().to_string()
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn message(binary: &str, source: DmBinarySource, problem: BinaryProblem) -> String {
+        binary_message(binary, source, &problem, &PROBED)
+    }
+
+    #[test]
+    fn a_missing_default_says_where_qemu_xen_was_looked_for_and_what_to_install() {
+        assert_eq!(
+            message(PROBED[1], DmBinarySource::Default, BinaryProblem::Missing),
+            "device model /usr/lib/xen/bin/qemu-system-i386 (the default qemu-xen path) does \
+             not exist (nor does /usr/libexec/xen-qemu-system-i386): install qemu-xen (Debian: \
+             qemu-system-xen) or set device_model_override= to a qemu-system-i386 built with \
+             Xen support"
+        );
+        // A default path the probe does not know (a host laid out elsewhere).
+        assert_eq!(
+            message("/opt/q", DmBinarySource::Default, BinaryProblem::Missing),
+            "device model /opt/q (the default qemu-xen path) does not exist: install qemu-xen \
+             (Debian: qemu-system-xen) or set device_model_override= to a qemu-system-i386 \
+             built with Xen support"
+        );
+    }
+
+    #[test]
+    fn an_override_says_it_came_from_the_config() {
+        let o = DmBinarySource::Override;
+        let fix = "fix device_model_override= (or remove it to use the default qemu-xen)";
+        assert_eq!(
+            message("/x/y", o, BinaryProblem::Missing),
+            format!(
+                "device model /x/y (device_model_override in the config) does not exist: {fix}"
+            )
+        );
+        // An override that happens to be a probed path is still the config's.
+        assert_eq!(
+            message(PROBED[0], o, BinaryProblem::Missing),
+            format!(
+                "device model /usr/libexec/xen-qemu-system-i386 (device_model_override in the \
+                 config) does not exist: {fix}"
+            )
+        );
+        assert_eq!(
+            message("/x/y", o, BinaryProblem::Directory),
+            format!(
+                "device model /x/y (device_model_override in the config) is a directory, not a \
+                 program: {fix}"
+            )
+        );
+        assert_eq!(
+            message("/x/y", o, BinaryProblem::NotExecutable(0o644)),
+            format!(
+                "device model /x/y (device_model_override in the config) is not executable \
+                 (mode 0644): {fix}"
+            )
+        );
+        assert_eq!(
+            message("/x/y", o, BinaryProblem::BrokenLink("/gone".into())),
+            format!(
+                "device model /x/y (device_model_override in the config) is a symbolic link to \
+                 /gone, which does not exist: {fix}"
+            )
+        );
+        assert_eq!(
+            message("/x/y", o, BinaryProblem::NotAFile),
+            format!(
+                "device model /x/y (device_model_override in the config) is not a regular file: \
+                 {fix}"
+            )
+        );
+        let denied = std::io::Error::from_raw_os_error(13);
+        assert_eq!(
+            message("/x/y", o, BinaryProblem::Unreadable(denied)),
+            format!(
+                "device model /x/y (device_model_override in the config) cannot be examined: \
+                 Permission denied: {fix}"
+            )
+        );
+    }
+
+    #[test]
+    fn no_message_mentions_the_traditional_device_model() {
+        for source in [DmBinarySource::Default, DmBinarySource::Override] {
+            for p in [
+                BinaryProblem::Missing,
+                BinaryProblem::Directory,
+                BinaryProblem::NotExecutable(0),
+            ] {
+                let m = message(PROBED[1], source, p);
+                assert!(!m.contains("qemu-dm") && !m.contains("traditional"), "{m}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_filesystem_decides_the_problem() {
+        use std::os::unix::fs::symlink;
+        let t = TempDir::new("check");
+        let (exe, plain, dir, dangling) = (
+            t.path("qemu"),
+            t.path("plain"),
+            t.path("dir"),
+            t.path("dangling"),
+        );
+        std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(&plain, "").unwrap();
+        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::fs::create_dir(&dir).unwrap();
+        symlink(t.path("nowhere"), &dangling).unwrap();
+        let problem = |p: &str| binary_problem(Path::new(p));
+        assert!(problem(&exe).is_none());
+        assert!(matches!(
+            problem(&t.path("absent")),
+            Some(BinaryProblem::Missing)
+        ));
+        assert!(matches!(problem(&dir), Some(BinaryProblem::Directory)));
+        assert!(matches!(
+            problem(&plain),
+            Some(BinaryProblem::NotExecutable(0o640))
+        ));
+        assert!(
+            matches!(problem(&dangling), Some(BinaryProblem::BrokenLink(to)) if to == t.path("nowhere"))
+        );
+        assert!(matches!(
+            problem("/dev/null"),
+            Some(BinaryProblem::NotAFile)
+        ));
+        assert!(check_executable(&exe, DmBinarySource::Override).is_ok());
+        let e = check_executable(&dir, DmBinarySource::Override).unwrap_err();
+        assert!(e.to_string().contains("is a directory"), "{e}");
+    }
+
+    #[test]
+    fn the_log_tail_names_the_log_and_escapes_what_it_shows() {
+        let t = TempDir::new("log");
+        let log = Path::new(&t.path("qemu-dm-t.log")).to_path_buf();
+        std::fs::write(
+            &log,
+            b"one\ntwo\n\x1b[2Jcleared\rover\xff\n\xe2\x80\xaeevil\tok\n".as_slice(),
+        )
+        .unwrap();
+        assert_eq!(
+            log_tail(&log),
+            format!(
+                "; the end of its log {}:\n  one\n  two\n  \\u{{1b}}[2Jcleared\\rover\u{fffd}\n  \
+                 \\u{{202e}}evil\tok",
+                log.display()
+            )
+        );
+        std::fs::write(&log, "").unwrap();
+        assert_eq!(
+            log_tail(&log),
+            format!(" (its log {} is empty)", log.display())
+        );
+        let absent = Path::new(&t.path("absent.log")).to_path_buf();
+        assert_eq!(
+            log_tail(&absent),
+            format!(
+                " (its log {} is unreadable: No such file or directory)",
+                absent.display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_long_log_shows_only_its_last_whole_lines() {
+        let t = TempDir::new("long");
+        let log = Path::new(&t.path("big.log")).to_path_buf();
+        let mut text = "x".repeat(100_000);
+        for i in 0..20 {
+            text.push_str(&format!("\nline {i}"));
+        }
+        std::fs::write(&log, &text).unwrap();
+        let tail = log_tail(&log);
+        let shown: Vec<&str> = tail.lines().skip(1).map(str::trim).collect();
+        assert_eq!(shown.len(), LOG_TAIL_LINES);
+        assert_eq!(shown.last(), Some(&"line 19"));
+        assert!(!tail.contains("xxx"));
+        // Only the end is read, from its first whole line.
+        assert_eq!(read_end(&log, 20).unwrap(), "line 18\nline 19");
+    }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use xenstore::{Xs, XsOps};
 
-use crate::{DmSpec, Dom0, Error, HostPaths, HotplugDevice};
+use crate::{DmBinarySource, DmSpec, Dom0, Error, HostPaths, HotplugDevice};
 
 /// Needs no hypervisor handle: only where the host keeps its files.
 pub struct XenDom0 {
@@ -48,6 +48,10 @@ impl Dom0 for XenDom0 {
             problems.push(format!("check the disk {params}"));
         }
         Err(Error::Backend(problems.join(": ")))
+    }
+
+    fn check_device_model(&self, binary: &str, source: DmBinarySource) -> Result<(), Error> {
+        super::dm::check_executable(binary, source)
     }
 
     fn spawn_device_model(&self, xs: &Xs, spec: &DmSpec) -> Result<u32, Error> {

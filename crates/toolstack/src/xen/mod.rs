@@ -249,6 +249,12 @@ impl Hypervisor for XenHypervisor {
         })
     }
 
+    fn capabilities(&self) -> Result<String, Error> {
+        Ok(self
+            .xen
+            .version_string(abi::XENVER_CAPABILITIES, abi::XEN_CAPABILITIES_INFO_LEN)?)
+    }
+
     fn scheduler(&self) -> Result<String, Error> {
         let id = self.xen.sched_id()?;
         Ok(abi::SCHEDULERS
