@@ -13,6 +13,7 @@ pub mod create;
 pub mod destroy;
 pub mod devices;
 pub mod devlist;
+mod dm_args;
 mod dom0;
 #[cfg(test)]
 mod fake;
