@@ -76,7 +76,8 @@ pub fn memory_kb(cfg: &DomainConfig) -> MemoryPlan {
     let video = match b.hvm() {
         Some(h) => b.video_memkb.unwrap_or(match h.vga {
             Some("none") => 0,
-            Some("stdvga") => 16 * 1024,
+            Some("std") => 16 * 1024,
+            Some("qxl") => 128 * 1024,
             _ => 8 * 1024,
         }),
         None => 0,
