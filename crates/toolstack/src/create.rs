@@ -362,6 +362,7 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32) -> StepResult {
         devices::write(xs, &console_device(domid, &built))
     })?;
     if let Some(dm) = &plan.device_model {
+        step("failed to spawn device model", || dm.check())?;
         let spec = dm.spec(domid, &host.paths.run);
         let pid = step("failed to spawn device model", || {
             dom0.spawn_device_model(xs, &spec)
@@ -704,14 +705,14 @@ fn disk_device(
     }
 }
 
-fn nic_devid(index: usize, n: &xl_config::domain::Nic) -> u32 {
+pub(crate) fn nic_devid(index: usize, n: &xl_config::domain::Nic) -> u32 {
     n.devid
         .and_then(|d| u32::try_from(d).ok())
         .unwrap_or(index as u32)
 }
 
 /// The nic's MAC, or the one libxl makes up: an address in Xen's OUI.
-fn nic_mac(cfg: &DomainConfig, devid: u32, n: &xl_config::domain::Nic) -> [u8; 6] {
+pub(crate) fn nic_mac(cfg: &DomainConfig, devid: u32, n: &xl_config::domain::Nic) -> [u8; 6] {
     if n.mac != [0; 6] {
         return n.mac;
     }

@@ -256,6 +256,8 @@ pub struct DmSpec {
     /// Binary to run (`device_model_override` or the installed qemu).
     pub binary: String,
     pub args: Vec<String>,
+    /// Added to xl's environment.
+    pub env: Vec<(String, String)>,
     /// Emulated disk images QEMU opens.
     pub disks: Vec<String>,
     /// Whether the guest has an emulated serial port backed by a pty.

@@ -16,8 +16,6 @@ use crate::{DmSpec, Error, HostPaths};
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Lines of QEMU's log shown when it fails.
 const LOG_TAIL_LINES: usize = 8;
-/// What libxl limits a QEMU console's buffered output to.
-const CONSOLE_LIMIT: &str = "1048576";
 
 pub(super) fn spawn(paths: &HostPaths, xs: &Xs, spec: &DmSpec) -> Result<u32, Error> {
     check_executable(&spec.binary)?;
@@ -31,7 +29,7 @@ pub(super) fn spawn(paths: &HostPaths, xs: &Xs, spec: &DmSpec) -> Result<u32, Er
     crate::trace::info(|| format!("starting {} {}", spec.binary, spec.args.join(" ")));
     let spawned = Command::new(&spec.binary)
         .args(&spec.args)
-        .env("XEN_QEMU_CONSOLE_LIMIT", CONSOLE_LIMIT)
+        .envs(spec.env.clone())
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(|e| log_error(&log_path, e))?)
         .stderr(log)
