@@ -12,9 +12,10 @@ use xl_config::json::Json;
 
 use crate::bootloader::{BootloaderPlan, BootloaderRun};
 use crate::devices::{self, NewDevice};
+use crate::dm_args::dm_plan;
+pub use crate::dm_args::{DmMachine, DmPlan};
 use crate::{
-    BuildSpec, Built, CreateSpec, DmBinarySource, DmSpec, Error, GuestKind, Host, HostPaths,
-    destroy, names, userdata,
+    BuildSpec, Built, CreateSpec, Error, GuestKind, Host, HostPaths, destroy, names, userdata,
 };
 
 /// LIBXL_MAXMEM_CONSTANT: slack above the target that Xen's limit allows.
@@ -83,7 +84,8 @@ pub fn memory_kb(cfg: &DomainConfig) -> MemoryPlan {
     let video = match b.hvm() {
         Some(h) => b.video_memkb.unwrap_or(match h.vga {
             Some("none") => 0,
-            Some("stdvga") => 16 * 1024,
+            Some("std") => 16 * 1024,
+            Some("qxl") => 128 * 1024,
             _ => 8 * 1024,
         }),
         None => 0,
@@ -539,6 +541,7 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32) -> StepResult {
         })?;
     }
     if let Some(dm) = &plan.device_model {
+        step("failed to spawn device model", || dm.check())?;
         let spec = dm.spec(domid, &host.paths.run);
         let pid = step("failed to spawn device model", || {
             dom0.spawn_device_model(xs, &spec)
@@ -911,14 +914,14 @@ fn disk_device(
     }
 }
 
-fn nic_devid(index: usize, n: &xl_config::domain::Nic) -> u32 {
+pub(crate) fn nic_devid(index: usize, n: &xl_config::domain::Nic) -> u32 {
     n.devid
         .and_then(|d| u32::try_from(d).ok())
         .unwrap_or(index as u32)
 }
 
 /// The nic's MAC, or the one libxl makes up: an address in Xen's OUI.
-fn nic_mac(cfg: &DomainConfig, devid: u32, n: &xl_config::domain::Nic) -> [u8; 6] {
+pub(crate) fn nic_mac(cfg: &DomainConfig, devid: u32, n: &xl_config::domain::Nic) -> [u8; 6] {
     if n.mac != [0; 6] {
         return n.mac;
     }
@@ -931,7 +934,7 @@ fn nic_mac(cfg: &DomainConfig, devid: u32, n: &xl_config::domain::Nic) -> [u8; 6
 }
 
 /// Whether a disk gets a QEMU (qdisk) backend rather than blkback.
-fn disk_is_qdisk(d: &xl_config::domain::Disk) -> bool {
+pub(crate) fn disk_is_qdisk(d: &xl_config::domain::Disk) -> bool {
     d.backend == Some("qdisk") || d.format.is_some_and(|f| f != "raw")
 }
 
@@ -1044,149 +1047,6 @@ fn nic_device(
             ("trusted".into(), "1".into()),
         ],
         back: back.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-    }
-}
-
-/// The device model invocation (the parts of libxl_dm.c's argv that
-/// matter for a plain HVM guest).
-/// Which QEMU machine a domain's device model is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DmMachine {
-    /// Backends only (qdisk disks, vfb, ...) for a PV or PVH guest.
-    Xenpv,
-    /// The emulated PC of an HVM guest.
-    Xenfv {
-        serial: Option<String>,
-        boot: Option<String>,
-        vcpus: VcpuPlan,
-    },
-}
-
-/// What the device model is started with, apart from the domid.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DmPlan {
-    pub name: String,
-    pub binary: String,
-    pub binary_source: DmBinarySource,
-    pub machine: DmMachine,
-    pub memory_mb: u64,
-    /// Disk images QEMU opens.
-    pub disks: Vec<String>,
-}
-
-/// libxl's rule: HVM guests always get a device model; PV and PVH guests
-/// only when a device needs one (here: a qdisk disk).
-fn dm_plan(
-    cfg: &DomainConfig,
-    paths: &HostPaths,
-    kind: GuestKind,
-    vcpus: VcpuPlan,
-    m: MemoryPlan,
-) -> Option<DmPlan> {
-    let b = &cfg.b_info;
-    let machine = match kind {
-        GuestKind::Hvm => {
-            let h = b.hvm();
-            DmMachine::Xenfv {
-                serial: h.and_then(|h| h.serial.clone()),
-                boot: h.and_then(|h| h.boot.clone()),
-                vcpus,
-            }
-        }
-        _ if cfg.disks.iter().any(disk_is_qdisk) => DmMachine::Xenpv,
-        _ => return None,
-    };
-    Some(DmPlan {
-        name: cfg.c_info.name.clone(),
-        binary: b
-            .device_model
-            .clone()
-            .unwrap_or_else(|| paths.qemu_xen.display().to_string()),
-        binary_source: if b.device_model.is_some() {
-            DmBinarySource::Override
-        } else {
-            DmBinarySource::Default
-        },
-        machine,
-        memory_mb: m.max_kb.saturating_sub(m.video_kb) / 1024,
-        disks: cfg
-            .disks
-            .iter()
-            .filter(|d| kind == GuestKind::Hvm || disk_is_qdisk(d))
-            .filter_map(|d| d.pdev_path.clone())
-            .filter(|p| !p.is_empty())
-            .collect(),
-    })
-}
-
-impl DmPlan {
-    /// libxl_dm.c's argv for domain `domid`, as far as the plan's keys go;
-    /// QMP sockets live in `run`.
-    pub fn spec(&self, domid: u32, run: &std::path::Path) -> DmSpec {
-        let run = run.display();
-        let mut args: Vec<String> = vec![
-            "-xen-domid".to_string(),
-            domid.to_string(),
-            "-no-shutdown".into(),
-            "-chardev".into(),
-            format!("socket,id=libxl-cmd,path={run}/qmp-libxl-{domid},server=on,wait=off"),
-            "-mon".into(),
-            "chardev=libxl-cmd,mode=control".into(),
-            "-chardev".into(),
-            format!(
-                "socket,id=libxenstat-cmd,path={run}/qmp-libxenstat-{domid},server=on,wait=off"
-            ),
-            "-mon".into(),
-            "chardev=libxenstat-cmd,mode=control".into(),
-            "-nodefaults".into(),
-            "-no-user-config".into(),
-        ];
-        if self.machine == DmMachine::Xenpv {
-            args.push("-xen-attach".into());
-        }
-        args.extend([
-            "-name".into(),
-            self.name.clone(),
-            "-vnc".into(),
-            "none".into(),
-            "-display".into(),
-            "none".into(),
-        ]);
-        let mut serial_pty = false;
-        match &self.machine {
-            DmMachine::Xenpv => {
-                args.extend(["-nographic".into(), "-machine".into(), "xenpv".into()]);
-            }
-            DmMachine::Xenfv {
-                serial,
-                boot,
-                vcpus,
-            } => {
-                if let Some(s) = serial {
-                    args.extend(["-serial".into(), s.clone()]);
-                    serial_pty = s == "pty";
-                }
-                if let Some(boot) = boot {
-                    args.extend(["-boot".into(), format!("order={boot}")]);
-                }
-                args.extend([
-                    "-smp".into(),
-                    format!("{},maxcpus={}", vcpus.online, vcpus.max),
-                    "-machine".into(),
-                    "xenfv,suppress-vmdesc=on".into(),
-                ]);
-            }
-        }
-        args.extend(["-m".into(), self.memory_mb.to_string()]);
-        DmSpec {
-            domid,
-            name: self.name.clone(),
-            binary: self.binary.clone(),
-            binary_source: self.binary_source,
-            args,
-            disks: self.disks.clone(),
-            serial_pty,
-        }
     }
 }
 
@@ -1309,58 +1169,6 @@ mod plan_tests {
         assert_eq!(
             plan.vm_nodes[0],
             ("image/ostype".to_string(), "linux".to_string())
-        );
-    }
-
-    /// A qdisk disk gives a PV guest a xenpv QEMU, started with the argv
-    /// the real xl 4.17 used for the same config (its -vvv log in the lab).
-    #[test]
-    fn qdisk_pv_guest_gets_the_real_xl_xenpv_argv() {
-        let plan = CreatePlan::new(&lab_config("pv-dev"), &debian_paths());
-        let dm = plan.device_model.as_ref().expect("a device model");
-        let spec = dm.spec(2, std::path::Path::new("/var/run/xen"));
-        assert_eq!(spec.binary, "/usr/libexec/xen-qemu-system-i386");
-        let want = [
-            "-xen-domid",
-            "2",
-            "-no-shutdown",
-            "-chardev",
-            "socket,id=libxl-cmd,path=/var/run/xen/qmp-libxl-2,server=on,wait=off",
-            "-mon",
-            "chardev=libxl-cmd,mode=control",
-            "-chardev",
-            "socket,id=libxenstat-cmd,path=/var/run/xen/qmp-libxenstat-2,server=on,wait=off",
-            "-mon",
-            "chardev=libxenstat-cmd,mode=control",
-            "-nodefaults",
-            "-no-user-config",
-            "-xen-attach",
-            "-name",
-            "lab-pvdev",
-            "-vnc",
-            "none",
-            "-display",
-            "none",
-            "-nographic",
-            "-machine",
-            "xenpv",
-            "-m",
-            "256",
-        ];
-        assert_eq!(spec.args, want);
-        let disk = &plan.disks[0];
-        let back = |k: &str| {
-            disk.back
-                .iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.as_str())
-        };
-        assert_eq!(disk.backend_kind, "qdisk");
-        assert_eq!(back("params"), Some("aio:/lab/guest/boot.img"));
-        assert_eq!(back("specification"), Some("xen"));
-        assert!(
-            disk.front
-                .contains(&("protocol".to_string(), "x86_64-abi".to_string()))
         );
     }
 

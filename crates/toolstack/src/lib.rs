@@ -13,6 +13,7 @@ pub mod create;
 pub mod destroy;
 pub mod devices;
 pub mod devlist;
+mod dm_args;
 mod dom0;
 #[cfg(test)]
 mod fake;
@@ -298,6 +299,8 @@ pub struct DmSpec {
     #[serde(default)]
     pub binary_source: DmBinarySource,
     pub args: Vec<String>,
+    /// Added to xl's environment.
+    pub env: Vec<(String, String)>,
     /// Emulated disk images QEMU opens.
     pub disks: Vec<String>,
     /// Whether the guest has an emulated serial port backed by a pty.

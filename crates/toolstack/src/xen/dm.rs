@@ -19,8 +19,6 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 const LOG_TAIL_LINES: usize = 8;
 /// How much of the log's end is read for them.
 const LOG_TAIL_BYTES: u64 = 64 * 1024;
-/// What libxl limits a QEMU console's buffered output to.
-const CONSOLE_LIMIT: &str = "1048576";
 
 pub(super) fn spawn(paths: &HostPaths, xs: &Xs, spec: &DmSpec) -> Result<u32, Error> {
     check_executable(&spec.binary, spec.binary_source)?;
@@ -34,7 +32,7 @@ pub(super) fn spawn(paths: &HostPaths, xs: &Xs, spec: &DmSpec) -> Result<u32, Er
     crate::trace::info(|| format!("starting {} {}", spec.binary, spec.args.join(" ")));
     let spawned = Command::new(&spec.binary)
         .args(&spec.args)
-        .env("XEN_QEMU_CONSOLE_LIMIT", CONSOLE_LIMIT)
+        .envs(spec.env.clone())
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(|e| log_error(&log_path, e))?)
         .stderr(log)
