@@ -7,6 +7,7 @@
 #   $IMG/vmlinux         the same kernel as an ELF: PV domU (loads fast, no un-xz under TCG)
 #   $IMG/domU.cpio.gz    PV domU initramfs: busybox + guest/pv-init.sh
 #   $IMG/boot.img        HVM domU disk: boot sector from guest/boot.S
+#   $IMG/boot.qcow2      the same disk as qcow2, with a blank installer.iso beside it
 #   $IMG/pvh.elf         PVH domU kernel from guest/pvh.S
 #   $IMG/dom0.cpio.gz    dom0 initramfs: busybox, bash, jq, the Xen 4.17 userland, the
 #                        device model + firmware, xen kernel modules, the guest images above
@@ -116,8 +117,8 @@ lab_build_domu() {
 
 lab_build_tiny() {
   local key t
-  key=$(lab_hash "$LAB/guest/boot.S" "$LAB/guest/pvh.S" "$(lab_pkgver binutils)")
-  lab_fresh boot.img "$key" && lab_fresh pvh.elf "$key" && return 0
+  key=$(lab_hash "$LAB/guest/boot.S" "$LAB/guest/pvh.S" "$(lab_pkgver binutils)" "$(lab_pkgver qemu-utils)")
+  lab_fresh boot.img "$key" && lab_fresh pvh.elf "$key" && lab_fresh boot.qcow2 "$key" && return 0
   t=$(mktemp -d)
   as --32 -o "$t/boot.o" "$LAB/guest/boot.S"
   ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$t/boot.bin" "$t/boot.o"
@@ -127,11 +128,16 @@ lab_build_tiny() {
   rm -f "$IMG/boot.img"
   truncate -s 1M "$IMG/boot.img"
   dd if="$t/boot.bin" of="$IMG/boot.img" conv=notrunc status=none
+  # The NixOS wiki's HVM example: the disk as qcow2, an installer ISO as a cdrom (this one
+  # is blank, so SeaBIOS goes on to the disk as boot="cd" says).
+  rm -f "$IMG/boot.qcow2" "$IMG/installer.iso"
+  qemu-img convert -q -f raw -O qcow2 "$IMG/boot.img" "$IMG/boot.qcow2"
+  truncate -s 1M "$IMG/installer.iso"
   as --32 -o "$t/pvh.o" "$LAB/guest/pvh.S"
   # -N: one small RWX segment; the note section must sit inside the guest's RAM too
-  ld -m elf_i386 -N --no-warn-rwx-segments -Ttext=0x100000 --section-start=.note.Xen=0x100400 -o "$IMG/pvh.elf" "$t/pvh.o"
+  ld -m elf_i386 -N --no-warn-rwx-segments -Ttext=0x100000 --section-start=.note.Xen=0x100800 -o "$IMG/pvh.elf" "$t/pvh.o"
   rm -rf "$t"
-  lab_done boot.img "$key"; lab_done pvh.elf "$key"
+  lab_done boot.img "$key"; lab_done pvh.elf "$key"; lab_done boot.qcow2 "$key"
 }
 
 lab_build_pvgrub() {  # a PvGrub2 image (Debian's grub-xen-bin) whose embedded config prints
@@ -149,7 +155,7 @@ lab_build_pvgrub() {  # a PvGrub2 image (Debian's grub-xen-bin) whose embedded c
 lab_build_dom0() {
   local key r="$IMG/rootfs-dom0" xenlib=/usr/lib/xen-4.17 bins m t f
   key=$(lab_hash "$LAB/host/build.sh" "$KVER" \
-        "$(cat "$IMG"/{vmlinux,domU.cpio.gz,boot.img,pvh.elf,pvgrub.elf}.key)" \
+        "$(cat "$IMG"/{vmlinux,domU.cpio.gz,boot.img,pvh.elf,pvgrub.elf,boot.qcow2}.key)" \
         "$(lab_pkgver xen-utils-4.17 xen-utils-common xenstore-utils qemu-system-xen seabios busybox-static bash jq libc6 util-linux mount python3.11-minimal libpython3.11-stdlib e2fsprogs)")
   lab_fresh dom0.cpio.gz "$key" && return 0
   lab_skeleton "$r"
@@ -214,7 +220,7 @@ lab_build_dom0() {
   depmod -b "$r" "$KVER"
   # guest images
   mkdir -p "$r/lab/guest"
-  cp "$IMG"/{vmlinux,vmlinuz,domU.cpio.gz,boot.img,pvh.elf,pvgrub.elf} "$r/lab/guest/"
+  cp "$IMG"/{vmlinux,vmlinuz,domU.cpio.gz,boot.img,boot.qcow2,installer.iso,pvh.elf,pvgrub.elf} "$r/lab/guest/"
   lab_cpio "$r" "$IMG/dom0.cpio.gz"
   rm -rf "$r"
   lab_done dom0.cpio.gz "$key"

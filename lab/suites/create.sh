@@ -19,38 +19,6 @@ if ! ip link show xenbr0 >/dev/null 2>&1; then
 fi
 truncate -s 64M /tmp/lab-pvfile.img
 
-host_state() {  # what a domain leaves behind: xenstore, libxl files, processes, loops, vifs
-  xenstore-ls -f | grep -v -E '^/local/domain/0/(memory|device-model)' | sort
-  ls /var/lib/xen | sort
-  ls /var/run/xen | grep -v -E '^(domid-history|xenconsoled.pid|xenstored.pid)$' | sort
-  echo "device models: $(ps -eo args | grep -c '^/usr/[l]ibexec/xen-qemu-system')"
-  echo "xl processes: $(ps -eo args | grep -c 'xl-[o]urs ')"
-  losetup -a
-  ip -o link | awk '{print $2}' | grep -E '^vif' || true
-}
-same_state() {  # same_state BEFORE: the host is as BEFORE (a monitor may take a moment to go)
-  local i
-  for i in $(seq 10); do
-    host_state >"$1.now"
-    cmp -s "$1" "$1.now" && return 0
-    sleep 1
-  done
-  echo "host state changed:"; diff -u "$1" "$1.now" | head -n 40
-  return 1
-}
-domid_of() { xl domid "$1" 2>/dev/null; }
-# The domain's xenstore, with what differs between two creates masked: ids, uuids, ring
-# frames, ports, times, ttys, random MACs.
-dom_tree() {  # dom_tree DOMID
-  local d="$1"
-  { xenstore-ls -f "/local/domain/$d"; xenstore-ls -f "/libxl/$d"
-    xenstore-ls -f "/vm/$(xenstore-read "/local/domain/$d/vm" | sed 's#^/vm/##')"
-    for k in vbd vif console qdisk; do xenstore-ls -f "/local/domain/0/backend/$k/$d" 2>/dev/null; done
-  } | sed -E -e "s#/(domain|backend/[a-z]+|libxl)/$d(/| |$)#/\\1/D\\2#g" \
-             -e 's#[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}#UUID#g' \
-             -e 's#/(ring-ref|port|domid|frontend-id|start_time|tty|node|physical-device|physical-device-path|event-channel|hotplug-status|state)( = ).*#/\1\2X#' \
-    | sort
-}
 created() {  # created NAME: ours' create left a running domain NAME, also in the real xl's list
   in_list "$1"
 }

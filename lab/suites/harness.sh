@@ -11,15 +11,6 @@ set -uo pipefail
 . /lab/suites/lib.sh
 G=/lab/guest
 
-dmesg_has() {  # dmesg_has DOMID TEXT SECS: "(dDOMID) [timestamp] TEXT" appears in `xl dmesg`
-  local _
-  for _ in $(seq $(($3 * 2))); do
-    "$XL" dmesg | grep -aE "^\\(d$1\\) (\\[[ 0-9.]*\\] )?$2" && return 0
-    sleep 0.5
-  done
-  echo "no '(d$1) $2' in xl dmesg; its tail:"; "$XL" dmesg | tail -n 20
-  return 1
-}
 C="$OUT/console"
 mkdir -p "$C"
 

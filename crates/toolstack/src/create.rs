@@ -650,11 +650,11 @@ fn skeleton_nodes(
         "feature-poweroff",
         "feature-reboot",
         "feature-suspend",
-        "sysrq",
     ];
     if hvm {
         control.extend(["feature-s3", "feature-s4"]);
     }
+    control.push("sysrq");
     for c in control {
         let p = format!("{dom}/control/{c}");
         t.mkdir(&p)?;
@@ -668,13 +668,13 @@ fn skeleton_nodes(
         &format!("{dom}/control/platform-feature-xs_reset_watches"),
         "1",
     )?;
-    for sub in ["data", "drivers", "feature", "attr", "error"] {
-        t.mkdir(&format!("{dom}/{sub}"))?;
-        t.set_perms(&format!("{dom}/{sub}"), &rw)?;
-    }
     if hvm {
         t.mkdir(&format!("{dom}/hvmloader"))?;
         t.set_perms(&format!("{dom}/hvmloader"), &ro)?;
+    }
+    for sub in ["data", "drivers", "feature", "attr", "error"] {
+        t.mkdir(&format!("{dom}/{sub}"))?;
+        t.set_perms(&format!("{dom}/{sub}"), &rw)?;
     }
     t.write(&format!("{vm}/uuid"), &uuid_string(&plan.uuid))?;
     t.write(&format!("{vm}/name"), &plan.name)?;
@@ -870,7 +870,7 @@ fn disk_device(
     let vdev = d.vdev.clone().unwrap_or_default();
     let devid = devices::disk_devid(&vdev).unwrap_or(index as u32);
     let target = d.pdev_path.clone().unwrap_or_default();
-    let qdisk = disk_is_qdisk(d);
+    let qdisk = disk_is_qdisk(kind, d);
     let cdrom = d.is_cdrom != 0;
     let mut back = vec![
         ("removable", d.removable.to_string()),
@@ -934,8 +934,11 @@ pub(crate) fn nic_mac(cfg: &DomainConfig, devid: u32, n: &xl_config::domain::Nic
 }
 
 /// Whether a disk gets a QEMU (qdisk) backend rather than blkback.
-pub(crate) fn disk_is_qdisk(d: &xl_config::domain::Disk) -> bool {
-    d.backend == Some("qdisk") || d.format.is_some_and(|f| f != "raw")
+pub(crate) fn disk_is_qdisk(kind: GuestKind, d: &xl_config::domain::Disk) -> bool {
+    d.backend == Some("qdisk")
+        || d.format.is_some_and(|f| f != "raw")
+        // libxl: an HVM guest's cdroms are QEMU's, so they can be changed.
+        || (kind == GuestKind::Hvm && d.is_cdrom != 0)
 }
 
 /// The configuration as libxl stores it once its create-time defaults are
@@ -963,7 +966,8 @@ fn stored_config(cfg: &DomainConfig, video_kb: u64) -> Json {
     {
         x.push(("msr_relaxed".into(), Json::str("False")));
     }
-    let hvm = kind_of(cfg) == GuestKind::Hvm;
+    let kind = kind_of(cfg);
+    let hvm = kind == GuestKind::Hvm;
     if let Json::Obj(top) = &mut j {
         for (k, v) in top.iter_mut() {
             let Json::Arr(items) = v else { continue };
@@ -974,7 +978,7 @@ fn stored_config(cfg: &DomainConfig, video_kb: u64) -> Json {
                         // libxl settles and stores the backend for QEMU
                         // disks; a file or device for blkback keeps none
                         // (seen with the real xl 4.17 in the lab).
-                        if !f.iter().any(|(k, _)| k == "backend") && disk_is_qdisk(d) {
+                        if !f.iter().any(|(k, _)| k == "backend") && disk_is_qdisk(kind, d) {
                             set(f, DISK_ORDER, "backend", Some(Json::str("qdisk")));
                         }
                         if !f.iter().any(|(k, _)| k == "colo_restore_enable") {

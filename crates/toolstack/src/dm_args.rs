@@ -105,7 +105,9 @@ pub(crate) fn dm_plan(
             let hvm = hvm_args(cfg, h, vcpus, m, graphics, &mut invalid);
             (DmMachine::Xenfv(Box::new(hvm)), b.extra_hvm.clone())
         }
-        _ if cfg.disks.iter().any(disk_is_qdisk) => (DmMachine::Xenpv, b.extra_pv.clone()),
+        _ if cfg.disks.iter().any(|d| disk_is_qdisk(kind, d)) => {
+            (DmMachine::Xenpv, b.extra_pv.clone())
+        }
         _ => return None,
     };
     let mut display = Vec::new();
@@ -147,7 +149,7 @@ pub(crate) fn dm_plan(
         disks: cfg
             .disks
             .iter()
-            .filter(|d| kind == GuestKind::Hvm || disk_is_qdisk(d))
+            .filter(|d| kind == GuestKind::Hvm || disk_is_qdisk(kind, d))
             .filter_map(|d| d.pdev_path.clone())
             .filter(|p| !p.is_empty())
             .collect(),
@@ -554,7 +556,7 @@ fn drives(cfg: &DomainConfig, h: &HvmInfo, invalid: &mut Vec<String>) -> Vec<Str
         };
         let cdrom = d.is_cdrom != 0;
         // QEMU reads what blkback would serve as raw.
-        let format = if disk_is_qdisk(d) {
+        let format = if disk_is_qdisk(GuestKind::Hvm, d) {
             qemu_format(d.format)
         } else {
             Some("raw")
@@ -570,8 +572,8 @@ fn drives(cfg: &DomainConfig, h: &HvmInfo, invalid: &mut Vec<String>) -> Vec<Str
             // a hotplug script (whose path only the script knows) or a
             // driver domain is not emulated.
             let raw = d.format.is_none_or(|f| f == "raw");
-            let local =
-                d.backend_domname.is_none() && ((raw && d.script.is_none()) || disk_is_qdisk(d));
+            let local = d.backend_domname.is_none()
+                && ((raw && d.script.is_none()) || disk_is_qdisk(GuestKind::Hvm, d));
             if !local {
                 continue;
             }

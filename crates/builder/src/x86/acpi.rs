@@ -118,8 +118,6 @@ pub struct AcpiRequest {
     /// xl's `apic` (on by default); libacpi drops the MADT when it is off
     /// and the guest has a single vCPU.
     pub apic: bool,
-    /// The libxl release imitated: before 4.19 every vCPU is marked enabled.
-    pub xen_version: (u32, u32),
     /// Put the RSDP at [`RSDP_LOW_GPA`]; libxl does so for Linux kernels
     /// without `XENFEAT_linux_rsdp_unrestricted`, else right after the tables.
     pub rsdp_below_1mib: bool,
@@ -189,7 +187,6 @@ pub fn pvh_acpi(req: &AcpiRequest) -> Result<PvhAcpi, AcpiError> {
 struct Vcpus {
     count: u8,
     online: u8,
-    only_online_enabled: bool,
     apic: bool,
 }
 
@@ -213,8 +210,6 @@ impl Vcpus {
         Ok(Self {
             count,
             online,
-            // libxl 4.19 started copying the online map (`avail_vcpus`).
-            only_online_enabled: req.xen_version >= (4, 19),
             apic: req.apic,
         })
     }
@@ -224,7 +219,7 @@ impl Vcpus {
     }
 
     fn status(&self, cpu: u8) -> EnabledStatus {
-        if !self.only_online_enabled || cpu < self.online {
+        if cpu < self.online {
             EnabledStatus::Enabled
         } else {
             EnabledStatus::Disabled
@@ -793,15 +788,11 @@ mod tests {
 
     use super::*;
 
-    const XEN_4_17: (u32, u32) = (4, 17);
-    const XEN_4_19: (u32, u32) = (4, 19);
-
-    fn request(max_vcpus: u32, online_vcpus: u32, xen_version: (u32, u32)) -> AcpiRequest {
+    fn request(max_vcpus: u32, online_vcpus: u32) -> AcpiRequest {
         AcpiRequest {
             max_vcpus,
             online_vcpus,
             apic: true,
-            xen_version,
             rsdp_below_1mib: false,
         }
     }
@@ -914,7 +905,7 @@ mod tests {
 
     #[test]
     fn rsdp_has_both_checksums_and_libacpi_identity() {
-        let guest = build(request(4, 4, XEN_4_17));
+        let guest = build(request(4, 4));
         let rsdp = guest.rsdp();
         assert_eq!(&rsdp[..8], b"RSD PTR ");
         assert_eq!(sum(&rsdp[..20]), 0, "ACPI 1.0 checksum");
@@ -931,7 +922,7 @@ mod tests {
 
     #[test]
     fn every_table_sums_to_zero_and_carries_libacpi_ids() {
-        let guest = build(request(8, 3, XEN_4_19));
+        let guest = build(request(8, 3));
         let fadt_v1 = guest.rsdt_entries()[0];
         let tables = [
             (guest.xsdt_gpa(), b"XSDT"),
@@ -951,7 +942,7 @@ mod tests {
 
     #[test]
     fn rsdp_leads_to_fadts_madt_dsdt_and_facs() {
-        let guest = build(request(4, 4, XEN_4_17));
+        let guest = build(request(4, 4));
         let madt = guest.madt_gpa();
         assert_eq!(guest.xsdt_entries().len(), 2);
         assert_eq!(guest.rsdt_entries(), [guest.rsdt_entries()[0], madt]);
@@ -986,7 +977,7 @@ mod tests {
 
     #[test]
     fn fadt_is_libacpi_pvh_one() {
-        let guest = build(request(2, 2, XEN_4_17));
+        let guest = build(request(2, 2));
         let fadt = guest.fadt_gpa();
         let flags = guest.u32(fadt + 112);
         let libacpi_flags = (1 << 0) | (1 << 2) | (1 << 6) | (1 << 8) | (1 << 15);
@@ -1055,31 +1046,23 @@ mod tests {
         assert_eq!(guest.bytes(v1, 116)[36..76], guest.bytes(fadt, 116)[36..76]);
     }
 
+    /// libxl marks only the online vCPUs enabled: 4.19 and the maintained 4.17 and 4.18
+    /// releases (the lab's 4.17.7 guest sees 4 Local APICs, 2 enabled, for vcpus=2,
+    /// maxvcpus=4).
     #[test]
-    fn madt_has_even_apic_ids_all_enabled_before_4_19() {
-        for version in [(4, 17), (4, 18)] {
-            let guest = build(request(6, 2, version));
-            let madt = guest.madt_gpa();
-            assert_eq!(guest.u8(madt + 8), 2, "revision");
-            assert_eq!(guest.u32(madt + 36), 0xfee0_0000, "Local APIC address");
-            assert_eq!(guest.u32(madt + 40), 1, "PCAT_COMPAT");
-            let expected: Vec<_> = (0..6).map(|i| (i, 2 * i, 1)).collect();
-            assert_eq!(guest.lapics(), expected, "{version:?}");
-        }
-    }
-
-    #[test]
-    fn madt_enables_only_online_vcpus_from_4_19() {
-        for version in [(4, 19), (4, 20), (5, 0)] {
-            let guest = build(request(6, 2, version));
-            let expected: Vec<_> = (0..6).map(|i| (i, 2 * i, u32::from(i < 2))).collect();
-            assert_eq!(guest.lapics(), expected, "{version:?}");
-        }
+    fn madt_has_even_apic_ids_and_enables_the_online_vcpus() {
+        let guest = build(request(6, 2));
+        let madt = guest.madt_gpa();
+        assert_eq!(guest.u8(madt + 8), 2, "revision");
+        assert_eq!(guest.u32(madt + 36), 0xfee0_0000, "Local APIC address");
+        assert_eq!(guest.u32(madt + 40), 1, "PCAT_COMPAT");
+        let expected: Vec<_> = (0..6).map(|i| (i, 2 * i, u32::from(i < 2))).collect();
+        assert_eq!(guest.lapics(), expected);
     }
 
     #[test]
     fn acpi_info_points_dsdt_at_the_madt() {
-        let guest = build(request(5, 5, XEN_4_17));
+        let guest = build(request(5, 5));
         let info = &guest.0.info;
         assert_eq!((info.gpa, info.bytes.len()), (ACPI_INFO_GPA, 4096));
         let madt = guest.madt_gpa();
@@ -1101,7 +1084,7 @@ mod tests {
 
     #[test]
     fn rsdp_sits_below_1mib_or_right_after_the_tables() {
-        let mut req = request(4, 4, XEN_4_17);
+        let mut req = request(4, 4);
         let after = pvh_acpi(&req).unwrap();
         req.rsdp_below_1mib = true;
         let low = pvh_acpi(&req).unwrap();
@@ -1122,7 +1105,7 @@ mod tests {
 
     #[test]
     fn modules_come_in_libxl_order() {
-        let acpi = pvh_acpi(&request(2, 1, XEN_4_17)).unwrap();
+        let acpi = pvh_acpi(&request(2, 1)).unwrap();
         let [rsdp, info, tables] = acpi.modules();
         assert_eq!([rsdp, info, tables], [&acpi.rsdp, &acpi.info, &acpi.tables]);
         assert_eq!((info.gpa, tables.gpa), (0xfc00_0000, 0xfc00_1000));
@@ -1130,7 +1113,7 @@ mod tests {
 
     #[test]
     fn tables_are_placed_as_libxl_allocates_them() {
-        let guest = build(request(3, 3, XEN_4_17));
+        let guest = build(request(3, 3));
         let align16 = |gpa: u64| gpa.next_multiple_of(16);
         let facs = guest.u64(guest.fadt_gpa() + 132);
         let dsdt = guest.u64(guest.fadt_gpa() + 140);
@@ -1155,12 +1138,12 @@ mod tests {
     fn dsdt_has_the_length_of_libacpi_dsdt_pvh() {
         // iasl 20200925's build of `mk_dsdt --maxcpu any --dm-version none`;
         // equal lengths put every later table where libxl puts it.
-        assert_eq!(build(request(1, 1, XEN_4_17)).dsdt().len(), 27803);
+        assert_eq!(build(request(1, 1)).dsdt().len(), 27803);
     }
 
     #[test]
     fn a_single_vcpu_without_apic_gets_no_madt() {
-        let mut req = request(1, 1, XEN_4_17);
+        let mut req = request(1, 1);
         req.apic = false;
         let guest = build(req);
         assert_eq!(guest.xsdt_entries(), [guest.fadt_gpa()]);
@@ -1184,7 +1167,7 @@ mod tests {
 
     #[test]
     fn hvm_max_vcpus_fit_in_sixteen_pages() {
-        let guest = build(request(MAX_VCPUS, MAX_VCPUS, XEN_4_19));
+        let guest = build(request(MAX_VCPUS, MAX_VCPUS));
         assert!(guest.0.tables.bytes.len() <= 16 * 4096);
         let lapics = guest.lapics();
         assert_eq!(lapics.len(), 128);
@@ -1194,7 +1177,7 @@ mod tests {
 
     #[test]
     fn vcpu_counts_out_of_range_are_rejected() {
-        let err = |max, online| pvh_acpi(&request(max, online, XEN_4_19)).unwrap_err();
+        let err = |max, online| pvh_acpi(&request(max, online)).unwrap_err();
         let too_many = |max_vcpus| AcpiError::TooManyVcpus {
             max_vcpus,
             limit: 128,
@@ -1214,7 +1197,7 @@ mod tests {
 
     #[test]
     fn dsdt_bios_fields_match_acpi_info_offsets() {
-        let guest = build(request(2, 2, XEN_4_17));
+        let guest = build(request(2, 2));
         let objects = aml_walk::objects(&guest.dsdt()[36..]);
         let region = find(&objects, "\\_SB_.BIOS");
         assert_eq!(
@@ -1235,7 +1218,7 @@ mod tests {
 
     #[test]
     fn dsdt_declares_a_processor_per_possible_vcpu() {
-        let guest = build(request(2, 2, XEN_4_17));
+        let guest = build(request(2, 2));
         let objects = aml_walk::objects(&guest.dsdt()[36..]);
         let processors: Vec<_> = objects
             .iter()

@@ -46,7 +46,7 @@ pub(super) fn build(
     let console_port = xen.evtchn_alloc_unbound(dom, narrow(spec.console_domid)?)?;
     arch_setup(xen, dom, hvm)?;
     let acpi = match guest {
-        HvmGuest::Pvh => pvh_acpi(xen, spec, hvm, &image)?,
+        HvmGuest::Pvh => pvh_acpi(spec, hvm, &image)?,
         HvmGuest::Hvm => Vec::new(),
     };
     let req = xl_builder::HvmRequest {
@@ -167,7 +167,6 @@ fn arch_setup(xen: &Xen, dom: DomId, hvm: &HvmBuildSpec) -> Result<(), Error> {
 /// A PVH guest's ACPI modules (RSDP, info page, tables), placed as libxl
 /// places them.
 fn pvh_acpi(
-    xen: &Xen,
     spec: &BuildSpec,
     hvm: &HvmBuildSpec,
     image: &xl_builder::Kernel,
@@ -181,7 +180,6 @@ fn pvh_acpi(
         max_vcpus: hvm.max_vcpus,
         online_vcpus: spec.online_vcpus,
         apic: hvm.apic,
-        xen_version: xen.version,
         rsdp_below_1mib,
     })
     .map_err(|e| Error::Invalid(format!("cannot build the ACPI tables: {e}")))?;

@@ -56,8 +56,12 @@ impl Dom0 for XenDom0 {
 
     fn spawn_device_model(&self, xs: &Xs, spec: &DmSpec) -> Result<u32, Error> {
         let pid = super::dm::spawn(&self.paths, xs, spec)?;
-        if spec.serial_pty {
-            record_serial_tty(&self.paths, xs, spec.domid)?;
+        let vnc = spec
+            .args
+            .windows(2)
+            .any(|w| w[0] == "-vnc" && w[1] != "none");
+        if spec.serial_pty || vnc {
+            publish_dm_consoles(&self.paths, xs, spec.domid, spec.serial_pty, vnc)?;
         }
         Ok(pid)
     }
@@ -183,28 +187,42 @@ fn run_hotplug(args: &[String], env: &[(String, String)]) -> Option<String> {
 const QMP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// As libxl once QEMU runs: ask it which pty the first serial port got and
-/// publish it in `serial/0/tty`, where `xl console -t serial` looks.
-fn record_serial_tty(paths: &crate::HostPaths, xs: &Xs, domid: u32) -> Result<(), Error> {
+/// where its VNC server listens, and publish them where `xl console -t
+/// serial` and `xl vncviewer` look (`serial/0/tty`, `console/vnc-*`).
+fn publish_dm_consoles(
+    paths: &crate::HostPaths,
+    xs: &Xs,
+    domid: u32,
+    serial: bool,
+    vnc: bool,
+) -> Result<(), Error> {
     let socket = paths.run.join(format!("qmp-libxl-{domid}"));
     let fail = |e: crate::qmp::QmpError| {
         Error::Backend(format!(
-            "cannot ask the device model for its serial pty: {}",
+            "cannot ask the device model for its consoles: {}",
             crate::error_chain(&e)
         ))
     };
     let mut qmp = crate::qmp::Qmp::connect_unlocked(&socket, QMP_TIMEOUT).map_err(fail)?;
-    let chardevs = qmp.execute("query-chardev", None).map_err(fail)?;
-    let pty = chardevs
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c.get("label").and_then(|l| l.as_str()) == Some("serial0"))
-        .find_map(|c| c.get("filename")?.as_str()?.strip_prefix("pty:"))
-        .map(str::to_string);
-    match pty {
-        Some(tty) => Ok(xs.write(&format!("/local/domain/{domid}/serial/0/tty"), &tty)?),
-        None => Err(Error::Backend(
-            "the device model reports no pty for serial0".into(),
-        )),
+    let dom = format!("/local/domain/{domid}");
+    if serial {
+        let chardevs = qmp.execute("query-chardev", None).map_err(fail)?;
+        let pty = chardevs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c.get("label").and_then(|l| l.as_str()) == Some("serial0"))
+            .find_map(|c| c.get("filename")?.as_str()?.strip_prefix("pty:"))
+            .ok_or_else(|| Error::Backend("the device model reports no pty for serial0".into()))?;
+        xs.write(&format!("{dom}/serial/0/tty"), pty)?;
     }
+    if vnc {
+        let info = qmp.execute("query-vnc", None).map_err(fail)?;
+        let field = |k: &str| info.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        if let (Some(host), Some(port)) = (field("host"), field("service")) {
+            xs.write(&format!("{dom}/console/vnc-listen"), &host)?;
+            xs.write(&format!("{dom}/console/vnc-port"), &port)?;
+        }
+    }
+    Ok(())
 }

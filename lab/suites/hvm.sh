@@ -1,0 +1,212 @@
+#!/usr/bin/bash
+# Ours creates HVM and PVH guests on real Xen, beside the real xl (the spec):
+#   - the NixOS wiki's HVM example (qcow2 on hda, an ISO on hdc:cdrom, boot="cd", serial
+#     console) boots: its marker on `xl console -t serial` and with `create -Fc`;
+#   - QEMU's argv, the domain's xenstore tree and its HVM context (xen-hvmctx) equal the
+#     real xl's for the same configs;
+#   - each tool destroys the other's HVM domain, leaving no QEMU, node or socket;
+#   - PVH: the guest prints what its start info, memory map and MADT say, the same lines
+#     for ours and for the real xl;
+#   - failures (device model missing, not executable, exiting early; firmware missing)
+#     say what to fix and leave the host as it was;
+#   - the wiki's troubleshooting config (device_model_version="qemu_xen") boots.
+set -uo pipefail
+# shellcheck source=lib.sh
+. /lab/suites/lib.sh
+G=/lab/guest
+C="$OUT/console"
+mkdir -p "$C"
+if ! ip link show xenbr0 >/dev/null 2>&1; then
+  ip link add xenbr0 type bridge && ip link set xenbr0 up
+fi
+fresh_disks() {  # the qcow2 disks QEMU writes to, fresh for each guest
+  local n
+  for n in lab-wiki lab-wikifix lab-hvmdev; do cp "$G/boot.qcow2" "/tmp/$n.qcow2"; done
+}
+fresh_disks
+HVMCTX=$(ls /usr/lib/xen-*/bin/xen-hvmctx 2>/dev/null | head -n 1)
+# With Xen 4.20 the real xl runs in its trixie root (its hvmloader, SeaBIOS and QEMU):
+# ours runs there too, so both build from the same firmware.
+X420=/opt/xen-4.20
+if [ -d "$X420/usr/lib/xen-4.20" ]; then
+  install -D -m 0755 "$(command -v "$XL_OURS")" "$X420/usr/local/bin/xl-ours"
+  printf '#!/usr/bin/bash\nexec /usr/sbin/chroot %s /usr/bin/bash -c '"'"'cd "$0" 2>/dev/null || cd /; exec /usr/local/bin/xl-ours "$@"'"'"' "$PWD" "$@"\n' "$X420" >/tmp/xl-ours-420
+  chmod +x /tmp/xl-ours-420
+  XL_OURS=/tmp/xl-ours-420
+  HVMCTX="/usr/sbin/chroot $X420 /usr/lib/xen-4.20/bin/xen-hvmctx"
+fi
+# Before a "nothing left behind" snapshot: monitors of earlier guests take a moment to go.
+settle() {
+  local i
+  for i in $(seq 30); do
+    ps -eo args | grep -q 'xl-[o]urs ' || return 0
+    sleep 1
+  done
+  ps -eo pid,args | grep 'xl-[o]urs '
+}
+
+# The HVM leftovers host_state does not list: device model directories in xenstore, QMP
+# sockets.
+hvm_state() {
+  host_state
+  xenstore-ls -f /local/domain/0/device-model 2>/dev/null | grep -v '^/local/domain/0/device-model/0/' || true
+  ls /var/run/xen | grep '^qmp' || true
+}
+
+# QEMU's argv of domain NAME, one word a line, the domid masked.
+dm_argv() {
+  local d pid
+  d=$(domid_of "$1") || return 1
+  pid=$(xenstore-read "/local/domain/$d/image/device-model-pid") || return 1
+  tr '\0' '\n' <"/proc/$pid/cmdline" | sed -E "s/^$d\$/DOMID/; s/-$d(,|\$)/-DOMID\\1/g; s/vif$d\\./vifDOMID./g"
+}
+
+# The HVM context of domain NAME as xen-hvmctx prints it, without what changes with time
+# or the build of Xen (TSC, RTC and PM timer values, the header's CPUID and changeset).
+hvm_context() {
+  $HVMCTX "$(domid_of "$1")" | grep -v -E 'tsc|gtsc|changeset|CPUID|save record for|RTC:|ACPI PM:'
+}
+
+# same_hvm CFG NAME: created paused by each tool, QEMU's argv, the xenstore tree and the
+# HVM context are equal.
+same_hvm() {
+  local cfg="$1" name="$2" rc=0 tool
+  for tool in real ours; do
+    fresh_disks
+    if [ "$tool" = real ]; then create_retry -p "$cfg"; else "$XL_OURS" create -p "$cfg"; fi \
+      >"$OUT/$name.$tool.create" 2>&1 || { cat "$OUT/$name.$tool.create"; echo "$tool: create failed"; return 1; }
+    dm_argv "$name" >"$OUT/$name.$tool.argv"
+    dom_tree "$(domid_of "$name")" | grep -v -E '/(device-model-pid|serial/0/tty|vm)( |$)' >"$OUT/$name.$tool.tree"
+    hvm_context "$name" >"$OUT/$name.$tool.hvmctx"
+    "$XL" destroy "$name"
+  done
+  for what in argv tree hvmctx; do
+    if ! diff -u "$OUT/$name.real.$what" "$OUT/$name.ours.$what"; then
+      echo "$what differs"; rc=1
+    fi
+  done
+  return "$rc"
+}
+
+# ------------------------------------------------------------------ the wiki's example
+note "the NixOS wiki's HVM example"
+if check wiki-create "$XL_OURS" create "$G/wiki-hvm.cfg"; then
+  check wiki-in-real-list in_list lab-wiki
+  XL="$XL_OURS" console_capture lab-wiki "$C/wiki-serial.log" serial &
+  check wiki-marker-on-serial wait_for "$C/wiki-serial.log" HVM-HELLO 180
+  check wiki-powers-off wait_gone lab-wiki 120
+  wait
+fi
+fresh_disks
+wiki_fc() {  # create -F -c: the serial console in the foreground until the guest is gone
+  local fifo rc
+  fifo=$(mktemp -u /tmp/noinput.XXXXXX)
+  mkfifo "$fifo"
+  timeout 300 "$XL_OURS" create -F -c "$G/wiki-hvm.cfg" >"$C/wiki-Fc.log" 2>&1 9<>"$fifo" <&9
+  rc=$?
+  rm -f "$fifo"
+  cat "$C/wiki-Fc.log"
+  [ "$rc" -eq 0 ] || { echo "create -Fc exited $rc"; return 1; }
+  grep -q HVM-HELLO "$C/wiki-Fc.log"
+}
+check wiki-create-Fc wiki_fc
+"$XL" destroy lab-wiki >/dev/null 2>&1
+
+# ------------------------------------------------------------------ as the real xl does
+note "ours starts QEMU and builds the domain as the real xl"
+check same-hvm-lab same_hvm "$G/hvm.cfg" lab-hvm
+check same-hvm-wiki same_hvm "$G/wiki-hvm.cfg" lab-wiki
+check same-hvm-devices same_hvm "$G/hvm-devices.cfg" lab-hvmdev
+
+# ------------------------------------------------------------------ cross-management
+note "each tool destroys the other's HVM domain"
+destroyed_by() {  # destroyed_by CREATOR DESTROYER: no residue after a create/destroy pair
+  local st="$OUT/state-before-$1-$2"
+  settle
+  hvm_state >"$st"
+  if [ "$1" = ours ]; then "$XL_OURS" create -p "$G/hvm.cfg"; else create_retry -p "$G/hvm.cfg"; fi || return 1
+  if [ "$2" = ours ]; then "$XL_OURS" destroy lab-hvm; else "$XL" destroy lab-hvm; fi || return 1
+  local i
+  for i in $(seq 10); do
+    hvm_state >"$st.now"
+    cmp -s "$st" "$st.now" && return 0
+    sleep 1
+  done
+  diff -u "$st" "$st.now"
+  return 1
+}
+check real-destroys-ours destroyed_by ours real
+check ours-destroys-its-own destroyed_by ours ours
+check ours-destroys-real destroyed_by real ours
+
+# ------------------------------------------------------------------ PVH
+note "PVH: what the guest is handed"
+pvh_lines() {  # pvh_lines CREATE-CMD CFG NAME: the guest's PVH-* lines from xl dmesg
+  local d
+  $1 -p "$2" >/dev/null || return 1
+  d=$(domid_of "$3") || return 1
+  "$XL" unpause "$3" || return 1
+  wait_gone "$3" 60 >/dev/null
+  "$XL" dmesg | grep -a -E "^\\(d$d\\) " | sed -E 's/^\(d[0-9]+\) (\[[ 0-9.]*\] )?//' | grep -a '^PVH-'
+}
+same_pvh() {  # same_pvh CFG NAME
+  pvh_lines "create_retry" "$1" "$2" >"$OUT/$2.real.lines" || { echo "the real xl's guest did not run"; return 1; }
+  pvh_lines "$XL_OURS create" "$1" "$2" >"$OUT/$2.ours.lines" || { echo "ours did not run"; return 1; }
+  cat "$OUT/$2.ours.lines"
+  grep -q PVH-HELLO "$OUT/$2.ours.lines" || return 1
+  diff -u "$OUT/$2.real.lines" "$OUT/$2.ours.lines"
+}
+check pvh-same-start-info same_pvh "$G/pvh.cfg" lab-pvh
+check pvh-full-same-start-info same_pvh "$G/pvh-full.cfg" lab-pvhfull
+pvh_context() {  # the paused PVH domain's vCPU state: ours as the real xl's
+  local tool
+  for tool in real ours; do
+    if [ "$tool" = real ]; then create_retry -p "$G/pvh-full.cfg"; else "$XL_OURS" create -p "$G/pvh-full.cfg"; fi >/dev/null 2>&1 \
+      || { echo "$tool: create failed"; return 1; }
+    hvm_context lab-pvhfull >"$OUT/pvhfull.$tool.hvmctx"
+    "$XL" destroy lab-pvhfull
+  done
+  diff -u "$OUT/pvhfull.real.hvmctx" "$OUT/pvhfull.ours.hvmctx"
+}
+check pvh-same-hvm-context pvh_context
+
+# ------------------------------------------------------------------ failures
+note "failures name their cause and leave nothing behind"
+hvm_failing() {  # hvm_failing NAME CFG-LINES EXPECT
+  local name="$1" cfg="/tmp/hvmfail-$1.cfg" st="$OUT/state-before-$1" i
+  { grep -v -E '^(name|device_model_override) ' "$G/hvm.cfg"; echo "name = \"lab-hvmfail-$name\""; printf '%s\n' "$2"; } >"$cfg"
+  settle
+  hvm_state >"$st"
+  if "$XL_OURS" create "$cfg" >"$OUT/hvmfail-$name.out" 2>&1; then
+    echo "create succeeded"; "$XL_OURS" destroy "lab-hvmfail-$name"; return 1
+  fi
+  cat "$OUT/hvmfail-$name.out"
+  grep -q -- "$3" "$OUT/hvmfail-$name.out" || { echo "no '$3' in the error"; return 1; }
+  for i in $(seq 10); do
+    hvm_state >"$st.now"
+    cmp -s "$st" "$st.now" && return 0
+    sleep 1
+  done
+  diff -u "$st" "$st.now"
+  return 1
+}
+check fail-dm-missing hvm_failing dmmissing 'device_model_override = "/nonexistent/qemu"' \
+  '/nonexistent/qemu (device_model_override in the config) does not exist'
+check fail-dm-not-executable hvm_failing dmnoexec 'device_model_override = "/lab/guest/hvm.cfg"' 'not executable'
+check fail-dm-exits-early hvm_failing dmexits 'device_model_args = [ "-no-such-option" ]' \
+  'qemu-dm-lab-hvmfail-dmexits.log'
+check fail-bios-missing hvm_failing nobios 'bios_path_override = "/nonexistent/bios.bin"' '/nonexistent/bios.bin'
+check fail-hvmloader-missing hvm_failing nofw 'firmware_override = "/nonexistent/hvmloader"' '/nonexistent/hvmloader'
+
+# ------------------------------------------------------------------ the wiki's fix
+note "the wiki's troubleshooting config"
+fresh_disks
+if check wikifix-create "$XL_OURS" create "$G/wiki-fix.cfg"; then
+  XL="$XL_OURS" console_capture lab-wikifix "$C/wikifix-serial.log" serial &
+  check wikifix-marker wait_for "$C/wikifix-serial.log" HVM-HELLO 180
+  check wikifix-powers-off wait_gone lab-wikifix 120
+  wait
+fi
+check wikifix-warns bash -c "'$XL_OURS' create -n '$G/wiki-fix.cfg' 2>&1 | grep -F 'xl.cfg(5) spells it \"qemu-xen\"'"
+
+lab_summary
