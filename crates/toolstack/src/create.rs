@@ -154,6 +154,9 @@ pub struct CreatePlan {
     pub bootloader: Option<BootloaderPlan>,
     /// The stored configuration (userdata libxl-json).
     pub stored_config: String,
+    /// What libxl would refuse in the config, found while planning: the
+    /// create fails with it before anything is made.
+    pub problems: Vec<String>,
 }
 
 impl CreatePlan {
@@ -196,6 +199,7 @@ impl CreatePlan {
                 && cfg.b_info.hvm().and_then(|h| h.vkb_device).unwrap_or(true),
             bootloader: bootloader_plan(cfg, kind),
             stored_config: stored_config(cfg, memory.video_kb).to_yajl(),
+            problems: problems(cfg, kind),
         }
     }
 }
@@ -289,6 +293,20 @@ const HVM_PARAM_HPET_ENABLED: u32 = 11;
 const HVM_PARAM_TIMER_MODE: u32 = 10;
 const HVM_PARAM_VPT_ALIGN: u32 = 16;
 const HVM_PARAM_MCA_CAP: u32 = 38;
+const HVM_PARAM_VIRIDIAN: u32 = 9;
+/// libxl's viridian enlightenment groups (xl.cfg `viridian=[...]`), whose
+/// numbers are also the bits of HVM_PARAM_VIRIDIAN from time_ref_count on.
+const VIRIDIAN_BASE: u32 = 0;
+const VIRIDIAN_FREQ: u32 = 1;
+const VIRIDIAN_STIMER: u32 = 8;
+const VIRIDIAN_GROUPS: u32 = 13;
+/// What `viridian=1` turns on: base, freq, time_ref_count, apic_assist,
+/// crash_ctl, no_vp_limit, cpu_hotplug.
+const VIRIDIAN_DEFAULTS: [u32; 7] = [0, 1, 2, 5, 6, 11, 12];
+/// HVMPV_no_freq, HVMPV_time_ref_count, HVMPV_synic.
+const HVMPV_NO_FREQ: u64 = 1 << 1;
+const HVMPV_TIME_REF_COUNT: u64 = 1 << 2;
+const HVMPV_SYNIC: u64 = 1 << 7;
 
 /// hvmloader (or `firmware=`), relative names under Xen's firmware folder.
 fn firmware_path(paths: &HostPaths, name: Option<&str>) -> String {
@@ -342,6 +360,24 @@ fn hvm_build_spec(
     }
 }
 
+/// Contradictions libxl only finds once it settles the config's defaults
+/// or once the domain exists.
+fn problems(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
+    let Some(h) = cfg.b_info.hvm().filter(|_| kind == GuestKind::Hvm) else {
+        return Vec::new();
+    };
+    let mut p: Vec<String> = viridian_mask(h).err().into_iter().collect();
+    let old_usb = h.usb == Some(true) || h.usbdevice.is_some() || !h.usbdevice_list.is_empty();
+    if old_usb && (h.usbversion != 0 || h.spice.usbredirection != 0) {
+        p.push(
+            "usbversion and/or usbredirection cannot be enabled with usb and/or usbdevice \
+             parameters"
+                .into(),
+        );
+    }
+    p
+}
+
 /// hvm_set_conf_params: HPET, VPT alignment and MCA for HVM guests, the
 /// timer mode for both.
 fn conf_params(cfg: &DomainConfig, hvm: bool) -> Vec<(u32, u64)> {
@@ -366,7 +402,46 @@ fn conf_params(cfg: &DomainConfig, hvm: bool) -> Vec<(u32, u64)> {
         .and_then(|m| TIMER_MODES.iter().position(|&n| n == m))
         .unwrap_or(1);
     p.push((HVM_PARAM_TIMER_MODE, timer as u64));
+    if let Some(Ok(mask)) = h.filter(|_| hvm).map(viridian_mask)
+        && mask != 0
+    {
+        p.push((HVM_PARAM_VIRIDIAN, mask));
+    }
     p
+}
+
+/// libxl's viridian groups as HVM_PARAM_VIRIDIAN's mask: the defaults of
+/// `viridian=1`, then the config's enabled and disabled groups.
+pub(crate) fn viridian_mask(h: &xl_config::domain::HvmInfo) -> Result<u64, String> {
+    let mut groups = [false; VIRIDIAN_GROUPS as usize];
+    if h.viridian == Some(true) {
+        for g in VIRIDIAN_DEFAULTS {
+            groups[g as usize] = true;
+        }
+    }
+    for &g in h.viridian_enable.iter().filter(|&&g| g < VIRIDIAN_GROUPS) {
+        if h.viridian_disable.contains(&g) {
+            return Err(format!("viridian group {g} is both enabled and disabled"));
+        }
+        groups[g as usize] = true;
+    }
+    for &g in h.viridian_disable.iter().filter(|&&g| g < VIRIDIAN_GROUPS) {
+        groups[g as usize] = false;
+    }
+    if groups.iter().any(|&on| on) && !groups[VIRIDIAN_BASE as usize] {
+        return Err("viridian: the base group is needed by every other group".into());
+    }
+    let mut mask = 0u64;
+    for (g, _) in groups.iter().enumerate().filter(|(_, on)| **on) {
+        mask |= match g as u32 {
+            VIRIDIAN_BASE if groups[VIRIDIAN_FREQ as usize] => 1,
+            VIRIDIAN_BASE => 1 | HVMPV_NO_FREQ,
+            VIRIDIAN_FREQ => 0,
+            VIRIDIAN_STIMER => HVMPV_TIME_REF_COUNT | HVMPV_SYNIC | (1 << VIRIDIAN_STIMER),
+            other => 1 << other,
+        };
+    }
+    Ok(mask)
 }
 
 /// Create the domain described by `cfg`; returns its domid, paused.
@@ -408,6 +483,9 @@ pub fn apply(host: &Host, xs: &Xs, plan: &CreatePlan) -> Result<u32, CreateError
 /// there is nothing to undo: a host without HVM support for an HVM or PVH
 /// guest, a device model binary that cannot be run.
 fn preflight(host: &Host, plan: &CreatePlan) -> Result<(), Error> {
+    if !plan.problems.is_empty() {
+        return Err(Error::Invalid(plan.problems.join("; ")));
+    }
     if plan.kind != GuestKind::Pv {
         match host.hv.capabilities() {
             Ok(caps) => {
@@ -891,7 +969,8 @@ fn disk_device(
         let script = d.script.clone().unwrap_or_else(|| "block".into());
         back.push(("script", script_path(paths, &script)));
     }
-    back.push(("discard-enable", "1".into()));
+    // libxl's default: discard only where the guest may write.
+    back.push(("discard-enable", d.readwrite.to_string()));
     back.push(("specification", "xen".into()));
     let mut front = vec![
         ("virtual-device".to_string(), devid.to_string()),
@@ -1130,7 +1209,10 @@ mod plan_tests {
 
     fn lab_config(name: &str) -> DomainConfig {
         let path = format!("{}/../../lab/guest/{name}.cfg", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(path).unwrap();
+        config(&std::fs::read_to_string(path).unwrap())
+    }
+
+    fn config(text: &str) -> DomainConfig {
         let host = xl_config::Host {
             max_cpus: 2,
             node_cpus: vec![vec![0, 1]],
@@ -1139,12 +1221,51 @@ mod plan_tests {
         let mut report = xl_config::Report::new();
         xl_config::parse_config_data(
             "cfg",
-            &text,
+            text,
             &xl_config::Globals::default(),
             &host,
             &mut report,
         )
         .unwrap()
+    }
+
+    fn viridian(lines: &str) -> Result<u64, String> {
+        let cfg = config(&format!("name = \"t\"\ntype = \"hvm\"\n{lines}\n"));
+        viridian_mask(cfg.b_info.hvm().unwrap())
+    }
+
+    /// HVM_PARAM_VIRIDIAN as libxl 4.17's hvm_set_viridian_features makes it.
+    #[test]
+    fn viridian_groups_become_libxls_mask() {
+        assert_eq!(viridian(""), Ok(0));
+        // base+freq, time_ref_count, apic_assist, crash_ctl, no_vp_limit, cpu_hotplug.
+        assert_eq!(viridian("viridian = 1"), Ok(0x1865));
+        // No freq: HVMPV_no_freq; stimer brings time_ref_count and synic.
+        assert_eq!(viridian("viridian = [ \"base\", \"stimer\" ]"), Ok(0x187));
+        assert_eq!(
+            viridian("viridian = [ \"defaults\", \"!crash_ctl\" ]"),
+            Ok(0x1825)
+        );
+        assert!(
+            viridian("viridian = [ \"stimer\" ]").is_err(),
+            "no base group"
+        );
+        let plan = CreatePlan::new(
+            &config("name = \"t\"\ntype = \"hvm\"\nviridian = [ \"synic\" ]\n"),
+            &debian_paths(),
+        );
+        assert_eq!(plan.problems.len(), 1);
+        // libxl refuses the old and the new USB settings together.
+        let usb = |lines: &str| {
+            CreatePlan::new(
+                &config(&format!("name = \"t\"\ntype = \"hvm\"\n{lines}\n")),
+                &debian_paths(),
+            )
+            .problems
+        };
+        assert_eq!(usb("usb = 1\nusbversion = 2").len(), 1);
+        assert!(usb("usbversion = 2").is_empty());
+        assert!(usb("usb = 1\nusbdevice = \"tablet\"").is_empty());
     }
 
     fn debian_paths() -> HostPaths {
