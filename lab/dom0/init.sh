@@ -34,7 +34,7 @@ echo "DOM0-INIT-START uptime=$(up) kernel=$(uname -r)"
 # shellcheck source=/dev/null
 [ -f /lab/run.conf ] && . /lab/run.conf
 
-for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-blkback xen-netback loop bridge; do
+for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-blkback xen-netback loop bridge tun; do
   modprobe "$m" || echo "DOM0-WARN modprobe $m failed"
 done
 mount -t xenfs xenfs /proc/xen || fail "mount xenfs failed (modules missing?)"

@@ -212,7 +212,8 @@ lab_build_dom0() {
   # kernel modules for Xen backends (busybox modprobe reads modules.dep)
   m=/lib/modules/$KVER
   for f in kernel/drivers/xen kernel/drivers/block/xen-blkback kernel/drivers/net/xen-netback \
-           kernel/drivers/block/loop.ko kernel/net/bridge kernel/net/802/stp.ko kernel/net/llc/llc.ko; do
+           kernel/drivers/block/loop.ko kernel/net/bridge kernel/net/802/stp.ko kernel/net/llc/llc.ko \
+           kernel/drivers/net/tun.ko; do
     [ -e "$m/$f" ] || continue
     mkdir -p "$r$m/$(dirname "$f")"; cp -a "$m/$f" "$r$m/$(dirname "$f")/"
   done

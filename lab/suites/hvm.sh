@@ -74,7 +74,10 @@ same_hvm() {
   for tool in real ours; do
     fresh_disks
     if [ "$tool" = real ]; then create_retry -p "$cfg"; else "$XL_OURS" create -p "$cfg"; fi \
-      >"$OUT/$name.$tool.create" 2>&1 || { cat "$OUT/$name.$tool.create"; echo "$tool: create failed"; return 1; }
+      >"$OUT/$name.$tool.create" 2>&1 || {
+        cat "$OUT/$name.$tool.create"; tail -n 5 "/var/log/xen/qemu-dm-$name.log"
+        echo "$tool: create failed"; return 1
+      }
     dm_argv "$name" >"$OUT/$name.$tool.argv"
     dom_tree "$(domid_of "$name")" | grep -v -E '/(device-model-pid|serial/0/tty|vm)( |$)' >"$OUT/$name.$tool.tree"
     hvm_context "$name" >"$OUT/$name.$tool.hvmctx"
