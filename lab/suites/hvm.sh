@@ -29,8 +29,9 @@ HVMCTX=$(ls /usr/lib/xen-*/bin/xen-hvmctx 2>/dev/null | head -n 1)
 # ours runs there too, so both build from the same firmware.
 X420=/opt/xen-4.20
 if [ -d "$X420/usr/lib/xen-4.20" ]; then
-  install -D -m 0755 "$(command -v "$XL_OURS")" "$X420/usr/local/bin/xl-ours"
-  printf '#!/usr/bin/bash\nexec /usr/sbin/chroot %s /usr/bin/bash -c '"'"'cd "$0" 2>/dev/null || cd /; exec /usr/local/bin/xl-ours "$@"'"'"' "$PWD" "$@"\n' "$X420" >/tmp/xl-ours-420
+  # /tmp is the same folder inside the root.
+  cp "$(command -v "$XL_OURS")" /tmp/xl-ours-bin && chmod 0755 /tmp/xl-ours-bin
+  printf '#!/usr/bin/bash\nexec /usr/sbin/chroot %s /usr/bin/bash -c '"'"'cd "$0" 2>/dev/null || cd /; exec -a xl-ours /tmp/xl-ours-bin "$@"'"'"' "$PWD" "$@"\n' "$X420" >/tmp/xl-ours-420
   chmod +x /tmp/xl-ours-420
   XL_OURS=/tmp/xl-ours-420
   HVMCTX="/usr/sbin/chroot $X420 /usr/lib/xen-4.20/bin/xen-hvmctx"

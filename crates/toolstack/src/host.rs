@@ -59,21 +59,33 @@ pub struct HostPaths {
     pub firmware: PathBuf,
 }
 
-/// Xen's bin directory: Debian keeps one per release
-/// (/usr/lib/xen-4.17/bin); the newest wins, else Xen's default.
-fn xen_bin_dir() -> PathBuf {
-    let mut versioned: Vec<PathBuf> = std::fs::read_dir("/usr/lib")
+/// Xen's folder: Debian keeps one per release (/usr/lib/xen-4.17, beside
+/// /usr/lib/xen-common); the newest release wins, else Xen's default.
+fn xen_lib_dir() -> PathBuf {
+    let names = std::fs::read_dir("/usr/lib")
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with("xen-"))
-        .map(|e| e.path().join("bin"))
-        .filter(|p| p.is_dir())
-        .collect();
-    versioned.sort();
-    versioned
-        .pop()
-        .unwrap_or_else(|| PathBuf::from("/usr/lib/xen/bin"))
+        .map(|e| e.file_name().to_string_lossy().into_owned());
+    newest_release(names).map_or_else(
+        || PathBuf::from("/usr/lib/xen"),
+        |n| Path::new("/usr/lib").join(n),
+    )
+}
+
+/// Of folder names like `xen-4.17`, the newest release's (numerically:
+/// 4.9 before 4.17); other names (`xen-common`) are not releases.
+fn newest_release(names: impl Iterator<Item = String>) -> Option<String> {
+    let version = |n: &str| -> Option<Vec<u32>> {
+        n.strip_prefix("xen-")?
+            .split('.')
+            .map(|p| p.parse().ok())
+            .collect()
+    };
+    names
+        .filter_map(|n| Some((version(&n)?, n)))
+        .max()
+        .map(|(_, n)| n)
 }
 
 /// Where distributions install qemu-xen: Debian's package first, then
@@ -86,6 +98,7 @@ pub(crate) const QEMU_XEN_PATHS: [&str; 2] = [
 impl HostPaths {
     /// The paths of a Xen host as Debian installs it.
     pub fn xen() -> HostPaths {
+        let xen = xen_lib_dir();
         HostPaths {
             lib: "/var/lib/xen".into(),
             run: "/var/run/xen".into(),
@@ -98,10 +111,8 @@ impl HostPaths {
                 .find(|p| Path::new(p).exists())
                 .unwrap_or(&QEMU_XEN_PATHS[1])
                 .into(),
-            firmware: xen_bin_dir()
-                .parent()
-                .map_or_else(|| "/usr/lib/xen/boot".into(), |d| d.join("boot")),
-            xen_bin: xen_bin_dir(),
+            firmware: xen.join("boot"),
+            xen_bin: xen.join("bin"),
         }
     }
 
@@ -120,5 +131,18 @@ impl HostPaths {
             xen_bin: "/usr/lib/xen/bin".into(),
             firmware: "/usr/lib/xen/boot".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::newest_release;
+
+    #[test]
+    fn the_newest_xen_release_folder_wins_and_xen_common_is_not_one() {
+        let names = ["xen-common", "xen-4.9", "xen-4.17", "xen-4.20", "xenwatch"];
+        let newest = newest_release(names.iter().map(|s| s.to_string()));
+        assert_eq!(newest.as_deref(), Some("xen-4.20"));
+        assert_eq!(newest_release(["xen-common".to_string()].into_iter()), None);
     }
 }
