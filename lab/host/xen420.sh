@@ -17,7 +17,7 @@ X420_PKGS=(
   libyajl2 libc6 libgcc-s1 libncurses6 libncursesw6 libtinfo6 libuuid1
   liblzma5 libbz2-1.0 libzstd1 zlib1g
   # HVM device model (qemu-xen) and firmware, with the libraries it loads
-  qemu-system-xen qemu-system-data seabios
+  qemu-system-xen qemu-system-data seabios ipxe-qemu
   libpixman-1-0 libjpeg62-turbo libusb-1.0-0 libfdt1 libspice-server1 libglib2.0-0t64 libudev1
   libssl3t64 libopus0 libgstreamer1.0-0 libgstreamer-plugins-base1.0-0 liborc-0.4-0t64 liblz4-1
   libsasl2-2 libstdc++6 libpcre2-8-0 libffi8 libunwind8 libdw1t64 libelf1t64 libmount1 libblkid1

@@ -99,6 +99,16 @@ const INFO_NR_CPUS: usize = 2;
 const INFO_MADT_CSUM_ADDR: usize = 12;
 const INFO_MADT_LAPIC0_ADDR: usize = 16;
 
+/// The first Xen release taken to ship libxl's PVH DSDT without the CPU
+/// hotplug objects (`PRST`, `PRSC`, `\_GPE._E02`). Upstream dropped them
+/// (no device model backs the 0xaf00 port in a PVH guest) in a stable fix
+/// first released in 4.19.4, 4.20.2 and 4.21.0; 4.17 and 4.18 never got it.
+/// A `(major, minor)` cannot tell point releases apart, so the cut follows
+/// the Debian builds the lab has: bookworm's 4.17.7 keeps the objects,
+/// trixie's 4.20.4 lacks them. Hence 4.18 and 4.19 keep them (right for
+/// 4.18 and 4.19.0–4.19.3) and every 4.20 lacks them (right from 4.20.2).
+pub const DSDT_WITHOUT_CPU_HOTPLUG_FROM: (u32, u32) = (4, 20);
+
 // Xen's CPU hotplug interface: online-vCPU bitmap port and GPE0 bit.
 const CPU_MAP_PORT: u16 = 0xaf00;
 const CPU_MAP_LEN: u8 = (MAX_VCPUS / 8) as u8;
@@ -121,6 +131,10 @@ pub struct AcpiRequest {
     /// Put the RSDP at [`RSDP_LOW_GPA`]; libxl does so for Linux kernels
     /// without `XENFEAT_linux_rsdp_unrestricted`, else right after the tables.
     pub rsdp_below_1mib: bool,
+    /// Xen's (major, minor): picks libxl's DSDT, with CPU hotplug objects
+    /// below [`DSDT_WITHOUT_CPU_HOTPLUG_FROM`], without them from it on.
+    /// Nothing else depends on it.
+    pub xen_version: (u32, u32),
 }
 
 /// Bytes to copy to guest-physical `gpa`.
@@ -161,7 +175,7 @@ pub enum AcpiError {
 /// Builds the RSDP, `acpi_info` and tables libxl would give this PVH guest.
 pub fn pvh_acpi(req: &AcpiRequest) -> Result<PvhAcpi, AcpiError> {
     let vcpus = Vcpus::checked(req)?;
-    let dsdt = dsdt();
+    let dsdt = dsdt(DsdtKind::for_xen(req.xen_version));
     let madt = vcpus.wants_madt().then(|| madt(&vcpus));
     let at = Placement::plan(dsdt.len(), madt.as_ref().map(Vec::len))?;
     let tables = tables_module(&at, dsdt, madt);
@@ -427,17 +441,52 @@ fn io_register(bits: u8, port: u64) -> GAS {
     GAS::new(AddressSpace::SystemIo, bits, 0, AccessSize::Undefined, port)
 }
 
+/// The two `dsdt_pvh` libxl has shipped; see [`DSDT_WITHOUT_CPU_HOTPLUG_FROM`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DsdtKind {
+    /// With `PRST`, `PRSC` and `\_GPE._E02` (27803 bytes): Debian's 4.17.
+    WithCpuHotplug,
+    /// Without them (17945 bytes): Debian's 4.20.
+    WithoutCpuHotplug,
+}
+
+impl DsdtKind {
+    fn for_xen(version: (u32, u32)) -> Self {
+        if version >= DSDT_WITHOUT_CPU_HOTPLUG_FROM {
+            Self::WithoutCpuHotplug
+        } else {
+            Self::WithCpuHotplug
+        }
+    }
+
+    /// The iasl of Debian's build of that release (20200925, 20250404).
+    fn compiler_revision(self) -> u32 {
+        match self {
+            Self::WithCpuHotplug => 0x2020_0925,
+            Self::WithoutCpuHotplug => 0x2025_0404,
+        }
+    }
+}
+
 /// The DSDT of libacpi's `dsdt_pvh`: the `acpi_info` fields, a processor
-/// object per possible vCPU with `_MAT`/`_STA` read from the MADT, and the
-/// CPU hotplug GPE handler that syncs the MADT with Xen's online-vCPU map.
-/// Names are as short as the ASL compiler makes them, which gives the AML
-/// iasl 20200925 produces for it, byte for byte, so later tables land where
-/// libxl puts them.
-fn dsdt() -> Vec<u8> {
+/// object per possible vCPU with `_MAT`/`_STA` read from the MADT, and, in
+/// the older kind, the CPU hotplug GPE handler that syncs the MADT with
+/// Xen's online-vCPU map. Names are as short as the ASL compiler makes them,
+/// which gives the AML Debian's builds ship (iasl 20200925 for 4.17,
+/// 20250404 for 4.20), byte for byte apart from the creator fields and
+/// checksum, so later tables land where libxl puts them.
+fn dsdt(kind: DsdtKind) -> Vec<u8> {
+    let hotplug = kind == DsdtKind::WithCpuHotplug;
     let mut t = sdt_header(*b"DSDT", DSDT_REVISION);
+    // libacpi copies the compiled DSDT as it is: its creator is the ASL
+    // compiler of the build, not libacpi.
+    put(&mut t, 28, b"INTL");
+    put(&mut t, 32, &kind.compiler_revision().to_le_bytes());
     t.extend_from_slice(&acpi_info_scope());
-    t.extend_from_slice(&processor_scope());
-    t.extend_from_slice(&gpe_scope());
+    t.extend_from_slice(&processor_scope(hotplug));
+    if hotplug {
+        t.extend_from_slice(&gpe_scope());
+    }
     finish_sdt(t)
 }
 
@@ -467,8 +516,9 @@ fn acpi_info_scope() -> Vec<u8> {
     encode(&Scope::new("_SB_".into(), vec![&region, &field]))
 }
 
-/// `\_SB`: the MADT checksum byte, `PMAT`, the processors, and `PRSC`.
-fn processor_scope() -> Vec<u8> {
+/// `\_SB`: the MADT checksum byte, `PMAT`, the processors, and with
+/// `hotplug` Xen's online-vCPU map (`PRST`) and `PRSC`.
+fn processor_scope(hotplug: bool) -> Vec<u8> {
     let msua = Path::new("MSUA");
     let msum = OpRegion::new("MSUM".into(), OpRegionSpace::SystemMemory, &msua, &1u8);
     let msu = byte_field("MSUM", vec![FieldEntry::Named(*b"MSU_", 8)]);
@@ -476,6 +526,16 @@ fn processor_scope() -> Vec<u8> {
     let processors: Vec<Encoded> = (0..MAX_VCPUS as u8)
         .map(|cpu| Encoded(processor(cpu)))
         .collect();
+    let cpu_hotplug = hotplug.then(|| Encoded(cpu_hotplug_objects()));
+    let mut children: Vec<&dyn Aml> = vec![&msum, &msu, &pmat];
+    children.extend(processors.iter().map(|p| p as &dyn Aml));
+    children.extend(cpu_hotplug.as_ref().map(|h| h as &dyn Aml));
+    encode(&Scope::new("_SB_".into(), children))
+}
+
+/// `PRST`, Xen's online-vCPU map (one bit per vCPU at an I/O port), and
+/// `PRSC`, which the GPE handler calls to apply it.
+fn cpu_hotplug_objects() -> Vec<u8> {
     let prst = OpRegion::new(
         "PRST".into(),
         OpRegionSpace::SystemIO,
@@ -486,11 +546,10 @@ fn processor_scope() -> Vec<u8> {
         "PRST",
         vec![FieldEntry::Named(*b"PRS_", MAX_VCPUS as usize)],
     );
-    let prsc = Encoded(prsc_method());
-    let mut children: Vec<&dyn Aml> = vec![&msum, &msu, &pmat];
-    children.extend(processors.iter().map(|p| p as &dyn Aml));
-    children.extend([&prst as &dyn Aml, &prs, &prsc]);
-    encode(&Scope::new("_SB_".into(), children))
+    let mut out = encode(&prst);
+    prs.to_aml_bytes(&mut out);
+    out.extend_from_slice(&prsc_method());
+    out
 }
 
 /// `PMAT(cpu, entry)`: the MADT entry for vCPUs below `NCPU`, else a
@@ -788,14 +847,28 @@ mod tests {
 
     use super::*;
 
+    /// A request as xl 4.17 makes it, whose DSDT has the CPU hotplug objects.
     fn request(max_vcpus: u32, online_vcpus: u32) -> AcpiRequest {
+        request_for((4, 17), max_vcpus, online_vcpus)
+    }
+
+    fn request_for(xen_version: (u32, u32), max_vcpus: u32, online_vcpus: u32) -> AcpiRequest {
         AcpiRequest {
             max_vcpus,
             online_vcpus,
             apic: true,
             rsdp_below_1mib: false,
+            xen_version,
         }
     }
+
+    /// libxenlight's `dsdt_pvh` from Debian bookworm's libxenmisc4.17
+    /// (4.17.7+13-g2445b30a44-0+deb12u1, iasl 20200925).
+    const XEN_4_17_DSDT: &[u8] = include_bytes!("../../testdata/dsdt_pvh-xen-4.17.aml");
+    /// libxenlight's `dsdt_pvh` from Debian trixie's libxenmisc4.20
+    /// (4.20.4+63-g7abfd2bce2-0+deb13u1, iasl 20250404).
+    const XEN_4_20_DSDT: &[u8] = include_bytes!("../../testdata/dsdt_pvh-xen-4.20.aml");
+
 
     fn build(req: AcpiRequest) -> Guest {
         Guest(pvh_acpi(&req).expect("valid request"))
@@ -936,7 +1009,9 @@ mod tests {
             let table = guest.table(gpa, signature);
             assert_eq!(&table[10..16], b"Xen\0\0\0", "{gpa:#x} OEM id");
             assert_eq!(&table[16..24], b"HVM\0\0\0\0\0", "{gpa:#x} OEM table id");
-            assert_eq!(&table[28..32], b"HVML", "{gpa:#x} creator id");
+            // The DSDT is the ASL compiler's; libacpi writes the others.
+            let creator: &[u8] = if signature == b"DSDT" { b"INTL" } else { b"HVML" };
+            assert_eq!(&table[28..32], creator, "{gpa:#x} creator id");
         }
     }
 
@@ -1136,9 +1211,88 @@ mod tests {
 
     #[test]
     fn dsdt_has_the_length_of_libacpi_dsdt_pvh() {
-        // iasl 20200925's build of `mk_dsdt --maxcpu any --dm-version none`;
-        // equal lengths put every later table where libxl puts it.
+        // Equal lengths put every later table where libxl puts it.
         assert_eq!(build(request(1, 1)).dsdt().len(), 27803);
+        assert_eq!(build(request_for((4, 20), 1, 1)).dsdt().len(), 17945);
+    }
+
+    #[test]
+    fn dsdt_is_debian_xen_4_17_dsdt_pvh_below_4_20() {
+        assert_eq!(&XEN_4_17_DSDT[..4], b"DSDT");
+        for xen in [(4, 17), (4, 18), (4, 19)] {
+            let guest = build(request_for(xen, 4, 2));
+            assert!(
+                guest.dsdt() == XEN_4_17_DSDT,
+                "Xen {xen:?}: DSDT differs from 4.17's dsdt_pvh"
+            );
+        }
+    }
+
+    #[test]
+    fn dsdt_is_debian_xen_4_20_dsdt_pvh_from_4_20() {
+        assert_eq!(&XEN_4_20_DSDT[..4], b"DSDT");
+        for xen in [(4, 20), (4, 21), (5, 0)] {
+            let guest = build(request_for(xen, 4, 2));
+            assert!(
+                guest.dsdt() == XEN_4_20_DSDT,
+                "Xen {xen:?}: DSDT differs from 4.20's dsdt_pvh"
+            );
+        }
+    }
+
+    /// The real xl 4.20.4 gives the lab's PVH guest (maxvcpus=4) its XSDT
+    /// at 0xfc0058f0 and the RSDP at 0xfc006000; xl 4.17.7 the RSDP at
+    /// 0xfc008000, with the XSDT where libxl's allocator then puts it.
+    #[test]
+    fn tables_take_five_pages_from_4_20_and_seven_before() {
+        for (xen, xsdt, rsdp, pages) in [
+            ((4, 20), 0xfc00_58f0, 0xfc00_6000, 5),
+            ((4, 17), 0xfc00_7f70, 0xfc00_8000, 7),
+        ] {
+            let guest = build(request_for(xen, 4, 4));
+            assert_eq!(guest.xsdt_gpa(), xsdt, "Xen {xen:?} XSDT");
+            assert_eq!(guest.0.rsdp.gpa, rsdp, "Xen {xen:?} RSDP");
+            assert_eq!(guest.0.tables.bytes.len(), pages * 4096, "Xen {xen:?}");
+        }
+    }
+
+    #[test]
+    fn dsdt_lacks_cpu_hotplug_objects_from_4_20() {
+        let guest = build(request_for((4, 20), 2, 2));
+        let objects = aml_walk::objects(&guest.dsdt()[36..]);
+        for gone in [
+            "\\_SB_.PRST",
+            "\\_SB_.PRS_",
+            "\\_SB_.PRSC",
+            "\\_GPE",
+            "\\_GPE._E02",
+        ] {
+            assert!(objects.iter().all(|o| o.path != gone), "{gone} present");
+        }
+        for kept in ["\\_SB_.PMAT", "\\_SB_.MSU_", "\\_SB_.PR7F._EJ0"] {
+            find(&objects, kept);
+        }
+    }
+
+    /// Only the DSDT depends on the Xen version: the MADT enables the online
+    /// vCPUs in both.
+    #[test]
+    fn xen_version_changes_only_the_dsdt() {
+        let old = build(request_for((4, 17), 4, 2));
+        let new = build(request_for((4, 20), 4, 2));
+        assert_eq!(old.lapics(), new.lapics());
+        assert_eq!(old.lapics(), [(0, 0, 1), (1, 2, 1), (2, 4, 0), (3, 6, 0)]);
+        let fadt = |g: &Guest| without_pointers(g.table(g.fadt_gpa(), b"FACP"));
+        assert_eq!(fadt(&old), fadt(&new));
+    }
+
+    /// A FADT with its FACS and DSDT pointers and checksum zeroed.
+    fn without_pointers(fadt: &[u8]) -> Vec<u8> {
+        let mut t = fadt.to_vec();
+        t[9] = 0;
+        t[36..44].fill(0);
+        t[132..148].fill(0);
+        t
     }
 
     #[test]

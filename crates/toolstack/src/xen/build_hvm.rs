@@ -46,7 +46,7 @@ pub(super) fn build(
     let console_port = xen.evtchn_alloc_unbound(dom, narrow(spec.console_domid)?)?;
     arch_setup(xen, dom, hvm)?;
     let acpi = match guest {
-        HvmGuest::Pvh => pvh_acpi(spec, hvm, &image)?,
+        HvmGuest::Pvh => pvh_acpi(spec, hvm, &image, xen.version)?,
         HvmGuest::Hvm => Vec::new(),
     };
     let req = xl_builder::HvmRequest {
@@ -170,6 +170,7 @@ fn pvh_acpi(
     spec: &BuildSpec,
     hvm: &HvmBuildSpec,
     image: &xl_builder::Kernel,
+    xen_version: (u32, u32),
 ) -> Result<Vec<FixedBlob>, Error> {
     let notes = image.notes();
     // Linux without XENFEAT_linux_rsdp_unrestricted finds the RSDP only by
@@ -181,6 +182,7 @@ fn pvh_acpi(
         online_vcpus: spec.online_vcpus,
         apic: hvm.apic,
         rsdp_below_1mib,
+        xen_version,
     })
     .map_err(|e| Error::Invalid(format!("cannot build the ACPI tables: {e}")))?;
     Ok([tables.rsdp, tables.info, tables.tables]
