@@ -869,7 +869,6 @@ mod tests {
     /// (4.20.4+63-g7abfd2bce2-0+deb13u1, iasl 20250404).
     const XEN_4_20_DSDT: &[u8] = include_bytes!("../../testdata/dsdt_pvh-xen-4.20.aml");
 
-
     fn build(req: AcpiRequest) -> Guest {
         Guest(pvh_acpi(&req).expect("valid request"))
     }
@@ -1010,7 +1009,11 @@ mod tests {
             assert_eq!(&table[10..16], b"Xen\0\0\0", "{gpa:#x} OEM id");
             assert_eq!(&table[16..24], b"HVM\0\0\0\0\0", "{gpa:#x} OEM table id");
             // The DSDT is the ASL compiler's; libacpi writes the others.
-            let creator: &[u8] = if signature == b"DSDT" { b"INTL" } else { b"HVML" };
+            let creator: &[u8] = if signature == b"DSDT" {
+                b"INTL"
+            } else {
+                b"HVML"
+            };
             assert_eq!(&table[28..32], creator, "{gpa:#x} creator id");
         }
     }
