@@ -14,9 +14,7 @@ set -uo pipefail
 G=/lab/guest
 C="$OUT/console"
 mkdir -p "$C"
-if ! ip link show xenbr0 >/dev/null 2>&1; then
-  ip link add xenbr0 type bridge && ip link set xenbr0 up
-fi
+xenbr0
 truncate -s 64M /tmp/lab-pvfile.img
 
 created() {  # created NAME: ours' create left a running domain NAME, also in the real xl's list

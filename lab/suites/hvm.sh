@@ -16,9 +16,7 @@ set -uo pipefail
 G=/lab/guest
 C="$OUT/console"
 mkdir -p "$C"
-if ! ip link show xenbr0 >/dev/null 2>&1; then
-  ip link add xenbr0 type bridge && ip link set xenbr0 up
-fi
+xenbr0
 fresh_disks() {  # the qcow2 disks QEMU writes to, fresh for each guest
   local n
   for n in lab-wiki lab-wikifix lab-hvmdev; do cp "$G/boot.qcow2" "/tmp/$n.qcow2"; done
@@ -130,14 +128,7 @@ destroyed_by() {  # destroyed_by CREATOR DESTROYER: no residue after a create/de
   hvm_state >"$st"
   if [ "$1" = ours ]; then "$XL_OURS" create -p "$G/hvm.cfg"; else create_retry -p "$G/hvm.cfg"; fi || return 1
   if [ "$2" = ours ]; then "$XL_OURS" destroy lab-hvm; else "$XL" destroy lab-hvm; fi || return 1
-  local i
-  for i in $(seq 10); do
-    hvm_state >"$st.now"
-    cmp -s "$st" "$st.now" && return 0
-    sleep 1
-  done
-  diff -u "$st" "$st.now"
-  return 1
+  same_state "$st" hvm_state
 }
 check real-destroys-ours destroyed_by ours real
 check ours-destroys-its-own destroyed_by ours ours
@@ -177,7 +168,7 @@ check pvh-same-hvm-context pvh_context
 # ------------------------------------------------------------------ failures
 note "failures name their cause and leave nothing behind"
 hvm_failing() {  # hvm_failing NAME CFG-LINES EXPECT
-  local name="$1" cfg="/tmp/hvmfail-$1.cfg" st="$OUT/state-before-$1" i
+  local name="$1" cfg="/tmp/hvmfail-$1.cfg" st="$OUT/state-before-$1"
   { grep -v -E '^(name|device_model_override) ' "$G/hvm.cfg"; echo "name = \"lab-hvmfail-$name\""; printf '%s\n' "$2"; } >"$cfg"
   settle
   hvm_state >"$st"
@@ -186,13 +177,7 @@ hvm_failing() {  # hvm_failing NAME CFG-LINES EXPECT
   fi
   cat "$OUT/hvmfail-$name.out"
   grep -q -- "$3" "$OUT/hvmfail-$name.out" || { echo "no '$3' in the error"; return 1; }
-  for i in $(seq 10); do
-    hvm_state >"$st.now"
-    cmp -s "$st" "$st.now" && return 0
-    sleep 1
-  done
-  diff -u "$st" "$st.now"
-  return 1
+  same_state "$st" hvm_state
 }
 check fail-dm-missing hvm_failing dmmissing 'device_model_override = "/nonexistent/qemu"' \
   '/nonexistent/qemu (device_model_override in the config) does not exist'

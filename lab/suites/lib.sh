@@ -212,10 +212,10 @@ host_state() {  # what a domain leaves behind: xenstore, libxl files, processes,
   losetup -a
   ip -o link | awk '{print $2}' | grep -E '^vif' || true
 }
-same_state() {  # same_state BEFORE: the host is as BEFORE (a monitor may take a moment to go)
-  local i
+same_state() {  # same_state BEFORE [STATE-FN]: the host is as BEFORE (a monitor may take a moment to go)
+  local i state="${2:-host_state}"
   for i in $(seq 10); do
-    host_state >"$1.now"
+    "$state" >"$1.now"
     cmp -s "$1" "$1.now" && return 0
     sleep 1
   done
@@ -244,4 +244,9 @@ dmesg_has() {  # dmesg_has DOMID TEXT SECS: "(dDOMID) [timestamp] TEXT" appears 
   done
   echo "no '(d$1) $2' in xl dmesg; its tail:"; "$XL" dmesg | tail -n 20
   return 1
+}
+
+xenbr0() {  # the bridge the lab's guests' vifs join
+  ip link show xenbr0 >/dev/null 2>&1 && return 0
+  ip link add xenbr0 type bridge && ip link set xenbr0 up
 }

@@ -223,9 +223,7 @@ check destroy-unknown same_bytes "$XL destroy nosuchdomain 2>&1" "$XL_OURS destr
 # Domains with a device model and hotplug devices: a paused HVM guest (QEMU
 # disk, vkbd), a PV guest with vifs on a bridge (vif-bridge offline) and a
 # QEMU disk backend.
-if ! ip link show xenbr0 >/dev/null 2>&1; then
-  ip link add xenbr0 type bridge && ip link set xenbr0 up
-fi
+xenbr0
 check destroy-hvm-no-residue destroy_residue lab-hvm -p /lab/guest/hvm.cfg
 check destroy-pvdev-no-residue destroy_residue lab-pvdev /lab/guest/pv-dev.cfg
 
@@ -276,9 +274,7 @@ same_streams() {  # same_streams "ARGS"
 
 # Devices: a PV guest with two vifs on a dummy bridge and a qdisk disk, beside
 # the HVM guest (one IDE disk, a vkbd).
-if ! ip link show xenbr0 >/dev/null 2>&1; then
-  ip link add xenbr0 type bridge && ip link set xenbr0 up
-fi
+xenbr0
 if check pvdev-create create_retry /lab/guest/pv-dev.cfg; then
   if check hvm-create-3 create_retry -p /lab/guest/hvm.cfg; then
     check block-list same_streams "block-list lab-pvdev lab-hvm 0 nosuchdomain 99"
@@ -438,9 +434,7 @@ fi
 # included) and one by one: stdout byte for byte, stderr minus libxl's own
 # lines, exit status. Then after changes made through the real xl (vCPUs,
 # memory, scheduler, a detached vif, a rename): the live state must show.
-if ! ip link show xenbr0 >/dev/null 2>&1; then
-  ip link add xenbr0 type bridge && ip link set xenbr0 up
-fi
+xenbr0
 # The HVM guest first: its device model starts slowly under TCG once PV
 # guests are running (seen on 4.20: "Post DM startup configs failed").
 if check listl-create-hvm create_retry -p /lab/guest/hvm.cfg &&

@@ -1213,20 +1213,7 @@ mod plan_tests {
     }
 
     fn config(text: &str) -> DomainConfig {
-        let host = xl_config::Host {
-            max_cpus: 2,
-            node_cpus: vec![vec![0, 1]],
-            firmware_dir: "/usr/lib/xen-4.17/boot".into(),
-        };
-        let mut report = xl_config::Report::new();
-        xl_config::parse_config_data(
-            "cfg",
-            text,
-            &xl_config::Globals::default(),
-            &host,
-            &mut report,
-        )
-        .unwrap()
+        crate::fake::config(text)
     }
 
     fn viridian(lines: &str) -> Result<u64, String> {
@@ -1401,19 +1388,7 @@ mod preflight_tests {
             paths: c.paths.clone(),
             xenstored: crate::Xenstored::System,
         };
-        let mut report = xl_config::Report::new();
-        let cfg = xl_config::parse_config_data(
-            "t.cfg",
-            text,
-            &xl_config::Globals::default(),
-            &xl_config::Host {
-                max_cpus: 2,
-                node_cpus: vec![vec![0, 1]],
-                firmware_dir: "/fw".into(),
-            },
-            &mut report,
-        )
-        .unwrap();
+        let cfg = crate::fake::config(text);
         apply(&host, &c.xs, &CreatePlan::new(&cfg, &c.paths))
     }
 
@@ -1498,19 +1473,7 @@ mod preflight_tests {
             ..FakeHv::default()
         };
         let host = crate::fake::host(hv, FakeDom0::default(), c.paths.clone());
-        let mut report = xl_config::Report::new();
-        let cfg = xl_config::parse_config_data(
-            "t.cfg",
-            &hvm("/nowhere/qemu"),
-            &xl_config::Globals::default(),
-            &xl_config::Host {
-                max_cpus: 2,
-                node_cpus: vec![vec![0, 1]],
-                firmware_dir: "/fw".into(),
-            },
-            &mut report,
-        )
-        .unwrap();
+        let cfg = crate::fake::config(&hvm("/nowhere/qemu"));
         let r = apply(&host, &c.xs, &CreatePlan::new(&cfg, &c.paths));
         assert!(reached_make_domain(&r), "{r:?}");
     }

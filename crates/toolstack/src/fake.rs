@@ -111,3 +111,21 @@ impl Dom0 for FakeDom0 {
         self.dm_cpus.get(&domid).cloned().map_or_else(nope, Ok)
     }
 }
+
+/// A config as xl reads it on a 2-CPU host with Debian's Xen 4.17 layout.
+pub fn config(text: &str) -> xl_config::domain::DomainConfig {
+    let host = xl_config::Host {
+        max_cpus: 2,
+        node_cpus: vec![vec![0, 1]],
+        firmware_dir: "/usr/lib/xen-4.17/boot".into(),
+    };
+    let mut report = xl_config::Report::new();
+    xl_config::parse_config_data(
+        "cfg",
+        text,
+        &xl_config::Globals::default(),
+        &host,
+        &mut report,
+    )
+    .unwrap()
+}

@@ -18,7 +18,7 @@ use crate::image::Kernel;
 use crate::target::{
     GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE, GrantSeed, GuestFrames, TargetError,
 };
-use crate::x86::pv::{BuildError, fill_kernel_image};
+use crate::x86::pv::{BuildError, Step, fill_kernel_image};
 use crate::{PAGE_SHIFT, PAGE_SIZE};
 
 /// Guest frames of the special pages: the eight below `X86_HVM_END_SPECIAL_REGION`.
@@ -887,10 +887,6 @@ pub trait HvmTarget: GuestFrames {
     fn seed_grants(&mut self, grants: &[GrantSeed]) -> Result<(), TargetError>;
 }
 
-/// Attach the builder step to a target error.
-fn during<T>(r: Result<T, TargetError>, step: &'static str) -> Result<T, BuildError> {
-    r.map_err(|source| BuildError::Target { step, source })
-}
 
 /// What [`apply_hvm`] reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -917,7 +913,7 @@ pub fn apply_hvm(
         )));
     }
     populate_memory(plan, t)?;
-    during(t.set_memory_map(&plan.e820), "setting the memory map")?;
+    t.set_memory_map(&plan.e820).during("setting the memory map")?;
     load_image(plan, kernel, t)?;
     for (seg, bytes) in plan.modules.iter().zip(modules) {
         if bytes.len() as u64 != seg.len {
@@ -933,16 +929,13 @@ pub fn apply_hvm(
     special_pages(plan, t)?;
     write_segment(t, &plan.start_info, &plan.start_info_bytes)?;
     if let Some(page) = &plan.hvm_info_page {
-        during(
-            t.write_frames(&[HVM_INFO_PFN], page),
-            "writing hvm_info_table",
-        )?;
+        t.write_frames(&[HVM_INFO_PFN], page).during("writing hvm_info_table")?;
     }
     for &(index, value) in &plan.params {
-        during(t.set_param(index, value), "setting HVM params")?;
+        t.set_param(index, value).during("setting HVM params")?;
     }
     boot_vcpus(plan, t)?;
-    during(t.seed_grants(&plan.grants), "seeding the grant table")?;
+    t.seed_grants(&plan.grants).during("seeding the grant table")?;
     Ok(HvmBuilt {
         store_pfn: plan.store_pfn(),
         console_pfn: plan.console_pfn(),
@@ -953,11 +946,11 @@ pub fn apply_hvm(
 /// an HVM guest — then cancel the claim whatever happened.
 fn populate_memory(plan: &HvmPlan, t: &mut dyn HvmTarget) -> Result<(), BuildError> {
     let start_pages = plan.target_pages - plan.vga_hole_pages;
-    during(t.claim(start_pages), "claiming the guest's memory")?;
+    t.claim(start_pages).during("claiming the guest's memory")?;
     let populated = populate_ranges(plan, t, start_pages);
     let cancelled = t.claim(0);
     populated?;
-    during(cancelled, "cancelling the memory claim")
+    cancelled.during("cancelling the memory claim")
 }
 
 fn populate_ranges(
@@ -967,7 +960,7 @@ fn populate_ranges(
 ) -> Result<(), BuildError> {
     let pod = plan.pod();
     if pod {
-        during(t.set_pod_target(start_pages), "setting the PoD target")?;
+        t.set_pod_target(start_pages).during("setting the PoD target")?;
     }
     let hole = plan.mmio_start >> PAGE_SHIFT..GIB4 >> PAGE_SHIFT;
     for range in &plan.ram {
@@ -1032,10 +1025,7 @@ fn populate_extents(
     gfns: &[u64],
     pod: bool,
 ) -> Result<u64, BuildError> {
-    let done = during(
-        t.populate(order, gfns, pod),
-        "populating the guest's memory",
-    )?;
+    let done = t.populate(order, gfns, pod).during("populating the guest's memory")?;
     Ok(done.min(gfns.len()) as u64)
 }
 
@@ -1084,7 +1074,7 @@ fn load_image(plan: &HvmPlan, kernel: &Kernel, t: &mut dyn HvmTarget) -> Result<
         if let Some(e) = read_error.take() {
             return Err(BuildError::KernelRead(e));
         }
-        during(written, "writing the image")?;
+        written.during("writing the image")?;
         done += n;
     }
     Ok(())
@@ -1095,7 +1085,7 @@ fn write_segment(t: &mut dyn HvmTarget, seg: &HvmSegment, bytes: &[u8]) -> Resul
     for (i, frames) in pfns.chunks(CHUNK as usize).enumerate() {
         let from = (i * CHUNK as usize * PAGE_SIZE as usize).min(bytes.len());
         let to = (from + frames.len() * PAGE_SIZE as usize).min(bytes.len());
-        during(t.write_frames(frames, &bytes[from..to]), seg.name)?;
+        t.write_frames(frames, &bytes[from..to]).during(seg.name)?;
     }
     Ok(())
 }
@@ -1122,7 +1112,7 @@ fn load_acpi(plan: &HvmPlan, t: &mut dyn HvmTarget) -> Result<(), BuildError> {
         let mut bytes = vec![0u8; (blob.gpa & (PAGE_SIZE - 1)) as usize];
         bytes.extend_from_slice(&blob.bytes);
         let frames: Vec<u64> = (first..=last).collect();
-        during(t.write_frames(&frames, &bytes), "writing the ACPI tables")?;
+        t.write_frames(&frames, &bytes).during("writing the ACPI tables")?;
     }
     Ok(())
 }
@@ -1132,29 +1122,20 @@ fn load_acpi(plan: &HvmPlan, t: &mut dyn HvmTarget) -> Result<(), BuildError> {
 fn special_pages(plan: &HvmPlan, t: &mut dyn HvmTarget) -> Result<(), BuildError> {
     let specials: Vec<u64> = (0..NR_SPECIAL_PAGES).map(special_pfn).collect();
     populate_exact(t, &specials)?;
-    during(t.write_frames(&specials, &[]), "clearing the special pages")?;
+    t.write_frames(&specials, &[]).during("clearing the special pages")?;
     if plan.guest == HvmGuest::Hvm {
         let ioreq: Vec<u64> = (0..NR_IOREQ_SERVER_PAGES)
             .map(|i| IOREQ_SERVER_PFN + i)
             .collect();
         populate_exact(t, &ioreq)?;
-        during(
-            t.write_frames(&ioreq, &[]),
-            "clearing the ioreq server pages",
-        )?;
+        t.write_frames(&ioreq, &[]).during("clearing the ioreq server pages")?;
     }
-    during(
-        t.write_frames(&[special_pfn(special::IDENT_PT)], &ident_pt_page()),
-        "writing the identity page table",
-    )?;
+    t.write_frames(&[special_pfn(special::IDENT_PT)], &ident_pt_page()).during("writing the identity page table")?;
     if plan.console_connection_byte {
         // xencons_interface.connection: disconnected until xenconsoled attaches.
         let mut page = vec![0u8; 3089];
         page[3088] = 1;
-        during(
-            t.write_frames(&[plan.console_pfn()], &page),
-            "initialising the console ring",
-        )?;
+        t.write_frames(&[plan.console_pfn()], &page).during("initialising the console ring")?;
     }
     Ok(())
 }
@@ -1173,13 +1154,13 @@ fn populate_exact(t: &mut dyn HvmTarget, gfns: &[u64]) -> Result<(), BuildError>
 /// `vcpu_hvm`: PVH vCPUs get write-back MTRRs (nothing else programs them); the boot
 /// processor's context goes last, since loading a context puts every vCPU down.
 fn boot_vcpus(plan: &HvmPlan, t: &mut dyn HvmTarget) -> Result<(), BuildError> {
-    let full = during(t.hvm_context(), "reading the HVM context")?;
+    let full = t.hvm_context().during("reading the HVM context")?;
     if plan.guest == HvmGuest::Pvh {
         for vcpu in 0..plan.max_vcpus {
             let records = mtrr_records(&full, vcpu as u16)?;
-            during(t.set_hvm_context(&records), "setting the vCPUs' MTRRs")?;
+            t.set_hvm_context(&records).during("setting the vCPUs' MTRRs")?;
         }
     }
     let records = boot_cpu_records(&full, plan.entry, plan.start_info_gpa())?;
-    during(t.set_hvm_context(&records), "setting vCPU 0's context")
+    t.set_hvm_context(&records).during("setting vCPU 0's context")
 }

@@ -115,7 +115,7 @@ pub enum BuildError {
 }
 
 /// Attach the builder step to a target error.
-trait Step<T> {
+pub(crate) trait Step<T> {
     fn during(self, step: &'static str) -> Result<T, BuildError>;
 }
 

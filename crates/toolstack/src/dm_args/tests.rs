@@ -82,20 +82,7 @@ fn qdisk_pv_guest_gets_the_real_xl_xenpv_argv() {
 }
 
 fn parse(text: &str) -> DomainConfig {
-    let host = xl_config::Host {
-        max_cpus: 2,
-        node_cpus: vec![vec![0, 1]],
-        firmware_dir: "/usr/lib/xen-4.17/boot".into(),
-    };
-    let mut report = xl_config::Report::new();
-    xl_config::parse_config_data(
-        "cfg",
-        text,
-        &xl_config::Globals::default(),
-        &host,
-        &mut report,
-    )
-    .unwrap()
+    crate::fake::config(text)
 }
 
 fn testdata(file: &str) -> String {
