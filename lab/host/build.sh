@@ -197,6 +197,8 @@ lab_build_dom0() {
   # device model (HVM) with firmware and keymaps; skip the big UEFI images
   lab_copy_elf "$r" /usr/libexec/xen-qemu-system-i386
   mkdir -p "$r/usr/share/qemu"; cp -a /usr/share/seabios "$r/usr/share/"
+  # emulated NICs' option ROMs (QEMU looks in ipxe's folder too)
+  if [ -d /usr/lib/ipxe/qemu ]; then mkdir -p "$r/usr/lib/ipxe"; cp -a /usr/lib/ipxe/qemu "$r/usr/lib/ipxe/"; fi
   for f in /usr/share/qemu/*; do
     case "$f" in *edk2*|*OVMF*|*.fd|*/firmware) ;; *) cp -aLr "$f" "$r/usr/share/qemu/" 2>/dev/null || true;; esac
   done

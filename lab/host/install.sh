@@ -7,7 +7,7 @@ LAB_PKGS=(
   xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils
   linux-image-amd64 busybox-static bash jq          # dom0/domU kernel, dom0 userland
   cpio kmod file xz-utils gzip binutils coreutils   # image building
-  qemu-utils                                        # qcow2 test disk (qemu-img)
+  qemu-utils ipxe-qemu                              # qcow2 test disk (qemu-img), NIC option ROMs
   grub-common grub-xen-bin                          # a PvGrub2 test kernel (grub-mkimage)
   python3.11-minimal libpython3.11-stdlib e2fsprogs # pygrub in dom0, ext2 images for it
 )
