@@ -132,7 +132,7 @@ lab_build_tiny() {
   # is blank, so SeaBIOS goes on to the disk as boot="cd" says).
   rm -f "$IMG/boot.qcow2" "$IMG/installer.iso"
   qemu-img convert -q -f raw -O qcow2 "$IMG/boot.img" "$IMG/boot.qcow2"
-  truncate -s 1M "$IMG/installer.iso"
+  truncate -s 64K "$IMG/installer.iso"
   as --32 -o "$t/pvh.o" "$LAB/guest/pvh.S"
   # -N: one small RWX segment; the note section must sit inside the guest's RAM too
   ld -m elf_i386 -N --no-warn-rwx-segments -Ttext=0x100000 --section-start=.note.Xen=0x100800 -o "$IMG/pvh.elf" "$t/pvh.o"
@@ -197,8 +197,9 @@ lab_build_dom0() {
   # device model (HVM) with firmware and keymaps; skip the big UEFI images
   lab_copy_elf "$r" /usr/libexec/xen-qemu-system-i386
   mkdir -p "$r/usr/share/qemu"; cp -a /usr/share/seabios "$r/usr/share/"
-  # emulated NICs' option ROMs (QEMU looks in ipxe's folder too)
-  if [ -d /usr/lib/ipxe/qemu ]; then mkdir -p "$r/usr/lib/ipxe"; cp -a /usr/lib/ipxe/qemu "$r/usr/lib/ipxe/"; fi
+  # the option ROMs of the NIC models the lab's HVM guests use (QEMU looks in ipxe's folder)
+  mkdir -p "$r/usr/lib/ipxe/qemu"
+  cp -a /usr/lib/ipxe/qemu/efi-rtl8139.rom /usr/lib/ipxe/qemu/efi-e1000.rom "$r/usr/lib/ipxe/qemu/"
   for f in /usr/share/qemu/*; do
     case "$f" in *edk2*|*OVMF*|*.fd|*/firmware) ;; *) cp -aLr "$f" "$r/usr/share/qemu/" 2>/dev/null || true;; esac
   done

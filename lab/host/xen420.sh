@@ -72,6 +72,8 @@ lab_build_xen420() {
   rm -rf "${c:?}/boot" "$c/usr/share/doc" "$c/usr/share/man" "$c/usr/share/locale" "$c/usr/lib/debug"
   # firmware the device model does not need here (UEFI images are big)
   find "$c/usr/share/qemu" \( -name '*edk2*' -o -name '*OVMF*' -o -name '*.fd' \) -exec rm -rf {} + 2>/dev/null || true
+  # of the NICs' option ROMs, those of the models the lab's HVM guests use (dom0's root is RAM)
+  find "$c/usr/lib/ipxe" -type f ! -name 'efi-rtl8139.rom' ! -name 'efi-e1000.rom' -delete 2>/dev/null || true
   # trixie is merged-/usr: make sure the top-level links exist
   for f in bin sbin lib lib64; do
     [ -e "$c/$f" ] || [ -L "$c/$f" ] || { mkdir -p "$c/usr/$f"; ln -s "usr/$f" "$c/$f"; }
