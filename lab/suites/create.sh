@@ -67,19 +67,20 @@ mkpygrub_disk() {  # mkpygrub_disk IMG WITH_GRUB_CFG(0|1)
   d=$(mktemp -d)
   mkdir -p "$d/boot/grub"
   if [ "$2" = 1 ]; then
-    # Links, not copies: dom0's root is in RAM and the kernel is 60 MB.
-    ln "$G/vmlinux" "$G/domU.cpio.gz" "$d/boot/" 2>/dev/null || cp "$G/vmlinux" "$G/domU.cpio.gz" "$d/boot/"
+    # The compressed kernel, linked: dom0's root is in RAM, and pygrub copies out what it
+    # boots.
+    ln "$G/vmlinuz" "$G/domU.cpio.gz" "$d/boot/" 2>/dev/null || cp "$G/vmlinuz" "$G/domU.cpio.gz" "$d/boot/"
     cat >"$d/boot/grub/grub.cfg" <<'GRUB'
 set timeout=1
 set default=0
 menuentry 'lab pygrub guest' {
   set root=(hd0)
-  linux /boot/vmlinux console=hvc0 rdinit=/init lab_pygrub
+  linux /boot/vmlinuz console=hvc0 rdinit=/init lab_pygrub
   initrd /boot/domU.cpio.gz
 }
 GRUB
   fi
-  mke2fs -q -F -t ext2 -d "$d" "$1" 80M
+  mke2fs -q -F -t ext2 -d "$d" "$1" 24M
   rm -rf "$d"
 }
 note "space: $(df -k / /tmp 2>/dev/null | awk 'NR > 1 {printf "%s %s KiB free; ", $6, $4}')"
