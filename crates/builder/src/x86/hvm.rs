@@ -887,7 +887,6 @@ pub trait HvmTarget: GuestFrames {
     fn seed_grants(&mut self, grants: &[GrantSeed]) -> Result<(), TargetError>;
 }
 
-
 /// What [`apply_hvm`] reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HvmBuilt {
@@ -913,7 +912,8 @@ pub fn apply_hvm(
         )));
     }
     populate_memory(plan, t)?;
-    t.set_memory_map(&plan.e820).during("setting the memory map")?;
+    t.set_memory_map(&plan.e820)
+        .during("setting the memory map")?;
     load_image(plan, kernel, t)?;
     for (seg, bytes) in plan.modules.iter().zip(modules) {
         if bytes.len() as u64 != seg.len {
@@ -929,13 +929,15 @@ pub fn apply_hvm(
     special_pages(plan, t)?;
     write_segment(t, &plan.start_info, &plan.start_info_bytes)?;
     if let Some(page) = &plan.hvm_info_page {
-        t.write_frames(&[HVM_INFO_PFN], page).during("writing hvm_info_table")?;
+        t.write_frames(&[HVM_INFO_PFN], page)
+            .during("writing hvm_info_table")?;
     }
     for &(index, value) in &plan.params {
         t.set_param(index, value).during("setting HVM params")?;
     }
     boot_vcpus(plan, t)?;
-    t.seed_grants(&plan.grants).during("seeding the grant table")?;
+    t.seed_grants(&plan.grants)
+        .during("seeding the grant table")?;
     Ok(HvmBuilt {
         store_pfn: plan.store_pfn(),
         console_pfn: plan.console_pfn(),
@@ -960,7 +962,8 @@ fn populate_ranges(
 ) -> Result<(), BuildError> {
     let pod = plan.pod();
     if pod {
-        t.set_pod_target(start_pages).during("setting the PoD target")?;
+        t.set_pod_target(start_pages)
+            .during("setting the PoD target")?;
     }
     let hole = plan.mmio_start >> PAGE_SHIFT..GIB4 >> PAGE_SHIFT;
     for range in &plan.ram {
@@ -1025,7 +1028,9 @@ fn populate_extents(
     gfns: &[u64],
     pod: bool,
 ) -> Result<u64, BuildError> {
-    let done = t.populate(order, gfns, pod).during("populating the guest's memory")?;
+    let done = t
+        .populate(order, gfns, pod)
+        .during("populating the guest's memory")?;
     Ok(done.min(gfns.len()) as u64)
 }
 
@@ -1112,7 +1117,8 @@ fn load_acpi(plan: &HvmPlan, t: &mut dyn HvmTarget) -> Result<(), BuildError> {
         let mut bytes = vec![0u8; (blob.gpa & (PAGE_SIZE - 1)) as usize];
         bytes.extend_from_slice(&blob.bytes);
         let frames: Vec<u64> = (first..=last).collect();
-        t.write_frames(&frames, &bytes).during("writing the ACPI tables")?;
+        t.write_frames(&frames, &bytes)
+            .during("writing the ACPI tables")?;
     }
     Ok(())
 }
@@ -1122,20 +1128,24 @@ fn load_acpi(plan: &HvmPlan, t: &mut dyn HvmTarget) -> Result<(), BuildError> {
 fn special_pages(plan: &HvmPlan, t: &mut dyn HvmTarget) -> Result<(), BuildError> {
     let specials: Vec<u64> = (0..NR_SPECIAL_PAGES).map(special_pfn).collect();
     populate_exact(t, &specials)?;
-    t.write_frames(&specials, &[]).during("clearing the special pages")?;
+    t.write_frames(&specials, &[])
+        .during("clearing the special pages")?;
     if plan.guest == HvmGuest::Hvm {
         let ioreq: Vec<u64> = (0..NR_IOREQ_SERVER_PAGES)
             .map(|i| IOREQ_SERVER_PFN + i)
             .collect();
         populate_exact(t, &ioreq)?;
-        t.write_frames(&ioreq, &[]).during("clearing the ioreq server pages")?;
+        t.write_frames(&ioreq, &[])
+            .during("clearing the ioreq server pages")?;
     }
-    t.write_frames(&[special_pfn(special::IDENT_PT)], &ident_pt_page()).during("writing the identity page table")?;
+    t.write_frames(&[special_pfn(special::IDENT_PT)], &ident_pt_page())
+        .during("writing the identity page table")?;
     if plan.console_connection_byte {
         // xencons_interface.connection: disconnected until xenconsoled attaches.
         let mut page = vec![0u8; 3089];
         page[3088] = 1;
-        t.write_frames(&[plan.console_pfn()], &page).during("initialising the console ring")?;
+        t.write_frames(&[plan.console_pfn()], &page)
+            .during("initialising the console ring")?;
     }
     Ok(())
 }
@@ -1158,9 +1168,11 @@ fn boot_vcpus(plan: &HvmPlan, t: &mut dyn HvmTarget) -> Result<(), BuildError> {
     if plan.guest == HvmGuest::Pvh {
         for vcpu in 0..plan.max_vcpus {
             let records = mtrr_records(&full, vcpu as u16)?;
-            t.set_hvm_context(&records).during("setting the vCPUs' MTRRs")?;
+            t.set_hvm_context(&records)
+                .during("setting the vCPUs' MTRRs")?;
         }
     }
     let records = boot_cpu_records(&full, plan.entry, plan.start_info_gpa())?;
-    t.set_hvm_context(&records).during("setting vCPU 0's context")
+    t.set_hvm_context(&records)
+        .during("setting vCPU 0's context")
 }
