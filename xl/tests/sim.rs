@@ -566,3 +566,34 @@ fn top_terminal_ui_draws_and_quits_on_q() {
     assert!(status.success());
     read_until("\x1b[?1049l", &mut seen);
 }
+
+#[test]
+fn a_state_directory_others_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = Host::new();
+    std::fs::set_permissions(h.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = h.xl(&["list"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} can be written by others", h.path().display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("XL_SIM_DIR"), "{stderr}");
+    assert!(!h.path().join("hypervisor.sock").exists());
+}
+
+#[test]
+fn state_directory_files_are_not_opened_through_symlinks() {
+    let h = Host::new();
+    let victim = h.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    for name in ["start.lock", "host.log"] {
+        let link = h.path().join(name);
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let o = h.xl(&["list"]);
+        assert!(!o.status.success(), "{name} followed");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        std::fs::remove_file(&link).unwrap();
+    }
+}
