@@ -35,6 +35,21 @@ pub fn name_to_domid(hv: &dyn Hypervisor, xs: &Xs, name: &str) -> Result<Option<
         .map(|(d, _)| d.domid))
 }
 
+/// The first listed domain with that name, its name read through `ops`
+/// (a transaction, so the names read are part of what it checks).
+pub fn name_to_domid_in(
+    hv: &dyn Hypervisor,
+    ops: &impl XsOps,
+    name: &str,
+) -> Result<Option<u32>, Error> {
+    for d in hv.domains()? {
+        if domid_to_name(ops, d.domid)?.as_deref() == Some(name) {
+            return Ok(Some(d.domid));
+        }
+    }
+    Ok(None)
+}
+
 /// An xl domain argument: digits are a domid (even ""), anything else a name.
 pub fn qualifier_to_domid(hv: &dyn Hypervisor, xs: &Xs, q: &str) -> Result<Option<u32>, Error> {
     if q.bytes().all(|b| b.is_ascii_digit()) {
