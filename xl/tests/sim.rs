@@ -597,3 +597,32 @@ fn state_directory_files_are_not_opened_through_symlinks() {
         std::fs::remove_file(&link).unwrap();
     }
 }
+
+#[test]
+fn sched_listings_escape_guest_chosen_names() {
+    let h = Host::new();
+    h.create("g", "");
+    let id = h.domid("g").unwrap();
+    let xs = h.xs();
+    // Names with control characters, as a config or a rename can set.
+    xs.write(&format!("/local/domain/{id}/name"), "g\x1b[2Jx")
+        .unwrap();
+    xs.write("/local/pool/0/name", "Pool\x1b]0;t\x07").unwrap();
+    let id = id.to_string();
+    for args in [
+        vec!["sched-credit2"],
+        vec!["sched-credit2", "-d", &id],
+        vec!["sched-credit2", "-s"],
+    ] {
+        let out = h.ok(&args);
+        assert!(
+            !out.contains('\x1b') && !out.contains('\x07'),
+            "{args:?}: {out:?}"
+        );
+    }
+    assert!(h.ok(&["sched-credit2"]).contains("g?[2Jx"));
+    assert!(
+        h.ok(&["sched-credit2", "-s"])
+            .contains("Cpupool Pool?]0;t?:")
+    );
+}
