@@ -37,6 +37,9 @@ pub enum SysError {
         #[source]
         source: std::io::Error,
     },
+    /// The device exists but this user may not open it.
+    #[error("cannot open {path}: permission denied: run xl as root")]
+    Denied { path: &'static str },
     #[error("cannot map hypercall buffer")]
     Mmap(#[source] std::io::Error),
     #[error("hypercall {what} failed")]

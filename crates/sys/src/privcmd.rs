@@ -134,14 +134,35 @@ fn open_rw(path: &str) -> std::io::Result<File> {
     OpenOptions::new().read(true).write(true).open(path)
 }
 
+/// The first of `paths` that opens. A path that is missing gives way to
+/// the next; any other failure (EACCES for a user who is not root) is
+/// the one reported, not the fallback's ENOENT.
+fn open_first(paths: &[&'static str]) -> Result<File, SysError> {
+    let mut missing = None;
+    for &path in paths {
+        match open_rw(path) {
+            Ok(f) => return Ok(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                missing.get_or_insert((path, e));
+            }
+            Err(e) => return Err(open_error(path, e)),
+        }
+    }
+    let (path, source) =
+        missing.unwrap_or(("/dev/xen/privcmd", std::io::ErrorKind::NotFound.into()));
+    Err(SysError::Open { path, source })
+}
+
+fn open_error(path: &'static str, source: std::io::Error) -> SysError {
+    match source.raw_os_error() {
+        Some(libc::EACCES | libc::EPERM) => SysError::Denied { path },
+        _ => SysError::Open { path, source },
+    }
+}
+
 impl Privcmd {
     pub fn open() -> Result<Self, SysError> {
-        let privcmd = open_rw("/dev/xen/privcmd")
-            .or_else(|_| open_rw("/proc/xen/privcmd"))
-            .map_err(|e| SysError::Open {
-                path: "/dev/xen/privcmd",
-                source: e,
-            })?;
+        let privcmd = open_first(&["/dev/xen/privcmd", "/proc/xen/privcmd"])?;
         // Kernels before 4.18 lack the device; then locked anonymous
         // memory is the fallback libxencall uses too.
         let hypercall = open_rw("/dev/xen/hypercall").ok();
@@ -513,6 +534,34 @@ impl Privcmd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_real_open_error_is_reported_not_the_fallbacks() {
+        // "/" cannot be opened read-write (EISDIR); the fallback is missing.
+        match open_first(&["/", "/nonexistent/privcmd"]) {
+            Err(SysError::Open { path, source }) => {
+                assert_eq!(path, "/");
+                assert_eq!(source.raw_os_error(), Some(libc::EISDIR));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Missing everywhere: the first path's ENOENT.
+        match open_first(&["/nonexistent/a", "/nonexistent/b"]) {
+            Err(SysError::Open { path, source }) => {
+                assert_eq!(path, "/nonexistent/a");
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            other => panic!("{other:?}"),
+        }
+        let denied = open_error(
+            "/dev/xen/privcmd",
+            std::io::Error::from_raw_os_error(libc::EACCES),
+        );
+        assert_eq!(
+            denied.to_string(),
+            "cannot open /dev/xen/privcmd: permission denied: run xl as root"
+        );
+    }
 
     #[test]
     fn paged_out_frames_are_retried_in_runs() {

@@ -139,6 +139,8 @@ impl Error {
     /// What the user can do about it, when there is something to say.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
+            // Said already: run as root.
+            Error::NoXen(xen_sys::SysError::Denied { .. }) => None,
             Error::NoXen(_) => Some(
                 "Is this machine booted into Xen (is /proc/xen there?), are the Xen modules loaded \
                  (modprobe xen-privcmd xen-evtchn xen-gntdev), and are you root?",
