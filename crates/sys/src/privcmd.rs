@@ -171,7 +171,12 @@ impl Privcmd {
 
     /// A zeroed buffer of at least `len` bytes, page-granular.
     pub fn buffer(&self, len: usize) -> Result<HypercallBuf, SysError> {
-        let len = len.max(1).div_ceil(PAGE) * PAGE;
+        let len = len
+            .max(1)
+            .div_ceil(PAGE)
+            .checked_mul(PAGE)
+            .filter(|l| *l <= isize::MAX as usize)
+            .ok_or(SysError::Invalid("hypercall buffer size"))?;
         let prot = libc::PROT_READ | libc::PROT_WRITE;
         let ptr = match &self.hypercall {
             // SAFETY: mapping a fresh shared region of the hypercall device;
@@ -211,13 +216,23 @@ impl Privcmd {
     }
 
     /// Issue one hypercall; returns Xen's non-negative result.
-    pub(crate) fn hypercall(&self, op: u64, arg: [u64; 5]) -> Result<i64, std::io::Error> {
+    ///
+    /// # Safety
+    ///
+    /// Xen reads and writes this process's memory at whatever addresses
+    /// `op` and `arg` tell it to, directly or through guest handles in
+    /// the structures they point at. Every such address must lie in a
+    /// [`HypercallBuf`] that stays alive for the call, with room for all
+    /// Xen reads or writes there for this operation; other arguments must
+    /// be plain values, not addresses.
+    pub(crate) unsafe fn hypercall(&self, op: u64, arg: [u64; 5]) -> Result<i64, std::io::Error> {
         let mut hc = PrivcmdHypercall { op, arg };
         // The raw syscall returns the whole long (libc's ioctl() cuts it to
         // an int; maximum_gpfn and extent counts are longs).
         // SAFETY: IOCTL_PRIVCMD_HYPERCALL takes a pointer to a
-        // privcmd_hypercall_t, which `hc` is (repr(C), 48 bytes, tested);
-        // any memory it points Xen at lives in HypercallBufs of the caller.
+        // privcmd_hypercall_t, which `hc` is (repr(C), 48 bytes, tested),
+        // alive for the call; what it points Xen at is the caller's
+        // promise (see # Safety).
         let r = unsafe {
             libc::syscall(
                 libc::SYS_ioctl,
@@ -635,6 +650,18 @@ mod tests {
     #[should_panic(expected = "read-only")]
     fn read_only_foreign_maps_give_no_mutable_slice() {
         anonymous(1, false).as_mut_slice();
+    }
+
+    #[test]
+    fn a_buffer_size_that_would_wrap_is_refused() {
+        let pc = Privcmd {
+            privcmd: File::open("/dev/null").unwrap(),
+            hypercall: None,
+        };
+        for len in [usize::MAX, usize::MAX - PAGE, isize::MAX as usize + 1] {
+            assert!(matches!(pc.buffer(len), Err(SysError::Invalid(_))), "{len}");
+        }
+        assert_eq!(pc.buffer(1).unwrap().len(), PAGE);
     }
 
     #[test]
