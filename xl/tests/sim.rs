@@ -626,3 +626,31 @@ fn sched_listings_escape_guest_chosen_names() {
             .contains("Cpupool Pool?]0;t?:")
     );
 }
+
+#[test]
+fn domids_past_the_last_domain_never_name_another() {
+    let h = Host::new();
+    h.create("one", "");
+    assert_eq!(h.domid("one"), Some(1));
+    // 65537 and 2^32 + 1 are domain 1 to Xen's 16 bits and libxl's 32.
+    for id in ["65537", "4294967297"] {
+        let o = h.xl(&["pause", id]);
+        assert_eq!(o.status.code(), Some(1), "xl pause {id}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            format!("Domain {id} does not exist.\n")
+        );
+        let state = h.list().into_iter().find(|r| r.0 == "one").unwrap().4;
+        assert!(
+            !state.contains('p'),
+            "xl pause {id} paused domain 1: {state}"
+        );
+    }
+    let o = h.xl(&["domname", "4294967297"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}

@@ -125,6 +125,9 @@ pub enum Error {
     Sys(#[from] xen_sys::SysError),
     #[error("domain {0} does not exist")]
     NoSuchDomain(u32),
+    /// A domid no domain can have (its digits, as given).
+    #[error("Domain {0} does not exist.")]
+    NoSuchDomid(String),
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
