@@ -566,3 +566,91 @@ fn top_terminal_ui_draws_and_quits_on_q() {
     assert!(status.success());
     read_until("\x1b[?1049l", &mut seen);
 }
+
+#[test]
+fn a_state_directory_others_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = Host::new();
+    std::fs::set_permissions(h.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = h.xl(&["list"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} can be written by others", h.path().display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("XL_SIM_DIR"), "{stderr}");
+    assert!(!h.path().join("hypervisor.sock").exists());
+}
+
+#[test]
+fn state_directory_files_are_not_opened_through_symlinks() {
+    let h = Host::new();
+    let victim = h.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    for name in ["start.lock", "host.log"] {
+        let link = h.path().join(name);
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let o = h.xl(&["list"]);
+        assert!(!o.status.success(), "{name} followed");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        std::fs::remove_file(&link).unwrap();
+    }
+}
+
+#[test]
+fn sched_listings_escape_guest_chosen_names() {
+    let h = Host::new();
+    h.create("g", "");
+    let id = h.domid("g").unwrap();
+    let xs = h.xs();
+    // Names with control characters, as a config or a rename can set.
+    xs.write(&format!("/local/domain/{id}/name"), "g\x1b[2Jx")
+        .unwrap();
+    xs.write("/local/pool/0/name", "Pool\x1b]0;t\x07").unwrap();
+    let id = id.to_string();
+    for args in [
+        vec!["sched-credit2"],
+        vec!["sched-credit2", "-d", &id],
+        vec!["sched-credit2", "-s"],
+    ] {
+        let out = h.ok(&args);
+        assert!(
+            !out.contains('\x1b') && !out.contains('\x07'),
+            "{args:?}: {out:?}"
+        );
+    }
+    assert!(h.ok(&["sched-credit2"]).contains("g?[2Jx"));
+    assert!(
+        h.ok(&["sched-credit2", "-s"])
+            .contains("Cpupool Pool?]0;t?:")
+    );
+}
+
+#[test]
+fn domids_past_the_last_domain_never_name_another() {
+    let h = Host::new();
+    h.create("one", "");
+    assert_eq!(h.domid("one"), Some(1));
+    // 65537 and 2^32 + 1 are domain 1 to Xen's 16 bits and libxl's 32.
+    for id in ["65537", "4294967297"] {
+        let o = h.xl(&["pause", id]);
+        assert_eq!(o.status.code(), Some(1), "xl pause {id}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            format!("Domain {id} does not exist.\n")
+        );
+        let state = h.list().into_iter().find(|r| r.0 == "one").unwrap().4;
+        assert!(
+            !state.contains('p'),
+            "xl pause {id} paused domain 1: {state}"
+        );
+    }
+    let o = h.xl(&["domname", "4294967297"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}

@@ -14,9 +14,10 @@ pub mod host;
 pub mod proto;
 pub mod pty;
 pub mod server;
+pub mod statedir;
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -79,9 +80,7 @@ fn backend(msg: impl std::fmt::Display) -> Error {
 impl SimHypervisor {
     /// Connects to the host serving `dir`, starting one if there is none.
     pub fn open(dir: &Path) -> Result<SimHypervisor, Error> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| backend(format!("cannot create {}: {e}", dir.display())))?;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        statedir::prepare(dir).map_err(backend)?;
         let sock = dir.join(HYPERVISOR_SOCK);
         let stream = match UnixStream::connect(&sock) {
             Ok(s) => s,
@@ -94,7 +93,12 @@ impl SimHypervisor {
         );
         let paths = HostPaths::under(dir);
         for d in [&paths.lib, &paths.run, &paths.log] {
-            let _ = std::fs::create_dir_all(d);
+            match std::fs::DirBuilder::new().mode(0o700).create(d) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                    return Err(backend(format!("cannot create {}: {e}", d.display())));
+                }
+                _ => {}
+            }
         }
         Ok(SimHypervisor {
             client: Arc::new(Client {
@@ -147,7 +151,7 @@ impl Client {
 /// makes concurrent first invocations start exactly one.
 fn start_host(dir: &Path) -> Result<UnixStream, Error> {
     let sock = dir.join(HYPERVISOR_SOCK);
-    let lock = std::fs::File::create(dir.join("start.lock")).map_err(|e| {
+    let lock = statedir::open(&dir.join("start.lock"), false).map_err(|e| {
         backend(format!(
             "cannot start the simulator in {}: {e}",
             dir.display()
@@ -159,10 +163,7 @@ fn start_host(dir: &Path) -> Result<UnixStream, Error> {
         return Ok(s);
     }
     let exe = std::env::current_exe().map_err(|e| backend(format!("cannot find xl: {e}")))?;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("host.log"))
+    let log = statedir::open(&dir.join("host.log"), true)
         .map_err(|e| backend(format!("cannot open the simulator log: {e}")))?;
     Command::new(exe)
         .env(SERVE_ENV, dir)

@@ -102,15 +102,12 @@ impl Sim {
 /// away, or it has been idle for a long time. Returns at once if another
 /// host already serves `dir`.
 pub fn serve(dir: &Path) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
-    let lock = File::create(dir.join("host.lock"))?;
+    crate::statedir::prepare(dir).map_err(io::Error::other)?;
+    let lock = crate::statedir::open(&dir.join("host.lock"), false)?;
     if lock.try_lock().is_err() {
         return Ok(());
     }
-    let log = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("host.log"))?;
+    let log = crate::statedir::open(&dir.join("host.log"), true)?;
     let xsd = Daemon::new();
     let _server = xsd.serve(dir.join(XENSTORED_SOCK))?;
     let xs = Xs::new(xsd.connect_as(0)?)?;

@@ -37,6 +37,9 @@ pub enum SysError {
         #[source]
         source: std::io::Error,
     },
+    /// The device exists but this user may not open it.
+    #[error("cannot open {path}: permission denied: run xl as root")]
+    Denied { path: &'static str },
     #[error("cannot map hypercall buffer")]
     Mmap(#[source] std::io::Error),
     #[error("hypercall {what} failed")]
@@ -180,8 +183,8 @@ fn createdomain_domctl(
 impl Xen {
     pub fn open() -> Result<Self, SysError> {
         let pc = Privcmd::open()?;
-        let v = pc
-            .hypercall(HYPERVISOR_XEN_VERSION, [XENVER_VERSION, 0, 0, 0, 0])
+        // SAFETY: XENVER_version takes no buffer (its argument is NULL).
+        let v = unsafe { pc.hypercall(HYPERVISOR_XEN_VERSION, [XENVER_VERSION, 0, 0, 0, 0]) }
             .map_err(hc_err("xen_version"))?;
         let v = v as u32;
         let version = (v >> 16, v & 0xffff);
@@ -193,27 +196,57 @@ impl Xen {
     }
 
     fn buf_with(&self, bytes: &[u8], extra: usize) -> Result<HypercallBuf, SysError> {
-        let mut b = self.pc.buffer(bytes.len() + extra)?;
+        let mut b = self.pc.buffer(sum(bytes.len(), extra)?)?;
         b.write(0, bytes);
         Ok(b)
     }
 
-    /// Run a sysctl; `extra` bytes after it are for guest-handle buffers.
-    fn sysctl_in(&self, buf: &HypercallBuf) -> Result<Sysctl, SysError> {
+    /// Run the sysctl at the start of `buf`.
+    ///
+    /// # Safety
+    ///
+    /// Every guest handle Xen uses for that sysctl's command must point
+    /// into `buf`, with room for all Xen reads and writes there.
+    unsafe fn sysctl_in(&self, buf: &HypercallBuf) -> Result<Sysctl, SysError> {
         let cmd = u32::from_le_bytes(buf.read(0, 4).try_into().expect("4 bytes"));
-        self.pc
-            .hypercall(HYPERVISOR_SYSCTL, [buf.addr(), 0, 0, 0, 0])
-            .map_err(hc_err(sysctl_what(cmd)))?;
+        // SAFETY: the sysctl is at the start of `buf`, alive for the call;
+        // its handles are the caller's promise.
+        unsafe {
+            self.pc
+                .hypercall(HYPERVISOR_SYSCTL, [buf.addr(), 0, 0, 0, 0])
+        }
+        .map_err(hc_err(sysctl_what(cmd)))?;
         Ok(Sysctl::from_bytes(
             &buf.read(0, std::mem::size_of::<Sysctl>()),
         ))
     }
 
-    fn domctl(&self, d: Domctl) -> Result<Domctl, SysError> {
+    /// A sysctl whose command takes no guest handle.
+    ///
+    /// # Safety
+    ///
+    /// Xen must use no guest handle for `s`'s command and payload.
+    unsafe fn sysctl(&self, s: Sysctl) -> Result<Sysctl, SysError> {
+        let buf = self.buf_with(&s.to_bytes(), 0)?;
+        // SAFETY: no handles, by the caller's promise.
+        unsafe { self.sysctl_in(&buf) }
+    }
+
+    /// Run a domctl.
+    ///
+    /// # Safety
+    ///
+    /// Xen must use no guest handle for `d`'s command and payload (ones
+    /// that do go through [`Xen::domctl_with`]).
+    unsafe fn domctl(&self, d: Domctl) -> Result<Domctl, SysError> {
         let buf = self.buf_with(&d.to_bytes(), 0)?;
-        self.pc
-            .hypercall(HYPERVISOR_DOMCTL, [buf.addr(), 0, 0, 0, 0])
-            .map_err(hc_err(domctl_what(d.cmd)))?;
+        // SAFETY: the domctl is at the start of `buf`, alive for the call,
+        // and carries no guest handle (the caller's promise).
+        unsafe {
+            self.pc
+                .hypercall(HYPERVISOR_DOMCTL, [buf.addr(), 0, 0, 0, 0])
+        }
+        .map_err(hc_err(domctl_what(d.cmd)))?;
         Ok(Domctl::from_bytes(
             &buf.read(0, std::mem::size_of::<Domctl>()),
         ))
@@ -221,65 +254,55 @@ impl Xen {
 
     pub fn physinfo(&self) -> Result<PhysInfo, SysError> {
         let s = Sysctl::new(SYSCTL_PHYSINFO, self.iv.sysctl, &PhysInfo::default());
-        let buf = self.buf_with(&s.to_bytes(), 0)?;
-        Ok(self.sysctl_in(&buf)?.payload())
+        // SAFETY: XEN_SYSCTL_physinfo has no guest handle.
+        Ok(unsafe { self.sysctl(s) }?.payload())
     }
 
     pub fn sched_id(&self) -> Result<u32, SysError> {
         let s = Sysctl::new(SYSCTL_SCHED_ID, self.iv.sysctl, &abi::NoPayload);
-        let buf = self.buf_with(&s.to_bytes(), 0)?;
-        let r = self.sysctl_in(&buf)?;
+        // SAFETY: XEN_SYSCTL_sched_id has no guest handle.
+        let r = unsafe { self.sysctl(s) }?;
         Ok(u32::from_le_bytes([r.u[0], r.u[1], r.u[2], r.u[3]]))
     }
 
     /// Every domain from `first` on, in domid order (at most `max`).
     pub fn domain_list(&self, first: DomId, max: u32) -> Result<Vec<DomainInfo>, SysError> {
-        let size = std::mem::size_of::<Sysctl>().div_ceil(64) * 64;
         let info = std::mem::size_of::<DomainInfo>();
-        let mut buf = self.pc.buffer(size + info * max as usize)?;
-        let req = GetDomainInfoList {
-            first_domain: first,
-            max_domains: max,
-            buffer: buf.addr() + size as u64,
-            ..Default::default()
-        };
-        let s = Sysctl::new(SYSCTL_GETDOMAININFOLIST, self.iv.sysctl, &req);
-        buf.write(0, &s.to_bytes());
-        let r = self.sysctl_in(&buf)?;
+        let data = vec![0; product(max as usize, info)?];
+        // SAFETY: Xen writes at most `max_domains` xen_domctl_getdomaininfo
+        // records at `buffer`: the data area, sized for `max` of them.
+        let (r, out) = unsafe {
+            self.sysctl_with(SYSCTL_GETDOMAININFOLIST, &data, |b| GetDomainInfoList {
+                first_domain: first,
+                max_domains: max,
+                buffer: b,
+                ..Default::default()
+            })
+        }?;
         let n = r.payload::<GetDomainInfoList>().num_domains.min(max) as usize;
-        Ok((0..n)
-            .map(|i| DomainInfo::from_bytes(&buf.read(size + i * info, info)))
+        Ok(out
+            .chunks_exact(info)
+            .take(n)
+            .map(DomainInfo::from_bytes)
             .collect())
     }
 
     pub fn pause(&self, dom: DomId) -> Result<(), SysError> {
-        self.domctl(Domctl::new(
-            DOMCTL_PAUSEDOMAIN,
-            self.iv.domctl,
-            dom,
-            &abi::NoPayload,
-        ))
-        .map(drop)
+        let d = Domctl::new(DOMCTL_PAUSEDOMAIN, self.iv.domctl, dom, &abi::NoPayload);
+        // SAFETY: XEN_DOMCTL_pausedomain has no payload.
+        unsafe { self.domctl(d) }.map(drop)
     }
 
     pub fn unpause(&self, dom: DomId) -> Result<(), SysError> {
-        self.domctl(Domctl::new(
-            DOMCTL_UNPAUSEDOMAIN,
-            self.iv.domctl,
-            dom,
-            &abi::NoPayload,
-        ))
-        .map(drop)
+        let d = Domctl::new(DOMCTL_UNPAUSEDOMAIN, self.iv.domctl, dom, &abi::NoPayload);
+        // SAFETY: XEN_DOMCTL_unpausedomain has no payload.
+        unsafe { self.domctl(d) }.map(drop)
     }
 
     pub fn destroy(&self, dom: DomId) -> Result<(), SysError> {
-        self.domctl(Domctl::new(
-            DOMCTL_DESTROYDOMAIN,
-            self.iv.domctl,
-            dom,
-            &abi::NoPayload,
-        ))
-        .map(drop)
+        let d = Domctl::new(DOMCTL_DESTROYDOMAIN, self.iv.domctl, dom, &abi::NoPayload);
+        // SAFETY: XEN_DOMCTL_destroydomain has no payload.
+        unsafe { self.domctl(d) }.map(drop)
     }
 
     /// One XEN_SYSCTL_readconsole call: up to `count` bytes of the console
@@ -291,33 +314,41 @@ impl Xen {
         index: &mut u32,
         count: u32,
     ) -> Result<Vec<u8>, SysError> {
-        let size = std::mem::size_of::<Sysctl>().div_ceil(64) * 64;
-        let mut buf = self.pc.buffer(size + count as usize)?;
-        let req = ReadConsole {
-            clear: u8::from(clear),
-            incremental: u8::from(incremental),
-            index: *index,
-            buffer: buf.addr() + size as u64,
-            count,
-            ..Default::default()
-        };
-        let s = Sysctl::new(SYSCTL_READCONSOLE, self.iv.sysctl, &req);
-        buf.write(0, &s.to_bytes());
-        let r: ReadConsole = self.sysctl_in(&buf)?.payload();
+        let data = vec![0; count as usize];
+        // SAFETY: Xen writes at most `count` bytes at `buffer`: the data
+        // area, `count` bytes long.
+        let (r, out) = unsafe {
+            self.sysctl_with(SYSCTL_READCONSOLE, &data, |b| ReadConsole {
+                clear: u8::from(clear),
+                incremental: u8::from(incremental),
+                index: *index,
+                buffer: b,
+                count,
+                ..Default::default()
+            })
+        }?;
+        let r: ReadConsole = r.payload();
         if incremental {
             *index = r.index;
         }
-        Ok(buf.read(size, r.count.min(count) as usize))
+        Ok(out[..r.count.min(count) as usize].to_vec())
     }
 
-    /// A xen_version sub-operation filling a `len`-byte buffer; returns
-    /// Xen's result and the buffer.
+    /// A xen_version sub-operation that fills a buffer, with at least
+    /// `len` bytes of room; returns Xen's result and `len` bytes of it.
+    /// Sub-operations of unknown size are refused.
     pub fn version_raw(&self, cmd: u64, len: usize) -> Result<(i64, Vec<u8>), SysError> {
-        let buf = self.pc.buffer(len)?;
-        let r = self
-            .pc
-            .hypercall(HYPERVISOR_XEN_VERSION, [cmd, buf.addr(), 0, 0, 0])
-            .map_err(hc_err("xen_version"))?;
+        let size = xen_version_size(cmd).ok_or(SysError::Invalid(
+            "xen_version sub-operation of unknown size",
+        ))?;
+        let buf = self.pc.buffer(len.max(size))?;
+        // SAFETY: `cmd` writes at most `size` bytes at its argument, the
+        // start of `buf`, which has room for them.
+        let r = unsafe {
+            self.pc
+                .hypercall(HYPERVISOR_XEN_VERSION, [cmd, buf.addr(), 0, 0, 0])
+        }
+        .map_err(hc_err("xen_version"))?;
         Ok((r, buf.read(0, len)))
     }
 
@@ -326,10 +357,16 @@ impl Xen {
         Ok(c_string(&self.version_raw(cmd, len)?.1))
     }
 
-    /// XENVER_pagesize and other buffer-less sub-operations.
+    /// XENVER_version and XENVER_pagesize: the sub-operations that take no
+    /// buffer (others are refused).
     pub fn version_value(&self, cmd: u64) -> Result<i64, SysError> {
-        self.pc
-            .hypercall(HYPERVISOR_XEN_VERSION, [cmd, 0, 0, 0, 0])
+        if !matches!(cmd, XENVER_VERSION | XENVER_PAGESIZE) {
+            return Err(SysError::Invalid(
+                "xen_version sub-operation needs a buffer",
+            ));
+        }
+        // SAFETY: these sub-operations ignore their (NULL) argument.
+        unsafe { self.pc.hypercall(HYPERVISOR_XEN_VERSION, [cmd, 0, 0, 0, 0]) }
             .map_err(hc_err("xen_version"))
     }
 
@@ -338,10 +375,16 @@ impl Xen {
         let cap = 4096 - 4;
         let mut buf = self.pc.buffer(4 + cap)?;
         buf.write(0, &(cap as u32).to_le_bytes());
-        match self.pc.hypercall(
-            HYPERVISOR_XEN_VERSION,
-            [XENVER_BUILD_ID, buf.addr(), 0, 0, 0],
-        ) {
+        // SAFETY: XENVER_build_id takes a xen_build_id_t at the start of
+        // `buf` and writes at most its `len` (`cap`) bytes after the
+        // 4-byte header, inside `buf`.
+        let r = unsafe {
+            self.pc.hypercall(
+                HYPERVISOR_XEN_VERSION,
+                [XENVER_BUILD_ID, buf.addr(), 0, 0, 0],
+            )
+        };
+        match r {
             Ok(n) if n > 0 => Ok(buf.read(4, (n as usize).min(cap))),
             _ => Ok(Vec::new()),
         }
@@ -353,9 +396,9 @@ impl Xen {
             vcpu,
             ..Default::default()
         };
-        Ok(self
-            .domctl(Domctl::new(DOMCTL_GETVCPUINFO, self.iv.domctl, dom, &req))?
-            .payload())
+        let d = Domctl::new(DOMCTL_GETVCPUINFO, self.iv.domctl, dom, &req);
+        // SAFETY: xen_domctl_getvcpuinfo has no guest handle.
+        Ok(unsafe { self.domctl(d) }?.payload())
     }
 
     /// Hard and soft affinity bitmaps of one vCPU, `bytes` long each.
@@ -365,36 +408,30 @@ impl Xen {
         vcpu: u32,
         bytes: usize,
     ) -> Result<(Vec<u8>, Vec<u8>), SysError> {
-        let size = std::mem::size_of::<Domctl>().div_ceil(64) * 64;
-        let mut buf = self.pc.buffer(size + 2 * bytes)?;
-        let base = buf.addr() + size as u64;
-        let nr_bits = (bytes * 8) as u32;
-        let req = VcpuAffinity {
-            vcpu,
-            flags: VCPUAFFINITY_HARD | VCPUAFFINITY_SOFT,
-            hard_bitmap: base,
-            hard_nr_bits: nr_bits,
-            soft_bitmap: base + bytes as u64,
-            soft_nr_bits: nr_bits,
-            ..Default::default()
-        };
-        let d = Domctl::new(DOMCTL_GETVCPUAFFINITY, self.iv.domctl, dom, &req);
-        buf.write(0, &d.to_bytes());
-        self.pc
-            .hypercall(HYPERVISOR_DOMCTL, [buf.addr(), 0, 0, 0, 0])
-            .map_err(hc_err(domctl_what(DOMCTL_GETVCPUAFFINITY)))?;
-        Ok((buf.read(size, bytes), buf.read(size + bytes, bytes)))
+        let data = vec![0; product(2, bytes)?];
+        let nr_bits = bitmap_bits(bytes)?;
+        // SAFETY: Xen writes at most `nr_bits` bits (`bytes` bytes) at
+        // each bitmap handle: the two halves of the data area.
+        let (_, out) = unsafe {
+            self.domctl_with(DOMCTL_GETVCPUAFFINITY, dom, &data, |b| VcpuAffinity {
+                vcpu,
+                flags: VCPUAFFINITY_HARD | VCPUAFFINITY_SOFT,
+                hard_bitmap: b,
+                hard_nr_bits: nr_bits,
+                soft_bitmap: b + bytes as u64,
+                soft_nr_bits: nr_bits,
+                ..Default::default()
+            })
+        }?;
+        let (hard, soft) = out.split_at(bytes);
+        Ok((hard.to_vec(), soft.to_vec()))
     }
 
     /// XEN_DOMCTL_max_mem: the most memory the domain may have, in KiB.
     pub fn set_max_mem(&self, dom: DomId, max_memkb: u64) -> Result<(), SysError> {
-        self.domctl(Domctl::new(
-            DOMCTL_MAX_MEM,
-            self.iv.domctl,
-            dom,
-            &MaxMem { max_memkb },
-        ))
-        .map(drop)
+        let d = Domctl::new(DOMCTL_MAX_MEM, self.iv.domctl, dom, &MaxMem { max_memkb });
+        // SAFETY: xen_domctl_max_mem has no guest handle.
+        unsafe { self.domctl(d) }.map(drop)
     }
 
     /// XENMEM_set_pod_target (populate-on-demand target, in pages).
@@ -404,15 +441,10 @@ impl Xen {
             domid: dom,
             ..Default::default()
         };
-        let mut buf = self.pc.buffer(std::mem::size_of::<PodTarget>())?;
-        buf.write(0, &req.to_bytes());
-        self.pc
-            .hypercall(
-                HYPERVISOR_MEMORY_OP,
-                [XENMEM_SET_POD_TARGET, buf.addr(), 0, 0, 0],
-            )
-            .map_err(hc_err(memory_op_what(XENMEM_SET_POD_TARGET)))?;
-        Ok(())
+        let buf = self.buf_with(&req.to_bytes(), 0)?;
+        // SAFETY: xen_pod_target_t, at the start of `buf`, has no guest
+        // handle; Xen writes back only its own fields.
+        unsafe { self.memory_op(XENMEM_SET_POD_TARGET, &buf) }.map(drop)
     }
 
     /// HVMOP_get_param.
@@ -422,48 +454,91 @@ impl Xen {
             index,
             ..Default::default()
         };
-        let mut buf = self.pc.buffer(std::mem::size_of::<HvmParam>())?;
-        buf.write(0, &req.to_bytes());
-        self.pc
-            .hypercall(HYPERVISOR_HVM_OP, [HVMOP_GET_PARAM, buf.addr(), 0, 0, 0])
-            .map_err(hc_err("hvm_op get_param"))?;
+        let buf = self.buf_with(&req.to_bytes(), 0)?;
+        // SAFETY: xen_hvm_param_t, at the start of `buf`, has no guest
+        // handle; Xen writes back only its `value`.
+        unsafe {
+            self.pc
+                .hypercall(HYPERVISOR_HVM_OP, [HVMOP_GET_PARAM, buf.addr(), 0, 0, 0])
+        }
+        .map_err(hc_err("hvm_op get_param"))?;
         Ok(HvmParam::from_bytes(&buf.read(0, std::mem::size_of::<HvmParam>())).value)
     }
 
     /// XEN_DOMCTL_sendtrigger (ACPI power/sleep button, reset, NMI, INIT).
     pub fn send_trigger(&self, dom: DomId, trigger: u32, vcpu: u32) -> Result<(), SysError> {
-        self.domctl(Domctl::new(
-            DOMCTL_SENDTRIGGER,
-            self.iv.domctl,
-            dom,
-            &SendTrigger { trigger, vcpu },
-        ))
-        .map(drop)
+        let p = SendTrigger { trigger, vcpu };
+        let d = Domctl::new(DOMCTL_SENDTRIGGER, self.iv.domctl, dom, &p);
+        // SAFETY: xen_domctl_sendtrigger has no guest handle.
+        unsafe { self.domctl(d) }.map(drop)
     }
 
-    /// A memory_op without argument (the sharing counters).
+    /// The memory_op sharing counters, the sub-operations without an
+    /// argument (others are refused).
     pub fn memory_op_value(&self, cmd: u64) -> Result<i64, SysError> {
-        self.pc
-            .hypercall(HYPERVISOR_MEMORY_OP, [cmd, 0, 0, 0, 0])
+        if !matches!(
+            cmd,
+            XENMEM_GET_SHARING_FREED_PAGES | XENMEM_GET_SHARING_SHARED_PAGES
+        ) {
+            return Err(SysError::Invalid(
+                "memory_op sub-operation needs an argument",
+            ));
+        }
+        // SAFETY: these sub-operations ignore their (NULL) argument.
+        unsafe { self.pc.hypercall(HYPERVISOR_MEMORY_OP, [cmd, 0, 0, 0, 0]) }
             .map_err(hc_err(memory_op_what(cmd)))
     }
 
     /// CPUs in no cpupool, as a bitmap of `nr_bits`.
     pub fn cpupool_freeinfo(&self, nr_bits: u32) -> Result<Vec<u8>, SysError> {
-        let size = std::mem::size_of::<Sysctl>().div_ceil(64) * 64;
-        let bytes = nr_bits.div_ceil(8) as usize;
-        let mut buf = self.pc.buffer(size + bytes)?;
-        let req = CpupoolOp {
-            op: SYSCTL_CPUPOOL_OP_FREEINFO,
-            cpumap_bitmap: buf.addr() + size as u64,
-            cpumap_nr_bits: nr_bits,
-            ..Default::default()
-        };
-        let s = Sysctl::new(SYSCTL_CPUPOOL_OP, self.iv.sysctl, &req);
-        buf.write(0, &s.to_bytes());
-        self.sysctl_in(&buf)?;
-        Ok(buf.read(size, bytes))
+        let data = vec![0; nr_bits.div_ceil(8) as usize];
+        // SAFETY: Xen writes at most `cpumap_nr_bits` bits at the bitmap
+        // handle: the data area, that many bits long.
+        let (_, map) = unsafe {
+            self.sysctl_with(SYSCTL_CPUPOOL_OP, &data, |b| CpupoolOp {
+                op: SYSCTL_CPUPOOL_OP_FREEINFO,
+                cpumap_bitmap: b,
+                cpumap_nr_bits: nr_bits,
+                ..Default::default()
+            })
+        }?;
+        Ok(map)
     }
+}
+
+/// How many bytes each xen_version sub-operation that fills a buffer
+/// writes there (xen_version.h's types).
+fn xen_version_size(cmd: u64) -> Option<usize> {
+    Some(match cmd {
+        XENVER_EXTRAVERSION => XEN_EXTRAVERSION_LEN,
+        XENVER_COMPILE_INFO => XEN_COMPILE_INFO_LEN,
+        XENVER_CAPABILITIES => XEN_CAPABILITIES_INFO_LEN,
+        XENVER_CHANGESET => XEN_CHANGESET_INFO_LEN,
+        // xen_platform_parameters_t: one unsigned long.
+        XENVER_PLATFORM_PARAMETERS => 8,
+        XENVER_COMMANDLINE => XEN_COMMANDLINE_LEN,
+        _ => return None,
+    })
+}
+
+/// Sizes of what Xen is given room for: an overflow would hand it a
+/// smaller buffer than it is told about.
+fn sum(a: usize, b: usize) -> Result<usize, SysError> {
+    a.checked_add(b)
+        .ok_or(SysError::Invalid("hypercall buffer size"))
+}
+
+fn product(n: usize, each: usize) -> Result<usize, SysError> {
+    n.checked_mul(each)
+        .ok_or(SysError::Invalid("hypercall buffer size"))
+}
+
+/// The bit count of a `bytes`-long bitmap, as Xen's 32-bit nr_bits.
+fn bitmap_bits(bytes: usize) -> Result<u32, SysError> {
+    product(bytes, 8)
+        .ok()
+        .and_then(|b| u32::try_from(b).ok())
+        .ok_or(SysError::Invalid("bitmap size"))
 }
 
 /// Send SIGHUP to a process (libxl's way of stopping a device model).
@@ -501,11 +576,18 @@ fn header_room<T>() -> usize {
     std::mem::size_of::<T>().div_ceil(64) * 64
 }
 
-// issue 4 (wt4): topology, NUMA, vCPU affinity, scheduler parameters.
+// Topology, NUMA, vCPU affinity, scheduler parameters.
 impl Xen {
     /// Run a domctl whose payload points into `data` bytes placed after
-    /// it; returns the domctl as Xen left it and the data area.
-    fn domctl_with<P: Pod>(
+    /// it (`payload` gets their address); returns the domctl as Xen left
+    /// it and the data area.
+    ///
+    /// # Safety
+    ///
+    /// Every guest handle Xen uses for `cmd` in the payload must point
+    /// into the data area (from the address `payload` is given, for
+    /// `data.len()` bytes), with room for all Xen reads and writes there.
+    unsafe fn domctl_with<P: Pod>(
         &self,
         cmd: u32,
         dom: DomId,
@@ -513,14 +595,19 @@ impl Xen {
         payload: impl FnOnce(u64) -> P,
     ) -> Result<(Domctl, Vec<u8>), SysError> {
         let size = header_room::<Domctl>();
-        let mut buf = self.pc.buffer(size + data.len().max(1))?;
+        let mut buf = self.pc.buffer(sum(size, data.len().max(1))?)?;
         let base = buf.addr() + size as u64;
         buf.write(size, data);
         let d = Domctl::new(cmd, self.iv.domctl, dom, &payload(base));
         buf.write(0, &d.to_bytes());
-        self.pc
-            .hypercall(HYPERVISOR_DOMCTL, [buf.addr(), 0, 0, 0, 0])
-            .map_err(hc_err(domctl_what(cmd)))?;
+        // SAFETY: the domctl is at the start of `buf`, alive for the call;
+        // its handles point into the data area after it (the caller's
+        // promise).
+        unsafe {
+            self.pc
+                .hypercall(HYPERVISOR_DOMCTL, [buf.addr(), 0, 0, 0, 0])
+        }
+        .map_err(hc_err(domctl_what(cmd)))?;
         Ok((
             Domctl::from_bytes(&buf.read(0, std::mem::size_of::<Domctl>())),
             buf.read(size, data.len()),
@@ -528,31 +615,42 @@ impl Xen {
     }
 
     /// The same for a sysctl.
-    fn sysctl_with<P: Pod>(
+    ///
+    /// # Safety
+    ///
+    /// As for [`Xen::domctl_with`].
+    unsafe fn sysctl_with<P: Pod>(
         &self,
         cmd: u32,
         data: &[u8],
         payload: impl FnOnce(u64) -> P,
     ) -> Result<(Sysctl, Vec<u8>), SysError> {
         let size = header_room::<Sysctl>();
-        let mut buf = self.pc.buffer(size + data.len().max(1))?;
+        let mut buf = self.pc.buffer(sum(size, data.len().max(1))?)?;
         let base = buf.addr() + size as u64;
         buf.write(size, data);
         let s = Sysctl::new(cmd, self.iv.sysctl, &payload(base));
         buf.write(0, &s.to_bytes());
-        let r = self.sysctl_in(&buf)?;
+        // SAFETY: the handles point into `buf`'s data area (the caller's
+        // promise).
+        let r = unsafe { self.sysctl_in(&buf) }?;
         Ok((r, buf.read(size, data.len())))
     }
 
     /// XEN_DOMCTL_getnodeaffinity: a `bytes`-long node bitmap.
     pub fn node_affinity(&self, dom: DomId, bytes: usize) -> Result<Vec<u8>, SysError> {
-        let (_, map) = self.domctl_with(DOMCTL_GETNODEAFFINITY, dom, &vec![0; bytes], |b| {
-            NodeAffinity {
-                bitmap: b,
-                nr_bits: (bytes * 8) as u32,
-                ..Default::default()
-            }
-        })?;
+        let nr_bits = bitmap_bits(bytes)?;
+        // SAFETY: Xen writes at most `nr_bits` bits at the bitmap handle:
+        // the data area, `bytes` long.
+        let (_, map) = unsafe {
+            self.domctl_with(DOMCTL_GETNODEAFFINITY, dom, &vec![0; bytes], |b| {
+                NodeAffinity {
+                    bitmap: b,
+                    nr_bits,
+                    ..Default::default()
+                }
+            })
+        }?;
         Ok(map)
     }
 
@@ -567,7 +665,8 @@ impl Xen {
         force: bool,
         bytes: usize,
     ) -> Result<(Vec<u8>, Vec<u8>), SysError> {
-        let mut data = vec![0u8; 2 * bytes];
+        let nr_bits = bitmap_bits(bytes)?;
+        let mut data = vec![0u8; product(2, bytes)?];
         let mut flags = if force { VCPUAFFINITY_FORCE } else { 0 };
         if let Some(h) = hard {
             flags |= VCPUAFFINITY_HARD;
@@ -579,57 +678,85 @@ impl Xen {
             let n = s.len().min(bytes);
             data[bytes..bytes + n].copy_from_slice(&s[..n]);
         }
-        let nr_bits = (bytes * 8) as u32;
-        let (_, out) = self.domctl_with(DOMCTL_SETVCPUAFFINITY, dom, &data, |b| VcpuAffinity {
-            vcpu,
-            flags,
-            hard_bitmap: b,
-            hard_nr_bits: nr_bits,
-            soft_bitmap: b + bytes as u64,
-            soft_nr_bits: nr_bits,
-            ..Default::default()
-        })?;
-        Ok((out[..bytes].to_vec(), out[bytes..].to_vec()))
+        // SAFETY: Xen reads and writes back at most `nr_bits` bits
+        // (`bytes` bytes) at each bitmap handle: the two halves of the
+        // data area.
+        let (_, out) = unsafe {
+            self.domctl_with(DOMCTL_SETVCPUAFFINITY, dom, &data, |b| VcpuAffinity {
+                vcpu,
+                flags,
+                hard_bitmap: b,
+                hard_nr_bits: nr_bits,
+                soft_bitmap: b + bytes as u64,
+                soft_nr_bits: nr_bits,
+                ..Default::default()
+            })
+        }?;
+        let (hard, soft) = out.split_at(bytes);
+        Ok((hard.to_vec(), soft.to_vec()))
     }
 
     /// XEN_SYSCTL_cputopoinfo: every CPU's core/socket/node.
     pub fn cpu_topology(&self) -> Result<Vec<CpuTopo>, SysError> {
-        let (r, _) = self.sysctl_with(SYSCTL_CPUTOPOINFO, &[], |_| CpuTopoInfo::default())?;
-        let n = r.payload::<CpuTopoInfo>().num_cpus as usize;
+        // SAFETY: a NULL cputopo handle: Xen only reports the CPU count.
+        let (r, _) =
+            unsafe { self.sysctl_with(SYSCTL_CPUTOPOINFO, &[], |_| CpuTopoInfo::default()) }?;
+        let n = r.payload::<CpuTopoInfo>().num_cpus;
         let each = std::mem::size_of::<CpuTopo>();
-        let (r, data) =
-            self.sysctl_with(SYSCTL_CPUTOPOINFO, &vec![0; n * each], |b| CpuTopoInfo {
-                num_cpus: n as u32,
-                cputopo: b,
-                ..Default::default()
-            })?;
-        let got = (r.payload::<CpuTopoInfo>().num_cpus as usize).min(n);
-        Ok((0..got)
-            .map(|i| CpuTopo::from_bytes(&data[i * each..]))
+        // SAFETY: Xen writes at most `num_cpus` (n) xen_sysctl_cputopo
+        // records at the handle: the data area, sized for n of them.
+        let (r, data) = unsafe {
+            self.sysctl_with(
+                SYSCTL_CPUTOPOINFO,
+                &vec![0; product(n as usize, each)?],
+                |b| CpuTopoInfo {
+                    num_cpus: n,
+                    cputopo: b,
+                    ..Default::default()
+                },
+            )
+        }?;
+        let got = r.payload::<CpuTopoInfo>().num_cpus.min(n) as usize;
+        Ok(data
+            .chunks_exact(each)
+            .take(got)
+            .map(CpuTopo::from_bytes)
             .collect())
     }
 
     /// XEN_SYSCTL_numainfo: each node's memory and the distance matrix
     /// (row-major, nodes x nodes).
     pub fn numa_info(&self) -> Result<(Vec<MemInfo>, Vec<u32>), SysError> {
-        let (r, _) = self.sysctl_with(SYSCTL_NUMAINFO, &[], |_| NumaInfo::default())?;
-        let n = r.payload::<NumaInfo>().num_nodes as usize;
+        // SAFETY: NULL handles: Xen only reports the node count.
+        let (r, _) = unsafe { self.sysctl_with(SYSCTL_NUMAINFO, &[], |_| NumaInfo::default()) }?;
+        let n = r.payload::<NumaInfo>().num_nodes;
         let each = std::mem::size_of::<MemInfo>();
-        let (r, data) = self.sysctl_with(SYSCTL_NUMAINFO, &vec![0; n * each + n * n * 4], |b| {
-            NumaInfo {
-                num_nodes: n as u32,
-                meminfo: b,
-                distance: b + (n * each) as u64,
-                ..Default::default()
-            }
-        })?;
-        let got = (r.payload::<NumaInfo>().num_nodes as usize).min(n);
-        let mem = (0..got)
-            .map(|i| MemInfo::from_bytes(&data[i * each..]))
+        let mem_len = product(n as usize, each)?;
+        let dist_len = product(product(n as usize, n as usize)?, 4)?;
+        // SAFETY: with `num_nodes` n, Xen writes at most n xen_sysctl_meminfo
+        // records at `meminfo` and n * n u32 distances at `distance`: the
+        // two parts of the data area, sized for exactly that.
+        let (r, data) = unsafe {
+            self.sysctl_with(SYSCTL_NUMAINFO, &vec![0; sum(mem_len, dist_len)?], |b| {
+                NumaInfo {
+                    num_nodes: n,
+                    meminfo: b,
+                    distance: b + mem_len as u64,
+                    ..Default::default()
+                }
+            })
+        }?;
+        let got = r.payload::<NumaInfo>().num_nodes.min(n) as usize;
+        let (m, d) = data.split_at(mem_len);
+        let mem = m
+            .chunks_exact(each)
+            .take(got)
+            .map(MemInfo::from_bytes)
             .collect();
-        let d = &data[n * each..];
-        let dist = (0..got * got)
-            .map(|i| u32::from_le_bytes(d[i * 4..i * 4 + 4].try_into().expect("4 bytes")))
+        let dist = d
+            .chunks_exact(4)
+            .take(got * got)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
             .collect();
         Ok((mem, dist))
     }
@@ -641,19 +768,25 @@ impl Xen {
         let mut done = 0;
         while done < devs.len() {
             let rest = &devs[done..];
+            let num_devs =
+                u32::try_from(rest.len()).map_err(|_| SysError::Invalid("too many devices"))?;
             let mut data: Vec<u8> = rest.iter().flat_map(|d| d.to_bytes()).collect();
             let at = data.len();
-            data.extend(std::iter::repeat_n(0u8, rest.len() * 4));
-            let (r, out) = self.sysctl_with(SYSCTL_PCITOPOINFO, &data, |b| PciTopoInfo {
-                num_devs: rest.len() as u32,
-                devs: b,
-                nodes: b + at as u64,
-                ..Default::default()
-            })?;
+            data.resize(sum(at, product(rest.len(), 4)?)?, 0);
+            // SAFETY: Xen reads at most `num_devs` physdev_pci_device
+            // records at `devs` and writes as many u32 nodes at `nodes`: the
+            // two parts of the data area, sized for exactly that.
+            let (r, out) = unsafe {
+                self.sysctl_with(SYSCTL_PCITOPOINFO, &data, |b| PciTopoInfo {
+                    num_devs,
+                    devs: b,
+                    nodes: b + at as u64,
+                    ..Default::default()
+                })
+            }?;
             let n = (r.payload::<PciTopoInfo>().num_devs as usize).min(rest.len());
-            for i in 0..n {
-                nodes[done + i] =
-                    u32::from_le_bytes(out[at + i * 4..at + i * 4 + 4].try_into().expect("4"));
+            for (i, c) in out[at..].chunks_exact(4).take(n).enumerate() {
+                nodes[done + i] = u32::from_le_bytes(c.try_into().expect("4 bytes"));
             }
             if n == 0 {
                 break;
@@ -667,13 +800,18 @@ impl Xen {
     /// least `poolid`, or None past the last pool.
     pub fn cpupool_info(&self, poolid: u32, bits: u32) -> Result<Option<Cpupool>, SysError> {
         let bytes = bits.div_ceil(8) as usize;
-        match self.sysctl_with(SYSCTL_CPUPOOL_OP, &vec![0; bytes], |b| CpupoolOp {
-            op: SYSCTL_CPUPOOL_OP_INFO,
-            cpupool_id: poolid,
-            cpumap_bitmap: b,
-            cpumap_nr_bits: bits,
-            ..Default::default()
-        }) {
+        // SAFETY: Xen writes at most `cpumap_nr_bits` bits at the bitmap
+        // handle: the data area, that many bits long.
+        let r = unsafe {
+            self.sysctl_with(SYSCTL_CPUPOOL_OP, &vec![0; bytes], |b| CpupoolOp {
+                op: SYSCTL_CPUPOOL_OP_INFO,
+                cpupool_id: poolid,
+                cpumap_bitmap: b,
+                cpumap_nr_bits: bits,
+                ..Default::default()
+            })
+        };
+        match r {
             Ok((r, map)) => {
                 let p: CpupoolOp = r.payload();
                 Ok(Some(Cpupool {
@@ -708,9 +846,11 @@ impl Xen {
             cap,
             ..Default::default()
         };
-        let r: DomctlSchedOp = self
-            .domctl(Domctl::new(DOMCTL_SCHEDULER_OP, self.iv.domctl, dom, &req))?
-            .payload();
+        let d = Domctl::new(DOMCTL_SCHEDULER_OP, self.iv.domctl, dom, &req);
+        // SAFETY: getinfo/putinfo carry every scheduler's parameters
+        // inline (only the per-vCPU operations, not used here, take a
+        // guest handle).
+        let r: DomctlSchedOp = unsafe { self.domctl(d) }?.payload();
         Ok((r.sched_id, r.weight, r.cap))
     }
 
@@ -722,6 +862,16 @@ impl Xen {
         sched_id: u32,
         put: Option<[u32; 4]>,
     ) -> Result<[u32; 4], SysError> {
+        // ARINC 653's pool parameters are a guest handle: only the
+        // schedulers whose parameters are inline are asked.
+        let inline = SCHEDULERS
+            .iter()
+            .any(|&(id, name)| id == sched_id && matches!(name, "credit" | "credit2"));
+        if !inline {
+            return Err(SysError::Invalid(
+                "pool parameters of credit and credit2 only",
+            ));
+        }
         let req = SysctlSchedOp {
             cpupool_id: poolid,
             sched_id,
@@ -734,8 +884,9 @@ impl Xen {
             ..Default::default()
         };
         let s = Sysctl::new(SYSCTL_SCHEDULER_OP, self.iv.sysctl, &req);
-        let buf = self.buf_with(&s.to_bytes(), 0)?;
-        Ok(self.sysctl_in(&buf)?.payload::<SysctlSchedOp>().params)
+        // SAFETY: credit and credit2 (checked above) carry their pool
+        // parameters inline, no guest handle.
+        Ok(unsafe { self.sysctl(s) }?.payload::<SysctlSchedOp>().params)
     }
 }
 
@@ -745,42 +896,31 @@ impl Xen {
     /// starts paused. Returns the domid Xen chose.
     pub fn create_domain(&self, cfg: &CreateDomain) -> Result<DomId, SysError> {
         let d = createdomain_domctl(self.version, self.iv.domctl, cfg)?;
-        Ok(self.domctl(d)?.domain)
+        // SAFETY: xen_domctl_createdomain has no guest handle.
+        Ok(unsafe { self.domctl(d) }?.domain)
     }
 
     /// XEN_DOMCTL_max_vcpus: must equal createdomain's `max_vcpus`.
     pub fn max_vcpus(&self, dom: DomId, n: u32) -> Result<(), SysError> {
-        self.domctl(Domctl::new(
-            DOMCTL_MAX_VCPUS,
-            self.iv.domctl,
-            dom,
-            &MaxVcpus { max: n },
-        ))
-        .map(drop)
+        let d = Domctl::new(DOMCTL_MAX_VCPUS, self.iv.domctl, dom, &MaxVcpus { max: n });
+        // SAFETY: xen_domctl_max_vcpus has no guest handle.
+        unsafe { self.domctl(d) }.map(drop)
     }
 
     /// XEN_DOMCTL_set_address_size (64 for an x86-64 PV guest).
     pub fn set_address_size(&self, dom: DomId, bits: u32) -> Result<(), SysError> {
-        self.domctl(Domctl::new(
-            DOMCTL_SET_ADDRESS_SIZE,
-            self.iv.domctl,
-            dom,
-            &AddressSize { size: bits },
-        ))
-        .map(drop)
+        let p = AddressSize { size: bits };
+        let d = Domctl::new(DOMCTL_SET_ADDRESS_SIZE, self.iv.domctl, dom, &p);
+        // SAFETY: xen_domctl_address_size has no guest handle.
+        unsafe { self.domctl(d) }.map(drop)
     }
 
     /// XEN_DOMCTL_getdomaininfo for exactly `dom` (ESRCH when it does not
     /// exist: 4.17 answers with the next domain instead).
     pub fn getdomaininfo(&self, dom: DomId) -> Result<DomainInfo, SysError> {
-        let info: DomainInfo = self
-            .domctl(Domctl::new(
-                DOMCTL_GETDOMAININFO,
-                self.iv.domctl,
-                dom,
-                &abi::NoPayload,
-            ))?
-            .payload();
+        let d = Domctl::new(DOMCTL_GETDOMAININFO, self.iv.domctl, dom, &abi::NoPayload);
+        // SAFETY: getdomaininfo writes its answer inline, no guest handle.
+        let info: DomainInfo = unsafe { self.domctl(d) }?.payload();
         if info.domain != dom {
             return Err(SysError::Hypercall {
                 what: domctl_what(DOMCTL_GETDOMAININFO),
@@ -793,28 +933,27 @@ impl Xen {
     /// XEN_DOMCTL_hypercall_init: make guest frame `gmfn` the PV hypercall
     /// page.
     pub fn hypercall_init(&self, dom: DomId, gmfn: u64) -> Result<(), SysError> {
-        self.domctl(Domctl::new(
+        let d = Domctl::new(
             DOMCTL_HYPERCALL_INIT,
             self.iv.domctl,
             dom,
             &HypercallInit { gmfn },
-        ))
-        .map(drop)
+        );
+        // SAFETY: xen_domctl_hypercall_init names a guest frame, not an
+        // address of ours.
+        unsafe { self.domctl(d) }.map(drop)
     }
 
     /// XEN_DOMCTL_settscinfo with only the mode (0 default, 1
     /// always_emulate, 2 native), as libxl sets it.
     pub fn settscinfo(&self, dom: DomId, tsc_mode: u32) -> Result<(), SysError> {
-        self.domctl(Domctl::new(
-            DOMCTL_SETTSCINFO,
-            self.iv.domctl,
-            dom,
-            &TscInfo {
-                tsc_mode,
-                ..Default::default()
-            },
-        ))
-        .map(drop)
+        let p = TscInfo {
+            tsc_mode,
+            ..Default::default()
+        };
+        let d = Domctl::new(DOMCTL_SETTSCINFO, self.iv.domctl, dom, &p);
+        // SAFETY: xen_domctl_tsc_info has no guest handle.
+        unsafe { self.domctl(d) }.map(drop)
     }
 
     /// XEN_DOMCTL_setvcpucontext: the boot state of one vCPU.
@@ -824,34 +963,44 @@ impl Xen {
         vcpu: u32,
         ctx: &VcpuGuestContext,
     ) -> Result<(), SysError> {
-        self.domctl_with(DOMCTL_SETVCPUCONTEXT, dom, &ctx.to_bytes(), |b| {
-            VcpuContext {
-                vcpu,
-                ctxt: b,
-                ..Default::default()
-            }
-        })
+        // SAFETY: Xen reads one vcpu_guest_context at `ctxt`: the data
+        // area, which is one (layout tested against the headers).
+        unsafe {
+            self.domctl_with(DOMCTL_SETVCPUCONTEXT, dom, &ctx.to_bytes(), |b| {
+                VcpuContext {
+                    vcpu,
+                    ctxt: b,
+                    ..Default::default()
+                }
+            })
+        }
         .map(drop)
     }
 
     /// XEN_DOMCTL_gethvmcontext: the domain's whole HVM save-record stream
     /// (asked for its size first, as libxenguest does).
     pub fn hvm_context(&self, dom: DomId) -> Result<Vec<u8>, SysError> {
-        let (sized, _) = self.domctl_with(DOMCTL_GETHVMCONTEXT, dom, &[], |_| HvmContext {
-            size: 0,
-            buffer: 0,
-            ..Default::default()
-        })?;
+        // SAFETY: a NULL buffer: Xen only reports the size.
+        let (sized, _) = unsafe {
+            self.domctl_with(DOMCTL_GETHVMCONTEXT, dom, &[], |_| HvmContext {
+                size: 0,
+                buffer: 0,
+                ..Default::default()
+            })
+        }?;
         let size = sized.payload::<HvmContext>().size as usize;
         if size == 0 || size > MAX_HVM_CONTEXT {
             return Err(SysError::Invalid("HVM context size out of range"));
         }
-        let (got, data) =
+        // SAFETY: Xen writes at most `size` bytes at `buffer` (it refuses
+        // a stream that does not fit): the data area, `size` long.
+        let (got, data) = unsafe {
             self.domctl_with(DOMCTL_GETHVMCONTEXT, dom, &vec![0; size], |b| HvmContext {
                 size: size as u32,
                 buffer: b,
                 ..Default::default()
-            })?;
+            })
+        }?;
         let used = (got.payload::<HvmContext>().size as usize).min(size);
         Ok(data[..used].to_vec())
     }
@@ -863,45 +1012,54 @@ impl Xen {
             .ok()
             .filter(|&n| n as usize <= MAX_HVM_CONTEXT)
             .ok_or(SysError::Invalid("HVM context too large"))?;
-        self.domctl_with(DOMCTL_SETHVMCONTEXT, dom, records, |b| HvmContext {
-            size,
-            buffer: b,
-            ..Default::default()
-        })
+        // SAFETY: Xen reads `size` bytes at `buffer`: the data area, the
+        // records themselves.
+        unsafe {
+            self.domctl_with(DOMCTL_SETHVMCONTEXT, dom, records, |b| HvmContext {
+                size,
+                buffer: b,
+                ..Default::default()
+            })
+        }
         .map(drop)
     }
 
     /// XEN_DOMCTL_set_paging_mempool_size: the HAP or shadow pool of a PVH
     /// or HVM domain, in bytes (a whole number of pages).
     pub fn set_paging_mempool_size(&self, dom: DomId, bytes: u64) -> Result<(), SysError> {
-        self.domctl(Domctl::new(
-            DOMCTL_SET_PAGING_MEMPOOL_SIZE,
-            self.iv.domctl,
-            dom,
-            &PagingMempool { size: bytes },
-        ))
-        .map(drop)
+        let p = PagingMempool { size: bytes };
+        let d = Domctl::new(DOMCTL_SET_PAGING_MEMPOOL_SIZE, self.iv.domctl, dom, &p);
+        // SAFETY: xen_domctl_paging_mempool has no guest handle.
+        unsafe { self.domctl(d) }.map(drop)
     }
 
     /// A memory_op whose argument is the start of `buf`.
-    fn memory_op(&self, cmd: u64, buf: &HypercallBuf) -> Result<i64, SysError> {
-        self.pc
-            .hypercall(HYPERVISOR_MEMORY_OP, [cmd, buf.addr(), 0, 0, 0])
-            .map_err(hc_err(memory_op_what(cmd)))
+    ///
+    /// # Safety
+    ///
+    /// Every guest handle Xen uses for `cmd` in the structure at the start
+    /// of `buf` must point into `buf`, with room for all Xen reads and
+    /// writes there.
+    unsafe fn memory_op(&self, cmd: u64, buf: &HypercallBuf) -> Result<i64, SysError> {
+        // SAFETY: the argument is `buf`, alive for the call; its handles
+        // are the caller's promise.
+        unsafe {
+            self.pc
+                .hypercall(HYPERVISOR_MEMORY_OP, [cmd, buf.addr(), 0, 0, 0])
+        }
+        .map_err(hc_err(memory_op_what(cmd)))
     }
 
     /// A buffer holding `req` then, from a 64-byte boundary, `data`;
-    /// returns it and the guest handle of `data`.
+    /// returns it and where `data` starts (`req` gets its address, for
+    /// the guest handle).
     fn buf_req_data<P: Pod>(
         &self,
         req: impl FnOnce(u64) -> P,
         data: &[u8],
     ) -> Result<(HypercallBuf, usize), SysError> {
         let at = header_room::<P>();
-        let len = at
-            .checked_add(data.len())
-            .ok_or(SysError::Invalid("hypercall buffer size"))?;
-        let mut buf = self.pc.buffer(len)?;
+        let mut buf = self.pc.buffer(sum(at, data.len())?)?;
         buf.write(at, data);
         let r = req(buf.addr() + at as u64);
         buf.write(0, &r.to_bytes());
@@ -919,7 +1077,8 @@ impl Xen {
             },
             &[],
         )?;
-        self.memory_op(XENMEM_CLAIM_PAGES, &buf).map(drop)
+        // SAFETY: XENMEM_claim_pages uses no extent list (it is NULL).
+        unsafe { self.memory_op(XENMEM_CLAIM_PAGES, &buf) }.map(drop)
     }
 
     /// XENMEM_populate_physmap: one extent of `2^order` pages per entry of
@@ -948,9 +1107,11 @@ impl Xen {
             },
             &data,
         )?;
-        let r = self.memory_op(XENMEM_POPULATE_PHYSMAP, &buf)?;
+        // SAFETY: Xen reads and writes back at most `nr_extents` frame
+        // numbers at `extent_start`: the data area, one u64 per extent.
+        let r = unsafe { self.memory_op(XENMEM_POPULATE_PHYSMAP, &buf) }?;
         let done = usize::try_from(r).unwrap_or(0).min(extents.len());
-        let out = buf.read(at, done * 8);
+        let out = buf.read(at, product(done, 8)?);
         for (e, b) in extents.iter_mut().zip(out.chunks_exact(8)) {
             *e = u64::from_le_bytes(b.try_into().expect("8 bytes"));
         }
@@ -971,14 +1132,18 @@ impl Xen {
             },
             &data,
         )?;
-        self.memory_op(XENMEM_SET_MEMORY_MAP, &buf).map(drop)
+        // SAFETY: Xen reads `nr_entries` e820 entries at `buffer`: the
+        // data area, those entries.
+        unsafe { self.memory_op(XENMEM_SET_MEMORY_MAP, &buf) }.map(drop)
     }
 
     /// XENMEM_maximum_gpfn: the highest guest frame the domain has.
     pub fn maximum_gpfn(&self, dom: DomId) -> Result<u64, SysError> {
         let mut buf = self.pc.buffer(2)?;
         buf.write(0, &dom.to_le_bytes());
-        Ok(self.memory_op(XENMEM_MAXIMUM_GPFN, &buf)? as u64)
+        // SAFETY: XENMEM_maximum_gpfn reads a domid at the start of `buf`
+        // and uses no guest handle.
+        Ok(unsafe { self.memory_op(XENMEM_MAXIMUM_GPFN, &buf) }? as u64)
     }
 
     /// mmuext_op MMUEXT_PIN_L4_TABLE on the guest's frame `mfn`.
@@ -989,10 +1154,13 @@ impl Xen {
             ..Default::default()
         };
         let buf = self.buf_with(&op.to_bytes(), 0)?;
-        // One op, no count written back, on behalf of `dom`.
-        self.pc
-            .hypercall(HYPERVISOR_MMUEXT_OP, [buf.addr(), 1, 0, u64::from(dom), 0])
-            .map_err(hc_err("mmuext_op pin_l4_table"))?;
+        // SAFETY: one mmuext_op (count 1) read at `buf`, no count written
+        // back (NULL), on behalf of `dom`; the op names a guest frame.
+        unsafe {
+            self.pc
+                .hypercall(HYPERVISOR_MMUEXT_OP, [buf.addr(), 1, 0, u64::from(dom), 0])
+        }
+        .map_err(hc_err("mmuext_op pin_l4_table"))?;
         Ok(())
     }
 
@@ -1004,12 +1172,15 @@ impl Xen {
             ..Default::default()
         };
         let buf = self.buf_with(&req.to_bytes(), 0)?;
-        self.pc
-            .hypercall(
+        // SAFETY: evtchn_alloc_unbound_t, at the start of `buf`, has no
+        // guest handle; Xen writes back only its `port`.
+        unsafe {
+            self.pc.hypercall(
                 HYPERVISOR_EVENT_CHANNEL_OP,
                 [EVTCHNOP_ALLOC_UNBOUND, buf.addr(), 0, 0, 0],
             )
-            .map_err(hc_err("event_channel_op alloc_unbound"))?;
+        }
+        .map_err(hc_err("event_channel_op alloc_unbound"))?;
         let size = std::mem::size_of::<EvtchnAllocUnbound>();
         Ok(EvtchnAllocUnbound::from_bytes(&buf.read(0, size)).port)
     }
@@ -1023,16 +1194,20 @@ impl Xen {
             ..Default::default()
         };
         let buf = self.buf_with(&req.to_bytes(), 0)?;
-        self.pc
-            .hypercall(HYPERVISOR_HVM_OP, [HVMOP_SET_PARAM, buf.addr(), 0, 0, 0])
-            .map_err(hc_err("hvm_op set_param"))?;
+        // SAFETY: xen_hvm_param_t, at the start of `buf`, has no guest
+        // handle.
+        unsafe {
+            self.pc
+                .hypercall(HYPERVISOR_HVM_OP, [HVMOP_SET_PARAM, buf.addr(), 0, 0, 0])
+        }
+        .map_err(hc_err("hvm_op set_param"))?;
         Ok(())
     }
 
     /// GNTTABOP_setup_table: the frames of the domain's first `nr_frames`
     /// grant-table frames (MFNs for a PV guest).
     pub fn gnttab_setup_table(&self, dom: DomId, nr_frames: u32) -> Result<Vec<u64>, SysError> {
-        let n = nr_frames as usize;
+        let len = product(nr_frames as usize, 8)?;
         let (buf, at) = self.buf_req_data(
             |h| GnttabSetupTable {
                 dom,
@@ -1040,14 +1215,18 @@ impl Xen {
                 frame_list: h,
                 ..Default::default()
             },
-            &vec![0u8; n * 8],
+            &vec![0u8; len],
         )?;
-        self.pc
-            .hypercall(
+        // SAFETY: one gnttab_setup_table (count 1) at `buf`; Xen writes at
+        // most `nr_frames` frame numbers at `frame_list`: the data area,
+        // one u64 each.
+        unsafe {
+            self.pc.hypercall(
                 HYPERVISOR_GRANT_TABLE_OP,
                 [GNTTABOP_SETUP_TABLE, buf.addr(), 1, 0, 0],
             )
-            .map_err(hc_err("grant_table_op setup_table"))?;
+        }
+        .map_err(hc_err("grant_table_op setup_table"))?;
         let size = std::mem::size_of::<GnttabSetupTable>();
         let status = GnttabSetupTable::from_bytes(&buf.read(0, size)).status;
         if status != GNTST_OKAY {
@@ -1057,7 +1236,7 @@ impl Xen {
             });
         }
         Ok(buf
-            .read(at, n * 8)
+            .read(at, len)
             .chunks_exact(8)
             .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
             .collect())
@@ -1950,5 +2129,33 @@ mod mapping_rules {
         assert!(super::exclusive_mapping().is_err());
         drop(held);
         assert!(super::exclusive_mapping().is_ok());
+    }
+}
+
+#[cfg(test)]
+mod sizes {
+    use super::*;
+
+    #[test]
+    fn buffer_sizes_that_would_wrap_are_refused() {
+        assert_eq!(sum(1, 2).unwrap(), 3);
+        assert!(sum(usize::MAX, 1).is_err());
+        assert!(product(usize::MAX / 2 + 1, 2).is_err());
+        assert_eq!(bitmap_bits(4).unwrap(), 32);
+        // More bits than Xen's 32-bit count, or than usize holds.
+        assert!(bitmap_bits(1 << 29).is_err());
+        assert!(bitmap_bits(usize::MAX / 4).is_err());
+    }
+
+    #[test]
+    fn xen_version_buffers_have_room_for_what_xen_writes() {
+        assert_eq!(
+            xen_version_size(XENVER_CAPABILITIES),
+            Some(XEN_CAPABILITIES_INFO_LEN)
+        );
+        assert_eq!(xen_version_size(XENVER_COMPILE_INFO), Some(144));
+        // Sub-operations of unknown size get no buffer at all.
+        assert_eq!(xen_version_size(XENVER_BUILD_ID), None);
+        assert_eq!(xen_version_size(0x7fff), None);
     }
 }

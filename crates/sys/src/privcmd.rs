@@ -134,14 +134,35 @@ fn open_rw(path: &str) -> std::io::Result<File> {
     OpenOptions::new().read(true).write(true).open(path)
 }
 
+/// The first of `paths` that opens. A path that is missing gives way to
+/// the next; any other failure (EACCES for a user who is not root) is
+/// the one reported, not the fallback's ENOENT.
+fn open_first(paths: &[&'static str]) -> Result<File, SysError> {
+    let mut missing = None;
+    for &path in paths {
+        match open_rw(path) {
+            Ok(f) => return Ok(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                missing.get_or_insert((path, e));
+            }
+            Err(e) => return Err(open_error(path, e)),
+        }
+    }
+    let (path, source) =
+        missing.unwrap_or(("/dev/xen/privcmd", std::io::ErrorKind::NotFound.into()));
+    Err(SysError::Open { path, source })
+}
+
+fn open_error(path: &'static str, source: std::io::Error) -> SysError {
+    match source.raw_os_error() {
+        Some(libc::EACCES | libc::EPERM) => SysError::Denied { path },
+        _ => SysError::Open { path, source },
+    }
+}
+
 impl Privcmd {
     pub fn open() -> Result<Self, SysError> {
-        let privcmd = open_rw("/dev/xen/privcmd")
-            .or_else(|_| open_rw("/proc/xen/privcmd"))
-            .map_err(|e| SysError::Open {
-                path: "/dev/xen/privcmd",
-                source: e,
-            })?;
+        let privcmd = open_first(&["/dev/xen/privcmd", "/proc/xen/privcmd"])?;
         // Kernels before 4.18 lack the device; then locked anonymous
         // memory is the fallback libxencall uses too.
         let hypercall = open_rw("/dev/xen/hypercall").ok();
@@ -150,7 +171,12 @@ impl Privcmd {
 
     /// A zeroed buffer of at least `len` bytes, page-granular.
     pub fn buffer(&self, len: usize) -> Result<HypercallBuf, SysError> {
-        let len = len.max(1).div_ceil(PAGE) * PAGE;
+        let len = len
+            .max(1)
+            .div_ceil(PAGE)
+            .checked_mul(PAGE)
+            .filter(|l| *l <= isize::MAX as usize)
+            .ok_or(SysError::Invalid("hypercall buffer size"))?;
         let prot = libc::PROT_READ | libc::PROT_WRITE;
         let ptr = match &self.hypercall {
             // SAFETY: mapping a fresh shared region of the hypercall device;
@@ -190,13 +216,23 @@ impl Privcmd {
     }
 
     /// Issue one hypercall; returns Xen's non-negative result.
-    pub(crate) fn hypercall(&self, op: u64, arg: [u64; 5]) -> Result<i64, std::io::Error> {
+    ///
+    /// # Safety
+    ///
+    /// Xen reads and writes this process's memory at whatever addresses
+    /// `op` and `arg` tell it to, directly or through guest handles in
+    /// the structures they point at. Every such address must lie in a
+    /// [`HypercallBuf`] that stays alive for the call, with room for all
+    /// Xen reads or writes there for this operation; other arguments must
+    /// be plain values, not addresses.
+    pub(crate) unsafe fn hypercall(&self, op: u64, arg: [u64; 5]) -> Result<i64, std::io::Error> {
         let mut hc = PrivcmdHypercall { op, arg };
         // The raw syscall returns the whole long (libc's ioctl() cuts it to
         // an int; maximum_gpfn and extent counts are longs).
         // SAFETY: IOCTL_PRIVCMD_HYPERCALL takes a pointer to a
-        // privcmd_hypercall_t, which `hc` is (repr(C), 48 bytes, tested);
-        // any memory it points Xen at lives in HypercallBufs of the caller.
+        // privcmd_hypercall_t, which `hc` is (repr(C), 48 bytes, tested),
+        // alive for the call; what it points Xen at is the caller's
+        // promise (see # Safety).
         let r = unsafe {
             libc::syscall(
                 libc::SYS_ioctl,
@@ -515,6 +551,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_first_real_open_error_is_reported_not_the_fallbacks() {
+        // "/" cannot be opened read-write (EISDIR); the fallback is missing.
+        match open_first(&["/", "/nonexistent/privcmd"]) {
+            Err(SysError::Open { path, source }) => {
+                assert_eq!(path, "/");
+                assert_eq!(source.raw_os_error(), Some(libc::EISDIR));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Missing everywhere: the first path's ENOENT.
+        match open_first(&["/nonexistent/a", "/nonexistent/b"]) {
+            Err(SysError::Open { path, source }) => {
+                assert_eq!(path, "/nonexistent/a");
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            other => panic!("{other:?}"),
+        }
+        let denied = open_error(
+            "/dev/xen/privcmd",
+            std::io::Error::from_raw_os_error(libc::EACCES),
+        );
+        assert_eq!(
+            denied.to_string(),
+            "cannot open /dev/xen/privcmd: permission denied: run xl as root"
+        );
+    }
+
+    #[test]
     fn paged_out_frames_are_retried_in_runs() {
         let n = -libc::ENOENT;
         assert_eq!(
@@ -586,6 +650,18 @@ mod tests {
     #[should_panic(expected = "read-only")]
     fn read_only_foreign_maps_give_no_mutable_slice() {
         anonymous(1, false).as_mut_slice();
+    }
+
+    #[test]
+    fn a_buffer_size_that_would_wrap_is_refused() {
+        let pc = Privcmd {
+            privcmd: File::open("/dev/null").unwrap(),
+            hypercall: None,
+        };
+        for len in [usize::MAX, usize::MAX - PAGE, isize::MAX as usize + 1] {
+            assert!(matches!(pc.buffer(len), Err(SysError::Invalid(_))), "{len}");
+        }
+        assert_eq!(pc.buffer(1).unwrap().len(), PAGE);
     }
 
     #[test]

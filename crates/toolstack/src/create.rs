@@ -43,13 +43,28 @@ pub enum CreateError {
         #[source]
         source: Error,
     },
-    #[error("Domain {domid}:{what}")]
+    /// A step failed and the domain was destroyed again; `rollback` is
+    /// what went wrong destroying it (the domain may be left behind when
+    /// that says the hypervisor refused).
+    #[error("Domain {domid}:{what}{}", rollback_note(.rollback))]
     Step {
         domid: u32,
         what: String,
         #[source]
         source: Error,
+        rollback: Vec<String>,
     },
+}
+
+fn rollback_note(problems: &[String]) -> String {
+    if problems.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (destroying the half-made domain: {})",
+            problems.join("; ")
+        )
+    }
 }
 
 impl CreateError {
@@ -468,12 +483,17 @@ pub fn apply(host: &Host, xs: &Xs, plan: &CreatePlan) -> Result<u32, CreateError
         Ok(()) => Ok(domid),
         Err((what, source)) => {
             // As libxl: a failed create is destroyed, whatever state it
-            // reached. Destroy's own errors are secondary to the cause.
-            let _ = destroy::destroy(host, xs, domid);
+            // reached. Destroy's own errors are secondary to the cause, but
+            // reported: they may mean the domain is still there.
+            let rollback = match destroy::destroy(host, xs, domid) {
+                Ok(problems) => problems,
+                Err(e) => vec![crate::error_chain(&e)],
+            };
             Err(CreateError::Step {
                 domid,
                 what: what.to_string(),
                 source,
+                rollback,
             })
         }
     }
@@ -1476,5 +1496,33 @@ mod preflight_tests {
         let cfg = crate::fake::config(&hvm("/nowhere/qemu"));
         let r = apply(&host, &c.xs, &CreatePlan::new(&cfg, &c.paths));
         assert!(reached_make_domain(&r), "{r:?}");
+    }
+
+    #[test]
+    fn a_rollback_reaches_the_hypervisor_and_reports_its_own_failures() {
+        let c = case("rollback");
+        // The domid history cannot be written: its lock's name is taken.
+        std::fs::create_dir_all(c.paths.run.join("domid-history.lock")).unwrap();
+        let hv = FakeHv {
+            create_as: Some(5),
+            ..FakeHv::default()
+        };
+        let host = crate::fake::host(hv, FakeDom0::default(), c.paths.clone());
+        // The fake has no set_max_mem: populate fails after the domain is made.
+        let cfg = crate::fake::config("type=\"pv\"\nname=\"t\"\nkernel=\"/k\"\n");
+        let e = apply(&host, &c.xs, &CreatePlan::new(&cfg, &c.paths)).unwrap_err();
+        assert!(host.hv.domain(5).unwrap().is_none(), "domain 5 left behind");
+        let text = crate::error_chain(&e);
+        assert!(
+            matches!(&e, CreateError::Step { domid: 5, rollback, .. }
+                if rollback.iter().any(|p| p.contains("domid-history.lock"))),
+            "{text}"
+        );
+        assert!(
+            text.starts_with(
+                "Domain 5:cannot set maximum memory (destroying the half-made domain: "
+            ),
+            "{text}"
+        );
     }
 }

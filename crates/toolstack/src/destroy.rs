@@ -38,6 +38,15 @@ pub enum DestroyError {
     Xenstore(#[from] xenstore::Error),
     #[error(transparent)]
     Lock(#[from] crate::userdata::LockError),
+    /// The hypervisor did not destroy the domain; `problems` are what
+    /// else went wrong on the way.
+    #[error("cannot destroy domain {domid}{}", also(.problems))]
+    Hypervisor {
+        domid: u32,
+        #[source]
+        source: Error,
+        problems: Vec<String>,
+    },
     #[error("{what} {path}")]
     File {
         what: &'static str,
@@ -45,6 +54,15 @@ pub enum DestroyError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Other failures, for a message about the one that counts.
+fn also(problems: &[String]) -> String {
+    if problems.is_empty() {
+        String::new()
+    } else {
+        format!(" (also: {})", problems.join("; "))
+    }
 }
 
 impl DestroyError {
@@ -348,7 +366,9 @@ fn device_xenstore_remove(xs: &Xs, domid: u32, d: &Device) -> Result<(), xenstor
 }
 
 /// Destroy `domid`, cleaning up as libxl does. What went wrong on the way
-/// without stopping it (as in libxl) is returned for reporting.
+/// is returned for reporting and does not stop it: once the domain is
+/// being taken down, the hypervisor is always told (a domain left behind
+/// by a failed cleanup step would hold its memory until someone noticed).
 pub fn destroy(host: &Host, xs: &Xs, domid: u32) -> Result<Vec<String>, DestroyError> {
     let (hv, dom0) = (host.hv.as_ref(), host.dom0.as_ref());
     let info = hv.domain(domid)?.ok_or(DestroyError::NotFound(domid))?;
@@ -357,63 +377,104 @@ pub fn destroy(host: &Host, xs: &Xs, domid: u32) -> Result<Vec<String>, DestroyE
         return Err(DestroyError::Unsupported(what));
     }
 
+    let mut problems = Vec::new();
+
     // libxl carries on past a failed pause; so do we.
     let paused = hv.pause(domid).is_ok()
         || hv
-            .domain(domid)?
+            .domain(domid)
+            .ok()
+            .flatten()
             .is_some_and(|d| d.paused || d.dying || d.shutdown);
 
-    let mut problems = Vec::new();
-    if xs
-        .try_read(&format!("/local/domain/{domid}/image/device-model-pid"))?
-        .is_some()
-        && let Err(e) = dom0.kill_device_model(xs, domid)
-    {
-        problems.push(e.to_string());
+    let note = |problems: &mut Vec<String>, r: Result<(), DestroyError>| {
+        if let Err(e) = r {
+            problems.push(crate::error_chain(&e));
+        }
+    };
+    note(
+        &mut problems,
+        xs.try_read(&format!("/local/domain/{domid}/image/device-model-pid"))
+            .map_err(DestroyError::from)
+            .and_then(|pid| match pid {
+                Some(_) => dom0
+                    .kill_device_model(xs, domid)
+                    .map_err(DestroyError::from),
+                None => Ok(()),
+            }),
+    );
+    match destroy_devices(dom0, xs, domid, &devs, paused) {
+        Ok(p) => problems.extend(p),
+        Err(e) => note(&mut problems, Err(e)),
     }
-    problems.extend(destroy_devices(dom0, xs, domid, &devs, paused)?);
 
     let dom_path = format!("/local/domain/{domid}");
-    if let Some(vm) = xs.try_read(&format!("{dom_path}/vm"))? {
-        let _ = xs.rm(&vm);
-    }
+    note(
+        &mut problems,
+        xs.try_read(&format!("{dom_path}/vm"))
+            .map(|vm| {
+                if let Some(vm) = vm {
+                    let _ = xs.rm(&vm);
+                }
+            })
+            .map_err(DestroyError::from),
+    );
     for p in [
         dom_path.clone(),
         format!("/libxl/{domid}"),
         format!("{dom_path}/hvmloader"),
     ] {
         match xs.rm(&p) {
-            Err(e) if !e.is_not_found() => return Err(e.into()),
+            Err(e) if !e.is_not_found() => note(&mut problems, Err(e.into())),
             _ => {}
         }
     }
 
     let paths = &host.paths;
     let lib = paths.lib.as_path();
-    let uuid = xl_config::domain::uuid_string(&info.uuid);
-    {
-        let _lock = crate::userdata::lock(lib, domid, &info.uuid)?;
-        if let Ok(entries) = fs::read_dir(lib) {
-            let infix = format!(".{domid}.{uuid}.");
-            for e in entries.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                // userdata-<one char>.<domid>.<uuid>.<userid>
-                if name.starts_with("userdata-")
-                    && name.len() > 10
-                    && name[10..].starts_with(&infix)
-                    && !name.contains("domain-userdata-lock")
-                {
-                    remove_if_present(&e.path())?;
-                }
-            }
+    note(&mut problems, remove_userdata(lib, domid, &info.uuid));
+    note(
+        &mut problems,
+        remove_if_present(&lib.join(format!("qemu-save.{domid}"))),
+    );
+    note(
+        &mut problems,
+        remove_if_present(&lib.join(format!("qemu-resume.{domid}"))),
+    );
+
+    // Recorded before the id is free, so no create can take it meanwhile;
+    // a history that cannot be written only risks its early reuse.
+    note(&mut problems, mark_domid_recent(&paths.run, domid));
+    match hv.destroy(domid, Duration::from_secs(10)) {
+        Ok(()) => Ok(problems),
+        Err(source) => Err(DestroyError::Hypervisor {
+            domid,
+            source,
+            problems,
+        }),
+    }
+}
+
+/// The domain's userdata files (its stored configuration among them),
+/// under libxl's userdata lock.
+fn remove_userdata(lib: &Path, domid: u32, uuid: &[u8; 16]) -> Result<(), DestroyError> {
+    let _lock = crate::userdata::lock(lib, domid, uuid)?;
+    let Ok(entries) = fs::read_dir(lib) else {
+        return Ok(());
+    };
+    let infix = format!(".{domid}.{}.", xl_config::domain::uuid_string(uuid));
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        // userdata-<one char>.<domid>.<uuid>.<userid>
+        if name.starts_with("userdata-")
+            && name.len() > 10
+            && name[10..].starts_with(&infix)
+            && !name.contains("domain-userdata-lock")
+        {
+            remove_if_present(&e.path())?;
         }
     }
-    remove_if_present(&lib.join(format!("qemu-save.{domid}")))?;
-    remove_if_present(&lib.join(format!("qemu-resume.{domid}")))?;
-
-    mark_domid_recent(&paths.run, domid)?;
-    hv.destroy(domid, Duration::from_secs(10))?;
-    Ok(problems)
+    Ok(())
 }
 
 /// Whether `domid` was destroyed less than DOMID_REUSE_TIMEOUT ago.
@@ -453,6 +514,79 @@ mod tests {
             !dir.join("domid-history.lock").exists(),
             "lock file unlinked on release"
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A host whose run dir cannot take the domid history (its lock's
+    /// name is taken by a directory), with domain 5 in xenstore.
+    fn broken_history_host(tag: &str) -> (std::path::PathBuf, xenstore::Daemon, Xs, Host) {
+        let dir = std::env::temp_dir().join(format!("xl-destroy-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let paths = crate::HostPaths::under(&dir);
+        fs::create_dir_all(&paths.lib).unwrap();
+        fs::create_dir_all(paths.run.join("domid-history.lock")).unwrap();
+        let daemon = xenstore::Daemon::new();
+        let xs = Xs::new(daemon.connect_as(0).unwrap()).unwrap();
+        xs.write("/local/domain/5/name", "guest").unwrap();
+        let hv = crate::fake::FakeHv::with(&[(0, 0), (5, 5)]);
+        let host = crate::fake::host(hv, crate::fake::FakeDom0::default(), paths);
+        (dir, daemon, xs, host)
+    }
+
+    #[test]
+    fn the_hypervisor_is_told_even_when_the_history_cannot_be_written() {
+        let (dir, _daemon, xs, host) = broken_history_host("history");
+        let problems = destroy(&host, &xs, 5).unwrap();
+        let ids: Vec<u32> = host.hv.domains().unwrap().iter().map(|d| d.domid).collect();
+        assert_eq!(ids, [0], "domain 5 left behind");
+        assert!(
+            problems.iter().any(|p| p.contains("domid-history.lock")),
+            "{problems:?}"
+        );
+        assert!(xs.try_read("/local/domain/5/name").unwrap().is_none());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_hypervisor_refusal_carries_the_other_failures() {
+        let (dir, _daemon, xs, host) = broken_history_host("refused");
+        // Gone from the hypervisor between the lookup and the destroy.
+        struct Vanishing(crate::fake::FakeHv);
+        impl crate::Hypervisor for Vanishing {
+            fn domains(&self) -> Result<Vec<crate::DomInfo>, Error> {
+                self.0.domains()
+            }
+            fn physinfo(&self) -> Result<crate::PhysInfo, Error> {
+                self.0.physinfo()
+            }
+            fn create_domain(&self, spec: &crate::CreateSpec) -> Result<u32, Error> {
+                self.0.create_domain(spec)
+            }
+            fn build(&self, domid: u32, spec: &crate::BuildSpec) -> Result<crate::Built, Error> {
+                self.0.build(domid, spec)
+            }
+            fn pause(&self, domid: u32) -> Result<(), Error> {
+                self.0.pause(domid)
+            }
+            fn unpause(&self, domid: u32) -> Result<(), Error> {
+                self.0.unpause(domid)
+            }
+            fn destroy(&self, domid: u32, _: Duration) -> Result<(), Error> {
+                Err(Error::NoSuchDomain(domid))
+            }
+        }
+        let host = Host {
+            hv: Box::new(Vanishing(crate::fake::FakeHv::with(&[(0, 0), (5, 5)]))),
+            ..host
+        };
+        let e = destroy(&host, &xs, 5).unwrap_err();
+        let text = crate::error_chain(&e);
+        assert!(
+            text.starts_with("cannot destroy domain 5 (also: "),
+            "{text}"
+        );
+        assert!(text.contains("domid-history.lock"), "{text}");
+        assert!(text.ends_with(": domain 5 does not exist"), "{text}");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -19,6 +19,8 @@ pub struct FakeHv {
     pub sched: HashMap<u32, SchedParams>,
     /// xen_caps (none: the call fails).
     pub caps: Option<String>,
+    /// The domid createdomain hands out (none: the call fails).
+    pub create_as: Option<u32>,
 }
 
 impl FakeHv {
@@ -66,8 +68,14 @@ impl Hypervisor for FakeHv {
     fn physinfo(&self) -> Result<PhysInfo, Error> {
         nope()
     }
-    fn create_domain(&self, _: &CreateSpec) -> Result<u32, Error> {
-        nope()
+    fn create_domain(&self, spec: &CreateSpec) -> Result<u32, Error> {
+        let domid = self.create_as.map_or_else(nope, Ok)?;
+        self.doms.borrow_mut().push(DomInfo {
+            domid,
+            uuid: spec.uuid,
+            ..Default::default()
+        });
+        Ok(domid)
     }
     fn capabilities(&self) -> Result<String, Error> {
         self.caps.clone().map_or_else(nope, Ok)
@@ -81,8 +89,14 @@ impl Hypervisor for FakeHv {
     fn unpause(&self, _: u32) -> Result<(), Error> {
         nope()
     }
-    fn destroy(&self, _: u32, _: std::time::Duration) -> Result<(), Error> {
-        nope()
+    fn destroy(&self, domid: u32, _: std::time::Duration) -> Result<(), Error> {
+        let mut doms = self.doms.borrow_mut();
+        let i = doms
+            .iter()
+            .position(|d| d.domid == domid)
+            .ok_or(Error::NoSuchDomain(domid))?;
+        doms.remove(i);
+        Ok(())
     }
     fn cpupools(&self) -> Result<Vec<CpupoolInfo>, Error> {
         if self.pools.is_empty() {

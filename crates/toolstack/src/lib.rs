@@ -125,6 +125,9 @@ pub enum Error {
     Sys(#[from] xen_sys::SysError),
     #[error("domain {0} does not exist")]
     NoSuchDomain(u32),
+    /// A domid no domain can have (its digits, as given).
+    #[error("Domain {0} does not exist.")]
+    NoSuchDomid(String),
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
@@ -139,6 +142,8 @@ impl Error {
     /// What the user can do about it, when there is something to say.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
+            // Said already: run as root.
+            Error::NoXen(xen_sys::SysError::Denied { .. }) => None,
             Error::NoXen(_) => Some(
                 "Is this machine booted into Xen (is /proc/xen there?), are the Xen modules loaded \
                  (modprobe xen-privcmd xen-evtchn xen-gntdev), and are you root?",

@@ -35,14 +35,37 @@ pub fn name_to_domid(hv: &dyn Hypervisor, xs: &Xs, name: &str) -> Result<Option<
         .map(|(d, _)| d.domid))
 }
 
-/// An xl domain argument: digits are a domid (even ""), anything else a name.
+/// The first listed domain with that name, its name read through `ops`
+/// (a transaction, so the names read are part of what it checks).
+pub fn name_to_domid_in(
+    hv: &dyn Hypervisor,
+    ops: &impl XsOps,
+    name: &str,
+) -> Result<Option<u32>, Error> {
+    for d in hv.domains()? {
+        if domid_to_name(ops, d.domid)?.as_deref() == Some(name) {
+            return Ok(Some(d.domid));
+        }
+    }
+    Ok(None)
+}
+
+/// Xen's first reserved domid (DOMID_FIRST_RESERVED): no domain has it or
+/// a higher one.
+pub const DOMID_FIRST_RESERVED: u32 = 0x7ff0;
+
+/// An xl domain argument: digits are a domid (even ""), anything else a
+/// name. Digits past the last possible domid are refused
+/// ([`Error::NoSuchDomid`]): libxl keeps the low 32 bits and Xen the low
+/// 16, so 65537 would be domain 1 to them.
 pub fn qualifier_to_domid(hv: &dyn Hypervisor, xs: &Xs, q: &str) -> Result<Option<u32>, Error> {
     if q.bytes().all(|b| b.is_ascii_digit()) {
-        // strtoul: overflow saturates, and uint32_t keeps the low bits.
-        let v = q
-            .parse::<u64>()
-            .unwrap_or(if q.is_empty() { 0 } else { u64::MAX });
-        return Ok(Some(v as u32));
+        let digits = q.trim_start_matches('0');
+        return match digits.parse::<u32>() {
+            _ if digits.is_empty() => Ok(Some(0)),
+            Ok(d) if d < DOMID_FIRST_RESERVED => Ok(Some(d)),
+            _ => Err(Error::NoSuchDomid(digits.to_string())),
+        };
     }
     name_to_domid(hv, xs, q)
 }
@@ -75,4 +98,34 @@ pub fn is_stubdom(xs: &impl XsOps, domid: u32) -> Result<bool, Error> {
 /// A cpupool's name, from `/local/pool/<id>/name` (libxl_cpupoolid_to_name).
 pub fn cpupool_name(xs: &impl XsOps, poolid: u32) -> Result<Option<String>, Error> {
     Ok(xs.try_read(&format!("/local/pool/{}/name", poolid as i32))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domids_no_domain_can_have_are_refused_not_wrapped() {
+        let d = xenstore::Daemon::new();
+        let xs = Xs::new(d.connect_as(0).unwrap()).unwrap();
+        let hv = crate::fake::FakeHv::with(&[(0, 0), (1, 1)]);
+        let q = |s: &str| qualifier_to_domid(&hv, &xs, s);
+        assert_eq!(q("").unwrap(), Some(0));
+        assert_eq!(q("000").unwrap(), Some(0));
+        assert_eq!(q("0001").unwrap(), Some(1));
+        assert_eq!(q("32751").unwrap(), Some(32751));
+        for (arg, shown) in [
+            ("32752", "32752"),
+            ("65537", "65537"),
+            ("4294967297", "4294967297"),
+            ("0099999999999999999999999", "99999999999999999999999"),
+        ] {
+            match q(arg) {
+                Err(e @ Error::NoSuchDomid(_)) => {
+                    assert_eq!(e.to_string(), format!("Domain {shown} does not exist."))
+                }
+                other => panic!("{arg}: {other:?}"),
+            }
+        }
+    }
 }

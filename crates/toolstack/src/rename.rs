@@ -40,25 +40,27 @@ pub fn rename(
     old: Option<&str>,
     new: &str,
 ) -> Result<(), RenameError> {
-    xs.transaction(|t| rename_in(hv, xs, t, domid, old, new))
+    xs.transaction(|t| rename_in(hv, t, domid, old, new))
 }
 
+/// Everything is read through the transaction, the other domains' names
+/// too: a rename to the same name committed meanwhile makes this one
+/// retry (and find the name taken) instead of both succeeding.
 fn rename_in(
     hv: &dyn Hypervisor,
-    xs: &Xs,
     t: &Transaction<'_>,
     domid: u32,
     old: Option<&str>,
     new: &str,
 ) -> Result<(), RenameError> {
-    let stub = stubdom_id(xs, domid)?;
+    let stub = stubdom_id(t, domid)?;
     // glibc prints a NULL old name as "(null)" in the stub's name.
     let stub_names = (
         format!("{}-dm", old.unwrap_or("(null)")),
         format!("{new}-dm"),
     );
     if !new.is_empty()
-        && let Some(other) = names::name_to_domid(hv, xs, new)?
+        && let Some(other) = names::name_to_domid_in(hv, t, new)?
         && other != domid
     {
         return Err(RenameError::Exists(new.to_string()));
@@ -80,7 +82,7 @@ fn rename_in(
     let uuid = xl_config::domain::uuid_string(&info.uuid);
     t.write(&format!("/vm/{uuid}/name"), new)?;
     if stub != 0 {
-        rename_in(hv, xs, t, stub, Some(&stub_names.0), &stub_names.1)?;
+        rename_in(hv, t, stub, Some(&stub_names.0), &stub_names.1)?;
     }
     Ok(())
 }
@@ -151,6 +153,85 @@ mod tests {
             xs.read("/vm/02020202-0202-0202-0202-020202020202/name")
                 .unwrap(),
             "z-dm"
+        );
+    }
+
+    /// Delays each thread's first name check until every thread has
+    /// started its transaction, so the renames overlap.
+    struct Gate {
+        hv: FakeHv,
+        barrier: std::sync::Arc<std::sync::Barrier>,
+        waited: std::cell::Cell<bool>,
+    }
+
+    impl Hypervisor for Gate {
+        fn domains(&self) -> Result<Vec<crate::DomInfo>, Error> {
+            if !self.waited.replace(true) {
+                self.barrier.wait();
+            }
+            self.hv.domains()
+        }
+        fn physinfo(&self) -> Result<crate::PhysInfo, Error> {
+            self.hv.physinfo()
+        }
+        fn create_domain(&self, spec: &crate::CreateSpec) -> Result<u32, Error> {
+            self.hv.create_domain(spec)
+        }
+        fn build(&self, domid: u32, spec: &crate::BuildSpec) -> Result<crate::Built, Error> {
+            self.hv.build(domid, spec)
+        }
+        fn pause(&self, domid: u32) -> Result<(), Error> {
+            self.hv.pause(domid)
+        }
+        fn unpause(&self, domid: u32) -> Result<(), Error> {
+            self.hv.unpause(domid)
+        }
+        fn destroy(&self, domid: u32, patience: std::time::Duration) -> Result<(), Error> {
+            self.hv.destroy(domid, patience)
+        }
+    }
+
+    #[test]
+    fn concurrent_renames_to_one_name_leave_one_domain_with_it() {
+        const N: u32 = 4;
+        let d = Daemon::new();
+        let xs = Xs::new(d.connect_as(0).unwrap()).unwrap();
+        let doms: Vec<(u32, u8)> = (0..=N).map(|i| (i, i as u8)).collect();
+        for i in 1..=N {
+            xs.write(&format!("/local/domain/{i}/name"), &format!("d{i}"))
+                .unwrap();
+            // Existing /vm nodes: the renames share no node they write.
+            let uuid = xl_config::domain::uuid_string(&[i as u8; 16]);
+            xs.write(&format!("/vm/{uuid}/name"), &format!("d{i}"))
+                .unwrap();
+        }
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(N as usize));
+        let threads: Vec<_> = (1..=N)
+            .map(|i| {
+                let (d, doms, barrier) = (d.clone(), doms.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let xs = Xs::new(d.connect_as(0).unwrap()).unwrap();
+                    let hv = Gate {
+                        hv: FakeHv::with(&doms),
+                        barrier,
+                        waited: std::cell::Cell::new(false),
+                    };
+                    rename(&hv, &xs, i, Some(&format!("d{i}")), "same")
+                })
+            })
+            .collect();
+        let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let named: Vec<u32> = (1..=N)
+            .filter(|i| xs.read(&format!("/local/domain/{i}/name")).unwrap() == "same")
+            .collect();
+        assert_eq!(named.len(), 1, "{named:?} all named \"same\"");
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+        assert!(
+            results
+                .iter()
+                .filter_map(|r| r.as_ref().err())
+                .all(|e| matches!(e, RenameError::Exists(n) if n == "same")),
+            "{results:?}"
         );
     }
 }

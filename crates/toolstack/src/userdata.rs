@@ -44,13 +44,14 @@ pub fn store_config(lib: &Path, domid: u32, uuid: &[u8; 16], json: &str) -> std:
     {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
-        // A leftover of a killed write would keep its own mode.
+        // A leftover of a killed write would keep its own mode: the file
+        // written is always a new one, never a link to elsewhere.
         let _ = fs::remove_file(&tmp);
         let mut f = fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&tmp)?;
         f.write_all(&bytes)?;
     }

@@ -44,6 +44,11 @@ pub(super) fn find_domain(hv: &dyn Hypervisor, xs: &Xs, q: &str) -> Result<u32, 
             ));
             Err(1)
         }
+        // Refused before any hypercall: Xen would take it for another.
+        Err(e @ xl_toolstack::Error::NoSuchDomid(_)) => {
+            err(&format!("{e}\n"));
+            Err(1)
+        }
         Err(e) => Err(fail(e)),
     }
 }
@@ -228,7 +233,16 @@ pub fn domname(cmd: &'static Cmd, args: &[String]) -> Status {
         err("Invalid domain id.\n\n");
         return 1;
     }
-    let domid = v as u32;
+    // C keeps the low 32 bits; past them the id would name another domain.
+    let Ok(domid) = i32::try_from(v)
+        .map(|v| v as u32)
+        .or_else(|_| u32::try_from(v))
+    else {
+        err(&format!(
+            "Can't get domain name of domain id '{v}', maybe this domain does not exist.\n"
+        ));
+        return 1;
+    };
     let xs = match connect(cmd.name) {
         Ok((_, xs)) => xs,
         Err(code) => return code,

@@ -5,7 +5,7 @@ use xenstore::Xs;
 use xl_toolstack::{Hypervisor, SchedParams, names};
 
 use super::domains::{connect, find_domain};
-use super::{err, options, out};
+use super::{err, options, out, sanitize};
 use crate::cmdtable::Cmd;
 use crate::{Status, backend};
 
@@ -74,10 +74,11 @@ fn domain_row(hv: &dyn Hypervisor, xs: &Xs, domid: u32, want: &str) -> bool {
     let Some(p) = domain_get(hv, domid, want) else {
         return false;
     };
+    // Names may hold control characters: escaped as in `xl list`.
     let name = names::domid_to_name(xs, domid).ok().flatten();
     out(&format!(
         "{:<33} {:>4} {:>6} {:>4}\n",
-        name.as_deref().unwrap_or("(null)"),
+        name.as_deref().map_or("(null)".into(), sanitize),
         domid,
         p.weight,
         p.cap
@@ -87,7 +88,7 @@ fn domain_row(hv: &dyn Hypervisor, xs: &Xs, domid: u32, want: &str) -> bool {
 
 fn pool_line(hv: &dyn Hypervisor, xs: &Xs, poolid: u32, want: &str) {
     let name = names::cpupool_name(xs, poolid).ok().flatten();
-    let name = name.as_deref().unwrap_or("(null)");
+    let name = name.as_deref().map_or("(null)".into(), sanitize);
     match hv.pool_sched(poolid, want) {
         Ok(p) if want == "credit" => out(&format!(
             "Cpupool {name}: tslice={}ms ratelimit={}us migration-delay={}us\n",
