@@ -597,6 +597,10 @@ fn goto(state: u8, nt: Nt) -> u8 {
     }
 }
 
+/// Bison's YYMAXDEPTH (libxlu keeps the default): its parser gives up
+/// with "memory exhausted" once the stack would hold this many states.
+const MAX_DEPTH: usize = 10_000;
+
 struct Entry {
     state: u8,
     sem: Sem,
@@ -630,6 +634,12 @@ pub fn parse(src: &str, source_name: &str, report: &mut Report) -> Parsed {
     let mut errstatus = 0u8;
 
     let aborted = 'parse: loop {
+        // Bison's stack check after every push: only nested lists grow
+        // the stack, so this bounds how deep values nest.
+        if stack.len() >= MAX_DEPTH {
+            ctx.yyerror(ctx.loc_line, "memory exhausted");
+            break 'parse true;
+        }
         let state = stack.last().map_or(0, |e| e.state);
         let act = match consistent(state) {
             Some(a) => a,
@@ -774,9 +784,13 @@ fn reduce(ctx: &mut Ctx<'_>, r: u8, rhs: Vec<Entry>) -> Sem {
             it.next();
             let item = it.next().map(|e| e.sem);
             match (list, item) {
-                (Some(Sem::Val(Some(Value::List(mut l)))), Some(Sem::Val(Some(v)))) if !ctx.err => {
-                    l.push(v);
-                    Sem::Val(Some(Value::List(l)))
+                (Some(Sem::Val(Some(mut list @ Value::List(_)))), Some(Sem::Val(Some(v))))
+                    if !ctx.err =>
+                {
+                    if let Value::List(l) = &mut list {
+                        l.push(v);
+                    }
+                    Sem::Val(Some(list))
                 }
                 (Some(Sem::Val(l)), _) => Sem::Val(l),
                 _ => Sem::Val(None),

@@ -1,8 +1,35 @@
 //! Inputs xl takes that once made this reader spin, balloon or overflow
 //! its stack: each must end soon, with xl's outcome.
 
-use xl_config::Report;
+use std::sync::mpsc;
+use std::time::Duration;
+
 use xl_config::value::{Config, Value};
+use xl_config::{Globals, Host, Report};
+
+fn host() -> Host {
+    Host {
+        max_cpus: 4,
+        node_cpus: vec![vec![0, 1], vec![2, 3]],
+        firmware_dir: "/fw".into(),
+    }
+}
+
+/// `f`'s result, run on a thread with a `stack`-byte stack; fails when it
+/// takes longer than 20 s (the thread is left to spin).
+fn bounded<T: Send + 'static>(stack: usize, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .stack_size(stack)
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .expect("thread");
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(v) => v,
+        Err(e) => panic!("no result: {e}"),
+    }
+}
 
 fn parse(text: &str) -> (bool, Vec<xl_config::value::Setting>, String) {
     let mut r = Report::new();
@@ -38,4 +65,55 @@ fn appending_keeps_one_copy_of_the_value() {
         report,
         "f.cfg:2: config parsing error near `]': can't add [list] to \"string\" or vice versa\n"
     );
+}
+
+fn nested(key: &str, depth: usize, inner: &str) -> String {
+    format!(
+        "{key} = {}{inner}{}\n",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    )
+}
+
+#[test]
+fn nesting_ends_where_bisons_stack_does() {
+    // Bison's stack holds at most 9999 states: the statement takes four,
+    // each `[` two, and the innermost value three more.
+    let (ok, _, report) = parse(&nested("x", 4997, "\"a\""));
+    assert!(!ok);
+    assert_eq!(
+        report,
+        "f.cfg:1: config parsing error near `\"a\"': memory exhausted\n"
+    );
+    let (ok, _, report) = parse(&nested("x", 200_000, ""));
+    assert!(!ok);
+    assert_eq!(
+        report,
+        "f.cfg:1: config parsing error near `[': memory exhausted\n"
+    );
+    let mut r = Report::new();
+    let cpus = format!(
+        "name=\"t\"\nkernel=\"/k\"\n{}",
+        nested("cpus", 100_000, "\"0\"")
+    );
+    let got = xl_config::parse_config_data("t.cfg", &cpus, &Globals::default(), &host(), &mut r);
+    assert_eq!(got.err().map(|e| e.0), Some(1));
+    assert!(
+        r.as_str()
+            .ends_with("memory exhausted\nFailed to parse config: Invalid argument\n")
+    );
+}
+
+#[test]
+fn the_deepest_values_drop_and_clone_on_a_small_stack() {
+    let same = bounded(256 << 10, || {
+        let (ok, settings, report) = parse(&nested("x", 4996, "\"a\""));
+        assert!(ok, "{report}");
+        let copy = settings.clone();
+        let same = copy == settings;
+        drop(copy);
+        drop(settings);
+        same
+    });
+    assert!(same);
 }
