@@ -566,3 +566,33 @@ fn top_terminal_ui_draws_and_quits_on_q() {
     assert!(status.success());
     read_until("\x1b[?1049l", &mut seen);
 }
+
+/// `cmd`'s output, failing if it runs for more than 20 s (it is killed).
+fn output_within(mut cmd: Command) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running after 20 s: {cmd:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn vcpu_pin_to_a_huge_cpu_range_pins_to_all() {
+    let h = Host::new();
+    h.create("pin", "");
+    let o = output_within(h.cmd(&["vcpu-pin", "pin", "all", "0-18446744073709551614"]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let vcpus = h.ok(&["vcpu-list", "pin"]);
+    let row0 = vcpus.lines().nth(1).unwrap();
+    assert!(row0.trim_end().ends_with("all / all"), "{vcpus}");
+    h.ok(&["destroy", "pin"]);
+}

@@ -38,6 +38,62 @@ fn parse(text: &str) -> (bool, Vec<xl_config::value::Setting>, String) {
 }
 
 #[test]
+fn cpu_ranges_end_where_the_cpu_map_does() {
+    let got = bounded(8 << 20, || {
+        let h = host();
+        [
+            "0-18446744073709551614",
+            "2-18446744073709551614",
+            // strtoul reads "-2" as 2^64 - 2.
+            "-2",
+            "0--2",
+            "all,^1-18446744073709551614",
+            "nodes:1-4294967295",
+            // libxl gets the node as a C int: 2^32 is node 0.
+            "node:4294967296",
+            "nodes:1-18446744073709551614",
+            "node:9",
+        ]
+        .map(|s| xl_config::parse::cpu_range(s, &h))
+    });
+    // The map has whole bytes: 8 CPUs for a 4-CPU host, as libxl sizes it.
+    let want: [Vec<u32>; 9] = [
+        (0..8).collect(),
+        (2..8).collect(),
+        vec![],
+        (0..8).collect(),
+        vec![0],
+        vec![2, 3],
+        vec![0, 1],
+        vec![0, 1, 2, 3],
+        vec![],
+    ];
+    assert_eq!(got, want.map(Ok));
+}
+
+fn vcpus_config(maxvcpus: u64) -> (Option<i32>, String) {
+    let text = format!("name=\"t\"\nkernel=\"/k\"\nmaxvcpus={maxvcpus}\ncpus=\"0\"\n");
+    bounded(8 << 20, move || {
+        let mut r = Report::new();
+        let got =
+            xl_config::parse_config_data("t.cfg", &text, &Globals::default(), &host(), &mut r);
+        (got.err().map(|e| e.0), r.take())
+    })
+}
+
+#[test]
+fn affinity_for_more_vcpus_than_xen_allows_is_refused() {
+    assert_eq!(vcpus_config(8192), (None, String::new()));
+    assert_eq!(
+        vcpus_config(2147483647),
+        (
+            Some(1),
+            "xl: 2147483647 vCPUs are more than Xen allows a guest (8192)\n".into()
+        )
+    );
+}
+
+#[test]
 fn appending_keeps_one_copy_of_the_value() {
     let n = 1000;
     let text: String = (0..n).map(|_| "a += \"xy\"\nl += [ \"z\" ]\n").collect();
