@@ -596,3 +596,35 @@ fn vcpu_pin_to_a_huge_cpu_range_pins_to_all() {
     assert!(row0.trim_end().ends_with("all / all"), "{vcpus}");
     h.ok(&["destroy", "pin"]);
 }
+
+#[test]
+fn non_utf8_config_names_and_overrides_are_bytes() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let h = Host::new();
+    let create = |file: &Path, arg: &[u8]| {
+        let mut cmd = h.cmd(&["create"]);
+        cmd.arg(file).arg(OsStr::from_bytes(arg));
+        let o = output_within(cmd);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{err}");
+        err
+    };
+    // The override is config text, read as a file's bytes are.
+    create(&h.config("cafe", ""), b"extra=\"caf\xe9\"");
+    let live = h.ok(&["list", "-l", "cafe"]);
+    assert!(live.contains("\"cmdline\": \"caf\u{fffd}\""), "{live}");
+    // The monitor was started with the same arguments.
+    h.wait_for("the monitor", || {
+        std::fs::read_to_string(h.path().join("log/xl-cafe.log"))
+            .is_ok_and(|l| l.contains("Waiting for domain cafe"))
+    });
+
+    let file = h.path().join(OsStr::from_bytes(b"caf\xe9.cfg"));
+    std::fs::rename(h.config("odd", ""), &file).unwrap();
+    let err = create(&file, b"vcpus=1");
+    assert!(err.contains("caf\u{fffd}.cfg"), "{err}");
+    assert!(h.domid("odd").is_some());
+    h.ok(&["destroy", "cafe"]);
+    h.ok(&["destroy", "odd"]);
+}
