@@ -628,3 +628,24 @@ fn non_utf8_config_names_and_overrides_are_bytes() {
     h.ok(&["destroy", "cafe"]);
     h.ok(&["destroy", "odd"]);
 }
+
+#[test]
+fn names_with_slashes_keep_their_logs_in_the_log_directory() {
+    let h = Host::new();
+    let cfg = h.config("slash", "");
+    std::fs::create_dir_all(h.path().join("log/xl-x")).unwrap();
+    for (name, log) in [
+        ("a/b", "xl-a%2Fb.log"),
+        ("x/../../escape", "xl-x%2F..%2F..%2Fescape.log"),
+    ] {
+        let o =
+            output_within(h.cmd(&["create", cfg.to_str().unwrap(), &format!("name=\"{name}\"")]));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        h.wait_for("the monitor", || {
+            std::fs::read_to_string(h.path().join("log").join(log))
+                .is_ok_and(|l| l.contains(&format!("Waiting for domain {name}")))
+        });
+        h.ok(&["destroy", name]);
+    }
+    assert!(!h.path().join("escape.log").exists());
+}

@@ -333,12 +333,11 @@ fn spawn_console(domid: u32) -> std::io::Result<std::process::Child> {
 /// output in <log dir>/xl-<name>.log.
 fn spawn_monitor(paths: &HostPaths, config: &DomainConfig, domid: u32) -> std::io::Result<()> {
     let exe = std::env::current_exe()?;
-    let log_dir = &paths.log;
-    std::fs::create_dir_all(log_dir)?;
+    std::fs::create_dir_all(&paths.log)?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(log_dir.join(format!("xl-{}.log", config.c_info.name)))?;
+        .open(paths.domain_log("xl-", &config.c_info.name))?;
     use std::os::unix::process::CommandExt;
     Command::new(exe)
         .args(std::env::args_os().skip(1))
