@@ -3,6 +3,7 @@
 //! `cmdtable::clap_root` is the one definition that the man page and the
 //! shell completions are generated from (`cargo xtask gen`).
 
+pub mod args;
 pub mod backend;
 pub mod cmdtable;
 mod cmdtable_data;

@@ -87,7 +87,7 @@ fn main() -> ExitCode {
     }
     let args: Vec<String> = std::env::args_os()
         .skip(1)
-        .map(|a| a.to_string_lossy().into_owned())
+        .map(|a| xl::args::to_text(&a))
         .collect();
     let status = run(args);
     // A closed pipe (`xl list | head`) is not an error worth reporting.

@@ -654,3 +654,86 @@ fn domids_past_the_last_domain_never_name_another() {
         String::from_utf8_lossy(&o.stdout)
     );
 }
+
+/// `cmd`'s output, failing if it runs for more than 20 s (it is killed).
+fn output_within(mut cmd: Command) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running after 20 s: {cmd:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn vcpu_pin_to_a_huge_cpu_range_pins_to_all() {
+    let h = Host::new();
+    h.create("pin", "");
+    let o = output_within(h.cmd(&["vcpu-pin", "pin", "all", "0-18446744073709551614"]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let vcpus = h.ok(&["vcpu-list", "pin"]);
+    let row0 = vcpus.lines().nth(1).unwrap();
+    assert!(row0.trim_end().ends_with("all / all"), "{vcpus}");
+    h.ok(&["destroy", "pin"]);
+}
+
+#[test]
+fn non_utf8_config_names_and_overrides_are_bytes() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let h = Host::new();
+    let create = |file: &Path, arg: &[u8]| {
+        let mut cmd = h.cmd(&["create"]);
+        cmd.arg(file).arg(OsStr::from_bytes(arg));
+        let o = output_within(cmd);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{err}");
+        err
+    };
+    // The override is config text, read as a file's bytes are.
+    create(&h.config("cafe", ""), b"extra=\"caf\xe9\"");
+    let live = h.ok(&["list", "-l", "cafe"]);
+    assert!(live.contains("\"cmdline\": \"caf\u{fffd}\""), "{live}");
+    // The monitor was started with the same arguments.
+    h.wait_for("the monitor", || {
+        std::fs::read_to_string(h.path().join("log/xl-cafe.log"))
+            .is_ok_and(|l| l.contains("Waiting for domain cafe"))
+    });
+
+    let file = h.path().join(OsStr::from_bytes(b"caf\xe9.cfg"));
+    std::fs::rename(h.config("odd", ""), &file).unwrap();
+    let err = create(&file, b"vcpus=1");
+    assert!(err.contains("caf\u{fffd}.cfg"), "{err}");
+    assert!(h.domid("odd").is_some());
+    h.ok(&["destroy", "cafe"]);
+    h.ok(&["destroy", "odd"]);
+}
+
+#[test]
+fn names_with_slashes_keep_their_logs_in_the_log_directory() {
+    let h = Host::new();
+    let cfg = h.config("slash", "");
+    std::fs::create_dir_all(h.path().join("log/xl-x")).unwrap();
+    for (name, log) in [
+        ("a/b", "xl-a%2Fb.log"),
+        ("x/../../escape", "xl-x%2F..%2F..%2Fescape.log"),
+    ] {
+        let o =
+            output_within(h.cmd(&["create", cfg.to_str().unwrap(), &format!("name=\"{name}\"")]));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        h.wait_for("the monitor", || {
+            std::fs::read_to_string(h.path().join("log").join(log))
+                .is_ok_and(|l| l.contains(&format!("Waiting for domain {name}")))
+        });
+        h.ok(&["destroy", name]);
+    }
+    assert!(!h.path().join("escape.log").exists());
+}

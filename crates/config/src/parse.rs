@@ -61,6 +61,10 @@ impl Default for Globals {
     }
 }
 
+/// The most vCPUs Xen gives any x86 guest: MAX_VIRT_CPUS, the PV limit
+/// (HVM and PVH guests get HVM_MAX_VCPUS, 128).
+pub const MAX_GUEST_VCPUS: usize = 8192;
+
 /// What the parser needs to know about the host (xl asks libxl).
 #[derive(Clone, Debug)]
 pub struct Host {
@@ -823,16 +827,22 @@ fn parse_cpurange(p: &mut P<'_>, s: &str, host: &Host) -> Result<Vec<u32>, Exit>
                 *slot = !not;
             }
         };
-        for id in a..=bnd {
-            if nodes {
-                let Some(cpus) = usize::try_from(id).ok().and_then(|i| host.node_cpus.get(i))
-                else {
-                    return Err(p.fatal(1, "libxl_node_to_cpumap failed."));
-                };
-                for c in cpus {
-                    set(u64::from(*c));
+        // xl walks the range one id at a time (up to 2^64 of them); what
+        // it ends with is computed here instead.
+        if nodes {
+            if host.node_cpus.is_empty() {
+                return Err(p.fatal(1, "libxl_node_to_cpumap failed."));
+            }
+            // libxl takes the node as a C int and gives no CPUs for a node
+            // it does not have.
+            for (node, cpus) in host.node_cpus.iter().enumerate() {
+                if range_has_int(a, bnd, node as u64) {
+                    cpus.iter().for_each(|c| set(u64::from(*c)));
                 }
-            } else {
+            }
+        } else {
+            // libxl ignores CPUs past the map.
+            for id in a..=bnd.min(u64::from(size) - 1) {
                 set(id);
             }
         }
@@ -843,6 +853,14 @@ fn parse_cpurange(p: &mut P<'_>, s: &str, host: &Host) -> Result<Vec<u32>, Exit>
         .filter(|(_, b)| **b)
         .map(|(i, _)| i as u32)
         .collect())
+}
+
+/// Whether some id in `a..=b` becomes `n` (0 <= n < 2^31) when passed
+/// as a C int, which keeps the low 32 bits.
+fn range_has_int(a: u64, b: u64, n: u64) -> bool {
+    const MOD: u64 = 1 << 32;
+    let first = a.checked_add(n.wrapping_sub(a) % MOD);
+    first.is_some_and(|id| id <= b)
 }
 
 fn parse_range(s: &str) -> Option<(u64, u64)> {
@@ -873,6 +891,14 @@ fn vcpu_affinity(
     host: &Host,
 ) -> Result<(), Exit> {
     let max = usize::try_from(b.max_vcpus).unwrap_or(0);
+    if max > MAX_GUEST_VCPUS {
+        // xl would allocate a CPU map per vCPU (gigabytes here) for a
+        // domain Xen cannot make.
+        return Err(p.fatal(
+            1,
+            format!("xl: {max} vCPUs are more than Xen allows a guest ({MAX_GUEST_VCPUS})"),
+        ));
+    }
     let mut maps = Vec::new();
     if let Some(s) = string {
         if max > 0 {

@@ -8,6 +8,8 @@
 //! lines, so the automaton below reproduces it rather than approximating it
 //! with pest's own error messages. Lexical rules live in `lexer.pest`.
 
+use std::collections::HashMap;
+
 use pest::Parser;
 use pest_derive::Parser;
 
@@ -198,6 +200,8 @@ struct Ctx<'a> {
     /// The last lexeme was an error with nothing after it (flex yymore).
     pending_lexerr: bool,
     settings: Vec<Setting>,
+    /// Index in `settings` of the last setting of each name.
+    latest: HashMap<String, usize>,
     report: &'a mut Report,
 }
 
@@ -409,12 +413,20 @@ impl Ctx<'_> {
             return;
         };
         if op == Op::Add
-            && let Some(prev) = self.settings.iter().rev().find(|s| s.name == name)
+            && let Some(&at) = self.latest.get(&name)
         {
-            match (&prev.value, &mut value) {
-                (Value::Str(p), Value::Str(v)) => *v = format!("{p}{v}"),
+            // The earlier setting is shadowed from now on, so its value is
+            // taken and extended rather than copied: a long run of `+=`
+            // stays linear in time and memory.
+            let prev = &mut self.settings[at].value;
+            match (prev, &mut value) {
+                (Value::Str(p), Value::Str(v)) => {
+                    let mut joined = std::mem::take(p);
+                    joined.push_str(v);
+                    *v = joined;
+                }
                 (Value::List(p), Value::List(v)) => {
-                    let mut joined = p.clone();
+                    let mut joined = std::mem::take(p);
                     joined.append(v);
                     *v = joined;
                 }
@@ -425,6 +437,7 @@ impl Ctx<'_> {
                 }
             }
         }
+        self.latest.insert(name.clone(), self.settings.len());
         self.settings.push(Setting {
             name,
             value,
@@ -584,6 +597,10 @@ fn goto(state: u8, nt: Nt) -> u8 {
     }
 }
 
+/// Bison's YYMAXDEPTH (libxlu keeps the default): its parser gives up
+/// with "memory exhausted" once the stack would hold this many states.
+const MAX_DEPTH: usize = 10_000;
+
 struct Entry {
     state: u8,
     sem: Sem,
@@ -605,6 +622,7 @@ pub fn parse(src: &str, source_name: &str, report: &mut Report) -> Parsed {
         likely_python: false,
         pending_lexerr: false,
         settings: Vec::new(),
+        latest: HashMap::new(),
         report,
     };
     let mut stack: Vec<Entry> = vec![Entry {
@@ -616,6 +634,12 @@ pub fn parse(src: &str, source_name: &str, report: &mut Report) -> Parsed {
     let mut errstatus = 0u8;
 
     let aborted = 'parse: loop {
+        // Bison's stack check after every push: only nested lists grow
+        // the stack, so this bounds how deep values nest.
+        if stack.len() >= MAX_DEPTH {
+            ctx.yyerror(ctx.loc_line, "memory exhausted");
+            break 'parse true;
+        }
         let state = stack.last().map_or(0, |e| e.state);
         let act = match consistent(state) {
             Some(a) => a,
@@ -760,9 +784,13 @@ fn reduce(ctx: &mut Ctx<'_>, r: u8, rhs: Vec<Entry>) -> Sem {
             it.next();
             let item = it.next().map(|e| e.sem);
             match (list, item) {
-                (Some(Sem::Val(Some(Value::List(mut l)))), Some(Sem::Val(Some(v)))) if !ctx.err => {
-                    l.push(v);
-                    Sem::Val(Some(Value::List(l)))
+                (Some(Sem::Val(Some(mut list @ Value::List(_)))), Some(Sem::Val(Some(v))))
+                    if !ctx.err =>
+                {
+                    if let Value::List(l) = &mut list {
+                        l.push(v);
+                    }
+                    Sem::Val(Some(list))
                 }
                 (Some(Sem::Val(l)), _) => Sem::Val(l),
                 _ => Sem::Val(None),

@@ -4,10 +4,75 @@
 use crate::report::Report;
 
 /// A configuration value: every atom is text, lists nest.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Nesting is as deep as the parser's stack allows (thousands of levels),
+/// so dropping, cloning and comparing walk the tree with a heap stack
+/// instead of recursing, which could overflow a thread's stack.
+#[derive(Debug, Eq)]
 pub enum Value {
     Str(String),
     List(Vec<Value>),
+}
+
+impl Drop for Value {
+    fn drop(&mut self) {
+        let Value::List(items) = self else { return };
+        if items.iter().all(|v| matches!(v, Value::Str(_))) {
+            return;
+        }
+        // Children are moved out before each value is dropped, so every
+        // drop below sees at most an empty list.
+        let mut pending = std::mem::take(items);
+        while let Some(mut v) = pending.pop() {
+            if let Value::List(inner) = &mut v {
+                pending.append(inner);
+            }
+        }
+    }
+}
+
+impl Clone for Value {
+    fn clone(&self) -> Self {
+        let items = match self {
+            Value::Str(s) => return Value::Str(s.clone()),
+            Value::List(items) => items,
+        };
+        // One frame per list being copied: what is left of the original
+        // and the copy so far.
+        let mut frames = vec![(items.iter(), Vec::with_capacity(items.len()))];
+        loop {
+            let (rest, copy) = frames.last_mut().expect("a list is being copied");
+            match rest.next() {
+                Some(Value::Str(s)) => copy.push(Value::Str(s.clone())),
+                Some(Value::List(inner)) => {
+                    frames.push((inner.iter(), Vec::with_capacity(inner.len())));
+                }
+                None => {
+                    let (_, done) = frames.pop().expect("a list is being copied");
+                    match frames.last_mut() {
+                        Some((_, parent)) => parent.push(Value::List(done)),
+                        None => return Value::List(done),
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        let mut pending = vec![(self, other)];
+        while let Some(pair) = pending.pop() {
+            match pair {
+                (Value::Str(a), Value::Str(b)) if a == b => {}
+                (Value::List(a), Value::List(b)) if a.len() == b.len() => {
+                    pending.extend(a.iter().zip(b));
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
 }
 
 impl Value {

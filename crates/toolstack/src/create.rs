@@ -119,8 +119,12 @@ pub struct VcpuPlan {
     pub online: u32,
 }
 
+/// More vCPUs than Xen gives any guest (see [`too_many_vcpus`]) are
+/// planned as that many: the create is refused before anything is made.
 fn vcpus(cfg: &DomainConfig) -> VcpuPlan {
-    let max = u32::try_from(cfg.b_info.max_vcpus).unwrap_or(1).max(1);
+    let max = u32::try_from(cfg.b_info.max_vcpus)
+        .unwrap_or(1)
+        .clamp(1, MAX_GUEST_VCPUS);
     let online = if cfg.b_info.avail_vcpus.is_empty() {
         max
     } else {
@@ -375,13 +379,28 @@ fn hvm_build_spec(
     }
 }
 
+const MAX_GUEST_VCPUS: u32 = xl_config::parse::MAX_GUEST_VCPUS as u32;
+
+/// Xen refuses a guest with more vCPUs than this whatever its type (HVM and
+/// PVH guests have a lower limit, which Xen checks). Per-vCPU state is
+/// planned before Xen is asked, so it is checked here.
+fn too_many_vcpus(cfg: &DomainConfig) -> Option<String> {
+    (cfg.b_info.max_vcpus > i64::from(MAX_GUEST_VCPUS)).then(|| {
+        format!(
+            "{} vCPUs are more than Xen allows a guest ({MAX_GUEST_VCPUS})",
+            cfg.b_info.max_vcpus
+        )
+    })
+}
+
 /// Contradictions libxl only finds once it settles the config's defaults
 /// or once the domain exists.
 fn problems(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
+    let mut p: Vec<String> = too_many_vcpus(cfg).into_iter().collect();
     let Some(h) = cfg.b_info.hvm().filter(|_| kind == GuestKind::Hvm) else {
-        return Vec::new();
+        return p;
     };
-    let mut p: Vec<String> = viridian_mask(h).err().into_iter().collect();
+    p.extend(viridian_mask(h).err());
     let old_usb = h.usb == Some(true) || h.usbdevice.is_some() || !h.usbdevice_list.is_empty();
     if old_usb && (h.usbversion != 0 || h.spice.usbredirection != 0) {
         p.push(
@@ -1273,6 +1292,27 @@ mod plan_tests {
         assert_eq!(usb("usb = 1\nusbversion = 2").len(), 1);
         assert!(usb("usbversion = 2").is_empty());
         assert!(usb("usb = 1\nusbdevice = \"tablet\"").is_empty());
+    }
+
+    #[test]
+    fn more_vcpus_than_xen_allows_are_refused_without_planning_them() {
+        let plan = |maxvcpus: u32| {
+            CreatePlan::new(
+                &config(&format!(
+                    "name = \"t\"\nkernel = \"/k\"\nmaxvcpus = {maxvcpus}\n"
+                )),
+                &debian_paths(),
+            )
+        };
+        let ok = plan(8192);
+        assert!(ok.problems.is_empty(), "{:?}", ok.problems);
+        let huge = plan(2147483647);
+        assert_eq!(
+            huge.problems,
+            ["2147483647 vCPUs are more than Xen allows a guest (8192)"]
+        );
+        assert_eq!(huge.vcpus.max, 8192);
+        assert!(huge.dom_nodes.len() < 8200);
     }
 
     fn debian_paths() -> HostPaths {

@@ -132,11 +132,37 @@ impl HostPaths {
             firmware: "/usr/lib/xen/boot".into(),
         }
     }
+
+    /// A domain's log, `<log dir>/<prefix><name>.log` as libxl names it.
+    /// libxl takes any domain name, `/` included, which would put the file
+    /// below the log directory (or, with `..`, outside it) or fail to open
+    /// it: a `/` is written `%2F`, so the file is always in the directory.
+    pub fn domain_log(&self, prefix: &str, name: &str) -> PathBuf {
+        self.log
+            .join(format!("{prefix}{}.log", name.replace('/', "%2F")))
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::newest_release;
+    use std::path::{Component, Path};
+
+    use super::{HostPaths, newest_release};
+
+    #[test]
+    fn domain_logs_stay_in_the_log_directory() {
+        let p = HostPaths::under(Path::new("/h"));
+        assert_eq!(p.domain_log("xl-", "web"), Path::new("/h/log/xl-web.log"));
+        for name in ["a/b", "../../etc/x", "/", "x/../../y", ".."] {
+            let log = p.domain_log("qemu-dm-", name);
+            assert_eq!(log.parent(), Some(Path::new("/h/log")), "{name}");
+            assert!(
+                log.components().all(|c| c != Component::ParentDir),
+                "{name}"
+            );
+        }
+        assert_eq!(p.domain_log("xl-", "a/b"), Path::new("/h/log/xl-a%2Fb.log"));
+    }
 
     #[test]
     fn the_newest_xen_release_folder_wins_and_xen_common_is_not_one() {

@@ -80,11 +80,12 @@ pub fn main(
     });
     let quiet = opts.flag('q') || monitor_of.is_some();
     let debug = opts.flag('d');
-    let mut extra = String::new();
+    // Overrides are config text, taken as bytes like the file's.
+    let mut extra = Vec::new();
     for a in opts.operands() {
         if a.contains('=') {
-            extra.push_str(&a);
-            extra.push('\n');
+            extra.extend_from_slice(&crate::args::to_bytes(&a));
+            extra.push(b'\n');
         } else if config_file.is_none() {
             config_file = Some(a);
         } else {
@@ -93,14 +94,15 @@ pub fn main(
         }
     }
 
-    let Some(config_file) = config_file else {
+    let Some(config_path) = config_file else {
         err("Config file not specified and none in save file\n");
         return 6;
     };
-    let mut data = if config_file == "/dev/null" {
+    let config_file = crate::args::display(&config_path);
+    let mut data = if config_path == "/dev/null" {
         Vec::new()
     } else {
-        match std::fs::read(&config_file) {
+        match std::fs::read(crate::args::to_os(&config_path)) {
             Ok(d) => d,
             Err(e) => {
                 err(&format!(
@@ -112,7 +114,9 @@ pub fn main(
         }
     };
     if !extra.is_empty() {
-        data.extend_from_slice(format!("\n{extra}\n").as_bytes());
+        data.push(b'\n');
+        data.extend_from_slice(&extra);
+        data.push(b'\n');
     }
     // xl treats the file as bytes; we need text. Invalid UTF-8 only occurs
     // inside strings or comments in practice, and is kept as U+FFFD there.
@@ -329,16 +333,14 @@ fn spawn_console(domid: u32) -> std::io::Result<std::process::Child> {
 /// output in <log dir>/xl-<name>.log.
 fn spawn_monitor(paths: &HostPaths, config: &DomainConfig, domid: u32) -> std::io::Result<()> {
     let exe = std::env::current_exe()?;
-    let log_dir = &paths.log;
-    std::fs::create_dir_all(log_dir)?;
+    std::fs::create_dir_all(&paths.log)?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(log_dir.join(format!("xl-{}.log", config.c_info.name)))?;
-    let args: Vec<String> = std::env::args().skip(1).collect();
+        .open(paths.domain_log("xl-", &config.c_info.name))?;
     use std::os::unix::process::CommandExt;
     Command::new(exe)
-        .args(args)
+        .args(std::env::args_os().skip(1))
         .env(
             MONITOR_ENV,
             format!(

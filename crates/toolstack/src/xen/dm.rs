@@ -25,7 +25,7 @@ pub(super) fn spawn(paths: &HostPaths, xs: &Xs, spec: &DmSpec) -> Result<u32, Er
     let dm_path = format!("/local/domain/0/device-model/{}", spec.domid);
     xs.mkdir(&dm_path)?;
     let state = format!("{dm_path}/state");
-    let log_path = paths.log.join(format!("qemu-dm-{}.log", spec.name));
+    let log_path = paths.domain_log("qemu-dm-", &spec.name);
     let log = open_log(&log_path)?;
     let token = format!("xl-dm-{}", std::process::id());
     xs.watch(&state, &token)?;
