@@ -52,24 +52,29 @@ floor() {  # the cost of starting a process at all
   note "BENCH floor-exec-true ms=$(awk "BEGIN{printf \"%.1f\", $(printf '%s\n' "${ts[@]}" | median) / 1000}")"
 }
 
-make_domains() {  # DOMAINS paused copies of the lab's PV guest, created by the real xl
+make_domains() {  # DOMAINS paused copies of the lab's small PVH guest, made by the real xl
   local i cfg
   for i in $(seq "$DOMAINS"); do
     cfg="/tmp/bench-$i.cfg"
-    { grep -v -E '^(name|memory|vif|disk) ' "$G/pv.cfg"; echo "name = \"bench-$i\""; echo "memory = 32"; } >"$cfg"
-    create_retry -p "$cfg" >/dev/null 2>&1 || return 1
+    { grep -v -E '^name ' "$G/pvh.cfg"; echo "name = \"bench-$i\""; } >"$cfg"
+    create_retry -p "$cfg" >/dev/null 2>&1 || { echo "cannot create bench-$i"; return 1; }
   done
 }
 
+bench_check() {  # bench_check NAME FN ARGS...: a check whose BENCH line goes to the log
+  check "$@"
+  grep -h 'BENCH' "$OUT/checks/$(_safe "$1").out" | sed 's/ (uptime [0-9.]*)$//'
+}
+
 check bench-domains make_domains
-check bench-floor floor
-check bench-help bench help run_xl help
-check bench-list bench list run_xl list
-check bench-list-l bench list-l run_xl list -l
-check bench-info bench info run_xl info
-check bench-domid bench domid run_xl domid bench-1
-check bench-vcpu-list bench vcpu-list run_xl vcpu-list
-check bench-pause bench pause+unpause pause_pair
-check bench-mem-set bench mem-set run_xl mem-set bench-3 30
+bench_check bench-floor floor
+bench_check bench-help bench help run_xl help
+bench_check bench-list bench list run_xl list
+bench_check bench-list-l bench list-l run_xl list -l
+bench_check bench-info bench info run_xl info
+bench_check bench-domid bench domid run_xl domid bench-1
+bench_check bench-vcpu-list bench vcpu-list run_xl vcpu-list
+bench_check bench-pause bench pause+unpause pause_pair
+bench_check bench-mem-set bench mem-set run_xl mem-set bench-3 30
 for i in $(seq "$DOMAINS"); do "$XL" destroy "bench-$i" >/dev/null 2>&1; done
 lab_summary
