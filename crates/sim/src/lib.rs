@@ -459,7 +459,7 @@ impl Dom0 for SimDom0 {
         }
     }
 
-    fn spawn_device_model(&self, _xs: &Xs, spec: &DmSpec) -> Result<u32, Error> {
+    fn spawn_device_model(&self, xs: &Xs, spec: &DmSpec) -> Result<u32, Error> {
         for d in &spec.disks {
             if std::fs::metadata(d).is_err() {
                 return Err(backend(format!(
@@ -467,7 +467,13 @@ impl Dom0 for SimDom0 {
                 )));
             }
         }
-        self.client.call(&Request::SpawnDeviceModel(spec.clone()))
+        let pid: u32 = self.client.call(&Request::SpawnDeviceModel(spec.clone()))?;
+        // Recorded where destroy looks for it, as the Xen dom0 does once QEMU runs.
+        xs.write(
+            &format!("/local/domain/{}/image/device-model-pid", spec.domid),
+            &pid.to_string(),
+        )?;
+        Ok(pid)
     }
 
     fn resume_device_model(&self, domid: u32, _uuid: &[u8; 16]) -> Result<(), Error> {

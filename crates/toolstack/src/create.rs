@@ -660,14 +660,9 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32) -> StepResult {
     if let Some(dm) = &plan.device_model {
         step("failed to spawn device model", || dm.check())?;
         let spec = dm.spec(domid, &host.paths.run);
-        let pid = step("failed to spawn device model", || {
+        // The backend records its pid (image/device-model-pid) as soon as it runs.
+        step("failed to spawn device model", || {
             dom0.spawn_device_model(xs, &spec)
-        })?;
-        step("failed to record device model", || {
-            xs.write(
-                &format!("/local/domain/{domid}/image/device-model-pid"),
-                &pid.to_string(),
-            )
         })?;
     }
     for n in &plan.nics {
@@ -1247,8 +1242,7 @@ mod plan_tests {
     use super::*;
 
     fn lab_config(name: &str) -> DomainConfig {
-        let path = format!("{}/../../lab/guest/{name}.cfg", env!("CARGO_MANIFEST_DIR"));
-        config(&std::fs::read_to_string(path).unwrap())
+        crate::fake::lab_config(name)
     }
 
     fn config(text: &str) -> DomainConfig {

@@ -25,7 +25,8 @@ pub trait Dom0 {
         Ok(())
     }
     /// Start a domain's device model and wait until it is running.
-    /// Returns the pid libxl records in `image/device-model-pid`.
+    /// Records its pid in `image/device-model-pid` (where destroy finds
+    /// it) and returns it.
     fn spawn_device_model(&self, _xs: &Xs, _spec: &DmSpec) -> Result<u32, Error> {
         Err(Error::Unsupported("starting a device model"))
     }

@@ -143,3 +143,9 @@ pub fn config(text: &str) -> xl_config::domain::DomainConfig {
     )
     .unwrap()
 }
+
+/// One of the lab's guest configs (lab/guest/NAME.cfg), read as [`config`] does.
+pub fn lab_config(name: &str) -> xl_config::domain::DomainConfig {
+    let path = format!("{}/../../lab/guest/{name}.cfg", env!("CARGO_MANIFEST_DIR"));
+    config(&std::fs::read_to_string(path).unwrap())
+}

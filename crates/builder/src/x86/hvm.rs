@@ -18,7 +18,7 @@ use crate::image::Kernel;
 use crate::target::{
     GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE, GrantSeed, GuestFrames, TargetError,
 };
-use crate::x86::pv::{BuildError, Step, fill_kernel_image};
+use crate::x86::pv::{BuildError, Step, write_kernel_image};
 use crate::{PAGE_SHIFT, PAGE_SIZE};
 
 /// Guest frames of the special pages: the eight below `X86_HVM_END_SPECIAL_REGION`.
@@ -914,7 +914,9 @@ pub fn apply_hvm(
     populate_memory(plan, t)?;
     t.set_memory_map(&plan.e820)
         .during("setting the memory map")?;
-    load_image(plan, kernel, t)?;
+    // The image at its physical address, read straight into the guest's frames.
+    let frames: Vec<u64> = plan.kernel.pfns().collect();
+    write_kernel_image(kernel, plan.kernel_paddr, &frames, t, "writing the image")?;
     for (seg, bytes) in plan.modules.iter().zip(modules) {
         if bytes.len() as u64 != seg.len {
             return Err(BuildError::Invalid(format!(
@@ -1055,32 +1057,6 @@ fn populate_run(
             });
         }
         cur += n;
-    }
-    Ok(())
-}
-
-/// The image at its physical address, read straight into the guest's frames.
-fn load_image(plan: &HvmPlan, kernel: &Kernel, t: &mut dyn HvmTarget) -> Result<(), BuildError> {
-    let seg = &plan.kernel;
-    let mut read_error = None;
-    let mut done = 0;
-    while done < seg.pages {
-        let n = CHUNK.min(seg.pages - done);
-        let start = done * PAGE_SIZE;
-        let gfns: Vec<u64> = (seg.pfn + done..seg.pfn + done + n).collect();
-        let written = t.write_frames_with(&gfns, &mut |offset, piece| {
-            fill_kernel_image(kernel, plan.kernel_paddr, piece, start + offset as u64).map_err(
-                |e| {
-                    read_error = Some(e);
-                    TargetError::Message("the image could not be read".to_string())
-                },
-            )
-        });
-        if let Some(e) = read_error.take() {
-            return Err(BuildError::KernelRead(e));
-        }
-        written.during("writing the image")?;
-        done += n;
     }
     Ok(())
 }

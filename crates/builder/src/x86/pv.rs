@@ -20,8 +20,8 @@ use crate::image::Kernel;
 use crate::layout::{Allocator, LayoutError, LayoutEvent, Mapping, Segment, count_pgtables};
 use crate::target::{
     DR6_DEFAULT, DR7_DEFAULT, FLAT_KERNEL_CS, FLAT_KERNEL_DS, FLAT_KERNEL_SS,
-    GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE, GrantSeed, PvTarget, PvVcpuContext,
-    RFLAGS_IF, TargetError, VGCF_IN_KERNEL, VGCF_ONLINE,
+    GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE, GrantSeed, GuestFrames, PvTarget,
+    PvVcpuContext, RFLAGS_IF, TargetError, VGCF_IN_KERNEL, VGCF_ONLINE,
 };
 use crate::x86::pgtables;
 pub use crate::x86::start_info::StartInfo;
@@ -512,7 +512,9 @@ pub fn apply_pv(
 ) -> Result<PvBuilt, BuildError> {
     check_plan_inputs(plan, kernel, ramdisk)?;
     let p2m = populate(plan, t)?;
-    load_kernel(plan, kernel, &p2m, t)?;
+    let seg = &plan.kernel;
+    let frames = &p2m[seg.pfn as usize..(seg.pfn + seg.pages) as usize];
+    write_kernel_image(kernel, plan.kernel_paddr, frames, t, "writing the kernel")?;
     load_ramdisk(plan, ramdisk, &p2m, t)?;
     clear_magic_pages(plan, &p2m, t)?;
     write_page_tables(plan, &p2m, t)?;
@@ -643,30 +645,22 @@ fn write_pages(
     Ok(())
 }
 
-/// The kernel segment, chunk by chunk, written in place: each chunk's part of every ELF
-/// segment is read straight into the guest's frames (at paddr − pstart, later program
-/// headers overwriting earlier ones as libelf copies them), bss and gaps zeroed.
-fn load_kernel(
-    plan: &PvPlan,
+/// The kernel image written in place into `frames` (the frames of its segment, in order),
+/// a chunk of frames at a time: each chunk's part of every ELF segment is read straight
+/// into the guest's frames (at paddr − pstart, later program headers overwriting earlier
+/// ones as libelf copies them), bss and gaps zeroed. PV and HVM builds share it.
+pub(crate) fn write_kernel_image(
     kernel: &Kernel,
-    p2m: &[u64],
-    t: &mut dyn PvTarget,
+    pstart: u64,
+    frames: &[u64],
+    t: &mut dyn GuestFrames,
+    step: &'static str,
 ) -> Result<(), BuildError> {
-    let seg = &plan.kernel;
     let mut read_error = None;
-    let mut done = 0;
-    while done < seg.pages {
-        let n = WRITE_CHUNK_PAGES.min(seg.pages - done);
-        let chunk_start = done * PAGE_SIZE;
-        let pfn = (seg.pfn + done) as usize;
-        let written = t.write_frames_with(&p2m[pfn..pfn + n as usize], &mut |offset, piece| {
-            fill_kernel_image(
-                kernel,
-                plan.kernel_paddr,
-                piece,
-                chunk_start + offset as u64,
-            )
-            .map_err(|e| {
+    for (i, chunk) in frames.chunks(WRITE_CHUNK_PAGES as usize).enumerate() {
+        let chunk_start = i as u64 * WRITE_CHUNK_PAGES * PAGE_SIZE;
+        let written = t.write_frames_with(chunk, &mut |offset, piece| {
+            fill_kernel_image(kernel, pstart, piece, chunk_start + offset as u64).map_err(|e| {
                 read_error = Some(e);
                 TargetError::Message("the kernel could not be read".to_string())
             })
@@ -674,15 +668,14 @@ fn load_kernel(
         if let Some(e) = read_error.take() {
             return Err(BuildError::KernelRead(e));
         }
-        written.during("writing the kernel")?;
-        done += n;
+        written.during(step)?;
     }
     Ok(())
 }
 
 /// The kernel image's bytes `image_start..image_start + buf.len()` (offsets from the
 /// lowest segment paddr `pstart`) into `buf`.
-pub(crate) fn fill_kernel_image(
+fn fill_kernel_image(
     kernel: &Kernel,
     pstart: u64,
     buf: &mut [u8],

@@ -4,22 +4,7 @@ use crate::create::CreatePlan;
 use crate::{DmSpec, HostPaths};
 
 fn lab_config(name: &str) -> DomainConfig {
-    let path = format!("{}/../../lab/guest/{name}.cfg", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(path).unwrap();
-    let host = xl_config::Host {
-        max_cpus: 2,
-        node_cpus: vec![vec![0, 1]],
-        firmware_dir: "/usr/lib/xen-4.17/boot".into(),
-    };
-    let mut report = xl_config::Report::new();
-    xl_config::parse_config_data(
-        "cfg",
-        &text,
-        &xl_config::Globals::default(),
-        &host,
-        &mut report,
-    )
-    .unwrap()
+    crate::fake::lab_config(name)
 }
 
 fn debian_paths() -> HostPaths {
