@@ -10,6 +10,7 @@ mod cmdtable_data;
 pub mod commands;
 pub mod diag;
 pub mod globalcfg;
+pub mod logging;
 pub mod tui;
 
 /// Global options (`xl [-vfNtT] <subcommand>`).

@@ -3,7 +3,9 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use xl::{Globals, Status, cmdtable, commands, globalcfg};
+use std::time::Instant;
+
+use xl::{Globals, Status, cmdtable, commands, globalcfg, logging};
 
 /// getopt("+vftTN") over the leading arguments; returns the index of the
 /// subcommand.
@@ -39,7 +41,7 @@ fn parse_globals(args: &[String]) -> Result<(Globals, usize), Status> {
     Ok((g, i))
 }
 
-fn run(args: Vec<String>) -> Status {
+fn run(args: Vec<String>, start: Instant) -> Status {
     if args.first().map(String::as_str) == Some(commands::create::GUARD_ARG) {
         return commands::create::guard_main();
     }
@@ -52,8 +54,8 @@ fn run(args: Vec<String>) -> Status {
         return 1;
     };
     let rest = &args[at + 1..];
-    xl_toolstack::trace::set_level(globals.verbose);
-    let xlconf = globalcfg::load();
+    logging::init(globals.verbose, globals.timestamps, start);
+    let xlconf = xl_toolstack::trace::timed(|| "read xl.conf".into(), globalcfg::load);
     xl::backend::configure(xlconf.backend.clone());
     match cmdtable::lookup(name) {
         Some(cmd) => {
@@ -61,7 +63,12 @@ fn run(args: Vec<String>) -> Status {
                 eprintln!("command does not implement -N (dryrun) option");
                 return 1;
             }
-            commands::dispatch(cmd, rest, &globals, &xlconf)
+            let status = commands::dispatch(cmd, rest, &globals, &xlconf);
+            xl_toolstack::trace::timed_done(
+                || format!("{name}: exit status {status}"),
+                start.elapsed(),
+            );
+            status
         }
         None if name == "help" => {
             print!("{}", cmdtable::help_text(rest.first().map(String::as_str)));
@@ -75,6 +82,7 @@ fn run(args: Vec<String>) -> Status {
 }
 
 fn main() -> ExitCode {
+    let start = Instant::now();
     // The simulator's host process is this binary with XL_SIM_SERVE set.
     if let Some(dir) = std::env::var_os(xl_sim::SERVE_ENV) {
         return match xl_sim::server::serve(std::path::Path::new(&dir)) {
@@ -89,7 +97,7 @@ fn main() -> ExitCode {
         .skip(1)
         .map(|a| xl::args::to_text(&a))
         .collect();
-    let status = run(args);
+    let status = run(args, start);
     // A closed pipe (`xl list | head`) is not an error worth reporting.
     let _ = std::io::stdout().flush();
     ExitCode::from(u8::try_from(status & 0xff).unwrap_or(1))

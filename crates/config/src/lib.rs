@@ -6,6 +6,9 @@
 //! (libxl's JSON). Device specs have their own grammars: [`disk`], [`nic`],
 //! [`pci`]. No Xen, no I/O: callers hand in text and host facts.
 
+// pest's derive without its "std" feature names `alloc::` paths.
+extern crate alloc;
+
 pub mod disk;
 pub mod domain;
 pub mod json;

@@ -99,10 +99,6 @@ fn exclusive_mapping() -> Result<std::sync::MutexGuard<'static, ()>, SysError> {
     }
 }
 
-fn hc_err(what: &'static str) -> impl FnOnce(std::io::Error) -> SysError {
-    move |source| SysError::Hypercall { what, source }
-}
-
 /// Names for errors, so a failure says which operation it was.
 fn domctl_what(cmd: u32) -> &'static str {
     match cmd {
@@ -184,8 +180,13 @@ impl Xen {
     pub fn open() -> Result<Self, SysError> {
         let pc = Privcmd::open()?;
         // SAFETY: XENVER_version takes no buffer (its argument is NULL).
-        let v = unsafe { pc.hypercall(HYPERVISOR_XEN_VERSION, [XENVER_VERSION, 0, 0, 0, 0]) }
-            .map_err(hc_err("xen_version"))?;
+        let v = unsafe {
+            pc.hypercall(
+                "xen_version",
+                HYPERVISOR_XEN_VERSION,
+                [XENVER_VERSION, 0, 0, 0, 0],
+            )
+        }?;
         let v = v as u32;
         let version = (v >> 16, v & 0xffff);
         let iv = interface_versions(v).ok_or(SysError::Unsupported {
@@ -195,7 +196,7 @@ impl Xen {
         Ok(Xen { pc, version, iv })
     }
 
-    fn buf_with(&self, bytes: &[u8], extra: usize) -> Result<HypercallBuf, SysError> {
+    fn buf_with(&self, bytes: &[u8], extra: usize) -> Result<HypercallBuf<'_>, SysError> {
         let mut b = self.pc.buffer(sum(bytes.len(), extra)?)?;
         b.write(0, bytes);
         Ok(b)
@@ -207,15 +208,17 @@ impl Xen {
     ///
     /// Every guest handle Xen uses for that sysctl's command must point
     /// into `buf`, with room for all Xen reads and writes there.
-    unsafe fn sysctl_in(&self, buf: &HypercallBuf) -> Result<Sysctl, SysError> {
+    unsafe fn sysctl_in(&self, buf: &HypercallBuf<'_>) -> Result<Sysctl, SysError> {
         let cmd = u32::from_le_bytes(buf.read(0, 4).try_into().expect("4 bytes"));
         // SAFETY: the sysctl is at the start of `buf`, alive for the call;
         // its handles are the caller's promise.
         unsafe {
-            self.pc
-                .hypercall(HYPERVISOR_SYSCTL, [buf.addr(), 0, 0, 0, 0])
-        }
-        .map_err(hc_err(sysctl_what(cmd)))?;
+            self.pc.hypercall(
+                sysctl_what(cmd),
+                HYPERVISOR_SYSCTL,
+                [buf.addr(), 0, 0, 0, 0],
+            )
+        }?;
         Ok(Sysctl::from_bytes(
             &buf.read(0, std::mem::size_of::<Sysctl>()),
         ))
@@ -243,10 +246,12 @@ impl Xen {
         // SAFETY: the domctl is at the start of `buf`, alive for the call,
         // and carries no guest handle (the caller's promise).
         unsafe {
-            self.pc
-                .hypercall(HYPERVISOR_DOMCTL, [buf.addr(), 0, 0, 0, 0])
-        }
-        .map_err(hc_err(domctl_what(d.cmd)))?;
+            self.pc.hypercall(
+                domctl_what(d.cmd),
+                HYPERVISOR_DOMCTL,
+                [buf.addr(), 0, 0, 0, 0],
+            )
+        }?;
         Ok(Domctl::from_bytes(
             &buf.read(0, std::mem::size_of::<Domctl>()),
         ))
@@ -345,10 +350,12 @@ impl Xen {
         // SAFETY: `cmd` writes at most `size` bytes at its argument, the
         // start of `buf`, which has room for them.
         let r = unsafe {
-            self.pc
-                .hypercall(HYPERVISOR_XEN_VERSION, [cmd, buf.addr(), 0, 0, 0])
-        }
-        .map_err(hc_err("xen_version"))?;
+            self.pc.hypercall(
+                "xen_version",
+                HYPERVISOR_XEN_VERSION,
+                [cmd, buf.addr(), 0, 0, 0],
+            )
+        }?;
         Ok((r, buf.read(0, len)))
     }
 
@@ -366,8 +373,10 @@ impl Xen {
             ));
         }
         // SAFETY: these sub-operations ignore their (NULL) argument.
-        unsafe { self.pc.hypercall(HYPERVISOR_XEN_VERSION, [cmd, 0, 0, 0, 0]) }
-            .map_err(hc_err("xen_version"))
+        unsafe {
+            self.pc
+                .hypercall("xen_version", HYPERVISOR_XEN_VERSION, [cmd, 0, 0, 0, 0])
+        }
     }
 
     /// XENVER_build_id as bytes (empty when Xen has none).
@@ -380,6 +389,7 @@ impl Xen {
         // 4-byte header, inside `buf`.
         let r = unsafe {
             self.pc.hypercall(
+                "xen_version build_id",
                 HYPERVISOR_XEN_VERSION,
                 [XENVER_BUILD_ID, buf.addr(), 0, 0, 0],
             )
@@ -458,10 +468,12 @@ impl Xen {
         // SAFETY: xen_hvm_param_t, at the start of `buf`, has no guest
         // handle; Xen writes back only its `value`.
         unsafe {
-            self.pc
-                .hypercall(HYPERVISOR_HVM_OP, [HVMOP_GET_PARAM, buf.addr(), 0, 0, 0])
-        }
-        .map_err(hc_err("hvm_op get_param"))?;
+            self.pc.hypercall(
+                "hvm_op get_param",
+                HYPERVISOR_HVM_OP,
+                [HVMOP_GET_PARAM, buf.addr(), 0, 0, 0],
+            )
+        }?;
         Ok(HvmParam::from_bytes(&buf.read(0, std::mem::size_of::<HvmParam>())).value)
     }
 
@@ -485,8 +497,10 @@ impl Xen {
             ));
         }
         // SAFETY: these sub-operations ignore their (NULL) argument.
-        unsafe { self.pc.hypercall(HYPERVISOR_MEMORY_OP, [cmd, 0, 0, 0, 0]) }
-            .map_err(hc_err(memory_op_what(cmd)))
+        unsafe {
+            self.pc
+                .hypercall(memory_op_what(cmd), HYPERVISOR_MEMORY_OP, [cmd, 0, 0, 0, 0])
+        }
     }
 
     /// CPUs in no cpupool, as a bitmap of `nr_bits`.
@@ -604,10 +618,12 @@ impl Xen {
         // its handles point into the data area after it (the caller's
         // promise).
         unsafe {
-            self.pc
-                .hypercall(HYPERVISOR_DOMCTL, [buf.addr(), 0, 0, 0, 0])
-        }
-        .map_err(hc_err(domctl_what(cmd)))?;
+            self.pc.hypercall(
+                domctl_what(cmd),
+                HYPERVISOR_DOMCTL,
+                [buf.addr(), 0, 0, 0, 0],
+            )
+        }?;
         Ok((
             Domctl::from_bytes(&buf.read(0, std::mem::size_of::<Domctl>())),
             buf.read(size, data.len()),
@@ -1040,14 +1056,16 @@ impl Xen {
     /// Every guest handle Xen uses for `cmd` in the structure at the start
     /// of `buf` must point into `buf`, with room for all Xen reads and
     /// writes there.
-    unsafe fn memory_op(&self, cmd: u64, buf: &HypercallBuf) -> Result<i64, SysError> {
+    unsafe fn memory_op(&self, cmd: u64, buf: &HypercallBuf<'_>) -> Result<i64, SysError> {
         // SAFETY: the argument is `buf`, alive for the call; its handles
         // are the caller's promise.
         unsafe {
-            self.pc
-                .hypercall(HYPERVISOR_MEMORY_OP, [cmd, buf.addr(), 0, 0, 0])
+            self.pc.hypercall(
+                memory_op_what(cmd),
+                HYPERVISOR_MEMORY_OP,
+                [cmd, buf.addr(), 0, 0, 0],
+            )
         }
-        .map_err(hc_err(memory_op_what(cmd)))
     }
 
     /// A buffer holding `req` then, from a 64-byte boundary, `data`;
@@ -1057,7 +1075,7 @@ impl Xen {
         &self,
         req: impl FnOnce(u64) -> P,
         data: &[u8],
-    ) -> Result<(HypercallBuf, usize), SysError> {
+    ) -> Result<(HypercallBuf<'_>, usize), SysError> {
         let at = header_room::<P>();
         let mut buf = self.pc.buffer(sum(at, data.len())?)?;
         buf.write(at, data);
@@ -1157,10 +1175,12 @@ impl Xen {
         // SAFETY: one mmuext_op (count 1) read at `buf`, no count written
         // back (NULL), on behalf of `dom`; the op names a guest frame.
         unsafe {
-            self.pc
-                .hypercall(HYPERVISOR_MMUEXT_OP, [buf.addr(), 1, 0, u64::from(dom), 0])
-        }
-        .map_err(hc_err("mmuext_op pin_l4_table"))?;
+            self.pc.hypercall(
+                "mmuext_op pin_l4_table",
+                HYPERVISOR_MMUEXT_OP,
+                [buf.addr(), 1, 0, u64::from(dom), 0],
+            )
+        }?;
         Ok(())
     }
 
@@ -1176,11 +1196,11 @@ impl Xen {
         // guest handle; Xen writes back only its `port`.
         unsafe {
             self.pc.hypercall(
+                "event_channel_op alloc_unbound",
                 HYPERVISOR_EVENT_CHANNEL_OP,
                 [EVTCHNOP_ALLOC_UNBOUND, buf.addr(), 0, 0, 0],
             )
-        }
-        .map_err(hc_err("event_channel_op alloc_unbound"))?;
+        }?;
         let size = std::mem::size_of::<EvtchnAllocUnbound>();
         Ok(EvtchnAllocUnbound::from_bytes(&buf.read(0, size)).port)
     }
@@ -1197,10 +1217,12 @@ impl Xen {
         // SAFETY: xen_hvm_param_t, at the start of `buf`, has no guest
         // handle.
         unsafe {
-            self.pc
-                .hypercall(HYPERVISOR_HVM_OP, [HVMOP_SET_PARAM, buf.addr(), 0, 0, 0])
-        }
-        .map_err(hc_err("hvm_op set_param"))?;
+            self.pc.hypercall(
+                "hvm_op set_param",
+                HYPERVISOR_HVM_OP,
+                [HVMOP_SET_PARAM, buf.addr(), 0, 0, 0],
+            )
+        }?;
         Ok(())
     }
 
@@ -1222,11 +1244,11 @@ impl Xen {
         // one u64 each.
         unsafe {
             self.pc.hypercall(
+                "grant_table_op setup_table",
                 HYPERVISOR_GRANT_TABLE_OP,
                 [GNTTABOP_SETUP_TABLE, buf.addr(), 1, 0, 0],
             )
-        }
-        .map_err(hc_err("grant_table_op setup_table"))?;
+        }?;
         let size = std::mem::size_of::<GnttabSetupTable>();
         let status = GnttabSetupTable::from_bytes(&buf.read(0, size)).status;
         if status != GNTST_OKAY {

@@ -6,6 +6,7 @@
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
+use std::sync::Mutex;
 
 use crate::SysError;
 use crate::abi::{DOMID_FIRST_RESERVED, DomId};
@@ -70,13 +71,21 @@ pub const PAGE: usize = 4096;
 const PAGED_OUT_ROUNDS: u32 = 64;
 const PAGED_OUT_MAX_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// Pages Xen may access during a hypercall.
-pub struct HypercallBuf {
+/// Pages Xen may access during a hypercall. One-page buffers go back to
+/// their [`Privcmd`]'s spares when dropped, as libxencall caches them: a
+/// command making dozens of hypercalls maps one page, not dozens (each
+/// map, first touch and unmap is a page-table update Xen must check).
+pub struct HypercallBuf<'a> {
     ptr: *mut u8,
     len: usize,
+    spares: &'a Mutex<Vec<usize>>,
 }
 
-impl HypercallBuf {
+/// How many one-page buffers a [`Privcmd`] keeps for reuse: the most one
+/// operation holds at once.
+const SPARE_BUFFERS: usize = 4;
+
+impl HypercallBuf<'_> {
     /// Address to put in a hypercall argument or guest handle.
     pub fn addr(&self) -> u64 {
         self.ptr as u64
@@ -102,6 +111,13 @@ impl HypercallBuf {
         unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.add(offset), data.len()) }
     }
 
+    /// Clears the whole buffer (fresh and reused ones alike).
+    fn zero(&mut self) {
+        // SAFETY: `ptr` is a live, writable mapping of `len` bytes owned
+        // by self.
+        unsafe { std::ptr::write_bytes(self.ptr, 0, self.len) }
+    }
+
     pub fn read(&self, offset: usize, len: usize) -> Vec<u8> {
         assert!(
             offset.checked_add(len).is_some_and(|end| end <= self.len),
@@ -114,10 +130,17 @@ impl HypercallBuf {
     }
 }
 
-impl Drop for HypercallBuf {
+impl Drop for HypercallBuf<'_> {
     fn drop(&mut self) {
+        if self.len == PAGE {
+            let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
+            if spares.len() < SPARE_BUFFERS {
+                spares.push(self.ptr as usize);
+                return;
+            }
+        }
         // SAFETY: ptr/len are exactly what mmap returned for this buffer,
-        // which is unmapped once.
+        // which is unmapped once (a kept page is unmapped by its Privcmd).
         unsafe {
             libc::munmap(self.ptr.cast(), self.len);
         }
@@ -128,6 +151,21 @@ impl Drop for HypercallBuf {
 pub struct Privcmd {
     privcmd: File,
     hypercall: Option<File>,
+    /// Addresses of one-page hypercall buffers no one holds.
+    spares: Mutex<Vec<usize>>,
+}
+
+impl Drop for Privcmd {
+    fn drop(&mut self) {
+        let spares = self.spares.get_mut().unwrap_or_else(|e| e.into_inner());
+        for addr in spares.drain(..) {
+            // SAFETY: each address is a one-page mapping a dropped
+            // HypercallBuf handed back; nothing else refers to it.
+            unsafe {
+                libc::munmap(addr as *mut libc::c_void, PAGE);
+            }
+        }
+    }
 }
 
 fn open_rw(path: &str) -> std::io::Result<File> {
@@ -166,17 +204,33 @@ impl Privcmd {
         // Kernels before 4.18 lack the device; then locked anonymous
         // memory is the fallback libxencall uses too.
         let hypercall = open_rw("/dev/xen/hypercall").ok();
-        Ok(Privcmd { privcmd, hypercall })
+        Ok(Privcmd {
+            privcmd,
+            hypercall,
+            spares: Mutex::new(Vec::new()),
+        })
     }
 
     /// A zeroed buffer of at least `len` bytes, page-granular.
-    pub fn buffer(&self, len: usize) -> Result<HypercallBuf, SysError> {
+    pub fn buffer(&self, len: usize) -> Result<HypercallBuf<'_>, SysError> {
         let len = len
             .max(1)
             .div_ceil(PAGE)
             .checked_mul(PAGE)
             .filter(|l| *l <= isize::MAX as usize)
             .ok_or(SysError::Invalid("hypercall buffer size"))?;
+        if len == PAGE {
+            let spare = self.spares.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            if let Some(addr) = spare {
+                let mut buf = HypercallBuf {
+                    ptr: addr as *mut u8,
+                    len,
+                    spares: &self.spares,
+                };
+                buf.zero();
+                return Ok(buf);
+            }
+        }
         let prot = libc::PROT_READ | libc::PROT_WRITE;
         let ptr = match &self.hypercall {
             // SAFETY: mapping a fresh shared region of the hypercall device;
@@ -210,8 +264,9 @@ impl Privcmd {
         let mut buf = HypercallBuf {
             ptr: ptr.cast(),
             len,
+            spares: &self.spares,
         };
-        buf.write(0, &vec![0u8; len]);
+        buf.zero();
         Ok(buf)
     }
 
@@ -225,7 +280,33 @@ impl Privcmd {
     /// [`HypercallBuf`] that stays alive for the call, with room for all
     /// Xen reads or writes there for this operation; other arguments must
     /// be plain values, not addresses.
-    pub(crate) unsafe fn hypercall(&self, op: u64, arg: [u64; 5]) -> Result<i64, std::io::Error> {
+    ///
+    /// `what` names the operation in errors and in `-vvv` trace lines.
+    pub(crate) unsafe fn hypercall(
+        &self,
+        what: &'static str,
+        op: u64,
+        arg: [u64; 5],
+    ) -> Result<i64, SysError> {
+        let started = log::log_enabled!(log::Level::Trace).then(std::time::Instant::now);
+        // SAFETY: the caller's promise, passed on.
+        let r = unsafe { self.raw_hypercall(op, arg) };
+        if let Some(t) = started {
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            match &r {
+                Ok(v) => log::trace!("hypercall {what}: {v} ({ms:.3} ms)"),
+                Err(e) => log::trace!("hypercall {what}: {e} ({ms:.3} ms)"),
+            }
+        }
+        r.map_err(|source| SysError::Hypercall { what, source })
+    }
+
+    /// The ioctl behind [`Privcmd::hypercall`].
+    ///
+    /// # Safety
+    ///
+    /// As for [`Privcmd::hypercall`].
+    unsafe fn raw_hypercall(&self, op: u64, arg: [u64; 5]) -> Result<i64, std::io::Error> {
         let mut hc = PrivcmdHypercall { op, arg };
         // The raw syscall returns the whole long (libc's ioctl() cuts it to
         // an int; maximum_gpfn and extent counts are longs).
@@ -654,10 +735,7 @@ mod tests {
 
     #[test]
     fn a_buffer_size_that_would_wrap_is_refused() {
-        let pc = Privcmd {
-            privcmd: File::open("/dev/null").unwrap(),
-            hypercall: None,
-        };
+        let pc = without_xen();
         for len in [usize::MAX, usize::MAX - PAGE, isize::MAX as usize + 1] {
             assert!(matches!(pc.buffer(len), Err(SysError::Invalid(_))), "{len}");
         }
@@ -680,10 +758,47 @@ mod tests {
             )
         };
         assert_ne!(ptr, libc::MAP_FAILED);
+        let spares = Mutex::new(Vec::new());
         let mut b = HypercallBuf {
             ptr: ptr.cast(),
             len,
+            spares: &spares,
         };
         b.write(usize::MAX, &[1, 2]);
+    }
+
+    fn without_xen() -> Privcmd {
+        Privcmd {
+            privcmd: File::open("/dev/null").expect("/dev/null"),
+            hypercall: None,
+            spares: Mutex::new(Vec::new()),
+        }
+    }
+
+    #[test]
+    fn page_buffers_are_reused_cleared_and_bounded() {
+        let pc = without_xen();
+        let first = {
+            let mut b = pc.buffer(100).expect("buffer");
+            b.write(0, &[0xaa; 100]);
+            b.addr()
+        };
+        let again = pc.buffer(PAGE).expect("buffer");
+        assert_eq!(again.addr(), first, "a dropped page is handed out again");
+        assert_eq!(again.read(0, 100), vec![0; 100], "and cleared first");
+        let held: Vec<_> = (0..SPARE_BUFFERS + 2)
+            .map(|_| pc.buffer(1).expect("buffer"))
+            .collect();
+        drop(held);
+        drop(again);
+        assert_eq!(pc.spares.lock().unwrap().len(), SPARE_BUFFERS);
+        let big = pc.buffer(PAGE + 1).expect("buffer");
+        assert_eq!(big.len(), 2 * PAGE);
+        drop(big);
+        assert_eq!(
+            pc.spares.lock().unwrap().len(),
+            SPARE_BUFFERS,
+            "only pages are kept"
+        );
     }
 }

@@ -1,16 +1,19 @@
 //! A xenstore client over a unix socket, the xenbus device, or any
 //! byte stream.
 //!
-//! A background thread reads every incoming message: replies are matched
-//! to requests by `req_id` and watch events are queued, so an [`Xs`] can be
-//! shared between threads and watch events are never lost while a request
-//! is in flight.
+//! Until the first watch, a caller waiting for a reply reads the
+//! connection itself (most commands never watch, and a thread and a
+//! wake-up per reply cost more than the round trip). From the first
+//! watch on, a background thread reads every incoming message. Either
+//! way replies are matched to requests by `req_id` and watch events are
+//! queued, so an [`Xs`] can be shared between threads and watch events are
+//! never lost while a request is in flight.
 
 use std::collections::{HashMap, VecDeque};
 use std::env;
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -125,13 +128,21 @@ impl Shared {
 
 type Closer = Box<dyn FnOnce() + Send>;
 
+type Reader = BufReader<Box<dyn Read + Send>>;
+
 /// A connection to xenstored.
 pub struct Xs {
     shared: Arc<Shared>,
     writer: Mutex<Box<dyn Write + Send>>,
+    /// The read half while no reader thread runs (before the first watch).
+    reader: Mutex<Option<Reader>>,
     closer: Mutex<Option<Closer>>,
     next_req: AtomicU32,
 }
+
+/// Room for a whole reply and the next header, so pipelined replies are
+/// read in few system calls.
+const READ_BUFFER: usize = 2 * (PAYLOAD_MAX + 16);
 
 /// Where libxenstore would look, in order: `$XENSTORED_PATH` alone if set;
 /// otherwise the daemon socket (under `$XENSTORED_RUNDIR` if set, else
@@ -208,28 +219,70 @@ impl Xs {
         Ok(xs)
     }
 
-    /// Runs a client over separate read and write halves. Dropping the
-    /// client does not stop the reader thread until `reader` hits EOF.
-    pub fn from_parts<R, W>(mut reader: R, writer: W) -> io::Result<Xs>
+    /// Runs a client over separate read and write halves. Once a watch
+    /// started the reader thread, dropping the client does not stop it
+    /// until `reader` hits EOF.
+    pub fn from_parts<R, W>(reader: R, writer: W) -> io::Result<Xs>
     where
         R: Read + Send + 'static,
         W: Write + Send + 'static,
     {
-        let shared = Arc::new(Shared::default());
-        let inbox = Arc::clone(&shared);
-        thread::Builder::new()
-            .name("xenstore-reader".into())
-            .spawn(move || reader_loop(&mut reader, &inbox))?;
+        let reader: Box<dyn Read + Send> = Box::new(reader);
         Ok(Xs {
-            shared,
+            shared: Arc::new(Shared::default()),
             writer: Mutex::new(Box::new(writer)),
+            reader: Mutex::new(Some(BufReader::with_capacity(READ_BUFFER, reader))),
             closer: Mutex::new(None),
             next_req: AtomicU32::new(1),
         })
     }
 
-    /// Sends a request and waits for its reply. `target` only labels errors.
+    /// Hands the read half to a background thread, so watch events are
+    /// queued while no one waits for a reply.
+    fn start_reader_thread(&self) -> Result<(), Error> {
+        let mut slot = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(mut reader) = slot.take() else {
+            return Ok(());
+        };
+        let inbox = Arc::clone(&self.shared);
+        let spawned = thread::Builder::new()
+            .name("xenstore-reader".into())
+            .spawn(move || {
+                let why = loop {
+                    if let Err(why) = receive(&mut reader, &inbox) {
+                        break why;
+                    }
+                };
+                inbox.lock().closed = Some(why);
+                inbox.arrived.notify_all();
+            });
+        spawned
+            .map(drop)
+            .map_err(|e| Error::Disconnected(format!("cannot start the reader thread: {e}")))
+    }
+
+    /// Sends a request and waits for its reply. `target` labels errors
+    /// and `-vvv` trace lines.
     fn call(&self, op: Op, tx_id: u32, target: &str, payload: Vec<u8>) -> Result<Vec<u8>, Error> {
+        let started = tracing();
+        let r = self.call_untraced(op, tx_id, target, payload);
+        if let Some(t) = started {
+            let outcome = match &r {
+                Ok(reply) => format!("{} bytes", reply.len()),
+                Err(e) => e.to_string(),
+            };
+            trace_done(t, format_args!("{op} {target}: {outcome}"));
+        }
+        r
+    }
+
+    fn call_untraced(
+        &self,
+        op: Op,
+        tx_id: u32,
+        target: &str,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, Error> {
         if payload.len() > PAYLOAD_MAX {
             return Err(Error::TooLarge {
                 op,
@@ -265,9 +318,39 @@ impl Xs {
         Ok(reply.payload)
     }
 
-    /// Waits for the reply to `req_id` (the reader thread files replies
-    /// by request id, so pipelined requests may be collected in any order).
+    /// Waits for the reply to `req_id`. Replies are filed by request id
+    /// (by whoever reads them), so pipelined requests may be collected in
+    /// any order.
     fn await_reply(&self, req_id: u32) -> Result<Message, Error> {
+        loop {
+            {
+                let mut inbox = self.shared.lock();
+                if let Some(m) = inbox.replies.remove(&req_id) {
+                    return Ok(m);
+                }
+                if let Some(why) = &inbox.closed {
+                    return Err(Error::Disconnected(why.clone()));
+                }
+            }
+            let mut reader = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(r) = reader.as_mut() else {
+                drop(reader);
+                return self.await_reply_from_thread(req_id);
+            };
+            // Another caller may have filed our reply while we waited for
+            // the read half; the loop looks again before reading more.
+            if self.shared.lock().replies.contains_key(&req_id) {
+                continue;
+            }
+            if let Err(why) = receive(r, &self.shared) {
+                self.shared.lock().closed = Some(why);
+                self.shared.arrived.notify_all();
+            }
+        }
+    }
+
+    /// [`Xs::await_reply`] once the reader thread owns the read half.
+    fn await_reply_from_thread(&self, req_id: u32) -> Result<Message, Error> {
         let mut inbox = self.shared.lock();
         loop {
             if let Some(m) = inbox.replies.remove(&req_id) {
@@ -300,6 +383,19 @@ impl Xs {
     /// each connection in order), so N reads cost one round trip rather
     /// than N. Missing nodes are `None`.
     pub fn read_many(&self, paths: &[String]) -> Result<Vec<Option<String>>, Error> {
+        let started = tracing();
+        let r = self.read_many_untraced(paths);
+        if let Some(t) = started {
+            let first = paths.first().map_or("", String::as_str);
+            trace_done(
+                t,
+                format_args!("{} reads pipelined ({first}, ...)", paths.len()),
+            );
+        }
+        r
+    }
+
+    fn read_many_untraced(&self, paths: &[String]) -> Result<Vec<Option<String>>, Error> {
         let mut ids = Vec::with_capacity(paths.len());
         {
             let mut msgs = Vec::with_capacity(paths.len());
@@ -350,9 +446,22 @@ impl Xs {
     /// are in, so none is left behind for a later request.
     fn send_batch(&self, tx_id: u32, batch: Batch) -> Result<(), Error> {
         let reqs = batch.reqs.into_inner();
+        let started = tracing();
+        let r = self.send_requests(tx_id, &reqs);
+        if let Some(t) = started {
+            let first = reqs.first().map_or("", |r| r.target.as_str());
+            trace_done(
+                t,
+                format_args!("{} changes pipelined ({first}, ...)", reqs.len()),
+            );
+        }
+        r
+    }
+
+    fn send_requests(&self, tx_id: u32, reqs: &[BatchedRequest]) -> Result<(), Error> {
         let mut ids = Vec::with_capacity(reqs.len());
         let mut msgs = Vec::with_capacity(reqs.len());
-        for r in &reqs {
+        for r in reqs {
             if r.payload.len() > PAYLOAD_MAX {
                 return Err(Error::TooLarge {
                     op: r.op,
@@ -367,7 +476,7 @@ impl Xs {
         }
         self.write_messages(&msgs)?;
         let mut first_error = None;
-        for (req_id, r) in ids.into_iter().zip(&reqs) {
+        for (req_id, r) in ids.into_iter().zip(reqs) {
             let reply = self.await_reply(req_id)?;
             let failure = match reply.op {
                 Op::Error => {
@@ -403,6 +512,7 @@ impl Xs {
     /// every change at or below `path` (or for the special `@introduceDomain`
     /// and `@releaseDomain` events).
     pub fn watch(&self, path: &str, token: &str) -> Result<(), Error> {
+        self.start_reader_thread()?;
         let payload = join_args([arg(Op::Watch, path)?, arg(Op::Watch, token)?]);
         self.call(Op::Watch, 0, path, payload).map(drop)
     }
@@ -551,30 +661,40 @@ impl Drop for Xs {
     }
 }
 
-fn reader_loop(reader: &mut dyn Read, shared: &Shared) {
-    let why = loop {
-        match Message::read_from(reader) {
-            Ok(msg) if msg.op == Op::WatchEvent => {
-                let (args, _) = split_args(&msg.payload);
-                if let [path, token, ..] = args[..] {
-                    let event = WatchEvent {
-                        path: String::from_utf8_lossy(path).into_owned(),
-                        token: String::from_utf8_lossy(token).into_owned(),
-                    };
-                    shared.lock().events.push_back(event);
-                    shared.arrived.notify_all();
-                }
-            }
-            Ok(msg) => {
-                shared.lock().replies.insert(msg.req_id, msg);
+/// The start time of a request, when `-vvv` asked for trace lines.
+fn tracing() -> Option<Instant> {
+    log::log_enabled!(log::Level::Trace).then(Instant::now)
+}
+
+fn trace_done(started: Instant, what: std::fmt::Arguments<'_>) {
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    log::trace!("xenstore {what} ({ms:.3} ms)");
+}
+
+/// Reads one message and files it: a reply by its request id, a watch
+/// event in the event queue. Errors say why the connection is unusable.
+fn receive(reader: &mut Reader, shared: &Shared) -> Result<(), String> {
+    match Message::read_from(reader) {
+        Ok(msg) if msg.op == Op::WatchEvent => {
+            let (args, _) = split_args(&msg.payload);
+            if let [path, token, ..] = args[..] {
+                let event = WatchEvent {
+                    path: String::from_utf8_lossy(path).into_owned(),
+                    token: String::from_utf8_lossy(token).into_owned(),
+                };
+                shared.lock().events.push_back(event);
                 shared.arrived.notify_all();
             }
-            Err(WireError::Closed) => break "closed by xenstored".to_owned(),
-            Err(e) => break e.to_string(),
+            Ok(())
         }
-    };
-    shared.lock().closed = Some(why);
-    shared.arrived.notify_all();
+        Ok(msg) => {
+            shared.lock().replies.insert(msg.req_id, msg);
+            shared.arrived.notify_all();
+            Ok(())
+        }
+        Err(WireError::Closed) => Err("closed by xenstored".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn arg(op: Op, s: &str) -> Result<&str, Error> {
