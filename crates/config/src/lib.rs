@@ -8,6 +8,7 @@
 
 pub mod disk;
 pub mod domain;
+pub mod from_json;
 pub mod json;
 pub mod nic;
 pub mod parse;
