@@ -239,6 +239,14 @@ impl Opts {
             .and_then(|mut v| v.next_back())
             .map(String::as_str)
     }
+    /// Whether a long option without a short form was given.
+    pub fn long_flag(&self, name: &str) -> bool {
+        self.m
+            .try_get_one::<u8>(&arg_id(None, Some(name)))
+            .ok()
+            .flatten()
+            .is_some_and(|n| *n > 0)
+    }
     pub fn operands(&self) -> Vec<String> {
         self.operands.clone()
     }

@@ -45,6 +45,9 @@ fn run(args: Vec<String>, start: Instant) -> Status {
     if args.first().map(String::as_str) == Some(commands::create::GUARD_ARG) {
         return commands::create::guard_main();
     }
+    if args.first().map(String::as_str) == Some(commands::create::MONITOR_ARG) {
+        return commands::create::monitor_main(&args[1..]);
+    }
     let (globals, at) = match parse_globals(&args) {
         Ok(v) => v,
         Err(code) => return code,

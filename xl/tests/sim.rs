@@ -737,3 +737,241 @@ fn names_with_slashes_keep_their_logs_in_the_log_directory() {
     }
     assert!(!h.path().join("escape.log").exists());
 }
+
+/// Waits until the guest has booted (it answers suspend requests only then).
+fn booted(h: &Host, name: &str) -> u32 {
+    let id = h.domid(name).expect("listed");
+    let c = h.console(id, "login: ");
+    assert!(c.contains("login: "), "{c}");
+    id
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// xenstore nodes and stored configs of guests: none once they are gone.
+fn guest_residue(h: &Host) -> Vec<String> {
+    let mut left: Vec<String> = h
+        .store()
+        .into_iter()
+        .filter(|p| {
+            (p.starts_with("/local/domain/") && !p.starts_with("/local/domain/0"))
+                || (p.starts_with("/libxl/") && !p.starts_with("/libxl/0"))
+        })
+        .collect();
+    for e in std::fs::read_dir(h.path().join("lib")).unwrap() {
+        let n = e.unwrap().file_name().to_string_lossy().into_owned();
+        if guest_config_file(&n) {
+            left.push(n);
+        }
+    }
+    left
+}
+
+#[test]
+fn save_and_restore_bring_the_guest_back_where_it_was() {
+    let h = Host::new();
+    h.create("web", "");
+    booted(&h, "web");
+    let free = h.free_mb();
+    let file = h.path().join("web.save");
+    let f = file.to_str().unwrap();
+    let o = h.xl(&["save", "web", f]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("Saving to {f} new xl format (info 0x3/0x0/")),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(h.domid("web"), None, "a plain save destroys the domain");
+    assert_eq!(h.free_mb(), free + 256);
+    assert!(guest_residue(&h).is_empty(), "{:?}", guest_residue(&h));
+
+    // A decoder walks the whole file; the config is the domain's.
+    let saved = xl_savefile::SaveFile::decode(&mut std::fs::File::open(&file).unwrap()).unwrap();
+    let config = String::from_utf8_lossy(saved.xl.config_text().unwrap()).into_owned();
+    assert!(config.contains("\"name\": \"web\""), "{config}");
+
+    let o = h.xl(&["restore", f]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains(&format!(
+            "Loading new save file {f} (new xl fmt info 0x3/0x0/"
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains(
+            " Savefile contains xl domain config in JSON format\nParsing config from <saved>\n"
+        ),
+        "{e}"
+    );
+    let row = h.list().into_iter().find(|r| r.0 == "web").expect("back");
+    assert_eq!((row.2, row.3), (256, 2));
+    assert_eq!(h.free_mb(), free);
+    // The same guest, resumed rather than booted again.
+    let console = h.console(row.1, "resumed after suspend");
+    assert!(console.contains("Restarting tasks ... done."), "{console}");
+    assert!(!console.contains("Linux version"), "{console}");
+    let log = std::fs::read_to_string(h.path().join("log/xl-web.log")).unwrap();
+    assert!(log.contains("Domain has suspended."), "{log}");
+    // Its monitor still applies on_poweroff.
+    h.ok(&["shutdown", "-w", "web"]);
+    h.wait_for("web to go", || h.domid("web").is_none());
+}
+
+#[test]
+fn save_with_checkpoint_or_pause_keeps_the_domain() {
+    let h = Host::new();
+    h.create("web", "");
+    let id = booted(&h, "web");
+    let f = h.path().join("c.save");
+    h.ok(&["save", "-c", "web", f.to_str().unwrap()]);
+    let row = h.list().into_iter().find(|r| r.0 == "web").unwrap();
+    assert_eq!((row.1, row.4.as_str()), (id, "-b----"), "still running");
+    let p = h.path().join("p.save");
+    h.ok(&["save", "-p", "web", p.to_str().unwrap()]);
+    let row = h.list().into_iter().find(|r| r.0 == "web").unwrap();
+    assert_eq!((row.1, row.4.as_str()), (id, "-bp---"), "left paused");
+    // Both files restore (under another name: the original still runs).
+    let o = h.xl(&["restore", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("Domain with name \"web\" already exists."),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("cannot restore domain web from"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(h.list().len(), 2, "nothing half-restored");
+}
+
+#[test]
+fn bad_save_files_and_full_hosts_leave_nothing_behind() {
+    let h = Host::new();
+    h.create("web", "");
+    booted(&h, "web");
+    let good = h.path().join("good.save");
+    h.ok(&["save", "web", good.to_str().unwrap()]);
+    let bytes = std::fs::read(&good).unwrap();
+    let free = h.free_mb();
+
+    let cut = h.path().join("cut.save");
+    std::fs::write(&cut, &bytes[..bytes.len() - 40]).unwrap();
+    let o = h.xl(&["restore", cut.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cut.save"), "{}", stderr(&o));
+
+    let foreign = h.path().join("web.cfg");
+    let o = h.xl(&["restore", foreign.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).starts_with("File has wrong magic number - corrupt or for a different tool?\n"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = h.xl(&["restore", "/nonexistent.save"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "Can't open restore file: No such file or directory\n"
+    );
+
+    // A host with no room: the guest's 256 MiB are refused.
+    h.create("hog", &format!("memory = {}", free - 100));
+    let o = h.xl(&["restore", good.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("Out of memory"), "{}", stderr(&o));
+    h.ok(&["destroy", "hog"]);
+    assert_eq!(h.list().len(), 1);
+    assert_eq!(h.free_mb(), free);
+    assert!(guest_residue(&h).is_empty(), "{:?}", guest_residue(&h));
+    // The file is still good.
+    h.ok(&["restore", good.to_str().unwrap()]);
+    assert!(h.domid("web").is_some());
+}
+
+/// An `ssh` stand-in: drops the host and runs the command with the
+/// destination's simulator directory ($DEST).
+fn fake_ssh(dir: &Path) -> (PathBuf, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let _ = std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_xl"), bin.join("xl"));
+    let ssh = dir.join("fake-ssh");
+    std::fs::write(&ssh, "#!/bin/sh\nshift\nXL_SIM_DIR=\"$DEST\" exec \"$@\"\n").unwrap();
+    std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (ssh, path)
+}
+
+#[test]
+fn migrate_moves_a_guest_to_another_host_and_to_localhost() {
+    let (a, b) = (Host::new(), Host::new());
+    let (ssh, path) = fake_ssh(a.path());
+    a.create("web", "");
+    booted(&a, "web");
+    let migrate = |from: &Host, to: &Host, target: &str| {
+        from.cmd(&["migrate", "-s", ssh.to_str().unwrap(), "web", target])
+            .env("DEST", to.path())
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    let o = migrate(&a, &b, "elsewhere");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    for line in [
+        "migration target: Ready to receive domain.",
+        "Saving to migration stream new xl format (info 0x3/0x0/",
+        "Loading new save file <incoming migration stream> (new xl fmt info 0x3/0x0/",
+        "migration sender: Target has acknowledged transfer.",
+        "migration target: Domain started successsfully.",
+        "Migration successful.",
+    ] {
+        assert!(e.contains(line), "{line:?} missing:\n{e}");
+    }
+    assert_eq!(a.domid("web"), None);
+    let id = b.domid("web").expect("arrived");
+    let c = b.console(id, "resumed after suspend");
+    assert!(c.contains("resumed after suspend"), "{c}");
+
+    // The classic test: to the same host.
+    let o = migrate(&b, &b, "localhost");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let names: Vec<String> = b.list().into_iter().map(|r| r.0).collect();
+    assert_eq!(names, ["Domain-0", "web"]);
+    assert_ne!(b.domid("web"), Some(id));
+
+    // A target without room refuses; the guest runs on at the source.
+    let small = Host::new();
+    let id = booted(&b, "web");
+    let o = b
+        .cmd(&["migrate", "-s", ssh.to_str().unwrap(), "web", "small"])
+        .env("DEST", small.path())
+        .env("XL_SIM_MEMORY_MB", "2200")
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("migration target: Domain creation failed"),
+        "{e}"
+    );
+    assert!(e.contains("Migration failed, resuming at sender."), "{e}");
+    let row = b.list().into_iter().find(|r| r.0 == "web").unwrap();
+    assert_eq!((row.1, row.4.as_str()), (id, "-b----"), "{e}");
+    assert_eq!(small.list().len(), 1);
+}

@@ -120,6 +120,8 @@ pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SchedParams {
+    /// The scheduler the parameters are for (a retrieved config names it).
+    pub sched: Option<&'static str>,
     pub weight: Option<i64>,
     pub cap: Option<i64>,
     pub period: Option<i64>,
@@ -556,6 +558,7 @@ pub struct DomainConfig {
 
 fn sched_json(s: &SchedParams) -> Json {
     Obj::new()
+        .enum_("sched", s.sched)
         .int("weight", s.weight)
         .int("cap", s.cap)
         .int("period", s.period)

@@ -11,6 +11,7 @@ extern crate alloc;
 
 pub mod disk;
 pub mod domain;
+pub mod from_json;
 pub mod json;
 pub mod nic;
 pub mod parse;

@@ -4,14 +4,18 @@
 
 use std::collections::VecDeque;
 
+use serde::{Deserialize, Serialize};
+
 use xl_toolstack::GuestKind;
 
 /// What the guest asks the hypervisor for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Exit {
     Poweroff,
     Reboot,
     Crash,
+    /// Suspended for a save (SHUTDOWN_suspend).
+    Suspend,
 }
 
 /// Guest-side I/O totals (`tx` is what the guest sent).
@@ -27,7 +31,7 @@ pub struct GuestIo {
     pub rx_bytes: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum Phase {
     Booting,
     Login,
@@ -35,6 +39,9 @@ enum Phase {
     Halting,
 }
 
+/// All of a guest's state: a save carries it whole, as a real save
+/// carries the guest's memory.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Guest {
     pub name: String,
     pub kind: GuestKind,
@@ -192,6 +199,11 @@ impl Guest {
         }
     }
 
+    /// Whether the boot is over (its PV drivers are up).
+    pub fn booted(&self) -> bool {
+        self.booted
+    }
+
     pub fn busy(&self) -> bool {
         self.phase == Phase::Booting || self.phase == Phase::Halting
     }
@@ -271,9 +283,34 @@ impl Guest {
         match what {
             "poweroff" | "halt" => self.halt(Exit::Poweroff),
             "reboot" => self.halt(Exit::Reboot),
+            "suspend" => self.suspend(),
             _ => return false,
         }
         true
+    }
+
+    /// Linux's PV suspend: processes frozen, xenstore quiesced, then
+    /// SCHEDOP_shutdown(suspend).
+    fn suspend(&mut self) {
+        let t = self.clock_ms.max(self.queue.back().map_or(0, |q| q.0));
+        self.kmsg(
+            t,
+            "Freezing user space processes ... (elapsed 0.001 seconds) done.",
+        );
+        self.kmsg(t + 1, "OOM killer disabled.");
+        self.kmsg(t + 2, "suspending xenstore...");
+        self.exit = Some((t + 5, Exit::Suspend));
+    }
+
+    /// Back from a suspend: the same guest on a new (or the same) domain,
+    /// its clock and everything it was doing as they were.
+    pub fn resumed(&mut self) {
+        let t = self.clock_ms;
+        self.exit = None;
+        self.kmsg(t, "xen:grant_table: Grant tables using version 1 layout");
+        self.kmsg(t, "OOM killer enabled.");
+        self.kmsg(t, "Restarting tasks ... done.");
+        self.kmsg(t, "xen: resumed after suspend (xl simulator)");
     }
 
     /// ACPI power button (HVM/PVH) or `xl trigger power`.
@@ -429,11 +466,31 @@ mod tests {
     fn answers_shutdown_requests() {
         let mut g = Guest::new("web", GuestKind::Pv, "", 1024, 1);
         g.advance(10_000);
-        assert!(!g.control_shutdown("suspend"));
+        assert!(!g.control_shutdown("hibernate"));
         assert!(g.control_shutdown("reboot"));
         let (out, exit) = g.advance(10_000);
         assert!(text(&out).contains("reboot: Restarting system"));
         assert_eq!(exit, Some(Exit::Reboot));
+    }
+
+    #[test]
+    fn suspends_and_resumes_where_it_was() {
+        let mut g = Guest::new("web", GuestKind::Pv, "", 1024, 1);
+        g.advance(10_000);
+        g.take_booted();
+        let clock = g.clock_ms;
+        assert!(g.control_shutdown("suspend"));
+        let (out, exit) = g.advance(100);
+        assert!(text(&out).contains("Freezing user space processes"));
+        assert_eq!(exit, Some(Exit::Suspend));
+        // The saved guest is the guest: its clock and phase come back.
+        let mut back: Guest = serde_json::from_str(&serde_json::to_string(&g).unwrap()).unwrap();
+        back.resumed();
+        let (out, exit) = back.advance(0);
+        assert!(text(&out).contains("Restarting tasks ... done."));
+        assert_eq!(exit, None);
+        assert!(back.booted() && back.clock_ms >= clock);
+        assert!(text(&back.input(b"root\r")).ends_with("root@web:~# "));
     }
 
     #[test]

@@ -33,6 +33,7 @@ impl Default for HostSpec {
 /// Why a domain stopped running (SHUTDOWN_* codes).
 pub const SHUTDOWN_POWEROFF: u32 = 0;
 pub const SHUTDOWN_REBOOT: u32 = 1;
+pub const SHUTDOWN_SUSPEND: u32 = 2;
 pub const SHUTDOWN_CRASH: u32 = 3;
 
 /// A vCPU's hard and soft affinity bitmaps; None: every CPU.

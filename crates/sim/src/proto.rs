@@ -2,7 +2,18 @@
 //! `hypervisor.sock`, one JSON reply per line back.
 
 use serde::{Deserialize, Serialize};
-use xl_toolstack::{BuildSpec, CreateSpec, DmSpec, SchedParams, Trigger};
+use xl_toolstack::{BuildSpec, CreateSpec, DmSpec, GuestKind, SchedParams, Trigger};
+
+use crate::guest::Guest;
+
+/// A suspended guest as a save carries it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SavedGuest {
+    pub kind: GuestKind,
+    pub memkb: u64,
+    pub online_vcpus: u32,
+    pub guest: Guest,
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Request {
@@ -56,6 +67,16 @@ pub enum Request {
     KillDeviceModel(u32),
     /// dom0-side I/O counters of these domains' vifs and disks.
     IoStats(Vec<u32>),
+    /// A suspended domain's guest, for a save.
+    SaveGuest(u32),
+    /// Load a saved guest into a new, empty domain (instead of Build).
+    RestoreGuest {
+        domid: u32,
+        spec: BuildSpec,
+        saved: Box<SavedGuest>,
+    },
+    /// Cancel a domain's suspend: it runs on where it stopped.
+    Resume(u32),
     /// Stop the simulated host (tests, `XL_SIM_DIR` cleanup).
     Quit,
 }

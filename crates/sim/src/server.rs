@@ -20,8 +20,10 @@ use xl_toolstack::stats::{IoStats, NetStat, VbdStat};
 use xl_toolstack::{GuestKind, Trigger};
 
 use crate::guest::{Exit, Guest, GuestIo};
-use crate::host::{Host, HostSpec, SHUTDOWN_CRASH, SHUTDOWN_POWEROFF, SHUTDOWN_REBOOT};
-use crate::proto::{Request, reply_line};
+use crate::host::{
+    Host, HostSpec, SHUTDOWN_CRASH, SHUTDOWN_POWEROFF, SHUTDOWN_REBOOT, SHUTDOWN_SUSPEND,
+};
+use crate::proto::{Request, SavedGuest, reply_line};
 use crate::pty::Pty;
 use crate::{HYPERVISOR_SOCK, XENSTORED_SOCK};
 
@@ -40,6 +42,8 @@ struct Running {
     /// Output from before the console pty existed (xenconsoled reads the
     /// ring once it connects, so nothing early is lost).
     backlog: Vec<u8>,
+    /// Restored from a save: its frontends reconnect when it first runs.
+    resumed: bool,
 }
 
 /// How much early console output is kept (a console ring's worth).
@@ -318,6 +322,16 @@ fn client(sim: &Sim, stream: UnixStream) {
     }
 }
 
+/// Ring pages and ports as a builder would pick them.
+fn rings(domid: u32) -> xl_toolstack::Built {
+    xl_toolstack::Built {
+        store_port: 1,
+        store_mfn: 0xfeffc + u64::from(domid),
+        console_port: 2,
+        console_mfn: 0xfeffb + u64::from(domid),
+    }
+}
+
 fn ok<T: serde::Serialize>(v: T) -> Result<String, String> {
     serde_json::to_string(&v).map_err(|e| e.to_string())
 }
@@ -468,15 +482,66 @@ fn handle(sim: &Sim, req: Request) -> Result<String, String> {
                     serial: None,
                     dm: false,
                     backlog: Vec::new(),
+                    resumed: false,
                 },
             );
-            // Ring pages and ports as a builder would pick them.
-            ok(xl_toolstack::Built {
-                store_port: 1,
-                store_mfn: 0xfeffc + u64::from(domid),
-                console_port: 2,
-                console_mfn: 0xfeffb + u64::from(domid),
+            ok(rings(domid))
+        }
+        Request::SaveGuest(domid) => {
+            let d = w.host.get(domid).map_err(e)?;
+            if d.shutdown != Some(SHUTDOWN_SUSPEND) {
+                return Err(format!("domain {domid} is not suspended"));
+            }
+            let (memkb, online_vcpus, kind) = (d.memkb, d.online_vcpus, d.kind);
+            let r = w
+                .guests
+                .get(&domid)
+                .ok_or_else(|| format!("domain {domid} has no guest loaded"))?;
+            ok(SavedGuest {
+                kind,
+                memkb,
+                online_vcpus,
+                guest: r.guest.clone(),
             })
+        }
+        Request::RestoreGuest { domid, spec, saved } => {
+            // The saved guest's memory, not the config's target: a guest
+            // ballooned since its start comes back at the size it had.
+            w.host
+                .populate(domid, saved.memkb, saved.online_vcpus)
+                .map_err(|err| {
+                    format!("xc_domain_restore: cannot allocate the guest's memory: {err}")
+                })?;
+            w.host.get_mut(domid).map_err(e)?.max_memkb = spec.max_memkb + 1024;
+            let mut guest = saved.guest;
+            guest.resumed();
+            w.guests.insert(
+                domid,
+                Running {
+                    guest,
+                    console: None,
+                    serial: None,
+                    dm: false,
+                    backlog: Vec::new(),
+                    resumed: true,
+                },
+            );
+            ok(rings(domid))
+        }
+        Request::Resume(domid) => {
+            let d = w.host.get_mut(domid).map_err(e)?;
+            if d.shutdown != Some(SHUTDOWN_SUSPEND) {
+                return Err(format!("domain {domid} is not suspended"));
+            }
+            d.shutdown = None;
+            d.pv_callback = true;
+            if !d.paused {
+                d.set_rate(Instant::now(), 0.005);
+            }
+            if let Some(r) = w.guests.get_mut(&domid) {
+                r.guest.resumed();
+            }
+            ok(())
         }
         Request::SpawnDeviceModel(spec) => {
             let domid = spec.domid;
@@ -696,6 +761,11 @@ fn tick_loop(sim: &Sim, hv_path: &Path) {
                 if !d.running() {
                     continue;
                 }
+                if r.resumed && r.guest.booted() {
+                    r.resumed = false;
+                    d.pv_callback = true;
+                    booted.push(*domid);
+                }
                 let (out, exit) = r.guest.advance(ms);
                 if !out.is_empty() {
                     r.emit(&out);
@@ -714,6 +784,7 @@ fn tick_loop(sim: &Sim, hv_path: &Path) {
                     Exit::Poweroff => SHUTDOWN_POWEROFF,
                     Exit::Reboot => SHUTDOWN_REBOOT,
                     Exit::Crash => SHUTDOWN_CRASH,
+                    Exit::Suspend => SHUTDOWN_SUSPEND,
                 };
                 let _ = host.shutdown(*domid, reason);
             }

@@ -484,9 +484,28 @@ pub fn create(host: &Host, xs: &Xs, cfg: &DomainConfig) -> Result<u32, CreateErr
     apply(host, xs, &plan)
 }
 
+/// Where a new domain's memory and vCPUs come from.
+pub enum Image<'a> {
+    /// The domain builder boots the config's kernel or firmware.
+    Boot,
+    /// A saved domain is loaded from libxl's migration stream (restore,
+    /// migrate-receive); its bootloader is not run again.
+    Stream(&'a mut dyn std::io::Read),
+}
+
 /// Make the domain `plan` describes; returns its domid, paused. Any
 /// failure destroys what was made.
 pub fn apply(host: &Host, xs: &Xs, plan: &CreatePlan) -> Result<u32, CreateError> {
+    apply_from(host, xs, plan, Image::Boot)
+}
+
+/// [`apply`], the domain's contents coming from `image`.
+pub fn apply_from(
+    host: &Host,
+    xs: &Xs,
+    plan: &CreatePlan,
+    image: Image<'_>,
+) -> Result<u32, CreateError> {
     if names::name_to_domid(host.hv.as_ref(), xs, &plan.name)
         .map_err(CreateError::Make)?
         .is_some()
@@ -498,7 +517,7 @@ pub fn apply(host: &Host, xs: &Xs, plan: &CreatePlan) -> Result<u32, CreateError
         source,
     })?;
     let domid = make_domain(host, &plan.domain).map_err(CreateError::Make)?;
-    match populate(host, xs, plan, domid) {
+    match populate(host, xs, plan, domid, image) {
         Ok(()) => Ok(domid),
         Err((what, source)) => {
             // As libxl: a failed create is destroyed, whatever state it
@@ -607,7 +626,7 @@ fn ring_backends(xs: &Xs) -> Result<(u32, u32), xenstore::Error> {
     ))
 }
 
-fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32) -> StepResult {
+fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32, image: Image<'_>) -> StepResult {
     let (hv, dom0) = (host.hv.as_ref(), host.dom0.as_ref());
     step("cannot allocate create paths", || skeleton(xs, plan, domid))?;
     step("cannot set maximum memory", || {
@@ -616,11 +635,11 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32) -> StepResult {
     let (store_domid, console_domid) = step("cannot read the ring backends", || ring_backends(xs))?;
     // The bootloader's files live until the end of this function: after
     // the build, whatever became of it.
-    let boot = match &plan.bootloader {
-        Some(bl) => Some(step("bootloader failed", || {
+    let boot = match (&plan.bootloader, &image) {
+        (Some(bl), Image::Boot) => Some(step("bootloader failed", || {
             dom0.run_bootloader(&BootloaderRun::new(bl, domid, &host.paths))
         })?),
-        None => None,
+        _ => None,
     };
     let mut spec = BuildSpec {
         store_domid,
@@ -632,7 +651,15 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32) -> StepResult {
         spec.ramdisk = b.ramdisk.as_ref().map(|p| p.display().to_string());
         spec.cmdline = b.args.clone();
     }
-    let built = step("cannot (re-)build domain", || hv.build(domid, &spec))?;
+    let built = match image {
+        Image::Boot => step("cannot (re-)build domain", || hv.build(domid, &spec))?,
+        Image::Stream(input) => {
+            step("cannot restore domain", || {
+                crate::saverestore::read_stream(host, domid, &spec, input)
+            })?
+            .0
+        }
+    };
     step("cannot write build info", || {
         build_post(xs, plan, &spec, domid, &built)
     })?;

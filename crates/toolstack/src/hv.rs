@@ -1,6 +1,7 @@
 //! What the hypervisor does for the toolstack: domctl, sysctl and memory
 //! operations, shaped by what callers need rather than by the hypercalls.
 
+use std::io::{Read, Write};
 use std::time::Duration;
 
 use crate::{
@@ -26,6 +27,27 @@ pub trait Hypervisor {
     /// Ask the hypervisor to destroy a domain, retrying while it reports
     /// EAGAIN (memory still being relinquished) for at most `patience`.
     fn destroy(&self, domid: u32, patience: Duration) -> Result<(), Error>;
+
+    /// Write a suspended domain's memory and vCPU state as libxc's image
+    /// (image header to END), the part of a save the hypervisor holds.
+    fn save_image(&self, _domid: u32, _out: &mut dyn Write) -> Result<(), Error> {
+        Err(Error::Unsupported("saving a domain's memory"))
+    }
+    /// Load libxc's image from `input` into a new, empty, paused domain,
+    /// in place of [`Hypervisor::build`]; reads up to the image's END.
+    fn restore_image(
+        &self,
+        _domid: u32,
+        _spec: &BuildSpec,
+        _input: &mut dyn Read,
+    ) -> Result<Built, Error> {
+        Err(Error::Unsupported("restoring a domain's memory"))
+    }
+    /// Let a suspended domain run on (XEN_DOMCTL_resumedomain), its
+    /// suspend cancelled: after a checkpoint, or a save that failed.
+    fn resume(&self, _domid: u32) -> Result<(), Error> {
+        Err(Error::Unsupported("resuming a suspended domain"))
+    }
 
     /// One domain, if it exists.
     fn domain(&self, domid: u32) -> Result<Option<DomInfo>, Error> {

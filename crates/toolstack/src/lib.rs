@@ -25,6 +25,7 @@ pub mod names;
 pub mod qmp;
 pub mod rename;
 pub mod retrieve;
+pub mod saverestore;
 pub mod stats;
 pub mod trace;
 pub mod userdata;
@@ -136,6 +137,8 @@ pub enum Error {
     Unsupported(&'static str),
     #[error("{0}")]
     Backend(String),
+    #[error("save stream")]
+    Stream(#[source] xl_savefile::FormatError),
 }
 
 impl Error {

@@ -20,7 +20,7 @@ const MONITOR_ENV: &str = "XL_CREATE_MONITOR";
 
 /// What xl's create needs from the host when no hypervisor answers: the
 /// CPU count sizes CPU bitmaps, nodes map `node:` ranges.
-fn host_facts() -> xl_config::Host {
+pub(super) fn host_facts() -> xl_config::Host {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
     xl_config::Host {
         max_cpus: cpus,
@@ -203,25 +203,36 @@ pub fn main(
 /// Create (under xl's global lock, as xl does when ballooning) and
 /// report failures as libxl would; the domain is left paused.
 fn create_one(host: &Host, xs: &Xs, config: &DomainConfig) -> Result<u32, Status> {
+    create_one_from(host, xs, config, create::Image::Boot).map_err(|rc| -rc)
+}
+
+/// [`create_one`] with the domain's contents from `image`; a failure is
+/// reported and its libxl rc returned.
+pub(super) fn create_one_from(
+    host: &Host,
+    xs: &Xs,
+    config: &DomainConfig,
+    image: create::Image<'_>,
+) -> Result<u32, i32> {
     let _lock = match FileLock::take(&host.paths.lockfile) {
         Ok(l) => l,
         Err(e) => {
             err(&format!("xl: {}\n", backend::chain(&e)));
-            return Err(1);
+            return Err(-3);
         }
     };
     let plan = create::CreatePlan::new(config, &host.paths);
     // Told the uuid before the domain exists, so even a create killed
     // between createdomain and its first report leaves nothing.
     let guard = Guard::start(&plan.uuid);
-    let r = create::apply(host, xs, &plan);
+    let r = create::apply_from(host, xs, &plan, image);
     // Success or a rolled-back failure: nothing is left for the guard.
     if let Some(g) = guard {
         g.done();
     }
     r.map_err(|e| {
         err(&format!("libxl: error: {}\n", backend::chain(&e)));
-        -e.rc()
+        e.rc()
     })
 }
 
@@ -319,7 +330,7 @@ pub fn guard_main() -> Status {
 
 /// `xl console <domid>` as a child sharing our terminal, like xl's
 /// autoconnect. The guest's early output waits in the pty until it reads.
-fn spawn_console(domid: u32) -> std::io::Result<std::process::Child> {
+pub(super) fn spawn_console(domid: u32) -> std::io::Result<std::process::Child> {
     let exe = std::env::current_exe()?;
     let child = Command::new(exe)
         .args(["console", &domid.to_string()])
@@ -356,10 +367,85 @@ fn spawn_monitor(paths: &HostPaths, config: &DomainConfig, domid: u32) -> std::i
     Ok(())
 }
 
+/// The first argument that makes `xl` the monitor of a restored domain:
+/// `xl --xl-monitor <domid> <uuid>`, the domain's config (libxl JSON) on
+/// stdin. The save file it came from may be gone by then (xendomains
+/// removes it as soon as the restore returns).
+pub const MONITOR_ARG: &str = "--xl-monitor";
+
+/// Most config text a monitor takes on stdin.
+const MONITOR_CONFIG_MAX: u64 = 64 << 20;
+
+/// Leave a monitor behind for a restored domain (see [`MONITOR_ARG`]).
+pub(super) fn spawn_monitor_json(
+    paths: &HostPaths,
+    config: &DomainConfig,
+    domid: u32,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe()?;
+    std::fs::create_dir_all(&paths.log)?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(paths.domain_log("xl-", &config.c_info.name))?;
+    let mut child = Command::new(exe)
+        .args([
+            MONITOR_ARG,
+            &domid.to_string(),
+            &xl_config::domain::uuid_string(&config.c_info.uuid),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()?;
+    let json = config.to_json().to_yajl();
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| std::io::Error::other("no pipe to the monitor"))?;
+    stdin.write_all(json.as_bytes())
+}
+
+/// The monitor's side (see [`MONITOR_ARG`]).
+pub fn monitor_main(args: &[String]) -> Status {
+    use std::io::Read;
+    let (Some(domid), Some(uuid)) = (
+        args.first().and_then(|d| d.parse::<u32>().ok()),
+        args.get(1).and_then(|u| xl_config::domain::parse_uuid(u)),
+    ) else {
+        err("xl: monitor: expected <domid> <uuid>\n");
+        return 1;
+    };
+    let mut text = String::new();
+    if let Err(e) = std::io::stdin()
+        .take(MONITOR_CONFIG_MAX)
+        .read_to_string(&mut text)
+    {
+        err(&format!("xl: monitor: reading the config: {e}\n"));
+        return 1;
+    }
+    let mut config = match DomainConfig::from_json(&text) {
+        Ok(c) => c,
+        Err(e) => {
+            err(&format!("xl: monitor: {e}\n"));
+            return 1;
+        }
+    };
+    config.c_info.uuid = uuid;
+    let (host, xs) = match connect("restore") {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    monitor(&host, &xs, config, domid)
+}
+
 /// xl's domain death handling: wait for the domain to shut down, then
 /// apply on_poweroff/on_reboot/on_crash; restarts re-create it from the
 /// same config (same UUID) and keep watching.
-fn monitor(host: &Host, xs: &Xs, config: DomainConfig, mut domid: u32) -> Status {
+pub(super) fn monitor(host: &Host, xs: &Xs, config: DomainConfig, mut domid: u32) -> Status {
     let log = |m: String| err(&format!("{m}\n"));
     log(format!(
         "Waiting for domain {} (domid {domid}) to die [pid {}]",
@@ -391,6 +477,12 @@ fn monitor(host: &Host, xs: &Xs, config: DomainConfig, mut domid: u32) -> Status
             log(format!(
                 "Domain {domid} has shut down, reason code {r} 0x{r:x}"
             ));
+            // Suspended for a save: whoever saves it decides its fate.
+            if r == xl_toolstack::saverestore::SHUTDOWN_SUSPEND {
+                log("Domain has suspended.".into());
+                log("Done. Exiting now".into());
+                return 0;
+            }
             let action = match r {
                 0 => config.on_poweroff,
                 1 => config.on_reboot,

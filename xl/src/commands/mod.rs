@@ -7,6 +7,7 @@ mod devices;
 mod domains;
 mod host;
 mod lifecycle;
+mod saverestore;
 mod sched;
 pub mod top;
 mod vcpu;
@@ -104,6 +105,10 @@ pub fn dispatch(
         "reboot" => lifecycle::shutdown_or_reboot(cmd, args, true),
         "unpause" => domains::pause_unpause(cmd, args, false),
         "top" => top::top(cmd, args),
+        "save" => saverestore::save(cmd, args, xlconf),
+        "restore" => saverestore::restore(cmd, args, xlconf),
+        "migrate" => saverestore::migrate(cmd, args, g, xlconf),
+        "migrate-receive" => saverestore::migrate_receive(cmd, args, xlconf),
         "config-update" => {
             // xl checks for a domain and warns before looking at options.
             if args.is_empty() {
