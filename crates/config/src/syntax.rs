@@ -597,6 +597,17 @@ fn goto(state: u8, nt: Nt) -> u8 {
     }
 }
 
+/// Every line blank (spaces and tabs) or a `#` comment, the last one
+/// ended (libxlu refuses a comment at the very end of the text): text
+/// that holds no setting and no syntax error.
+fn is_only_comments(src: &str) -> bool {
+    (src.is_empty() || src.ends_with('\n'))
+        && src.split('\n').all(|line| {
+            let line = line.trim_start_matches([' ', '\t']);
+            line.is_empty() || line.starts_with('#')
+        })
+}
+
 /// Bison's YYMAXDEPTH (libxlu keeps the default): its parser gives up
 /// with "memory exhausted" once the stack would hold this many states.
 const MAX_DEPTH: usize = 10_000;
@@ -610,6 +621,18 @@ struct Entry {
 /// Parse xl.cfg text the way `xlu_cfg_readdata` does. Messages go to
 /// `report` as xl prints them (including the Python hint).
 pub fn parse(src: &str, source_name: &str, report: &mut Report) -> Parsed {
+    // Packaged xl.conf files are all comments, and xl reads xl.conf on
+    // every run: such text needs no lexer or automaton.
+    if is_only_comments(src) {
+        return Parsed {
+            settings: Vec::new(),
+            ok: true,
+        };
+    }
+    parse_text(src, source_name, report)
+}
+
+fn parse_text(src: &str, source_name: &str, report: &mut Report) -> Parsed {
     let mut ctx = Ctx {
         src,
         source_name,
@@ -797,5 +820,46 @@ fn reduce(ctx: &mut Ctx<'_>, r: u8, rhs: Vec<Entry>) -> Sem {
             }
         }
         _ => Sem::None,
+    }
+}
+
+#[cfg(test)]
+mod comment_only_tests {
+    use super::*;
+
+    /// The shortcut must agree with the full parse wherever it applies.
+    #[test]
+    fn comment_only_text_parses_as_the_full_parser_does() {
+        let texts = [
+            "",
+            "\n",
+            "# only\n",
+            "## Global XL config file ##\n\n#autoballoon=\"auto\"\n",
+            "  \t# indented\n\t\n#last line ended\n",
+            "#a\n#b = [\n",
+        ];
+        for text in texts {
+            assert!(is_only_comments(text), "{text:?}");
+            let (mut fast, mut full) = (Report::new(), Report::new());
+            let a = parse(text, "x.cfg", &mut fast);
+            let b = parse_text(text, "x.cfg", &mut full);
+            assert_eq!(
+                (a.ok, a.settings.len()),
+                (b.ok, b.settings.len()),
+                "{text:?}"
+            );
+            assert_eq!(fast.as_str(), full.as_str(), "{text:?}");
+        }
+        for text in [
+            "a=1\n",
+            "# c\nx",
+            "\r#c\n",
+            "; # c\n",
+            "#c\n \u{a0}\n",
+            "#no newline at end",
+            "#c\n\t",
+        ] {
+            assert!(!is_only_comments(text), "{text:?}");
+        }
     }
 }

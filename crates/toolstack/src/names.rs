@@ -16,24 +16,45 @@ pub fn domid_to_name(xs: &impl XsOps, domid: u32) -> Result<Option<String>, Erro
 /// The xenstore names of these domains (None: being destroyed), read in
 /// one pipelined round trip.
 pub fn names_of(xs: &Xs, domains: &[crate::DomInfo]) -> Result<Vec<Option<String>>, Error> {
-    let paths: Vec<String> = domains
+    let ids: Vec<u32> = domains.iter().map(|d| d.domid).collect();
+    names_of_ids(xs, &ids)
+}
+
+/// [`names_of`] for bare domids.
+pub fn names_of_ids(xs: &Xs, domids: &[u32]) -> Result<Vec<Option<String>>, Error> {
+    let paths: Vec<String> = domids
         .iter()
-        .map(|d| format!("/local/domain/{}/name", d.domid))
+        .map(|d| format!("/local/domain/{d}/name"))
         .collect();
     Ok(xs.read_many(&paths)?)
 }
 
-/// The first listed domain with that name (names read in one pipelined
-/// round trip).
+/// The first listed domain with that name. Names are read in pipelined
+/// batches that double in size (4, 8, 16, ...), stopping at the first
+/// match: xenstored answers each read in turn, so a name early in the list
+/// costs a few reads, and one late in it a few round trips.
 pub fn name_to_domid(hv: &dyn Hypervisor, xs: &Xs, name: &str) -> Result<Option<u32>, Error> {
     let domains = hv.domains()?;
-    let names = names_of(xs, &domains)?;
-    Ok(domains
-        .iter()
-        .zip(names)
-        .find(|(_, n)| n.as_deref() == Some(name))
-        .map(|(d, _)| d.domid))
+    let mut rest = &domains[..];
+    let mut batch = FIRST_NAME_BATCH;
+    while !rest.is_empty() {
+        let (now, later) = rest.split_at(batch.min(rest.len()));
+        let names = names_of(xs, now)?;
+        if let Some((d, _)) = now
+            .iter()
+            .zip(names)
+            .find(|(_, n)| n.as_deref() == Some(name))
+        {
+            return Ok(Some(d.domid));
+        }
+        rest = later;
+        batch = batch.saturating_mul(2);
+    }
+    Ok(None)
 }
+
+/// How many names [`name_to_domid`] reads in its first round trip.
+const FIRST_NAME_BATCH: usize = 4;
 
 /// The first listed domain with that name, its name read through `ops`
 /// (a transaction, so the names read are part of what it checks).
@@ -127,5 +148,30 @@ mod tests {
                 other => panic!("{arg}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn names_resolve_to_the_first_listed_domain_across_batches() {
+        let d = xenstore::Daemon::new();
+        let xs = Xs::new(d.connect_as(0).unwrap()).unwrap();
+        let doms: Vec<(u32, u8)> = (0..20).map(|i| (i, i as u8)).collect();
+        let hv = crate::fake::FakeHv::with(&doms);
+        // 17 and 19 share a name: the earlier listed one wins; 5 has none
+        // (a domain being destroyed).
+        for i in (0..20).filter(|i| *i != 5) {
+            let name = match i {
+                19 => "twin".to_string(),
+                17 => "twin".to_string(),
+                _ => format!("d{i}"),
+            };
+            xs.write(&format!("/local/domain/{i}/name"), &name).unwrap();
+        }
+        let find = |n: &str| name_to_domid(&hv, &xs, n).unwrap();
+        for i in [0, 3, 4, 11, 12, 16, 18] {
+            assert_eq!(find(&format!("d{i}")), Some(i), "d{i}");
+        }
+        assert_eq!(find("twin"), Some(17));
+        assert_eq!(find("d5"), None);
+        assert_eq!(find("nobody"), None);
     }
 }

@@ -15,6 +15,7 @@
 use std::path::Path;
 
 use serde_json::Value;
+use xenstore::wire::Op;
 use xenstore::{Xs, XsOps};
 use xl_config::json::{Json, Obj};
 use xl_config::value::strtoul;
@@ -319,6 +320,39 @@ pub fn retrieve(host: &Host, xs: &Xs, domid: u32) -> Result<Retrieved, RetrieveE
         keep
     });
     Ok(Retrieved { config, log })
+}
+
+/// The most vCPUs per domain whose availability [`prefetch`] asks for.
+const PREFETCH_VCPUS: u32 = 128;
+
+/// Asks xenstored at once for what [`retrieve`] will read of each of
+/// these domains (names, vCPU availability, memory, device trees), so that
+/// `xl list -l` of N domains waits for one round trip instead of about ten
+/// per domain. Only a speed-up: what is not kept is read as usual.
+pub fn prefetch(xs: &Xs, domains: &[DomInfo]) -> Result<(), RetrieveError> {
+    let mut paths: Vec<(Op, String)> = Vec::new();
+    for d in domains {
+        let (id, dom) = (d.domid, format!("/local/domain/{}", d.domid));
+        paths.push((Op::Read, format!("{dom}/name")));
+        if d.hvm {
+            paths.push((Op::Read, format!("/libxl/{id}/dm-version")));
+        }
+        // PV and PVH guests' online vCPUs (HVM ones' come from QEMU, but
+        // the flag does not tell PVH from HVM). Dom0's stored config
+        // names no vCPUs, so none of its are read.
+        if id != 0 {
+            let vcpus = d.vcpu_max_id.saturating_add(1).min(PREFETCH_VCPUS);
+            paths.extend((0..vcpus).map(|i| (Op::Read, format!("{dom}/cpu/{i}/availability"))));
+        }
+        paths.push((Op::Read, format!("{dom}/memory/target")));
+        paths.push((Op::Read, format!("{dom}/memory/static-max")));
+        paths.push((Op::Read, format!("/libxl/{id}/device/vbd")));
+        paths.push((Op::Read, format!("/libxl/{id}/device/virtio_disk")));
+        paths.push((Op::Directory, format!("/libxl/{id}/device/vbd")));
+        paths.push((Op::Directory, format!("/libxl/{id}/device/vif")));
+    }
+    let requests: Vec<(Op, &str)> = paths.iter().map(|(op, p)| (*op, p.as_str())).collect();
+    Ok(xs.prefetch(&requests)?)
 }
 
 /// `xl list -l`'s document: `{"domid": N, "config": {...}}` per domain.

@@ -138,6 +138,9 @@ pub struct Xs {
     reader: Mutex<Option<Reader>>,
     closer: Mutex<Option<Closer>>,
     next_req: AtomicU32,
+    /// Replies to reads asked for ahead of time ([`Xs::prefetch`]), by
+    /// operation and payload; each answers one later identical request.
+    prefetched: Mutex<HashMap<(Op, Vec<u8>), Message>>,
 }
 
 /// Room for a whole reply and the next header, so pipelined replies are
@@ -234,7 +237,97 @@ impl Xs {
             reader: Mutex::new(Some(BufReader::with_capacity(READ_BUFFER, reader))),
             closer: Mutex::new(None),
             next_req: AtomicU32::new(1),
+            prefetched: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Sends these reads and directory listings (outside any transaction)
+    /// in one pipelined round trip and keeps the replies: each answers the
+    /// next identical request. For commands that walk many domains the
+    /// same way (`xl list -l`): their reads are issued together instead of
+    /// one round trip each. Any change this client makes outside a
+    /// transaction, or any transaction's end, drops what is kept, so a
+    /// kept reply never hides a change of ours.
+    pub fn prefetch(&self, requests: &[(Op, &str)]) -> Result<(), Error> {
+        let started = tracing();
+        let mut keys = Vec::with_capacity(requests.len());
+        let mut msgs = Vec::with_capacity(requests.len());
+        for &(op, path) in requests {
+            if !matches!(op, Op::Read | Op::Directory) {
+                return Err(Error::Protocol {
+                    op,
+                    target: path.to_owned(),
+                    detail: "only reads can be prefetched".into(),
+                });
+            }
+            let payload = join_args([arg(op, path)?]);
+            let req_id = self.next_req.fetch_add(1, Ordering::Relaxed);
+            let msg = Message::new(op, req_id, 0, payload.clone());
+            msgs.push(msg.encode().map_err(|_| Error::TooLarge {
+                op,
+                target: path.to_owned(),
+                len: path.len(),
+            })?);
+            keys.push((req_id, (op, payload)));
+        }
+        self.write_messages(&msgs)?;
+        let mut kept = HashMap::with_capacity(keys.len());
+        for (req_id, key) in keys {
+            kept.insert(key, self.await_reply(req_id)?);
+        }
+        self.prefetched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(kept);
+        if let Some(t) = started {
+            let first = requests.first().map_or("", |r| r.1);
+            trace_done(
+                t,
+                format_args!("{} reads prefetched ({first}, ...)", requests.len()),
+            );
+        }
+        Ok(())
+    }
+
+    /// How many prefetched replies no request has used yet.
+    pub fn prefetched_unused(&self) -> usize {
+        self.prefetched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// The kept reply for this request, if any. A change (in a
+    /// transaction or not) drops the kept replies it could make stale: the
+    /// changed node's, its ancestors' (their listings) and its
+    /// descendants'; operations whose effect is not a path drop them all.
+    fn take_prefetched(&self, op: Op, tx_id: u32, payload: &[u8]) -> Option<Message> {
+        let mut kept = self.prefetched.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.is_empty() {
+            return None;
+        }
+        match op {
+            Op::Read | Op::Directory if tx_id == 0 => kept.remove(&(op, payload.to_vec())),
+            Op::Read
+            | Op::Directory
+            | Op::DirectoryPart
+            | Op::GetPerms
+            | Op::TransactionStart
+            | Op::TransactionEnd
+            | Op::Watch
+            | Op::Unwatch
+            | Op::GetDomainPath
+            | Op::IsDomainIntroduced => None,
+            Op::Write | Op::Mkdir | Op::Rm | Op::SetPerms => {
+                let changed = first_string(payload);
+                kept.retain(|(_, p), _| !related(&first_string(p), &changed));
+                None
+            }
+            _ => {
+                kept.clear();
+                None
+            }
+        }
     }
 
     /// Hands the read half to a background thread, so watch events are
@@ -290,17 +383,22 @@ impl Xs {
                 len: payload.len(),
             });
         }
-        let req_id = self.next_req.fetch_add(1, Ordering::Relaxed);
-        let buf = Message::new(op, req_id, tx_id, payload)
-            .encode()
-            .expect("size checked above");
-        {
-            let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-            w.write_all(&buf)
-                .and_then(|()| w.flush())
-                .map_err(|e| Error::Disconnected(e.to_string()))?;
-        }
-        let reply = self.await_reply(req_id)?;
+        let reply = match self.take_prefetched(op, tx_id, &payload) {
+            Some(kept) => kept,
+            None => {
+                let req_id = self.next_req.fetch_add(1, Ordering::Relaxed);
+                let buf = Message::new(op, req_id, tx_id, payload)
+                    .encode()
+                    .expect("size checked above");
+                {
+                    let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+                    w.write_all(&buf)
+                        .and_then(|()| w.flush())
+                        .map_err(|e| Error::Disconnected(e.to_string()))?;
+                }
+                self.await_reply(req_id)?
+            }
+        };
         if reply.op == Op::Error {
             return Err(Error::Xs {
                 op,
@@ -396,24 +494,33 @@ impl Xs {
     }
 
     fn read_many_untraced(&self, paths: &[String]) -> Result<Vec<Option<String>>, Error> {
-        let mut ids = Vec::with_capacity(paths.len());
+        // Each path's reply: kept from a prefetch, or asked for now.
+        let mut pending: Vec<Result<Message, u32>> = Vec::with_capacity(paths.len());
         {
             let mut msgs = Vec::with_capacity(paths.len());
             for p in paths {
+                let payload = join_args([arg(Op::Read, p)?]);
+                if let Some(kept) = self.take_prefetched(Op::Read, 0, &payload) {
+                    pending.push(Ok(kept));
+                    continue;
+                }
                 let req_id = self.next_req.fetch_add(1, Ordering::Relaxed);
-                let msg = Message::new(Op::Read, req_id, 0, join_args([arg(Op::Read, p)?]));
+                let msg = Message::new(Op::Read, req_id, 0, payload);
                 msgs.push(msg.encode().map_err(|_| Error::TooLarge {
                     op: Op::Read,
                     target: p.clone(),
                     len: p.len(),
                 })?);
-                ids.push(req_id);
+                pending.push(Err(req_id));
             }
             self.write_messages(&msgs)?;
         }
-        let mut out = Vec::with_capacity(ids.len());
-        for (req_id, path) in ids.into_iter().zip(paths) {
-            let reply = self.await_reply(req_id)?;
+        let mut out = Vec::with_capacity(pending.len());
+        for (reply, path) in pending.into_iter().zip(paths) {
+            let reply = match reply {
+                Ok(kept) => kept,
+                Err(req_id) => self.await_reply(req_id)?,
+            };
             match reply.op {
                 Op::Read => out.push(Some(String::from_utf8_lossy(&reply.payload).into_owned())),
                 Op::Error => {
@@ -459,6 +566,9 @@ impl Xs {
     }
 
     fn send_requests(&self, tx_id: u32, reqs: &[BatchedRequest]) -> Result<(), Error> {
+        for r in reqs {
+            self.take_prefetched(r.op, tx_id, &r.payload);
+        }
         let mut ids = Vec::with_capacity(reqs.len());
         let mut msgs = Vec::with_capacity(reqs.len());
         for r in reqs {
@@ -710,6 +820,12 @@ fn arg(op: Op, s: &str) -> Result<&str, Error> {
 fn first_string(payload: &[u8]) -> String {
     let s = payload.split(|&b| b == 0).next().unwrap_or_default();
     String::from_utf8_lossy(s).into_owned()
+}
+
+/// Whether a change at one of these paths can change what is read at the
+/// other (relative paths: assume so).
+fn related(a: &str, b: &str) -> bool {
+    !a.starts_with('/') || !b.starts_with('/') || is_child(a, b) || is_child(b, a)
 }
 
 fn is_child(path: &str, parent: &str) -> bool {

@@ -787,3 +787,54 @@ fn batched_changes_apply_in_order_and_report_the_first_failure() {
     assert_eq!(errno(failed), Errno::InvalidArgument);
     assert_eq!(xs.read("/ok/b").unwrap(), "b");
 }
+
+#[test]
+fn prefetched_reads_answer_once_and_never_hide_our_changes() {
+    let f = Fixture::new("prefetch");
+    let xs = f.client();
+    let other = f.client();
+    xs.write("/p/a", "1").unwrap();
+    xs.write("/p/b", "2").unwrap();
+    xs.prefetch(&[
+        (Op::Read, "/p/a"),
+        (Op::Read, "/p/none"),
+        (Op::Directory, "/p"),
+    ])
+    .unwrap();
+    assert_eq!(xs.prefetched_unused(), 3);
+    // Another client's change after the prefetch: the kept reply is what
+    // was true when it was asked for, as any earlier read would be.
+    other.write("/p/a", "changed").unwrap();
+    assert_eq!(xs.read("/p/a").unwrap(), "1");
+    assert_eq!(
+        xs.read("/p/a").unwrap(),
+        "changed",
+        "a kept reply answers once"
+    );
+    assert_eq!(errno(xs.read("/p/none")), Errno::NotFound);
+    assert_eq!(xs.prefetched_unused(), 1);
+    // Our own change drops what is kept.
+    xs.write("/p/c", "3").unwrap();
+    assert_eq!(xs.prefetched_unused(), 0);
+    assert_eq!(xs.directory("/p").unwrap(), ["a", "b", "c"]);
+
+    // Pipelined reads use kept replies too.
+    xs.prefetch(&[(Op::Read, "/p/b")]).unwrap();
+    other.write("/p/b", "later").unwrap();
+    let got = xs
+        .read_many(&["/p/a".to_string(), "/p/b".to_string()])
+        .unwrap();
+    assert_eq!(got, [Some("changed".to_string()), Some("2".to_string())]);
+    assert_eq!(xs.prefetched_unused(), 0);
+
+    // A change drops the replies it touches, in a transaction or not,
+    // and keeps unrelated ones.
+    xs.prefetch(&[(Op::Read, "/p/b"), (Op::Directory, "/p"), (Op::Read, "/q")])
+        .unwrap();
+    xs.transaction(|t| t.write("/p/d", "4")).unwrap();
+    assert_eq!(xs.prefetched_unused(), 2, "/p's listing is dropped");
+    xs.rm("/p").unwrap();
+    assert_eq!(xs.prefetched_unused(), 1, "and /p/b with its parent");
+    assert_eq!(errno(xs.read("/q")), Errno::NotFound);
+    assert!(xs.prefetch(&[(Op::Write, "/p/e")]).is_err());
+}

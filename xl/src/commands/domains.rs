@@ -171,6 +171,8 @@ pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
 /// status stays 0, as with xl.
 fn list_long(host: &Host, xs: &Xs, domains: &[xl_toolstack::DomInfo]) {
     let mut entries = Vec::new();
+    // A failed prefetch only means the reads happen one by one.
+    let _ = retrieve::prefetch(xs, domains);
     for d in domains {
         match retrieve::retrieve(host, xs, d.domid) {
             Ok(r) => {

@@ -347,11 +347,12 @@ pub fn vcpu_list(cmd: &'static Cmd, args: &[String]) -> Status {
         }
         v
     };
-    for domid in domids {
-        let name = xl_toolstack::names::domid_to_name(&xs, domid)
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| "(null)".into());
+    // Every name in one pipelined round trip; a failed read shows as
+    // xl's "(null)", as a failed per-domain read would.
+    let names = xl_toolstack::names::names_of_ids(&xs, &domids)
+        .unwrap_or_else(|_| vec![None; domids.len()]);
+    for (domid, name) in domids.into_iter().zip(names) {
+        let name = name.unwrap_or_else(|| "(null)".into());
         let Ok(vcpus) = hv.vcpus(domid) else { continue };
         for v in vcpus {
             text.push_str(&format!(

@@ -151,6 +151,20 @@ fn every_guest_as_the_real_xl_prints_it() {
 }
 
 #[test]
+fn prefetched_reads_give_the_same_document_and_are_all_used() {
+    let h = host("prefetch");
+    let domains = h.hv.doms.borrow().clone();
+    prefetch(&h.xs, &domains).unwrap();
+    let (out, log) = list_l(&h, &[0, 1, 2, 3, 4]);
+    assert_eq!(out, recorded("list-l.out"));
+    assert!(log.is_empty(), "{log:?}");
+    // All but two, as the domain flags do not tell PVH from HVM: the PVH
+    // guest's device-model version and the qemu-xen HVM guest's vCPU
+    // availability (its vCPUs come from QEMU).
+    assert_eq!(h.xs.prefetched_unused(), 2);
+}
+
+#[test]
 fn live_state_wins_over_the_stored_config() {
     // What the real xl printed after: rename lab-pvdev lab-ren, vcpu-set 1,
     // mem-set 200, sched-credit2 -w 100 -c 20, network-detach 1 and
