@@ -40,6 +40,7 @@ bench() {  # bench NAME FN ARGS...: `FN XL ARGS` with both tools' XL, interleave
   mo=$(printf '%s\n' "${ours[@]}" | median)
   ratio=$(awk "BEGIN{printf \"%.2f\", $mo / $mr}")
   awk "BEGIN{exit !($mo > $mr)}" && flag=" SLOWER"
+  LAST_REAL=$mr LAST_OURS=$mo
   note "BENCH $name real_ms=$(awk "BEGIN{printf \"%.1f\", $mr / 1000}") ours_ms=$(awk "BEGIN{printf \"%.1f\", $mo / 1000}") ratio=$ratio$flag"
 }
 
@@ -70,7 +71,20 @@ check bench-domains make_domains
 bench_check bench-floor floor
 bench_check bench-help bench help run_xl help
 bench_check bench-list bench list run_xl list
+per_domain() {  # the cost of each domain past the first in `list -l`, from the two runs
+  local real ours ratio flag=""
+  real=$(awk "BEGIN{printf \"%.1f\", ($ALL_REAL - $ONE_REAL) / ($DOMAINS - 1) / 1000}")
+  ours=$(awk "BEGIN{printf \"%.1f\", ($ALL_OURS - $ONE_OURS) / ($DOMAINS - 1) / 1000}")
+  ratio=$(awk "BEGIN{r = $ALL_REAL - $ONE_REAL; if (r <= 0) print \"n/a\"; else printf \"%.2f\", ($ALL_OURS - $ONE_OURS) / r}")
+  awk "BEGIN{exit !($ALL_OURS - $ONE_OURS > $ALL_REAL - $ONE_REAL)}" && flag=" SLOWER"
+  note "BENCH list-l-per-domain real_ms=$real ours_ms=$ours ratio=$ratio$flag"
+}
+
 bench_check bench-list-l bench list-l run_xl list -l
+ALL_REAL=$LAST_REAL ALL_OURS=$LAST_OURS
+bench_check bench-list-l-one bench list-l-one run_xl list -l bench-1
+ONE_REAL=$LAST_REAL ONE_OURS=$LAST_OURS
+bench_check bench-list-l-per-domain per_domain
 bench_check bench-info bench info run_xl info
 bench_check bench-domid bench domid run_xl domid bench-1
 bench_check bench-vcpu-list bench vcpu-list run_xl vcpu-list

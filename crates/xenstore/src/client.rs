@@ -79,11 +79,20 @@ pub trait Transport: Read + Write + Send + Sized + 'static {
     fn duplicate(&self) -> io::Result<Self>;
     /// Unblocks the reader thread when the client is dropped, if possible.
     fn close(&self) {}
+    /// Whether several messages may go in one write (a byte stream), so
+    /// pipelined requests cost one system call instead of one each.
+    fn is_stream(&self) -> bool {
+        false
+    }
 }
 
 impl Transport for UnixStream {
     fn duplicate(&self) -> io::Result<Self> {
         self.try_clone()
+    }
+
+    fn is_stream(&self) -> bool {
+        true
     }
 
     fn close(&self) {
@@ -141,6 +150,8 @@ pub struct Xs {
     /// Replies to reads asked for ahead of time ([`Xs::prefetch`]), by
     /// operation and payload; each answers one later identical request.
     prefetched: Mutex<HashMap<(Op, Vec<u8>), Message>>,
+    /// The writer is a byte stream: pipelined messages share one write.
+    stream: bool,
 }
 
 /// Room for a whole reply and the next header, so pipelined replies are
@@ -217,8 +228,10 @@ impl Xs {
     pub fn new<T: Transport>(transport: T) -> io::Result<Xs> {
         let reader = transport.duplicate()?;
         let closer_handle = transport.duplicate()?;
+        let stream = transport.is_stream();
         let mut xs = Xs::from_parts(reader, transport)?;
         xs.closer = Mutex::new(Some(Box::new(move || closer_handle.close())));
+        xs.stream = stream;
         Ok(xs)
     }
 
@@ -238,6 +251,7 @@ impl Xs {
             closer: Mutex::new(None),
             next_req: AtomicU32::new(1),
             prefetched: Mutex::new(HashMap::new()),
+            stream: false,
         })
     }
 
@@ -465,16 +479,20 @@ impl Xs {
         }
     }
 
-    /// Sends encoded requests back to back, one write each: the kernel's
-    /// /dev/xen/xenbus takes one message per write and drops the rest of a
-    /// longer one, while a socket takes them either way.
+    /// Sends encoded requests back to back: in one write over a socket,
+    /// one write each otherwise (the kernel's /dev/xen/xenbus takes one
+    /// message per write and drops the rest of a longer one).
     fn write_messages(&self, msgs: &[Vec<u8>]) -> Result<(), Error> {
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        for m in msgs {
-            w.write_all(m)
-                .map_err(|e| Error::Disconnected(e.to_string()))?;
+        let lost = |e: io::Error| Error::Disconnected(e.to_string());
+        if self.stream && msgs.len() > 1 {
+            w.write_all(&msgs.concat()).map_err(lost)?;
+        } else {
+            for m in msgs {
+                w.write_all(m).map_err(lost)?;
+            }
         }
-        w.flush().map_err(|e| Error::Disconnected(e.to_string()))
+        w.flush().map_err(lost)
     }
 
     /// Reads many nodes with the requests pipelined (xenstored answers
