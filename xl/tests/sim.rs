@@ -737,3 +737,170 @@ fn names_with_slashes_keep_their_logs_in_the_log_directory() {
     }
     assert!(!h.path().join("escape.log").exists());
 }
+
+/// Pids of the live processes whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces and parens.
+        let after = &stat[stat.rfind(')').unwrap_or(0) + 1..];
+        let f: Vec<&str> = after.split_whitespace().collect();
+        if f.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid) && f[0] != "Z" {
+            out.push(child);
+        }
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s[s.rfind(')').unwrap_or(0) + 1..]
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+/// Files below the state directory, but for logs, which a host keeps, the
+/// record of recently used domids, which destroy keeps on purpose, and
+/// the create lock's file: a killed create leaves it as xl leaves
+/// /var/lock/xl, holding nothing (the lock went with its holder) and
+/// taken over by the next create. The folder of creates in progress is
+/// made once and kept; what is in it is listed.
+fn state_files(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, d: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().display().to_string();
+            if ["host.log", "log", "xl.lock", "run/domid-history"].contains(&rel.as_str()) {
+                continue;
+            }
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(base, &p, out);
+            }
+            if rel != "run/xl-create" {
+                out.push(rel);
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(dir, dir, &mut v);
+    v.sort();
+    v
+}
+
+/// What a guest can hold of a host: used to show that nothing leaked.
+#[derive(Debug, PartialEq)]
+struct Holdings {
+    domains: Vec<String>,
+    free_mb: u64,
+    store: Vec<String>,
+    files: Vec<String>,
+}
+
+impl Host {
+    fn holdings(&self) -> Holdings {
+        Holdings {
+            domains: self.list().into_iter().map(|r| r.0).collect(),
+            free_mb: self.free_mb(),
+            // libxl creates /libxl once and never removes it; neither do we.
+            store: self.store().into_iter().filter(|p| p != "/libxl").collect(),
+            files: state_files(self.path()),
+        }
+    }
+
+    /// Starts `xl create` paused by the test hook before its `point`-th
+    /// point; `None` when create has fewer points (it then ran to the end).
+    /// The caller kills and waits for the child it is given.
+    #[allow(clippy::zombie_processes)]
+    fn create_paused_at(&self, cfg: &Path, point: usize) -> Option<std::process::Child> {
+        use std::io::BufRead;
+        let mut child = self
+            .cmd(&["create", "-e", cfg.to_str().unwrap()])
+            .env("XL_TEST_CREATE_PAUSE_AT", point.to_string())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        loop {
+            let mut line = String::new();
+            if stderr.read_line(&mut line).unwrap() == 0 {
+                let status = child.wait().unwrap();
+                assert!(status.success(), "create failed: {seen}");
+                return None;
+            }
+            seen.push_str(&line);
+            if line.contains("test hook: create paused") {
+                // Keep the pipe open: a closed stderr is not what is tested.
+                std::mem::forget(stderr);
+                return Some(child);
+            }
+        }
+    }
+}
+
+#[test]
+fn create_killed_at_any_point_is_undone_by_its_guard() {
+    let h = Host::new();
+    std::fs::write(h.path().join("disk.img"), vec![0u8; 1 << 20]).unwrap();
+    let cfg = h.config("k", "disk = [ \"disk.img,raw,xvda,rw\" ]");
+    let before = h.holdings();
+    let mut points = 0;
+    while let Some(mut child) = h.create_paused_at(&cfg, points) {
+        let guards = children_of(child.id());
+        assert_eq!(guards.len(), 1, "point {points}: one guard: {guards:?}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        h.wait_for("the guard to finish", || !alive(guards[0]));
+        assert_eq!(h.holdings(), before, "killed before point {points}");
+        points += 1;
+    }
+    // Making the domain, its steps, reporting success.
+    assert!(points >= 10, "only {points} points");
+    h.ok(&["destroy", "k"]);
+    assert_eq!(h.holdings(), before);
+}
+
+#[test]
+fn create_killed_with_its_guard_is_undone_by_the_next_xl() {
+    let h = Host::new();
+    std::fs::write(h.path().join("disk.img"), vec![0u8; 1 << 20]).unwrap();
+    let cfg = h.config("kg", "disk = [ \"disk.img,raw,xvda,rw\" ]");
+    let other = h.config("other", "");
+    let before = h.holdings();
+    let mut points = 0;
+    while let Some(mut child) = h.create_paused_at(&cfg, points) {
+        // As one kill of a whole cgroup would: the guard, then create.
+        for guard in children_of(child.id()) {
+            rustix::process::kill_process(
+                rustix::process::Pid::from_raw(guard as i32).unwrap(),
+                rustix::process::Signal::KILL,
+            )
+            .unwrap();
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // The next command finds the half-made domain gone, whatever the
+        // command: a listing, or another create.
+        if points % 2 == 0 {
+            let o = h.xl(&["list"]);
+            let out = String::from_utf8_lossy(&o.stdout);
+            assert_eq!(out.lines().count(), 2, "point {points}: {out}");
+        } else {
+            h.ok(&["create", other.to_str().unwrap()]);
+            assert_eq!(h.list().len(), 2, "point {points}");
+            h.ok(&["destroy", "other"]);
+        }
+        assert_eq!(h.holdings(), before, "killed before point {points}");
+        points += 1;
+    }
+    assert!(points >= 10, "only {points} points");
+    h.ok(&["destroy", "kg"]);
+    assert_eq!(h.holdings(), before);
+}
