@@ -904,3 +904,68 @@ fn create_killed_with_its_guard_is_undone_by_the_next_xl() {
     h.ok(&["destroy", "kg"]);
     assert_eq!(h.holdings(), before);
 }
+
+/// The pid of the simulated host serving `dir`.
+fn host_pid(dir: &Path) -> u32 {
+    let want = format!("XL_SIM_SERVE={}", dir.display());
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == want.as_bytes()))
+                && alive(*pid)
+        })
+        .expect("a host process")
+}
+
+/// The pid a monitor logged ("... to die [pid N]").
+fn monitor_pid(h: &Host, name: &str) -> u32 {
+    let log = h.path().join(format!("log/xl-{name}.log"));
+    let mut pid = None;
+    h.wait_for("the monitor", || {
+        pid = std::fs::read_to_string(&log).ok().and_then(|l| {
+            let tail = l.split("[pid ").nth(1)?;
+            tail.split(']').next()?.parse().ok()
+        });
+        pid.is_some()
+    });
+    pid.unwrap()
+}
+
+#[test]
+fn a_killed_host_comes_back_empty_and_its_monitors_go() {
+    let h = Host::new();
+    std::fs::write(h.path().join("disk.img"), vec![0u8; 1 << 20]).unwrap();
+    let cfgs = [
+        h.config("a", "disk = [ \"disk.img,raw,xvda,rw\" ]"),
+        h.config("b", ""),
+    ];
+    let before = h.holdings();
+    for c in &cfgs {
+        h.ok(&["create", c.to_str().unwrap()]);
+    }
+    let monitors = [monitor_pid(&h, "a"), monitor_pid(&h, "b")];
+    // Not cleanly stopped, as a crash or kill -9 of the machine would.
+    let pid = host_pid(h.path());
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid as i32).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    h.wait_for("the host to die", || !alive(pid));
+    // The next xl boots a new machine: no domain of the old one, no
+    // stored configuration or runtime file of theirs.
+    assert_eq!(h.holdings(), before);
+    // The monitors of domains that went with the machine stop, and do not
+    // take a new domain with the same domid for theirs.
+    for m in monitors {
+        h.wait_for("the monitor to stop", || !alive(m));
+    }
+    h.ok(&["create", cfgs[1].to_str().unwrap()]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(h.domid("b"), Some(1));
+    h.ok(&["destroy", "b"]);
+    assert_eq!(h.holdings(), before);
+}
