@@ -969,3 +969,133 @@ fn a_killed_host_comes_back_empty_and_its_monitors_go() {
     h.ok(&["destroy", "b"]);
     assert_eq!(h.holdings(), before);
 }
+
+impl Host {
+    /// `xl args` on a full disk: every file it writes stops growing at 0
+    /// bytes (RLIMIT_FSIZE, with SIGXFSZ ignored so a write fails with an
+    /// error, as ENOSPC makes it fail). The simulated host, started
+    /// earlier, is not limited: it is the hypervisor's side.
+    fn xl_on_full_disk(&self, args: &[&str]) -> Output {
+        let c = self.cmd(args);
+        let mut full = Command::new("sh");
+        full.arg("-c")
+            .arg("trap '' XFSZ; ulimit -f 0 && exec \"$0\" \"$@\"")
+            .arg(c.get_program())
+            .args(c.get_args());
+        for (k, v) in c.get_envs() {
+            if let Some(v) = v {
+                full.env(k, v);
+            }
+        }
+        full.current_dir(self.path()).stdin(Stdio::null());
+        output_within(full)
+    }
+}
+
+#[test]
+fn a_full_disk_fails_create_cleanly_and_destroy_still_destroys() {
+    let h = Host::new();
+    std::fs::write(h.path().join("disk.img"), vec![0u8; 1 << 20]).unwrap();
+    let cfg = h.config("full", "disk = [ \"disk.img,raw,xvda,rw\" ]");
+    let before = h.holdings();
+    let o = h.xl_on_full_disk(&["create", cfg.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("failed to store domain configuration"),
+        "{stderr}"
+    );
+    assert_eq!(h.holdings(), before, "{stderr}");
+
+    // A domain made while there was room is destroyed when there is none:
+    // the record of its domid cannot be written, which is said, and the
+    // domain, its memory, nodes and stored config go all the same.
+    h.ok(&["create", "-e", cfg.to_str().unwrap()]);
+    let o = h.xl_on_full_disk(&["destroy", "full"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(h.domid("full"), None, "{stderr}");
+    assert_eq!(h.holdings(), before, "{stderr}");
+}
+
+#[test]
+fn parallel_renames_never_give_two_domains_one_name() {
+    let h = Host::new();
+    for n in ["r1", "r2"] {
+        let cfg = h.config(n, "");
+        h.ok(&["create", "-e", cfg.to_str().unwrap()]);
+    }
+    let nodes = h.store().len();
+    for round in 0..15 {
+        let name = format!("same{round}");
+        let children: Vec<_> = ["1", "2"]
+            .iter()
+            .map(|id| {
+                h.cmd(&["rename", id, &name])
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let won = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .filter(|o| o.status.success())
+            .count();
+        assert_eq!(won, 1, "round {round}: {won} renames to {name} succeeded");
+        let names: Vec<String> = h.list().into_iter().map(|r| r.0).collect();
+        assert_eq!(
+            names.iter().filter(|n| **n == name).count(),
+            1,
+            "round {round}: {names:?}"
+        );
+    }
+    assert_eq!(h.store().len(), nodes, "renames added or lost nodes");
+}
+
+#[test]
+fn thirty_parallel_creates_share_the_host_and_leave_nothing() {
+    let h = Host::new();
+    // Twenty names, ten of them asked for twice.
+    let names: Vec<String> = (0..30).map(|i| format!("p{}", i % 20)).collect();
+    let cfgs: Vec<PathBuf> = names.iter().map(|n| h.config(n, "memory = 128")).collect();
+    let before = h.holdings();
+    let children: Vec<_> = cfgs
+        .iter()
+        .map(|c| {
+            h.cmd(&["create", "-e", c.to_str().unwrap()])
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let ok = outputs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(ok, 20, "one create per name succeeds");
+    for o in outputs.iter().filter(|o| !o.status.success()) {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{err}");
+        assert!(err.contains("already exists"), "{err}");
+    }
+    let rows = h.list();
+    let mut listed: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    listed.sort();
+    listed.dedup();
+    assert_eq!(listed.len(), 21, "{rows:?}");
+    assert_eq!(h.free_mb(), before.free_mb - 20 * 128);
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            h.cmd(&["destroy", &format!("p{i}")])
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(h.holdings(), before);
+}
