@@ -9,9 +9,10 @@
 //! may need more than [`MEMORY_LIMIT`]) into a deterministic abort; the
 //! time half (1 s) is libFuzzer's `-timeout` and the replay test's clock.
 
-use std::io::Read;
+use std::io::{Read, Write};
 
-use xenstore::wire::{Errno, Message, Perm, WireError, split_args};
+use xenstore::wire::{Access, Errno, Message, Perm, WireError, split_args};
+use xenstore::{Daemon, Xs, XsOps};
 use xl_config::domain::{Nic, Pci};
 use xl_config::{Globals, Host, Report};
 
@@ -32,6 +33,7 @@ pub const TARGETS: &[Target] = &[
     ("vif_spec", vif_spec),
     ("pci_spec", pci_spec),
     ("xenstore_wire", xenstore_wire),
+    ("xenstored_requests", xenstored_requests),
 ];
 
 /// Config files and overrides reach the parser as bytes; xl's reader
@@ -151,4 +153,45 @@ fn payload(p: &[u8]) {
             assert_eq!(perm.to_string().parse::<Perm>(), Ok(perm));
         }
     }
+}
+
+/// The guest a [`xenstored_requests`] input speaks for, and its home.
+const GUEST: u32 = 5;
+
+/// A connection to the simulator's xenstored sending the input's bytes as
+/// they come (the first byte picks a guest, unprivileged, or dom0), on a
+/// store laid out as a toolstack leaves it: the guest's home, a device of
+/// another domain, a watch. Every reply must be a well-formed message, and
+/// the store must still answer dom0 afterwards.
+pub fn xenstored_requests(data: &[u8]) {
+    let Some((&who, stream)) = data.split_first() else {
+        return;
+    };
+    let d = Daemon::new();
+    let dom0 = Xs::new(d.connect_as(0).expect("socket pair")).expect("dom0 connection");
+    let home = format!("/local/domain/{GUEST}");
+    dom0.write(&format!("{home}/name"), "guest").expect("write");
+    dom0.set_perms(&home, &[Perm::new(GUEST, Access::None)])
+        .expect("perms");
+    dom0.write("/local/domain/0/backend/vbd/7/51712/state", "4")
+        .expect("write");
+    dom0.introduce_domain(GUEST, 1, 1).expect("introduce");
+    dom0.watch("/local/domain", "t").expect("watch");
+
+    let caller = if who & 1 == 0 { GUEST } else { 0 };
+    let mut conn = d.connect_as(caller).expect("socket pair");
+    // The daemon's reader drains this while its writer queues replies, so
+    // writing everything before reading cannot deadlock.
+    let _ = conn.write_all(stream);
+    let _ = conn.shutdown(std::net::Shutdown::Write);
+    let mut replies = Vec::new();
+    let _ = conn.read_to_end(&mut replies);
+    let mut rest = &replies[..];
+    while !rest.is_empty() {
+        match Message::decode(rest) {
+            Ok(Some((_, used))) => rest = &rest[used..],
+            other => panic!("a reply that is no message: {other:?}"),
+        }
+    }
+    dom0.directory("/").expect("the store still answers dom0");
 }

@@ -49,6 +49,13 @@ fn seeds_and_findings_pass_within_the_limits() {
     } else {
         TIME_LIMIT
     };
+    // A panic on another thread (the xenstored's) fails the run, as it
+    // does under libFuzzer.
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        std::process::abort();
+    }));
     // One thread: the heap counters are process-wide.
     for (name, target) in TARGETS {
         let files = inputs(name);
