@@ -74,8 +74,9 @@ impl Record {
             .mode(0o600)
             .custom_flags(libc_nofollow())
             .open(&path)?;
-        let written = f.write_all(text.as_bytes()).and_then(|()| f.sync_data());
-        if let Err(e) = written {
+        // No fsync: the record only has to outlive processes, not the
+        // machine (the domains go with it, and the run directory too).
+        if let Err(e) = f.write_all(text.as_bytes()) {
             let _ = fs::remove_file(&path);
             return Err(e);
         }
