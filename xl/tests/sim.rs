@@ -975,3 +975,387 @@ fn migrate_moves_a_guest_to_another_host_and_to_localhost() {
     assert_eq!((row.1, row.4.as_str()), (id, "-b----"), "{e}");
     assert_eq!(small.list().len(), 1);
 }
+
+/// Pids of the live processes whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces and parens.
+        let after = &stat[stat.rfind(')').unwrap_or(0) + 1..];
+        let f: Vec<&str> = after.split_whitespace().collect();
+        if f.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid) && f[0] != "Z" {
+            out.push(child);
+        }
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s[s.rfind(')').unwrap_or(0) + 1..]
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+/// Files below the state directory, but for logs, which a host keeps, the
+/// record of recently used domids, which destroy keeps on purpose, and
+/// the create lock's file: a killed create leaves it as xl leaves
+/// /var/lock/xl, holding nothing (the lock went with its holder) and
+/// taken over by the next create. The folder of creates in progress is
+/// made once and kept; what is in it is listed.
+fn state_files(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, d: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().display().to_string();
+            if ["host.log", "log", "xl.lock", "run/domid-history"].contains(&rel.as_str()) {
+                continue;
+            }
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(base, &p, out);
+            }
+            if rel != "run/xl-create" {
+                out.push(rel);
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(dir, dir, &mut v);
+    v.sort();
+    v
+}
+
+/// What a guest can hold of a host: used to show that nothing leaked.
+#[derive(Debug, PartialEq)]
+struct Holdings {
+    domains: Vec<String>,
+    free_mb: u64,
+    store: Vec<String>,
+    files: Vec<String>,
+}
+
+impl Host {
+    fn holdings(&self) -> Holdings {
+        Holdings {
+            domains: self.list().into_iter().map(|r| r.0).collect(),
+            free_mb: self.free_mb(),
+            // libxl creates /libxl and dom0's device-model folder once and
+            // removes only what is below them; so do we.
+            store: self
+                .store()
+                .into_iter()
+                .filter(|p| p != "/libxl" && p != "/local/domain/0/device-model")
+                .collect(),
+            files: state_files(self.path()),
+        }
+    }
+
+    /// Starts `xl create` paused by the test hook before its `point`-th
+    /// point; `None` when create has fewer points (it then ran to the end).
+    /// The caller kills and waits for the child it is given.
+    #[allow(clippy::zombie_processes)]
+    fn create_paused_at(&self, cfg: &Path, point: usize) -> Option<std::process::Child> {
+        use std::io::BufRead;
+        let mut child = self
+            .cmd(&["create", "-e", cfg.to_str().unwrap()])
+            .env("XL_TEST_CREATE_PAUSE_AT", point.to_string())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        loop {
+            let mut line = String::new();
+            if stderr.read_line(&mut line).unwrap() == 0 {
+                let status = child.wait().unwrap();
+                assert!(status.success(), "create failed: {seen}");
+                return None;
+            }
+            seen.push_str(&line);
+            if line.contains("test hook: create paused") {
+                // Keep the pipe open: a closed stderr is not what is tested.
+                std::mem::forget(stderr);
+                return Some(child);
+            }
+        }
+    }
+}
+
+/// PVH and HVM guests with a disk: between them every step of a create
+/// plan (HVM adds the vkbd, hvmloader settings and the device model).
+fn kill_configs(h: &Host) -> Vec<PathBuf> {
+    std::fs::write(h.path().join("disk.img"), vec![0u8; 1 << 20]).unwrap();
+    let disk = "disk = [ \"disk.img,raw,xvda,rw\" ]";
+    vec![
+        h.config("k", disk),
+        h.config("kh", &format!("type = \"hvm\"\n{disk}")),
+    ]
+}
+
+/// Kills `xl create cfg` before each point of its plan in turn (and its
+/// guard too when `with_guard`), then runs `next` (the next command) and
+/// checks that the host holds what it held before. Returns the number of
+/// points.
+fn kill_at_every_point(h: &Host, cfg: &Path, with_guard: bool, next: impl Fn(usize)) -> usize {
+    let before = h.holdings();
+    let mut points = 0;
+    while let Some(mut child) = h.create_paused_at(cfg, points) {
+        let guards = children_of(child.id());
+        assert_eq!(guards.len(), 1, "point {points}: one guard: {guards:?}");
+        if with_guard {
+            // As one kill of a whole cgroup would: the guard, then create.
+            rustix::process::kill_process(
+                rustix::process::Pid::from_raw(guards[0] as i32).unwrap(),
+                rustix::process::Signal::KILL,
+            )
+            .unwrap();
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        if !with_guard {
+            h.wait_for("the guard to finish", || !alive(guards[0]));
+        }
+        next(points);
+        assert_eq!(h.holdings(), before, "{cfg:?} killed before point {points}");
+        points += 1;
+    }
+    // It ran to the end: the domain is there, and destroyed as any other.
+    let name = cfg.file_stem().unwrap().to_str().unwrap();
+    h.ok(&["destroy", name]);
+    assert_eq!(h.holdings(), before);
+    points
+}
+
+#[test]
+fn create_killed_at_any_point_is_undone_by_its_guard() {
+    let h = Host::new();
+    let points: Vec<usize> = kill_configs(&h)
+        .iter()
+        .map(|cfg| kill_at_every_point(&h, cfg, false, |_| {}))
+        .collect();
+    // Making the domain, its steps, reporting success.
+    assert!(points[0] >= 10 && points[1] > points[0], "{points:?}");
+}
+
+#[test]
+fn create_killed_with_its_guard_is_undone_by_the_next_xl() {
+    let h = Host::new();
+    let other = h.config("other", "");
+    for cfg in kill_configs(&h) {
+        kill_at_every_point(&h, &cfg, true, |point| {
+            // The next command finds the half-made domain gone, whatever
+            // the command: a listing, or another create.
+            if point % 2 == 0 {
+                let o = h.xl(&["list"]);
+                let out = String::from_utf8_lossy(&o.stdout);
+                assert_eq!(out.lines().count(), 2, "point {point}: {out}");
+            } else {
+                h.ok(&["create", "-e", other.to_str().unwrap()]);
+                assert_eq!(h.list().len(), 2, "point {point}");
+                h.ok(&["destroy", "other"]);
+            }
+        });
+    }
+}
+
+/// The pid of the simulated host serving `dir`.
+fn host_pid(dir: &Path) -> u32 {
+    let want = format!("XL_SIM_SERVE={}", dir.display());
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == want.as_bytes()))
+                && alive(*pid)
+        })
+        .expect("a host process")
+}
+
+/// The pid a monitor logged ("... to die [pid N]").
+fn monitor_pid(h: &Host, name: &str) -> u32 {
+    let log = h.path().join(format!("log/xl-{name}.log"));
+    let mut pid = None;
+    h.wait_for("the monitor", || {
+        pid = std::fs::read_to_string(&log).ok().and_then(|l| {
+            let tail = l.split("[pid ").nth(1)?;
+            tail.split(']').next()?.parse().ok()
+        });
+        pid.is_some()
+    });
+    pid.unwrap()
+}
+
+#[test]
+fn a_killed_host_comes_back_empty_and_its_monitors_go() {
+    let h = Host::new();
+    std::fs::write(h.path().join("disk.img"), vec![0u8; 1 << 20]).unwrap();
+    let cfgs = [
+        h.config("a", "disk = [ \"disk.img,raw,xvda,rw\" ]"),
+        h.config("b", ""),
+    ];
+    let before = h.holdings();
+    for c in &cfgs {
+        h.ok(&["create", c.to_str().unwrap()]);
+    }
+    let monitors = [monitor_pid(&h, "a"), monitor_pid(&h, "b")];
+    // Not cleanly stopped, as a crash or kill -9 of the machine would.
+    let pid = host_pid(h.path());
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid as i32).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    h.wait_for("the host to die", || !alive(pid));
+    // The next xl boots a new machine: no domain of the old one, no
+    // stored configuration or runtime file of theirs.
+    assert_eq!(h.holdings(), before);
+    // The monitors of domains that went with the machine stop, and do not
+    // take a new domain with the same domid for theirs.
+    for m in monitors {
+        h.wait_for("the monitor to stop", || !alive(m));
+    }
+    h.ok(&["create", cfgs[1].to_str().unwrap()]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(h.domid("b"), Some(1));
+    h.ok(&["destroy", "b"]);
+    assert_eq!(h.holdings(), before);
+}
+
+impl Host {
+    /// `xl args` on a full disk: every file it writes stops growing at 0
+    /// bytes (RLIMIT_FSIZE, with SIGXFSZ ignored so a write fails with an
+    /// error, as ENOSPC makes it fail). The simulated host, started
+    /// earlier, is not limited: it is the hypervisor's side.
+    fn xl_on_full_disk(&self, args: &[&str]) -> Output {
+        let c = self.cmd(args);
+        let mut full = Command::new("sh");
+        full.arg("-c")
+            .arg("trap '' XFSZ; ulimit -f 0 && exec \"$0\" \"$@\"")
+            .arg(c.get_program())
+            .args(c.get_args());
+        for (k, v) in c.get_envs() {
+            if let Some(v) = v {
+                full.env(k, v);
+            }
+        }
+        full.current_dir(self.path()).stdin(Stdio::null());
+        output_within(full)
+    }
+}
+
+#[test]
+fn a_full_disk_fails_create_cleanly_and_destroy_still_destroys() {
+    let h = Host::new();
+    std::fs::write(h.path().join("disk.img"), vec![0u8; 1 << 20]).unwrap();
+    let cfg = h.config("full", "disk = [ \"disk.img,raw,xvda,rw\" ]");
+    let before = h.holdings();
+    let o = h.xl_on_full_disk(&["create", cfg.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("failed to store domain configuration"),
+        "{stderr}"
+    );
+    assert_eq!(h.holdings(), before, "{stderr}");
+
+    // A domain made while there was room is destroyed when there is none:
+    // the record of its domid cannot be written, which is said, and the
+    // domain, its memory, nodes and stored config go all the same.
+    h.ok(&["create", "-e", cfg.to_str().unwrap()]);
+    let o = h.xl_on_full_disk(&["destroy", "full"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(h.domid("full"), None, "{stderr}");
+    assert_eq!(h.holdings(), before, "{stderr}");
+}
+
+#[test]
+fn parallel_renames_never_give_two_domains_one_name() {
+    let h = Host::new();
+    for n in ["r1", "r2"] {
+        let cfg = h.config(n, "");
+        h.ok(&["create", "-e", cfg.to_str().unwrap()]);
+    }
+    let nodes = h.store().len();
+    for round in 0..15 {
+        let name = format!("same{round}");
+        let children: Vec<_> = ["1", "2"]
+            .iter()
+            .map(|id| {
+                h.cmd(&["rename", id, &name])
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let won = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .filter(|o| o.status.success())
+            .count();
+        assert_eq!(won, 1, "round {round}: {won} renames to {name} succeeded");
+        let names: Vec<String> = h.list().into_iter().map(|r| r.0).collect();
+        assert_eq!(
+            names.iter().filter(|n| **n == name).count(),
+            1,
+            "round {round}: {names:?}"
+        );
+    }
+    assert_eq!(h.store().len(), nodes, "renames added or lost nodes");
+}
+
+#[test]
+fn thirty_parallel_creates_share_the_host_and_leave_nothing() {
+    let h = Host::new();
+    // Twenty names, ten of them asked for twice.
+    let names: Vec<String> = (0..30).map(|i| format!("p{}", i % 20)).collect();
+    let cfgs: Vec<PathBuf> = names.iter().map(|n| h.config(n, "memory = 128")).collect();
+    let before = h.holdings();
+    let children: Vec<_> = cfgs
+        .iter()
+        .map(|c| {
+            h.cmd(&["create", "-e", c.to_str().unwrap()])
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let ok = outputs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(ok, 20, "one create per name succeeds");
+    for o in outputs.iter().filter(|o| !o.status.success()) {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{err}");
+        assert!(err.contains("already exists"), "{err}");
+    }
+    let rows = h.list();
+    let mut listed: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    listed.sort();
+    listed.dedup();
+    assert_eq!(listed.len(), 21, "{rows:?}");
+    assert_eq!(h.free_mb(), before.free_mb - 20 * 128);
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            h.cmd(&["destroy", &format!("p{i}")])
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(h.holdings(), before);
+}

@@ -116,6 +116,7 @@ pub fn serve(dir: &Path) -> io::Result<()> {
     let _server = xsd.serve(dir.join(XENSTORED_SOCK))?;
     let xs = Xs::new(xsd.connect_as(0)?)?;
     init_dom0(&xs).map_err(io::Error::other)?;
+    forget_previous_boot(dir);
     store_dom0_config(dir)?;
     let spec = host_spec();
     let sim = Arc::new(Sim {
@@ -269,6 +270,30 @@ fn init_dom0(xs: &Xs) -> Result<(), xenstore::Error> {
     xs.write("/tool/xenstored/domid", "0")?;
     xs.write("/tool/xenconsoled/domid", "0")?;
     Ok(())
+}
+
+/// A new host is a machine booting: the domains of a host that died (it
+/// was killed, or crashed) died with it, so their stored configurations
+/// go, and so does everything in the run and lock directories, tmpfs on
+/// Xen hosts (records of creates in progress, domid history, QMP sockets,
+/// console locks). Logs stay,
+/// as /var/log/xen does. Only entries are removed, never followed.
+fn forget_previous_boot(dir: &Path) {
+    let paths = xl_toolstack::HostPaths::under(dir);
+    let dom0 = xl_toolstack::userdata::path(&paths.lib, 0, &[0; 16], 'd', "libxl-json");
+    let entries = |d: &Path| fs::read_dir(d).into_iter().flatten().flatten();
+    for e in entries(&paths.lib) {
+        if e.path() != dom0 && e.file_type().is_ok_and(|t| !t.is_dir()) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+    for e in entries(&paths.run).chain(entries(&paths.locks)) {
+        // remove_dir_all does not follow symbolic links.
+        let _ = match e.file_type() {
+            Ok(t) if t.is_dir() => fs::remove_dir_all(e.path()),
+            _ => fs::remove_file(e.path()),
+        };
+    }
 }
 
 /// What xen-init-dom0 stores as dom0's libxl configuration: a PV domain

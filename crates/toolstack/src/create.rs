@@ -516,6 +516,7 @@ pub fn apply_from(
         name: plan.name.clone(),
         source,
     })?;
+    pause_point("make the domain");
     let domid = make_domain(host, &plan.domain).map_err(CreateError::Make)?;
     match populate(host, xs, plan, domid, image) {
         Ok(()) => Ok(domid),
@@ -602,12 +603,38 @@ fn make_domain(host: &Host, spec: &CreateSpec) -> Result<u32, Error> {
 
 type StepResult = Result<(), (&'static str, Error)>;
 
+/// The environment variable of the test hook in [`pause_point`].
+pub const PAUSE_AT_ENV: &str = "XL_TEST_CREATE_PAUSE_AT";
+
+/// A test hook, inert unless `XL_TEST_CREATE_PAUSE_AT=N` is set: before
+/// the N-th point of a create (0 is making the domain, then each step),
+/// say so on stderr and stop there for good, so that a test can kill the
+/// process at a known place and check what the next `xl` cleans up.
+pub fn pause_point(what: &str) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static REACHED: AtomicUsize = AtomicUsize::new(0);
+    let Some(at) = std::env::var(PAUSE_AT_ENV)
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    else {
+        return;
+    };
+    let n = REACHED.fetch_add(1, Ordering::SeqCst);
+    if n == at {
+        eprintln!("xl: test hook: create paused before point {n} ({what})");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+}
+
 /// One create step: its failure is reported with libxl's words `what`;
 /// `-vv` tells how long it took.
 fn step<T, E: Into<Error>>(
     what: &'static str,
     f: impl FnOnce() -> Result<T, E>,
 ) -> Result<T, (&'static str, Error)> {
+    pause_point(what);
     crate::trace::timed(|| format!("create step: {what}"), f).map_err(|e| (what, e.into()))
 }
 

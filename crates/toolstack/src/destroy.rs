@@ -192,10 +192,14 @@ pub fn mark_domid_recent(run_dir: &Path, domid: u32) -> Result<(), DestroyError>
         f.sync_all()?;
         fs::rename(&new, &path)
     };
-    write().map_err(|e| DestroyError::File {
-        what: "cannot update",
-        path: path.display().to_string(),
-        source: e,
+    write().map_err(|e| {
+        // A full disk must not leave a partial file behind.
+        let _ = fs::remove_file(&new);
+        DestroyError::File {
+            what: "cannot update",
+            path: path.display().to_string(),
+            source: e,
+        }
     })
 }
 

@@ -19,6 +19,7 @@ mod dom0;
 mod fake;
 mod host;
 mod hv;
+pub mod inflight;
 pub mod lifecycle;
 pub mod memory;
 pub mod names;

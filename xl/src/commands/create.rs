@@ -7,7 +7,7 @@ use std::time::Duration;
 use xenstore::Xs;
 use xl_config::domain::{Action, DomainConfig};
 use xl_toolstack::userdata::FileLock;
-use xl_toolstack::{Host, HostPaths, create, destroy};
+use xl_toolstack::{Host, HostPaths, create, destroy, inflight};
 
 use super::domains::connect;
 use super::{err, options, out, strerror};
@@ -221,12 +221,30 @@ pub(super) fn create_one_from(
             return Err(-3);
         }
     };
+    for note in inflight::reap_locked(host, xs) {
+        err(&format!("xl: {note}\n"));
+    }
     let plan = create::CreatePlan::new(config, &host.paths);
     // Told the uuid before the domain exists, so even a create killed
     // between createdomain and its first report leaves nothing.
     let guard = Guard::start(&plan.uuid);
+    // And if the guard dies with us, the next xl finds this record.
+    let mut pids = vec![std::process::id()];
+    pids.extend(guard.as_ref().map(|g| g.child.id()));
+    let record = inflight::Record::begin(&host.paths.run, &plan.uuid, &pids);
+    if let Err(e) = &record {
+        // The guard still covers this create.
+        xl_toolstack::trace::info(|| format!("cannot record the create in progress: {e}"));
+    }
     let r = create::apply_from(host, xs, &plan, image);
-    // Success or a rolled-back failure: nothing is left for the guard.
+    if r.is_ok() {
+        create::pause_point("report the domain made");
+    }
+    // Success or a rolled-back failure: nothing is left to undo. The record
+    // goes first: a create killed between the two is undone by the guard.
+    if let Ok(rec) = record {
+        rec.finish();
+    }
     if let Some(g) = guard {
         g.done();
     }
@@ -304,28 +322,21 @@ pub fn guard_main() -> Status {
     let Ok((host, xs)) = connect("create") else {
         return 1;
     };
+    let Some(uuid) = xl_config::domain::parse_uuid(&uuid) else {
+        return 0;
+    };
     // The domains with this create's uuid (fresh for each create, so
     // nobody else's domain matches), however far create got.
-    let ours: Vec<u32> = match host.hv.domains() {
-        Ok(all) => all
-            .into_iter()
-            .filter(|d| xl_config::domain::uuid_string(&d.uuid) == uuid)
-            .map(|d| d.domid)
-            .collect(),
-        Err(_) => return 1,
-    };
-    let mut status = 0;
-    for domid in ours {
-        let _ = writeln!(
-            std::io::stderr(),
-            "xl: create was interrupted: destroying domain {domid}"
-        );
-        if destroy::destroy(&host, &xs, domid).is_err() {
-            status = 1;
-        }
-        xl_toolstack::bootloader::remove_leftovers(&host.paths, domid);
+    let (notes, undone) = inflight::destroy_created(&host, &xs, &uuid);
+    for note in notes {
+        let _ = writeln!(std::io::stderr(), "xl: {note}");
     }
-    status
+    if !undone {
+        // The record stays for the next xl to try again.
+        return 1;
+    }
+    inflight::forget(&host.paths.run, &uuid);
+    0
 }
 
 /// `xl console <domid>` as a child sharing our terminal, like xl's

@@ -69,6 +69,11 @@ pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // A create that died with its guard left a half-made domain: undone
+    // before it is listed.
+    for note in xl_toolstack::inflight::reap(&host, &xs) {
+        err(&format!("xl: {note}\n"));
+    }
     let hv = host.hv.as_ref();
     let domains = match operands.first() {
         None => match hv.domains() {
