@@ -586,9 +586,15 @@ pub struct Cpupool {
 }
 
 /// Where data after a sysctl/domctl header starts in a hypercall buffer.
-fn header_room<T>() -> usize {
+const fn header_room<T>() -> usize {
     std::mem::size_of::<T>().div_ceil(64) * 64
 }
+
+/// How many domains fit a one-page [`Xen::domain_list`] buffer: listing
+/// in batches of this size reuses one kept page instead of mapping, zeroing
+/// and unmapping dozens of pages for every list.
+pub const DOMAINS_PER_PAGE: u32 =
+    ((privcmd::PAGE - header_room::<Sysctl>()) / std::mem::size_of::<DomainInfo>()) as u32;
 
 // Topology, NUMA, vCPU affinity, scheduler parameters.
 impl Xen {
@@ -1338,6 +1344,15 @@ mod tests {
 
     /// Every constant, size and offset we use, against each release's
     /// headers (crates/sys/gen/layouts.sh).
+    #[test]
+    fn a_domain_list_batch_fills_one_page_and_no_more() {
+        let (room, info) = (header_room::<Sysctl>(), std::mem::size_of::<DomainInfo>());
+        let n = DOMAINS_PER_PAGE as usize;
+        assert!(n >= 16, "{n}");
+        assert!(room + n * info <= privcmd::PAGE);
+        assert!(room + (n + 1) * info > privcmd::PAGE);
+    }
+
     #[test]
     fn abi_matches_every_supported_release() {
         assert_eq!(EXPECTED.len(), SUPPORTED.len());

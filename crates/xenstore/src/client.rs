@@ -376,6 +376,7 @@ impl Xs {
         if let Some(t) = started {
             let outcome = match &r {
                 Ok(reply) => format!("{} bytes", reply.len()),
+                Err(Error::Xs { errno, .. }) => format!("{errno} ({})", errno.description()),
                 Err(e) => e.to_string(),
             };
             trace_done(t, format_args!("{op} {target}: {outcome}"));

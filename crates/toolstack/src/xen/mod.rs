@@ -143,8 +143,8 @@ impl Hypervisor for XenHypervisor {
     }
 
     fn domains(&self) -> Result<Vec<DomInfo>, Error> {
-        // Xen returns at most what fits; ask in batches as libxl does.
-        const BATCH: u32 = 1024;
+        // Xen returns at most what fits; ask in batches of one page.
+        const BATCH: u32 = xen_sys::DOMAINS_PER_PAGE;
         let mut out = Vec::new();
         let mut next = 0u16;
         loop {
