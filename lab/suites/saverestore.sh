@@ -57,6 +57,11 @@ rm -f "$S/ours.save"
 
 note "the real xl saves, ours restores"
 if check real-save "$XL" save lab-pv "$S/real.save"; then
+  # A truncated file (through a pipe: dom0's RAM holds no second copy) is refused and
+  # leaves the host as it was.
+  host_state >"$S/before"
+  check_not ours-refuses-truncated bash -c "\"\$0\" restore <(head -c 40000000 '$S/real.save')" "$XL_OURS"
+  check truncated-left-nothing same_state "$S/before"
   if check ours-restores-real "$XL_OURS" restore "$S/real.save"; then
     watch_console ours-restored-real
     alive_after ours-restored-real-ticks-on
