@@ -1264,3 +1264,127 @@ pod_fields!(GnttabSetupTable {
     status,
     frame_list
 });
+
+// Saving and restoring PV guests: the domctls libxenguest's migration
+// stream reads and writes, page types, and the guest-shared pages whose
+// fields a save or restore rewrites.
+pub const DOMCTL_GETVCPUCONTEXT: u32 = 13;
+pub const DOMCTL_RESUMEDOMAIN: u32 = 27;
+pub const DOMCTL_GET_ADDRESS_SIZE: u32 = 36;
+pub const DOMCTL_SET_EXT_VCPUCONTEXT: u32 = 42;
+pub const DOMCTL_GET_EXT_VCPUCONTEXT: u32 = 43;
+pub const DOMCTL_GETTSCINFO: u32 = 59;
+pub const DOMCTL_GETPAGEFRAMEINFO3: u32 = 61;
+pub const DOMCTL_SETVCPUEXTSTATE: u32 = 62;
+pub const DOMCTL_GETVCPUEXTSTATE: u32 = 63;
+pub const DOMCTL_GET_VCPU_MSRS: u32 = 72;
+pub const DOMCTL_SET_VCPU_MSRS: u32 = 73;
+
+/// getpageframeinfo3 answers one XEN_DOMCTL_PFINFO_* word per frame: the
+/// type in bits 28-30, "pinned" in bit 31 (the stream keeps these 32 bits
+/// higher, in its top nibble).
+pub mod pfinfo {
+    pub const LTAB_SHIFT: u32 = 28;
+    pub const NOTAB: u64 = 0;
+    pub const L1TAB: u64 = 0x1 << LTAB_SHIFT;
+    pub const L2TAB: u64 = 0x2 << LTAB_SHIFT;
+    pub const L3TAB: u64 = 0x3 << LTAB_SHIFT;
+    pub const L4TAB: u64 = 0x4 << LTAB_SHIFT;
+    pub const LTABTYPE_MASK: u64 = 0x7 << LTAB_SHIFT;
+    pub const LPINTAB: u64 = 0x1 << 31;
+    pub const BROKEN: u64 = 0xd << LTAB_SHIFT;
+    pub const XALLOC: u64 = 0xe << LTAB_SHIFT;
+    pub const XTAB: u64 = 0xf << LTAB_SHIFT;
+    /// Frames per getpageframeinfo3 call (Xen refuses more).
+    pub const MAX_BATCH: usize = 1024;
+}
+
+pub const MMUEXT_PIN_L1_TABLE: u32 = 0;
+pub const MMUEXT_PIN_L2_TABLE: u32 = 1;
+pub const MMUEXT_PIN_L3_TABLE: u32 = 2;
+
+/// Xen's own part of a 64-bit PV guest's address space: its L4 slots are
+/// Xen's, never the guest's.
+pub const HYPERVISOR_VIRT_START: u64 = 0xffff_8000_0000_0000;
+pub const HYPERVISOR_VIRT_END: u64 = 0xffff_8800_0000_0000;
+
+/// `struct xen_domctl_getpageframeinfo3`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PageFrameInfo3 {
+    pub num: u64,
+    /// Guest handle of `num` frame numbers, overwritten with their types.
+    pub array: u64,
+}
+
+/// Bytes of `struct xen_domctl_ext_vcpucontext`, carried whole (as its
+/// own `size` says) in the stream's X86_PV_VCPU_EXTENDED record.
+pub const EXT_VCPUCONTEXT_SIZE: usize = 64;
+/// The largest extended context a stream may carry.
+pub const EXT_VCPUCONTEXT_MAX: usize = 128;
+
+/// `struct xen_domctl_vcpuextstate`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VcpuExtState {
+    pub vcpu: u32,
+    pub _pad: u32,
+    pub xfeature_mask: u64,
+    pub size: u64,
+    pub buffer: u64,
+}
+
+/// `struct xen_domctl_vcpu_msrs`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VcpuMsrs {
+    pub vcpu: u32,
+    pub msr_count: u32,
+    /// Guest handle of `msr_count` `xen_domctl_vcpu_msr` (16 bytes each).
+    pub msrs: u64,
+}
+pub const VCPU_MSR_SIZE: usize = 16;
+
+/// Offsets in a 64-bit guest's `struct shared_info` (3136 bytes).
+pub mod shared_info {
+    pub const SIZE: usize = 3136;
+    pub const LEGACY_MAX_VCPUS: usize = 32;
+    pub const VCPU_INFO_SIZE: usize = 64;
+    pub const VCPU_INFO_EVTCHN_PENDING_SEL: usize = 8;
+    pub const EVTCHN_PENDING: usize = 2048;
+    pub const EVTCHN_MASK: usize = 2560;
+    /// `arch` (`struct arch_shared_info`, 48 bytes).
+    pub const ARCH: usize = 3088;
+    pub const ARCH_SIZE: usize = 48;
+    pub const MAX_PFN: usize = 3088;
+    pub const PFN_TO_MFN_FRAME_LIST_LIST: usize = 3096;
+    pub const P2M_CR3: usize = 3112;
+    pub const P2M_VADDR: usize = 3120;
+    pub const P2M_GENERATION: usize = 3128;
+}
+
+/// Offsets in a 64-bit guest's `struct start_info` the toolstack rewrites
+/// on restore.
+pub mod start_info {
+    pub const SIZE: usize = 1168;
+    pub const NR_PAGES: usize = 32;
+    pub const SHARED_INFO: usize = 40;
+    pub const FLAGS: usize = 48;
+    pub const STORE_MFN: usize = 56;
+    pub const STORE_EVTCHN: usize = 64;
+    pub const CONSOLE_MFN: usize = 72;
+    pub const CONSOLE_EVTCHN: usize = 80;
+}
+
+pod_fields!(PageFrameInfo3 { num, array });
+pod_fields!(VcpuExtState {
+    vcpu,
+    xfeature_mask,
+    size,
+    buffer
+});
+pod_fields!(VcpuMsrs {
+    vcpu,
+    msr_count,
+    msrs
+});

@@ -1327,6 +1327,261 @@ impl Xen {
     }
 }
 
+// What saving and restoring a PV guest needs beyond building one.
+impl Xen {
+    /// A domctl whose union holds `bytes` as they are (records the
+    /// migration stream carries whole), with no guest handle.
+    fn raw_domctl(&self, cmd: u32, dom: DomId, bytes: &[u8]) -> Result<Domctl, SysError> {
+        let mut d = Domctl {
+            cmd,
+            interface_version: self.iv.domctl,
+            domain: dom,
+            ..Default::default()
+        };
+        d.u.get_mut(..bytes.len())
+            .ok_or(SysError::Invalid("domctl payload too large"))?
+            .copy_from_slice(bytes);
+        // SAFETY: callers pass only commands whose payload has no guest
+        // handle (ext_vcpucontext, resumedomain).
+        unsafe { self.domctl(d) }
+    }
+
+    /// XEN_DOMCTL_get_address_size: 64 or 32 (a PV guest's width).
+    pub fn get_address_size(&self, dom: DomId) -> Result<u32, SysError> {
+        let d = Domctl::new(
+            DOMCTL_GET_ADDRESS_SIZE,
+            self.iv.domctl,
+            dom,
+            &AddressSize::default(),
+        );
+        // SAFETY: xen_domctl_address_size has no guest handle.
+        Ok(unsafe { self.domctl(d) }?.payload::<AddressSize>().size)
+    }
+
+    /// XEN_DOMCTL_resumedomain: a suspended domain runs on.
+    pub fn resume_domain(&self, dom: DomId) -> Result<(), SysError> {
+        self.raw_domctl(DOMCTL_RESUMEDOMAIN, dom, &[]).map(drop)
+    }
+
+    /// XEN_DOMCTL_getvcpucontext of a paused or suspended domain's vCPU.
+    pub fn vcpu_context(&self, dom: DomId, vcpu: u32) -> Result<VcpuGuestContext, SysError> {
+        let size = std::mem::size_of::<VcpuGuestContext>();
+        // SAFETY: Xen writes one vcpu_guest_context at `ctxt`: the data
+        // area, which is that long (layout tested against the headers).
+        let (_, data) = unsafe {
+            self.domctl_with(DOMCTL_GETVCPUCONTEXT, dom, &vec![0; size], |b| {
+                VcpuContext {
+                    vcpu,
+                    ctxt: b,
+                    ..Default::default()
+                }
+            })
+        }?;
+        Ok(VcpuGuestContext::from_bytes(&data))
+    }
+
+    /// XEN_DOMCTL_get_ext_vcpucontext: the structure's bytes as long as
+    /// Xen says it is.
+    pub fn ext_vcpu_context(&self, dom: DomId, vcpu: u32) -> Result<Vec<u8>, SysError> {
+        let d = self.raw_domctl(DOMCTL_GET_EXT_VCPUCONTEXT, dom, &vcpu.to_le_bytes())?;
+        let size = u32::from_le_bytes(d.u[4..8].try_into().expect("4 bytes")) as usize;
+        Ok(d.u[..size.min(EXT_VCPUCONTEXT_MAX)].to_vec())
+    }
+
+    /// XEN_DOMCTL_set_ext_vcpucontext with a saved structure (its own
+    /// `vcpu` and `size` fields included).
+    pub fn set_ext_vcpu_context(&self, dom: DomId, bytes: &[u8]) -> Result<(), SysError> {
+        if bytes.len() < 8 || bytes.len() > EXT_VCPUCONTEXT_MAX {
+            return Err(SysError::Invalid("extended vCPU context size"));
+        }
+        self.raw_domctl(DOMCTL_SET_EXT_VCPUCONTEXT, dom, bytes)
+            .map(drop)
+    }
+
+    /// XEN_DOMCTL_getvcpuextstate: xcr0, xcr0_accum and the xsave area;
+    /// None when the host has no xsave state to give.
+    pub fn vcpu_xsave(&self, dom: DomId, vcpu: u32) -> Result<Option<Vec<u8>>, SysError> {
+        // SAFETY: a NULL buffer: Xen only reports the mask and size.
+        let (sized, _) = unsafe {
+            self.domctl_with(DOMCTL_GETVCPUEXTSTATE, dom, &[], |_| VcpuExtState {
+                vcpu,
+                ..Default::default()
+            })
+        }?;
+        let q = sized.payload::<VcpuExtState>();
+        if q.xfeature_mask == 0 {
+            return Ok(None);
+        }
+        let size = usize::try_from(q.size)
+            .ok()
+            .filter(|s| *s <= MAX_XSAVE)
+            .ok_or(SysError::Invalid("xsave state size out of range"))?;
+        // SAFETY: Xen writes at most `size` bytes at `buffer` (it refuses
+        // a smaller buffer): the data area, `size` long.
+        let (got, data) = unsafe {
+            self.domctl_with(DOMCTL_GETVCPUEXTSTATE, dom, &vec![0; size], |b| {
+                VcpuExtState {
+                    vcpu,
+                    xfeature_mask: q.xfeature_mask,
+                    size: size as u64,
+                    buffer: b,
+                    ..Default::default()
+                }
+            })
+        }?;
+        let used = (got.payload::<VcpuExtState>().size as usize).min(size);
+        Ok((used > 0).then(|| data[..used].to_vec()))
+    }
+
+    /// XEN_DOMCTL_setvcpuextstate with a saved xsave record.
+    pub fn set_vcpu_xsave(&self, dom: DomId, vcpu: u32, state: &[u8]) -> Result<(), SysError> {
+        if state.len() > MAX_XSAVE {
+            return Err(SysError::Invalid("xsave state too large"));
+        }
+        // SAFETY: Xen reads `size` bytes at `buffer`: the data area, the
+        // state itself.
+        unsafe {
+            self.domctl_with(DOMCTL_SETVCPUEXTSTATE, dom, state, |b| VcpuExtState {
+                vcpu,
+                size: state.len() as u64,
+                buffer: b,
+                ..Default::default()
+            })
+        }
+        .map(drop)
+    }
+
+    /// XEN_DOMCTL_get_vcpu_msrs: the vCPU's non-zero MSRs Xen migrates,
+    /// as `xen_domctl_vcpu_msr` entries.
+    pub fn vcpu_msrs(&self, dom: DomId, vcpu: u32) -> Result<Vec<u8>, SysError> {
+        // SAFETY: a NULL handle: Xen only reports the most it may return.
+        let (sized, _) = unsafe {
+            self.domctl_with(DOMCTL_GET_VCPU_MSRS, dom, &[], |_| VcpuMsrs {
+                vcpu,
+                ..Default::default()
+            })
+        }?;
+        let max = sized.payload::<VcpuMsrs>().msr_count;
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let len = product(max as usize, VCPU_MSR_SIZE)?;
+        // SAFETY: Xen writes at most `msr_count` entries at `msrs`: the
+        // data area, that many entries long.
+        let (got, data) = unsafe {
+            self.domctl_with(DOMCTL_GET_VCPU_MSRS, dom, &vec![0; len], |b| VcpuMsrs {
+                vcpu,
+                msr_count: max,
+                msrs: b,
+            })
+        }?;
+        let n = (got.payload::<VcpuMsrs>().msr_count as usize).min(max as usize);
+        Ok(data[..n * VCPU_MSR_SIZE].to_vec())
+    }
+
+    /// XEN_DOMCTL_set_vcpu_msrs with saved entries.
+    pub fn set_vcpu_msrs(&self, dom: DomId, vcpu: u32, entries: &[u8]) -> Result<(), SysError> {
+        if !entries.len().is_multiple_of(VCPU_MSR_SIZE) {
+            return Err(SysError::Invalid("MSR entries of a wrong size"));
+        }
+        let msr_count = u32::try_from(entries.len() / VCPU_MSR_SIZE)
+            .map_err(|_| SysError::Invalid("too many MSR entries"))?;
+        // SAFETY: Xen reads `msr_count` entries at `msrs`: the data area,
+        // those entries.
+        unsafe {
+            self.domctl_with(DOMCTL_SET_VCPU_MSRS, dom, entries, |b| VcpuMsrs {
+                vcpu,
+                msr_count,
+                msrs: b,
+            })
+        }
+        .map(drop)
+    }
+
+    /// XEN_DOMCTL_gettscinfo.
+    pub fn tsc_info(&self, dom: DomId) -> Result<TscInfo, SysError> {
+        let d = Domctl::new(DOMCTL_GETTSCINFO, self.iv.domctl, dom, &TscInfo::default());
+        // SAFETY: xen_domctl_tsc_info has no guest handle.
+        Ok(unsafe { self.domctl(d) }?.payload::<TscInfo>())
+    }
+
+    /// XEN_DOMCTL_settscinfo with every field (a restored guest's clock).
+    pub fn set_tsc_info(&self, dom: DomId, info: &TscInfo) -> Result<(), SysError> {
+        let d = Domctl::new(DOMCTL_SETTSCINFO, self.iv.domctl, dom, info);
+        // SAFETY: xen_domctl_tsc_info has no guest handle.
+        unsafe { self.domctl(d) }.map(drop)
+    }
+
+    /// XEN_DOMCTL_getpageframeinfo3: the `pfinfo` type of each frame (MFNs
+    /// for a PV guest), at most [`pfinfo::MAX_BATCH`] at once.
+    pub fn page_types(&self, dom: DomId, frames: &[u64]) -> Result<Vec<u64>, SysError> {
+        if frames.len() > pfinfo::MAX_BATCH {
+            return Err(SysError::Invalid("too many frames for getpageframeinfo3"));
+        }
+        let data: Vec<u8> = frames.iter().flat_map(|f| f.to_le_bytes()).collect();
+        // SAFETY: Xen reads and overwrites `num` u64 words at `array`:
+        // the data area, one word per frame.
+        let (_, out) = unsafe {
+            self.domctl_with(DOMCTL_GETPAGEFRAMEINFO3, dom, &data, |b| PageFrameInfo3 {
+                num: frames.len() as u64,
+                array: b,
+            })
+        }?;
+        Ok(out
+            .chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+            .collect())
+    }
+
+    /// mmuext_op: pin each `(MMUEXT_PIN_Ln_TABLE, mfn)` of `dom`.
+    pub fn mmuext_pin(&self, dom: DomId, pins: &[(u32, u64)]) -> Result<(), SysError> {
+        if pins.is_empty() {
+            return Ok(());
+        }
+        let ops: Vec<u8> = pins
+            .iter()
+            .flat_map(|&(cmd, mfn)| {
+                MmuextOp {
+                    cmd,
+                    arg1: mfn,
+                    ..Default::default()
+                }
+                .to_bytes()
+            })
+            .collect();
+        let buf = self.buf_with(&ops, 0)?;
+        // SAFETY: `pins.len()` mmuext_ops read at `buf`, which holds them;
+        // no count written back (NULL); on behalf of `dom`; the ops name
+        // guest frames.
+        unsafe {
+            self.pc.hypercall(
+                "mmuext_op pin_table",
+                HYPERVISOR_MMUEXT_OP,
+                [buf.addr(), pins.len() as u64, 0, u64::from(dom), 0],
+            )
+        }?;
+        Ok(())
+    }
+
+    /// Runs `f` over guest frames mapped read-only (`frames[i]` at page
+    /// `i`), then unmaps them; see [`Xen::with_foreign`]. Page-table frames
+    /// of a PV guest can only be mapped this way.
+    pub fn with_foreign_ro<R>(
+        &self,
+        dom: DomId,
+        frames: &[u64],
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, SysError> {
+        let _only = exclusive_mapping()?;
+        let map = self.pc.map_foreign(dom, frames, false)?;
+        Ok(f(map.as_slice()))
+    }
+}
+
+/// Bound on one vCPU's xsave record: the header and every state
+/// component of today's CPUs fit in a few KiB.
+const MAX_XSAVE: usize = 1 << 20;
+
 #[cfg(test)]
 mod tests {
     use super::abi::*;
@@ -1660,6 +1915,132 @@ mod tests {
             let (maj, min) = version.split_once('.').expect("version");
             ((maj.parse().unwrap(), min.parse().unwrap()), *facts)
         })
+    }
+
+    /// What saving and restoring PV guests use: domctls, page types,
+    /// payload layouts and the shared pages' fields.
+    #[test]
+    fn save_restore_abi_matches_every_supported_release() {
+        for (version, facts) in releases() {
+            let f = |n: &str| fact(facts, n);
+            for (ours, name) in [
+                (DOMCTL_GETVCPUCONTEXT as u64, "XEN_DOMCTL_getvcpucontext"),
+                (DOMCTL_RESUMEDOMAIN as u64, "XEN_DOMCTL_resumedomain"),
+                (
+                    DOMCTL_GET_ADDRESS_SIZE as u64,
+                    "XEN_DOMCTL_get_address_size",
+                ),
+                (
+                    DOMCTL_SET_EXT_VCPUCONTEXT as u64,
+                    "XEN_DOMCTL_set_ext_vcpucontext",
+                ),
+                (
+                    DOMCTL_GET_EXT_VCPUCONTEXT as u64,
+                    "XEN_DOMCTL_get_ext_vcpucontext",
+                ),
+                (DOMCTL_GETTSCINFO as u64, "XEN_DOMCTL_gettscinfo"),
+                (
+                    DOMCTL_GETPAGEFRAMEINFO3 as u64,
+                    "XEN_DOMCTL_getpageframeinfo3",
+                ),
+                (DOMCTL_SETVCPUEXTSTATE as u64, "XEN_DOMCTL_setvcpuextstate"),
+                (DOMCTL_GETVCPUEXTSTATE as u64, "XEN_DOMCTL_getvcpuextstate"),
+                (DOMCTL_GET_VCPU_MSRS as u64, "XEN_DOMCTL_get_vcpu_msrs"),
+                (DOMCTL_SET_VCPU_MSRS as u64, "XEN_DOMCTL_set_vcpu_msrs"),
+                (pfinfo::LTAB_SHIFT as u64, "XEN_DOMCTL_PFINFO_LTAB_SHIFT"),
+                (pfinfo::L1TAB, "XEN_DOMCTL_PFINFO_L1TAB"),
+                (pfinfo::L2TAB, "XEN_DOMCTL_PFINFO_L2TAB"),
+                (pfinfo::L3TAB, "XEN_DOMCTL_PFINFO_L3TAB"),
+                (pfinfo::L4TAB, "XEN_DOMCTL_PFINFO_L4TAB"),
+                (pfinfo::LTABTYPE_MASK, "XEN_DOMCTL_PFINFO_LTABTYPE_MASK"),
+                (pfinfo::LPINTAB, "XEN_DOMCTL_PFINFO_LPINTAB"),
+                (pfinfo::XTAB, "XEN_DOMCTL_PFINFO_XTAB"),
+                (pfinfo::XALLOC, "XEN_DOMCTL_PFINFO_XALLOC"),
+                (pfinfo::BROKEN, "XEN_DOMCTL_PFINFO_BROKEN"),
+                (MMUEXT_PIN_L1_TABLE as u64, "MMUEXT_PIN_L1_TABLE"),
+                (MMUEXT_PIN_L2_TABLE as u64, "MMUEXT_PIN_L2_TABLE"),
+                (MMUEXT_PIN_L3_TABLE as u64, "MMUEXT_PIN_L3_TABLE"),
+                (HYPERVISOR_VIRT_START, "HYPERVISOR_VIRT_START"),
+                (HYPERVISOR_VIRT_END, "HYPERVISOR_VIRT_END"),
+                (shared_info::LEGACY_MAX_VCPUS as u64, "XEN_LEGACY_MAX_VCPUS"),
+            ] {
+                assert_eq!(
+                    ours as usize,
+                    f(&format!("const {name}")),
+                    "{version:?} {name}"
+                );
+            }
+            macro_rules! layout {
+                ($t:ty, $c:literal, [$($field:ident),*]) => {
+                    assert_eq!(size_of::<$t>(), f(concat!("size struct ", $c)), "{version:?} size {}", $c);
+                    $( assert_eq!(offset_of!($t, $field), f(concat!("offset struct ", $c, ".", stringify!($field))),
+                        "{version:?} {}.{}", $c, stringify!($field)); )*
+                };
+            }
+            layout!(PageFrameInfo3, "xen_domctl_getpageframeinfo3", [num, array]);
+            layout!(
+                VcpuExtState,
+                "xen_domctl_vcpuextstate",
+                [vcpu, xfeature_mask, size, buffer]
+            );
+            layout!(VcpuMsrs, "xen_domctl_vcpu_msrs", [vcpu, msr_count, msrs]);
+            assert_eq!(VCPU_MSR_SIZE, f("size struct xen_domctl_vcpu_msr"));
+            assert_eq!(
+                EXT_VCPUCONTEXT_SIZE,
+                f("size struct xen_domctl_ext_vcpucontext")
+            );
+            assert_eq!(0, f("offset struct xen_domctl_ext_vcpucontext.vcpu"));
+            assert_eq!(4, f("offset struct xen_domctl_ext_vcpucontext.size"));
+            use shared_info as si;
+            for (ours, name) in [
+                (si::SIZE, "size struct shared_info"),
+                (si::VCPU_INFO_SIZE, "size struct vcpu_info"),
+                (
+                    si::VCPU_INFO_EVTCHN_PENDING_SEL,
+                    "offset struct vcpu_info.evtchn_pending_sel",
+                ),
+                (
+                    si::EVTCHN_PENDING,
+                    "offset struct shared_info.evtchn_pending",
+                ),
+                (si::EVTCHN_MASK, "offset struct shared_info.evtchn_mask"),
+                (si::ARCH, "offset struct shared_info.arch"),
+                (si::ARCH_SIZE, "size struct arch_shared_info"),
+                (si::MAX_PFN, "offset struct shared_info.arch.max_pfn"),
+                (
+                    si::PFN_TO_MFN_FRAME_LIST_LIST,
+                    "offset struct shared_info.arch.pfn_to_mfn_frame_list_list",
+                ),
+                (si::P2M_CR3, "offset struct shared_info.arch.p2m_cr3"),
+                (si::P2M_VADDR, "offset struct shared_info.arch.p2m_vaddr"),
+                (
+                    si::P2M_GENERATION,
+                    "offset struct shared_info.arch.p2m_generation",
+                ),
+                (start_info::SIZE, "size struct start_info"),
+                (start_info::NR_PAGES, "offset struct start_info.nr_pages"),
+                (
+                    start_info::SHARED_INFO,
+                    "offset struct start_info.shared_info",
+                ),
+                (start_info::FLAGS, "offset struct start_info.flags"),
+                (start_info::STORE_MFN, "offset struct start_info.store_mfn"),
+                (
+                    start_info::STORE_EVTCHN,
+                    "offset struct start_info.store_evtchn",
+                ),
+                (
+                    start_info::CONSOLE_MFN,
+                    "offset struct start_info.console.domU.mfn",
+                ),
+                (
+                    start_info::CONSOLE_EVTCHN,
+                    "offset struct start_info.console.domU.evtchn",
+                ),
+            ] {
+                assert_eq!(ours, f(name), "{version:?} {name}");
+            }
+        }
     }
 
     /// The PV builder's hypercalls: numbers, flags and struct layouts.

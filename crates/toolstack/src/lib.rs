@@ -140,6 +140,8 @@ pub enum Error {
     Backend(String),
     #[error("save stream")]
     Stream(#[source] xl_savefile::FormatError),
+    #[error("the PV guest's image")]
+    PvImage(#[from] xen::PvImageError),
 }
 
 impl Error {

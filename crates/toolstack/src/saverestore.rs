@@ -143,6 +143,9 @@ pub fn save(host: &Host, xs: &Xs, domid: u32, out: &mut dyn Write) -> Result<(),
 /// with suspend_cancel): the guest sees its suspend return early.
 pub fn resume(host: &Host, xs: &Xs, domid: u32) -> Result<(), Error> {
     host.hv.resume(domid)?;
+    // xenstored fires @releaseDomain once per shutdown: re-armed, the
+    // next suspend (by any toolstack) is seen again.
+    xs.resume_domain(domid)?;
     // Nothing may be left asking the guest to suspend again.
     let control = format!("/local/domain/{domid}/control/shutdown");
     if let Ok(Some(v)) = xs.try_read(&control)

@@ -226,7 +226,7 @@ pub(super) fn check_capability(xen: &Xen, want: &str) -> Result<(), Error> {
 
 /// libxl__arch_domain_create for PV: the memory map limit (so a
 /// ballooning guest may grow to maxmem), TSC mode default, 64-bit guest.
-fn arch_setup(xen: &Xen, dom: DomId, max_memkb: u64) -> Result<(), Error> {
+pub(super) fn arch_setup(xen: &Xen, dom: DomId, max_memkb: u64) -> Result<(), Error> {
     xen.set_memory_map(
         dom,
         &[abi::E820Entry {

@@ -7,8 +7,12 @@ mod build;
 mod build_hvm;
 mod dm;
 mod dom0;
+mod pv_image;
+mod restore;
+mod save;
 
 pub use dom0::XenDom0;
+pub use pv_image::PvImageError;
 
 use xen_sys::Xen;
 use xen_sys::abi::{self, DomainInfo};
@@ -140,6 +144,48 @@ impl Hypervisor for XenHypervisor {
 
     fn build(&self, domid: u32, spec: &BuildSpec) -> Result<Built, Error> {
         build::build(&self.xen, dom(domid)?, spec)
+    }
+
+    fn save_image(&self, domid: u32, out: &mut dyn std::io::Write) -> Result<(), Error> {
+        let d = dom(domid)?;
+        if self.xen.getdomaininfo(d)?.flags & abi::DOMINF_HVM_GUEST != 0 {
+            return Err(Error::Unsupported(
+                "saving the memory of PVH and HVM guests",
+            ));
+        }
+        crate::trace::timed(
+            || format!("save domain {domid}'s image"),
+            || save::save_pv(&self.xen, d, out),
+        )
+    }
+
+    fn restore_image(
+        &self,
+        domid: u32,
+        spec: &BuildSpec,
+        input: &mut dyn std::io::Read,
+    ) -> Result<Built, Error> {
+        if spec.kind != GuestKind::Pv {
+            return Err(Error::Unsupported("restoring PVH and HVM guests"));
+        }
+        crate::trace::timed(
+            || format!("restore domain {domid}'s image"),
+            || restore::restore_pv(&self.xen, dom(domid)?, spec, input),
+        )
+    }
+
+    /// As libxc's resume with the suspend cancelled: the guest's suspend
+    /// hypercall returns 1 (vCPU 0's rax), so it carries on with what it
+    /// had, then Xen lets the domain run.
+    fn resume(&self, domid: u32) -> Result<(), Error> {
+        let d = dom(domid)?;
+        if self.xen.getdomaininfo(d)?.flags & abi::DOMINF_HVM_GUEST != 0 {
+            return Err(Error::Unsupported("resuming suspended PVH and HVM guests"));
+        }
+        let mut ctx = self.xen.vcpu_context(d, 0)?;
+        ctx.user_regs.rax = 1;
+        self.xen.set_vcpu_context(d, 0, &ctx)?;
+        Ok(self.xen.resume_domain(d)?)
     }
 
     fn domains(&self) -> Result<Vec<DomInfo>, Error> {
