@@ -1601,11 +1601,11 @@ mod tests {
     /// headers (crates/sys/gen/layouts.sh).
     #[test]
     fn a_domain_list_batch_fills_one_page_and_no_more() {
-        let (room, info) = (header_room::<Sysctl>(), std::mem::size_of::<DomainInfo>());
-        let n = DOMAINS_PER_PAGE as usize;
+        let room = super::header_room::<Sysctl>();
+        let (info, n) = (size_of::<DomainInfo>(), super::DOMAINS_PER_PAGE as usize);
         assert!(n >= 16, "{n}");
-        assert!(room + n * info <= privcmd::PAGE);
-        assert!(room + (n + 1) * info > privcmd::PAGE);
+        assert!(room + n * info <= PAGE);
+        assert!(room + (n + 1) * info > PAGE);
     }
 
     #[test]
