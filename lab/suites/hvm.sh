@@ -198,4 +198,6 @@ if check wikifix-create "$XL_OURS" create "$G/wiki-fix.cfg"; then
 fi
 check wikifix-warns bash -c "'$XL_OURS' create -n '$G/wiki-fix.cfg' 2>&1 | grep -F 'xl.cfg(5) spells it \"qemu-xen\"'"
 
+# dom0's root is in memory: later suites (saverestore) need the room.
+rm -f /tmp/lab-wiki.qcow2 /tmp/lab-wikifix.qcow2 /tmp/lab-hvmdev.qcow2
 lab_summary
