@@ -68,12 +68,23 @@ impl Record {
         // that uuid that died is replaced, its domain being gone already
         // (the restart destroyed it first).
         let _ = fs::remove_file(&path);
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc_nofollow())
-            .open(&path)?;
+        let open = || {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc_nofollow())
+                .open(&path)
+        };
+        // Another create's finish may remove the directory, empty, between
+        // the two steps: make it again once.
+        let mut f = match open() {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::DirBuilder::new().mode(0o700).create(&d)?;
+                open()?
+            }
+            r => r?,
+        };
         // No fsync: the record only has to outlive processes, not the
         // machine (the domains go with it, and the run directory too).
         if let Err(e) = f.write_all(text.as_bytes()) {
@@ -89,7 +100,16 @@ impl Record {
 
 impl Drop for Record {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        remove_record(&self.path);
+    }
+}
+
+/// Removes a record, and its directory once empty: a finished or undone
+/// create leaves no trace on the host.
+fn remove_record(path: &Path) {
+    let _ = fs::remove_file(path);
+    if let Some(d) = path.parent() {
+        let _ = fs::remove_dir(d);
     }
 }
 
@@ -99,7 +119,7 @@ fn libc_nofollow() -> i32 {
 
 /// Removes the record of `uuid` (its guard has undone the create).
 pub fn forget(run: &Path, uuid: &[u8; 16]) {
-    let _ = fs::remove_file(record_path(run, uuid));
+    remove_record(&record_path(run, uuid));
 }
 
 /// A record's uuid and whether any process it names still runs.
@@ -163,7 +183,7 @@ pub fn reap_locked(host: &Host, xs: &Xs) -> Vec<String> {
         let (notes, undone) = destroy_created(host, xs, &uuid);
         said.extend(notes);
         if undone {
-            let _ = fs::remove_file(&path);
+            remove_record(&path);
         }
     }
     said
@@ -209,8 +229,16 @@ mod tests {
         let path = record_path(&run, &uuid);
         assert_eq!(read_record(&path), Some((uuid, true)));
         assert!(dead(&run).is_empty());
+        // Two creates at once: the directory stays while one is left.
+        let other = Record::begin(&run, &[8u8; 16], &[me]).unwrap();
         r.finish();
         assert!(!path.exists());
+        assert!(dir(&run).is_dir());
+        other.finish();
+        assert!(
+            !dir(&run).exists(),
+            "the last record takes its directory along"
+        );
         fs::remove_dir_all(run).unwrap();
     }
 
