@@ -50,6 +50,18 @@ struct Running {
 const BACKLOG_MAX: usize = 64 * 1024;
 
 impl Running {
+    /// A guest just loaded (booted or restored), before any console connects.
+    fn loaded(guest: Guest, resumed: bool) -> Running {
+        Running {
+            guest,
+            console: None,
+            serial: None,
+            dm: false,
+            backlog: Vec::new(),
+            resumed,
+        }
+    }
+
     fn emit(&mut self, data: &[u8]) {
         match self.out() {
             Some(p) => p.write(data),
@@ -499,17 +511,7 @@ fn handle(sim: &Sim, req: Request) -> Result<String, String> {
                 spec.target_memkb,
                 spec.online_vcpus,
             );
-            w.guests.insert(
-                domid,
-                Running {
-                    guest,
-                    console: None,
-                    serial: None,
-                    dm: false,
-                    backlog: Vec::new(),
-                    resumed: false,
-                },
-            );
+            w.guests.insert(domid, Running::loaded(guest, false));
             ok(rings(domid))
         }
         Request::SaveGuest(domid) => {
@@ -540,17 +542,7 @@ fn handle(sim: &Sim, req: Request) -> Result<String, String> {
             w.host.get_mut(domid).map_err(e)?.max_memkb = spec.max_memkb + 1024;
             let mut guest = saved.guest;
             guest.resumed();
-            w.guests.insert(
-                domid,
-                Running {
-                    guest,
-                    console: None,
-                    serial: None,
-                    dm: false,
-                    backlog: Vec::new(),
-                    resumed: true,
-                },
-            );
+            w.guests.insert(domid, Running::loaded(guest, true));
             ok(rings(domid))
         }
         Request::Resume(domid) => {

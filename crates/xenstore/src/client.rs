@@ -264,8 +264,7 @@ impl Xs {
     /// kept reply never hides a change of ours.
     pub fn prefetch(&self, requests: &[(Op, &str)]) -> Result<(), Error> {
         let started = tracing();
-        let mut keys = Vec::with_capacity(requests.len());
-        let mut msgs = Vec::with_capacity(requests.len());
+        let mut asked = Vec::with_capacity(requests.len());
         for &(op, path) in requests {
             if !matches!(op, Op::Read | Op::Directory) {
                 return Err(Error::Protocol {
@@ -274,18 +273,14 @@ impl Xs {
                     detail: "only reads can be prefetched".into(),
                 });
             }
-            let payload = join_args([arg(op, path)?]);
-            let req_id = self.next_req.fetch_add(1, Ordering::Relaxed);
-            let msg = Message::new(op, req_id, 0, payload.clone());
-            msgs.push(msg.encode().map_err(|_| Error::TooLarge {
-                op,
-                target: path.to_owned(),
-                len: path.len(),
-            })?);
-            keys.push((req_id, (op, payload)));
+            asked.push((op, path, join_args([arg(op, path)?])));
         }
-        self.write_messages(&msgs)?;
-        let mut kept = HashMap::with_capacity(keys.len());
+        let ids = self.send_pipelined(0, &asked)?;
+        let keys = ids
+            .into_iter()
+            .zip(asked)
+            .map(|(req_id, (op, _, payload))| (req_id, (op, payload)));
+        let mut kept = HashMap::with_capacity(requests.len());
         for (req_id, key) in keys {
             kept.insert(key, self.await_reply(req_id)?);
         }
@@ -480,6 +475,29 @@ impl Xs {
         }
     }
 
+    /// Encodes requests (operation, target for errors, payload) within
+    /// transaction `tx_id` (0 for none) and sends them back to back;
+    /// returns their request ids, in order.
+    fn send_pipelined(&self, tx_id: u32, reqs: &[(Op, &str, Vec<u8>)]) -> Result<Vec<u32>, Error> {
+        let mut ids = Vec::with_capacity(reqs.len());
+        let mut msgs = Vec::with_capacity(reqs.len());
+        for (op, target, payload) in reqs {
+            if payload.len() > PAYLOAD_MAX {
+                return Err(Error::TooLarge {
+                    op: *op,
+                    target: (*target).to_owned(),
+                    len: payload.len(),
+                });
+            }
+            let req_id = self.next_req.fetch_add(1, Ordering::Relaxed);
+            let msg = Message::new(*op, req_id, tx_id, payload.clone());
+            msgs.push(msg.encode().expect("size checked above"));
+            ids.push(req_id);
+        }
+        self.write_messages(&msgs)?;
+        Ok(ids)
+    }
+
     /// Sends encoded requests back to back: in one write over a socket,
     /// one write each otherwise (the kernel's /dev/xen/xenbus takes one
     /// message per write and drops the rest of a longer one).
@@ -513,32 +531,28 @@ impl Xs {
     }
 
     fn read_many_untraced(&self, paths: &[String]) -> Result<Vec<Option<String>>, Error> {
+        let payloads = paths
+            .iter()
+            .map(|p| Ok(join_args([arg(Op::Read, p)?])))
+            .collect::<Result<Vec<_>, Error>>()?;
         // Each path's reply: kept from a prefetch, or asked for now.
-        let mut pending: Vec<Result<Message, u32>> = Vec::with_capacity(paths.len());
-        {
-            let mut msgs = Vec::with_capacity(paths.len());
-            for p in paths {
-                let payload = join_args([arg(Op::Read, p)?]);
-                if let Some(kept) = self.take_prefetched(Op::Read, 0, &payload) {
-                    pending.push(Ok(kept));
-                    continue;
-                }
-                let req_id = self.next_req.fetch_add(1, Ordering::Relaxed);
-                let msg = Message::new(Op::Read, req_id, 0, payload);
-                msgs.push(msg.encode().map_err(|_| Error::TooLarge {
-                    op: Op::Read,
-                    target: p.clone(),
-                    len: p.len(),
-                })?);
-                pending.push(Err(req_id));
-            }
-            self.write_messages(&msgs)?;
-        }
-        let mut out = Vec::with_capacity(pending.len());
-        for (reply, path) in pending.into_iter().zip(paths) {
-            let reply = match reply {
-                Ok(kept) => kept,
-                Err(req_id) => self.await_reply(req_id)?,
+        let kept: Vec<Option<Message>> = payloads
+            .iter()
+            .map(|payload| self.take_prefetched(Op::Read, 0, payload))
+            .collect();
+        let asked: Vec<(Op, &str, Vec<u8>)> = kept
+            .iter()
+            .zip(paths)
+            .zip(payloads)
+            .filter(|((k, _), _)| k.is_none())
+            .map(|((_, p), payload)| (Op::Read, p.as_str(), payload))
+            .collect();
+        let mut ids = self.send_pipelined(0, &asked)?.into_iter();
+        let mut out = Vec::with_capacity(paths.len());
+        for (kept, path) in kept.into_iter().zip(paths) {
+            let reply = match kept {
+                Some(m) => m,
+                None => self.await_reply(ids.next().expect("one id per request sent"))?,
             };
             match reply.op {
                 Op::Read => out.push(Some(String::from_utf8_lossy(&reply.payload).into_owned())),
@@ -588,22 +602,11 @@ impl Xs {
         for r in reqs {
             self.take_prefetched(r.op, tx_id, &r.payload);
         }
-        let mut ids = Vec::with_capacity(reqs.len());
-        let mut msgs = Vec::with_capacity(reqs.len());
-        for r in reqs {
-            if r.payload.len() > PAYLOAD_MAX {
-                return Err(Error::TooLarge {
-                    op: r.op,
-                    target: r.target.clone(),
-                    len: r.payload.len(),
-                });
-            }
-            let req_id = self.next_req.fetch_add(1, Ordering::Relaxed);
-            let msg = Message::new(r.op, req_id, tx_id, r.payload.clone());
-            msgs.push(msg.encode().expect("size checked above"));
-            ids.push(req_id);
-        }
-        self.write_messages(&msgs)?;
+        let asked: Vec<(Op, &str, Vec<u8>)> = reqs
+            .iter()
+            .map(|r| (r.op, r.target.as_str(), r.payload.clone()))
+            .collect();
+        let ids = self.send_pipelined(tx_id, &asked)?;
         let mut first_error = None;
         for (req_id, r) in ids.into_iter().zip(reqs) {
             let reply = self.await_reply(req_id)?;
