@@ -1361,3 +1361,26 @@ fn thirty_parallel_creates_share_the_host_and_leave_nothing() {
     }
     assert_eq!(h.holdings(), before);
 }
+
+#[test]
+fn vvv_tells_each_xenstore_round_trip_and_the_time_taken() {
+    let h = Host::new();
+    h.create("web", "");
+    let o = h.xl(&["-vvv", "list"]);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    // Every line: milliseconds since start, then what was done and its time.
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("xl: [") && l.contains("] xenstore ") && l.ends_with(" ms)")),
+        "{err}"
+    );
+    assert!(err.contains("] list: exit status 0 ("), "{err}");
+    let quiet = h.xl(&["list"]);
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    h.ok(&["destroy", "web"]);
+}
