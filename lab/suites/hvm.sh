@@ -36,8 +36,7 @@ if [ -d "$X420/usr/lib/xen-4.20" ]; then
 fi
 # Before a "nothing left behind" snapshot: monitors of earlier guests take a moment to go.
 settle() {
-  local i
-  for i in $(seq 30); do
+  for _ in $(seq 30); do
     ps -eo args | grep -q 'xl-[o]urs ' || return 0
     sleep 1
   done
@@ -49,7 +48,7 @@ settle() {
 hvm_state() {
   host_state
   xenstore-ls -f /local/domain/0/device-model 2>/dev/null | grep -v '^/local/domain/0/device-model/0/' || true
-  ls /var/run/xen | grep '^qmp' || true
+  names_in /var/run/xen | grep '^qmp' || true
 }
 
 # QEMU's argv of domain NAME, one word a line, the domid masked.

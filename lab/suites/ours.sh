@@ -213,7 +213,7 @@ fi
 host_state() {  # xenstore, libxl files, device models, loop devices, vifs
   xenstore-ls -f | grep -v -E '^/local/domain/0/(memory|device-model)' | sort
   ls /var/lib/xen | sort
-  ls /var/run/xen | grep -v -E '^(domid-history|xenconsoled.pid|xenstored.pid)$' | sort
+  names_in /var/run/xen | grep -v -E '^(domid-history|xenconsoled.pid|xenstored.pid)$' | sort
   echo "device models: $(ps -eo args | grep -c '^/usr/[l]ibexec/xen-qemu-system')"
   losetup -a
   ip -o link | awk '{print $2}' | grep -E '^vif' || true
