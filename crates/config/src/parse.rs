@@ -143,9 +143,70 @@ fn type_prefix(buf: &str, full: &str) -> bool {
     full.starts_with(buf)
 }
 
+/// The recipe: each phase reads its keys in xl's order (the goldens guard
+/// that order: warnings are printed as keys are read).
 fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> {
-    let mut c = CreateInfo::default();
+    let (mut c, exec_ssid_label) = security_labels(p, g);
+    let dtype = domain_type(p)?;
+    identity(p, &mut c)?;
+    let mut b = new_build_info(p, g, dtype, exec_ssid_label);
+    sched_params(p, &mut b);
+    memory_and_vcpus(p, &mut b)?;
+    cpu_affinities(p, &mut b, host)?;
+    grant_limits(p, g, &mut b)?;
+    let actions = lifecycle_actions(p)?;
+    pv_e820_host(p, &mut b);
+    let pcidevs = pci_devices(p, &mut b, dtype)?;
+    let dtdevs = p.list_items("dtdev", false).unwrap_or_default();
+    passthrough(p, &mut c)?;
+    memory_extras_and_tsc(p, &mut b)?;
+    clock_video_and_events(p, &mut b);
+    kernel_and_bootloader(p, &mut c, &mut b);
+    timer_mode(p, &mut b, dtype)?;
+    p.defbool_into("nestedhvm", &mut b.nested_hvm);
+    firmware(p, &mut b, dtype, host)?;
+    altp2m_and_vmtrace(p, &mut b)?;
+    io_resources(p, &mut b)?;
+    let disks = disks(p)?;
+    let p9s = parse_p9(p)?;
+    let vtpms = parse_vtpm(p)?;
+    let channels = parse_channels(p)?;
+    let nics = nics(p, g)?;
+    let (mut vfbs, mut vkbs) = vfbs_and_vkbs(p);
+    parse_cpuid(p);
+    device_model(p, &mut b, dtype)?;
+    top_level_display(p, &mut b, dtype, &mut vfbs, &mut vkbs);
+    p.defbool_into("dm_restrict", &mut b.dm_restrict);
+    if let TypeInfo::Hvm(h) = &mut b.u {
+        hvm_devices(p, h)?;
+    }
+    arm_options(p, &mut b)?;
+    compat_and_vpmu(p, &mut c, &mut b);
 
+    Ok(DomainConfig {
+        c_info: c,
+        b_info: b,
+        disks,
+        nics,
+        pcidevs,
+        dtdevs,
+        vfbs,
+        vkbs,
+        vtpms,
+        p9s,
+        channels,
+        on_poweroff: actions[0],
+        on_reboot: actions[1],
+        on_watchdog: actions[2],
+        on_crash: actions[3],
+        on_soft_reset: actions[4],
+    })
+}
+
+/// `init_seclabel`/`seclabel`: the second is the exec label when both are
+/// given.
+fn security_labels(p: &mut P<'_>, g: &Globals) -> (CreateInfo, Option<String>) {
+    let mut c = CreateInfo::default();
     if p.cfg.string("init_seclabel", false, p.r).is_ok() {
         c.ssid_label = p.string("init_seclabel");
     }
@@ -158,7 +219,11 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         }
     }
     c.run_hotplug_scripts = Some(g.run_hotplug_scripts);
+    (c, exec_ssid_label)
+}
 
+/// `type` and the older `builder`, which must agree.
+fn domain_type(p: &mut P<'_>) -> Result<DomainType, Exit> {
     let mut dtype = None;
     if let Some(t) = p.string("type") {
         dtype = Some(if type_prefix(&t, "hvm") {
@@ -187,8 +252,11 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         }
         dtype = Some(bt);
     }
-    let dtype = dtype.unwrap_or(DomainType::Pv);
+    Ok(dtype.unwrap_or(DomainType::Pv))
+}
 
+/// `hap`, `name` (required), `uuid` (made when absent), `oos`, `pool`.
+fn identity(p: &mut P<'_>, c: &mut CreateInfo) -> Result<(), Exit> {
     p.defbool_into("hap", &mut c.hap);
     match p.string("name") {
         Some(n) => c.name = n,
@@ -203,7 +271,17 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     }
     p.defbool_into("oos", &mut c.oos);
     p.string_into("pool", &mut c.pool_name);
+    Ok(())
+}
 
+/// The build info of `dtype`, with the PVH shim keys and xl.conf's
+/// `blkdev_start`.
+fn new_build_info(
+    p: &mut P<'_>,
+    g: &Globals,
+    dtype: DomainType,
+    exec_ssid_label: Option<String>,
+) -> BuildInfo {
     let mut b = BuildInfo::new(dtype);
     b.exec_ssid_label = exec_ssid_label;
     if let TypeInfo::Pvh(pvh) = &mut b.u {
@@ -215,7 +293,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         b.u = TypeInfo::Pvh(v);
     }
     b.blkdev_start = g.blkdev_start.clone();
+    b
+}
 
+fn sched_params(p: &mut P<'_>, b: &mut BuildInfo) {
     let s = &mut b.sched_params;
     for (k, slot) in [
         ("cpu_weight", &mut s.weight),
@@ -230,7 +311,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             *slot = Some(i64::from(l as i32));
         }
     }
+}
 
+/// `memory`, `maxmem`, `vcpus`, `maxvcpus`, `vuart`, and their defaults.
+fn memory_and_vcpus(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exit> {
     if let Some(l) = p.long("memory") {
         b.target_memkb = Some((l as u64).wrapping_mul(1024));
     }
@@ -260,7 +344,11 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     if b.max_vcpus < vcpus {
         return Err(p.fatal(1, "xl: maxvcpus < vcpus"));
     }
+    Ok(())
+}
 
+/// `cpus` and `cpus_soft`, each a list or a string.
+fn cpu_affinities(p: &mut P<'_>, b: &mut BuildInfo, host: &Host) -> Result<(), Exit> {
     for (key, hard) in [("cpus", true), ("cpus_soft", false)] {
         let list = p.cfg.list(key, true, p.r).ok().map(|l| l.to_vec());
         let string = if list.is_none() {
@@ -269,10 +357,15 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             None
         };
         if list.is_some() || string.is_some() {
-            vcpu_affinity(p, &mut b, list.as_deref(), string.as_deref(), hard, host)?;
+            vcpu_affinity(p, b, list.as_deref(), string.as_deref(), hard, host)?;
         }
     }
+    Ok(())
+}
 
+/// Grant table limits, xl.conf's when the config has none; xl.conf's
+/// claim mode.
+fn grant_limits(p: &mut P<'_>, g: &Globals, b: &mut BuildInfo) -> Result<(), Exit> {
     for (k, slot) in [
         ("max_grant_frames", 0usize),
         ("max_maptrack_frames", 1),
@@ -293,7 +386,11 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         }
     }
     b.claim_mode = Some(g.claim_mode);
+    Ok(())
+}
 
+/// `on_poweroff`, `on_reboot`, `on_watchdog`, `on_crash`, `on_soft_reset`.
+fn lifecycle_actions(p: &mut P<'_>) -> Result<[Action; 5], Exit> {
     let mut actions = [Action::Destroy; 5];
     for (i, (k, default)) in [
         ("on_poweroff", "destroy"),
@@ -311,13 +408,20 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             None => return Err(p.fatal(1, format!("Unknown {k} action \"{v}\" specified"))),
         }
     }
+    Ok(actions)
+}
 
+fn pv_e820_host(p: &mut P<'_>, b: &mut BuildInfo) {
     if let TypeInfo::Pv(pv) = &mut b.u {
         let mut e = pv.e820_host;
         p.defbool_into("e820_host", &mut e);
         pv.e820_host = e;
     }
+}
 
+/// The `pci` list with the global `pci_*` defaults and the `rdm` policy;
+/// a PV guest with devices gets the host's e820.
+fn pci_devices(p: &mut P<'_>, b: &mut BuildInfo, dtype: DomainType) -> Result<Vec<Pci>, Exit> {
     let pci_msitranslate = p.long("pci_msitranslate").unwrap_or(0) != 0;
     let pci_power_mgmt = p.long("pci_power_mgmt").unwrap_or(0) != 0;
     let pci_permissive = p.long("pci_permissive").unwrap_or(0) != 0;
@@ -366,9 +470,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             pv.e820_host = Some(true);
         }
     }
+    Ok(pcidevs)
+}
 
-    let dtdevs = p.list_items("dtdev", false).unwrap_or_default();
-
+fn passthrough(p: &mut P<'_>, c: &mut CreateInfo) -> Result<(), Exit> {
     if let Some(v) = p.string("passthrough") {
         c.passthrough = Some(match v.to_ascii_lowercase().as_str() {
             "default" => "default",
@@ -379,7 +484,12 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             _ => return Err(p.fatal(1, format!("ERROR: unknown passthrough option '{v}'"))),
         });
     }
+    Ok(())
+}
 
+/// `shadow_memory`, `nomigrate`, and `tsc_mode` (a name, or a deprecated
+/// number).
+fn memory_extras_and_tsc(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exit> {
     if let Some(l) = p.long("shadow_memory") {
         b.shadow_memkb = Some((l as u64).wrapping_mul(1024));
     }
@@ -405,7 +515,12 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             }
         }
     }
+    Ok(())
+}
 
+/// `rtc_timeoffset`, the ignored `vncviewer`, `localtime`, `videoram`,
+/// `max_event_channels`.
+fn clock_video_and_events(p: &mut P<'_>, b: &mut BuildInfo) {
     if let Some(l) = p.long("rtc_timeoffset") {
         b.rtc_timeoffset = l as u32;
     }
@@ -421,7 +536,11 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     if let Some(l) = p.long("max_event_channels") {
         b.event_channels = l as u32;
     }
+}
 
+/// The kernel, its ramdisk and command line, `driver_domain`, `acpi`, and
+/// the bootloader with its arguments (a list, or a deprecated string).
+fn kernel_and_bootloader(p: &mut P<'_>, c: &mut CreateInfo, b: &mut BuildInfo) {
     b.kernel = p.string("kernel");
     b.ramdisk = p.string("ramdisk");
     b.device_tree = p.string("device_tree");
@@ -446,19 +565,25 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             }
         }
     }
+}
 
+/// `timer_mode`, a name or a deprecated number; refused for PV guests.
+fn timer_mode(p: &mut P<'_>, b: &mut BuildInfo, dtype: DomainType) -> Result<(), Exit> {
     const TIMER: [&str; 4] = [
         "delay_for_missed_ticks",
         "no_delay_for_missed_ticks",
         "no_missed_ticks_pending",
         "one_missed_tick_pending",
     ];
+    let not_for_pv = |p: &mut P<'_>| {
+        p.fatal(
+            EXIT_FAIL,
+            "ERROR: \"timer_mode\" option is not supported for PV guests.",
+        )
+    };
     if let Ok(l) = p.cfg.long("timer_mode", true, p.r) {
         if dtype == DomainType::Pv {
-            return Err(p.fatal(
-                EXIT_FAIL,
-                "ERROR: \"timer_mode\" option is not supported for PV guests.",
-            ));
+            return Err(not_for_pv(p));
         }
         let name = match l {
             -1 => Some("unknown"),
@@ -474,10 +599,7 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         }
     } else if let Some(v) = p.string("timer_mode") {
         if dtype == DomainType::Pv {
-            return Err(p.fatal(
-                EXIT_FAIL,
-                "ERROR: \"timer_mode\" option is not supported for PV guests.",
-            ));
+            return Err(not_for_pv(p));
         }
         match TIMER.iter().find(|t| t.eq_ignore_ascii_case(&v)) {
             Some(t) => b.timer_mode = Some(t),
@@ -489,10 +611,14 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             }
         }
     }
-    p.defbool_into("nestedhvm", &mut b.nested_hvm);
+    Ok(())
+}
 
+/// HVM firmware and platform keys; for PV/PVH, `firmware` names a PvGrub
+/// image, and a kernel or bootloader is required.
+fn firmware(p: &mut P<'_>, b: &mut BuildInfo, dtype: DomainType, host: &Host) -> Result<(), Exit> {
     match dtype {
-        DomainType::Hvm => hvm_firmware_and_platform(p, &mut b)?,
+        DomainType::Hvm => hvm_firmware_and_platform(p, b)?,
         DomainType::Pv | DomainType::Pvh => {
             if let Some(fw) = p.string("firmware") {
                 if b.kernel.is_some() {
@@ -510,7 +636,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             }
         }
     }
+    Ok(())
+}
 
+fn altp2m_and_vmtrace(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exit> {
     const ALTP2M: [&str; 4] = ["disabled", "mixed", "external", "limited"];
     if let Ok(l) = p.cfg.long("altp2m", true, p.r) {
         match usize::try_from(l).ok().and_then(|i| ALTP2M.get(i)) {
@@ -528,9 +657,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     {
         b.vmtrace_buf_kb = i64::from(l as i32);
     }
+    Ok(())
+}
 
-    io_resources(p, &mut b)?;
-
+fn disks(p: &mut P<'_>) -> Result<Vec<Disk>, Exit> {
     let source = p.cfg.source.clone();
     let mut disks = Vec::new();
     if let Ok(items) = p.list_items("disk", false) {
@@ -541,11 +671,13 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             }
         }
     }
+    Ok(disks)
+}
 
-    let p9s = parse_p9(p)?;
-    let vtpms = parse_vtpm(p)?;
-    let channels = parse_channels(p)?;
-
+/// The `vif` list, each with xl.conf's defaults; `vif2` is only warned
+/// about.
+fn nics(p: &mut P<'_>, g: &Globals) -> Result<Vec<Nic>, Exit> {
+    let source = p.cfg.source.clone();
     let mut nics = Vec::new();
     if let Ok(items) = p.list_items("vif", false) {
         for (i, spec) in items.iter().enumerate() {
@@ -571,7 +703,11 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     if p.cfg.list("vif2", false, p.r).is_ok() {
         p.r.line("WARNING: vif2: netchannel2 is deprecated and not supported by xl");
     }
+    Ok(nics)
+}
 
+/// The `vfb` list; each framebuffer brings a keyboard.
+fn vfbs_and_vkbs(p: &mut P<'_>) -> (Vec<Vfb>, Vec<Vkb>) {
     let mut vfbs = Vec::new();
     let mut vkbs = Vec::new();
     if let Ok(items) = p.list_items("vfb", false) {
@@ -581,32 +717,40 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
                 ..Vfb::default()
             };
             vkbs.push(Vkb { devid: i as i64 });
-            for tok in spec.split(',').filter(|t| !t.is_empty()) {
-                let tok = tok.trim_start_matches(' ');
-                let Some((k, v)) = tok.split_once('=') else {
-                    break;
-                };
-                let atoi = || crate::value::strtol(v.as_bytes(), 10).0 as i32;
-                match k {
-                    "vnc" => vfb.vnc.enable = Some(atoi() != 0),
-                    "vnclisten" => vfb.vnc.listen = Some(v.to_string()),
-                    "vncpasswd" => vfb.vnc.passwd = Some(v.to_string()),
-                    "vncdisplay" => vfb.vnc.display = i64::from(atoi()),
-                    "vncunused" => vfb.vnc.findunused = Some(atoi() != 0),
-                    "keymap" => vfb.keymap = Some(v.to_string()),
-                    "sdl" => vfb.sdl.enable = Some(atoi() != 0),
-                    "opengl" => vfb.sdl.opengl = Some(atoi() != 0),
-                    "display" => vfb.sdl.display = Some(v.to_string()),
-                    "xauthority" => vfb.sdl.xauthority = Some(v.to_string()),
-                    _ => {}
-                }
-            }
+            vfb_tokens(&mut vfb, spec);
             vfbs.push(vfb);
         }
     }
+    (vfbs, vkbs)
+}
 
-    parse_cpuid(p);
+/// `key=value` tokens of one vfb spec; the first token without `=` ends it.
+fn vfb_tokens(vfb: &mut Vfb, spec: &str) {
+    for tok in spec.split(',').filter(|t| !t.is_empty()) {
+        let tok = tok.trim_start_matches(' ');
+        let Some((k, v)) = tok.split_once('=') else {
+            break;
+        };
+        let atoi = || crate::value::strtol(v.as_bytes(), 10).0 as i32;
+        match k {
+            "vnc" => vfb.vnc.enable = Some(atoi() != 0),
+            "vnclisten" => vfb.vnc.listen = Some(v.to_string()),
+            "vncpasswd" => vfb.vnc.passwd = Some(v.to_string()),
+            "vncdisplay" => vfb.vnc.display = i64::from(atoi()),
+            "vncunused" => vfb.vnc.findunused = Some(atoi() != 0),
+            "keymap" => vfb.keymap = Some(v.to_string()),
+            "sdl" => vfb.sdl.enable = Some(atoi() != 0),
+            "opengl" => vfb.sdl.opengl = Some(atoi() != 0),
+            "display" => vfb.sdl.display = Some(v.to_string()),
+            "xauthority" => vfb.sdl.xauthority = Some(v.to_string()),
+            _ => {}
+        }
+    }
+}
 
+/// The device model: the ignored `device_model`, the override and its
+/// version, stub domain keys and the extra arguments.
+fn device_model(p: &mut P<'_>, b: &mut BuildInfo, dtype: DomainType) -> Result<(), Exit> {
     if let Some(dm) = p.string("device_model") {
         p.r.line("WARNING: ignoring device_model directive.");
         p.r.line("WARNING: Use \"device_model_override\" instead if you really want a non-default device_model");
@@ -621,6 +765,12 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         }
     }
     b.device_model = p.string("device_model_override");
+    device_model_version(p, b)?;
+    stubdomain(p, b);
+    device_model_args(p, b)
+}
+
+fn device_model_version(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exit> {
     if let Some(v) = p.string("device_model_version") {
         // libxl's own names (what `xl list -l` prints, and what some guides
         // tell users to write) are rejected by xl; we take them with a warning.
@@ -641,6 +791,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     } else if b.device_model.is_some() {
         p.r.line("WARNING: device model override given without specific DM version");
     }
+    Ok(())
+}
+
+fn stubdomain(p: &mut P<'_>, b: &mut BuildInfo) {
     p.defbool_into(
         "device_model_stubdomain_override",
         &mut b.device_model_stubdomain,
@@ -658,6 +812,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     if let Some(l) = p.long("stubdomain_memory") {
         b.stubdomain_memkb = Some((l as u64).wrapping_mul(1024));
     }
+}
+
+/// `device_model_args`, `_pv` and `_hvm`.
+fn device_model_args(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exit> {
     for (suffix, slot) in [("", 0), ("_pv", 1), ("_hvm", 2)] {
         let key = format!("device_model_args{suffix}");
         match p.cfg.list(&key, false, p.r) {
@@ -680,7 +838,18 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             }
         }
     }
+    Ok(())
+}
 
+/// The top-level `vnc`/`sdl` keys: a PV guest without a vfb gets one from
+/// them; an HVM guest keeps them for its emulated display.
+fn top_level_display(
+    p: &mut P<'_>,
+    b: &mut BuildInfo,
+    dtype: DomainType,
+    vfbs: &mut Vec<Vfb>,
+    vkbs: &mut Vec<Vkb>,
+) {
     if dtype == DomainType::Pv && vfbs.is_empty() {
         if p.long("vnc").unwrap_or(0) != 0 {
             let mut vfb = Vfb {
@@ -703,12 +872,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         top_level_vnc(p, &mut vnc);
         top_level_sdl(p, &mut sdl);
     }
-    p.defbool_into("dm_restrict", &mut b.dm_restrict);
+}
 
-    if let TypeInfo::Hvm(h) = &mut b.u {
-        hvm_devices(p, h)?;
-    }
-
+/// `gic_version` and `tee`, read on every architecture.
+fn arm_options(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exit> {
     if let Ok(v) = p.cfg.string("gic_version", true, p.r) {
         let v = v.to_string();
         b.gic_version = Some(match v.to_ascii_lowercase().as_str() {
@@ -728,7 +895,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         })
         .filter(|v| *v != "none");
     }
+    Ok(())
+}
 
+fn compat_and_vpmu(p: &mut P<'_>, c: &mut CreateInfo, b: &mut BuildInfo) {
     p.defbool_into(
         "xend_suspend_evtchn_compat",
         &mut c.xend_suspend_evtchn_compat,
@@ -741,25 +911,6 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         );
     }
     p.defbool_into("vpmu", &mut b.vpmu);
-
-    Ok(DomainConfig {
-        c_info: c,
-        b_info: b,
-        disks,
-        nics,
-        pcidevs,
-        dtdevs,
-        vfbs,
-        vkbs,
-        vtpms,
-        p9s,
-        channels,
-        on_poweroff: actions[0],
-        on_reboot: actions[1],
-        on_watchdog: actions[2],
-        on_crash: actions[3],
-        on_soft_reset: actions[4],
-    })
 }
 
 fn parse_cmdline(p: &mut P<'_>) -> Option<String> {
