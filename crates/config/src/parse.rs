@@ -1153,13 +1153,6 @@ fn hvm_firmware_and_platform(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exi
     };
     p.string_into("firmware_override", &mut h.firmware);
     p.string_into("bios_path_override", &mut h.system_firmware);
-    let bios_of = |s: &str| match s.to_ascii_lowercase().as_str() {
-        "rombios" => Some("rombios"),
-        "seabios" => Some("seabios"),
-        "ovmf" => Some("ovmf"),
-        "unknown" => Some("unknown"),
-        _ => None,
-    };
     if let Some(v) = p.string("bios") {
         match bios_of(&v) {
             Some(x) => h.bios = (x != "unknown").then_some(x),
@@ -1177,6 +1170,56 @@ fn hvm_firmware_and_platform(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exi
     p.defbool_into("vpt_align", &mut h.vpt_align);
     p.defbool_into("apic", &mut b.apic);
 
+    viridian(p, h)?;
+
+    if let Some(l) = p.long("mmio_hole") {
+        let kb = (l as u64).wrapping_mul(1024);
+        let bytes = kb.wrapping_mul(1024);
+        // HVM_BELOW_4G_MMIO_LENGTH (256 MiB) ..= HVM_BELOW_4G_MMIO_START (3 GiB)
+        if !(0x1000_0000..=0xF000_0000).contains(&bytes) {
+            return Err(p.fatal(1, format!("ERROR: invalid value {l} for \"mmio_hole\"")));
+        }
+        h.mmio_hole_memkb = Some(kb);
+    }
+    if let Some(v) = p.defbool("altp2mhvm") {
+        h.altp2m = Some(v);
+        p.r.line("WARNING: Specifying \"altp2mhvm\" is deprecated. Please use \"altp2m\" instead.");
+    }
+    p.string_into("smbios_firmware", &mut h.smbios_firmware);
+    p.string_into("acpi_firmware", &mut h.acpi_firmware);
+    ms_vm_genid(p, h)?;
+    if let Some(l) = p.long("rdm_mem_boundary") {
+        h.rdm_mem_boundary_memkb = Some((l as u64).wrapping_mul(1024));
+    }
+    mca_caps(p, h)?;
+    if let Some(fw) = p.string("firmware") {
+        match bios_of(&fw) {
+            Some(x) => h.bios = (x != "unknown").then_some(x),
+            None => {
+                if type_prefix(&fw, "uefi") {
+                    h.bios = Some("ovmf");
+                } else if !type_prefix(&fw, "bios") {
+                    h.firmware = Some(fw);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn bios_of(s: &str) -> Option<&'static str> {
+    match s.to_ascii_lowercase().as_str() {
+        "rombios" => Some("rombios"),
+        "seabios" => Some("seabios"),
+        "ovmf" => Some("ovmf"),
+        "unknown" => Some("unknown"),
+        _ => None,
+    }
+}
+
+/// `viridian`: a list of enlightenment groups (`all`, `defaults`, names,
+/// `!name`), or a boolean.
+fn viridian(p: &mut P<'_>, h: &mut HvmInfo) -> Result<(), Exit> {
     match p.cfg.list("viridian", true, p.r).map(<[Value]>::to_vec) {
         Ok(list) => {
             let mut enable = [false; 64];
@@ -1222,21 +1265,11 @@ fn hvm_firmware_and_platform(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exi
         }
     }
 
-    if let Some(l) = p.long("mmio_hole") {
-        let kb = (l as u64).wrapping_mul(1024);
-        let bytes = kb.wrapping_mul(1024);
-        // HVM_BELOW_4G_MMIO_LENGTH (256 MiB) ..= HVM_BELOW_4G_MMIO_START (3 GiB)
-        if !(0x1000_0000..=0xF000_0000).contains(&bytes) {
-            return Err(p.fatal(1, format!("ERROR: invalid value {l} for \"mmio_hole\"")));
-        }
-        h.mmio_hole_memkb = Some(kb);
-    }
-    if let Some(v) = p.defbool("altp2mhvm") {
-        h.altp2m = Some(v);
-        p.r.line("WARNING: Specifying \"altp2mhvm\" is deprecated. Please use \"altp2m\" instead.");
-    }
-    p.string_into("smbios_firmware", &mut h.smbios_firmware);
-    p.string_into("acpi_firmware", &mut h.acpi_firmware);
+    Ok(())
+}
+
+/// `ms_vm_genid`: "generate" makes one, "none" leaves it out.
+fn ms_vm_genid(p: &mut P<'_>, h: &mut HvmInfo) -> Result<(), Exit> {
     if let Some(v) = p.string("ms_vm_genid") {
         match v.as_str() {
             "generate" => {
@@ -1253,9 +1286,10 @@ fn hvm_firmware_and_platform(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exi
             }
         }
     }
-    if let Some(l) = p.long("rdm_mem_boundary") {
-        h.rdm_mem_boundary_memkb = Some((l as u64).wrapping_mul(1024));
-    }
+    Ok(())
+}
+
+fn mca_caps(p: &mut P<'_>, h: &mut HvmInfo) -> Result<(), Exit> {
     match p.cfg.list("mca_caps", true, p.r).map(<[Value]>::to_vec) {
         Ok(list) => {
             for item in Config::string_items(&list) {
@@ -1271,18 +1305,6 @@ fn hvm_firmware_and_platform(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exi
         }
         Err(Lookup::Absent) => {}
         Err(Lookup::Invalid) => return Err(p.fatal(EXIT_FAIL, "ERROR: unable to parse mca_caps.")),
-    }
-    if let Some(fw) = p.string("firmware") {
-        match bios_of(&fw) {
-            Some(x) => h.bios = (x != "unknown").then_some(x),
-            None => {
-                if type_prefix(&fw, "uefi") {
-                    h.bios = Some("ovmf");
-                } else if !type_prefix(&fw, "bios") {
-                    h.firmware = Some(fw);
-                }
-            }
-        }
     }
     Ok(())
 }
