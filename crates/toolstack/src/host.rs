@@ -49,7 +49,7 @@ pub struct HostPaths {
     pub lockfile: PathBuf,
     /// Hotplug scripts: /etc/xen/scripts.
     pub scripts: PathBuf,
-    /// Console clients' locks (xenconsole.<domid>): /var/lock.
+    /// Console clients' locks (`xenconsole.<domid>`): /var/lock.
     pub locks: PathBuf,
     /// The qemu-xen device model (libxl's QEMU_XEN_PATH).
     pub qemu_xen: PathBuf,

@@ -293,7 +293,7 @@ pub struct HotplugDevice {
     pub kind: String,
     pub domid: u32,
     pub devid: u32,
-    /// /local/domain/0/backend/<kind>/<domid>/<devid>
+    /// `/local/domain/0/backend/<kind>/<domid>/<devid>`
     pub backend_path: String,
     /// The script as written in the backend's `script` node.
     pub script: String,
