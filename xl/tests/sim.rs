@@ -297,6 +297,14 @@ fn failed_creates_leave_nothing_behind() {
         // PV guests go through the real domain builder, which refuses a
         // file that is no kernel as it does on Xen.
         ("notakernel", "type = \"pv\"", "not a kernel image"),
+        // Read and printed by -N, not applied yet: refused, not dropped.
+        ("cpuid", "cpuid = \"host,tm=0\"", "`cpuid' is read"),
+        ("usb", "usbctrl = [ \"version=2\" ]", "`usbctrl' is read"),
+        (
+            "vnuma",
+            "maxvcpus = 2\nvnuma = [ [ \"size=64\", \"vcpus=0-1\" ] ]",
+            "`vnuma' is read",
+        ),
     ] {
         let cfg = h.config(name, extra);
         let o = h.xl(&["create", cfg.to_str().unwrap()]);

@@ -257,6 +257,8 @@ pub struct BuildInfo {
     pub localtime: Option<bool>,
     pub disable_migrate: Option<bool>,
     pub blkdev_start: Option<String>,
+    pub vnuma_nodes: Vec<crate::vnuma::VnodeInfo>,
+    pub cpuid: Option<crate::cpuid::CpuidPolicy>,
     pub max_grant_frames: Option<u32>,
     pub max_maptrack_frames: Option<u32>,
     pub max_grant_version: Option<i64>,
@@ -317,6 +319,8 @@ impl BuildInfo {
             localtime: None,
             disable_migrate: None,
             blkdev_start: None,
+            vnuma_nodes: Vec::new(),
+            cpuid: None,
             max_grant_frames: None,
             max_maptrack_frames: None,
             max_grant_version: None,
@@ -499,10 +503,7 @@ pub struct Vfb {
     pub keymap: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Vkb {
-    pub devid: i64,
-}
+pub use crate::vdev::{Pvcallsif, Usbctrl, Usbdev, Vdispl, Vkb, Vsnd};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Vtpm {
@@ -548,7 +549,12 @@ pub struct DomainConfig {
     pub vkbs: Vec<Vkb>,
     pub vtpms: Vec<Vtpm>,
     pub p9s: Vec<P9>,
+    pub pvcallsifs: Vec<Pvcallsif>,
+    pub vdispls: Vec<Vdispl>,
+    pub vsnds: Vec<Vsnd>,
     pub channels: Vec<Channel>,
+    pub usbctrls: Vec<Usbctrl>,
+    pub usbdevs: Vec<Usbdev>,
     pub on_poweroff: Action,
     pub on_reboot: Action,
     pub on_watchdog: Action,
@@ -733,7 +739,18 @@ impl DomainConfig {
             .string("exec_ssid_label", &b.exec_ssid_label)
             .defbool("localtime", b.localtime)
             .defbool("disable_migrate", b.disable_migrate)
+            .field_opt(
+                "cpuid",
+                b.cpuid.as_ref().map(crate::cpuid::CpuidPolicy::to_json),
+            )
             .string("blkdev_start", &b.blkdev_start)
+            .array(
+                "vnuma_nodes",
+                b.vnuma_nodes
+                    .iter()
+                    .map(crate::vnuma::VnodeInfo::to_json)
+                    .collect(),
+            )
             .uint("max_grant_frames", b.max_grant_frames.map(u64::from))
             .uint("max_maptrack_frames", b.max_maptrack_frames.map(u64::from))
             .int("max_grant_version", b.max_grant_version)
@@ -828,16 +845,27 @@ impl DomainConfig {
                     .collect(),
             )
             .array("vfbs", self.vfbs.iter().map(vfb_json).collect())
-            .array(
-                "vkbs",
-                self.vkbs
-                    .iter()
-                    .map(|k| Obj::new().int("devid", Some(k.devid)).build())
-                    .collect(),
-            )
+            .array("vkbs", self.vkbs.iter().map(Vkb::to_json).collect())
             .array("vtpms", self.vtpms.iter().map(vtpm_json).collect())
             .array("p9s", self.p9s.iter().map(p9_json).collect())
+            .array(
+                "pvcallsifs",
+                self.pvcallsifs.iter().map(Pvcallsif::to_json).collect(),
+            )
+            .array(
+                "vdispls",
+                self.vdispls.iter().map(Vdispl::to_json).collect(),
+            )
+            .array("vsnds", self.vsnds.iter().map(Vsnd::to_json).collect())
             .array("channels", self.channels.iter().map(channel_json).collect())
+            .array(
+                "usbctrls",
+                self.usbctrls.iter().map(Usbctrl::to_json).collect(),
+            )
+            .array(
+                "usbdevs",
+                self.usbdevs.iter().map(Usbdev::to_json).collect(),
+            )
             .enum_("on_poweroff", not_destroy(self.on_poweroff))
             .enum_("on_reboot", not_destroy(self.on_reboot))
             .enum_("on_watchdog", not_destroy(self.on_watchdog))

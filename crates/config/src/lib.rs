@@ -9,6 +9,8 @@
 // pest's derive without its "std" feature names `alloc::` paths.
 extern crate alloc;
 
+pub mod cpuid;
+mod cpuid_names;
 pub mod disk;
 pub mod domain;
 pub mod from_json;
@@ -19,6 +21,8 @@ pub mod pci;
 pub mod report;
 pub mod syntax;
 pub mod value;
+pub mod vdev;
+pub mod vnuma;
 
 pub use domain::DomainConfig;
 pub use parse::{Exit, Globals, Host, parse_config_data};

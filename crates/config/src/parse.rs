@@ -2,6 +2,7 @@
 //! `parse_config_data` reads them: same defaults, same warnings, same fatal
 //! messages and exit codes.
 
+use crate::cpuid::CpuidPolicy;
 use crate::disk::parse_disk;
 use crate::domain::*;
 use crate::nic::{NicError, parse_nic_token};
@@ -9,6 +10,8 @@ use crate::pci::parse_pci;
 use crate::report::Report;
 use crate::syntax;
 use crate::value::{Config, Lookup, Value, strtoul};
+use crate::vdev::Refused;
+use crate::vnuma::{self, Totals, VnodeInfo};
 
 /// xl's exit status for a fatal configuration error (its message is
 /// already in the report).
@@ -151,7 +154,7 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     identity(p, &mut c)?;
     let mut b = new_build_info(p, g, dtype, exec_ssid_label);
     sched_params(p, &mut b);
-    memory_and_vcpus(p, &mut b)?;
+    memory_and_vcpus(p, &mut b, host)?;
     cpu_affinities(p, &mut b, host)?;
     grant_limits(p, g, &mut b)?;
     let actions = lifecycle_actions(p)?;
@@ -170,10 +173,15 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     let disks = disks(p)?;
     let p9s = parse_p9(p)?;
     let vtpms = parse_vtpm(p)?;
+    let vdispls = vdev_list(p, "vdispl", Vdispl::parse)?;
+    let pvcallsifs = vdev_list(p, "pvcalls", Pvcallsif::parse)?;
+    let vsnds = vsnds(p)?;
     let channels = parse_channels(p)?;
     let nics = nics(p, g)?;
     let (mut vfbs, mut vkbs) = vfbs_and_vkbs(p);
-    parse_cpuid(p);
+    let usbctrls = vdev_list(p, "usbctrl", Usbctrl::parse)?;
+    let usbdevs = vdev_list(p, "usbdev", |spec, _, r| Usbdev::parse(spec, r))?;
+    parse_cpuid(p, &mut b);
     device_model(p, &mut b, dtype)?;
     top_level_display(p, &mut b, dtype, &mut vfbs, &mut vkbs);
     p.defbool_into("dm_restrict", &mut b.dm_restrict);
@@ -181,6 +189,7 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         hvm_devices(p, h)?;
     }
     arm_options(p, &mut b)?;
+    vkb_list(p, &mut vkbs)?;
     compat_and_vpmu(p, &mut c, &mut b);
 
     Ok(DomainConfig {
@@ -194,7 +203,12 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         vkbs,
         vtpms,
         p9s,
+        pvcallsifs,
+        vdispls,
+        vsnds,
         channels,
+        usbctrls,
+        usbdevs,
         on_poweroff: actions[0],
         on_reboot: actions[1],
         on_watchdog: actions[2],
@@ -314,7 +328,7 @@ fn sched_params(p: &mut P<'_>, b: &mut BuildInfo) {
 }
 
 /// `memory`, `maxmem`, `vcpus`, `maxvcpus`, `vuart`, and their defaults.
-fn memory_and_vcpus(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exit> {
+fn memory_and_vcpus(p: &mut P<'_>, b: &mut BuildInfo, host: &Host) -> Result<(), Exit> {
     if let Some(l) = p.long("memory") {
         b.target_memkb = Some((l as u64).wrapping_mul(1024));
     }
@@ -335,6 +349,7 @@ fn memory_and_vcpus(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exit> {
             _ => return Err(p.fatal(1, format!("ERROR: invalid value \"{v}\" for \"vuart\""))),
         }
     }
+    vnuma(p, b, host)?;
     if b.max_memkb.is_none() {
         b.max_memkb = b.target_memkb;
     }
@@ -344,6 +359,62 @@ fn memory_and_vcpus(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exit> {
     if b.max_vcpus < vcpus {
         return Err(p.fatal(1, "xl: maxvcpus < vcpus"));
     }
+    Ok(())
+}
+
+/// `vnuma`: nodes whose vCPUs and sizes set `maxvcpus` and `maxmem`, or
+/// must agree with them.
+fn vnuma(p: &mut P<'_>, b: &mut BuildInfo, host: &Host) -> Result<(), Exit> {
+    let Ok(nodes) = p.cfg.list("vnuma", true, p.r).map(<[Value]>::to_vec) else {
+        return Ok(());
+    };
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    let nr_nodes = u32::try_from(host.node_cpus.len()).unwrap_or(u32::MAX);
+    // libxl sizes the bitmap by maxvcpus, or by the host's CPUs without it.
+    let bits = match u32::try_from(b.max_vcpus) {
+        Ok(n) if n > 0 => n,
+        _ => host.max_cpus,
+    };
+    let bitmap_bits = u64::from(bits.max(1).div_ceil(8) * 8);
+    let mut totals = Totals::default();
+    let mut infos = Vec::with_capacity(nodes.len());
+    for node in &nodes {
+        let Value::List(options) = node else {
+            not_a_list_warning(p, "vnuma");
+            return Err(p.fatal(1, "xl: cannot get vnode config option list"));
+        };
+        let mut info = VnodeInfo::new(nodes.len());
+        for item in options.iter().filter_map(Value::as_str) {
+            vnuma::node_option(&mut info, &mut totals, item, nr_nodes, bitmap_bits, p.r)
+                .map_err(|vnuma::Refused| Exit(1))?;
+        }
+        infos.push(info);
+    }
+    if totals.pinned {
+        b.numa_placement = Some(false);
+    }
+    if b.max_vcpus != 0 {
+        if u64::try_from(b.max_vcpus).ok() != Some(totals.vcpus) {
+            return Err(p.fatal(1, "xl: vnuma vcpus and maxvcpus= mismatch"));
+        }
+    } else {
+        if u64::from(host.max_cpus) < totals.vcpus {
+            return Err(p.fatal(
+                1,
+                "xl: vnuma specifies more vcpus than pcpus, use maxvcpus= to override this check.",
+            ));
+        }
+        b.max_vcpus = totals.vcpus as i64;
+    }
+    match b.max_memkb {
+        Some(m) if m != totals.memkb => {
+            return Err(p.fatal(1, "xl: maxmem and vnuma memory size mismatch"));
+        }
+        _ => b.max_memkb = Some(totals.memkb),
+    }
+    b.vnuma_nodes = infos;
     Ok(())
 }
 
@@ -716,7 +787,7 @@ fn vfbs_and_vkbs(p: &mut P<'_>) -> (Vec<Vfb>, Vec<Vkb>) {
                 devid: i as i64,
                 ..Vfb::default()
             };
-            vkbs.push(Vkb { devid: i as i64 });
+            vkbs.push(Vkb::with_devid(i as i64));
             vfb_tokens(&mut vfb, spec);
             vfbs.push(vfb);
         }
@@ -860,7 +931,7 @@ fn top_level_display(
             top_level_sdl(p, &mut vfb.sdl);
             vfb.keymap = p.string("keymap");
             vfbs.push(vfb);
-            vkbs.push(Vkb { devid: 0 });
+            vkbs.push(Vkb::with_devid(0));
         }
     } else if let TypeInfo::Hvm(h) = &mut b.u {
         top_level_vnc(p, &mut h.vnc);
@@ -911,6 +982,63 @@ fn compat_and_vpmu(p: &mut P<'_>, c: &mut CreateInfo, b: &mut BuildInfo) {
         );
     }
     p.defbool_into("vpmu", &mut b.vpmu);
+}
+
+/// A list of device specs, each parsed with its index (xl numbers them as
+/// it goes); the first refused spec ends the parse with exit status 1.
+fn vdev_list<T>(
+    p: &mut P<'_>,
+    key: &str,
+    parse: impl Fn(&str, i64, &mut Report) -> Result<T, Refused>,
+) -> Result<Vec<T>, Exit> {
+    let Ok(items) = p.list_items(key, false) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, spec) in items.iter().enumerate() {
+        out.push(parse(spec, i as i64, p.r).map_err(|Refused| Exit(1))?);
+    }
+    Ok(out)
+}
+
+/// `vsnd`: a list of cards, each a list of `card`/`pcm`/`stream` items.
+fn vsnds(p: &mut P<'_>) -> Result<Vec<Vsnd>, Exit> {
+    let Ok(cards) = p.cfg.list("vsnd", false, p.r).map(<[Value]>::to_vec) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(cards.len());
+    for (i, card) in cards.iter().enumerate() {
+        let Value::List(items) = card else {
+            not_a_list_warning(p, "vsnd");
+            return Err(p.fatal(1, "Failed to get vsnd card list: Invalid argument"));
+        };
+        let items: Vec<String> = Config::string_items(items).map(str::to_string).collect();
+        out.push(Vsnd::parse(&items, i as i64, p.r).map_err(|Refused| Exit(1))?);
+    }
+    Ok(out)
+}
+
+/// libxlu's warning for an item of a list of lists that is not a list.
+/// It names the item's line; ours is the setting's (the same line unless
+/// the list spans several).
+fn not_a_list_warning(p: &mut P<'_>, key: &str) {
+    let line = p.cfg.find(key).map_or(0, |s| s.line);
+    p.r.line(format!(
+        "{}:{line}:0: warning: value is not a list",
+        p.cfg.source
+    ));
+}
+
+/// `vkb`: keyboards beyond those the vfbs bring, numbered after them.
+fn vkb_list(p: &mut P<'_>, vkbs: &mut Vec<Vkb>) -> Result<(), Exit> {
+    let Ok(items) = p.list_items("vkb", false) else {
+        return Ok(());
+    };
+    for spec in items {
+        let devid = vkbs.len() as i64;
+        vkbs.push(Vkb::parse(&spec, devid, p.r).map_err(|Refused| Exit(1))?);
+    }
+    Ok(())
 }
 
 fn parse_cmdline(p: &mut P<'_>) -> Option<String> {
@@ -1518,19 +1646,58 @@ fn parse_channels(p: &mut P<'_>) -> Result<Vec<Channel>, Exit> {
 
 /// cpuid lines are checked for xl's errors; the policy itself is not kept
 /// (see README: cpuid JSON is not produced yet).
-fn parse_cpuid(p: &mut P<'_>) {
-    match p.cfg.list("cpuid", true, p.r) {
-        Ok(_) | Err(Lookup::Absent) => {}
-        Err(Lookup::Invalid) => {
-            if let Some(s) = p.string("cpuid") {
-                let mut words = s.split(',').filter(|w| !w.is_empty());
-                if let Some(first) = words.next()
-                    && first != "host"
-                {
-                    p.r.line(format!("while parsing CPUID string: \"{s}\":"));
-                    p.r.line("  error: first word must be \"host\"");
+/// `cpuid`: xend-style lines in a list, or `"host,NAME=VALUE,..."`; bad
+/// items are reported and skipped, as xl does.
+fn parse_cpuid(p: &mut P<'_>, b: &mut BuildInfo) {
+    match p.cfg.list("cpuid", true, p.r).map(<[Value]>::to_vec) {
+        Ok(list) => {
+            for line in Config::string_items(&list) {
+                let policy = b.cpuid.get_or_insert_with(CpuidPolicy::default);
+                if let Err(e) = policy.add_xend(line) {
+                    let why = match e {
+                        1 => "illegal leaf number",
+                        2 => "illegal subleaf number",
+                        3 => "missing colon",
+                        4 => "invalid register name (must be e[abcd]x)",
+                        5 => "policy string must be exactly 32 characters long",
+                        _ => "unknown error",
+                    };
+                    p.r.line(format!("while parsing CPUID line: \"{line}\":"));
+                    p.r.line(format!("  error #{e}: {why}"));
                 }
             }
+        }
+        Err(Lookup::Absent) => {}
+        Err(Lookup::Invalid) => {
+            if let Some(s) = p.string("cpuid") {
+                cpuid_string(p, b, &s);
+            }
+        }
+    }
+}
+
+fn cpuid_string(p: &mut P<'_>, b: &mut BuildInfo, s: &str) {
+    let mut words = s.split(',').filter(|w| !w.is_empty());
+    match words.next() {
+        None => return,
+        Some("host") => {}
+        Some(_) => {
+            p.r.line(format!("while parsing CPUID string: \"{s}\":"));
+            p.r.line("  error: first word must be \"host\"");
+            return;
+        }
+    }
+    for w in words {
+        let policy = b.cpuid.get_or_insert_with(CpuidPolicy::default);
+        if let Err(e) = policy.add_named(w) {
+            let why = match e {
+                1 => "missing \"=\" in key=value",
+                2 => "unknown CPUID flag name",
+                3 => "illegal CPUID value (must be: [0|1|x|k|s])",
+                _ => "unknown error",
+            };
+            p.r.line(format!("while parsing CPUID flag: \"{w}\":"));
+            p.r.line(format!("  error #{e}: {why}"));
         }
     }
 }
