@@ -300,6 +300,7 @@ fn failed_creates_leave_nothing_behind() {
         // Read and printed by -N, not applied yet: refused, not dropped.
         ("cpuid", "cpuid = \"host,tm=0\"", "`cpuid' is read"),
         ("usb", "usbctrl = [ \"version=2\" ]", "`usbctrl' is read"),
+        ("vtpm", "vtpm = [ \"backend=0\" ]", "`vtpm' is read"),
         (
             "vnuma",
             "maxvcpus = 2\nvnuma = [ [ \"size=64\", \"vcpus=0-1\" ] ]",

@@ -397,7 +397,7 @@ fn too_many_vcpus(cfg: &DomainConfig) -> Option<String> {
 /// or once the domain exists.
 fn problems(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
     let mut p: Vec<String> = too_many_vcpus(cfg).into_iter().collect();
-    p.extend(not_applied(cfg));
+    p.extend(not_applied(cfg, kind));
     let Some(h) = cfg.b_info.hvm().filter(|_| kind == GuestKind::Hvm) else {
         return p;
     };
@@ -416,10 +416,16 @@ fn problems(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
 /// Settings the config reads (and `-N` prints) that this create cannot
 /// apply yet: refused rather than left out, since a guest without its
 /// CPUID policy, NUMA layout or devices is not the guest asked for.
-fn not_applied(cfg: &DomainConfig) -> Vec<String> {
+fn not_applied(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
     let b = &cfg.b_info;
     let vfb_vkbs = cfg.vfbs.len();
     [
+        ("vfb", kind != GuestKind::Hvm && !cfg.vfbs.is_empty()),
+        ("channel", !cfg.channels.is_empty()),
+        ("vtpm", !cfg.vtpms.is_empty()),
+        ("p9", !cfg.p9s.is_empty()),
+        ("pci", !cfg.pcidevs.is_empty()),
+        ("dtdev", !cfg.dtdevs.is_empty()),
         ("cpuid", b.cpuid.is_some()),
         ("vnuma", !b.vnuma_nodes.is_empty()),
         ("vkb", cfg.vkbs.len() > vfb_vkbs),
