@@ -397,7 +397,9 @@ pub struct BuildInfo {
     pub disable_migrate: Option<bool>,
     /// xl.conf's `blkdev_start`: first name for automatically named disks.
     pub blkdev_start: Option<String>,
+    /// `vnuma`: the guest's virtual NUMA nodes; empty for none.
     pub vnuma_nodes: Vec<crate::vnuma::VnodeInfo>,
+    /// `cpuid`: changes to the guest's CPUID and MSR policy; `None` for none.
     pub cpuid: Option<crate::cpuid::CpuidPolicy>,
     /// `max_grant_frames` (else xl.conf's): grant table size in frames.
     pub max_grant_frames: Option<u32>,
@@ -816,18 +818,23 @@ pub struct DomainConfig {
     pub dtdevs: Vec<String>,
     /// `vfb` (or the top-level `vnc`/`sdl` keys for PV).
     pub vfbs: Vec<Vfb>,
-    /// The keyboards that come with the framebuffers.
+    /// The keyboard each framebuffer brings, then those of `vkb`.
     pub vkbs: Vec<Vkb>,
     /// `vtpm`: the virtual TPMs.
     pub vtpms: Vec<Vtpm>,
     /// `p9`: the 9pfs shares.
     pub p9s: Vec<P9>,
+    /// `pvcalls`: the PV calls interfaces.
     pub pvcallsifs: Vec<Pvcallsif>,
+    /// `vdispl`: the PV displays.
     pub vdispls: Vec<Vdispl>,
+    /// `vsnd`: the PV sound cards.
     pub vsnds: Vec<Vsnd>,
     /// `channel`: the PV channels.
     pub channels: Vec<Channel>,
+    /// `usbctrl`: the USB controllers.
     pub usbctrls: Vec<Usbctrl>,
+    /// `usbdev`: the host USB devices passed through.
     pub usbdevs: Vec<Usbdev>,
     /// `on_poweroff`: what to do when the guest powers off (default destroy).
     pub on_poweroff: Action,
