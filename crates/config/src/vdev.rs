@@ -45,7 +45,8 @@ pub struct Vkb {
     /// Device number: its position among the domain's keyboards, those
     /// of framebuffers first.
     pub devid: i64,
-    /// Index in [`VKB_BACKENDS`]; 0 (unknown) is refused by xl.
+    /// `backend-type=`: 1 for `qemu`, 2 for `linux` (`libxl_vkb_backend`); 0 (unknown) is
+    /// refused by xl.
     pub backend_type: usize,
     /// `unique-id=`: an id the backend uses to find its configuration.
     pub unique_id: Option<String>,
@@ -350,7 +351,7 @@ pub(crate) const USBCTRL_TYPES: [&str; 4] = ["auto", "pv", "devicemodel", "qusb"
 /// `usbctrl=[...]`: a USB controller.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Usbctrl {
-    /// Index in [`USBCTRL_TYPES`] (0: auto).
+    /// `type=`: 0 `auto`, 1 `pv`, 2 `devicemodel`, 3 `qusb` (`libxl_usbctrl_type`).
     pub kind: usize,
     /// Device number, the entry's position in the list.
     pub devid: i64,
@@ -497,7 +498,7 @@ pub(crate) const PCM_FORMATS: [&str; 25] = [
 pub struct VsndParams {
     /// `sample-rates=`: supported rates in Hz, `;`-separated in the spec.
     pub sample_rates: Vec<u32>,
-    /// Names from [`PCM_FORMATS`].
+    /// `sample-formats=`: `libxl_vsnd_pcm_format` names such as `s16_le`.
     pub sample_formats: Vec<&'static str>,
     /// `channels-min=`: the fewest channels; 0 when unset.
     pub channels_min: u32,
