@@ -10,22 +10,29 @@ use crate::value::strtoul;
 /// `k`, `s`), most significant bit first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CpuidLeaf {
+    /// The CPUID leaf (input EAX).
     pub leaf: u32,
+    /// The subleaf (input ECX); `None` when the leaf has none.
     pub subleaf: Option<u32>,
+    /// The policy for eax, ebx, ecx and edx; `None` leaves a register as it is.
     pub regs: [Option<String>; 4],
 }
 
 /// One MSR's policy: 64 characters, most significant bit first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MsrPolicy {
+    /// The MSR's index.
     pub index: u32,
+    /// Its policy characters (`0`, `1`, `x`, `k`).
     pub policy: String,
 }
 
 /// `libxl_cpuid_policy_list`: leaves and MSRs in the order first named.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CpuidPolicy {
+    /// The CPUID leaves.
     pub leaves: Vec<CpuidLeaf>,
+    /// The MSRs, for named features whose bits live in one (`ARCH_CAPABILITIES`, 0x10a).
     pub msrs: Vec<MsrPolicy>,
 }
 
@@ -300,6 +307,7 @@ impl CpuidPolicy {
     }
 
     /// libxl's JSON: `{"cpuid": [...], "msr": [...]}`.
+    /// The policy as libxl's JSON generator prints it.
     pub fn to_json(&self) -> Json {
         let leaves = self
             .leaves

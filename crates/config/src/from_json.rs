@@ -19,12 +19,21 @@ use crate::vdev::{
     Vsnd, VsndParams, VsndPcm, VsndStream,
 };
 
+/// Why a JSON domain config cannot be read back.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum JsonConfigError {
+    /// The text is not JSON, or not a JSON object; the parser's message.
     #[error("the config is not JSON: {0}")]
     Syntax(String),
+    /// A known key whose value has the wrong type or range.
     #[error("config key {path}: {why}")]
-    Key { path: String, why: String },
+    Key {
+        /// The key's dotted path, e.g. `b_info.max_memkb`.
+        path: String,
+        /// What is wrong with its value.
+        why: String,
+    },
+    /// Keys this reader does not know, as a comma-separated list of paths.
     #[error("config keys this xl cannot read yet: {0}")]
     Unknown(String),
 }

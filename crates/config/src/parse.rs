@@ -25,21 +25,36 @@ const EXIT_FAIL: i32 = 3;
 /// Settings from /etc/xen/xl.conf that shape a domain config.
 #[derive(Clone, Debug)]
 pub struct Globals {
+    /// `run_hotplug_scripts`: libxl runs the vif/block scripts itself
+    /// (default true), copied into `c_info.run_hotplug_scripts`.
     pub run_hotplug_scripts: bool,
+    /// `claim_mode`: claim the domain's memory before building it (default true).
     pub claim_mode: bool,
+    /// `blkdev_start`: the first virtual disk name handed out automatically.
     pub blkdev_start: Option<String>,
+    /// `max_grant_frames`: default for domains whose config has none.
     pub max_grant_frames: Option<u32>,
+    /// `max_maptrack_frames`: default for domains whose config has none.
     pub max_maptrack_frames: Option<u32>,
+    /// `max_grant_version`: default for domains whose config has none.
     pub max_grant_version: Option<i64>,
+    /// `vif.default.script` (or the older `vifscript`): the hotplug script
+    /// of vifs that name none.
     pub default_vifscript: Option<String>,
+    /// `vif.default.bridge` (or the older `defaultbridge`): the bridge of
+    /// vifs that name none.
     pub default_bridge: Option<String>,
+    /// `vif.default.gatewaydev`: the gateway device of vifs that name none.
     pub default_gatewaydev: Option<String>,
+    /// `vif.default.backend`: the backend domain of vifs that name none.
     pub default_vifbackend: Option<String>,
     /// `backend="sim"` selects the simulator (our extension; xl ignores it).
     pub backend: Option<String>,
     /// vm.cpumask, vm.hvm.cpumask, vm.pv.cpumask: CPUs guests may use.
     pub vm_cpumask: Option<String>,
+    /// `vm.hvm.cpumask`: CPUs HVM guests may use.
     pub vm_hvm_cpumask: Option<String>,
+    /// `vm.pv.cpumask`: CPUs PV guests may use.
     pub vm_pv_cpumask: Option<String>,
 }
 

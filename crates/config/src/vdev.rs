@@ -40,20 +40,35 @@ pub(crate) const VKB_BACKENDS: [&str; 3] = ["unknown", "qemu", "linux"];
 /// `vkb=[...]`: a PV keyboard/pointer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Vkb {
+    /// `backend=`: the domain serving the device (dom0 when `None`).
     pub backend_domname: Option<String>,
+    /// Device number: its position among the domain's keyboards, those
+    /// of framebuffers first.
     pub devid: i64,
-    /// Index in [`VKB_BACKENDS`]; 0 (unknown) is refused by xl.
+    /// `backend-type=`: 1 for `qemu`, 2 for `linux` (`libxl_vkb_backend`); 0 (unknown) is
+    /// refused by xl.
     pub backend_type: usize,
+    /// `unique-id=`: an id the backend uses to find its configuration.
     pub unique_id: Option<String>,
+    /// `feature-disable-keyboard=`: pointer only, no keyboard.
     pub feature_disable_keyboard: bool,
+    /// `feature-disable-pointer=`: keyboard only, no pointer.
     pub feature_disable_pointer: bool,
+    /// `feature-abs-pointer=`: the pointer reports absolute coordinates.
     pub feature_abs_pointer: bool,
+    /// `feature-raw-pointer=`: the pointer reports raw (unscaled) values.
     pub feature_raw_pointer: bool,
+    /// `feature-multi-touch=` (implied by the `multi-touch-*` sizes): a multi-touch device.
     pub feature_multi_touch: bool,
+    /// `width=`: width of the absolute pointer's area, in pixels; 0 when unset.
     pub width: u32,
+    /// `height=`: height of the absolute pointer's area, in pixels; 0 when unset.
     pub height: u32,
+    /// `multi-touch-width=`: width of the touch area, in pixels.
     pub multi_touch_width: u32,
+    /// `multi-touch-height=`: height of the touch area, in pixels.
     pub multi_touch_height: u32,
+    /// `multi-touch-num-contacts=`: how many contacts it tracks at once.
     pub multi_touch_num_contacts: u32,
 }
 
@@ -129,6 +144,7 @@ impl Vkb {
         Ok(vkb)
     }
 
+    /// The device as libxl's JSON generator prints it.
     pub fn to_json(&self) -> Json {
         let o = Obj::new()
             .string("backend_domname", &self.backend_domname)
@@ -163,7 +179,9 @@ fn flag(o: Obj, k: &str, v: bool) -> Obj {
 /// `pvcalls=[...]`: a PV calls interface, with its backend domain.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Pvcallsif {
+    /// `backend=`: the domain serving the calls (dom0 when `None`).
     pub backend_domname: Option<String>,
+    /// Device number, the entry's position in the list.
     pub devid: i64,
 }
 
@@ -188,6 +206,7 @@ impl Pvcallsif {
         })
     }
 
+    /// The device as libxl's JSON generator prints it.
     pub fn to_json(&self) -> Json {
         Obj::new()
             .string("backend_domname", &self.backend_domname)
@@ -199,17 +218,24 @@ impl Pvcallsif {
 /// One output of a virtual display: `unique-id:WIDTHxHEIGHT`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Connector {
+    /// The id before the colon, which the backend knows the output by.
     pub unique_id: Option<String>,
+    /// Width in pixels.
     pub width: u32,
+    /// Height in pixels.
     pub height: u32,
 }
 
 /// `vdispl=[...]`: a PV display with its connectors.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Vdispl {
+    /// `backend=`: the domain serving the display (dom0 when `None`).
     pub backend_domname: Option<String>,
+    /// Device number, the entry's position in the list.
     pub devid: i64,
+    /// `be-alloc=`: the backend allocates the display buffers, not the guest.
     pub be_alloc: bool,
+    /// `connectors=`: the outputs, `id:WxH` separated by `;`.
     pub connectors: Vec<Connector>,
 }
 
@@ -296,6 +322,7 @@ impl Vdispl {
         Ok(d)
     }
 
+    /// The device as libxl's JSON generator prints it.
     pub fn to_json(&self) -> Json {
         let o = Obj::new()
             .string("backend_domname", &self.backend_domname)
@@ -324,10 +351,13 @@ pub(crate) const USBCTRL_TYPES: [&str; 4] = ["auto", "pv", "devicemodel", "qusb"
 /// `usbctrl=[...]`: a USB controller.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Usbctrl {
-    /// Index in [`USBCTRL_TYPES`] (0: auto).
+    /// `type=`: 0 `auto`, 1 `pv`, 2 `devicemodel`, 3 `qusb` (`libxl_usbctrl_type`).
     pub kind: usize,
+    /// Device number, the entry's position in the list.
     pub devid: i64,
+    /// `version=`: the USB version the controller speaks (1, 2 or 3); 0 lets libxl choose.
     pub version: i64,
+    /// `ports=`: how many ports it has; 0 lets libxl choose.
     pub ports: i64,
 }
 
@@ -357,6 +387,7 @@ impl Usbctrl {
         Ok(c)
     }
 
+    /// The device as libxl's JSON generator prints it.
     pub fn to_json(&self) -> Json {
         Obj::new()
             .enum_("type", (self.kind != 0).then(|| USBCTRL_TYPES[self.kind]))
@@ -370,12 +401,16 @@ impl Usbctrl {
 /// `usbdev=[...]`: a host USB device passed to a controller.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Usbdev {
+    /// `controller=`: the devid of the controller to plug into; `None` lets libxl pick.
     pub ctrl: Option<i64>,
+    /// `port=`: the port on that controller; 0 lets libxl pick.
     pub port: i64,
     /// `type=hostdev` was given (the only type); libxl prints the host
     /// address only then.
     pub hostdev: bool,
+    /// `hostbus=`: the host USB bus of the device.
     pub hostbus: u8,
+    /// `hostaddr=`: the device's address on that bus.
     pub hostaddr: u8,
 }
 
@@ -412,6 +447,7 @@ impl Usbdev {
         Ok(d)
     }
 
+    /// The device as libxl's JSON generator prints it.
     pub fn to_json(&self) -> Json {
         let o = Obj::new().int("ctrl", self.ctrl).nonzero("port", self.port);
         if !self.hostdev {
@@ -460,11 +496,15 @@ pub(crate) const PCM_FORMATS: [&str; 25] = [
 /// Stream parameters a card, a PCM device or a stream may set.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VsndParams {
+    /// `sample-rates=`: supported rates in Hz, `;`-separated in the spec.
     pub sample_rates: Vec<u32>,
-    /// Names from [`PCM_FORMATS`].
+    /// `sample-formats=`: `libxl_vsnd_pcm_format` names such as `s16_le`.
     pub sample_formats: Vec<&'static str>,
+    /// `channels-min=`: the fewest channels; 0 when unset.
     pub channels_min: u32,
+    /// `channels-max=`: the most channels; 0 when unset.
     pub channels_max: u32,
+    /// `buffer-size=`: the buffer size in bytes; 0 when unset.
     pub buffer_size: u32,
 }
 
@@ -539,17 +579,22 @@ fn split_list<'a>(s: &'a str, r: &mut Report) -> Result<Vec<&'a str>, Refused> {
 /// A stream of a PCM device: playback (`p`) or capture (`c`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VsndStream {
+    /// `unique-id=`: the id the backend knows the stream by.
     pub unique_id: Option<String>,
     /// "p" or "c"; `None` when not given.
     pub kind: Option<&'static str>,
+    /// Its own parameters, overriding the PCM device's.
     pub params: VsndParams,
 }
 
 /// A PCM device of a sound card.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VsndPcm {
+    /// `name=`: the device's name.
     pub name: Option<String>,
+    /// Its own parameters, overriding the card's.
     pub params: VsndParams,
+    /// Its streams, from the `stream` items after it.
     pub streams: Vec<VsndStream>,
 }
 
@@ -557,11 +602,17 @@ pub struct VsndPcm {
 /// items per card.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Vsnd {
+    /// `backend=`: the domain serving the card (dom0 when `None`).
     pub backend_domname: Option<String>,
+    /// Device number, the card's position in the list.
     pub devid: i64,
+    /// `short-name=`: the card's short name.
     pub short_name: Option<String>,
+    /// `long-name=`: the card's long name.
     pub long_name: Option<String>,
+    /// The card-wide parameters (on the `card` item).
     pub params: VsndParams,
+    /// Its PCM devices, from the `pcm` items.
     pub pcms: Vec<VsndPcm>,
 }
 
@@ -678,6 +729,7 @@ impl Vsnd {
         Ok(())
     }
 
+    /// The device as libxl's JSON generator prints it.
     pub fn to_json(&self) -> Json {
         let pcms = self
             .pcms

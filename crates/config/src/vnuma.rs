@@ -29,6 +29,7 @@ impl VnodeInfo {
         }
     }
 
+    /// The node as libxl's JSON generator prints it.
     pub fn to_json(&self) -> Json {
         let o = if self.memkb == u64::MAX {
             Obj::new()
@@ -61,7 +62,9 @@ pub struct Refused;
 /// What the node specs add up to, checked against `maxvcpus`/`maxmem`.
 #[derive(Debug, Default)]
 pub struct Totals {
+    /// vCPUs over all nodes (`vcpus=`).
     pub vcpus: u64,
+    /// Memory over all nodes, in KiB (`size=`).
     pub memkb: u64,
     /// A `pnode=` was given: automatic NUMA placement is off.
     pub pinned: bool,

@@ -332,14 +332,18 @@ pub struct Server {
 }
 
 impl Server {
+    /// The socket file clients connect to.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The daemon this socket serves.
     pub fn daemon(&self) -> &Daemon {
         &self.daemon
     }
 
+    /// Stops listening, closes this socket's clients, joins their threads
+    /// and removes the socket file (as dropping does).
     pub fn stop(mut self) {
         self.shutdown();
     }
