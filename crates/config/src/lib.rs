@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! The xl.cfg language and the typed domain configuration built from it.
 //!
 //! Data path: text → [`syntax`] (pest tokens + xl's LALR automaton) →

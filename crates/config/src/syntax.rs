@@ -11,14 +11,18 @@
 use std::collections::HashMap;
 
 use pest::Parser;
-use pest_derive::Parser;
 
 use crate::report::Report;
 use crate::value::{Op, Setting, Value};
 
-#[derive(Parser)]
-#[grammar = "lexer.pest"]
-struct CfgLexer;
+use lexer::{CfgLexer, Rule};
+
+/// The pest lexer; its generated `Rule` enum stays private to this module.
+mod lexer {
+    #[derive(pest_derive::Parser)]
+    #[grammar = "lexer.pest"]
+    pub(super) struct CfgLexer;
+}
 
 /// Bison symbol numbers of xl's grammar (their order fixes the order of the
 /// "expecting" lists).

@@ -412,7 +412,9 @@ impl LibxcImage {
         }
     }
 
-    /// The first optional record of type `rtype`, if any.
+    /// The body of the first record of type `rtype` kept as raw bytes
+    /// (`LibxcRecord::Other`: optional records, and mandatory ones this codec
+    /// does not decode), if any.
     pub fn optional(&self, rtype: u32) -> Option<&[u8]> {
         self.records.iter().find_map(|r| match r {
             LibxcRecord::Other { rtype: t, body } if *t == rtype => Some(body.as_slice()),
