@@ -119,6 +119,21 @@ check same-hvm-lab same_hvm "$G/hvm.cfg" lab-hvm
 check same-hvm-wiki same_hvm "$G/wiki-hvm.cfg" lab-wiki
 check same-hvm-devices same_hvm "$G/hvm-devices.cfg" lab-hvmdev
 
+# ------------------------------------------------------------------ device lists
+note "device lists of an HVM guest (its QEMU keyboard), as the real xl prints them"
+same_device_lists() {  # same_device_lists CREATOR: both tools list the creator's guest alike
+  local rc=0 c
+  if [ "$1" = ours ]; then "$XL_OURS" create -p "$G/hvm.cfg"; else create_retry -p "$G/hvm.cfg"; fi \
+    >/dev/null 2>&1 || { echo "$1: create failed"; return 1; }
+  for c in "vkb-list lab-hvm" "vtpm-list lab-hvm nosuch 0" "channel-list lab-hvm" "vkb-list nosuch"; do
+    same_bytes "$XL $c 2>&1; echo rc=\$?" "$XL_OURS $c 2>&1; echo rc=\$?" || rc=1
+  done
+  "$XL" destroy lab-hvm
+  return "$rc"
+}
+check device-lists-of-real same_device_lists real
+check device-lists-of-ours same_device_lists ours
+
 # ------------------------------------------------------------------ cross-management
 note "each tool destroys the other's HVM domain"
 destroyed_by() {  # destroyed_by CREATOR DESTROYER: no residue after a create/destroy pair

@@ -1393,3 +1393,30 @@ fn vvv_tells_each_xenstore_round_trip_and_the_time_taken() {
     );
     h.ok(&["destroy", "web"]);
 }
+
+#[test]
+fn device_lists_show_an_hvm_guests_keyboard_and_no_vtpm_or_channel() {
+    let h = Host::new();
+    h.create("kbd", "type = \"hvm\"");
+    let id = booted(&h, "kbd");
+    let vkb = h.ok(&["vkb-list", "kbd"]);
+    let rows: Vec<&str> = vkb.lines().collect();
+    assert_eq!(rows.len(), 2, "{vkb}");
+    assert!(
+        rows[0].starts_with("Idx BE handle state evt-ch    ref ID"),
+        "{vkb}"
+    );
+    let fields: Vec<&str> = rows[1].split_whitespace().collect();
+    assert_eq!(fields[0], "0", "{vkb}");
+    assert_eq!(fields[7], "qemu", "{vkb}");
+    assert_eq!(fields[8], format!("/local/domain/0/backend/vkbd/{id}/0"));
+    assert_eq!(h.ok(&["vtpm-list", "kbd"]).lines().count(), 1);
+    assert_eq!(h.ok(&["channel-list", "kbd"]).lines().count(), 1);
+    // vtpm-list goes on past a name it cannot find; the others stop there.
+    let o = h.xl(&["vtpm-list", "nosuch", "kbd"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stderr(&o), "nosuch is an invalid domain identifier\n");
+    let o = h.xl(&["vkb-list", "nosuch", "kbd"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
+}

@@ -31,6 +31,7 @@ pub mod stats;
 pub mod trace;
 pub mod userdata;
 pub mod vcpus;
+pub mod vdevlist;
 pub mod xen;
 
 use serde::{Deserialize, Serialize};
