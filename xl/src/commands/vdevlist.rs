@@ -68,7 +68,7 @@ pub fn vkb_list(cmd: &'static Cmd, args: &[String]) -> Status {
         args,
         vdevlist::vkb_list_header(),
         Unknown::Ends,
-        |xs, d| vdevlist::vkbs(xs, d),
+        vdevlist::vkbs,
         vdevlist::vkb_row,
     )
 }
@@ -79,7 +79,7 @@ pub fn vtpm_list(cmd: &'static Cmd, args: &[String]) -> Status {
         args,
         vdevlist::vtpm_list_header(),
         Unknown::Skipped,
-        |xs, d| vdevlist::vtpms(xs, d),
+        vdevlist::vtpms,
         vdevlist::vtpm_row,
     )
 }
@@ -90,7 +90,7 @@ pub fn channel_list(cmd: &'static Cmd, args: &[String]) -> Status {
         args,
         vdevlist::channel_list_header(),
         Unknown::Ends,
-        |xs, d| vdevlist::channels(xs, d),
+        vdevlist::channels,
         vdevlist::channel_row,
     )
 }
