@@ -333,7 +333,7 @@ fn firmware_path(paths: &HostPaths, name: Option<&str>) -> String {
     if name.starts_with('/') {
         name.to_string()
     } else {
-        paths.firmware.join(name).display().to_string()
+        paths.firmware.get().join(name).display().to_string()
     }
 }
 
