@@ -68,20 +68,25 @@ pub fn set_target(host: &Host, xs: &Xs, domid: u32, target_kb: u64) -> Result<()
     let kind = userdata::stored_type(lib, domid, &info.uuid).ok_or(MemError::NoConfig(domid))?;
     let dom = format!("/local/domain/{domid}");
     let uuid = xl_config::domain::uuid_string(&info.uuid);
+    let paths = [
+        format!("{dom}/memory/target"),
+        format!("{dom}/memory/static-max"),
+        format!("{dom}/memory/videoram"),
+    ];
     xs.transaction(|t| -> Result<(), MemError> {
-        let read = |p: &str| -> Result<u64, MemError> {
-            let v = t
-                .try_read(p)?
-                .ok_or_else(|| MemError::Missing(p.to_string()))?;
+        // One round trip for the three reads, one for the two writes.
+        let [target, max, videoram] =
+            <[Option<String>; 3]>::try_from(t.read_many(&paths)?).expect("one answer per path");
+        let number = |p: &String, v: Option<String>| -> Result<u64, MemError> {
+            let v = v.ok_or_else(|| MemError::Missing(p.clone()))?;
             v.parse().map_err(|_| MemError::Invalid {
-                path: p.to_string(),
+                path: p.clone(),
                 value: v,
             })
         };
-        read(&format!("{dom}/memory/target"))?;
-        let max = read(&format!("{dom}/memory/static-max"))?;
-        let videoram: u64 = t
-            .try_read(&format!("{dom}/memory/videoram"))?
+        number(&paths[0], target)?;
+        let max = number(&paths[1], max)?;
+        let videoram: u64 = videoram
             .and_then(|v| v.trim().parse::<i64>().ok())
             .map_or(0, |v| v.max(0) as u64);
         let new_target = target_kb.saturating_sub(videoram);
@@ -92,11 +97,13 @@ pub fn set_target(host: &Host, xs: &Xs, domid: u32, target_kb: u64) -> Result<()
         if kind != "pv" {
             hv.set_pod_target(domid, (new_target + MAXMEM_CONSTANT_KB) / 4)?;
         }
-        t.write(&format!("{dom}/memory/target"), &new_target.to_string())?;
-        t.write(
-            &format!("/vm/{uuid}/memory"),
-            &(new_target / 1024).to_string(),
-        )?;
+        t.batch(|b| {
+            b.write(&paths[0], &new_target.to_string())?;
+            b.write(
+                &format!("/vm/{uuid}/memory"),
+                &(new_target / 1024).to_string(),
+            )
+        })?;
         Ok(())
     })
 }

@@ -551,8 +551,13 @@ impl Xs {
     /// each connection in order), so N reads cost one round trip rather
     /// than N. Missing nodes are `None`.
     pub fn read_many(&self, paths: &[String]) -> Result<Vec<Option<String>>, Error> {
+        self.read_many_in(0, paths)
+    }
+
+    /// [`Xs::read_many`] within transaction `tx_id` (0: none).
+    fn read_many_in(&self, tx_id: u32, paths: &[String]) -> Result<Vec<Option<String>>, Error> {
         let started = tracing();
-        let r = self.read_many_untraced(paths);
+        let r = self.read_many_untraced(tx_id, paths);
         if let Some(t) = started {
             let first = paths.first().map_or("", String::as_str);
             trace_done(
@@ -563,15 +568,24 @@ impl Xs {
         r
     }
 
-    fn read_many_untraced(&self, paths: &[String]) -> Result<Vec<Option<String>>, Error> {
+    fn read_many_untraced(
+        &self,
+        tx_id: u32,
+        paths: &[String],
+    ) -> Result<Vec<Option<String>>, Error> {
         let payloads = paths
             .iter()
             .map(|p| Ok(join_args([arg(Op::Read, p)?])))
             .collect::<Result<Vec<_>, Error>>()?;
-        // Each path's reply: kept from a prefetch, or asked for now.
+        // Each path's reply: kept from a prefetch (outside transactions),
+        // or asked for now.
         let kept: Vec<Option<Message>> = payloads
             .iter()
-            .map(|payload| self.take_prefetched(Op::Read, 0, payload))
+            .map(|payload| {
+                (tx_id == 0)
+                    .then(|| self.take_prefetched(Op::Read, 0, payload))
+                    .flatten()
+            })
             .collect();
         let asked: Vec<(Op, &str, Vec<u8>)> = kept
             .iter()
@@ -580,7 +594,7 @@ impl Xs {
             .filter(|((k, _), _)| k.is_none())
             .map(|((_, p), payload)| (Op::Read, p.as_str(), payload))
             .collect();
-        let mut ids = self.send_pipelined(0, &asked)?.into_iter();
+        let mut ids = self.send_pipelined(tx_id, &asked)?.into_iter();
         let mut out = Vec::with_capacity(paths.len());
         for (kept, path) in kept.into_iter().zip(paths) {
             let reply = match kept {
@@ -1113,6 +1127,12 @@ impl Transaction<'_> {
         let b = Batch::default();
         f(&b)?;
         self.xs.send_batch(self.id, b)
+    }
+
+    /// Reads many nodes in one round trip within this transaction (see
+    /// [`Xs::read_many`]).
+    pub fn read_many(&self, paths: &[String]) -> Result<Vec<Option<String>>, Error> {
+        self.xs.read_many_in(self.id, paths)
     }
 
     /// Commits. `EAGAIN` (see [`Error::errno`]) means another client

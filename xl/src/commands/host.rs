@@ -29,10 +29,11 @@ pub fn dmesg(cmd: &'static Cmd, args: &[String]) -> Status {
     }
 }
 
-fn uname_field(path: &str) -> String {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim_end_matches('\n').to_string())
-        .unwrap_or_default()
+/// One uname(2) call answers the host, release and version lines (three
+/// /proc files would take nine system calls).
+fn uname_fields() -> [String; 3] {
+    let u = rustix::system::uname();
+    [u.nodename(), u.release(), u.version()].map(|f| f.to_string_lossy().into_owned())
 }
 
 /// `xl info [-n] [key]`: host, physinfo and hypervisor lines; with a key,
@@ -60,18 +61,10 @@ pub fn info(cmd: &'static Cmd, args: &[String]) -> Status {
     } else {
         std::env::consts::ARCH
     };
-    lines.push(format!(
-        "host                   : {}",
-        uname_field("/proc/sys/kernel/hostname")
-    ));
-    lines.push(format!(
-        "release                : {}",
-        uname_field("/proc/sys/kernel/osrelease")
-    ));
-    lines.push(format!(
-        "version                : {}",
-        uname_field("/proc/sys/kernel/version")
-    ));
+    let [host_name, release, version] = uname_fields();
+    lines.push(format!("host                   : {host_name}"));
+    lines.push(format!("release                : {release}"));
+    lines.push(format!("version                : {version}"));
     lines.push(format!("machine                : {arch}"));
     let fail = |what: &str, e: xl_toolstack::Error| {
         err(&format!("xl: {what} failed: {}\n", backend::chain(&e)));
