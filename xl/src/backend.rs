@@ -39,19 +39,22 @@ pub fn open(command: &str) -> Result<Host, Status> {
                 Err(1)
             }
         },
-        Some("xen") | None => match XenHypervisor::open() {
-            Ok(x) => Ok(xen_host(x)),
-            Err(e) => {
-                err(&format!("xl: {}\n", chain(&e)));
-                if let Some(h) = e.hint() {
-                    err(&format!("xl: {h}\n"));
-                    err(
-                        "xl: To try xl without Xen, use the built-in simulator: XL_BACKEND=sim xl ...\n",
-                    );
+        Some("xen") | None => {
+            match xl_toolstack::trace::timed(|| "opened the hypervisor".into(), XenHypervisor::open)
+            {
+                Ok(x) => Ok(xen_host(x)),
+                Err(e) => {
+                    err(&format!("xl: {}\n", chain(&e)));
+                    if let Some(h) = e.hint() {
+                        err(&format!("xl: {h}\n"));
+                        err(
+                            "xl: To try xl without Xen, use the built-in simulator: XL_BACKEND=sim xl ...\n",
+                        );
+                    }
+                    Err(1)
                 }
-                Err(1)
             }
-        },
+        }
         Some(other) => {
             err(&format!(
                 "xl: unknown XL_BACKEND `{other}' (use xen or sim)\n"

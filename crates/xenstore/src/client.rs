@@ -239,7 +239,15 @@ impl Xs {
     /// Connects to a socket, or opens a device, at `path` (decided by the
     /// file type, as libxenstore does).
     pub fn open_path(path: impl AsRef<Path>) -> Result<Xs, Error> {
-        let path = path.as_ref();
+        let started = tracing();
+        let r = Xs::open_path_untraced(path.as_ref());
+        if let (Some(t), Ok(_)) = (started, &r) {
+            trace_done(t, format_args!("connected ({})", path.as_ref().display()));
+        }
+        r
+    }
+
+    fn open_path_untraced(path: &Path) -> Result<Xs, Error> {
         let fail = |source| Error::Connect {
             path: path.to_owned(),
             source,
