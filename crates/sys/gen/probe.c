@@ -115,6 +115,16 @@ int main(void) {
     C(XENMEM_get_sharing_shared_pages);
     C(XEN_SYSCTL_cpupool_op);
     C(XEN_SYSCTL_CPUPOOL_OP_FREEINFO);
+    C(XEN_SYSCTL_CPUPOOL_OP_CREATE);
+    C(XEN_SYSCTL_CPUPOOL_OP_DESTROY);
+    C(XEN_SYSCTL_CPUPOOL_OP_ADDCPU);
+    C(XEN_SYSCTL_CPUPOOL_OP_RMCPU);
+    C(XEN_SYSCTL_CPUPOOL_OP_MOVEDOMAIN);
+    C(XEN_SYSCTL_CPUPOOL_PAR_ANY);
+    C(XEN_SYSCTL_debug_keys);
+    S(struct xen_sysctl_debug_keys);
+    O(struct xen_sysctl_debug_keys, keys);
+    O(struct xen_sysctl_debug_keys, nr_keys);
     C(XEN_SCHEDULER_CREDIT);
     C(XEN_SCHEDULER_CREDIT2);
     C(XEN_SCHEDULER_ARINC653);

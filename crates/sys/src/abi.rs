@@ -58,6 +58,14 @@ pub const SYSCTL_SCHED_ID: u32 = 4;
 pub const SYSCTL_GETDOMAININFOLIST: u32 = 6;
 pub const SYSCTL_CPUPOOL_OP: u32 = 18;
 pub const SYSCTL_CPUPOOL_OP_FREEINFO: u32 = 7;
+pub const SYSCTL_CPUPOOL_OP_CREATE: u32 = 1;
+pub const SYSCTL_CPUPOOL_OP_DESTROY: u32 = 2;
+pub const SYSCTL_CPUPOOL_OP_ADDCPU: u32 = 4;
+pub const SYSCTL_CPUPOOL_OP_RMCPU: u32 = 5;
+pub const SYSCTL_CPUPOOL_OP_MOVEDOMAIN: u32 = 6;
+/// "Any pool id": cpupool create lets Xen choose.
+pub const SYSCTL_CPUPOOL_PAR_ANY: u32 = 0xffff_ffff;
+pub const SYSCTL_DEBUG_KEYS: u32 = 7;
 
 // domctl commands (domctl.h).
 pub const DOMCTL_DESTROYDOMAIN: u32 = 2;
@@ -188,6 +196,16 @@ pub struct CpupoolOp {
     /// cpumap.bitmap: guest handle to the bitmap bytes.
     pub cpumap_bitmap: u64,
     pub cpumap_nr_bits: u32,
+    pub _pad: u32,
+}
+
+/// `struct xen_sysctl_debug_keys`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DebugKeys {
+    /// Guest handle to the key characters.
+    pub keys: u64,
+    pub nr_keys: u32,
     pub _pad: u32,
 }
 
@@ -475,6 +493,7 @@ pod_fields!(CpupoolOp {
     cpumap_bitmap,
     cpumap_nr_bits
 });
+pod_fields!(DebugKeys { keys, nr_keys });
 pod_fields!(HvmParam {
     domid,
     index,

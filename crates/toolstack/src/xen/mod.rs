@@ -122,6 +122,7 @@ impl XenHypervisor {
             max_maptrack_frames: i32::try_from(spec.max_maptrack_frames).unwrap_or(-1),
             grant_opts: grant_version,
             emulation_flags,
+            cpupool_id: spec.cpupool,
             ..Default::default()
         })
     }
@@ -481,6 +482,36 @@ impl Hypervisor for XenHypervisor {
             });
         }
         Ok(out)
+    }
+
+    fn free_cpu_map(&self) -> Result<Vec<u8>, Error> {
+        let p = self.xen.physinfo()?;
+        let bits = (p.max_cpu_id + 1).div_ceil(8) * 8;
+        Ok(self.xen.cpupool_freeinfo(bits)?)
+    }
+
+    fn cpupool_create(&self, sched: &str) -> Result<u32, Error> {
+        Ok(self.xen.cpupool_create(None, sched_id(sched)?)?)
+    }
+
+    fn cpupool_destroy(&self, poolid: u32) -> Result<(), Error> {
+        Ok(self.xen.cpupool_destroy(poolid)?)
+    }
+
+    fn cpupool_add_cpu(&self, poolid: u32, cpu: u32) -> Result<(), Error> {
+        Ok(self.xen.cpupool_add_cpu(poolid, cpu)?)
+    }
+
+    fn cpupool_remove_cpu(&self, poolid: u32, cpu: u32) -> Result<(), Error> {
+        Ok(self.xen.cpupool_remove_cpu(poolid, cpu)?)
+    }
+
+    fn cpupool_move_domain(&self, poolid: u32, domid: u32) -> Result<(), Error> {
+        Ok(self.xen.cpupool_move_domain(poolid, dom(domid)?)?)
+    }
+
+    fn send_debug_keys(&self, keys: &[u8]) -> Result<(), Error> {
+        Ok(self.xen.debug_keys(keys)?)
     }
 
     fn domain_sched(&self, domid: u32, sched: &str) -> Result<SchedParams, Error> {
