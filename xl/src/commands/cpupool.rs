@@ -11,13 +11,27 @@ use super::{err, options, out, sanitize, strerror};
 use crate::cmdtable::{self, Cmd};
 use crate::{Globals, Status, backend};
 
-/// libxl's log line for a failed step (xl shows it on stderr).
+/// libxl's log line for a failed step (xl shows it on stderr): what
+/// failed and the errno's text, as libxl's LOGE prints them.
 fn libxl_err(e: &PoolError) {
+    err(&libxl_line(e, ""));
+}
+
+fn libxl_line(e: &PoolError, prefix: &str) -> String {
     // Refusals libxl makes without logging.
     if matches!(e, PoolError::HasDomains(_) | PoolError::NoSuchPool(_)) {
-        return;
+        return String::new();
     }
-    err(&format!("libxl: error: {}\n", backend::chain(e)));
+    if let PoolError::Other(inner) = e {
+        return format!("libxl: error: {prefix}{}\n", backend::chain(inner));
+    }
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let errno = cause.to_string();
+    let errno = errno.split(" (os error").next().unwrap_or_default();
+    format!("libxl: error: {prefix}{e}: {errno}\n")
 }
 
 fn xl_err(e: &xl_toolstack::Error) -> Status {
@@ -215,7 +229,7 @@ pub fn migrate(cmd: &'static Cmd, args: &[String]) -> Status {
     match pools::move_domain(hv, poolid, domid) {
         Ok(()) => 0,
         Err(e) => {
-            err(&format!("libxl: error: Domain {domid}:{}\n", backend::chain(&e)));
+            err(&libxl_line(&e, &format!("Domain {domid}:")));
             1
         }
     }
@@ -226,6 +240,23 @@ struct PoolSpec {
     name: String,
     sched: String,
     cpus: Vec<u32>,
+    /// xl's status for a failure from here on: 1, or, when the
+    /// scheduler is the host's default, that scheduler's libxl number
+    /// (xl keeps it in its return variable).
+    fail: Status,
+}
+
+/// libxl_scheduler's numbers.
+fn sched_number(name: &str) -> Status {
+    match name {
+        "sedf" => 4,
+        "credit" => 5,
+        "credit2" => 6,
+        "arinc653" => 7,
+        "rtds" => 8,
+        "null" => 9,
+        _ => 0,
+    }
 }
 
 /// `xl cpupool-create [-n] [-f FILE] [FILE] [KEY=VALUE...]`.
@@ -276,7 +307,7 @@ pub fn create(cmd: &'static Cmd, args: &[String], g: &Globals) -> Status {
         Err(e) => {
             libxl_err(&e);
             err("error on creating cpupool\n");
-            1
+            spec.fail
         }
     }
 }
@@ -340,17 +371,24 @@ fn pool_spec(
         }
         Err(e) => return Err(xl_err(&e)),
     }
-    let sched = pool_sched(hv, &cfg, &mut report)?;
-    let cpus = pool_cpus(hv, &cfg, &mut report)?;
-    Ok(PoolSpec { name, sched, cpus })
+    let (sched, defaulted) = pool_sched(hv, &cfg, &mut report)?;
+    let fail = if defaulted { sched_number(&sched) } else { 1 };
+    let cpus = pool_cpus(hv, &cfg, &mut report).map_err(|_| fail)?;
+    Ok(PoolSpec {
+        name,
+        sched,
+        cpus,
+        fail,
+    })
 }
 
-/// The `sched` setting (libxl's names, any case), else the host's default.
+/// The `sched` setting (libxl's names, any case), else the host's default
+/// (then true).
 fn pool_sched(
     hv: &dyn Hypervisor,
     cfg: &Config,
     report: &mut xl_config::Report,
-) -> Result<String, Status> {
+) -> Result<(String, bool), Status> {
     let given = cfg.string("sched", false, report).ok().map(str::to_string);
     err(&report.take());
     match given {
@@ -360,13 +398,13 @@ fn pool_sched(
                 "unknown", "sedf", "credit", "credit2", "arinc653", "rtds", "null",
             ];
             if KNOWN.contains(&lower.as_str()) {
-                Ok(lower)
+                Ok((lower, false))
             } else {
                 err("Unknown scheduler\n");
                 Err(1)
             }
         }
-        None => hv.scheduler().map_err(|e| {
+        None => hv.scheduler().map(|s| (s, true)).map_err(|e| {
             err("get_scheduler sysctl failed.\n");
             xl_err(&e)
         }),
