@@ -186,6 +186,35 @@ check real-numa-split "$R" cpupool-numa-split
 check ours-sees-split same_bytes "pools_real" "pools_ours"
 check ours-rename-back "$O" cpupool-rename Pool-node0 Pool-0
 
+# --- what the lab host lacks: FLASK, PCI passthrough; vncviewer -------------------------
+msg getenforce getenforce
+msg getenforce-h getenforce -h
+msg setenforce setenforce 1
+msg setenforce-permissive setenforce Permissive
+msg setenforce-none setenforce
+msg setenforce-bad setenforce maybe
+msg loadpolicy-none loadpolicy
+msg loadpolicy-missing loadpolicy /nonexistent
+msg loadpolicy-dir loadpolicy /etc
+msg loadpolicy loadpolicy /etc/hostname
+msg pci-list-dom0 pci-list 0
+msg pci-list-missing pci-list nosuchdomain
+msg pci-assignable-list pci-assignable-list
+msg pci-assignable-list-n pci-assignable-list -n
+check guest-for-vnc create_pvh "$R"
+msg vncviewer-no-port vncviewer lab-pvh
+msg vncviewer-missing vncviewer nosuchdomain
+printf '#!/bin/sh\necho "$@"; cat\n' >"$D/viewer"
+chmod +x "$D/viewer"
+xenstore-write /local/domain/0/console/vnc-port 5907 /local/domain/0/console/vnc-pass s3cret
+check vncviewer same_msg_bytes "VNCVIEWER=$D/viewer $R vncviewer 0" "VNCVIEWER=$D/viewer $O vncviewer 0"
+check vncviewer-autopass same_msg_bytes "VNCVIEWER=$D/viewer $R vncviewer -a 0" "VNCVIEWER=$D/viewer $O vncviewer -a 0"
+xenstore-write /local/domain/0/console/vnc-listen 127.0.0.2
+check vncviewer-listen same_msg_bytes "VNCVIEWER=$D/viewer $R vncviewer --autopass 0" "VNCVIEWER=$D/viewer $O vncviewer --autopass 0"
+check vncviewer-no-binary same_msg_bytes "VNCVIEWER=/nonexistent/viewer $R vncviewer 0" \
+  "VNCVIEWER=/nonexistent/viewer $O vncviewer 0"
+xenstore-rm /local/domain/0/console/vnc-port /local/domain/0/console/vnc-pass /local/domain/0/console/vnc-listen
+
 # --- the host as it was ---------------------------------------------------------------
 "$R" destroy lab-pvh >/dev/null 2>&1
 "$R" cpupool-cpu-add Pool-0 1 >/dev/null 2>&1

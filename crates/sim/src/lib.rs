@@ -440,6 +440,19 @@ impl Hypervisor for SimHypervisor {
         self.call(&Request::CpupoolMoveDomain { poolid, domid })
     }
 
+    /// The simulated hypervisor has no XSM module: FLASK answers ENOSYS.
+    fn flask_getenforce(&self) -> Result<Option<bool>, Error> {
+        Ok(None)
+    }
+
+    fn flask_setenforce(&self, _enforcing: bool) -> Result<Option<()>, Error> {
+        Ok(None)
+    }
+
+    fn flask_load_policy(&self, _policy: &[u8]) -> Result<Option<()>, Error> {
+        Ok(None)
+    }
+
     fn send_debug_keys(&self, keys: &[u8]) -> Result<(), Error> {
         self.call(&Request::DebugKeys(keys.to_vec()))
     }

@@ -67,6 +67,17 @@ pub const SYSCTL_CPUPOOL_OP_MOVEDOMAIN: u32 = 6;
 pub const SYSCTL_CPUPOOL_PAR_ANY: u32 = 0xffff_ffff;
 pub const SYSCTL_DEBUG_KEYS: u32 = 7;
 
+// FLASK, the XSM module behind `xl getenforce/setenforce/loadpolicy`.
+pub const HYPERVISOR_XSM_OP: u64 = 27;
+pub const FLASK_INTERFACE_VERSION: u32 = 1;
+pub const FLASK_LOAD: u32 = 1;
+pub const FLASK_GETENFORCE: u32 = 2;
+pub const FLASK_SETENFORCE: u32 = 3;
+/// `struct xen_flask_op`: cmd, interface_version, then the union `u`
+/// (its largest member sets the size; only load and setenforce are used).
+pub const FLASK_OP_SIZE: usize = 40;
+pub const FLASK_OP_UNION: usize = 8;
+
 // domctl commands (domctl.h).
 pub const DOMCTL_DESTROYDOMAIN: u32 = 2;
 pub const DOMCTL_PAUSEDOMAIN: u32 = 3;

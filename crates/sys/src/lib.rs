@@ -593,6 +593,64 @@ impl Xen {
     }
 }
 
+impl Xen {
+    /// A FLASK operation (__HYPERVISOR_xsm_op): `union` fills the op's
+    /// union given the address `data` is copied to. Returns Xen's answer;
+    /// ENOSYS means the hypervisor runs without FLASK.
+    fn flask_op(
+        &self,
+        cmd: u32,
+        data: &[u8],
+        union: impl FnOnce(u64) -> Vec<u8>,
+    ) -> Result<i64, SysError> {
+        let room = FLASK_OP_SIZE.div_ceil(64) * 64;
+        let mut buf = self.pc.buffer(sum(room, data.len().max(1))?)?;
+        let base = buf.addr() + room as u64;
+        buf.write(room, data);
+        let mut op = vec![0u8; FLASK_OP_SIZE];
+        op[..4].copy_from_slice(&cmd.to_le_bytes());
+        op[4..8].copy_from_slice(&FLASK_INTERFACE_VERSION.to_le_bytes());
+        let u = union(base);
+        let end = FLASK_OP_UNION + u.len();
+        if end > FLASK_OP_SIZE {
+            return Err(SysError::Invalid("flask op payload"));
+        }
+        op[FLASK_OP_UNION..end].copy_from_slice(&u);
+        buf.write(0, &op);
+        // SAFETY: Xen reads the whole op at the start of `buf`; the only
+        // handle used here (load's buffer) points at `data` after it, for
+        // exactly its length.
+        unsafe {
+            self.pc
+                .hypercall("xsm_op flask", HYPERVISOR_XSM_OP, [buf.addr(), 0, 0, 0, 0])
+        }
+    }
+
+    /// FLASK_GETENFORCE: 1 enforcing, 0 permissive.
+    pub fn flask_getenforce(&self) -> Result<i64, SysError> {
+        self.flask_op(FLASK_GETENFORCE, &[], |_| Vec::new())
+    }
+
+    /// FLASK_SETENFORCE.
+    pub fn flask_setenforce(&self, enforcing: bool) -> Result<(), SysError> {
+        let mode = u32::from(enforcing);
+        self.flask_op(FLASK_SETENFORCE, &[], |_| mode.to_le_bytes().to_vec())
+            .map(drop)
+    }
+
+    /// FLASK_LOAD of a binary policy.
+    pub fn flask_load(&self, policy: &[u8]) -> Result<(), SysError> {
+        let size =
+            u32::try_from(policy.len()).map_err(|_| SysError::Invalid("policy too large"))?;
+        self.flask_op(FLASK_LOAD, policy, |addr| {
+            let mut u = addr.to_le_bytes().to_vec();
+            u.extend_from_slice(&size.to_le_bytes());
+            u
+        })
+        .map(drop)
+    }
+}
+
 /// The one input field a bitmap-less cpupool operation sets.
 enum CpupoolField {
     None,
@@ -1746,6 +1804,7 @@ mod tests {
                 (HYPERVISOR_HVM_OP, "__HYPERVISOR_hvm_op"),
                 (HVMOP_GET_PARAM, "HVMOP_get_param"),
                 (HYPERVISOR_MEMORY_OP, "__HYPERVISOR_memory_op"),
+                (HYPERVISOR_XSM_OP, "__HYPERVISOR_xsm_op"),
                 (
                     XENMEM_GET_SHARING_FREED_PAGES,
                     "XENMEM_get_sharing_freed_pages",
@@ -1850,6 +1909,20 @@ mod tests {
                     "{version} {name}"
                 );
             }
+            for (ours, name) in [
+                (FLASK_INTERFACE_VERSION, "XEN_FLASK_INTERFACE_VERSION"),
+                (FLASK_LOAD, "FLASK_LOAD"),
+                (FLASK_GETENFORCE, "FLASK_GETENFORCE"),
+                (FLASK_SETENFORCE, "FLASK_SETENFORCE"),
+            ] {
+                assert_eq!(ours as usize, f(&format!("const {name}")), "{version} {name}");
+            }
+            assert_eq!(FLASK_OP_SIZE, f("size struct xen_flask_op"), "{version}");
+            assert_eq!(FLASK_OP_UNION, f("offset struct xen_flask_op.u"), "{version}");
+            assert_eq!(f("offset struct xen_flask_op.interface_version"), 4);
+            assert_eq!(f("offset struct xen_flask_load.buffer"), 0);
+            assert_eq!(f("offset struct xen_flask_load.size"), 8);
+            assert_eq!(f("offset struct xen_flask_setenforce.enforcing"), 0);
             assert_eq!(size_of::<DebugKeys>(), f("size struct xen_sysctl_debug_keys"));
             assert_eq!(
                 offset_of!(DebugKeys, nr_keys),

@@ -161,6 +161,19 @@ pub trait Hypervisor {
     fn send_debug_keys(&self, _keys: &[u8]) -> Result<(), Error> {
         Err(Error::Unsupported("sending debug keys"))
     }
+    /// FLASK's mode: Some(true) enforcing, Some(false) permissive; None
+    /// when the hypervisor runs without FLASK.
+    fn flask_getenforce(&self) -> Result<Option<bool>, Error> {
+        Err(Error::Unsupported("reading FLASK's mode"))
+    }
+    /// Set FLASK's mode; None when the hypervisor runs without FLASK.
+    fn flask_setenforce(&self, _enforcing: bool) -> Result<Option<()>, Error> {
+        Err(Error::Unsupported("setting FLASK's mode"))
+    }
+    /// Load a FLASK policy; None when the hypervisor runs without FLASK.
+    fn flask_load_policy(&self, _policy: &[u8]) -> Result<Option<()>, Error> {
+        Err(Error::Unsupported("loading FLASK policies"))
+    }
     /// Weight and cap of a domain under `sched` ("credit" or "credit2");
     /// fails when the domain runs under another scheduler.
     fn domain_sched(&self, _domid: u32, _sched: &str) -> Result<SchedParams, Error> {

@@ -6,13 +6,16 @@ mod cpupool;
 pub mod create;
 mod devices;
 mod domains;
+mod flask;
 mod host;
 mod hostops;
 mod lifecycle;
+mod pci;
 mod saverestore;
 mod sched;
 pub mod top;
 mod vcpu;
+mod vnc;
 
 use std::io::Write;
 
@@ -120,6 +123,12 @@ pub fn dispatch(
             err("WARNING: \"button-press\" is deprecated. Please use \"trigger\"\n");
             hostops::button_press(cmd, args)
         }
+        "pci-list" => pci::pci_list(cmd, args),
+        "vncviewer" => vnc::vncviewer(cmd, args),
+        "pci-assignable-list" => pci::assignable_list(cmd, args),
+        "getenforce" => flask::getenforce(cmd),
+        "setenforce" => flask::setenforce(cmd, args),
+        "loadpolicy" => flask::loadpolicy(cmd, args),
         "cpupool-list" => cpupool::list(cmd, args),
         "cpupool-create" => cpupool::create(cmd, args, g),
         "cpupool-destroy" => cpupool::destroy(cmd, args),

@@ -514,6 +514,18 @@ impl Hypervisor for XenHypervisor {
         Ok(self.xen.debug_keys(keys)?)
     }
 
+    fn flask_getenforce(&self) -> Result<Option<bool>, Error> {
+        without_flask(self.xen.flask_getenforce().map(|v| v == 1))
+    }
+
+    fn flask_setenforce(&self, enforcing: bool) -> Result<Option<()>, Error> {
+        without_flask(self.xen.flask_setenforce(enforcing))
+    }
+
+    fn flask_load_policy(&self, policy: &[u8]) -> Result<Option<()>, Error> {
+        without_flask(self.xen.flask_load(policy))
+    }
+
     fn domain_sched(&self, domid: u32, sched: &str) -> Result<SchedParams, Error> {
         let (_, weight, cap) = self.xen.domain_sched(dom(domid)?, sched_id(sched)?, None)?;
         Ok(SchedParams { weight, cap })
@@ -536,6 +548,22 @@ impl Hypervisor for XenHypervisor {
         Ok(())
     }
 }
+
+/// A FLASK answer; ENOSYS (Xen without FLASK) as None.
+fn without_flask<T>(r: Result<T, xen_sys::SysError>) -> Result<Option<T>, Error> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(xen_sys::SysError::Hypercall { source, .. })
+            if source.raw_os_error() == Some(ENOSYS) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Linux's ENOSYS.
+const ENOSYS: i32 = 38;
 
 /// A scheduler's name from its XEN_SCHEDULER_* id.
 fn sched_name(id: u32) -> String {
