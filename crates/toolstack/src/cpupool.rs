@@ -30,6 +30,12 @@ pub enum PoolError {
         #[source]
         source: Error,
     },
+    /// Giving the new pool its CPUs (libxl names no CPU here).
+    #[error("Error moving cpu to cpupool")]
+    CreateAddCpu(#[source] Error),
+    /// Freeing the CPUs of a pool being destroyed.
+    #[error("Error removing cpu from cpupool")]
+    DestroyRemoveCpu(#[source] Error),
     #[error("Could not destroy cpupool")]
     Destroy(#[source] Error),
     #[error("cpupool {0} still has domains")]
@@ -40,6 +46,14 @@ pub enum PoolError {
     MoveDomain(#[source] Error),
     #[error(transparent)]
     Other(#[from] Error),
+}
+
+impl PoolError {
+    /// Whether libxl's log line for it ends with the errno's text (LOGE);
+    /// the others pass libxc's -1, which libxl does not print.
+    pub fn logs_errno(&self) -> bool {
+        matches!(self, PoolError::AddCpu { .. } | PoolError::RemoveCpu { .. })
+    }
 }
 
 impl From<xenstore::Error> for PoolError {
@@ -124,7 +138,7 @@ pub fn create(
 fn add_cpus(hv: &dyn Hypervisor, poolid: u32, cpus: &[u32]) -> Result<(), PoolError> {
     for &cpu in cpus {
         hv.cpupool_add_cpu(poolid, cpu)
-            .map_err(|source| PoolError::AddCpu { cpu, source })?;
+            .map_err(PoolError::CreateAddCpu)?;
     }
     Ok(())
 }
@@ -157,7 +171,7 @@ pub fn destroy(hv: &dyn Hypervisor, xs: &Xs, poolid: u32) -> Result<(), PoolErro
     }
     for cpu in cpus_of(&info.cpumap) {
         hv.cpupool_remove_cpu(poolid, cpu)
-            .map_err(|source| PoolError::RemoveCpu { cpu, source })?;
+            .map_err(PoolError::DestroyRemoveCpu)?;
     }
     hv.cpupool_destroy(poolid).map_err(PoolError::Destroy)?;
     xs.rm(&pool_path(poolid))?;

@@ -25,6 +25,9 @@ fn libxl_line(e: &PoolError, prefix: &str) -> String {
     if let PoolError::Other(inner) = e {
         return format!("libxl: error: {prefix}{}\n", backend::chain(inner));
     }
+    if !e.logs_errno() {
+        return format!("libxl: error: {prefix}{e}\n");
+    }
     let mut cause: &dyn std::error::Error = e;
     while let Some(next) = cause.source() {
         cause = next;
@@ -229,7 +232,7 @@ pub fn migrate(cmd: &'static Cmd, args: &[String]) -> Status {
     match pools::move_domain(hv, poolid, domid) {
         Ok(()) => 0,
         Err(e) => {
-            err(&libxl_line(&e, &format!("Domain {domid}:")));
+            err(&libxl_line(&e, &super::hostops::domain_prefix(domid)));
             1
         }
     }

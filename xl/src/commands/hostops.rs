@@ -14,6 +14,16 @@ fn fail(e: &xl_toolstack::Error) -> Status {
     1
 }
 
+/// libxl's "Domain N:" before a log message about a guest (none for
+/// dom0, which libxl does not count as a guest).
+pub(super) fn domain_prefix(domid: u32) -> String {
+    if domid > 0 && domid < 0x7ff0 {
+        format!("Domain {domid}:")
+    } else {
+        String::new()
+    }
+}
+
 /// A domain's name as xl prints it: escaped, "(null)" when it has none.
 fn shown_name(name: Option<&str>) -> String {
     name.map_or_else(|| "(null)".to_string(), sanitize)
@@ -308,16 +318,68 @@ pub fn sched_rtds(cmd: &'static Cmd, args: &[String]) -> Status {
     if sched == "rtds" {
         return rtds_unsupported();
     }
-    let (what, verb) = if a.setting { ("setting", "set") } else { ("getting", "get") };
+    let all = if a.all { "_all" } else { "" };
     if !a.setting {
         out(RTDS_VCPU_HEADER);
+        err(&format!(
+            "libxl: error: {}per-VCPU parameter getting not supported for this scheduler\n",
+            domain_prefix(domid)
+        ));
+        err(&format!("libxl_vcpu_sched_params_get{all} failed.\n"));
+        return 1;
     }
-    err(&format!(
-        "libxl: error: Domain {domid}:per-VCPU parameter {what} not supported for this scheduler\n"
-    ));
-    let all = if a.all { "_all" } else { "" };
-    err(&format!("libxl_vcpu_sched_params_{verb}{all} failed.\n"));
+    // xl asks for RTDS explicitly when setting: libxl checks the values,
+    // then Xen refuses RTDS parameters for a domain of another scheduler.
+    let max_vcpu = hv.domain(domid).ok().flatten().map_or(0, |d| d.vcpu_max_id);
+    if let Some(msg) = rtds_set_problem(&opts, a.all, domid, max_vcpu) {
+        err(&msg);
+    } else {
+        err(&format!(
+            "libxl: error: {}Setting vcpu sched rtds: Invalid argument\n",
+            domain_prefix(domid)
+        ));
+    }
+    err(&format!("libxl_vcpu_sched_params_set{all} failed.\n"));
     1
+}
+
+/// libxl's checks of RTDS values before it asks Xen: vCPU ids in range,
+/// periods and budgets at least 1 and budgets within their periods.
+fn rtds_set_problem(opts: &cmdtable::Opts, all: bool, domid: u32, max_vcpu: u32) -> Option<String> {
+    let num = |s: &str| xl_config::value::strtol(s.as_bytes(), 10).0 as i32;
+    let ids: Vec<i32> = opts
+        .values('v')
+        .into_iter()
+        .filter(|v| *v != "all")
+        .map(num)
+        .collect();
+    let periods: Vec<i32> = opts.values('p').into_iter().map(num).collect();
+    let budgets: Vec<i32> = opts.values('b').into_iter().map(num).collect();
+    let n = if all { 1 } else { ids.len() };
+    for i in 0..n {
+        if !all && (ids[i] < 0 || ids[i] as u32 > max_vcpu as u16 as u32) {
+            return Some(format!(
+                "libxl: error: {}Invalid VCPU {}: valid range is [0, {}]\n",
+                domain_prefix(domid),
+                ids[i],
+                max_vcpu as u16
+            ));
+        }
+        let (period, budget) = (periods[i], budgets[i]);
+        let msg = if period < 1 {
+            format!("Invalid VCPU period of {period} (it should be >= 1)")
+        } else if budget < 1 {
+            format!("Invalid VCPU budget of {budget} (it should be >= 1)")
+        } else if budget > period {
+            format!(
+                "VCPU budget must be smaller than or equal to period, but {budget} > {period}"
+            )
+        } else {
+            continue;
+        };
+        return Some(format!("libxl: error: {msg}\n"));
+    }
+    None
 }
 
 fn rtds_unsupported() -> Status {
