@@ -1501,6 +1501,8 @@ mod preflight_tests {
         std::fs::set_permissions(&qemu, std::fs::Permissions::from_mode(0o755)).unwrap();
         let daemon = Daemon::new();
         let xs = Xs::new(daemon.connect_as(0).unwrap()).unwrap();
+        // As xen-init-dom0 leaves it: libxl only creates in named pools.
+        xs.write("/local/pool/0/name", "Pool-0").unwrap();
         Case {
             paths: HostPaths::under(&dir),
             _dir: Scratch(dir),
@@ -1598,6 +1600,28 @@ mod preflight_tests {
                  qemu-xen"
             ))
         );
+    }
+
+    #[test]
+    fn a_pool_without_a_name_is_refused_before_the_domain_is_made() {
+        let c = case("pool");
+        let pv = "type=\"pv\"\nname=\"t\"\nkernel=\"/k\"\n";
+        let with_pool = format!("{pv}pool=\"0\"\n");
+        assert!(reached_make_domain(&apply_with(&c, None, &with_pool)));
+        for (text, named) in [(with_pool.as_str(), Some("0")), (pv, None)] {
+            c.xs.rm("/local/pool/0/name").unwrap();
+            match apply_with(&c, None, text) {
+                Err(e @ CreateError::IllegalPool(_)) => {
+                    assert_eq!(e.rc(), -6);
+                    assert_eq!(
+                        e.to_string(),
+                        format!("Illegal pool specified: {}", named.unwrap_or("(null)"))
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+            c.xs.write("/local/pool/0/name", "Pool-0").unwrap();
+        }
     }
 
     #[test]
