@@ -1438,8 +1438,13 @@ fn cpupools_are_made_given_cpus_and_guests_and_destroyed() {
     // Its last CPU stays while it has a domain.
     let (rc, _, e) = run(&h, &["cpupool-cpu-remove", "p1", "2"]);
     assert_eq!(rc, 0);
-    assert!(e.contains("Error removing cpu 2 from cpupool: Device or resource busy"), "{e}");
-    assert!(e.ends_with("If a cpu can't be added to another cpupool, add it to 'p1' again and retry.\n"));
+    assert!(
+        e.contains("Error removing cpu 2 from cpupool: Device or resource busy"),
+        "{e}"
+    );
+    assert!(e.ends_with(
+        "If a cpu can't be added to another cpupool, add it to 'p1' again and retry.\n"
+    ));
     assert_eq!(run(&h, &["cpupool-rename", "p1", "p2"]).0, 0);
     assert_eq!(run(&h, &["cpupool-migrate", "g", "Pool-0"]).0, 0);
     assert_eq!(run(&h, &["cpupool-destroy", "p2"]).0, 0);
@@ -1461,10 +1466,26 @@ fn cpupool_refusals_say_what_xl_says() {
     expect(&["cpupool-list", "nope"], 1, "Pool 'nope' does not exist\n");
     expect(&["cpupool-destroy", "nope"], 1, "unknown cpupool 'nope'\n");
     expect(&["cpupool-destroy", "5"], 1, "unknown cpupool '5'\n");
-    expect(&["cpupool-rename", "nope", "x"], 1, "unknown cpupool 'nope'\n");
-    expect(&["cpupool-cpu-add", "nope", "1"], 1, "unknown cpupool 'nope'\n");
-    expect(&["cpupool-migrate", "nope", "Pool-0"], 1, "unknown domain 'nope'\n");
-    expect(&["cpupool-migrate", "0", "nope"], 1, "unknown cpupool 'nope'\n");
+    expect(
+        &["cpupool-rename", "nope", "x"],
+        1,
+        "unknown cpupool 'nope'\n",
+    );
+    expect(
+        &["cpupool-cpu-add", "nope", "1"],
+        1,
+        "unknown cpupool 'nope'\n",
+    );
+    expect(
+        &["cpupool-migrate", "nope", "Pool-0"],
+        1,
+        "unknown domain 'nope'\n",
+    );
+    expect(
+        &["cpupool-migrate", "0", "nope"],
+        1,
+        "unknown cpupool 'nope'\n",
+    );
     expect(
         &["cpupool-migrate", "0", "Pool-0"],
         1,
@@ -1544,7 +1565,10 @@ fn host_listings_and_debug_keys() {
     let id = h.domid("g").unwrap();
     let vm = h.ok(&["vm-list"]);
     let mut lines = vm.lines();
-    assert_eq!(lines.next(), Some("UUID                                  ID    name"));
+    assert_eq!(
+        lines.next(),
+        Some("UUID                                  ID    name")
+    );
     assert_eq!(
         lines.next(),
         Some("00000000-0000-0000-0000-000000000000  0    Domain-0                      ")
@@ -1555,7 +1579,10 @@ fn host_listings_and_debug_keys() {
     assert!(claims.starts_with(
         "Name                                        ID   Mem VCPUs\tState\tTime(s)  Claimed\n"
     ));
-    assert!(claims.lines().nth(2).unwrap().ends_with("     0"), "{claims}");
+    assert!(
+        claims.lines().nth(2).unwrap().ends_with("     0"),
+        "{claims}"
+    );
     assert_eq!(
         h.ok(&["sharing", "g"]),
         format!(
@@ -1564,10 +1591,16 @@ fn host_listings_and_debug_keys() {
         )
     );
     let (rc, _, e) = run(&h, &["sharing", "nope"]);
-    assert_eq!((rc, e.as_str()), (1, "nope is an invalid domain identifier (rc=-6)\n"));
+    assert_eq!(
+        (rc, e.as_str()),
+        (1, "nope is an invalid domain identifier (rc=-6)\n")
+    );
     assert_eq!(run(&h, &["debug-keys", "hq"]).0, 0);
     let dmesg = h.ok(&["dmesg"]);
-    assert!(dmesg.contains("'h' pressed") && dmesg.contains("'q' pressed"), "{dmesg}");
+    assert!(
+        dmesg.contains("'h' pressed") && dmesg.contains("'q' pressed"),
+        "{dmesg}"
+    );
     let (rc, _, e) = run(&h, &["button-press", "g", "reset"]);
     assert_eq!(rc, 1);
     assert_eq!(
@@ -1587,21 +1620,40 @@ fn sched_rtds_on_a_credit2_host() {
         out,
         "Name                                ID    Period    Budget  Extratime\n"
     );
-    assert_eq!(e, "libxl_domain_sched_params_get returned credit2 not rtds.\n");
+    assert_eq!(
+        e,
+        "libxl_domain_sched_params_get returned credit2 not rtds.\n"
+    );
     let (rc, _, e) = run(&h, &["sched-rtds", "-d", "0", "-v", "all"]);
     assert_eq!(rc, 1);
-    assert!(e.ends_with("libxl_vcpu_sched_params_get_all failed.\n"), "{e}");
+    assert!(
+        e.ends_with("libxl_vcpu_sched_params_get_all failed.\n"),
+        "{e}"
+    );
     for (args, msg) in [
         (&["sched-rtds", "-p", "100"][..], "Missing parameters.\n"),
-        (&["sched-rtds", "-d", "0", "-p", "1", "-b", "1", "-e", "1"], "Must specify VCPU.\n"),
-        (&["sched-rtds", "-d", "0", "-v", "0", "-v", "all"], "Incorrect VCPU IDs.\n"),
-        (&["sched-rtds", "-d", "0", "-v", "0", "-e", "3"], "Invalid extratime.\n"),
+        (
+            &["sched-rtds", "-d", "0", "-p", "1", "-b", "1", "-e", "1"],
+            "Must specify VCPU.\n",
+        ),
+        (
+            &["sched-rtds", "-d", "0", "-v", "0", "-v", "all"],
+            "Incorrect VCPU IDs.\n",
+        ),
+        (
+            &["sched-rtds", "-d", "0", "-v", "0", "-e", "3"],
+            "Invalid extratime.\n",
+        ),
         (
             &["sched-rtds", "-d", "0", "-v", "0", "-p", "1"],
             "Incorrect number of period, budget and extratime\n",
         ),
     ] {
-        assert_eq!(run(&h, args), (1, String::new(), msg.to_string()), "{args:?}");
+        assert_eq!(
+            run(&h, args),
+            (1, String::new(), msg.to_string()),
+            "{args:?}"
+        );
     }
 }
 
@@ -1633,7 +1685,10 @@ fn flask_pci_and_vncviewer_as_on_a_host_without_them() {
         )
     );
     // No PCI devices: nothing listed.
-    assert_eq!(run(&h, &["pci-list", "0"]), (0, String::new(), String::new()));
+    assert_eq!(
+        run(&h, &["pci-list", "0"]),
+        (0, String::new(), String::new())
+    );
     // A domain with pciback's entries lists them.
     h.create("g", "");
     let id = h.domid("g").unwrap();
@@ -1646,21 +1701,29 @@ fn flask_pci_and_vncviewer_as_on_a_host_without_them() {
     // vncviewer runs $VNCVIEWER with the domain's VNC address; -a hands
     // it the password on stdin.
     let (rc, _, e) = run(&h, &["vncviewer", "g"]);
-    assert_eq!((rc, e), (1, format!("libxl: error: Domain {id}:Cannot get vnc-port\n")));
+    assert_eq!(
+        (rc, e),
+        (
+            1,
+            format!("libxl: error: Domain {id}:Cannot get vnc-port\n")
+        )
+    );
     let console = format!("/local/domain/{id}/console");
     xs.write(&format!("{console}/vnc-port"), "5903").unwrap();
     xs.write(&format!("{console}/vnc-pass"), "s3cret").unwrap();
     let viewer = h.path().join("viewer");
     std::fs::write(&viewer, "#!/bin/sh\necho \"$@\"; cat\n").unwrap();
-    std::fs::set_permissions(&viewer, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .unwrap();
+    std::fs::set_permissions(&viewer, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let o = h
         .cmd(&["vncviewer", "-a", "g"])
         .env("VNCVIEWER", &viewer)
         .output()
         .unwrap();
     assert!(o.status.success());
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "localhost:3 -autopass\ns3cret");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "localhost:3 -autopass\ns3cret"
+    );
     let o = h
         .cmd(&["vncviewer", "g"])
         .env("VNCVIEWER", "/nonexistent/viewer")

@@ -401,7 +401,10 @@ impl Host {
     /// simulated host has no handlers to run.
     pub fn debug_keys(&mut self, keys: &[u8]) {
         for k in keys {
-            let line = format!("(XEN) '{}' pressed -> no handler (simulated host)\n", k.escape_ascii());
+            let line = format!(
+                "(XEN) '{}' pressed -> no handler (simulated host)\n",
+                k.escape_ascii()
+            );
             self.dmesg.extend_from_slice(line.as_bytes());
         }
     }
@@ -412,7 +415,10 @@ impl Host {
     }
 
     fn pool_domains(&self, poolid: u32) -> u32 {
-        self.domains.values().filter(|d| d.cpupool == poolid).count() as u32
+        self.domains
+            .values()
+            .filter(|d| d.cpupool == poolid)
+            .count() as u32
     }
 
     pub fn cpupool_destroy(&mut self, poolid: u32) -> Result<(), &'static str> {

@@ -113,11 +113,7 @@ impl Pools {
         if self.pools.values().any(|p| p.cpus.contains(&cpu)) {
             return Err(ENODEV);
         }
-        self.pools
-            .get_mut(&poolid)
-            .ok_or(ENOENT)?
-            .cpus
-            .insert(cpu);
+        self.pools.get_mut(&poolid).ok_or(ENOENT)?.cpus.insert(cpu);
         Ok(())
     }
 

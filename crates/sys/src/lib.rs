@@ -1915,15 +1915,26 @@ mod tests {
                 (FLASK_GETENFORCE, "FLASK_GETENFORCE"),
                 (FLASK_SETENFORCE, "FLASK_SETENFORCE"),
             ] {
-                assert_eq!(ours as usize, f(&format!("const {name}")), "{version} {name}");
+                assert_eq!(
+                    ours as usize,
+                    f(&format!("const {name}")),
+                    "{version} {name}"
+                );
             }
             assert_eq!(FLASK_OP_SIZE, f("size struct xen_flask_op"), "{version}");
-            assert_eq!(FLASK_OP_UNION, f("offset struct xen_flask_op.u"), "{version}");
+            assert_eq!(
+                FLASK_OP_UNION,
+                f("offset struct xen_flask_op.u"),
+                "{version}"
+            );
             assert_eq!(f("offset struct xen_flask_op.interface_version"), 4);
             assert_eq!(f("offset struct xen_flask_load.buffer"), 0);
             assert_eq!(f("offset struct xen_flask_load.size"), 8);
             assert_eq!(f("offset struct xen_flask_setenforce.enforcing"), 0);
-            assert_eq!(size_of::<DebugKeys>(), f("size struct xen_sysctl_debug_keys"));
+            assert_eq!(
+                size_of::<DebugKeys>(),
+                f("size struct xen_sysctl_debug_keys")
+            );
             assert_eq!(
                 offset_of!(DebugKeys, nr_keys),
                 f("offset struct xen_sysctl_debug_keys.nr_keys")

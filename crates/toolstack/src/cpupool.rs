@@ -121,7 +121,10 @@ pub fn create(
         let path = pool_path(poolid);
         xs.transaction(|t| {
             t.mkdir(&path)?;
-            t.write(&format!("{path}/uuid"), &xl_config::domain::uuid_string(uuid))?;
+            t.write(
+                &format!("{path}/uuid"),
+                &xl_config::domain::uuid_string(uuid),
+            )?;
             t.write(&format!("{path}/name"), name)
         })
         .map_err(PoolError::from)

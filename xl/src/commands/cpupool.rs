@@ -90,7 +90,10 @@ pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
     } else {
         "CPUs   Sched     Active   Domain count\n"
     });
-    for p in listed.iter().filter(|p| only.is_none_or(|id| id == p.info.poolid)) {
+    for p in listed
+        .iter()
+        .filter(|p| only.is_none_or(|id| id == p.info.poolid))
+    {
         let set = pools::cpus_of(&p.info.cpumap);
         text.push_str(&format!("{:<19}", sanitize(&p.name)));
         if cpus {

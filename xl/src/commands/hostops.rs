@@ -225,7 +225,8 @@ fn domain_scheduler(hv: &dyn Hypervisor, domid: u32) -> Option<String> {
         .map(|p| p.sched)
 }
 
-const RTDS_DOMAIN_HEADER: &str = "Name                                ID    Period    Budget  Extratime\n";
+const RTDS_DOMAIN_HEADER: &str =
+    "Name                                ID    Period    Budget  Extratime\n";
 const RTDS_VCPU_HEADER: &str =
     "Name                                ID VCPU    Period    Budget  Extratime\n";
 
@@ -371,9 +372,7 @@ fn rtds_set_problem(opts: &cmdtable::Opts, all: bool, domid: u32, max_vcpu: u32)
         } else if budget < 1 {
             format!("Invalid VCPU budget of {budget} (it should be >= 1)")
         } else if budget > period {
-            format!(
-                "VCPU budget must be smaller than or equal to period, but {budget} > {period}"
-            )
+            format!("VCPU budget must be smaller than or equal to period, but {budget} > {period}")
         } else {
             continue;
         };

@@ -147,7 +147,10 @@ mod tests {
 
     #[test]
     fn bdfs_parse_as_libxl_reads_them() {
-        assert_eq!(parse_bdf("0000:00:1f.3", [4, 2, 2, 1]), Some([0, 0, 0x1f, 3]));
+        assert_eq!(
+            parse_bdf("0000:00:1f.3", [4, 2, 2, 1]),
+            Some([0, 0, 0x1f, 3])
+        );
         assert_eq!(parse_bdf("0000:00:1f.13", [4, 2, 2, 1]), None);
         assert_eq!(parse_bdf("new_slot", [4, 2, 2, 1]), None);
         assert_eq!(parse_bdf("0:3:0.0", [8, 8, 8, 8]), Some([0, 3, 0, 0]));

@@ -24,7 +24,9 @@ pub fn vncviewer(cmd: &'static Cmd, args: &[String]) -> Status {
     };
     let console = format!("/local/domain/{domid}/console");
     let Ok(Some(port)) = xs.try_read(&format!("{console}/vnc-port")) else {
-        err(&format!("libxl: error: Domain {domid}:Cannot get vnc-port\n"));
+        err(&format!(
+            "libxl: error: Domain {domid}:Cannot get vnc-port\n"
+        ));
         return 1;
     };
     let display = xl_config::value::strtol(port.as_bytes(), 10).0 as i32 - 5900;
