@@ -90,5 +90,13 @@ bench_check bench-domid bench domid run_xl domid bench-1
 bench_check bench-vcpu-list bench vcpu-list run_xl vcpu-list
 bench_check bench-pause bench pause+unpause pause_pair
 bench_check bench-mem-set bench mem-set run_xl mem-set bench-3 30
+# Where ours spends its time: each step, hypercall and xenstore round trip
+# with its duration (stderr of -vvv), in the log for whoever reads the table.
+note "where ours spends its time (xl -vvv)"
+for c in "info" "domid bench-1" "mem-set bench-3 30" "list"; do
+  echo "TRACE \$ xl -vvv $c"
+  # shellcheck disable=SC2086 # the words of $c are the command's arguments
+  "$XL_OURS" -vvv $c 2>&1 >/dev/null | sed 's/^/TRACE /'
+done
 for i in $(seq "$DOMAINS"); do "$XL" destroy "bench-$i" >/dev/null 2>&1; done
 lab_summary

@@ -24,8 +24,8 @@ time_create() {  # time_create XL: microseconds of one `XL create -p pv.cfg`, th
 }
 
 bench_creates() {
-  local i real=() ours=() t
-  for i in $(seq "$RUNS"); do
+  local real=() ours=() t
+  for _ in $(seq "$RUNS"); do
     t=$(time_create xl) || { echo "real xl create failed"; return 1; }
     real+=("$t")
     t=$(time_create "$XL_OURS") || { echo "our create failed"; return 1; }

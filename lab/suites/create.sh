@@ -216,14 +216,14 @@ check fail-missing-disk failing nodisk 'disk = [ "file:/tmp/no-such-disk.img,xvd
 
 note "xl killed mid-build"
 killed() {
-  local st="$OUT/state-before-killed" i
+  local st="$OUT/state-before-killed"
   host_state >"$st"
   "$XL_OURS" create -p "$G/pv-bz.cfg" >"$OUT/killed.out" 2>&1 &
   local pid=$!
   # kill once the domain exists (it then spends seconds decompressing the kernel)
-  for i in $(seq 100); do xl domid lab-pvbz >/dev/null 2>&1 && break; sleep 0.1; done
+  for _ in $(seq 100); do xl domid lab-pvbz >/dev/null 2>&1 && break; sleep 0.1; done
   kill -9 "$pid"; wait "$pid" 2>/dev/null
-  for i in $(seq 30); do xl domid lab-pvbz >/dev/null 2>&1 || break; sleep 1; done
+  for _ in $(seq 30); do xl domid lab-pvbz >/dev/null 2>&1 || break; sleep 1; done
   sleep 1
   same_state "$st"
 }

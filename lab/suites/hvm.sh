@@ -36,8 +36,7 @@ if [ -d "$X420/usr/lib/xen-4.20" ]; then
 fi
 # Before a "nothing left behind" snapshot: monitors of earlier guests take a moment to go.
 settle() {
-  local i
-  for i in $(seq 30); do
+  for _ in $(seq 30); do
     ps -eo args | grep -q 'xl-[o]urs ' || return 0
     sleep 1
   done
@@ -49,7 +48,7 @@ settle() {
 hvm_state() {
   host_state
   xenstore-ls -f /local/domain/0/device-model 2>/dev/null | grep -v '^/local/domain/0/device-model/0/' || true
-  ls /var/run/xen | grep '^qmp' || true
+  names_in /var/run/xen | grep '^qmp' || true
 }
 
 # QEMU's argv of domain NAME, one word a line, the domid masked.
@@ -119,6 +118,21 @@ note "ours starts QEMU and builds the domain as the real xl"
 check same-hvm-lab same_hvm "$G/hvm.cfg" lab-hvm
 check same-hvm-wiki same_hvm "$G/wiki-hvm.cfg" lab-wiki
 check same-hvm-devices same_hvm "$G/hvm-devices.cfg" lab-hvmdev
+
+# ------------------------------------------------------------------ device lists
+note "device lists of an HVM guest (its QEMU keyboard), as the real xl prints them"
+same_device_lists() {  # same_device_lists CREATOR: both tools list the creator's guest alike
+  local rc=0 c
+  if [ "$1" = ours ]; then "$XL_OURS" create -p "$G/hvm.cfg"; else create_retry -p "$G/hvm.cfg"; fi \
+    >/dev/null 2>&1 || { echo "$1: create failed"; return 1; }
+  for c in "vkb-list lab-hvm" "vtpm-list lab-hvm nosuch 0" "channel-list lab-hvm" "vkb-list nosuch"; do
+    same_bytes "$XL $c 2>&1; echo rc=\$?" "$XL_OURS $c 2>&1; echo rc=\$?" || rc=1
+  done
+  "$XL" destroy lab-hvm
+  return "$rc"
+}
+check device-lists-of-real same_device_lists real
+check device-lists-of-ours same_device_lists ours
 
 # ------------------------------------------------------------------ cross-management
 note "each tool destroys the other's HVM domain"

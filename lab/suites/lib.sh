@@ -202,19 +202,26 @@ lab_summary() {  # call at the end of a suite
   echo "SUITE-SUMMARY $LAB_SUITE passed=$LAB_PASSED failed=$LAB_FAILED"
 }
 
+names_in() {  # names_in DIR: the names of DIR's entries (as ls: no dot files), one a line
+  local f
+  for f in "$1"/*; do
+    if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\n' "${f##*/}"; fi
+  done
+}
+
 # What a create leaves behind and the domain trees ours and the real xl compare.
 host_state() {  # what a domain leaves behind: xenstore, libxl files, processes, loops, vifs
   xenstore-ls -f | grep -v -E '^/local/domain/0/(memory|device-model)' | sort
   ls /var/lib/xen | sort
-  ls /var/run/xen | grep -v -E '^(domid-history|xenconsoled.pid|xenstored.pid)$' | sort
+  names_in /var/run/xen | grep -v -E '^(domid-history|xenconsoled.pid|xenstored.pid)$' | sort
   echo "device models: $(ps -eo args | grep -c '^/usr/[l]ibexec/xen-qemu-system')"
   echo "xl processes: $(ps -eo args | grep -c 'xl-[o]urs ')"
   losetup -a
   ip -o link | awk '{print $2}' | grep -E '^vif' || true
 }
 same_state() {  # same_state BEFORE [STATE-FN]: the host is as BEFORE (a monitor may take a moment to go)
-  local i state="${2:-host_state}"
-  for i in $(seq 10); do
+  local state="${2:-host_state}"
+  for _ in $(seq 10); do
     "$state" >"$1.now"
     cmp -s "$1" "$1.now" && return 0
     sleep 1

@@ -20,8 +20,7 @@ last_alive() {  # last_alive LOG: the guest's last GUEST-ALIVE count in LOG (0 i
   grep -o 'GUEST-ALIVE [0-9]*' "$1" 2>/dev/null | tail -n 1 | awk '{print $2 + 0}' | grep . || echo 0
 }
 ticks_on() {  # ticks_on LOG AFTER SECS: LOG shows a GUEST-ALIVE count above AFTER within SECS
-  local i
-  for i in $(seq "$3"); do
+  for _ in $(seq "$3"); do
     [ "$(last_alive "$1")" -gt "$2" ] && return 0
     sleep 1
   done

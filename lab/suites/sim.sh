@@ -39,8 +39,7 @@ scenario() {  # scenario real|sim
   "${xl[@]}" pause lab-pv && "${xl[@]}" list lab-pv >"$D/$who.paused"
   "${xl[@]}" unpause lab-pv
   "${xl[@]}" shutdown -w lab-pv >"$D/$who.shutdown" 2>&1; echo "rc=$?" >>"$D/$who.shutdown"
-  local i
-  for i in $(seq 100); do "${xl[@]}" list lab-pv >/dev/null 2>&1 || break; sleep 0.3; done
+  for _ in $(seq 100); do "${xl[@]}" list lab-pv >/dev/null 2>&1 || break; sleep 0.3; done
   "${xl[@]}" list >"$D/$who.after"
 }
 

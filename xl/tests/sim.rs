@@ -297,6 +297,15 @@ fn failed_creates_leave_nothing_behind() {
         // PV guests go through the real domain builder, which refuses a
         // file that is no kernel as it does on Xen.
         ("notakernel", "type = \"pv\"", "not a kernel image"),
+        // Read and printed by -N, not applied yet: refused, not dropped.
+        ("cpuid", "cpuid = \"host,tm=0\"", "`cpuid' is read"),
+        ("usb", "usbctrl = [ \"version=2\" ]", "`usbctrl' is read"),
+        ("vtpm", "vtpm = [ \"backend=0\" ]", "`vtpm' is read"),
+        (
+            "vnuma",
+            "maxvcpus = 2\nvnuma = [ [ \"size=64\", \"vcpus=0-1\" ] ]",
+            "`vnuma' is read",
+        ),
     ] {
         let cfg = h.config(name, extra);
         let o = h.xl(&["create", cfg.to_str().unwrap()]);
@@ -1734,4 +1743,31 @@ fn flask_pci_and_vncviewer_as_on_a_host_without_them() {
         String::from_utf8_lossy(&o.stderr),
         "libxl: cannot execute /nonexistent/viewer: No such file or directory\n"
     );
+}
+
+#[test]
+fn device_lists_show_an_hvm_guests_keyboard_and_no_vtpm_or_channel() {
+    let h = Host::new();
+    h.create("kbd", "type = \"hvm\"");
+    let id = booted(&h, "kbd");
+    let vkb = h.ok(&["vkb-list", "kbd"]);
+    let rows: Vec<&str> = vkb.lines().collect();
+    assert_eq!(rows.len(), 2, "{vkb}");
+    assert!(
+        rows[0].starts_with("Idx BE handle state evt-ch    ref ID"),
+        "{vkb}"
+    );
+    let fields: Vec<&str> = rows[1].split_whitespace().collect();
+    assert_eq!(fields[0], "0", "{vkb}");
+    assert_eq!(fields[7], "qemu", "{vkb}");
+    assert_eq!(fields[8], format!("/local/domain/0/backend/vkbd/{id}/0"));
+    assert_eq!(h.ok(&["vtpm-list", "kbd"]).lines().count(), 1);
+    assert_eq!(h.ok(&["channel-list", "kbd"]).lines().count(), 1);
+    // vtpm-list goes on past a name it cannot find; the others stop there.
+    let o = h.xl(&["vtpm-list", "nosuch", "kbd"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stderr(&o), "nosuch is an invalid domain identifier\n");
+    let o = h.xl(&["vkb-list", "nosuch", "kbd"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
 }

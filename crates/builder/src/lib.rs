@@ -16,6 +16,8 @@
 //!    which a Xen backend implements with hypercalls and [`MemTarget`] implements in memory
 //!    for tests and the simulator.
 
+#![warn(missing_docs)]
+
 pub mod image;
 pub mod layout;
 pub mod mem_target;

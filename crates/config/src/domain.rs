@@ -4,14 +4,19 @@
 
 use crate::json::{Json, Obj};
 
+/// `libxl_domain_type`, chosen by xl.cfg's `type` (or the older `builder`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DomainType {
+    /// A fully virtualised guest with emulated firmware and devices (`type = "hvm"`).
     Hvm,
+    /// A paravirtualised guest (`type = "pv"`, the default).
     Pv,
+    /// An HVM container booted straight into a PVH kernel, no device model (`type = "pvh"`).
     Pvh,
 }
 
 impl DomainType {
+    /// The name libxl's JSON and xl.cfg use: `hvm`, `pv` or `pvh`.
     pub fn name(self) -> &'static str {
         match self {
             DomainType::Hvm => "hvm",
@@ -24,16 +29,24 @@ impl DomainType {
 /// `libxl_action_on_shutdown`, named as in xl.cfg.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
+    /// Destroy the domain.
     Destroy,
+    /// Destroy it and build it again from the same config.
     Restart,
+    /// Rename the old domain, keep it, and start a new one.
     RestartRename,
+    /// Keep the dead domain for inspection.
     Preserve,
+    /// Write a core dump, then destroy.
     CoredumpDestroy,
+    /// Write a core dump, then restart.
     CoredumpRestart,
+    /// Reset the domain in place, keeping its memory (for kexec-like guest restarts).
     SoftReset,
 }
 
 impl Action {
+    /// Every action, in libxl's enum order.
     pub const ALL: [Action; 7] = [
         Action::Destroy,
         Action::Restart,
@@ -70,25 +83,39 @@ impl Action {
         }
     }
 
+    /// The action an xl.cfg spelling names, e.g. `"rename-restart"`.
     pub fn from_cfg(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|a| a.cfg_name() == s)
     }
 }
 
+/// `libxl_domain_create_info` (`c_info`): what is fixed when the domain is created.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CreateInfo {
+    /// `hap`: use hardware-assisted paging (EPT/NPT) rather than shadow paging.
     pub hap: Option<bool>,
+    /// `oos`: allow out-of-sync shadow page tables (shadow paging only).
     pub oos: Option<bool>,
+    /// `init_seclabel`, or `seclabel` alone: the XSM/FLASK label the domain is created with.
     pub ssid_label: Option<String>,
+    /// `name`: the domain's name (required).
     pub name: String,
+    /// `uuid`, or a random one; all zero means none (not printed).
     pub uuid: [u8; 16],
+    /// `pool`: the cpupool to create the domain in.
     pub pool_name: Option<String>,
+    /// xl.conf's `run_hotplug_scripts`: libxl runs vif/block scripts rather than udev.
     pub run_hotplug_scripts: Option<bool>,
+    /// `driver_domain`: the domain will run device backends for others.
     pub driver_domain: Option<bool>,
+    /// `passthrough`: IOMMU mode for passed-through devices (`default`, `disabled`, `enabled`,
+    /// `sync_pt`, `share_pt`).
     pub passthrough: Option<&'static str>,
+    /// `xend_suspend_evtchn_compat`: the guest expects xend's suspend event channel handshake.
     pub xend_suspend_evtchn_compat: Option<bool>,
 }
 
+/// A UUID in its usual text form, `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, lowercase.
 pub fn uuid_string(u: &[u8; 16]) -> String {
     let h: Vec<String> = u.iter().map(|b| format!("{b:02x}")).collect();
     format!(
@@ -118,119 +145,214 @@ pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
+/// `libxl_domain_sched_params`: the domain's scheduler parameters; `None`
+/// leaves a parameter at the scheduler's default.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SchedParams {
     /// The scheduler the parameters are for (a retrieved config names it).
     pub sched: Option<&'static str>,
+    /// `cpu_weight`: credit/credit2 weight, relative to other domains.
     pub weight: Option<i64>,
+    /// `cap`: credit/credit2 cap in percent of one physical CPU; 0 is no cap.
     pub cap: Option<i64>,
+    /// `period`: RTDS period in microseconds.
     pub period: Option<i64>,
+    /// RTDS budget in microseconds (no xl.cfg key; `xl sched-rtds` sets it).
     pub budget: Option<i64>,
+    /// `extratime`: RTDS lets the domain use idle time beyond its budget.
     pub extratime: Option<i64>,
+    /// `slice`: a parameter of the removed SEDF scheduler, kept for the JSON.
     pub slice: Option<i64>,
+    /// `latency`: a parameter of the removed SEDF scheduler, kept for the JSON.
     pub latency: Option<i64>,
 }
 
+/// `libxl_vnc_info`: a VNC server for the guest's display.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Vnc {
+    /// `vnc`: run a VNC server.
     pub enable: Option<bool>,
+    /// `vnclisten`: the address to listen on, optionally with `:display`.
     pub listen: Option<String>,
+    /// `vncpasswd`: the password clients must give.
     pub passwd: Option<String>,
+    /// `vncdisplay`: the VNC display number (port 5900 + n); 0 when unset.
     pub display: i64,
+    /// `vncunused`: take the first free display from `display` on.
     pub findunused: Option<bool>,
 }
 
+/// `libxl_sdl_info`: an SDL window on the host showing the guest's display.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Sdl {
+    /// `sdl`: open an SDL window.
     pub enable: Option<bool>,
+    /// `opengl`: render it with OpenGL.
     pub opengl: Option<bool>,
+    /// `display`: the X display to open it on.
     pub display: Option<String>,
+    /// `xauthority`: the X authority file to use.
     pub xauthority: Option<String>,
 }
 
+/// `libxl_spice_info`: a SPICE server for an HVM guest (the `spice*` keys).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Spice {
+    /// `spice`: run a SPICE server.
     pub enable: Option<bool>,
+    /// `spiceport`: its TCP port; 0 when unset.
     pub port: i64,
+    /// `spicetls_port`: its TLS port; 0 when unset.
     pub tls_port: i64,
+    /// `spicehost`: the address to listen on.
     pub host: Option<String>,
+    /// `spicedisable_ticketing`: accept clients without a password.
     pub disable_ticketing: Option<bool>,
+    /// `spicepasswd`: the password (ticket) clients must give.
     pub passwd: Option<String>,
+    /// `spiceagent_mouse`: let the guest agent drive the mouse.
     pub agent_mouse: Option<bool>,
+    /// `spicevdagent`: provide the vdagent channel to the guest.
     pub vdagent: Option<bool>,
+    /// `spice_clipboard_sharing`: share the clipboard through vdagent.
     pub clipboard_sharing: Option<bool>,
+    /// `spiceusbredirection`: number of USB redirection channels; 0 for none.
     pub usbredirection: i64,
+    /// `spice_image_compression`: QEMU's image compression mode, e.g. `auto_glz`.
     pub image_compression: Option<String>,
+    /// `spice_streaming_video`: QEMU's video streaming detection, e.g. `filter`.
     pub streaming_video: Option<String>,
 }
 
+/// The HVM member of `b_info.u` (`type.hvm`): firmware, platform and
+/// emulated devices.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HvmInfo {
+    /// `firmware_override`, or a `firmware` that names no BIOS: the hvmloader image to load instead
+    /// of the default.
     pub firmware: Option<String>,
+    /// `bios` (or `firmware`): `rombios`, `seabios` or `ovmf` (`firmware = "uefi"`).
     pub bios: Option<&'static str>,
+    /// `pae`: expose PAE to the guest.
     pub pae: Option<bool>,
+    /// `acpi_s3`: offer the S3 (suspend to RAM) sleep state.
     pub acpi_s3: Option<bool>,
+    /// `acpi_s4`: offer the S4 (suspend to disk) sleep state.
     pub acpi_s4: Option<bool>,
+    /// `acpi_laptop_slate`: provide the ACPI laptop/slate switch device.
     pub acpi_laptop_slate: Option<bool>,
+    /// `nx`: expose the NX (no-execute) bit.
     pub nx: Option<bool>,
+    /// `viridian` as a boolean (or `"defaults"` in a list): the default Hyper-V enlightenments.
     pub viridian: Option<bool>,
+    /// Hyper-V enlightenment groups a `viridian` list turns on, by bit number
+    /// (`base` is bit 0, `freq` bit 1, ...).
     pub viridian_enable: Vec<u32>,
+    /// Hyper-V enlightenment groups a `viridian` list turns off (`!name`), by bit number.
     pub viridian_disable: Vec<u32>,
+    /// `hpet`: emulate an HPET.
     pub hpet: Option<bool>,
+    /// `vpt_align`: align virtual platform timer interrupts to reduce wake-ups.
     pub vpt_align: Option<bool>,
+    /// `mmio_hole`: size of the MMIO hole below 4 GiB, in KiB (the key is in MiB).
     pub mmio_hole_memkb: Option<u64>,
+    /// The deprecated `altp2mhvm` boolean; `b_info.altp2m` replaces it.
     pub altp2m: Option<bool>,
+    /// `bios_path_override`: the BIOS image to load instead of the default.
     pub system_firmware: Option<String>,
+    /// `smbios_firmware`: a file of extra SMBIOS structures for hvmloader.
     pub smbios_firmware: Option<String>,
+    /// `acpi_firmware`: a file of extra ACPI tables for hvmloader.
     pub acpi_firmware: Option<String>,
+    /// `hdtype`: `ahci` for AHCI disks; `None` is IDE.
     pub hdtype: Option<&'static str>,
+    /// `nographic`: no emulated graphics at all.
     pub nographic: Option<bool>,
+    /// `vga` (or `stdvga`): the emulated card, `std`, `cirrus`, `none` or `qxl`.
     pub vga: Option<&'static str>,
+    /// The top-level `vnc*` keys: VNC access to the emulated display.
     pub vnc: Vnc,
+    /// `keymap`: the keyboard layout the display server assumes, e.g. `en-us`.
     pub keymap: Option<String>,
+    /// The top-level `sdl`, `opengl`, `display` and `xauthority` keys.
     pub sdl: Sdl,
+    /// The `spice*` keys.
     pub spice: Spice,
+    /// `gfx_passthru`: make a passed-through graphics card the primary display.
     pub gfx_passthru: Option<bool>,
+    /// `gfx_passthru = "igd"`: the card is Intel integrated graphics; `None` lets libxl guess.
     pub gfx_passthru_kind: Option<&'static str>,
+    /// `serial` given as a string: the first emulated serial port's backend, e.g. `pty`.
     pub serial: Option<String>,
+    /// `boot`: the boot device order for the BIOS, e.g. `cd` (disk, then CD-ROM).
     pub boot: Option<String>,
+    /// `usb`: emulate a USB controller.
     pub usb: Option<bool>,
+    /// `usbversion`: the emulated controller's USB version (1, 2 or 3); 0 when unset.
     pub usbversion: i64,
+    /// `usbdevice` given as a string: one emulated USB device, e.g. `tablet`.
     pub usbdevice: Option<String>,
+    /// `vkb_device`: give the guest a PV keyboard as well.
     pub vkb_device: Option<bool>,
+    /// `soundhw`: the emulated sound card, e.g. `hda`.
     pub soundhw: Option<String>,
+    /// `xen_platform_pci`: provide the Xen platform PCI device PV drivers need.
     pub xen_platform_pci: Option<bool>,
+    /// `usbdevice` given as a list: emulated USB devices.
     pub usbdevice_list: Vec<String>,
+    /// `vendor_device`: `xenserver` for XenServer's vendor PCI device; `None` for none.
     pub vendor_device: Option<&'static str>,
+    /// `ms_vm_genid = "generate"`: a random 128-bit Microsoft VM generation ID.
     pub ms_vm_genid: Option<[u8; 16]>,
+    /// `serial` given as a list: backends of the emulated serial ports, in order.
     pub serial_list: Vec<String>,
+    /// The `rdm` key's `strategy`: `host` reserves all of the host's reserved device memory
+    /// regions.
     pub rdm_strategy: Option<&'static str>,
+    /// The `rdm` key's `policy`: `strict` or `relaxed` on a conflict with guest memory.
     pub rdm_policy: Option<&'static str>,
+    /// `rdm_mem_boundary` in KiB (the key is in MiB): an RDM region above it that
+    /// conflicts with RAM lowers the end of low memory; below it the `rdm` policy decides.
     pub rdm_mem_boundary_memkb: Option<u64>,
+    /// `mca_caps`: machine-check capabilities as bits; bit 0 is `lmce` (local MCE).
     pub mca_caps: u64,
 }
 
+/// The PV member of `b_info.u` (`type.pv`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PvInfo {
+    /// `e820_host`: give the guest the host's memory map (set too when PCI
+    /// devices are passed through).
     pub e820_host: Option<bool>,
 }
 
+/// The PVH member of `b_info.u` (`type.pvh`): the PV shim, which runs a
+/// PV kernel inside a PVH container.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PvhInfo {
+    /// `pvshim`: boot the kernel under the PV shim.
     pub pvshim: Option<bool>,
+    /// `pvshim_path`: the shim binary (libxl's default when `None`).
     pub pvshim_path: Option<String>,
+    /// `pvshim_cmdline`: the shim's command line, replacing libxl's default.
     pub pvshim_cmdline: Option<String>,
+    /// `pvshim_extra`: appended to the shim's command line.
     pub pvshim_extra: Option<String>,
 }
 
+/// `b_info.u`: the member of libxl's type union for the domain's type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TypeInfo {
+    /// An HVM guest's settings.
     Hvm(Box<HvmInfo>),
+    /// A PV guest's settings.
     Pv(PvInfo),
+    /// A PVH guest's settings.
     Pvh(PvhInfo),
 }
 
 impl TypeInfo {
+    /// The domain type this member belongs to.
     pub fn domain_type(&self) -> DomainType {
         match self {
             TypeInfo::Hvm(_) => DomainType::Hvm,
@@ -240,66 +362,130 @@ impl TypeInfo {
     }
 }
 
+/// `libxl_domain_build_info` (`b_info`): how the domain is built and what
+/// it may use.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuildInfo {
+    /// `maxvcpus`, else `vcpus`: the most vCPUs the domain can have.
     pub max_vcpus: i64,
+    /// vCPUs online at boot: `0..vcpus`.
     pub avail_vcpus: Vec<u32>,
+    /// `cpus`: per vCPU, the physical CPUs it may run on.
     pub vcpu_hard_affinity: Vec<Vec<u32>>,
+    /// `cpus_soft`: per vCPU, the physical CPUs it prefers.
     pub vcpu_soft_affinity: Vec<Vec<u32>>,
+    /// libxl's automatic NUMA placement; xl turns it off when affinities are given.
     pub numa_placement: Option<bool>,
+    /// `tsc_mode`: `always_emulate`, `native` or `native_paravirt`; `None` is `default`.
     pub tsc_mode: Option<&'static str>,
+    /// `maxmem` (else `memory`) in KiB: the most memory the domain may have.
     pub max_memkb: Option<u64>,
+    /// `memory` in KiB: the balloon target the domain starts with.
     pub target_memkb: Option<u64>,
+    /// `videoram` in KiB: memory of the emulated graphics card.
     pub video_memkb: Option<u64>,
+    /// `shadow_memory` in KiB: the shadow or HAP page-table pool.
     pub shadow_memkb: Option<u64>,
+    /// `rtc_timeoffset`: seconds added to the emulated RTC.
     pub rtc_timeoffset: u32,
+    /// `seclabel` when `init_seclabel` is also given: the XSM label the domain runs with after
+    /// building.
     pub exec_ssid_label: Option<String>,
+    /// `localtime`: the emulated RTC runs in the host's local time, not UTC.
     pub localtime: Option<bool>,
+    /// `nomigrate`: the domain may not be saved or migrated.
     pub disable_migrate: Option<bool>,
+    /// xl.conf's `blkdev_start`: first name for automatically named disks.
     pub blkdev_start: Option<String>,
+    /// `vnuma`: the guest's virtual NUMA nodes; empty for none.
+    pub vnuma_nodes: Vec<crate::vnuma::VnodeInfo>,
+    /// `cpuid`: changes to the guest's CPUID and MSR policy; `None` for none.
+    pub cpuid: Option<crate::cpuid::CpuidPolicy>,
+    /// `max_grant_frames` (else xl.conf's): grant table size in frames.
     pub max_grant_frames: Option<u32>,
+    /// `max_maptrack_frames` (else xl.conf's): maptrack table size in frames.
     pub max_maptrack_frames: Option<u32>,
+    /// `max_grant_version` (else xl.conf's): the highest grant table version the guest may use.
     pub max_grant_version: Option<i64>,
+    /// `device_model_version`: `qemu_xen` or `qemu_xen_traditional`.
     pub device_model_version: Option<&'static str>,
+    /// `device_model_stubdomain_override`: run the device model in a stub domain.
     pub device_model_stubdomain: Option<bool>,
+    /// `stubdomain_memory` in KiB.
     pub stubdomain_memkb: Option<u64>,
+    /// `stubdomain_kernel`: the stub domain's kernel.
     pub stubdomain_kernel: Option<String>,
+    /// `stubdomain_cmdline`: the stub domain's command line.
     pub stubdomain_cmdline: Option<String>,
+    /// `stubdomain_ramdisk`: the stub domain's ramdisk.
     pub stubdomain_ramdisk: Option<String>,
+    /// `device_model_override`: the device model binary to run instead of the default.
     pub device_model: Option<String>,
+    /// `device_model_stubdomain_seclabel`: the stub domain's XSM label.
     pub device_model_ssid_label: Option<String>,
+    /// `device_model_user`: the user the device model runs as.
     pub device_model_user: Option<String>,
+    /// `device_model_args`: extra arguments for the device model.
     pub extra: Vec<String>,
+    /// `device_model_args_pv`: extra device model arguments for PV guests.
     pub extra_pv: Vec<String>,
+    /// `device_model_args_hvm`: extra device model arguments for HVM guests.
     pub extra_hvm: Vec<String>,
+    /// Scheduler parameters (`cpu_weight`, `cap`, ...).
     pub sched_params: SchedParams,
+    /// `ioports`: I/O port ranges the guest may access, as (first port, count).
     pub ioports: Vec<(u32, u32)>,
+    /// `irqs`: physical IRQs the guest may use.
     pub irqs: Vec<u32>,
+    /// `iomem`: machine memory the guest may map, as (first machine frame, pages, guest frame if
+    /// given).
     pub iomem: Vec<(u64, u64, Option<u64>)>,
+    /// xl.conf's `claim_mode`: claim the memory before building, so a build cannot run out halfway.
     pub claim_mode: Option<bool>,
+    /// `max_event_channels`: the most event channels the guest may use; 0 leaves libxl's default.
     pub event_channels: u32,
+    /// `kernel` (or the pvgrub image `firmware` names): the kernel to boot.
     pub kernel: Option<String>,
+    /// `cmdline`, else `root=` and `extra` combined: the kernel command line.
     pub cmdline: Option<String>,
+    /// `ramdisk`: the initial ramdisk.
     pub ramdisk: Option<String>,
+    /// `device_tree`: a device tree fragment (Arm).
     pub device_tree: Option<String>,
+    /// `acpi`: give the guest ACPI tables.
     pub acpi: Option<bool>,
+    /// `bootloader`: a program (e.g. pygrub) that picks the kernel from the guest's disk.
     pub bootloader: Option<String>,
+    /// `bootloader_args`: arguments for the bootloader.
     pub bootloader_args: Vec<String>,
+    /// `timer_mode`: how missed timer ticks are delivered, e.g. `no_delay_for_missed_ticks`.
     pub timer_mode: Option<&'static str>,
+    /// `nestedhvm`: let the guest run its own hypervisor.
     pub nested_hvm: Option<bool>,
+    /// `apic`: emulate local APICs (HVM).
     pub apic: Option<bool>,
+    /// `dm_restrict`: run the device model deprivileged.
     pub dm_restrict: Option<bool>,
+    /// `tee`: `optee` gives the guest access to OP-TEE (Arm); `None` for none.
     pub tee: Option<&'static str>,
+    /// The member of the type union for the domain's type.
     pub u: TypeInfo,
+    /// `gic_version`: `v2` or `v3` (Arm, `arch_arm`); `None` picks the host's.
     pub gic_version: Option<&'static str>,
+    /// `vuart`: `sbsa_uart` for an emulated SBSA UART (Arm, `arch_arm`).
     pub vuart: Option<&'static str>,
+    /// `msr_relaxed`: accesses to MSRs Xen does not handle stop faulting (x86, `arch_x86`).
     pub msr_relaxed: Option<bool>,
+    /// `altp2m`: alternate p2m mode, `mixed`, `external` or `limited`; `None` is disabled.
     pub altp2m: Option<&'static str>,
+    /// `vmtrace_buf_kb`: per-vCPU processor trace buffer in KiB; 0 for none.
     pub vmtrace_buf_kb: i64,
+    /// `vpmu`: give the guest a virtual performance monitoring unit.
     pub vpmu: Option<bool>,
 }
 
 impl BuildInfo {
+    /// Everything at libxl's default, with the union member for `t`.
     pub fn new(t: DomainType) -> Self {
         BuildInfo {
             max_vcpus: 0,
@@ -317,6 +503,8 @@ impl BuildInfo {
             localtime: None,
             disable_migrate: None,
             blkdev_start: None,
+            vnuma_nodes: Vec::new(),
+            cpuid: None,
             max_grant_frames: None,
             max_maptrack_frames: None,
             max_grant_version: None,
@@ -364,10 +552,12 @@ impl BuildInfo {
         }
     }
 
+    /// The domain type, from the union member.
     pub fn domain_type(&self) -> DomainType {
         self.u.domain_type()
     }
 
+    /// The HVM settings, if this is an HVM guest.
     pub fn hvm(&self) -> Option<&HvmInfo> {
         match &self.u {
             TypeInfo::Hvm(h) => Some(h),
@@ -380,25 +570,47 @@ impl BuildInfo {
 /// JSON names.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Disk {
+    /// `backend=`: the domain serving the disk (dom0 when `None`).
     pub backend_domname: Option<String>,
+    /// `target=` (or the first positional word): the image file or device; empty for an empty
+    /// CD-ROM drive.
     pub pdev_path: Option<String>,
+    /// `vdev=`: the name the guest sees, e.g. `xvda` or `hdc`.
     pub vdev: Option<String>,
+    /// `backendtype=`: `phy`, `tap`, `qdisk` or `standalone`; `None` lets libxl choose.
     pub backend: Option<&'static str>,
+    /// `format=`: `raw` (default), `qcow`, `qcow2`, `vhd`, `qed` or `empty`.
     pub format: Option<&'static str>,
+    /// `script=` (or a deprecated prefix such as `iscsi:`): the block hotplug script.
     pub script: Option<String>,
+    /// 1 for removable media (CD-ROMs), else 0.
     pub removable: i64,
+    /// `access=`: 1 for read-write (default), 0 for read-only; CD-ROMs are read-only.
     pub readwrite: i64,
+    /// `devtype=cdrom` (or `cdrom`): 1 for a CD-ROM drive, else 0.
     pub is_cdrom: i64,
+    /// `direct-io-safe`: the backend may use O_DIRECT safely.
     pub direct_io_safe: bool,
+    /// `discard` / `no-discard`: whether the guest may discard (TRIM) blocks.
     pub discard_enable: Option<bool>,
+    /// `specification=`: `xen` (PV block protocol) or `virtio`.
     pub specification: Option<&'static str>,
+    /// `colo` / `no-colo`: replicate the disk for COLO.
     pub colo_enable: Option<bool>,
+    /// COLO restore side (no spec key; read back from JSON only).
     pub colo_restore_enable: Option<bool>,
+    /// `colo-host=`: the COLO secondary's host for disk replication.
     pub colo_host: Option<String>,
+    /// `colo-port=`: its port; 0 when unset.
     pub colo_port: i64,
+    /// `colo-export=`: the NBD export name on the secondary.
     pub colo_export: Option<String>,
+    /// `active-disk=`: the secondary's active disk image.
     pub active_disk: Option<String>,
+    /// `hidden-disk=`: the secondary's hidden disk image.
     pub hidden_disk: Option<String>,
+    /// Whether the backend trusts the frontend; xl 4.17's shipped scanner has no key for it, so it
+    /// comes only from JSON.
     pub trusted: Option<bool>,
 }
 
@@ -455,104 +667,184 @@ pub const NIC_COLO_FIELDS: &[&str] = &[
     "colo_checkpoint_port",
 ];
 
+/// `libxl_device_nic`: one entry of `vif = [...]`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Nic {
+    /// `backend=` (else xl.conf's `vif.default.backend`): the domain serving the vif.
     pub backend_domname: Option<String>,
+    /// `devid=`, else the entry's position in the list.
     pub devid: Option<i64>,
+    /// `mtu=`: the interface MTU; 0 leaves libxl's default.
     pub mtu: i64,
+    /// `model=`: the emulated NIC model for HVM guests, e.g. `e1000`.
     pub model: Option<String>,
+    /// `mac=`; all zero means none given (libxl makes one).
     pub mac: [u8; 6],
+    /// `ip=`: the guest's IP address(es), for the hotplug script.
     pub ip: Option<String>,
+    /// `bridge=` (else xl.conf's default): the host bridge the vif joins.
     pub bridge: Option<String>,
+    /// `vifname=`: the backend interface's name.
     pub ifname: Option<String>,
+    /// `script=` (else xl.conf's default): the network hotplug script.
     pub script: Option<String>,
+    /// `type=`: `vif` (PV only) or `vif_ioemu` (`ioemu`: PV and emulated).
     pub nictype: Option<&'static str>,
+    /// `rate=`: bytes the vif may send per interval; 0 for no limit.
     pub rate_bytes_per_interval: u64,
+    /// `rate=`: the interval's length in microseconds.
     pub rate_interval_usecs: u32,
+    /// `gatewaydev=` (or the deprecated `netdev=`; else xl.conf's default): the host's outgoing
+    /// device.
     pub gatewaydev: Option<String>,
     /// COLO settings by field name (see `NIC_COLO_FIELDS`).
     pub colo: Vec<(&'static str, String)>,
+    /// `trusted` / `untrusted`: whether the backend trusts the frontend.
     pub trusted: Option<bool>,
 }
 
+/// `libxl_device_pci`: one entry of `pci = [...]`, a host PCI function
+/// passed through to the guest.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Pci {
+    /// Function number, 0 to 7 (0 with `*`).
     pub func: u8,
+    /// Device (slot) number, 0 to 0x1f.
     pub dev: u8,
+    /// Bus number.
     pub bus: u8,
+    /// PCI segment (domain), 0 when not given.
     pub domain: i64,
+    /// `@VSLOT` or `vslot=`: the guest's slot as a devfn (slot << 3); 0 lets libxl pick.
     pub vdevfn: u32,
+    /// Functions to pass: 1 for the one named, all bits for `*`.
     pub vfunc_mask: u32,
+    /// `msitranslate=` (else `pci_msitranslate`): translate MSI to INTx for the guest.
     pub msitranslate: bool,
+    /// `power_mgmt=` (else `pci_power_mgmt`): let the guest manage the device's power state.
     pub power_mgmt: bool,
+    /// `permissive=` (else `pci_permissive`): let the guest write any config space register.
     pub permissive: bool,
+    /// `seize=` (else `pci_seize`): make the device assignable if it is not yet.
     pub seize: bool,
+    /// `rdm_policy=` (else the `rdm` key's): `strict` or `relaxed`.
     pub rdm_policy: Option<&'static str>,
+    /// `name=`: the name the device was made assignable under, instead of a BDF.
     pub name: Option<String>,
 }
 
+/// `libxl_device_vfb`: a PV framebuffer, one entry of `vfb = [...]` (or
+/// made from the top-level `vnc`/`sdl` keys for a PV guest).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Vfb {
+    /// Device number, the entry's position in the list.
     pub devid: i64,
+    /// Its VNC server (`vnc`, `vnclisten`, ... in the spec).
     pub vnc: Vnc,
+    /// Its SDL window (`sdl`, `opengl`, ... in the spec).
     pub sdl: Sdl,
+    /// `keymap`: the keyboard layout the display server assumes, e.g. `en-us`.
     pub keymap: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Vkb {
-    pub devid: i64,
-}
+pub use crate::vdev::{Pvcallsif, Usbctrl, Usbdev, Vdispl, Vkb, Vsnd};
 
+/// `libxl_device_vtpm`: one entry of `vtpm = [...]`, a virtual TPM served
+/// by a vTPM backend domain.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Vtpm {
+    /// `backend=`: the domain running the vTPM (required).
     pub backend_domname: Option<String>,
+    /// Device number, the entry's position in the list.
     pub devid: i64,
+    /// `uuid=`: the vTPM instance; all zero when not given (libxl makes one).
     pub uuid: [u8; 16],
 }
 
+/// `libxl_device_p9`: one entry of `p9 = [...]`, a host directory shared
+/// with the guest over 9pfs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct P9 {
+    /// `backend=`: the domain serving the share (dom0 when `None`).
     pub backend_domname: Option<String>,
+    /// `tag=`: the name the guest mounts the share by.
     pub tag: Option<String>,
+    /// `path=`: the directory shared, in the backend domain.
     pub path: Option<String>,
+    /// `security_model=`: how guest file ownership maps to the host (QEMU's 9p models, e.g.
+    /// `none`).
     pub security_model: Option<String>,
     /// xl re-initialises p9 entries after numbering them, so it stays unset.
     pub devid: Option<i64>,
 }
 
+/// How the backend side of a channel is exposed (`connection=`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChannelConnection {
+    /// `connection=pty`: a pseudo-terminal in the backend domain.
     Pty,
+    /// `connection=socket`: a unix socket at this `path=`, served by the backend.
     Socket(String),
 }
 
+/// `libxl_device_channel`: one entry of `channel = [...]`, a named PV
+/// console used as a guest/host data channel.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Channel {
+    /// `backend=`: the domain at the host end (dom0 when `None`).
     pub backend_domname: Option<String>,
+    /// Device number, the entry's position in the list.
     pub devid: i64,
+    /// `name=`: the channel's name, which the guest looks it up by.
     pub name: Option<String>,
+    /// How the host end is exposed.
     pub connection: ChannelConnection,
 }
 
 /// The whole domain configuration as xl hands it to libxl.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DomainConfig {
+    /// Creation info: type, name, UUID, labels, pool.
     pub c_info: CreateInfo,
+    /// Build info: memory, vCPUs, kernel, firmware, device model, ...
     pub b_info: BuildInfo,
+    /// `disk`: the virtual disks.
     pub disks: Vec<Disk>,
+    /// `vif`: the network interfaces.
     pub nics: Vec<Nic>,
+    /// `pci`: the passed-through PCI devices.
     pub pcidevs: Vec<Pci>,
+    /// `dtdev`: device tree paths of host devices passed through (Arm).
     pub dtdevs: Vec<String>,
+    /// `vfb` (or the top-level `vnc`/`sdl` keys for PV).
     pub vfbs: Vec<Vfb>,
+    /// The keyboard each framebuffer brings, then those of `vkb`.
     pub vkbs: Vec<Vkb>,
+    /// `vtpm`: the virtual TPMs.
     pub vtpms: Vec<Vtpm>,
+    /// `p9`: the 9pfs shares.
     pub p9s: Vec<P9>,
+    /// `pvcalls`: the PV calls interfaces.
+    pub pvcallsifs: Vec<Pvcallsif>,
+    /// `vdispl`: the PV displays.
+    pub vdispls: Vec<Vdispl>,
+    /// `vsnd`: the PV sound cards.
+    pub vsnds: Vec<Vsnd>,
+    /// `channel`: the PV channels.
     pub channels: Vec<Channel>,
+    /// `usbctrl`: the USB controllers.
+    pub usbctrls: Vec<Usbctrl>,
+    /// `usbdev`: the host USB devices passed through.
+    pub usbdevs: Vec<Usbdev>,
+    /// `on_poweroff`: what to do when the guest powers off (default destroy).
     pub on_poweroff: Action,
+    /// `on_reboot`: what to do when the guest reboots (default restart).
     pub on_reboot: Action,
+    /// `on_watchdog`: what to do when the guest's watchdog fires (default destroy).
     pub on_watchdog: Action,
+    /// `on_crash`: what to do when the guest crashes (default destroy).
     pub on_crash: Action,
+    /// `on_soft_reset`: what to do when the guest asks for a soft reset (default soft-reset).
     pub on_soft_reset: Action,
 }
 
@@ -671,10 +963,12 @@ impl Obj {
 }
 
 impl DomainConfig {
+    /// The domain type, from the build info.
     pub fn domain_type(&self) -> DomainType {
         self.b_info.domain_type()
     }
 
+    /// `c_info` as libxl's JSON generator prints it.
     pub fn c_info_json(&self) -> Json {
         let c = &self.c_info;
         Obj::new()
@@ -695,6 +989,7 @@ impl DomainConfig {
             .build()
     }
 
+    /// `b_info` as libxl's JSON generator prints it.
     pub fn b_info_json(&self) -> Json {
         let b = &self.b_info;
         let bitmaps = |v: &Vec<Vec<u32>>| -> Vec<Json> {
@@ -733,7 +1028,18 @@ impl DomainConfig {
             .string("exec_ssid_label", &b.exec_ssid_label)
             .defbool("localtime", b.localtime)
             .defbool("disable_migrate", b.disable_migrate)
+            .field_opt(
+                "cpuid",
+                b.cpuid.as_ref().map(crate::cpuid::CpuidPolicy::to_json),
+            )
             .string("blkdev_start", &b.blkdev_start)
+            .array(
+                "vnuma_nodes",
+                b.vnuma_nodes
+                    .iter()
+                    .map(crate::vnuma::VnodeInfo::to_json)
+                    .collect(),
+            )
             .uint("max_grant_frames", b.max_grant_frames.map(u64::from))
             .uint("max_maptrack_frames", b.max_maptrack_frames.map(u64::from))
             .int("max_grant_version", b.max_grant_version)
@@ -828,16 +1134,27 @@ impl DomainConfig {
                     .collect(),
             )
             .array("vfbs", self.vfbs.iter().map(vfb_json).collect())
-            .array(
-                "vkbs",
-                self.vkbs
-                    .iter()
-                    .map(|k| Obj::new().int("devid", Some(k.devid)).build())
-                    .collect(),
-            )
+            .array("vkbs", self.vkbs.iter().map(Vkb::to_json).collect())
             .array("vtpms", self.vtpms.iter().map(vtpm_json).collect())
             .array("p9s", self.p9s.iter().map(p9_json).collect())
+            .array(
+                "pvcallsifs",
+                self.pvcallsifs.iter().map(Pvcallsif::to_json).collect(),
+            )
+            .array(
+                "vdispls",
+                self.vdispls.iter().map(Vdispl::to_json).collect(),
+            )
+            .array("vsnds", self.vsnds.iter().map(Vsnd::to_json).collect())
             .array("channels", self.channels.iter().map(channel_json).collect())
+            .array(
+                "usbctrls",
+                self.usbctrls.iter().map(Usbctrl::to_json).collect(),
+            )
+            .array(
+                "usbdevs",
+                self.usbdevs.iter().map(Usbdev::to_json).collect(),
+            )
             .enum_("on_poweroff", not_destroy(self.on_poweroff))
             .enum_("on_reboot", not_destroy(self.on_reboot))
             .enum_("on_watchdog", not_destroy(self.on_watchdog))
@@ -847,6 +1164,8 @@ impl DomainConfig {
     }
 }
 
+/// One `libxl_device_disk` as libxl's JSON generator prints it (also what
+/// `xl -N block-attach` prints).
 pub fn disk_json(d: &Disk) -> Json {
     Obj::new()
         .string("backend_domname", &d.backend_domname)
@@ -875,6 +1194,7 @@ pub fn disk_json(d: &Disk) -> Json {
         .build()
 }
 
+/// A MAC address as `aa:bb:cc:dd:ee:ff`, lowercase.
 pub fn mac_string(m: &[u8; 6]) -> String {
     m.iter()
         .map(|b| format!("{b:02x}"))
@@ -882,6 +1202,8 @@ pub fn mac_string(m: &[u8; 6]) -> String {
         .join(":")
 }
 
+/// One `libxl_device_nic` as libxl's JSON generator prints it (also what
+/// `xl -N network-attach` prints).
 pub fn nic_json(n: &Nic) -> Json {
     let mut o = Obj::new()
         .string("backend_domname", &n.backend_domname)
@@ -912,6 +1234,7 @@ fn bool_field(o: Obj, k: &str, v: bool) -> Obj {
     if v { o.field(k, Json::Bool(true)) } else { o }
 }
 
+/// One `libxl_device_pci` as libxl's JSON generator prints it.
 pub fn pci_json(p: &Pci) -> Json {
     let mut o = Obj::new()
         .nonzero("func", i64::from(p.func))

@@ -11,16 +11,29 @@ use serde_json::{Map, Value};
 use crate::domain::Disk;
 use crate::domain::{
     Action, BuildInfo, Channel, ChannelConnection, CreateInfo, DomainConfig, DomainType, HvmInfo,
-    NIC_COLO_FIELDS, Nic, P9, Pci, PvInfo, PvhInfo, SchedParams, Sdl, Spice, TypeInfo, Vfb, Vkb,
-    Vnc, Vtpm, parse_uuid,
+    NIC_COLO_FIELDS, Nic, P9, Pci, PvInfo, PvhInfo, SchedParams, Sdl, Spice, TypeInfo, Vfb, Vnc,
+    Vtpm, parse_uuid,
+};
+use crate::vdev::{
+    Connector, PCM_FORMATS, Pvcallsif, USBCTRL_TYPES, Usbctrl, Usbdev, VKB_BACKENDS, Vdispl, Vkb,
+    Vsnd, VsndParams, VsndPcm, VsndStream,
 };
 
+/// Why a JSON domain config cannot be read back.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum JsonConfigError {
+    /// The text is not JSON, or not a JSON object; the parser's message.
     #[error("the config is not JSON: {0}")]
     Syntax(String),
+    /// A known key whose value has the wrong type or range.
     #[error("config key {path}: {why}")]
-    Key { path: String, why: String },
+    Key {
+        /// The key's dotted path, e.g. `b_info.max_memkb`.
+        path: String,
+        /// What is wrong with its value.
+        why: String,
+    },
+    /// Keys this reader does not know, as a comma-separated list of paths.
     #[error("config keys this xl cannot read yet: {0}")]
     Unknown(String),
 }
@@ -322,11 +335,7 @@ fn read_domain(o: &mut Obj<'_, '_>) -> Result<DomainConfig> {
                 keymap: v.string("keymap")?,
             })
         })?,
-        vkbs: o.each("vkbs", |k| {
-            Ok(Vkb {
-                devid: k.i64("devid")?,
-            })
-        })?,
+        vkbs: o.each("vkbs", read_vkb)?,
         vtpms: o.each("vtpms", |v| {
             Ok(Vtpm {
                 backend_domname: v.string("backend_domname")?,
@@ -343,7 +352,44 @@ fn read_domain(o: &mut Obj<'_, '_>) -> Result<DomainConfig> {
                 devid: p.opt_i64("devid")?,
             })
         })?,
+        pvcallsifs: o.each("pvcallsifs", |v| {
+            Ok(Pvcallsif {
+                backend_domname: v.string("backend_domname")?,
+                devid: v.i64("devid")?,
+            })
+        })?,
+        vdispls: o.each("vdispls", read_vdispl)?,
+        vsnds: o.each("vsnds", read_vsnd)?,
         channels: o.each("channels", read_channel)?,
+        usbctrls: o.each("usbctrls", |u| {
+            let kind = u.enum_("type", &USBCTRL_TYPES)?;
+            Ok(Usbctrl {
+                kind: USBCTRL_TYPES
+                    .iter()
+                    .position(|t| Some(*t) == kind)
+                    .unwrap_or(0),
+                devid: u.i64("devid")?,
+                version: u.i64("version")?,
+                ports: u.i64("ports")?,
+            })
+        })?,
+        usbdevs: o.each("usbdevs", |u| {
+            let hostdev = u.map.contains_key("type.hostdev");
+            let (hostbus, hostaddr) = u.with("type.hostdev", |h| {
+                let byte = |h: &mut Obj<'_, '_>, k| {
+                    let v = h.u64(k)?;
+                    u8::try_from(v).map_err(|_| h.err(k, "out of range"))
+                };
+                Ok((byte(h, "hostbus")?, byte(h, "hostaddr")?))
+            })?;
+            Ok(Usbdev {
+                ctrl: u.opt_i64("ctrl")?,
+                port: u.i64("port")?,
+                hostdev,
+                hostbus,
+                hostaddr,
+            })
+        })?,
         on_poweroff: o.action("on_poweroff")?,
         on_reboot: o.action("on_reboot")?,
         on_watchdog: o.action("on_watchdog")?,
@@ -351,6 +397,121 @@ fn read_domain(o: &mut Obj<'_, '_>) -> Result<DomainConfig> {
         on_soft_reset: o.action("on_soft_reset")?,
     };
     Ok(cfg)
+}
+
+fn read_vkb(k: &mut Obj<'_, '_>) -> Result<Vkb> {
+    let backend = k.enum_("backend_type", &VKB_BACKENDS)?;
+    Ok(Vkb {
+        backend_domname: k.string("backend_domname")?,
+        devid: k.i64("devid")?,
+        backend_type: VKB_BACKENDS
+            .iter()
+            .position(|b| Some(*b) == backend)
+            .unwrap_or(0),
+        unique_id: k.string("unique_id")?,
+        feature_disable_keyboard: k.boolean("feature_disable_keyboard")?,
+        feature_disable_pointer: k.boolean("feature_disable_pointer")?,
+        feature_abs_pointer: k.boolean("feature_abs_pointer")?,
+        feature_raw_pointer: k.boolean("feature_raw_pointer")?,
+        feature_multi_touch: k.boolean("feature_multi_touch")?,
+        width: k.u32("width")?,
+        height: k.u32("height")?,
+        multi_touch_width: k.u32("multi_touch_width")?,
+        multi_touch_height: k.u32("multi_touch_height")?,
+        multi_touch_num_contacts: k.u32("multi_touch_num_contacts")?,
+    })
+}
+
+fn read_vdispl(d: &mut Obj<'_, '_>) -> Result<Vdispl> {
+    Ok(Vdispl {
+        backend_domname: d.string("backend_domname")?,
+        devid: d.i64("devid")?,
+        be_alloc: d.boolean("be_alloc")?,
+        connectors: d.each("connectors", |c| {
+            Ok(Connector {
+                unique_id: c.string("unique_id")?,
+                width: c.u32("width")?,
+                height: c.u32("height")?,
+            })
+        })?,
+    })
+}
+
+fn read_vsnd_params(p: &mut Obj<'_, '_>) -> Result<VsndParams> {
+    let rates = p.array("sample_rates")?;
+    let sample_rates = rates
+        .iter()
+        .map(|v| v.as_u64().and_then(|r| u32::try_from(r).ok()))
+        .collect::<Option<Vec<u32>>>()
+        .ok_or_else(|| p.err("sample_rates", "not a list of rates"))?;
+    let formats = p.array("sample_formats")?;
+    let sample_formats = formats
+        .iter()
+        .map(|v| {
+            let s = v.as_str()?;
+            PCM_FORMATS.iter().find(|f| **f == s).copied()
+        })
+        .collect::<Option<Vec<&'static str>>>()
+        .ok_or_else(|| p.err("sample_formats", "not a list of PCM formats"))?;
+    Ok(VsndParams {
+        sample_rates,
+        sample_formats,
+        channels_min: p.u32("channels_min")?,
+        channels_max: p.u32("channels_max")?,
+        buffer_size: p.u32("buffer_size")?,
+    })
+}
+
+fn read_vsnd(v: &mut Obj<'_, '_>) -> Result<Vsnd> {
+    Ok(Vsnd {
+        backend_domname: v.string("backend_domname")?,
+        devid: v.i64("devid")?,
+        short_name: v.string("short_name")?,
+        long_name: v.string("long_name")?,
+        params: v.with("params", read_vsnd_params)?,
+        pcms: v.each("pcms", |p| {
+            Ok(VsndPcm {
+                name: p.string("name")?,
+                params: p.with("params", read_vsnd_params)?,
+                streams: p.each("streams", |s| {
+                    Ok(VsndStream {
+                        unique_id: s.string("unique_id")?,
+                        kind: s.enum_("type", &["p", "c"])?,
+                        params: s.with("params", read_vsnd_params)?,
+                    })
+                })?,
+            })
+        })?,
+    })
+}
+
+/// `b_info.cpuid`: `{"cpuid": [leaves], "msr": [MSRs]}`, or absent.
+fn read_cpuid(b: &mut Obj<'_, '_>) -> Result<Option<crate::cpuid::CpuidPolicy>> {
+    use crate::cpuid::{CpuidLeaf, CpuidPolicy, MsrPolicy};
+    if !b.map.contains_key("cpuid") {
+        return Ok(None);
+    }
+    b.with("cpuid", |c| {
+        let leaves = c.each("cpuid", |l| {
+            Ok(CpuidLeaf {
+                leaf: l.u32("leaf")?,
+                subleaf: l.opt_u32("subleaf")?,
+                regs: [
+                    l.string("eax")?,
+                    l.string("ebx")?,
+                    l.string("ecx")?,
+                    l.string("edx")?,
+                ],
+            })
+        })?;
+        let msrs = c.each("msr", |m| {
+            Ok(MsrPolicy {
+                index: m.u32("index")?,
+                policy: m.string("policy")?.unwrap_or_default(),
+            })
+        })?;
+        Ok(Some(CpuidPolicy { leaves, msrs }))
+    })
 }
 
 fn read_c_info(c: &mut Obj<'_, '_>) -> Result<(CreateInfo, DomainType)> {
@@ -403,6 +564,21 @@ fn read_b_info(b: &mut Obj<'_, '_>, dtype: DomainType) -> Result<BuildInfo> {
     bi.localtime = b.defbool("localtime")?;
     bi.disable_migrate = b.defbool("disable_migrate")?;
     bi.blkdev_start = b.string("blkdev_start")?;
+    bi.cpuid = read_cpuid(b)?;
+    bi.vnuma_nodes = b.each("vnuma_nodes", |n| {
+        let distances = n.array("distances")?;
+        let distances = distances
+            .iter()
+            .map(|d| d.as_u64().and_then(|d| u32::try_from(d).ok()))
+            .collect::<Option<Vec<u32>>>()
+            .ok_or_else(|| n.err("distances", "not a list of distances"))?;
+        Ok(crate::vnuma::VnodeInfo {
+            memkb: n.opt_u64("memkb")?.unwrap_or(u64::MAX),
+            distances,
+            pnode: n.u32("pnode")?,
+            vcpus: n.bitmap("vcpus")?,
+        })
+    })?;
     bi.max_grant_frames = b.opt_u32("max_grant_frames")?;
     bi.max_maptrack_frames = b.opt_u32("max_maptrack_frames")?;
     bi.max_grant_version = b.opt_i64("max_grant_version")?;
@@ -759,12 +935,12 @@ mod tests {
     #[test]
     fn unknown_keys_and_bad_values_are_named() {
         let e = DomainConfig::from_json(
-            r#"{"c_info": {"type": "pv", "name": "x", "colour": "red"}, "b_info": {"vnuma_nodes": []}}"#,
+            r#"{"c_info": {"type": "pv", "name": "x", "colour": "red"}, "b_info": {"vnuma_zones": []}}"#,
         )
         .unwrap_err();
         assert_eq!(
             e,
-            JsonConfigError::Unknown("c_info.colour, b_info.vnuma_nodes".into())
+            JsonConfigError::Unknown("c_info.colour, b_info.vnuma_zones".into())
         );
         let e = DomainConfig::from_json(
             r#"{"c_info": {"type": "pv"}, "b_info": {"tsc_mode": "fast"}}"#,

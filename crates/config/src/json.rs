@@ -5,16 +5,24 @@
 /// A JSON value whose objects keep insertion order (libxl's IDL order).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Json {
+    /// `null`.
     Null,
+    /// `true` or `false`.
     Bool(bool),
+    /// A signed integer.
     Int(i64),
+    /// An unsigned integer (libxl's `uint64` fields such as memory sizes).
     UInt(u64),
+    /// A string.
     Str(String),
+    /// An array.
     Arr(Vec<Json>),
+    /// An object, its keys in the order given.
     Obj(Vec<(String, Json)>),
 }
 
 impl Json {
+    /// A string value.
     pub fn str(s: impl Into<String>) -> Self {
         Json::Str(s.into())
     }
@@ -105,10 +113,12 @@ fn write_string(out: &mut String, s: &str) {
 pub struct Obj(Vec<(String, Json)>);
 
 impl Obj {
+    /// An object with no fields yet.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Appends a field, whatever its value.
     pub fn field(mut self, k: &str, v: Json) -> Self {
         self.0.push((k.to_string(), v));
         self
@@ -139,6 +149,7 @@ impl Obj {
         }
     }
 
+    /// Unsigned integers without an explicit init value print when non-zero.
     pub fn nonzero_u(self, k: &str, v: u64) -> Self {
         if v != 0 {
             self.field(k, Json::UInt(v))
@@ -155,6 +166,7 @@ impl Obj {
         }
     }
 
+    /// Unsigned values with an init value print when set (`None` = at init value).
     pub fn uint(self, k: &str, v: Option<u64>) -> Self {
         match v {
             Some(i) => self.field(k, Json::UInt(i)),
@@ -170,6 +182,7 @@ impl Obj {
         }
     }
 
+    /// String lists (`libxl_string_list`) print unless empty.
     pub fn strings(self, k: &str, v: &[String]) -> Self {
         if v.is_empty() {
             self
@@ -202,6 +215,7 @@ impl Obj {
         }
     }
 
+    /// The finished object.
     pub fn build(self) -> Json {
         Json::Obj(self.0)
     }

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! The xl.cfg language and the typed domain configuration built from it.
 //!
 //! Data path: text → [`syntax`] (pest tokens + xl's LALR automaton) →
@@ -9,6 +10,8 @@
 // pest's derive without its "std" feature names `alloc::` paths.
 extern crate alloc;
 
+pub mod cpuid;
+mod cpuid_names;
 pub mod disk;
 pub mod domain;
 pub mod from_json;
@@ -19,6 +22,8 @@ pub mod pci;
 pub mod report;
 pub mod syntax;
 pub mod value;
+pub mod vdev;
+pub mod vnuma;
 
 pub use domain::DomainConfig;
 pub use parse::{Exit, Globals, Host, parse_config_data};

@@ -2,6 +2,7 @@
 //! `parse_config_data` reads them: same defaults, same warnings, same fatal
 //! messages and exit codes.
 
+use crate::cpuid::CpuidPolicy;
 use crate::disk::parse_disk;
 use crate::domain::*;
 use crate::nic::{NicError, parse_nic_token};
@@ -9,6 +10,8 @@ use crate::pci::parse_pci;
 use crate::report::Report;
 use crate::syntax;
 use crate::value::{Config, Lookup, Value, strtoul};
+use crate::vdev::Refused;
+use crate::vnuma::{self, Totals, VnodeInfo};
 
 /// xl's exit status for a fatal configuration error (its message is
 /// already in the report).
@@ -22,21 +25,36 @@ const EXIT_FAIL: i32 = 3;
 /// Settings from /etc/xen/xl.conf that shape a domain config.
 #[derive(Clone, Debug)]
 pub struct Globals {
+    /// `run_hotplug_scripts`: libxl runs the vif/block scripts itself
+    /// (default true), copied into `c_info.run_hotplug_scripts`.
     pub run_hotplug_scripts: bool,
+    /// `claim_mode`: claim the domain's memory before building it (default true).
     pub claim_mode: bool,
+    /// `blkdev_start`: the first virtual disk name handed out automatically.
     pub blkdev_start: Option<String>,
+    /// `max_grant_frames`: default for domains whose config has none.
     pub max_grant_frames: Option<u32>,
+    /// `max_maptrack_frames`: default for domains whose config has none.
     pub max_maptrack_frames: Option<u32>,
+    /// `max_grant_version`: default for domains whose config has none.
     pub max_grant_version: Option<i64>,
+    /// `vif.default.script` (or the older `vifscript`): the hotplug script
+    /// of vifs that name none.
     pub default_vifscript: Option<String>,
+    /// `vif.default.bridge` (or the older `defaultbridge`): the bridge of
+    /// vifs that name none.
     pub default_bridge: Option<String>,
+    /// `vif.default.gatewaydev`: the gateway device of vifs that name none.
     pub default_gatewaydev: Option<String>,
+    /// `vif.default.backend`: the backend domain of vifs that name none.
     pub default_vifbackend: Option<String>,
     /// `backend="sim"` selects the simulator (our extension; xl ignores it).
     pub backend: Option<String>,
     /// vm.cpumask, vm.hvm.cpumask, vm.pv.cpumask: CPUs guests may use.
     pub vm_cpumask: Option<String>,
+    /// `vm.hvm.cpumask`: CPUs HVM guests may use.
     pub vm_hvm_cpumask: Option<String>,
+    /// `vm.pv.cpumask`: CPUs PV guests may use.
     pub vm_pv_cpumask: Option<String>,
 }
 
@@ -143,9 +161,81 @@ fn type_prefix(buf: &str, full: &str) -> bool {
     full.starts_with(buf)
 }
 
+/// The recipe: each phase reads its keys in xl's order (the goldens guard
+/// that order: warnings are printed as keys are read).
 fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> {
-    let mut c = CreateInfo::default();
+    let (mut c, exec_ssid_label) = security_labels(p, g);
+    let dtype = domain_type(p)?;
+    identity(p, &mut c)?;
+    let mut b = new_build_info(p, g, dtype, exec_ssid_label);
+    sched_params(p, &mut b);
+    memory_and_vcpus(p, &mut b, host)?;
+    cpu_affinities(p, &mut b, host)?;
+    grant_limits(p, g, &mut b)?;
+    let actions = lifecycle_actions(p)?;
+    pv_e820_host(p, &mut b);
+    let pcidevs = pci_devices(p, &mut b, dtype)?;
+    let dtdevs = p.list_items("dtdev", false).unwrap_or_default();
+    passthrough(p, &mut c)?;
+    memory_extras_and_tsc(p, &mut b)?;
+    clock_video_and_events(p, &mut b);
+    kernel_and_bootloader(p, &mut c, &mut b);
+    timer_mode(p, &mut b, dtype)?;
+    p.defbool_into("nestedhvm", &mut b.nested_hvm);
+    firmware(p, &mut b, dtype, host)?;
+    altp2m_and_vmtrace(p, &mut b)?;
+    io_resources(p, &mut b)?;
+    let disks = disks(p)?;
+    let p9s = parse_p9(p)?;
+    let vtpms = parse_vtpm(p)?;
+    let vdispls = vdev_list(p, "vdispl", Vdispl::parse)?;
+    let pvcallsifs = vdev_list(p, "pvcalls", Pvcallsif::parse)?;
+    let vsnds = vsnds(p)?;
+    let channels = parse_channels(p)?;
+    let nics = nics(p, g)?;
+    let (mut vfbs, mut vkbs) = vfbs_and_vkbs(p);
+    let usbctrls = vdev_list(p, "usbctrl", Usbctrl::parse)?;
+    let usbdevs = vdev_list(p, "usbdev", |spec, _, r| Usbdev::parse(spec, r))?;
+    parse_cpuid(p, &mut b);
+    device_model(p, &mut b, dtype)?;
+    top_level_display(p, &mut b, dtype, &mut vfbs, &mut vkbs);
+    p.defbool_into("dm_restrict", &mut b.dm_restrict);
+    if let TypeInfo::Hvm(h) = &mut b.u {
+        hvm_devices(p, h)?;
+    }
+    arm_options(p, &mut b)?;
+    vkb_list(p, &mut vkbs)?;
+    compat_and_vpmu(p, &mut c, &mut b);
 
+    Ok(DomainConfig {
+        c_info: c,
+        b_info: b,
+        disks,
+        nics,
+        pcidevs,
+        dtdevs,
+        vfbs,
+        vkbs,
+        vtpms,
+        p9s,
+        pvcallsifs,
+        vdispls,
+        vsnds,
+        channels,
+        usbctrls,
+        usbdevs,
+        on_poweroff: actions[0],
+        on_reboot: actions[1],
+        on_watchdog: actions[2],
+        on_crash: actions[3],
+        on_soft_reset: actions[4],
+    })
+}
+
+/// `init_seclabel`/`seclabel`: the second is the exec label when both are
+/// given.
+fn security_labels(p: &mut P<'_>, g: &Globals) -> (CreateInfo, Option<String>) {
+    let mut c = CreateInfo::default();
     if p.cfg.string("init_seclabel", false, p.r).is_ok() {
         c.ssid_label = p.string("init_seclabel");
     }
@@ -158,7 +248,11 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         }
     }
     c.run_hotplug_scripts = Some(g.run_hotplug_scripts);
+    (c, exec_ssid_label)
+}
 
+/// `type` and the older `builder`, which must agree.
+fn domain_type(p: &mut P<'_>) -> Result<DomainType, Exit> {
     let mut dtype = None;
     if let Some(t) = p.string("type") {
         dtype = Some(if type_prefix(&t, "hvm") {
@@ -187,8 +281,11 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         }
         dtype = Some(bt);
     }
-    let dtype = dtype.unwrap_or(DomainType::Pv);
+    Ok(dtype.unwrap_or(DomainType::Pv))
+}
 
+/// `hap`, `name` (required), `uuid` (made when absent), `oos`, `pool`.
+fn identity(p: &mut P<'_>, c: &mut CreateInfo) -> Result<(), Exit> {
     p.defbool_into("hap", &mut c.hap);
     match p.string("name") {
         Some(n) => c.name = n,
@@ -203,7 +300,17 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     }
     p.defbool_into("oos", &mut c.oos);
     p.string_into("pool", &mut c.pool_name);
+    Ok(())
+}
 
+/// The build info of `dtype`, with the PVH shim keys and xl.conf's
+/// `blkdev_start`.
+fn new_build_info(
+    p: &mut P<'_>,
+    g: &Globals,
+    dtype: DomainType,
+    exec_ssid_label: Option<String>,
+) -> BuildInfo {
     let mut b = BuildInfo::new(dtype);
     b.exec_ssid_label = exec_ssid_label;
     if let TypeInfo::Pvh(pvh) = &mut b.u {
@@ -215,7 +322,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         b.u = TypeInfo::Pvh(v);
     }
     b.blkdev_start = g.blkdev_start.clone();
+    b
+}
 
+fn sched_params(p: &mut P<'_>, b: &mut BuildInfo) {
     let s = &mut b.sched_params;
     for (k, slot) in [
         ("cpu_weight", &mut s.weight),
@@ -230,7 +340,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             *slot = Some(i64::from(l as i32));
         }
     }
+}
 
+/// `memory`, `maxmem`, `vcpus`, `maxvcpus`, `vuart`, and their defaults.
+fn memory_and_vcpus(p: &mut P<'_>, b: &mut BuildInfo, host: &Host) -> Result<(), Exit> {
     if let Some(l) = p.long("memory") {
         b.target_memkb = Some((l as u64).wrapping_mul(1024));
     }
@@ -251,6 +364,7 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             _ => return Err(p.fatal(1, format!("ERROR: invalid value \"{v}\" for \"vuart\""))),
         }
     }
+    vnuma(p, b, host)?;
     if b.max_memkb.is_none() {
         b.max_memkb = b.target_memkb;
     }
@@ -260,7 +374,67 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     if b.max_vcpus < vcpus {
         return Err(p.fatal(1, "xl: maxvcpus < vcpus"));
     }
+    Ok(())
+}
 
+/// `vnuma`: nodes whose vCPUs and sizes set `maxvcpus` and `maxmem`, or
+/// must agree with them.
+fn vnuma(p: &mut P<'_>, b: &mut BuildInfo, host: &Host) -> Result<(), Exit> {
+    let Ok(nodes) = p.cfg.list("vnuma", true, p.r).map(<[Value]>::to_vec) else {
+        return Ok(());
+    };
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    let nr_nodes = u32::try_from(host.node_cpus.len()).unwrap_or(u32::MAX);
+    // libxl sizes the bitmap by maxvcpus, or by the host's CPUs without it.
+    let bits = match u32::try_from(b.max_vcpus) {
+        Ok(n) if n > 0 => n,
+        _ => host.max_cpus,
+    };
+    let bitmap_bits = u64::from(bits.max(1).div_ceil(8) * 8);
+    let mut totals = Totals::default();
+    let mut infos = Vec::with_capacity(nodes.len());
+    for node in &nodes {
+        let Value::List(options) = node else {
+            not_a_list_warning(p, "vnuma");
+            return Err(p.fatal(1, "xl: cannot get vnode config option list"));
+        };
+        let mut info = VnodeInfo::new(nodes.len());
+        for item in options.iter().filter_map(Value::as_str) {
+            vnuma::node_option(&mut info, &mut totals, item, nr_nodes, bitmap_bits, p.r)
+                .map_err(|vnuma::Refused| Exit(1))?;
+        }
+        infos.push(info);
+    }
+    if totals.pinned {
+        b.numa_placement = Some(false);
+    }
+    if b.max_vcpus != 0 {
+        if u64::try_from(b.max_vcpus).ok() != Some(totals.vcpus) {
+            return Err(p.fatal(1, "xl: vnuma vcpus and maxvcpus= mismatch"));
+        }
+    } else {
+        if u64::from(host.max_cpus) < totals.vcpus {
+            return Err(p.fatal(
+                1,
+                "xl: vnuma specifies more vcpus than pcpus, use maxvcpus= to override this check.",
+            ));
+        }
+        b.max_vcpus = totals.vcpus as i64;
+    }
+    match b.max_memkb {
+        Some(m) if m != totals.memkb => {
+            return Err(p.fatal(1, "xl: maxmem and vnuma memory size mismatch"));
+        }
+        _ => b.max_memkb = Some(totals.memkb),
+    }
+    b.vnuma_nodes = infos;
+    Ok(())
+}
+
+/// `cpus` and `cpus_soft`, each a list or a string.
+fn cpu_affinities(p: &mut P<'_>, b: &mut BuildInfo, host: &Host) -> Result<(), Exit> {
     for (key, hard) in [("cpus", true), ("cpus_soft", false)] {
         let list = p.cfg.list(key, true, p.r).ok().map(|l| l.to_vec());
         let string = if list.is_none() {
@@ -269,10 +443,15 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             None
         };
         if list.is_some() || string.is_some() {
-            vcpu_affinity(p, &mut b, list.as_deref(), string.as_deref(), hard, host)?;
+            vcpu_affinity(p, b, list.as_deref(), string.as_deref(), hard, host)?;
         }
     }
+    Ok(())
+}
 
+/// Grant table limits, xl.conf's when the config has none; xl.conf's
+/// claim mode.
+fn grant_limits(p: &mut P<'_>, g: &Globals, b: &mut BuildInfo) -> Result<(), Exit> {
     for (k, slot) in [
         ("max_grant_frames", 0usize),
         ("max_maptrack_frames", 1),
@@ -293,7 +472,11 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         }
     }
     b.claim_mode = Some(g.claim_mode);
+    Ok(())
+}
 
+/// `on_poweroff`, `on_reboot`, `on_watchdog`, `on_crash`, `on_soft_reset`.
+fn lifecycle_actions(p: &mut P<'_>) -> Result<[Action; 5], Exit> {
     let mut actions = [Action::Destroy; 5];
     for (i, (k, default)) in [
         ("on_poweroff", "destroy"),
@@ -311,13 +494,20 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             None => return Err(p.fatal(1, format!("Unknown {k} action \"{v}\" specified"))),
         }
     }
+    Ok(actions)
+}
 
+fn pv_e820_host(p: &mut P<'_>, b: &mut BuildInfo) {
     if let TypeInfo::Pv(pv) = &mut b.u {
         let mut e = pv.e820_host;
         p.defbool_into("e820_host", &mut e);
         pv.e820_host = e;
     }
+}
 
+/// The `pci` list with the global `pci_*` defaults and the `rdm` policy;
+/// a PV guest with devices gets the host's e820.
+fn pci_devices(p: &mut P<'_>, b: &mut BuildInfo, dtype: DomainType) -> Result<Vec<Pci>, Exit> {
     let pci_msitranslate = p.long("pci_msitranslate").unwrap_or(0) != 0;
     let pci_power_mgmt = p.long("pci_power_mgmt").unwrap_or(0) != 0;
     let pci_permissive = p.long("pci_permissive").unwrap_or(0) != 0;
@@ -366,9 +556,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             pv.e820_host = Some(true);
         }
     }
+    Ok(pcidevs)
+}
 
-    let dtdevs = p.list_items("dtdev", false).unwrap_or_default();
-
+fn passthrough(p: &mut P<'_>, c: &mut CreateInfo) -> Result<(), Exit> {
     if let Some(v) = p.string("passthrough") {
         c.passthrough = Some(match v.to_ascii_lowercase().as_str() {
             "default" => "default",
@@ -379,7 +570,12 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             _ => return Err(p.fatal(1, format!("ERROR: unknown passthrough option '{v}'"))),
         });
     }
+    Ok(())
+}
 
+/// `shadow_memory`, `nomigrate`, and `tsc_mode` (a name, or a deprecated
+/// number).
+fn memory_extras_and_tsc(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exit> {
     if let Some(l) = p.long("shadow_memory") {
         b.shadow_memkb = Some((l as u64).wrapping_mul(1024));
     }
@@ -405,7 +601,12 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             }
         }
     }
+    Ok(())
+}
 
+/// `rtc_timeoffset`, the ignored `vncviewer`, `localtime`, `videoram`,
+/// `max_event_channels`.
+fn clock_video_and_events(p: &mut P<'_>, b: &mut BuildInfo) {
     if let Some(l) = p.long("rtc_timeoffset") {
         b.rtc_timeoffset = l as u32;
     }
@@ -421,7 +622,11 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     if let Some(l) = p.long("max_event_channels") {
         b.event_channels = l as u32;
     }
+}
 
+/// The kernel, its ramdisk and command line, `driver_domain`, `acpi`, and
+/// the bootloader with its arguments (a list, or a deprecated string).
+fn kernel_and_bootloader(p: &mut P<'_>, c: &mut CreateInfo, b: &mut BuildInfo) {
     b.kernel = p.string("kernel");
     b.ramdisk = p.string("ramdisk");
     b.device_tree = p.string("device_tree");
@@ -446,19 +651,25 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             }
         }
     }
+}
 
+/// `timer_mode`, a name or a deprecated number; refused for PV guests.
+fn timer_mode(p: &mut P<'_>, b: &mut BuildInfo, dtype: DomainType) -> Result<(), Exit> {
     const TIMER: [&str; 4] = [
         "delay_for_missed_ticks",
         "no_delay_for_missed_ticks",
         "no_missed_ticks_pending",
         "one_missed_tick_pending",
     ];
+    let not_for_pv = |p: &mut P<'_>| {
+        p.fatal(
+            EXIT_FAIL,
+            "ERROR: \"timer_mode\" option is not supported for PV guests.",
+        )
+    };
     if let Ok(l) = p.cfg.long("timer_mode", true, p.r) {
         if dtype == DomainType::Pv {
-            return Err(p.fatal(
-                EXIT_FAIL,
-                "ERROR: \"timer_mode\" option is not supported for PV guests.",
-            ));
+            return Err(not_for_pv(p));
         }
         let name = match l {
             -1 => Some("unknown"),
@@ -474,10 +685,7 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         }
     } else if let Some(v) = p.string("timer_mode") {
         if dtype == DomainType::Pv {
-            return Err(p.fatal(
-                EXIT_FAIL,
-                "ERROR: \"timer_mode\" option is not supported for PV guests.",
-            ));
+            return Err(not_for_pv(p));
         }
         match TIMER.iter().find(|t| t.eq_ignore_ascii_case(&v)) {
             Some(t) => b.timer_mode = Some(t),
@@ -489,10 +697,14 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             }
         }
     }
-    p.defbool_into("nestedhvm", &mut b.nested_hvm);
+    Ok(())
+}
 
+/// HVM firmware and platform keys; for PV/PVH, `firmware` names a PvGrub
+/// image, and a kernel or bootloader is required.
+fn firmware(p: &mut P<'_>, b: &mut BuildInfo, dtype: DomainType, host: &Host) -> Result<(), Exit> {
     match dtype {
-        DomainType::Hvm => hvm_firmware_and_platform(p, &mut b)?,
+        DomainType::Hvm => hvm_firmware_and_platform(p, b)?,
         DomainType::Pv | DomainType::Pvh => {
             if let Some(fw) = p.string("firmware") {
                 if b.kernel.is_some() {
@@ -510,7 +722,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             }
         }
     }
+    Ok(())
+}
 
+fn altp2m_and_vmtrace(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exit> {
     const ALTP2M: [&str; 4] = ["disabled", "mixed", "external", "limited"];
     if let Ok(l) = p.cfg.long("altp2m", true, p.r) {
         match usize::try_from(l).ok().and_then(|i| ALTP2M.get(i)) {
@@ -528,9 +743,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     {
         b.vmtrace_buf_kb = i64::from(l as i32);
     }
+    Ok(())
+}
 
-    io_resources(p, &mut b)?;
-
+fn disks(p: &mut P<'_>) -> Result<Vec<Disk>, Exit> {
     let source = p.cfg.source.clone();
     let mut disks = Vec::new();
     if let Ok(items) = p.list_items("disk", false) {
@@ -541,11 +757,13 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             }
         }
     }
+    Ok(disks)
+}
 
-    let p9s = parse_p9(p)?;
-    let vtpms = parse_vtpm(p)?;
-    let channels = parse_channels(p)?;
-
+/// The `vif` list, each with xl.conf's defaults; `vif2` is only warned
+/// about.
+fn nics(p: &mut P<'_>, g: &Globals) -> Result<Vec<Nic>, Exit> {
+    let source = p.cfg.source.clone();
     let mut nics = Vec::new();
     if let Ok(items) = p.list_items("vif", false) {
         for (i, spec) in items.iter().enumerate() {
@@ -571,7 +789,11 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     if p.cfg.list("vif2", false, p.r).is_ok() {
         p.r.line("WARNING: vif2: netchannel2 is deprecated and not supported by xl");
     }
+    Ok(nics)
+}
 
+/// The `vfb` list; each framebuffer brings a keyboard.
+fn vfbs_and_vkbs(p: &mut P<'_>) -> (Vec<Vfb>, Vec<Vkb>) {
     let mut vfbs = Vec::new();
     let mut vkbs = Vec::new();
     if let Ok(items) = p.list_items("vfb", false) {
@@ -580,33 +802,41 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
                 devid: i as i64,
                 ..Vfb::default()
             };
-            vkbs.push(Vkb { devid: i as i64 });
-            for tok in spec.split(',').filter(|t| !t.is_empty()) {
-                let tok = tok.trim_start_matches(' ');
-                let Some((k, v)) = tok.split_once('=') else {
-                    break;
-                };
-                let atoi = || crate::value::strtol(v.as_bytes(), 10).0 as i32;
-                match k {
-                    "vnc" => vfb.vnc.enable = Some(atoi() != 0),
-                    "vnclisten" => vfb.vnc.listen = Some(v.to_string()),
-                    "vncpasswd" => vfb.vnc.passwd = Some(v.to_string()),
-                    "vncdisplay" => vfb.vnc.display = i64::from(atoi()),
-                    "vncunused" => vfb.vnc.findunused = Some(atoi() != 0),
-                    "keymap" => vfb.keymap = Some(v.to_string()),
-                    "sdl" => vfb.sdl.enable = Some(atoi() != 0),
-                    "opengl" => vfb.sdl.opengl = Some(atoi() != 0),
-                    "display" => vfb.sdl.display = Some(v.to_string()),
-                    "xauthority" => vfb.sdl.xauthority = Some(v.to_string()),
-                    _ => {}
-                }
-            }
+            vkbs.push(Vkb::with_devid(i as i64));
+            vfb_tokens(&mut vfb, spec);
             vfbs.push(vfb);
         }
     }
+    (vfbs, vkbs)
+}
 
-    parse_cpuid(p);
+/// `key=value` tokens of one vfb spec; the first token without `=` ends it.
+fn vfb_tokens(vfb: &mut Vfb, spec: &str) {
+    for tok in spec.split(',').filter(|t| !t.is_empty()) {
+        let tok = tok.trim_start_matches(' ');
+        let Some((k, v)) = tok.split_once('=') else {
+            break;
+        };
+        let atoi = || crate::value::strtol(v.as_bytes(), 10).0 as i32;
+        match k {
+            "vnc" => vfb.vnc.enable = Some(atoi() != 0),
+            "vnclisten" => vfb.vnc.listen = Some(v.to_string()),
+            "vncpasswd" => vfb.vnc.passwd = Some(v.to_string()),
+            "vncdisplay" => vfb.vnc.display = i64::from(atoi()),
+            "vncunused" => vfb.vnc.findunused = Some(atoi() != 0),
+            "keymap" => vfb.keymap = Some(v.to_string()),
+            "sdl" => vfb.sdl.enable = Some(atoi() != 0),
+            "opengl" => vfb.sdl.opengl = Some(atoi() != 0),
+            "display" => vfb.sdl.display = Some(v.to_string()),
+            "xauthority" => vfb.sdl.xauthority = Some(v.to_string()),
+            _ => {}
+        }
+    }
+}
 
+/// The device model: the ignored `device_model`, the override and its
+/// version, stub domain keys and the extra arguments.
+fn device_model(p: &mut P<'_>, b: &mut BuildInfo, dtype: DomainType) -> Result<(), Exit> {
     if let Some(dm) = p.string("device_model") {
         p.r.line("WARNING: ignoring device_model directive.");
         p.r.line("WARNING: Use \"device_model_override\" instead if you really want a non-default device_model");
@@ -621,6 +851,12 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         }
     }
     b.device_model = p.string("device_model_override");
+    device_model_version(p, b)?;
+    stubdomain(p, b);
+    device_model_args(p, b)
+}
+
+fn device_model_version(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exit> {
     if let Some(v) = p.string("device_model_version") {
         // libxl's own names (what `xl list -l` prints, and what some guides
         // tell users to write) are rejected by xl; we take them with a warning.
@@ -641,6 +877,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     } else if b.device_model.is_some() {
         p.r.line("WARNING: device model override given without specific DM version");
     }
+    Ok(())
+}
+
+fn stubdomain(p: &mut P<'_>, b: &mut BuildInfo) {
     p.defbool_into(
         "device_model_stubdomain_override",
         &mut b.device_model_stubdomain,
@@ -658,6 +898,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
     if let Some(l) = p.long("stubdomain_memory") {
         b.stubdomain_memkb = Some((l as u64).wrapping_mul(1024));
     }
+}
+
+/// `device_model_args`, `_pv` and `_hvm`.
+fn device_model_args(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exit> {
     for (suffix, slot) in [("", 0), ("_pv", 1), ("_hvm", 2)] {
         let key = format!("device_model_args{suffix}");
         match p.cfg.list(&key, false, p.r) {
@@ -680,7 +924,18 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             }
         }
     }
+    Ok(())
+}
 
+/// The top-level `vnc`/`sdl` keys: a PV guest without a vfb gets one from
+/// them; an HVM guest keeps them for its emulated display.
+fn top_level_display(
+    p: &mut P<'_>,
+    b: &mut BuildInfo,
+    dtype: DomainType,
+    vfbs: &mut Vec<Vfb>,
+    vkbs: &mut Vec<Vkb>,
+) {
     if dtype == DomainType::Pv && vfbs.is_empty() {
         if p.long("vnc").unwrap_or(0) != 0 {
             let mut vfb = Vfb {
@@ -691,7 +946,7 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
             top_level_sdl(p, &mut vfb.sdl);
             vfb.keymap = p.string("keymap");
             vfbs.push(vfb);
-            vkbs.push(Vkb { devid: 0 });
+            vkbs.push(Vkb::with_devid(0));
         }
     } else if let TypeInfo::Hvm(h) = &mut b.u {
         top_level_vnc(p, &mut h.vnc);
@@ -703,12 +958,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         top_level_vnc(p, &mut vnc);
         top_level_sdl(p, &mut sdl);
     }
-    p.defbool_into("dm_restrict", &mut b.dm_restrict);
+}
 
-    if let TypeInfo::Hvm(h) = &mut b.u {
-        hvm_devices(p, h)?;
-    }
-
+/// `gic_version` and `tee`, read on every architecture.
+fn arm_options(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exit> {
     if let Ok(v) = p.cfg.string("gic_version", true, p.r) {
         let v = v.to_string();
         b.gic_version = Some(match v.to_ascii_lowercase().as_str() {
@@ -728,7 +981,10 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         })
         .filter(|v| *v != "none");
     }
+    Ok(())
+}
 
+fn compat_and_vpmu(p: &mut P<'_>, c: &mut CreateInfo, b: &mut BuildInfo) {
     p.defbool_into(
         "xend_suspend_evtchn_compat",
         &mut c.xend_suspend_evtchn_compat,
@@ -741,25 +997,63 @@ fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> 
         );
     }
     p.defbool_into("vpmu", &mut b.vpmu);
+}
 
-    Ok(DomainConfig {
-        c_info: c,
-        b_info: b,
-        disks,
-        nics,
-        pcidevs,
-        dtdevs,
-        vfbs,
-        vkbs,
-        vtpms,
-        p9s,
-        channels,
-        on_poweroff: actions[0],
-        on_reboot: actions[1],
-        on_watchdog: actions[2],
-        on_crash: actions[3],
-        on_soft_reset: actions[4],
-    })
+/// A list of device specs, each parsed with its index (xl numbers them as
+/// it goes); the first refused spec ends the parse with exit status 1.
+fn vdev_list<T>(
+    p: &mut P<'_>,
+    key: &str,
+    parse: impl Fn(&str, i64, &mut Report) -> Result<T, Refused>,
+) -> Result<Vec<T>, Exit> {
+    let Ok(items) = p.list_items(key, false) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, spec) in items.iter().enumerate() {
+        out.push(parse(spec, i as i64, p.r).map_err(|Refused| Exit(1))?);
+    }
+    Ok(out)
+}
+
+/// `vsnd`: a list of cards, each a list of `card`/`pcm`/`stream` items.
+fn vsnds(p: &mut P<'_>) -> Result<Vec<Vsnd>, Exit> {
+    let Ok(cards) = p.cfg.list("vsnd", false, p.r).map(<[Value]>::to_vec) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(cards.len());
+    for (i, card) in cards.iter().enumerate() {
+        let Value::List(items) = card else {
+            not_a_list_warning(p, "vsnd");
+            return Err(p.fatal(1, "Failed to get vsnd card list: Invalid argument"));
+        };
+        let items: Vec<String> = Config::string_items(items).map(str::to_string).collect();
+        out.push(Vsnd::parse(&items, i as i64, p.r).map_err(|Refused| Exit(1))?);
+    }
+    Ok(out)
+}
+
+/// libxlu's warning for an item of a list of lists that is not a list.
+/// It names the item's line; ours is the setting's (the same line unless
+/// the list spans several).
+fn not_a_list_warning(p: &mut P<'_>, key: &str) {
+    let line = p.cfg.find(key).map_or(0, |s| s.line);
+    p.r.line(format!(
+        "{}:{line}:0: warning: value is not a list",
+        p.cfg.source
+    ));
+}
+
+/// `vkb`: keyboards beyond those the vfbs bring, numbered after them.
+fn vkb_list(p: &mut P<'_>, vkbs: &mut Vec<Vkb>) -> Result<(), Exit> {
+    let Ok(items) = p.list_items("vkb", false) else {
+        return Ok(());
+    };
+    for spec in items {
+        let devid = vkbs.len() as i64;
+        vkbs.push(Vkb::parse(&spec, devid, p.r).map_err(|Refused| Exit(1))?);
+    }
+    Ok(())
 }
 
 fn parse_cmdline(p: &mut P<'_>) -> Option<String> {
@@ -1002,13 +1296,6 @@ fn hvm_firmware_and_platform(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exi
     };
     p.string_into("firmware_override", &mut h.firmware);
     p.string_into("bios_path_override", &mut h.system_firmware);
-    let bios_of = |s: &str| match s.to_ascii_lowercase().as_str() {
-        "rombios" => Some("rombios"),
-        "seabios" => Some("seabios"),
-        "ovmf" => Some("ovmf"),
-        "unknown" => Some("unknown"),
-        _ => None,
-    };
     if let Some(v) = p.string("bios") {
         match bios_of(&v) {
             Some(x) => h.bios = (x != "unknown").then_some(x),
@@ -1026,6 +1313,56 @@ fn hvm_firmware_and_platform(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exi
     p.defbool_into("vpt_align", &mut h.vpt_align);
     p.defbool_into("apic", &mut b.apic);
 
+    viridian(p, h)?;
+
+    if let Some(l) = p.long("mmio_hole") {
+        let kb = (l as u64).wrapping_mul(1024);
+        let bytes = kb.wrapping_mul(1024);
+        // HVM_BELOW_4G_MMIO_LENGTH (256 MiB) ..= HVM_BELOW_4G_MMIO_START (3 GiB)
+        if !(0x1000_0000..=0xF000_0000).contains(&bytes) {
+            return Err(p.fatal(1, format!("ERROR: invalid value {l} for \"mmio_hole\"")));
+        }
+        h.mmio_hole_memkb = Some(kb);
+    }
+    if let Some(v) = p.defbool("altp2mhvm") {
+        h.altp2m = Some(v);
+        p.r.line("WARNING: Specifying \"altp2mhvm\" is deprecated. Please use \"altp2m\" instead.");
+    }
+    p.string_into("smbios_firmware", &mut h.smbios_firmware);
+    p.string_into("acpi_firmware", &mut h.acpi_firmware);
+    ms_vm_genid(p, h)?;
+    if let Some(l) = p.long("rdm_mem_boundary") {
+        h.rdm_mem_boundary_memkb = Some((l as u64).wrapping_mul(1024));
+    }
+    mca_caps(p, h)?;
+    if let Some(fw) = p.string("firmware") {
+        match bios_of(&fw) {
+            Some(x) => h.bios = (x != "unknown").then_some(x),
+            None => {
+                if type_prefix(&fw, "uefi") {
+                    h.bios = Some("ovmf");
+                } else if !type_prefix(&fw, "bios") {
+                    h.firmware = Some(fw);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn bios_of(s: &str) -> Option<&'static str> {
+    match s.to_ascii_lowercase().as_str() {
+        "rombios" => Some("rombios"),
+        "seabios" => Some("seabios"),
+        "ovmf" => Some("ovmf"),
+        "unknown" => Some("unknown"),
+        _ => None,
+    }
+}
+
+/// `viridian`: a list of enlightenment groups (`all`, `defaults`, names,
+/// `!name`), or a boolean.
+fn viridian(p: &mut P<'_>, h: &mut HvmInfo) -> Result<(), Exit> {
     match p.cfg.list("viridian", true, p.r).map(<[Value]>::to_vec) {
         Ok(list) => {
             let mut enable = [false; 64];
@@ -1071,21 +1408,11 @@ fn hvm_firmware_and_platform(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exi
         }
     }
 
-    if let Some(l) = p.long("mmio_hole") {
-        let kb = (l as u64).wrapping_mul(1024);
-        let bytes = kb.wrapping_mul(1024);
-        // HVM_BELOW_4G_MMIO_LENGTH (256 MiB) ..= HVM_BELOW_4G_MMIO_START (3 GiB)
-        if !(0x1000_0000..=0xF000_0000).contains(&bytes) {
-            return Err(p.fatal(1, format!("ERROR: invalid value {l} for \"mmio_hole\"")));
-        }
-        h.mmio_hole_memkb = Some(kb);
-    }
-    if let Some(v) = p.defbool("altp2mhvm") {
-        h.altp2m = Some(v);
-        p.r.line("WARNING: Specifying \"altp2mhvm\" is deprecated. Please use \"altp2m\" instead.");
-    }
-    p.string_into("smbios_firmware", &mut h.smbios_firmware);
-    p.string_into("acpi_firmware", &mut h.acpi_firmware);
+    Ok(())
+}
+
+/// `ms_vm_genid`: "generate" makes one, "none" leaves it out.
+fn ms_vm_genid(p: &mut P<'_>, h: &mut HvmInfo) -> Result<(), Exit> {
     if let Some(v) = p.string("ms_vm_genid") {
         match v.as_str() {
             "generate" => {
@@ -1102,9 +1429,10 @@ fn hvm_firmware_and_platform(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exi
             }
         }
     }
-    if let Some(l) = p.long("rdm_mem_boundary") {
-        h.rdm_mem_boundary_memkb = Some((l as u64).wrapping_mul(1024));
-    }
+    Ok(())
+}
+
+fn mca_caps(p: &mut P<'_>, h: &mut HvmInfo) -> Result<(), Exit> {
     match p.cfg.list("mca_caps", true, p.r).map(<[Value]>::to_vec) {
         Ok(list) => {
             for item in Config::string_items(&list) {
@@ -1120,18 +1448,6 @@ fn hvm_firmware_and_platform(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exi
         }
         Err(Lookup::Absent) => {}
         Err(Lookup::Invalid) => return Err(p.fatal(EXIT_FAIL, "ERROR: unable to parse mca_caps.")),
-    }
-    if let Some(fw) = p.string("firmware") {
-        match bios_of(&fw) {
-            Some(x) => h.bios = (x != "unknown").then_some(x),
-            None => {
-                if type_prefix(&fw, "uefi") {
-                    h.bios = Some("ovmf");
-                } else if !type_prefix(&fw, "bios") {
-                    h.firmware = Some(fw);
-                }
-            }
-        }
     }
     Ok(())
 }
@@ -1345,19 +1661,58 @@ fn parse_channels(p: &mut P<'_>) -> Result<Vec<Channel>, Exit> {
 
 /// cpuid lines are checked for xl's errors; the policy itself is not kept
 /// (see README: cpuid JSON is not produced yet).
-fn parse_cpuid(p: &mut P<'_>) {
-    match p.cfg.list("cpuid", true, p.r) {
-        Ok(_) | Err(Lookup::Absent) => {}
-        Err(Lookup::Invalid) => {
-            if let Some(s) = p.string("cpuid") {
-                let mut words = s.split(',').filter(|w| !w.is_empty());
-                if let Some(first) = words.next()
-                    && first != "host"
-                {
-                    p.r.line(format!("while parsing CPUID string: \"{s}\":"));
-                    p.r.line("  error: first word must be \"host\"");
+/// `cpuid`: xend-style lines in a list, or `"host,NAME=VALUE,..."`; bad
+/// items are reported and skipped, as xl does.
+fn parse_cpuid(p: &mut P<'_>, b: &mut BuildInfo) {
+    match p.cfg.list("cpuid", true, p.r).map(<[Value]>::to_vec) {
+        Ok(list) => {
+            for line in Config::string_items(&list) {
+                let policy = b.cpuid.get_or_insert_with(CpuidPolicy::default);
+                if let Err(e) = policy.add_xend(line) {
+                    let why = match e {
+                        1 => "illegal leaf number",
+                        2 => "illegal subleaf number",
+                        3 => "missing colon",
+                        4 => "invalid register name (must be e[abcd]x)",
+                        5 => "policy string must be exactly 32 characters long",
+                        _ => "unknown error",
+                    };
+                    p.r.line(format!("while parsing CPUID line: \"{line}\":"));
+                    p.r.line(format!("  error #{e}: {why}"));
                 }
             }
+        }
+        Err(Lookup::Absent) => {}
+        Err(Lookup::Invalid) => {
+            if let Some(s) = p.string("cpuid") {
+                cpuid_string(p, b, &s);
+            }
+        }
+    }
+}
+
+fn cpuid_string(p: &mut P<'_>, b: &mut BuildInfo, s: &str) {
+    let mut words = s.split(',').filter(|w| !w.is_empty());
+    match words.next() {
+        None => return,
+        Some("host") => {}
+        Some(_) => {
+            p.r.line(format!("while parsing CPUID string: \"{s}\":"));
+            p.r.line("  error: first word must be \"host\"");
+            return;
+        }
+    }
+    for w in words {
+        let policy = b.cpuid.get_or_insert_with(CpuidPolicy::default);
+        if let Err(e) = policy.add_named(w) {
+            let why = match e {
+                1 => "missing \"=\" in key=value",
+                2 => "unknown CPUID flag name",
+                3 => "illegal CPUID value (must be: [0|1|x|k|s])",
+                _ => "unknown error",
+            };
+            p.r.line(format!("while parsing CPUID flag: \"{w}\":"));
+            p.r.line(format!("  error #{e}: {why}"));
         }
     }
 }

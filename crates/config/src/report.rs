@@ -9,6 +9,7 @@ pub struct Report {
 }
 
 impl Report {
+    /// An empty report.
     pub fn new() -> Self {
         Self::default()
     }
@@ -24,10 +25,12 @@ impl Report {
         self.text.push_str(s.as_ref());
     }
 
+    /// The text collected so far.
     pub fn as_str(&self) -> &str {
         &self.text
     }
 
+    /// Whether no text was collected.
     pub fn is_empty(&self) -> bool {
         self.text.is_empty()
     }

@@ -11,14 +11,18 @@
 use std::collections::HashMap;
 
 use pest::Parser;
-use pest_derive::Parser;
 
 use crate::report::Report;
 use crate::value::{Op, Setting, Value};
 
-#[derive(Parser)]
-#[grammar = "lexer.pest"]
-struct CfgLexer;
+use lexer::{CfgLexer, Rule};
+
+/// The pest lexer; its generated `Rule` enum stays private to this module.
+mod lexer {
+    #[derive(pest_derive::Parser)]
+    #[grammar = "lexer.pest"]
+    pub(super) struct CfgLexer;
+}
 
 /// Bison symbol numbers of xl's grammar (their order fixes the order of the
 /// "expecting" lists).
@@ -171,8 +175,13 @@ fn lex(src: &str) -> Vec<Lexeme> {
 /// A parse error kept for the caret snippet.
 #[derive(Clone, Debug)]
 pub struct Diagnostic {
+    /// The line xl's message names (for a token ending a line, the line
+    /// before it, as xl reports).
     pub line: u32,
+    /// Byte range of the offending token in the source text, trailing
+    /// blanks and newline excluded.
     pub span: (usize, usize),
+    /// The bison-style message, e.g. `syntax error, unexpected NEWLINE, ...`.
     pub message: String,
 }
 
@@ -180,7 +189,9 @@ pub struct Diagnostic {
 /// diagnostics went to the report.
 #[derive(Debug, Default)]
 pub struct Parsed {
+    /// The stored settings, in order.
     pub settings: Vec<Setting>,
+    /// Whether the text parsed without error.
     pub ok: bool,
 }
 

@@ -10,7 +10,9 @@ use crate::report::Report;
 /// instead of recursing, which could overflow a thread's stack.
 #[derive(Debug, Eq)]
 pub enum Value {
+    /// A string or number, kept as its text.
     Str(String),
+    /// A `[...]` list.
     List(Vec<Value>),
 }
 
@@ -76,6 +78,7 @@ impl PartialEq for Value {
 }
 
 impl Value {
+    /// The text of an atom; `None` for a list.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
@@ -84,17 +87,23 @@ impl Value {
     }
 }
 
+/// How a setting was written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
+    /// `key = value`.
     Assign,
+    /// `key += value`: appended to an earlier value of the key.
     Add,
 }
 
 /// One `key = value` (or `key += value`) statement that was stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Setting {
+    /// The key.
     pub name: String,
+    /// The value (after any `+=` was applied).
     pub value: Value,
+    /// Whether it was `=` or `+=`; numbers refuse `+=`.
     pub op: Op,
     /// Line of the value (of its `[` for lists), used in warnings.
     pub line: u32,
@@ -112,11 +121,14 @@ pub enum Lookup {
 /// Settings of one parsed source plus the name xl reports them under.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The file name (or "command line") warnings are prefixed with.
     pub source: String,
+    /// The settings in the order stored; later ones win.
     pub settings: Vec<Setting>,
 }
 
 impl Config {
+    /// Settings read from `source`.
     pub fn new(source: impl Into<String>, settings: Vec<Setting>) -> Self {
         Self {
             source: source.into(),
@@ -143,6 +155,8 @@ impl Config {
         Ok(s)
     }
 
+    /// `xlu_cfg_get_string`: the text of a single-valued key; a list is
+    /// [`Lookup::Invalid`], with a warning unless `quiet`.
     pub fn string(&self, name: &str, quiet: bool, r: &mut Report) -> Result<&str, Lookup> {
         self.atom(name, quiet, r)
             .map(|s| s.value.as_str().unwrap_or_default())
@@ -153,6 +167,9 @@ impl Config {
         self.string(name, false, r).ok().map(str::to_string)
     }
 
+    /// `xlu_cfg_get_bounded_long`: a number as C's `strtol` reads it (base
+    /// prefixes included), whole text only, within `min..=max`; otherwise
+    /// [`Lookup::Invalid`], with libxlu's warning unless `quiet`.
     pub fn bounded_long(
         &self,
         name: &str,
@@ -212,6 +229,7 @@ impl Config {
         Ok(v)
     }
 
+    /// `xlu_cfg_get_long`: [`Config::bounded_long`] over the whole `i64` range.
     pub fn long(&self, name: &str, quiet: bool, r: &mut Report) -> Result<i64, Lookup> {
         self.bounded_long(name, i64::MIN, i64::MAX, quiet, r)
     }
@@ -226,6 +244,8 @@ impl Config {
         self.long(name, quiet, r).ok().map(|v| v != 0)
     }
 
+    /// `xlu_cfg_get_list`: the items of a list key; a single value is
+    /// [`Lookup::Invalid`], with a warning unless `quiet`.
     pub fn list(&self, name: &str, quiet: bool, r: &mut Report) -> Result<&[Value], Lookup> {
         let s = self.find(name).ok_or(Lookup::Absent)?;
         match &s.value {

@@ -13,6 +13,8 @@
 //! delivers them, so a lying length cannot make us allocate more than the
 //! input holds.
 
+#![warn(missing_docs)]
+
 mod libxc;
 mod libxl;
 mod xl;
@@ -36,50 +38,92 @@ pub use xl::{
 /// Why a stream cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {
+    /// The input ended inside the named part of the stream.
     #[error("truncated: the input ends inside the {0}")]
     Truncated(&'static str),
+    /// The first 32 bytes are not xl's [`MAGIC`].
     #[error("wrong magic number: not an xl save file (corrupt or for a different tool?)")]
     WrongMagic,
+    /// The xl header's byte-order marker, as read, is not this host's.
     #[error("wrong byte order marker {0:#010x} (saved on a machine of the other endianness?)")]
     WrongByteOrder(u32),
+    /// A length field larger than this reader's limit for that part.
     #[error("the {what} is {len} bytes long, more than the {max} this reader accepts")]
     TooLong {
+        /// The part whose length it is.
         what: &'static str,
+        /// The length the stream states, in bytes.
         len: u64,
+        /// The limit, in bytes.
         max: u64,
     },
+    /// The config length inside the xl header's optional data points past
+    /// its end.
     #[error("the config length {config} does not fit in the {optional} bytes of optional data")]
-    ConfigOutsideOptionalData { config: u64, optional: u64 },
+    ConfigOutsideOptionalData {
+        /// The bytes the config length field and config need.
+        config: u64,
+        /// The size of the optional data.
+        optional: u64,
+    },
+    /// The libxl stream header does not start with `LibxlFmt`; the ident read.
     #[error("not a libxl migration stream (ident {0:#018x}, expected \"LibxlFmt\")")]
     LibxlIdent(u64),
+    /// A libxl stream version other than 2; the version read.
     #[error("libxl stream version {0}, only version 2 is supported")]
     LibxlVersion(u32),
+    /// The libxl or libxc header's big-endian option is set.
     #[error("big-endian streams are not supported")]
     BigEndian,
+    /// The libxl header's legacy option is set: a stream converted from
+    /// the pre-v2 format.
     #[error("legacy (pre-v2) streams are not supported")]
     Legacy,
+    /// The libxc image header lacks its all-ones marker or `XENF` id.
     #[error("not a libxc image header (marker {marker:#018x}, id {id:#010x})")]
-    ImageHeader { marker: u64, id: u32 },
+    ImageHeader {
+        /// The 64-bit marker read (should be all ones).
+        marker: u64,
+        /// The id read (should be `XENF`).
+        id: u32,
+    },
+    /// A libxc image version other than 2 or 3; the version read.
     #[error("libxc image version {0}, only versions 2 and 3 are supported")]
     ImageVersion(u32),
+    /// A libxc domain header type other than x86 PV or HVM.
     #[error("unknown domain type {0:#x} in the libxc domain header")]
     DomainType(u32),
+    /// A libxc domain header page shift other than 12 (4 KiB pages).
     #[error("page shift {0} in the libxc domain header, only 12 is supported")]
     PageShift(u16),
+    /// A libxl record type this reader does not know.
     #[error("unknown libxl record type {0:#010x}")]
     UnknownLibxlRecord(u32),
+    /// A libxc record type above those Xen 4.17 defines, without the
+    /// optional bit.
     #[error("unknown mandatory libxc record type {0:#010x}")]
     UnknownLibxcRecord(u32),
+    /// A known record whose body has the wrong shape, or records in an
+    /// order the stream does not allow.
     #[error("malformed {what} record: {why}")]
-    BadRecord { what: &'static str, why: String },
+    BadRecord {
+        /// The record type's name, or the stream (`libxl`, `libxc`).
+        what: &'static str,
+        /// What is wrong.
+        why: String,
+    },
+    /// Reading the input failed.
     #[error("reading the {what}")]
     Io {
+        /// The part being read.
         what: &'static str,
+        /// The I/O error.
         #[source]
         source: io::Error,
     },
 }
 
+/// A result whose error is a [`FormatError`].
 pub type Result<T> = std::result::Result<T, FormatError>;
 
 /// Records are padded to a multiple of 8 octets (REC_ALIGN_ORDER 3).
@@ -159,13 +203,17 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
 /// the functions above.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SaveFile {
+    /// xl's header with the stored config.
     pub xl: XlHeader,
+    /// The libxc image following LIBXC_CONTEXT.
     pub libxc: LibxcImage,
     /// The libxl records after the libxc image, END excluded.
     pub tail: Vec<LibxlRecord>,
 }
 
 impl SaveFile {
+    /// Writes the whole file: xl header, libxl header, LIBXC_CONTEXT, the
+    /// libxc image, the tail records and END.
     pub fn encode(&self, w: &mut dyn Write) -> io::Result<()> {
         write_xl_header(w, &self.xl)?;
         write_libxl_header(w)?;
@@ -177,6 +225,8 @@ impl SaveFile {
         write_libxl_record(w, &LibxlRecord::End)
     }
 
+    /// Reads a whole file written as [`SaveFile::encode`] writes it, up to
+    /// the libxl END record.
     pub fn decode(r: &mut dyn Read) -> Result<SaveFile> {
         let prefix = read_xl_prefix(r)?;
         let xl = read_xl_optional(r, &prefix)?;

@@ -15,36 +15,60 @@ const IHDR_ID: u32 = 0x5845_4e46;
 const IHDR_VERSION: u32 = 3;
 const IHDR_OPT_BIG_ENDIAN: u16 = 1;
 
+/// Domain header type of an x86 PV guest.
 pub const DHDR_TYPE_X86_PV: u32 = 1;
+/// Domain header type of an x86 HVM guest (PVH included).
 pub const DHDR_TYPE_X86_HVM: u32 = 2;
 /// x86's 4 KiB pages, the only size the stream has carried.
 pub const PAGE_SHIFT: u16 = 12;
+/// Bytes per page: 4096.
 pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
 
 /// libxc's own limit on one record.
 pub const REC_LENGTH_MAX: u64 = 128 << 20;
+/// Bit 31 of a record type: a reader that does not know the type may skip
+/// the record.
 pub const REC_TYPE_OPTIONAL: u32 = 0x8000_0000;
 
 /// Record types (REC_TYPE_*).
 pub mod libxc_rec {
+    /// The end of the image.
     pub const END: u32 = 0x00;
+    /// Guest pages: pfns with their types, then the contents.
     pub const PAGE_DATA: u32 = 0x01;
+    /// PV guest width and page-table levels.
     pub const X86_PV_INFO: u32 = 0x02;
+    /// The frames holding a PV guest's p2m list.
     pub const X86_PV_P2M_FRAMES: u32 = 0x03;
+    /// A PV vCPU's basic register state (`vcpu_guest_context`).
     pub const X86_PV_VCPU_BASIC: u32 = 0x04;
+    /// A PV vCPU's extended state.
     pub const X86_PV_VCPU_EXTENDED: u32 = 0x05;
+    /// A PV vCPU's xsave area.
     pub const X86_PV_VCPU_XSAVE: u32 = 0x06;
+    /// A PV guest's shared info page.
     pub const SHARED_INFO: u32 = 0x07;
+    /// TSC mode and frequency.
     pub const X86_TSC_INFO: u32 = 0x08;
+    /// An HVM guest's hypervisor-side context (vCPUs, emulated platform devices).
     pub const HVM_CONTEXT: u32 = 0x09;
+    /// HVM parameters, as (index, value) pairs.
     pub const HVM_PARAMS: u32 = 0x0a;
+    /// Opaque data of the toolstack above libxc; a stopgap libxl no longer sends.
     pub const TOOLSTACK: u32 = 0x0b;
+    /// A PV vCPU's MSRs.
     pub const X86_PV_VCPU_MSRS: u32 = 0x0c;
+    /// All memory is sent; pages that follow are resent for the receiver to check (debug).
     pub const VERIFY: u32 = 0x0d;
+    /// The records so far form a consistent state; the stream returns to libxl (Remus/COLO).
     pub const CHECKPOINT: u32 = 0x0e;
+    /// The pfns dirtied during a COLO checkpoint.
     pub const CHECKPOINT_DIRTY_PFN_LIST: u32 = 0x0f;
+    /// End of the data sent once, before the memory (image version 3).
     pub const STATIC_DATA_END: u32 = 0x10;
+    /// The domain's CPUID policy.
     pub const X86_CPUID_POLICY: u32 = 0x11;
+    /// The domain's MSR policy.
     pub const X86_MSR_POLICY: u32 = 0x12;
     /// The last mandatory type Xen 4.17 defines.
     pub const LAST_KNOWN: u32 = X86_MSR_POLICY;
@@ -52,13 +76,21 @@ pub mod libxc_rec {
 
 /// A PAGE_DATA entry's type (its top nibble, XEN_DOMCTL_PFINFO_*).
 pub mod page_type {
+    /// An ordinary page, not a page table.
     pub const NOTAB: u64 = 0x0;
+    /// A level-1 page table (PV).
     pub const L1TAB: u64 = 0x1;
+    /// A level-4 page table (PV).
     pub const L4TAB: u64 = 0x4;
+    /// A page the hardware reported broken; no contents sent.
     pub const BROKEN: u64 = 0xd;
+    /// A page to allocate but not fill; no contents sent.
     pub const XALLOC: u64 = 0xe;
+    /// An invalid pfn (a hole); no contents sent.
     pub const XTAB: u64 = 0xf;
+    /// Where the type sits in an entry: bits 60 to 63.
     pub const SHIFT: u32 = 60;
+    /// The pfn part of an entry: bits 0 to 51.
     pub const PFN_MASK: u64 = 0x000f_ffff_ffff_ffff;
 
     /// Whether a page of this type carries its contents in the record.
@@ -67,37 +99,58 @@ pub mod page_type {
     }
 }
 
+/// The libxc domain header (its page shift is always 12 here).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DomainHeader {
+    /// [`DHDR_TYPE_X86_PV`] or [`DHDR_TYPE_X86_HVM`].
     pub domain_type: u32,
+    /// Major version of the Xen that saved the domain.
     pub xen_major: u32,
+    /// Minor version of the Xen that saved the domain.
     pub xen_minor: u32,
 }
 
+/// One record of libxc's image; the kinds this crate reads or writes
+/// itself are decoded, the rest kept as bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LibxcRecord {
+    /// END: the end of the image.
     End,
     /// Pages: each entry is a pfn with its type in the top nibble; `data`
     /// holds the contents of those whose type has data, in order.
     PageData {
+        /// One entry per page: pfn in bits 0-51, [`page_type`] in bits 60-63.
         entries: Vec<u64>,
+        /// The pages' contents, [`PAGE_SIZE`] bytes each.
         data: Vec<u8>,
     },
+    /// X86_PV_INFO: the PV guest's word size and paging depth.
     X86PvInfo {
+        /// Guest word size in bytes: 8 for a 64-bit guest.
         guest_width: u8,
+        /// Page-table levels: 4 on x86_64.
         pt_levels: u8,
     },
+    /// X86_TSC_INFO: the guest's TSC setup.
     X86TscInfo {
+        /// `TSC_MODE_*`, the xl.cfg `tsc_mode`.
         mode: u32,
+        /// Guest TSC frequency in kHz.
         khz: u32,
+        /// Guest elapsed time in nanoseconds.
         nsec: u64,
+        /// Xen's TSC incarnation counter, bumped each time the TSC info is set (on restore).
         incarnation: u32,
     },
+    /// HVM_PARAMS: (`HVM_PARAM_*` index, value) pairs.
     HvmParams(Vec<(u64, u64)>),
+    /// STATIC_DATA_END: what is sent once (CPU policy and the like) is over.
     StaticDataEnd,
     /// Any other record known to Xen, or an optional one, kept as is.
     Other {
+        /// The record type.
         rtype: u32,
+        /// The body, padding excluded.
         body: Vec<u8>,
     },
 }
@@ -242,6 +295,7 @@ fn decode_page_data(body: &[u8]) -> Result<LibxcRecord> {
     })
 }
 
+/// Writes the 24-byte image header: marker, `XENF`, version 3, little-endian.
 pub fn write_image_header(w: &mut dyn Write) -> io::Result<()> {
     let mut b = [0u8; 24];
     b[..8].copy_from_slice(&IHDR_MARKER.to_be_bytes());
@@ -272,6 +326,7 @@ pub fn read_image_header(r: &mut dyn Read) -> Result<u32> {
     Ok(version)
 }
 
+/// Writes the 16-byte domain header, with a page shift of 12.
 pub fn write_domain_header(w: &mut dyn Write, d: &DomainHeader) -> io::Result<()> {
     let mut b = [0u8; 16];
     b[..4].copy_from_slice(&d.domain_type.to_le_bytes());
@@ -281,6 +336,7 @@ pub fn write_domain_header(w: &mut dyn Write, d: &DomainHeader) -> io::Result<()
     w.write_all(&b)
 }
 
+/// Reads the domain header; only x86 PV/HVM with 4 KiB pages is accepted.
 pub fn read_domain_header(r: &mut dyn Read) -> Result<DomainHeader> {
     let mut b = [0u8; 16];
     read_exact(r, &mut b, "libxc domain header")?;
@@ -299,11 +355,15 @@ pub fn read_domain_header(r: &mut dyn Read) -> Result<DomainHeader> {
     })
 }
 
+/// Writes one record, framed and padded to 8 bytes.
 pub fn write_libxc_record(w: &mut dyn Write, rec: &LibxcRecord) -> io::Result<()> {
     let (rtype, body) = rec.encode();
     write_frame(w, rtype, &body)
 }
 
+/// Reads one record: known shapes are checked, optional and known-but-
+/// undecoded types are kept as [`LibxcRecord::Other`], unknown mandatory
+/// types are an error.
 pub fn read_libxc_record(r: &mut dyn Read) -> Result<LibxcRecord> {
     let (rtype, body) = read_frame(r, REC_LENGTH_MAX, "libxc record")?;
     LibxcRecord::decode(rtype, body)
@@ -312,7 +372,9 @@ pub fn read_libxc_record(r: &mut dyn Read) -> Result<LibxcRecord> {
 /// A whole libxc image in memory: headers and records, END excluded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LibxcImage {
+    /// The domain header.
     pub domain: DomainHeader,
+    /// The records, in stream order.
     pub records: Vec<LibxcRecord>,
 }
 
@@ -321,6 +383,7 @@ pub struct LibxcImage {
 const MAX_IMAGE_RECORDS: usize = 1 << 16;
 
 impl LibxcImage {
+    /// Writes both headers, the records and END.
     pub fn encode(&self, w: &mut dyn Write) -> io::Result<()> {
         write_image_header(w)?;
         write_domain_header(w, &self.domain)?;
@@ -330,6 +393,7 @@ impl LibxcImage {
         write_libxc_record(w, &LibxcRecord::End)
     }
 
+    /// Reads both headers and the records up to END.
     pub fn decode(r: &mut dyn Read) -> Result<LibxcImage> {
         read_image_header(r)?;
         let domain = read_domain_header(r)?;
@@ -348,7 +412,9 @@ impl LibxcImage {
         }
     }
 
-    /// The first optional record of type `rtype`, if any.
+    /// The body of the first record of type `rtype` kept as raw bytes
+    /// (`LibxcRecord::Other`: optional records, and mandatory ones this codec
+    /// does not decode), if any.
     pub fn optional(&self, rtype: u32) -> Option<&[u8]> {
         self.records.iter().find_map(|r| match r {
             LibxcRecord::Other { rtype: t, body } if *t == rtype => Some(body.as_slice()),

@@ -21,32 +21,45 @@ const REC_CHECKPOINT_STATE: u32 = 5;
 /// QEMU's saved state is a few MiB; libxc's own record limit bounds it too.
 const RECORD_MAX: u64 = 128 << 20;
 
+/// Emulator id of qemu-xen-traditional in EMULATOR_* records.
 pub const EMULATOR_QEMU_TRADITIONAL: u32 = 1;
+/// Emulator id of upstream QEMU (qemu-xen) in EMULATOR_* records.
 pub const EMULATOR_QEMU_UPSTREAM: u32 = 2;
 
+/// One record of libxl's stream (`REC_TYPE_*` of the libxl format).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LibxlRecord {
+    /// END (0): the end of the stream.
     End,
     /// libxc's image follows, unframed.
     LibxcContext,
     /// The device model's xenstore subtree (NUL-separated key/value pairs).
     EmulatorXenstoreData {
+        /// Which device model: [`EMULATOR_QEMU_TRADITIONAL`] or [`EMULATOR_QEMU_UPSTREAM`].
         emulator: u32,
+        /// Index of this emulator among the domain's.
         index: u32,
+        /// Keys and values as alternating NUL-terminated strings; keys are
+        /// relative to the device model's xenstore directory for the domain.
         data: Vec<u8>,
     },
     /// The device model's own saved state.
     EmulatorContext {
+        /// Which device model: [`EMULATOR_QEMU_TRADITIONAL`] or [`EMULATOR_QEMU_UPSTREAM`].
         emulator: u32,
+        /// Index of this emulator among the domain's.
         index: u32,
+        /// QEMU's saved device state, opaque here.
         data: Vec<u8>,
     },
     /// End of one checkpoint of a checkpointed (Remus/COLO) stream.
     CheckpointEnd,
+    /// A COLO checkpoint control message; the value is its control id.
     CheckpointState(u32),
 }
 
 impl LibxlRecord {
+    /// The record type's name in the stream spec, e.g. `"LIBXC_CONTEXT"`.
     pub fn type_name(&self) -> &'static str {
         match self {
             LibxlRecord::End => "END",
@@ -59,6 +72,8 @@ impl LibxlRecord {
     }
 }
 
+/// Writes the 16-byte libxl stream header: `LibxlFmt`, version 2, no
+/// options (little-endian, not legacy).
 pub fn write_libxl_header(w: &mut dyn Write) -> io::Result<()> {
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&IDENT.to_be_bytes());
@@ -66,6 +81,8 @@ pub fn write_libxl_header(w: &mut dyn Write) -> io::Result<()> {
     w.write_all(&b)
 }
 
+/// Reads and checks the libxl stream header: version 2, little-endian,
+/// not converted from a legacy stream.
 pub fn read_libxl_header(r: &mut dyn Read) -> Result<()> {
     let mut b = [0u8; 16];
     read_exact(r, &mut b, "libxl stream header")?;
@@ -97,6 +114,7 @@ fn emulator_body(emulator: u32, index: u32, data: &[u8]) -> Vec<u8> {
     b
 }
 
+/// Writes one libxl record, framed and padded to 8 bytes.
 pub fn write_libxl_record(w: &mut dyn Write, rec: &LibxlRecord) -> io::Result<()> {
     match rec {
         LibxlRecord::End => write_frame(w, REC_END, &[]),
@@ -145,6 +163,8 @@ fn emulator(what: &'static str, body: Vec<u8>) -> Result<(u32, u32, Vec<u8>)> {
     Ok((le_u32(&body, 0), le_u32(&body, 4), body[8..].to_vec()))
 }
 
+/// Reads one libxl record and checks its body's shape; unknown types are
+/// an error.
 pub fn read_libxl_record(r: &mut dyn Read) -> Result<LibxlRecord> {
     let (rtype, body) = read_frame(r, RECORD_MAX, "libxl record")?;
     Ok(match rtype {

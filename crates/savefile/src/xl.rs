@@ -22,7 +22,9 @@ pub const OPTIONAL_DATA_MAX: u64 = 64 << 20;
 /// file carries none).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct XlHeader {
+    /// Flags a reader must understand: [`FLAG_JSON`], [`FLAG_STREAM_V2`].
     pub mandatory_flags: u32,
+    /// Flags a reader may ignore (xl defines none).
     pub optional_flags: u32,
     /// The config as stored, with the trailing NUL xl writes.
     pub config: Option<Vec<u8>>,
@@ -57,8 +59,11 @@ impl XlHeader {
 /// The fixed part of the header: what xl prints before it reads on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct XlPrefix {
+    /// Flags a reader must understand: [`FLAG_JSON`], [`FLAG_STREAM_V2`].
     pub mandatory_flags: u32,
+    /// Flags a reader may ignore (xl defines none).
     pub optional_flags: u32,
+    /// Bytes of optional data after the fixed header.
     pub optional_data_len: u32,
 }
 
@@ -69,6 +74,8 @@ impl XlPrefix {
     }
 }
 
+/// Writes the 48-byte fixed header and the optional data (config length,
+/// then the config), in this host's byte order as xl does.
 pub fn write_xl_header(w: &mut dyn Write, h: &XlHeader) -> io::Result<()> {
     let config_len = h.config.as_ref().map_or(0, Vec::len);
     let config_len = u32::try_from(config_len)

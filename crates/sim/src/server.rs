@@ -17,7 +17,7 @@ use rustix::event::{PollFd, PollFlags, poll};
 use xenstore::{Daemon, Xs, XsOps};
 use xl_config::json::{Json, Obj};
 use xl_toolstack::stats::{IoStats, NetStat, VbdStat};
-use xl_toolstack::{GuestKind, Trigger};
+use xl_toolstack::{BuildSpec, DmSpec, GuestKind, Trigger};
 
 use crate::guest::{Exit, Guest, GuestIo};
 use crate::host::{
@@ -370,6 +370,10 @@ fn rings(domid: u32) -> xl_toolstack::Built {
     }
 }
 
+fn host_err(e: crate::host::HostError) -> String {
+    e.to_string()
+}
+
 fn ok<T: serde::Serialize>(v: T) -> Result<String, String> {
     serde_json::to_string(&v).map_err(|e| e.to_string())
 }
@@ -377,7 +381,6 @@ fn ok<T: serde::Serialize>(v: T) -> Result<String, String> {
 fn handle(sim: &Sim, req: Request) -> Result<String, String> {
     let mut w = sim.lock();
     w.last_activity = Instant::now();
-    let e = |e: crate::host::HostError| e.to_string();
     match req {
         Request::Domains => ok(w.host.list()),
         Request::Physinfo => ok(w.host.physinfo()),
@@ -390,7 +393,7 @@ fn handle(sim: &Sim, req: Request) -> Result<String, String> {
             ok(text)
         }
         Request::Pause(domid) => {
-            let d = w.host.get_mut(domid).map_err(e)?;
+            let d = w.host.get_mut(domid).map_err(host_err)?;
             if domid != 0 {
                 d.paused = true;
                 d.set_rate(Instant::now(), 0.0);
@@ -399,7 +402,7 @@ fn handle(sim: &Sim, req: Request) -> Result<String, String> {
         }
         Request::Unpause(domid) => {
             let busy = w.guests.get(&domid).is_some_and(|g| g.guest.busy());
-            let d = w.host.get_mut(domid).map_err(e)?;
+            let d = w.host.get_mut(domid).map_err(host_err)?;
             if domid != 0 && d.built && d.shutdown.is_none() {
                 d.paused = false;
                 d.started = true;
@@ -407,63 +410,25 @@ fn handle(sim: &Sim, req: Request) -> Result<String, String> {
             }
             ok(())
         }
-        Request::Destroy(domid) => {
-            w.host.destroy(domid).map_err(e)?;
-            if let Some(r) = w.guests.remove(&domid) {
-                w.ptys -= usize::from(r.console.is_some()) + usize::from(r.serial.is_some());
-            }
-            drop(w);
-            // xenstored notices the domain is gone.
-            if sim.xs.is_domain_introduced(domid).unwrap_or(false) {
-                let _ = sim.xs.release_domain(domid);
-            } else {
-                sim.xsd.domain_exception();
-            }
-            sim.log(&format!("domain {domid} destroyed"));
-            ok(())
-        }
-        Request::Vcpus(domid) => ok(w.host.vcpus(domid).map_err(e)?),
+        Request::Destroy(domid) => destroy(sim, w, domid),
+        Request::Vcpus(domid) => ok(w.host.vcpus(domid).map_err(host_err)?),
         Request::SetMaxMem { domid, kb } => {
-            w.host.get_mut(domid).map_err(e)?.max_memkb = kb;
+            w.host.get_mut(domid).map_err(host_err)?.max_memkb = kb;
             ok(())
         }
         Request::SetPodTarget { domid, pages } => {
-            w.host.get_mut(domid).map_err(e)?.pod_target_pages = Some(pages);
+            w.host.get_mut(domid).map_err(host_err)?.pod_target_pages = Some(pages);
             ok(())
         }
-        Request::HasPvCallback(domid) => ok(w.host.get(domid).map_err(e)?.pv_callback),
-        Request::SendTrigger { domid, trigger, .. } => {
-            let hvm = w.host.get(domid).map_err(e)?.kind != GuestKind::Pv;
-            if !hvm {
-                return Err("Function not implemented".into());
-            }
-            match trigger {
-                Trigger::Power => {
-                    if let Some(g) = w.guests.get_mut(&domid) {
-                        g.guest.power_button();
-                    }
-                }
-                Trigger::Reset => {
-                    w.host.shutdown(domid, SHUTDOWN_REBOOT).map_err(e)?;
-                    drop(w);
-                    sim.xsd.domain_exception();
-                }
-                Trigger::Nmi => {
-                    if let Some(g) = w.guests.get_mut(&domid) {
-                        g.guest.nmi();
-                    }
-                }
-                Trigger::Init | Trigger::Sleep => {}
-            }
-            ok(())
-        }
+        Request::HasPvCallback(domid) => ok(w.host.get(domid).map_err(host_err)?.pv_callback),
+        Request::SendTrigger { domid, trigger, .. } => send_trigger(sim, w, domid, trigger),
         Request::SetVcpuAffinity {
             domid,
             vcpu,
             hard,
             soft,
         } => {
-            let d = w.host.get_mut(domid).map_err(e)?;
+            let d = w.host.get_mut(domid).map_err(host_err)?;
             let slot = d
                 .affinity
                 .get_mut(vcpu as usize)
@@ -489,9 +454,9 @@ fn handle(sim: &Sim, req: Request) -> Result<String, String> {
             w.host.debug_keys(&keys);
             ok(())
         }
-        Request::DomainSched(domid) => ok(w.host.get(domid).map_err(e)?.sched),
+        Request::DomainSched(domid) => ok(w.host.get(domid).map_err(host_err)?.sched),
         Request::SetDomainSched { domid, params } => {
-            w.host.get_mut(domid).map_err(e)?.sched = params;
+            w.host.get_mut(domid).map_err(host_err)?.sched = params;
             ok(())
         }
         Request::PoolSched => ok(w.host.pool_params),
@@ -499,110 +464,12 @@ fn handle(sim: &Sim, req: Request) -> Result<String, String> {
             w.host.pool_params = p;
             ok(())
         }
-        Request::CreateDomain(spec) => ok(w.host.create(&spec).map_err(e)?),
-        Request::Build { domid, spec } => {
-            w.host
-                .populate(domid, spec.target_memkb, spec.online_vcpus)
-                .map_err(|err| {
-                    format!("xc_dom_boot_mem_init: can't allocate memory for domain: {err}")
-                })?;
-            w.host.get_mut(domid).map_err(e)?.max_memkb = spec.max_memkb + 1024;
-            // An HVM guest's kernel gets its command line from its own
-            // bootloader, not from the toolstack.
-            let cmdline = match (&spec.cmdline, spec.kind) {
-                (Some(c), _) => c.clone(),
-                (None, GuestKind::Hvm) => {
-                    "BOOT_IMAGE=/boot/vmlinuz-6.1.0-sim-amd64 root=/dev/sda1 ro console=ttyS0"
-                        .into()
-                }
-                (None, _) => String::new(),
-            };
-            let guest = Guest::new(
-                &spec.name,
-                spec.kind,
-                &cmdline,
-                spec.target_memkb,
-                spec.online_vcpus,
-            );
-            w.guests.insert(domid, Running::loaded(guest, false));
-            ok(rings(domid))
-        }
-        Request::SaveGuest(domid) => {
-            let d = w.host.get(domid).map_err(e)?;
-            if d.shutdown != Some(SHUTDOWN_SUSPEND) {
-                return Err(format!("domain {domid} is not suspended"));
-            }
-            let (memkb, online_vcpus, kind) = (d.memkb, d.online_vcpus, d.kind);
-            let r = w
-                .guests
-                .get(&domid)
-                .ok_or_else(|| format!("domain {domid} has no guest loaded"))?;
-            ok(SavedGuest {
-                kind,
-                memkb,
-                online_vcpus,
-                guest: r.guest.clone(),
-            })
-        }
-        Request::RestoreGuest { domid, spec, saved } => {
-            // The saved guest's memory, not the config's target: a guest
-            // ballooned since its start comes back at the size it had.
-            w.host
-                .populate(domid, saved.memkb, saved.online_vcpus)
-                .map_err(|err| {
-                    format!("xc_domain_restore: cannot allocate the guest's memory: {err}")
-                })?;
-            w.host.get_mut(domid).map_err(e)?.max_memkb = spec.max_memkb + 1024;
-            let mut guest = saved.guest;
-            guest.resumed();
-            w.guests.insert(domid, Running::loaded(guest, true));
-            ok(rings(domid))
-        }
-        Request::Resume(domid) => {
-            let d = w.host.get_mut(domid).map_err(e)?;
-            if d.shutdown != Some(SHUTDOWN_SUSPEND) {
-                return Err(format!("domain {domid} is not suspended"));
-            }
-            d.shutdown = None;
-            d.pv_callback = true;
-            if !d.paused {
-                d.set_rate(Instant::now(), 0.005);
-            }
-            if let Some(r) = w.guests.get_mut(&domid) {
-                r.guest.resumed();
-            }
-            ok(())
-        }
-        Request::SpawnDeviceModel(spec) => {
-            let domid = spec.domid;
-            w.host.get(domid).map_err(e)?;
-            let serial = if spec.serial_pty && w.ptys < MAX_PTYS {
-                let p = Pty::open().map_err(|err| format!("cannot open pty: {err}"))?;
-                w.ptys += 1;
-                Some(p)
-            } else {
-                None
-            };
-            let tty = serial.as_ref().map(|p| p.path.clone());
-            if let Some(r) = w.guests.get_mut(&domid) {
-                r.serial = serial;
-                r.dm = true;
-                r.flush_backlog();
-            }
-            drop(w);
-            if let Some(tty) = tty {
-                sim.xs
-                    .write(&format!("/local/domain/{domid}/serial/0/tty"), &tty)
-                    .map_err(|err| err.to_string())?;
-            }
-            sim.xs
-                .write(
-                    &format!("/local/domain/0/device-model/{domid}/state"),
-                    "running",
-                )
-                .map_err(|err| err.to_string())?;
-            ok(std::process::id())
-        }
+        Request::CreateDomain(spec) => ok(w.host.create(&spec).map_err(host_err)?),
+        Request::Build { domid, spec } => build(&mut w, domid, &spec),
+        Request::SaveGuest(domid) => save_guest(&w, domid),
+        Request::RestoreGuest { domid, spec, saved } => restore_guest(&mut w, domid, &spec, *saved),
+        Request::Resume(domid) => resume(&mut w, domid),
+        Request::SpawnDeviceModel(spec) => spawn_device_model(sim, w, &spec),
         Request::ResumeDeviceModel(domid) => {
             let has_dm = w.guests.get(&domid).is_some_and(|r| r.dm);
             if has_dm {
@@ -616,24 +483,14 @@ fn handle(sim: &Sim, req: Request) -> Result<String, String> {
                 return Err(format!("domain {domid} has no device model"));
             }
             // QEMU is started with the vCPUs online at boot present.
-            let vcpus = w.host.vcpus(domid).map_err(e)?;
+            let vcpus = w.host.vcpus(domid).map_err(host_err)?;
             ok(vcpus
                 .iter()
                 .filter(|v| v.online)
                 .map(|v| v.vcpuid)
                 .collect::<Vec<u32>>())
         }
-        Request::KillDeviceModel(domid) => {
-            if let Some(r) = w.guests.get_mut(&domid) {
-                r.dm = false;
-                if r.serial.take().is_some() {
-                    w.ptys -= 1;
-                }
-            }
-            drop(w);
-            let _ = sim.xs.rm(&format!("/local/domain/0/device-model/{domid}"));
-            ok(())
-        }
+        Request::KillDeviceModel(domid) => kill_device_model(sim, w, domid),
         Request::IoStats(domids) => {
             let io: Vec<(u32, GuestIo, bool)> = domids
                 .iter()
@@ -650,6 +507,184 @@ fn handle(sim: &Sim, req: Request) -> Result<String, String> {
             ok(())
         }
     }
+}
+
+/// The domain goes, with its guest and ptys; xenstored is told.
+fn destroy(sim: &Sim, mut w: MutexGuard<'_, World>, domid: u32) -> Result<String, String> {
+    w.host.destroy(domid).map_err(host_err)?;
+    if let Some(r) = w.guests.remove(&domid) {
+        w.ptys -= usize::from(r.console.is_some()) + usize::from(r.serial.is_some());
+    }
+    drop(w);
+    // xenstored notices the domain is gone.
+    if sim.xs.is_domain_introduced(domid).unwrap_or(false) {
+        let _ = sim.xs.release_domain(domid);
+    } else {
+        sim.xsd.domain_exception();
+    }
+    sim.log(&format!("domain {domid} destroyed"));
+    ok(())
+}
+
+fn send_trigger(
+    sim: &Sim,
+    mut w: MutexGuard<'_, World>,
+    domid: u32,
+    trigger: Trigger,
+) -> Result<String, String> {
+    let hvm = w.host.get(domid).map_err(host_err)?.kind != GuestKind::Pv;
+    if !hvm {
+        return Err("Function not implemented".into());
+    }
+    match trigger {
+        Trigger::Power => {
+            if let Some(g) = w.guests.get_mut(&domid) {
+                g.guest.power_button();
+            }
+        }
+        Trigger::Reset => {
+            w.host.shutdown(domid, SHUTDOWN_REBOOT).map_err(host_err)?;
+            drop(w);
+            sim.xsd.domain_exception();
+        }
+        Trigger::Nmi => {
+            if let Some(g) = w.guests.get_mut(&domid) {
+                g.guest.nmi();
+            }
+        }
+        Trigger::Init | Trigger::Sleep => {}
+    }
+    ok(())
+}
+
+/// Memory for the domain and a guest loaded into it.
+fn build(w: &mut World, domid: u32, spec: &BuildSpec) -> Result<String, String> {
+    w.host
+        .populate(domid, spec.target_memkb, spec.online_vcpus)
+        .map_err(|err| format!("xc_dom_boot_mem_init: can't allocate memory for domain: {err}"))?;
+    w.host.get_mut(domid).map_err(host_err)?.max_memkb = spec.max_memkb + 1024;
+    // An HVM guest's kernel gets its command line from its own
+    // bootloader, not from the toolstack.
+    let cmdline = match (&spec.cmdline, spec.kind) {
+        (Some(c), _) => c.clone(),
+        (None, GuestKind::Hvm) => {
+            "BOOT_IMAGE=/boot/vmlinuz-6.1.0-sim-amd64 root=/dev/sda1 ro console=ttyS0".into()
+        }
+        (None, _) => String::new(),
+    };
+    let guest = Guest::new(
+        &spec.name,
+        spec.kind,
+        &cmdline,
+        spec.target_memkb,
+        spec.online_vcpus,
+    );
+    w.guests.insert(domid, Running::loaded(guest, false));
+    ok(rings(domid))
+}
+
+fn save_guest(w: &World, domid: u32) -> Result<String, String> {
+    let d = w.host.get(domid).map_err(host_err)?;
+    if d.shutdown != Some(SHUTDOWN_SUSPEND) {
+        return Err(format!("domain {domid} is not suspended"));
+    }
+    let (memkb, online_vcpus, kind) = (d.memkb, d.online_vcpus, d.kind);
+    let r = w
+        .guests
+        .get(&domid)
+        .ok_or_else(|| format!("domain {domid} has no guest loaded"))?;
+    ok(SavedGuest {
+        kind,
+        memkb,
+        online_vcpus,
+        guest: r.guest.clone(),
+    })
+}
+
+fn restore_guest(
+    w: &mut World,
+    domid: u32,
+    spec: &BuildSpec,
+    saved: SavedGuest,
+) -> Result<String, String> {
+    // The saved guest's memory, not the config's target: a guest
+    // ballooned since its start comes back at the size it had.
+    w.host
+        .populate(domid, saved.memkb, saved.online_vcpus)
+        .map_err(|err| format!("xc_domain_restore: cannot allocate the guest's memory: {err}"))?;
+    w.host.get_mut(domid).map_err(host_err)?.max_memkb = spec.max_memkb + 1024;
+    let mut guest = saved.guest;
+    guest.resumed();
+    w.guests.insert(domid, Running::loaded(guest, true));
+    ok(rings(domid))
+}
+
+fn resume(w: &mut World, domid: u32) -> Result<String, String> {
+    let d = w.host.get_mut(domid).map_err(host_err)?;
+    if d.shutdown != Some(SHUTDOWN_SUSPEND) {
+        return Err(format!("domain {domid} is not suspended"));
+    }
+    d.shutdown = None;
+    d.pv_callback = true;
+    if !d.paused {
+        d.set_rate(Instant::now(), 0.005);
+    }
+    if let Some(r) = w.guests.get_mut(&domid) {
+        r.guest.resumed();
+    }
+    ok(())
+}
+
+/// The simulated QEMU: a serial pty when asked, and its xenstore state.
+fn spawn_device_model(
+    sim: &Sim,
+    mut w: MutexGuard<'_, World>,
+    spec: &DmSpec,
+) -> Result<String, String> {
+    let domid = spec.domid;
+    w.host.get(domid).map_err(host_err)?;
+    let serial = if spec.serial_pty && w.ptys < MAX_PTYS {
+        let p = Pty::open().map_err(|err| format!("cannot open pty: {err}"))?;
+        w.ptys += 1;
+        Some(p)
+    } else {
+        None
+    };
+    let tty = serial.as_ref().map(|p| p.path.clone());
+    if let Some(r) = w.guests.get_mut(&domid) {
+        r.serial = serial;
+        r.dm = true;
+        r.flush_backlog();
+    }
+    drop(w);
+    if let Some(tty) = tty {
+        sim.xs
+            .write(&format!("/local/domain/{domid}/serial/0/tty"), &tty)
+            .map_err(|err| err.to_string())?;
+    }
+    sim.xs
+        .write(
+            &format!("/local/domain/0/device-model/{domid}/state"),
+            "running",
+        )
+        .map_err(|err| err.to_string())?;
+    ok(std::process::id())
+}
+
+fn kill_device_model(
+    sim: &Sim,
+    mut w: MutexGuard<'_, World>,
+    domid: u32,
+) -> Result<String, String> {
+    if let Some(r) = w.guests.get_mut(&domid) {
+        r.dm = false;
+        if r.serial.take().is_some() {
+            w.ptys -= 1;
+        }
+    }
+    drop(w);
+    let _ = sim.xs.rm(&format!("/local/domain/0/device-model/{domid}"));
+    ok(())
 }
 
 /// Watches the whole store as dom0's daemons would: xenconsoled (console

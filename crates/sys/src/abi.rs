@@ -37,8 +37,8 @@ pub const XEN_EXTRAVERSION_LEN: usize = 16;
 pub const XEN_CAPABILITIES_INFO_LEN: usize = 1024;
 pub const XEN_CHANGESET_INFO_LEN: usize = 64;
 pub const XEN_COMMANDLINE_LEN: usize = 1024;
-/// `xen_compile_info_t`: compiler[64], compile_by[16], compile_domain[32],
-/// compile_date[32].
+/// `xen_compile_info_t`: `compiler[64]`, `compile_by[16]`, `compile_domain[32]`,
+/// `compile_date[32]`.
 pub const XEN_COMPILE_INFO_FIELDS: [(usize, usize); 4] = [(0, 64), (64, 16), (80, 32), (112, 32)];
 pub const XEN_COMPILE_INFO_LEN: usize = 144;
 

@@ -1748,6 +1748,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::too_many_lines)] // a table: one line per field checked
     fn abi_matches_every_supported_release() {
         assert_eq!(EXPECTED.len(), SUPPORTED.len());
         for (version, facts) in EXPECTED {
@@ -2242,6 +2243,7 @@ mod tests {
 
     /// The PV builder's hypercalls: numbers, flags and struct layouts.
     #[test]
+    #[allow(clippy::too_many_lines)] // a table: one line per field checked
     fn builder_abi_matches_every_supported_release() {
         for (version, facts) in releases() {
             let f = |n: &str| fact(facts, n);

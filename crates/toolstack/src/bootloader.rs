@@ -46,7 +46,7 @@ impl BootloaderRun {
         BootloaderRun {
             plan: plan.clone(),
             domid,
-            program: resolve(&plan.program, &paths.xen_bin),
+            program: resolve(&plan.program, paths.xen_bin.get()),
             output: paths.lib.join(format!("bootloader.{domid}.out")),
             output_dir: paths.lib.join(format!("bootloader.{domid}.d")),
             log: paths.log.join(format!("bootloader.{domid}.log")),

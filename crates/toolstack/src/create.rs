@@ -344,7 +344,7 @@ fn firmware_path(paths: &HostPaths, name: Option<&str>) -> String {
     if name.starts_with('/') {
         name.to_string()
     } else {
-        paths.firmware.join(name).display().to_string()
+        paths.firmware.get().join(name).display().to_string()
     }
 }
 
@@ -408,6 +408,7 @@ fn too_many_vcpus(cfg: &DomainConfig) -> Option<String> {
 /// or once the domain exists.
 fn problems(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
     let mut p: Vec<String> = too_many_vcpus(cfg).into_iter().collect();
+    p.extend(not_applied(cfg, kind));
     let Some(h) = cfg.b_info.hvm().filter(|_| kind == GuestKind::Hvm) else {
         return p;
     };
@@ -421,6 +422,36 @@ fn problems(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
         );
     }
     p
+}
+
+/// Settings the config reads (and `-N` prints) that this create cannot
+/// apply yet: refused rather than left out, since a guest without its
+/// CPUID policy, NUMA layout or devices is not the guest asked for.
+fn not_applied(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
+    let b = &cfg.b_info;
+    let vfb_vkbs = cfg.vfbs.len();
+    [
+        ("vfb", kind != GuestKind::Hvm && !cfg.vfbs.is_empty()),
+        ("channel", !cfg.channels.is_empty()),
+        ("vtpm", !cfg.vtpms.is_empty()),
+        ("p9", !cfg.p9s.is_empty()),
+        ("pci", !cfg.pcidevs.is_empty()),
+        ("dtdev", !cfg.dtdevs.is_empty()),
+        ("cpuid", b.cpuid.is_some()),
+        ("vnuma", !b.vnuma_nodes.is_empty()),
+        ("vkb", cfg.vkbs.len() > vfb_vkbs),
+        ("pvcalls", !cfg.pvcallsifs.is_empty()),
+        ("vdispl", !cfg.vdispls.is_empty()),
+        ("vsnd", !cfg.vsnds.is_empty()),
+        ("usbctrl", !cfg.usbctrls.is_empty()),
+        ("usbdev", !cfg.usbdevs.is_empty()),
+    ]
+    .into_iter()
+    .filter(|(_, set)| *set)
+    .map(|(key, _)| {
+        format!("`{key}' is read (see `xl -N create`) but not applied by this xl yet; remove it to create the domain")
+    })
+    .collect()
 }
 
 /// hvm_set_conf_params: HPET, VPT alignment and MCA for HVM guests, the

@@ -75,7 +75,7 @@ impl DestroyError {
     }
 }
 
-/// A device as recorded under /libxl/<domid>/device/<kind>/<devid>.
+/// A device as recorded under `/libxl/<domid>/device/<kind>/<devid>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Device {
     pub kind: String,

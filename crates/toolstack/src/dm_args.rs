@@ -137,7 +137,7 @@ pub(crate) fn dm_plan(
         binary: b
             .device_model
             .clone()
-            .unwrap_or_else(|| paths.qemu_xen.display().to_string()),
+            .unwrap_or_else(|| paths.qemu_xen.get().display().to_string()),
         binary_source: if b.device_model.is_some() {
             DmBinarySource::Override
         } else {

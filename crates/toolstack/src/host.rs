@@ -3,6 +3,7 @@
 //! selection puts one together; callers take what they use.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use xenstore::Xs;
 
@@ -49,14 +50,66 @@ pub struct HostPaths {
     pub lockfile: PathBuf,
     /// Hotplug scripts: /etc/xen/scripts.
     pub scripts: PathBuf,
-    /// Console clients' locks (xenconsole.<domid>): /var/lock.
+    /// Console clients' locks (`xenconsole.<domid>`): /var/lock.
     pub locks: PathBuf,
     /// The qemu-xen device model (libxl's QEMU_XEN_PATH).
-    pub qemu_xen: PathBuf,
+    pub qemu_xen: LazyPath,
     /// Xen's own programs (libxl's LIBEXEC_BIN: pygrub lives there).
-    pub xen_bin: PathBuf,
+    pub xen_bin: LazyPath,
     /// Xen's firmware (libxl's XENFIRMWAREDIR: hvmloader).
-    pub firmware: PathBuf,
+    pub firmware: LazyPath,
+}
+
+/// A path found by looking at the host the first time it is asked for:
+/// where Xen is installed takes a directory listing and a few stats, which
+/// most commands never need.
+#[derive(Clone)]
+pub struct LazyPath {
+    found: Arc<OnceLock<PathBuf>>,
+    probe: fn() -> PathBuf,
+}
+
+impl LazyPath {
+    /// Found by `probe` when first asked for.
+    pub fn probed(probe: fn() -> PathBuf) -> LazyPath {
+        LazyPath {
+            found: Arc::new(OnceLock::new()),
+            probe,
+        }
+    }
+
+    /// The path.
+    pub fn get(&self) -> &Path {
+        self.found.get_or_init(self.probe)
+    }
+}
+
+impl<T: Into<PathBuf>> From<T> for LazyPath {
+    fn from(p: T) -> LazyPath {
+        let found = OnceLock::new();
+        let _ = found.set(p.into());
+        LazyPath {
+            found: Arc::new(found),
+            probe: || PathBuf::from("/"),
+        }
+    }
+}
+
+impl PartialEq for LazyPath {
+    fn eq(&self, other: &LazyPath) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Eq for LazyPath {}
+
+impl std::fmt::Debug for LazyPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.found.get() {
+            Some(p) => write!(f, "{}", p.display()),
+            None => write!(f, "<not looked up yet>"),
+        }
+    }
 }
 
 /// Xen's folder: Debian keeps one per release (/usr/lib/xen-4.17, beside
@@ -98,7 +151,6 @@ pub(crate) const QEMU_XEN_PATHS: [&str; 2] = [
 impl HostPaths {
     /// The paths of a Xen host as Debian installs it.
     pub fn xen() -> HostPaths {
-        let xen = xen_lib_dir();
         HostPaths {
             lib: "/var/lib/xen".into(),
             run: "/var/run/xen".into(),
@@ -106,13 +158,15 @@ impl HostPaths {
             lockfile: "/var/lock/xl".into(),
             scripts: "/etc/xen/scripts".into(),
             locks: "/var/lock".into(),
-            qemu_xen: QEMU_XEN_PATHS
-                .iter()
-                .find(|p| Path::new(p).exists())
-                .unwrap_or(&QEMU_XEN_PATHS[1])
-                .into(),
-            firmware: xen.join("boot"),
-            xen_bin: xen.join("bin"),
+            qemu_xen: LazyPath::probed(|| {
+                QEMU_XEN_PATHS
+                    .iter()
+                    .find(|p| Path::new(p).exists())
+                    .unwrap_or(&QEMU_XEN_PATHS[1])
+                    .into()
+            }),
+            firmware: LazyPath::probed(|| xen_lib_dir().join("boot")),
+            xen_bin: LazyPath::probed(|| xen_lib_dir().join("bin")),
         }
     }
 

@@ -32,6 +32,7 @@ pub mod stats;
 pub mod trace;
 pub mod userdata;
 pub mod vcpus;
+pub mod vdevlist;
 pub mod xen;
 
 use serde::{Deserialize, Serialize};
@@ -297,7 +298,7 @@ pub struct HotplugDevice {
     pub kind: String,
     pub domid: u32,
     pub devid: u32,
-    /// /local/domain/0/backend/<kind>/<domid>/<devid>
+    /// `/local/domain/0/backend/<kind>/<domid>/<devid>`
     pub backend_path: String,
     /// The script as written in the backend's `script` node.
     pub script: String,

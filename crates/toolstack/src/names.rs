@@ -1,5 +1,5 @@
 //! Domain names and ids, resolved the way libxl does: names live in
-//! xenstore at /local/domain/<id>/name; an all-digit argument is a domid
+//! xenstore at `/local/domain/<id>/name`; an all-digit argument is a domid
 //! and is not checked.
 
 use xenstore::{Xs, XsOps};

@@ -229,26 +229,7 @@ pub fn retrieve(host: &Host, xs: &Xs, domid: u32) -> Result<Retrieved, RetrieveE
         .domain(domid)?
         .ok_or(RetrieveError::NoSuchDomain(domid))?;
 
-    // vCPUs: a bitmap as wide as max_vcpus rounded up to whole bytes.
-    let width = max_vcpus.div_ceil(8) * 8;
-    let online: Vec<u64> = match (kind.as_str(), dm.as_deref()) {
-        ("hvm", Some("qemu_xen")) => {
-            let mut v: Vec<u64> = dm_cpus
-                .unwrap_or_default()
-                .into_iter()
-                .map(u64::from)
-                .filter(|i| *i < width)
-                .collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        }
-        ("hvm", Some("qemu_xen_traditional")) | ("pv" | "pvh", _) => {
-            online_from_xenstore(xs, domid, max_vcpus)?
-        }
-        ("hvm", Some(other)) => return Err(RetrieveError::UnknownDeviceModel(other.into())),
-        (other, _) => return Err(RetrieveError::UnknownType(other.into())),
-    };
+    let online = online_vcpus(xs, domid, &kind, dm.as_deref(), dm_cpus, max_vcpus)?;
 
     let (target, max) = memory_target(xs, &info)?;
     let sched = sched_params(hv, &info)?;
@@ -265,9 +246,49 @@ pub fn retrieve(host: &Host, xs: &Xs, domid: u32) -> Result<Retrieved, RetrieveE
         .then(|| Json::Arr(online.iter().map(|i| Json::Int(*i as i64)).collect()));
     set(b, B_INFO_ORDER, "avail_vcpus", bits);
 
-    // Memory: xenstore's target lacks the video memory (and, for HVM
-    // guests with maxmem above memory, libxl's fixed allowance); both are
-    // added back from the stored values, defaults included, as libxl does.
+    merge_memory(b, &kind, target, max);
+    set(b, B_INFO_ORDER, "sched_params", Some(sched));
+
+    merge_devices(&mut config, xs, domid, &mut log)?;
+    Ok(Retrieved { config, log })
+}
+
+/// The vCPUs online now, as indices below max_vcpus rounded up to whole
+/// bytes (the width of libxl's bitmap): QEMU's for an HVM guest of
+/// qemu-xen, xenstore's otherwise.
+fn online_vcpus(
+    xs: &Xs,
+    domid: u32,
+    kind: &str,
+    dm: Option<&str>,
+    dm_cpus: Option<Vec<u32>>,
+    max_vcpus: u64,
+) -> Result<Vec<u64>, RetrieveError> {
+    let width = max_vcpus.div_ceil(8) * 8;
+    Ok(match (kind, dm) {
+        ("hvm", Some("qemu_xen")) => {
+            let mut v: Vec<u64> = dm_cpus
+                .unwrap_or_default()
+                .into_iter()
+                .map(u64::from)
+                .filter(|i| *i < width)
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
+        ("hvm", Some("qemu_xen_traditional")) | ("pv" | "pvh", _) => {
+            online_from_xenstore(xs, domid, max_vcpus)?
+        }
+        ("hvm", Some(other)) => return Err(RetrieveError::UnknownDeviceModel(other.into())),
+        (other, _) => return Err(RetrieveError::UnknownType(other.into())),
+    })
+}
+
+/// Memory: xenstore's target lacks the video memory (and, for HVM guests
+/// with maxmem above memory, libxl's fixed allowance); both are added back
+/// from the stored values, defaults included, as libxl does.
+fn merge_memory(b: &mut Vec<(String, Json)>, kind: &str, target: u64, max: u64) {
     let stored = |k: &str, b: &Vec<(String, Json)>| {
         b.iter()
             .find(|(n, _)| n == k)
@@ -284,9 +305,16 @@ pub fn retrieve(host: &Host, xs: &Xs, domid: u32) -> Result<Retrieved, RetrieveE
         memkb(target.wrapping_add(fudge)),
     );
     set(b, B_INFO_ORDER, "max_memkb", memkb(max));
-    set(b, B_INFO_ORDER, "sched_params", Some(sched));
+}
 
-    // Devices: the stored ones still in xenstore stay, the others go.
+/// Devices: the stored ones still in xenstore stay (disks take xenstore's
+/// media), the others go with a warning.
+fn merge_devices(
+    config: &mut Json,
+    xs: &Xs,
+    domid: u32,
+    log: &mut Vec<LogLine>,
+) -> Result<(), RetrieveError> {
     let warn = |log: &mut Vec<LogLine>| {
         log.push(LogLine {
             level: "warning",
@@ -295,7 +323,7 @@ pub fn retrieve(host: &Host, xs: &Xs, domid: u32) -> Result<Retrieved, RetrieveE
         })
     };
     let xs_disks = devlist::xs_disks(xs, domid)?.unwrap_or_default();
-    filter_devices(&mut config, "disks", |d| {
+    filter_devices(config, "disks", |d| {
         let vdev = d.get("vdev").and_then(json_str);
         let found = xs_disks.iter().find(|x| Some(x.vdev.as_str()) == vdev);
         match found {
@@ -304,22 +332,22 @@ pub fn retrieve(host: &Host, xs: &Xs, domid: u32) -> Result<Retrieved, RetrieveE
                 true
             }
             None => {
-                warn(&mut log);
+                warn(log);
                 false
             }
         }
     });
     let xs_nics = devlist::xs_nics(xs, domid)?.unwrap_or_default();
-    filter_devices(&mut config, "nics", |n| {
+    filter_devices(config, "nics", |n| {
         // An absent devid is libxl's default, -1.
         let devid = n.get("devid").and_then(json_i64).unwrap_or(-1);
         let keep = xs_nics.iter().any(|(d, _)| i64::from(*d) == devid);
         if !keep {
-            warn(&mut log);
+            warn(log);
         }
         keep
     });
-    Ok(Retrieved { config, log })
+    Ok(())
 }
 
 /// The most vCPUs per domain whose availability [`prefetch`] asks for.

@@ -31,9 +31,12 @@ pub const TRANSACTION_ATTEMPTS: u32 = 16;
 /// Client errors.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Opening the socket or xenbus device failed.
     #[error("cannot connect to xenstored at {}: {source} (is xenstored running?)", path.display())]
     Connect {
+        /// The socket or device that was tried.
         path: PathBuf,
+        /// Why it could not be opened.
         #[source]
         source: io::Error,
     },
@@ -41,20 +44,46 @@ pub enum Error {
     /// the request was about.
     #[error("xenstore {op} {target}: {errno} ({})", errno.description())]
     Xs {
+        /// The request's operation.
         op: Op,
+        /// The path or domid the request was about.
         target: String,
+        /// The errno name the daemon sent.
         errno: Errno,
     },
+    /// A request whose payload would exceed [`PAYLOAD_MAX`]; refused
+    /// before anything is sent.
     #[error("xenstore {op} {target}: request of {len} bytes exceeds the {PAYLOAD_MAX}-byte limit")]
-    TooLarge { op: Op, target: String, len: usize },
+    TooLarge {
+        /// The request's operation.
+        op: Op,
+        /// The path the request was about.
+        target: String,
+        /// The payload length in bytes.
+        len: usize,
+    },
+    /// A path, value or token that would contain a NUL byte, which the
+    /// wire format uses as separator; refused before anything is sent.
     #[error("xenstore {op}: argument {arg:?} contains a NUL byte")]
-    NulInArgument { op: Op, arg: String },
+    NulInArgument {
+        /// The request's operation.
+        op: Op,
+        /// The offending argument.
+        arg: String,
+    },
+    /// A reply that does not fit the request (wrong type or malformed
+    /// payload), or a request the client cannot make this way.
     #[error("xenstore {op} {target}: unexpected reply: {detail}")]
     Protocol {
+        /// The request's operation.
         op: Op,
+        /// The path the request was about.
         target: String,
+        /// What was wrong.
         detail: String,
     },
+    /// The connection broke (I/O error, EOF, reader thread gone); the
+    /// text says why. The client is unusable afterwards.
     #[error("xenstore connection lost: {0}")]
     Disconnected(String),
 }
@@ -68,6 +97,7 @@ impl Error {
         }
     }
 
+    /// Whether the daemon answered `ENOENT` (no such node).
     pub fn is_not_found(&self) -> bool {
         self.errno() == Some(&Errno::NotFound)
     }
@@ -76,6 +106,7 @@ impl Error {
 /// A byte stream a client can run over. The reader thread needs its own
 /// handle, hence `duplicate`.
 pub trait Transport: Read + Write + Send + Sized + 'static {
+    /// A second handle on the same connection, for the reader thread.
     fn duplicate(&self) -> io::Result<Self>;
     /// Unblocks the reader thread when the client is dropped, if possible.
     fn close(&self) {}
@@ -112,7 +143,9 @@ impl Transport for File {
 /// A watch firing: the path that changed and the token given to `watch`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchEvent {
+    /// The node that changed (or `@introduceDomain` / `@releaseDomain`).
     pub path: String,
+    /// The token the watch was registered with.
     pub token: String,
 }
 
@@ -762,6 +795,7 @@ impl Xs {
             .map(|r| first_string(&r))
     }
 
+    /// Whether xenstored knows domain `domid` (`IS_DOMAIN_INTRODUCED`).
     pub fn is_domain_introduced(&self, domid: u32) -> Result<bool, Error> {
         let reply = self.domid_call(Op::IsDomainIntroduced, domid)?;
         Ok(first_string(&reply) == "T")
@@ -886,6 +920,7 @@ pub trait XsOps {
         }
     }
 
+    /// Whether a node exists at `path`.
     fn exists(&self, path: &str) -> Result<bool, Error> {
         self.try_read(path).map(|v| v.is_some())
     }
@@ -895,6 +930,7 @@ pub trait XsOps {
         self.write_bytes(path, value.as_bytes())
     }
 
+    /// Writes raw bytes as the value at `path`, like [`write`](Self::write).
     fn write_bytes(&self, path: &str, value: &[u8]) -> Result<(), Error> {
         let mut payload = arg(Op::Write, path)?.as_bytes().to_vec();
         payload.push(0);
@@ -988,6 +1024,7 @@ impl Batch {
         self.reqs.borrow().len()
     }
 
+    /// Whether no request is recorded.
     pub fn is_empty(&self) -> bool {
         self.reqs.borrow().is_empty()
     }
@@ -1066,6 +1103,7 @@ pub struct Transaction<'a> {
 }
 
 impl Transaction<'_> {
+    /// The transaction id the daemon assigned, sent as `tx_id` on each request.
     pub fn id(&self) -> u32 {
         self.id
     }
@@ -1083,6 +1121,7 @@ impl Transaction<'_> {
         self.end(true)
     }
 
+    /// Aborts: all changes made through this transaction are discarded.
     pub fn abort(self) -> Result<(), Error> {
         self.end(false)
     }

@@ -332,14 +332,18 @@ pub struct Server {
 }
 
 impl Server {
+    /// The socket file clients connect to.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The daemon this socket serves.
     pub fn daemon(&self) -> &Daemon {
         &self.daemon
     }
 
+    /// Stops listening, closes this socket's clients, joins their threads
+    /// and removes the socket file (as dropping does).
     pub fn stop(mut self) {
         self.shutdown();
     }
@@ -431,28 +435,7 @@ impl State {
     fn dispatch(&mut self, id: u64, domid: u32, msg: &Message) -> Result<Reply, Errno> {
         let caller = self.db.caller(domid);
         let op = msg.op;
-        let privileged_only = matches!(
-            op,
-            Op::Control
-                | Op::Introduce
-                | Op::Release
-                | Op::IsDomainIntroduced
-                | Op::Resume
-                | Op::SetTarget
-        );
-        if privileged_only && !caller.privileged() {
-            return Err(Errno::PermissionDenied);
-        }
-        // WATCH and UNWATCH ignore the transaction id; all else must name
-        // an open transaction of this connection, or none.
-        let tx = if matches!(op, Op::Watch | Op::Unwatch) {
-            0
-        } else {
-            msg.tx_id
-        };
-        if tx != 0 && !self.conns.get(&id).is_some_and(|c| c.txs.contains_key(&tx)) {
-            return Err(Errno::NotFound);
-        }
+        let tx = self.admit(id, caller, msg)?;
         let p = &msg.payload[..];
         match op {
             Op::Read => {
@@ -495,70 +478,10 @@ impl State {
             }
             Op::SetPerms => self.set_perms(id, tx, caller, p),
             Op::Watch => self.watch(id, caller, p),
-            Op::Unwatch => {
-                let a = args(p, 2)?;
-                let path = canonical(caller, text(a[0])?);
-                let conn = self.conns.get_mut(&id).ok_or(Errno::InvalidArgument)?;
-                let at = conn
-                    .watches
-                    .iter()
-                    .position(|w| w.path == path && w.token == a[1])
-                    .ok_or(Errno::NotFound)?;
-                conn.watches.remove(at);
-                Reply::ok()
-            }
-            Op::TransactionStart => {
-                if tx != 0 {
-                    return Err(Errno::Busy);
-                }
-                let snapshot = self.db.tree.clone();
-                let conn = self.conns.get_mut(&id).ok_or(Errno::InvalidArgument)?;
-                let mut tid = conn.next_tx;
-                while tid == 0 || conn.txs.contains_key(&tid) {
-                    tid = tid.wrapping_add(1);
-                }
-                conn.next_tx = tid.wrapping_add(1);
-                let t = Tx {
-                    tree: snapshot,
-                    footprint: Footprint::default(),
-                    events: Vec::new(),
-                };
-                conn.txs.insert(tid, t);
-                Reply::data(join_args([tid.to_string()]))
-            }
-            Op::TransactionEnd => {
-                let commit = match one_arg(p)? {
-                    b"T" => true,
-                    b"F" => false,
-                    _ => return Err(Errno::InvalidArgument),
-                };
-                let t = self
-                    .conns
-                    .get_mut(&id)
-                    .and_then(|c| c.txs.remove(&tx))
-                    .ok_or(Errno::NotFound)?;
-                if commit {
-                    if t.footprint.conflicts(&self.db.tree) {
-                        return Err(Errno::Again);
-                    }
-                    t.footprint.apply(&t.tree, &mut self.db.tree);
-                    self.fire(&t.events);
-                }
-                Reply::ok()
-            }
-            Op::Introduce => {
-                let a = args(p, 3)?;
-                let d = number(a[0])?;
-                // The ring page (a[1]) means nothing here, but the event
-                // channel must look valid.
-                if number(a[2])? == 0 {
-                    return Err(Errno::InvalidArgument);
-                }
-                if self.db.domains.insert(d) && d != 0 {
-                    self.fire(&[Event::special("@introduceDomain")]);
-                }
-                Reply::ok()
-            }
+            Op::Unwatch => self.unwatch(id, caller, p),
+            Op::TransactionStart => self.transaction_start(id, tx),
+            Op::TransactionEnd => self.transaction_end(id, tx, p),
+            Op::Introduce => self.introduce(p),
             Op::Release => {
                 let d = self.introduced(one_arg(p)?)?;
                 self.release(d);
@@ -595,6 +518,103 @@ impl State {
             }
             Op::Control | Op::WatchEvent | Op::Error | Op::Unknown(_) => Err(Errno::NotSupported),
         }
+    }
+
+    /// Whether `caller` may send `msg` on connection `id`; the transaction
+    /// it runs in (0: none).
+    fn admit(&self, id: u64, caller: Caller, msg: &Message) -> Result<u32, Errno> {
+        let op = msg.op;
+        let privileged_only = matches!(
+            op,
+            Op::Control
+                | Op::Introduce
+                | Op::Release
+                | Op::IsDomainIntroduced
+                | Op::Resume
+                | Op::SetTarget
+        );
+        if privileged_only && !caller.privileged() {
+            return Err(Errno::PermissionDenied);
+        }
+        // WATCH and UNWATCH ignore the transaction id; all else must name
+        // an open transaction of this connection, or none.
+        let tx = if matches!(op, Op::Watch | Op::Unwatch) {
+            0
+        } else {
+            msg.tx_id
+        };
+        if tx != 0 && !self.conns.get(&id).is_some_and(|c| c.txs.contains_key(&tx)) {
+            return Err(Errno::NotFound);
+        }
+        Ok(tx)
+    }
+
+    fn unwatch(&mut self, id: u64, caller: Caller, p: &[u8]) -> Result<Reply, Errno> {
+        let a = args(p, 2)?;
+        let path = canonical(caller, text(a[0])?);
+        let conn = self.conns.get_mut(&id).ok_or(Errno::InvalidArgument)?;
+        let at = conn
+            .watches
+            .iter()
+            .position(|w| w.path == path && w.token == a[1])
+            .ok_or(Errno::NotFound)?;
+        conn.watches.remove(at);
+        Reply::ok()
+    }
+
+    fn transaction_start(&mut self, id: u64, tx: u32) -> Result<Reply, Errno> {
+        if tx != 0 {
+            return Err(Errno::Busy);
+        }
+        let snapshot = self.db.tree.clone();
+        let conn = self.conns.get_mut(&id).ok_or(Errno::InvalidArgument)?;
+        let mut tid = conn.next_tx;
+        while tid == 0 || conn.txs.contains_key(&tid) {
+            tid = tid.wrapping_add(1);
+        }
+        conn.next_tx = tid.wrapping_add(1);
+        let t = Tx {
+            tree: snapshot,
+            footprint: Footprint::default(),
+            events: Vec::new(),
+        };
+        conn.txs.insert(tid, t);
+        Reply::data(join_args([tid.to_string()]))
+    }
+
+    fn transaction_end(&mut self, id: u64, tx: u32, p: &[u8]) -> Result<Reply, Errno> {
+        let commit = match one_arg(p)? {
+            b"T" => true,
+            b"F" => false,
+            _ => return Err(Errno::InvalidArgument),
+        };
+        let t = self
+            .conns
+            .get_mut(&id)
+            .and_then(|c| c.txs.remove(&tx))
+            .ok_or(Errno::NotFound)?;
+        if commit {
+            if t.footprint.conflicts(&self.db.tree) {
+                return Err(Errno::Again);
+            }
+            t.footprint.apply(&t.tree, &mut self.db.tree);
+            self.fire(&t.events);
+        }
+        Reply::ok()
+    }
+
+    fn introduce(&mut self, p: &[u8]) -> Result<Reply, Errno> {
+        let a = args(p, 3)?;
+        let d = number(a[0])?;
+        // The ring page (a[1]) means nothing here, but the event
+        // channel must look valid.
+        if number(a[2])? == 0 {
+            return Err(Errno::InvalidArgument);
+        }
+        if self.db.domains.insert(d) && d != 0 {
+            self.fire(&[Event::special("@introduceDomain")]);
+        }
+        Reply::ok()
     }
 
     /// Runs a node operation on the live tree (firing its events now) or

@@ -19,6 +19,8 @@
 //! # Ok::<(), xenstore::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod client;
 pub mod daemon;
 pub mod wire;

@@ -20,27 +20,50 @@ pub const DOMID_SELF: u32 = 0x7ff0;
 /// Message types (`enum xsd_sockmsg_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
+    /// `XS_CONTROL` (0): daemon control commands; our daemon answers `ENOSYS`.
     Control,
+    /// `XS_DIRECTORY` (1): list a node's children.
     Directory,
+    /// `XS_READ` (2): read a node's value.
     Read,
+    /// `XS_GET_PERMS` (3): read a node's permission list.
     GetPerms,
+    /// `XS_WATCH` (4): register a watch on a path with a token.
     Watch,
+    /// `XS_UNWATCH` (5): remove a watch (path and token).
     Unwatch,
+    /// `XS_TRANSACTION_START` (6): open a transaction; the reply is its id.
     TransactionStart,
+    /// `XS_TRANSACTION_END` (7): commit (`T`) or abort (`F`) a transaction.
     TransactionEnd,
+    /// `XS_INTRODUCE` (8): tell xenstored about a new domain (domid, ring page frame, event
+    /// channel).
     Introduce,
+    /// `XS_RELEASE` (9): forget a domain's connection.
     Release,
+    /// `XS_GET_DOMAIN_PATH` (10): a domain's home, `/local/domain/<domid>`.
     GetDomainPath,
+    /// `XS_WRITE` (11): set a node's value, creating it if needed.
     Write,
+    /// `XS_MKDIR` (12): create a node with an empty value.
     Mkdir,
+    /// `XS_RM` (13): remove a node and its subtree.
     Rm,
+    /// `XS_SET_PERMS` (14): replace a node's permission list.
     SetPerms,
+    /// `XS_WATCH_EVENT` (15): unsolicited message carrying a fired watch's path and token.
     WatchEvent,
+    /// `XS_ERROR` (16): reply carrying an errno name instead of a result.
     Error,
+    /// `XS_IS_DOMAIN_INTRODUCED` (17): whether xenstored knows a domain (`T`/`F`).
     IsDomainIntroduced,
+    /// `XS_RESUME` (18): clear a domain's shutdown state after a resume.
     Resume,
+    /// `XS_SET_TARGET` (19): let a domain (a stub device model) act on another's nodes.
     SetTarget,
+    /// `XS_RESET_WATCHES` (21): drop all of the connection's watches and transactions.
     ResetWatches,
+    /// `XS_DIRECTORY_PART` (22): one chunk of a directory listing too large for one reply.
     DirectoryPart,
     /// A type this crate does not know (20 was `RESTRICT`, since removed).
     Unknown(u32),
@@ -147,21 +170,37 @@ impl fmt::Display for Op {
 /// Errors xenstored reports, by the errno name it sends on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Errno {
+    /// `EINVAL`: malformed request or path.
     InvalidArgument,
+    /// `EACCES`: the node's permissions forbid the access.
     PermissionDenied,
+    /// `EEXIST`: the watch, node or domain already exists.
     Exists,
+    /// `EISDIR` (errno 21): is a directory.
     IsDirectory,
+    /// `ENOENT`: no such node, watch or transaction.
     NotFound,
+    /// `ENOMEM`: the daemon ran out of memory.
     OutOfMemory,
+    /// `ENOSPC`: a quota of C xenstored is exhausted.
     NoSpace,
+    /// `EIO`: I/O error inside the daemon.
     Io,
+    /// `ENOTEMPTY`: the node still has children.
     NotEmpty,
+    /// `ENOSYS`: the operation is not implemented.
     NotSupported,
+    /// `EROFS`: a write over a read-only connection.
     ReadOnly,
+    /// `EBUSY`: e.g. a transaction started inside another one.
     Busy,
+    /// `EAGAIN`: a transaction conflicted with another change; retry it.
     Again,
+    /// `EISCONN` (errno 106): already connected.
     IsConnected,
+    /// `E2BIG`: a request or reply would exceed the payload limit.
     TooBig,
+    /// `EPERM`: e.g. an unprivileged owner handing its node to another domain.
     NotPermitted,
     /// oxenstored's quota error; it has no errno number.
     Quota,
@@ -263,10 +302,16 @@ impl fmt::Display for Errno {
 /// Problems reading or writing framed messages.
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
+    /// A payload longer than [`PAYLOAD_MAX`], on either side.
     #[error("xenstore payload of {len} bytes exceeds the {PAYLOAD_MAX}-byte limit")]
-    TooLarge { len: usize },
+    TooLarge {
+        /// The announced or attempted payload length in bytes.
+        len: usize,
+    },
+    /// The peer closed the connection before a new message began.
     #[error("xenstore connection closed")]
     Closed,
+    /// Reading or writing the connection failed, including a truncated message.
     #[error("xenstore connection: {0}")]
     Io(#[from] io::Error),
 }
@@ -274,13 +319,18 @@ pub enum WireError {
 /// One message, request or reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
+    /// The message type.
     pub op: Op,
+    /// Request id chosen by the client and echoed in the reply.
     pub req_id: u32,
+    /// Transaction id, 0 outside a transaction.
     pub tx_id: u32,
+    /// The body, at most [`PAYLOAD_MAX`] bytes.
     pub payload: Vec<u8>,
 }
 
 impl Message {
+    /// A message from its four parts; the length is not checked until encoding.
     pub fn new(op: Op, req_id: u32, tx_id: u32, payload: Vec<u8>) -> Message {
         Message {
             op,
@@ -396,14 +446,17 @@ pub enum Access {
 }
 
 impl Access {
+    /// Whether this grants reading (`r` or `b`).
     pub fn can_read(self) -> bool {
         matches!(self, Access::Read | Access::Both)
     }
 
+    /// Whether this grants writing (`w` or `b`).
     pub fn can_write(self) -> bool {
         matches!(self, Access::Write | Access::Both)
     }
 
+    /// The letter used in permission strings: `n`, `r`, `w` or `b`.
     pub fn letter(self) -> char {
         match self {
             Access::None => 'n',
@@ -418,11 +471,14 @@ impl Access {
 /// names the owner and the access everyone not listed later gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Perm {
+    /// The domain the entry is about.
     pub domid: u32,
+    /// What that domain may do.
     pub access: Access,
 }
 
 impl Perm {
+    /// The entry granting `access` to `domid`.
     pub fn new(domid: u32, access: Access) -> Perm {
         Perm { domid, access }
     }

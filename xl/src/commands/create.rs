@@ -255,7 +255,7 @@ pub(super) fn create_one_from(
 }
 
 /// The first argument that makes `xl` the guard of a create (see
-/// [`Guard`]); an argument rather than the environment, so nothing the
+/// `Guard`); an argument rather than the environment, so nothing the
 /// guard runs inherits it.
 pub const GUARD_ARG: &str = "--xl-create-guard";
 
@@ -295,7 +295,7 @@ impl Guard {
     }
 }
 
-/// The guard's side (see [`Guard`]): a few short lines from our own
+/// The guard's side (see `Guard`): a few short lines from our own
 /// process; anything longer or unexpected is ignored.
 pub fn guard_main() -> Status {
     use std::io::{BufRead, Read, Write};

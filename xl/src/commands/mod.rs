@@ -15,6 +15,7 @@ mod saverestore;
 mod sched;
 pub mod top;
 mod vcpu;
+mod vdevlist;
 mod vnc;
 
 use std::io::Write;
@@ -87,6 +88,9 @@ pub fn dispatch(
         "network-attach" => devices::network_attach(cmd, args, g, xlconf),
         "block-list" => devices::block_list(cmd, args),
         "network-list" => devices::network_list(cmd, args),
+        "vkb-list" => vdevlist::vkb_list(cmd, args),
+        "vtpm-list" => vdevlist::vtpm_list(cmd, args),
+        "channel-list" => vdevlist::channel_list(cmd, args),
         "dmesg" => host::dmesg(cmd, args),
         "info" => host::info(cmd, args),
         "vcpu-list" => host::vcpu_list(cmd, args),

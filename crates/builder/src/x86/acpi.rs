@@ -140,15 +140,20 @@ pub struct AcpiRequest {
 /// Bytes to copy to guest-physical `gpa`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AcpiModule {
+    /// Guest-physical address of the first byte.
     pub gpa: u64,
+    /// The module's contents.
     pub bytes: Vec<u8>,
 }
 
 /// The three ACPI modules; [`PvhAcpi::modules`] gives libxl's order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PvhAcpi {
+    /// The RSDP, which the guest finds through `hvm_start_info.rsdp_paddr`.
     pub rsdp: AcpiModule,
+    /// The `acpi_info` page at [`ACPI_INFO_GPA`], read by the DSDT.
     pub info: AcpiModule,
+    /// FACS, DSDT, FADTs, MADT (if any), XSDT and RSDT, from [`ACPI_TABLES_GPA`].
     pub tables: AcpiModule,
 }
 
@@ -162,14 +167,33 @@ impl PvhAcpi {
 /// Why a request gets no tables: the vCPU counts libacpi cannot describe.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AcpiError {
+    /// No vCPU online at boot.
     #[error("a PVH guest needs at least one online vCPU")]
     NoVcpus,
+    /// More vCPUs than the MADT can list.
     #[error("{max_vcpus} vCPUs: PVH ACPI tables describe at most {limit}")]
-    TooManyVcpus { max_vcpus: u32, limit: u32 },
+    TooManyVcpus {
+        /// The requested maximum (`maxvcpus`).
+        max_vcpus: u32,
+        /// The most the tables describe.
+        limit: u32,
+    },
+    /// More vCPUs online than the maximum.
     #[error("{online} online vCPUs exceed the maximum of {max_vcpus}")]
-    OnlineAboveMax { online: u32, max_vcpus: u32 },
+    OnlineAboveMax {
+        /// vCPUs online at boot (`vcpus`).
+        online: u32,
+        /// The maximum (`maxvcpus`).
+        max_vcpus: u32,
+    },
+    /// The tables do not fit the space reserved for them.
     #[error("ACPI tables need {needed} bytes, more than the {limit} reserved for them")]
-    TablesTooLarge { needed: u64, limit: u64 },
+    TablesTooLarge {
+        /// Bytes the tables take.
+        needed: u64,
+        /// Bytes reserved.
+        limit: u64,
+    },
 }
 
 /// Builds the RSDP, `acpi_info` and tables libxl would give this PVH guest.

@@ -26,7 +26,9 @@ const HEADER: &str = "xenstore-snapshot v1";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("xenstore snapshot line {line}: {msg}")]
 pub struct SnapshotError {
+    /// 1-based line number of the offending record.
     pub line: usize,
+    /// What is wrong with it.
     pub msg: String,
 }
 
