@@ -239,6 +239,15 @@ impl Opts {
             .and_then(|mut v| v.next_back())
             .map(String::as_str)
     }
+    /// Every value given for a value-taking option, in order.
+    pub fn values(&self, short: char) -> Vec<&str> {
+        self.m
+            .try_get_many::<String>(&arg_id(Some(short), None))
+            .ok()
+            .flatten()
+            .map(|v| v.map(String::as_str).collect())
+            .unwrap_or_default()
+    }
     /// Whether a long option without a short form was given.
     pub fn long_flag(&self, name: &str) -> bool {
         self.m

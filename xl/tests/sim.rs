@@ -1394,6 +1394,357 @@ fn vvv_tells_each_xenstore_round_trip_and_the_time_taken() {
     h.ok(&["destroy", "web"]);
 }
 
+/// Exit status, stdout and stderr of one `xl` run.
+fn run(h: &Host, args: &[&str]) -> (i32, String, String) {
+    let o = h.xl(args);
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cpupools_are_made_given_cpus_and_guests_and_destroyed() {
+    let h = Host::new();
+    let header = "Name               CPUs   Sched     Active   Domain count\n";
+    assert_eq!(
+        h.ok(&["cpupool-list"]),
+        format!("{header}Pool-0               4   credit2       y          1\n")
+    );
+    assert_eq!(
+        h.ok(&["cpupool-list", "-c"]),
+        "Name               CPU list\nPool-0             0,1,2,3\n"
+    );
+    // CPUs 2 and 3 leave Pool-0 (a range, as xl takes them).
+    assert_eq!(run(&h, &["cpupool-cpu-remove", "Pool-0", "2-3"]).0, 0);
+    // Without a name setting, the pool is named after the file.
+    std::fs::create_dir(h.path().join("pools")).unwrap();
+    std::fs::write(h.path().join("pools/p1"), "cpus = [\"2\"]\n").unwrap();
+    let (rc, out, _) = run(&h, &["cpupool-create", "pools/p1", "sched=\"credit\""]);
+    assert_eq!(rc, 0);
+    assert_eq!(
+        out,
+        "Using config file \"pools/p1\"\ncpupool name:   p1\nscheduler:      credit\nnumber of cpus: 1\n"
+    );
+    let xs = h.xs();
+    let uuid = xs.read("/local/pool/1/uuid").unwrap();
+    assert_eq!(uuid.len(), 36, "{uuid}");
+    assert_eq!(
+        h.ok(&["cpupool-list", "-c"]),
+        "Name               CPU list\nPool-0             0,1\np1                 2\n"
+    );
+    // A guest moves in; the pool cannot go while it is there.
+    h.create("g", "");
+    assert_eq!(run(&h, &["cpupool-migrate", "g", "p1"]).0, 0);
+    assert!(h.ok(&["list", "-c", "g"]).ends_with("              p1\n"));
+    assert_eq!(
+        h.ok(&["cpupool-list", "p1"]),
+        format!("{header}p1                   1    credit       y          1\n")
+    );
+    let (rc, _, e) = run(&h, &["cpupool-destroy", "p1"]);
+    assert_eq!((rc, e.as_str()), (1, "Can't destroy cpupool 'p1'\n"));
+    // Its last CPU stays while it has a domain.
+    let (rc, _, e) = run(&h, &["cpupool-cpu-remove", "p1", "2"]);
+    assert_eq!(rc, 0);
+    assert!(
+        e.contains("Error removing cpu 2 from cpupool: Device or resource busy"),
+        "{e}"
+    );
+    assert!(e.ends_with(
+        "If a cpu can't be added to another cpupool, add it to 'p1' again and retry.\n"
+    ));
+    assert_eq!(run(&h, &["cpupool-rename", "p1", "p2"]).0, 0);
+    assert_eq!(run(&h, &["cpupool-migrate", "g", "Pool-0"]).0, 0);
+    assert_eq!(run(&h, &["cpupool-destroy", "p2"]).0, 0);
+    assert_eq!(xs.try_read("/local/pool/1/name").unwrap(), None);
+    assert_eq!(run(&h, &["cpupool-cpu-add", "Pool-0", "2,3"]).0, 0);
+    assert_eq!(
+        h.ok(&["cpupool-list"]),
+        format!("{header}Pool-0               4   credit2       y          2\n")
+    );
+}
+
+#[test]
+fn cpupool_refusals_say_what_xl_says() {
+    let h = Host::new();
+    let expect = |args: &[&str], rc: i32, stderr: &str| {
+        let (got_rc, _, got_err) = run(&h, args);
+        assert_eq!((got_rc, got_err.as_str()), (rc, stderr), "{args:?}");
+    };
+    expect(&["cpupool-list", "nope"], 1, "Pool 'nope' does not exist\n");
+    expect(&["cpupool-destroy", "nope"], 1, "unknown cpupool 'nope'\n");
+    expect(&["cpupool-destroy", "5"], 1, "unknown cpupool '5'\n");
+    expect(
+        &["cpupool-rename", "nope", "x"],
+        1,
+        "unknown cpupool 'nope'\n",
+    );
+    expect(
+        &["cpupool-cpu-add", "nope", "1"],
+        1,
+        "unknown cpupool 'nope'\n",
+    );
+    expect(
+        &["cpupool-migrate", "nope", "Pool-0"],
+        1,
+        "unknown domain 'nope'\n",
+    );
+    expect(
+        &["cpupool-migrate", "0", "nope"],
+        1,
+        "unknown cpupool 'nope'\n",
+    );
+    expect(
+        &["cpupool-migrate", "0", "Pool-0"],
+        1,
+        "libxl: error: Error moving domain to cpupool\n",
+    );
+    expect(
+        &["cpupool-cpu-add", "Pool-0", "1"],
+        0,
+        "libxl: error: Error moving cpu 1 to cpupool: No such device\n\
+         some cpus may not have been added to Pool-0\n",
+    );
+    expect(
+        &["cpupool-create", "-n", "cpus=\"1\""],
+        1,
+        "Missing cpupool name!\n",
+    );
+    expect(
+        &["cpupool-create", "-n", "name=\"Pool-0\""],
+        1,
+        "Pool name \"Pool-0\" already exists\n",
+    );
+    expect(
+        &["cpupool-create", "-n", "name=\"x\"", "sched=\"bogus\""],
+        1,
+        "Unknown scheduler\n",
+    );
+    // After the host's default scheduler was looked up, xl's status is
+    // that scheduler's number (credit2: 6).
+    expect(
+        &["cpupool-create", "-n", "name=\"x\"", "cpus=[\"1\"]"],
+        6,
+        "cpu 1 illegal or not free\n",
+    );
+    expect(
+        &["cpupool-create", "-n", "/nonexistent.cfg"],
+        1,
+        "Failed to read config file: /nonexistent.cfg: No such file or directory\n",
+    );
+    h.ok(&["cpupool-create", "name=\"extra\""]);
+    expect(
+        &["cpupool-numa-split"],
+        1,
+        "splitting not possible, already cpupools in use\n",
+    );
+    h.ok(&["cpupool-destroy", "extra"]);
+    // One node: Pool-0 keeps every CPU under the node's name.
+    h.ok(&["cpupool-cpu-remove", "Pool-0", "3"]);
+    h.ok(&["cpupool-numa-split"]);
+    assert_eq!(
+        h.ok(&["cpupool-list", "-c"]),
+        "Name               CPU list\nPool-node0         0,1,2,3\n"
+    );
+}
+
+#[test]
+fn create_starts_a_guest_in_its_pool_or_refuses_an_unknown_one() {
+    let h = Host::new();
+    h.ok(&["cpupool-cpu-remove", "Pool-0", "3"]);
+    h.ok(&["cpupool-create", "name=\"work\"", "cpus=\"3\""]);
+    h.create("g", "pool = \"work\"");
+    assert!(h.ok(&["list", "-c", "g"]).ends_with("            work\n"));
+    let cfg = h.config("bad", "pool = \"nope\"");
+    let (rc, _, e) = run(&h, &["create", cfg.to_str().unwrap()]);
+    assert_eq!(rc, 6, "{e}");
+    assert!(e.contains("Illegal pool specified: nope"), "{e}");
+    assert_eq!(h.domid("bad"), None);
+    // By id as well.
+    h.ok(&["destroy", "g"]);
+    h.create("g", "pool = \"1\"");
+    assert!(h.ok(&["list", "-c", "g"]).ends_with("            work\n"));
+}
+
+#[test]
+fn host_listings_and_debug_keys() {
+    let h = Host::new();
+    h.create("g", "");
+    let id = h.domid("g").unwrap();
+    let vm = h.ok(&["vm-list"]);
+    let mut lines = vm.lines();
+    assert_eq!(
+        lines.next(),
+        Some("UUID                                  ID    name")
+    );
+    assert_eq!(
+        lines.next(),
+        Some("00000000-0000-0000-0000-000000000000  0    Domain-0                      ")
+    );
+    let row = lines.next().unwrap();
+    assert!(row.ends_with(&format!("  {id}    {:<30}", "g")), "{row:?}");
+    let claims = h.ok(&["claims"]);
+    assert!(claims.starts_with(
+        "Name                                        ID   Mem VCPUs\tState\tTime(s)  Claimed\n"
+    ));
+    assert!(
+        claims.lines().nth(2).unwrap().ends_with("     0"),
+        "{claims}"
+    );
+    assert_eq!(
+        h.ok(&["sharing", "g"]),
+        format!(
+            "Name                                        ID   Mem Shared\n{:<40} {id:>5}   256      0\n",
+            "g"
+        )
+    );
+    let (rc, _, e) = run(&h, &["sharing", "nope"]);
+    assert_eq!(
+        (rc, e.as_str()),
+        (1, "nope is an invalid domain identifier (rc=-6)\n")
+    );
+    assert_eq!(run(&h, &["debug-keys", "hq"]).0, 0);
+    let dmesg = h.ok(&["dmesg"]);
+    assert!(
+        dmesg.contains("'h' pressed") && dmesg.contains("'q' pressed"),
+        "{dmesg}"
+    );
+    let (rc, _, e) = run(&h, &["button-press", "g", "reset"]);
+    assert_eq!(rc, 1);
+    assert_eq!(
+        e,
+        "WARNING: \"button-press\" is deprecated. Please use \"trigger\"\n\
+         reset is an invalid button identifier\n"
+    );
+}
+
+#[test]
+fn sched_rtds_on_a_credit2_host() {
+    let h = Host::new();
+    assert_eq!(run(&h, &["sched-rtds"]), (0, String::new(), String::new()));
+    let (rc, out, e) = run(&h, &["sched-rtds", "-d", "0"]);
+    assert_eq!(rc, 1);
+    assert_eq!(
+        out,
+        "Name                                ID    Period    Budget  Extratime\n"
+    );
+    assert_eq!(
+        e,
+        "libxl_domain_sched_params_get returned credit2 not rtds.\n"
+    );
+    let (rc, _, e) = run(&h, &["sched-rtds", "-d", "0", "-v", "all"]);
+    assert_eq!(rc, 1);
+    assert!(
+        e.ends_with("libxl_vcpu_sched_params_get_all failed.\n"),
+        "{e}"
+    );
+    for (args, msg) in [
+        (&["sched-rtds", "-p", "100"][..], "Missing parameters.\n"),
+        (
+            &["sched-rtds", "-d", "0", "-p", "1", "-b", "1", "-e", "1"],
+            "Must specify VCPU.\n",
+        ),
+        (
+            &["sched-rtds", "-d", "0", "-v", "0", "-v", "all"],
+            "Incorrect VCPU IDs.\n",
+        ),
+        (
+            &["sched-rtds", "-d", "0", "-v", "0", "-e", "3"],
+            "Invalid extratime.\n",
+        ),
+        (
+            &["sched-rtds", "-d", "0", "-v", "0", "-p", "1"],
+            "Incorrect number of period, budget and extratime\n",
+        ),
+    ] {
+        assert_eq!(
+            run(&h, args),
+            (1, String::new(), msg.to_string()),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn flask_pci_and_vncviewer_as_on_a_host_without_them() {
+    let h = Host::new();
+    assert_eq!(
+        run(&h, &["getenforce"]),
+        (255, "Flask XSM Disabled\n".into(), String::new())
+    );
+    assert_eq!(
+        run(&h, &["setenforce", "Enforcing"]),
+        (255, String::new(), "Flask XSM disabled\n".into())
+    );
+    let (rc, out, _) = run(&h, &["setenforce", "sometimes"]);
+    assert_eq!(rc, 2);
+    assert!(out.starts_with("Usage: xl [-vtTf] setenforce"), "{out}");
+    std::fs::write(h.path().join("policy"), b"\x8c\xff\x7c\xf9").unwrap();
+    assert_eq!(
+        run(&h, &["loadpolicy", "policy"]),
+        (255, String::new(), "Flask XSM disabled\n".into())
+    );
+    assert_eq!(
+        run(&h, &["loadpolicy", "nope"]),
+        (
+            255,
+            String::new(),
+            "Error occurred opening policy file 'nope': No such file or directory\n".into()
+        )
+    );
+    // No PCI devices: nothing listed.
+    assert_eq!(
+        run(&h, &["pci-list", "0"]),
+        (0, String::new(), String::new())
+    );
+    // A domain with pciback's entries lists them.
+    h.create("g", "");
+    let id = h.domid("g").unwrap();
+    let xs = h.xs();
+    let be = format!("/local/domain/0/backend/pci/{id}/0");
+    xs.write(&format!("{be}/num_devs"), "1").unwrap();
+    xs.write(&format!("{be}/dev-0"), "0000:03:00.1").unwrap();
+    xs.write(&format!("{be}/vdevfn-0"), "28").unwrap();
+    assert_eq!(h.ok(&["pci-list", "g"]), "Vdev Device\n05.0 0000:03:00.1\n");
+    // vncviewer runs $VNCVIEWER with the domain's VNC address; -a hands
+    // it the password on stdin.
+    let (rc, _, e) = run(&h, &["vncviewer", "g"]);
+    assert_eq!(
+        (rc, e),
+        (
+            1,
+            format!("libxl: error: Domain {id}:Cannot get vnc-port\n")
+        )
+    );
+    let console = format!("/local/domain/{id}/console");
+    xs.write(&format!("{console}/vnc-port"), "5903").unwrap();
+    xs.write(&format!("{console}/vnc-pass"), "s3cret").unwrap();
+    let viewer = h.path().join("viewer");
+    std::fs::write(&viewer, "#!/bin/sh\necho \"$@\"; cat\n").unwrap();
+    std::fs::set_permissions(&viewer, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let o = h
+        .cmd(&["vncviewer", "-a", "g"])
+        .env("VNCVIEWER", &viewer)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "localhost:3 -autopass\ns3cret"
+    );
+    let o = h
+        .cmd(&["vncviewer", "g"])
+        .env("VNCVIEWER", "/nonexistent/viewer")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(255));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "libxl: cannot execute /nonexistent/viewer: No such file or directory\n"
+    );
+}
+
 #[test]
 fn device_lists_show_an_hvm_guests_keyboard_and_no_vtpm_or_channel() {
     let h = Host::new();

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::pools::{self, Pools};
 use xl_toolstack::{
     CpupoolInfo, CreateSpec, DomInfo, GuestKind, PhysInfo, SchedParams, VcpuInfo, VersionInfo,
 };
@@ -66,6 +67,7 @@ pub struct Domain {
     pub affinity: Vec<Affinity>,
     /// credit2 weight and cap.
     pub sched: SchedParams,
+    pub cpupool: u32,
 }
 
 impl Domain {
@@ -93,6 +95,7 @@ impl Domain {
                 weight: 256,
                 cap: 0,
             },
+            cpupool: spec.cpupool,
         }
     }
 
@@ -132,6 +135,7 @@ pub struct Host {
     pub spec: HostSpec,
     /// Pool-0's credit2 ratelimit_us (and two unused slots).
     pub pool_params: [u32; 3],
+    pub pools: Pools,
     pub domains: BTreeMap<u32, Domain>,
     rover: u32,
     pub dmesg: Vec<u8>,
@@ -151,6 +155,7 @@ impl Host {
             max_grant_frames: 0,
             max_maptrack_frames: 0,
             ssidref: 0,
+            cpupool: 0,
         };
         let mut d0 = Domain::new(0, &dom0, now);
         d0.built = true;
@@ -163,6 +168,7 @@ impl Host {
         domains.insert(0, d0);
         let dmesg = boot_log(&spec);
         Host {
+            pools: Pools::new(spec.cpus, SCHEDULER),
             spec,
             pool_params: [1000, 0, 0],
             domains,
@@ -209,6 +215,9 @@ impl Host {
                 "max_vcpus {} out of range",
                 spec.max_vcpus
             )));
+        }
+        if !self.pools.exists(spec.cpupool) {
+            return Err(HostError::Invalid(pools::ENOENT.into()));
         }
         for _ in 1..DOMID_FIRST_RESERVED {
             self.rover += 1;
@@ -289,7 +298,7 @@ impl Host {
             cpu_time_ns: d.cpu_time_ns(now),
             vcpu_max_id: d.max_vcpus.saturating_sub(1),
             vcpu_online: if d.built { d.online_vcpus } else { 0 },
-            cpupool: 0,
+            cpupool: d.cpupool,
             hvm: d.kind != GuestKind::Pv,
         }
     }
@@ -388,20 +397,55 @@ impl Host {
         }
     }
 
-    /// The one cpupool: every CPU, every domain.
+    /// XEN_SYSCTL_debug_keys: Xen's console says which keys came; the
+    /// simulated host has no handlers to run.
+    pub fn debug_keys(&mut self, keys: &[u8]) {
+        for k in keys {
+            let line = format!(
+                "(XEN) '{}' pressed -> no handler (simulated host)\n",
+                k.escape_ascii()
+            );
+            self.dmesg.extend_from_slice(line.as_bytes());
+        }
+    }
+
+    /// Every cpupool with the number of domains in it.
     pub fn cpupools(&self) -> Vec<CpupoolInfo> {
-        let cpus = self.spec.cpus;
-        vec![CpupoolInfo {
-            poolid: 0,
-            sched: SCHEDULER.into(),
-            n_dom: self.domains.len() as u32,
-            cpumap: (0..cpus.div_ceil(8))
-                .map(|i| {
-                    let left = cpus - i * 8;
-                    if left >= 8 { 0xff } else { (1u8 << left) - 1 }
-                })
-                .collect(),
-        }]
+        self.pools.info(|id| self.pool_domains(id))
+    }
+
+    fn pool_domains(&self, poolid: u32) -> u32 {
+        self.domains
+            .values()
+            .filter(|d| d.cpupool == poolid)
+            .count() as u32
+    }
+
+    pub fn cpupool_destroy(&mut self, poolid: u32) -> Result<(), &'static str> {
+        let n = self.pool_domains(poolid);
+        self.pools.destroy(poolid, n)
+    }
+
+    pub fn cpupool_remove_cpu(&mut self, poolid: u32, cpu: u32) -> Result<(), &'static str> {
+        let n = self.pool_domains(poolid);
+        self.pools.remove_cpu(poolid, cpu, n)
+    }
+
+    /// XEN_SYSCTL_CPUPOOL_OP_MOVEDOMAIN, issued from dom0: dom0 cannot
+    /// move itself.
+    pub fn cpupool_move_domain(&mut self, poolid: u32, domid: u32) -> Result<(), &'static str> {
+        if domid == 0 {
+            return Err(pools::EPERM);
+        }
+        let current = self.domains.get(&domid).ok_or(pools::ESRCH)?.cpupool;
+        if current == poolid {
+            return Ok(());
+        }
+        self.pools.can_host(poolid)?;
+        if let Some(d) = self.domains.get_mut(&domid) {
+            d.cpupool = poolid;
+        }
+        Ok(())
     }
 
     /// Time the host has been up.
@@ -452,6 +496,7 @@ mod tests {
             max_grant_frames: 64,
             max_maptrack_frames: 1024,
             ssidref: 0,
+            cpupool: 0,
         }
     }
 

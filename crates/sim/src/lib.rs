@@ -11,6 +11,7 @@
 
 pub mod guest;
 pub mod host;
+pub mod pools;
 pub mod proto;
 pub mod pty;
 pub mod server;
@@ -277,7 +278,8 @@ impl Hypervisor for SimHypervisor {
     }
 
     fn free_cpus(&self) -> Result<u32, Error> {
-        Ok(0)
+        let map: Vec<u8> = self.call(&Request::FreeCpus)?;
+        Ok(map.iter().map(|b| b.count_ones()).sum())
     }
 
     fn has_pv_callback(&self, domid: u32) -> Result<bool, Error> {
@@ -409,6 +411,50 @@ impl Hypervisor for SimHypervisor {
 
     fn cpupools(&self) -> Result<Vec<CpupoolInfo>, Error> {
         self.call(&Request::Cpupools)
+    }
+
+    fn free_cpu_map(&self) -> Result<Vec<u8>, Error> {
+        self.call(&Request::FreeCpus)
+    }
+
+    fn cpupool_create(&self, sched: &str) -> Result<u32, Error> {
+        if !matches!(sched, "credit" | "credit2" | "rtds" | "null" | "arinc653") {
+            return Err(backend(pools::ENOENT));
+        }
+        self.call(&Request::CpupoolCreate(sched.to_string()))
+    }
+
+    fn cpupool_destroy(&self, poolid: u32) -> Result<(), Error> {
+        self.call(&Request::CpupoolDestroy(poolid))
+    }
+
+    fn cpupool_add_cpu(&self, poolid: u32, cpu: u32) -> Result<(), Error> {
+        self.call(&Request::CpupoolAddCpu { poolid, cpu })
+    }
+
+    fn cpupool_remove_cpu(&self, poolid: u32, cpu: u32) -> Result<(), Error> {
+        self.call(&Request::CpupoolRemoveCpu { poolid, cpu })
+    }
+
+    fn cpupool_move_domain(&self, poolid: u32, domid: u32) -> Result<(), Error> {
+        self.call(&Request::CpupoolMoveDomain { poolid, domid })
+    }
+
+    /// The simulated hypervisor has no XSM module: FLASK answers ENOSYS.
+    fn flask_getenforce(&self) -> Result<Option<bool>, Error> {
+        Ok(None)
+    }
+
+    fn flask_setenforce(&self, _enforcing: bool) -> Result<Option<()>, Error> {
+        Ok(None)
+    }
+
+    fn flask_load_policy(&self, _policy: &[u8]) -> Result<Option<()>, Error> {
+        Ok(None)
+    }
+
+    fn send_debug_keys(&self, keys: &[u8]) -> Result<(), Error> {
+        self.call(&Request::DebugKeys(keys.to_vec()))
     }
 
     /// Xen answers EINVAL when asked about a scheduler the domain's pool

@@ -48,6 +48,22 @@ pub enum Request {
         soft: Option<Vec<u8>>,
     },
     Cpupools,
+    FreeCpus,
+    CpupoolCreate(String),
+    CpupoolDestroy(u32),
+    CpupoolAddCpu {
+        poolid: u32,
+        cpu: u32,
+    },
+    CpupoolRemoveCpu {
+        poolid: u32,
+        cpu: u32,
+    },
+    CpupoolMoveDomain {
+        poolid: u32,
+        domid: u32,
+    },
+    DebugKeys(Vec<u8>),
     DomainSched(u32),
     SetDomainSched {
         domid: u32,

@@ -281,6 +281,7 @@ fn init_dom0(xs: &Xs) -> Result<(), xenstore::Error> {
     xs.write("/vm/00000000-0000-0000-0000-000000000000/name", "Domain-0")?;
     xs.write("/tool/xenstored/domid", "0")?;
     xs.write("/tool/xenconsoled/domid", "0")?;
+    xs.write("/local/pool/0/name", "Pool-0")?;
     Ok(())
 }
 
@@ -441,6 +442,18 @@ fn handle(sim: &Sim, req: Request) -> Result<String, String> {
             ok(())
         }
         Request::Cpupools => ok(w.host.cpupools()),
+        Request::FreeCpus => ok(w.host.pools.free()),
+        Request::CpupoolCreate(sched) => ok(w.host.pools.create(&sched)?),
+        Request::CpupoolDestroy(poolid) => ok(w.host.cpupool_destroy(poolid)?),
+        Request::CpupoolAddCpu { poolid, cpu } => ok(w.host.pools.add_cpu(poolid, cpu)?),
+        Request::CpupoolRemoveCpu { poolid, cpu } => ok(w.host.cpupool_remove_cpu(poolid, cpu)?),
+        Request::CpupoolMoveDomain { poolid, domid } => {
+            ok(w.host.cpupool_move_domain(poolid, domid)?)
+        }
+        Request::DebugKeys(keys) => {
+            w.host.debug_keys(&keys);
+            ok(())
+        }
         Request::DomainSched(domid) => ok(w.host.get(domid).map_err(host_err)?.sched),
         Request::SetDomainSched { domid, params } => {
             w.host.get_mut(domid).map_err(host_err)?.sched = params;

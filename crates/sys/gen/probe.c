@@ -19,6 +19,7 @@
 #include <xen/hvm/save.h>
 #include <xen/hvm/hvm_info_table.h>
 #include <xen/arch-x86/hvm/start_info.h>
+#include <xen/xsm/flask_op.h>
 /* E820_RAM and struct e820entry, cut from tools/include/xenctrl.h by
  * layouts.sh (xenctrl.h itself needs generated headers). */
 #include "e820.h"
@@ -115,6 +116,28 @@ int main(void) {
     C(XENMEM_get_sharing_shared_pages);
     C(XEN_SYSCTL_cpupool_op);
     C(XEN_SYSCTL_CPUPOOL_OP_FREEINFO);
+    C(XEN_SYSCTL_CPUPOOL_OP_CREATE);
+    C(XEN_SYSCTL_CPUPOOL_OP_DESTROY);
+    C(XEN_SYSCTL_CPUPOOL_OP_ADDCPU);
+    C(XEN_SYSCTL_CPUPOOL_OP_RMCPU);
+    C(XEN_SYSCTL_CPUPOOL_OP_MOVEDOMAIN);
+    C(XEN_SYSCTL_CPUPOOL_PAR_ANY);
+    C(XEN_SYSCTL_debug_keys);
+    C(__HYPERVISOR_xsm_op);
+    C(XEN_FLASK_INTERFACE_VERSION);
+    C(FLASK_LOAD);
+    C(FLASK_GETENFORCE);
+    C(FLASK_SETENFORCE);
+    S(struct xen_flask_op);
+    O(struct xen_flask_op, cmd);
+    O(struct xen_flask_op, interface_version);
+    O(struct xen_flask_op, u);
+    O(struct xen_flask_load, buffer);
+    O(struct xen_flask_load, size);
+    O(struct xen_flask_setenforce, enforcing);
+    S(struct xen_sysctl_debug_keys);
+    O(struct xen_sysctl_debug_keys, keys);
+    O(struct xen_sysctl_debug_keys, nr_keys);
     C(XEN_SCHEDULER_CREDIT);
     C(XEN_SCHEDULER_CREDIT2);
     C(XEN_SCHEDULER_ARINC653);

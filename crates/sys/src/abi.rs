@@ -58,6 +58,25 @@ pub const SYSCTL_SCHED_ID: u32 = 4;
 pub const SYSCTL_GETDOMAININFOLIST: u32 = 6;
 pub const SYSCTL_CPUPOOL_OP: u32 = 18;
 pub const SYSCTL_CPUPOOL_OP_FREEINFO: u32 = 7;
+pub const SYSCTL_CPUPOOL_OP_CREATE: u32 = 1;
+pub const SYSCTL_CPUPOOL_OP_DESTROY: u32 = 2;
+pub const SYSCTL_CPUPOOL_OP_ADDCPU: u32 = 4;
+pub const SYSCTL_CPUPOOL_OP_RMCPU: u32 = 5;
+pub const SYSCTL_CPUPOOL_OP_MOVEDOMAIN: u32 = 6;
+/// "Any pool id": cpupool create lets Xen choose.
+pub const SYSCTL_CPUPOOL_PAR_ANY: u32 = 0xffff_ffff;
+pub const SYSCTL_DEBUG_KEYS: u32 = 7;
+
+// FLASK, the XSM module behind `xl getenforce/setenforce/loadpolicy`.
+pub const HYPERVISOR_XSM_OP: u64 = 27;
+pub const FLASK_INTERFACE_VERSION: u32 = 1;
+pub const FLASK_LOAD: u32 = 1;
+pub const FLASK_GETENFORCE: u32 = 2;
+pub const FLASK_SETENFORCE: u32 = 3;
+/// `struct xen_flask_op`: cmd, interface_version, then the union `u`
+/// (its largest member sets the size; only load and setenforce are used).
+pub const FLASK_OP_SIZE: usize = 40;
+pub const FLASK_OP_UNION: usize = 8;
 
 // domctl commands (domctl.h).
 pub const DOMCTL_DESTROYDOMAIN: u32 = 2;
@@ -188,6 +207,16 @@ pub struct CpupoolOp {
     /// cpumap.bitmap: guest handle to the bitmap bytes.
     pub cpumap_bitmap: u64,
     pub cpumap_nr_bits: u32,
+    pub _pad: u32,
+}
+
+/// `struct xen_sysctl_debug_keys`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DebugKeys {
+    /// Guest handle to the key characters.
+    pub keys: u64,
+    pub nr_keys: u32,
     pub _pad: u32,
 }
 
@@ -475,6 +504,7 @@ pod_fields!(CpupoolOp {
     cpumap_bitmap,
     cpumap_nr_bits
 });
+pod_fields!(DebugKeys { keys, nr_keys });
 pod_fields!(HvmParam {
     domid,
     index,

@@ -129,6 +129,7 @@ fn domctl_what(cmd: u32) -> &'static str {
 fn sysctl_what(cmd: u32) -> &'static str {
     match cmd {
         SYSCTL_READCONSOLE => "sysctl readconsole",
+        SYSCTL_DEBUG_KEYS => "sysctl debug_keys",
         SYSCTL_PHYSINFO => "sysctl physinfo",
         SYSCTL_SCHED_ID => "sysctl sched_id",
         SYSCTL_GETDOMAININFOLIST => "sysctl getdomaininfolist",
@@ -518,6 +519,144 @@ impl Xen {
         }?;
         Ok(map)
     }
+
+    /// One cpupool operation that takes no bitmap (create, destroy,
+    /// addcpu, rmcpu, movedomain); returns the pool id Xen reports.
+    fn cpupool_op(&self, op: u32, poolid: u32, field: CpupoolField) -> Result<u32, SysError> {
+        let mut p = CpupoolOp {
+            op,
+            cpupool_id: poolid,
+            ..Default::default()
+        };
+        match field {
+            CpupoolField::None => {}
+            CpupoolField::Sched(id) => p.sched_id = id,
+            CpupoolField::Cpu(cpu) => p.cpu = cpu,
+            CpupoolField::Domain(dom) => p.domid = u32::from(dom),
+        }
+        let s = Sysctl::new(SYSCTL_CPUPOOL_OP, self.iv.sysctl, &p);
+        // SAFETY: these operations leave the cpumap handle unused (only
+        // info and freeinfo write a bitmap); it is null here.
+        let r: CpupoolOp = unsafe { self.sysctl(s) }?.payload();
+        Ok(r.cpupool_id)
+    }
+
+    /// XEN_SYSCTL_CPUPOOL_OP_CREATE with scheduler `sched_id`; `poolid`
+    /// None lets Xen choose. Returns the new pool's id.
+    pub fn cpupool_create(&self, poolid: Option<u32>, sched_id: u32) -> Result<u32, SysError> {
+        let id = poolid.unwrap_or(SYSCTL_CPUPOOL_PAR_ANY);
+        self.cpupool_op(SYSCTL_CPUPOOL_OP_CREATE, id, CpupoolField::Sched(sched_id))
+    }
+
+    /// XEN_SYSCTL_CPUPOOL_OP_DESTROY of an empty pool without CPUs.
+    pub fn cpupool_destroy(&self, poolid: u32) -> Result<(), SysError> {
+        self.cpupool_op(SYSCTL_CPUPOOL_OP_DESTROY, poolid, CpupoolField::None)
+            .map(drop)
+    }
+
+    /// XEN_SYSCTL_CPUPOOL_OP_ADDCPU: a free CPU joins `poolid`.
+    pub fn cpupool_add_cpu(&self, poolid: u32, cpu: u32) -> Result<(), SysError> {
+        self.cpupool_op(SYSCTL_CPUPOOL_OP_ADDCPU, poolid, CpupoolField::Cpu(cpu))
+            .map(drop)
+    }
+
+    /// XEN_SYSCTL_CPUPOOL_OP_RMCPU: a CPU of `poolid` becomes free.
+    pub fn cpupool_remove_cpu(&self, poolid: u32, cpu: u32) -> Result<(), SysError> {
+        self.cpupool_op(SYSCTL_CPUPOOL_OP_RMCPU, poolid, CpupoolField::Cpu(cpu))
+            .map(drop)
+    }
+
+    /// XEN_SYSCTL_CPUPOOL_OP_MOVEDOMAIN: `dom` runs in `poolid` from now.
+    pub fn cpupool_move_domain(&self, poolid: u32, dom: DomId) -> Result<(), SysError> {
+        self.cpupool_op(
+            SYSCTL_CPUPOOL_OP_MOVEDOMAIN,
+            poolid,
+            CpupoolField::Domain(dom),
+        )
+        .map(drop)
+    }
+
+    /// XEN_SYSCTL_debug_keys: the hypervisor acts on each key as if it
+    /// had been typed on its console.
+    pub fn debug_keys(&self, keys: &[u8]) -> Result<(), SysError> {
+        let nr_keys = u32::try_from(keys.len()).map_err(|_| SysError::Invalid("too many keys"))?;
+        // SAFETY: Xen reads `nr_keys` bytes at the keys handle: the data
+        // area, which holds exactly those bytes.
+        unsafe {
+            self.sysctl_with(SYSCTL_DEBUG_KEYS, keys, |b| DebugKeys {
+                keys: b,
+                nr_keys,
+                ..Default::default()
+            })
+        }
+        .map(drop)
+    }
+}
+
+impl Xen {
+    /// A FLASK operation (__HYPERVISOR_xsm_op): `union` fills the op's
+    /// union given the address `data` is copied to. Returns Xen's answer;
+    /// ENOSYS means the hypervisor runs without FLASK.
+    fn flask_op(
+        &self,
+        cmd: u32,
+        data: &[u8],
+        union: impl FnOnce(u64) -> Vec<u8>,
+    ) -> Result<i64, SysError> {
+        let room = FLASK_OP_SIZE.div_ceil(64) * 64;
+        let mut buf = self.pc.buffer(sum(room, data.len().max(1))?)?;
+        let base = buf.addr() + room as u64;
+        buf.write(room, data);
+        let mut op = vec![0u8; FLASK_OP_SIZE];
+        op[..4].copy_from_slice(&cmd.to_le_bytes());
+        op[4..8].copy_from_slice(&FLASK_INTERFACE_VERSION.to_le_bytes());
+        let u = union(base);
+        let end = FLASK_OP_UNION + u.len();
+        if end > FLASK_OP_SIZE {
+            return Err(SysError::Invalid("flask op payload"));
+        }
+        op[FLASK_OP_UNION..end].copy_from_slice(&u);
+        buf.write(0, &op);
+        // SAFETY: Xen reads the whole op at the start of `buf`; the only
+        // handle used here (load's buffer) points at `data` after it, for
+        // exactly its length.
+        unsafe {
+            self.pc
+                .hypercall("xsm_op flask", HYPERVISOR_XSM_OP, [buf.addr(), 0, 0, 0, 0])
+        }
+    }
+
+    /// FLASK_GETENFORCE: 1 enforcing, 0 permissive.
+    pub fn flask_getenforce(&self) -> Result<i64, SysError> {
+        self.flask_op(FLASK_GETENFORCE, &[], |_| Vec::new())
+    }
+
+    /// FLASK_SETENFORCE.
+    pub fn flask_setenforce(&self, enforcing: bool) -> Result<(), SysError> {
+        let mode = u32::from(enforcing);
+        self.flask_op(FLASK_SETENFORCE, &[], |_| mode.to_le_bytes().to_vec())
+            .map(drop)
+    }
+
+    /// FLASK_LOAD of a binary policy.
+    pub fn flask_load(&self, policy: &[u8]) -> Result<(), SysError> {
+        let size =
+            u32::try_from(policy.len()).map_err(|_| SysError::Invalid("policy too large"))?;
+        self.flask_op(FLASK_LOAD, policy, |addr| {
+            let mut u = addr.to_le_bytes().to_vec();
+            u.extend_from_slice(&size.to_le_bytes());
+            u
+        })
+        .map(drop)
+    }
+}
+
+/// The one input field a bitmap-less cpupool operation sets.
+enum CpupoolField {
+    None,
+    Sched(u32),
+    Cpu(u32),
+    Domain(DomId),
 }
 
 /// How many bytes each xen_version sub-operation that fills a buffer
@@ -1666,6 +1805,7 @@ mod tests {
                 (HYPERVISOR_HVM_OP, "__HYPERVISOR_hvm_op"),
                 (HVMOP_GET_PARAM, "HVMOP_get_param"),
                 (HYPERVISOR_MEMORY_OP, "__HYPERVISOR_memory_op"),
+                (HYPERVISOR_XSM_OP, "__HYPERVISOR_xsm_op"),
                 (
                     XENMEM_GET_SHARING_FREED_PAGES,
                     "XENMEM_get_sharing_freed_pages",
@@ -1688,6 +1828,16 @@ mod tests {
                 (SYSCTL_READCONSOLE, "XEN_SYSCTL_readconsole"),
                 (SYSCTL_CPUPOOL_OP, "XEN_SYSCTL_cpupool_op"),
                 (SYSCTL_CPUPOOL_OP_FREEINFO, "XEN_SYSCTL_CPUPOOL_OP_FREEINFO"),
+                (SYSCTL_CPUPOOL_OP_CREATE, "XEN_SYSCTL_CPUPOOL_OP_CREATE"),
+                (SYSCTL_CPUPOOL_OP_DESTROY, "XEN_SYSCTL_CPUPOOL_OP_DESTROY"),
+                (SYSCTL_CPUPOOL_OP_ADDCPU, "XEN_SYSCTL_CPUPOOL_OP_ADDCPU"),
+                (SYSCTL_CPUPOOL_OP_RMCPU, "XEN_SYSCTL_CPUPOOL_OP_RMCPU"),
+                (
+                    SYSCTL_CPUPOOL_OP_MOVEDOMAIN,
+                    "XEN_SYSCTL_CPUPOOL_OP_MOVEDOMAIN",
+                ),
+                (SYSCTL_CPUPOOL_PAR_ANY, "XEN_SYSCTL_CPUPOOL_PAR_ANY"),
+                (SYSCTL_DEBUG_KEYS, "XEN_SYSCTL_debug_keys"),
                 (DOMCTL_PAUSEDOMAIN, "XEN_DOMCTL_pausedomain"),
                 (DOMCTL_UNPAUSEDOMAIN, "XEN_DOMCTL_unpausedomain"),
                 (DOMCTL_DESTROYDOMAIN, "XEN_DOMCTL_destroydomain"),
@@ -1746,6 +1896,53 @@ mod tests {
             assert_eq!(
                 offset_of!(CpupoolOp, n_dom),
                 f("offset struct xen_sysctl_cpupool_op.n_dom")
+            );
+            for (ours, name) in [
+                (offset_of!(CpupoolOp, op), "op"),
+                (offset_of!(CpupoolOp, cpupool_id), "cpupool_id"),
+                (offset_of!(CpupoolOp, sched_id), "sched_id"),
+                (offset_of!(CpupoolOp, domid), "domid"),
+                (offset_of!(CpupoolOp, cpu), "cpu"),
+            ] {
+                assert_eq!(
+                    ours,
+                    f(&format!("offset struct xen_sysctl_cpupool_op.{name}")),
+                    "{version} {name}"
+                );
+            }
+            for (ours, name) in [
+                (FLASK_INTERFACE_VERSION, "XEN_FLASK_INTERFACE_VERSION"),
+                (FLASK_LOAD, "FLASK_LOAD"),
+                (FLASK_GETENFORCE, "FLASK_GETENFORCE"),
+                (FLASK_SETENFORCE, "FLASK_SETENFORCE"),
+            ] {
+                assert_eq!(
+                    ours as usize,
+                    f(&format!("const {name}")),
+                    "{version} {name}"
+                );
+            }
+            assert_eq!(FLASK_OP_SIZE, f("size struct xen_flask_op"), "{version}");
+            assert_eq!(
+                FLASK_OP_UNION,
+                f("offset struct xen_flask_op.u"),
+                "{version}"
+            );
+            assert_eq!(f("offset struct xen_flask_op.interface_version"), 4);
+            assert_eq!(f("offset struct xen_flask_load.buffer"), 0);
+            assert_eq!(f("offset struct xen_flask_load.size"), 8);
+            assert_eq!(f("offset struct xen_flask_setenforce.enforcing"), 0);
+            assert_eq!(
+                size_of::<DebugKeys>(),
+                f("size struct xen_sysctl_debug_keys")
+            );
+            assert_eq!(
+                offset_of!(DebugKeys, nr_keys),
+                f("offset struct xen_sysctl_debug_keys.nr_keys")
+            );
+            assert_eq!(
+                offset_of!(DebugKeys, keys),
+                f("offset struct xen_sysctl_debug_keys.keys")
             );
             assert_eq!(size_of::<PrivcmdHypercall>(), f("size privcmd_hypercall_t"));
             assert_eq!(size_of::<Domctl>(), f("size struct xen_domctl"));

@@ -35,6 +35,9 @@ pub enum CreateError {
     NameExists(String),
     #[error("cannot make domain: {0}")]
     Make(#[source] Error),
+    /// `pool=` names no cpupool the toolstack knows.
+    #[error("Illegal pool specified: {}", .0.as_deref().unwrap_or("(null)"))]
+    IllegalPool(Option<String>),
     /// Refused before anything was made: the host or the device model
     /// cannot run this guest.
     #[error("cannot create domain \"{name}\"")]
@@ -70,7 +73,11 @@ fn rollback_note(problems: &[String]) -> String {
 impl CreateError {
     /// The libxl rc xl turns into its exit status (ERROR_FAIL).
     pub fn rc(&self) -> i32 {
-        -3
+        match self {
+            // ERROR_INVAL
+            CreateError::IllegalPool(_) => -6,
+            _ => -3,
+        }
     }
 }
 
@@ -176,6 +183,8 @@ pub struct CreatePlan {
     /// What libxl would refuse in the config, found while planning: the
     /// create fails with it before anything is made.
     pub problems: Vec<String>,
+    /// The cpupool asked for (`pool=`), a name or an id.
+    pub pool: Option<String>,
 }
 
 impl CreatePlan {
@@ -191,6 +200,7 @@ impl CreatePlan {
             vcpus,
             memory,
             domain: create_spec(cfg, kind, vcpus),
+            pool: cfg.c_info.pool_name.clone(),
             build: build_spec(cfg, paths, kind, vcpus, memory),
             dom_nodes: dom_nodes(cfg, kind, vcpus, memory),
             vm_nodes: vm_nodes(cfg, kind),
@@ -263,6 +273,7 @@ fn create_spec(cfg: &DomainConfig, kind: GuestKind, vcpus: VcpuPlan) -> CreateSp
         max_grant_frames: b.max_grant_frames.unwrap_or(DEFAULT_GRANT_FRAMES),
         max_maptrack_frames: b.max_maptrack_frames.unwrap_or(DEFAULT_MAPTRACK_FRAMES),
         ssidref: 0,
+        cpupool: 0,
     }
 }
 
@@ -547,8 +558,10 @@ pub fn apply_from(
         name: plan.name.clone(),
         source,
     })?;
+    let mut spec = plan.domain.clone();
+    spec.cpupool = plan_pool(host, xs, plan.pool.as_deref())?;
     pause_point("make the domain");
-    let domid = make_domain(host, &plan.domain).map_err(CreateError::Make)?;
+    let domid = make_domain(host, &spec).map_err(CreateError::Make)?;
     match populate(host, xs, plan, domid, image) {
         Ok(()) => Ok(domid),
         Err((what, source)) => {
@@ -567,6 +580,20 @@ pub fn apply_from(
             })
         }
     }
+}
+
+/// The cpupool a new domain starts in: `pool=` as a name or an id, else
+/// Pool-0; libxl takes only a pool with a name in xenstore.
+fn plan_pool(host: &Host, xs: &Xs, pool: Option<&str>) -> Result<u32, CreateError> {
+    let illegal = || CreateError::IllegalPool(pool.map(str::to_string));
+    let id = match pool {
+        None => names::cpupool_name(xs, 0)
+            .map_err(CreateError::Make)?
+            .map(|_| 0),
+        Some(q) => crate::cpupool::qualifier_to_poolid(host.hv.as_ref(), xs, q)
+            .map_err(CreateError::Make)?,
+    };
+    id.ok_or_else(illegal)
 }
 
 /// What can be known to fail before the domain is made, refused while
@@ -1505,6 +1532,8 @@ mod preflight_tests {
         std::fs::set_permissions(&qemu, std::fs::Permissions::from_mode(0o755)).unwrap();
         let daemon = Daemon::new();
         let xs = Xs::new(daemon.connect_as(0).unwrap()).unwrap();
+        // As xen-init-dom0 leaves it: libxl only creates in named pools.
+        xs.write("/local/pool/0/name", "Pool-0").unwrap();
         Case {
             paths: HostPaths::under(&dir),
             _dir: Scratch(dir),
@@ -1602,6 +1631,28 @@ mod preflight_tests {
                  qemu-xen"
             ))
         );
+    }
+
+    #[test]
+    fn a_pool_without_a_name_is_refused_before_the_domain_is_made() {
+        let c = case("pool");
+        let pv = "type=\"pv\"\nname=\"t\"\nkernel=\"/k\"\n";
+        let with_pool = format!("{pv}pool=\"0\"\n");
+        assert!(reached_make_domain(&apply_with(&c, None, &with_pool)));
+        for (text, named) in [(with_pool.as_str(), Some("0")), (pv, None)] {
+            c.xs.rm("/local/pool/0/name").unwrap();
+            match apply_with(&c, None, text) {
+                Err(e @ CreateError::IllegalPool(_)) => {
+                    assert_eq!(e.rc(), -6);
+                    assert_eq!(
+                        e.to_string(),
+                        format!("Illegal pool specified: {}", named.unwrap_or("(null)"))
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+            c.xs.write("/local/pool/0/name", "Pool-0").unwrap();
+        }
     }
 
     #[test]

@@ -131,6 +131,49 @@ pub trait Hypervisor {
     fn cpupools(&self) -> Result<Vec<CpupoolInfo>, Error> {
         Err(Error::Unsupported("listing cpupools"))
     }
+    /// CPUs in no cpupool, one bit per CPU, whole bytes covering
+    /// max_cpu_id + 1 CPUs.
+    fn free_cpu_map(&self) -> Result<Vec<u8>, Error> {
+        Err(Error::Unsupported("reading free CPUs"))
+    }
+    /// Make an empty cpupool running scheduler `sched`; returns its id
+    /// (the hypervisor picks it).
+    fn cpupool_create(&self, _sched: &str) -> Result<u32, Error> {
+        Err(Error::Unsupported("creating cpupools"))
+    }
+    /// Remove a cpupool that has neither CPUs nor domains.
+    fn cpupool_destroy(&self, _poolid: u32) -> Result<(), Error> {
+        Err(Error::Unsupported("destroying cpupools"))
+    }
+    /// Give a free CPU to a cpupool.
+    fn cpupool_add_cpu(&self, _poolid: u32, _cpu: u32) -> Result<(), Error> {
+        Err(Error::Unsupported("adding CPUs to cpupools"))
+    }
+    /// Take a CPU out of a cpupool: it becomes free.
+    fn cpupool_remove_cpu(&self, _poolid: u32, _cpu: u32) -> Result<(), Error> {
+        Err(Error::Unsupported("removing CPUs from cpupools"))
+    }
+    /// Move a domain into another cpupool.
+    fn cpupool_move_domain(&self, _poolid: u32, _domid: u32) -> Result<(), Error> {
+        Err(Error::Unsupported("moving domains between cpupools"))
+    }
+    /// Act on keys as if typed on the hypervisor's console (`xl debug-keys`).
+    fn send_debug_keys(&self, _keys: &[u8]) -> Result<(), Error> {
+        Err(Error::Unsupported("sending debug keys"))
+    }
+    /// FLASK's mode: Some(true) enforcing, Some(false) permissive; None
+    /// when the hypervisor runs without FLASK.
+    fn flask_getenforce(&self) -> Result<Option<bool>, Error> {
+        Err(Error::Unsupported("reading FLASK's mode"))
+    }
+    /// Set FLASK's mode; None when the hypervisor runs without FLASK.
+    fn flask_setenforce(&self, _enforcing: bool) -> Result<Option<()>, Error> {
+        Err(Error::Unsupported("setting FLASK's mode"))
+    }
+    /// Load a FLASK policy; None when the hypervisor runs without FLASK.
+    fn flask_load_policy(&self, _policy: &[u8]) -> Result<Option<()>, Error> {
+        Err(Error::Unsupported("loading FLASK policies"))
+    }
     /// Weight and cap of a domain under `sched` ("credit" or "credit2");
     /// fails when the domain runs under another scheduler.
     fn domain_sched(&self, _domid: u32, _sched: &str) -> Result<SchedParams, Error> {

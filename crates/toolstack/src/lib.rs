@@ -9,6 +9,7 @@
 //! are driven through the same xenstore client.
 
 pub mod bootloader;
+pub mod cpupool;
 pub mod create;
 pub mod destroy;
 pub mod devices;
@@ -229,6 +230,9 @@ pub struct CreateSpec {
     pub max_grant_frames: u32,
     pub max_maptrack_frames: u32,
     pub ssidref: u32,
+    /// The cpupool the domain starts in (0: Pool-0).
+    #[serde(default)]
+    pub cpupool: u32,
 }
 
 /// What the domain builder loads into a new domain.

@@ -2,16 +2,21 @@
 //! says plainly that this build has no backend for it yet.
 
 mod console;
+mod cpupool;
 pub mod create;
 mod devices;
 mod domains;
+mod flask;
 mod host;
+mod hostops;
 mod lifecycle;
+mod pci;
 mod saverestore;
 mod sched;
 pub mod top;
 mod vcpu;
 mod vdevlist;
+mod vnc;
 
 use std::io::Write;
 
@@ -113,6 +118,29 @@ pub fn dispatch(
         "restore" => saverestore::restore(cmd, args, xlconf),
         "migrate" => saverestore::migrate(cmd, args, g, xlconf),
         "migrate-receive" => saverestore::migrate_receive(cmd, args, xlconf),
+        "vm-list" => hostops::vm_list(cmd, args),
+        "claims" => hostops::claims(cmd, args, xlconf),
+        "sharing" => hostops::sharing(cmd, args),
+        "debug-keys" => hostops::debug_keys(cmd, args),
+        "sched-rtds" => hostops::sched_rtds(cmd, args),
+        "button-press" => {
+            err("WARNING: \"button-press\" is deprecated. Please use \"trigger\"\n");
+            hostops::button_press(cmd, args)
+        }
+        "pci-list" => pci::pci_list(cmd, args),
+        "vncviewer" => vnc::vncviewer(cmd, args),
+        "pci-assignable-list" => pci::assignable_list(cmd, args),
+        "getenforce" => flask::getenforce(cmd),
+        "setenforce" => flask::setenforce(cmd, args),
+        "loadpolicy" => flask::loadpolicy(cmd, args),
+        "cpupool-list" => cpupool::list(cmd, args),
+        "cpupool-create" => cpupool::create(cmd, args, g),
+        "cpupool-destroy" => cpupool::destroy(cmd, args),
+        "cpupool-rename" => cpupool::rename(cmd, args),
+        "cpupool-cpu-add" => cpupool::cpu_add_remove(cmd, args, true),
+        "cpupool-cpu-remove" => cpupool::cpu_add_remove(cmd, args, false),
+        "cpupool-migrate" => cpupool::migrate(cmd, args),
+        "cpupool-numa-split" => cpupool::numa_split(cmd, args),
         "config-update" => {
             // xl checks for a domain and warns before looking at options.
             if args.is_empty() {
@@ -127,9 +155,6 @@ pub fn dispatch(
             no_backend(cmd.name)
         }
         _ => {
-            if cmd.name == "button-press" {
-                err("WARNING: \"button-press\" is deprecated. Please use \"trigger\"\n");
-            }
             // Options and operand counts are still checked first, as xl does.
             if let Err(code) = options(cmd, args) {
                 return code;

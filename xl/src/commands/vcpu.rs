@@ -9,7 +9,7 @@ use crate::{Globals, Status, backend};
 
 /// What xl's cpu-range parser needs to know of the host: its CPU count and
 /// which CPUs each NUMA node has.
-fn host_of(hv: &dyn Hypervisor) -> Result<xl_config::Host, xl_toolstack::Error> {
+pub(super) fn host_of(hv: &dyn Hypervisor) -> Result<xl_config::Host, xl_toolstack::Error> {
     let p = hv.physinfo()?;
     let mut node_cpus: Vec<Vec<u32>> = vec![Vec::new(); p.max_node_id as usize + 1];
     for (cpu, t) in hv.cpu_topology()?.iter().enumerate() {

@@ -122,6 +122,7 @@ impl XenHypervisor {
             max_maptrack_frames: i32::try_from(spec.max_maptrack_frames).unwrap_or(-1),
             grant_opts: grant_version,
             emulation_flags,
+            cpupool_id: spec.cpupool,
             ..Default::default()
         })
     }
@@ -483,6 +484,48 @@ impl Hypervisor for XenHypervisor {
         Ok(out)
     }
 
+    fn free_cpu_map(&self) -> Result<Vec<u8>, Error> {
+        let p = self.xen.physinfo()?;
+        let bits = (p.max_cpu_id + 1).div_ceil(8) * 8;
+        Ok(self.xen.cpupool_freeinfo(bits)?)
+    }
+
+    fn cpupool_create(&self, sched: &str) -> Result<u32, Error> {
+        Ok(self.xen.cpupool_create(None, sched_id(sched)?)?)
+    }
+
+    fn cpupool_destroy(&self, poolid: u32) -> Result<(), Error> {
+        Ok(self.xen.cpupool_destroy(poolid)?)
+    }
+
+    fn cpupool_add_cpu(&self, poolid: u32, cpu: u32) -> Result<(), Error> {
+        Ok(self.xen.cpupool_add_cpu(poolid, cpu)?)
+    }
+
+    fn cpupool_remove_cpu(&self, poolid: u32, cpu: u32) -> Result<(), Error> {
+        Ok(self.xen.cpupool_remove_cpu(poolid, cpu)?)
+    }
+
+    fn cpupool_move_domain(&self, poolid: u32, domid: u32) -> Result<(), Error> {
+        Ok(self.xen.cpupool_move_domain(poolid, dom(domid)?)?)
+    }
+
+    fn send_debug_keys(&self, keys: &[u8]) -> Result<(), Error> {
+        Ok(self.xen.debug_keys(keys)?)
+    }
+
+    fn flask_getenforce(&self) -> Result<Option<bool>, Error> {
+        without_flask(self.xen.flask_getenforce().map(|v| v == 1))
+    }
+
+    fn flask_setenforce(&self, enforcing: bool) -> Result<Option<()>, Error> {
+        without_flask(self.xen.flask_setenforce(enforcing))
+    }
+
+    fn flask_load_policy(&self, policy: &[u8]) -> Result<Option<()>, Error> {
+        without_flask(self.xen.flask_load(policy))
+    }
+
     fn domain_sched(&self, domid: u32, sched: &str) -> Result<SchedParams, Error> {
         let (_, weight, cap) = self.xen.domain_sched(dom(domid)?, sched_id(sched)?, None)?;
         Ok(SchedParams { weight, cap })
@@ -505,6 +548,22 @@ impl Hypervisor for XenHypervisor {
         Ok(())
     }
 }
+
+/// A FLASK answer; ENOSYS (Xen without FLASK) as None.
+fn without_flask<T>(r: Result<T, xen_sys::SysError>) -> Result<Option<T>, Error> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(xen_sys::SysError::Hypercall { source, .. })
+            if source.raw_os_error() == Some(ENOSYS) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Linux's ENOSYS.
+const ENOSYS: i32 = 38;
 
 /// A scheduler's name from its XEN_SCHEDULER_* id.
 fn sched_name(id: u32) -> String {

@@ -1,0 +1,223 @@
+#!/usr/bin/bash
+# Host-wide commands and cpupools, ours beside the real xl: listings (vm-list, claims,
+# sharing, cpupool-list, sched-rtds), messages and exit codes of refusals, and state
+# changes each tool makes that the other sees (a cpupool made, given a CPU and a paused
+# guest, destroyed; create with pool=; rename; numa-split). dom0 has 2 CPUs: CPU 1 leaves
+# Pool-0 for the pools made here and goes back at the end.
+set -uo pipefail
+# shellcheck source=lib.sh
+. /lab/suites/lib.sh
+
+if ! command -v "$XL_OURS" >/dev/null 2>&1; then
+  check xl-ours-shipped false
+  lab_summary
+  exit 0
+fi
+R="$XL"
+O="$XL_OURS"
+D=$(mktemp -d)
+
+# Both tools, same stdout bytes and exit code.
+same() {  # same NAME ARGS...: "xl ARGS" for both
+  local name="$1"
+  shift
+  check "$name" same_bytes "$R $*" "$O $*"
+}
+
+# Also stderr, once libxl's source locations (file:line:function) are dropped.
+same_msg_bytes() {
+  local d rc=0 w
+  d=$(mktemp -d)
+  bash -c "$1" >"$d/a.out" 2>"$d/a.err" </dev/null; echo $? >"$d/a.rc"
+  bash -c "$2" >"$d/b.out" 2>"$d/b.err" </dev/null; echo $? >"$d/b.rc"
+  for w in a b; do
+    sed -E 's/^libxl: error: [a-z_]+\.c:[0-9]+:[a-z_0-9]+: /libxl: error: /' "$d/$w.err" >"$d/$w.errn"
+  done
+  cmp -s "$d/a.rc" "$d/b.rc" || { echo "exit codes differ: $(cat "$d/a.rc") $(cat "$d/b.rc")"; rc=1; }
+  cmp -s "$d/a.out" "$d/b.out" || { echo "stdout differs:"; diff -u "$d/a.out" "$d/b.out" | head -n 40; rc=1; }
+  cmp -s "$d/a.errn" "$d/b.errn" || { echo "stderr differs:"; diff -u "$d/a.errn" "$d/b.errn" | head -n 40; rc=1; }
+  rm -rf "$d"
+  return "$rc"
+}
+msg() {  # msg NAME ARGS...: as same, stderr too
+  local name="$1"
+  shift
+  check "$name" same_msg_bytes "$R $*" "$O $*"
+}
+
+# The Time(s) column (8 characters after the first 71) moves between two calls: masked.
+NO_TIME="sed -E '2,\$ s/^(.{71}).{8}/\\1TTTTTTTT/'"
+
+pools_real() { "$R" cpupool-list -c; "$R" cpupool-list; }
+pools_ours() { "$O" cpupool-list -c; "$O" cpupool-list; }
+# same_bytes runs its command lines in a new bash.
+export R O
+export -f pools_real pools_ours
+
+# --- read-only listings -------------------------------------------------------------
+msg vm-list vm-list
+check claims same_bytes "set -o pipefail; $R claims | $NO_TIME" "set -o pipefail; $O claims | $NO_TIME"
+msg sharing sharing
+same sharing-dom0 sharing 0
+same sharing-by-name sharing Domain-0
+msg sharing-missing sharing nosuchdomain
+msg sharing-two-args sharing 0 0
+msg cpupool-list cpupool-list
+same cpupool-list-c cpupool-list -c
+same cpupool-list-pool0 cpupool-list Pool-0
+msg cpupool-list-missing cpupool-list nosuchpool
+same cpupool-list-by-id cpupool-list 0
+same sched-rtds sched-rtds
+same sched-rtds-all sched-rtds -v all
+msg sched-rtds-dom0 sched-rtds -d 0
+msg sched-rtds-vcpu sched-rtds -d 0 -v 0
+msg sched-rtds-vcpu-all sched-rtds -d 0 -v all
+msg sched-rtds-set sched-rtds -d 0 -v 0 -p 10000 -b 5000 -e 1
+msg sched-rtds-set-all sched-rtds -d 0 -v all -p 10000 -b 5000 -e 0
+msg sched-rtds-missing sched-rtds -p 100
+msg sched-rtds-no-vcpu sched-rtds -d 0 -p 100 -b 50 -e 1
+msg sched-rtds-bad-extra sched-rtds -d 0 -v 0 -p 100 -b 50 -e 2
+msg sched-rtds-count sched-rtds -d 0 -v 0 -p 100
+msg sched-rtds-ids sched-rtds -d 0 -v 0 -v all
+
+# --- debug keys: both reach the hypervisor (its console says so) -----------------------
+keys_seen() { "$R" dmesg | grep -c "'h' pressed"; }
+debug_keys_effect() {  # debug_keys_effect XL
+  local before after
+  before=$(keys_seen)
+  "$1" debug-keys h || return 1
+  after=$(keys_seen)
+  [ "$after" -gt "$before" ] || { echo "no 'h' pressed line ($before -> $after)"; return 1; }
+}
+same debug-keys debug-keys h
+check debug-keys-real-effect debug_keys_effect "$R"
+check debug-keys-ours-effect debug_keys_effect "$O"
+
+# --- a paused guest -------------------------------------------------------------------
+create_pvh() {  # create_pvh XL [KEY=VALUE...]: lab-pvh, paused (one retry: TCG flakiness)
+  local xl="$1"
+  shift
+  "$xl" create -p /lab/guest/pvh.cfg "$@" && return 0
+  sleep 1
+  "$R" destroy lab-pvh >/dev/null 2>&1
+  "$xl" create -p /lab/guest/pvh.cfg "$@"
+}
+check guest-create create_pvh "$R"
+same vm-list-guest vm-list
+same sharing-guest sharing lab-pvh
+same button-press-power button-press lab-pvh power
+same button-press-sleep button-press lab-pvh sleep
+msg button-press-bad button-press lab-pvh reset
+msg button-press-missing button-press nosuchdomain power
+msg button-press-one-arg button-press lab-pvh
+msg sched-rtds-guest sched-rtds -d lab-pvh
+
+# --- refusals -------------------------------------------------------------------------
+msg destroy-missing cpupool-destroy nosuchpool
+msg destroy-by-bad-id cpupool-destroy 7
+msg rename-missing cpupool-rename nosuchpool x
+msg cpu-add-missing cpupool-cpu-add nosuchpool 1
+msg cpu-add-busy cpupool-cpu-add Pool-0 0
+msg cpu-add-bad-range cpupool-cpu-add Pool-0 x-y
+msg cpu-remove-absent cpupool-cpu-remove Pool-0 5
+msg migrate-missing-domain cpupool-migrate nosuchdomain Pool-0
+msg migrate-missing-pool cpupool-migrate lab-pvh nosuchpool
+msg migrate-dom0 cpupool-migrate 0 Pool-0
+same migrate-same-pool cpupool-migrate lab-pvh Pool-0
+msg create-no-name "cpupool-create -n 'cpus=\"1\"'"
+msg create-exists "cpupool-create -n 'name=\"Pool-0\"'"
+msg create-bad-sched "cpupool-create -n 'name=\"x\"' 'sched=\"nosuch\"'"
+msg create-not-free "cpupool-create -n 'name=\"x\"' 'cpus=[\"0\"]'"
+msg create-missing-file cpupool-create -n /nonexistent.cfg
+msg create-bad-syntax "cpupool-create -n 'name=\"x'"
+msg create-two-files cpupool-create -n a.cfg b.cfg
+
+# --- ours makes a pool, the real xl sees it -------------------------------------------
+check ours-cpu-remove "$O" cpupool-cpu-remove Pool-0 1
+check real-sees-free-cpu same_bytes "$R cpupool-list -c" "echo 'Name               CPU list'; echo 'Pool-0             0'"
+msg create-dryrun-free "cpupool-create -n 'name=\"hop1\"' 'cpus=\"1\"'"
+check ours-create "$O" cpupool-create 'name="hop1"' 'cpus="1"'
+check real-sees-pool same_bytes "pools_real" "pools_ours"
+check ours-migrate "$O" cpupool-migrate lab-pvh hop1
+check real-list-c-pool same_bytes "set -o pipefail; $R list -c lab-pvh | $NO_TIME" \
+  "set -o pipefail; $O list -c lab-pvh | $NO_TIME"
+check real-sees-guest-in-pool bash -c "$R list -c lab-pvh | grep -q ' hop1\$'"
+check real-sees-domain-count same_bytes "$R cpupool-list hop1" "$O cpupool-list hop1"
+msg destroy-busy cpupool-destroy hop1
+msg cpu-remove-last cpupool-cpu-remove hop1 1
+check ours-rename "$O" cpupool-rename hop1 hop1b
+check real-sees-rename bash -c "$R cpupool-list -c | grep -q '^hop1b '"
+check ours-migrate-back "$O" cpupool-migrate lab-pvh Pool-0
+check ours-destroy "$O" cpupool-destroy hop1b
+check real-sees-destroy same_bytes "$R cpupool-list -c" "echo 'Name               CPU list'; echo 'Pool-0             0'"
+check no-pool-node bash -c "! xenstore-ls /local/pool | grep -q hop"
+
+# --- the real xl makes a pool, ours sees it -------------------------------------------
+printf 'name = "hop2"\ncpus = ["1"]\n' >"$D/hop2.cfg"
+msg create-file-dryrun cpupool-create -n "$D/hop2.cfg"
+check real-create "$R" cpupool-create "$D/hop2.cfg"
+check ours-sees-pool same_bytes "pools_real" "pools_ours"
+check real-migrate "$R" cpupool-migrate lab-pvh hop2
+check ours-sees-guest-in-pool bash -c "$O list -c lab-pvh | grep -q ' hop2\$'"
+same cpupool-list-guest cpupool-list
+check ours-migrate-back-2 "$O" cpupool-migrate lab-pvh 0
+check ours-destroy-real-pool "$O" cpupool-destroy hop2
+check real-sees-destroy-2 bash -c "! $R cpupool-list hop2"
+
+# --- create with pool= ----------------------------------------------------------------
+check real-create-hop3 "$R" cpupool-create 'name="hop3"' 'cpus="1"'
+check guest-destroy "$R" destroy lab-pvh
+same create-illegal-pool "create -p /lab/guest/pvh.cfg 'pool=\"nopool\"' >/dev/null 2>&1; echo \$?"
+"$R" destroy lab-pvh >/dev/null 2>&1
+check ours-create-in-pool create_pvh "$O" 'pool="hop3"'
+check real-sees-created-in-pool bash -c "$R list -c lab-pvh | grep -q ' hop3\$'"
+check real-destroys-it "$R" destroy lab-pvh
+check real-destroy-hop3 "$R" cpupool-destroy hop3
+
+# --- numa-split: refused with pools in use, else Pool-0 becomes Pool-node0 -------------
+check real-create-hop4 "$R" cpupool-create 'name="hop4"'
+msg numa-split-refused cpupool-numa-split
+check ours-destroy-hop4 "$O" cpupool-destroy hop4
+check ours-numa-split "$O" cpupool-numa-split
+check real-sees-split same_bytes "$R cpupool-list -c" "echo 'Name               CPU list'; echo 'Pool-node0         0,1'"
+check real-rename-back "$R" cpupool-rename Pool-node0 Pool-0
+check real-cpu-remove-2 "$R" cpupool-cpu-remove Pool-0 1
+check real-numa-split "$R" cpupool-numa-split
+check ours-sees-split same_bytes "pools_real" "pools_ours"
+check ours-rename-back "$O" cpupool-rename Pool-node0 Pool-0
+
+# --- what the lab host lacks: FLASK, PCI passthrough; vncviewer -------------------------
+msg getenforce getenforce
+msg getenforce-h getenforce -h
+msg setenforce setenforce 1
+msg setenforce-permissive setenforce Permissive
+msg setenforce-none setenforce
+msg setenforce-bad setenforce maybe
+msg loadpolicy-none loadpolicy
+msg loadpolicy-missing loadpolicy /nonexistent
+msg loadpolicy-dir loadpolicy /etc
+msg loadpolicy loadpolicy /etc/hostname
+msg pci-list-dom0 pci-list 0
+msg pci-list-missing pci-list nosuchdomain
+msg pci-assignable-list pci-assignable-list
+msg pci-assignable-list-n pci-assignable-list -n
+check guest-for-vnc create_pvh "$R"
+msg vncviewer-no-port vncviewer lab-pvh
+msg vncviewer-missing vncviewer nosuchdomain
+printf '#!/bin/sh\necho "$@"; cat\n' >"$D/viewer"
+chmod +x "$D/viewer"
+xenstore-write /local/domain/0/console/vnc-port 5907 /local/domain/0/console/vnc-pass s3cret
+check vncviewer same_msg_bytes "VNCVIEWER=$D/viewer $R vncviewer 0" "VNCVIEWER=$D/viewer $O vncviewer 0"
+check vncviewer-autopass same_msg_bytes "VNCVIEWER=$D/viewer $R vncviewer -a 0" "VNCVIEWER=$D/viewer $O vncviewer -a 0"
+xenstore-write /local/domain/0/console/vnc-listen 127.0.0.2
+check vncviewer-listen same_msg_bytes "VNCVIEWER=$D/viewer $R vncviewer --autopass 0" "VNCVIEWER=$D/viewer $O vncviewer --autopass 0"
+check vncviewer-no-binary same_msg_bytes "VNCVIEWER=/nonexistent/viewer $R vncviewer 0" \
+  "VNCVIEWER=/nonexistent/viewer $O vncviewer 0"
+xenstore-rm /local/domain/0/console/vnc-port /local/domain/0/console/vnc-pass /local/domain/0/console/vnc-listen
+
+# --- the host as it was ---------------------------------------------------------------
+"$R" destroy lab-pvh >/dev/null 2>&1
+"$R" cpupool-cpu-add Pool-0 1 >/dev/null 2>&1
+check host-restored same_bytes "$R cpupool-list -c" "echo 'Name               CPU list'; echo 'Pool-0             0,1'"
+rm -rf "$D"
+lab_summary
