@@ -18,6 +18,7 @@ mod dom0;
 #[cfg(test)]
 mod fake;
 mod host;
+pub mod hotplug;
 mod hv;
 pub mod inflight;
 pub mod lifecycle;
