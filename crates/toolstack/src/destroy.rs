@@ -360,7 +360,11 @@ fn destroy_devices(
 
 /// libxl__device_destroy: frontend, libxl and backend entries, with
 /// their emptied parents.
-pub(crate) fn device_xenstore_remove(xs: &Xs, domid: u32, d: &Device) -> Result<(), xenstore::Error> {
+pub(crate) fn device_xenstore_remove(
+    xs: &Xs,
+    domid: u32,
+    d: &Device,
+) -> Result<(), xenstore::Error> {
     let libxl_path = format!("/libxl/{domid}/device/{}/{}", d.kind, d.devid);
     xs.transaction(|t| -> Result<(), xenstore::Error> {
         path_cleanup(t, &frontend_path(domid, d))?;

@@ -95,9 +95,7 @@ struct Addition {
 }
 
 fn domain(host: &Host, domid: u32) -> Result<DomInfo, HotplugError> {
-    host.hv
-        .domain(domid)?
-        .ok_or(HotplugError::NoDomain(domid))
+    host.hv.domain(domid)?.ok_or(HotplugError::NoDomain(domid))
 }
 
 /// The domain's type as libxl reads it: the stored one, else the
@@ -152,7 +150,8 @@ fn blkback_suits(kind: GuestKind, disk: &Disk, vdev: &str) -> Result<(), Hotplug
             path,
             source,
         })?;
-        let usable = meta.is_file() || std::os::unix::fs::FileTypeExt::is_block_device(&meta.file_type());
+        let usable =
+            meta.is_file() || std::os::unix::fs::FileTypeExt::is_block_device(&meta.file_type());
         if !usable && disk.backend == Some("phy") {
             return Err(HotplugError::NoBackend(vdev.to_string()));
         }
@@ -200,7 +199,12 @@ pub fn attach_nic(host: &Host, xs: &Xs, domid: u32, nic: &Nic) -> Result<(), Hot
     // settled.
     let mut entry = nic_json(nic);
     if let Json::Obj(fields) = &mut entry {
-        retrieve::set(fields, NIC_ORDER, "devid", Some(Json::Int(i64::from(devid))));
+        retrieve::set(
+            fields,
+            NIC_ORDER,
+            "devid",
+            Some(Json::Int(i64::from(devid))),
+        );
         retrieve::set(fields, NIC_ORDER, "mac", Some(Json::str(mac_string(&mac))));
         retrieve::set(fields, NIC_ORDER, "nictype", Some(Json::str("vif")));
     }
@@ -220,9 +224,9 @@ fn next_devid(xs: &Xs, domid: u32, kind: &str) -> Result<u32, HotplugError> {
         Err(e) if e.is_not_found() => return Ok(0),
         Err(e) => return Err(e.into()),
     };
-    Ok(ids
-        .last()
-        .map_or(0, |l| xl_config::value::strtoul(l.as_bytes(), 10).0 as u32 + 1))
+    Ok(ids.last().map_or(0, |l| {
+        xl_config::value::strtoul(l.as_bytes(), 10).0 as u32 + 1
+    }))
 }
 
 /// A MAC in Xen's OUI from a fresh random uuid, as libxl makes one.

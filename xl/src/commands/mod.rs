@@ -81,6 +81,8 @@ pub fn dispatch(
         "create" => create::main(cmd, args, g, xlconf),
         "block-attach" => devices::block_attach(cmd, args, g),
         "network-attach" => devices::network_attach(cmd, args, g, xlconf),
+        "block-detach" => devices::block_detach(cmd, args),
+        "network-detach" => devices::network_detach(cmd, args),
         "block-list" => devices::block_list(cmd, args),
         "network-list" => devices::network_list(cmd, args),
         "vkb-list" => vdevlist::vkb_list(cmd, args),
