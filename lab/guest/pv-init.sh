@@ -1,6 +1,7 @@
 #!/bin/sh
-# /init of the PV domU initramfs. Prints GUEST-HELLO on hvc0, then idles. Shutdown and
-# reboot requests from the toolstack are seen by the kernel (xenstore control/shutdown),
+# /init of the PV domU initramfs. Prints GUEST-HELLO on hvc0, then idles (printing
+# GUEST-DEVICES again whenever its disks or interfaces change, with lab_frontends).
+# Shutdown and reboot requests from the toolstack are seen by the kernel (xenstore control/shutdown),
 # which runs /sbin/poweroff or /sbin/reboot: those are scripts that print a marker and
 # call busybox with -f.
 mount -t proc proc /proc
@@ -22,14 +23,35 @@ case " $cmdline " in
       sleep 0.5
     done;;
 esac
-echo "GUEST-DEVICES block=$(ls /sys/block | grep -v '^loop\|^ram' | tr '\n' ,) net=$(ls /sys/class/net | tr '\n' ,)"
+devices() { echo "block=$(ls /sys/block | grep -v '^loop\|^ram' | tr '\n' ,) net=$(ls /sys/class/net | tr '\n' ,)"; }
+seen=$(devices)
+echo "GUEST-DEVICES $seen"
 case " $cmdline " in
   *" lab_poweroff "*) echo "GUEST-SELF-POWEROFF"; exec /bin/busybox poweroff -f;;
   *" lab_reboot "*) echo "GUEST-SELF-REBOOT"; exec /bin/busybox reboot -f;;
 esac
+# With frontends, the idle loop looks at the devices every second and prints a new
+# GUEST-DEVICES line when a disk or interface comes or goes (hotplug); GUEST-ALIVE
+# keeps its 10 s beat either way.
+case " $cmdline " in
+  *" lab_frontends "*) step=1;;
+  *) step=10;;
+esac
 n=0
+t=0
 while :; do
-  sleep 10
-  n=$((n + 1))
-  echo "GUEST-ALIVE $n"
+  sleep $step
+  if [ "$step" = 1 ]; then
+    now=$(devices)
+    if [ "$now" != "$seen" ]; then
+      seen=$now
+      echo "GUEST-DEVICES $now"
+    fi
+  fi
+  t=$((t + step))
+  if [ "$t" -ge 10 ]; then
+    t=0
+    n=$((n + 1))
+    echo "GUEST-ALIVE $n"
+  fi
 done
