@@ -438,3 +438,140 @@ fn run_remove_script(host: &Host, xs: &Xs, domid: u32, dev: &Device) -> Option<E
     };
     host.dom0.hotplug(xs, &hp, false).err()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(pairs: &[(&str, Json)]) -> Json {
+        Json::Obj(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
+    fn keys(j: &Json) -> Vec<String> {
+        match j {
+            Json::Obj(f) => f.iter().map(|(k, _)| k.clone()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn stored_devices_join_replace_and_keep_libxls_order() {
+        let same_vdev: fn(&Json, &Json) -> bool = |a, b| a.get("vdev") == b.get("vdev");
+        let disk = |vdev: &str, path: &str| {
+            obj(&[("pdev_path", Json::str(path)), ("vdev", Json::str(vdev))])
+        };
+        let mut config = obj(&[
+            ("c_info", obj(&[])),
+            ("b_info", obj(&[])),
+            ("on_poweroff", Json::str("destroy")),
+        ]);
+        // No list yet: it goes where the IDL puts it, before the actions.
+        with_device(
+            &mut config,
+            "nics",
+            obj(&[("devid", Json::Int(0))]),
+            same_vdev,
+        );
+        with_device(&mut config, "disks", disk("xvda", "/a"), same_vdev);
+        assert_eq!(
+            keys(&config),
+            ["c_info", "b_info", "disks", "nics", "on_poweroff"]
+        );
+        with_device(&mut config, "disks", disk("xvdb", "/b"), same_vdev);
+        // The same vdev again replaces the stored disk in its place.
+        with_device(&mut config, "disks", disk("xvda", "/c"), same_vdev);
+        let Some(Json::Arr(disks)) = config.get("disks") else {
+            panic!("no disks")
+        };
+        assert_eq!(disks, &vec![disk("xvda", "/c"), disk("xvdb", "/b")]);
+    }
+
+    fn store_with(nodes: &[(&str, &str)]) -> (xenstore::Daemon, Xs) {
+        let d = xenstore::Daemon::new();
+        let xs = Xs::new(d.connect_as(0).unwrap()).unwrap();
+        for (p, v) in nodes {
+            xs.write(p, v).unwrap();
+        }
+        (d, xs)
+    }
+
+    #[test]
+    fn next_devid_follows_the_last_listed_device() {
+        let (_d, xs) = store_with(&[]);
+        assert_eq!(next_devid(&xs, 3, "vif").unwrap(), 0);
+        xs.write("/libxl/3/device/vif/0/backend", "x").unwrap();
+        xs.write("/libxl/3/device/vif/4/backend", "x").unwrap();
+        assert_eq!(next_devid(&xs, 3, "vif").unwrap(), 5);
+    }
+
+    #[test]
+    fn nics_are_found_by_devid_or_mac_and_disks_by_vdev_or_number() {
+        let be = "/local/domain/0/backend/vif/3/1";
+        let vbd = "/local/domain/0/backend/vbd/3/51728";
+        let (_d, xs) = store_with(&[
+            ("/libxl/3/device/vif/1/backend", be),
+            ("/libxl/3/device/vif/1/handle", "1"),
+            ("/libxl/3/device/vif/1/mac", "00:16:3e:00:00:07"),
+            ("/libxl/3/device/vbd/51728/backend", vbd),
+        ]);
+        let nic = |w: &str| find_nic(&xs, 3, w).unwrap().map(|d| d.backend_path);
+        assert_eq!(nic("1").as_deref(), Some(be));
+        // C's atoi: digits up to the first other character.
+        assert_eq!(nic("1x").as_deref(), Some(be));
+        assert_eq!(nic("00:16:3e:00:00:07").as_deref(), Some(be));
+        assert_eq!(nic("00:16:3e:00:00:08"), None);
+        assert_eq!(nic("2"), None);
+        let disk = |w: &str| find_disk(&xs, 3, w).unwrap().map(|d| d.backend_path);
+        assert_eq!(disk("xvdb").as_deref(), Some(vbd));
+        assert_eq!(disk("51728").as_deref(), Some(vbd));
+        assert_eq!(disk("xvdc"), None);
+        assert_eq!(disk("nonsense"), None);
+    }
+
+    #[test]
+    fn an_existing_device_is_refused_with_nothing_changed() {
+        let dir = std::env::temp_dir().join(format!("xl-hotplug-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let paths = crate::HostPaths::under(&dir);
+        let uuid = [5u8; 16];
+        let stored = "{\n    \"c_info\": {\n        \"type\": \"pv\"\n    }\n}";
+        userdata::store_config(&paths.lib, 5, &uuid, stored).unwrap();
+        std::fs::write(dir.join("d.img"), b"disk").unwrap();
+        let hv = crate::fake::FakeHv::with(&[(0, 0), (5, 5)]);
+        let host = crate::fake::host(hv, crate::fake::FakeDom0::default(), paths);
+        let (_d, xs) = store_with(&[("/libxl/5/device/vbd/51712/backend", "b")]);
+        let disk = Disk {
+            pdev_path: Some(dir.join("d.img").display().to_string()),
+            vdev: Some("xvda".into()),
+            readwrite: 1,
+            ..Disk::default()
+        };
+        let e = attach_disk(&host, &xs, 5, &disk).unwrap_err();
+        assert!(matches!(e, HotplugError::Exists), "{e}");
+        let missing = Disk {
+            pdev_path: Some(dir.join("none.img").display().to_string()),
+            ..disk.clone()
+        };
+        let e = attach_disk(&host, &xs, 5, &missing).unwrap_err();
+        assert!(
+            crate::error_chain(&e).starts_with("Disk vdev=xvda failed to stat: "),
+            "{}",
+            crate::error_chain(&e)
+        );
+        let e = attach_disk(&host, &xs, 9, &disk).unwrap_err();
+        assert!(matches!(e, HotplugError::NoDomain(9)), "{e}");
+        let text = std::fs::read(userdata::path(&host.paths.lib, 5, &uuid, 'd', "libxl-json"));
+        assert_eq!(text.unwrap(), format!("{stored}\0").into_bytes());
+        assert!(
+            xs.try_read("/local/domain/0/backend/vbd/5/51712")
+                .unwrap()
+                .is_none()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
