@@ -7,8 +7,8 @@
 #     an attach by ours equal those after the same attach by the real xl;
 #   - the real xl detaches what ours attached and ours what the real xl attached;
 #   - failures (unknown domain, missing file, device already there, missing bridge,
-#     unknown device) print the real xl's messages and exit codes, and ours leaves the
-#     host as it was.
+#     unknown device; cd-insert/cd-eject of a PV guest) print the real xl's messages and
+#     exit codes, and ours leaves the host as it was.
 set -uo pipefail
 # shellcheck source=lib.sh
 . /lab/suites/lib.sh
@@ -172,6 +172,10 @@ check msg-detach-unconnected same_streams "block-detach lab-hot xvdz"
 check msg-net-detach-unknown same_streams "network-detach lab-hot 9"
 check msg-net-detach-unknown-mac same_streams "network-detach lab-hot 00:16:3e:00:00:99"
 check msg-detach-unknown-domain same_streams "block-detach nosuchdom xvda"
+check msg-cd-insert-pv same_streams "cd-insert lab-hot xvdd /tmp/lab-hot-b.img"
+check msg-cd-insert-missing same_streams "cd-insert lab-hot xvdd /tmp/no-such.iso"
+check msg-cd-eject-pv same_streams "cd-eject lab-hot xvdd"
+check msg-cd-eject-unknown-domain same_streams "cd-eject nosuchdom xvdd"
 check clean-attach-missing-file ours_fails_cleanly nofile "block-attach lab-hot file:/tmp/no-such.img,xvdc,w"
 check clean-attach-existing ours_fails_cleanly exists "block-attach lab-hot file:/tmp/lab-hot-b.img,xvda,w"
 check clean-attach-missing-bridge ours_fails_cleanly nobridge "network-attach lab-hot bridge=nosuchbr0"

@@ -1533,7 +1533,7 @@ fn failed_attaches_leave_nothing_behind() {
     h.create("fail", "");
     let id = booted(&h, "fail");
     let before = device_state(&h, id);
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
         (
             &["block-attach", "nosuch", "/x,raw,xvdb"],
             "nosuch is an invalid domain identifier\n",
@@ -1553,6 +1553,15 @@ fn failed_attaches_leave_nothing_behind() {
         (
             &["network-attach", "fail", "type=ioemu"],
             "emulated interface",
+        ),
+        // libxl changes CDs only in HVM guests' emulated drives.
+        (
+            &["cd-eject", "fail", "xvdd"],
+            "cdrom-insert requires an HVM domain\n",
+        ),
+        (
+            &["cd-insert", "fail", "xvdd", "/no/such.iso"],
+            "Cannot stat file: /no/such.iso\n",
         ),
     ];
     for (args, want) in cases {

@@ -44,7 +44,7 @@ pub enum HotplugError {
     EmulatedNic,
     #[error("device already exists in xenstore")]
     Exists,
-    #[error("hot-plugging {0} is not implemented yet; nothing was changed")]
+    #[error("{0} is not implemented yet; nothing was changed")]
     Unsupported(&'static str),
     #[error("unable to add device with path {path}")]
     Add {
@@ -54,6 +54,8 @@ pub enum HotplugError {
     },
     #[error("unable to remove device with path {0}")]
     Remove(String),
+    #[error("cdrom-insert requires an HVM domain")]
+    CdromNotHvm,
     #[error("the stored configuration")]
     Stored(#[from] retrieve::RetrieveError),
     #[error("cannot write the stored configuration {path}")]
@@ -140,7 +142,9 @@ pub fn attach_disk(host: &Host, xs: &Xs, domid: u32, disk: &Disk) -> Result<(), 
 fn blkback_suits(kind: GuestKind, disk: &Disk, vdev: &str) -> Result<(), HotplugError> {
     let raw = matches!(disk.format, None | Some("raw"));
     if disk.format == Some("empty") {
-        return Err(HotplugError::Unsupported("an empty (QEMU-served) drive"));
+        return Err(HotplugError::Unsupported(
+            "hot-plugging an empty (QEMU-served) drive",
+        ));
     }
     let phy_or_default = matches!(disk.backend, None | Some("phy"));
     if phy_or_default && disk.script.is_none() {
@@ -156,14 +160,26 @@ fn blkback_suits(kind: GuestKind, disk: &Disk, vdev: &str) -> Result<(), Hotplug
             return Err(HotplugError::NoBackend(vdev.to_string()));
         }
         if !usable {
-            return Err(HotplugError::Unsupported("a QEMU-served disk"));
+            return Err(HotplugError::Unsupported("hot-plugging a QEMU-served disk"));
         }
     }
     let qdisk = crate::create::disk_is_qdisk(kind, disk) || !raw;
     match disk.backend {
         Some("tap") => Err(HotplugError::NoBackend(vdev.to_string())),
-        _ if qdisk => Err(HotplugError::Unsupported("a QEMU-served disk")),
+        _ if qdisk => Err(HotplugError::Unsupported("hot-plugging a QEMU-served disk")),
         _ => Ok(()),
+    }
+}
+
+/// `xl cd-insert` and `cd-eject` (a disk with an empty target): libxl
+/// changes media only in an HVM guest's emulated drives, through QEMU.
+pub fn cdrom_change(host: &Host, domid: u32, _disk: &Disk) -> Result<(), HotplugError> {
+    let info = domain(host, domid)?;
+    match guest_kind(host, &info) {
+        GuestKind::Hvm => Err(HotplugError::Unsupported(
+            "changing an HVM guest's CD (QEMU's eject and change over QMP)",
+        )),
+        GuestKind::Pv | GuestKind::Pvh => Err(HotplugError::CdromNotHvm),
     }
 }
 
@@ -173,7 +189,7 @@ pub fn attach_nic(host: &Host, xs: &Xs, domid: u32, nic: &Nic) -> Result<(), Hot
     let kind = guest_kind(host, &info);
     if nic.nictype == Some("vif_ioemu") {
         return Err(match kind {
-            GuestKind::Hvm => HotplugError::Unsupported("an emulated network card"),
+            GuestKind::Hvm => HotplugError::Unsupported("hot-plugging an emulated network card"),
             _ => HotplugError::EmulatedNic,
         });
     }
@@ -182,7 +198,9 @@ pub fn attach_nic(host: &Host, xs: &Xs, domid: u32, nic: &Nic) -> Result<(), Hot
         .as_deref()
         .is_some_and(|d| d != "0" && d != "Domain-0")
     {
-        return Err(HotplugError::Unsupported("a vif served by a driver domain"));
+        return Err(HotplugError::Unsupported(
+            "hot-plugging a vif served by a driver domain",
+        ));
     }
     let devid = match nic.devid.and_then(|d| u32::try_from(d).ok()) {
         Some(d) => d,

@@ -239,3 +239,50 @@ pub fn network_list(cmd: &'static Cmd, args: &[String]) -> Status {
     }
     0
 }
+
+/// xl's cd_insert: the drive as a read-only cdrom disk spec; a missing
+/// image is refused before libxl is asked.
+fn cd_change(cmd: &'static Cmd, args: &[String], insert: bool) -> Status {
+    let opts = match options(cmd, args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let ops = opts.operands();
+    let (host, _xs, domid) = match connect_find(cmd.name, &ops[0]) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let target = if insert { ops[2].as_str() } else { "" };
+    let spec = format!("vdev={},access=r,devtype=cdrom,target={target}", ops[1]);
+    let mut r = xl_config::Report::new();
+    let disk = xl_config::disk::parse_disk("command line", &[spec.as_str()], &mut r);
+    err(r.as_str());
+    let Some(disk) = disk else { return 1 };
+    if disk.format != Some("empty") {
+        let path = disk.pdev_path.clone().unwrap_or_default();
+        if std::fs::metadata(&path).is_err() {
+            err(&format!(
+                "Cannot stat file: {}\n",
+                xl_toolstack::printable(&path)
+            ));
+            return 1;
+        }
+    }
+    match hotplug::cdrom_change(&host, domid, &disk) {
+        Ok(()) => 0,
+        Err(e) => {
+            err(&format!("libxl: error: {}\n", backend::chain(&e)));
+            1
+        }
+    }
+}
+
+/// `xl cd-insert DOMAIN VDEV PATH`.
+pub fn cd_insert(cmd: &'static Cmd, args: &[String]) -> Status {
+    cd_change(cmd, args, true)
+}
+
+/// `xl cd-eject DOMAIN VDEV`.
+pub fn cd_eject(cmd: &'static Cmd, args: &[String]) -> Status {
+    cd_change(cmd, args, false)
+}

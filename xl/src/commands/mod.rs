@@ -83,6 +83,8 @@ pub fn dispatch(
         "network-attach" => devices::network_attach(cmd, args, g, xlconf),
         "block-detach" => devices::block_detach(cmd, args),
         "network-detach" => devices::network_detach(cmd, args),
+        "cd-insert" => devices::cd_insert(cmd, args),
+        "cd-eject" => devices::cd_eject(cmd, args),
         "block-list" => devices::block_list(cmd, args),
         "network-list" => devices::network_list(cmd, args),
         "vkb-list" => vdevlist::vkb_list(cmd, args),
