@@ -34,23 +34,40 @@ CFG
 DISK="file:/tmp/lab-hot-b.img,xvdb,w"
 MAC=00:16:3e:5a:00:02
 
-# The console for the whole suite (lib.sh's capture stops after 180 s).
-long_capture() {
-  local fifo
-  fifo=$(mktemp -u /tmp/noinput.XXXXXX)
-  mkfifo "$fifo"
-  timeout 1200 "$XL" console "$1" >"$2" 2>&1 9<>"$fifo" <&9
-  rm -f "$fifo"
+# The console for the whole suite (lib.sh's capture stops after 180 s), appended to
+# one log. Under nested TCG the real xl has been seen to hang: when the log has been
+# quiet for 25 s (the guest prints GUEST-ALIVE every 10 s), the capture is restarted.
+FIFO=$(mktemp -u /tmp/noinput.XXXXXX)
+mkfifo "$FIFO"
+CAP=
+capture_start() {
+  timeout 1200 "$XL" console lab-hot >>"$C/hot.log" 2>&1 9<>"$FIFO" <&9 &
+  CAP=$!
 }
-# The guest's latest GUEST-DEVICES line matches REGEX within SECS.
-devices_now() {  # devices_now REGEX SECS
-  local _ last
-  for _ in $(seq $(($2 * 2))); do
-    last=$(grep -a GUEST-DEVICES "$C/hot.log" | tail -n 1 | tr -d '\r')
-    echo "$last" | grep -qE "$1" && return 0
+capture_check() {
+  local age
+  age=$(( $(date +%s) - $(stat -c %Y "$C/hot.log") ))
+  [ "$age" -le 25 ] && return 0
+  note "console quiet for ${age}s: reconnecting"
+  kill "$CAP" 2>/dev/null
+  wait "$CAP" 2>/dev/null
+  capture_start
+}
+# The number of GUEST-DEVICES lines so far: a later wait looks only at newer ones.
+mark() { grep -ac GUEST-DEVICES "$C/hot.log"; }
+# The guest's latest GUEST-DEVICES line after the first MARK ones matches REGEX within
+# SECS.
+devices_now() {  # devices_now MARK REGEX SECS
+  local last end
+  end=$(( $(date +%s) + $3 ))
+  while :; do
+    last=$(grep -a GUEST-DEVICES "$C/hot.log" | tail -n +$(($1 + 1)) | tail -n 1 | tr -d '\r')
+    [ -n "$last" ] && echo "$last" | grep -qE "$2" && return 0
+    [ "$(date +%s)" -gt "$end" ] && break
+    capture_check
     sleep 0.5
   done
-  echo "last: $last (wanted /$1/)"
+  echo "last new line: ${last:-none} (wanted /$2/)"
   return 1
 }
 # The domain's tree with what differs between two attaches of the same device masked:
@@ -96,20 +113,22 @@ ours_fails_cleanly() {  # ours_fails_cleanly NAME "ARGS"
 
 note "real xl creates the guest"
 if ! check real-create create_retry /tmp/lab-hot.cfg; then
-  rm -f /tmp/lab-hot-a.img /tmp/lab-hot-b.img
+  rm -f "$FIFO" /tmp/lab-hot-a.img /tmp/lab-hot-b.img
   lab_summary
   exit 0
 fi
-long_capture lab-hot "$C/hot.log" &
-check guest-boots-with-its-devices devices_now "block=xvda, net=eth0,lo," 150
+: >"$C/hot.log"
+capture_start
+check guest-boots-with-its-devices devices_now 0 "block=xvda, net=eth0,lo," 150
 sleep 2
 host_state >"$OUT/state0"
 
 # ------------------------------------------------------------------ ours attaches
 note "ours attaches a disk and a vif"
+m=$(mark)
 check ours-block-attach "$XL_OURS" block-attach lab-hot "$DISK"
 check ours-network-attach "$XL_OURS" network-attach lab-hot bridge=xenbr0 "mac=$MAC"
-check guest-sees-ours-attach devices_now "block=xvda,xvdb, net=eth0,eth1,lo," 60
+check guest-sees-ours-attach devices_now "$m" "block=xvda,xvdb, net=eth0,eth1,lo," 60
 check real-block-list-shows bash -c "$XL block-list lab-hot | tee /dev/stderr | grep -q '^51728 '"
 check real-network-list-shows bash -c "$XL network-list lab-hot | tee /dev/stderr | grep -q ' $MAC '"
 "$XL" list -l lab-hot >"$OUT/list-l-ours.json" 2>"$OUT/list-l-ours.err"
@@ -123,43 +142,50 @@ dom0_devices >"$OUT/dom0-ours"
 check ours-attach-again-refused same_streams "block-attach lab-hot $DISK"
 
 note "ours detaches them"
+m=$(mark)
 check ours-block-detach "$XL_OURS" block-detach lab-hot xvdb
 check ours-network-detach "$XL_OURS" network-detach lab-hot "$MAC"
-check guest-sees-ours-detach devices_now "block=xvda, net=eth0,lo," 60
+check guest-sees-ours-detach devices_now "$m" "block=xvda, net=eth0,lo," 60
 check ours-detach-leaves-host-as-before same_state "$OUT/state0"
 check real-list-l-after-ours-detach bash -c \
   "$XL list -l lab-hot | jq -e '(.[0].config.disks | length == 1) and (.[0].config.nics | length == 1)'"
 
 # ------------------------------------------------------------------ the real xl, the same
 note "real xl attaches the same; ours detaches it"
+m=$(mark)
 check real-block-attach "$XL" block-attach lab-hot "$DISK"
 check real-network-attach "$XL" network-attach lab-hot bridge=xenbr0 "mac=$MAC"
-check guest-sees-real-attach devices_now "block=xvda,xvdb, net=eth0,eth1,lo," 60
+check guest-sees-real-attach devices_now "$m" "block=xvda,xvdb, net=eth0,eth1,lo," 60
 "$XL" list -l lab-hot >"$OUT/list-l-real.json" 2>"$OUT/list-l-real.err"
 hot_tree >"$OUT/tree-real"
 dom0_devices >"$OUT/dom0-real"
 check same-xenstore-after-attach diff -u "$OUT/tree-real" "$OUT/tree-ours"
 check same-dom0-devices-after-attach diff -u "$OUT/dom0-real" "$OUT/dom0-ours"
 check same-list-l-after-attach same_json "cat $OUT/list-l-real.json" "cat $OUT/list-l-ours.json"
+m=$(mark)
 check ours-block-detach-real "$XL_OURS" block-detach lab-hot 51728
 check ours-network-detach-real "$XL_OURS" network-detach lab-hot 1
-check guest-sees-detach-of-real devices_now "block=xvda, net=eth0,lo," 60
+check guest-sees-detach-of-real devices_now "$m" "block=xvda, net=eth0,lo," 60
 check ours-detach-of-real-leaves-host-as-before same_state "$OUT/state0"
 
 note "ours attaches, the real xl detaches"
+m=$(mark)
 check ours-block-attach-2 "$XL_OURS" block-attach lab-hot "$DISK"
 check ours-network-attach-2 "$XL_OURS" network-attach lab-hot bridge=xenbr0 "mac=$MAC"
-check guest-sees-ours-attach-2 devices_now "block=xvda,xvdb, net=eth0,eth1,lo," 60
+check guest-sees-ours-attach-2 devices_now "$m" "block=xvda,xvdb, net=eth0,eth1,lo," 60
+m=$(mark)
 check real-block-detach-ours "$XL" block-detach lab-hot xvdb
 check real-network-detach-ours "$XL" network-detach lab-hot "$MAC"
-check guest-sees-real-detach devices_now "block=xvda, net=eth0,lo," 60
+check guest-sees-real-detach devices_now "$m" "block=xvda, net=eth0,lo," 60
 check real-detach-of-ours-leaves-host-as-before same_state "$OUT/state0"
 
 note "block-detach -f"
+m=$(mark)
 check ours-block-attach-3 "$XL_OURS" block-attach lab-hot "$DISK"
-check guest-sees-ours-attach-3 devices_now "block=xvda,xvdb, " 60
+check guest-sees-ours-attach-3 devices_now "$m" "block=xvda,xvdb, " 60
+m=$(mark)
 check ours-block-detach-force "$XL_OURS" block-detach -f lab-hot xvdb
-check guest-sees-forced-detach devices_now "block=xvda, " 60
+check guest-sees-forced-detach devices_now "$m" "block=xvda, " 60
 check forced-detach-leaves-host-as-before same_state "$OUT/state0"
 
 # ------------------------------------------------------------------ failures
@@ -190,5 +216,5 @@ note "the real xl's failed network-attach leaves $(grep -c '^+[^+]' "$OUT/real-m
 
 check real-destroy "$XL" destroy lab-hot
 wait
-rm -f /tmp/lab-hot-a.img /tmp/lab-hot-b.img /tmp/lab-hot.cfg
+rm -f "$FIFO" /tmp/lab-hot-a.img /tmp/lab-hot-b.img /tmp/lab-hot.cfg
 lab_summary
