@@ -1771,3 +1771,160 @@ fn device_lists_show_an_hvm_guests_keyboard_and_no_vtpm_or_channel() {
     assert_ne!(o.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
 }
+
+/// The nodes and stored configuration a domain's devices leave: its
+/// device trees in xenstore and its libxl-json, for before/after checks.
+fn device_state(h: &Host, id: u32) -> (Vec<String>, String) {
+    let nodes = h
+        .store()
+        .into_iter()
+        .filter(|p| {
+            p.starts_with(&format!("/local/domain/{id}/device"))
+                || p.starts_with(&format!("/libxl/{id}/device"))
+                || p.starts_with("/local/domain/0/backend/")
+        })
+        .collect();
+    let mut stored = String::new();
+    for e in std::fs::read_dir(h.path().join("lib")).unwrap() {
+        let n = e.unwrap().file_name().to_string_lossy().into_owned();
+        if n.starts_with(&format!("userdata-d.{id}.")) {
+            stored = std::fs::read_to_string(h.path().join("lib").join(n)).unwrap();
+        }
+    }
+    (nodes, stored)
+}
+
+#[test]
+fn block_and_network_attach_and_detach_on_a_running_guest() {
+    let h = Host::new();
+    std::fs::write(h.path().join("extra.img"), vec![0u8; 1 << 20]).unwrap();
+    h.create("hot", "");
+    let id = booted(&h, "hot");
+    let before = device_state(&h, id);
+
+    let img = h.path().join("extra.img");
+    h.ok(&[
+        "block-attach",
+        "hot",
+        &format!("{},raw,xvdb,rw", img.display()),
+    ]);
+    let blocks = h.ok(&["block-list", "hot"]);
+    let row = blocks.lines().nth(1).unwrap_or_default().to_string();
+    assert!(row.starts_with("51728 0   "), "{blocks}");
+    // Connected: the backend's state (4) in the row.
+    assert_eq!(row.split_whitespace().nth(3), Some("4"), "{blocks}");
+    h.ok(&[
+        "network-attach",
+        &id.to_string(),
+        "script=vif-route",
+        "mac=00:16:3e:aa:bb:cc",
+    ]);
+    h.ok(&["network-attach", "hot", "script=vif-route"]);
+    let nics = h.ok(&["network-list", "hot"]);
+    let rows: Vec<&str> = nics.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{nics}");
+    assert!(rows[0].starts_with("0   0  00:16:3e:aa:bb:cc"), "{nics}");
+    assert!(rows[1].starts_with("1   0  00:16:3e:"), "{nics}");
+    let long: serde_json::Value = serde_json::from_str(&h.ok(&["list", "-l", "hot"])).unwrap();
+    let c = &long[0]["config"];
+    assert_eq!(c["disks"][0]["vdev"], "xvdb", "{c}");
+    assert_eq!(c["nics"][0]["devid"], 0, "{c}");
+    assert_eq!(c["nics"][0]["mac"], "00:16:3e:aa:bb:cc", "{c}");
+    assert_eq!(c["nics"][1]["devid"], 1, "{c}");
+    assert_eq!(c["nics"][1]["nictype"], "vif", "{c}");
+
+    // Again: the same disk is refused, and nothing changes.
+    let added = device_state(&h, id);
+    let o = h.xl(&[
+        "block-attach",
+        "hot",
+        &format!("{},raw,xvdb,rw", img.display()),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("device already exists in xenstore"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).ends_with("libxl_device_disk_add failed.\n"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(device_state(&h, id), added);
+
+    h.ok(&["block-detach", "hot", "xvdb"]);
+    h.ok(&["network-detach", "hot", "00:16:3e:aa:bb:cc"]);
+    h.ok(&["network-detach", "hot", "1"]);
+    assert_eq!(h.ok(&["block-list", "hot"]).lines().count(), 1);
+    assert_eq!(h.ok(&["network-list", "hot"]).lines().count(), 1);
+    let long: serde_json::Value = serde_json::from_str(&h.ok(&["list", "-l", "hot"])).unwrap();
+    assert!(long[0]["config"].get("disks").is_none(), "{long}");
+    assert!(long[0]["config"].get("nics").is_none(), "{long}");
+    assert_eq!(device_state(&h, id).0, before.0);
+
+    // What is not there cannot go.
+    let o = h.xl(&["block-detach", "hot", "xvdc"]);
+    assert_eq!(
+        (o.status.code(), stderr(&o)),
+        (Some(1), "Error: Device xvdc not connected.\n".into())
+    );
+    let o = h.xl(&["network-detach", "hot", "7"]);
+    assert_eq!(
+        (o.status.code(), stderr(&o)),
+        (Some(1), "Unknown device 7.\n".into())
+    );
+    h.ok(&["destroy", "hot"]);
+    assert!(guest_residue(&h).is_empty(), "{:?}", guest_residue(&h));
+}
+
+#[test]
+fn failed_attaches_leave_nothing_behind() {
+    let h = Host::new();
+    h.create("fail", "");
+    let id = booted(&h, "fail");
+    let before = device_state(&h, id);
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["block-attach", "nosuch", "/x,raw,xvdb"],
+            "nosuch is an invalid domain identifier\n",
+        ),
+        (
+            &["network-attach", "nosuch"],
+            "nosuch is an invalid domain identifier (rc=-6)\n",
+        ),
+        (
+            &["block-attach", "fail", "/no/such.img,raw,xvdb,rw"],
+            "Disk vdev=xvdb failed to stat: /no/such.img: No such file or directory",
+        ),
+        (
+            &["network-attach", "fail", "bridge=nosuchbr0"],
+            "Could not find bridge device nosuchbr0",
+        ),
+        (
+            &["network-attach", "fail", "type=ioemu"],
+            "emulated interface",
+        ),
+        // libxl changes CDs only in HVM guests' emulated drives.
+        (
+            &["cd-eject", "fail", "xvdd"],
+            "cdrom-insert requires an HVM domain\n",
+        ),
+        (
+            &["cd-insert", "fail", "xvdd", "/no/such.iso"],
+            "Cannot stat file: /no/such.iso\n",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = h.xl(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+        assert_eq!(device_state(&h, id), before, "{args:?} left something");
+    }
+    let o = h.xl(&["network-attach", "fail", "bridge=nosuchbr0"]);
+    assert!(
+        stderr(&o).ends_with("libxl_device_nic_add failed.\n"),
+        "{}",
+        stderr(&o)
+    );
+}

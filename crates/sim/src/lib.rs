@@ -504,7 +504,8 @@ impl Dom0 for SimDom0 {
                     None
                 }
             }
-            "vif" => {
+            // Only vif-bridge needs a bridge (vif-route and vif-nat do not).
+            "vif" if Path::new(&dev.script).file_name() == Some("vif-bridge".as_ref()) => {
                 let bridge = xs.try_read(&format!("{be}/bridge"))?.unwrap_or_default();
                 if Path::new("/sys/class/net")
                     .join(&bridge)

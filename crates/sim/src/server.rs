@@ -707,6 +707,9 @@ fn watch_loop(sim: &Sim, xs: &Xs) {
             ["backend", kind, _fe, _dev, "state"] if domid == 0 && *kind != "console" => {
                 backend_state(xs, &ev.path);
             }
+            ["device", _kind, _dev, "state"] if domid != 0 => {
+                frontend_state(sim, xs, domid, &ev.path)
+            }
             ["backend", _kind, _fe, _dev, "hotplug-status"]
                 if domid == 0
                     && xs.try_read(&ev.path).ok().flatten().as_deref() == Some("connected") =>
@@ -768,6 +771,22 @@ fn backend_state(xs: &Xs, path: &str) {
         _ => return,
     };
     let _ = xs.write(path, next);
+}
+
+/// A running guest's frontend driver: a device added while it runs
+/// connects at once (those present at boot connect when it has booted).
+fn frontend_state(sim: &Sim, xs: &Xs, domid: u32, path: &str) {
+    if !matches!(xs.try_read(path), Ok(Some(s)) if s.trim() == "1") {
+        return;
+    }
+    let listening = {
+        let w = sim.lock();
+        let runs = w.host.get(domid).is_ok_and(|d| d.running());
+        runs && w.guests.get(&domid).is_some_and(|r| !r.guest.busy())
+    };
+    if listening {
+        let _ = xs.write(path, "4");
+    }
 }
 
 /// The guest's xenbus control watch.

@@ -1069,7 +1069,7 @@ fn hvmloader_nodes(xs: &Xs, domid: u32, bios: &str) -> Result<(), xenstore::Erro
     })
 }
 
-fn script_path(paths: &HostPaths, script: &str) -> String {
+pub(crate) fn script_path(paths: &HostPaths, script: &str) -> String {
     if script.starts_with('/') {
         script.to_string()
     } else {
@@ -1085,7 +1085,7 @@ fn qdisk_format(format: Option<&str>) -> &str {
     }
 }
 
-fn disk_device(
+pub(crate) fn disk_device(
     paths: &HostPaths,
     kind: GuestKind,
     index: usize,
@@ -1247,16 +1247,32 @@ fn nic_device(
     n: &xl_config::domain::Nic,
 ) -> NewDevice {
     let devid = nic_devid(index, n);
-    let mac = xl_config::domain::mac_string(&nic_mac(cfg, devid, n));
+    let mac = nic_mac(cfg, devid, n);
+    let nictype = if kind == GuestKind::Hvm {
+        "vif_ioemu"
+    } else {
+        "vif"
+    };
+    vif_device(paths, n, devid, &mac, nictype)
+}
+
+/// A vif with its devid, MAC and type settled.
+pub(crate) fn vif_device(
+    paths: &HostPaths,
+    n: &xl_config::domain::Nic,
+    devid: u32,
+    mac: &[u8; 6],
+    nictype: &str,
+) -> NewDevice {
+    let mac = xl_config::domain::mac_string(mac);
     let script = n.script.clone().unwrap_or_else(|| "vif-bridge".into());
     let bridge = n.bridge.clone().unwrap_or_else(|| "xenbr0".into());
-    let hvm = kind == GuestKind::Hvm;
     let mut back = vec![
         ("script", script_path(paths, &script)),
         ("mac", mac.clone()),
         ("bridge", bridge),
         ("handle", devid.to_string()),
-        ("type", if hvm { "vif_ioemu" } else { "vif" }.into()),
+        ("type", nictype.to_string()),
         ("hotplug-status", String::new()),
     ];
     if let Some(ip) = &n.ip {
@@ -1264,6 +1280,9 @@ fn nic_device(
     }
     if let Some(name) = &n.ifname {
         back.push(("vifname", name.clone()));
+    }
+    if let Some(dev) = &n.gatewaydev {
+        back.push(("gatewaydev", dev.clone()));
     }
     NewDevice {
         kind: "vif".into(),

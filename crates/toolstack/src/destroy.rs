@@ -113,7 +113,7 @@ pub fn devices(xs: &impl XsOps, domid: u32) -> Result<Vec<Device>, xenstore::Err
 }
 
 /// The frontend path libxl uses for a device (console 0 is special).
-fn frontend_path(domid: u32, d: &Device) -> String {
+pub(crate) fn frontend_path(domid: u32, d: &Device) -> String {
     if d.kind == "console" && d.devid == 0 {
         format!("/local/domain/{domid}/console")
     } else {
@@ -122,7 +122,7 @@ fn frontend_path(domid: u32, d: &Device) -> String {
 }
 
 /// Remove `path`, then each parent left with an empty value and no children.
-fn path_cleanup(xs: &impl XsOps, path: &str) -> Result<(), xenstore::Error> {
+pub(crate) fn path_cleanup(xs: &impl XsOps, path: &str) -> Result<(), xenstore::Error> {
     match xs.rm(path) {
         Ok(()) => {}
         Err(e) if e.is_not_found() => return Ok(()),
@@ -211,7 +211,7 @@ const CLOSING: u32 = 5;
 const CLOSED: u32 = 6;
 
 /// Backends QEMU serves (libxl's QEMU_BACKEND).
-fn qemu_backend(d: &Device) -> bool {
+pub(crate) fn qemu_backend(d: &Device) -> bool {
     matches!(
         d.backend_kind.as_str(),
         "qdisk" | "vfb" | "qusb" | "9pfs" | "vkbd"
@@ -360,7 +360,11 @@ fn destroy_devices(
 
 /// libxl__device_destroy: frontend, libxl and backend entries, with
 /// their emptied parents.
-fn device_xenstore_remove(xs: &Xs, domid: u32, d: &Device) -> Result<(), xenstore::Error> {
+pub(crate) fn device_xenstore_remove(
+    xs: &Xs,
+    domid: u32,
+    d: &Device,
+) -> Result<(), xenstore::Error> {
     let libxl_path = format!("/libxl/{domid}/device/{}/{}", d.kind, d.devid);
     xs.transaction(|t| -> Result<(), xenstore::Error> {
         path_cleanup(t, &frontend_path(domid, d))?;

@@ -161,6 +161,12 @@ pub fn wait_state(
 /// and the hotplug script, as libxl does with run_hotplug_scripts=1.
 pub fn add(dom0: &dyn Dom0, xs: &Xs, dev: &NewDevice) -> Result<(), Error> {
     write(xs, dev)?;
+    connect(dom0, xs, dev)
+}
+
+/// The part of [`add`] after the nodes are written: for scripted
+/// backends, the wait for InitWait and the hotplug script.
+pub fn connect(dom0: &dyn Dom0, xs: &Xs, dev: &NewDevice) -> Result<(), Error> {
     let Some(script) = dev.script() else {
         return Ok(());
     };

@@ -64,7 +64,7 @@ fn fe_number(xs: &impl XsOps, path: &str) -> Result<i32, xenstore::Error> {
 }
 
 /// C `atoi` (as libxl uses it on directory entries).
-fn atoi(s: &str) -> i32 {
+pub(crate) fn atoi(s: &str) -> i32 {
     strtol(s.as_bytes(), 10).0 as i32
 }
 

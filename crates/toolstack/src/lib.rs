@@ -19,6 +19,7 @@ mod dom0;
 #[cfg(test)]
 mod fake;
 mod host;
+pub mod hotplug;
 mod hv;
 pub mod inflight;
 pub mod lifecycle;

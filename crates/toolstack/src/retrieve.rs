@@ -398,7 +398,7 @@ fn stored_path(lib: &Path, domid: u32, uuid: &[u8; 16]) -> String {
 }
 
 /// The stored configuration: libxl's text up to its terminating NUL.
-fn read_stored(lib: &Path, domid: u32, uuid: &[u8; 16]) -> Result<Json, RetrieveError> {
+pub(crate) fn read_stored(lib: &Path, domid: u32, uuid: &[u8; 16]) -> Result<Json, RetrieveError> {
     let path = userdata::path(lib, domid, uuid, 'd', "libxl-json");
     let shown = || path.display().to_string();
     let bytes = match std::fs::read(&path) {
@@ -711,8 +711,31 @@ pub(crate) const NIC_ORDER: &[&str] = &[
     "rate_bytes_per_interval",
 ];
 
-/// libxl_domain_config's leading fields.
-pub(crate) const TOP_ORDER: &[&str] = &["c_info", "b_info", "disks", "nics"];
+/// libxl_domain_config's fields, in IDL order.
+pub(crate) const TOP_ORDER: &[&str] = &[
+    "c_info",
+    "b_info",
+    "disks",
+    "nics",
+    "pcidevs",
+    "rdms",
+    "dtdevs",
+    "vfbs",
+    "vkbs",
+    "vtpms",
+    "p9s",
+    "pvcallsifs",
+    "vdispls",
+    "vsnds",
+    "channels",
+    "usbctrls",
+    "usbdevs",
+    "on_poweroff",
+    "on_reboot",
+    "on_watchdog",
+    "on_crash",
+    "on_soft_reset",
+];
 
 #[cfg(test)]
 mod tests;

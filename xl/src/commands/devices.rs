@@ -1,15 +1,42 @@
-//! Device hotplug commands. Dry runs print the device as libxl JSON.
+//! Device hotplug commands: attach, detach and list disks and vifs of
+//! running domains. Dry runs print the device as libxl JSON.
 
-use super::domains::{connect, find_domain};
-use super::{err, no_backend, options, out};
+use super::domains::{connect, connect_find, find_domain};
+use super::{err, options, out};
 use crate::cmdtable::Cmd;
 use crate::{Globals, Status, backend};
+use xenstore::Xs;
 use xl_config::domain::{Nic, disk_json, nic_json};
-use xl_toolstack::names;
+use xl_toolstack::hotplug::{self, Force, HotplugError};
+use xl_toolstack::{Host, names};
 
-/// An all-digit argument is a domid; a name needs the backend to resolve.
+/// An all-digit argument is a domid: a dry run needs no backend for it.
 fn is_domid(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// libxl's error line, then xl's own, and xl's status.
+fn failed(e: &HotplugError, xl_line: &str) -> Status {
+    err(&format!("libxl: error: {}\n", backend::chain(e)));
+    err(&format!("{xl_line}\n"));
+    1
+}
+
+/// `libxl_domain_qualifier_to_domid` as block-attach uses it: its own
+/// message, no rc.
+fn qualifier(host: &Host, xs: &Xs, q: &str) -> Result<u32, Status> {
+    match names::qualifier_to_domid(host.hv.as_ref(), xs, q) {
+        Ok(Some(d)) => Ok(d),
+        Ok(None) => {
+            err(&format!("{q} is an invalid domain identifier\n"));
+            Err(1)
+        }
+        Err(e) => {
+            err(&format!("libxl: error: {}\n", backend::chain(&e)));
+            err("libxl_device_disk_add failed.\n");
+            Err(1)
+        }
+    }
 }
 
 pub fn block_attach(cmd: &'static Cmd, args: &[String], g: &Globals) -> Status {
@@ -18,9 +45,18 @@ pub fn block_attach(cmd: &'static Cmd, args: &[String], g: &Globals) -> Status {
         Err(code) => return code,
     };
     let ops = opts.operands();
-    if !is_domid(&ops[0]) {
-        return no_backend("block-attach");
-    }
+    // A dry run of a domid touches nothing; anything else needs the host.
+    let conn = if g.dryrun && is_domid(&ops[0]) {
+        None
+    } else {
+        match connect(cmd.name) {
+            Ok((host, xs)) => match qualifier(&host, &xs, &ops[0]) {
+                Ok(domid) => Some((host, xs, domid)),
+                Err(code) => return code,
+            },
+            Err(code) => return code,
+        }
+    };
     let specs: Vec<&str> = ops[1..].iter().map(String::as_str).collect();
     let mut r = xl_config::Report::new();
     let disk = xl_config::disk::parse_disk("command line", &specs, &mut r);
@@ -30,7 +66,13 @@ pub fn block_attach(cmd: &'static Cmd, args: &[String], g: &Globals) -> Status {
         out(&format!("disk: {}\n", disk_json(&disk).to_yajl()));
         return 0;
     }
-    no_backend("block-attach")
+    let Some((host, xs, domid)) = conn else {
+        return 1;
+    };
+    match hotplug::attach_disk(&host, &xs, domid, &disk) {
+        Ok(()) => 0,
+        Err(e) => failed(&e, "libxl_device_disk_add failed."),
+    }
 }
 
 pub fn network_attach(
@@ -44,9 +86,14 @@ pub fn network_attach(
         Err(code) => return code,
     };
     let ops = opts.operands();
-    if !is_domid(&ops[0]) {
-        return no_backend("network-attach");
-    }
+    let conn = if g.dryrun && is_domid(&ops[0]) {
+        None
+    } else {
+        match connect_find(cmd.name, &ops[0]) {
+            Ok(c) => Some(c),
+            Err(code) => return code,
+        }
+    };
     let mut nic = Nic {
         script: xlconf.default_vifscript.clone(),
         bridge: xlconf.default_bridge.clone(),
@@ -66,7 +113,68 @@ pub fn network_attach(
         out(&format!("vif: {}\n", nic_json(&nic).to_yajl()));
         return 0;
     }
-    no_backend("network-attach")
+    let Some((host, xs, domid)) = conn else {
+        return 1;
+    };
+    match hotplug::attach_nic(&host, &xs, domid, &nic) {
+        Ok(()) => 0,
+        Err(e) => failed(&e, "libxl_device_nic_add failed."),
+    }
+}
+
+/// `xl block-detach [-f] DOMAIN VDEV`: without -f the guest must let the
+/// disk go (libxl's safe remove); with -f its frontend is taken first.
+pub fn block_detach(cmd: &'static Cmd, args: &[String]) -> Status {
+    let opts = match options(cmd, args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let ops = opts.operands();
+    let force = opts.flag('f');
+    let (host, xs, domid) = match connect_find(cmd.name, &ops[0]) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let dev = match hotplug::find_disk(&xs, domid, &ops[1]) {
+        Ok(Some(d)) => d,
+        Ok(None) | Err(_) => {
+            err(&format!("Error: Device {} not connected.\n", ops[1]));
+            return 1;
+        }
+    };
+    let (how, line) = if force {
+        (Force::On, "libxl_device_disk_destroy failed.")
+    } else {
+        (Force::Off, "libxl_device_disk_safe_remove failed.")
+    };
+    match hotplug::remove(&host, &xs, domid, &dev, how) {
+        Ok(()) => 0,
+        Err(e) => failed(&e, line),
+    }
+}
+
+/// `xl network-detach DOMAIN DEVID|MAC`.
+pub fn network_detach(cmd: &'static Cmd, args: &[String]) -> Status {
+    let opts = match options(cmd, args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let ops = opts.operands();
+    let (host, xs, domid) = match connect_find(cmd.name, &ops[0]) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let dev = match hotplug::find_nic(&xs, domid, &ops[1]) {
+        Ok(Some(d)) => d,
+        Ok(None) | Err(_) => {
+            err(&format!("Unknown device {}.\n", ops[1]));
+            return 1;
+        }
+    };
+    match hotplug::remove(&host, &xs, domid, &dev, Force::Auto) {
+        Ok(()) => 0,
+        Err(e) => failed(&e, "libxl_device_nic_del failed."),
+    }
 }
 
 /// `xl block-list DOMAIN...`: an unknown domain is reported and skipped,
@@ -130,4 +238,51 @@ pub fn network_list(cmd: &'static Cmd, args: &[String]) -> Status {
         }
     }
     0
+}
+
+/// xl's cd_insert: the drive as a read-only cdrom disk spec; a missing
+/// image is refused before libxl is asked.
+fn cd_change(cmd: &'static Cmd, args: &[String], insert: bool) -> Status {
+    let opts = match options(cmd, args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let ops = opts.operands();
+    let (host, _xs, domid) = match connect_find(cmd.name, &ops[0]) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let target = if insert { ops[2].as_str() } else { "" };
+    let spec = format!("vdev={},access=r,devtype=cdrom,target={target}", ops[1]);
+    let mut r = xl_config::Report::new();
+    let disk = xl_config::disk::parse_disk("command line", &[spec.as_str()], &mut r);
+    err(r.as_str());
+    let Some(disk) = disk else { return 1 };
+    if disk.format != Some("empty") {
+        let path = disk.pdev_path.clone().unwrap_or_default();
+        if std::fs::metadata(&path).is_err() {
+            err(&format!(
+                "Cannot stat file: {}\n",
+                xl_toolstack::printable(&path)
+            ));
+            return 1;
+        }
+    }
+    match hotplug::cdrom_change(&host, domid, &disk) {
+        Ok(()) => 0,
+        Err(e) => {
+            err(&format!("libxl: error: {}\n", backend::chain(&e)));
+            1
+        }
+    }
+}
+
+/// `xl cd-insert DOMAIN VDEV PATH`.
+pub fn cd_insert(cmd: &'static Cmd, args: &[String]) -> Status {
+    cd_change(cmd, args, true)
+}
+
+/// `xl cd-eject DOMAIN VDEV`.
+pub fn cd_eject(cmd: &'static Cmd, args: &[String]) -> Status {
+    cd_change(cmd, args, false)
 }
