@@ -125,8 +125,11 @@ same_device_lists() {  # same_device_lists CREATOR: both tools list the creator'
   local rc=0 c
   if [ "$1" = ours ]; then "$XL_OURS" create -p "$G/hvm.cfg"; else create_retry -p "$G/hvm.cfg"; fi \
     >/dev/null 2>&1 || { echo "$1: create failed"; return 1; }
+  # stdout and stderr apart: C's stdio holds a piped stdout back until exit,
+  # so merged they interleave differently for the same lines.
   for c in "vkb-list lab-hvm" "vtpm-list lab-hvm nosuch 0" "channel-list lab-hvm" "vkb-list nosuch"; do
-    same_bytes "$XL $c 2>&1; echo rc=\$?" "$XL_OURS $c 2>&1; echo rc=\$?" || rc=1
+    same_bytes "$XL $c 2>/dev/null; echo rc=\$?" "$XL_OURS $c 2>/dev/null; echo rc=\$?" || rc=1
+    same_bytes "$XL $c 2>&1 >/dev/null" "$XL_OURS $c 2>&1 >/dev/null" || rc=1
   done
   "$XL" destroy lab-hvm
   return "$rc"

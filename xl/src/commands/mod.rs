@@ -156,23 +156,30 @@ pub fn dispatch(
                 "WARNING: xl now has better capability to manage domain configuration, \
                  avoid using this command when possible\n",
             );
-            no_backend(cmd.name)
+            not_implemented(cmd.name)
         }
         _ => {
             // Options and operand counts are still checked first, as xl does.
             if let Err(code) = options(cmd, args) {
                 return code;
             }
-            no_backend(cmd.name)
+            not_implemented(cmd.name)
         }
     }
 }
 
-/// Commands that must reach a hypervisor.
+/// A command that needs a host when `XL_BACKEND=none` refuses one.
 pub fn no_backend(name: &str) -> Status {
     err(&format!(
-        "xl: `{name}' needs a Xen backend, which this build does not have yet.\n\
-         xl: Only configuration dry runs work so far: xl -N create, xl -N block-attach, xl -N network-attach.\n"
+        "xl: `{name}' needs a Xen host, and XL_BACKEND=none selects none (use xen, or sim for the simulator).\n"
+    ));
+    1
+}
+
+/// A command of xl 4.17 this xl does not have yet.
+fn not_implemented(name: &str) -> Status {
+    err(&format!(
+        "xl: `{name}' is not implemented in this xl yet (README's status table lists what is).\n"
     ));
     1
 }
