@@ -83,23 +83,6 @@ dom0_devices() {
   losetup -a | sed -E -e 's/^[^:]*: //' -e 's#\(/opt/xen-4\.20/#(/#' | sort
   ip -o link | awk '{print $2}' | grep -E '^vif' | sort
 }
-# stdout, stderr minus libxl's own log lines (they name source lines, which differ
-# between releases) and the exit status, of the real xl and ours.
-same_streams() {  # same_streams "ARGS"
-  local d rc=0 w
-  d=$(mktemp -d)
-  bash -c "$XL $1" >"$d/real" 2>"$d/real.err"; echo "rc=$?" >>"$d/real.err"
-  bash -c "$XL_OURS $1" >"$d/ours" 2>"$d/ours.err"; echo "rc=$?" >>"$d/ours.err"
-  sed -i '/^libxl: /d; /^xl: /d' "$d/real.err" "$d/ours.err"
-  cat "$d/ours" "$d/ours.err"
-  for w in "" .err; do
-    if ! cmp -s "$d/real$w" "$d/ours$w"; then
-      echo "xl $1: output$w differs"; diff -u "$d/real$w" "$d/ours$w" | head -n 30; rc=1
-    fi
-  done
-  rm -rf "$d"
-  return "$rc"
-}
 # Ours fails with the real xl's messages and status and leaves the host as it was.
 ours_fails_cleanly() {  # ours_fails_cleanly NAME "ARGS"
   local st="$OUT/state-before-$1" rc=0

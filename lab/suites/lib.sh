@@ -113,6 +113,62 @@ same_bytes() {
   return "$rc"
 }
 
+# same_output [-o MASK]... [-e MASK]... [-d DIR] -- ARGS...: `$XL ARGS` and
+# `$XL_OURS ARGS` (no shell between) print the same stdout and stderr and exit
+# alike, once each stream went through its named masks (filters below).
+same_output() {
+  local out_masks=() err_masks=() dir=. d rc=0 w tool xl f
+  while [ "$1" != -- ]; do
+    case "$1" in
+      -o) out_masks+=("$2"); shift 2;;
+      -e) err_masks+=("$2"); shift 2;;
+      -d) dir="$2"; shift 2;;
+      *) echo "same_output: unknown option $1"; return 2;;
+    esac
+  done
+  shift
+  d=$(mktemp -d)
+  for tool in real ours; do
+    xl="$XL"; [ "$tool" = ours ] && xl="$XL_OURS"
+    (cd "$dir" && "$xl" "$@") >"$d/$tool.out" 2>"$d/$tool.err" </dev/null
+    echo "rc=$?" >"$d/$tool.rc"
+    for f in "${out_masks[@]}"; do "$f" <"$d/$tool.out" >"$d/masked" && mv "$d/masked" "$d/$tool.out"; done
+    for f in "${err_masks[@]}"; do "$f" <"$d/$tool.err" >"$d/masked" && mv "$d/masked" "$d/$tool.err"; done
+  done
+  cat "$d/ours.out" "$d/ours.err" "$d/ours.rc"
+  for w in rc out err; do
+    if ! cmp -s "$d/real.$w" "$d/ours.$w"; then
+      echo "xl $*: $w differs"; diff -u "$d/real.$w" "$d/ours.$w" | head -n 40; rc=1
+    fi
+  done
+  rm -rf "$d"
+  return "$rc"
+}
+
+# Masks for same_output: what two runs cannot share, matched by content.
+mask_uuid() {  # the c_info uuid xl makes afresh
+  sed 's/^        "uuid": "[0-9a-f-]*",$/        "uuid": "<uuid>",/'
+}
+mask_list_state_time() {  # `xl list` rows: running/blocked and CPU time move
+  sed -E 's/ [r-][b-]([-p][-s][-c][-d]) +[0-9]+\.[0-9]/ ..\1 <time>/'
+}
+mask_vcpu_cpu_state_time() {  # `xl vcpu-list` rows: pCPU, running/blocked, time
+  sed -E 's/^([^ ]+ +[0-9]+ +[0-9]+) +([0-9]+|-) +[-r][-b]([-p]) +[0-9]+\.[0-9]+/\1 CPU \3 TIME/'
+}
+mask_clock() {  # uptime's clock readings
+  sed -E 's/[0-9]+:[0-9]{2}(:[0-9]{2})?/T/g'
+}
+drop_libxl_log() {  # libxl's log lines name its source lines, which move between releases
+  sed '/^libxl: /d'
+}
+drop_tool_logs() {  # each tool explains a failure in its own words ("libxl: ", "xl: ")
+  sed '/^libxl: /d; /^xl: /d'
+}
+# shellcheck disable=SC2086 # ARGS is split into the command's words
+same_streams() {  # same_streams "ARGS": xl's own messages, output and status agree
+  same_output -e drop_tool_logs -- $1
+}
+
 same_json() {
   local d rc=0 filter="${3:-.}"
   d=$(mktemp -d)
