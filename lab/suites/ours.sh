@@ -50,7 +50,7 @@ same_list() {  # same_list "ARGS"
 # vcpu-list rows: the pCPU, run/blocked state and CPU time move between runs.
 # shellcheck disable=SC2086
 same_vcpus() {  # same_vcpus "DOMAINS"
-  same_output -o mask_vcpu_cpu_state_time -- vcpu-list $1
+  same_output -o mask_vcpu_cpu_state_time -e drop_libxl_log -- vcpu-list $1
 }
 
 check_domain_queries() {  # $1: label, then domain names/ids to ask about
