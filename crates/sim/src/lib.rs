@@ -36,7 +36,10 @@ use xl_toolstack::{
 
 use proto::Request;
 
+/// Socket of the simulated hypervisor in the state directory (see
+/// [`proto`]).
 pub const HYPERVISOR_SOCK: &str = "hypervisor.sock";
+/// Socket of the simulated host's xenstored in the state directory.
 pub const XENSTORED_SOCK: &str = "xenstored.sock";
 /// Set in the environment of the host process: the directory it serves.
 pub const SERVE_ENV: &str = "XL_SIM_SERVE";
@@ -109,6 +112,7 @@ impl SimHypervisor {
         })
     }
 
+    /// The state directory of the host this client talks to.
     pub fn dir(&self) -> &Path {
         &self.client.dir
     }
