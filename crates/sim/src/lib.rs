@@ -9,6 +9,8 @@
 //! `xl` invocation is then a client, like on a real host, so everything
 //! above the seam is the code that runs on Xen.
 
+#![warn(missing_docs)]
+
 pub mod guest;
 pub mod host;
 pub mod pools;
