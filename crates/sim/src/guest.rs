@@ -11,8 +11,11 @@ use xl_toolstack::GuestKind;
 /// What the guest asks the hypervisor for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Exit {
+    /// Power off (SHUTDOWN_poweroff): `poweroff`, `halt`, sysrq `o`.
     Poweroff,
+    /// Restart (SHUTDOWN_reboot): `reboot`, sysrq `b`.
     Reboot,
+    /// Crash (SHUTDOWN_crash): a kernel panic, e.g. sysrq `c`.
     Crash,
     /// Suspended for a save (SHUTDOWN_suspend).
     Suspend,
@@ -21,13 +24,21 @@ pub enum Exit {
 /// Guest-side I/O totals (`tx` is what the guest sent).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GuestIo {
+    /// Disk read requests.
     pub rd_reqs: u64,
+    /// Sectors read (512 bytes each).
     pub rd_sects: u64,
+    /// Disk write requests.
     pub wr_reqs: u64,
+    /// Sectors written (512 bytes each).
     pub wr_sects: u64,
+    /// Network packets sent by the guest.
     pub tx_packets: u64,
+    /// Bytes sent by the guest.
     pub tx_bytes: u64,
+    /// Network packets received by the guest.
     pub rx_packets: u64,
+    /// Bytes received by the guest.
     pub rx_bytes: u64,
 }
 
@@ -43,7 +54,9 @@ enum Phase {
 /// carries the guest's memory.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Guest {
+    /// Domain name, used as the guest's hostname.
     pub name: String,
+    /// Guest type (PV, PVH or HVM).
     pub kind: GuestKind,
     cmdline: String,
     memkb: u64,
@@ -70,6 +83,9 @@ fn stamp(ms: u64) -> String {
 }
 
 impl Guest {
+    /// A guest at the start of its boot, as the domain builder loads it:
+    /// `cmdline` is its kernel command line, `memkb` its memory in KiB and
+    /// `vcpus` its vCPUs online at boot.
     pub fn new(name: &str, kind: GuestKind, cmdline: &str, memkb: u64, vcpus: u32) -> Guest {
         let mut g = Guest {
             name: name.to_string(),
@@ -204,6 +220,8 @@ impl Guest {
         self.booted
     }
 
+    /// Whether it is booting or halting, when it uses its vCPUs fully
+    /// (otherwise it idles).
     pub fn busy(&self) -> bool {
         self.phase == Phase::Booting || self.phase == Phase::Halting
     }
@@ -352,6 +370,7 @@ impl Guest {
         }
     }
 
+    /// An NMI arrives (`xl trigger nmi`): the kernel logs it and runs on.
     pub fn nmi(&mut self) {
         let t = self.clock_ms;
         self.kmsg(t, "Uhhuh. NMI received for unknown reason 00 on CPU 0.");

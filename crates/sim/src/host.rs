@@ -16,8 +16,11 @@ const PAGE_KB: u64 = 4;
 /// The simulated machine's size.
 #[derive(Clone, Debug)]
 pub struct HostSpec {
+    /// Physical CPUs (`XL_SIM_CPUS`, default 4).
     pub cpus: u32,
+    /// Host memory in MiB (`XL_SIM_MEMORY_MB`, default 16 GiB).
     pub memory_mb: u64,
+    /// dom0's memory in MiB (as with Xen's `dom0_mem=`).
     pub dom0_mb: u64,
 }
 
@@ -33,26 +36,43 @@ impl Default for HostSpec {
 
 /// Why a domain stopped running (SHUTDOWN_* codes).
 pub const SHUTDOWN_POWEROFF: u32 = 0;
+/// The guest asked to restart.
 pub const SHUTDOWN_REBOOT: u32 = 1;
+/// The guest suspended itself for a save.
 pub const SHUTDOWN_SUSPEND: u32 = 2;
+/// The guest crashed.
 pub const SHUTDOWN_CRASH: u32 = 3;
 
 /// A vCPU's hard and soft affinity bitmaps; None: every CPU.
 pub type Affinity = (Option<Vec<u8>>, Option<Vec<u8>>);
 
+/// A domain as the hypervisor tracks it (`struct domain`).
 #[derive(Clone, Debug)]
 pub struct Domain {
+    /// Domain id.
     pub domid: u32,
+    /// UUID given at creation.
     pub uuid: [u8; 16],
+    /// Guest type (PV, PVH or HVM).
     pub kind: GuestKind,
+    /// vCPUs allocated at creation.
     pub max_vcpus: u32,
+    /// vCPUs brought up by the builder (at most `max_vcpus`).
     pub online_vcpus: u32,
+    /// Memory limit in KiB (Xen's max_pages); the builder sets it to the
+    /// configured maximum plus libxl's 1 MiB slack.
     pub max_memkb: u64,
+    /// Memory the domain holds, in KiB.
     pub memkb: u64,
+    /// Populate-on-demand target set by the toolstack, in pages.
     pub pod_target_pages: Option<u64>,
+    /// Whether the domain builder has loaded it.
     pub built: bool,
+    /// Whether it is paused (a new domain starts paused).
     pub paused: bool,
+    /// The SHUTDOWN_* code it shut down with, if it has.
     pub shutdown: Option<u32>,
+    /// Whether it is being torn down.
     pub dying: bool,
     /// CPU time banked before `since`, and the rate since then
     /// (nanoseconds of CPU per nanosecond of wall time).
@@ -67,6 +87,7 @@ pub struct Domain {
     pub affinity: Vec<Affinity>,
     /// credit2 weight and cap.
     pub sched: SchedParams,
+    /// The cpupool it runs in.
     pub cpupool: u32,
 }
 
@@ -99,6 +120,7 @@ impl Domain {
         }
     }
 
+    /// CPU time used so far, in nanoseconds.
     pub fn cpu_time_ns(&self, now: Instant) -> u64 {
         let ran = now.saturating_duration_since(self.since).as_nanos() as f64 * self.rate;
         self.cpu_ns + ran as u64
@@ -111,19 +133,30 @@ impl Domain {
         self.rate = rate;
     }
 
+    /// Whether its vCPUs can run: built, unpaused, not shut down or dying.
     pub fn running(&self) -> bool {
         self.built && !self.paused && self.shutdown.is_none() && !self.dying
     }
 }
 
+/// Why a request on the hypervisor failed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HostError {
+    /// No domain has this id.
     #[error("domain {0} does not exist")]
     NoSuchDomain(u32),
+    /// The host has too little free memory for a domain.
     #[error("Out of memory: {need_mb} MiB needed, {free_mb} MiB free")]
-    OutOfMemory { need_mb: u64, free_mb: u64 },
+    OutOfMemory {
+        /// Memory the domain still needs, in MiB.
+        need_mb: u64,
+        /// Free host memory, in MiB.
+        free_mb: u64,
+    },
+    /// Every domid below DOMID_FIRST_RESERVED is taken.
     #[error("no free domain id")]
     NoDomid,
+    /// A request Xen would refuse (EINVAL and friends), with its message.
     #[error("{0}")]
     Invalid(String),
 }
@@ -131,18 +164,26 @@ pub enum HostError {
 /// The scheduler the simulated host runs (Xen's default since 4.12).
 pub const SCHEDULER: &str = "credit2";
 
+/// The whole simulated hypervisor: the machine, its cpupools, domains and
+/// console ring.
 pub struct Host {
+    /// The machine's size.
     pub spec: HostSpec,
     /// Pool-0's credit2 ratelimit_us (and two unused slots).
     pub pool_params: [u32; 3],
+    /// cpupools and their CPUs.
     pub pools: Pools,
+    /// Every domain by domid, dom0 included.
     pub domains: BTreeMap<u32, Domain>,
     rover: u32,
+    /// The hypervisor console ring (`xl dmesg`).
     pub dmesg: Vec<u8>,
+    /// When the host booted.
     pub booted: Instant,
 }
 
 impl Host {
+    /// A freshly booted host: dom0 running in Pool-0 with every CPU.
     pub fn new(spec: HostSpec) -> Host {
         let now = Instant::now();
         let mut domains = BTreeMap::new();
@@ -178,6 +219,7 @@ impl Host {
         }
     }
 
+    /// Host memory in KiB.
     pub fn total_kb(&self) -> u64 {
         self.spec.memory_mb * 1024
     }
@@ -187,6 +229,7 @@ impl Host {
         self.total_kb() / 64
     }
 
+    /// Memory in KiB not held by Xen or any domain.
     pub fn free_kb(&self) -> u64 {
         let used: u64 = self.domains.values().map(|d| d.memkb).sum();
         self.total_kb()
@@ -194,12 +237,14 @@ impl Host {
             .saturating_sub(used)
     }
 
+    /// A domain by domid.
     pub fn get(&self, domid: u32) -> Result<&Domain, HostError> {
         self.domains
             .get(&domid)
             .ok_or(HostError::NoSuchDomain(domid))
     }
 
+    /// A domain by domid, to change.
     pub fn get_mut(&mut self, domid: u32) -> Result<&mut Domain, HostError> {
         self.domains
             .get_mut(&domid)
@@ -251,6 +296,7 @@ impl Host {
         Ok(())
     }
 
+    /// Remove a domain at once (dom0 cannot be destroyed); returns it.
     pub fn destroy(&mut self, domid: u32) -> Result<Domain, HostError> {
         if domid == 0 {
             return Err(HostError::Invalid("cannot destroy domain 0".into()));
@@ -272,6 +318,8 @@ impl Host {
         Ok(())
     }
 
+    /// A domain as `XEN_SYSCTL_getdomaininfolist` reports it; memory is
+    /// rounded down to whole pages.
     pub fn dominfo(&self, d: &Domain, now: Instant) -> DomInfo {
         let pages = |kb: u64| kb / PAGE_KB * PAGE_KB;
         DomInfo {
@@ -303,6 +351,7 @@ impl Host {
         }
     }
 
+    /// Every domain as `XEN_SYSCTL_getdomaininfolist` reports it.
     pub fn list(&self) -> Vec<DomInfo> {
         let now = Instant::now();
         self.domains
@@ -311,6 +360,8 @@ impl Host {
             .collect()
     }
 
+    /// A domain's vCPUs with their state, CPU time and affinity; empty until
+    /// it is built.
     pub fn vcpus(&self, domid: u32) -> Result<Vec<VcpuInfo>, HostError> {
         let d = self.get(domid)?;
         let now = Instant::now();
@@ -347,6 +398,7 @@ impl Host {
             .collect())
     }
 
+    /// What `XEN_SYSCTL_physinfo` reports: one socket, one thread per core.
     pub fn physinfo(&self) -> PhysInfo {
         let s = &self.spec;
         PhysInfo {
@@ -379,6 +431,7 @@ impl Host {
         }
     }
 
+    /// What `XENVER_*` report: Xen 4.17.0 with the simulator's build details.
     pub fn version_info(&self) -> VersionInfo {
         VersionInfo {
             major: 4,
@@ -421,11 +474,14 @@ impl Host {
             .count() as u32
     }
 
+    /// XEN_SYSCTL_CPUPOOL_OP_DESTROY: only an empty pool goes.
     pub fn cpupool_destroy(&mut self, poolid: u32) -> Result<(), &'static str> {
         let n = self.pool_domains(poolid);
         self.pools.destroy(poolid, n)
     }
 
+    /// XEN_SYSCTL_CPUPOOL_OP_RMCPU: the CPU becomes free; a pool with domains
+    /// keeps its last CPU.
     pub fn cpupool_remove_cpu(&mut self, poolid: u32, cpu: u32) -> Result<(), &'static str> {
         let n = self.pool_domains(poolid);
         self.pools.remove_cpu(poolid, cpu, n)

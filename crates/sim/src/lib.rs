@@ -9,6 +9,8 @@
 //! `xl` invocation is then a client, like on a real host, so everything
 //! above the seam is the code that runs on Xen.
 
+#![warn(missing_docs)]
+
 pub mod guest;
 pub mod host;
 pub mod pools;
@@ -36,7 +38,10 @@ use xl_toolstack::{
 
 use proto::Request;
 
+/// Socket of the simulated hypervisor in the state directory (see
+/// [`proto`]).
 pub const HYPERVISOR_SOCK: &str = "hypervisor.sock";
+/// Socket of the simulated host's xenstored in the state directory.
 pub const XENSTORED_SOCK: &str = "xenstored.sock";
 /// Set in the environment of the host process: the directory it serves.
 pub const SERVE_ENV: &str = "XL_SIM_SERVE";
@@ -109,6 +114,7 @@ impl SimHypervisor {
         })
     }
 
+    /// The state directory of the host this client talks to.
     pub fn dir(&self) -> &Path {
         &self.client.dir
     }

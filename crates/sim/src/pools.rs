@@ -8,20 +8,32 @@ use xl_toolstack::CpupoolInfo;
 
 /// Errno texts Xen's answers turn into on the caller's side.
 pub const ENOENT: &str = "No such file or directory";
+/// Bad argument, e.g. a CPU number beyond the host's.
 pub const EINVAL: &str = "Invalid argument";
+/// Pool still in use: it has CPUs or domains, or would lose the last CPU
+/// its domains run on.
 pub const EBUSY: &str = "Device or resource busy";
+/// CPU already in a pool.
 pub const ENODEV: &str = "No such device";
+/// Operation refused, e.g. dom0 moving itself.
 pub const EPERM: &str = "Operation not permitted";
+/// No such domain.
 pub const ESRCH: &str = "No such process";
+/// CPU not in the pool it is removed from.
 pub const EADDRNOTAVAIL: &str = "Cannot assign requested address";
+/// Pool limit reached (twice as many pools as CPUs).
 pub const ENOSPC: &str = "No space left on device";
 
+/// A cpupool: its scheduler and the CPUs it owns.
 #[derive(Clone, Debug)]
 pub struct Pool {
+    /// Scheduler name (`credit2`, `credit`, `rtds`, ...).
     pub sched: String,
+    /// CPU numbers in the pool.
     pub cpus: BTreeSet<u32>,
 }
 
+/// The host's cpupools and which CPU belongs to which.
 #[derive(Clone, Debug)]
 pub struct Pools {
     ncpus: u32,
@@ -42,10 +54,12 @@ impl Pools {
         Pools { ncpus, pools }
     }
 
+    /// Whether a pool with this id exists.
     pub fn exists(&self, poolid: u32) -> bool {
         self.pools.contains_key(&poolid)
     }
 
+    /// A pool by id.
     pub fn get(&self, poolid: u32) -> Option<&Pool> {
         self.pools.get(&poolid)
     }
@@ -94,6 +108,7 @@ impl Pools {
         Ok(id)
     }
 
+    /// Remove a pool; refused (EBUSY) while it has CPUs or domains.
     pub fn destroy(&mut self, poolid: u32, n_dom: u32) -> Result<(), &'static str> {
         let p = self.pools.get(&poolid).ok_or(ENOENT)?;
         if n_dom != 0 || !p.cpus.is_empty() {
@@ -103,6 +118,7 @@ impl Pools {
         Ok(())
     }
 
+    /// Move a free CPU into a pool.
     pub fn add_cpu(&mut self, poolid: u32, cpu: u32) -> Result<(), &'static str> {
         if !self.pools.contains_key(&poolid) {
             return Err(ENOENT);
@@ -117,6 +133,8 @@ impl Pools {
         Ok(())
     }
 
+    /// Take a CPU out of a pool; `n_dom` is the pool's domain count (a pool
+    /// with domains keeps its last CPU).
     pub fn remove_cpu(&mut self, poolid: u32, cpu: u32, n_dom: u32) -> Result<(), &'static str> {
         let p = self.pools.get_mut(&poolid).ok_or(ENOENT)?;
         if cpu >= self.ncpus {

@@ -9,77 +9,141 @@ use crate::guest::Guest;
 /// A suspended guest as a save carries it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SavedGuest {
+    /// Guest type (PV, PVH or HVM).
     pub kind: GuestKind,
+    /// Memory the domain had, in KiB.
     pub memkb: u64,
+    /// Number of vCPUs online when it was suspended.
     pub online_vcpus: u32,
+    /// The guest's own state: boot stage, console, devices.
     pub guest: Guest,
 }
 
+/// A request from a client (`xl`) to the host process, one per line on
+/// `hypervisor.sock`; each stands for a hypercall or a dom0 service.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Request {
+    /// Every domain's info (`XEN_SYSCTL_getdomaininfolist`).
     Domains,
+    /// Host physical info (`XEN_SYSCTL_physinfo`).
     Physinfo,
+    /// Xen version, capabilities and build details (`XENVER_*`).
     VersionInfo,
+    /// The hypervisor console ring (`XEN_SYSCTL_readconsole`), as text.
     Dmesg {
+        /// Empty the ring after reading it.
         clear: bool,
     },
+    /// Pause a domain; dom0 is never paused.
     Pause(u32),
+    /// Unpause a built, not shut down domain.
     Unpause(u32),
+    /// Destroy a domain (not dom0) with its simulated guest and consoles.
     Destroy(u32),
+    /// A domain's vCPUs with state, time and affinity.
     Vcpus(u32),
+    /// Set a domain's memory limit (`XEN_DOMCTL_max_mem`).
     SetMaxMem {
+        /// Target domain.
         domid: u32,
+        /// New limit, in KiB.
         kb: u64,
     },
+    /// Set a domain's populate-on-demand target.
     SetPodTarget {
+        /// Target domain.
         domid: u32,
+        /// Target, in pages.
         pages: u64,
     },
+    /// Send a virtual trigger (power button, sleep, NMI, ...).
     SendTrigger {
+        /// Target domain.
         domid: u32,
+        /// What to send.
         trigger: Trigger,
+        /// vCPU the trigger is aimed at (ignored by the simulator).
         vcpu: u32,
     },
+    /// Whether an HVM guest has registered its PV event callback.
     HasPvCallback(u32),
+    /// Set one vCPU's hard and/or soft affinity.
     SetVcpuAffinity {
+        /// Target domain.
         domid: u32,
+        /// vCPU index.
         vcpu: u32,
+        /// New hard affinity as a CPU bitmap; None leaves it as it is.
         hard: Option<Vec<u8>>,
+        /// New soft affinity as a CPU bitmap; None leaves it as it is.
         soft: Option<Vec<u8>>,
     },
+    /// Every cpupool with its CPUs and domain count.
     Cpupools,
+    /// Bitmap of the CPUs in no cpupool.
     FreeCpus,
+    /// Create a cpupool with this scheduler; replies with its id.
     CpupoolCreate(String),
+    /// Destroy an empty cpupool.
     CpupoolDestroy(u32),
+    /// Give a free CPU to a cpupool.
     CpupoolAddCpu {
+        /// Target cpupool.
         poolid: u32,
+        /// CPU number.
         cpu: u32,
     },
+    /// Take a CPU out of a cpupool, back to the free CPUs.
     CpupoolRemoveCpu {
+        /// Source cpupool.
         poolid: u32,
+        /// CPU number.
         cpu: u32,
     },
+    /// Move a domain into a cpupool.
     CpupoolMoveDomain {
+        /// Destination cpupool.
         poolid: u32,
+        /// Domain to move.
         domid: u32,
     },
+    /// Press Xen debug keys (`xl debug-keys`); each logs a line to the
+    /// console ring.
     DebugKeys(Vec<u8>),
+    /// A domain's scheduler parameters (weight, cap, ...).
     DomainSched(u32),
+    /// Set a domain's scheduler parameters.
     SetDomainSched {
+        /// Target domain.
         domid: u32,
+        /// New parameters.
         params: SchedParams,
     },
+    /// Set pool 0's scheduler-wide parameters (see [`Request::PoolSched`]).
     SetPoolSched([u32; 3]),
+    /// Pool 0's scheduler-wide parameters: credit's (tslice_ms,
+    /// ratelimit_us, vcpu_migr_delay_us) or credit2's (ratelimit_us, 0, 0).
     PoolSched,
+    /// Create an empty, paused domain (`XEN_DOMCTL_createdomain`); replies with
+    /// its domid.
     CreateDomain(CreateSpec),
+    /// Build a created domain: give it its memory and vCPUs and load its
+    /// simulated guest; replies with its xenstore and console ring frames
+    /// and event channels.
     Build {
+        /// Domain to build.
         domid: u32,
+        /// What the domain builder loads.
         spec: BuildSpec,
     },
+    /// Start the device model (QEMU) of an HVM domain.
     SpawnDeviceModel(DmSpec),
+    /// Let a paused device model run (QMP `cont`) before an HVM domain is
+    /// unpaused; fails when the domain has none.
     ResumeDeviceModel(u32),
     /// The vCPU indices the device model reports (QMP query-cpus-fast).
     DeviceModelCpus(u32),
+    /// Stop a domain's device model.
     KillDeviceModel(u32),
     /// dom0-side I/O counters of these domains' vifs and disks.
     IoStats(Vec<u32>),
@@ -87,8 +151,11 @@ pub enum Request {
     SaveGuest(u32),
     /// Load a saved guest into a new, empty domain (instead of Build).
     RestoreGuest {
+        /// Domain created for the restore.
         domid: u32,
+        /// What the domain builder would have loaded.
         spec: BuildSpec,
+        /// The guest as the save carried it.
         saved: Box<SavedGuest>,
     },
     /// Cancel a domain's suspend: it runs on where it stopped.
@@ -110,6 +177,7 @@ pub fn reply_line(reply: &Result<String, String>) -> String {
     }
 }
 
+/// Decode a [`reply_line`]: the value, or the host's error message.
 pub fn parse_reply<T: serde::de::DeserializeOwned>(line: &str) -> Result<T, String> {
     let line = line.trim_end_matches('\n');
     if let Some(json) = line.strip_prefix("ok ") {

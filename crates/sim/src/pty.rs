@@ -12,13 +12,17 @@ use rustix::fs::{OFlags, fcntl_setfl};
 use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
 use rustix::termios::{OptionalActions, tcgetattr, tcsetattr};
 
+/// A console pty: the simulator holds the master, clients open `path`.
 pub struct Pty {
+    /// The master side, where the simulator reads input and writes output.
     pub master: Arc<OwnedFd>,
     _slave: File,
+    /// The slave's device path (`/dev/pts/N`), as written to xenstore.
     pub path: String,
 }
 
 impl Pty {
+    /// A new pty in raw mode, its master non-blocking.
     pub fn open() -> io::Result<Pty> {
         let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY)?;
         grantpt(&master)?;
