@@ -15,7 +15,8 @@ pub enum NicError {
     Rate,
 }
 
-fn parse_ulong(s: &str, r: &mut Report) -> Result<u64, ()> {
+/// xl's `parse_ulong`: decimal, the whole number or a failure message.
+pub(crate) fn parse_ulong(s: &str, r: &mut Report) -> Result<u64, ()> {
     let (v, used, overflow) = strtoul(s.as_bytes(), 10);
     if used == 0 || overflow || v == u64::MAX {
         r.line(format!("xl: failed to convert \"{s}\" to number"));

@@ -70,14 +70,9 @@ pub struct Totals {
     pub pinned: bool,
 }
 
-/// xl's `parse_ulong`: decimal, the whole number or a failure message.
+/// xl's `parse_ulong`, refusing the spec on failure.
 fn parse_ulong(s: &str, r: &mut Report) -> Result<u64, Refused> {
-    let (v, used, overflow) = strtoul(s.as_bytes(), 10);
-    if used == 0 || overflow || v == u64::MAX {
-        r.line(format!("xl: failed to convert \"{s}\" to number"));
-        return Err(Refused);
-    }
-    Ok(v)
+    crate::nic::parse_ulong(s, r).map_err(|()| Refused)
 }
 
 /// xl's `parse_range` (`N` or `N-M`), whose failure vnuma ignores: the

@@ -56,7 +56,7 @@ pub fn backend_domid(be: &str) -> Option<u32> {
 }
 
 /// libxl's strtoul-or--1 reading of a frontend number, kept in an int.
-fn fe_number(xs: &impl XsOps, path: &str) -> Result<i32, xenstore::Error> {
+pub(crate) fn fe_number(xs: &impl XsOps, path: &str) -> Result<i32, xenstore::Error> {
     Ok(match xs.try_read(path)? {
         Some(v) => strtoul(v.as_bytes(), 10).0 as i32,
         None => -1,
@@ -137,7 +137,7 @@ pub fn disk_dev_number(vdev: &str) -> i32 {
     -1
 }
 
-fn entries(xs: &impl XsOps, path: &str) -> Result<Vec<String>, xenstore::Error> {
+pub(crate) fn entries(xs: &impl XsOps, path: &str) -> Result<Vec<String>, xenstore::Error> {
     match xs.directory(path) {
         Ok(d) => Ok(d),
         Err(e) if e.is_not_found() => Ok(Vec::new()),

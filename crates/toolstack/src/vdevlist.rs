@@ -4,47 +4,21 @@
 
 use xenstore::XsOps;
 
-use xl_config::value::{strtol, strtoul};
-
-use crate::devlist::backend_domid;
-
-/// `strtoul(s, NULL, 10)` kept in an int, or -1 when there is no `s`.
-fn c_uint_or_minus_one(s: Option<&str>) -> i64 {
-    s.map_or(-1, |v| i64::from(strtoul(v.as_bytes(), 10).0 as i32))
-}
-
-/// C `atoi`.
-fn c_atoi(s: &str) -> i64 {
-    i64::from(strtol(s.as_bytes(), 10).0 as i32)
-}
+use crate::devlist::{atoi, backend_domid, entries, fe_number};
 
 /// Where libxl keeps its own record of a domain's devices of `kind`.
 fn libxl_dir(domid: u32, kind: &str) -> String {
     format!("/libxl/{domid}/device/{kind}")
 }
 
-/// The device directories under `path`, none when it does not exist.
-fn entries(xs: &impl XsOps, path: &str) -> Result<Vec<String>, xenstore::Error> {
-    match xs.directory(path) {
-        Ok(d) => Ok(d),
-        Err(e) if e.is_not_found() => Ok(Vec::new()),
-        Err(e) => Err(e),
-    }
-}
-
-/// A frontend number as libxl reads it: strtoul, or -1 when absent.
-fn fe_number(xs: &impl XsOps, path: &str) -> Result<i64, xenstore::Error> {
-    Ok(c_uint_or_minus_one(xs.try_read(path)?.as_deref()))
-}
-
 /// One row of `xl vkb-list`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VkbRow {
-    pub devid: i64,
+    pub devid: i32,
     pub backend_id: u32,
-    pub state: i64,
-    pub evtch: i64,
-    pub rref: i64,
+    pub state: i32,
+    pub evtch: i32,
+    pub rref: i32,
     /// The backend's `unique-id`; xl prints "(null)" without one.
     pub unique_id: Option<String>,
     /// "linux" for a `vinput` backend (the dom0 kernel), else "qemu".
@@ -58,7 +32,7 @@ pub fn vkbs(xs: &impl XsOps, domid: u32) -> Result<Option<Vec<VkbRow>>, xenstore
     let dir = libxl_dir(domid, "vkbd");
     let mut rows = Vec::new();
     for id in entries(xs, &dir)? {
-        let devid = c_atoi(&id);
+        let devid = atoi(&id);
         let lp = format!("{dir}/{id}");
         let (Some(be), Some(_fe)) = (
             xs.try_read(&format!("{lp}/backend"))?,
@@ -110,12 +84,12 @@ pub fn vkb_row(r: &VkbRow) -> String {
 /// One row of `xl vtpm-list`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VtpmRow {
-    pub devid: i64,
+    pub devid: i32,
     pub backend_id: u32,
     pub uuid: String,
-    pub state: i64,
-    pub evtch: i64,
-    pub rref: i64,
+    pub state: i32,
+    pub evtch: i32,
+    pub rref: i32,
     pub backend: String,
 }
 
@@ -125,7 +99,7 @@ pub fn vtpms(xs: &impl XsOps, domid: u32) -> Result<Option<Vec<VtpmRow>>, xensto
     let dir = libxl_dir(domid, "vtpm");
     let mut rows = Vec::new();
     for id in entries(xs, &dir)? {
-        let devid = c_atoi(&id);
+        let devid = atoi(&id);
         let lp = format!("{dir}/{id}");
         let Some(be) = xs.try_read(&format!("{lp}/backend"))? else {
             return Ok(None);
@@ -182,11 +156,11 @@ pub fn vtpm_row(r: &VtpmRow) -> String {
 /// One row of `xl channel-list`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChannelRow {
-    pub devid: i64,
+    pub devid: i32,
     pub backend_id: u32,
-    pub state: i64,
-    pub evtch: i64,
-    pub rref: i64,
+    pub state: i32,
+    pub evtch: i32,
+    pub rref: i32,
     /// "pty" or "socket".
     pub connection: &'static str,
     /// A pty channel's device path.
@@ -212,7 +186,7 @@ pub fn channels(xs: &impl XsOps, domid: u32) -> Result<Option<Vec<ChannelRow>>, 
     }
     let mut rows = Vec::new();
     for (devid, connection) in found.into_iter().enumerate() {
-        let devid = devid as i64;
+        let devid = devid as i32;
         let lp = format!("{dir}/{}", devid + 1);
         let Some(be) = xs.try_read(&format!("{lp}/backend"))? else {
             continue;
