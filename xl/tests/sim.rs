@@ -1928,3 +1928,14 @@ fn failed_attaches_leave_nothing_behind() {
         stderr(&o)
     );
 }
+
+#[test]
+fn commands_not_yet_implemented_say_so_and_fail() {
+    let h = Host::new();
+    let o = h.xl(&["dump-core", "0", "/tmp/core"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "xl: `dump-core' is not implemented in this xl yet (README's status table lists what is).\n"
+    );
+}
