@@ -7,6 +7,7 @@
 #   $IMG/vmlinux         the same kernel as an ELF: PV domU (loads fast, no un-xz under TCG)
 #   $IMG/domU.cpio.gz    PV domU initramfs: busybox + guest/pv-init.sh
 #   $IMG/boot.img        HVM domU disk: boot sector from guest/boot.S
+#   $IMG/tick.img        HVM domU disk for save/restore: boot sector from guest/tick.S
 #   $IMG/boot.qcow2      the same disk as qcow2, with a blank installer.iso beside it
 #   $IMG/pvh.elf         PVH domU kernel from guest/pvh.S
 #   $IMG/dom0.cpio.gz    dom0 initramfs: busybox, bash, jq, the Xen 4.17 userland, the
@@ -117,17 +118,21 @@ lab_build_domu() {
 
 lab_build_tiny() {
   local key t
-  key=$(lab_hash "$LAB/guest/boot.S" "$LAB/guest/pvh.S" "$(lab_pkgver binutils)" "$(lab_pkgver qemu-utils)")
-  lab_fresh boot.img "$key" && lab_fresh pvh.elf "$key" && lab_fresh boot.qcow2 "$key" && return 0
+  key=$(lab_hash "$LAB/guest/boot.S" "$LAB/guest/tick.S" "$LAB/guest/pvh.S" "$(lab_pkgver binutils)" "$(lab_pkgver qemu-utils)")
+  lab_fresh boot.img "$key" && lab_fresh tick.img "$key" && lab_fresh pvh.elf "$key" &&
+    lab_fresh boot.qcow2 "$key" && return 0
   t=$(mktemp -d)
-  as --32 -o "$t/boot.o" "$LAB/guest/boot.S"
-  ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$t/boot.bin" "$t/boot.o"
-  if [ "$(stat -c %s "$t/boot.bin")" -ne 512 ]; then
-    echo "lab: boot sector is $(stat -c %s "$t/boot.bin") bytes, want 512" >&2; rm -rf "$t"; return 1
-  fi
-  rm -f "$IMG/boot.img"
-  truncate -s 1M "$IMG/boot.img"
-  dd if="$t/boot.bin" of="$IMG/boot.img" conv=notrunc status=none
+  local s
+  for s in boot tick; do
+    as --32 -o "$t/$s.o" "$LAB/guest/$s.S"
+    ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$t/$s.bin" "$t/$s.o"
+    if [ "$(stat -c %s "$t/$s.bin")" -ne 512 ]; then
+      echo "lab: boot sector $s is $(stat -c %s "$t/$s.bin") bytes, want 512" >&2; rm -rf "$t"; return 1
+    fi
+    rm -f "$IMG/$s.img"
+    truncate -s 1M "$IMG/$s.img"
+    dd if="$t/$s.bin" of="$IMG/$s.img" conv=notrunc status=none
+  done
   # The NixOS wiki's HVM example: the disk as qcow2, an installer ISO as a cdrom (this one
   # is blank, so SeaBIOS goes on to the disk as boot="cd" says).
   rm -f "$IMG/boot.qcow2" "$IMG/installer.iso"
@@ -137,7 +142,7 @@ lab_build_tiny() {
   # -N: one small RWX segment; the note section must sit inside the guest's RAM too
   ld -m elf_i386 -N --no-warn-rwx-segments -Ttext=0x100000 --section-start=.note.Xen=0x100800 -o "$IMG/pvh.elf" "$t/pvh.o"
   rm -rf "$t"
-  lab_done boot.img "$key"; lab_done pvh.elf "$key"; lab_done boot.qcow2 "$key"
+  lab_done boot.img "$key"; lab_done tick.img "$key"; lab_done pvh.elf "$key"; lab_done boot.qcow2 "$key"
 }
 
 lab_build_pvgrub() {  # a PvGrub2 image (Debian's grub-xen-bin) whose embedded config prints
@@ -155,8 +160,8 @@ lab_build_pvgrub() {  # a PvGrub2 image (Debian's grub-xen-bin) whose embedded c
 lab_build_dom0() {
   local key r="$IMG/rootfs-dom0" xenlib=/usr/lib/xen-4.17 bins m t f
   key=$(lab_hash "$LAB/host/build.sh" "$KVER" \
-        "$(cat "$IMG"/{vmlinux,domU.cpio.gz,boot.img,pvh.elf,pvgrub.elf,boot.qcow2}.key)" \
-        "$(lab_pkgver xen-utils-4.17 xen-utils-common xenstore-utils qemu-system-xen seabios busybox-static bash jq libc6 util-linux mount python3.11-minimal libpython3.11-stdlib e2fsprogs)")
+        "$(cat "$IMG"/{vmlinux,domU.cpio.gz,boot.img,tick.img,pvh.elf,pvgrub.elf,boot.qcow2}.key)" \
+        "$(lab_pkgver xen-utils-4.17 xen-utils-common xenstore-utils qemu-system-xen seabios busybox-static bash jq libc6 util-linux mount python3.11-minimal libpython3.11-stdlib e2fsprogs sysvinit-utils)")
   lab_fresh dom0.cpio.gz "$key" && return 0
   lab_skeleton "$r"
   # bash for the suites, jq for same_json, coreutils timeout (exit 124 on timeout; busybox's
@@ -211,6 +216,12 @@ lab_build_dom0() {
   cp -a /etc/ld.so.conf "$r/etc/"; mkdir -p "$r/etc/ld.so.conf.d"; cp -a /etc/ld.so.conf.d/. "$r/etc/ld.so.conf.d/"
   ldconfig -r "$r" 2>/dev/null || true
   mkdir -p "$r/var/lib/xen" "$r/var/log/xen" "$r/etc/default"
+  # Debian's xendomains init script and what it runs (its helpers, the LSB functions)
+  mkdir -p "$r/etc/init.d" "$r/usr/lib/xen-common" "$r/lib/init" "$r/lib/lsb"
+  cp -a /etc/init.d/xendomains "$r/etc/init.d/"
+  cp -a /usr/lib/xen-common/bin "$r/usr/lib/xen-common/"
+  cp -a /lib/init/vars.sh "$r/lib/init/"
+  cp -a /lib/lsb/init-functions /lib/lsb/init-functions.d "$r/lib/lsb/"
   echo "root:x:0:0:root:/root:/bin/bash" > "$r/etc/passwd"; echo "root:x:0:" > "$r/etc/group"
   # kernel modules for Xen backends (busybox modprobe reads modules.dep)
   m=/lib/modules/$KVER
@@ -224,7 +235,7 @@ lab_build_dom0() {
   depmod -b "$r" "$KVER"
   # guest images
   mkdir -p "$r/lab/guest"
-  cp "$IMG"/{vmlinux,vmlinuz,domU.cpio.gz,boot.img,boot.qcow2,installer.iso,pvh.elf,pvgrub.elf} "$r/lab/guest/"
+  cp "$IMG"/{vmlinux,vmlinuz,domU.cpio.gz,boot.img,tick.img,boot.qcow2,installer.iso,pvh.elf,pvgrub.elf} "$r/lab/guest/"
   lab_cpio "$r" "$IMG/dom0.cpio.gz"
   rm -rf "$r"
   lab_done dom0.cpio.gz "$key"

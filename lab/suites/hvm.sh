@@ -23,15 +23,8 @@ fresh_disks() {  # the qcow2 disks QEMU writes to, fresh for each guest
 }
 fresh_disks
 HVMCTX=$(ls /usr/lib/xen-*/bin/xen-hvmctx 2>/dev/null | head -n 1)
-# With Xen 4.20 the real xl runs in its trixie root (its hvmloader, SeaBIOS and QEMU):
-# ours runs there too, so both build from the same firmware.
-X420=/opt/xen-4.20
+ours_in_real_root
 if [ -d "$X420/usr/lib/xen-4.20" ]; then
-  # /tmp is the same folder inside the root.
-  cp "$(command -v "$XL_OURS")" /tmp/xl-ours-bin && chmod 0755 /tmp/xl-ours-bin
-  printf '#!/usr/bin/bash\nexec /usr/sbin/chroot %s /usr/bin/bash -c '"'"'cd "$0" 2>/dev/null || cd /; exec -a xl-ours /tmp/xl-ours-bin "$@"'"'"' "$PWD" "$@"\n' "$X420" >/tmp/xl-ours-420
-  chmod +x /tmp/xl-ours-420
-  XL_OURS=/tmp/xl-ours-420
   HVMCTX="/usr/sbin/chroot $X420 /usr/lib/xen-4.20/bin/xen-hvmctx"
 fi
 # Before a "nothing left behind" snapshot: monitors of earlier guests take a moment to go.

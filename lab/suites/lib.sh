@@ -41,6 +41,18 @@ mkdir -p "$OUT/checks"
 LAB_PASSED=0
 LAB_FAILED=0
 
+# With Xen 4.20 the real xl runs in its trixie root (its hvmloader, SeaBIOS and QEMU):
+# ours_in_real_root makes XL_OURS run there too, so both build from the same firmware.
+X420=/opt/xen-4.20
+ours_in_real_root() {
+  [ -d "$X420/usr/lib/xen-4.20" ] || return 0
+  # /tmp is the same folder inside the root.
+  cp "$(command -v "$XL_OURS")" /tmp/xl-ours-bin && chmod 0755 /tmp/xl-ours-bin
+  printf '#!/usr/bin/bash\nexec /usr/sbin/chroot %s /usr/bin/bash -c '"'"'cd "$0" 2>/dev/null || cd /; exec -a xl-ours /tmp/xl-ours-bin "$@"'"'"' "$PWD" "$@"\n' "$X420" >/tmp/xl-ours-420
+  chmod +x /tmp/xl-ours-420
+  XL_OURS=/tmp/xl-ours-420
+}
+
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 note() { echo "NOTE $LAB_SUITE: $* (uptime $(uptime_s))"; }
 

@@ -564,7 +564,7 @@ impl Dom0 for SimDom0 {
     }
 
     /// The simulated QEMU keeps no device state worth saving.
-    fn save_device_model(&self, _domid: u32) -> Result<Option<Vec<u8>>, Error> {
+    fn save_device_model(&self, _domid: u32, _uuid: &[u8; 16]) -> Result<Option<Vec<u8>>, Error> {
         Ok(None)
     }
 

@@ -20,6 +20,7 @@
 #include <xen/hvm/hvm_info_table.h>
 #include <xen/arch-x86/hvm/start_info.h>
 #include <xen/xsm/flask_op.h>
+#include <xen/sched.h>
 /* E820_RAM and struct e820entry, cut from tools/include/xenctrl.h by
  * layouts.sh (xenctrl.h itself needs generated headers). */
 #include "e820.h"
@@ -111,6 +112,11 @@ int main(void) {
     S(struct xen_domctl_sendtrigger);
     O(struct xen_domctl_sendtrigger, trigger);
     O(struct xen_domctl_sendtrigger, vcpu);
+    C(SCHEDOP_remote_shutdown);
+    C(SHUTDOWN_suspend);
+    S(struct sched_remote_shutdown);
+    O(struct sched_remote_shutdown, domain_id);
+    O(struct sched_remote_shutdown, reason);
     C(__HYPERVISOR_memory_op);
     C(XENMEM_get_sharing_freed_pages);
     C(XENMEM_get_sharing_shared_pages);
@@ -570,6 +576,12 @@ int main(void) {
     C(HVM_PARAM_TIMER_MODE);
     C(HVM_PARAM_VIRIDIAN);
     C(HVM_PARAM_ALTP2M);
+    C(HVM_PARAM_PAE_ENABLED);
+    C(HVM_PARAM_VM86_TSS_SIZED);
+    C(HVM_PARAM_ACPI_IOPORTS_LOCATION);
+    C(HVM_PARAM_VM_GENERATION_ID_ADDR);
+    C(HVM_PARAM_X87_FIP_WIDTH);
+    C(HVM_PARAM_ACPI_S_STATE);
     /* save and restore of PV guests */
     C(XEN_DOMCTL_getvcpucontext);
     C(XEN_DOMCTL_resumedomain);

@@ -238,6 +238,20 @@ pub struct SendTrigger {
     pub vcpu: u32,
 }
 
+/// `SCHEDOP_remote_shutdown`: stop another domain as if it had asked to.
+pub const SCHEDOP_REMOTE_SHUTDOWN: u64 = 4;
+/// `SHUTDOWN_suspend`: the reason a suspended domain gives.
+pub const SHUTDOWN_SUSPEND: u32 = 2;
+
+/// `struct sched_remote_shutdown`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RemoteShutdown {
+    pub domain_id: DomId,
+    pub _pad: u16,
+    pub reason: u32,
+}
+
 /// `struct xen_domctl_getvcpuinfo`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -511,6 +525,7 @@ pod_fields!(HvmParam {
     value
 });
 pod_fields!(SendTrigger { trigger, vcpu });
+pod_fields!(RemoteShutdown { domain_id, reason });
 pod_fields!(VcpuInfo {
     vcpu,
     online,

@@ -486,6 +486,27 @@ impl Xen {
         unsafe { self.domctl(d) }.map(drop)
     }
 
+    /// SCHEDOP_remote_shutdown: the domain stops with `reason` as if it
+    /// had asked to (how a guest without PV drivers is suspended).
+    pub fn remote_shutdown(&self, dom: DomId, reason: u32) -> Result<(), SysError> {
+        let arg = RemoteShutdown {
+            domain_id: dom,
+            reason,
+            ..Default::default()
+        };
+        let buf = self.buf_with(&arg.to_bytes(), 0)?;
+        // SAFETY: the argument is a sched_remote_shutdown at the start of
+        // `buf`, alive for the call; it has no guest handle.
+        unsafe {
+            self.pc.hypercall(
+                "sched_op remote_shutdown",
+                HYPERVISOR_SCHED_OP,
+                [SCHEDOP_REMOTE_SHUTDOWN, buf.addr(), 0, 0, 0],
+            )
+        }
+        .map(drop)
+    }
+
     /// The memory_op sharing counters, the sub-operations without an
     /// argument (others are refused).
     pub fn memory_op_value(&self, cmd: u64) -> Result<i64, SysError> {
@@ -2497,6 +2518,16 @@ mod tests {
                 f("offset privcmd_mmap_resource_t.type")
             );
             layout!(HvmParam, "struct xen_hvm_param", [domid, index, value]);
+            assert_eq!(
+                SCHEDOP_REMOTE_SHUTDOWN as usize,
+                f("const SCHEDOP_remote_shutdown")
+            );
+            assert_eq!(SHUTDOWN_SUSPEND as usize, f("const SHUTDOWN_suspend"));
+            layout!(
+                RemoteShutdown,
+                "struct sched_remote_shutdown",
+                [domain_id, reason]
+            );
         }
     }
 

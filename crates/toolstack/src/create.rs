@@ -736,14 +736,14 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32, image: Image<'_
         spec.ramdisk = b.ramdisk.as_ref().map(|p| p.display().to_string());
         spec.cmdline = b.args.clone();
     }
-    let built = match image {
-        Image::Boot => step("cannot (re-)build domain", || hv.build(domid, &spec))?,
-        Image::Stream(input) => {
-            step("cannot restore domain", || {
-                crate::saverestore::read_stream(host, domid, &spec, input)
-            })?
-            .0
-        }
+    let (built, extras) = match image {
+        Image::Boot => (
+            step("cannot (re-)build domain", || hv.build(domid, &spec))?,
+            crate::saverestore::StreamExtras::default(),
+        ),
+        Image::Stream(input) => step("cannot restore domain", || {
+            crate::saverestore::read_stream(host, domid, &spec, input)
+        })?,
     };
     step("cannot write build info", || {
         build_post(xs, plan, &spec, domid, &built)
@@ -771,7 +771,12 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32, image: Image<'_
     }
     if let Some(dm) = &plan.device_model {
         step("failed to spawn device model", || dm.check())?;
-        let spec = dm.spec(domid, &host.paths.run);
+        let mut spec = dm.spec(domid, &host.paths.run);
+        spec.incoming = extras.device_model;
+        step(
+            "failed to restore the device model's xenstore nodes",
+            || device_model_nodes(xs, domid, &extras.device_model_xenstore),
+        )?;
         // The backend records its pid (image/device-model-pid) as soon as it runs.
         step("failed to spawn device model", || {
             dom0.spawn_device_model(xs, &spec)
@@ -786,6 +791,22 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32, image: Image<'_
     step("failed to store domain configuration", || {
         userdata::store_config(&host.paths.lib, domid, &plan.uuid, &plan.stored_config)
             .map_err(|e| Error::Invalid(format!("cannot write userdata: {e}")))
+    })?;
+    Ok(())
+}
+
+/// A restored device model's nodes (its physmap), back where QEMU looks
+/// for them as it loads its state.
+fn device_model_nodes(xs: &Xs, domid: u32, nodes: &[(String, String)]) -> Result<(), Error> {
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    let root = format!("/local/domain/0/device-model/{domid}");
+    xs.batch(|b| {
+        for (key, value) in nodes {
+            b.write(&format!("{root}/{key}"), value)?;
+        }
+        Ok(())
     })?;
     Ok(())
 }

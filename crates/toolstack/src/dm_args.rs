@@ -746,6 +746,7 @@ impl DmPlan {
             env,
             disks: self.disks.clone(),
             serial_pty,
+            incoming: None,
         }
     }
 }

@@ -35,9 +35,10 @@ pub trait Dom0 {
     fn resume_device_model(&self, _domid: u32, _uuid: &[u8; 16]) -> Result<(), Error> {
         Err(Error::Unsupported("resuming a device model"))
     }
-    /// The device model's saved state (QEMU's migration stream), taken
-    /// while the guest is suspended; `None` when it has none to keep.
-    fn save_device_model(&self, _domid: u32) -> Result<Option<Vec<u8>>, Error> {
+    /// Stop the device model and return its saved state (QEMU's
+    /// migration stream), taken while the guest is suspended; `None` when
+    /// it has none to keep.
+    fn save_device_model(&self, _domid: u32, _uuid: &[u8; 16]) -> Result<Option<Vec<u8>>, Error> {
         Err(Error::Unsupported("saving a device model's state"))
     }
     /// Stop a domain's device model (no-op when none runs).

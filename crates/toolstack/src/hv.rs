@@ -49,6 +49,12 @@ pub trait Hypervisor {
         Err(Error::Unsupported("resuming a suspended domain"))
     }
 
+    /// Stop the domain with `reason` as if it had asked to (libxl's way
+    /// to suspend an HVM guest without PV drivers).
+    fn remote_shutdown(&self, _domid: u32, _reason: u32) -> Result<(), Error> {
+        Err(Error::Unsupported("shutting a domain down from outside"))
+    }
+
     /// One domain, if it exists.
     fn domain(&self, domid: u32) -> Result<Option<DomInfo>, Error> {
         Ok(self.domains()?.into_iter().find(|d| d.domid == domid))

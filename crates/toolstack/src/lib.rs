@@ -322,6 +322,10 @@ pub struct DmSpec {
     pub disks: Vec<String>,
     /// Whether the guest has an emulated serial port backed by a pty.
     pub serial_pty: bool,
+    /// A restored guest's saved device state, which QEMU loads as it
+    /// starts (libxl's `-incoming`).
+    #[serde(skip)]
+    pub incoming: Option<Vec<u8>>,
 }
 
 /// Where a device model's binary came from.

@@ -54,9 +54,10 @@ impl SaveError {
     }
 }
 
-/// Ask the guest to suspend (`control/shutdown` = `suspend`) and wait until
-/// the hypervisor reports it suspended. A request the guest never takes is
-/// withdrawn again.
+/// Suspend the guest and wait until the hypervisor reports it suspended.
+/// As libxl: an HVM guest without PV drivers is stopped from outside; the
+/// others are asked (`control/shutdown` = `suspend`), and a request the
+/// guest never takes is withdrawn again.
 pub fn suspend(host: &Host, xs: &Xs, domid: u32) -> Result<(), SaveError> {
     let info = host
         .hv
@@ -65,13 +66,29 @@ pub fn suspend(host: &Host, xs: &Xs, domid: u32) -> Result<(), SaveError> {
     if info.shutdown && info.shutdown_reason == SHUTDOWN_SUSPEND {
         return Ok(());
     }
-    let control = format!("/local/domain/{domid}/control/shutdown");
     let token = format!("xl-suspend-{}", std::process::id());
     xs.watch("@releaseDomain", &token).map_err(Error::from)?;
-    let result = (|| {
-        xs.write(&control, "suspend").map_err(Error::from)?;
-        wait_suspended(host, xs, domid, info.paused)
-    })();
+    let result = if crate::qmp::domain_type(xs, &info) == "hvm"
+        && !host.hv.has_pv_callback(domid)?
+    {
+        crate::trace::detail(|| format!("domain {domid}: no PV drivers, suspended from outside"));
+        host.hv
+            .remote_shutdown(domid, SHUTDOWN_SUSPEND)
+            .map_err(SaveError::from)
+            .and_then(|()| wait_suspended(host, xs, domid, info.paused))
+    } else {
+        ask_to_suspend(host, xs, domid, info.paused)
+    };
+    let _ = xs.unwatch("@releaseDomain", &token);
+    result
+}
+
+fn ask_to_suspend(host: &Host, xs: &Xs, domid: u32, paused: bool) -> Result<(), SaveError> {
+    let control = format!("/local/domain/{domid}/control/shutdown");
+    let result = xs
+        .write(&control, "suspend")
+        .map_err(|e| SaveError::from(Error::from(e)))
+        .and_then(|()| wait_suspended(host, xs, domid, paused));
     if result.is_err() {
         // Withdrawn only if still unanswered, so a late guest does not
         // suspend behind our back.
@@ -81,7 +98,6 @@ pub fn suspend(host: &Host, xs: &Xs, domid: u32) -> Result<(), SaveError> {
             let _ = xs.write(&control, "");
         }
     }
-    let _ = xs.unwatch("@releaseDomain", &token);
     result
 }
 
@@ -109,34 +125,106 @@ fn wait_suspended(host: &Host, xs: &Xs, domid: u32, paused: bool) -> Result<(), 
 }
 
 /// Write a suspended domain as libxl's stream: header, LIBXC_CONTEXT, the
-/// backend's libxc image, the device model's records, END.
-pub fn write_stream(host: &Host, domid: u32, out: &mut dyn Write) -> Result<(), SaveError> {
+/// backend's libxc image, an HVM guest's device model records, END. The
+/// device model is stopped and saved first, so nothing it does touches
+/// the memory being written.
+pub fn write_stream(
+    host: &Host,
+    xs: &Xs,
+    domid: u32,
+    out: &mut dyn Write,
+) -> Result<(), SaveError> {
     let info = host
         .hv
         .domain(domid)?
         .ok_or(SaveError::NoSuchDomain(domid))?;
+    let emulator = if crate::qmp::domain_type(xs, &info) == "hvm" {
+        Some(EmulatorState {
+            xenstore: emulator_xenstore_data(xs, domid)?,
+            state: host.dom0.save_device_model(domid, &info.uuid)?,
+        })
+    } else {
+        None
+    };
     xl_savefile::write_libxl_header(out).map_err(SaveError::Write)?;
     xl_savefile::write_libxl_record(out, &LibxlRecord::LibxcContext).map_err(SaveError::Write)?;
     host.hv.save_image(domid, out)?;
-    if info.hvm
-        && let Some(state) = host.dom0.save_device_model(domid)?
-    {
-        let rec = LibxlRecord::EmulatorContext {
-            emulator: xl_savefile::EMULATOR_QEMU_UPSTREAM,
-            index: 0,
-            data: state,
-        };
+    for rec in emulator.map(EmulatorState::records).unwrap_or_default() {
         xl_savefile::write_libxl_record(out, &rec).map_err(SaveError::Write)?;
     }
     xl_savefile::write_libxl_record(out, &LibxlRecord::End).map_err(SaveError::Write)?;
     out.flush().map_err(SaveError::Write)
 }
 
+/// What an HVM guest's device model adds to the stream.
+struct EmulatorState {
+    /// EMULATOR_XENSTORE_DATA's body; empty when there is nothing to keep.
+    xenstore: Vec<u8>,
+    state: Option<Vec<u8>>,
+}
+
+impl EmulatorState {
+    fn records(self) -> Vec<LibxlRecord> {
+        let mut recs = Vec::new();
+        if !self.xenstore.is_empty() {
+            recs.push(LibxlRecord::EmulatorXenstoreData {
+                emulator: xl_savefile::EMULATOR_QEMU_UPSTREAM,
+                index: 0,
+                data: self.xenstore,
+            });
+        }
+        if let Some(data) = self.state {
+            recs.push(LibxlRecord::EmulatorContext {
+                emulator: xl_savefile::EMULATOR_QEMU_UPSTREAM,
+                index: 0,
+                data,
+            });
+        }
+        recs
+    }
+}
+
+/// The physmap entries below the device model's xenstore directory (where
+/// QEMU moved guest memory such as video RAM), as libxl keeps them: each
+/// `physmap/<gfn>/{start_addr,size,name}` key then its value, NUL-terminated.
+fn emulator_xenstore_data(xs: &Xs, domid: u32) -> Result<Vec<u8>, Error> {
+    let root = format!("/local/domain/0/device-model/{domid}");
+    let entries = match xs.directory(&format!("{root}/physmap")) {
+        Ok(e) => e,
+        Err(e) if e.is_not_found() => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut keys = Vec::new();
+    for entry in &entries {
+        for sub in PHYSMAP_KEYS {
+            keys.push(format!("physmap/{entry}/{sub}"));
+        }
+    }
+    let paths: Vec<String> = keys.iter().map(|k| format!("{root}/{k}")).collect();
+    let values = xs.read_many(&paths)?;
+    let mut data = Vec::new();
+    for (key, value) in keys.iter().zip(values) {
+        let value = value.ok_or_else(|| {
+            Error::Backend(format!(
+                "{root}/{key} vanished while saving the device model"
+            ))
+        })?;
+        for s in [key.as_str(), value.as_str()] {
+            data.extend_from_slice(s.as_bytes());
+            data.push(0);
+        }
+    }
+    Ok(data)
+}
+
+/// What libxl keeps of each physmap entry.
+const PHYSMAP_KEYS: [&str; 3] = ["start_addr", "size", "name"];
+
 /// Suspend and write the domain; the domain is left suspended (the
 /// caller destroys it, or resumes it for a checkpoint or after a failure).
 pub fn save(host: &Host, xs: &Xs, domid: u32, out: &mut dyn Write) -> Result<(), SaveError> {
     suspend(host, xs, domid)?;
-    write_stream(host, domid, out)
+    write_stream(host, xs, domid, out)
 }
 
 /// Let a suspended domain run on where it stopped (libxl_domain_resume
@@ -153,6 +241,12 @@ pub fn resume(host: &Host, xs: &Xs, domid: u32) -> Result<(), Error> {
     {
         xs.write(&control, "")?;
     }
+    // The save stopped an HVM guest's device model.
+    if let Some(info) = host.hv.domain(domid)?
+        && crate::qmp::domain_type(xs, &info) == "hvm"
+    {
+        host.dom0.resume_device_model(domid, &info.uuid)?;
+    }
     Ok(())
 }
 
@@ -161,6 +255,9 @@ pub fn resume(host: &Host, xs: &Xs, domid: u32) -> Result<(), Error> {
 pub struct StreamExtras {
     /// The device model's saved state, for an HVM guest.
     pub device_model: Option<Vec<u8>>,
+    /// Nodes to write below the device model's xenstore directory before
+    /// it starts (relative keys and values).
+    pub device_model_xenstore: Vec<(String, String)>,
 }
 
 /// Read libxl's stream into the new (empty, paused) domain `domid`: the
@@ -181,8 +278,11 @@ pub fn read_stream(
             LibxlRecord::EmulatorContext { data, .. } if spec.kind == crate::GuestKind::Hvm => {
                 extras.device_model = Some(data);
             }
-            // The device model rebuilds its xenstore nodes itself.
-            LibxlRecord::EmulatorXenstoreData { .. } if spec.kind == crate::GuestKind::Hvm => {}
+            LibxlRecord::EmulatorXenstoreData { data, .. }
+                if spec.kind == crate::GuestKind::Hvm =>
+            {
+                extras.device_model_xenstore = device_model_nodes(&data).map_err(Error::Stream)?;
+            }
             other => {
                 return Err(Error::Stream(FormatError::BadRecord {
                     what: "libxl",
@@ -203,6 +303,52 @@ pub fn read_stream(
     Ok((built, extras))
 }
 
+/// The most device model nodes a stream may ask for.
+const MAX_DM_NODES: usize = 4096;
+
+/// EMULATOR_XENSTORE_DATA's key/value pairs. The stream is not trusted to
+/// name any node: only physmap entries' own keys, with printable values.
+fn device_model_nodes(data: &[u8]) -> Result<Vec<(String, String)>, FormatError> {
+    let bad = |why: String| FormatError::BadRecord {
+        what: "EMULATOR_XENSTORE_DATA",
+        why,
+    };
+    let body = data
+        .strip_suffix(&[0])
+        .ok_or_else(|| bad("not NUL-terminated".into()))?;
+    let strings: Vec<&[u8]> = body.split(|b| *b == 0).collect();
+    if !strings.len().is_multiple_of(2) {
+        return Err(bad("a key without a value".into()));
+    }
+    if strings.len() / 2 > MAX_DM_NODES {
+        return Err(bad(format!("more than {MAX_DM_NODES} nodes")));
+    }
+    strings
+        .chunks(2)
+        .map(|kv| {
+            let key = std::str::from_utf8(kv[0]).map_err(|_| bad("a key is not UTF-8".into()))?;
+            let value =
+                std::str::from_utf8(kv[1]).map_err(|_| bad("a value is not UTF-8".into()))?;
+            if !is_physmap_key(key) {
+                return Err(bad(format!("unexpected key {}", crate::printable(key))));
+            }
+            if value.len() > 256 || value.chars().any(char::is_control) {
+                return Err(bad(format!("bad value for {key}")));
+            }
+            Ok((key.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+/// `physmap/<hex gfn>/<start_addr|size|name>`.
+fn is_physmap_key(key: &str) -> bool {
+    let parts: Vec<&str> = key.split('/').collect();
+    matches!(parts.as_slice(), ["physmap", gfn, sub]
+        if !gfn.is_empty() && gfn.len() <= 16
+            && gfn.bytes().all(|b| b.is_ascii_hexdigit())
+            && PHYSMAP_KEYS.contains(sub))
+}
+
 /// The config a save carries: the domain's as it is now (what `xl list -l`
 /// shows), its domid kept only when asked (`xl save -D`).
 pub fn saved_config(
@@ -217,4 +363,62 @@ pub fn saved_config(
     let kept = preserve_domid.then(|| xl_config::json::Json::UInt(u64::from(domid)));
     set(c, C_INFO_ORDER, "domid", kept);
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device_model_nodes;
+
+    fn record(pairs: &[&str]) -> Vec<u8> {
+        pairs
+            .iter()
+            .flat_map(|s| [s.as_bytes(), b"\0"].concat())
+            .collect()
+    }
+
+    #[test]
+    fn physmap_nodes_are_read_in_order() {
+        let data = record(&[
+            "physmap/f0000000/start_addr",
+            "f0000000",
+            "physmap/f0000000/size",
+            "800000",
+            "physmap/f0000000/name",
+            "vga.vram",
+        ]);
+        let nodes = device_model_nodes(&data).unwrap();
+        assert_eq!(nodes.len(), 3);
+        assert_eq!(
+            nodes[2],
+            ("physmap/f0000000/name".into(), "vga.vram".into())
+        );
+    }
+
+    #[test]
+    fn a_stream_cannot_name_other_nodes() {
+        for key in [
+            "../../1/control/shutdown",
+            "physmap/f0000000/../../x",
+            "physmap//size",
+            "physmap/xyz/size",
+            "physmap/f0000000/other",
+            "state",
+        ] {
+            let err = device_model_nodes(&record(&[key, "1"])).unwrap_err();
+            assert!(err.to_string().contains("unexpected key"), "{key}: {err}");
+        }
+    }
+
+    #[test]
+    fn malformed_records_are_refused() {
+        assert!(device_model_nodes(b"physmap/1/size").is_err(), "no NUL");
+        assert!(
+            device_model_nodes(&record(&["physmap/1/size"])).is_err(),
+            "no value"
+        );
+        assert!(
+            device_model_nodes(&record(&["physmap/1/name", "a\nb"])).is_err(),
+            "control character"
+        );
+    }
 }

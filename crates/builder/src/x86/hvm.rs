@@ -111,6 +111,25 @@ pub mod param {
     pub const IOREQ_SERVER_PFN: u32 = 32;
     /// `HVM_PARAM_NR_IOREQ_SERVER_PAGES`.
     pub const NR_IOREQ_SERVER_PAGES: u32 = 33;
+    /// `HVM_PARAM_CALLBACK_IRQ`: non-zero once the guest's PV drivers
+    /// asked for event channel upcalls.
+    pub const CALLBACK_IRQ: u32 = 0;
+    /// `HVM_PARAM_PAE_ENABLED`: obsolete, dropped from old streams.
+    pub const PAE_ENABLED: u32 = 4;
+    /// `HVM_PARAM_VIRIDIAN`.
+    pub const VIRIDIAN: u32 = 9;
+    /// `HVM_PARAM_ACPI_S_STATE`: the ACPI sleep state the guest is in.
+    pub const ACPI_S_STATE: u32 = 14;
+    /// `HVM_PARAM_ACPI_IOPORTS_LOCATION`.
+    pub const ACPI_IOPORTS_LOCATION: u32 = 19;
+    /// `HVM_PARAM_VM_GENERATION_ID_ADDR`.
+    pub const VM_GENERATION_ID_ADDR: u32 = 34;
+    /// `HVM_PARAM_X87_FIP_WIDTH`.
+    pub const X87_FIP_WIDTH: u32 = 36;
+    /// `HVM_PARAM_VM86_TSS_SIZED`.
+    pub const VM86_TSS_SIZED: u32 = 37;
+    /// `HVM_PARAM_MCA_CAP`.
+    pub const MCA_CAP: u32 = 38;
 }
 
 /// e820 types.

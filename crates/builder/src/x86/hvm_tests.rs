@@ -420,6 +420,15 @@ fn structures_match_xens_headers() {
             ("SHARING_RING_PFN", param::SHARING_RING_PFN),
             ("IOREQ_SERVER_PFN", param::IOREQ_SERVER_PFN),
             ("NR_IOREQ_SERVER_PAGES", param::NR_IOREQ_SERVER_PAGES),
+            ("CALLBACK_IRQ", param::CALLBACK_IRQ),
+            ("PAE_ENABLED", param::PAE_ENABLED),
+            ("VIRIDIAN", param::VIRIDIAN),
+            ("ACPI_S_STATE", param::ACPI_S_STATE),
+            ("ACPI_IOPORTS_LOCATION", param::ACPI_IOPORTS_LOCATION),
+            ("VM_GENERATION_ID_ADDR", param::VM_GENERATION_ID_ADDR),
+            ("X87_FIP_WIDTH", param::X87_FIP_WIDTH),
+            ("VM86_TSS_SIZED", param::VM86_TSS_SIZED),
+            ("MCA_CAP", param::MCA_CAP),
         ] {
             assert_eq!(f(&format!("const HVM_PARAM_{name}")), ours as usize);
         }

@@ -22,7 +22,7 @@ const MEMF_POD: u32 = 1 << 16;
 /// releases in createdomain).
 const HVM_PARAM_ALTP2M: u32 = 35;
 /// The guest type an HVM container runs as (XENVER_capabilities).
-const HVM_CAPABILITY: &str = "hvm-3.0-x86_32";
+pub(super) const HVM_CAPABILITY: &str = "hvm-3.0-x86_32";
 
 /// Build a PVH or HVM guest into the (empty, paused) domain `dom`.
 pub(super) fn build(
@@ -152,7 +152,7 @@ fn read_modules(
 
 /// libxl__arch_domain_create for an HVM container: the config's HVM params,
 /// the TSC mode, and the HAP/shadow pool.
-fn arch_setup(xen: &Xen, dom: DomId, hvm: &HvmBuildSpec) -> Result<(), Error> {
+pub(super) fn arch_setup(xen: &Xen, dom: DomId, hvm: &HvmBuildSpec) -> Result<(), Error> {
     for &(index, value) in &hvm.conf_params {
         xen.set_hvm_param(dom, index, value)?;
     }

@@ -29,11 +29,30 @@ pub(super) fn spawn(paths: &HostPaths, xs: &Xs, spec: &DmSpec) -> Result<u32, Er
     let log = open_log(&log_path)?;
     let token = format!("xl-dm-{}", std::process::id());
     xs.watch(&state, &token)?;
-    crate::trace::info(|| format!("starting {} {}", spec.binary, spec.args.join(" ")));
+    let (incoming, extra_args) = match &spec.incoming {
+        Some(state) => (
+            Stdio::from(restore_file(paths, spec.domid, state)?),
+            INCOMING_ARGS.as_slice(),
+        ),
+        None => (Stdio::null(), [].as_slice()),
+    };
+    crate::trace::info(|| {
+        format!(
+            "starting {} {}{}",
+            spec.binary,
+            spec.args.join(" "),
+            if extra_args.is_empty() {
+                ""
+            } else {
+                " -incoming fd:0"
+            }
+        )
+    });
     let spawned = Command::new(&spec.binary)
         .args(&spec.args)
+        .args(extra_args)
         .envs(spec.env.clone())
-        .stdin(Stdio::null())
+        .stdin(incoming)
         .stdout(log.try_clone().map_err(|e| log_error(&log_path, e))?)
         .stderr(log)
         // Its own process group: a terminal's Ctrl-C to xl must not
@@ -75,6 +94,97 @@ pub(super) fn spawn(paths: &HostPaths, xs: &Xs, spec: &DmSpec) -> Result<u32, Er
             )))
         }
     }
+}
+
+/// A restored device model reads its saved state from its stdin (libxl
+/// hands QEMU the same file as another descriptor).
+const INCOMING_ARGS: [&str; 2] = ["-incoming", "fd:0"];
+/// The largest device state a save keeps (QEMU's is well under 1 MiB).
+const MAX_STATE: u64 = 64 << 20;
+/// How long QEMU has to stop and write its state.
+const SAVE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The saved device state in a file QEMU can read, already unlinked so
+/// that nothing is left behind whatever happens next.
+fn restore_file(paths: &HostPaths, domid: u32, state: &[u8]) -> Result<std::fs::File, Error> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = paths.lib.join(format!("qemu-resume.{domid}"));
+    let fail = |what: &str, e: std::io::Error| {
+        Error::Backend(format!(
+            "{what} {}: {}",
+            path.display(),
+            crate::error_chain(&e)
+        ))
+    };
+    // A file left by a restore that was killed belongs to no one now.
+    let _ = std::fs::remove_file(&path);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(&path)
+        .map_err(|e| fail("cannot create", e))?;
+    let _ = std::fs::remove_file(&path);
+    file.write_all(state)
+        .and_then(|()| file.seek(SeekFrom::Start(0)).map(drop))
+        .map_err(|e| fail("cannot write", e))?;
+    Ok(file)
+}
+
+/// Stop the domain's QEMU and have it write its device state (QMP `stop`,
+/// `xen-save-devices-state`) into `/var/lib/xen/qemu-save.<domid>`, as
+/// libxl does; the file is read and removed.
+pub(super) fn save_state(paths: &HostPaths, domid: u32, uuid: &[u8; 16]) -> Result<Vec<u8>, Error> {
+    use crate::qmp::Qmp;
+    let path = paths.lib.join(format!("qemu-save.{domid}"));
+    let _ = std::fs::remove_file(&path);
+    let saved = (|| -> Result<(), crate::qmp::QmpError> {
+        let mut q = Qmp::connect(paths, domid, uuid, SAVE_TIMEOUT)?;
+        q.execute("stop", None)?;
+        q.execute(
+            "xen-save-devices-state",
+            Some(serde_json::json!({
+                "filename": path.display().to_string(),
+                "live": false,
+            })),
+        )?;
+        Ok(())
+    })();
+    let read = saved
+        .map_err(|e| {
+            Error::Backend(format!(
+                "saving the device model's state: {}",
+                crate::error_chain(&e)
+            ))
+        })
+        .and_then(|()| read_state(&path));
+    let _ = std::fs::remove_file(&path);
+    read
+}
+
+fn read_state(path: &Path) -> Result<Vec<u8>, Error> {
+    let fail = |e: std::io::Error| {
+        Error::Backend(format!(
+            "reading the device model's state {}: {}",
+            path.display(),
+            crate::error_chain(&e)
+        ))
+    };
+    let file = std::fs::File::open(path).map_err(fail)?;
+    let mut state = Vec::new();
+    file.take(MAX_STATE + 1)
+        .read_to_end(&mut state)
+        .map_err(fail)?;
+    if state.len() as u64 > MAX_STATE {
+        return Err(Error::Backend(format!(
+            "the device model's state {} is larger than {MAX_STATE} bytes",
+            path.display()
+        )));
+    }
+    Ok(state)
 }
 
 /// Why a device model binary cannot be run.

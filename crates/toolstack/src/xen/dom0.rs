@@ -84,6 +84,12 @@ impl Dom0 for XenDom0 {
         run().map_err(|e| Error::Backend(crate::error_chain(&e)))
     }
 
+    /// As libxl: QEMU stops, then writes its device state into a file
+    /// (`/var/lib/xen/qemu-save.<domid>`), which is read and removed.
+    fn save_device_model(&self, domid: u32, uuid: &[u8; 16]) -> Result<Option<Vec<u8>>, Error> {
+        super::dm::save_state(&self.paths, domid, uuid).map(Some)
+    }
+
     fn io_stats(&self, xs: &Xs, domids: &[u32]) -> Result<crate::stats::IoStats, Error> {
         crate::stats::linux::collect(std::path::Path::new("/"), &self.paths.run, xs, domids)
             .map_err(Error::Backend)

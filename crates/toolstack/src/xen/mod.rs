@@ -7,6 +7,7 @@ mod build;
 mod build_hvm;
 mod dm;
 mod dom0;
+mod hvm_image;
 mod pv_image;
 mod restore;
 mod save;
@@ -149,14 +150,16 @@ impl Hypervisor for XenHypervisor {
 
     fn save_image(&self, domid: u32, out: &mut dyn std::io::Write) -> Result<(), Error> {
         let d = dom(domid)?;
-        if self.xen.getdomaininfo(d)?.flags & abi::DOMINF_HVM_GUEST != 0 {
-            return Err(Error::Unsupported(
-                "saving the memory of PVH and HVM guests",
-            ));
-        }
+        let hvm = self.xen.getdomaininfo(d)?.flags & abi::DOMINF_HVM_GUEST != 0;
         crate::trace::timed(
             || format!("save domain {domid}'s image"),
-            || save::save_pv(&self.xen, d, out),
+            || {
+                if hvm {
+                    hvm_image::save_hvm(&self.xen, d, out)
+                } else {
+                    save::save_pv(&self.xen, d, out)
+                }
+            },
         )
     }
 
@@ -166,27 +169,36 @@ impl Hypervisor for XenHypervisor {
         spec: &BuildSpec,
         input: &mut dyn std::io::Read,
     ) -> Result<Built, Error> {
-        if spec.kind != GuestKind::Pv {
-            return Err(Error::Unsupported("restoring PVH and HVM guests"));
-        }
+        let d = dom(domid)?;
         crate::trace::timed(
             || format!("restore domain {domid}'s image"),
-            || restore::restore_pv(&self.xen, dom(domid)?, spec, input),
+            || match (spec.kind, &spec.hvm) {
+                (GuestKind::Pv, _) => restore::restore_pv(&self.xen, d, spec, input),
+                (_, Some(hvm)) => hvm_image::restore_hvm(&self.xen, d, spec, hvm, input),
+                (_, None) => Err(Error::Invalid(
+                    "a PVH or HVM restore without its HVM settings".into(),
+                )),
+            },
         )
     }
 
     /// As libxc's resume with the suspend cancelled: the guest's suspend
     /// hypercall returns 1 (vCPU 0's rax), so it carries on with what it
-    /// had, then Xen lets the domain run.
+    /// had, then Xen lets the domain run. An HVM guest without PV drivers
+    /// never made that call: it just runs on.
     fn resume(&self, domid: u32) -> Result<(), Error> {
         let d = dom(domid)?;
-        if self.xen.getdomaininfo(d)?.flags & abi::DOMINF_HVM_GUEST != 0 {
-            return Err(Error::Unsupported("resuming suspended PVH and HVM guests"));
+        let hvm = self.xen.getdomaininfo(d)?.flags & abi::DOMINF_HVM_GUEST != 0;
+        if !hvm || self.has_pv_callback(domid)? {
+            let mut ctx = self.xen.vcpu_context(d, 0)?;
+            ctx.user_regs.rax = 1;
+            self.xen.set_vcpu_context(d, 0, &ctx)?;
         }
-        let mut ctx = self.xen.vcpu_context(d, 0)?;
-        ctx.user_regs.rax = 1;
-        self.xen.set_vcpu_context(d, 0, &ctx)?;
         Ok(self.xen.resume_domain(d)?)
+    }
+
+    fn remote_shutdown(&self, domid: u32, reason: u32) -> Result<(), Error> {
+        Ok(self.xen.remote_shutdown(dom(domid)?, reason)?)
     }
 
     fn domains(&self) -> Result<Vec<DomInfo>, Error> {
