@@ -8,6 +8,7 @@
 #   $IMG/domU.cpio.gz    PV domU initramfs: busybox + guest/pv-init.sh
 #   $IMG/boot.img        HVM domU disk: boot sector from guest/boot.S
 #   $IMG/tick.img        HVM domU disk for save/restore: boot sector from guest/tick.S
+#   $IMG/pvh-tick.elf    PVH domU for save/restore: guest/pvh-tick.c
 #   $IMG/boot.qcow2      the same disk as qcow2, with a blank installer.iso beside it
 #   $IMG/pvh.elf         PVH domU kernel from guest/pvh.S
 #   $IMG/dom0.cpio.gz    dom0 initramfs: busybox, bash, jq, the Xen 4.17 userland, the
@@ -118,9 +119,10 @@ lab_build_domu() {
 
 lab_build_tiny() {
   local key t
-  key=$(lab_hash "$LAB/guest/boot.S" "$LAB/guest/tick.S" "$LAB/guest/pvh.S" "$(lab_pkgver binutils)" "$(lab_pkgver qemu-utils)")
+  key=$(lab_hash "$LAB/guest/boot.S" "$LAB/guest/tick.S" "$LAB/guest/pvh.S" "$LAB/guest/pvh-tick.c" \
+    "$(lab_pkgver binutils)" "$(lab_pkgver qemu-utils)" "$(lab_pkgver gcc-12)")
   lab_fresh boot.img "$key" && lab_fresh tick.img "$key" && lab_fresh pvh.elf "$key" &&
-    lab_fresh boot.qcow2 "$key" && return 0
+    lab_fresh pvh-tick.elf "$key" && lab_fresh boot.qcow2 "$key" && return 0
   t=$(mktemp -d)
   local s
   for s in boot tick; do
@@ -141,8 +143,14 @@ lab_build_tiny() {
   as --32 -o "$t/pvh.o" "$LAB/guest/pvh.S"
   # -N: one small RWX segment; the note section must sit inside the guest's RAM too
   ld -m elf_i386 -N --no-warn-rwx-segments -Ttext=0x100000 --section-start=.note.Xen=0x100800 -o "$IMG/pvh.elf" "$t/pvh.o"
+  # freestanding, no SSE (the PVH entry state does not enable it), the note inside RAM
+  gcc -m32 -ffreestanding -fno-builtin -fno-pic -fno-pie -fno-stack-protector \
+    -fno-asynchronous-unwind-tables -mgeneral-regs-only -O2 -Wall -c -o "$t/pvh-tick.o" "$LAB/guest/pvh-tick.c"
+  ld -m elf_i386 -N --no-warn-rwx-segments --section-start=.note.Xen=0x100000 -Ttext=0x100100 -e _start \
+    -o "$IMG/pvh-tick.elf" "$t/pvh-tick.o"
   rm -rf "$t"
-  lab_done boot.img "$key"; lab_done tick.img "$key"; lab_done pvh.elf "$key"; lab_done boot.qcow2 "$key"
+  lab_done boot.img "$key"; lab_done tick.img "$key"; lab_done pvh.elf "$key"; lab_done pvh-tick.elf "$key"
+  lab_done boot.qcow2 "$key"
 }
 
 lab_build_pvgrub() {  # a PvGrub2 image (Debian's grub-xen-bin) whose embedded config prints
@@ -160,7 +168,7 @@ lab_build_pvgrub() {  # a PvGrub2 image (Debian's grub-xen-bin) whose embedded c
 lab_build_dom0() {
   local key r="$IMG/rootfs-dom0" xenlib=/usr/lib/xen-4.17 bins m t f
   key=$(lab_hash "$LAB/host/build.sh" "$KVER" \
-        "$(cat "$IMG"/{vmlinux,domU.cpio.gz,boot.img,tick.img,pvh.elf,pvgrub.elf,boot.qcow2}.key)" \
+        "$(cat "$IMG"/{vmlinux,domU.cpio.gz,boot.img,tick.img,pvh.elf,pvh-tick.elf,pvgrub.elf,boot.qcow2}.key)" \
         "$(lab_pkgver xen-utils-4.17 xen-utils-common xenstore-utils qemu-system-xen seabios busybox-static bash jq libc6 util-linux mount python3.11-minimal libpython3.11-stdlib e2fsprogs sysvinit-utils)")
   lab_fresh dom0.cpio.gz "$key" && return 0
   lab_skeleton "$r"
@@ -235,7 +243,7 @@ lab_build_dom0() {
   depmod -b "$r" "$KVER"
   # guest images
   mkdir -p "$r/lab/guest"
-  cp "$IMG"/{vmlinux,vmlinuz,domU.cpio.gz,boot.img,tick.img,boot.qcow2,installer.iso,pvh.elf,pvgrub.elf} "$r/lab/guest/"
+  cp "$IMG"/{vmlinux,vmlinuz,domU.cpio.gz,boot.img,tick.img,boot.qcow2,installer.iso,pvh.elf,pvh-tick.elf,pvgrub.elf} "$r/lab/guest/"
   lab_cpio "$r" "$IMG/dom0.cpio.gz"
   rm -rf "$r"
   lab_done dom0.cpio.gz "$key"
