@@ -130,6 +130,66 @@ same_device_lists() {  # same_device_lists CREATOR: both tools list the creator'
 check device-lists-of-real same_device_lists real
 check device-lists-of-ours same_device_lists ours
 
+# ------------------------------------------------------------------ CD media
+note "cd-eject and cd-insert on an HVM guest's emulated CD, as the real xl does them"
+qmp_cd() {  # qmp_cd DOMID: what QEMU has in ide-5632 (hdc): "inserted FORMAT" or "empty"
+  local sock=/var/run/xen/qmp-libxl-$1
+  [ -S "$X420$sock" ] && sock=$X420$sock
+  python3 - "$sock" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(30)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+f.readline()
+for cmd in ("qmp_capabilities", "query-block"):
+    f.write(json.dumps({"execute": cmd}) + "\n")
+    f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "return" in r or "error" in r:
+            break
+for b in r.get("return", []):
+    if "ide-5632" in (b.get("qdev", ""), b.get("device", "")):
+        ins = b.get("inserted")
+        print("inserted", ins["drv"]) if ins else print("empty")
+PY
+}
+cd_state() {  # cd_state NAME: hdc as xenstore, the stored config and QEMU have it
+  local d k
+  d=$("$XL" domid "$1") || return 1
+  for k in type params; do
+    echo "backend $k=$(xenstore-read "/local/domain/0/backend/qdisk/$d/5632/$k" 2>&1)"
+    echo "libxl $k=$(xenstore-read "/libxl/$d/device/vbd/5632/$k" 2>&1)"
+  done
+  "$XL" list -l "$1" | jq -c '.[0].config.disks'
+  echo "qemu: $(qmp_cd "$d")"
+}
+same_cd_changes() {  # each change by ours leaves what the same change by the real xl leaves
+  local rc=0 t
+  fresh_disks
+  create_retry -p "$G/wiki-hvm.cfg" >/dev/null 2>&1 || { echo "create failed"; return 1; }
+  for t in ours real; do
+    local x="$XL"; [ "$t" = ours ] && x="$XL_OURS"
+    "$x" cd-eject lab-wiki hdc || { echo "$t: cd-eject failed"; rc=1; }
+    cd_state lab-wiki >"$OUT/cd-eject.$t"
+    "$x" cd-insert lab-wiki hdc /lab/guest/boot.img || { echo "$t: cd-insert failed"; rc=1; }
+    cd_state lab-wiki >"$OUT/cd-insert.$t"
+  done
+  grep -q "qemu: empty" "$OUT/cd-eject.ours" || { echo "QEMU's drive not empty after ours' cd-eject"; rc=1; }
+  grep -q "qemu: inserted raw" "$OUT/cd-insert.ours" || { echo "no image in QEMU's drive after ours' cd-insert"; rc=1; }
+  diff -u "$OUT/cd-eject.real" "$OUT/cd-eject.ours" || rc=1
+  diff -u "$OUT/cd-insert.real" "$OUT/cd-insert.ours" || rc=1
+  # failures: no such drive, a disk that is not a CD, a missing image
+  for c in "cd-insert lab-wiki hdd /lab/guest/boot.img" "cd-eject lab-wiki hda" \
+           "cd-insert lab-wiki hdc /nonexistent.iso" "cd-eject nosuch hdc"; do
+    same_bytes "$XL $c 2>/dev/null; echo rc=\$?" "$XL_OURS $c 2>/dev/null; echo rc=\$?" || rc=1
+  done
+  "$XL" destroy lab-wiki
+  return "$rc"
+}
+check same-cd-changes same_cd_changes
+
 # ------------------------------------------------------------------ cross-management
 note "each tool destroys the other's HVM domain"
 destroyed_by() {  # destroyed_by CREATOR DESTROYER: no residue after a create/destroy pair

@@ -230,8 +230,8 @@ X=/tmp/xendomains
 mkdir -p "$X/bin" "$X/auto" "$X/save"
 ln -sf "$(command -v "$XL_OURS")" "$X/bin/xen"
 ln -sf "$(command -v "$XL_OURS")" "$X/bin/xl"
-# Both save files are in dom0's RAM at once: smaller guests.
-sed 's/^memory *=.*/memory = 64/' "$G/pv.cfg" >"$X/auto/pv.cfg"
+# Both save files are in dom0's RAM at once: smaller guests (the PV one needs 80 MiB).
+sed 's/^memory *=.*/memory = 88/' "$G/pv.cfg" >"$X/auto/pv.cfg"
 cp "$G/tick.img" /tmp/lab-tick.img
 cp "$G/tick.cfg" "$X/auto/tick.cfg"
 xendomains_with() {  # xendomains_with SAVE-DIR ACTION

@@ -1930,6 +1930,54 @@ fn failed_attaches_leave_nothing_behind() {
 }
 
 #[test]
+fn cd_eject_and_insert_change_an_hvm_guests_cd() {
+    let h = Host::new();
+    for f in ["first.iso", "second.iso"] {
+        std::fs::write(h.path().join(f), vec![0u8; 1 << 16]).unwrap();
+    }
+    h.create(
+        "cd",
+        "type = \"hvm\"\ndisk = [ \"first.iso,raw,hdc,cdrom\" ]",
+    );
+    let id = booted(&h, "cd");
+    let params = |h: &Host| {
+        let xs = h.xs();
+        let be = xs
+            .read(&format!("/libxl/{id}/device/vbd/5632/backend"))
+            .unwrap();
+        [
+            xs.read(&format!("{be}/params")).unwrap(),
+            xs.read(&format!("/libxl/{id}/device/vbd/5632/params"))
+                .unwrap(),
+        ]
+    };
+    let target = |h: &Host| {
+        let v: serde_json::Value = serde_json::from_str(&h.ok(&["list", "-l", "cd"])).unwrap();
+        v[0]["config"]["disks"][0]["pdev_path"].clone()
+    };
+    h.ok(&["cd-eject", "cd", "hdc"]);
+    assert_eq!(params(&h), [String::new(), String::new()]);
+    assert_eq!(target(&h), serde_json::Value::String(String::new()));
+    let second = h.path().join("second.iso").display().to_string();
+    h.ok(&["cd-insert", "cd", "hdc", &second]);
+    let want = format!("aio:{second}");
+    assert_eq!(params(&h), [want.clone(), want]);
+    assert_eq!(target(&h), serde_json::Value::String(second));
+    for (args, msg) in [
+        (["cd-eject", "cd", "hdd"], "Virtual device not found"),
+        (
+            ["cd-eject", "nosuch", "hdc"],
+            "nosuch is an invalid domain identifier",
+        ),
+    ] {
+        let o = h.xl(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&o).contains(msg), "{args:?}: {}", stderr(&o));
+    }
+    h.ok(&["destroy", "cd"]);
+}
+
+#[test]
 fn commands_not_yet_implemented_say_so_and_fail() {
     let h = Host::new();
     let o = h.xl(&["dump-core", "0", "/tmp/core"]);

@@ -568,6 +568,23 @@ impl Dom0 for SimDom0 {
         Ok(None)
     }
 
+    /// The simulated QEMU emulates no drives: a media change is the
+    /// toolstack's nodes and stored config alone.
+    fn eject_cdrom(&self, _domid: u32, _uuid: &[u8; 16], _devid: u32) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn insert_cdrom(
+        &self,
+        _domid: u32,
+        _uuid: &[u8; 16],
+        _devid: u32,
+        _path: &str,
+        _format: &str,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
+
     fn kill_device_model(&self, _xs: &Xs, domid: u32) -> Result<(), Error> {
         self.client.call(&Request::KillDeviceModel(domid))
     }

@@ -1099,7 +1099,7 @@ pub(crate) fn script_path(paths: &HostPaths, script: &str) -> String {
 }
 
 /// libxl's name of an image format in a qdisk's `params`.
-fn qdisk_format(format: Option<&str>) -> &str {
+pub(crate) fn qdisk_format(format: Option<&str>) -> &str {
     match format {
         None | Some("raw") => "aio",
         Some(f) => f,

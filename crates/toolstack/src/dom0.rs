@@ -41,6 +41,23 @@ pub trait Dom0 {
     fn save_device_model(&self, _domid: u32, _uuid: &[u8; 16]) -> Result<Option<Vec<u8>>, Error> {
         Err(Error::Unsupported("saving a device model's state"))
     }
+    /// Empty an HVM guest's emulated CD drive (`ide-<devid>`), as QMP
+    /// `eject` does.
+    fn eject_cdrom(&self, _domid: u32, _uuid: &[u8; 16], _devid: u32) -> Result<(), Error> {
+        Err(Error::Unsupported("changing an emulated CD"))
+    }
+    /// Put the image at `path` (in `format`: raw, qcow2, ...) into an
+    /// emptied emulated CD drive.
+    fn insert_cdrom(
+        &self,
+        _domid: u32,
+        _uuid: &[u8; 16],
+        _devid: u32,
+        _path: &str,
+        _format: &str,
+    ) -> Result<(), Error> {
+        Err(Error::Unsupported("changing an emulated CD"))
+    }
     /// Stop a domain's device model (no-op when none runs).
     fn kill_device_model(&self, _xs: &Xs, _domid: u32) -> Result<(), Error> {
         Err(Error::Unsupported("stopping a device model"))

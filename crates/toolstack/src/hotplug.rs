@@ -56,6 +56,8 @@ pub enum HotplugError {
     Remove(String),
     #[error("cdrom-insert requires an HVM domain")]
     CdromNotHvm,
+    #[error("Virtual device not found")]
+    NoCdrom,
     #[error("the stored configuration")]
     Stored(#[from] retrieve::RetrieveError),
     #[error("cannot write the stored configuration {path}")]
@@ -171,16 +173,85 @@ fn blkback_suits(kind: GuestKind, disk: &Disk, vdev: &str) -> Result<(), Hotplug
     }
 }
 
-/// `xl cd-insert` and `cd-eject` (a disk with an empty target): libxl
-/// changes media only in an HVM guest's emulated drives, through QEMU.
-pub fn cdrom_change(host: &Host, domid: u32, _disk: &Disk) -> Result<(), HotplugError> {
+/// `xl cd-insert` and `cd-eject` (a disk with an empty target), as libxl:
+/// only an HVM guest's emulated CD drives. QEMU ejects what is in the
+/// drive, the backend's and libxl's nodes say it is empty, then QEMU takes
+/// the new image and the nodes and the stored config name it.
+pub fn cdrom_change(host: &Host, xs: &Xs, domid: u32, disk: &Disk) -> Result<(), HotplugError> {
     let info = domain(host, domid)?;
-    match guest_kind(host, &info) {
-        GuestKind::Hvm => Err(HotplugError::Unsupported(
-            "changing an HVM guest's CD (QEMU's eject and change over QMP)",
-        )),
-        GuestKind::Pv | GuestKind::Pvh => Err(HotplugError::CdromNotHvm),
+    if guest_kind(host, &info) != GuestKind::Hvm {
+        return Err(HotplugError::CdromNotHvm);
     }
+    if xs
+        .try_read(&format!("/local/domain/{domid}/image/device-model-domid"))?
+        .is_some()
+    {
+        return Err(HotplugError::Unsupported(
+            "changing a CD served by a stub domain",
+        ));
+    }
+    let vdev = disk.vdev.clone().unwrap_or_default();
+    let devid = u32::try_from(crate::devlist::disk_dev_number(&vdev))
+        .map_err(|_| HotplugError::BadVdev(vdev.clone()))?;
+    let libxl_path = format!("/libxl/{domid}/device/vbd/{devid}");
+    let backend = cdrom_backend(xs, &libxl_path)?;
+    host.dom0.eject_cdrom(domid, &info.uuid, devid)?;
+    let backend_type = xs
+        .try_read(&format!("{backend}/type"))?
+        .unwrap_or_else(|| "qdisk".into());
+    media_nodes(xs, &backend, &libxl_path, &backend_type, "")?;
+    let media = match (disk.format, disk.pdev_path.as_deref()) {
+        (Some("empty"), _) | (_, None | Some("")) => None,
+        (format, Some(path)) => Some((path, format.unwrap_or("raw"))),
+    };
+    if let Some((path, format)) = media {
+        host.dom0
+            .insert_cdrom(domid, &info.uuid, devid, path, format)?;
+    }
+    let lib = &host.paths.lib;
+    let _lock = userdata::lock(lib, domid, &info.uuid)?;
+    let mut config = retrieve::read_stored(lib, domid, &info.uuid)?;
+    with_device(&mut config, "disks", disk_json(disk), |a, b| {
+        a.get("vdev") == b.get("vdev")
+    });
+    store(lib, domid, &info.uuid, &config.to_yajl())?;
+    let params = media.map_or(String::new(), |(path, format)| {
+        format!("{}:{path}", crate::create::qdisk_format(Some(format)))
+    });
+    media_nodes(xs, &backend, &libxl_path, &backend_type, &params)
+}
+
+/// The backend of the domain's CD drive at `libxl_path`; anything else
+/// there is "Virtual device not found", as libxl says.
+fn cdrom_backend(xs: &Xs, libxl_path: &str) -> Result<String, HotplugError> {
+    let backend = xs
+        .try_read(&format!("{libxl_path}/backend"))?
+        .ok_or(HotplugError::NoCdrom)?;
+    match xs.try_read(&format!("{backend}/device-type"))?.as_deref() {
+        Some("cdrom") => Ok(backend),
+        _ => Err(HotplugError::NoCdrom),
+    }
+}
+
+/// The drive's `type` and `params` in the backend's and libxl's nodes,
+/// together, while the device still exists.
+fn media_nodes(
+    xs: &Xs,
+    backend: &str,
+    libxl_path: &str,
+    backend_type: &str,
+    params: &str,
+) -> Result<(), HotplugError> {
+    xs.transaction(|t| {
+        if t.try_read(&format!("{libxl_path}/frontend"))?.is_none() {
+            return Err(HotplugError::NoCdrom);
+        }
+        for base in [backend, libxl_path] {
+            t.write(&format!("{base}/type"), backend_type)?;
+            t.write(&format!("{base}/params"), params)?;
+        }
+        Ok(())
+    })
 }
 
 /// `xl network-attach`: add a vif to a running domain.

@@ -104,6 +104,41 @@ impl Qmp {
     /// Run one command and return its `return` value; events in between
     /// are skipped.
     pub fn execute(&mut self, cmd: &str, args: Option<Value>) -> Result<Value, QmpError> {
+        let (id, line) = self.message(cmd, args)?;
+        self.out.write_all(&line)?;
+        self.reply(cmd, id)
+    }
+
+    /// `add-fd`: hand QEMU an open file (libxl passes media this way, so
+    /// that QEMU never parses a path); returns the fd set's id.
+    pub fn add_fd(&mut self, file: &std::fs::File, opaque: &str) -> Result<i64, QmpError> {
+        use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+        use std::os::fd::AsFd;
+        let (id, line) = self.message("add-fd", Some(json!({ "opaque": opaque })))?;
+        let mut space = [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        let fds = [file.as_fd()];
+        control.push(SendAncillaryMessage::ScmRights(&fds));
+        let sent = rustix::net::sendmsg(
+            &self.out,
+            &[std::io::IoSlice::new(&line)],
+            &mut control,
+            SendFlags::empty(),
+        )
+        .map_err(std::io::Error::from)?;
+        // The descriptor went with the first byte; the rest is plain.
+        self.out.write_all(&line[sent..])?;
+        let r = self.reply("add-fd", id)?;
+        r.get("fdset-id")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| QmpError::Command {
+                cmd: "add-fd".into(),
+                class: "?".into(),
+                desc: format!("no fdset-id in {r}"),
+            })
+    }
+
+    fn message(&mut self, cmd: &str, args: Option<Value>) -> Result<(u64, Vec<u8>), QmpError> {
         let id = self.next_id;
         self.next_id += 1;
         let mut msg = json!({ "execute": cmd, "id": id });
@@ -112,7 +147,10 @@ impl Qmp {
         }
         let mut line = serde_json::to_vec(&msg)?;
         line.extend_from_slice(b"\r\n");
-        self.out.write_all(&line)?;
+        Ok((id, line))
+    }
+
+    fn reply(&mut self, cmd: &str, id: u64) -> Result<Value, QmpError> {
         loop {
             let v = self.next()?;
             if v.get("id").and_then(Value::as_u64) != Some(id) {

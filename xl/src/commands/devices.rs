@@ -248,7 +248,7 @@ fn cd_change(cmd: &'static Cmd, args: &[String], insert: bool) -> Status {
         Err(code) => return code,
     };
     let ops = opts.operands();
-    let (host, _xs, domid) = match connect_find(cmd.name, &ops[0]) {
+    let (host, xs, domid) = match connect_find(cmd.name, &ops[0]) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -268,7 +268,7 @@ fn cd_change(cmd: &'static Cmd, args: &[String], insert: bool) -> Status {
             return 1;
         }
     }
-    match hotplug::cdrom_change(&host, domid, &disk) {
+    match hotplug::cdrom_change(&host, &xs, domid, &disk) {
         Ok(()) => 0,
         Err(e) => {
             err(&format!("libxl: error: {}\n", backend::chain(&e)));

@@ -19,6 +19,19 @@ impl XenDom0 {
     pub fn new(paths: HostPaths) -> XenDom0 {
         XenDom0 { paths }
     }
+
+    /// Run `f` over a QMP session with the domain's device model, under
+    /// libxl's lock; libxl allows LIBXL_DEVICE_MODEL_START_TIMEOUT.
+    fn qmp(
+        &self,
+        domid: u32,
+        uuid: &[u8; 16],
+        f: impl FnOnce(&mut crate::qmp::Qmp) -> Result<(), crate::qmp::QmpError>,
+    ) -> Result<(), Error> {
+        crate::qmp::Qmp::connect(&self.paths, domid, uuid, Duration::from_secs(60))
+            .and_then(|mut q| f(&mut q))
+            .map_err(|e| Error::Backend(crate::error_chain(&e)))
+    }
 }
 
 impl Dom0 for XenDom0 {
@@ -74,20 +87,54 @@ impl Dom0 for XenDom0 {
     }
 
     fn resume_device_model(&self, domid: u32, uuid: &[u8; 16]) -> Result<(), Error> {
-        use crate::qmp::Qmp;
-        // libxl allows the device model LIBXL_DEVICE_MODEL_START_TIMEOUT.
-        let run = || -> Result<(), crate::qmp::QmpError> {
-            let mut q = Qmp::connect(&self.paths, domid, uuid, Duration::from_secs(60))?;
-            q.execute("cont", None)?;
-            Ok(())
-        };
-        run().map_err(|e| Error::Backend(crate::error_chain(&e)))
+        self.qmp(domid, uuid, |q| q.execute("cont", None).map(drop))
     }
 
     /// As libxl: QEMU stops, then writes its device state into a file
     /// (`/var/lib/xen/qemu-save.<domid>`), which is read and removed.
     fn save_device_model(&self, domid: u32, uuid: &[u8; 16]) -> Result<Option<Vec<u8>>, Error> {
         super::dm::save_state(&self.paths, domid, uuid).map(Some)
+    }
+
+    fn eject_cdrom(&self, domid: u32, uuid: &[u8; 16], devid: u32) -> Result<(), Error> {
+        self.qmp(domid, uuid, |q| {
+            q.execute(
+                "eject",
+                Some(serde_json::json!({ "id": format!("ide-{devid}") })),
+            )
+            .map(drop)
+        })
+    }
+
+    /// As libxl: the image goes to QEMU as an open file (`add-fd`), named
+    /// by its fd set.
+    fn insert_cdrom(
+        &self,
+        domid: u32,
+        uuid: &[u8; 16],
+        devid: u32,
+        path: &str,
+        format: &str,
+    ) -> Result<(), Error> {
+        let file = std::fs::File::open(path).map_err(|e| {
+            Error::Backend(format!(
+                "Failed to open cdrom file {}: {}",
+                crate::printable(path),
+                crate::error_chain(&e)
+            ))
+        })?;
+        self.qmp(domid, uuid, |q| {
+            let fdset = q.add_fd(&file, &format!("{format}:{path}"))?;
+            q.execute(
+                "blockdev-change-medium",
+                Some(serde_json::json!({
+                    "id": format!("ide-{devid}"),
+                    "filename": format!("/dev/fdset/{fdset}"),
+                    "format": format,
+                })),
+            )
+            .map(drop)
+        })
     }
 
     fn io_stats(&self, xs: &Xs, domids: &[u32]) -> Result<crate::stats::IoStats, Error> {
