@@ -47,7 +47,10 @@ X420=/opt/xen-4.20
 ours_in_real_root() {
   [ -d "$X420/usr/lib/xen-4.20" ] || return 0
   # /tmp is the same folder inside the root.
-  cp "$(command -v "$XL_OURS")" /tmp/xl-ours-bin && chmod 0755 /tmp/xl-ours-bin
+  # A short copy (a full /tmp) would run as an empty script and "succeed".
+  cp "$(command -v "$XL_OURS")" /tmp/xl-ours-bin && chmod 0755 /tmp/xl-ours-bin &&
+    cmp -s "$(command -v "$XL_OURS")" /tmp/xl-ours-bin ||
+    { echo "ours_in_real_root: cannot copy our xl into /tmp" >&2; return 1; }
   printf '#!/usr/bin/bash\nexec /usr/sbin/chroot %s /usr/bin/bash -c '"'"'cd "$0" 2>/dev/null || cd /; exec -a xl-ours /tmp/xl-ours-bin "$@"'"'"' "$PWD" "$@"\n' "$X420" >/tmp/xl-ours-420
   chmod +x /tmp/xl-ours-420
   XL_OURS=/tmp/xl-ours-420

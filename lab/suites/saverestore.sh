@@ -83,6 +83,7 @@ if check ours-save-c "$XL_OURS" save -c lab-pv "$S/checkpoint.save"; then
   alive_after checkpoint-ticks-on
   check checkpoint-file-restorable-header bash -c "head -c 32 '$S/checkpoint.save' | grep -q 'Xen saved domain, xl format'"
 fi
+rm -f "$S/checkpoint.save"
 
 note "migrate to this host"
 if check ours-migrate-localhost "$XL_OURS" migrate -s "" lab-pv "$XL_OURS migrate-receive"; then
