@@ -190,6 +190,21 @@ same_cd_changes() {  # each change by ours leaves what the same change by the re
 }
 check same-cd-changes same_cd_changes
 
+note "qemu-monitor-command, as the real xl runs it"
+same_monitor_commands() {
+  local rc=0 c
+  fresh_disks
+  create_retry -p "$G/wiki-hvm.cfg" >/dev/null 2>&1 || { echo "create failed"; return 1; }
+  for c in "lab-wiki 'info status'" "lab-wiki 'info block'" "lab-wiki nosuchcommand" "nosuch 'info status'" \
+           "lab-wiki" "lab-wiki 'info status' extra"; do
+    same_bytes "$XL qemu-monitor-command $c 2>/dev/null; echo rc=\$?" \
+      "$XL_OURS qemu-monitor-command $c 2>/dev/null; echo rc=\$?" || rc=1
+  done
+  "$XL" destroy lab-wiki
+  return "$rc"
+}
+check same-monitor-commands same_monitor_commands
+
 # ------------------------------------------------------------------ cross-management
 note "each tool destroys the other's HVM domain"
 destroyed_by() {  # destroyed_by CREATOR DESTROYER: no residue after a create/destroy pair

@@ -58,6 +58,11 @@ pub trait Dom0 {
     ) -> Result<(), Error> {
         Err(Error::Unsupported("changing an emulated CD"))
     }
+    /// Run a command of QEMU's human monitor (`xl qemu-monitor-command`,
+    /// QMP `human-monitor-command`) and return what it printed.
+    fn monitor_command(&self, _domid: u32, _uuid: &[u8; 16], _cmd: &str) -> Result<String, Error> {
+        Err(Error::Unsupported("QEMU's monitor"))
+    }
     /// Stop a domain's device model (no-op when none runs).
     fn kill_device_model(&self, _xs: &Xs, _domid: u32) -> Result<(), Error> {
         Err(Error::Unsupported("stopping a device model"))

@@ -137,6 +137,26 @@ impl Dom0 for XenDom0 {
         })
     }
 
+    fn monitor_command(&self, domid: u32, uuid: &[u8; 16], cmd: &str) -> Result<String, Error> {
+        let mut out = String::new();
+        self.qmp(domid, uuid, |q| {
+            let r = q.execute(
+                "human-monitor-command",
+                Some(serde_json::json!({ "command-line": cmd })),
+            )?;
+            out = r
+                .as_str()
+                .ok_or_else(|| crate::qmp::QmpError::Command {
+                    cmd: "human-monitor-command".into(),
+                    class: "?".into(),
+                    desc: format!("Response has unexpected format: {r}"),
+                })?
+                .to_string();
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
     fn io_stats(&self, xs: &Xs, domids: &[u32]) -> Result<crate::stats::IoStats, Error> {
         crate::stats::linux::collect(std::path::Path::new("/"), &self.paths.run, xs, domids)
             .map_err(Error::Backend)
