@@ -5,12 +5,12 @@ use std::process::ExitCode;
 
 use std::time::Instant;
 
-use xl::{Globals, Status, cmdtable, commands, globalcfg, logging};
+use xl::{GlobalOpts, Status, cmdtable, commands, globalcfg, logging};
 
 /// getopt("+vftTN") over the leading arguments; returns the index of the
 /// subcommand.
-fn parse_globals(args: &[String]) -> Result<(Globals, usize), Status> {
-    let mut g = Globals::default();
+fn parse_globals(args: &[String]) -> Result<(GlobalOpts, usize), Status> {
+    let mut g = GlobalOpts::default();
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];

@@ -9,7 +9,7 @@ use xl_toolstack::{Hypervisor, names};
 use super::domains::connect;
 use super::{err, options, out, sanitize, strerror};
 use crate::cmdtable::{self, Cmd};
-use crate::{Globals, Status, backend};
+use crate::{GlobalOpts, Status, backend};
 
 /// libxl's log line for a failed step (xl shows it on stderr): what
 /// failed and the errno's text, as libxl's LOGE prints them.
@@ -266,7 +266,7 @@ fn sched_number(name: &str) -> Status {
 }
 
 /// `xl cpupool-create [-n] [-f FILE] [FILE] [KEY=VALUE...]`.
-pub fn create(cmd: &'static Cmd, args: &[String], g: &Globals) -> Status {
+pub fn create(cmd: &'static Cmd, args: &[String], g: &GlobalOpts) -> Status {
     let opts = match options(cmd, args) {
         Ok(o) => o,
         Err(code) => return code,

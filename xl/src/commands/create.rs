@@ -12,7 +12,7 @@ use xl_toolstack::{Host, HostPaths, create, destroy, inflight};
 use super::domains::connect;
 use super::{err, options, out, strerror};
 use crate::cmdtable::Cmd;
-use crate::{Globals, Status, backend, diag};
+use crate::{GlobalOpts, Status, backend, diag};
 
 /// Set in the environment of the monitor process `xl create` leaves
 /// behind: the domid it watches (the config comes from the same argv).
@@ -52,7 +52,7 @@ fn firmware_dir() -> String {
 pub fn main(
     cmd: &'static Cmd,
     args: &[String],
-    g: &Globals,
+    g: &GlobalOpts,
     xlconf: &xl_config::Globals,
 ) -> Status {
     // xl takes a first operand that is neither an option nor key=value as

@@ -4,7 +4,7 @@
 use super::domains::{connect, connect_find, find_domain};
 use super::{err, options, out};
 use crate::cmdtable::Cmd;
-use crate::{Globals, Status, backend};
+use crate::{GlobalOpts, Status, backend};
 use xenstore::Xs;
 use xl_config::domain::{Nic, disk_json, nic_json};
 use xl_toolstack::hotplug::{self, Force, HotplugError};
@@ -39,7 +39,7 @@ fn qualifier(host: &Host, xs: &Xs, q: &str) -> Result<u32, Status> {
     }
 }
 
-pub fn block_attach(cmd: &'static Cmd, args: &[String], g: &Globals) -> Status {
+pub fn block_attach(cmd: &'static Cmd, args: &[String], g: &GlobalOpts) -> Status {
     let opts = match options(cmd, args) {
         Ok(o) => o,
         Err(code) => return code,
@@ -78,7 +78,7 @@ pub fn block_attach(cmd: &'static Cmd, args: &[String], g: &Globals) -> Status {
 pub fn network_attach(
     cmd: &'static Cmd,
     args: &[String],
-    g: &Globals,
+    g: &GlobalOpts,
     xlconf: &xl_config::Globals,
 ) -> Status {
     let opts = match options(cmd, args) {

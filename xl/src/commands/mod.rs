@@ -21,7 +21,7 @@ mod vnc;
 use std::io::Write;
 
 use crate::cmdtable::{self, Cmd, Opts, ParseEnd};
-use crate::{Globals, Status};
+use crate::{GlobalOpts, Status};
 
 /// Write to stdout, ignoring a closed pipe as xl effectively does.
 pub fn out(s: &str) {
@@ -79,7 +79,7 @@ pub fn options_as(cmd: &'static Cmd, help_name: &str, args: &[String]) -> Result
 pub fn dispatch(
     cmd: &'static Cmd,
     args: &[String],
-    g: &Globals,
+    g: &GlobalOpts,
     xlconf: &xl_config::Globals,
 ) -> Status {
     match cmd.name {

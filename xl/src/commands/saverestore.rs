@@ -18,7 +18,7 @@ use super::create::{create_one_from, host_facts, monitor, spawn_console, spawn_m
 use super::domains::{connect, connect_find};
 use super::{err, options, out, strerror};
 use crate::cmdtable::{self, Cmd};
-use crate::{Globals, Status, backend};
+use crate::{GlobalOpts, Status, backend};
 
 const BANNER: &[u8] = b"xl migration receiver ready, send binary domain data.\n";
 // The three below go over the wire with their terminating NUL, as xl
@@ -434,7 +434,7 @@ fn expect(input: &mut dyn Read, msg: &[u8], what: &str, rune: Option<&str>) -> R
 /// The command xl runs to reach the receiver: `<ssh> <host> xl ...
 /// migrate-receive ...`, or the host alone when the ssh command is empty.
 /// Like xl (and as its help says), it is run by `sh -c`.
-fn migration_rune(ssh: &str, host: &str, g: &Globals, receive_opts: &str) -> String {
+fn migration_rune(ssh: &str, host: &str, g: &GlobalOpts, receive_opts: &str) -> String {
     if ssh.is_empty() {
         return host.to_string();
     }
@@ -520,7 +520,7 @@ impl Transport {
 pub fn migrate(
     cmd: &'static Cmd,
     args: &[String],
-    g: &Globals,
+    g: &GlobalOpts,
     xlconf: &xl_config::Globals,
 ) -> Status {
     let opts = match options(cmd, args) {

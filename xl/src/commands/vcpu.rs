@@ -5,7 +5,7 @@ use xl_toolstack::Hypervisor;
 use super::domains::connect_find;
 use super::{err, options, out};
 use crate::cmdtable::Cmd;
-use crate::{Globals, Status, backend};
+use crate::{GlobalOpts, Status, backend};
 
 /// What xl's cpu-range parser needs to know of the host: its CPU count and
 /// which CPUs each NUMA node has.
@@ -41,7 +41,7 @@ fn to_map(cpus: &[u32], bytes: usize) -> Vec<u8> {
 pub fn vcpu_pin(
     cmd: &'static Cmd,
     args: &[String],
-    g: &Globals,
+    g: &GlobalOpts,
     xlconf: &xl_config::Globals,
 ) -> Status {
     let opts = match options(cmd, args) {
