@@ -4,9 +4,12 @@
 use super::{Ctx, Exit, Outcome, err, fail, out};
 use crate::backend;
 use crate::cmdtable::Opts;
+use xenstore::Xs;
 use xl_config::domain::{Nic, disk_json, nic_json};
 use xl_toolstack::hotplug::{self, Force, HotplugError};
-use xl_toolstack::names;
+use xl_toolstack::{Host, names};
+
+use super::vdevlist::Unknown;
 
 /// An all-digit argument is a domid: a dry run needs no backend for it.
 fn is_domid(s: &str) -> bool {
@@ -49,17 +52,36 @@ pub fn block_attach(cx: &Ctx, opts: Opts) -> Outcome {
     let Some(disk) = disk else {
         return Err(Exit(1));
     };
-    if dryrun {
-        out(&format!("disk: {}\n", disk_json(&disk).to_yajl()));
+    let dry_run_line = format!("disk: {}\n", disk_json(&disk).to_yajl());
+    attach(
+        cx,
+        domid,
+        dry_run_line,
+        "libxl_device_disk_add failed.",
+        |host, xs, domid| hotplug::attach_disk(host, xs, domid, &disk),
+    )
+}
+
+/// A dry run prints the device as libxl JSON; otherwise it goes to the
+/// domain, with xl's line if that fails.
+fn attach(
+    cx: &Ctx,
+    domid: Option<u32>,
+    dry_run_line: String,
+    xl_line: &str,
+    add: impl FnOnce(&Host, &Xs, u32) -> Result<(), HotplugError>,
+) -> Outcome {
+    if cx.globals.dryrun {
+        out(&dry_run_line);
         return Ok(0);
     }
     let Some(domid) = domid else {
         return Err(Exit(1));
     };
     let (host, xs) = cx.connect()?;
-    match hotplug::attach_disk(host, xs, domid, &disk) {
+    match add(host, xs, domid) {
         Ok(()) => Ok(0),
-        Err(e) => failed(&e, "libxl_device_disk_add failed."),
+        Err(e) => failed(&e, xl_line),
     }
 }
 
@@ -85,18 +107,14 @@ pub fn network_attach(cx: &Ctx, opts: Opts) -> Outcome {
         }
     }
     err(r.as_str());
-    if dryrun {
-        out(&format!("vif: {}\n", nic_json(&nic).to_yajl()));
-        return Ok(0);
-    }
-    let Some(domid) = domid else {
-        return Err(Exit(1));
-    };
-    let (host, xs) = cx.connect()?;
-    match hotplug::attach_nic(host, xs, domid, &nic) {
-        Ok(()) => Ok(0),
-        Err(e) => failed(&e, "libxl_device_nic_add failed."),
-    }
+    let dry_run_line = format!("vif: {}\n", nic_json(&nic).to_yajl());
+    attach(
+        cx,
+        domid,
+        dry_run_line,
+        "libxl_device_nic_add failed.",
+        |host, xs, domid| hotplug::attach_nic(host, xs, domid, &nic),
+    )
 }
 
 /// `xl block-detach [-f] DOMAIN VDEV`: without -f the guest must let the
@@ -138,44 +156,28 @@ pub fn network_detach(cx: &Ctx, opts: Opts) -> Outcome {
 /// and the status is 0 whatever happened (xl's behaviour).
 pub fn block_list(cx: &Ctx, opts: Opts) -> Outcome {
     use xl_toolstack::devlist;
-    let (hv, xs) = cx.hv()?;
-    out(&devlist::block_list_header());
-    for q in opts.operands() {
-        let domid = match names::qualifier_to_domid(hv, xs, &q) {
-            Ok(Some(d)) => d,
-            Ok(None) => {
-                err(&format!("{q} is an invalid domain identifier\n"));
-                continue;
-            }
-            Err(e) => {
-                err(&format!("xl: {}\n", backend::chain(&e)));
-                continue;
-            }
-        };
-        match devlist::disks(xs, domid) {
-            Ok(Some(rows)) => out(&rows.iter().map(devlist::disk_row).collect::<String>()),
-            Ok(None) => {}
-            Err(e) => err(&format!("xl: {}\n", backend::chain(&e))),
-        }
-    }
-    Ok(0)
+    super::vdevlist::list(
+        cx,
+        opts,
+        devlist::block_list_header(),
+        Unknown::Skipped,
+        devlist::disks,
+        devlist::disk_row,
+    )
 }
 
 /// `xl network-list DOMAIN...`: an unknown domain ends the command (xl's
 /// find_domain), after the rows of the domains before it.
 pub fn network_list(cx: &Ctx, opts: Opts) -> Outcome {
     use xl_toolstack::devlist;
-    let (_, xs) = cx.connect()?;
-    out(&devlist::network_list_header());
-    for q in opts.operands() {
-        let domid = cx.domain(&q)?;
-        match devlist::nics(xs, domid) {
-            Ok(Some(rows)) => out(&rows.iter().map(devlist::nic_row).collect::<String>()),
-            Ok(None) => {}
-            Err(e) => err(&format!("xl: {}\n", backend::chain(&e))),
-        }
-    }
-    Ok(0)
+    super::vdevlist::list(
+        cx,
+        opts,
+        devlist::network_list_header(),
+        Unknown::Ends,
+        devlist::nics,
+        devlist::nic_row,
+    )
 }
 
 /// xl's cd_insert: the drive as a read-only cdrom disk spec; a missing

@@ -8,15 +8,16 @@ use xl_toolstack::{names, vdevlist};
 
 /// How a list command treats a domain it cannot find.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Unknown {
+pub(super) enum Unknown {
     /// xl's find_domain: the command ends there.
     Ends,
     /// "is an invalid domain identifier", and on to the next one.
     Skipped,
 }
 
-/// The common recipe: options, the header, then each domain's rows.
-fn list<T>(
+/// The common recipe of the device lists: the header, then each domain's
+/// rows.
+pub(super) fn list<T>(
     cx: &Ctx,
     opts: Opts,
     header: String,
