@@ -41,6 +41,7 @@ use serde::{Deserialize, Serialize};
 pub use dom0::Dom0;
 pub use host::{Host, HostPaths, Xenstored};
 pub use hv::Hypervisor;
+pub use xl_config::domain::GuestKind;
 
 /// What the toolstack knows of a domain from the hypervisor
 /// (libxl's `libxl_dominfo`).
@@ -199,25 +200,6 @@ pub enum Trigger {
     Init,
     Power,
     Sleep,
-}
-
-/// The kind of guest, as the hypervisor sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum GuestKind {
-    Pv,
-    Pvh,
-    Hvm,
-}
-
-impl GuestKind {
-    /// libxl's name of the type (`/libxl/N/type`, xl.cfg's `type`).
-    pub fn type_name(self) -> &'static str {
-        match self {
-            GuestKind::Pv => "pv",
-            GuestKind::Pvh => "pvh",
-            GuestKind::Hvm => "hvm",
-        }
-    }
 }
 
 /// `XEN_DOMCTL_createdomain`'s inputs.

@@ -4,7 +4,7 @@
 use xenstore::Xs;
 use xl_config::value::{Config, Lookup};
 use xl_toolstack::cpupool::{self as pools, PoolError};
-use xl_toolstack::{Hypervisor, names};
+use xl_toolstack::{GuestKind, Hypervisor, names};
 
 use super::{Ctx, Exit, OrExit, Outcome, err, fail, out, sanitize, strerror, xl_error};
 use crate::cmdtable::Opts;
@@ -457,7 +457,7 @@ fn keep_first_node(
     if dom0.vcpu_online <= n {
         return Ok(());
     }
-    if xl_toolstack::vcpus::set_online(xs, "pv", &dom0, n).is_err() {
+    if xl_toolstack::vcpus::set_online(xs, GuestKind::Pv, &dom0, n).is_err() {
         return fail("error on removing vcpus for Domain-0\n");
     }
     // The kernel takes its vCPUs down in its own time: up to 10 s.

@@ -173,8 +173,8 @@ pub fn vcpu_set(cx: &Ctx, opts: Opts) -> Outcome {
     let result = match &info {
         None => Err(None),
         Some(info) => {
-            let kind = xl_toolstack::qmp::domain_type(xs, info);
-            xl_toolstack::vcpus::set_online(xs, &kind, info, n as u32).map_err(Some)
+            let kind = xl_toolstack::lifecycle::guest_kind(xs, info);
+            xl_toolstack::vcpus::set_online(xs, kind, info, n as u32).map_err(Some)
         }
     };
     match result {
