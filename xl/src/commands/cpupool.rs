@@ -27,12 +27,7 @@ fn libxl_line(e: &PoolError, prefix: &str) -> String {
     if !e.logs_errno() {
         return format!("libxl: error: {prefix}{e}\n");
     }
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    let errno = cause.to_string();
-    let errno = errno.split(" (os error").next().unwrap_or_default();
+    let errno = xl_toolstack::innermost_cause(e);
     format!("libxl: error: {prefix}{e}: {errno}\n")
 }
 

@@ -47,18 +47,7 @@ pub fn sanitize(name: &str) -> String {
         .collect()
 }
 
-/// C's strerror text for an I/O error.
-pub fn strerror(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "No such file or directory".into(),
-        std::io::ErrorKind::PermissionDenied => "Permission denied".into(),
-        std::io::ErrorKind::IsADirectory => "Is a directory".into(),
-        _ => {
-            let s = e.to_string();
-            s.split(" (os error").next().unwrap_or(&s).to_string()
-        }
-    }
-}
+pub use xl_toolstack::strerror;
 
 /// Run a command as its table entry says; its exit status.
 pub fn run(
