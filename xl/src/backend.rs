@@ -13,8 +13,7 @@ use xl_sim::SimHypervisor;
 use xl_toolstack::xen::{XenDom0, XenHypervisor};
 use xl_toolstack::{Host, HostPaths, Xenstored};
 
-use crate::Status;
-use crate::commands::{err, no_backend};
+use crate::commands::{Exit, err, no_backend};
 
 static CONFIGURED: OnceLock<Option<String>> = OnceLock::new();
 
@@ -29,14 +28,14 @@ fn selected() -> Option<String> {
         .or_else(|| CONFIGURED.get().cloned().flatten())
 }
 
-pub fn open(command: &str) -> Result<Host, Status> {
+pub fn open(command: &str) -> Result<Host, Exit> {
     match selected().as_deref() {
         Some("none") => Err(no_backend(command)),
         Some("sim") => match SimHypervisor::open(&xl_sim::default_dir()) {
             Ok(s) => Ok(sim_host(s)),
             Err(e) => {
                 err(&format!("xl: simulator: {}\n", chain(&e)));
-                Err(1)
+                Err(Exit(1))
             }
         },
         Some("xen") | None => {
@@ -51,7 +50,7 @@ pub fn open(command: &str) -> Result<Host, Status> {
                             "xl: To try xl without Xen, use the built-in simulator: XL_BACKEND=sim xl ...\n",
                         );
                     }
-                    Err(1)
+                    Err(Exit(1))
                 }
             }
         }
@@ -59,7 +58,7 @@ pub fn open(command: &str) -> Result<Host, Status> {
             err(&format!(
                 "xl: unknown XL_BACKEND `{other}' (use xen or sim)\n"
             ));
-            Err(1)
+            Err(Exit(1))
         }
     }
 }

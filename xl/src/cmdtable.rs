@@ -8,6 +8,8 @@
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
+use crate::commands::{Ctx, Outcome};
+
 pub use crate::cmdtable_data::COMMANDS;
 
 #[derive(Debug)]
@@ -30,6 +32,16 @@ pub struct Cmd {
     pub long: &'static [LongOpt],
     /// Operands required after the options.
     pub min_args: usize,
+    pub run: Run,
+}
+
+/// The function that runs a command, and how its arguments reach it.
+#[derive(Debug, Clone, Copy)]
+pub enum Run {
+    /// Parsed by the `getopt` string and operand count first.
+    Parsed(fn(&Ctx, Opts) -> Outcome),
+    /// As typed: for commands that read them before or instead of getopt.
+    Raw(fn(&Ctx, &[String]) -> Outcome),
 }
 
 /// xl's `cmdtable_lookup`: exact name, else a unique prefix.
@@ -317,7 +329,7 @@ fn split_operands<'a>(c: &Cmd, args: &'a [String]) -> (&'a [String], Vec<String>
 
 /// Parse a subcommand's arguments (argv without the command name) with
 /// xl's outcomes for -h, unknown options and missing operands.
-pub fn parse(c: &'static Cmd, help_name: &str, args: &[String]) -> Result<Opts, ParseEnd> {
+pub fn parse(c: &'static Cmd, args: &[String]) -> Result<Opts, ParseEnd> {
     let (option_words, operands) = split_operands(c, args);
     let cmd = clap_command(c).no_binary_name(true);
     let m = match cmd.try_get_matches_from(option_words) {
@@ -344,7 +356,7 @@ pub fn parse(c: &'static Cmd, help_name: &str, args: &[String]) -> Result<Opts, 
                 });
             if help_first {
                 return Err(ParseEnd::Exit {
-                    stdout: help_text(Some(help_name)),
+                    stdout: help_text(Some(c.name)),
                     stderr: String::new(),
                     code: 0,
                 });
@@ -358,7 +370,7 @@ pub fn parse(c: &'static Cmd, help_name: &str, args: &[String]) -> Result<Opts, 
     };
     if m.get_flag("help") {
         return Err(ParseEnd::Exit {
-            stdout: help_text(Some(help_name)),
+            stdout: help_text(Some(c.name)),
             stderr: String::new(),
             code: 0,
         });
@@ -366,10 +378,10 @@ pub fn parse(c: &'static Cmd, help_name: &str, args: &[String]) -> Result<Opts, 
     let opts = Opts { m, operands };
     if opts.operands().len() < c.min_args {
         return Err(ParseEnd::Exit {
-            stdout: help_text(Some(help_name)),
+            stdout: help_text(Some(c.name)),
             stderr: format!(
                 "'xl {}' requires at least {} argument{}.\n\n",
-                help_name,
+                c.name,
                 c.min_args,
                 if c.min_args > 1 { "s" } else { "" }
             ),

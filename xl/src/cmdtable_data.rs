@@ -1,8 +1,13 @@
-//! xl 4.17's command table: names, help texts and option letters.
+//! xl 4.17's command table: names, help texts, option letters and the
+//! function that runs each command.
 //! Texts are what `xl help <cmd>` prints (checked against the real xl in the
 //! lab: tests/golden/xl-4.17/help-*.stdout); scripts and completions scrape them.
 
-use crate::cmdtable::{Cmd, LongOpt};
+use crate::cmdtable::{Cmd, LongOpt, Run};
+use crate::commands::{
+    self, console, cpupool, create, devices, domains, flask, host, hostops, lifecycle, pci,
+    saverestore, sched, top, vcpu, vdevlist, vnc,
+};
 
 pub const COMMANDS: &[Cmd] = &[
     Cmd {
@@ -48,6 +53,7 @@ pub const COMMANDS: &[Cmd] = &[
             },
         ],
         min_args: 0,
+        run: Run::Raw(create::main),
     },
     Cmd {
         name: "config-update",
@@ -65,6 +71,7 @@ pub const COMMANDS: &[Cmd] = &[
             short: Some('f'),
         }],
         min_args: 0,
+        run: Run::Raw(commands::config_update),
     },
     Cmd {
         name: "list",
@@ -104,6 +111,7 @@ pub const COMMANDS: &[Cmd] = &[
             },
         ],
         min_args: 0,
+        run: Run::Parsed(domains::list),
     },
     Cmd {
         name: "destroy",
@@ -117,6 +125,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "f",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(lifecycle::destroy),
     },
     Cmd {
         name: "shutdown",
@@ -141,6 +150,7 @@ pub const COMMANDS: &[Cmd] = &[
             },
         ],
         min_args: 0,
+        run: Run::Parsed(|cx, opts| lifecycle::shutdown_or_reboot(cx, opts, false)),
     },
     Cmd {
         name: "reboot",
@@ -165,6 +175,7 @@ pub const COMMANDS: &[Cmd] = &[
             },
         ],
         min_args: 0,
+        run: Run::Parsed(|cx, opts| lifecycle::shutdown_or_reboot(cx, opts, true)),
     },
     Cmd {
         name: "pci-attach",
@@ -176,6 +187,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "pci-detach",
@@ -187,6 +199,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "f",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "pci-list",
@@ -198,6 +211,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(pci::pci_list),
     },
     Cmd {
         name: "pci-assignable-add",
@@ -215,6 +229,7 @@ pub const COMMANDS: &[Cmd] = &[
             short: Some('n'),
         }],
         min_args: 1,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "pci-assignable-remove",
@@ -228,6 +243,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "r",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "pci-assignable-list",
@@ -245,6 +261,7 @@ pub const COMMANDS: &[Cmd] = &[
             short: Some('n'),
         }],
         min_args: 0,
+        run: Run::Parsed(pci::assignable_list),
     },
     Cmd {
         name: "pause",
@@ -256,6 +273,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(|cx, opts| domains::pause_unpause(cx, opts, true)),
     },
     Cmd {
         name: "unpause",
@@ -267,6 +285,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(|cx, opts| domains::pause_unpause(cx, opts, false)),
     },
     Cmd {
         name: "console",
@@ -278,6 +297,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "n:t:",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(console::console),
     },
     Cmd {
         name: "vncviewer",
@@ -300,6 +320,7 @@ pub const COMMANDS: &[Cmd] = &[
             },
         ],
         min_args: 1,
+        run: Run::Parsed(vnc::vncviewer),
     },
     Cmd {
         name: "save",
@@ -313,6 +334,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "cpD",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(saverestore::save),
     },
     Cmd {
         name: "migrate",
@@ -337,6 +359,7 @@ pub const COMMANDS: &[Cmd] = &[
             },
         ],
         min_args: 2,
+        run: Run::Parsed(saverestore::migrate),
     },
     Cmd {
         name: "restore",
@@ -361,6 +384,7 @@ pub const COMMANDS: &[Cmd] = &[
             },
         ],
         min_args: 1,
+        run: Run::Parsed(saverestore::restore),
     },
     Cmd {
         name: "migrate-receive",
@@ -388,6 +412,7 @@ pub const COMMANDS: &[Cmd] = &[
             },
         ],
         min_args: 0,
+        run: Run::Parsed(saverestore::migrate_receive),
     },
     Cmd {
         name: "dump-core",
@@ -399,6 +424,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "cd-insert",
@@ -410,6 +436,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 3,
+        run: Run::Parsed(devices::cd_insert),
     },
     Cmd {
         name: "cd-eject",
@@ -421,6 +448,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(devices::cd_eject),
     },
     Cmd {
         name: "mem-max",
@@ -432,6 +460,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(|cx, opts| domains::memory(cx, opts, false)),
     },
     Cmd {
         name: "mem-set",
@@ -443,6 +472,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(|cx, opts| domains::memory(cx, opts, true)),
     },
     Cmd {
         name: "button-press",
@@ -454,6 +484,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Raw(commands::button_press),
     },
     Cmd {
         name: "vcpu-list",
@@ -465,6 +496,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 0,
+        run: Run::Parsed(host::vcpu_list),
     },
     Cmd {
         name: "vcpu-pin",
@@ -489,6 +521,7 @@ pub const COMMANDS: &[Cmd] = &[
             },
         ],
         min_args: 3,
+        run: Run::Parsed(vcpu::vcpu_pin),
     },
     Cmd {
         name: "vcpu-set",
@@ -504,6 +537,7 @@ pub const COMMANDS: &[Cmd] = &[
             short: Some('i'),
         }],
         min_args: 2,
+        run: Run::Parsed(vcpu::vcpu_set),
     },
     Cmd {
         name: "vm-list",
@@ -515,6 +549,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 0,
+        run: Run::Parsed(hostops::vm_list),
     },
     Cmd {
         name: "info",
@@ -530,6 +565,7 @@ pub const COMMANDS: &[Cmd] = &[
             short: Some('n'),
         }],
         min_args: 0,
+        run: Run::Parsed(host::info),
     },
     Cmd {
         name: "sharing",
@@ -541,6 +577,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 0,
+        run: Run::Parsed(hostops::sharing),
     },
     Cmd {
         name: "sched-credit",
@@ -595,6 +632,7 @@ pub const COMMANDS: &[Cmd] = &[
             },
         ],
         min_args: 0,
+        run: Run::Parsed(|cx, opts| sched::sched_credit(cx, opts, false)),
     },
     Cmd {
         name: "sched-credit2",
@@ -639,6 +677,7 @@ pub const COMMANDS: &[Cmd] = &[
             },
         ],
         min_args: 0,
+        run: Run::Parsed(|cx, opts| sched::sched_credit(cx, opts, true)),
     },
     Cmd {
         name: "sched-rtds",
@@ -683,6 +722,7 @@ pub const COMMANDS: &[Cmd] = &[
             },
         ],
         min_args: 0,
+        run: Run::Parsed(hostops::sched_rtds),
     },
     Cmd {
         name: "domid",
@@ -694,6 +734,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(domains::domid),
     },
     Cmd {
         name: "domname",
@@ -705,6 +746,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(domains::domname),
     },
     Cmd {
         name: "rename",
@@ -716,6 +758,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(domains::rename),
     },
     Cmd {
         name: "trigger",
@@ -727,6 +770,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(domains::trigger),
     },
     Cmd {
         name: "sysrq",
@@ -738,6 +782,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(domains::sysrq),
     },
     Cmd {
         name: "debug-keys",
@@ -749,6 +794,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(hostops::debug_keys),
     },
     Cmd {
         name: "set-parameters",
@@ -760,6 +806,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "dmesg",
@@ -775,6 +822,7 @@ pub const COMMANDS: &[Cmd] = &[
             short: Some('c'),
         }],
         min_args: 0,
+        run: Run::Parsed(host::dmesg),
     },
     Cmd {
         name: "top",
@@ -835,6 +883,7 @@ pub const COMMANDS: &[Cmd] = &[
             },
         ],
         min_args: 0,
+        run: Run::Parsed(top::top),
     },
     Cmd {
         name: "network-attach",
@@ -846,6 +895,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(devices::network_attach),
     },
     Cmd {
         name: "network-list",
@@ -857,6 +907,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(devices::network_list),
     },
     Cmd {
         name: "network-detach",
@@ -868,6 +919,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(devices::network_detach),
     },
     Cmd {
         name: "channel-list",
@@ -879,6 +931,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(vdevlist::channel_list),
     },
     Cmd {
         name: "block-attach",
@@ -890,6 +943,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(devices::block_attach),
     },
     Cmd {
         name: "block-list",
@@ -901,6 +955,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(devices::block_list),
     },
     Cmd {
         name: "block-detach",
@@ -916,6 +971,7 @@ pub const COMMANDS: &[Cmd] = &[
             short: Some('f'),
         }],
         min_args: 2,
+        run: Run::Parsed(devices::block_detach),
     },
     Cmd {
         name: "vtpm-attach",
@@ -927,6 +983,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "vtpm-list",
@@ -938,6 +995,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(vdevlist::vtpm_list),
     },
     Cmd {
         name: "vtpm-detach",
@@ -949,6 +1007,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "vkb-attach",
@@ -960,6 +1019,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "vkb-list",
@@ -971,6 +1031,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(vdevlist::vkb_list),
     },
     Cmd {
         name: "vkb-detach",
@@ -982,6 +1043,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "vdispl-attach",
@@ -995,6 +1057,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "vdispl-list",
@@ -1006,6 +1069,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "vdispl-detach",
@@ -1017,6 +1081,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "vsnd-attach",
@@ -1028,6 +1093,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "vsnd-list",
@@ -1039,6 +1105,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "vsnd-detach",
@@ -1050,6 +1117,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "uptime",
@@ -1061,6 +1129,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "s",
         long: &[],
         min_args: 0,
+        run: Run::Parsed(domains::uptime),
     },
     Cmd {
         name: "claims",
@@ -1072,6 +1141,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 0,
+        run: Run::Parsed(hostops::claims),
     },
     Cmd {
         name: "cpupool-create",
@@ -1096,6 +1166,7 @@ pub const COMMANDS: &[Cmd] = &[
             },
         ],
         min_args: 0,
+        run: Run::Parsed(cpupool::create),
     },
     Cmd {
         name: "cpupool-list",
@@ -1111,6 +1182,7 @@ pub const COMMANDS: &[Cmd] = &[
             short: Some('c'),
         }],
         min_args: 0,
+        run: Run::Parsed(cpupool::list),
     },
     Cmd {
         name: "cpupool-destroy",
@@ -1122,6 +1194,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(cpupool::destroy),
     },
     Cmd {
         name: "cpupool-rename",
@@ -1133,6 +1206,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(cpupool::rename),
     },
     Cmd {
         name: "cpupool-cpu-add",
@@ -1144,6 +1218,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(|cx, opts| cpupool::cpu_add_remove(cx, opts, true)),
     },
     Cmd {
         name: "cpupool-cpu-remove",
@@ -1155,6 +1230,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(|cx, opts| cpupool::cpu_add_remove(cx, opts, false)),
     },
     Cmd {
         name: "cpupool-migrate",
@@ -1166,6 +1242,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(cpupool::migrate),
     },
     Cmd {
         name: "cpupool-numa-split",
@@ -1177,6 +1254,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 0,
+        run: Run::Parsed(cpupool::numa_split),
     },
     Cmd {
         name: "getenforce",
@@ -1188,6 +1266,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 0,
+        run: Run::Raw(flask::getenforce),
     },
     Cmd {
         name: "setenforce",
@@ -1199,6 +1278,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Raw(flask::setenforce),
     },
     Cmd {
         name: "loadpolicy",
@@ -1210,6 +1290,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Raw(flask::loadpolicy),
     },
     Cmd {
         name: "remus",
@@ -1223,6 +1304,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "Fbundi:s:N:ecp",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "devd",
@@ -1240,6 +1322,7 @@ pub const COMMANDS: &[Cmd] = &[
             short: Some('p'),
         }],
         min_args: 0,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "psr-hwinfo",
@@ -1269,6 +1352,7 @@ pub const COMMANDS: &[Cmd] = &[
             },
         ],
         min_args: 0,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "psr-cmt-attach",
@@ -1280,6 +1364,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "psr-cmt-detach",
@@ -1291,6 +1376,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "psr-cmt-show",
@@ -1304,6 +1390,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "psr-cat-set",
@@ -1338,6 +1425,7 @@ pub const COMMANDS: &[Cmd] = &[
             },
         ],
         min_args: 2,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "psr-cat-show",
@@ -1355,6 +1443,7 @@ pub const COMMANDS: &[Cmd] = &[
             short: Some('l'),
         }],
         min_args: 0,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "psr-mba-set",
@@ -1372,6 +1461,7 @@ pub const COMMANDS: &[Cmd] = &[
             short: Some('s'),
         }],
         min_args: 0,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "psr-mba-show",
@@ -1383,6 +1473,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 0,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "usbctrl-attach",
@@ -1394,6 +1485,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "usbctrl-detach",
@@ -1405,6 +1497,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "usbdev-attach",
@@ -1416,6 +1509,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "usbdev-detach",
@@ -1427,6 +1521,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 3,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "usb-list",
@@ -1438,6 +1533,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
+        run: Run::Parsed(commands::missing),
     },
     Cmd {
         name: "qemu-monitor-command",
@@ -1449,5 +1545,6 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
+        run: Run::Parsed(commands::missing),
     },
 ];

@@ -13,9 +13,10 @@ pub mod globalcfg;
 pub mod logging;
 pub mod tui;
 
-/// Global options (`xl [-vfNtT] <subcommand>`).
+/// The options before the subcommand (`xl [-vfNtT] <subcommand>`); the
+/// settings of xl.conf are [`xl_config::Globals`].
 #[derive(Debug, Default, Clone)]
-pub struct Globals {
+pub struct GlobalOpts {
     pub verbose: u32,
     pub dryrun: bool,
     pub force: bool,

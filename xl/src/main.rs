@@ -5,12 +5,12 @@ use std::process::ExitCode;
 
 use std::time::Instant;
 
-use xl::{Globals, Status, cmdtable, commands, globalcfg, logging};
+use xl::{GlobalOpts, Status, cmdtable, commands, globalcfg, logging};
 
 /// getopt("+vftTN") over the leading arguments; returns the index of the
-/// subcommand.
-fn parse_globals(args: &[String]) -> Result<(Globals, usize), Status> {
-    let mut g = Globals::default();
+/// subcommand, or None once an unknown option is reported.
+fn parse_globals(args: &[String]) -> Option<(GlobalOpts, usize)> {
+    let mut g = GlobalOpts::default();
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
@@ -32,25 +32,24 @@ fn parse_globals(args: &[String]) -> Result<(Globals, usize), Status> {
                     // glibc's getopt complains first, then xl.
                     eprintln!("xl: invalid option -- '{ch}'");
                     eprintln!("unknown global option");
-                    return Err(1);
+                    return None;
                 }
             }
         }
         i += 1;
     }
-    Ok((g, i))
+    Some((g, i))
 }
 
 fn run(args: Vec<String>, start: Instant) -> Status {
     if args.first().map(String::as_str) == Some(commands::create::GUARD_ARG) {
-        return commands::create::guard_main();
+        return commands::status(commands::create::guard_main());
     }
     if args.first().map(String::as_str) == Some(commands::create::MONITOR_ARG) {
-        return commands::create::monitor_main(&args[1..]);
+        return commands::status(commands::create::monitor_main(&args[1..]));
     }
-    let (globals, at) = match parse_globals(&args) {
-        Ok(v) => v,
-        Err(code) => return code,
+    let Some((globals, at)) = parse_globals(&args) else {
+        return 1;
     };
     let Some(name) = args.get(at) else {
         print!("{}", cmdtable::help_text(None));
@@ -66,7 +65,7 @@ fn run(args: Vec<String>, start: Instant) -> Status {
                 eprintln!("command does not implement -N (dryrun) option");
                 return 1;
             }
-            let status = commands::dispatch(cmd, rest, &globals, &xlconf);
+            let status = commands::run(cmd, rest, &globals, &xlconf);
             xl_toolstack::trace::timed_done(
                 || format!("{name}: exit status {status}"),
                 start.elapsed(),

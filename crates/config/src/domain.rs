@@ -4,9 +4,11 @@
 
 use crate::json::{Json, Obj};
 
-/// `libxl_domain_type`, chosen by xl.cfg's `type` (or the older `builder`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DomainType {
+/// The kind of guest (`libxl_domain_type`): chosen by xl.cfg's `type` (or
+/// the older `builder`), recorded by libxl in `/libxl/<domid>/type`, and
+/// what the hypervisor is asked to create.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum GuestKind {
     /// A fully virtualised guest with emulated firmware and devices (`type = "hvm"`).
     Hvm,
     /// A paravirtualised guest (`type = "pv"`, the default).
@@ -15,14 +17,21 @@ pub enum DomainType {
     Pvh,
 }
 
-impl DomainType {
-    /// The name libxl's JSON and xl.cfg use: `hvm`, `pv` or `pvh`.
-    pub fn name(self) -> &'static str {
+impl GuestKind {
+    /// The name libxl's JSON, xenstore and xl.cfg use: `hvm`, `pv` or `pvh`.
+    pub fn type_name(self) -> &'static str {
         match self {
-            DomainType::Hvm => "hvm",
-            DomainType::Pv => "pv",
-            DomainType::Pvh => "pvh",
+            GuestKind::Hvm => "hvm",
+            GuestKind::Pv => "pv",
+            GuestKind::Pvh => "pvh",
         }
+    }
+
+    /// The kind a [`GuestKind::type_name`] names.
+    pub fn from_type_name(name: &str) -> Option<GuestKind> {
+        [GuestKind::Hvm, GuestKind::Pv, GuestKind::Pvh]
+            .into_iter()
+            .find(|k| k.type_name() == name)
     }
 }
 
@@ -353,11 +362,11 @@ pub enum TypeInfo {
 
 impl TypeInfo {
     /// The domain type this member belongs to.
-    pub fn domain_type(&self) -> DomainType {
+    pub fn guest_kind(&self) -> GuestKind {
         match self {
-            TypeInfo::Hvm(_) => DomainType::Hvm,
-            TypeInfo::Pv(_) => DomainType::Pv,
-            TypeInfo::Pvh(_) => DomainType::Pvh,
+            TypeInfo::Hvm(_) => GuestKind::Hvm,
+            TypeInfo::Pv(_) => GuestKind::Pv,
+            TypeInfo::Pvh(_) => GuestKind::Pvh,
         }
     }
 }
@@ -486,7 +495,7 @@ pub struct BuildInfo {
 
 impl BuildInfo {
     /// Everything at libxl's default, with the union member for `t`.
-    pub fn new(t: DomainType) -> Self {
+    pub fn new(t: GuestKind) -> Self {
         BuildInfo {
             max_vcpus: 0,
             avail_vcpus: Vec::new(),
@@ -539,9 +548,9 @@ impl BuildInfo {
             dm_restrict: None,
             tee: None,
             u: match t {
-                DomainType::Hvm => TypeInfo::Hvm(Box::default()),
-                DomainType::Pv => TypeInfo::Pv(PvInfo::default()),
-                DomainType::Pvh => TypeInfo::Pvh(PvhInfo::default()),
+                GuestKind::Hvm => TypeInfo::Hvm(Box::default()),
+                GuestKind::Pv => TypeInfo::Pv(PvInfo::default()),
+                GuestKind::Pvh => TypeInfo::Pvh(PvhInfo::default()),
             },
             gic_version: None,
             vuart: None,
@@ -553,8 +562,8 @@ impl BuildInfo {
     }
 
     /// The domain type, from the union member.
-    pub fn domain_type(&self) -> DomainType {
-        self.u.domain_type()
+    pub fn guest_kind(&self) -> GuestKind {
+        self.u.guest_kind()
     }
 
     /// The HVM settings, if this is an HVM guest.
@@ -964,15 +973,15 @@ impl Obj {
 
 impl DomainConfig {
     /// The domain type, from the build info.
-    pub fn domain_type(&self) -> DomainType {
-        self.b_info.domain_type()
+    pub fn guest_kind(&self) -> GuestKind {
+        self.b_info.guest_kind()
     }
 
     /// `c_info` as libxl's JSON generator prints it.
     pub fn c_info_json(&self) -> Json {
         let c = &self.c_info;
         Obj::new()
-            .enum_("type", Some(self.domain_type().name()))
+            .enum_("type", Some(self.guest_kind().type_name()))
             .defbool("hap", c.hap)
             .defbool("oos", c.oos)
             .string("ssid_label", &c.ssid_label)

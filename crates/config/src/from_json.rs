@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::domain::Disk;
 use crate::domain::{
-    Action, BuildInfo, Channel, ChannelConnection, CreateInfo, DomainConfig, DomainType, HvmInfo,
+    Action, BuildInfo, Channel, ChannelConnection, CreateInfo, DomainConfig, GuestKind, HvmInfo,
     NIC_COLO_FIELDS, Nic, P9, Pci, PvInfo, PvhInfo, SchedParams, Sdl, Spice, TypeInfo, Vfb, Vnc,
     Vtpm, parse_uuid,
 };
@@ -514,11 +514,11 @@ fn read_cpuid(b: &mut Obj<'_, '_>) -> Result<Option<crate::cpuid::CpuidPolicy>> 
     })
 }
 
-fn read_c_info(c: &mut Obj<'_, '_>) -> Result<(CreateInfo, DomainType)> {
+fn read_c_info(c: &mut Obj<'_, '_>) -> Result<(CreateInfo, GuestKind)> {
     let dtype = match c.enum_("type", DOMAIN_TYPES)? {
-        Some("hvm") => DomainType::Hvm,
-        Some("pvh") => DomainType::Pvh,
-        Some(_) => DomainType::Pv,
+        Some("hvm") => GuestKind::Hvm,
+        Some("pvh") => GuestKind::Pvh,
+        Some(_) => GuestKind::Pv,
         None => return Err(c.err("type", "missing: the domain type is needed")),
     };
     // The domid a config carries (`xl save -D`) is the caller's to use.
@@ -538,7 +538,7 @@ fn read_c_info(c: &mut Obj<'_, '_>) -> Result<(CreateInfo, DomainType)> {
     Ok((info, dtype))
 }
 
-fn read_b_info(b: &mut Obj<'_, '_>, dtype: DomainType) -> Result<BuildInfo> {
+fn read_b_info(b: &mut Obj<'_, '_>, dtype: GuestKind) -> Result<BuildInfo> {
     let mut bi = BuildInfo::new(dtype);
     bi.max_vcpus = b.i64("max_vcpus")?;
     bi.avail_vcpus = b.bitmap("avail_vcpus")?;
@@ -626,13 +626,13 @@ fn read_b_info(b: &mut Obj<'_, '_>, dtype: DomainType) -> Result<BuildInfo> {
     bi.dm_restrict = b.defbool("dm_restrict")?;
     bi.tee = b.enum_("tee", TEES)?;
     bi.u = match dtype {
-        DomainType::Hvm => TypeInfo::Hvm(Box::new(b.with("type.hvm", read_hvm)?)),
-        DomainType::Pv => TypeInfo::Pv(b.with("type.pv", |p| {
+        GuestKind::Hvm => TypeInfo::Hvm(Box::new(b.with("type.hvm", read_hvm)?)),
+        GuestKind::Pv => TypeInfo::Pv(b.with("type.pv", |p| {
             Ok(PvInfo {
                 e820_host: p.defbool("e820_host")?,
             })
         })?),
-        DomainType::Pvh => TypeInfo::Pvh(b.with("type.pvh", |p| {
+        GuestKind::Pvh => TypeInfo::Pvh(b.with("type.pvh", |p| {
             Ok(PvhInfo {
                 pvshim: p.defbool("pvshim")?,
                 pvshim_path: p.string("pvshim_path")?,
@@ -921,7 +921,7 @@ mod tests {
             \"on_crash\": \"preserve\", \"on_soft_reset\": \"soft_reset\"}\n\0";
         let c = DomainConfig::from_json(text).unwrap();
         assert_eq!(c.c_info.name, "lab-pvdev");
-        assert_eq!(c.domain_type(), DomainType::Pv);
+        assert_eq!(c.guest_kind(), GuestKind::Pv);
         assert_eq!(c.b_info.avail_vcpus, vec![0, 1]);
         assert_eq!(c.b_info.max_memkb, Some(262144));
         assert_eq!(c.b_info.msr_relaxed, Some(false));

@@ -165,7 +165,7 @@ fn type_prefix(buf: &str, full: &str) -> bool {
 /// that order: warnings are printed as keys are read).
 fn build(p: &mut P<'_>, g: &Globals, host: &Host) -> Result<DomainConfig, Exit> {
     let (mut c, exec_ssid_label) = security_labels(p, g);
-    let dtype = domain_type(p)?;
+    let dtype = guest_kind(p)?;
     identity(p, &mut c)?;
     let mut b = new_build_info(p, g, dtype, exec_ssid_label);
     sched_params(p, &mut b);
@@ -252,24 +252,24 @@ fn security_labels(p: &mut P<'_>, g: &Globals) -> (CreateInfo, Option<String>) {
 }
 
 /// `type` and the older `builder`, which must agree.
-fn domain_type(p: &mut P<'_>) -> Result<DomainType, Exit> {
+fn guest_kind(p: &mut P<'_>) -> Result<GuestKind, Exit> {
     let mut dtype = None;
     if let Some(t) = p.string("type") {
         dtype = Some(if type_prefix(&t, "hvm") {
-            DomainType::Hvm
+            GuestKind::Hvm
         } else if type_prefix(&t, "pv") {
-            DomainType::Pv
+            GuestKind::Pv
         } else if type_prefix(&t, "pvh") {
-            DomainType::Pvh
+            GuestKind::Pvh
         } else {
             return Err(p.fatal(1, format!("Invalid domain type {t}.")));
         });
     }
     if let Some(b) = p.string("builder") {
         let bt = if type_prefix(&b, "hvm") {
-            DomainType::Hvm
+            GuestKind::Hvm
         } else if type_prefix(&b, "generic") {
-            DomainType::Pv
+            GuestKind::Pv
         } else {
             return Err(p.fatal(1, format!("Invalid domain type {b}.")));
         };
@@ -281,7 +281,7 @@ fn domain_type(p: &mut P<'_>) -> Result<DomainType, Exit> {
         }
         dtype = Some(bt);
     }
-    Ok(dtype.unwrap_or(DomainType::Pv))
+    Ok(dtype.unwrap_or(GuestKind::Pv))
 }
 
 /// `hap`, `name` (required), `uuid` (made when absent), `oos`, `pool`.
@@ -308,7 +308,7 @@ fn identity(p: &mut P<'_>, c: &mut CreateInfo) -> Result<(), Exit> {
 fn new_build_info(
     p: &mut P<'_>,
     g: &Globals,
-    dtype: DomainType,
+    dtype: GuestKind,
     exec_ssid_label: Option<String>,
 ) -> BuildInfo {
     let mut b = BuildInfo::new(dtype);
@@ -507,7 +507,7 @@ fn pv_e820_host(p: &mut P<'_>, b: &mut BuildInfo) {
 
 /// The `pci` list with the global `pci_*` defaults and the `rdm` policy;
 /// a PV guest with devices gets the host's e820.
-fn pci_devices(p: &mut P<'_>, b: &mut BuildInfo, dtype: DomainType) -> Result<Vec<Pci>, Exit> {
+fn pci_devices(p: &mut P<'_>, b: &mut BuildInfo, dtype: GuestKind) -> Result<Vec<Pci>, Exit> {
     let pci_msitranslate = p.long("pci_msitranslate").unwrap_or(0) != 0;
     let pci_power_mgmt = p.long("pci_power_mgmt").unwrap_or(0) != 0;
     let pci_permissive = p.long("pci_permissive").unwrap_or(0) != 0;
@@ -535,7 +535,7 @@ fn pci_devices(p: &mut P<'_>, b: &mut BuildInfo, dtype: DomainType) -> Result<Ve
                 // xl reads the policy from the HVM member of the build-info
                 // union whatever the type; for PV/PVH that memory is zero,
                 // which is "strict".
-                rdm_policy: rdm_policy.or(if dtype == DomainType::Hvm {
+                rdm_policy: rdm_policy.or(if dtype == GuestKind::Hvm {
                     None
                 } else {
                     Some("strict")
@@ -654,7 +654,7 @@ fn kernel_and_bootloader(p: &mut P<'_>, c: &mut CreateInfo, b: &mut BuildInfo) {
 }
 
 /// `timer_mode`, a name or a deprecated number; refused for PV guests.
-fn timer_mode(p: &mut P<'_>, b: &mut BuildInfo, dtype: DomainType) -> Result<(), Exit> {
+fn timer_mode(p: &mut P<'_>, b: &mut BuildInfo, dtype: GuestKind) -> Result<(), Exit> {
     const TIMER: [&str; 4] = [
         "delay_for_missed_ticks",
         "no_delay_for_missed_ticks",
@@ -668,7 +668,7 @@ fn timer_mode(p: &mut P<'_>, b: &mut BuildInfo, dtype: DomainType) -> Result<(),
         )
     };
     if let Ok(l) = p.cfg.long("timer_mode", true, p.r) {
-        if dtype == DomainType::Pv {
+        if dtype == GuestKind::Pv {
             return Err(not_for_pv(p));
         }
         let name = match l {
@@ -684,7 +684,7 @@ fn timer_mode(p: &mut P<'_>, b: &mut BuildInfo, dtype: DomainType) -> Result<(),
             None => return Err(p.fatal(1, format!("ERROR: invalid value {l} for \"timer_mode\""))),
         }
     } else if let Some(v) = p.string("timer_mode") {
-        if dtype == DomainType::Pv {
+        if dtype == GuestKind::Pv {
             return Err(not_for_pv(p));
         }
         match TIMER.iter().find(|t| t.eq_ignore_ascii_case(&v)) {
@@ -702,10 +702,10 @@ fn timer_mode(p: &mut P<'_>, b: &mut BuildInfo, dtype: DomainType) -> Result<(),
 
 /// HVM firmware and platform keys; for PV/PVH, `firmware` names a PvGrub
 /// image, and a kernel or bootloader is required.
-fn firmware(p: &mut P<'_>, b: &mut BuildInfo, dtype: DomainType, host: &Host) -> Result<(), Exit> {
+fn firmware(p: &mut P<'_>, b: &mut BuildInfo, dtype: GuestKind, host: &Host) -> Result<(), Exit> {
     match dtype {
-        DomainType::Hvm => hvm_firmware_and_platform(p, b)?,
-        DomainType::Pv | DomainType::Pvh => {
+        GuestKind::Hvm => hvm_firmware_and_platform(p, b)?,
+        GuestKind::Pv | GuestKind::Pvh => {
             if let Some(fw) = p.string("firmware") {
                 if b.kernel.is_some() {
                     return Err(p.fatal(1, "ERROR: both kernel and firmware specified"));
@@ -836,12 +836,12 @@ fn vfb_tokens(vfb: &mut Vfb, spec: &str) {
 
 /// The device model: the ignored `device_model`, the override and its
 /// version, stub domain keys and the extra arguments.
-fn device_model(p: &mut P<'_>, b: &mut BuildInfo, dtype: DomainType) -> Result<(), Exit> {
+fn device_model(p: &mut P<'_>, b: &mut BuildInfo, dtype: GuestKind) -> Result<(), Exit> {
     if let Some(dm) = p.string("device_model") {
         p.r.line("WARNING: ignoring device_model directive.");
         p.r.line("WARNING: Use \"device_model_override\" instead if you really want a non-default device_model");
         if dm.contains("stubdom-dm") {
-            if dtype == DomainType::Hvm {
+            if dtype == GuestKind::Hvm {
                 p.r.line("WARNING: Or use \"device_model_stubdomain_override\" if you  want to enable stubdomains");
             } else {
                 p.r.line(
@@ -932,11 +932,11 @@ fn device_model_args(p: &mut P<'_>, b: &mut BuildInfo) -> Result<(), Exit> {
 fn top_level_display(
     p: &mut P<'_>,
     b: &mut BuildInfo,
-    dtype: DomainType,
+    dtype: GuestKind,
     vfbs: &mut Vec<Vfb>,
     vkbs: &mut Vec<Vkb>,
 ) {
-    if dtype == DomainType::Pv && vfbs.is_empty() {
+    if dtype == GuestKind::Pv && vfbs.is_empty() {
         if p.long("vnc").unwrap_or(0) != 0 {
             let mut vfb = Vfb {
                 devid: 0,

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::pools::{self, Pools};
+use crate::pools::Pools;
+use rustix::io::Errno;
 use xl_toolstack::{
     CpupoolInfo, CreateSpec, DomInfo, GuestKind, PhysInfo, SchedParams, VcpuInfo, VersionInfo,
 };
@@ -159,6 +160,9 @@ pub enum HostError {
     /// A request Xen would refuse (EINVAL and friends), with its message.
     #[error("{0}")]
     Invalid(String),
+    /// A request Xen refuses with this errno.
+    #[error("{}", xl_toolstack::strerror(&std::io::Error::from(*.0)))]
+    Refused(Errno),
 }
 
 /// The scheduler the simulated host runs (Xen's default since 4.12).
@@ -262,7 +266,7 @@ impl Host {
             )));
         }
         if !self.pools.exists(spec.cpupool) {
-            return Err(HostError::Invalid(pools::ENOENT.into()));
+            return Err(HostError::Refused(Errno::NOENT));
         }
         for _ in 1..DOMID_FIRST_RESERVED {
             self.rover += 1;
@@ -475,25 +479,25 @@ impl Host {
     }
 
     /// XEN_SYSCTL_CPUPOOL_OP_DESTROY: only an empty pool goes.
-    pub fn cpupool_destroy(&mut self, poolid: u32) -> Result<(), &'static str> {
+    pub fn cpupool_destroy(&mut self, poolid: u32) -> Result<(), Errno> {
         let n = self.pool_domains(poolid);
         self.pools.destroy(poolid, n)
     }
 
     /// XEN_SYSCTL_CPUPOOL_OP_RMCPU: the CPU becomes free; a pool with domains
     /// keeps its last CPU.
-    pub fn cpupool_remove_cpu(&mut self, poolid: u32, cpu: u32) -> Result<(), &'static str> {
+    pub fn cpupool_remove_cpu(&mut self, poolid: u32, cpu: u32) -> Result<(), Errno> {
         let n = self.pool_domains(poolid);
         self.pools.remove_cpu(poolid, cpu, n)
     }
 
     /// XEN_SYSCTL_CPUPOOL_OP_MOVEDOMAIN, issued from dom0: dom0 cannot
     /// move itself.
-    pub fn cpupool_move_domain(&mut self, poolid: u32, domid: u32) -> Result<(), &'static str> {
+    pub fn cpupool_move_domain(&mut self, poolid: u32, domid: u32) -> Result<(), Errno> {
         if domid == 0 {
-            return Err(pools::EPERM);
+            return Err(Errno::PERM);
         }
-        let current = self.domains.get(&domid).ok_or(pools::ESRCH)?.cpupool;
+        let current = self.domains.get(&domid).ok_or(Errno::SRCH)?.cpupool;
         if current == poolid {
             return Ok(());
         }

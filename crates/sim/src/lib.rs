@@ -28,6 +28,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rustix::io::Errno;
 use serde::de::DeserializeOwned;
 use xenstore::{Xs, XsOps};
 use xl_toolstack::{
@@ -81,6 +82,18 @@ struct Client {
 
 fn backend(msg: impl std::fmt::Display) -> Error {
     Error::Backend(msg.to_string())
+}
+
+/// A refusal with an errno, as a hypercall on Xen fails.
+fn os(errno: Errno) -> Error {
+    Error::Os(errno.into())
+}
+
+fn refused(r: proto::Refusal) -> Error {
+    match r {
+        proto::Refusal::Errno(errno) => os(errno),
+        proto::Refusal::Message(m) => backend(m),
+    }
 }
 
 impl SimHypervisor {
@@ -150,7 +163,7 @@ impl Client {
             Ok(0) | Err(_) => return Err(backend("simulated host went away")),
             Ok(_) => {}
         }
-        proto::parse_reply(&answer).map_err(backend)
+        proto::parse_reply(&answer).map_err(refused)
     }
 }
 
@@ -202,7 +215,7 @@ fn check_file(what: &str, path: &str) -> Result<(), Error> {
         Ok(_) => Ok(()),
         Err(e) => Err(backend(format!(
             "cannot read {what} {path}: {}",
-            e.to_string().split(" (os error").next().unwrap_or_default()
+            xl_toolstack::strerror(&e)
         ))),
     }
 }
@@ -218,7 +231,7 @@ fn build_pv_in_memory(domid: u32, spec: &BuildSpec, kernel_path: &str) -> Result
         std::fs::read(path).map_err(|e| {
             backend(format!(
                 "cannot read {what} {path}: {}",
-                e.to_string().split(" (os error").next().unwrap_or_default()
+                xl_toolstack::strerror(&e)
             ))
         })
     };
@@ -425,7 +438,7 @@ impl Hypervisor for SimHypervisor {
 
     fn cpupool_create(&self, sched: &str) -> Result<u32, Error> {
         if !matches!(sched, "credit" | "credit2" | "rtds" | "null" | "arinc653") {
-            return Err(backend(pools::ENOENT));
+            return Err(os(Errno::NOENT));
         }
         self.call(&Request::CpupoolCreate(sched.to_string()))
     }
@@ -478,7 +491,7 @@ impl Hypervisor for SimHypervisor {
     fn pool_sched(&self, poolid: u32, sched: &str) -> Result<[u32; 3], Error> {
         check_sched(sched)?;
         if poolid != 0 {
-            return Err(backend("No such file or directory"));
+            return Err(os(Errno::NOENT));
         }
         self.call(&Request::PoolSched)
     }
@@ -486,7 +499,7 @@ impl Hypervisor for SimHypervisor {
     fn set_pool_sched(&self, poolid: u32, sched: &str, p: [u32; 3]) -> Result<(), Error> {
         check_sched(sched)?;
         if poolid != 0 {
-            return Err(backend("No such file or directory"));
+            return Err(os(Errno::NOENT));
         }
         self.call(&Request::SetPoolSched(p))
     }
@@ -665,6 +678,6 @@ fn check_sched(sched: &str) -> Result<(), Error> {
     if sched == host::SCHEDULER {
         Ok(())
     } else {
-        Err(backend("Invalid argument"))
+        Err(os(Errno::INVAL))
     }
 }

@@ -1,28 +1,13 @@
 //! The simulated host's cpupools, with the rules and errno values of Xen's
 //! XEN_SYSCTL_cpupool_op: Pool-0 starts with every CPU; a CPU is in one
-//! pool or free; a pool with domains keeps its last CPU.
+//! pool or free (adding a CPU in a pool is ENODEV, removing one a pool
+//! lacks EADDRNOTAVAIL); a pool with domains keeps its last CPU (EBUSY);
+//! there are at most twice as many pools as CPUs (ENOSPC).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustix::io::Errno;
 use xl_toolstack::CpupoolInfo;
-
-/// Errno texts Xen's answers turn into on the caller's side.
-pub const ENOENT: &str = "No such file or directory";
-/// Bad argument, e.g. a CPU number beyond the host's.
-pub const EINVAL: &str = "Invalid argument";
-/// Pool still in use: it has CPUs or domains, or would lose the last CPU
-/// its domains run on.
-pub const EBUSY: &str = "Device or resource busy";
-/// CPU already in a pool.
-pub const ENODEV: &str = "No such device";
-/// Operation refused, e.g. dom0 moving itself.
-pub const EPERM: &str = "Operation not permitted";
-/// No such domain.
-pub const ESRCH: &str = "No such process";
-/// CPU not in the pool it is removed from.
-pub const EADDRNOTAVAIL: &str = "Cannot assign requested address";
-/// Pool limit reached (twice as many pools as CPUs).
-pub const ENOSPC: &str = "No space left on device";
 
 /// A cpupool: its scheduler and the CPUs it owns.
 #[derive(Clone, Debug)]
@@ -93,11 +78,13 @@ impl Pools {
 
     /// Xen gives the lowest unused id above 0; at most twice as many
     /// pools as CPUs.
-    pub fn create(&mut self, sched: &str) -> Result<u32, &'static str> {
+    pub fn create(&mut self, sched: &str) -> Result<u32, Errno> {
         if self.pools.len() as u64 >= 2 * u64::from(self.ncpus) {
-            return Err(ENOSPC);
+            return Err(Errno::NOSPC);
         }
-        let id = (1..).find(|i| !self.pools.contains_key(i)).ok_or(ENOSPC)?;
+        let id = (1..)
+            .find(|i| !self.pools.contains_key(i))
+            .ok_or(Errno::NOSPC)?;
         self.pools.insert(
             id,
             Pool {
@@ -109,42 +96,46 @@ impl Pools {
     }
 
     /// Remove a pool; refused (EBUSY) while it has CPUs or domains.
-    pub fn destroy(&mut self, poolid: u32, n_dom: u32) -> Result<(), &'static str> {
-        let p = self.pools.get(&poolid).ok_or(ENOENT)?;
+    pub fn destroy(&mut self, poolid: u32, n_dom: u32) -> Result<(), Errno> {
+        let p = self.pools.get(&poolid).ok_or(Errno::NOENT)?;
         if n_dom != 0 || !p.cpus.is_empty() {
-            return Err(EBUSY);
+            return Err(Errno::BUSY);
         }
         self.pools.remove(&poolid);
         Ok(())
     }
 
     /// Move a free CPU into a pool.
-    pub fn add_cpu(&mut self, poolid: u32, cpu: u32) -> Result<(), &'static str> {
+    pub fn add_cpu(&mut self, poolid: u32, cpu: u32) -> Result<(), Errno> {
         if !self.pools.contains_key(&poolid) {
-            return Err(ENOENT);
+            return Err(Errno::NOENT);
         }
         if cpu >= self.ncpus {
-            return Err(EINVAL);
+            return Err(Errno::INVAL);
         }
         if self.pools.values().any(|p| p.cpus.contains(&cpu)) {
-            return Err(ENODEV);
+            return Err(Errno::NODEV);
         }
-        self.pools.get_mut(&poolid).ok_or(ENOENT)?.cpus.insert(cpu);
+        self.pools
+            .get_mut(&poolid)
+            .ok_or(Errno::NOENT)?
+            .cpus
+            .insert(cpu);
         Ok(())
     }
 
     /// Take a CPU out of a pool; `n_dom` is the pool's domain count (a pool
     /// with domains keeps its last CPU).
-    pub fn remove_cpu(&mut self, poolid: u32, cpu: u32, n_dom: u32) -> Result<(), &'static str> {
-        let p = self.pools.get_mut(&poolid).ok_or(ENOENT)?;
+    pub fn remove_cpu(&mut self, poolid: u32, cpu: u32, n_dom: u32) -> Result<(), Errno> {
+        let p = self.pools.get_mut(&poolid).ok_or(Errno::NOENT)?;
         if cpu >= self.ncpus {
-            return Err(EINVAL);
+            return Err(Errno::INVAL);
         }
         if !p.cpus.contains(&cpu) {
-            return Err(EADDRNOTAVAIL);
+            return Err(Errno::ADDRNOTAVAIL);
         }
         if n_dom > 0 && p.cpus.len() == 1 {
-            return Err(EBUSY);
+            return Err(Errno::BUSY);
         }
         p.cpus.remove(&cpu);
         Ok(())
@@ -152,10 +143,10 @@ impl Pools {
 
     /// Whether a domain may move into `poolid`: the pool must exist and
     /// have CPUs to run it.
-    pub fn can_host(&self, poolid: u32) -> Result<(), &'static str> {
+    pub fn can_host(&self, poolid: u32) -> Result<(), Errno> {
         match self.pools.get(&poolid) {
             Some(p) if !p.cpus.is_empty() => Ok(()),
-            _ => Err(ENOENT),
+            _ => Err(Errno::NOENT),
         }
     }
 }
@@ -168,22 +159,22 @@ mod tests {
     fn cpus_move_between_pool0_a_new_pool_and_the_free_set() {
         let mut p = Pools::new(4, "credit2");
         assert_eq!(p.free(), vec![0]);
-        assert_eq!(p.add_cpu(0, 1), Err(ENODEV));
+        assert_eq!(p.add_cpu(0, 1), Err(Errno::NODEV));
         assert_eq!(p.remove_cpu(0, 3, 1), Ok(()));
         assert_eq!(p.free(), vec![0b1000]);
         let id = p.create("credit").unwrap();
         assert_eq!(id, 1);
-        assert_eq!(p.can_host(id), Err(ENOENT));
+        assert_eq!(p.can_host(id), Err(Errno::NOENT));
         assert_eq!(p.add_cpu(id, 3), Ok(()));
         assert_eq!(p.can_host(id), Ok(()));
-        assert_eq!(p.remove_cpu(id, 2, 0), Err(EADDRNOTAVAIL));
-        assert_eq!(p.remove_cpu(id, 3, 1), Err(EBUSY));
-        assert_eq!(p.destroy(id, 0), Err(EBUSY));
+        assert_eq!(p.remove_cpu(id, 2, 0), Err(Errno::ADDRNOTAVAIL));
+        assert_eq!(p.remove_cpu(id, 3, 1), Err(Errno::BUSY));
+        assert_eq!(p.destroy(id, 0), Err(Errno::BUSY));
         assert_eq!(p.remove_cpu(id, 3, 0), Ok(()));
-        assert_eq!(p.destroy(id, 1), Err(EBUSY));
+        assert_eq!(p.destroy(id, 1), Err(Errno::BUSY));
         assert_eq!(p.destroy(id, 0), Ok(()));
-        assert_eq!(p.destroy(id, 0), Err(ENOENT));
-        assert_eq!(p.add_cpu(0, 4), Err(EINVAL));
+        assert_eq!(p.destroy(id, 0), Err(Errno::NOENT));
+        assert_eq!(p.add_cpu(0, 4), Err(Errno::INVAL));
         assert_eq!(p.add_cpu(0, 3), Ok(()));
         assert_eq!(p.info(|_| 1)[0].cpumap, vec![0b1111]);
     }
@@ -192,7 +183,7 @@ mod tests {
     fn new_pools_take_the_lowest_free_id_and_are_bounded() {
         let mut p = Pools::new(1, "credit2");
         assert_eq!(p.create("credit2"), Ok(1));
-        assert_eq!(p.create("credit2"), Err(ENOSPC));
+        assert_eq!(p.create("credit2"), Err(Errno::NOSPC));
         p.destroy(1, 0).unwrap();
         assert_eq!(p.create("credit2"), Ok(1));
     }

@@ -1,6 +1,7 @@
 //! The simulated hypercall interface: one JSON request per line on
 //! `hypervisor.sock`, one JSON reply per line back.
 
+use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
 use xl_toolstack::{BuildSpec, CreateSpec, DmSpec, GuestKind, SchedParams, Trigger};
 
@@ -164,26 +165,63 @@ pub enum Request {
     Quit,
 }
 
-/// A reply line: `ok <value as JSON>` or `err <message as a JSON string>`.
-/// Values go straight between their types and text (a listing of 10 000
-/// domains is one reply; a JSON tree in between costs more than the rest).
-pub fn reply_line(reply: &Result<String, String>) -> String {
+/// Why the host refused a request: the errno Xen would answer with, or
+/// the host's own words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// An errno, as a hypercall fails.
+    Errno(Errno),
+    /// Anything else, in words.
+    Message(String),
+}
+
+impl From<Errno> for Refusal {
+    fn from(e: Errno) -> Self {
+        Refusal::Errno(e)
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(m: String) -> Self {
+        Refusal::Message(m)
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(m: &str) -> Self {
+        Refusal::Message(m.to_string())
+    }
+}
+
+/// A reply line: `ok <value as JSON>`, `errno <number>` or `err <message
+/// as a JSON string>`. Values go straight between their types and text (a
+/// listing of 10 000 domains is one reply; a JSON tree in between costs
+/// more than the rest).
+pub fn reply_line(reply: &Result<String, Refusal>) -> String {
     match reply {
         Ok(json) => format!("ok {json}\n"),
-        Err(msg) => format!(
+        Err(Refusal::Errno(e)) => format!("errno {}\n", e.raw_os_error()),
+        Err(Refusal::Message(msg)) => format!(
             "err {}\n",
             serde_json::to_string(msg).unwrap_or_else(|_| "\"?\"".into())
         ),
     }
 }
 
-/// Decode a [`reply_line`]: the value, or the host's error message.
-pub fn parse_reply<T: serde::de::DeserializeOwned>(line: &str) -> Result<T, String> {
+/// Decode a [`reply_line`]: the value, or why the host refused.
+pub fn parse_reply<T: serde::de::DeserializeOwned>(line: &str) -> Result<T, Refusal> {
     let line = line.trim_end_matches('\n');
     if let Some(json) = line.strip_prefix("ok ") {
-        serde_json::from_str(json).map_err(|e| format!("bad reply: {e}"))
+        serde_json::from_str(json).map_err(|e| Refusal::Message(format!("bad reply: {e}")))
+    } else if let Some(n) = line.strip_prefix("errno ") {
+        match n.parse() {
+            Ok(n) => Err(Refusal::Errno(Errno::from_raw_os_error(n))),
+            Err(_) => Err("bad reply from the simulated host".into()),
+        }
     } else if let Some(msg) = line.strip_prefix("err ") {
-        Err(serde_json::from_str::<String>(msg).unwrap_or_else(|_| msg.to_string()))
+        Err(Refusal::Message(
+            serde_json::from_str::<String>(msg).unwrap_or_else(|_| msg.to_string()),
+        ))
     } else {
         Err("bad reply from the simulated host".into())
     }
@@ -199,6 +237,8 @@ mod tests {
         assert_eq!(parse_reply::<Vec<u32>>(&line), Ok(vec![1, 2]));
         let line = reply_line(&Err("no \"such\" domain".into()));
         assert_eq!(parse_reply::<u32>(&line), Err("no \"such\" domain".into()));
+        let line = reply_line(&Err(Errno::BUSY.into()));
+        assert_eq!(parse_reply::<u32>(&line), Err(Refusal::Errno(Errno::BUSY)));
         assert!(parse_reply::<u32>("garbage").is_err());
     }
 }

@@ -14,6 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, poll};
+use rustix::io::Errno;
 use xenstore::{Daemon, Xs, XsOps};
 use xl_config::json::{Json, Obj};
 use xl_toolstack::stats::{IoStats, NetStat, VbdStat};
@@ -23,7 +24,7 @@ use crate::guest::{Exit, Guest, GuestIo};
 use crate::host::{
     Host, HostSpec, SHUTDOWN_CRASH, SHUTDOWN_POWEROFF, SHUTDOWN_REBOOT, SHUTDOWN_SUSPEND,
 };
-use crate::proto::{Request, SavedGuest, reply_line};
+use crate::proto::{Refusal, Request, SavedGuest, reply_line};
 use crate::pty::Pty;
 use crate::{HYPERVISOR_SOCK, XENSTORED_SOCK};
 
@@ -352,7 +353,7 @@ fn client(sim: &Sim, stream: UnixStream) {
         let Ok(line) = line else { break };
         let reply = match serde_json::from_str::<Request>(&line) {
             Ok(req) => handle(sim, req),
-            Err(e) => Err(format!("bad request: {e}")),
+            Err(e) => Err(format!("bad request: {e}").into()),
         };
         if out.write_all(reply_line(&reply).as_bytes()).is_err() {
             break;
@@ -370,15 +371,18 @@ fn rings(domid: u32) -> xl_toolstack::Built {
     }
 }
 
-fn host_err(e: crate::host::HostError) -> String {
-    e.to_string()
+fn host_err(e: crate::host::HostError) -> Refusal {
+    match e {
+        crate::host::HostError::Refused(errno) => Refusal::Errno(errno),
+        e => Refusal::Message(e.to_string()),
+    }
 }
 
-fn ok<T: serde::Serialize>(v: T) -> Result<String, String> {
-    serde_json::to_string(&v).map_err(|e| e.to_string())
+fn ok<T: serde::Serialize>(v: T) -> Result<String, Refusal> {
+    serde_json::to_string(&v).map_err(|e| Refusal::Message(e.to_string()))
 }
 
-fn handle(sim: &Sim, req: Request) -> Result<String, String> {
+fn handle(sim: &Sim, req: Request) -> Result<String, Refusal> {
     let mut w = sim.lock();
     w.last_activity = Instant::now();
     match req {
@@ -429,10 +433,7 @@ fn handle(sim: &Sim, req: Request) -> Result<String, String> {
             soft,
         } => {
             let d = w.host.get_mut(domid).map_err(host_err)?;
-            let slot = d
-                .affinity
-                .get_mut(vcpu as usize)
-                .ok_or_else(|| "Invalid argument".to_string())?;
+            let slot = d.affinity.get_mut(vcpu as usize).ok_or(Errno::INVAL)?;
             if hard.is_some() {
                 slot.0 = hard;
             }
@@ -475,12 +476,12 @@ fn handle(sim: &Sim, req: Request) -> Result<String, String> {
             if has_dm {
                 ok(())
             } else {
-                Err(format!("domain {domid} has no device model"))
+                Err(format!("domain {domid} has no device model").into())
             }
         }
         Request::DeviceModelCpus(domid) => {
             if !w.guests.get(&domid).is_some_and(|r| r.dm) {
-                return Err(format!("domain {domid} has no device model"));
+                return Err(format!("domain {domid} has no device model").into());
             }
             // QEMU is started with the vCPUs online at boot present.
             let vcpus = w.host.vcpus(domid).map_err(host_err)?;
@@ -510,7 +511,7 @@ fn handle(sim: &Sim, req: Request) -> Result<String, String> {
 }
 
 /// The domain goes, with its guest and ptys; xenstored is told.
-fn destroy(sim: &Sim, mut w: MutexGuard<'_, World>, domid: u32) -> Result<String, String> {
+fn destroy(sim: &Sim, mut w: MutexGuard<'_, World>, domid: u32) -> Result<String, Refusal> {
     w.host.destroy(domid).map_err(host_err)?;
     if let Some(r) = w.guests.remove(&domid) {
         w.ptys -= usize::from(r.console.is_some()) + usize::from(r.serial.is_some());
@@ -531,7 +532,7 @@ fn send_trigger(
     mut w: MutexGuard<'_, World>,
     domid: u32,
     trigger: Trigger,
-) -> Result<String, String> {
+) -> Result<String, Refusal> {
     let hvm = w.host.get(domid).map_err(host_err)?.kind != GuestKind::Pv;
     if !hvm {
         return Err("Function not implemented".into());
@@ -558,7 +559,7 @@ fn send_trigger(
 }
 
 /// Memory for the domain and a guest loaded into it.
-fn build(w: &mut World, domid: u32, spec: &BuildSpec) -> Result<String, String> {
+fn build(w: &mut World, domid: u32, spec: &BuildSpec) -> Result<String, Refusal> {
     w.host
         .populate(domid, spec.target_memkb, spec.online_vcpus)
         .map_err(|err| format!("xc_dom_boot_mem_init: can't allocate memory for domain: {err}"))?;
@@ -583,10 +584,10 @@ fn build(w: &mut World, domid: u32, spec: &BuildSpec) -> Result<String, String> 
     ok(rings(domid))
 }
 
-fn save_guest(w: &World, domid: u32) -> Result<String, String> {
+fn save_guest(w: &World, domid: u32) -> Result<String, Refusal> {
     let d = w.host.get(domid).map_err(host_err)?;
     if d.shutdown != Some(SHUTDOWN_SUSPEND) {
-        return Err(format!("domain {domid} is not suspended"));
+        return Err(format!("domain {domid} is not suspended").into());
     }
     let (memkb, online_vcpus, kind) = (d.memkb, d.online_vcpus, d.kind);
     let r = w
@@ -606,7 +607,7 @@ fn restore_guest(
     domid: u32,
     spec: &BuildSpec,
     saved: SavedGuest,
-) -> Result<String, String> {
+) -> Result<String, Refusal> {
     // The saved guest's memory, not the config's target: a guest
     // ballooned since its start comes back at the size it had.
     w.host
@@ -619,10 +620,10 @@ fn restore_guest(
     ok(rings(domid))
 }
 
-fn resume(w: &mut World, domid: u32) -> Result<String, String> {
+fn resume(w: &mut World, domid: u32) -> Result<String, Refusal> {
     let d = w.host.get_mut(domid).map_err(host_err)?;
     if d.shutdown != Some(SHUTDOWN_SUSPEND) {
-        return Err(format!("domain {domid} is not suspended"));
+        return Err(format!("domain {domid} is not suspended").into());
     }
     d.shutdown = None;
     d.pv_callback = true;
@@ -640,7 +641,7 @@ fn spawn_device_model(
     sim: &Sim,
     mut w: MutexGuard<'_, World>,
     spec: &DmSpec,
-) -> Result<String, String> {
+) -> Result<String, Refusal> {
     let domid = spec.domid;
     w.host.get(domid).map_err(host_err)?;
     let serial = if spec.serial_pty && w.ptys < MAX_PTYS {
@@ -675,7 +676,7 @@ fn kill_device_model(
     sim: &Sim,
     mut w: MutexGuard<'_, World>,
     domid: u32,
-) -> Result<String, String> {
+) -> Result<String, Refusal> {
     if let Some(r) = w.guests.get_mut(&domid) {
         r.dm = false;
         if r.serial.take().is_some() {

@@ -7,7 +7,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use xenstore::{Access, Perm, Xs, XsOps};
-use xl_config::domain::{DomainConfig, DomainType, uuid_string};
+use xl_config::domain::{DomainConfig, uuid_string};
 use xl_config::json::Json;
 
 use crate::bootloader::{BootloaderPlan, BootloaderRun};
@@ -78,15 +78,6 @@ impl CreateError {
             CreateError::IllegalPool(_) => -6,
             _ => -3,
         }
-    }
-}
-
-/// The guest kind the hypervisor sees.
-pub fn kind_of(cfg: &DomainConfig) -> GuestKind {
-    match cfg.b_info.domain_type() {
-        DomainType::Pv => GuestKind::Pv,
-        DomainType::Pvh => GuestKind::Pvh,
-        DomainType::Hvm => GuestKind::Hvm,
     }
 }
 
@@ -190,7 +181,7 @@ pub struct CreatePlan {
 impl CreatePlan {
     /// Settle the plan for `cfg` on a host laid out as `paths`.
     pub fn new(cfg: &DomainConfig, paths: &HostPaths) -> CreatePlan {
-        let kind = kind_of(cfg);
+        let kind = cfg.b_info.guest_kind();
         let vcpus = vcpus(cfg);
         let memory = memory_kb(cfg);
         CreatePlan {
@@ -1212,7 +1203,7 @@ fn stored_config(cfg: &DomainConfig, video_kb: u64) -> Json {
     {
         x.push(("msr_relaxed".into(), Json::str("False")));
     }
-    let kind = kind_of(cfg);
+    let kind = cfg.b_info.guest_kind();
     let hvm = kind == GuestKind::Hvm;
     if let Json::Obj(top) = &mut j {
         for (k, v) in top.iter_mut() {

@@ -105,12 +105,11 @@ fn domain(host: &Host, domid: u32) -> Result<DomInfo, HotplugError> {
 /// The domain's type as libxl reads it: the stored one, else the
 /// hypervisor's HVM flag.
 fn guest_kind(host: &Host, info: &DomInfo) -> GuestKind {
-    match userdata::stored_type(&host.paths.lib, info.domid, &info.uuid).as_deref() {
-        Some("hvm") => GuestKind::Hvm,
-        Some("pvh") => GuestKind::Pvh,
-        Some("pv") => GuestKind::Pv,
-        _ if info.hvm => GuestKind::Hvm,
-        _ => GuestKind::Pv,
+    let stored = userdata::stored_type(&host.paths.lib, info.domid, &info.uuid);
+    match stored.as_deref().and_then(GuestKind::from_type_name) {
+        Some(kind) => kind,
+        None if info.hvm => GuestKind::Hvm,
+        None => GuestKind::Pv,
     }
 }
 

@@ -41,6 +41,7 @@ use serde::{Deserialize, Serialize};
 pub use dom0::Dom0;
 pub use host::{Host, HostPaths, Xenstored};
 pub use hv::Hypervisor;
+pub use xl_config::domain::GuestKind;
 
 /// What the toolstack knows of a domain from the hypervisor
 /// (libxl's `libxl_dominfo`).
@@ -137,6 +138,9 @@ pub enum Error {
     Invalid(String),
     #[error(transparent)]
     Xenstore(#[from] xenstore::Error),
+    /// A request refused with an errno (the simulated hypervisor's too).
+    #[error(transparent)]
+    Os(std::io::Error),
     #[error("{0} is not implemented for this backend yet")]
     Unsupported(&'static str),
     #[error("{0}")]
@@ -162,18 +166,45 @@ impl Error {
     }
 }
 
-/// An error and its causes as "a: b: c", OS errors as strerror's text
-/// (without io::Error's " (os error N)").
+/// An error and its causes as "a: b: c", OS errors as strerror's text.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let clean = |m: String| m.split(" (os error").next().unwrap_or_default().to_string();
-    let mut s = clean(e.to_string());
+    let mut s = without_errno(e.to_string());
     let mut cur = e.source();
     while let Some(c) = cur {
         s.push_str(": ");
-        s.push_str(&clean(c.to_string()));
+        s.push_str(&without_errno(c.to_string()));
         cur = c.source();
     }
     s
+}
+
+/// The innermost cause of an error, as "a: b: c" ends: for an OS error,
+/// the errno's text that libxl's LOGE appends.
+pub fn innermost_cause(e: &dyn std::error::Error) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    without_errno(cause.to_string())
+}
+
+/// An OS error as C's strerror words it.
+pub fn strerror(e: &std::io::Error) -> String {
+    // Errors std makes without an errno still have C's words.
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "No such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "Permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "Is a directory".into(),
+        _ => without_errno(e.to_string()),
+    }
+}
+
+/// io::Error's text without the " (os error N)" it adds to strerror's.
+fn without_errno(mut m: String) -> String {
+    if let Some(at) = m.find(" (os error") {
+        m.truncate(at);
+    }
+    m
 }
 
 /// Text from a guest, its device model's log or a config, safe to print
@@ -199,25 +230,6 @@ pub enum Trigger {
     Init,
     Power,
     Sleep,
-}
-
-/// The kind of guest, as the hypervisor sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum GuestKind {
-    Pv,
-    Pvh,
-    Hvm,
-}
-
-impl GuestKind {
-    /// libxl's name of the type (`/libxl/N/type`, xl.cfg's `type`).
-    pub fn type_name(self) -> &'static str {
-        match self {
-            GuestKind::Pv => "pv",
-            GuestKind::Pvh => "pvh",
-            GuestKind::Hvm => "hvm",
-        }
-    }
 }
 
 /// `XEN_DOMCTL_createdomain`'s inputs.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use xenstore::{Xs, XsOps};
 
-use crate::{Error, Hypervisor};
+use crate::{DomInfo, Error, GuestKind, Hypervisor};
 
 /// libxl error codes xl prints as `(rc=N)`.
 pub const ERROR_FAIL: i32 = -3;
@@ -45,9 +45,22 @@ impl From<xenstore::Error> for ControlError {
     }
 }
 
-/// `/libxl/<domid>/type`: pv, pvh or hvm.
-pub fn domain_type(xs: &impl XsOps, domid: u32) -> Result<Option<String>, xenstore::Error> {
+/// `/libxl/<domid>/type` as libxl recorded it: pv, pvh or hvm.
+fn recorded_type(xs: &impl XsOps, domid: u32) -> Result<Option<String>, xenstore::Error> {
     xs.try_read(&format!("/libxl/{domid}/type"))
+}
+
+/// A domain's kind as libxl__domain_type finds it: PV unless Xen says
+/// HVM, then what libxl recorded (HVM when it recorded nothing it knows).
+pub fn guest_kind(xs: &impl XsOps, info: &DomInfo) -> GuestKind {
+    if !info.hvm {
+        return GuestKind::Pv;
+    }
+    recorded_type(xs, info.domid)
+        .ok()
+        .flatten()
+        .and_then(|t| GuestKind::from_type_name(&t))
+        .unwrap_or(GuestKind::Hvm)
 }
 
 /// Ask the guest to power off or reboot (`cmd` = "poweroff"/"reboot") and
@@ -59,7 +72,7 @@ pub fn pvcontrol(
     cmd: &str,
     timeout: Duration,
 ) -> Result<(), ControlError> {
-    match domain_type(xs, domid)?.as_deref() {
+    match recorded_type(xs, domid)?.as_deref() {
         None => return Err(ControlError::NoType(domid)),
         Some("hvm") => {
             if !hv.has_pv_callback(domid)? {

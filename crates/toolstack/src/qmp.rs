@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::GuestKind;
 use crate::userdata::{self, FileLock};
 
 #[derive(Debug, thiserror::Error)]
@@ -264,18 +265,6 @@ mod tests {
     }
 }
 
-/// libxl's domain type: "pv" unless Xen says HVM, then what libxl
-/// recorded ("hvm" or "pvh"; "hvm" when nothing is recorded).
-pub fn domain_type(xs: &impl xenstore::XsOps, info: &crate::DomInfo) -> String {
-    if !info.hvm {
-        return "pv".into();
-    }
-    xs.try_read(&format!("/libxl/{}/type", info.domid))
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| "hvm".into())
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum UnpauseError {
     #[error("domain {0} does not exist")]
@@ -297,7 +286,7 @@ pub fn unpause(
 ) -> Result<(), UnpauseError> {
     let hv = host.hv.as_ref();
     let info = hv.domain(domid)?.ok_or(UnpauseError::NoSuchDomain(domid))?;
-    if domain_type(xs, &info) == "hvm" {
+    if crate::lifecycle::guest_kind(xs, &info) == GuestKind::Hvm {
         let dm = xs
             .try_read(&format!("/libxl/{domid}/dm-version"))
             .map_err(crate::Error::from)?

@@ -4,7 +4,7 @@
 
 use xenstore::{Xs, XsOps};
 
-use crate::DomInfo;
+use crate::{DomInfo, GuestKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VcpuError {
@@ -34,15 +34,15 @@ pub fn availability(max_id: u32, count: u32) -> Vec<(u32, &'static str)> {
         .collect()
 }
 
-/// Ask `info`'s guest (of libxl type `kind`) to run `count` vCPUs.
-pub fn set_online(xs: &Xs, kind: &str, info: &DomInfo, count: u32) -> Result<(), VcpuError> {
+/// Ask `info`'s guest to run `count` vCPUs.
+pub fn set_online(xs: &Xs, kind: GuestKind, info: &DomInfo, count: u32) -> Result<(), VcpuError> {
     if count == 0 {
         return Err(VcpuError::Zero);
     }
     if count > info.vcpu_max_id.wrapping_add(1) {
         return Err(VcpuError::TooMany(count, info.vcpu_max_id.wrapping_add(1)));
     }
-    if kind == "hvm" {
+    if kind == GuestKind::Hvm {
         return Err(VcpuError::Hvm);
     }
     let base = format!("/local/domain/{}/cpu", info.domid);
@@ -68,7 +68,7 @@ mod tests {
             vcpu_max_id: 2,
             ..Default::default()
         };
-        set_online(&xs, "pv", &info, 2).unwrap();
+        set_online(&xs, GuestKind::Pv, &info, 2).unwrap();
         let av = |i| {
             xs.read(&format!("/local/domain/3/cpu/{i}/availability"))
                 .unwrap()
@@ -78,15 +78,15 @@ mod tests {
             ("online".into(), "online".into(), "offline".into())
         );
         assert!(matches!(
-            set_online(&xs, "pv", &info, 0),
+            set_online(&xs, GuestKind::Pv, &info, 0),
             Err(VcpuError::Zero)
         ));
         assert!(matches!(
-            set_online(&xs, "pvh", &info, 4),
+            set_online(&xs, GuestKind::Pvh, &info, 4),
             Err(VcpuError::TooMany(4, 3))
         ));
         assert!(matches!(
-            set_online(&xs, "hvm", &info, 1),
+            set_online(&xs, GuestKind::Hvm, &info, 1),
             Err(VcpuError::Hvm)
         ));
         assert_eq!(av(2), "offline");

@@ -15,8 +15,8 @@ use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::termios::{self, OptionalActions, Termios};
 use xenstore::{Xs, XsOps};
 
-use super::{err, options};
-use crate::cmdtable::Cmd;
+use super::{Ctx, Exit, Outcome, err, fail, xl_error};
+use crate::cmdtable::Opts;
 use crate::{Status, backend};
 
 /// Ctrl-], xenconsole's escape: leaves when a read returns exactly it.
@@ -88,28 +88,19 @@ const fn libc_o_noctty() -> i32 {
     0o400
 }
 
-pub fn console(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn console(cx: &Ctx, opts: Opts) -> Outcome {
     let kind = match opts.value('t') {
         None => None,
         Some("pv") => Some(Kind::Pv),
         Some("serial") => Some(Kind::Serial),
         Some("vuart") => Some(Kind::Vuart),
-        Some(_) => {
-            err("console type supported are: pv, serial, vuart\n");
-            return 1;
-        }
+        Some(_) => return fail("console type supported are: pv, serial, vuart\n"),
     };
     let num = opts
         .value('n')
         .map_or(0, |n| xl_config::value::strtol(n.as_bytes(), 10).0 as u32);
-    let (host, xs, domid) = match super::domains::connect_find(cmd.name, &opts.operands()[0]) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let domid = cx.domain(&opts.operands()[0])?;
+    let (host, xs) = cx.connect()?;
     // The primary console: serial 0 for HVM, PV 0 otherwise.
     let kind = match kind {
         Some(k) => k,
@@ -117,21 +108,17 @@ pub fn console(cmd: &'static Cmd, args: &[String]) -> Status {
             Ok(Some(d)) if d.hvm => Kind::Serial,
             Ok(Some(_)) => Kind::Pv,
             Ok(None) => {
-                err(&format!(
+                return fail(format!(
                     "xl: domain {domid} does not exist\nUnable to attach console\n"
                 ));
-                return 1;
             }
-            Err(e) => {
-                err(&format!("xl: {}\n", backend::chain(&e)));
-                return 1;
-            }
+            Err(e) => return Err(xl_error(&e)),
         },
     };
     if domid == 0 {
         // xl execs xenconsole, whose status (EINVAL) is what callers see.
         err("Can't specify Domain-0\n");
-        return 22;
+        return Err(Exit(22));
     }
     let dom = format!("/local/domain/{domid}");
     let mut path = match kind {
@@ -164,31 +151,25 @@ pub fn console(cmd: &'static Cmd, args: &[String]) -> Status {
         .open(&lock_path)
     {
         Ok(f) => f,
-        Err(e) => {
-            err(&format!("xl: could not open {lock_path}: {e}\n"));
-            return 1;
-        }
+        Err(e) => return fail(format!("xl: could not open {lock_path}: {e}\n")),
     };
     if lock.try_lock().is_err() {
-        err(&format!(
+        return fail(format!(
             "xl: could not lock {lock_path}: another console client is attached to domain {domid}\n"
         ));
-        return 1;
     }
     let _unlock = scopeguard(lock_path.clone());
 
     if let Err(e) = xs.watch(&path, "xl-console") {
-        err(&format!(
+        return fail(format!(
             "xl: can't set watch for console pty: {}\n",
             backend::chain(&e)
         ));
-        return 1;
     }
-    let Some(mut pty) = open_pty(&xs, &path, 5) else {
-        err(&format!(
+    let Some(mut pty) = open_pty(xs, &path, 5) else {
+        return fail(format!(
             "xl: could not read tty from store ({path})\nUnable to attach console\n"
         ));
-        return 1;
     };
     // The pty too carries bytes, not lines (xenconsole does not restore it).
     set_raw(&pty);
@@ -203,9 +184,9 @@ pub fn console(cmd: &'static Cmd, args: &[String]) -> Status {
     let term = Arc::new(AtomicBool::new(false));
     let _ = signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&term));
 
-    let status = relay(&xs, &path, &mut pty, interactive, &term);
+    let status = relay(xs, &path, &mut pty, interactive, &term);
     let _ = xs.unwatch(&path, "xl-console");
-    status
+    Ok(status)
 }
 
 /// Remove the lock file when the client leaves.

@@ -4,12 +4,11 @@
 use xenstore::Xs;
 use xl_config::value::{Config, Lookup};
 use xl_toolstack::cpupool::{self as pools, PoolError};
-use xl_toolstack::{Hypervisor, names};
+use xl_toolstack::{GuestKind, Hypervisor, names};
 
-use super::domains::connect;
-use super::{err, options, out, sanitize, strerror};
-use crate::cmdtable::{self, Cmd};
-use crate::{Globals, Status, backend};
+use super::{Ctx, Exit, OrExit, Outcome, err, fail, out, sanitize, strerror, xl_error};
+use crate::cmdtable::Opts;
+use crate::{Status, backend};
 
 /// libxl's log line for a failed step (xl shows it on stderr): what
 /// failed and the errno's text, as libxl's LOGE prints them.
@@ -28,62 +27,38 @@ fn libxl_line(e: &PoolError, prefix: &str) -> String {
     if !e.logs_errno() {
         return format!("libxl: error: {prefix}{e}\n");
     }
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    let errno = cause.to_string();
-    let errno = errno.split(" (os error").next().unwrap_or_default();
+    let errno = xl_toolstack::innermost_cause(e);
     format!("libxl: error: {prefix}{e}: {errno}\n")
 }
 
-fn xl_err(e: &xl_toolstack::Error) -> Status {
-    err(&format!("xl: {}\n", backend::chain(e)));
-    1
+/// A cpupool argument resolved as xl does, or its "unknown cpupool".
+fn find_pool(hv: &dyn Hypervisor, xs: &Xs, q: &str) -> Result<u32, Exit> {
+    match pools::qualifier_to_poolid(hv, xs, q).or_exit()? {
+        Some(id) => Ok(id),
+        None => fail(format!("unknown cpupool '{q}'\n")),
+    }
 }
 
-/// A cpupool argument resolved as xl does, or its "unknown cpupool".
-fn find_pool(hv: &dyn Hypervisor, xs: &Xs, q: &str) -> Result<u32, Status> {
-    match pools::qualifier_to_poolid(hv, xs, q) {
-        Ok(Some(id)) => Ok(id),
-        Ok(None) => {
-            err(&format!("unknown cpupool '{q}'\n"));
-            Err(1)
-        }
-        Err(e) => Err(xl_err(&e)),
+/// xl's line for a failed step, then the error itself.
+fn failed(xl_line: &str) -> impl Fn(xl_toolstack::Error) -> Exit {
+    move |e| {
+        err(xl_line);
+        xl_error(&e)
     }
 }
 
 /// `xl cpupool-list [-c] [POOL]`.
-pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn list(cx: &Ctx, opts: Opts) -> Outcome {
     let cpus = opts.flag('c');
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let hv = host.hv.as_ref();
+    let (hv, xs) = cx.hv()?;
     let only = match opts.operands().first() {
         None => None,
-        Some(name) => match pools::name_to_poolid(hv, &xs, name) {
-            Ok(Some(id)) => Some(id),
-            Ok(None) => {
-                err(&format!("Pool '{name}' does not exist\n"));
-                return 1;
-            }
-            Err(e) => return xl_err(&e),
+        Some(name) => match pools::name_to_poolid(hv, xs, name).or_exit()? {
+            Some(id) => Some(id),
+            None => return fail(format!("Pool '{name}' does not exist\n")),
         },
     };
-    let listed = match pools::list(hv, &xs) {
-        Ok(l) => l,
-        Err(e) => {
-            err("error getting cpupool info\n");
-            return xl_err(&e);
-        }
-    };
+    let listed = pools::list(hv, xs).map_err(failed("error getting cpupool info\n"))?;
     let mut text = format!("{:<19}", "Name");
     text.push_str(if cpus {
         "CPU list\n"
@@ -110,79 +85,41 @@ pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
         text.push('\n');
     }
     out(&text);
-    0
+    Ok(0)
 }
 
 /// `xl cpupool-destroy POOL`.
-pub fn destroy(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
-    let q = opts.operands()[0].clone();
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let hv = host.hv.as_ref();
-    let poolid = match find_pool(hv, &xs, &q) {
-        Ok(id) => id,
-        Err(code) => return code,
-    };
-    if let Err(e) = pools::destroy(hv, &xs, poolid) {
+pub fn destroy(cx: &Ctx, opts: Opts) -> Outcome {
+    let q = &opts.operands()[0];
+    let (hv, xs) = cx.hv()?;
+    let poolid = find_pool(hv, xs, q)?;
+    if let Err(e) = pools::destroy(hv, xs, poolid) {
         libxl_err(&e);
-        err(&format!("Can't destroy cpupool '{q}'\n"));
-        return 1;
+        return fail(format!("Can't destroy cpupool '{q}'\n"));
     }
-    0
+    Ok(0)
 }
 
 /// `xl cpupool-rename POOL NEWNAME`.
-pub fn rename(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn rename(cx: &Ctx, opts: Opts) -> Outcome {
     let ops = opts.operands();
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let hv = host.hv.as_ref();
-    let poolid = match find_pool(hv, &xs, &ops[0]) {
-        Ok(id) => id,
-        Err(code) => return code,
-    };
-    if let Err(e) = pools::rename(hv, &xs, poolid, &ops[1]) {
+    let (hv, xs) = cx.hv()?;
+    let poolid = find_pool(hv, xs, &ops[0])?;
+    if let Err(e) = pools::rename(hv, xs, poolid, &ops[1]) {
         libxl_err(&e);
-        err(&format!("Can't rename cpupool '{}'\n", ops[0]));
-        return 1;
+        return fail(format!("Can't rename cpupool '{}'\n", ops[0]));
     }
-    0
+    Ok(0)
 }
 
 /// `xl cpupool-cpu-add POOL CPUS` (`add`) and `xl cpupool-cpu-remove`:
 /// CPUs as `vcpu-pin` takes them (`3`, `1-3,^2`, `node:0`, `all`).
-pub fn cpu_add_remove(cmd: &'static Cmd, args: &[String], add: bool) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn cpu_add_remove(cx: &Ctx, opts: Opts, add: bool) -> Outcome {
     let ops = opts.operands();
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let hv = host.hv.as_ref();
+    let (hv, xs) = cx.hv()?;
     // xl parses the CPUs before it looks the pool up.
-    let cpus = match cpu_list(hv, &ops[1]) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let poolid = match find_pool(hv, &xs, &ops[0]) {
-        Ok(id) => id,
-        Err(code) => return code,
-    };
+    let cpus = cpu_list(hv, &ops[1])?;
+    let poolid = find_pool(hv, xs, &ops[0])?;
     let failed = pools::change_cpus(hv, poolid, &cpus, add);
     failed.iter().for_each(libxl_err);
     if !failed.is_empty() {
@@ -196,48 +133,28 @@ pub fn cpu_add_remove(cmd: &'static Cmd, args: &[String], add: bool) -> Status {
             ));
         }
     }
-    0
+    Ok(0)
 }
 
 /// xl's parse_cpurange against this host's CPUs and nodes.
-fn cpu_list(hv: &dyn Hypervisor, s: &str) -> Result<Vec<u32>, Status> {
-    let host = super::vcpu::host_of(hv).map_err(|e| xl_err(&e))?;
-    xl_config::parse::cpu_range(s, &host).map_err(|msg| {
-        err(&msg);
-        1
-    })
+fn cpu_list(hv: &dyn Hypervisor, s: &str) -> Result<Vec<u32>, Exit> {
+    let host = super::vcpu::host_of(hv).or_exit()?;
+    xl_config::parse::cpu_range(s, &host).or_else(fail)
 }
 
 /// `xl cpupool-migrate DOMAIN POOL`.
-pub fn migrate(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn migrate(cx: &Ctx, opts: Opts) -> Outcome {
     let ops = opts.operands();
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let hv = host.hv.as_ref();
+    let (hv, xs) = cx.hv()?;
     // A domain must resolve and have a name (libxl_domid_to_name).
-    let domid = match names::qualifier_to_domid(hv, &xs, &ops[0]) {
-        Ok(Some(d)) if matches!(names::domid_to_name(&xs, d), Ok(Some(_))) => d,
-        _ => {
-            err(&format!("unknown domain '{}'\n", ops[0]));
-            return 1;
-        }
+    let domid = match names::qualifier_to_domid(hv, xs, &ops[0]) {
+        Ok(Some(d)) if matches!(names::domid_to_name(xs, d), Ok(Some(_))) => d,
+        _ => return fail(format!("unknown domain '{}'\n", ops[0])),
     };
-    let poolid = match find_pool(hv, &xs, &ops[1]) {
-        Ok(id) => id,
-        Err(code) => return code,
-    };
+    let poolid = find_pool(hv, xs, &ops[1])?;
     match pools::move_domain(hv, poolid, domid) {
-        Ok(()) => 0,
-        Err(e) => {
-            err(&libxl_line(&e, &super::hostops::domain_prefix(domid)));
-            1
-        }
+        Ok(()) => Ok(0),
+        Err(e) => fail(libxl_line(&e, &super::hostops::domain_prefix(domid))),
     }
 }
 
@@ -249,7 +166,7 @@ struct PoolSpec {
     /// xl's status for a failure from here on: 1, or, when the
     /// scheduler is the host's default, that scheduler's libxl number
     /// (xl keeps it in its return variable).
-    fail: Status,
+    fail: Exit,
 }
 
 /// libxl_scheduler's numbers.
@@ -266,12 +183,8 @@ fn sched_number(name: &str) -> Status {
 }
 
 /// `xl cpupool-create [-n] [-f FILE] [FILE] [KEY=VALUE...]`.
-pub fn create(cmd: &'static Cmd, args: &[String], g: &Globals) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
-    let dryrun = opts.flag('n') || g.dryrun;
+pub fn create(cx: &Ctx, opts: Opts) -> Outcome {
+    let dryrun = opts.flag('n') || cx.globals.dryrun;
     let mut file = opts.value('f').map(str::to_string);
     let mut extra = String::new();
     for a in opts.operands() {
@@ -281,23 +194,12 @@ pub fn create(cmd: &'static Cmd, args: &[String], g: &Globals) -> Status {
         } else if file.is_none() {
             file = Some(a);
         } else {
-            out(&cmdtable::help_text(Some(cmd.name)));
-            return 1;
+            return Err(cx.help(1));
         }
     }
-    let (text, source) = match config_text(file.as_deref(), &extra) {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let hv = host.hv.as_ref();
-    let spec = match pool_spec(hv, &xs, &text, &source, file.as_deref()) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    let (text, source) = config_text(file.as_deref(), &extra)?;
+    let (hv, xs) = cx.hv()?;
+    let spec = pool_spec(hv, xs, &text, &source, file.as_deref())?;
     out(&format!(
         "Using config file \"{source}\"\ncpupool name:   {}\nscheduler:      {}\nnumber of cpus: {}\n",
         spec.name,
@@ -305,32 +207,31 @@ pub fn create(cmd: &'static Cmd, args: &[String], g: &Globals) -> Status {
         spec.cpus.len()
     ));
     if dryrun {
-        return 0;
+        return Ok(0);
     }
     let uuid = *uuid::Uuid::new_v4().as_bytes();
-    match pools::create(hv, &xs, &spec.name, &spec.sched, &spec.cpus, &uuid) {
-        Ok(_) => 0,
+    match pools::create(hv, xs, &spec.name, &spec.sched, &spec.cpus, &uuid) {
+        Ok(_) => Ok(0),
         Err(e) => {
             libxl_err(&e);
             err("error on creating cpupool\n");
-            spec.fail
+            Err(spec.fail)
         }
     }
 }
 
 /// The file's text (if any) with the command line's settings after it,
 /// and the name xl reports it under.
-fn config_text(file: Option<&str>, extra: &str) -> Result<(String, String), Status> {
+fn config_text(file: Option<&str>, extra: &str) -> Result<(String, String), Exit> {
     let mut text = String::new();
     if let Some(f) = file {
         match std::fs::read(f) {
             Ok(b) => text = String::from_utf8_lossy(&b).into_owned(),
             Err(e) => {
-                err(&format!(
+                return fail(format!(
                     "Failed to read config file: {f}: {}\n",
                     strerror(&e)
                 ));
-                return Err(1);
             }
         }
     }
@@ -350,13 +251,12 @@ fn pool_spec(
     text: &str,
     source: &str,
     file: Option<&str>,
-) -> Result<PoolSpec, Status> {
+) -> Result<PoolSpec, Exit> {
     let mut report = xl_config::Report::new();
     let parsed = xl_config::syntax::parse(text, source, &mut report);
     err(&report.take());
     if !parsed.ok {
-        err("Failed to parse config file: Invalid argument\n");
-        return Err(1);
+        return fail("Failed to parse config file: Invalid argument\n");
     }
     let cfg = Config::new(source, parsed.settings);
     let name = match (cfg.string("name", false, &mut report), file) {
@@ -364,21 +264,15 @@ fn pool_spec(
         (Err(_), Some(f)) => f.rsplit('/').next().unwrap_or(f).to_string(),
         (Err(_), None) => {
             err(&report.take());
-            err("Missing cpupool name!\n");
-            return Err(1);
+            return fail("Missing cpupool name!\n");
         }
     };
     err(&report.take());
-    match pools::name_to_poolid(hv, xs, &name) {
-        Ok(None) => {}
-        Ok(Some(_)) => {
-            err(&format!("Pool name \"{name}\" already exists\n"));
-            return Err(1);
-        }
-        Err(e) => return Err(xl_err(&e)),
+    if pools::name_to_poolid(hv, xs, &name).or_exit()?.is_some() {
+        return fail(format!("Pool name \"{name}\" already exists\n"));
     }
     let (sched, defaulted) = pool_sched(hv, &cfg, &mut report)?;
-    let fail = if defaulted { sched_number(&sched) } else { 1 };
+    let fail = Exit(if defaulted { sched_number(&sched) } else { 1 });
     let cpus = pool_cpus(hv, &cfg, &mut report).map_err(|_| fail)?;
     Ok(PoolSpec {
         name,
@@ -394,7 +288,7 @@ fn pool_sched(
     hv: &dyn Hypervisor,
     cfg: &Config,
     report: &mut xl_config::Report,
-) -> Result<(String, bool), Status> {
+) -> Result<(String, bool), Exit> {
     let given = cfg.string("sched", false, report).ok().map(str::to_string);
     err(&report.take());
     match given {
@@ -406,14 +300,13 @@ fn pool_sched(
             if KNOWN.contains(&lower.as_str()) {
                 Ok((lower, false))
             } else {
-                err("Unknown scheduler\n");
-                Err(1)
+                fail("Unknown scheduler\n")
             }
         }
-        None => hv.scheduler().map(|s| (s, true)).map_err(|e| {
-            err("get_scheduler sysctl failed.\n");
-            xl_err(&e)
-        }),
+        None => hv
+            .scheduler()
+            .map(|s| (s, true))
+            .map_err(failed("get_scheduler sysctl failed.\n")),
     }
 }
 
@@ -423,14 +316,11 @@ fn pool_cpus(
     hv: &dyn Hypervisor,
     cfg: &Config,
     report: &mut xl_config::Report,
-) -> Result<Vec<u32>, Status> {
-    let free = match hv.free_cpu_map() {
-        Ok(m) => pools::cpus_of(&m),
-        Err(e) => {
-            err("libxl_get_freecpus failed\n");
-            return Err(xl_err(&e));
-        }
-    };
+) -> Result<Vec<u32>, Exit> {
+    let free = hv
+        .free_cpu_map()
+        .map(|m| pools::cpus_of(&m))
+        .map_err(failed("libxl_get_freecpus failed\n"))?;
     let nodes = cfg.list("nodes", false, report).ok().map(<[_]>::to_vec);
     err(&report.take());
     if let Some(nodes) = nodes {
@@ -456,10 +346,7 @@ fn pool_cpus(
     for c in cpus {
         match u32::try_from(c).ok().filter(|c| free.contains(c)) {
             Some(c) => out.push(c),
-            None => {
-                err(&format!("cpu {} illegal or not free\n", c as i32));
-                return Err(1);
-            }
+            None => return fail(format!("cpu {} illegal or not free\n", c as i32)),
         }
     }
     Ok(out)
@@ -470,11 +357,10 @@ fn node_cpus(
     hv: &dyn Hypervisor,
     nodes: &[xl_config::value::Value],
     free: &[u32],
-) -> Result<Vec<u32>, Status> {
-    let topo = hv.cpu_topology().map_err(|e| {
-        err("libxl_get_topologyinfo failed\n");
-        xl_err(&e)
-    })?;
+) -> Result<Vec<u32>, Exit> {
+    let topo = hv
+        .cpu_topology()
+        .map_err(failed("libxl_get_topologyinfo failed\n"))?;
     let mut cpus = Vec::new();
     for n in Config::string_items(nodes) {
         let n = atoi(n);
@@ -486,8 +372,7 @@ fn node_cpus(
         }
     }
     if cpus.is_empty() {
-        err("no free cpu found\n");
-        return Err(1);
+        return fail("no free cpu found\n");
     }
     cpus.sort_unstable();
     Ok(cpus)
@@ -501,53 +386,35 @@ fn atoi(s: &str) -> i64 {
 /// `xl cpupool-numa-split`: Pool-0 keeps the first CPU's node (renamed
 /// `Pool-node<N>`), every other node gets a pool of its own with the same
 /// scheduler. Only on a host with Pool-0 alone.
-pub fn numa_split(cmd: &'static Cmd, args: &[String]) -> Status {
-    if let Err(code) = options(cmd, args) {
-        return code;
+pub fn numa_split(cx: &Ctx, _opts: Opts) -> Outcome {
+    let (hv, xs) = cx.hv()?;
+    let all = hv
+        .cpupools()
+        .map_err(failed("error getting cpupool info\n"))?;
+    if all.is_empty() {
+        return fail("error getting cpupool info\n");
     }
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let hv = host.hv.as_ref();
-    let all = match hv.cpupools() {
-        Ok(p) if !p.is_empty() => p,
-        Ok(_) => {
-            err("error getting cpupool info\n");
-            return 1;
-        }
-        Err(e) => {
-            err("error getting cpupool info\n");
-            return xl_err(&e);
-        }
-    };
     if all.len() > 1 {
-        err("splitting not possible, already cpupools in use\n");
-        return 1;
+        return fail("splitting not possible, already cpupools in use\n");
     }
     let (pool0, sched) = (all[0].poolid, all[0].sched.clone());
-    let nodes: Vec<Option<u32>> = match hv.cpu_topology() {
-        Ok(t) => t.iter().map(|c| c.node).collect(),
-        Err(e) => {
-            err("libxl_get_topologyinfo failed\n");
-            return xl_err(&e);
-        }
-    };
+    let nodes: Vec<Option<u32>> = hv
+        .cpu_topology()
+        .map_err(failed("libxl_get_topologyinfo failed\n"))?
+        .iter()
+        .map(|c| c.node)
+        .collect();
     let first = nodes.first().copied().flatten();
-    if let Err(code) = keep_first_node(hv, &xs, pool0, first, &nodes) {
-        return code;
-    }
+    keep_first_node(hv, xs, pool0, first, &nodes)?;
     let mut done = vec![first];
     for node in nodes.iter().copied() {
         if done.contains(&node) {
             continue;
         }
         done.push(node);
-        if let Err(code) = node_pool(hv, &xs, pool0, node, &nodes, &sched) {
-            return code;
-        }
+        node_pool(hv, xs, pool0, node, &nodes, &sched)?;
     }
-    0
+    Ok(0)
 }
 
 /// CPUs of `node` that are free, as libxl_cpupool_cpuadd_node finds them.
@@ -569,44 +436,34 @@ fn keep_first_node(
     pool0: u32,
     node: Option<u32>,
     nodes: &[Option<u32>],
-) -> Result<(), Status> {
+) -> Result<(), Exit> {
     let add = free_on_node(hv, node, nodes);
     // libxl_cpupool_cpuadd_node counts, but does not report, CPUs it failed to add.
     pools::change_cpus(hv, pool0, &add, true);
     let name = format!("Pool-node{}", node_num(node));
     if let Err(e) = pools::rename(hv, xs, pool0, &name) {
         libxl_err(&e);
-        err("error on renaming Pool 0\n");
-        return Err(1);
+        return fail("error on renaming Pool 0\n");
     }
     let n = nodes.iter().filter(|n| **n == node).count() as u32;
-    let dom0 = match hv.domain(0) {
-        Ok(Some(d)) => d,
-        _ => {
-            err("error on getting info for Domain-0\n");
-            return Err(1);
-        }
+    let Ok(Some(dom0)) = hv.domain(0) else {
+        return fail("error on getting info for Domain-0\n");
     };
     if dom0.vcpu_online <= n {
         return Ok(());
     }
-    if xl_toolstack::vcpus::set_online(xs, "pv", &dom0, n).is_err() {
-        err("error on removing vcpus for Domain-0\n");
-        return Err(1);
+    if xl_toolstack::vcpus::set_online(xs, GuestKind::Pv, &dom0, n).is_err() {
+        return fail("error on removing vcpus for Domain-0\n");
     }
     // The kernel takes its vCPUs down in its own time: up to 10 s.
     for _ in 0..10 {
         match hv.domain(0) {
             Ok(Some(d)) if d.vcpu_online <= n => return Ok(()),
             Ok(Some(_)) => std::thread::sleep(std::time::Duration::from_secs(1)),
-            _ => {
-                err("error on getting info for Domain-0\n");
-                return Err(1);
-            }
+            _ => return fail("error on getting info for Domain-0\n"),
         }
     }
-    err("failed to offline vcpus\n");
-    Err(1)
+    fail("failed to offline vcpus\n")
 }
 
 /// One more node: its CPUs leave Pool-0 for a new `Pool-node<N>`.
@@ -617,18 +474,14 @@ fn node_pool(
     node: Option<u32>,
     nodes: &[Option<u32>],
     sched: &str,
-) -> Result<(), Status> {
-    let in_pool0: Vec<u32> = match hv.cpupools() {
-        Ok(p) => p
-            .iter()
-            .find(|p| p.poolid == pool0)
-            .map(|p| pools::cpus_of(&p.cpumap))
-            .unwrap_or_default(),
-        Err(e) => {
-            err("error on removing cpu from Pool 0\n");
-            return Err(xl_err(&e));
-        }
-    };
+) -> Result<(), Exit> {
+    let in_pool0: Vec<u32> = hv
+        .cpupools()
+        .map_err(failed("error on removing cpu from Pool 0\n"))?
+        .iter()
+        .find(|p| p.poolid == pool0)
+        .map(|p| pools::cpus_of(&p.cpumap))
+        .unwrap_or_default();
     let leave: Vec<u32> = in_pool0
         .into_iter()
         .filter(|c| nodes.get(*c as usize) == Some(&node))
@@ -640,8 +493,7 @@ fn node_pool(
         Ok(id) => id,
         Err(e) => {
             libxl_err(&e);
-            err("error on creating cpupool\n");
-            return Err(1);
+            return fail("error on creating cpupool\n");
         }
     };
     let add = free_on_node(hv, node, nodes);

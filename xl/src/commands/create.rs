@@ -9,10 +9,9 @@ use xl_config::domain::{Action, DomainConfig};
 use xl_toolstack::userdata::FileLock;
 use xl_toolstack::{Host, HostPaths, create, destroy, inflight};
 
-use super::domains::connect;
-use super::{err, options, out, strerror};
-use crate::cmdtable::Cmd;
-use crate::{Globals, Status, backend, diag};
+use super::ctx::connect;
+use super::{Ctx, Exit, Outcome, err, fail, out, strerror, xl_error};
+use crate::{backend, diag};
 
 /// Set in the environment of the monitor process `xl create` leaves
 /// behind: the domid it watches (the config comes from the same argv).
@@ -49,12 +48,7 @@ fn firmware_dir() -> String {
         .unwrap_or_else(|| "/usr/lib/xen/boot".to_string())
 }
 
-pub fn main(
-    cmd: &'static Cmd,
-    args: &[String],
-    g: &Globals,
-    xlconf: &xl_config::Globals,
-) -> Status {
+pub fn main(cx: &Ctx, args: &[String]) -> Outcome {
     // xl takes a first operand that is neither an option nor key=value as
     // the config file before parsing options.
     let mut args = args.to_vec();
@@ -66,14 +60,11 @@ pub fn main(
         config_file = Some(first.clone());
         args.remove(0);
     }
-    let opts = match options(cmd, &args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+    let opts = cx.options(&args)?;
     if let Some(f) = opts.value('f') {
         config_file = Some(f.to_string());
     }
-    let dryrun = g.dryrun || opts.flag('n');
+    let dryrun = cx.globals.dryrun || opts.flag('n');
     let monitor_of: Option<(u32, [u8; 16])> = std::env::var(MONITOR_ENV).ok().and_then(|v| {
         let (d, u) = v.split_once(':')?;
         Some((d.parse().ok()?, xl_config::domain::parse_uuid(u)?))
@@ -89,14 +80,13 @@ pub fn main(
         } else if config_file.is_none() {
             config_file = Some(a);
         } else {
-            out(&crate::cmdtable::help_text(Some("create")));
-            return 2;
+            return Err(cx.help(2));
         }
     }
 
     let Some(config_path) = config_file else {
         err("Config file not specified and none in save file\n");
-        return 6;
+        return Err(Exit(6));
     };
     let config_file = crate::args::display(&config_path);
     let mut data = if config_path == "/dev/null" {
@@ -109,7 +99,7 @@ pub fn main(
                     "Failed to read config file: {config_file}: {}\n",
                     strerror(&e)
                 ));
-                return 3;
+                return Err(Exit(3));
             }
         }
     };
@@ -127,7 +117,7 @@ pub fn main(
     }
     let mut report = xl_config::Report::new();
     let parsed =
-        xl_config::parse_config_data(&config_file, &text, xlconf, &host_facts(), &mut report);
+        xl_config::parse_config_data(&config_file, &text, cx.xlconf, &host_facts(), &mut report);
     err(report.as_str());
     let config = match parsed {
         Ok(c) => c,
@@ -137,7 +127,7 @@ pub fn main(
                     err(&diag::render(&config_file, &text, d));
                 }
             }
-            return code;
+            return Err(Exit(code));
         }
     };
 
@@ -150,21 +140,15 @@ pub fn main(
         }
     }
     if dryrun {
-        return 0;
+        return Ok(0);
     }
     let mut config = config;
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let (host, xs) = cx.connect()?;
     if let Some((domid, uuid)) = monitor_of {
         config.c_info.uuid = uuid;
-        return monitor(&host, &xs, config, domid);
+        return monitor(host, xs, config, domid);
     }
-    let domid = match create_one(&host, &xs, &config) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
+    let domid = create_one(host, xs, &config)?;
     let console = if opts.flag('c') {
         match spawn_console(domid) {
             Ok(c) => Some(c),
@@ -177,22 +161,18 @@ pub fn main(
         None
     };
     if !opts.flag('p')
-        && let Err(e) = xl_toolstack::qmp::unpause(&host, &xs, domid)
+        && let Err(e) = xl_toolstack::qmp::unpause(host, xs, domid)
     {
         err(&format!("xl: unpause failed: {}\n", backend::chain(&e)));
     }
     let status = if opts.flag('e') {
-        0
+        Ok(0)
     } else if opts.flag('F') {
-        monitor(&host, &xs, config, domid)
+        monitor(host, xs, config, domid)
     } else {
-        match spawn_monitor(&host.paths, &config, domid) {
-            Ok(()) => 0,
-            Err(e) => {
-                err(&format!("xl: cannot start the domain monitor: {e}\n"));
-                1
-            }
-        }
+        spawn_monitor(&host.paths, &config, domid)
+            .map(|()| 0)
+            .or_else(|e| fail(format!("xl: cannot start the domain monitor: {e}\n")))
     };
     if let Some(mut c) = console {
         let _ = c.wait();
@@ -202,8 +182,8 @@ pub fn main(
 
 /// Create (under xl's global lock, as xl does when ballooning) and
 /// report failures as libxl would; the domain is left paused.
-fn create_one(host: &Host, xs: &Xs, config: &DomainConfig) -> Result<u32, Status> {
-    create_one_from(host, xs, config, create::Image::Boot).map_err(|rc| -rc)
+fn create_one(host: &Host, xs: &Xs, config: &DomainConfig) -> Result<u32, Exit> {
+    create_one_from(host, xs, config, create::Image::Boot).map_err(|rc| Exit(-rc))
 }
 
 /// [`create_one`] with the domain's contents from `image`; a failure is
@@ -214,13 +194,10 @@ pub(super) fn create_one_from(
     config: &DomainConfig,
     image: create::Image<'_>,
 ) -> Result<u32, i32> {
-    let _lock = match FileLock::take(&host.paths.lockfile) {
-        Ok(l) => l,
-        Err(e) => {
-            err(&format!("xl: {}\n", backend::chain(&e)));
-            return Err(-3);
-        }
-    };
+    let _lock = FileLock::take(&host.paths.lockfile).map_err(|e| {
+        xl_error(&e);
+        -3
+    })?;
     for note in inflight::reap_locked(host, xs) {
         err(&format!("xl: {note}\n"));
     }
@@ -297,7 +274,7 @@ impl Guard {
 
 /// The guard's side (see `Guard`): a few short lines from our own
 /// process; anything longer or unexpected is ignored.
-pub fn guard_main() -> Status {
+pub fn guard_main() -> Outcome {
     use std::io::{BufRead, Read, Write};
     const MAX_LINES: usize = 64;
     const MAX_LINE: u64 = 128;
@@ -311,19 +288,17 @@ pub fn guard_main() -> Status {
             Ok(_) => {}
         }
         match line.trim().split_once(' ') {
-            _ if line.trim() == "done" => return 0,
+            _ if line.trim() == "done" => return Ok(0),
             Some(("uuid", u)) => uuid = Some(u.to_string()),
             _ => {}
         }
     }
     let Some(uuid) = uuid else {
-        return 0;
+        return Ok(0);
     };
-    let Ok((host, xs)) = connect("create") else {
-        return 1;
-    };
+    let (host, xs) = connect("create")?;
     let Some(uuid) = xl_config::domain::parse_uuid(&uuid) else {
-        return 0;
+        return Ok(0);
     };
     // The domains with this create's uuid (fresh for each create, so
     // nobody else's domain matches), however far create got.
@@ -333,10 +308,10 @@ pub fn guard_main() -> Status {
     }
     if !undone {
         // The record stays for the next xl to try again.
-        return 1;
+        return Err(Exit(1));
     }
     inflight::forget(&host.paths.run, &uuid);
-    0
+    Ok(0)
 }
 
 /// `xl console <domid>` as a child sharing our terminal, like xl's
@@ -421,43 +396,36 @@ pub(super) fn spawn_monitor_json(
 }
 
 /// The monitor's side (see [`MONITOR_ARG`]).
-pub fn monitor_main(args: &[String]) -> Status {
+pub fn monitor_main(args: &[String]) -> Outcome {
     use std::io::Read;
     let (Some(domid), Some(uuid)) = (
         args.first().and_then(|d| d.parse::<u32>().ok()),
         args.get(1).and_then(|u| xl_config::domain::parse_uuid(u)),
     ) else {
-        err("xl: monitor: expected <domid> <uuid>\n");
-        return 1;
+        return fail("xl: monitor: expected <domid> <uuid>\n");
     };
     let mut text = String::new();
     if let Err(e) = std::io::stdin()
         .take(MONITOR_CONFIG_MAX)
         .read_to_string(&mut text)
     {
-        err(&format!("xl: monitor: reading the config: {e}\n"));
-        return 1;
+        return fail(format!("xl: monitor: reading the config: {e}\n"));
     }
     let mut config = match DomainConfig::from_json(&text) {
         Ok(c) => c,
-        Err(e) => {
-            err(&format!("xl: monitor: {e}\n"));
-            return 1;
-        }
+        Err(e) => return fail(format!("xl: monitor: {e}\n")),
     };
     config.c_info.uuid = uuid;
-    let (host, xs) = match connect("restore") {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let (host, xs) = connect("restore")?;
     monitor(&host, &xs, config, domid)
 }
 
 /// xl's domain death handling: wait for the domain to shut down, then
 /// apply on_poweroff/on_reboot/on_crash; restarts re-create it from the
 /// same config (same UUID) and keep watching.
-pub(super) fn monitor(host: &Host, xs: &Xs, config: DomainConfig, mut domid: u32) -> Status {
+pub(super) fn monitor(host: &Host, xs: &Xs, config: DomainConfig, mut domid: u32) -> Outcome {
     let log = |m: String| err(&format!("{m}\n"));
+    let failed = |m: String| fail(format!("{m}\n"));
     log(format!(
         "Waiting for domain {} (domid {domid}) to die [pid {}]",
         config.c_info.name,
@@ -465,23 +433,16 @@ pub(super) fn monitor(host: &Host, xs: &Xs, config: DomainConfig, mut domid: u32
     ));
     let token = format!("xl-monitor-{}", std::process::id());
     if let Err(e) = xs.watch("@releaseDomain", &token) {
-        log(format!(
+        return failed(format!(
             "xl: cannot watch for domain death: {}",
             backend::chain(&e)
         ));
-        return 1;
     }
     loop {
-        let info = match host.hv.domain(domid) {
-            Ok(i) => i,
-            Err(e) => {
-                log(format!("xl: {}", backend::chain(&e)));
-                return 1;
-            }
-        };
+        let info = host.hv.domain(domid).map_err(|e| xl_error(&e))?;
         let Some(info) = info else {
             log(format!("Domain {domid} has been destroyed."));
-            return 0;
+            return Ok(0);
         };
         if info.shutdown {
             let r = info.shutdown_reason;
@@ -492,7 +453,7 @@ pub(super) fn monitor(host: &Host, xs: &Xs, config: DomainConfig, mut domid: u32
             if r == xl_toolstack::saverestore::SHUTDOWN_SUSPEND {
                 log("Domain has suspended.".into());
                 log("Done. Exiting now".into());
-                return 0;
+                return Ok(0);
             }
             let action = match r {
                 0 => config.on_poweroff,
@@ -509,19 +470,15 @@ pub(super) fn monitor(host: &Host, xs: &Xs, config: DomainConfig, mut domid: u32
             match action {
                 Action::Preserve => {
                     log("Done. Exiting now".into());
-                    return 0;
+                    return Ok(0);
                 }
                 Action::Restart | Action::CoredumpRestart | Action::RestartRename => {
                     if let Err(e) = destroy::destroy(host, xs, domid) {
-                        log(format!("xl: destroy failed: {}", backend::chain(&e)));
-                        return 1;
+                        return failed(format!("xl: destroy failed: {}", backend::chain(&e)));
                     }
                     log("Done. Rebooting now".into());
                     std::thread::sleep(Duration::from_secs(2));
-                    domid = match create_one(host, xs, &config) {
-                        Ok(d) => d,
-                        Err(code) => return code,
-                    };
+                    domid = create_one(host, xs, &config)?;
                     if let Err(e) = xl_toolstack::qmp::unpause(host, xs, domid) {
                         log(format!("xl: unpause failed: {}", backend::chain(&e)));
                     }
@@ -532,11 +489,10 @@ pub(super) fn monitor(host: &Host, xs: &Xs, config: DomainConfig, mut domid: u32
                         "Domain {domid} needs to be cleaned up: destroying the domain"
                     ));
                     if let Err(e) = destroy::destroy(host, xs, domid) {
-                        log(format!("xl: destroy failed: {}", backend::chain(&e)));
-                        return 1;
+                        return failed(format!("xl: destroy failed: {}", backend::chain(&e)));
                     }
                     log("Done. Exiting now".into());
-                    return 0;
+                    return Ok(0);
                 }
             }
         }

@@ -2,102 +2,35 @@
 
 use xenstore::Xs;
 use xl_config::json::Json;
-use xl_toolstack::names::{self, ERROR_INVAL};
+use xl_toolstack::names;
 use xl_toolstack::retrieve;
-use xl_toolstack::{Host, Hypervisor, LIST_HEADER, list_row};
+use xl_toolstack::{Host, LIST_HEADER, list_row};
 
-use super::{err, options, out, sanitize};
-use crate::cmdtable::{self, Cmd};
-use crate::{Status, backend};
+use super::{Ctx, Exit, OrExit, Outcome, err, fail, out, sanitize};
+use crate::backend;
+use crate::cmdtable::Opts;
 
-/// The host and its xenstore, or the exit status after explaining why not.
-pub(super) fn connect(name: &str) -> Result<(Host, Xs), Status> {
-    let host = backend::open(name)?;
-    match host.xenstore() {
-        Ok(xs) => Ok((host, xs)),
-        Err(e) => {
-            err(&format!("xl: {}\n", backend::chain(&e)));
-            Err(1)
-        }
-    }
-}
-
-fn fail(e: xl_toolstack::Error) -> Status {
-    err(&format!("xl: {}\n", backend::chain(&e)));
-    1
-}
-
-/// Connect, then resolve a domain argument as xl's `find_domain` does.
-pub(super) fn connect_find(cmd: &str, q: &str) -> Result<(Host, Xs, u32), Status> {
-    let (host, xs) = connect(cmd)?;
-    let domid = find_domain(host.hv.as_ref(), &xs, q)?;
-    Ok((host, xs, domid))
-}
-
-/// xl's `find_domain`: resolve or exit 1 with its message.
-pub(super) fn find_domain(hv: &dyn Hypervisor, xs: &Xs, q: &str) -> Result<u32, Status> {
-    match names::qualifier_to_domid(hv, xs, q) {
-        Ok(Some(d)) => Ok(d),
-        Ok(None) => {
-            err(&format!(
-                "{q} is an invalid domain identifier (rc={ERROR_INVAL})\n"
-            ));
-            Err(1)
-        }
-        // Refused before any hypercall: Xen would take it for another.
-        Err(e @ xl_toolstack::Error::NoSuchDomid(_)) => {
-            err(&format!("{e}\n"));
-            Err(1)
-        }
-        Err(e) => Err(fail(e)),
-    }
-}
-
-pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn list(cx: &Ctx, opts: Opts) -> Outcome {
     let operands = opts.operands();
     if operands.len() > 1 {
-        out(&cmdtable::help_text(Some("list")));
-        return 1;
+        return Err(cx.help(1));
     }
     let (verbose, context) = (opts.flag('v'), opts.flag('Z'));
     let (cpupool, numa) = (opts.flag('c'), opts.flag('n'));
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let (host, xs) = cx.connect()?;
     // A create that died with its guard left a half-made domain: undone
     // before it is listed.
-    for note in xl_toolstack::inflight::reap(&host, &xs) {
+    for note in xl_toolstack::inflight::reap(host, xs) {
         err(&format!("xl: {note}\n"));
     }
     let hv = host.hv.as_ref();
     let domains = match operands.first() {
-        None => match hv.domains() {
-            Ok(d) => d,
-            Err(e) => return fail(e),
-        },
-        Some(q) => {
-            let domid = match find_domain(hv, &xs, q) {
-                Ok(d) => d,
-                Err(code) => return code,
-            };
-            match hv.domain(domid) {
-                Ok(Some(d)) => vec![d],
-                Ok(None) => {
-                    err(&format!("Error: Domain '{q}' does not exist.\n"));
-                    return 1;
-                }
-                Err(e) => return fail(e),
-            }
-        }
+        None => hv.domains().or_exit()?,
+        Some(q) => vec![one_domain(cx, q)?],
     };
     if opts.flag('l') {
-        list_long(&host, &xs, &domains);
-        return 0;
+        list_long(host, xs, &domains);
+        return Ok(0);
     }
     let mut text = String::from(LIST_HEADER);
     if verbose {
@@ -114,11 +47,10 @@ pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
         match hv.physinfo() {
             Ok(p) => Some(p.nr_nodes as usize),
             Err(e) => {
-                err(&format!(
+                return fail(format!(
                     "libxl_physinfo failed.\nxl: {}\n",
                     backend::chain(&e)
                 ));
-                return 1;
             }
         }
     } else {
@@ -130,10 +62,7 @@ pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
     text.push('\n');
     // One pipelined round trip for all names: hosts with thousands of
     // domains list in milliseconds.
-    let names = match names::names_of(&xs, &domains) {
-        Ok(n) => n,
-        Err(e) => return fail(e),
-    };
+    let names = names::names_of(xs, &domains).or_exit()?;
     // libxl reuses one node map: a failed read leaves the previous row's.
     let mut nodemap: Vec<u8> = Vec::new();
     for (d, name) in domains.iter().zip(names) {
@@ -151,10 +80,7 @@ pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
             text.push_str(&format!(" {:>16}", "-"));
         }
         if cpupool {
-            let pool = match names::cpupool_name(&xs, d.cpupool) {
-                Ok(p) => p,
-                Err(e) => return fail(e),
-            };
+            let pool = names::cpupool_name(xs, d.cpupool).or_exit()?;
             text.push_str(&format!("{:>16}", pool.as_deref().unwrap_or("(null)")));
         }
         if let Some(nodes) = nr_nodes {
@@ -167,7 +93,18 @@ pub fn list(cmd: &'static Cmd, args: &[String]) -> Status {
         text.push('\n');
     }
     out(&text);
-    0
+    Ok(0)
+}
+
+/// The domain `xl list` and `xl sharing` are asked about, with their
+/// message for one that went away after its name was resolved.
+pub(super) fn one_domain(cx: &Ctx, q: &str) -> Result<xl_toolstack::DomInfo, Exit> {
+    let domid = cx.domain(q)?;
+    let (hv, _) = cx.hv()?;
+    match hv.domain(domid).or_exit()? {
+        Some(d) => Ok(d),
+        None => fail(format!("Error: Domain '{q}' does not exist.\n")),
+    }
 }
 
 /// `xl list -l`: each domain's configuration as it is now, in one JSON
@@ -203,89 +140,58 @@ fn list_long(host: &Host, xs: &Xs, domains: &[xl_toolstack::DomInfo]) {
 /// Guest-controlled names may hold terminal escapes: show control
 /// characters as `?` (xl prints them raw; names with them are rare and
 /// hostile).
-pub fn domid(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
-    let name = opts.operands()[0].clone();
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    match names::name_to_domid(host.hv.as_ref(), &xs, &name) {
-        Ok(Some(d)) => {
+pub fn domid(cx: &Ctx, opts: Opts) -> Outcome {
+    let name = &opts.operands()[0];
+    let (hv, xs) = cx.hv()?;
+    match names::name_to_domid(hv, xs, name).or_exit()? {
+        Some(d) => {
             out(&format!("{d}\n"));
-            0
+            Ok(0)
         }
-        Ok(None) => {
-            err(&format!(
-                "Can't get domid of domain name '{name}', maybe this domain does not exist.\n"
-            ));
-            1
-        }
-        Err(e) => fail(e),
+        None => fail(format!(
+            "Can't get domid of domain name '{name}', maybe this domain does not exist.\n"
+        )),
     }
 }
 
-pub fn domname(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
-    let arg = opts.operands()[0].clone();
+pub fn domname(cx: &Ctx, opts: Opts) -> Outcome {
+    let arg = &opts.operands()[0];
     // strtol: leading digits count; none at all is an error.
     let (v, used, _) = xl_config::value::strtol(arg.as_bytes(), 10);
     if v == 0 && used == 0 {
-        err("Invalid domain id.\n\n");
-        return 1;
+        return fail("Invalid domain id.\n\n");
     }
     // C keeps the low 32 bits; past them the id would name another domain.
     let Ok(domid) = i32::try_from(v)
         .map(|v| v as u32)
         .or_else(|_| u32::try_from(v))
     else {
-        err(&format!(
+        return fail(format!(
             "Can't get domain name of domain id '{v}', maybe this domain does not exist.\n"
         ));
-        return 1;
     };
-    let xs = match connect(cmd.name) {
-        Ok((_, xs)) => xs,
-        Err(code) => return code,
-    };
-    match names::domid_to_name(&xs, domid) {
-        Ok(Some(n)) => {
+    let (_, xs) = cx.connect()?;
+    match names::domid_to_name(xs, domid).or_exit()? {
+        Some(n) => {
             out(&format!("{}\n", sanitize(&n)));
-            0
+            Ok(0)
         }
-        Ok(None) => {
-            err(&format!(
-                "Can't get domain name of domain id '{domid}', maybe this domain does not exist.\n"
-            ));
-            1
-        }
-        Err(e) => fail(e),
+        None => fail(format!(
+            "Can't get domain name of domain id '{domid}', maybe this domain does not exist.\n"
+        )),
     }
 }
 
 /// `xl pause` / `xl unpause`: like xl, the exit status is 0 once the domain
 /// resolved, whatever the hypervisor said (the error is still printed).
-pub fn pause_unpause(cmd: &'static Cmd, args: &[String], pause: bool) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
-    let q = opts.operands()[0].clone();
-    let (host, xs, domid) = match connect_find(cmd.name, &q) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+pub fn pause_unpause(cx: &Ctx, opts: Opts, pause: bool) -> Outcome {
+    let domid = cx.domain(&opts.operands()[0])?;
+    let (host, xs) = cx.connect()?;
     let result: Result<(), Box<dyn std::error::Error>> = if pause {
         host.hv.pause(domid).map_err(Into::into)
     } else {
         // An HVM guest's device model is resumed first (QMP `cont`).
-        xl_toolstack::qmp::unpause(&host, &xs, domid).map_err(Into::into)
+        xl_toolstack::qmp::unpause(host, xs, domid).map_err(Into::into)
     };
     if let Err(e) = result {
         err(&format!(
@@ -294,7 +200,7 @@ pub fn pause_unpause(cmd: &'static Cmd, args: &[String], pause: bool) -> Status 
             backend::chain(e.as_ref())
         ));
     }
-    0
+    Ok(0)
 }
 
 /// xl's uptime text: `[N day[s], ]HH:MM:SS`, or `H:MM` in short mode.
@@ -315,23 +221,12 @@ fn uptime_string(uptime: u32, short: bool) -> String {
     }
 }
 
-pub fn uptime(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn uptime(cx: &Ctx, opts: Opts) -> Outcome {
     let short = opts.flag('s');
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let hv = host.hv.as_ref();
+    let (hv, xs) = cx.hv()?;
     let mut doms = Vec::new();
     for q in opts.operands() {
-        match find_domain(hv, &xs, &q) {
-            Ok(d) => doms.push(d),
-            Err(code) => return code,
-        }
+        doms.push(cx.domain(&q)?);
     }
     let now = chrono::Local::now();
     let now_secs = now.timestamp() as u32;
@@ -342,15 +237,10 @@ pub fn uptime(cmd: &'static Cmd, args: &[String]) -> Status {
     }
     if doms.is_empty() {
         doms.push(0);
-        match hv.domains() {
-            Ok(list) => {
-                for d in list.iter().filter(|d| d.domid != 0) {
-                    if !names::is_stubdom(&xs, d.domid).unwrap_or(false) {
-                        doms.push(d.domid);
-                    }
-                }
+        for d in hv.domains().or_exit()?.iter().filter(|d| d.domid != 0) {
+            if !names::is_stubdom(xs, d.domid).unwrap_or(false) {
+                doms.push(d.domid);
             }
-            Err(e) => return fail(e),
         }
     }
     for domid in doms {
@@ -362,20 +252,19 @@ pub fn uptime(cmd: &'static Cmd, args: &[String]) -> Status {
             }) else {
                 out(&text);
                 err("Can not get Dom0 uptime.\n");
-                return 255;
+                return Err(Exit(255));
             };
             up
         } else {
-            match names::vm_start_time(&xs, domid) {
-                Ok(Some(t)) => now_secs.wrapping_sub(t),
-                Ok(None) => {
+            match names::vm_start_time(xs, domid).or_exit()? {
+                Some(t) => now_secs.wrapping_sub(t),
+                None => {
                     err(&format!("xl: can't get the start time of domain {domid}\n"));
                     continue;
                 }
-                Err(e) => return fail(e),
             }
         };
-        let name = names::domid_to_name(&xs, domid)
+        let name = names::domid_to_name(xs, domid)
             .ok()
             .flatten()
             .map(|n| sanitize(&n));
@@ -393,43 +282,30 @@ pub fn uptime(cmd: &'static Cmd, args: &[String]) -> Status {
         }
     }
     out(&text);
-    0
+    Ok(0)
 }
 
-pub fn sysrq(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn sysrq(cx: &Ctx, opts: Opts) -> Outcome {
     let ops = opts.operands();
-    let (_host, xs, domid) = match connect_find(cmd.name, &ops[0]) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let domid = cx.domain(&ops[0])?;
+    let (_, xs) = cx.connect()?;
     let key = &ops[1];
     if key.chars().count() != 1 {
         err("Invalid sysrq.\n\n");
-        out(&cmdtable::help_text(Some("sysrq")));
-        return 1;
+        return Err(cx.help(1));
     }
     let path = format!("/local/domain/{domid}/control/sysrq");
-    if let Err(e) = xenstore::XsOps::write(&xs, &path, key) {
+    if let Err(e) = xenstore::XsOps::write(xs, &path, key) {
         err(&format!("xl: {}\n", backend::chain(&e)));
     }
-    0
+    Ok(0)
 }
 
-pub fn trigger(cmd: &'static Cmd, args: &[String]) -> Status {
+pub fn trigger(cx: &Ctx, opts: Opts) -> Outcome {
     use xl_toolstack::Trigger;
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
     let ops = opts.operands();
-    let (host, _xs, domid) = match connect_find(cmd.name, &ops[0]) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let domid = cx.domain(&ops[0])?;
+    let host = cx.host()?;
     // libxl parses trigger names case-insensitively; "unknown" parses but
     // cannot be sent.
     let trigger = match ops[1].to_ascii_lowercase().as_str() {
@@ -439,14 +315,8 @@ pub fn trigger(cmd: &'static Cmd, args: &[String]) -> Status {
         "init" => Some(Trigger::Init),
         "reset" => Some(Trigger::Reset),
         "unknown" => None,
-        "s3resume" => {
-            err("xl: trigger s3resume is not implemented yet\n");
-            return 1;
-        }
-        _ => {
-            err(&format!("Invalid trigger \"{}\"\n", ops[1]));
-            return 1;
-        }
+        "s3resume" => return fail("xl: trigger s3resume is not implemented yet\n"),
+        _ => return fail(format!("Invalid trigger \"{}\"\n", ops[1])),
     };
     let mut vcpu = 0u32;
     if let Some(v) = ops.get(2) {
@@ -469,65 +339,47 @@ pub fn trigger(cmd: &'static Cmd, args: &[String]) -> Status {
             backend::chain(&e)
         ));
     }
-    0
+    Ok(0)
 }
 
 /// `xl mem-max` / `xl mem-set`.
-pub fn memory(cmd: &'static Cmd, args: &[String], set_target: bool) -> Status {
+pub fn memory(cx: &Ctx, opts: Opts, set_target: bool) -> Outcome {
     use xl_toolstack::memory;
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
     let ops = opts.operands();
-    let (host, xs, domid) = match connect_find(cmd.name, &ops[0]) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let domid = cx.domain(&ops[0])?;
+    let (host, xs) = cx.connect()?;
     let mem = &ops[1];
     let Some(kb) = memory::parse_size_kb(mem).filter(|k| *k != -1) else {
-        err(&format!("invalid memory size: {mem}\n"));
-        return 1;
+        return fail(format!("invalid memory size: {mem}\n"));
     };
     let kb = kb as u64;
     let result = if set_target {
-        memory::set_target(&host, &xs, domid, kb)
+        memory::set_target(host, xs, domid, kb)
     } else {
-        memory::set_max(&host, &xs, domid, kb)
+        memory::set_max(host, xs, domid, kb)
     };
     if let Err(e) = result {
         err(&format!("xl: {}\n", backend::chain(&e)));
         let which = if set_target { "dynamic" } else { "static" };
-        err(&format!(
+        return fail(format!(
             "cannot set domid {domid} {which} max memory to : {mem}\n"
         ));
-        return 1;
     }
-    0
+    Ok(0)
 }
 
 /// `xl rename DOMAIN NEW-NAME`.
-pub fn rename(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn rename(cx: &Ctx, opts: Opts) -> Outcome {
     let ops = opts.operands();
-    let (host, xs, domid) = match connect_find(cmd.name, &ops[0]) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let domid = cx.domain(&ops[0])?;
+    let (hv, xs) = cx.hv()?;
     // xl passes the name it saw when resolving, for libxl's race check.
-    let old = match names::domid_to_name(&xs, domid) {
-        Ok(n) => n,
-        Err(e) => return fail(e),
-    };
-    match xl_toolstack::rename::rename(host.hv.as_ref(), &xs, domid, old.as_deref(), &ops[1]) {
-        Ok(()) => 0,
+    let old = names::domid_to_name(xs, domid).or_exit()?;
+    match xl_toolstack::rename::rename(hv, xs, domid, old.as_deref(), &ops[1]) {
+        Ok(()) => Ok(0),
         Err(e) => {
             err(&format!("xl: domain {domid}: {}\n", backend::chain(&e)));
-            err(&format!("Can't rename domain '{}'.\n", ops[0]));
-            1
+            fail(format!("Can't rename domain '{}'.\n", ops[0]))
         }
     }
 }

@@ -1,31 +1,19 @@
 //! Host-level commands: dmesg, info.
 
-use super::{err, options, out_bytes};
-use crate::cmdtable::Cmd;
-use crate::{Status, backend};
+use super::{Ctx, Exit, OrExit, Outcome, err, fail, out_bytes};
+use crate::backend;
+use crate::cmdtable::Opts;
 
-pub fn dmesg(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
-    let host = match backend::open(cmd.name) {
-        Ok(h) => h,
-        Err(code) => return code,
-    };
-    let hv = host.hv.as_ref();
-    match hv.dmesg(opts.flag('c')) {
+pub fn dmesg(cx: &Ctx, opts: Opts) -> Outcome {
+    match cx.host()?.hv.dmesg(opts.flag('c')) {
         Ok(bytes) => {
             out_bytes(&bytes);
-            0
+            Ok(0)
         }
-        Err(e) => {
-            err(&format!(
-                "xl: reading the hypervisor console failed: {}\n",
-                backend::chain(&e)
-            ));
-            1
-        }
+        Err(e) => fail(format!(
+            "xl: reading the hypervisor console failed: {}\n",
+            backend::chain(&e)
+        )),
     }
 }
 
@@ -38,11 +26,7 @@ fn uname_fields() -> [String; 3] {
 
 /// `xl info [-n] [key]`: host, physinfo and hypervisor lines; with a key,
 /// only the values of lines starting with it (xl's prefix filter).
-pub fn info(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn info(cx: &Ctx, opts: Opts) -> Outcome {
     let numa = opts.flag('n');
     // xl ignores the key filter when -n is given.
     let filter = if numa {
@@ -50,11 +34,7 @@ pub fn info(cmd: &'static Cmd, args: &[String]) -> Status {
     } else {
         opts.operands().first().cloned()
     };
-    let host = match backend::open(cmd.name) {
-        Ok(h) => h,
-        Err(code) => return code,
-    };
-    let hv = host.hv.as_ref();
+    let hv = cx.host()?.hv.as_ref();
     let mut lines: Vec<String> = Vec::new();
     let arch = if std::env::consts::ARCH == "x86_64" {
         "x86_64"
@@ -66,18 +46,16 @@ pub fn info(cmd: &'static Cmd, args: &[String]) -> Status {
     lines.push(format!("release                : {release}"));
     lines.push(format!("version                : {version}"));
     lines.push(format!("machine                : {arch}"));
-    let fail = |what: &str, e: xl_toolstack::Error| {
-        err(&format!("xl: {what} failed: {}\n", backend::chain(&e)));
-        1
+    let failed = |what: &'static str| {
+        move |e: xl_toolstack::Error| {
+            err(&format!("xl: {what} failed: {}\n", backend::chain(&e)));
+            Exit(1)
+        }
     };
-    let p = match hv.physinfo() {
-        Ok(p) => p,
-        Err(e) => return fail("reading physinfo", e),
-    };
-    let v = match hv.version_info() {
-        Ok(v) => v,
-        Err(e) => return fail("reading the Xen version", e),
-    };
+    let p = hv.physinfo().map_err(failed("reading physinfo"))?;
+    let v = hv
+        .version_info()
+        .map_err(failed("reading the Xen version"))?;
     lines.push(format!("nr_cpus                : {}", p.nr_cpus));
     lines.push(format!("max_cpu_id             : {}", p.max_cpu_id));
     lines.push(format!("nr_nodes               : {}", p.nr_nodes));
@@ -116,10 +94,7 @@ pub fn info(cmd: &'static Cmd, args: &[String]) -> Status {
     if let Ok(n) = hv.free_cpus() {
         lines.push(format!("free_cpus              : {n}"));
     }
-    let sched = match hv.scheduler() {
-        Ok(s) => s,
-        Err(e) => return fail("reading the scheduler", e),
-    };
+    let sched = hv.scheduler().map_err(failed("reading the scheduler"))?;
     // xl prints the topology with plain printf: the key filter does not
     // apply to it, and its failures go to stderr as they happen.
     let mut raw = String::new();
@@ -172,7 +147,7 @@ pub fn info(cmd: &'static Cmd, args: &[String]) -> Status {
         }
     }
     super::out(&text);
-    0
+    Ok(0)
 }
 
 /// PCI devices as libxl lists them: /sys/bus/pci/devices in directory
@@ -300,50 +275,27 @@ fn topology_text(hv: &dyn xl_toolstack::Hypervisor, text: &mut String) {
 }
 
 /// `xl vcpu-list [dom...]`.
-pub fn vcpu_list(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
-    let (host, xs) = match super::domains::connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let hv = host.hv.as_ref();
-    let fail = |e: xl_toolstack::Error| {
-        err(&format!("xl: {}\n", backend::chain(&e)));
-        1
-    };
-    let nr_cpus = match hv.physinfo() {
-        Ok(p) => p.max_cpu_id as usize + 1,
-        Err(e) => return fail(e),
-    };
+pub fn vcpu_list(cx: &Ctx, opts: Opts) -> Outcome {
+    let (hv, xs) = cx.hv()?;
+    let nr_cpus = hv.physinfo().or_exit()?.max_cpu_id as usize + 1;
     let mut text = format!(
         "{:<32} {:>5} {:>5} {:>5} {:>5} {:>9} {}\n",
         "Name", "ID", "VCPU", "CPU", "State", "Time(s)", "Affinity (Hard / Soft)"
     );
     let domids: Vec<u32> = if opts.operands().is_empty() {
-        match hv.domains() {
-            Ok(d) => d.iter().map(|d| d.domid).collect(),
-            Err(e) => return fail(e),
-        }
+        hv.domains().or_exit()?.iter().map(|d| d.domid).collect()
     } else {
         let mut v = Vec::new();
         for q in opts.operands() {
-            match super::domains::find_domain(hv, &xs, &q) {
-                Ok(d) => v.push(d),
-                Err(code) => {
-                    super::out(&text);
-                    return code;
-                }
-            }
+            // xl has printed the header by then.
+            v.push(cx.domain(&q).inspect_err(|_| super::out(&text))?);
         }
         v
     };
     // Every name in one pipelined round trip; a failed read shows as
     // xl's "(null)", as a failed per-domain read would.
-    let names = xl_toolstack::names::names_of_ids(&xs, &domids)
-        .unwrap_or_else(|_| vec![None; domids.len()]);
+    let names =
+        xl_toolstack::names::names_of_ids(xs, &domids).unwrap_or_else(|_| vec![None; domids.len()]);
     for (domid, name) in domids.into_iter().zip(names) {
         let name = name.unwrap_or_else(|| "(null)".into());
         let Ok(vcpus) = hv.vcpus(domid) else { continue };
@@ -373,7 +325,7 @@ pub fn vcpu_list(cmd: &'static Cmd, args: &[String]) -> Status {
         }
     }
     super::out(&text);
-    0
+    Ok(0)
 }
 
 #[cfg(test)]

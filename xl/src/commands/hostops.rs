@@ -4,14 +4,16 @@
 use xenstore::Xs;
 use xl_toolstack::{DomInfo, Hypervisor, LIST_HEADER, list_row, names};
 
-use super::domains::{connect, connect_find, find_domain};
-use super::{err, options, out, sanitize};
-use crate::cmdtable::{self, Cmd};
-use crate::{Status, backend};
+use super::{Ctx, Exit, OrExit, Outcome, err, fail, out, sanitize, xl_error};
+use crate::backend;
+use crate::cmdtable::{self, Opts};
 
-fn fail(e: &xl_toolstack::Error) -> Status {
-    err(&format!("xl: {}\n", backend::chain(e)));
-    1
+/// libxl_list_domain, with xl's line when it fails.
+fn all_domains(hv: &dyn Hypervisor) -> Result<Vec<DomInfo>, Exit> {
+    hv.domains().map_err(|e| {
+        err("libxl_list_domain failed.\n");
+        xl_error(&e)
+    })
 }
 
 /// libxl's "Domain N:" before a log message about a guest (none for
@@ -30,32 +32,18 @@ fn shown_name(name: Option<&str>) -> String {
 }
 
 /// `xl vm-list`: guests (stub domains left out) with their uuid.
-pub fn vm_list(cmd: &'static Cmd, args: &[String]) -> Status {
-    if let Err(code) = options(cmd, args) {
-        return code;
-    }
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let domains = match host.hv.domains() {
-        Ok(d) => d,
-        Err(e) => {
-            err("libxl_list_vm failed.\n");
-            return fail(&e);
-        }
-    };
+pub fn vm_list(cx: &Ctx, _opts: Opts) -> Outcome {
+    let (hv, xs) = cx.hv()?;
+    let domains = hv.domains().map_err(|e| {
+        err("libxl_list_vm failed.\n");
+        xl_error(&e)
+    })?;
     let mut text = String::from("UUID                                  ID    name\n");
     for d in &domains {
-        match names::is_stubdom(&xs, d.domid) {
-            Ok(true) => continue,
-            Ok(false) => {}
-            Err(e) => return fail(&e),
+        if names::is_stubdom(xs, d.domid).or_exit()? {
+            continue;
         }
-        let name = match names::domid_to_name(&xs, d.domid) {
-            Ok(n) => n,
-            Err(e) => return fail(&e),
-        };
+        let name = names::domid_to_name(xs, d.domid).or_exit()?;
         text.push_str(&format!(
             "{}  {}    {:<30}\n",
             xl_config::domain::uuid_string(&d.uuid),
@@ -64,65 +52,38 @@ pub fn vm_list(cmd: &'static Cmd, args: &[String]) -> Status {
         ));
     }
     out(&text);
-    0
+    Ok(0)
 }
 
 /// `xl claims`: `xl list` with each domain's outstanding claim in MiB.
-pub fn claims(cmd: &'static Cmd, args: &[String], xlconf: &xl_config::Globals) -> Status {
-    if let Err(code) = options(cmd, args) {
-        return code;
-    }
-    if !xlconf.claim_mode {
+pub fn claims(cx: &Ctx, _opts: Opts) -> Outcome {
+    if !cx.xlconf.claim_mode {
         err("claim_mode not enabled (see man xl.conf).\n");
     }
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let domains = match host.hv.domains() {
-        Ok(d) => d,
-        Err(e) => {
-            err("libxl_list_domain failed.\n");
-            return fail(&e);
-        }
-    };
-    let names = match names::names_of(&xs, &domains) {
-        Ok(n) => n,
-        Err(e) => return fail(&e),
-    };
+    let (hv, xs) = cx.hv()?;
+    let domains = all_domains(hv)?;
+    let names = names::names_of(xs, &domains).or_exit()?;
     let mut text = format!("{LIST_HEADER}  Claimed\n");
     for (d, name) in domains.iter().zip(names) {
         text.push_str(&list_row(d, name.as_deref().map(sanitize).as_deref()));
         text.push_str(&format!(" {:>5}\n", d.outstanding_memkb / 1024));
     }
     out(&text);
-    0
+    Ok(0)
 }
 
 /// `xl sharing [Domain]`: each domain's memory and shared pages, in MiB.
-pub fn sharing(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn sharing(cx: &Ctx, opts: Opts) -> Outcome {
     let ops = opts.operands();
     if ops.len() > 1 {
-        out(&cmdtable::help_text(Some(cmd.name)));
-        return 1;
+        return Err(cx.help(1));
     }
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
+    let (hv, xs) = cx.hv()?;
+    let domains = match ops.first() {
+        None => all_domains(hv)?,
+        Some(q) => vec![super::domains::one_domain(cx, q)?],
     };
-    let hv = host.hv.as_ref();
-    let domains = match sharing_domains(hv, &xs, ops.first()) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
-    let names = match names::names_of(&xs, &domains) {
-        Ok(n) => n,
-        Err(e) => return fail(&e),
-    };
+    let names = names::names_of(xs, &domains).or_exit()?;
     let mut text = String::from("Name                                        ID   Mem Shared\n");
     for (d, name) in domains.iter().zip(names) {
         text.push_str(&format!(
@@ -134,75 +95,35 @@ pub fn sharing(cmd: &'static Cmd, args: &[String]) -> Status {
         ));
     }
     out(&text);
-    0
-}
-
-/// All domains, or the one named, as `xl sharing` and `xl list` find them.
-fn sharing_domains(
-    hv: &dyn Hypervisor,
-    xs: &Xs,
-    q: Option<&String>,
-) -> Result<Vec<DomInfo>, Status> {
-    let Some(q) = q else {
-        return hv.domains().map_err(|e| {
-            err("libxl_list_domain failed.\n");
-            fail(&e)
-        });
-    };
-    let domid = find_domain(hv, xs, q)?;
-    match hv.domain(domid) {
-        Ok(Some(d)) => Ok(vec![d]),
-        Ok(None) => {
-            err(&format!("Error: Domain '{q}' does not exist.\n"));
-            Err(1)
-        }
-        Err(e) => Err(fail(&e)),
-    }
+    Ok(0)
 }
 
 /// `xl debug-keys KEYS`: the hypervisor acts on each key as typed on its
 /// console.
-pub fn debug_keys(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
-    let keys = opts.operands()[0].clone();
-    let (host, _xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    if let Err(e) = host.hv.send_debug_keys(keys.as_bytes()) {
+pub fn debug_keys(cx: &Ctx, opts: Opts) -> Outcome {
+    let keys = &opts.operands()[0];
+    let (hv, _) = cx.hv()?;
+    if let Err(e) = hv.send_debug_keys(keys.as_bytes()) {
         err(&format!(
             "libxl: error: sending debug keys: {}\n",
             backend::chain(&e)
         ));
-        err(&format!("cannot send debug keys: {keys}\n"));
-        return 1;
+        return fail(format!("cannot send debug keys: {keys}\n"));
     }
-    0
+    Ok(0)
 }
 
 /// `xl button-press DOMAIN power|sleep`, the deprecated spelling of
 /// `xl trigger` (its warning is printed before the options are read).
-pub fn button_press(cmd: &'static Cmd, args: &[String]) -> Status {
+pub fn button_press(cx: &Ctx, opts: Opts) -> Outcome {
     use xl_toolstack::Trigger;
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
     let ops = opts.operands();
-    let (host, _xs, domid) = match connect_find(cmd.name, &ops[0]) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let domid = cx.domain(&ops[0])?;
+    let host = cx.host()?;
     let trigger = match ops[1].as_str() {
         "power" => Trigger::Power,
         "sleep" => Trigger::Sleep,
-        other => {
-            err(&format!("{other} is an invalid button identifier\n"));
-            return 1;
-        }
+        other => return fail(format!("{other} is an invalid button identifier\n")),
     };
     // xl ignores libxl's answer: the status is 0 once the domain resolved.
     if let Err(e) = host.hv.send_trigger(domid, trigger, 0) {
@@ -212,7 +133,7 @@ pub fn button_press(cmd: &'static Cmd, args: &[String]) -> Status {
             backend::chain(&e)
         ));
     }
-    0
+    Ok(0)
 }
 
 /// The scheduler of a domain's cpupool (libxl__domain_scheduler).
@@ -240,11 +161,7 @@ struct RtdsArgs {
 }
 
 /// xl's checks of sched-rtds' options, with its messages.
-fn rtds_args(opts: &cmdtable::Opts) -> Result<RtdsArgs, Status> {
-    let fail = |msg: &str| {
-        err(msg);
-        Err(1)
-    };
+fn rtds_args(opts: &cmdtable::Opts) -> Result<RtdsArgs, Exit> {
     let (p, b, e) = (opts.values('p'), opts.values('b'), opts.values('e'));
     if e.iter().any(|v| *v != "0" && *v != "1") {
         return fail("Invalid extratime.\n");
@@ -284,35 +201,20 @@ fn rtds_args(opts: &cmdtable::Opts) -> Result<RtdsArgs, Status> {
 /// `xl sched-rtds`: RTDS parameters of the domains in RTDS cpupools. On a
 /// host without RTDS pools the listing is empty, and a domain of another
 /// scheduler is refused with libxl's messages.
-pub fn sched_rtds(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
-    let a = match rtds_args(&opts) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let hv = host.hv.as_ref();
+pub fn sched_rtds(cx: &Ctx, opts: Opts) -> Outcome {
+    let a = rtds_args(&opts)?;
+    let (hv, xs) = cx.hv()?;
     let Some(dom) = &a.dom else {
-        return rtds_listing(hv, &xs, a.all);
+        return rtds_listing(hv, xs, a.all);
     };
-    let domid = match find_domain(hv, &xs, dom) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
+    let domid = cx.domain(dom)?;
     let sched = domain_scheduler(hv, domid).unwrap_or_else(|| "unknown".into());
     if !a.per_vcpu {
         out(RTDS_DOMAIN_HEADER);
         if sched != "rtds" {
-            err(&format!(
+            return fail(format!(
                 "libxl_domain_sched_params_get returned {sched} not rtds.\n"
             ));
-            return 1;
         }
         return rtds_unsupported();
     }
@@ -326,8 +228,7 @@ pub fn sched_rtds(cmd: &'static Cmd, args: &[String]) -> Status {
             "libxl: error: {}per-VCPU parameter getting not supported for this scheduler\n",
             domain_prefix(domid)
         ));
-        err(&format!("libxl_vcpu_sched_params_get{all} failed.\n"));
-        return 1;
+        return fail(format!("libxl_vcpu_sched_params_get{all} failed.\n"));
     }
     // xl asks for RTDS explicitly when setting: libxl checks the values,
     // then Xen refuses RTDS parameters for a domain of another scheduler.
@@ -340,8 +241,7 @@ pub fn sched_rtds(cmd: &'static Cmd, args: &[String]) -> Status {
             domain_prefix(domid)
         ));
     }
-    err(&format!("libxl_vcpu_sched_params_set{all} failed.\n"));
-    1
+    fail(format!("libxl_vcpu_sched_params_set{all} failed.\n"))
 }
 
 /// libxl's checks of RTDS values before it asks Xen: vCPU ids in range,
@@ -381,28 +281,20 @@ fn rtds_set_problem(opts: &cmdtable::Opts, all: bool, domid: u32, max_vcpu: u32)
     None
 }
 
-fn rtds_unsupported() -> Status {
-    err("xl: reading and setting RTDS parameters is not implemented yet\n");
-    1
+const RTDS_UNSUPPORTED: &str = "xl: reading and setting RTDS parameters is not implemented yet\n";
+
+fn rtds_unsupported() -> Outcome {
+    fail(RTDS_UNSUPPORTED)
 }
 
 /// Every RTDS cpupool with its domains (xl's sched_domain_output and
 /// sched_vcpu_output); status 0 as xl's, whatever a row does.
-fn rtds_listing(hv: &dyn Hypervisor, xs: &Xs, per_vcpu: bool) -> Status {
-    let pools = match hv.cpupools() {
-        Ok(p) => p,
-        Err(e) => {
-            err("error getting cpupool info\n");
-            return fail(&e);
-        }
-    };
-    let domains = match hv.domains() {
-        Ok(d) => d,
-        Err(e) => {
-            err("libxl_list_domain failed.\n");
-            return fail(&e);
-        }
-    };
+fn rtds_listing(hv: &dyn Hypervisor, xs: &Xs, per_vcpu: bool) -> Outcome {
+    let pools = hv.cpupools().map_err(|e| {
+        err("error getting cpupool info\n");
+        xl_error(&e)
+    })?;
+    let domains = all_domains(hv)?;
     for p in pools.iter().filter(|p| p.sched == "rtds") {
         let name = names::cpupool_name(xs, p.poolid).ok().flatten();
         out(&format!(
@@ -415,9 +307,9 @@ fn rtds_listing(hv: &dyn Hypervisor, xs: &Xs, per_vcpu: bool) -> Status {
             RTDS_DOMAIN_HEADER
         });
         if domains.iter().any(|d| d.cpupool == p.poolid) {
-            rtds_unsupported();
+            err(RTDS_UNSUPPORTED);
             break;
         }
     }
-    0
+    Ok(0)
 }

@@ -3,42 +3,29 @@
 use xl_toolstack::Trigger;
 use xl_toolstack::lifecycle::{self, ACK_TIMEOUT, ControlError, DomainEvent};
 
-use super::{err, options};
-use crate::cmdtable::Cmd;
-use crate::{Status, backend};
+use super::{Ctx, Outcome, err, fail};
+use crate::backend;
+use crate::cmdtable::Opts;
 
-pub fn shutdown_or_reboot(cmd: &'static Cmd, args: &[String], reboot: bool) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn shutdown_or_reboot(cx: &Ctx, opts: Opts, reboot: bool) -> Outcome {
     let operands = opts.operands();
     let (all, wait, fallback) = (opts.flag('a'), opts.count('w'), opts.flag('F'));
     if operands.is_empty() && !all {
-        err("You must specify -a or a domain id.\n\n");
-        return 1;
+        return fail("You must specify -a or a domain id.\n\n");
     }
-    let (host, xs) = match super::domains::connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let hv = host.hv.as_ref();
+    let (hv, xs) = cx.hv()?;
     let targets: Vec<u32> = if all {
         match hv.domains() {
             Ok(d) => d.iter().map(|d| d.domid).filter(|d| *d != 0).collect(),
             Err(e) => {
-                err(&format!(
+                return fail(format!(
                     "libxl_list_domain failed.\nxl: {}\n",
                     backend::chain(&e)
                 ));
-                return 1;
             }
         }
     } else {
-        match super::domains::find_domain(hv, &xs, &operands[0]) {
-            Ok(d) => vec![d],
-            Err(code) => return code,
-        }
+        vec![cx.domain(&operands[0])?]
     };
     let (verb, cmdword) = if reboot {
         ("Rebooting", "reboot")
@@ -47,7 +34,7 @@ pub fn shutdown_or_reboot(cmd: &'static Cmd, args: &[String], reboot: bool) -> S
     };
     for &domid in &targets {
         err(&format!("{verb} domain {domid}\n"));
-        let mut result = lifecycle::pvcontrol(hv, &xs, domid, cmdword, ACK_TIMEOUT);
+        let mut result = lifecycle::pvcontrol(hv, xs, domid, cmdword, ACK_TIMEOUT);
         if let Err(ControlError::NoParavirt) = result {
             let (what, trigger, event) = if reboot {
                 ("reboot", Trigger::Reset, "reset")
@@ -77,18 +64,17 @@ pub fn shutdown_or_reboot(cmd: &'static Cmd, args: &[String], reboot: bool) -> S
             if !matches!(e, ControlError::NoParavirt) {
                 err(&format!("xl: {}\n", backend::chain(&e)));
             }
-            err(&format!(
+            return fail(format!(
                 "{} failed (rc={})\n",
                 if reboot { "reboot" } else { "shutdown" },
                 e.rc()
             ));
-            return 1;
         }
     }
     if wait > 0 {
         err(&format!("Waiting for {} domains\n", targets.len()));
         let waited =
-            lifecycle::wait_for_domains(hv, &xs, &targets, wait == 1, |ev, done| match ev {
+            lifecycle::wait_for_domains(hv, xs, &targets, wait == 1, |ev, done| match ev {
                 DomainEvent::Destroyed { domid } => {
                     err(&format!("Domain {domid} has been destroyed\n"))
                 }
@@ -102,54 +88,43 @@ pub fn shutdown_or_reboot(cmd: &'static Cmd, args: &[String], reboot: bool) -> S
                 }
             });
         if let Err(e) = waited {
-            err(&format!(
+            return fail(format!(
                 "xl: waiting for domains failed: {}\n",
                 backend::chain(&e)
             ));
-            return 1;
         }
     }
-    0
+    Ok(0)
 }
 
-pub fn destroy(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn destroy(cx: &Ctx, opts: Opts) -> Outcome {
     let dom0_refused = || {
-        err("Not destroying domain 0; use -f to force.\n\
-             This can only be done when using a disaggregated hardware domain and toolstack.\n\n");
-        1
+        fail(
+            "Not destroying domain 0; use -f to force.\n\
+             This can only be done when using a disaggregated hardware domain and toolstack.\n\n",
+        )
     };
     // An all-digit 0 needs no lookup: refuse before touching the hypervisor.
-    let q = opts.operands()[0].clone();
+    let q = &opts.operands()[0];
     if !q.is_empty() && q.bytes().all(|b| b == b'0') && !opts.flag('f') {
         return dom0_refused();
     }
-    let (host, xs) = match super::domains::connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let domid = match super::domains::find_domain(host.hv.as_ref(), &xs, &q) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
+    let domid = cx.domain(q)?;
     if domid == 0 && !opts.flag('f') {
         return dom0_refused();
     }
-    match xl_toolstack::destroy::destroy(&host, &xs, domid) {
+    let (host, xs) = cx.connect()?;
+    match xl_toolstack::destroy::destroy(host, xs, domid) {
         Ok(problems) => {
             // libxl logs these and carries on; so do we.
             for p in problems {
                 err(&format!("xl: domain {domid}: {p}\n"));
             }
-            0
+            Ok(0)
         }
         Err(e) => {
             err(&format!("xl: {}\n", backend::chain(&e)));
-            err(&format!("destroy failed (rc={})\n", e.rc()));
-            1
+            fail(format!("destroy failed (rc={})\n", e.rc()))
         }
     }
 }

@@ -1,27 +1,31 @@
-//! Subcommands. What needs no hypervisor is implemented here; the rest
-//! says plainly that this build has no backend for it yet.
+//! Subcommands: each is a function of the command table (`Cmd::run`),
+//! given a [`Ctx`] and its parsed options. Commands of xl 4.17 this xl
+//! lacks say so plainly.
 
-mod console;
-mod cpupool;
+pub(crate) mod console;
+pub(crate) mod cpupool;
 pub mod create;
-mod devices;
-mod domains;
-mod flask;
-mod host;
-mod hostops;
-mod lifecycle;
-mod pci;
-mod saverestore;
-mod sched;
+mod ctx;
+pub(crate) mod devices;
+pub(crate) mod domains;
+pub(crate) mod flask;
+pub(crate) mod host;
+pub(crate) mod hostops;
+pub(crate) mod lifecycle;
+pub(crate) mod pci;
+pub(crate) mod saverestore;
+pub(crate) mod sched;
 pub mod top;
-mod vcpu;
-mod vdevlist;
-mod vnc;
+pub(crate) mod vcpu;
+pub(crate) mod vdevlist;
+pub(crate) mod vnc;
 
 use std::io::Write;
 
-use crate::cmdtable::{self, Cmd, Opts, ParseEnd};
-use crate::{Globals, Status};
+pub use ctx::{Ctx, Exit, OrExit, Outcome, fail, status, xl_error};
+
+use crate::cmdtable::{Cmd, Opts, Run};
+use crate::{GlobalOpts, Status};
 
 /// Write to stdout, ignoring a closed pipe as xl effectively does.
 pub fn out(s: &str) {
@@ -43,143 +47,60 @@ pub fn sanitize(name: &str) -> String {
         .collect()
 }
 
-/// C's strerror text for an I/O error.
-pub fn strerror(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "No such file or directory".into(),
-        std::io::ErrorKind::PermissionDenied => "Permission denied".into(),
-        std::io::ErrorKind::IsADirectory => "Is a directory".into(),
-        _ => {
-            let s = e.to_string();
-            s.split(" (os error").next().unwrap_or(&s).to_string()
-        }
-    }
-}
+pub use xl_toolstack::strerror;
 
-/// Parse a command's options, printing xl's help or errors when parsing
-/// ends the command.
-pub fn options(cmd: &'static Cmd, args: &[String]) -> Result<Opts, Status> {
-    options_as(cmd, cmd.name, args)
-}
-
-pub fn options_as(cmd: &'static Cmd, help_name: &str, args: &[String]) -> Result<Opts, Status> {
-    cmdtable::parse(cmd, help_name, args).map_err(
-        |ParseEnd::Exit {
-             stdout,
-             stderr,
-             code,
-         }| {
-            err(&stderr);
-            out(&stdout);
-            code
-        },
-    )
-}
-
-pub fn dispatch(
+/// Run a command as its table entry says; its exit status.
+pub fn run(
     cmd: &'static Cmd,
     args: &[String],
-    g: &Globals,
+    g: &GlobalOpts,
     xlconf: &xl_config::Globals,
 ) -> Status {
-    match cmd.name {
-        "create" => create::main(cmd, args, g, xlconf),
-        "block-attach" => devices::block_attach(cmd, args, g),
-        "network-attach" => devices::network_attach(cmd, args, g, xlconf),
-        "block-detach" => devices::block_detach(cmd, args),
-        "network-detach" => devices::network_detach(cmd, args),
-        "cd-insert" => devices::cd_insert(cmd, args),
-        "cd-eject" => devices::cd_eject(cmd, args),
-        "block-list" => devices::block_list(cmd, args),
-        "network-list" => devices::network_list(cmd, args),
-        "vkb-list" => vdevlist::vkb_list(cmd, args),
-        "vtpm-list" => vdevlist::vtpm_list(cmd, args),
-        "channel-list" => vdevlist::channel_list(cmd, args),
-        "dmesg" => host::dmesg(cmd, args),
-        "info" => host::info(cmd, args),
-        "vcpu-list" => host::vcpu_list(cmd, args),
-        "list" => domains::list(cmd, args),
-        "domid" => domains::domid(cmd, args),
-        "domname" => domains::domname(cmd, args),
-        "rename" => domains::rename(cmd, args),
-        "vcpu-pin" => vcpu::vcpu_pin(cmd, args, g, xlconf),
-        "vcpu-set" => vcpu::vcpu_set(cmd, args),
-        "sched-credit" => sched::sched_credit(cmd, args, false),
-        "sched-credit2" => sched::sched_credit(cmd, args, true),
-        "pause" => domains::pause_unpause(cmd, args, true),
-        "uptime" => domains::uptime(cmd, args),
-        "mem-set" => domains::memory(cmd, args, true),
-        "mem-max" => domains::memory(cmd, args, false),
-        "sysrq" => domains::sysrq(cmd, args),
-        "trigger" => domains::trigger(cmd, args),
-        "shutdown" => lifecycle::shutdown_or_reboot(cmd, args, false),
-        "destroy" => lifecycle::destroy(cmd, args),
-        "console" => console::console(cmd, args),
-        "reboot" => lifecycle::shutdown_or_reboot(cmd, args, true),
-        "unpause" => domains::pause_unpause(cmd, args, false),
-        "top" => top::top(cmd, args),
-        "save" => saverestore::save(cmd, args, xlconf),
-        "restore" => saverestore::restore(cmd, args, xlconf),
-        "migrate" => saverestore::migrate(cmd, args, g, xlconf),
-        "migrate-receive" => saverestore::migrate_receive(cmd, args, xlconf),
-        "vm-list" => hostops::vm_list(cmd, args),
-        "claims" => hostops::claims(cmd, args, xlconf),
-        "sharing" => hostops::sharing(cmd, args),
-        "debug-keys" => hostops::debug_keys(cmd, args),
-        "sched-rtds" => hostops::sched_rtds(cmd, args),
-        "button-press" => {
-            err("WARNING: \"button-press\" is deprecated. Please use \"trigger\"\n");
-            hostops::button_press(cmd, args)
-        }
-        "pci-list" => pci::pci_list(cmd, args),
-        "vncviewer" => vnc::vncviewer(cmd, args),
-        "pci-assignable-list" => pci::assignable_list(cmd, args),
-        "getenforce" => flask::getenforce(cmd),
-        "setenforce" => flask::setenforce(cmd, args),
-        "loadpolicy" => flask::loadpolicy(cmd, args),
-        "cpupool-list" => cpupool::list(cmd, args),
-        "cpupool-create" => cpupool::create(cmd, args, g),
-        "cpupool-destroy" => cpupool::destroy(cmd, args),
-        "cpupool-rename" => cpupool::rename(cmd, args),
-        "cpupool-cpu-add" => cpupool::cpu_add_remove(cmd, args, true),
-        "cpupool-cpu-remove" => cpupool::cpu_add_remove(cmd, args, false),
-        "cpupool-migrate" => cpupool::migrate(cmd, args),
-        "cpupool-numa-split" => cpupool::numa_split(cmd, args),
-        "config-update" => {
-            // xl checks for a domain and warns before looking at options.
-            if args.is_empty() {
-                err("xl config-update requires a domain argument\n");
-                out(&cmdtable::help_text(Some("config-update")));
-                return 1;
-            }
-            err(
-                "WARNING: xl now has better capability to manage domain configuration, \
-                 avoid using this command when possible\n",
-            );
-            not_implemented(cmd.name)
-        }
-        _ => {
-            // Options and operand counts are still checked first, as xl does.
-            if let Err(code) = options(cmd, args) {
-                return code;
-            }
-            not_implemented(cmd.name)
-        }
+    let cx = Ctx::new(cmd, g, xlconf);
+    status(match cmd.run {
+        Run::Parsed(command) => cx.options(args).and_then(|opts| command(&cx, opts)),
+        Run::Raw(command) => command(&cx, args),
+    })
+}
+
+/// `xl config-update`: xl checks for a domain and warns before it looks
+/// at the options.
+pub(crate) fn config_update(cx: &Ctx, args: &[String]) -> Outcome {
+    if args.is_empty() {
+        err("xl config-update requires a domain argument\n");
+        return Err(cx.help(1));
     }
+    err(
+        "WARNING: xl now has better capability to manage domain configuration, \
+         avoid using this command when possible\n",
+    );
+    not_implemented(cx)
+}
+
+/// `xl button-press`: deprecated, and says so before reading options.
+pub(crate) fn button_press(cx: &Ctx, args: &[String]) -> Outcome {
+    err("WARNING: \"button-press\" is deprecated. Please use \"trigger\"\n");
+    let opts = cx.options(args)?;
+    hostops::button_press(cx, opts)
+}
+
+/// A command of xl 4.17 this xl does not have yet; its options and
+/// operand count are still checked first, as xl does.
+pub(crate) fn missing(cx: &Ctx, _opts: Opts) -> Outcome {
+    not_implemented(cx)
 }
 
 /// A command that needs a host when `XL_BACKEND=none` refuses one.
-pub fn no_backend(name: &str) -> Status {
+pub fn no_backend(name: &str) -> Exit {
     err(&format!(
         "xl: `{name}' needs a Xen host, and XL_BACKEND=none selects none (use xen, or sim for the simulator).\n"
     ));
-    1
+    Exit(1)
 }
 
-/// A command of xl 4.17 this xl does not have yet.
-fn not_implemented(name: &str) -> Status {
-    err(&format!(
-        "xl: `{name}' is not implemented in this xl yet (README's status table lists what is).\n"
-    ));
-    1
+fn not_implemented(cx: &Ctx) -> Outcome {
+    fail(format!(
+        "xl: `{}' is not implemented in this xl yet (README's status table lists what is).\n",
+        cx.cmd.name
+    ))
 }

@@ -3,10 +3,9 @@
 
 use xenstore::{Xs, XsOps};
 
-use super::domains::{connect, connect_find};
-use super::{err, options, out, sanitize};
-use crate::cmdtable::Cmd;
-use crate::{Status, backend};
+use super::{Ctx, Outcome, err, out, sanitize};
+use crate::backend;
+use crate::cmdtable::Opts;
 
 /// Where pciback lists the devices bound to it.
 const PCIBACK: &str = "/sys/bus/pci/drivers/pciback";
@@ -34,17 +33,11 @@ fn parse_bdf(s: &str, widths: [usize; 4]) -> Option<[u32; 4]> {
 }
 
 /// `xl pci-list DOMAIN`: nothing at all for a domain without PCI devices.
-pub fn pci_list(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
-    let (_host, xs, domid) = match connect_find(cmd.name, &opts.operands()[0]) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    match assigned(&xs, domid) {
-        Ok(devs) if devs.is_empty() => 0,
+pub fn pci_list(cx: &Ctx, opts: Opts) -> Outcome {
+    let domid = cx.domain(&opts.operands()[0])?;
+    let (_, xs) = cx.connect()?;
+    match assigned(xs, domid) {
+        Ok(devs) if devs.is_empty() => Ok(0),
         Ok(devs) => {
             let mut text = String::from("Vdev Device\n");
             for (vdevfn, [dom, bus, dev, func]) in devs {
@@ -55,11 +48,11 @@ pub fn pci_list(cmd: &'static Cmd, args: &[String]) -> Status {
                 ));
             }
             out(&text);
-            0
+            Ok(0)
         }
         Err(e) => {
             err(&format!("xl: {}\n", backend::chain(&e)));
-            0
+            Ok(0)
         }
     }
 }
@@ -90,28 +83,21 @@ fn assigned(xs: &Xs, domid: u32) -> Result<Vec<(u32, [u32; 4])>, xenstore::Error
 
 /// `xl pci-assignable-list [-n]`: devices bound to pciback and given to
 /// no domain, in directory order as libxl reads them.
-pub fn assignable_list(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn assignable_list(cx: &Ctx, opts: Opts) -> Outcome {
     let names = opts.flag('n');
-    let (_host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let (_, xs) = cx.connect()?;
     let dir = match std::fs::read_dir(PCIBACK) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             err("libxl: error: Looks like pciback driver not loaded\n");
-            return 0;
+            return Ok(0);
         }
         Err(e) => {
             err(&format!(
                 "libxl: error: Couldn't open {PCIBACK}: {}\n",
                 super::strerror(&e)
             ));
-            return 0;
+            return Ok(0);
         }
     };
     let mut text = String::new();
@@ -138,7 +124,7 @@ pub fn assignable_list(cmd: &'static Cmd, args: &[String]) -> Status {
         ));
     }
     out(&text);
-    0
+    Ok(0)
 }
 
 #[cfg(test)]

@@ -15,10 +15,9 @@ use xl_toolstack::saverestore::{self, SHUTDOWN_SUSPEND};
 use xl_toolstack::{Host, destroy, names};
 
 use super::create::{create_one_from, host_facts, monitor, spawn_console, spawn_monitor_json};
-use super::domains::{connect, connect_find};
-use super::{err, options, out, strerror};
-use crate::cmdtable::{self, Cmd};
-use crate::{Globals, Status, backend};
+use super::{Ctx, Exit, Outcome, err, fail, strerror};
+use crate::cmdtable::{self, Opts};
+use crate::{GlobalOpts, Status, backend};
 
 const BANNER: &[u8] = b"xl migration receiver ready, send binary domain data.\n";
 // The three below go over the wire with their terminating NUL, as xl
@@ -28,11 +27,6 @@ const GO: &[u8] = b"domain is yours, you are cleared to unpause\0";
 const REPORT: &[u8] = b"my copy unpause results are as follows\0";
 /// Where xl says a migration's stream comes from.
 const INCOMING: &str = "<incoming migration stream>";
-
-fn help(name: &str) -> Status {
-    out(&cmdtable::help_text(Some(name)));
-    1
-}
 
 /// What `xl save -c`/`-p` and a plain save do with the domain once it is
 /// written: leave it running, paused, or destroy it.
@@ -44,24 +38,15 @@ enum After {
 }
 
 /// `xl save [-c] [-p] [-D] <Domain> <CheckpointFile> [<ConfigFile>]`.
-pub fn save(cmd: &'static Cmd, args: &[String], xlconf: &xl_config::Globals) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn save(cx: &Ctx, opts: Opts) -> Outcome {
     let ops = opts.operands();
     if ops.len() > 3 {
-        return help("save");
+        return Err(cx.help(1));
     }
-    let (host, xs, domid) = match connect_find(cmd.name, &ops[0]) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let domid = cx.domain(&ops[0])?;
+    let (host, xs) = cx.connect()?;
     let file = &ops[1];
-    let json = match config_to_save(&host, &xs, domid, ops.get(2), opts.flag('D'), xlconf) {
-        Ok(j) => j,
-        Err(code) => return code,
-    };
+    let json = config_to_save(host, xs, domid, ops.get(2), opts.flag('D'), cx.xlconf)?;
     let after = if opts.flag('p') {
         After::Pause
     } else if opts.flag('c') {
@@ -77,29 +62,26 @@ pub fn save(cmd: &'static Cmd, args: &[String], xlconf: &xl_config::Globals) -> 
         .open(crate::args::to_os(file))
     {
         Ok(f) => f,
-        Err(_) => {
-            err(&format!("Failed to open temp file {file} for writing\n"));
-            return 1;
-        }
+        Err(_) => return fail(format!("Failed to open temp file {file} for writing\n")),
     };
     let mut w = BufWriter::new(f);
-    if let Err(code) = write_header(&mut w, file, &json) {
+    if let Err(exit) = write_header(&mut w, file, &json) {
         let _ = std::fs::remove_file(crate::args::to_os(file));
-        return code;
+        return Err(exit);
     }
-    match saverestore::save(&host, &xs, domid, &mut w) {
-        Ok(()) => finish_save(&host, &xs, domid, after),
+    match saverestore::save(host, xs, domid, &mut w) {
+        Ok(()) => Ok(finish_save(host, xs, domid, after)),
         Err(e) => {
             err(&format!(
                 "libxl: error: Domain {domid}:saving domain: {}\n",
                 backend::chain(&e)
             ));
             err("Failed to save domain, resuming domain\n");
-            resume_if_suspended(&host, &xs, domid);
+            resume_if_suspended(host, xs, domid);
             // What was written is no save file; leave none behind.
             drop(w);
             let _ = std::fs::remove_file(crate::args::to_os(file));
-            1
+            Err(Exit(1))
         }
     }
 }
@@ -113,11 +95,10 @@ fn config_to_save(
     override_file: Option<&String>,
     preserve_domid: bool,
     xlconf: &xl_config::Globals,
-) -> Result<String, Status> {
+) -> Result<String, Exit> {
     if let Some(path) = override_file {
         let Ok(data) = std::fs::read(crate::args::to_os(path)) else {
-            err("unable to read overridden config file\n");
-            return Err(1);
+            return fail("unable to read overridden config file\n");
         };
         let cfg = parse_text(path, &data, xlconf)?;
         return Ok(cfg.to_json().to_yajl());
@@ -137,8 +118,7 @@ fn config_to_save(
                 "libxl: error: Domain {domid}:Fail to get domain configuration: {}\n",
                 backend::chain(&e)
             ));
-            err("unable to retrieve domain configuration\n");
-            Err(1)
+            fail("unable to retrieve domain configuration\n")
         }
     }
 }
@@ -148,22 +128,21 @@ fn parse_text(
     source: &str,
     data: &[u8],
     xlconf: &xl_config::Globals,
-) -> Result<DomainConfig, Status> {
+) -> Result<DomainConfig, Exit> {
     let text = String::from_utf8_lossy(data);
     let mut report = xl_config::Report::new();
     let parsed = xl_config::parse_config_data(source, &text, xlconf, &host_facts(), &mut report);
     err(report.as_str());
-    parsed.map_err(|xl_config::Exit(code)| code)
+    parsed.map_err(|xl_config::Exit(code)| Exit(code))
 }
 
-fn write_header(w: &mut dyn Write, source: &str, json: &str) -> Result<(), Status> {
+fn write_header(w: &mut dyn Write, source: &str, json: &str) -> Result<(), Exit> {
     let h = XlHeader::with_json_config(json);
     if let Err(e) = xl_savefile::write_xl_header(w, &h) {
-        err(&format!(
+        return fail(format!(
             "libxl: error: writing header to {source}: {}\n",
             strerror(&e)
         ));
-        return Err(1);
     }
     err(&format!(
         "Saving to {source} new xl format (info 0x{:x}/0x{:x}/{})\n",
@@ -228,29 +207,21 @@ fn read_header_and_config(
     source: &str,
     config_file: Option<&str>,
     xlconf: &xl_config::Globals,
-) -> Result<DomainConfig, Status> {
+) -> Result<DomainConfig, Exit> {
     let truncated = |what: &str| {
-        err(&format!(
+        fail(format!(
             "libxl: error: file/stream truncated reading {what} from {source}\n"
-        ));
-        1
+        ))
     };
     let prefix = match xl_savefile::read_xl_prefix(input) {
         Ok(p) => p,
         Err(FormatError::WrongMagic) => {
             err("File has wrong magic number - corrupt or for a different tool?\n");
-            err(&format!("xl: {source} is not a domain saved by xl\n"));
-            return Err(1);
+            return fail(format!("xl: {source} is not a domain saved by xl\n"));
         }
-        Err(FormatError::WrongByteOrder(_)) => {
-            err("File has wrong byte order\n");
-            return Err(1);
-        }
-        Err(FormatError::Truncated(_)) => return Err(truncated("header")),
-        Err(e) => {
-            err(&format!("xl: {source}: {}\n", backend::chain(&e)));
-            return Err(1);
-        }
+        Err(FormatError::WrongByteOrder(_)) => return fail("File has wrong byte order\n"),
+        Err(FormatError::Truncated(_)) => return truncated("header"),
+        Err(e) => return fail(format!("xl: {source}: {}\n", backend::chain(&e))),
     };
     err(&format!(
         "Loading new save file {source} (new xl fmt info 0x{:x}/0x{:x}/{})\n",
@@ -258,29 +229,23 @@ fn read_header_and_config(
     ));
     let bad = prefix.unknown_mandatory_flags();
     if bad != 0 {
-        err(&format!(
+        return fail(format!(
             "Savefile has mandatory flag(s) 0x{bad:x} which are not supported; need newer xl\n"
         ));
-        return Err(1);
     }
     if prefix.mandatory_flags & xl_savefile::FLAG_STREAM_V2 == 0 {
-        err(&format!(
+        return fail(format!(
             "xl: {source} holds a legacy (v1) stream; only v2 streams (Xen 4.6 and later) can be restored\n"
         ));
-        return Err(1);
     }
     let header = match xl_savefile::read_xl_optional(input, &prefix) {
         Ok(h) => h,
-        Err(FormatError::Truncated(_)) => return Err(truncated("optdata")),
+        Err(FormatError::Truncated(_)) => return truncated("optdata"),
         Err(FormatError::ConfigOutsideOptionalData { .. }) => {
             err(" Savefile contains xl domain config in JSON format\n");
-            err("Savefile truncated.\n");
-            return Err(1);
+            return fail("Savefile truncated.\n");
         }
-        Err(e) => {
-            err(&format!("xl: {source}: {}\n", backend::chain(&e)));
-            return Err(1);
-        }
+        Err(e) => return fail(format!("xl: {source}: {}\n", backend::chain(&e))),
     };
     let json = header.mandatory_flags & xl_savefile::FLAG_JSON != 0;
     if prefix.optional_data_len > 0 {
@@ -296,29 +261,25 @@ fn read_header_and_config(
             match std::fs::read(crate::args::to_os(path)) {
                 Ok(d) => d,
                 Err(e) => {
-                    err(&format!(
+                    return fail(format!(
                         "Failed to read config file: {path}: {}\n",
                         strerror(&e)
                     ));
-                    return Err(1);
                 }
             }
         };
         err(&format!("Parsing config from {path}\n"));
-        return parse_text(path, &data, xlconf).map_err(|_| 1);
+        return parse_text(path, &data, xlconf).map_err(|_| Exit(1));
     }
     let Some(text) = header.config_text() else {
-        err("Config file not specified and none in save file\n");
-        return Err(1);
+        return fail("Config file not specified and none in save file\n");
     };
     err("Parsing config from <saved>\n");
     if !json {
-        return parse_text("<saved>", text, xlconf).map_err(|_| 1);
+        return parse_text("<saved>", text, xlconf).map_err(|_| Exit(1));
     }
-    DomainConfig::from_json(&String::from_utf8_lossy(text)).map_err(|e| {
-        err(&format!("xl: the config saved in {source}: {e}\n"));
-        1
-    })
+    DomainConfig::from_json(&String::from_utf8_lossy(text))
+        .or_else(|e| fail(format!("xl: the config saved in {source}: {e}\n")))
 }
 
 /// How the restored domain is watched: as xl's create_domain does.
@@ -335,70 +296,50 @@ impl Watch {
         }
     }
 
-    fn start(&self, host: &Host, xs: &Xs, config: DomainConfig, domid: u32) -> Status {
+    fn start(&self, host: &Host, xs: &Xs, config: DomainConfig, domid: u32) -> Outcome {
         if !self.monitor {
-            return 0;
+            return Ok(0);
         }
         if !self.daemonize {
             return monitor(host, xs, config, domid);
         }
         match spawn_monitor_json(&host.paths, &config, domid) {
-            Ok(()) => 0,
-            Err(e) => {
-                err(&format!("xl: cannot start the domain monitor: {e}\n"));
-                1
-            }
+            Ok(()) => Ok(0),
+            Err(e) => fail(format!("xl: cannot start the domain monitor: {e}\n")),
         }
     }
 }
 
 /// `xl restore [options] [<ConfigFile>] <CheckpointFile>`.
-pub fn restore(cmd: &'static Cmd, args: &[String], xlconf: &xl_config::Globals) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn restore(cx: &Ctx, opts: Opts) -> Outcome {
     let ops = opts.operands();
     let (config_file, file) = match ops.as_slice() {
         [file] => (None, file),
         [config, file] => (Some(config.as_str()), file),
-        _ => return help("restore"),
+        _ => return Err(cx.help(1)),
     };
     let mut input = match std::fs::File::open(crate::args::to_os(file)) {
         Ok(f) => std::io::BufReader::new(f),
-        Err(e) => {
-            err(&format!("Can't open restore file: {}\n", strerror(&e)));
-            return 1;
-        }
+        Err(e) => return fail(format!("Can't open restore file: {}\n", strerror(&e))),
     };
-    let config = match read_header_and_config(&mut input, file, config_file, xlconf) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let config = read_header_and_config(&mut input, file, config_file, cx.xlconf)?;
     if opts.flag('d') {
         err(&config.to_json().to_yajl());
     }
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let domid = match create_one_from(&host, &xs, &config, Image::Stream(&mut input)) {
-        Ok(d) => d,
-        Err(_) => {
-            err(&format!(
-                "xl: cannot restore domain {} from {file}\n",
-                config.c_info.name
-            ));
-            return 1;
-        }
+    let (host, xs) = cx.connect()?;
+    let Ok(domid) = create_one_from(host, xs, &config, Image::Stream(&mut input)) else {
+        return fail(format!(
+            "xl: cannot restore domain {} from {file}\n",
+            config.c_info.name
+        ));
     };
     let console = opts.flag('c').then(|| spawn_console(domid).ok()).flatten();
     if !opts.flag('p')
-        && let Err(e) = xl_toolstack::qmp::unpause(&host, &xs, domid)
+        && let Err(e) = xl_toolstack::qmp::unpause(host, xs, domid)
     {
         err(&format!("xl: unpause failed: {}\n", backend::chain(&e)));
     }
-    let status = Watch::from(&opts).start(&host, &xs, config, domid);
+    let status = Watch::from(&opts).start(host, xs, config, domid);
     if let Some(mut c) = console {
         let _ = c.wait();
     }
@@ -434,7 +375,7 @@ fn expect(input: &mut dyn Read, msg: &[u8], what: &str, rune: Option<&str>) -> R
 /// The command xl runs to reach the receiver: `<ssh> <host> xl ...
 /// migrate-receive ...`, or the host alone when the ssh command is empty.
 /// Like xl (and as its help says), it is run by `sh -c`.
-fn migration_rune(ssh: &str, host: &str, g: &Globals, receive_opts: &str) -> String {
+fn migration_rune(ssh: &str, host: &str, g: &GlobalOpts, receive_opts: &str) -> String {
     if ssh.is_empty() {
         return host.to_string();
     }
@@ -517,22 +458,11 @@ impl Transport {
 }
 
 /// `xl migrate [options] <Domain> <host>`.
-pub fn migrate(
-    cmd: &'static Cmd,
-    args: &[String],
-    g: &Globals,
-    xlconf: &xl_config::Globals,
-) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn migrate(cx: &Ctx, opts: Opts) -> Outcome {
     let ops = opts.operands();
-    let (host, xs, domid) = match connect_find(cmd.name, &ops[0]) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let name = names::domid_to_name(&xs, domid).ok().flatten();
+    let domid = cx.domain(&ops[0])?;
+    let (host, xs) = cx.connect()?;
+    let name = names::domid_to_name(xs, domid).ok().flatten();
     let debug = opts.long_flag("debug");
     let receive_opts = format!(
         "{}{}{}",
@@ -544,42 +474,39 @@ pub fn migrate(
         if debug { " -d" } else { "" },
         if opts.flag('p') { " -p" } else { "" },
     );
-    let rune = migration_rune(opts.value('s').unwrap_or("ssh"), &ops[1], g, &receive_opts);
+    let rune = migration_rune(
+        opts.value('s').unwrap_or("ssh"),
+        &ops[1],
+        cx.globals,
+        &receive_opts,
+    );
     let override_file = opts.value('C').map(str::to_string);
-    let json = match config_to_save(
-        &host,
-        &xs,
+    let json = config_to_save(
+        host,
+        xs,
         domid,
         override_file.as_ref(),
         opts.flag('D'),
-        xlconf,
-    ) {
-        Ok(j) => j,
-        Err(code) => return code,
-    };
+        cx.xlconf,
+    )?;
     let mut t = match Transport::start(&rune) {
         Ok(t) => t,
-        Err(e) => {
-            err(&format!("failed to exec sh: {e}\n"));
-            return 1;
-        }
+        Err(e) => return fail(format!("failed to exec sh: {e}\n")),
     };
-    if expect(&mut t.recv, BANNER, "banner", Some(&rune)).is_err() {
+    if expect(&mut t.recv, BANNER, "banner", Some(&rune)).is_err()
+        || write_header(t.send(), "migration stream", &json).is_err()
+    {
         t.report();
-        return 1;
+        return Err(Exit(1));
     }
-    if write_header(t.send(), "migration stream", &json).is_err() {
-        t.report();
-        return 1;
-    }
-    Sender {
-        host: &host,
-        xs: &xs,
+    Ok(Sender {
+        host,
+        xs,
         domid,
         name,
         rune,
     }
-    .run(t)
+    .run(t))
 }
 
 /// The sending side of a migration once the receiver has greeted us.
@@ -706,29 +633,20 @@ impl Sender<'_> {
 }
 
 /// `xl migrate-receive`: the far end of `xl migrate`, on stdin/stdout.
-pub fn migrate_receive(cmd: &'static Cmd, args: &[String], xlconf: &xl_config::Globals) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn migrate_receive(cx: &Ctx, opts: Opts) -> Outcome {
     if !opts.operands().is_empty() {
-        return help("migrate-receive");
+        return Err(cx.help(1));
     }
     if opts.flag('r') || opts.long_flag("colo") {
-        err("xl: checkpointed (Remus/COLO) migration streams are not supported\n");
-        return 1;
+        return fail("xl: checkpointed (Remus/COLO) migration streams are not supported\n");
     }
     err("migration target: Ready to receive domain.\n");
     let mut send = std::io::stdout().lock();
     if send.write_all(BANNER).and_then(|()| send.flush()).is_err() {
-        err("libxl: error: writing banner to migration ack stream\n");
-        return 1;
+        return fail("libxl: error: writing banner to migration ack stream\n");
     }
     let mut recv = std::io::stdin().lock();
-    let mut config = match read_header_and_config(&mut recv, INCOMING, None, xlconf) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let mut config = read_header_and_config(&mut recv, INCOMING, None, cx.xlconf)?;
     if opts.flag('d') {
         err(&config.to_json().to_yajl());
     }
@@ -736,26 +654,22 @@ pub fn migrate_receive(cmd: &'static Cmd, args: &[String], xlconf: &xl_config::G
     let common = std::mem::take(&mut config.c_info.name);
     let incoming = format!("{common}--incoming");
     config.c_info.name = incoming.clone();
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let domid = match create_one_from(&host, &xs, &config, Image::Stream(&mut recv)) {
+    let (host, xs) = cx.connect()?;
+    let domid = match create_one_from(host, xs, &config, Image::Stream(&mut recv)) {
         Ok(d) => d,
         Err(rc) => {
-            err(&format!(
+            return fail(format!(
                 "migration target: Domain creation failed (code {rc}).\n"
             ));
-            return 1;
         }
     };
     err("migration target: Transfer complete, requesting permission to start domain.\n");
     if send.write_all(READY).and_then(|()| send.flush()).is_err() {
-        return 1;
+        return Err(Exit(1));
     }
     let rc = start_received(
-        &host,
-        &xs,
+        host,
+        xs,
         domid,
         &mut recv,
         &incoming,
@@ -768,24 +682,23 @@ pub fn migrate_receive(cmd: &'static Cmd, args: &[String], xlconf: &xl_config::G
         .and_then(|()| send.flush())
         .is_err()
     {
-        return 1;
+        return Err(Exit(1));
     }
     if rc != 0 {
         err("migration target: Failure, destroying our copy.\n");
-        if let Err(e) = destroy::destroy(&host, &xs, domid) {
-            err(&format!(
+        if let Err(e) = destroy::destroy(host, xs, domid) {
+            return fail(format!(
                 "migration target: Failed to destroy our copy (code -3): {}.\n",
                 backend::chain(&e)
             ));
-            return 1;
         }
         err("migration target: Cleanup OK, granting sender permission to resume.\n");
         let _ = send.write_all(GO).and_then(|()| send.flush());
-        return 0;
+        return Ok(0);
     }
     drop(send);
     config.c_info.name = common;
-    Watch::from(&opts).start(&host, &xs, config, domid)
+    Watch::from(&opts).start(host, xs, config, domid)
 }
 
 /// After the sender's go-ahead: take the domain's name and let it run.

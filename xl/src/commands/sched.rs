@@ -4,10 +4,9 @@
 use xenstore::Xs;
 use xl_toolstack::{Hypervisor, SchedParams, names};
 
-use super::domains::{connect, find_domain};
-use super::{err, options, out, sanitize};
-use crate::cmdtable::Cmd;
-use crate::{Status, backend};
+use super::{Ctx, Exit, Outcome, err, fail, out, sanitize};
+use crate::backend;
+use crate::cmdtable::Opts;
 
 /// libxl's default for "leave unchanged" (LIBXL_DOMAIN_SCHED_PARAM_*_DEFAULT).
 const UNCHANGED: i32 = -1;
@@ -118,23 +117,17 @@ fn find_pool(hv: &dyn Hypervisor, xs: &Xs, q: &str) -> Option<u32> {
 }
 
 /// Every domain of every pool running `want` (xl's sched_domain_output).
-fn list_all(hv: &dyn Hypervisor, xs: &Xs, want: &str, pool: Option<u32>) -> Status {
-    let doms = match hv.domains() {
-        Ok(d) => d,
-        Err(e) => {
-            xl_err(&e);
-            err("libxl_list_domain failed.\n");
-            return 1;
-        }
-    };
-    let pools = match hv.cpupools() {
-        Ok(p) => p,
-        Err(e) => {
-            xl_err(&e);
-            err("error getting cpupool info\n");
-            return 1;
-        }
-    };
+fn list_all(hv: &dyn Hypervisor, xs: &Xs, want: &str, pool: Option<u32>) -> Outcome {
+    let doms = hv.domains().map_err(|e| {
+        xl_err(&e);
+        err("libxl_list_domain failed.\n");
+        Exit(1)
+    })?;
+    let pools = hv.cpupools().map_err(|e| {
+        xl_err(&e);
+        err("error getting cpupool info\n");
+        Exit(1)
+    })?;
     'pools: for p in pools
         .iter()
         .filter(|p| p.sched == want && pool.is_none_or(|id| id == p.poolid))
@@ -147,23 +140,20 @@ fn list_all(hv: &dyn Hypervisor, xs: &Xs, want: &str, pool: Option<u32>) -> Stat
             }
         }
     }
-    0
+    Ok(0)
 }
 
 /// libxl's sched_credit{,2}_domain_set.
-fn domain_set(hv: &dyn Hypervisor, domid: u32, want: &str, weight: i32, cap: i32) -> Status {
-    let fail = || {
-        err("libxl_domain_sched_params_set failed.\n");
-        1
-    };
+fn domain_set(hv: &dyn Hypervisor, domid: u32, want: &str, weight: i32, cap: i32) -> Outcome {
+    let failed = || fail("libxl_domain_sched_params_set failed.\n");
     let Ok(Some(info)) = hv.domain(domid) else {
-        return fail();
+        return failed();
     };
     let mut p = match hv.domain_sched(domid, want) {
         Ok(p) => p,
         Err(e) => {
             xl_err(&e);
-            return fail();
+            return failed();
         }
     };
     if weight != UNCHANGED {
@@ -171,7 +161,7 @@ fn domain_set(hv: &dyn Hypervisor, domid: u32, want: &str, weight: i32, cap: i32
             err(&format!(
                 "xl: domain {domid}: Cpu weight out of range, valid values are within range from 1 to 65535\n"
             ));
-            return fail();
+            return failed();
         }
         p.weight = weight as u16;
     }
@@ -181,15 +171,15 @@ fn domain_set(hv: &dyn Hypervisor, domid: u32, want: &str, weight: i32, cap: i32
             err(&format!(
                 "xl: domain {domid}: Cpu cap out of range, valid range is from 0 to {max} for specified number of vcpus\n"
             ));
-            return fail();
+            return failed();
         }
         p.cap = cap as u16;
     }
     if let Err(e) = hv.set_domain_sched(domid, want, p) {
         xl_err(&e);
-        return fail();
+        return failed();
     }
-    0
+    Ok(0)
 }
 
 fn ratelimit_ok(r: i32) -> bool {
@@ -197,46 +187,31 @@ fn ratelimit_ok(r: i32) -> bool {
 }
 
 /// `xl sched-credit` (`credit2` false) and `xl sched-credit2`.
-pub fn sched_credit(cmd: &'static Cmd, args: &[String], credit2: bool) -> Status {
+pub fn sched_credit(cx: &Ctx, opts: Opts, credit2: bool) -> Outcome {
     let want = if credit2 { "credit2" } else { "credit" };
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
     let dom = opts.value('d').map(str::to_string);
     let pool = opts.value('p').map(str::to_string);
     let (w, c, s) = (opts.value('w'), opts.value('c'), opts.flag('s'));
     let (t, r, m) = (opts.value('t'), opts.value('r'), opts.value('m'));
     if credit2 {
         if pool.is_some() && (dom.is_some() || w.is_some() || c.is_some()) {
-            err("Specifying a cpupool is not allowed with other options.\n");
-            return 1;
+            return fail("Specifying a cpupool is not allowed with other options.\n");
         }
     } else if (pool.is_some() || s) && (dom.is_some() || w.is_some() || c.is_some()) {
-        err("Specifying a cpupool or schedparam is not allowed with domain options.\n");
-        return 1;
+        return fail("Specifying a cpupool or schedparam is not allowed with domain options.\n");
     }
     if dom.is_none() && (w.is_some() || c.is_some()) {
-        err("Must specify a domain.\n");
-        return 1;
+        return fail("Must specify a domain.\n");
     }
     if !credit2 && !s && (t.is_some() || r.is_some() || m.is_some()) {
-        err("Must specify schedparam to set schedule parameter values.\n");
-        return 1;
+        return fail("Must specify schedparam to set schedule parameter values.\n");
     }
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let hv = host.hv.as_ref();
+    let (hv, xs) = cx.hv()?;
     let pool_id = match &pool {
         None => None,
-        Some(q) => match find_pool(hv, &xs, q) {
+        Some(q) => match find_pool(hv, xs, q) {
             Some(id) => Some(id),
-            None => {
-                err(&format!("unknown cpupool '{q}'\n"));
-                return 1;
-            }
+            None => return fail(format!("unknown cpupool '{q}'\n")),
         },
     };
     if s {
@@ -247,24 +222,21 @@ pub fn sched_credit(cmd: &'static Cmd, args: &[String], credit2: bool) -> Status
             t.is_some() || r.is_some() || m.is_some()
         };
         if !setting {
-            pool_line(hv, &xs, poolid, want);
-            return 0;
+            pool_line(hv, xs, poolid, want);
+            return Ok(0);
         }
         return pool_set(hv, poolid, credit2, t, r, m);
     }
     let Some(dom) = dom else {
-        return list_all(hv, &xs, want, pool_id);
+        return list_all(hv, xs, want, pool_id);
     };
-    let domid = match find_domain(hv, &xs, &dom) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
+    let domid = cx.domain(&dom)?;
     if w.is_none() && c.is_none() {
         out(&domain_header());
-        return if domain_row(hv, &xs, domid, want) {
-            0
+        return if domain_row(hv, xs, domid, want) {
+            Ok(0)
         } else {
-            1
+            Err(Exit(1))
         };
     }
     domain_set(
@@ -284,14 +256,13 @@ fn pool_set(
     t: Option<&str>,
     r: Option<&str>,
     m: Option<&str>,
-) -> Status {
+) -> Outcome {
     let want = if credit2 { "credit2" } else { "credit" };
-    let fail = |msg: &str| {
+    let failed = |msg: &str| {
         if !msg.is_empty() {
             err(&format!("xl: {msg}\n"));
         }
-        err(&format!("libxl_sched_{want}_params_set failed.\n"));
-        1
+        fail(format!("libxl_sched_{want}_params_set failed.\n"))
     };
     let range_msg = format!(
         "Ratelimit out of range, valid range is from {} to {}",
@@ -300,38 +271,37 @@ fn pool_set(
     if credit2 {
         let ratelimit = r.map_or(0, int_arg);
         if !ratelimit_ok(ratelimit) {
-            return fail(&range_msg);
+            return failed(&range_msg);
         }
         return match hv.set_pool_sched(poolid, want, [ratelimit as u32, 0, 0]) {
-            Ok(()) => 0,
-            Err(e) => fail(&backend::chain(&e)),
+            Ok(()) => Ok(0),
+            Err(e) => failed(&backend::chain(&e)),
         };
     }
     let cur = match hv.pool_sched(poolid, want) {
         Ok(p) => p,
         Err(e) => {
             xl_err(&e);
-            err("libxl_sched_credit_params_get failed.\n");
-            return 1;
+            return fail("libxl_sched_credit_params_get failed.\n");
         }
     };
     let tslice = t.map_or(cur[0] as i32, int_arg);
     let ratelimit = r.map_or(cur[1] as i32, int_arg);
     let delay = m.map_or(cur[2] as i32, int_arg);
     if !(TSLICE.0 as i32..=TSLICE.1 as i32).contains(&tslice) {
-        return fail(&format!(
+        return failed(&format!(
             "Time slice out of range, valid range is from {} to {}",
             TSLICE.0, TSLICE.1
         ));
     }
     if !ratelimit_ok(ratelimit) {
-        return fail(&range_msg);
+        return failed(&range_msg);
     }
     if i64::from(ratelimit) > i64::from(tslice) * 1000 {
-        return fail("Ratelimit cannot be greater than timeslice");
+        return failed("Ratelimit cannot be greater than timeslice");
     }
     if delay > MIGR_DELAY_MAX as i32 {
-        return fail(&format!(
+        return failed(&format!(
             "vcpu migration delay should be >= 0 and <= {MIGR_DELAY_MAX}us"
         ));
     }
@@ -340,7 +310,7 @@ fn pool_set(
         want,
         [tslice as u32, ratelimit as u32, delay as u32],
     ) {
-        Ok(()) => 0,
-        Err(e) => fail(&backend::chain(&e)),
+        Ok(()) => Ok(0),
+        Err(e) => failed(&backend::chain(&e)),
     }
 }

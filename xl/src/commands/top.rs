@@ -11,10 +11,10 @@ use std::time::Duration;
 use xl_config::value::strtol;
 use xl_toolstack::stats::{self, DomainSample, Sample, VBD_TYPES};
 
-use super::{domains::connect, err, options, sanitize};
+use super::{Ctx, OrExit, Outcome, err, fail, sanitize};
 use crate::Status;
 use crate::backend;
-use crate::cmdtable::Cmd;
+use crate::cmdtable::Opts;
 
 /// xentop's columns: header and default width.
 pub const FIELDS: [(&str, usize); 19] = [
@@ -398,23 +398,19 @@ pub fn summary(cur: &Sample, clock: &str) -> [String; 3] {
 }
 
 /// Where samples come from (the seam and xenstore, read once per update).
-pub struct Source {
-    host: xl_toolstack::Host,
-    xs: xenstore::Xs,
+pub struct Source<'a> {
+    host: &'a xl_toolstack::Host,
+    xs: &'a xenstore::Xs,
     version: String,
 }
 
-impl Source {
+impl Source<'_> {
     pub fn sample(&self, vcpus: bool) -> Result<Sample, xl_toolstack::Error> {
-        stats::sample(&self.host, &self.xs, &self.version, vcpus)
+        stats::sample(self.host, self.xs, &self.version, vcpus)
     }
 }
 
-pub fn top(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn top(cx: &Ctx, opts: Opts) -> Outcome {
     let view = View {
         full_name: opts.flag('f'),
         vcpus: opts.flag('v'),
@@ -430,26 +426,16 @@ pub fn top(cmd: &'static Cmd, args: &[String]) -> Status {
     let iterations = opts.value('i').map(|v| atoi(v) as u32);
     let batch = opts.flag('b');
     if !batch && !crate::tui::is_terminal() {
-        err("xl top: not a terminal; use `xl top -b` for batch output\n");
-        return 1;
+        return fail("xl top: not a terminal; use `xl top -b` for batch output\n");
     }
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let version = match host.hv.version_info() {
-        Ok(v) => stats::xen_version(&v),
-        Err(e) => {
-            err(&format!("xl: {}\n", backend::chain(&e)));
-            return 1;
-        }
-    };
+    let (host, xs) = cx.connect()?;
+    let version = stats::xen_version(&host.hv.version_info().or_exit()?);
     let src = Source { host, xs, version };
-    if batch {
+    Ok(if batch {
         run_batch(&src, &view, delay, iterations)
     } else {
         crate::tui::run(&src, view, delay, iterations)
-    }
+    })
 }
 
 fn run_batch(src: &Source, view: &View, delay: u32, iterations: Option<u32>) -> Status {

@@ -2,10 +2,9 @@
 
 use xl_toolstack::Hypervisor;
 
-use super::domains::connect_find;
-use super::{err, options, out};
-use crate::cmdtable::Cmd;
-use crate::{Globals, Status, backend};
+use super::{Ctx, Exit, OrExit, Outcome, err, fail, out, xl_error};
+use crate::backend;
+use crate::cmdtable::Opts;
 
 /// What xl's cpu-range parser needs to know of the host: its CPU count and
 /// which CPUs each NUMA node has.
@@ -38,71 +37,43 @@ fn to_map(cpus: &[u32], bytes: usize) -> Vec<u8> {
 }
 
 /// `xl vcpu-pin [-f] [-i] DOMAIN VCPU|all HARD|- [SOFT|-]`.
-pub fn vcpu_pin(
-    cmd: &'static Cmd,
-    args: &[String],
-    g: &Globals,
-    xlconf: &xl_config::Globals,
-) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn vcpu_pin(cx: &Ctx, opts: Opts) -> Outcome {
     let (force, ignore_masks) = (opts.flag('f'), opts.flag('i'));
     let ops = opts.operands();
-    // Not `host`: that is the CPU layout below, for xl's parser.
-    let (conn, _xs, domid) = match connect_find(cmd.name, &ops[0]) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let hv = conn.hv.as_ref();
+    let domid = cx.domain(&ops[0])?;
+    let (hv, _) = cx.hv()?;
     let (vcpu, hard_s, soft_s) = (&ops[1], &ops[2], ops.get(3));
     // strtol: leading digits make a vCPU number, trailing junk is ignored.
     let (n, used, _) = xl_config::value::strtol(vcpu.as_bytes(), 10);
     let vcpuid: Option<u32> = if used == 0 || n < 0 {
         if vcpu != "all" {
-            err(&format!("Error: Invalid argument {vcpu} as VCPU.\n"));
-            return 1;
+            return fail(format!("Error: Invalid argument {vcpu} as VCPU.\n"));
         }
         if force {
-            err("Error: --force and 'all' as VCPU not allowed.\n");
-            return 1;
+            return fail("Error: --force and 'all' as VCPU not allowed.\n");
         }
         None
     } else {
         Some(n as u32)
     };
-    let host = match host_of(hv) {
-        Ok(h) => h,
-        Err(e) => {
-            err(&format!("xl: {}\n", backend::chain(&e)));
-            return 1;
-        }
-    };
+    // Not the host we talk to: its CPU layout, for xl's parser.
+    let host = host_of(hv).map_err(|e| xl_error(&e))?;
     let bytes = (host.max_cpus as usize).div_ceil(8);
     let parse = |s: &str| match xl_config::parse::cpu_range(s, &host) {
         Ok(cpus) => Ok(to_map(&cpus, bytes)),
-        Err(msg) => {
-            err(&msg);
-            Err(1)
-        }
+        Err(msg) => fail(msg),
     };
     let mut hard = match hard_s.as_str() {
         "-" => None,
-        s => match parse(s) {
-            Ok(m) => Some(m),
-            Err(code) => return code,
-        },
+        s => Some(parse(s)?),
     };
     let soft = match soft_s.map(String::as_str) {
         None | Some("-") => None,
-        Some(s) => match parse(s) {
-            Ok(m) => Some(m),
-            Err(code) => return code,
-        },
+        Some(s) => Some(parse(s)?),
     };
     let nb_cpu = host.max_cpus as usize;
-    if g.dryrun {
+    let xlconf = cx.xlconf;
+    if cx.globals.dryrun {
         let mut line = String::from("cpumap: ");
         match &hard {
             Some(h) => line.push_str(&xl_toolstack::bitmap_ranges(h, nb_cpu)),
@@ -114,15 +85,11 @@ pub fn vcpu_pin(
         }
         line.push('\n');
         out(&line);
-        return 0;
+        return Ok(0);
     }
     if !ignore_masks && let Some(h) = hard.as_mut() {
-        let info = match hv.domain(domid) {
-            Ok(Some(i)) => i,
-            _ => {
-                err("Could not get domain info\n");
-                return 1;
-            }
+        let Ok(Some(info)) = hv.domain(domid) else {
+            return fail("Could not get domain info\n");
         };
         // xl.conf's vm.cpumask and the per-type mask (HVM and PVH share
         // one: libxl reports both as HVM here).
@@ -132,14 +99,11 @@ pub fn vcpu_pin(
             &xlconf.vm_pv_cpumask
         };
         for mask in [&xlconf.vm_cpumask, type_mask].into_iter().flatten() {
-            match parse(mask) {
-                Ok(m) => h.iter_mut().zip(m).for_each(|(a, b)| *a &= b),
-                Err(code) => return code,
-            }
+            let m = parse(mask)?;
+            h.iter_mut().zip(m).for_each(|(a, b)| *a &= b);
         }
         if h.iter().all(|b| *b == 0) {
-            err("vcpu hard affinity map is empty\n");
-            return 1;
+            return fail("vcpu hard affinity map is empty\n");
         }
     }
     let set = |v: u32| -> Result<(), xl_toolstack::Error> {
@@ -154,19 +118,17 @@ pub fn vcpu_pin(
         Some(v) => {
             if let Err(e) = set(v) {
                 err(&format!("xl: {}\n", backend::chain(&e)));
-                err(&format!("Could not set affinity for vcpu `{v}'.\n"));
-                return 1;
+                return fail(format!("Could not set affinity for vcpu `{v}'.\n"));
             }
         }
         None => {
             let vcpus = match hv.vcpus(domid) {
                 Ok(v) => v,
                 Err(e) => {
-                    err(&format!(
+                    return fail(format!(
                         "xl: {}\nlibxl_list_vcpu failed.\n",
                         backend::chain(&e)
                     ));
-                    return 1;
                 }
             };
             let mut failed = false;
@@ -181,72 +143,49 @@ pub fn vcpu_pin(
             }
         }
     }
-    0
+    Ok(0)
 }
 
 /// `xl vcpu-set [-i] DOMAIN COUNT`: PV and PVH guests are asked through
 /// xenstore (cpu/N/availability), as libxl does.
-pub fn vcpu_set(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn vcpu_set(cx: &Ctx, opts: Opts) -> Outcome {
     let check_host = !opts.flag('i');
     let ops = opts.operands();
-    let (host, xs, domid) = match connect_find(cmd.name, &ops[0]) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let hv = host.hv.as_ref();
+    let domid = cx.domain(&ops[0])?;
+    let (hv, xs) = cx.hv()?;
     let (n, used, overflow) = xl_config::value::strtoul(ops[1].as_bytes(), 10);
     if used == 0 || overflow || n > i32::MAX as u64 {
-        err("Error: Invalid argument.\n");
-        return 1;
+        return fail("Error: Invalid argument.\n");
     }
-    let info = match hv.domain(domid) {
-        Ok(i) => i,
-        Err(e) => {
-            err(&format!("xl: {}\n", backend::chain(&e)));
-            return 1;
-        }
-    };
+    let info = hv.domain(domid).or_exit()?;
     if check_host {
-        let Some(info) = &info else { return 1 };
-        let host_cpus = match hv.physinfo() {
-            Ok(p) => p.max_cpu_id + 1,
-            Err(e) => {
-                err(&format!("xl: {}\n", backend::chain(&e)));
-                return 1;
-            }
+        let Some(info) = &info else {
+            return Err(Exit(1));
         };
+        let host_cpus = hv.physinfo().or_exit()?.max_cpu_id + 1;
         if n > u64::from(info.vcpu_online) && n > u64::from(host_cpus) {
-            err(&format!(
+            return fail(format!(
                 "You are overcommmitting! You have {host_cpus} physical CPUs and want {n} vCPUs! \
                  Aborting, use --ignore-host to continue\n"
             ));
-            return 1;
         }
     }
     let result = match &info {
         None => Err(None),
         Some(info) => {
-            let kind = xl_toolstack::qmp::domain_type(&xs, info);
-            xl_toolstack::vcpus::set_online(&xs, &kind, info, n as u32).map_err(Some)
+            let kind = xl_toolstack::lifecycle::guest_kind(xs, info);
+            xl_toolstack::vcpus::set_online(xs, kind, info, n as u32).map_err(Some)
         }
     };
     match result {
-        Ok(()) => 0,
-        Err(None) => {
-            err(&format!("Domain {domid} does not exist.\n"));
-            1
-        }
+        Ok(()) => Ok(0),
+        Err(None) => fail(format!("Domain {domid} does not exist.\n")),
         Err(Some(e)) => {
             err(&format!("xl: {e}\n"));
-            err(&format!(
+            fail(format!(
                 "libxl_set_vcpuonline failed domid={domid} max_vcpus={n}, rc: {}\n",
                 e.rc()
-            ));
-            1
+            ))
         }
     }
 }

@@ -1,47 +1,36 @@
 //! `xl vkb-list`, `vtpm-list` and `channel-list`: a header, then each named
 //! domain's devices as libxl lists them.
 
-use super::domains::{connect, find_domain};
-use super::{err, options, out};
-use crate::cmdtable::Cmd;
-use crate::{Status, backend};
+use super::{Ctx, Outcome, err, out};
+use crate::backend;
+use crate::cmdtable::Opts;
 use xl_toolstack::{names, vdevlist};
 
 /// How a list command treats a domain it cannot find.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Unknown {
+pub(super) enum Unknown {
     /// xl's find_domain: the command ends there.
     Ends,
     /// "is an invalid domain identifier", and on to the next one.
     Skipped,
 }
 
-/// The common recipe: options, the header, then each domain's rows.
-fn list<T>(
-    cmd: &'static Cmd,
-    args: &[String],
+/// The common recipe of the device lists: the header, then each domain's
+/// rows.
+pub(super) fn list<T>(
+    cx: &Ctx,
+    opts: Opts,
     header: String,
     unknown: Unknown,
     rows: impl Fn(&xenstore::Xs, u32) -> Result<Option<Vec<T>>, xenstore::Error>,
     row: impl Fn(&T) -> String,
-) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
-    let (host, xs) = match connect(cmd.name) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let hv = host.hv.as_ref();
+) -> Outcome {
+    let (hv, xs) = cx.hv()?;
     out(&header);
     for q in opts.operands() {
         let domid = match unknown {
-            Unknown::Ends => match find_domain(hv, &xs, &q) {
-                Ok(d) => d,
-                Err(code) => return code,
-            },
-            Unknown::Skipped => match names::qualifier_to_domid(hv, &xs, &q) {
+            Unknown::Ends => cx.domain(&q)?,
+            Unknown::Skipped => match names::qualifier_to_domid(hv, xs, &q) {
                 Ok(Some(d)) => d,
                 Ok(None) => {
                     err(&format!("{q} is an invalid domain identifier\n"));
@@ -53,19 +42,19 @@ fn list<T>(
                 }
             },
         };
-        match rows(&xs, domid) {
+        match rows(xs, domid) {
             Ok(Some(found)) => out(&found.iter().map(&row).collect::<String>()),
             Ok(None) => {}
             Err(e) => err(&format!("xl: {}\n", backend::chain(&e))),
         }
     }
-    0
+    Ok(0)
 }
 
-pub fn vkb_list(cmd: &'static Cmd, args: &[String]) -> Status {
+pub fn vkb_list(cx: &Ctx, opts: Opts) -> Outcome {
     list(
-        cmd,
-        args,
+        cx,
+        opts,
         vdevlist::vkb_list_header(),
         Unknown::Ends,
         vdevlist::vkbs,
@@ -73,10 +62,10 @@ pub fn vkb_list(cmd: &'static Cmd, args: &[String]) -> Status {
     )
 }
 
-pub fn vtpm_list(cmd: &'static Cmd, args: &[String]) -> Status {
+pub fn vtpm_list(cx: &Ctx, opts: Opts) -> Outcome {
     list(
-        cmd,
-        args,
+        cx,
+        opts,
         vdevlist::vtpm_list_header(),
         Unknown::Skipped,
         vdevlist::vtpms,
@@ -84,10 +73,10 @@ pub fn vtpm_list(cmd: &'static Cmd, args: &[String]) -> Status {
     )
 }
 
-pub fn channel_list(cmd: &'static Cmd, args: &[String]) -> Status {
+pub fn channel_list(cx: &Ctx, opts: Opts) -> Outcome {
     list(
-        cmd,
-        args,
+        cx,
+        opts,
         vdevlist::channel_list_header(),
         Unknown::Ends,
         vdevlist::channels,

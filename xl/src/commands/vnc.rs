@@ -7,27 +7,18 @@ use std::os::unix::process::CommandExt;
 
 use xenstore::XsOps;
 
-use super::domains::connect_find;
-use super::{err, options, strerror};
-use crate::Status;
-use crate::cmdtable::Cmd;
+use super::{Ctx, Exit, Outcome, err, fail, strerror};
+use crate::cmdtable::Opts;
 
-pub fn vncviewer(cmd: &'static Cmd, args: &[String]) -> Status {
-    let opts = match options(cmd, args) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+pub fn vncviewer(cx: &Ctx, opts: Opts) -> Outcome {
     let autopass = opts.flag('a');
-    let (_host, xs, domid) = match connect_find(cmd.name, &opts.operands()[0]) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let domid = cx.domain(&opts.operands()[0])?;
+    let (_, xs) = cx.connect()?;
     let console = format!("/local/domain/{domid}/console");
     let Ok(Some(port)) = xs.try_read(&format!("{console}/vnc-port")) else {
-        err(&format!(
+        return fail(format!(
             "libxl: error: Domain {domid}:Cannot get vnc-port\n"
         ));
-        return 1;
     };
     let display = xl_config::value::strtol(port.as_bytes(), 10).0 as i32 - 5900;
     let listen = xs
@@ -51,11 +42,10 @@ pub fn vncviewer(cmd: &'static Cmd, args: &[String]) -> Status {
                 viewer.arg("-autopass").stdin(f);
             }
             Err(e) => {
-                err(&format!(
+                return fail(format!(
                     "libxl: error: Domain {domid}:vnc password file: {}\n",
                     strerror(&e)
                 ));
-                return 1;
             }
         }
     }
@@ -65,7 +55,7 @@ pub fn vncviewer(cmd: &'static Cmd, args: &[String]) -> Status {
         bin.to_string_lossy(),
         strerror(&e)
     ));
-    255
+    Err(Exit(255))
 }
 
 fn password_file(pass: &str) -> std::io::Result<std::fs::File> {
