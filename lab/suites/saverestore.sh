@@ -38,6 +38,83 @@ alive_after() {  # alive_after NAME: the guest counts on past $N
   check "$1" ticks_on "$LOG" "$N" 60 && N=$(last_alive "$LOG")
 }
 
+# The HVM tick guest (no PV drivers: suspended from outside, QEMU's device state saved
+# over QMP and loaded by the new QEMU). Its serial console counts HVM-TICK NNNN.
+last_tick() {  # last_tick LOG: the guest's last HVM-TICK count in LOG (0 if none)
+  grep -ao 'HVM-TICK [0-9]*' "$1" 2>/dev/null | tail -n 1 | awk '{print $2 + 0}' | grep . || echo 0
+}
+tick_above() {  # tick_above LOG AFTER SECS: LOG shows an HVM-TICK count above AFTER within SECS
+  for _ in $(seq "$3"); do
+    [ "$(last_tick "$1")" -gt "$2" ] && return 0
+    sleep 1
+  done
+  echo "no HVM-TICK above $2 in $1:"; tail -c 300 "$1"
+  return 1
+}
+T=0
+watch_tick() {  # watch_tick TAG: capture lab-tick's serial console into $C/TAG.log
+  LOG="$C/$1.log"
+  console_capture lab-tick "$LOG" serial &
+}
+ticks_after() {  # ticks_after NAME: the guest counts on past $T (not from 0000 again)
+  check "$1" tick_above "$LOG" "$T" 60 && T=$(last_tick "$LOG")
+}
+ours_in_real_root
+note "dom0 memory before the saves: $(free -m | awk '/^Mem:/ {print $4 " MiB free"}')"
+
+# Debian's xendomains script (xen-utils-common, unmodified) driving ours as `xen` and `xl`:
+# guests from the auto directory started, saved at stop, restored at start (save files
+# removed), shut down at stop when saving is off.
+note "xendomains: start, stop with save, start with restore, stop with shutdown"
+X=/tmp/xendomains
+mkdir -p "$X/bin" "$X/auto" "$X/save"
+ln -sf "$(command -v "$XL_OURS")" "$X/bin/xen"
+ln -sf "$(command -v "$XL_OURS")" "$X/bin/xl"
+# Both save files are in dom0's RAM at once: smaller guests (the PV one needs 80 MiB).
+sed 's/^memory *=.*/memory = 88/' "$G/pv.cfg" >"$X/auto/pv.cfg"
+cp "$G/tick.img" /tmp/lab-tick.img
+cp "$G/tick.cfg" "$X/auto/tick.cfg"
+xendomains_with() {  # xendomains_with SAVE-DIR ACTION
+  printf 'XENDOMAINS_MIGRATE=""\nXENDOMAINS_SAVE=%s\nXENDOMAINS_RESTORE=true\nXENDOMAINS_AUTO=%s\nXENDOMAINS_STOP_MAXWAIT=120\n' \
+    "$1" "$X/auto" >/etc/default/xendomains
+  PATH="$X/bin:$PATH" bash /etc/init.d/xendomains "$2"
+}
+saved_files() { find "$X/save" -type f | wc -l; }
+if check xendomains-start xendomains_with "$X/save" start; then
+  check xendomains-started-pv in_list lab-pv
+  check xendomains-started-hvm in_list lab-tick
+  watch_console xd-boot
+  N=0
+  check xd-booted wait_for "$LOG" GUEST-HELLO 120
+  alive_after xd-boot-ticks
+  watch_tick xd-hvm-boot
+  T=0
+  ticks_after xd-hvm-boot-ticks
+  if check xendomains-stop-saves xendomains_with "$X/save" stop; then
+    check xendomains-saved-both bash -c "[ \"\$(find '$X/save' -type f | wc -l)\" = 2 ]"
+    check xendomains-stopped-pv not_in_list lab-pv
+    check xendomains-stopped-hvm not_in_list lab-tick
+  fi
+  wait
+  if check xendomains-start-restores xendomains_with "$X/save" start; then
+    check xendomains-save-files-removed bash -c "[ -z \"\$(find '$X/save' -type f)\" ]"
+    check xendomains-restored-pv in_list lab-pv
+    check xendomains-restored-hvm in_list lab-tick
+    watch_console xd-restored
+    alive_after xd-restored-pv-ticks-on
+    watch_tick xd-hvm-restored
+    ticks_after xd-restored-hvm-ticks-on
+  fi
+  # The tick guest has no PV drivers to shut down with.
+  "$XL" destroy lab-tick >/dev/null 2>&1
+  check xendomains-stop-shutdown xendomains_with "" stop
+  check xendomains-shut-down-pv wait_gone lab-pv 60
+fi
+"$XL" destroy lab-pv >/dev/null 2>&1
+rm -rf "$X" /etc/default/xendomains
+N=0
+T=0
+
 note "boot the guest (real xl)"
 if ! check create create_retry "$S/pv.cfg"; then lab_summary; exit 0; fi
 watch_console boot
@@ -98,29 +175,7 @@ check gone wait_gone lab-pv 30
 "$XL" destroy lab-pv >/dev/null 2>&1
 wait
 
-# The HVM tick guest (no PV drivers: suspended from outside, QEMU's device state saved
-# over QMP and loaded by the new QEMU). Its serial console counts HVM-TICK NNNN.
-last_tick() {  # last_tick LOG: the guest's last HVM-TICK count in LOG (0 if none)
-  grep -ao 'HVM-TICK [0-9]*' "$1" 2>/dev/null | tail -n 1 | awk '{print $2 + 0}' | grep . || echo 0
-}
-tick_above() {  # tick_above LOG AFTER SECS: LOG shows an HVM-TICK count above AFTER within SECS
-  for _ in $(seq "$3"); do
-    [ "$(last_tick "$1")" -gt "$2" ] && return 0
-    sleep 1
-  done
-  echo "no HVM-TICK above $2 in $1:"; tail -c 300 "$1"
-  return 1
-}
-T=0
-watch_tick() {  # watch_tick TAG: capture lab-tick's serial console into $C/TAG.log
-  LOG="$C/$1.log"
-  console_capture lab-tick "$LOG" serial &
-}
-ticks_after() {  # ticks_after NAME: the guest counts on past $T (not from 0000 again)
-  check "$1" tick_above "$LOG" "$T" 60 && T=$(last_tick "$LOG")
-}
 cp "$G/tick.img" /tmp/lab-tick.img
-ours_in_real_root
 
 note "HVM: boot the tick guest (real xl)"
 if check hvm-create create_retry "$G/tick.cfg"; then
@@ -225,55 +280,6 @@ if check pvh-create create_retry "$G/pvh-tick.cfg"; then
   "$XL" destroy lab-pvhtick >/dev/null 2>&1
 fi
 
-# Debian's xendomains script (xen-utils-common, unmodified) driving ours as `xen` and `xl`:
-# guests from the auto directory started, saved at stop, restored at start (save files
-# removed), shut down at stop when saving is off.
-note "xendomains: start, stop with save, start with restore, stop with shutdown"
-X=/tmp/xendomains
-mkdir -p "$X/bin" "$X/auto" "$X/save"
-ln -sf "$(command -v "$XL_OURS")" "$X/bin/xen"
-ln -sf "$(command -v "$XL_OURS")" "$X/bin/xl"
-# Both save files are in dom0's RAM at once: smaller guests (the PV one needs 80 MiB).
-sed 's/^memory *=.*/memory = 88/' "$G/pv.cfg" >"$X/auto/pv.cfg"
-cp "$G/tick.img" /tmp/lab-tick.img
-cp "$G/tick.cfg" "$X/auto/tick.cfg"
-xendomains_with() {  # xendomains_with SAVE-DIR ACTION
-  printf 'XENDOMAINS_MIGRATE=""\nXENDOMAINS_SAVE=%s\nXENDOMAINS_RESTORE=true\nXENDOMAINS_AUTO=%s\nXENDOMAINS_STOP_MAXWAIT=120\n' \
-    "$1" "$X/auto" >/etc/default/xendomains
-  PATH="$X/bin:$PATH" bash /etc/init.d/xendomains "$2"
-}
-saved_files() { find "$X/save" -type f | wc -l; }
-if check xendomains-start xendomains_with "$X/save" start; then
-  check xendomains-started-pv in_list lab-pv
-  check xendomains-started-hvm in_list lab-tick
-  watch_console xd-boot
-  N=0
-  check xd-booted wait_for "$LOG" GUEST-HELLO 120
-  alive_after xd-boot-ticks
-  watch_tick xd-hvm-boot
-  T=0
-  ticks_after xd-hvm-boot-ticks
-  if check xendomains-stop-saves xendomains_with "$X/save" stop; then
-    check xendomains-saved-both bash -c "[ \"\$(find '$X/save' -type f | wc -l)\" = 2 ]"
-    check xendomains-stopped-pv not_in_list lab-pv
-    check xendomains-stopped-hvm not_in_list lab-tick
-  fi
-  wait
-  if check xendomains-start-restores xendomains_with "$X/save" start; then
-    check xendomains-save-files-removed bash -c "[ -z \"\$(find '$X/save' -type f)\" ]"
-    check xendomains-restored-pv in_list lab-pv
-    check xendomains-restored-hvm in_list lab-tick
-    watch_console xd-restored
-    alive_after xd-restored-pv-ticks-on
-    watch_tick xd-hvm-restored
-    ticks_after xd-restored-hvm-ticks-on
-  fi
-  # The tick guest has no PV drivers to shut down with.
-  "$XL" destroy lab-tick >/dev/null 2>&1
-  check xendomains-stop-shutdown xendomains_with "" stop
-  check xendomains-shut-down-pv wait_gone lab-pv 60
-fi
-"$XL" destroy lab-pv >/dev/null 2>&1
 "$XL" destroy lab-tick >/dev/null 2>&1
 rm -rf "$S" "$X" /tmp/lab-tick.img /etc/default/xendomains
 wait

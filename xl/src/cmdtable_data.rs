@@ -1545,6 +1545,6 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(hostops::qemu_monitor_command),
     },
 ];

@@ -674,6 +674,12 @@ fn read_sdl(s: &mut Obj<'_, '_>) -> Result<Sdl> {
 }
 
 fn read_hvm(h: &mut Obj<'_, '_>) -> Result<HvmInfo> {
+    // libxl 4.19+ records whether the guest sees XENFEAT_hvm_pirqs. Off is
+    // what ours gives an HVM guest on those releases; on cannot be asked
+    // of this xl.
+    if h.defbool("pirq")? == Some(true) {
+        return Err(h.err("pirq", "PIRQs for HVM guests (hvm_pirq) are not supported by this xl"));
+    }
     Ok(HvmInfo {
         firmware: h.string("firmware")?,
         bios: h.enum_("bios", BIOSES)?,
@@ -930,6 +936,20 @@ mod tests {
         assert_eq!(c.on_crash, Action::Preserve);
         assert_eq!(c.on_soft_reset, Action::SoftReset);
         assert_eq!(c.on_reboot, Action::Destroy);
+    }
+
+    /// libxl 4.20 writes whether an HVM guest sees PIRQs; off (its
+    /// default) is what ours does on such releases.
+    #[test]
+    fn hvm_pirq_off_reads_and_on_is_refused() {
+        let cfg = |v: &str| {
+            format!(
+                r#"{{"c_info": {{"type": "hvm", "name": "t"}}, "b_info": {{"type.hvm": {{"pirq": "{v}"}}}}}}"#
+            )
+        };
+        assert!(DomainConfig::from_json(&cfg("False")).is_ok());
+        let e = DomainConfig::from_json(&cfg("True")).unwrap_err();
+        assert!(e.to_string().contains("b_info.type.hvm.pirq"), "{e}");
     }
 
     #[test]

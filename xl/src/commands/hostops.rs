@@ -1,5 +1,6 @@
 //! Host-wide listings and hypervisor requests: `xl vm-list`, `claims`,
-//! `sharing`, `debug-keys`, `button-press` and `sched-rtds`.
+//! `sharing`, `debug-keys`, `button-press`, `sched-rtds`, and a domain's
+//! QEMU monitor (`qemu-monitor-command`).
 
 use xenstore::Xs;
 use xl_toolstack::{DomInfo, Hypervisor, LIST_HEADER, list_row, names};
@@ -134,6 +135,33 @@ pub fn button_press(cx: &Ctx, opts: Opts) -> Outcome {
         ));
     }
     Ok(0)
+}
+
+/// `xl qemu-monitor-command DOMAIN COMMAND`: a command of QEMU's human
+/// monitor over libxl's QMP socket; what QEMU printed and a newline.
+pub fn qemu_monitor_command(cx: &Ctx, opts: Opts) -> Outcome {
+    let ops = opts.operands();
+    let domid = cx.domain(&ops[0])?;
+    if ops.len() > 2 {
+        return fail("Invalid arguments.\n".into());
+    }
+    let host = cx.host()?;
+    let uuid = host
+        .hv
+        .domain(domid)
+        .map_err(|e| xl_error(&e))?
+        .map(|d| d.uuid)
+        .unwrap_or_default();
+    match host.dom0.monitor_command(domid, &uuid, &ops[1]) {
+        Ok(text) => {
+            out(&format!("{text}\n"));
+            Ok(0)
+        }
+        Err(e) => fail(format!(
+            "libxl: error: Domain {domid}:{}\n",
+            backend::chain(&e)
+        )),
+    }
 }
 
 /// The scheduler of a domain's cpupool (libxl__domain_scheduler).
