@@ -307,7 +307,7 @@ pub fn create(cmd: &'static Cmd, args: &[String], g: &Globals) -> Status {
     if dryrun {
         return 0;
     }
-    let uuid = *uuid::Uuid::new_v4().as_bytes();
+    let uuid = *xl_config::random_uuid().as_bytes();
     match pools::create(hv, &xs, &spec.name, &spec.sched, &spec.cpus, &uuid) {
         Ok(_) => 0,
         Err(e) => {
@@ -635,7 +635,7 @@ fn node_pool(
         .collect();
     pools::change_cpus(hv, pool0, &leave, false);
     let name = format!("Pool-node{}", node_num(node));
-    let uuid = *uuid::Uuid::new_v4().as_bytes();
+    let uuid = *xl_config::random_uuid().as_bytes();
     let poolid = match pools::create(hv, xs, &name, sched, &[], &uuid) {
         Ok(id) => id,
         Err(e) => {

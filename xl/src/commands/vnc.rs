@@ -71,7 +71,7 @@ pub fn vncviewer(cmd: &'static Cmd, args: &[String]) -> Status {
 fn password_file(pass: &str) -> std::io::Result<std::fs::File> {
     let dir = std::env::temp_dir();
     for _ in 0..16 {
-        let path = dir.join(format!("vncautopass.{}", uuid::Uuid::new_v4().simple()));
+        let path = dir.join(format!("vncautopass.{}", xl_config::random_uuid().simple()));
         let created = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
