@@ -93,7 +93,7 @@ bench_check bench-mem-set bench mem-set run_xl mem-set bench-3 30
 # Where ours spends its time: each step, hypercall and xenstore round trip
 # with its duration (stderr of -vvv), in the log for whoever reads the table.
 note "where ours spends its time (xl -vvv)"
-for c in "info" "domid bench-1" "mem-set bench-3 30" "list"; do
+for c in "info" "domid bench-1" "mem-set bench-3 30" "list" "list -l"; do
   echo "TRACE \$ xl -vvv $c"
   # shellcheck disable=SC2086 # the words of $c are the command's arguments
   "$XL_OURS" -vvv $c 2>&1 >/dev/null | sed 's/^/TRACE /'

@@ -14,7 +14,7 @@ pub fn path() -> String {
 pub fn load() -> xl_config::Globals {
     let mut g = xl_config::Globals::default();
     let path = path();
-    let text = match std::fs::read(&path) {
+    let text = match read_small(&path) {
         Ok(t) => String::from_utf8_lossy(&t).into_owned(),
         Err(e) => {
             if std::path::Path::new("/proc/xen").exists() {
@@ -28,6 +28,12 @@ pub fn load() -> xl_config::Globals {
     };
     let mut r = Report::new();
     let parsed = xl_config::syntax::parse(&text, &path, &mut r);
+    // Nothing set (Debian's xl.conf is all comments): every lookup below
+    // would find nothing and say nothing.
+    if parsed.settings.is_empty() {
+        eprint!("{}", r.as_str());
+        return g;
+    }
     let cfg = Config::new(path.clone(), parsed.settings);
     if let Ok(v) = cfg.long("run_hotplug_scripts", false, &mut r) {
         g.run_hotplug_scripts = v != 0;
@@ -79,4 +85,16 @@ pub fn load() -> xl_config::Globals {
     }
     eprint!("{}", r.as_str());
     g
+}
+
+/// A small file's bytes: open, read until end of file, close. Unlike
+/// `std::fs::read`, no stat for a size hint (xl reads xl.conf on every run).
+fn read_small(path: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::with_capacity(4096);
+    // Through `take`: `File`'s own read_to_end stats the file first.
+    std::fs::File::open(path)?
+        .take(u64::MAX)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
 }

@@ -1,7 +1,9 @@
 //! `xl`: global options, command lookup and exit codes as in xl 4.17.
+// The C runtime calls `main` directly (see `xen_sys::entry`): std's
+// start-up costs more than most commands.
+#![cfg_attr(not(test), no_main)]
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use std::time::Instant;
 
@@ -67,7 +69,15 @@ fn run(args: Vec<String>, start: Instant) -> Status {
             }
             let status = commands::run(cmd, rest, &globals, &xlconf);
             xl_toolstack::trace::timed_done(
-                || format!("{name}: exit status {status}"),
+                || {
+                    // Page faults and context switches: under Xen each
+                    // fault is a page-table update the hypervisor checks.
+                    let usage = xen_sys::entry::usage().unwrap_or_default();
+                    format!(
+                        "{name}: exit status {status} ({} page faults, {} context switches)",
+                        usage.minor_faults, usage.context_switches
+                    )
+                },
                 start.elapsed(),
             );
             status
@@ -83,15 +93,19 @@ fn run(args: Vec<String>, start: Instant) -> Status {
     }
 }
 
-fn main() -> ExitCode {
+#[cfg(not(test))]
+xen_sys::entry_point!(xl_main);
+
+#[cfg_attr(test, allow(dead_code))]
+fn xl_main() -> i32 {
     let start = Instant::now();
     // The simulator's host process is this binary with XL_SIM_SERVE set.
     if let Some(dir) = std::env::var_os(xl_sim::SERVE_ENV) {
         return match xl_sim::server::serve(std::path::Path::new(&dir)) {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(()) => 0,
             Err(e) => {
                 eprintln!("xl simulator: {e}");
-                ExitCode::FAILURE
+                1
             }
         };
     }
@@ -102,5 +116,5 @@ fn main() -> ExitCode {
     let status = run(args, start);
     // A closed pipe (`xl list | head`) is not an error worth reporting.
     let _ = std::io::stdout().flush();
-    ExitCode::from(u8::try_from(status & 0xff).unwrap_or(1))
+    status & 0xff
 }

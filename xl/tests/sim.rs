@@ -1385,6 +1385,7 @@ fn vvv_tells_each_xenstore_round_trip_and_the_time_taken() {
         "{err}"
     );
     assert!(err.contains("] list: exit status 0 ("), "{err}");
+    assert!(err.contains(" page faults, "), "{err}");
     let quiet = h.xl(&["list"]);
     assert!(
         quiet.stderr.is_empty(),

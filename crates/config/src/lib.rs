@@ -28,3 +28,18 @@ pub mod vnuma;
 pub use domain::DomainConfig;
 pub use parse::{Exit, Globals, Host, parse_config_data};
 pub use report::Report;
+
+/// A fresh random (version 4) uuid that never waits for entropy: 16 bytes
+/// of /dev/urandom, as libuuid reads them for libxl. `Uuid::new_v4` asks
+/// getrandom(2), which blocks until the kernel's pool is seeded: on a host
+/// just booted without a hardware RNG, for minutes, while `xl create` of
+/// the domains started at boot waits.
+pub fn random_uuid() -> uuid::Uuid {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    match std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)) {
+        Ok(()) => uuid::Builder::from_random_bytes(bytes).into_uuid(),
+        // No /dev/urandom (a bare chroot): the kernel's call it is.
+        Err(_) => uuid::Uuid::new_v4(),
+    }
+}

@@ -296,7 +296,7 @@ fn identity(p: &mut P<'_>, c: &mut CreateInfo) -> Result<(), Exit> {
             Some(u) => c.uuid = u,
             None => return Err(p.fatal(1, format!("Failed to parse UUID: {u}"))),
         },
-        None => c.uuid = *uuid::Uuid::new_v4().as_bytes(),
+        None => c.uuid = *crate::random_uuid().as_bytes(),
     }
     p.defbool_into("oos", &mut c.oos);
     p.string_into("pool", &mut c.pool_name);
@@ -1416,7 +1416,7 @@ fn ms_vm_genid(p: &mut P<'_>, h: &mut HvmInfo) -> Result<(), Exit> {
     if let Some(v) = p.string("ms_vm_genid") {
         match v.as_str() {
             "generate" => {
-                let mut g = *uuid::Uuid::new_v4().as_bytes();
+                let mut g = *crate::random_uuid().as_bytes();
                 g[0] |= 1;
                 h.ms_vm_genid = Some(g);
             }

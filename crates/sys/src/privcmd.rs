@@ -6,7 +6,7 @@
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use crate::SysError;
 use crate::abi::{DOMID_FIRST_RESERVED, DomId};
@@ -204,7 +204,22 @@ fn open_error(path: &'static str, source: std::io::Error) -> SysError {
     }
 }
 
+/// The process's handles, opened on first use and kept until it exits:
+/// a process talks to one hypervisor, and leaving the descriptors and
+/// kept buffers to the exit saves a system call for each.
+static SHARED: OnceLock<Privcmd> = OnceLock::new();
+
 impl Privcmd {
+    /// The process's handles, opened by the first call and kept until it
+    /// exits.
+    pub fn shared() -> Result<&'static Privcmd, SysError> {
+        if let Some(pc) = SHARED.get() {
+            return Ok(pc);
+        }
+        let pc = Privcmd::open()?;
+        Ok(SHARED.get_or_init(|| pc))
+    }
+
     pub fn open() -> Result<Self, SysError> {
         let privcmd = open_first(&["/dev/xen/privcmd", "/proc/xen/privcmd"])?;
         // Kernels before 4.18 lack the device; then locked anonymous

@@ -539,7 +539,7 @@ pub fn apply_from(
     plan: &CreatePlan,
     image: Image<'_>,
 ) -> Result<u32, CreateError> {
-    if names::name_to_domid(host.hv.as_ref(), xs, &plan.name)
+    if names::name_in_use(host.hv.as_ref(), xs, &plan.name)
         .map_err(CreateError::Make)?
         .is_some()
     {

@@ -145,6 +145,15 @@ pub(crate) fn entries(xs: &impl XsOps, path: &str) -> Result<Vec<String>, xensto
     }
 }
 
+/// The entries of a directory node, `None` when it does not exist.
+fn try_entries(xs: &impl XsOps, path: &str) -> Result<Option<Vec<String>>, xenstore::Error> {
+    match xs.directory(path) {
+        Ok(d) => Ok(Some(d)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// A disk as libxl reads it back from its private tree: what
 /// `libxl_retrieve_domain_configuration` compares and merges.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -207,13 +216,15 @@ fn disk_from_xenstore(xs: &impl XsOps, p: &str) -> Result<XsDisk, ListError> {
 pub fn xs_disks(xs: &impl XsOps, domid: u32) -> Result<Option<Vec<XsDisk>>, xenstore::Error> {
     let xen_dir = format!("/libxl/{domid}/device/vbd");
     let virtio_dir = format!("/libxl/{domid}/device/virtio_disk");
-    let dir = match (xs.try_read(&xen_dir)?, xs.try_read(&virtio_dir)?) {
+    // Listing a node tells whether it exists as reading it would, and
+    // gives the devices too: two requests instead of three.
+    let (dir, listed) = match (try_entries(xs, &xen_dir)?, try_entries(xs, &virtio_dir)?) {
         (Some(_), Some(_)) => return Ok(None),
-        (None, Some(_)) => virtio_dir,
-        _ => xen_dir,
+        (None, Some(v)) => (virtio_dir, v),
+        (x, None) => (xen_dir, x.unwrap_or_default()),
     };
     let mut found = Vec::new();
-    for e in entries(xs, &dir)? {
+    for e in listed {
         match disk_from_xenstore(xs, &format!("{dir}/{}", atoi(&e))) {
             Ok(d) => found.push(d),
             Err(ListError::Xenstore(e)) => return Err(e),

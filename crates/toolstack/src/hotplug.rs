@@ -319,7 +319,7 @@ fn next_devid(xs: &Xs, domid: u32, kind: &str) -> Result<u32, HotplugError> {
 
 /// A MAC in Xen's OUI from a fresh random uuid, as libxl makes one.
 fn random_mac() -> [u8; 6] {
-    let r = uuid::Uuid::new_v4().into_bytes();
+    let r = xl_config::random_uuid().into_bytes();
     [0x00, 0x16, 0x3e, r[0] & 0x7f, r[1], r[2]]
 }
 

@@ -53,6 +53,19 @@ pub fn name_to_domid(hv: &dyn Hypervisor, xs: &Xs, name: &str) -> Result<Option<
     Ok(None)
 }
 
+/// The domain already called `name`, for a name expected to be free
+/// (create's check): every name is read then, so all in one round trip
+/// rather than [`name_to_domid`]'s growing batches.
+pub fn name_in_use(hv: &dyn Hypervisor, xs: &Xs, name: &str) -> Result<Option<u32>, Error> {
+    let domains = hv.domains()?;
+    let names = names_of(xs, &domains)?;
+    Ok(domains
+        .iter()
+        .zip(names)
+        .find(|(_, n)| n.as_deref() == Some(name))
+        .map(|(d, _)| d.domid))
+}
+
 /// How many names [`name_to_domid`] reads in its first round trip.
 const FIRST_NAME_BATCH: usize = 4;
 

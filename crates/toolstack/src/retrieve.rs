@@ -165,8 +165,35 @@ pub struct Retrieved {
     pub log: Vec<LogLine>,
 }
 
+/// What retrieving several domains' configurations looks up once: the
+/// host's cpupools (each domain's scheduler is its pool's).
+#[derive(Default)]
+pub struct HostFacts {
+    pools: std::cell::OnceCell<Vec<crate::CpupoolInfo>>,
+}
+
+impl HostFacts {
+    fn pools(&self, hv: &dyn Hypervisor) -> Result<&[crate::CpupoolInfo], RetrieveError> {
+        if let Some(p) = self.pools.get() {
+            return Ok(p);
+        }
+        let listed = hv.cpupools()?;
+        Ok(self.pools.get_or_init(|| listed))
+    }
+}
+
 /// A domain's configuration as it is now.
 pub fn retrieve(host: &Host, xs: &Xs, domid: u32) -> Result<Retrieved, RetrieveError> {
+    retrieve_with(host, xs, domid, &HostFacts::default())
+}
+
+/// [`retrieve`], with what was already looked up for other domains.
+pub fn retrieve_with(
+    host: &Host,
+    xs: &Xs,
+    domid: u32,
+    facts: &HostFacts,
+) -> Result<Retrieved, RetrieveError> {
     let hv = host.hv.as_ref();
     let info = hv
         .domain(domid)?
@@ -181,10 +208,8 @@ pub fn retrieve(host: &Host, xs: &Xs, domid: u32) -> Result<Retrieved, RetrieveE
         'l',
         "libxl-device-changes-lock",
     ))?;
-    let mut config = {
-        let _lock = userdata::lock(lib, domid, &info.uuid)?;
-        read_stored(lib, domid, &info.uuid)?
-    };
+    let stored_lock = userdata::lock(lib, domid, &info.uuid)?;
+    let mut config = read_stored(lib, domid, &info.uuid)?;
     let kind = build_type(&config).ok_or_else(|| RetrieveError::Shape {
         path: stored_path(lib, domid, &info.uuid),
         what: "no domain type".into(),
@@ -200,21 +225,25 @@ pub fn retrieve(host: &Host, xs: &Xs, domid: u32) -> Result<Retrieved, RetrieveE
     }
 
     // QEMU's CPUs first, outside the lock (libxl: it may take a while).
+    // Other guests keep the lock: releasing and retaking it at once
+    // would look no different to anyone waiting for it, and costs six
+    // system calls.
     let dm = if kind == "hvm" {
         Some(dm_version(xs, domid)?)
     } else {
         None
     };
-    let dm_cpus = match dm.as_deref() {
-        Some("qemu_xen") => Some(
-            host.dom0
+    let (dm_cpus, _lock) = match dm.as_deref() {
+        Some("qemu_xen") => {
+            drop(stored_lock);
+            let cpus = host
+                .dom0
                 .device_model_cpus(domid, &info.uuid)
-                .map_err(RetrieveError::DeviceModel)?,
-        ),
-        _ => None,
+                .map_err(RetrieveError::DeviceModel)?;
+            (Some(cpus), userdata::lock(lib, domid, &info.uuid)?)
+        }
+        _ => (None, stored_lock),
     };
-
-    let _lock = userdata::lock(lib, domid, &info.uuid)?;
     let mut log = Vec::new();
     let Some(name) = names::domid_to_name(xs, domid)? else {
         // libxl logs this and hands back the stored configuration as is.
@@ -232,7 +261,7 @@ pub fn retrieve(host: &Host, xs: &Xs, domid: u32) -> Result<Retrieved, RetrieveE
     let online = online_vcpus(xs, domid, &kind, dm.as_deref(), dm_cpus, max_vcpus)?;
 
     let (target, max) = memory_target(xs, &info)?;
-    let sched = sched_params(hv, &info)?;
+    let sched = sched_params(hv, &info, facts)?;
 
     // The name and uuid.
     let c = obj_field(&mut config, "c_info", TOP_ORDER);
@@ -322,7 +351,13 @@ fn merge_devices(
             message: "Device present in JSON but not in xenstore, ignored".into(),
         })
     };
-    let xs_disks = devlist::xs_disks(xs, domid)?.unwrap_or_default();
+    // Only devices of the stored configuration are looked up in xenstore:
+    // without any, its device trees would change nothing.
+    let xs_disks = if has_devices(config, "disks") {
+        devlist::xs_disks(xs, domid)?.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     filter_devices(config, "disks", |d| {
         let vdev = d.get("vdev").and_then(json_str);
         let found = xs_disks.iter().find(|x| Some(x.vdev.as_str()) == vdev);
@@ -337,7 +372,11 @@ fn merge_devices(
             }
         }
     });
-    let xs_nics = devlist::xs_nics(xs, domid)?.unwrap_or_default();
+    let xs_nics = if has_devices(config, "nics") {
+        devlist::xs_nics(xs, domid)?.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     filter_devices(config, "nics", |n| {
         // An absent devid is libxl's default, -1.
         let devid = n.get("devid").and_then(json_i64).unwrap_or(-1);
@@ -350,6 +389,25 @@ fn merge_devices(
     Ok(())
 }
 
+/// Whether the configuration lists any device of this kind.
+fn has_devices(config: &Json, key: &str) -> bool {
+    matches!(config.get(key), Some(Json::Arr(a)) if !a.is_empty())
+}
+
+/// Which device kinds (disks, nics) a domain's stored configuration
+/// names, from its text: a hint for [`prefetch`], read without the lock
+/// (retrieve reads the file again under it). Unreadable: both.
+fn stored_devices(lib: &Path, d: &DomInfo) -> (bool, bool) {
+    let path = userdata::path(lib, d.domid, &d.uuid, 'd', "libxl-json");
+    match userdata::read_file(&path) {
+        Ok(text) => {
+            let names = |key: &[u8]| text.windows(key.len()).any(|w| w == key);
+            (names(b"\"disks\""), names(b"\"nics\""))
+        }
+        Err(_) => (true, true),
+    }
+}
+
 /// The most vCPUs per domain whose availability [`prefetch`] asks for.
 const PREFETCH_VCPUS: u32 = 128;
 
@@ -357,9 +415,10 @@ const PREFETCH_VCPUS: u32 = 128;
 /// these domains (names, vCPU availability, memory, device trees), so that
 /// `xl list -l` of N domains waits for one round trip instead of about ten
 /// per domain. Only a speed-up: what is not kept is read as usual.
-pub fn prefetch(xs: &Xs, domains: &[DomInfo]) -> Result<(), RetrieveError> {
+pub fn prefetch(xs: &Xs, lib: &Path, domains: &[DomInfo]) -> Result<(), RetrieveError> {
     let mut paths: Vec<(Op, String)> = Vec::new();
     for d in domains {
+        let (disks, nics) = stored_devices(lib, d);
         let (id, dom) = (d.domid, format!("/local/domain/{}", d.domid));
         paths.push((Op::Read, format!("{dom}/name")));
         if d.hvm {
@@ -374,10 +433,13 @@ pub fn prefetch(xs: &Xs, domains: &[DomInfo]) -> Result<(), RetrieveError> {
         }
         paths.push((Op::Read, format!("{dom}/memory/target")));
         paths.push((Op::Read, format!("{dom}/memory/static-max")));
-        paths.push((Op::Read, format!("/libxl/{id}/device/vbd")));
-        paths.push((Op::Read, format!("/libxl/{id}/device/virtio_disk")));
-        paths.push((Op::Directory, format!("/libxl/{id}/device/vbd")));
-        paths.push((Op::Directory, format!("/libxl/{id}/device/vif")));
+        if disks {
+            paths.push((Op::Directory, format!("/libxl/{id}/device/vbd")));
+            paths.push((Op::Directory, format!("/libxl/{id}/device/virtio_disk")));
+        }
+        if nics {
+            paths.push((Op::Directory, format!("/libxl/{id}/device/vif")));
+        }
     }
     let requests: Vec<(Op, &str)> = paths.iter().map(|(op, p)| (*op, p.as_str())).collect();
     Ok(xs.prefetch(&requests)?)
@@ -401,7 +463,7 @@ fn stored_path(lib: &Path, domid: u32, uuid: &[u8; 16]) -> String {
 pub(crate) fn read_stored(lib: &Path, domid: u32, uuid: &[u8; 16]) -> Result<Json, RetrieveError> {
     let path = userdata::path(lib, domid, uuid, 'd', "libxl-json");
     let shown = || path.display().to_string();
-    let bytes = match std::fs::read(&path) {
+    let bytes = match userdata::read_file(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(RetrieveError::NoConfig(domid));
@@ -571,8 +633,12 @@ fn memory_target(xs: &Xs, info: &DomInfo) -> Result<(u64, u64), RetrieveError> {
 
 /// libxl_domain_sched_params as libxl reads it back: the scheduler of the
 /// domain's cpupool and, for credit and credit2, weight and cap.
-fn sched_params(hv: &dyn Hypervisor, info: &DomInfo) -> Result<Json, RetrieveError> {
-    let pools = hv.cpupools()?;
+fn sched_params(
+    hv: &dyn Hypervisor,
+    info: &DomInfo,
+    facts: &HostFacts,
+) -> Result<Json, RetrieveError> {
+    let pools = facts.pools(hv)?;
     let sched = pools
         .iter()
         .find(|p| p.poolid == info.cpupool)

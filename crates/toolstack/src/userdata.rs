@@ -26,6 +26,18 @@ pub fn lock(lib: &Path, domid: u32, uuid: &[u8; 16]) -> Result<FileLock, LockErr
     FileLock::take(&path(lib, domid, uuid, 'l', "domain-userdata-lock"))
 }
 
+/// A file's bytes: open, read to the end, close. Unlike `fs::read`, no
+/// stat for a size hint: `xl list -l` reads one file per domain.
+pub fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::with_capacity(8192);
+    // Through `take`: `File`'s own read_to_end stats the file first.
+    fs::File::open(path)?
+        .take(u64::MAX)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// The domain type recorded in the stored configuration (c_info.type).
 pub fn stored_type(lib: &Path, domid: u32, uuid: &[u8; 16]) -> Option<String> {
     type_of_stored_config(&fs::read_to_string(path(lib, domid, uuid, 'd', "libxl-json")).ok()?)

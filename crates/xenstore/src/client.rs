@@ -13,6 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::env;
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
+use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::io::{self, BufReader, Read, Write};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixStream;
@@ -103,11 +104,13 @@ impl Error {
     }
 }
 
-/// A byte stream a client can run over. The reader thread needs its own
-/// handle, hence `duplicate`.
-pub trait Transport: Read + Write + Send + Sized + 'static {
-    /// A second handle on the same connection, for the reader thread.
-    fn duplicate(&self) -> io::Result<Self>;
+/// A byte stream a client can run over. Reads and writes go through
+/// shared references, so the caller, the writer and the reader thread
+/// share one handle: no duplicate descriptors to make and close.
+pub trait Transport: Send + Sync + Sized + 'static
+where
+    for<'a> &'a Self: Read + Write,
+{
     /// Unblocks the reader thread when the client is dropped, if possible.
     fn close(&self) {}
     /// Whether several messages may go in one write (a byte stream), so
@@ -118,10 +121,6 @@ pub trait Transport: Read + Write + Send + Sized + 'static {
 }
 
 impl Transport for UnixStream {
-    fn duplicate(&self) -> io::Result<Self> {
-        self.try_clone()
-    }
-
     fn is_stream(&self) -> bool {
         true
     }
@@ -134,9 +133,30 @@ impl Transport for UnixStream {
 /// The xenbus character device. Its reader thread stays blocked until the
 /// next message arrives or the process exits, as std offers no way to
 /// interrupt a blocking device read.
-impl Transport for File {
-    fn duplicate(&self) -> io::Result<Self> {
-        self.try_clone()
+impl Transport for File {}
+
+/// One shared transport handle, read or written through `&T`.
+struct SharedHandle<T>(Arc<T>);
+
+impl<T> Read for SharedHandle<T>
+where
+    for<'a> &'a T: Read,
+{
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+impl<T> Write for SharedHandle<T>
+where
+    for<'a> &'a T: Write,
+{
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&*self.0).flush()
     }
 }
 
@@ -149,9 +169,13 @@ pub struct WatchEvent {
     pub token: String,
 }
 
+/// Maps keyed by our own request ids and paths: nothing to randomise
+/// against, and std's random keys cost a getrandom call at start.
+type Map<K, V> = HashMap<K, V, BuildHasherDefault<DefaultHasher>>;
+
 #[derive(Default)]
 struct Inbox {
-    replies: HashMap<u32, Message>,
+    replies: Map<u32, Message>,
     events: VecDeque<WatchEvent>,
     closed: Option<String>,
 }
@@ -182,7 +206,7 @@ pub struct Xs {
     next_req: AtomicU32,
     /// Replies to reads asked for ahead of time ([`Xs::prefetch`]), by
     /// operation and payload; each answers one later identical request.
-    prefetched: Mutex<HashMap<(Op, Vec<u8>), Message>>,
+    prefetched: Mutex<Map<(Op, Vec<u8>), Message>>,
     /// The writer is a byte stream: pipelined messages share one write.
     stream: bool,
 }
@@ -252,9 +276,15 @@ impl Xs {
             path: path.to_owned(),
             source,
         };
+        // A socket, as on most hosts, takes one connect; only if that
+        // fails does the file's type decide (libxenstore stats first).
+        let refused = match UnixStream::connect(path) {
+            Ok(s) => return Xs::new(s).map_err(fail),
+            Err(e) => e,
+        };
         let meta = std::fs::metadata(path).map_err(fail)?;
         if meta.file_type().is_socket() {
-            Xs::new(UnixStream::connect(path).map_err(fail)?).map_err(fail)
+            Err(fail(refused))
         } else {
             let dev = OpenOptions::new()
                 .read(true)
@@ -266,12 +296,17 @@ impl Xs {
     }
 
     /// Runs a client over `transport`.
-    pub fn new<T: Transport>(transport: T) -> io::Result<Xs> {
-        let reader = transport.duplicate()?;
-        let closer_handle = transport.duplicate()?;
+    pub fn new<T: Transport>(transport: T) -> io::Result<Xs>
+    where
+        for<'a> &'a T: Read + Write,
+    {
+        let transport = Arc::new(transport);
         let stream = transport.is_stream();
-        let mut xs = Xs::from_parts(reader, transport)?;
-        xs.closer = Mutex::new(Some(Box::new(move || closer_handle.close())));
+        let mut xs = Xs::from_parts(
+            SharedHandle(Arc::clone(&transport)),
+            SharedHandle(Arc::clone(&transport)),
+        )?;
+        xs.closer = Mutex::new(Some(Box::new(move || transport.close())));
         xs.stream = stream;
         Ok(xs)
     }
@@ -291,7 +326,7 @@ impl Xs {
             reader: Mutex::new(Some(BufReader::with_capacity(READ_BUFFER, reader))),
             closer: Mutex::new(None),
             next_req: AtomicU32::new(1),
-            prefetched: Mutex::new(HashMap::new()),
+            prefetched: Mutex::new(Map::default()),
             stream: false,
         })
     }
@@ -321,7 +356,7 @@ impl Xs {
             .into_iter()
             .zip(asked)
             .map(|(req_id, (op, _, payload))| (req_id, (op, payload)));
-        let mut kept = HashMap::with_capacity(requests.len());
+        let mut kept = Map::with_capacity_and_hasher(requests.len(), Default::default());
         for (req_id, key) in keys {
             kept.insert(key, self.await_reply(req_id)?);
         }
@@ -392,7 +427,7 @@ impl Xs {
             .name("xenstore-reader".into())
             .spawn(move || {
                 let why = loop {
-                    if let Err(why) = receive(&mut reader, &inbox) {
+                    if let Err(why) = receive(&mut reader, &inbox, true) {
                         break why;
                     }
                 };
@@ -491,7 +526,9 @@ impl Xs {
             if self.shared.lock().replies.contains_key(&req_id) {
                 continue;
             }
-            if let Err(why) = receive(r, &self.shared) {
+            // Only a reader thread's callers wait on the condition
+            // variable; waking it per reply would be a system call each.
+            if let Err(why) = receive(r, &self.shared, false) {
                 self.shared.lock().closed = Some(why);
                 self.shared.arrived.notify_all();
             }
@@ -838,6 +875,16 @@ impl Xs {
 
 impl Drop for Xs {
     fn drop(&mut self) {
+        // With no reader thread, nothing is blocked on the connection:
+        // dropping the handle closes it, one system call fewer.
+        let no_thread = self
+            .reader
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        if no_thread {
+            return;
+        }
         let close = self
             .closer
             .get_mut()
@@ -861,7 +908,9 @@ fn trace_done(started: Instant, what: std::fmt::Arguments<'_>) {
 
 /// Reads one message and files it: a reply by its request id, a watch
 /// event in the event queue. Errors say why the connection is unusable.
-fn receive(reader: &mut Reader, shared: &Shared) -> Result<(), String> {
+/// `wake` wakes callers waiting on the reader thread for a reply (watch
+/// events always wake).
+fn receive(reader: &mut Reader, shared: &Shared, wake: bool) -> Result<(), String> {
     match Message::read_from(reader) {
         Ok(msg) if msg.op == Op::WatchEvent => {
             let (args, _) = split_args(&msg.payload);
@@ -877,7 +926,9 @@ fn receive(reader: &mut Reader, shared: &Shared) -> Result<(), String> {
         }
         Ok(msg) => {
             shared.lock().replies.insert(msg.req_id, msg);
-            shared.arrived.notify_all();
+            if wake {
+                shared.arrived.notify_all();
+            }
             Ok(())
         }
         Err(WireError::Closed) => Err("closed by xenstored".to_owned()),

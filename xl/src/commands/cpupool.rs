@@ -209,7 +209,7 @@ pub fn create(cx: &Ctx, opts: Opts) -> Outcome {
     if dryrun {
         return Ok(0);
     }
-    let uuid = *uuid::Uuid::new_v4().as_bytes();
+    let uuid = *xl_config::random_uuid().as_bytes();
     match pools::create(hv, xs, &spec.name, &spec.sched, &spec.cpus, &uuid) {
         Ok(_) => Ok(0),
         Err(e) => {
@@ -488,7 +488,7 @@ fn node_pool(
         .collect();
     pools::change_cpus(hv, pool0, &leave, false);
     let name = format!("Pool-node{}", node_num(node));
-    let uuid = *uuid::Uuid::new_v4().as_bytes();
+    let uuid = *xl_config::random_uuid().as_bytes();
     let poolid = match pools::create(hv, xs, &name, sched, &[], &uuid) {
         Ok(id) => id,
         Err(e) => {

@@ -204,7 +204,10 @@ pub(super) fn create_one_from(
     let plan = create::CreatePlan::new(config, &host.paths);
     // Told the uuid before the domain exists, so even a create killed
     // between createdomain and its first report leaves nothing.
-    let guard = Guard::start(&plan.uuid);
+    let guard = xl_toolstack::trace::timed(
+        || "started the create's guard".into(),
+        || Guard::start(&plan.uuid),
+    );
     // And if the guard dies with us, the next xl finds this record.
     let mut pids = vec![std::process::id()];
     pids.extend(guard.as_ref().map(|g| g.child.id()));
@@ -223,7 +226,7 @@ pub(super) fn create_one_from(
         rec.finish();
     }
     if let Some(g) = guard {
-        g.done();
+        xl_toolstack::trace::timed(|| "the create's guard ended".into(), || g.done());
     }
     r.map_err(|e| {
         err(&format!("libxl: error: {}\n", backend::chain(&e)));

@@ -114,9 +114,10 @@ pub(super) fn one_domain(cx: &Ctx, q: &str) -> Result<xl_toolstack::DomInfo, Exi
 fn list_long(host: &Host, xs: &Xs, domains: &[xl_toolstack::DomInfo]) {
     let mut entries = Vec::new();
     // A failed prefetch only means the reads happen one by one.
-    let _ = retrieve::prefetch(xs, domains);
+    let _ = retrieve::prefetch(xs, &host.paths.lib, domains);
+    let facts = retrieve::HostFacts::default();
     for d in domains {
-        match retrieve::retrieve(host, xs, d.domid) {
+        match retrieve::retrieve_with(host, xs, d.domid, &facts) {
             Ok(r) => {
                 for l in &r.log {
                     err(&format!(

@@ -61,7 +61,7 @@ pub fn vncviewer(cx: &Ctx, opts: Opts) -> Outcome {
 fn password_file(pass: &str) -> std::io::Result<std::fs::File> {
     let dir = std::env::temp_dir();
     for _ in 0..16 {
-        let path = dir.join(format!("vncautopass.{}", uuid::Uuid::new_v4().simple()));
+        let path = dir.join(format!("vncautopass.{}", xl_config::random_uuid().simple()));
         let created = std::fs::OpenOptions::new()
             .read(true)
             .write(true)

@@ -154,7 +154,7 @@ fn every_guest_as_the_real_xl_prints_it() {
 fn prefetched_reads_give_the_same_document_and_are_all_used() {
     let h = host("prefetch");
     let domains = h.hv.doms.borrow().clone();
-    prefetch(&h.xs, &domains).unwrap();
+    prefetch(&h.xs, &h.paths.lib, &domains).unwrap();
     let (out, log) = list_l(&h, &[0, 1, 2, 3, 4]);
     assert_eq!(out, recorded("list-l.out"));
     assert!(log.is_empty(), "{log:?}");

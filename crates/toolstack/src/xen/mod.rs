@@ -218,6 +218,19 @@ impl Hypervisor for XenHypervisor {
         }
     }
 
+    /// One record from the list starting at `domid`, as libxl_domain_info
+    /// asks: not every domain's, for each domain looked at.
+    fn domain(&self, domid: u32) -> Result<Option<DomInfo>, Error> {
+        let Ok(d) = dom(domid) else {
+            return Ok(None);
+        };
+        let first = self.xen.domain_list(d, 1)?;
+        Ok(first
+            .first()
+            .filter(|i| i.domain == d)
+            .map(|i| self.dominfo(i)))
+    }
+
     fn physinfo(&self) -> Result<PhysInfo, Error> {
         let p = self.xen.physinfo()?;
         let caps = [
