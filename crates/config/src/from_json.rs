@@ -678,7 +678,10 @@ fn read_hvm(h: &mut Obj<'_, '_>) -> Result<HvmInfo> {
     // what ours gives an HVM guest on those releases; on cannot be asked
     // of this xl.
     if h.defbool("pirq")? == Some(true) {
-        return Err(h.err("pirq", "PIRQs for HVM guests (hvm_pirq) are not supported by this xl"));
+        return Err(h.err(
+            "pirq",
+            "PIRQs for HVM guests (hvm_pirq) are not supported by this xl",
+        ));
     }
     Ok(HvmInfo {
         firmware: h.string("firmware")?,

@@ -68,7 +68,7 @@ pub fn suspend(host: &Host, xs: &Xs, domid: u32) -> Result<(), SaveError> {
     }
     let token = format!("xl-suspend-{}", std::process::id());
     xs.watch("@releaseDomain", &token).map_err(Error::from)?;
-    let result = if crate::qmp::domain_type(xs, &info) == "hvm"
+    let result = if crate::lifecycle::guest_kind(xs, &info) == crate::GuestKind::Hvm
         && !host.hv.has_pv_callback(domid)?
     {
         crate::trace::detail(|| format!("domain {domid}: no PV drivers, suspended from outside"));
@@ -138,7 +138,7 @@ pub fn write_stream(
         .hv
         .domain(domid)?
         .ok_or(SaveError::NoSuchDomain(domid))?;
-    let emulator = if crate::qmp::domain_type(xs, &info) == "hvm" {
+    let emulator = if crate::lifecycle::guest_kind(xs, &info) == crate::GuestKind::Hvm {
         Some(EmulatorState {
             xenstore: emulator_xenstore_data(xs, domid)?,
             state: host.dom0.save_device_model(domid, &info.uuid)?,
@@ -243,7 +243,7 @@ pub fn resume(host: &Host, xs: &Xs, domid: u32) -> Result<(), Error> {
     }
     // The save stopped an HVM guest's device model.
     if let Some(info) = host.hv.domain(domid)?
-        && crate::qmp::domain_type(xs, &info) == "hvm"
+        && crate::lifecycle::guest_kind(xs, &info) == crate::GuestKind::Hvm
     {
         host.dom0.resume_device_model(domid, &info.uuid)?;
     }

@@ -143,7 +143,7 @@ pub fn qemu_monitor_command(cx: &Ctx, opts: Opts) -> Outcome {
     let ops = opts.operands();
     let domid = cx.domain(&ops[0])?;
     if ops.len() > 2 {
-        return fail("Invalid arguments.\n".into());
+        return fail("Invalid arguments.\n");
     }
     let host = cx.host()?;
     let uuid = host
