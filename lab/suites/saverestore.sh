@@ -1,9 +1,10 @@
 #!/usr/bin/bash
-# Save and restore of the PV test guest on real Xen, with save files crossing between the
-# real xl and ours: each save file is restored by the other tool (and by ours), and the
-# guest goes on where it was: its console keeps counting (GUEST-ALIVE n, every 10 s) and
-# it still answers the toolstack (a shutdown at the end). Then `save -c` (the guest runs
-# on) and `migrate` to this host.
+# Save and restore on real Xen, with save files crossing between the real xl and ours:
+# Debian's xendomains keeping a PV and an HVM guest across stop/start; then the PV test
+# guest (its console counts GUEST-ALIVE n), the HVM tick guest (HVM-TICK NNNN on its
+# serial port) and the PVH tick guest (PVH-TICK n in xl dmesg), each saved by one tool and
+# restored by the other (and by ours), going on where it was; `save -c`; PV `migrate` to
+# this host; and each still answers the toolstack at the end.
 set -uo pipefail
 # shellcheck source=lib.sh
 . /lab/suites/lib.sh
@@ -16,15 +17,15 @@ mkdir -p "$S"
 # removed once restored).
 sed 's/^memory *=.*/memory = 96/' "$G/pv.cfg" >"$S/pv.cfg"
 
-last_alive() {  # last_alive LOG: the guest's last GUEST-ALIVE count in LOG (0 if none)
-  grep -o 'GUEST-ALIVE [0-9]*' "$1" 2>/dev/null | tail -n 1 | awk '{print $2 + 0}' | grep . || echo 0
+last_count() {  # last_count WORD LOG: the last "WORD N" count in LOG (0 if none)
+  grep -ao "$1 [0-9]*" "$2" 2>/dev/null | tail -n 1 | awk '{print $2 + 0}' | grep . || echo 0
 }
-ticks_on() {  # ticks_on LOG AFTER SECS: LOG shows a GUEST-ALIVE count above AFTER within SECS
-  for _ in $(seq "$3"); do
-    [ "$(last_alive "$1")" -gt "$2" ] && return 0
+count_above() {  # count_above WORD LOG AFTER SECS: LOG shows a WORD count above AFTER within SECS
+  for _ in $(seq "$4"); do
+    [ "$(last_count "$1" "$2")" -gt "$3" ] && return 0
     sleep 1
   done
-  echo "no GUEST-ALIVE above $2 in $1:"; tail -n 5 "$1"
+  echo "no $1 above $3 in $2:"; tail -c 300 "$2"
   return 1
 }
 # A step: the guest ticks on a fresh console after it. Sets $N to the last count seen.
@@ -35,29 +36,18 @@ watch_console() {  # watch_console TAG: capture lab-pv's console into $C/TAG.log
   console_capture lab-pv "$LOG" &
 }
 alive_after() {  # alive_after NAME: the guest counts on past $N
-  check "$1" ticks_on "$LOG" "$N" 60 && N=$(last_alive "$LOG")
+  check "$1" count_above GUEST-ALIVE "$LOG" "$N" 60 && N=$(last_count GUEST-ALIVE "$LOG")
 }
 
 # The HVM tick guest (no PV drivers: suspended from outside, QEMU's device state saved
 # over QMP and loaded by the new QEMU). Its serial console counts HVM-TICK NNNN.
-last_tick() {  # last_tick LOG: the guest's last HVM-TICK count in LOG (0 if none)
-  grep -ao 'HVM-TICK [0-9]*' "$1" 2>/dev/null | tail -n 1 | awk '{print $2 + 0}' | grep . || echo 0
-}
-tick_above() {  # tick_above LOG AFTER SECS: LOG shows an HVM-TICK count above AFTER within SECS
-  for _ in $(seq "$3"); do
-    [ "$(last_tick "$1")" -gt "$2" ] && return 0
-    sleep 1
-  done
-  echo "no HVM-TICK above $2 in $1:"; tail -c 300 "$1"
-  return 1
-}
 T=0
 watch_tick() {  # watch_tick TAG: capture lab-tick's serial console into $C/TAG.log
   LOG="$C/$1.log"
   console_capture lab-tick "$LOG" serial &
 }
 ticks_after() {  # ticks_after NAME: the guest counts on past $T (not from 0000 again)
-  check "$1" tick_above "$LOG" "$T" 60 && T=$(last_tick "$LOG")
+  check "$1" count_above HVM-TICK "$LOG" "$T" 60 && T=$(last_count HVM-TICK "$LOG")
 }
 ours_in_real_root
 note "dom0 memory before the saves: $(free -m | awk '/^Mem:/ {print $4 " MiB free"}')"

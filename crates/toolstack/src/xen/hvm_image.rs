@@ -8,14 +8,14 @@ use std::collections::HashSet;
 use std::io::{Read, Write};
 
 use xen_sys::Xen;
-use xen_sys::abi::{DomId, TscInfo, pfinfo};
+use xen_sys::abi::{DomId, pfinfo};
 use xl_builder::GrantSeed;
 use xl_builder::target::{GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE};
 use xl_builder::x86::hvm::param;
 use xl_savefile::{DomainHeader, FormatError, LibxcRecord, libxc_rec};
 
 use super::build::{narrow, seed_grants};
-use super::pv_image::{PAGE, PvImageError, has_data, hv};
+use super::pv_image::{self as img, PAGE, PvImageError, has_data, hv};
 use crate::{BuildSpec, Built, Error, HvmBuildSpec};
 
 /// Pages per PAGE_DATA record, as libxc batches them.
@@ -130,16 +130,7 @@ fn page_batch(xen: &Xen, dom: DomId, gfns: &[u64]) -> Result<LibxcRecord, Error>
 }
 
 fn save_tsc(xen: &Xen, dom: DomId, out: &mut dyn Write) -> Result<(), Error> {
-    let t = xen.tsc_info(dom).map_err(hv("gettscinfo"))?;
-    put(
-        out,
-        &LibxcRecord::X86TscInfo {
-            mode: t.tsc_mode,
-            khz: t.gtsc_khz,
-            nsec: t.elapsed_nsec,
-            incarnation: t.incarnation,
-        },
-    )
+    put(out, &img::tsc_record(xen, dom)?)
 }
 
 fn save_params(xen: &Xen, dom: DomId, out: &mut dyn Write) -> Result<(), Error> {
@@ -225,19 +216,7 @@ impl Restore<'_> {
                     khz,
                     nsec,
                     incarnation,
-                } => self
-                    .xen
-                    .set_tsc_info(
-                        self.dom,
-                        &TscInfo {
-                            tsc_mode: mode,
-                            gtsc_khz: khz,
-                            incarnation,
-                            pad: 0,
-                            elapsed_nsec: nsec,
-                        },
-                    )
-                    .map_err(hv("settscinfo"))?,
+                } => img::apply_tsc(self.xen, self.dom, (mode, khz, nsec, incarnation))?,
                 LibxcRecord::HvmParams(params) => self.params(&params)?,
                 LibxcRecord::X86PvInfo { .. } => {
                     return Err(bad("X86_PV_INFO", "in the image of an HVM guest").into());

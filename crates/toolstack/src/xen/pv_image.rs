@@ -64,6 +64,36 @@ pub enum PvImageError {
     },
 }
 
+/// X86_TSC_INFO of a domain, as libxc writes it for PV and HVM alike.
+pub fn tsc_record(
+    xen: &xen_sys::Xen,
+    dom: xen_sys::abi::DomId,
+) -> Result<xl_savefile::LibxcRecord> {
+    let t = xen.tsc_info(dom).map_err(hv("gettscinfo"))?;
+    Ok(xl_savefile::LibxcRecord::X86TscInfo {
+        mode: t.tsc_mode,
+        khz: t.gtsc_khz,
+        nsec: t.elapsed_nsec,
+        incarnation: t.incarnation,
+    })
+}
+
+/// Apply a stream's X86_TSC_INFO (`mode`, `khz`, `nsec`, `incarnation`).
+pub fn apply_tsc(
+    xen: &xen_sys::Xen,
+    dom: xen_sys::abi::DomId,
+    (mode, khz, nsec, incarnation): (u32, u32, u64, u32),
+) -> Result<()> {
+    let info = xen_sys::abi::TscInfo {
+        tsc_mode: mode,
+        gtsc_khz: khz,
+        incarnation,
+        pad: 0,
+        elapsed_nsec: nsec,
+    };
+    xen.set_tsc_info(dom, &info).map_err(hv("settscinfo"))
+}
+
 /// `what` failed in a hypercall or mapping.
 pub fn hv(what: &'static str) -> impl FnOnce(xen_sys::SysError) -> PvImageError {
     move |source| PvImageError::Xen { what, source }

@@ -7,7 +7,7 @@
 use std::io::Read;
 
 use xen_sys::Xen;
-use xen_sys::abi::{self, DomId, Pod, TscInfo, VcpuGuestContext, pfinfo};
+use xen_sys::abi::{self, DomId, Pod, VcpuGuestContext, pfinfo};
 use xl_builder::GrantSeed;
 use xl_builder::target::{GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE};
 use xl_savefile::{FormatError, LibxcRecord, libxc_rec};
@@ -110,19 +110,7 @@ impl Restore<'_> {
                     khz,
                     nsec,
                     incarnation,
-                } => self
-                    .xen
-                    .set_tsc_info(
-                        self.dom,
-                        &TscInfo {
-                            tsc_mode: mode,
-                            gtsc_khz: khz,
-                            incarnation,
-                            pad: 0,
-                            elapsed_nsec: nsec,
-                        },
-                    )
-                    .map_err(hv("settscinfo"))?,
+                } => img::apply_tsc(self.xen, self.dom, (mode, khz, nsec, incarnation))?,
                 LibxcRecord::Other { rtype, body } => self.other(rtype, body)?,
                 LibxcRecord::HvmParams(_) => {
                     return Err(bad("HVM_PARAMS", "in the image of a PV guest").into());

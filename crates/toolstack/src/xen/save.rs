@@ -194,13 +194,7 @@ impl<'a> Source<'a> {
     }
 
     fn tsc_info(&self, out: &mut dyn Write) -> Result<(), Error> {
-        let t = self.xen.tsc_info(self.dom).map_err(hv("gettscinfo"))?;
-        let rec = LibxcRecord::X86TscInfo {
-            mode: t.tsc_mode,
-            khz: t.gtsc_khz,
-            nsec: t.elapsed_nsec,
-            incarnation: t.incarnation,
-        };
+        let rec = img::tsc_record(self.xen, self.dom)?;
         xl_savefile::write_libxc_record(out, &rec).map_err(write_error)
     }
 
