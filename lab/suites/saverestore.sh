@@ -12,7 +12,12 @@ G=/lab/guest
 C="$OUT/console"
 mkdir -p "$C"
 S=/tmp/saverestore
+# Save files get a RAM disk of their own: dom0's root is a tmpfs capped at half its RAM,
+# most of which the unpacked userlands take (on 4.20 about 100 MiB is left). It is bound
+# into the 4.20 root too, where both tools run there.
 mkdir -p "$S"
+mount -t tmpfs -o size=400m tmpfs "$S"
+if [ -d "$X420/tmp" ]; then mount --bind "$S" "$X420$S"; fi
 # dom0's files live in its RAM: a smaller guest keeps each save file small (each is
 # removed once restored).
 sed 's/^memory *=.*/memory = 96/' "$G/pv.cfg" >"$S/pv.cfg"
@@ -56,7 +61,7 @@ note "dom0 memory before the saves: $(free -m | awk '/^Mem:/ {print $4 " MiB fre
 # guests from the auto directory started, saved at stop, restored at start (save files
 # removed), shut down at stop when saving is off.
 note "xendomains: start, stop with save, start with restore, stop with shutdown"
-X=/tmp/xendomains
+X=$S/xendomains
 mkdir -p "$X/bin" "$X/auto" "$X/save"
 ln -sf "$(command -v "$XL_OURS")" "$X/bin/xen"
 ln -sf "$(command -v "$XL_OURS")" "$X/bin/xl"
@@ -271,6 +276,9 @@ if check pvh-create create_retry "$G/pvh-tick.cfg"; then
 fi
 
 "$XL" destroy lab-tick >/dev/null 2>&1
-rm -rf "$S" "$X" /tmp/lab-tick.img /etc/default/xendomains
 wait
+rm -rf "$X" /tmp/lab-tick.img /etc/default/xendomains
+if [ -d "$X420/tmp" ]; then umount "$X420$S"; fi
+umount "$S"
+rm -rf "$S"
 lab_summary
