@@ -54,6 +54,8 @@ ours_in_real_root() {
   printf '#!/usr/bin/bash\nexec /usr/sbin/chroot %s /usr/bin/bash -c '"'"'cd "$0" 2>/dev/null || cd /; exec -a xl-ours /tmp/xl-ours-bin "$@"'"'"' "$PWD" "$@"\n' "$X420" >/tmp/xl-ours-420
   chmod +x /tmp/xl-ours-420
   XL_OURS=/tmp/xl-ours-420
+  # What a command run by ours (inside the root) calls ours by.
+  XL_OURS_IN_ROOT=/tmp/xl-ours-bin
 }
 
 uptime_s() { cut -d' ' -f1 /proc/uptime; }

@@ -158,7 +158,8 @@ fi
 rm -f "$S/checkpoint.save"
 
 note "migrate to this host"
-if check ours-migrate-localhost "$XL_OURS" migrate -s "" lab-pv "$XL_OURS migrate-receive"; then
+# The receiving side runs where ours runs (on 4.20 inside the 4.20 root).
+if check ours-migrate-localhost "$XL_OURS" migrate -s "" lab-pv "${XL_OURS_IN_ROOT:-$XL_OURS} migrate-receive"; then
   check migrated-listed in_list lab-pv
   watch_console migrated
   alive_after migrated-ticks-on
