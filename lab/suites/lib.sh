@@ -55,7 +55,7 @@ ours_in_real_root() {
   chmod +x /tmp/xl-ours-420
   XL_OURS=/tmp/xl-ours-420
   # What a command run by ours (inside the root) calls ours by.
-  XL_OURS_IN_ROOT=/tmp/xl-ours-bin
+  export XL_OURS_IN_ROOT=/tmp/xl-ours-bin
 }
 
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
