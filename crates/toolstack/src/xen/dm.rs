@@ -101,8 +101,6 @@ pub(super) fn spawn(paths: &HostPaths, xs: &Xs, spec: &DmSpec) -> Result<u32, Er
 const INCOMING_ARGS: [&str; 2] = ["-incoming", "fd:0"];
 /// The largest device state a save keeps (QEMU's is well under 1 MiB).
 const MAX_STATE: u64 = 64 << 20;
-/// How long QEMU has to stop and write its state.
-const SAVE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The saved device state in a file QEMU can read, already unlinked so
 /// that nothing is left behind whatever happens next.
@@ -134,38 +132,8 @@ fn restore_file(paths: &HostPaths, domid: u32, state: &[u8]) -> Result<std::fs::
     Ok(file)
 }
 
-/// Stop the domain's QEMU and have it write its device state (QMP `stop`,
-/// `xen-save-devices-state`) into `/var/lib/xen/qemu-save.<domid>`, as
-/// libxl does; the file is read and removed.
-pub(super) fn save_state(paths: &HostPaths, domid: u32, uuid: &[u8; 16]) -> Result<Vec<u8>, Error> {
-    use crate::qmp::Qmp;
-    let path = paths.lib.join(format!("qemu-save.{domid}"));
-    let _ = std::fs::remove_file(&path);
-    let saved = (|| -> Result<(), crate::qmp::QmpError> {
-        let mut q = Qmp::connect(paths, domid, uuid, SAVE_TIMEOUT)?;
-        q.execute("stop", None)?;
-        q.execute(
-            "xen-save-devices-state",
-            Some(serde_json::json!({
-                "filename": path.display().to_string(),
-                "live": false,
-            })),
-        )?;
-        Ok(())
-    })();
-    let read = saved
-        .map_err(|e| {
-            Error::Backend(format!(
-                "saving the device model's state: {}",
-                crate::error_chain(&e)
-            ))
-        })
-        .and_then(|()| read_state(&path));
-    let _ = std::fs::remove_file(&path);
-    read
-}
-
-fn read_state(path: &Path) -> Result<Vec<u8>, Error> {
+/// The device state QEMU wrote to `path`, bounded.
+pub(super) fn read_state(path: &Path) -> Result<Vec<u8>, Error> {
     let fail = |e: std::io::Error| {
         Error::Backend(format!(
             "reading the device model's state {}: {}",

@@ -93,7 +93,29 @@ impl Dom0 for XenDom0 {
     /// As libxl: QEMU stops, then writes its device state into a file
     /// (`/var/lib/xen/qemu-save.<domid>`), which is read and removed.
     fn save_device_model(&self, domid: u32, uuid: &[u8; 16]) -> Result<Option<Vec<u8>>, Error> {
-        super::dm::save_state(&self.paths, domid, uuid).map(Some)
+        let path = self.paths.lib.join(format!("qemu-save.{domid}"));
+        let _ = std::fs::remove_file(&path);
+        let saved = self.qmp(domid, uuid, |q| {
+            q.execute("stop", None)?;
+            q.execute(
+                "xen-save-devices-state",
+                Some(serde_json::json!({
+                    "filename": path.display().to_string(),
+                    "live": false,
+                })),
+            )
+            .map(drop)
+        });
+        let state = saved
+            .map_err(|e| {
+                Error::Backend(format!(
+                    "saving the device model's state: {}",
+                    crate::error_chain(&e)
+                ))
+            })
+            .and_then(|()| super::dm::read_state(&path));
+        let _ = std::fs::remove_file(&path);
+        state.map(Some)
     }
 
     fn eject_cdrom(&self, domid: u32, uuid: &[u8; 16], devid: u32) -> Result<(), Error> {
