@@ -22,14 +22,19 @@ pub struct LimitedAlloc;
 
 impl LimitedAlloc {
     fn take(size: usize) -> bool {
-        let before = LIVE.fetch_add(size, Ordering::Relaxed);
-        let now = before.saturating_add(size);
-        if now > MEMORY_LIMIT {
-            LIVE.fetch_sub(size, Ordering::Relaxed);
-            return false;
+        // Compare-and-swap, not add-then-undo: a refused request must never
+        // show in the count, or a thread allocating at the same moment is
+        // refused for memory nobody holds.
+        let taken = LIVE.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |live| {
+            live.checked_add(size).filter(|&now| now <= MEMORY_LIMIT)
+        });
+        match taken {
+            Ok(before) => {
+                PEAK.fetch_max(before + size, Ordering::Relaxed);
+                true
+            }
+            Err(_) => false,
         }
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        true
     }
 
     fn give(size: usize) {
