@@ -164,16 +164,6 @@ pub fn qemu_monitor_command(cx: &Ctx, opts: Opts) -> Outcome {
     }
 }
 
-/// The scheduler of a domain's cpupool (libxl__domain_scheduler).
-fn domain_scheduler(hv: &dyn Hypervisor, domid: u32) -> Option<String> {
-    let pool = hv.domain(domid).ok()??.cpupool;
-    hv.cpupools()
-        .ok()?
-        .into_iter()
-        .find(|p| p.poolid == pool)
-        .map(|p| p.sched)
-}
-
 const RTDS_DOMAIN_HEADER: &str =
     "Name                                ID    Period    Budget  Extratime\n";
 const RTDS_VCPU_HEADER: &str =
@@ -236,7 +226,7 @@ pub fn sched_rtds(cx: &Ctx, opts: Opts) -> Outcome {
         return rtds_listing(hv, xs, a.all);
     };
     let domid = cx.domain(dom)?;
-    let sched = domain_scheduler(hv, domid).unwrap_or_else(|| "unknown".into());
+    let sched = super::sched::domain_scheduler(hv, domid).unwrap_or_else(|| "unknown".into());
     if !a.per_vcpu {
         out(RTDS_DOMAIN_HEADER);
         if sched != "rtds" {

@@ -26,7 +26,7 @@ fn xl_err(e: &dyn std::error::Error) {
 }
 
 /// The scheduler of the cpupool a domain is in (libxl__domain_scheduler).
-fn domain_scheduler(hv: &dyn Hypervisor, domid: u32) -> Option<String> {
+pub(super) fn domain_scheduler(hv: &dyn Hypervisor, domid: u32) -> Option<String> {
     let pool = hv.domain(domid).ok()??.cpupool;
     hv.cpupools()
         .ok()?
