@@ -160,8 +160,15 @@ static void ring_read(void *data, u32 len)
 {
     char *d = data;
     while (len) {
-        while (store->rsp_prod == store->rsp_cons)
+        /* Say so (once) when xenstored is slow to answer, so a stuck guest explains itself. */
+        u64 told = rdtsc() + (1ull << 33);
+        while (store->rsp_prod == store->rsp_cons) {
             barrier();
+            if (told && rdtsc() > told) {
+                puts("PVH-TICK still waiting for xenstored\n");
+                told = 0;
+            }
+        }
         barrier();
         *d++ = store->rsp[store->rsp_cons % RING];
         barrier();

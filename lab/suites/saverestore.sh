@@ -233,6 +233,9 @@ pvh_ticks_on() {  # pvh_ticks_on AFTER SECS: lab-pvhtick's current domain counts
     sleep 1
   done
   echo "no PVH-TICK above $1 from lab-pvhtick:"; "$XL" dmesg | grep -a PVH-TICK | tail -n 5
+  echo "its domain, and what Xen said about it:"; "$XL" list lab-pvhtick 2>&1
+  local d; d=$("$XL" domid lab-pvhtick 2>/dev/null) && "$XL" dmesg | grep -a -E "d${d}[ v]" | tail -n 20
+  "$XL" dmesg | tail -n 10
   return 1
 }
 P=0
