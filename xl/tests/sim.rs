@@ -1988,3 +1988,35 @@ fn commands_not_yet_implemented_say_so_and_fail() {
         "xl: `dump-core' is not implemented in this xl yet (README's status table lists what is).\n"
     );
 }
+
+#[test]
+fn a_callers_lock_is_not_held_by_the_processes_xl_leaves_running() {
+    // flock(1) runs its command with the lock's descriptor open; the
+    // simulator's host and the domain's monitor outlive that command.
+    if Command::new("flock").arg("--version").output().is_err() {
+        return;
+    }
+    let h = Host::new();
+    let cfg = h.config("locked", "");
+    let lock = h.path().join("caller.lock");
+    let mut c = Command::new("flock");
+    c.arg(&lock)
+        .arg(env!("CARGO_BIN_EXE_xl"))
+        .args(["create", cfg.to_str().unwrap()])
+        .env("XL_BACKEND", "sim")
+        .env("XL_SIM_DIR", h.path())
+        .env("XL_CONF", "/dev/null")
+        .current_dir(h.path())
+        .stdin(Stdio::null());
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(h.list().iter().any(|d| d.0 == "locked"));
+    let again = Command::new("flock")
+        .args(["-n", "-E", "99"])
+        .arg(&lock)
+        .arg("true")
+        .status()
+        .unwrap();
+    assert_eq!(again.code(), Some(0), "the caller's lock is still held");
+    h.ok(&["destroy", "locked"]);
+}

@@ -15,10 +15,51 @@
 /// closed pipe is an error xl handles rather than a kill.
 pub fn prepare_process() {
     open_standard_descriptors();
+    keep_inherited_descriptors_from_children();
     // SAFETY: SIG_IGN is not a function, so no handler runs; this happens
     // before any thread exists.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
+/// Descriptors above 2 that xl's caller left open (a `flock` lock, a
+/// pipe) are for xl alone: the long-lived processes xl starts (QEMU, the
+/// simulator's host, the domain monitor's children) would otherwise hold
+/// them, and a caller's lock, for as long as they live. Everything xl
+/// opens itself is close-on-exec already.
+fn keep_inherited_descriptors_from_children() {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on
+    // descriptors; none is closed, so no owner's descriptor goes stale.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r == 0 {
+        return;
+    }
+    // Before Linux 5.11: one descriptor at a time, those /proc lists.
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_GETFD/F_SETFD read and set the close-on-exec flag of a
+        // descriptor number and touch no memory; a number that is not open
+        // (the listing's own, closed by now) fails harmlessly with EBADF.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
     }
 }
 
