@@ -205,6 +205,51 @@ same_monitor_commands() {
 }
 check same-monitor-commands same_monitor_commands
 
+note "vcpu-set plugs an HVM guest's vCPUs into QEMU, as the real xl does"
+qmp_cpus() {  # qmp_cpus DOMID: the cpu-index of each CPU QEMU has, one line
+  local sock=/var/run/xen/qmp-libxl-$1
+  [ -S "$X420$sock" ] && sock=$X420$sock
+  python3 - "$sock" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(30)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+f.readline()
+for cmd in ("qmp_capabilities", "query-cpus-fast"):
+    f.write(json.dumps({"execute": cmd}) + "\n")
+    f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "return" in r or "error" in r:
+            break
+print("qemu cpus:", sorted(c["cpu-index"] for c in r.get("return", [])))
+PY
+}
+vcpu_state() {  # vcpu_state NAME: QEMU's CPUs, cpu/N/availability, list -l's avail_vcpus
+  local d i
+  d=$("$XL" domid "$1") || return 1
+  qmp_cpus "$d"
+  for i in 0 1 2; do echo "cpu/$i: $(xenstore-read "/local/domain/$d/cpu/$i/availability" 2>&1)"; done
+  "$XL" list -l "$1" | jq -c '.[0].config.b_info.avail_vcpus'
+}
+same_hvm_vcpu_set() {  # the same vcpu-set steps by each tool on a fresh guest leave the same state
+  local rc=0 t n
+  for t in real ours; do
+    local x="$XL"; [ "$t" = ours ] && x="$XL_OURS"
+    create_retry -p "$G/hvm.cfg" "maxvcpus=3" >/dev/null 2>&1 || { echo "$t: create failed"; return 1; }
+    for n in 2 3 1 4 0; do
+      echo "vcpu-set $n: rc=$("$x" vcpu-set lab-hvm "$n" >/dev/null 2>&1; echo $?)"
+      vcpu_state lab-hvm
+    done >"$OUT/vcpu-set.$t"
+    "$XL" destroy lab-hvm
+  done
+  grep -q "qemu cpus: \[0, 1, 2\]" "$OUT/vcpu-set.ours" || { echo "QEMU did not get ours' vCPUs"; rc=1; }
+  diff -u "$OUT/vcpu-set.real" "$OUT/vcpu-set.ours" || rc=1
+  return "$rc"
+}
+check same-hvm-vcpu-set same_hvm_vcpu_set
+
 # ------------------------------------------------------------------ cross-management
 note "each tool destroys the other's HVM domain"
 destroyed_by() {  # destroyed_by CREATOR DESTROYER: no residue after a create/destroy pair

@@ -2020,3 +2020,38 @@ fn a_callers_lock_is_not_held_by_the_processes_xl_leaves_running() {
     assert_eq!(again.code(), Some(0), "the caller's lock is still held");
     h.ok(&["destroy", "locked"]);
 }
+
+#[test]
+fn vcpu_set_plugs_an_hvm_guests_vcpus_into_its_device_model() {
+    let h = Host::new();
+    h.create("cpus", "type = \"hvm\"\nvcpus = 1\nmaxvcpus = 3");
+    let id = booted(&h, "cpus");
+    let avail = |h: &Host| {
+        let v: serde_json::Value = serde_json::from_str(&h.ok(&["list", "-l", "cpus"])).unwrap();
+        v[0]["config"]["b_info"]["avail_vcpus"].clone()
+    };
+    let availability = |h: &Host| -> Vec<String> {
+        let xs = h.xs();
+        (0..3)
+            .map(|i| {
+                xs.read(&format!("/local/domain/{id}/cpu/{i}/availability"))
+                    .unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(avail(&h), serde_json::json!([0]));
+    h.ok(&["vcpu-set", "cpus", "2"]);
+    assert_eq!(avail(&h), serde_json::json!([0, 1]));
+    assert_eq!(availability(&h), ["online", "online", "offline"]);
+    // QEMU cannot unplug: the guest is only told, through xenstore.
+    h.ok(&["vcpu-set", "cpus", "1"]);
+    assert_eq!(avail(&h), serde_json::json!([0, 1]));
+    assert_eq!(availability(&h), ["online", "offline", "offline"]);
+    let o = h.xl(&["vcpu-set", "cpus", "4"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("Requested 4 VCPUs, however maxcpus is 3!"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -606,6 +606,16 @@ impl Dom0 for SimDom0 {
         self.client.call(&Request::DeviceModelCpus(domid))
     }
 
+    fn plug_device_model_cpus(
+        &self,
+        domid: u32,
+        _uuid: &[u8; 16],
+        count: u32,
+    ) -> Result<(), Error> {
+        self.client
+            .call(&Request::PlugDeviceModelCpus(domid, count))
+    }
+
     fn io_stats(&self, _xs: &Xs, domids: &[u32]) -> Result<xl_toolstack::stats::IoStats, Error> {
         self.client.call(&Request::IoStats(domids.to_vec()))
     }

@@ -144,6 +144,9 @@ pub enum Request {
     ResumeDeviceModel(u32),
     /// The vCPU indices the device model reports (QMP query-cpus-fast).
     DeviceModelCpus(u32),
+    /// Plug vCPUs 0..count into a device model (QMP CPU hotplug); the
+    /// simulated guest brings them up as its ACPI handler would.
+    PlugDeviceModelCpus(u32, u32),
     /// Stop a domain's device model.
     KillDeviceModel(u32),
     /// dom0-side I/O counters of these domains' vifs and disks.

@@ -491,6 +491,15 @@ fn handle(sim: &Sim, req: Request) -> Result<String, Refusal> {
                 .map(|v| v.vcpuid)
                 .collect::<Vec<u32>>())
         }
+        Request::PlugDeviceModelCpus(domid, count) => {
+            if !w.guests.get(&domid).is_some_and(|r| r.dm) {
+                return Err(format!("domain {domid} has no device model").into());
+            }
+            // QEMU cannot unplug: only more vCPUs change anything.
+            let d = w.host.get_mut(domid).map_err(host_err)?;
+            d.online_vcpus = d.online_vcpus.max(count.min(d.max_vcpus));
+            ok(())
+        }
         Request::KillDeviceModel(domid) => kill_device_model(sim, w, domid),
         Request::IoStats(domids) => {
             let io: Vec<(u32, GuestIo, bool)> = domids

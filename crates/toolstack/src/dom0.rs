@@ -72,6 +72,17 @@ pub trait Dom0 {
     fn device_model_cpus(&self, _domid: u32, _uuid: &[u8; 16]) -> Result<Vec<u32>, Error> {
         Err(Error::Unsupported("asking a device model for its vCPUs"))
     }
+    /// Plug vCPUs `0..count` an HVM domain's device model lacks into it
+    /// (QMP CPU hotplug, as libxl_set_vcpuonline); the guest's ACPI then
+    /// sees them. QEMU cannot unplug: fewer vCPUs change nothing there.
+    fn plug_device_model_cpus(
+        &self,
+        _domid: u32,
+        _uuid: &[u8; 16],
+        _count: u32,
+    ) -> Result<(), Error> {
+        Err(Error::Unsupported("adding vCPUs to a device model"))
+    }
     /// Run a PV guest's bootloader (pygrub) over its boot disk; its kernel,
     /// ramdisk and arguments are what the domain builder loads.
     fn run_bootloader(&self, _run: &BootloaderRun) -> Result<BootFiles, Error> {

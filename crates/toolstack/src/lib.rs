@@ -149,6 +149,9 @@ pub enum Error {
     Stream(#[source] xl_savefile::FormatError),
     #[error("the PV guest's image")]
     PvImage(#[from] xen::PvImageError),
+    /// A device model's QMP answer, kept typed for libxl's rc.
+    #[error(transparent)]
+    Qmp(#[from] qmp::QmpError),
 }
 
 impl Error {

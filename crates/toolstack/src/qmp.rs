@@ -32,8 +32,44 @@ pub enum QmpError {
         class: String,
         desc: String,
     },
+    /// An answer without what the command promises (libxl's
+    /// ERROR_QEMU_API).
+    #[error("QMP {cmd}: the answer has no {what}: {answer}")]
+    Api {
+        cmd: &'static str,
+        what: &'static str,
+        answer: String,
+    },
     #[error(transparent)]
     Lock(#[from] userdata::LockError),
+}
+
+impl QmpError {
+    /// libxl's rc for this failure (libxl_types.idl's ERROR_QMP_* and
+    /// friends, as libxl__ev_qmp reports them).
+    pub fn rc(&self) -> i32 {
+        match self {
+            QmpError::Connect { .. } | QmpError::Lock(_) => -3,
+            QmpError::Api { .. } => -32,
+            // A socket read timeout is EAGAIN.
+            QmpError::Io(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                ) =>
+            {
+                -9
+            }
+            QmpError::Io(_) | QmpError::Json(_) | QmpError::Closed => -26,
+            QmpError::Command { class, .. } => match class.as_str() {
+                "GenericError" => -28,
+                "CommandNotFound" => -29,
+                "DeviceNotActive" => -30,
+                "DeviceNotFound" => -31,
+                _ => -27,
+            },
+        }
+    }
 }
 
 pub struct Qmp {
@@ -173,11 +209,11 @@ impl Qmp {
 /// The CPU indices in a `query-cpus-fast` (`key` = "cpu-index") or
 /// `query-cpus` ("CPU") answer; an entry without one is QEMU breaking
 /// the API, as libxl sees it.
-pub fn cpu_indices(v: &Value, key: &str) -> Result<Vec<u32>, QmpError> {
-    let bad = || QmpError::Command {
-        cmd: "query-cpus".into(),
-        class: "?".into(),
-        desc: format!("no {key} in the answer: {v}"),
+pub fn cpu_indices(v: &Value, key: &'static str) -> Result<Vec<u32>, QmpError> {
+    let bad = || QmpError::Api {
+        cmd: "query-cpus",
+        what: key,
+        answer: v.to_string(),
     };
     v.as_array()
         .ok_or_else(bad)?
@@ -185,7 +221,7 @@ pub fn cpu_indices(v: &Value, key: &str) -> Result<Vec<u32>, QmpError> {
         .map(|c| {
             c.get(key)
                 .and_then(Value::as_u64)
-                .map(|i| i as u32)
+                .and_then(|i| u32::try_from(i).ok())
                 .ok_or_else(bad)
         })
         .collect()

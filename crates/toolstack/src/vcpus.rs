@@ -1,10 +1,10 @@
 //! Bringing a guest's vCPUs online and offline (`xl vcpu-set`), as libxl
-//! does for PV and PVH guests: the guest kernel watches
-//! `cpu/<n>/availability` and follows it.
+//! does: the guest kernel watches `cpu/<n>/availability` and follows it;
+//! an HVM guest's vCPUs are first plugged into its device model.
 
 use xenstore::{Xs, XsOps};
 
-use crate::{DomInfo, GuestKind};
+use crate::{Dom0, DomInfo, GuestKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VcpuError {
@@ -12,10 +12,9 @@ pub enum VcpuError {
     Zero,
     #[error("Requested {0} VCPUs, however maxcpus is {1}!")]
     TooMany(u32, u32),
-    #[error(
-        "changing the vCPUs of an HVM guest needs device-model (QMP) CPU hotplug, which is not implemented yet"
-    )]
-    Hvm,
+    /// The HVM guest's device model did not take the new vCPUs.
+    #[error("Setting CPU online in QEMU failed")]
+    DeviceModel(#[source] crate::Error),
     #[error(transparent)]
     Xenstore(#[from] xenstore::Error),
 }
@@ -23,7 +22,10 @@ pub enum VcpuError {
 impl VcpuError {
     /// libxl's rc as xl prints it.
     pub fn rc(&self) -> i32 {
-        -3
+        match self {
+            VcpuError::DeviceModel(crate::Error::Qmp(e)) => e.rc(),
+            _ => -3,
+        }
     }
 }
 
@@ -34,8 +36,16 @@ pub fn availability(max_id: u32, count: u32) -> Vec<(u32, &'static str)> {
         .collect()
 }
 
-/// Ask `info`'s guest to run `count` vCPUs.
-pub fn set_online(xs: &Xs, kind: GuestKind, info: &DomInfo, count: u32) -> Result<(), VcpuError> {
+/// Ask `info`'s guest to run `count` vCPUs: an HVM guest's device model
+/// gets the missing ones first (`dom0`), then every guest is told through
+/// xenstore, as libxl_set_vcpuonline does.
+pub fn set_online(
+    dom0: &dyn Dom0,
+    xs: &Xs,
+    kind: GuestKind,
+    info: &DomInfo,
+    count: u32,
+) -> Result<(), VcpuError> {
     if count == 0 {
         return Err(VcpuError::Zero);
     }
@@ -43,7 +53,8 @@ pub fn set_online(xs: &Xs, kind: GuestKind, info: &DomInfo, count: u32) -> Resul
         return Err(VcpuError::TooMany(count, info.vcpu_max_id.wrapping_add(1)));
     }
     if kind == GuestKind::Hvm {
-        return Err(VcpuError::Hvm);
+        dom0.plug_device_model_cpus(info.domid, &info.uuid, count)
+            .map_err(VcpuError::DeviceModel)?;
     }
     let base = format!("/local/domain/{}/cpu", info.domid);
     xs.transaction(|t| -> Result<(), VcpuError> {
@@ -57,6 +68,7 @@ pub fn set_online(xs: &Xs, kind: GuestKind, info: &DomInfo, count: u32) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fake::FakeDom0;
     use xenstore::Daemon;
 
     #[test]
@@ -68,7 +80,8 @@ mod tests {
             vcpu_max_id: 2,
             ..Default::default()
         };
-        set_online(&xs, GuestKind::Pv, &info, 2).unwrap();
+        let dom0 = FakeDom0::default();
+        set_online(&dom0, &xs, GuestKind::Pv, &info, 2).unwrap();
         let av = |i| {
             xs.read(&format!("/local/domain/3/cpu/{i}/availability"))
                 .unwrap()
@@ -78,17 +91,16 @@ mod tests {
             ("online".into(), "online".into(), "offline".into())
         );
         assert!(matches!(
-            set_online(&xs, GuestKind::Pv, &info, 0),
+            set_online(&dom0, &xs, GuestKind::Pv, &info, 0),
             Err(VcpuError::Zero)
         ));
         assert!(matches!(
-            set_online(&xs, GuestKind::Pvh, &info, 4),
+            set_online(&dom0, &xs, GuestKind::Pvh, &info, 4),
             Err(VcpuError::TooMany(4, 3))
         ));
-        assert!(matches!(
-            set_online(&xs, GuestKind::Hvm, &info, 1),
-            Err(VcpuError::Hvm)
-        ));
+        // An HVM guest whose device model refuses: xenstore is left as it was.
+        let e = set_online(&dom0, &xs, GuestKind::Hvm, &info, 3).unwrap_err();
+        assert!(matches!(e, VcpuError::DeviceModel(_)), "{e:?}");
         assert_eq!(av(2), "offline");
     }
 }

@@ -387,7 +387,8 @@ fn atoi(s: &str) -> i64 {
 /// `Pool-node<N>`), every other node gets a pool of its own with the same
 /// scheduler. Only on a host with Pool-0 alone.
 pub fn numa_split(cx: &Ctx, _opts: Opts) -> Outcome {
-    let (hv, xs) = cx.hv()?;
+    let (host, xs) = cx.connect()?;
+    let hv = host.hv.as_ref();
     let all = hv
         .cpupools()
         .map_err(failed("error getting cpupool info\n"))?;
@@ -405,7 +406,7 @@ pub fn numa_split(cx: &Ctx, _opts: Opts) -> Outcome {
         .map(|c| c.node)
         .collect();
     let first = nodes.first().copied().flatten();
-    keep_first_node(hv, xs, pool0, first, &nodes)?;
+    keep_first_node(hv, host.dom0.as_ref(), xs, pool0, first, &nodes)?;
     let mut done = vec![first];
     for node in nodes.iter().copied() {
         if done.contains(&node) {
@@ -432,6 +433,7 @@ fn free_on_node(hv: &dyn Hypervisor, node: Option<u32>, nodes: &[Option<u32>]) -
 /// no more vCPUs online than that node has CPUs.
 fn keep_first_node(
     hv: &dyn Hypervisor,
+    dom0_services: &dyn xl_toolstack::Dom0,
     xs: &Xs,
     pool0: u32,
     node: Option<u32>,
@@ -452,7 +454,7 @@ fn keep_first_node(
     if dom0.vcpu_online <= n {
         return Ok(());
     }
-    if xl_toolstack::vcpus::set_online(xs, GuestKind::Pv, &dom0, n).is_err() {
+    if xl_toolstack::vcpus::set_online(dom0_services, xs, GuestKind::Pv, &dom0, n).is_err() {
         return fail("error on removing vcpus for Domain-0\n");
     }
     // The kernel takes its vCPUs down in its own time: up to 10 s.

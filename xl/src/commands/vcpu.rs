@@ -146,13 +146,15 @@ pub fn vcpu_pin(cx: &Ctx, opts: Opts) -> Outcome {
     Ok(0)
 }
 
-/// `xl vcpu-set [-i] DOMAIN COUNT`: PV and PVH guests are asked through
-/// xenstore (cpu/N/availability), as libxl does.
+/// `xl vcpu-set [-i] DOMAIN COUNT`: guests are asked through xenstore
+/// (cpu/N/availability), HVM guests' device models given the vCPUs
+/// first, as libxl does.
 pub fn vcpu_set(cx: &Ctx, opts: Opts) -> Outcome {
     let check_host = !opts.flag('i');
     let ops = opts.operands();
     let domid = cx.domain(&ops[0])?;
-    let (hv, xs) = cx.hv()?;
+    let (host, xs) = cx.connect()?;
+    let hv = host.hv.as_ref();
     let (n, used, overflow) = xl_config::value::strtoul(ops[1].as_bytes(), 10);
     if used == 0 || overflow || n > i32::MAX as u64 {
         return fail("Error: Invalid argument.\n");
@@ -174,7 +176,8 @@ pub fn vcpu_set(cx: &Ctx, opts: Opts) -> Outcome {
         None => Err(None),
         Some(info) => {
             let kind = xl_toolstack::lifecycle::guest_kind(xs, info);
-            xl_toolstack::vcpus::set_online(xs, kind, info, n as u32).map_err(Some)
+            xl_toolstack::vcpus::set_online(host.dom0.as_ref(), xs, kind, info, n as u32)
+                .map_err(Some)
         }
     };
     match result {

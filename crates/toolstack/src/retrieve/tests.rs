@@ -14,7 +14,10 @@ use super::*;
 use crate::fake::{self, FakeDom0, FakeHv};
 use crate::{CpupoolInfo, HostPaths, SchedParams};
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/golden/retrieve/xen-4.17");
+const DATA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/golden/retrieve/xen-4.17"
+);
 
 /// `xenstore-ls -f` lines (`/path = "value"`) into a fresh xenstored.
 fn store(dump: &str) -> (Daemon, Xs) {

@@ -226,6 +226,55 @@ impl Dom0 for XenDom0 {
 
     /// libxl asks `query-cpus-fast`, and `query-cpus` of a QEMU older than
     /// 2.12; it waits LIBXL_QMP_CMD_TIMEOUT (10 s) for the answer.
+    /// libxl's sequence: the CPUs QEMU has, the driver of a hotpluggable
+    /// one, then `device_add` of each missing one as socket N (libxl starts
+    /// QEMU with `-smp N,maxcpus=M`, so cores and threads are 0); QEMU
+    /// before 2.7 gets `cpu-add`.
+    fn plug_device_model_cpus(&self, domid: u32, uuid: &[u8; 16], count: u32) -> Result<(), Error> {
+        use crate::qmp::{Qmp, QmpError};
+        let mut q = Qmp::connect(&self.paths, domid, uuid, QMP_COMMAND_TIMEOUT)?;
+        let present = match q.execute("query-cpus-fast", None) {
+            Ok(v) => crate::qmp::cpu_indices(&v, "cpu-index")?,
+            Err(QmpError::Command { class, .. }) if class == "CommandNotFound" => {
+                crate::qmp::cpu_indices(&q.execute("query-cpus", None)?, "CPU")?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let missing: Vec<u32> = (0..count).filter(|i| !present.contains(i)).collect();
+        let driver = match q.execute("query-hotpluggable-cpus", None) {
+            Ok(v) => Some(
+                v.get(0)
+                    .and_then(|c| c.get("type"))
+                    .and_then(|t| t.as_str())
+                    .map(str::to_string)
+                    .ok_or_else(|| QmpError::Api {
+                        cmd: "query-hotpluggable-cpus",
+                        what: "CPU type",
+                        answer: v.to_string(),
+                    })?,
+            ),
+            Err(QmpError::Command { class, .. }) if class == "CommandNotFound" => None,
+            Err(e) => return Err(e.into()),
+        };
+        for i in missing {
+            let (cmd, args) = match &driver {
+                Some(driver) => (
+                    "device_add",
+                    serde_json::json!({
+                        "id": format!("cpu-{i}"),
+                        "driver": driver,
+                        "socket-id": i,
+                        "core-id": 0,
+                        "thread-id": 0,
+                    }),
+                ),
+                None => ("cpu-add", serde_json::json!({ "id": i })),
+            };
+            q.execute(cmd, Some(args))?;
+        }
+        Ok(())
+    }
+
     fn device_model_cpus(&self, domid: u32, uuid: &[u8; 16]) -> Result<Vec<u32>, Error> {
         use crate::qmp::{Qmp, QmpError};
         let run = || -> Result<Vec<u32>, QmpError> {
@@ -241,6 +290,9 @@ impl Dom0 for XenDom0 {
         run().map_err(|e| Error::Backend(crate::error_chain(&e)))
     }
 }
+
+/// libxl's LIBXL_QMP_CMD_TIMEOUT.
+const QMP_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// libxl's LIBXL_HOTPLUG_TIMEOUT.
 const HOTPLUG_TIMEOUT: Duration = Duration::from_secs(40);
