@@ -250,6 +250,27 @@ same_hvm_vcpu_set() {  # the same vcpu-set steps by each tool on a fresh guest l
 }
 check same-hvm-vcpu-set same_hvm_vcpu_set
 
+note "create -V/-A starts the VNC viewer with the guest's address (and password), as the real xl"
+same_create_viewer() {  # a stand-in $VNCVIEWER records what each tool's create -A hands it
+  local rc=0 t i
+  printf '#!/bin/sh\n{ echo "$@"; cat; } >"$VIEWER_OUT.tmp"; mv "$VIEWER_OUT.tmp" "$VIEWER_OUT"\n' >/tmp/lab-viewer
+  chmod +x /tmp/lab-viewer
+  for t in real ours; do
+    local x="$XL"; [ "$t" = ours ] && x="$XL_OURS"
+    rm -f "$OUT/viewer.$t"
+    VNCVIEWER=/tmp/lab-viewer VIEWER_OUT="$OUT/viewer.$t" "$x" create -p -A "$G/hvm.cfg" \
+      "vnc=1" "nographic=0" "vnclisten=127.0.0.1" "vncpasswd=s3cret" >/dev/null 2>&1 ||
+      { echo "$t: create -A failed"; rc=1; }
+    for i in $(seq 30); do [ -e "$OUT/viewer.$t" ] && break; sleep 1; done
+    "$XL" destroy lab-hvm
+  done
+  cat "$OUT/viewer.real" 2>/dev/null
+  diff -u "$OUT/viewer.real" "$OUT/viewer.ours" || rc=1
+  rm -f /tmp/lab-viewer
+  return "$rc"
+}
+check same-create-viewer same_create_viewer
+
 # ------------------------------------------------------------------ cross-management
 note "each tool destroys the other's HVM domain"
 destroyed_by() {  # destroyed_by CREATOR DESTROYER: no residue after a create/destroy pair

@@ -2055,3 +2055,31 @@ fn vcpu_set_plugs_an_hvm_guests_vcpus_into_its_device_model() {
         stderr(&o)
     );
 }
+
+#[test]
+fn create_and_restore_with_v_start_the_vnc_viewer() {
+    let h = Host::new();
+    // The simulated QEMU has no VNC server: the viewer `-V` starts says so
+    // on create's stderr, which it shares.
+    let cfg = h.config("vnc", "type = \"hvm\"");
+    let o = output_within(h.cmd(&["create", "-V", cfg.to_str().unwrap()]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id = h.domid("vnc").unwrap();
+    assert!(
+        stderr(&o).contains(&format!("Domain {id}:Cannot get vnc-port")),
+        "{}",
+        stderr(&o)
+    );
+    booted(&h, "vnc");
+    let save = h.path().join("vnc.save");
+    h.ok(&["save", "vnc", save.to_str().unwrap()]);
+    let o = output_within(h.cmd(&["restore", "-A", save.to_str().unwrap()]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Cannot get vnc-port"), "{}", stderr(&o));
+    h.ok(&["destroy", "vnc"]);
+    // -e: nothing waits for the domain, and xl starts no viewer.
+    let o = output_within(h.cmd(&["create", "-e", "-A", cfg.to_str().unwrap()]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("vnc-port"), "{}", stderr(&o));
+    h.ok(&["destroy", "vnc"]);
+}

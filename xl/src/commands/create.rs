@@ -165,6 +165,10 @@ pub fn main(cx: &Ctx, args: &[String]) -> Outcome {
     {
         err(&format!("xl: unpause failed: {}\n", backend::chain(&e)));
     }
+    // xl starts no viewer when nothing waits for the domain (-e).
+    if !opts.flag('e') && (opts.flag('V') || opts.flag('A')) {
+        autoconnect_vncviewer(domid, opts.flag('A'));
+    }
     let status = if opts.flag('e') {
         Ok(0)
     } else if opts.flag('F') {
@@ -327,6 +331,27 @@ pub(super) fn spawn_console(domid: u32) -> std::io::Result<std::process::Child> 
     // Give the client a moment to attach before the guest starts talking.
     std::thread::sleep(Duration::from_millis(300));
     Ok(child)
+}
+
+/// `-V`/`-A` of create and restore: `xl vncviewer` for the new domain as
+/// a child left running, as xl's autoconnect_vncviewer. xl's child waits
+/// a second for QEMU's VNC server; ours is started once QEMU answered on
+/// QMP, its VNC address already in xenstore.
+pub(super) fn autoconnect_vncviewer(domid: u32, autopass: bool) {
+    let spawned = std::env::current_exe().and_then(|exe| {
+        let mut viewer = Command::new(exe);
+        viewer.arg("vncviewer");
+        if autopass {
+            viewer.arg("--autopass");
+        }
+        viewer.arg(domid.to_string()).stdin(Stdio::null()).spawn()
+    });
+    if let Err(e) = spawned {
+        err(&format!(
+            "xl: cannot start the VNC viewer: {e}
+"
+        ));
+    }
 }
 
 /// Leave a monitor behind, as xl's daemonized child: same config, its

@@ -339,7 +339,11 @@ pub fn restore(cx: &Ctx, opts: Opts) -> Outcome {
     {
         err(&format!("xl: unpause failed: {}\n", backend::chain(&e)));
     }
-    let status = Watch::from(&opts).start(host, xs, config, domid);
+    let watch = Watch::from(&opts);
+    if watch.monitor && (opts.flag('V') || opts.flag('A')) {
+        super::create::autoconnect_vncviewer(domid, opts.flag('A'));
+    }
+    let status = watch.start(host, xs, config, domid);
     if let Some(mut c) = console {
         let _ = c.wait();
     }
