@@ -1318,7 +1318,10 @@ mod stored_tests {
     /// to the retrieve tests), from the same config files.
     #[test]
     fn stored_like_the_real_xl() {
-        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/src/retrieve/xen-4.17");
+        let data = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/golden/retrieve/xen-4.17"
+        );
         let guests = concat!(env!("CARGO_MANIFEST_DIR"), "/../../lab/guest");
         for (cfg, domid) in [("pv", 1), ("pv-dev", 2), ("pvh", 3), ("hvm", 4)] {
             let stored = std::fs::read_dir(data)
