@@ -149,9 +149,17 @@ pub enum Error {
     Stream(#[source] xl_savefile::FormatError),
     #[error("the PV guest's image")]
     PvImage(#[from] xen::PvImageError),
+    #[error(transparent)]
+    Bootloader(Box<xen::BootloaderError>),
     /// A device model's QMP answer, kept typed for libxl's rc.
     #[error(transparent)]
     Qmp(#[from] qmp::QmpError),
+}
+
+impl From<xen::BootloaderError> for Error {
+    fn from(e: xen::BootloaderError) -> Self {
+        Error::Bootloader(Box::new(e))
+    }
 }
 
 impl Error {

@@ -8,6 +8,7 @@ use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -25,8 +26,55 @@ const OUTPUT_MAX: u64 = 64 << 10;
 /// Lines of the log shown when it fails.
 const LOG_TAIL_LINES: usize = 6;
 
+/// Why a bootloader run gave no kernel to build from.
+#[derive(Debug, thiserror::Error)]
+pub enum BootloaderError {
+    /// The config names no disk the bootloader can read.
+    #[error("{0}")]
+    NoDisk(String),
+    /// A file or directory the run needs could not be made or read.
+    #[error("{what} {}", path.display())]
+    File {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot make a terminal for the bootloader")]
+    Terminal(#[source] std::io::Error),
+    #[error("cannot execute bootloader {}", program.display())]
+    Spawn {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("waiting for the bootloader")]
+    Wait(#[source] std::io::Error),
+    #[error("killing bootloader because of timeout ({} s)", TIMEOUT.as_secs())]
+    Timeout,
+    /// It exited unsuccessfully; `tail` is the end of its screen.
+    #[error("bootloader {} failed ({status}) - consult logfile {}{tail}", program.display(), log.display())]
+    Failed {
+        program: PathBuf,
+        status: std::process::ExitStatus,
+        log: PathBuf,
+        tail: String,
+    },
+    /// Its output file named no usable kernel.
+    #[error("bootloader {}: {why} - consult logfile {}", program.display(), log.display())]
+    Choice {
+        program: PathBuf,
+        why: String,
+        log: PathBuf,
+    },
+}
+
 pub(super) fn run(run: &BootloaderRun) -> Result<BootFiles, Error> {
-    let disk = run.plan.disk.clone().map_err(Error::Invalid)?;
+    Ok(run_bootloader(run)?)
+}
+
+fn run_bootloader(run: &BootloaderRun) -> Result<BootFiles, BootloaderError> {
+    let disk = run.plan.disk.clone().map_err(BootloaderError::NoDisk)?;
     // From here on the output file and directory go away with `files`.
     let mut files = BootFiles::new(run);
     prepare_output(run)?;
@@ -42,32 +90,32 @@ pub(super) fn run(run: &BootloaderRun) -> Result<BootFiles, Error> {
     let child = spawn(run, &disk, slave)?;
     let status = wait_relaying(child, master, log)?;
     if !status.success() {
-        return Err(Error::Backend(format!(
-            "bootloader {} failed ({status}) - consult logfile {}{}",
-            run.program.display(),
-            run.log.display(),
-            log_tail(run)
-        )));
+        return Err(BootloaderError::Failed {
+            program: run.program.clone(),
+            status,
+            log: run.log.clone(),
+            tail: log_tail(run),
+        });
     }
     let output = read_bounded(&run.output)?;
-    files.take_choice(&output).map_err(|why| {
-        Error::Backend(format!(
-            "bootloader {}: {why} - consult logfile {}",
-            run.program.display(),
-            run.log.display()
-        ))
-    })?;
+    files
+        .take_choice(&output)
+        .map_err(|why| BootloaderError::Choice {
+            program: run.program.clone(),
+            why,
+            log: run.log.clone(),
+        })?;
     Ok(files)
 }
 
-fn io_error(what: &str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error {
-    let what = format!("{what} {}", path.display());
-    move |e| Error::Backend(format!("{what}: {e}"))
+fn io_error(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BootloaderError {
+    let path = path.to_path_buf();
+    move |source| BootloaderError::File { what, path, source }
 }
 
 /// The output directory (private) and the output file the bootloader
 /// opens without creating it.
-fn prepare_output(run: &BootloaderRun) -> Result<(), Error> {
+fn prepare_output(run: &BootloaderRun) -> Result<(), BootloaderError> {
     if let Some(parent) = run.output_dir.parent() {
         std::fs::create_dir_all(parent)
             .map_err(io_error("failed to create bootloader dir", parent))?;
@@ -91,7 +139,7 @@ fn prepare_output(run: &BootloaderRun) -> Result<(), Error> {
     Ok(())
 }
 
-fn open_log(run: &BootloaderRun) -> Result<File, Error> {
+fn open_log(run: &BootloaderRun) -> Result<File, BootloaderError> {
     if let Some(dir) = run.log.parent() {
         std::fs::create_dir_all(dir).map_err(io_error("failed to create log dir", dir))?;
     }
@@ -105,7 +153,7 @@ fn open_log(run: &BootloaderRun) -> Result<File, Error> {
 
 /// A pseudo-terminal: the master end stays here, the slave becomes the
 /// bootloader's terminal.
-fn open_pty() -> Result<(File, File), Error> {
+fn open_pty() -> Result<(File, File), BootloaderError> {
     let pty = || -> std::io::Result<(File, File)> {
         let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
         grantpt(&master)?;
@@ -118,7 +166,7 @@ fn open_pty() -> Result<(File, File), Error> {
             .open(std::ffi::OsStr::new(&name.to_string_lossy().into_owned()))?;
         Ok((File::from(master), slave))
     };
-    pty().map_err(|e| Error::Backend(format!("cannot make a terminal for the bootloader: {e}")))
+    pty().map_err(BootloaderError::Terminal)
 }
 
 /// O_NOCTTY: the terminal must not become ours.
@@ -126,17 +174,9 @@ fn libc_o_noctty() -> i32 {
     rustix::fs::OFlags::NOCTTY.bits() as i32
 }
 
-fn spawn(run: &BootloaderRun, disk: &str, slave: File) -> Result<Child, Error> {
-    let out = slave.try_clone();
-    let err = slave.try_clone();
-    let (out, err) = match (out, err) {
-        (Ok(o), Ok(e)) => (o, e),
-        (Err(e), _) | (_, Err(e)) => {
-            return Err(Error::Backend(format!(
-                "cannot set up the bootloader's terminal: {e}"
-            )));
-        }
-    };
+fn spawn(run: &BootloaderRun, disk: &str, slave: File) -> Result<Child, BootloaderError> {
+    let out = slave.try_clone().map_err(BootloaderError::Terminal)?;
+    let err = slave.try_clone().map_err(BootloaderError::Terminal)?;
     Command::new(&run.program)
         .args(run.args(disk))
         .env("TERM", "vt100")
@@ -147,11 +187,9 @@ fn spawn(run: &BootloaderRun, disk: &str, slave: File) -> Result<Child, Error> {
         // be killed, create's guard removes the files left behind.
         .process_group(0)
         .spawn()
-        .map_err(|e| {
-            Error::Backend(format!(
-                "cannot execute bootloader {}: {e}",
-                run.program.display()
-            ))
+        .map_err(|source| BootloaderError::Spawn {
+            program: run.program.clone(),
+            source,
         })
 }
 
@@ -161,7 +199,7 @@ fn wait_relaying(
     mut child: Child,
     mut master: File,
     mut log: File,
-) -> Result<std::process::ExitStatus, Error> {
+) -> Result<std::process::ExitStatus, BootloaderError> {
     let relay = std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
         let mut logged = 0u64;
@@ -187,13 +225,10 @@ fn wait_relaying(
                 }
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(Error::Backend(format!(
-                    "killing bootloader because of timeout ({} s)",
-                    TIMEOUT.as_secs()
-                )));
+                return Err(BootloaderError::Timeout);
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(Error::Backend(format!("waiting for the bootloader: {e}"))),
+            Err(e) => return Err(BootloaderError::Wait(e)),
         }
     };
     // A process the bootloader left behind may hold the terminal open:
@@ -208,7 +243,7 @@ fn wait_relaying(
     Ok(status)
 }
 
-fn read_bounded(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+fn read_bounded(path: &Path) -> Result<Vec<u8>, BootloaderError> {
     let mut out = Vec::new();
     File::open(path)
         .and_then(|f| f.take(OUTPUT_MAX).read_to_end(&mut out))

@@ -12,6 +12,7 @@ mod pv_image;
 mod restore;
 mod save;
 
+pub use bootloader::BootloaderError;
 pub use dom0::XenDom0;
 pub use pv_image::PvImageError;
 
