@@ -26,6 +26,11 @@ pub fn load() -> xl_config::Globals {
             return g;
         }
     };
+    // Debian's xl.conf is all comments: nothing to parse, and skipping the
+    // parser spares every command the page faults of its first run.
+    if only_comments(&text) {
+        return g;
+    }
     let mut r = Report::new();
     let parsed = xl_config::syntax::parse(&text, &path, &mut r);
     // Nothing set (Debian's xl.conf is all comments): every lookup below
@@ -97,4 +102,52 @@ fn read_small(path: &str) -> std::io::Result<Vec<u8>> {
         .take(u64::MAX)
         .read_to_end(&mut bytes)?;
     Ok(bytes)
+}
+
+/// Whether every line is blank or a `#` comment (spaces and tabs being the
+/// language's only other whitespace), so the file sets nothing and cannot
+/// be wrong. A comment must end with its newline: libxlu's lexer refuses
+/// one at the end of the file.
+fn only_comments(text: &str) -> bool {
+    let Some(lines) = text.strip_suffix('\n') else {
+        return text.is_empty();
+    };
+    lines.split('\n').all(|line| {
+        let rest = line.trim_start_matches([' ', '\t']);
+        rest.is_empty() || rest.starts_with('#')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comment_only_files_are_those_the_parser_finds_nothing_in() {
+        for text in [
+            "",
+            "\n\n",
+            "## Global XL config file ##\n\n# domid_policy=\"xen\"\n  \t# indented\n",
+        ] {
+            assert!(only_comments(text), "{text:?}");
+            let mut r = Report::new();
+            let parsed = xl_config::syntax::parse(text, "xl.conf", &mut r);
+            assert!(
+                parsed.settings.is_empty() && r.as_str().is_empty(),
+                "{text:?}: {}",
+                r.as_str()
+            );
+        }
+        for text in [
+            "a = 1\n",
+            "# c\nb=\"x\"\n",
+            "\r\n",
+            "  x\n",
+            "#ok\n;\n",
+            "# no newline at the end",
+            "\n  ",
+        ] {
+            assert!(!only_comments(text), "{text:?}");
+        }
+    }
 }
