@@ -184,7 +184,10 @@ pub fn vcpu_set(cx: &Ctx, opts: Opts) -> Outcome {
         Ok(()) => Ok(0),
         Err(None) => fail(format!("Domain {domid} does not exist.\n")),
         Err(Some(e)) => {
-            err(&format!("xl: {e}\n"));
+            err(&format!(
+                "libxl: error: Domain {domid}:{}\n",
+                backend::chain(&e)
+            ));
             fail(format!(
                 "libxl_set_vcpuonline failed domid={domid} max_vcpus={n}, rc: {}\n",
                 e.rc()
