@@ -256,7 +256,8 @@ check same-hvm-vcpu-set same_hvm_vcpu_set
 note "create -A starts the VNC viewer with the guest's address, as the real xl"
 same_create_viewer() {  # a stand-in $VNCVIEWER records what each tool's create -A hands it
   local rc=0 t i
-  printf '#!/bin/sh\n{ echo "$@"; cat; } >"$VIEWER_OUT.tmp"; mv "$VIEWER_OUT.tmp" "$VIEWER_OUT"\n' >/tmp/lab-viewer
+  # It reads a password only when given one (-autopass): otherwise its stdin is xl's.
+  printf '#!/bin/sh\n{ echo "$@"; case "$*" in *-autopass*) cat;; esac; } >"$VIEWER_OUT.tmp"\nmv "$VIEWER_OUT.tmp" "$VIEWER_OUT"\n' >/tmp/lab-viewer
   chmod +x /tmp/lab-viewer
   for t in real ours; do
     local x="$XL"; [ "$t" = ours ] && x="$XL_OURS"

@@ -344,7 +344,8 @@ pub(super) fn autoconnect_vncviewer(domid: u32, autopass: bool) {
         if autopass {
             viewer.arg("--autopass");
         }
-        viewer.arg(domid.to_string()).stdin(Stdio::null()).spawn()
+        // Its standard streams are xl's, as for xl's forked child.
+        viewer.arg(domid.to_string()).spawn()
     });
     if let Err(e) = spawned {
         err(&format!(
