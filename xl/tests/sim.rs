@@ -2085,6 +2085,40 @@ fn create_adds_keyboards_and_pv_calls_interfaces() {
 }
 
 #[test]
+fn create_adds_channels_from_the_second_on() {
+    let h = Host::new();
+    let cfg = h.config(
+        "ch",
+        "channel = [ \"name=org.qemu.guest_agent.0,connection=pty\", \"name=org.lab.sock,connection=socket,path=/tmp/ch.sock\" ]",
+    );
+    let o = h.xl(&["create", cfg.to_str().unwrap()]);
+    // xl numbers channels from 0, and libxl refuses a console 0 with a
+    // name (it would be the primary console): the first is left out.
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Primary console has invalid configuration"),
+        "{}",
+        stderr(&o)
+    );
+    let id = h.domid("ch").expect("listed");
+    let xs = h.xs();
+    let be = format!("/local/domain/0/backend/console/{id}/1");
+    assert_eq!(xs.read(&format!("{be}/name")).unwrap(), "org.lab.sock");
+    assert_eq!(xs.read(&format!("{be}/connection")).unwrap(), "socket");
+    assert_eq!(
+        xs.read(&format!("/local/domain/{id}/device/console/1/output"))
+            .unwrap(),
+        "chardev:libxl-channel1"
+    );
+    let list = h.ok(&["channel-list", "ch"]);
+    let rows: Vec<&str> = list.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{list}");
+    assert!(rows[0].contains(" socket "), "{list}");
+    h.ok(&["destroy", "ch"]);
+    assert!(guest_residue(&h).is_empty(), "{:?}", guest_residue(&h));
+}
+
+#[test]
 fn failed_attaches_leave_nothing_behind() {
     let h = Host::new();
     h.create("fail", "");
