@@ -1879,6 +1879,55 @@ fn block_and_network_attach_and_detach_on_a_running_guest() {
     assert!(guest_residue(&h).is_empty(), "{:?}", guest_residue(&h));
 }
 
+/// Unknown devices and domains and bad arguments, as xl says it.
+fn vdev_refusals(h: &Host) {
+    for (args, code, msg) in [
+        (
+            &["vkb-detach", "pv", "7"][..],
+            253,
+            "Error: Device 7 not connected.\n",
+        ),
+        (
+            &["vdispl-detach", "pv", "3"][..],
+            253,
+            "Error: Device 3 not connected.\n",
+        ),
+        (&["vtpm-detach", "pv", "5"][..], 1, "Unknown device 5.\n"),
+        (
+            &["vkb-attach", "pv", "unique-id=x"][..],
+            253,
+            "backend-type should be set\n",
+        ),
+        (
+            &["vkb-attach", "pv", "foo=bar"][..],
+            255,
+            "Unknown string \"foo=bar\" in vkb spec\n",
+        ),
+        (
+            &["vdispl-attach", "pv", "be-alloc=1"][..],
+            253,
+            "At least one connector should be specified.\n",
+        ),
+        (
+            &["vtpm-attach", "pv", "uuid=nonsense"][..],
+            1,
+            "Invalid uuid specified (nonsense)\n",
+        ),
+        (
+            &["vtpm-attach", "nosuch"][..],
+            1,
+            "nosuch is an invalid domain identifier\n",
+        ),
+    ] {
+        let o = h.xl(args);
+        assert_eq!(
+            (o.status.code(), stderr(&o)),
+            (Some(code), msg.to_string()),
+            "{args:?}"
+        );
+    }
+}
+
 #[test]
 fn keyboards_vtpms_displays_and_sound_cards_come_and_go() {
     let h = Host::new();
@@ -1974,52 +2023,7 @@ fn keyboards_vtpms_displays_and_sound_cards_come_and_go() {
     assert_eq!(c["vsnds"][0]["short_name"], "Card0", "{c}");
     assert!(c.get("vkbs").is_none(), "{c}");
 
-    // Unknown devices and domains, as xl says it.
-    for (args, code, msg) in [
-        (
-            &["vkb-detach", "pv", "7"][..],
-            253,
-            "Error: Device 7 not connected.\n",
-        ),
-        (
-            &["vdispl-detach", "pv", "3"][..],
-            253,
-            "Error: Device 3 not connected.\n",
-        ),
-        (&["vtpm-detach", "pv", "5"][..], 1, "Unknown device 5.\n"),
-        (
-            &["vkb-attach", "pv", "unique-id=x"][..],
-            253,
-            "backend-type should be set\n",
-        ),
-        (
-            &["vkb-attach", "pv", "foo=bar"][..],
-            255,
-            "Unknown string \"foo=bar\" in vkb spec\n",
-        ),
-        (
-            &["vdispl-attach", "pv", "be-alloc=1"][..],
-            253,
-            "At least one connector should be specified.\n",
-        ),
-        (
-            &["vtpm-attach", "pv", "uuid=nonsense"][..],
-            1,
-            "Invalid uuid specified (nonsense)\n",
-        ),
-        (
-            &["vtpm-attach", "nosuch"][..],
-            1,
-            "nosuch is an invalid domain identifier\n",
-        ),
-    ] {
-        let o = h.xl(args);
-        assert_eq!(
-            (o.status.code(), stderr(&o)),
-            (Some(code), msg.to_string()),
-            "{args:?}"
-        );
-    }
+    vdev_refusals(&h);
 
     for (cmd, which) in [
         ("vkb-detach", "0"),
