@@ -309,8 +309,8 @@ dom_tree() {  # dom_tree DOMID
   local d="$1"
   { xenstore-ls -f "/local/domain/$d"; xenstore-ls -f "/libxl/$d"
     xenstore-ls -f "/vm/$(xenstore-read "/local/domain/$d/vm" | sed 's#^/vm/##')"
-    for k in vbd vif console qdisk; do xenstore-ls -f "/local/domain/0/backend/$k/$d" 2>/dev/null; done
-  } | sed -E -e "s#/(domain|backend/[a-z]+|libxl)/$d(/| |$)#/\\1/D\\2#g" \
+    for k in vbd vif console qdisk vkbd vinput 9pfs pvcalls vtpm vdispl vsnd; do xenstore-ls -f "/local/domain/0/backend/$k/$d" 2>/dev/null; done
+  } | sed -E -e "s#/(domain|backend/[a-z0-9]+|libxl)/$d(/| |$)#/\\1/D\\2#g" \
              -e 's#[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}#UUID#g' \
              -e 's#/(ring-ref|port|domid|frontend-id|start_time|tty|node|physical-device|physical-device-path|event-channel|hotplug-status|state)( = ).*#/\1\2X#' \
     | sort

@@ -6,7 +6,7 @@
 use crate::cmdtable::{Cmd, LongOpt, Run};
 use crate::commands::{
     self, console, cpupool, create, devices, domains, flask, host, hostops, lifecycle, pci,
-    saverestore, sched, top, vcpu, vdevlist, vnc,
+    saverestore, sched, top, vcpu, vdev, vdevlist, vnc,
 };
 
 pub const COMMANDS: &[Cmd] = &[
@@ -983,7 +983,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(vdev::vtpm_attach),
     },
     Cmd {
         name: "vtpm-list",
@@ -1007,7 +1007,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(vdev::vtpm_detach),
     },
     Cmd {
         name: "vkb-attach",
@@ -1019,7 +1019,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(vdev::vkb_attach),
     },
     Cmd {
         name: "vkb-list",
@@ -1043,7 +1043,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(vdev::vkb_detach),
     },
     Cmd {
         name: "vdispl-attach",
@@ -1057,7 +1057,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(vdev::vdispl_attach),
     },
     Cmd {
         name: "vdispl-list",
@@ -1069,7 +1069,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(vdev::vdispl_list),
     },
     Cmd {
         name: "vdispl-detach",
@@ -1081,7 +1081,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(vdev::vdispl_detach),
     },
     Cmd {
         name: "vsnd-attach",
@@ -1093,7 +1093,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(vdev::vsnd_attach),
     },
     Cmd {
         name: "vsnd-list",
@@ -1105,7 +1105,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(vdev::vsnd_list),
     },
     Cmd {
         name: "vsnd-detach",
@@ -1117,7 +1117,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(vdev::vsnd_detach),
     },
     Cmd {
         name: "uptime",

@@ -1879,6 +1879,249 @@ fn block_and_network_attach_and_detach_on_a_running_guest() {
     assert!(guest_residue(&h).is_empty(), "{:?}", guest_residue(&h));
 }
 
+/// Unknown devices and domains and bad arguments, as xl says it.
+fn vdev_refusals(h: &Host) {
+    for (args, code, msg) in [
+        (
+            &["vkb-detach", "pv", "7"][..],
+            253,
+            "Error: Device 7 not connected.\n",
+        ),
+        (
+            &["vdispl-detach", "pv", "3"][..],
+            253,
+            "Error: Device 3 not connected.\n",
+        ),
+        (&["vtpm-detach", "pv", "5"][..], 1, "Unknown device 5.\n"),
+        (
+            &["vkb-attach", "pv", "unique-id=x"][..],
+            253,
+            "backend-type should be set\n",
+        ),
+        (
+            &["vkb-attach", "pv", "foo=bar"][..],
+            255,
+            "Unknown string \"foo=bar\" in vkb spec\n",
+        ),
+        (
+            &["vdispl-attach", "pv", "be-alloc=1"][..],
+            253,
+            "At least one connector should be specified.\n",
+        ),
+        (
+            &["vtpm-attach", "pv", "uuid=nonsense"][..],
+            1,
+            "Invalid uuid specified (nonsense)\n",
+        ),
+        (
+            &["vtpm-attach", "nosuch"][..],
+            1,
+            "nosuch is an invalid domain identifier\n",
+        ),
+    ] {
+        let o = h.xl(args);
+        assert_eq!(
+            (o.status.code(), stderr(&o)),
+            (Some(code), msg.to_string()),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn keyboards_vtpms_displays_and_sound_cards_come_and_go() {
+    let h = Host::new();
+    h.create("pv", "");
+    let id = booted(&h, "pv");
+    let before = device_state(&h, id);
+
+    // A keyboard: nodes only (libxl's synchronous add), QEMU's by default
+    // kind, the dom0 kernel's with backend-type=linux.
+    h.ok(&[
+        "vkb-attach",
+        "pv",
+        "backend-type=qemu",
+        "unique-id=k1",
+        "width=640",
+    ]);
+    h.ok(&["vkb-attach", "pv", "backend-type=linux"]);
+    let vkbs = h.ok(&["vkb-list", "pv"]);
+    let rows: Vec<&str> = vkbs.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{vkbs}");
+    assert!(
+        rows[0].contains(" k1 ") && rows[0].contains("qemu"),
+        "{vkbs}"
+    );
+    assert!(
+        rows[1].ends_with(&format!("/local/domain/0/backend/vinput/{id}/1")),
+        "{vkbs}"
+    );
+    let xs = h.xs();
+    let be = format!("/local/domain/0/backend/vkbd/{id}/0");
+    assert_eq!(xs.read(&format!("{be}/unique-id")).unwrap(), "k1");
+    assert_eq!(xs.read(&format!("{be}/width")).unwrap(), "640");
+
+    let uuid = "5a7c1d52-0b9b-4b8e-a2f5-2b1e7c111111";
+    h.ok(&["vtpm-attach", "pv", &format!("uuid={uuid}")]);
+    let vtpms = h.ok(&["vtpm-list", "pv"]);
+    assert!(
+        vtpms
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .starts_with(&format!("0   0  {uuid}")),
+        "{vtpms}"
+    );
+    h.ok(&[
+        "vdispl-attach",
+        "pv",
+        "connectors=id0:800x600;id1:1024x768",
+        "be-alloc=1",
+    ]);
+    let displays = h.ok(&["vdispl-list", "pv"]);
+    assert!(
+        displays.starts_with(&format!(
+            "DevId: 0, BE: 0, handle: {id}, state: 4, be-alloc: 1, "
+        )),
+        "{displays}"
+    );
+    assert!(
+        displays.contains("\tConnector: 1, id: id1, width: 1024, height: 768, req-rref: -1,"),
+        "{displays}"
+    );
+    // The guest may read a display's connectors but not change them.
+    let perms = xs
+        .get_perms(&format!("/local/domain/{id}/device/vdispl/0/0/resolution"))
+        .unwrap();
+    let read_only = [
+        xenstore::Perm::new(0, xenstore::Access::None),
+        xenstore::Perm::new(id, xenstore::Access::Read),
+    ];
+    assert_eq!(perms, read_only);
+    h.ok(&[
+        "vsnd-attach",
+        "pv",
+        "card, short-name=Card0, sample-rates=8000;44100",
+        "pcm, name=dev0",
+        "stream, unique-id=s0, type=p",
+    ]);
+    let cards = h.ok(&["vsnd-list", "pv"]);
+    assert!(cards.contains("short-name: \"Card0\", long-name: \"(null)\", sample-rates: 8000;44100\n\tpcm: 0, name: \"dev0\"\n\t\tstream: 0, unique-id: \"s0\", type: p\n"), "{cards}");
+    assert_eq!(
+        xs.read(&format!("/local/domain/{id}/device/vsnd/0/sample-rates"))
+            .unwrap(),
+        "8000,44100"
+    );
+
+    // The stored configuration gains vTPMs, displays and sound cards, not
+    // keyboards (libxl's add of those records nothing).
+    let long: serde_json::Value = serde_json::from_str(&h.ok(&["list", "-l", "pv"])).unwrap();
+    let c = &long[0]["config"];
+    assert_eq!(c["vtpms"][0]["uuid"], uuid, "{c}");
+    assert_eq!(c["vtpms"][0]["devid"], 0, "{c}");
+    assert_eq!(c["vdispls"][0]["connectors"][1]["width"], 1024, "{c}");
+    assert_eq!(c["vsnds"][0]["short_name"], "Card0", "{c}");
+    assert!(c.get("vkbs").is_none(), "{c}");
+
+    vdev_refusals(&h);
+
+    for (cmd, which) in [
+        ("vkb-detach", "0"),
+        ("vkb-detach", "1"),
+        ("vtpm-detach", uuid),
+        ("vdispl-detach", "0"),
+        ("vsnd-detach", "0"),
+    ] {
+        h.ok(&[cmd, "pv", which]);
+    }
+    assert_eq!(h.ok(&["vkb-list", "pv"]).lines().count(), 1);
+    assert_eq!(h.ok(&["vdispl-list", "pv"]), "");
+    assert_eq!(device_state(&h, id).0, before.0);
+    // libxl keeps removed devices in the stored configuration; list -l
+    // leaves them out, with its warning.
+    let o = h.xl(&["list", "-l", "pv"]);
+    let long: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(long[0]["config"].get("vtpms").is_none(), "{long}");
+    assert_eq!(
+        stderr(&o)
+            .matches("Device present in JSON but not in xenstore, ignored")
+            .count(),
+        3,
+        "{}",
+        stderr(&o)
+    );
+    h.ok(&["destroy", "pv"]);
+    assert!(guest_residue(&h).is_empty(), "{:?}", guest_residue(&h));
+}
+
+#[test]
+fn create_adds_keyboards_and_pv_calls_interfaces() {
+    let h = Host::new();
+    h.create(
+        "kb",
+        "vkb = [ \"backend-type=qemu,unique-id=k1\", \"backend-type=linux\" ]\npvcalls = [ \"\" ]",
+    );
+    let id = booted(&h, "kb");
+    let vkbs = h.ok(&["vkb-list", "kb"]);
+    let rows: Vec<&str> = vkbs.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{vkbs}");
+    assert!(
+        rows[0].ends_with(&format!("/local/domain/0/backend/vkbd/{id}/0")),
+        "{vkbs}"
+    );
+    assert!(
+        rows[1].ends_with(&format!("/local/domain/0/backend/vinput/{id}/1")),
+        "{vkbs}"
+    );
+    let xs = h.xs();
+    assert_eq!(
+        xs.read(&format!("/local/domain/{id}/device/pvcalls/0/backend"))
+            .unwrap(),
+        format!("/local/domain/0/backend/pvcalls/{id}/0")
+    );
+    assert_eq!(
+        xs.read(&format!("/local/domain/0/backend/vkbd/{id}/0/unique-id"))
+            .unwrap(),
+        "k1"
+    );
+    h.ok(&["destroy", "kb"]);
+    assert!(guest_residue(&h).is_empty(), "{:?}", guest_residue(&h));
+}
+
+#[test]
+fn create_adds_channels_from_the_second_on() {
+    let h = Host::new();
+    let cfg = h.config(
+        "ch",
+        "channel = [ \"name=org.qemu.guest_agent.0,connection=pty\", \"name=org.lab.sock,connection=socket,path=/tmp/ch.sock\" ]",
+    );
+    let o = h.xl(&["create", cfg.to_str().unwrap()]);
+    // xl numbers channels from 0, and libxl refuses a console 0 with a
+    // name (it would be the primary console): the first is left out.
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Primary console has invalid configuration"),
+        "{}",
+        stderr(&o)
+    );
+    let id = h.domid("ch").expect("listed");
+    let xs = h.xs();
+    let be = format!("/local/domain/0/backend/console/{id}/1");
+    assert_eq!(xs.read(&format!("{be}/name")).unwrap(), "org.lab.sock");
+    assert_eq!(xs.read(&format!("{be}/connection")).unwrap(), "socket");
+    assert_eq!(
+        xs.read(&format!("/local/domain/{id}/device/console/1/output"))
+            .unwrap(),
+        "chardev:libxl-channel1"
+    );
+    let list = h.ok(&["channel-list", "ch"]);
+    let rows: Vec<&str> = list.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{list}");
+    assert!(rows[0].contains(" socket "), "{list}");
+    h.ok(&["destroy", "ch"]);
+    assert!(guest_residue(&h).is_empty(), "{:?}", guest_residue(&h));
+}
+
 #[test]
 fn failed_attaches_leave_nothing_behind() {
     let h = Host::new();

@@ -756,7 +756,7 @@ pub struct Vfb {
     pub keymap: Option<String>,
 }
 
-pub use crate::vdev::{Pvcallsif, Usbctrl, Usbdev, Vdispl, Vkb, Vsnd};
+pub use crate::vdev::{Pvcallsif, Usbctrl, Usbdev, Vdispl, Vkb, Vsnd, VsndParams};
 
 /// `libxl_device_vtpm`: one entry of `vtpm = [...]`, a virtual TPM served
 /// by a vTPM backend domain.
@@ -1270,10 +1270,11 @@ fn vfb_json(v: &Vfb) -> Json {
         .build()
 }
 
-fn vtpm_json(v: &Vtpm) -> Json {
+/// A vTPM as libxl's JSON generator prints it.
+pub fn vtpm_json(v: &Vtpm) -> Json {
     Obj::new()
         .string("backend_domname", &v.backend_domname)
-        .int("devid", Some(v.devid))
+        .int("devid", crate::vdev::devid(v.devid))
         .field_opt(
             "uuid",
             (v.uuid != [0; 16]).then(|| Json::str(uuid_string(&v.uuid))),

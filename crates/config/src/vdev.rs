@@ -119,6 +119,31 @@ impl Vkb {
         Ok(())
     }
 
+    /// One argument of `xl vkb-attach` (the whole word is one token).
+    pub fn attach_token(&mut self, token: &str, r: &mut Report) -> Result<(), Refused> {
+        self.token(token, r)
+    }
+
+    /// `xl vkb-attach`'s checks once all its arguments are read: the
+    /// backend type is required, and multi-touch needs its sizes.
+    pub fn attach_check(&mut self, r: &mut Report) -> Result<(), Refused> {
+        if self.backend_type == 0 {
+            r.line("backend-type should be set");
+            return Err(Refused);
+        }
+        let sized = self.multi_touch_height != 0
+            || self.multi_touch_width != 0
+            || self.multi_touch_num_contacts != 0;
+        if sized {
+            self.feature_multi_touch = true;
+        }
+        if self.feature_multi_touch && !sized {
+            r.line("multi-touch-width, multi-touch-height, multi-touch-num-contacts should be set");
+            return Err(Refused);
+        }
+        Ok(())
+    }
+
     /// One `vkb` list item, numbered `devid`.
     pub fn parse(spec: &str, devid: i64, r: &mut Report) -> Result<Vkb, Refused> {
         let mut vkb = Vkb::with_devid(devid);
@@ -148,7 +173,7 @@ impl Vkb {
     pub fn to_json(&self) -> Json {
         let o = Obj::new()
             .string("backend_domname", &self.backend_domname)
-            .int("devid", Some(self.devid))
+            .int("devid", devid(self.devid))
             .enum_(
                 "backend_type",
                 (self.backend_type != 0).then(|| VKB_BACKENDS[self.backend_type]),
@@ -169,6 +194,11 @@ impl Vkb {
             )
             .build()
     }
+}
+
+/// A devid as libxl prints it: -1 (its "to be chosen") is left out.
+pub(crate) fn devid(d: i64) -> Option<i64> {
+    (d != -1).then_some(d)
 }
 
 /// libxl prints a plain bool only when true.
@@ -210,7 +240,7 @@ impl Pvcallsif {
     pub fn to_json(&self) -> Json {
         Obj::new()
             .string("backend_domname", &self.backend_domname)
-            .int("devid", Some(self.devid))
+            .int("devid", devid(self.devid))
             .build()
     }
 }
@@ -296,6 +326,22 @@ impl Vdispl {
         Ok(())
     }
 
+    /// One token of a spec, or one argument of `xl vdispl-attach`.
+    pub fn token(&mut self, t: &str, r: &mut Report) -> Result<(), Refused> {
+        if let Some(v) = option("backend", t) {
+            self.backend_domname = Some(v.to_string());
+        } else if let Some(v) = option("be-alloc", t) {
+            self.be_alloc = strtoul(v.as_bytes(), 0).0 != 0;
+        } else if let Some(v) = option("connectors", t) {
+            self.connectors.clear();
+            self.connectors(v, r)?;
+        } else {
+            r.line(format!("Unknown string \"{t}\" in vdispl spec"));
+            return Err(Refused);
+        }
+        Ok(())
+    }
+
     /// One `vdispl` list item, numbered `devid`.
     pub fn parse(spec: &str, devid: i64, r: &mut Report) -> Result<Vdispl, Refused> {
         let mut d = Vdispl {
@@ -303,17 +349,7 @@ impl Vdispl {
             ..Vdispl::default()
         };
         for t in tokens(spec) {
-            if let Some(v) = option("backend", t) {
-                d.backend_domname = Some(v.to_string());
-            } else if let Some(v) = option("be-alloc", t) {
-                d.be_alloc = strtoul(v.as_bytes(), 0).0 != 0;
-            } else if let Some(v) = option("connectors", t) {
-                d.connectors.clear();
-                d.connectors(v, r)?;
-            } else {
-                r.line(format!("Unknown string \"{t}\" in vdispl spec"));
-                return Err(Refused);
-            }
+            d.token(t, r)?;
         }
         if d.connectors.is_empty() {
             r.line("At least one connector should be specified.");
@@ -326,7 +362,7 @@ impl Vdispl {
     pub fn to_json(&self) -> Json {
         let o = Obj::new()
             .string("backend_domname", &self.backend_domname)
-            .int("devid", Some(self.devid));
+            .int("devid", devid(self.devid));
         flag(o, "be_alloc", self.be_alloc)
             .array(
                 "connectors",
@@ -391,7 +427,7 @@ impl Usbctrl {
     pub fn to_json(&self) -> Json {
         Obj::new()
             .enum_("type", (self.kind != 0).then(|| USBCTRL_TYPES[self.kind]))
-            .int("devid", Some(self.devid))
+            .int("devid", devid(self.devid))
             .nonzero("version", self.version)
             .nonzero("ports", self.ports)
             .build()
@@ -492,6 +528,14 @@ pub(crate) const PCM_FORMATS: [&str; 25] = [
     "mpeg",
     "gsm",
 ];
+
+/// libxl's name of a PCM format, matched without regard to case.
+pub fn pcm_format(name: &str) -> Option<&'static str> {
+    PCM_FORMATS
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(name))
+        .copied()
+}
 
 /// Stream parameters a card, a PCM device or a stream may set.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -637,8 +681,9 @@ impl Vsnd {
         Ok(card)
     }
 
-    /// `KEY, param=value, ...`: the key adds a part, the params fill it.
-    fn item(&mut self, item: &str, r: &mut Report) -> Result<(), Refused> {
+    /// `KEY, param=value, ...`: the key adds a part, the params fill it
+    /// (one item of a card, or one argument of `xl vsnd-attach`).
+    pub fn item(&mut self, item: &str, r: &mut Report) -> Result<(), Refused> {
         let mut toks = tokens(item);
         let Some(key) = toks.next() else {
             return Ok(());
@@ -755,7 +800,7 @@ impl Vsnd {
             .collect();
         Obj::new()
             .string("backend_domname", &self.backend_domname)
-            .int("devid", Some(self.devid))
+            .int("devid", devid(self.devid))
             .string("short_name", &self.short_name)
             .string("long_name", &self.long_name)
             .field("params", self.params.to_json())

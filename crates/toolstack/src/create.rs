@@ -161,6 +161,16 @@ pub struct CreatePlan {
     /// Devices in libxl's order of addition (domid filled in when applied).
     pub disks: Vec<NewDevice>,
     pub nics: Vec<NewDevice>,
+    /// Channels: consoles numbered from 1 that QEMU serves, nodes only.
+    pub channels: Vec<(NewDevice, Option<String>)>,
+    /// What libxl logs as an error and goes on past while creating (the
+    /// channel numbered 0, which would be the primary console).
+    pub notes: Vec<String>,
+    /// 9pfs shares and PV calls interfaces, nodes only (libxl's
+    /// synchronous add, before the console), with their backend's name.
+    pub early: Vec<(NewDevice, Option<String>)>,
+    /// PV and PVH guests' keyboards, nodes only, after the console.
+    pub vkbs: Vec<(NewDevice, Option<String>)>,
     pub device_model: Option<DmPlan>,
     /// HVM: the BIOS hvmloader is told to run (`hvmloader/bios`).
     pub hvmloader_bios: Option<&'static str>,
@@ -207,6 +217,10 @@ impl CreatePlan {
                 .enumerate()
                 .map(|(i, n)| nic_device(paths, cfg, kind, i, n))
                 .collect(),
+            channels: channel_devices(cfg),
+            notes: channel_notes(cfg),
+            early: early_devices(cfg),
+            vkbs: vkb_devices(cfg, kind),
             device_model: dm_plan(cfg, paths, kind, vcpus, memory),
             hvmloader_bios: (kind == GuestKind::Hvm).then(|| {
                 match cfg.b_info.hvm().and_then(|h| h.bios) {
@@ -420,18 +434,13 @@ fn problems(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
 /// CPUID policy, NUMA layout or devices is not the guest asked for.
 fn not_applied(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
     let b = &cfg.b_info;
-    let vfb_vkbs = cfg.vfbs.len();
     [
         ("vfb", kind != GuestKind::Hvm && !cfg.vfbs.is_empty()),
-        ("channel", !cfg.channels.is_empty()),
         ("vtpm", !cfg.vtpms.is_empty()),
-        ("p9", !cfg.p9s.is_empty()),
         ("pci", !cfg.pcidevs.is_empty()),
         ("dtdev", !cfg.dtdevs.is_empty()),
         ("cpuid", b.cpuid.is_some()),
         ("vnuma", !b.vnuma_nodes.is_empty()),
-        ("vkb", cfg.vkbs.len() > vfb_vkbs),
-        ("pvcalls", !cfg.pvcallsifs.is_empty()),
         ("vdispl", !cfg.vdispls.is_empty()),
         ("vsnd", !cfg.vsnds.is_empty()),
         ("usbctrl", !cfg.usbctrls.is_empty()),
@@ -747,9 +756,24 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32, image: Image<'_
             devices::add(dom0, xs, &for_domain(d, domid))
         })?;
     }
+    for (d, backend) in &plan.channels {
+        step("unable to add channels", || {
+            write_with_backend(host, xs, d, backend.as_deref(), domid)
+        })?;
+    }
+    for (d, backend) in &plan.early {
+        step("unable to add a 9pfs or pvcalls device", || {
+            write_with_backend(host, xs, d, backend.as_deref(), domid)
+        })?;
+    }
     step("unable to add console", || {
         devices::write(xs, &console_device(domid, &built))
     })?;
+    for (d, backend) in &plan.vkbs {
+        step("unable to add vkb devices", || {
+            write_with_backend(host, xs, d, backend.as_deref(), domid)
+        })?;
+    }
     if plan.vkbd {
         step("unable to add vkb devices", || {
             devices::write(xs, &vkbd_device(domid))
@@ -830,6 +854,150 @@ fn wait_console_tty(xs: &Xs, domid: u32) -> Result<(), xenstore::Error> {
     };
     let _ = xs.unwatch(&path, &token);
     result
+}
+
+/// A device written as libxl__device_add writes it: its backend domain
+/// resolved from its name, its nodes, no wait.
+fn write_with_backend(
+    host: &Host,
+    xs: &Xs,
+    dev: &NewDevice,
+    backend: Option<&str>,
+    domid: u32,
+) -> Result<(), Error> {
+    let backend_domid = match backend {
+        None => 0,
+        Some(name) => crate::names::qualifier_to_domid(host.hv.as_ref(), xs, name)?
+            .ok_or_else(|| Error::Invalid(format!("backend domain {name} does not exist")))?,
+    };
+    let dev = NewDevice {
+        domid,
+        backend_domid,
+        ..dev.clone()
+    };
+    Ok(devices::write(xs, &dev)?)
+}
+
+/// The channels as consoles (libxl__init_console_from_channel and
+/// libxl__device_console_add): numbered by their devid, which xl sets to
+/// their position, so the first one, numbered 0, is refused as an invalid
+/// primary console and left out (libxl 4.17 logs it and goes on).
+fn channel_devices(cfg: &DomainConfig) -> Vec<(NewDevice, Option<String>)> {
+    use xl_config::domain::ChannelConnection;
+    let mut out = Vec::new();
+    for c in &cfg.channels {
+        let Ok(devid @ 1..) = u32::try_from(c.devid) else {
+            continue;
+        };
+        let mut back = vec![("protocol".to_string(), "vt100".to_string())];
+        let mut ro = Vec::new();
+        if let Some(name) = &c.name {
+            ro.push(("name".to_string(), name.clone()));
+            back.push(("name".to_string(), name.clone()));
+        }
+        let output = match &c.connection {
+            ChannelConnection::Pty => {
+                back.push(("connection".into(), "pty".into()));
+                "pty".to_string()
+            }
+            ChannelConnection::Socket(path) => {
+                back.push(("connection".into(), "socket".into()));
+                back.push(("path".into(), path.clone()));
+                format!("chardev:libxl-channel{devid}")
+            }
+        };
+        ro.extend([
+            ("limit".to_string(), "1048576".to_string()),
+            ("type".to_string(), "ioemu".to_string()),
+            ("output".to_string(), output),
+            ("tty".to_string(), String::new()),
+        ]);
+        let dev = NewDevice {
+            kind: "console".into(),
+            backend_kind: "console".into(),
+            devid,
+            front: vec![("protocol".into(), "vt100".into())],
+            ro_front: ro,
+            back,
+            ..NewDevice::default()
+        };
+        out.push((dev, c.backend_domname.clone()));
+    }
+    out
+}
+
+fn channel_notes(cfg: &DomainConfig) -> Vec<String> {
+    cfg.channels
+        .iter()
+        .filter(|c| c.devid == 0)
+        .map(|c| {
+            format!(
+                "Primary console has invalid configuration: channel 0 ({}) is left out, as libxl 4.17 leaves it",
+                c.name.as_deref().unwrap_or("unnamed")
+            )
+        })
+        .collect()
+}
+
+/// The 9pfs shares (numbered in order: xl leaves their devids to libxl)
+/// and the PV calls interfaces.
+fn early_devices(cfg: &DomainConfig) -> Vec<(NewDevice, Option<String>)> {
+    let mut out = Vec::new();
+    for (i, p) in cfg.p9s.iter().enumerate() {
+        let mut back = Vec::new();
+        if let Some(path) = &p.path {
+            back.push(("path".to_string(), path.clone()));
+        }
+        if let Some(m) = &p.security_model {
+            back.push(("security_model".to_string(), m.clone()));
+        }
+        let front = p
+            .tag
+            .iter()
+            .map(|t| ("tag".to_string(), t.clone()))
+            .collect();
+        let dev = NewDevice {
+            kind: "9pfs".into(),
+            backend_kind: "9pfs".into(),
+            devid: p
+                .devid
+                .and_then(|d| u32::try_from(d).ok())
+                .unwrap_or(i as u32),
+            front,
+            back,
+            ..NewDevice::default()
+        };
+        out.push((dev, p.backend_domname.clone()));
+    }
+    for (i, c) in cfg.pvcallsifs.iter().enumerate() {
+        let dev = NewDevice {
+            kind: "pvcalls".into(),
+            backend_kind: "pvcalls".into(),
+            devid: u32::try_from(c.devid).unwrap_or(i as u32),
+            ..NewDevice::default()
+        };
+        out.push((dev, c.backend_domname.clone()));
+    }
+    out
+}
+
+/// A PV or PVH guest's keyboards (an HVM guest gets only QEMU's, which
+/// `vkb_device` governs: libxl adds no others).
+fn vkb_devices(cfg: &DomainConfig, kind: GuestKind) -> Vec<(NewDevice, Option<String>)> {
+    if kind == GuestKind::Hvm {
+        return Vec::new();
+    }
+    cfg.vkbs
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let devid = u32::try_from(k.devid).unwrap_or(i as u32);
+            (
+                crate::vdev::vkb_device(k, 0, devid, 0),
+                k.backend_domname.clone(),
+            )
+        })
+        .collect()
 }
 
 fn for_domain(dev: &NewDevice, domid: u32) -> NewDevice {
@@ -1053,6 +1221,7 @@ fn console_device(domid: u32, built: &Built) -> NewDevice {
         .map(|(k, v)| (k.to_string(), v))
         .collect(),
         back: vec![("protocol".into(), "vt100".into())],
+        ..NewDevice::default()
     }
 }
 
@@ -1063,8 +1232,7 @@ fn vkbd_device(domid: u32) -> NewDevice {
         backend_kind: "vkbd".into(),
         domid,
         devid: 0,
-        front: Vec::new(),
-        back: Vec::new(),
+        ..NewDevice::default()
     }
 }
 
@@ -1148,6 +1316,7 @@ pub(crate) fn disk_device(
         devid,
         front,
         back: back.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        ..NewDevice::default()
     }
 }
 
@@ -1307,6 +1476,7 @@ pub(crate) fn vif_device(
             ("trusted".into(), "1".into()),
         ],
         back: back.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        ..NewDevice::default()
     }
 }
 

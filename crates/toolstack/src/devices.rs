@@ -27,15 +27,20 @@ pub struct NewDevice {
     pub backend_kind: String,
     pub domid: u32,
     pub devid: u32,
+    /// The domain serving the backend (dom0 unless a driver domain).
+    pub backend_domid: u32,
     pub front: Vec<(String, String)>,
+    /// Frontend keys the guest may read but not change (libxl's
+    /// `ro_front`: a display's connectors).
+    pub ro_front: Vec<(String, String)>,
     pub back: Vec<(String, String)>,
 }
 
 impl NewDevice {
     pub fn backend_path(&self) -> String {
         format!(
-            "/local/domain/0/backend/{}/{}/{}",
-            self.backend_kind, self.domid, self.devid
+            "/local/domain/{}/backend/{}/{}/{}",
+            self.backend_domid, self.backend_kind, self.domid, self.devid
         )
     }
 
@@ -81,7 +86,10 @@ pub fn write(xs: &Xs, dev: &NewDevice) -> Result<(), xenstore::Error> {
         ("state", STATE_INITIALISING.to_string()),
     ]);
     back.extend(dev.back.iter().cloned());
-    let mut front = pairs(&[("backend", be.clone()), ("backend-id", "0".into())]);
+    let mut front = pairs(&[
+        ("backend", be.clone()),
+        ("backend-id", dev.backend_domid.to_string()),
+    ]);
     // xenconsoled's console 0 has no frontend state machine (libxl writes
     // none there).
     if !(dev.kind == "console" && dev.devid == 0) {
@@ -92,10 +100,10 @@ pub fn write(xs: &Xs, dev: &NewDevice) -> Result<(), xenstore::Error> {
     // the backend and the guest may read it; /libxl is dom0's alone.
     let fe_perms = [
         Perm::new(dev.domid, Access::None),
-        Perm::new(0, Access::Read),
+        Perm::new(dev.backend_domid, Access::Read),
     ];
     let be_perms = [
-        Perm::new(0, Access::None),
+        Perm::new(dev.backend_domid, Access::None),
         Perm::new(dev.domid, Access::Read),
     ];
     // One transaction, its changes pipelined: one round trip to xenstored.
@@ -107,6 +115,11 @@ pub fn write(xs: &Xs, dev: &NewDevice) -> Result<(), xenstore::Error> {
             t.set_perms(&fe, &fe_perms)?;
             for (k, v) in &front {
                 t.write(&format!("{fe}/{k}"), v)?;
+            }
+            for (k, v) in &dev.ro_front {
+                let path = format!("{fe}/{k}");
+                t.write(&path, v)?;
+                t.set_perms(&path, &be_perms)?;
             }
             t.mkdir(&be)?;
             t.set_perms(&be, &be_perms)?;

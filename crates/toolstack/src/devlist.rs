@@ -64,7 +64,7 @@ pub(crate) fn fe_number(xs: &impl XsOps, path: &str) -> Result<i32, xenstore::Er
 }
 
 /// C `atoi` (as libxl uses it on directory entries).
-pub(crate) fn atoi(s: &str) -> i32 {
+pub fn atoi(s: &str) -> i32 {
     strtol(s.as_bytes(), 10).0 as i32
 }
 

@@ -105,7 +105,11 @@ pub(crate) fn dm_plan(
             let hvm = hvm_args(cfg, h, vcpus, m, graphics, &mut invalid);
             (DmMachine::Xenfv(Box::new(hvm)), b.extra_hvm.clone())
         }
-        _ if cfg.disks.iter().any(|d| disk_is_qdisk(kind, d)) => {
+        // QEMU serves qdisk disks, 9pfs shares and channels.
+        _ if cfg.disks.iter().any(|d| disk_is_qdisk(kind, d))
+            || !cfg.p9s.is_empty()
+            || !cfg.channels.is_empty() =>
+        {
             (DmMachine::Xenpv, b.extra_pv.clone())
         }
         _ => return None,

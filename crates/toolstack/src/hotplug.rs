@@ -42,6 +42,8 @@ pub enum HotplugError {
     BadVdev(String),
     #[error("trying to create PV or PVH guest with an emulated interface")]
     EmulatedNic,
+    #[error("backend domain {0} does not exist")]
+    NoBackendDomain(String),
     #[error("device already exists in xenstore")]
     Exists,
     #[error("{0} is not implemented yet; nothing was changed")]
@@ -98,7 +100,7 @@ struct Addition {
     same: fn(&Json, &Json) -> bool,
 }
 
-fn domain(host: &Host, domid: u32) -> Result<DomInfo, HotplugError> {
+pub(crate) fn domain(host: &Host, domid: u32) -> Result<DomInfo, HotplugError> {
     host.hv.domain(domid)?.ok_or(HotplugError::NoDomain(domid))
 }
 
@@ -306,7 +308,7 @@ pub fn attach_nic(host: &Host, xs: &Xs, domid: u32, nic: &Nic) -> Result<(), Hot
 }
 
 /// libxl__device_nextid: one past the last device libxl lists.
-fn next_devid(xs: &Xs, domid: u32, kind: &str) -> Result<u32, HotplugError> {
+pub(crate) fn next_devid(xs: &Xs, domid: u32, kind: &str) -> Result<u32, HotplugError> {
     let ids = match xs.directory(&format!("/libxl/{domid}/device/{kind}")) {
         Ok(ids) => ids,
         Err(e) if e.is_not_found() => return Ok(0),
@@ -373,7 +375,7 @@ fn undo(host: &Host, xs: &Xs, dev: &NewDevice) {
 }
 
 /// The stored configuration's text, without libxl's terminating NUL.
-fn stored_text(lib: &Path, domid: u32, uuid: &[u8; 16]) -> Result<String, HotplugError> {
+pub(crate) fn stored_text(lib: &Path, domid: u32, uuid: &[u8; 16]) -> Result<String, HotplugError> {
     let path = userdata::path(lib, domid, uuid, 'd', "libxl-json");
     match std::fs::read(&path) {
         Ok(b) => {
@@ -390,7 +392,12 @@ fn stored_text(lib: &Path, domid: u32, uuid: &[u8; 16]) -> Result<String, Hotplu
     }
 }
 
-fn store(lib: &Path, domid: u32, uuid: &[u8; 16], text: &str) -> Result<(), HotplugError> {
+pub(crate) fn store(
+    lib: &Path,
+    domid: u32,
+    uuid: &[u8; 16],
+    text: &str,
+) -> Result<(), HotplugError> {
     userdata::store_config(lib, domid, uuid, text).map_err(|source| HotplugError::Store {
         path: userdata::path(lib, domid, uuid, 'd', "libxl-json")
             .display()
@@ -401,7 +408,12 @@ fn store(lib: &Path, domid: u32, uuid: &[u8; 16], text: &str) -> Result<(), Hotp
 
 /// libxl's device_add_domain_config: the entry replaces the stored device
 /// it is the same as, or joins the list.
-fn with_device(config: &mut Json, list: &str, entry: Json, same: fn(&Json, &Json) -> bool) {
+pub(crate) fn with_device(
+    config: &mut Json,
+    list: &str,
+    entry: Json,
+    same: fn(&Json, &Json) -> bool,
+) {
     let Json::Obj(top) = config else { return };
     if let Some((_, Json::Arr(items))) = top.iter_mut().find(|(k, _)| k == list) {
         match items.iter().position(|d| same(d, &entry)) {

@@ -33,6 +33,7 @@ pub mod stats;
 pub mod trace;
 pub mod userdata;
 pub mod vcpus;
+pub mod vdev;
 pub mod vdevlist;
 pub mod xen;
 

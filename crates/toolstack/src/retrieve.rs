@@ -96,9 +96,12 @@ pub(crate) const B_INFO_ORDER: &[&str] = &[
 
 /// Device lists libxl re-reads from xenstore that this module cannot
 /// yet (libxl's device_type_tbl beyond disks and nics).
-const UNMERGED_DEVICES: &[&str] = &[
-    "vtpms", "usbctrls", "usbdevs", "pcidevs", "dtdevs", "vdispls", "vsnds",
-];
+const UNMERGED_DEVICES: &[&str] = &["usbctrls", "usbdevs", "pcidevs", "dtdevs"];
+
+/// Stored device lists libxl keeps by devid while xenstore lists the
+/// device (their types have no merge of their own), with their kind.
+const KEPT_BY_DEVID: [(&str, &str); 3] =
+    [("vtpms", "vtpm"), ("vdispls", "vdispl"), ("vsnds", "vsnd")];
 
 #[derive(Debug, thiserror::Error)]
 pub enum RetrieveError {
@@ -386,6 +389,21 @@ fn merge_devices(
         }
         keep
     });
+    for (key, kind) in KEPT_BY_DEVID {
+        let listed = if has_devices(config, key) {
+            crate::vdevlist::listed_devids(xs, domid, kind)?
+        } else {
+            Vec::new()
+        };
+        filter_devices(config, key, |d| {
+            let devid = d.get("devid").and_then(json_i64).unwrap_or(-1);
+            let keep = listed.contains(&devid);
+            if !keep {
+                warn(log);
+            }
+            keep
+        });
+    }
     Ok(())
 }
 

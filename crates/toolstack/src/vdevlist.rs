@@ -235,6 +235,405 @@ pub fn channel_row(r: &ChannelRow) -> String {
     s
 }
 
+/// The most numbered subdirectories (connectors, PCM devices, streams)
+/// read back for one device: libxl counts until one is missing.
+const MAX_PARTS: usize = 1024;
+
+/// How many of `dir/0`, `dir/1`, ... exist, in a row.
+fn count_parts(xs: &impl XsOps, dir: &str) -> Result<usize, xenstore::Error> {
+    let mut n = 0;
+    while n < MAX_PARTS && xs.try_read(&format!("{dir}/{n}"))?.is_some() {
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// One connector of a display, as `xl vdispl-list` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectorInfo {
+    pub unique_id: String,
+    pub width: u32,
+    pub height: u32,
+    pub req_rref: i32,
+    pub req_evtch: i32,
+    pub evt_rref: i32,
+    pub evt_evtch: i32,
+}
+
+/// One display of `xl vdispl-list` (libxl_vdisplinfo).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VdisplInfo {
+    pub devid: i32,
+    pub backend_id: u32,
+    pub frontend_id: u32,
+    pub state: i32,
+    pub be_alloc: i32,
+    pub backend: String,
+    pub frontend: Option<String>,
+    pub connectors: Vec<ConnectorInfo>,
+}
+
+/// `sscanf(s, "%ux%u")` needing both numbers.
+fn resolution(s: &str) -> Option<(u32, u32)> {
+    let (w, used, _) = xl_config::value::strtoul(s.as_bytes(), 10);
+    let rest = s.get(used..)?.strip_prefix('x').filter(|_| used > 0)?;
+    let (h, used, _) = xl_config::value::strtoul(rest.as_bytes(), 10);
+    (used > 0).then_some((w as u32, h as u32))
+}
+
+/// A display's connectors from its frontend; `None` when one lacks its
+/// id or a readable resolution (libxl's getinfo fails then).
+fn connectors(xs: &impl XsOps, fe: &str) -> Result<Option<Vec<ConnectorInfo>>, xenstore::Error> {
+    let mut out = Vec::new();
+    for i in 0..count_parts(xs, fe)? {
+        let c = format!("{fe}/{i}");
+        let (Some(unique_id), Some(res)) = (
+            xs.try_read(&format!("{c}/unique-id"))?,
+            xs.try_read(&format!("{c}/resolution"))?,
+        ) else {
+            return Ok(None);
+        };
+        let Some((width, height)) = resolution(&res) else {
+            return Ok(None);
+        };
+        out.push(ConnectorInfo {
+            unique_id,
+            width,
+            height,
+            req_rref: fe_number(xs, &format!("{c}/req-ring-ref"))?,
+            req_evtch: fe_number(xs, &format!("{c}/req-event-channel"))?,
+            evt_rref: fe_number(xs, &format!("{c}/evt-ring-ref"))?,
+            evt_evtch: fe_number(xs, &format!("{c}/evt-event-channel"))?,
+        });
+    }
+    Ok(Some(out))
+}
+
+/// A domain's displays; `None` when libxl's list fails. A display whose
+/// info cannot be read is left out.
+pub fn vdispls(xs: &impl XsOps, domid: u32) -> Result<Option<Vec<VdisplInfo>>, xenstore::Error> {
+    let dir = libxl_dir(domid, "vdispl");
+    let ids = entries(xs, &dir)?;
+    for id in &ids {
+        let be = xs.try_read(&format!("{dir}/{id}/backend"))?;
+        if be.as_deref().and_then(backend_domid).is_none() {
+            return Ok(None);
+        }
+    }
+    let mut rows = Vec::new();
+    for id in ids {
+        let devid = atoi(&id);
+        let lp = format!("{dir}/{devid}");
+        let Some(backend) = xs.try_read(&format!("{lp}/backend"))? else {
+            continue;
+        };
+        let Some(backend_id) = backend_domid(&backend) else {
+            continue;
+        };
+        let fe = format!("/local/domain/{domid}/device/vdispl/{devid}");
+        let Some(connectors) = connectors(xs, &fe)? else {
+            continue;
+        };
+        rows.push(VdisplInfo {
+            devid,
+            backend_id,
+            frontend_id: domid,
+            state: fe_number(xs, &format!("{fe}/state"))?,
+            be_alloc: xs
+                .try_read(&format!("{fe}/be-alloc"))?
+                .map_or(0, |v| xl_config::value::strtoul(v.as_bytes(), 10).0 as i32),
+            backend,
+            frontend: xs.try_read(&format!("{lp}/frontend"))?,
+            connectors,
+        });
+    }
+    Ok(Some(rows))
+}
+
+/// A display's lines in `xl vdispl-list`.
+pub fn vdispl_row(d: &VdisplInfo) -> String {
+    let mut s = format!(
+        "DevId: {}, BE: {}, handle: {}, state: {}, be-alloc: {}, BE-path: {}, FE-path: {}\n",
+        d.devid,
+        d.backend_id,
+        d.frontend_id,
+        d.state,
+        d.be_alloc,
+        crate::printable(&d.backend),
+        crate::printable(d.frontend.as_deref().unwrap_or("(null)"))
+    );
+    for (j, c) in d.connectors.iter().enumerate() {
+        s.push_str(&format!(
+            "\tConnector: {j}, id: {}, width: {}, height: {}, req-rref: {}, req-evtch: {}, evt-rref: {}, evt-evtch: {}\n",
+            crate::printable(&c.unique_id),
+            c.width as i32,
+            c.height as i32,
+            c.req_rref,
+            c.req_evtch,
+            c.evt_rref,
+            c.evt_evtch
+        ));
+    }
+    s
+}
+
+/// Stream parameters as libxl reads them back from a frontend directory.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SndParams {
+    pub sample_rates: Vec<u32>,
+    pub sample_formats: Vec<String>,
+    pub channels_min: u32,
+    pub channels_max: u32,
+    pub buffer_size: u32,
+}
+
+/// One stream of a PCM device, with its ring.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SndStream {
+    pub unique_id: Option<String>,
+    pub kind: Option<&'static str>,
+    pub params: SndParams,
+    pub evtch: i32,
+    pub rref: i32,
+}
+
+/// One PCM device of a sound card.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SndPcm {
+    pub name: Option<String>,
+    pub params: SndParams,
+    pub streams: Vec<SndStream>,
+}
+
+/// One sound card of `xl vsnd-list` (libxl_device_vsnd read back, with
+/// libxl_vsndinfo).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VsndInfo {
+    pub devid: i32,
+    pub backend_id: u32,
+    pub frontend_id: u32,
+    pub state: i32,
+    pub backend: String,
+    pub frontend: String,
+    pub short_name: Option<String>,
+    pub long_name: Option<String>,
+    pub params: SndParams,
+    pub pcms: Vec<SndPcm>,
+}
+
+/// The items of a list node libxl splits at spaces and commas.
+fn list_items(s: &str) -> impl Iterator<Item = &str> {
+    s.split([' ', ',']).filter(|i| !i.is_empty())
+}
+
+/// libxl__params_from_xenstore; `None` when a sample format is unknown.
+fn snd_params(xs: &impl XsOps, dir: &str) -> Result<Option<SndParams>, xenstore::Error> {
+    let mut p = SndParams::default();
+    let num = |v: &str| xl_config::value::strtoul(v.as_bytes(), 0).0 as u32;
+    if let Some(v) = xs.try_read(&format!("{dir}/sample-rates"))? {
+        p.sample_rates = list_items(&v).map(num).collect();
+    }
+    if let Some(v) = xs.try_read(&format!("{dir}/sample-formats"))? {
+        for f in list_items(&v) {
+            let Some(name) = xl_config::vdev::pcm_format(f) else {
+                return Ok(None);
+            };
+            p.sample_formats.push(name.to_string());
+        }
+    }
+    let read = |k: &str| xs.try_read(&format!("{dir}/{k}"));
+    p.channels_min = read("channels-min")?.map_or(0, |v| num(&v));
+    p.channels_max = read("channels-max")?.map_or(0, |v| num(&v));
+    p.buffer_size = read("buffer-size")?.map_or(0, |v| num(&v));
+    Ok(Some(p))
+}
+
+/// A stream's type as libxl parses it back; an unknown one fails the list.
+fn stream_kind(v: &str) -> Option<&'static str> {
+    match v.to_ascii_lowercase().as_str() {
+        "p" => Some("p"),
+        "c" => Some("c"),
+        _ => None,
+    }
+}
+
+/// One PCM device read back from `dir`; `None` when libxl's read fails.
+fn snd_pcm(xs: &impl XsOps, dir: &str) -> Result<Option<SndPcm>, xenstore::Error> {
+    let Some(params) = snd_params(xs, dir)? else {
+        return Ok(None);
+    };
+    let mut streams = Vec::new();
+    for j in 0..count_parts(xs, dir)? {
+        let sd = format!("{dir}/{j}");
+        let kind = match xs.try_read(&format!("{sd}/type"))? {
+            Some(t) => match stream_kind(&t) {
+                Some(k) => Some(k),
+                None => return Ok(None),
+            },
+            None => None,
+        };
+        let Some(params) = snd_params(xs, &sd)? else {
+            return Ok(None);
+        };
+        streams.push(SndStream {
+            unique_id: xs.try_read(&format!("{sd}/unique-id"))?,
+            kind,
+            params,
+            rref: fe_number(xs, &format!("{sd}/ring-ref"))?,
+            evtch: fe_number(xs, &format!("{sd}/event-channel"))?,
+        });
+    }
+    Ok(Some(SndPcm {
+        name: xs.try_read(&format!("{dir}/name"))?,
+        params,
+        streams,
+    }))
+}
+
+/// One card read back as libxl__vsnd_from_xenstore does; `None` when
+/// that fails (and with it the whole list).
+fn vsnd(xs: &impl XsOps, domid: u32, id: &str) -> Result<Option<VsndInfo>, xenstore::Error> {
+    let devid = atoi(id);
+    let lp = format!("{}/{id}", libxl_dir(domid, "vsnd"));
+    let (Some(backend), Some(frontend)) = (
+        xs.try_read(&format!("{lp}/backend"))?,
+        xs.try_read(&format!("{lp}/frontend"))?,
+    ) else {
+        return Ok(None);
+    };
+    let Some(backend_id) = backend_domid(&backend) else {
+        return Ok(None);
+    };
+    let Some(params) = snd_params(xs, &frontend)? else {
+        return Ok(None);
+    };
+    let mut pcms = Vec::new();
+    for i in 0..count_parts(xs, &frontend)? {
+        let Some(pcm) = snd_pcm(xs, &format!("{frontend}/{i}"))? else {
+            return Ok(None);
+        };
+        pcms.push(pcm);
+    }
+    let fe = format!("/local/domain/{domid}/device/vsnd/{devid}");
+    Ok(Some(VsndInfo {
+        devid,
+        backend_id,
+        frontend_id: domid,
+        state: fe_number(xs, &format!("{fe}/state"))?,
+        short_name: xs.try_read(&format!("{frontend}/short-name"))?,
+        long_name: xs.try_read(&format!("{frontend}/long-name"))?,
+        backend,
+        frontend,
+        params,
+        pcms,
+    }))
+}
+
+/// A domain's sound cards; `None` when libxl's list fails.
+pub fn vsnds(xs: &impl XsOps, domid: u32) -> Result<Option<Vec<VsndInfo>>, xenstore::Error> {
+    let mut rows = Vec::new();
+    for id in entries(xs, &libxl_dir(domid, "vsnd"))? {
+        match vsnd(xs, domid, &id)? {
+            Some(card) => rows.push(card),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(rows))
+}
+
+/// xl's print_params: the set parameters, then the end of the line. (xl
+/// labels the sample formats "sample-rates" too.)
+fn snd_params_text(p: &SndParams) -> String {
+    let mut s = String::new();
+    if p.channels_min != 0 {
+        s.push_str(&format!(", channels-min: {}", p.channels_min));
+    }
+    if p.channels_max != 0 {
+        s.push_str(&format!(", channels-max: {}", p.channels_max));
+    }
+    if p.buffer_size != 0 {
+        s.push_str(&format!(", buffer-size: {}", p.buffer_size));
+    }
+    if !p.sample_rates.is_empty() {
+        let r: Vec<String> = p.sample_rates.iter().map(u32::to_string).collect();
+        s.push_str(&format!(", sample-rates: {}", r.join(";")));
+    }
+    if !p.sample_formats.is_empty() {
+        s.push_str(&format!(", sample-rates: {}", p.sample_formats.join(";")));
+    }
+    s.push('\n');
+    s
+}
+
+fn quoted(s: &Option<String>) -> String {
+    crate::printable(s.as_deref().unwrap_or("(null)"))
+}
+
+/// A card's lines in `xl vsnd-list`.
+pub fn vsnd_row(c: &VsndInfo) -> String {
+    let mut s = format!(
+        "\ndevid: {}, be-domid: {}, handle: {}, state: {}, be-path: {}, fe-path: {}\n",
+        c.devid,
+        c.backend_id,
+        c.frontend_id,
+        c.state,
+        crate::printable(&c.backend),
+        crate::printable(&c.frontend)
+    );
+    s.push_str(&format!(
+        "short-name: \"{}\", long-name: \"{}\"",
+        quoted(&c.short_name),
+        quoted(&c.long_name)
+    ));
+    s.push_str(&snd_params_text(&c.params));
+    for (j, pcm) in c.pcms.iter().enumerate() {
+        s.push_str(&format!("\tpcm: {j}, name: \"{}\"", quoted(&pcm.name)));
+        s.push_str(&snd_params_text(&pcm.params));
+        for (k, st) in pcm.streams.iter().enumerate() {
+            s.push_str(&format!(
+                "\t\tstream: {k}, unique-id: \"{}\", type: {}",
+                quoted(&st.unique_id),
+                st.kind.unwrap_or("(null)")
+            ));
+            s.push_str(&snd_params_text(&st.params));
+            s.push_str(&format!(
+                "\t\t\tevent-channel: {}, ring-ref: {}\n",
+                st.evtch, st.rref
+            ));
+        }
+    }
+    s
+}
+
+/// The devids libxl's list of `kind` (`vtpm`, `vdispl`, `vsnd`) gives:
+/// none when any device's record cannot be read back (libxl's list then
+/// fails as a whole).
+pub fn listed_devids(xs: &impl XsOps, domid: u32, kind: &str) -> Result<Vec<i64>, xenstore::Error> {
+    let dir = libxl_dir(domid, kind);
+    let mut ids = Vec::new();
+    for id in entries(xs, &dir)? {
+        let lp = format!("{dir}/{id}");
+        let Some(be) = xs.try_read(&format!("{lp}/backend"))? else {
+            return Ok(Vec::new());
+        };
+        if backend_domid(&be).is_none() {
+            return Ok(Vec::new());
+        }
+        let readable = match kind {
+            "vtpm" => xs
+                .try_read(&format!("{be}/uuid"))?
+                .is_none_or(|u| xl_config::domain::parse_uuid(&u).is_some()),
+            "vsnd" => xs.try_read(&format!("{lp}/frontend"))?.is_some(),
+            _ => true,
+        };
+        if !readable {
+            return Ok(Vec::new());
+        }
+        ids.push(i64::from(atoi(&id)));
+    }
+    Ok(ids)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

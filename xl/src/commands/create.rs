@@ -206,6 +206,9 @@ pub(super) fn create_one_from(
         err(&format!("xl: {note}\n"));
     }
     let plan = create::CreatePlan::new(config, &host.paths);
+    for note in &plan.notes {
+        err(&format!("libxl: error: {note}\n"));
+    }
     // Told the uuid before the domain exists, so even a create killed
     // between createdomain and its first report leaves nothing.
     let guard = xl_toolstack::trace::timed(

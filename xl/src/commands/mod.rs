@@ -17,6 +17,7 @@ pub(crate) mod saverestore;
 pub(crate) mod sched;
 pub mod top;
 pub(crate) mod vcpu;
+pub(crate) mod vdev;
 pub(crate) mod vdevlist;
 pub(crate) mod vnc;
 
