@@ -184,6 +184,8 @@ pub struct Host {
     pub dmesg: Vec<u8>,
     /// When the host booted.
     pub booted: Instant,
+    /// Runtime parameters (hypfs `/params`).
+    pub params: crate::params::Params,
 }
 
 impl Host {
@@ -220,6 +222,7 @@ impl Host {
             rover: 0,
             dmesg,
             booted: now,
+            params: crate::params::Params::default(),
         }
     }
 

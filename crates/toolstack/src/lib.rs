@@ -25,6 +25,8 @@ pub mod inflight;
 pub mod lifecycle;
 pub mod memory;
 pub mod names;
+pub mod params;
+pub mod psr;
 pub mod qmp;
 pub mod rename;
 pub mod retrieve;

@@ -13,6 +13,7 @@ pub(crate) mod host;
 pub(crate) mod hostops;
 pub(crate) mod lifecycle;
 pub(crate) mod pci;
+pub(crate) mod psr;
 pub(crate) mod saverestore;
 pub(crate) mod sched;
 pub mod top;
