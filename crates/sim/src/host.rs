@@ -460,6 +460,10 @@ impl Host {
     /// XEN_SYSCTL_debug_keys: Xen's console says which keys came; the
     /// simulated host has no handlers to run.
     pub fn debug_keys(&mut self, keys: &[u8]) {
+        // Xen's console ring only takes what its log level lets through.
+        if self.params.console_silent() {
+            return;
+        }
         for k in keys {
             let line = format!(
                 "(XEN) '{}' pressed -> no handler (simulated host)\n",

@@ -18,8 +18,11 @@ struct Param {
     accepts: Option<fn(&str) -> bool>,
 }
 
-/// Xen's log level words, alone or as `lower/upper`.
+/// Xen's log level words, alone or as `lower/upper` (empty: unchanged).
 fn log_levels(s: &str) -> bool {
+    if s.is_empty() {
+        return true;
+    }
     let level = |w: &str| matches!(w, "none" | "error" | "warning" | "info" | "debug" | "all");
     match s.split_once('/') {
         Some((lo, hi)) => level(lo) && level(hi),
@@ -111,6 +114,13 @@ impl Params {
         }
         p.value = data.to_vec();
         Ok(())
+    }
+
+    /// Whether `loglvl` lets no console message through (its lower
+    /// threshold is "none").
+    pub fn console_silent(&self) -> bool {
+        self.show("/params/loglvl")
+            .is_some_and(|l| l.split('/').next() == Some("none"))
     }
 
     /// A node's contents as text (strings without their NUL, numbers in

@@ -38,22 +38,23 @@ pub enum ParamsError {
     Open(#[source] Error),
     #[error("setting parameters")]
     Set(#[source] std::io::Error),
-    /// A word that is neither `NAME=VALUE` nor `noNAME` (libxl reads
-    /// through a null pointer there).
+    /// A word that names an existing parameter without `=VALUE` or a
+    /// `no` prefix (libxl reads through a null pointer there).
     #[error("parameter \"{0}\" has no value: use NAME=VALUE or noNAME")]
     NoValue(String),
 }
 
-/// One word of the string: the node's path and the text to write.
+/// One word of the string: the node's path and the text to write (None
+/// for a bare NAME, which libxl does not handle).
 #[derive(Debug, PartialEq, Eq)]
 struct Assignment {
     path: String,
-    value: String,
+    value: Option<String>,
 }
 
 /// The words of `params` as libxl splits them: at single spaces, blanks
 /// skipped after each word; `noNAME` without `=` sets NAME to "no".
-fn assignments(params: &str) -> Result<Vec<Assignment>, ParamsError> {
+fn assignments(params: &str) -> Vec<Assignment> {
     let blank = |c: char| c == ' ' || c == '\t';
     let mut rest = params.trim_start_matches(blank);
     let mut out = Vec::new();
@@ -63,28 +64,39 @@ fn assignments(params: &str) -> Result<Vec<Assignment>, ParamsError> {
         let a = match word.split_once('=') {
             Some((name, value)) => Assignment {
                 path: format!("/params/{name}"),
-                value: value.to_string(),
+                value: Some(value.to_string()),
             },
             None => match word.strip_prefix("no") {
                 Some(name) => Assignment {
                     path: format!("/params/{name}"),
-                    value: "no".into(),
+                    value: Some("no".into()),
                 },
-                None => return Err(ParamsError::NoValue(word.to_string())),
+                None => Assignment {
+                    path: format!("/params/{word}"),
+                    value: None,
+                },
             },
         };
         out.push(a);
         rest = rest[end..].trim_start_matches(blank);
     }
-    Ok(out)
+    out
 }
 
 /// `libxl_set_parameters`: the words in order, stopping at the first
 /// that fails (those before it stay set, as with libxl).
 pub fn set_parameters(hv: &dyn Hypervisor, params: &str) -> Result<(), ParamsError> {
     hv.hypfs_open().map_err(ParamsError::Open)?;
-    for a in assignments(params)? {
-        write_node(hv, &a.path, &a.value).map_err(ParamsError::Set)?;
+    for a in assignments(params) {
+        let Some(value) = a.value else {
+            // libxl reads through a null pointer here; an unknown name
+            // fails as it did in the lab (ENOENT), a known one is refused.
+            hv.hypfs_entry(&a.path)
+                .map_err(|e| ParamsError::Set(os_error(&e)))?;
+            let name = a.path.trim_start_matches("/params/").to_string();
+            return Err(ParamsError::NoValue(name));
+        };
+        write_node(hv, &a.path, &value).map_err(ParamsError::Set)?;
     }
     Ok(())
 }
@@ -98,18 +110,12 @@ const ERANGE: i32 = 34;
 const EDOM: i32 = 33;
 const ENAMETOOLONG: i32 = 36;
 
-/// The OS error inside a backend error (its errno), else EIO's stand-in.
+/// The OS error inside a backend error, else the error's own words.
 fn os_error(e: &Error) -> std::io::Error {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cur {
-        if let Some(io) = c.downcast_ref::<std::io::Error>()
-            && let Some(n) = io.raw_os_error()
-        {
-            return errno(n);
-        }
-        cur = c.source();
+    match e.errno() {
+        Some(n) => errno(n),
+        None => std::io::Error::other(crate::error_chain(e)),
     }
-    std::io::Error::other(crate::error_chain(e))
 }
 
 /// `xenhypfs_write`: the node's header first, then its new contents in
@@ -185,23 +191,25 @@ mod tests {
     fn a(path: &str, value: &str) -> Assignment {
         Assignment {
             path: path.into(),
-            value: value.into(),
+            value: Some(value.into()),
         }
     }
 
     #[test]
     fn words_as_libxl_splits_them() {
         assert_eq!(
-            assignments("  loglvl=all  guest_loglvl=warning").unwrap(),
+            assignments("  loglvl=all  guest_loglvl=warning"),
             vec![a("/params/loglvl", "all"), a("/params/guest_loglvl", "warning")]
         );
-        assert_eq!(assignments("noglobal-pages").unwrap(), vec![a("/params/global-pages", "no")]);
-        assert_eq!(assignments("x=a=b").unwrap(), vec![a("/params/x", "a=b")]);
-        assert_eq!(assignments("loglvl=").unwrap(), vec![a("/params/loglvl", "")]);
-        assert_eq!(assignments("=1").unwrap(), vec![a("/params/", "1")]);
-        assert!(assignments("").unwrap().is_empty());
-        assert!(assignments(" \t ").unwrap().is_empty());
-        assert!(matches!(assignments("a b=1"), Err(ParamsError::NoValue(w)) if w == "a"));
+        assert_eq!(assignments("noglobal-pages"), vec![a("/params/global-pages", "no")]);
+        assert_eq!(assignments("x=a=b"), vec![a("/params/x", "a=b")]);
+        assert_eq!(assignments("loglvl="), vec![a("/params/loglvl", "")]);
+        assert_eq!(assignments("=1"), vec![a("/params/", "1")]);
+        assert!(assignments("").is_empty());
+        assert!(assignments(" \t ").is_empty());
+        let bare = assignments("a b=1");
+        assert_eq!(bare[0].value, None);
+        assert_eq!(bare[0].path, "/params/a");
     }
 
     fn entry(kind: HypfsKind, len: u32) -> HypfsEntry {

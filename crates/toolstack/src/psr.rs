@@ -98,17 +98,7 @@ impl PsrError {
 
 /// The errno in a backend error (EIO's number when there is none).
 fn errno_of(e: &Error) -> i32 {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cur {
-        if let Some(n) = c
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::raw_os_error)
-        {
-            return n;
-        }
-        cur = c.source();
-    }
-    5
+    e.errno().unwrap_or(5)
 }
 
 /// libxl__psr_log_err_msg's words for an errno.
