@@ -1,6 +1,8 @@
 #!/usr/bin/bash
 # Host-wide commands and cpupools, ours beside the real xl: listings (vm-list, claims,
-# sharing, cpupool-list, sched-rtds), messages and exit codes of refusals, and state
+# sharing, cpupool-list, sched-rtds), set-parameters (its refusals, and guest_loglvl set by
+# each tool governing a guest's console lines), psr-* on a host without PSR, config-update
+# (the stored text), remus's refusals; messages and exit codes of refusals, and state
 # changes each tool makes that the other sees (a cpupool made, given a CPU and a paused
 # guest, destroyed; create with pool=; rename; numa-split). dom0 has 2 CPUs: CPU 1 leaves
 # Pool-0 for the pools made here and goes back at the end.
@@ -155,10 +157,10 @@ msg sched-rtds-guest sched-rtds -d lab-pvh
 # --- config-update: the stored text (userdata "xl"), messages and statuses --------------
 printf 'name="lab-pvh"\ntype="pvh"\nkernel="/lab/guest/pvh.elf"\nmemory=48\n' >"$D/cu.cfg"
 printf 'name="lab-pvh"\nmemory=\n' >"$D/cubad.cfg"
-cu_state() {  # the stored "xl" userdata (then removed), after the command's status
+cu_state() {  # the stored "xl" userdata (name, mode, owner, text), then removed
   local f
   for f in /var/lib/xen/userdata-d.*.xl; do
-    [ -e "$f" ] && { basename "$f"; cat "$f"; }
+    [ -e "$f" ] && { basename "$f"; stat -c '%a %U' "$f"; cat "$f"; }
   done
   rm -f /var/lib/xen/userdata-d.*.xl
 }
@@ -177,6 +179,17 @@ check config-update-debug same_bytes "$R config-update lab-pvh -d $D/cu.cfg 2>/d
   "$O config-update lab-pvh -d $D/cu.cfg 2>/dev/null | grep -v '\"uuid\"'; cu_state"
 check config-update-dryrun same_bytes "$R -N config-update lab-pvh $D/cu.cfg 2>/dev/null | grep -v '\"uuid\"'; cu_state" \
   "$O -N config-update lab-pvh $D/cu.cfg 2>/dev/null | grep -v '\"uuid\"'; cu_state"
+
+# --- remus: xl's checks before checkpointing; a backup host that cannot be reached --------
+msg remus-one-arg remus lab-pvh
+msg remus-missing-domain remus nosuch host
+msg remus-proxy-without-colo remus -p lab-pvh host
+msg remus-colo-conflict remus -c -i 100 lab-pvh host
+msg remus-bad-option remus -x lab-pvh h
+msg remus-blackhole-unsafe remus -b lab-pvh host
+same remus-no-ssh remus lab-pvh nosuchhost
+same remus-transport-fails remus -s false lab-pvh host
+same remus-colo-no-ssh remus -c lab-pvh host
 
 # --- refusals -------------------------------------------------------------------------
 msg destroy-missing cpupool-destroy nosuchpool

@@ -6,7 +6,7 @@
 use crate::cmdtable::{Cmd, LongOpt, Run};
 use crate::commands::{
     self, console, cpupool, create, devices, domains, flask, host, hostops, lifecycle, pci, psr,
-    saverestore, sched, top, vcpu, vdevlist, vnc,
+    remus, saverestore, sched, top, vcpu, vdevlist, vnc,
 };
 
 pub const COMMANDS: &[Cmd] = &[
@@ -1304,7 +1304,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "Fbundi:s:N:ecp",
         long: &[],
         min_args: 2,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(remus::remus),
     },
     Cmd {
         name: "devd",

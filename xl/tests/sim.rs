@@ -2092,7 +2092,10 @@ fn set_parameters_change_the_hypervisor_and_refuse_as_libxl() {
     assert_eq!(run(&h, &["set-parameters", "loglvl=none"]).0, 0);
     h.ok(&["debug-keys", "h"]);
     assert_eq!(pressed(&h), 0);
-    assert_eq!(run(&h, &["set-parameters", " loglvl=warning  guest_loglvl=all"]).0, 0);
+    assert_eq!(
+        run(&h, &["set-parameters", " loglvl=warning  guest_loglvl=all"]).0,
+        0
+    );
     h.ok(&["debug-keys", "h"]);
     assert_eq!(pressed(&h), 1);
     for (params, why) in [
@@ -2126,8 +2129,14 @@ fn psr_commands_on_a_host_without_psr() {
     let h = Host::new();
     let cmt = "Cache Monitoring Technology (CMT):\nEnabled         : 0\n";
     assert_eq!(run(&h, &["psr-hwinfo"]), (253, cmt.into(), String::new()));
-    assert_eq!(run(&h, &["psr-hwinfo", "-m"]), (0, cmt.into(), String::new()));
-    assert_eq!(run(&h, &["psr-hwinfo", "-a"]), (253, String::new(), String::new()));
+    assert_eq!(
+        run(&h, &["psr-hwinfo", "-m"]),
+        (0, cmt.into(), String::new())
+    );
+    assert_eq!(
+        run(&h, &["psr-hwinfo", "-a"]),
+        (253, String::new(), String::new())
+    );
     assert_eq!(
         run(&h, &["psr-cmt-attach", "0"]),
         (
@@ -2151,7 +2160,11 @@ fn psr_commands_on_a_host_without_psr() {
     );
     assert_eq!(
         run(&h, &["psr-cat-set", "-c", "-d", "0", "1"]),
-        (1, String::new(), "Cannot handle -c and -d at the same time\n".into())
+        (
+            1,
+            String::new(),
+            "Cannot handle -c and -d at the same time\n".into()
+        )
     );
     // Sockets the host does not have: nothing to do.
     assert_eq!(run(&h, &["psr-cat-set", "-s", "1-3", "0", "1"]).0, 0);
@@ -2164,7 +2177,10 @@ fn psr_commands_on_a_host_without_psr() {
         (1, String::new(), "Input lvl 4 is wrong\n".into())
     );
     let (rc, _, e) = run(&h, &["psr-mba-set", "nosuch", "1"]);
-    assert_eq!((rc, e.as_str()), (1, "nosuch is an invalid domain identifier (rc=-6)\n"));
+    assert_eq!(
+        (rc, e.as_str()),
+        (1, "nosuch is an invalid domain identifier (rc=-6)\n")
+    );
 }
 
 #[test]
@@ -2173,12 +2189,20 @@ fn config_update_stores_the_text_used_at_the_next_reboot() {
     h.create("cu", "");
     let id = h.domid("cu").unwrap();
     let cfg = h.config("cu2", "");
-    let cfg_text = std::fs::read_to_string(&cfg).unwrap().replace("\"cu2\"", "\"cu\"");
+    let cfg_text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("\"cu2\"", "\"cu\"");
     std::fs::write(&cfg, &cfg_text).unwrap();
     let warning = "WARNING: xl now has better capability to manage domain configuration, \
                    avoid using this command when possible\n";
-    let (rc, _, e) = run(&h, &["config-update", "cu", cfg.to_str().unwrap(), "memory=128"]);
-    assert_eq!((rc, e), (0, format!("{warning}setting dom{id} configuration\n")));
+    let (rc, _, e) = run(
+        &h,
+        &["config-update", "cu", cfg.to_str().unwrap(), "memory=128"],
+    );
+    assert_eq!(
+        (rc, e),
+        (0, format!("{warning}setting dom{id} configuration\n"))
+    );
     let stored: Vec<_> = std::fs::read_dir(h.path().join("lib"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -2190,17 +2214,28 @@ fn config_update_stores_the_text_used_at_the_next_reboot() {
         format!("{cfg_text}\nmemory=128\n\n")
     );
     let (rc, _, e) = run(&h, &["config-update", "cu"]);
-    assert_eq!((rc, e), (1, format!("{warning}Config file not specified\n")));
+    assert_eq!(
+        (rc, e),
+        (1, format!("{warning}Config file not specified\n"))
+    );
     let (rc, _, e) = run(&h, &["config-update", "cu", "/nonexistent.cfg"]);
     assert_eq!(
         (rc, e),
         (
             253,
-            format!("{warning}Failed to read config file: /nonexistent.cfg: No such file or directory\n")
+            format!(
+                "{warning}Failed to read config file: /nonexistent.cfg: No such file or directory\n"
+            )
         )
     );
     let (rc, _, e) = run(&h, &["config-update", "nosuch", cfg.to_str().unwrap()]);
-    assert_eq!((rc, e), (1, format!("{warning}nosuch is an invalid domain identifier (rc=-6)\n")));
+    assert_eq!(
+        (rc, e),
+        (
+            1,
+            format!("{warning}nosuch is an invalid domain identifier (rc=-6)\n")
+        )
+    );
     // The reboot builds from the stored text (128 MiB) and uses it once.
     h.wait_for("boot", || h.xl(&["reboot", "cu"]).status.success());
     h.wait_for("cu to come back", || h.domid("cu").is_some_and(|d| d != id));
@@ -2208,4 +2243,57 @@ fn config_update_stores_the_text_used_at_the_next_reboot() {
     assert!(list.lines().nth(1).unwrap().contains("   128 "), "{list}");
     assert!(!stored[0].exists());
     h.ok(&["destroy", "cu"]);
+}
+
+#[test]
+fn remus_refuses_as_xl_and_leaves_the_guest_running() {
+    let h = Host::new();
+    h.create("r", "");
+    let id = h.domid("r").unwrap();
+    assert_eq!(
+        run(&h, &["remus", "-p", "r", "backup"]),
+        (
+            255,
+            String::new(),
+            "Option -p must be used in conjunction with -c".into()
+        )
+    );
+    assert_eq!(
+        run(&h, &["remus", "-c", "-i", "100", "r", "backup"]),
+        (
+            255,
+            String::new(),
+            "option -c is conflict with -i, -d, -n or -b: Success\n".into()
+        )
+    );
+    let (rc, _, e) = run(&h, &["remus", "-b", "r", "backup"]);
+    assert_eq!(rc, 1);
+    assert!(
+        e.starts_with(&format!(
+            "libxl: error: Domain {id}:Unsafe mode must be enabled to replicate to /dev/null,"
+        )) && e.contains("Remus: Backup failed? resuming domain at primary.\n"),
+        "{e}"
+    );
+    let (rc, _, e) = run(&h, &["remus", "-s", "false", "r", "backup"]);
+    assert_eq!(rc, 1);
+    assert!(
+        e.contains("file/stream truncated reading banner from migration receiver stream"),
+        "{e}"
+    );
+    // A backup that answers: this xl does not checkpoint, and says so.
+    let (rc, _, e) = run(
+        &h,
+        &[
+            "remus",
+            "-s",
+            "",
+            "r",
+            "printf 'xl migration receiver ready, send binary domain data.\\n'; cat >/dev/null",
+        ],
+    );
+    assert_eq!(rc, 1);
+    assert!(e.contains("Remus checkpointing is not implemented"), "{e}");
+    assert_eq!(h.domid("r"), Some(id));
+    assert!(!h.list().iter().any(|d| d.0 == "r" && d.4.contains('s')));
+    h.ok(&["destroy", "r"]);
 }

@@ -493,7 +493,13 @@ impl Hypervisor for SimHypervisor {
         Err(os(Errno::NODEV))
     }
 
-    fn psr_alloc_domain(&self, domid: u32, _cmd: u32, _socket: u32, _data: u64) -> Result<u64, Error> {
+    fn psr_alloc_domain(
+        &self,
+        domid: u32,
+        _cmd: u32,
+        _socket: u32,
+        _data: u64,
+    ) -> Result<u64, Error> {
         self.domain(domid)?.ok_or(os(Errno::SRCH))?;
         Err(os(Errno::NODEV))
     }

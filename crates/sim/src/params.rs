@@ -56,7 +56,10 @@ impl Default for Params {
         add("loglvl", string("warning", 64, Some(log_levels)));
         add("guest_loglvl", string("none/warning", 64, Some(log_levels)));
         add("gnttab_max_frames", string("64", 64, Some(decimal)));
-        add("gnttab_max_maptrack_frames", string("1024", 64, Some(decimal)));
+        add(
+            "gnttab_max_maptrack_frames",
+            string("1024", 64, Some(decimal)),
+        );
         add("conswitch", string("a", 4, None));
         add(
             "global-pages",
@@ -128,7 +131,9 @@ impl Params {
     pub fn show(&self, path: &str) -> Option<String> {
         let p = self.0.get(path)?;
         Some(match p.kind {
-            HypfsKind::String => String::from_utf8_lossy(p.value.strip_suffix(&[0]).unwrap_or(&p.value)).into_owned(),
+            HypfsKind::String => {
+                String::from_utf8_lossy(p.value.strip_suffix(&[0]).unwrap_or(&p.value)).into_owned()
+            }
             _ => {
                 let mut b = [0u8; 8];
                 let n = p.value.len().min(8);

@@ -2123,7 +2123,10 @@ mod tests {
                 (HYPERVISOR_HYPFS_OP as usize, "__HYPERVISOR_hypfs_op"),
                 (HYPFS_OP_GET_VERSION as usize, "XEN_HYPFS_OP_get_version"),
                 (HYPFS_OP_READ as usize, "XEN_HYPFS_OP_read"),
-                (HYPFS_OP_WRITE_CONTENTS as usize, "XEN_HYPFS_OP_write_contents"),
+                (
+                    HYPFS_OP_WRITE_CONTENTS as usize,
+                    "XEN_HYPFS_OP_write_contents",
+                ),
                 (HYPFS_MAX_PATHLEN, "XEN_HYPFS_MAX_PATHLEN"),
                 (HYPFS_TYPE_STRING as usize, "XEN_HYPFS_TYPE_STRING"),
                 (HYPFS_TYPE_UINT as usize, "XEN_HYPFS_TYPE_UINT"),
@@ -2131,43 +2134,104 @@ mod tests {
                 (HYPFS_TYPE_BOOL as usize, "XEN_HYPFS_TYPE_BOOL"),
                 (HYPFS_ENC_PLAIN as usize, "XEN_HYPFS_ENC_PLAIN"),
                 (SYSCTL_PSR_CMT_OP as usize, "XEN_SYSCTL_psr_cmt_op"),
-                (SYSCTL_PSR_CMT_GET_TOTAL_RMID as usize, "XEN_SYSCTL_PSR_CMT_get_total_rmid"),
+                (
+                    SYSCTL_PSR_CMT_GET_TOTAL_RMID as usize,
+                    "XEN_SYSCTL_PSR_CMT_get_total_rmid",
+                ),
                 (
                     SYSCTL_PSR_CMT_GET_L3_UPSCALING_FACTOR as usize,
                     "XEN_SYSCTL_PSR_CMT_get_l3_upscaling_factor",
                 ),
-                (SYSCTL_PSR_CMT_GET_L3_CACHE_SIZE as usize, "XEN_SYSCTL_PSR_CMT_get_l3_cache_size"),
-                (SYSCTL_PSR_CMT_ENABLED as usize, "XEN_SYSCTL_PSR_CMT_enabled"),
-                (SYSCTL_PSR_CMT_GET_L3_EVENT_MASK as usize, "XEN_SYSCTL_PSR_CMT_get_l3_event_mask"),
+                (
+                    SYSCTL_PSR_CMT_GET_L3_CACHE_SIZE as usize,
+                    "XEN_SYSCTL_PSR_CMT_get_l3_cache_size",
+                ),
+                (
+                    SYSCTL_PSR_CMT_ENABLED as usize,
+                    "XEN_SYSCTL_PSR_CMT_enabled",
+                ),
+                (
+                    SYSCTL_PSR_CMT_GET_L3_EVENT_MASK as usize,
+                    "XEN_SYSCTL_PSR_CMT_get_l3_event_mask",
+                ),
                 (SYSCTL_PSR_ALLOC as usize, "XEN_SYSCTL_psr_alloc"),
-                (SYSCTL_PSR_GET_L3_INFO as usize, "XEN_SYSCTL_PSR_get_l3_info"),
-                (SYSCTL_PSR_GET_L2_INFO as usize, "XEN_SYSCTL_PSR_get_l2_info"),
-                (SYSCTL_PSR_GET_MBA_INFO as usize, "XEN_SYSCTL_PSR_get_mba_info"),
+                (
+                    SYSCTL_PSR_GET_L3_INFO as usize,
+                    "XEN_SYSCTL_PSR_get_l3_info",
+                ),
+                (
+                    SYSCTL_PSR_GET_L2_INFO as usize,
+                    "XEN_SYSCTL_PSR_get_l2_info",
+                ),
+                (
+                    SYSCTL_PSR_GET_MBA_INFO as usize,
+                    "XEN_SYSCTL_PSR_get_mba_info",
+                ),
                 (SYSCTL_PSR_CAT_L3_CDP as usize, "XEN_SYSCTL_PSR_CAT_L3_CDP"),
                 (SYSCTL_PSR_MBA_LINEAR as usize, "XEN_SYSCTL_PSR_MBA_LINEAR"),
                 (DOMCTL_PSR_CMT_OP as usize, "XEN_DOMCTL_psr_cmt_op"),
-                (DOMCTL_PSR_CMT_OP_DETACH as usize, "XEN_DOMCTL_PSR_CMT_OP_DETACH"),
-                (DOMCTL_PSR_CMT_OP_ATTACH as usize, "XEN_DOMCTL_PSR_CMT_OP_ATTACH"),
-                (DOMCTL_PSR_CMT_OP_QUERY_RMID as usize, "XEN_DOMCTL_PSR_CMT_OP_QUERY_RMID"),
+                (
+                    DOMCTL_PSR_CMT_OP_DETACH as usize,
+                    "XEN_DOMCTL_PSR_CMT_OP_DETACH",
+                ),
+                (
+                    DOMCTL_PSR_CMT_OP_ATTACH as usize,
+                    "XEN_DOMCTL_PSR_CMT_OP_ATTACH",
+                ),
+                (
+                    DOMCTL_PSR_CMT_OP_QUERY_RMID as usize,
+                    "XEN_DOMCTL_PSR_CMT_OP_QUERY_RMID",
+                ),
                 (DOMCTL_PSR_ALLOC as usize, "XEN_DOMCTL_psr_alloc"),
                 (DOMCTL_PSR_SET_L3_CBM as usize, "XEN_DOMCTL_PSR_SET_L3_CBM"),
                 (DOMCTL_PSR_GET_L3_CBM as usize, "XEN_DOMCTL_PSR_GET_L3_CBM"),
-                (DOMCTL_PSR_SET_L3_CODE as usize, "XEN_DOMCTL_PSR_SET_L3_CODE"),
-                (DOMCTL_PSR_SET_L3_DATA as usize, "XEN_DOMCTL_PSR_SET_L3_DATA"),
-                (DOMCTL_PSR_GET_L3_CODE as usize, "XEN_DOMCTL_PSR_GET_L3_CODE"),
-                (DOMCTL_PSR_GET_L3_DATA as usize, "XEN_DOMCTL_PSR_GET_L3_DATA"),
+                (
+                    DOMCTL_PSR_SET_L3_CODE as usize,
+                    "XEN_DOMCTL_PSR_SET_L3_CODE",
+                ),
+                (
+                    DOMCTL_PSR_SET_L3_DATA as usize,
+                    "XEN_DOMCTL_PSR_SET_L3_DATA",
+                ),
+                (
+                    DOMCTL_PSR_GET_L3_CODE as usize,
+                    "XEN_DOMCTL_PSR_GET_L3_CODE",
+                ),
+                (
+                    DOMCTL_PSR_GET_L3_DATA as usize,
+                    "XEN_DOMCTL_PSR_GET_L3_DATA",
+                ),
                 (DOMCTL_PSR_SET_L2_CBM as usize, "XEN_DOMCTL_PSR_SET_L2_CBM"),
                 (DOMCTL_PSR_GET_L2_CBM as usize, "XEN_DOMCTL_PSR_GET_L2_CBM"),
-                (DOMCTL_PSR_SET_MBA_THRTL as usize, "XEN_DOMCTL_PSR_SET_MBA_THRTL"),
-                (DOMCTL_PSR_GET_MBA_THRTL as usize, "XEN_DOMCTL_PSR_GET_MBA_THRTL"),
+                (
+                    DOMCTL_PSR_SET_MBA_THRTL as usize,
+                    "XEN_DOMCTL_PSR_SET_MBA_THRTL",
+                ),
+                (
+                    DOMCTL_PSR_GET_MBA_THRTL as usize,
+                    "XEN_DOMCTL_PSR_GET_MBA_THRTL",
+                ),
             ] {
                 assert_eq!(ours, f(&format!("const {name}")), "{version} {name}");
             }
-            assert_eq!(size_of::<HypfsDirentry>(), f("size struct xen_hypfs_direntry"));
-            assert_eq!(offset_of!(HypfsDirentry, kind), f("offset struct xen_hypfs_direntry.type"));
-            layout!(HypfsDirentry, "xen_hypfs_direntry", [encoding, content_len, max_write_len]);
+            assert_eq!(
+                size_of::<HypfsDirentry>(),
+                f("size struct xen_hypfs_direntry")
+            );
+            assert_eq!(
+                offset_of!(HypfsDirentry, kind),
+                f("offset struct xen_hypfs_direntry.type")
+            );
+            layout!(
+                HypfsDirentry,
+                "xen_hypfs_direntry",
+                [encoding, content_len, max_write_len]
+            );
             layout!(SysctlPsrCmtOp, "xen_sysctl_psr_cmt_op", [cmd, flags]);
-            assert_eq!(offset_of!(SysctlPsrCmtOp, data), f("offset struct xen_sysctl_psr_cmt_op.u"));
+            assert_eq!(
+                offset_of!(SysctlPsrCmtOp, data),
+                f("offset struct xen_sysctl_psr_cmt_op.u")
+            );
             layout!(SysctlPsrAlloc, "xen_sysctl_psr_alloc", [cmd, target]);
             for field in ["cat_info.cbm_len", "mba_info.thrtl_max"] {
                 assert_eq!(
@@ -2175,9 +2239,17 @@ mod tests {
                     f(&format!("offset struct xen_sysctl_psr_alloc.u.{field}"))
                 );
             }
-            for (ours, field) in [(offset_of!(SysctlPsrAlloc, cos_max), "cos_max"), (offset_of!(SysctlPsrAlloc, flags), "flags")] {
+            for (ours, field) in [
+                (offset_of!(SysctlPsrAlloc, cos_max), "cos_max"),
+                (offset_of!(SysctlPsrAlloc, flags), "flags"),
+            ] {
                 for info in ["cat_info", "mba_info"] {
-                    assert_eq!(ours, f(&format!("offset struct xen_sysctl_psr_alloc.u.{info}.{field}")));
+                    assert_eq!(
+                        ours,
+                        f(&format!(
+                            "offset struct xen_sysctl_psr_alloc.u.{info}.{field}"
+                        ))
+                    );
                 }
             }
             layout!(DomctlPsrCmtOp, "xen_domctl_psr_cmt_op", [cmd, data]);

@@ -195,7 +195,13 @@ pub trait Hypervisor {
         Err(Error::Unsupported("platform shared resources"))
     }
     /// XEN_DOMCTL_psr_alloc: set or get a domain's value on a socket.
-    fn psr_alloc_domain(&self, _domid: u32, _cmd: u32, _socket: u32, _data: u64) -> Result<u64, Error> {
+    fn psr_alloc_domain(
+        &self,
+        _domid: u32,
+        _cmd: u32,
+        _socket: u32,
+        _data: u64,
+    ) -> Result<u64, Error> {
         Err(Error::Unsupported("platform shared resources"))
     }
     /// FLASK's mode: Some(true) enforcing, Some(false) permissive; None

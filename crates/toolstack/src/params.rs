@@ -199,9 +199,15 @@ mod tests {
     fn words_as_libxl_splits_them() {
         assert_eq!(
             assignments("  loglvl=all  guest_loglvl=warning"),
-            vec![a("/params/loglvl", "all"), a("/params/guest_loglvl", "warning")]
+            vec![
+                a("/params/loglvl", "all"),
+                a("/params/guest_loglvl", "warning")
+            ]
         );
-        assert_eq!(assignments("noglobal-pages"), vec![a("/params/global-pages", "no")]);
+        assert_eq!(
+            assignments("noglobal-pages"),
+            vec![a("/params/global-pages", "no")]
+        );
         assert_eq!(assignments("x=a=b"), vec![a("/params/x", "a=b")]);
         assert_eq!(assignments("loglvl="), vec![a("/params/loglvl", "")]);
         assert_eq!(assignments("=1"), vec![a("/params/", "1")]);
@@ -223,15 +229,30 @@ mod tests {
 
     #[test]
     fn values_in_the_node_type() {
-        assert_eq!(contents(&entry(HypfsKind::String, 8), "all").unwrap(), b"all\0");
-        assert_eq!(contents(&entry(HypfsKind::Bool, 1), "yes").unwrap(), vec![1]);
-        assert_eq!(contents(&entry(HypfsKind::Bool, 1), "off").unwrap(), vec![0]);
+        assert_eq!(
+            contents(&entry(HypfsKind::String, 8), "all").unwrap(),
+            b"all\0"
+        );
+        assert_eq!(
+            contents(&entry(HypfsKind::Bool, 1), "yes").unwrap(),
+            vec![1]
+        );
+        assert_eq!(
+            contents(&entry(HypfsKind::Bool, 1), "off").unwrap(),
+            vec![0]
+        );
         let bad = contents(&entry(HypfsKind::Bool, 1), "maybe").unwrap_err();
         assert_eq!(bad.raw_os_error(), Some(EDOM));
-        assert_eq!(contents(&entry(HypfsKind::Uint, 4), "0x10").unwrap(), vec![16, 0, 0, 0]);
+        assert_eq!(
+            contents(&entry(HypfsKind::Uint, 4), "0x10").unwrap(),
+            vec![16, 0, 0, 0]
+        );
         let big = contents(&entry(HypfsKind::Uint, 1), "256").unwrap_err();
         assert_eq!(big.raw_os_error(), Some(ERANGE));
-        assert_eq!(contents(&entry(HypfsKind::Int, 1), "-1").unwrap(), vec![0xff]);
+        assert_eq!(
+            contents(&entry(HypfsKind::Int, 1), "-1").unwrap(),
+            vec![0xff]
+        );
         let junk = contents(&entry(HypfsKind::Uint, 4), "12x").unwrap_err();
         assert_eq!(junk.raw_os_error(), Some(0));
         let dir = contents(&entry(HypfsKind::Dir, 0), "1").unwrap_err();

@@ -156,7 +156,9 @@ fn alloc_error(e: &Error, ty: PsrType) -> PsrError {
 /// libxl_psr_cmt_attach / detach.
 pub fn cmt_attach(hv: &dyn Hypervisor, domid: u32, attach: bool) -> Result<(), PsrError> {
     let cmd = if attach { CMT_ATTACH } else { CMT_DETACH };
-    hv.psr_cmt_domain(domid, cmd).map(drop).map_err(|e| cmt_error(&e))
+    hv.psr_cmt_domain(domid, cmd)
+        .map(drop)
+        .map_err(|e| cmt_error(&e))
 }
 
 /// libxl_psr_cmt_domain_attached: a domain with an RMID.

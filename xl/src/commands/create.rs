@@ -249,7 +249,10 @@ pub fn config_update(cx: &Ctx, domid: u32, args: &[String]) -> Outcome {
         .map(|d| d.uuid)
         .unwrap_or_default();
     if let Err(e) = xl_toolstack::userdata::store(&host.paths.lib, domid, &uuid, "xl", &data) {
-        err(&format!("libxl: error: cannot store the configuration: {}\n", strerror(&e)));
+        err(&format!(
+            "libxl: error: cannot store the configuration: {}\n",
+            strerror(&e)
+        ));
         return fail("failed to update configuration\n");
     }
     Ok(0)

@@ -14,6 +14,7 @@ pub(crate) mod hostops;
 pub(crate) mod lifecycle;
 pub(crate) mod pci;
 pub(crate) mod psr;
+pub(crate) mod remus;
 pub(crate) mod saverestore;
 pub(crate) mod sched;
 pub mod top;

@@ -31,7 +31,11 @@ fn name_of(cx: &Ctx, domid: u32) -> Result<String, Exit> {
 
 /// C's `%#llx`: no prefix for zero.
 fn alt_hex(v: u64) -> String {
-    if v == 0 { "0".into() } else { format!("{v:#x}") }
+    if v == 0 {
+        "0".into()
+    } else {
+        format!("{v:#x}")
+    }
 }
 
 /// `xl psr-hwinfo [-m] [-a] [-b]`.
@@ -124,7 +128,11 @@ fn l3_cat_hwinfo(hv: &dyn Hypervisor) -> i32 {
         out(&format!("{:<16}: {cdp}\n", "CDP Status"));
         out(&format!("{:<16}: {}\n", "Maximum COS", i.cos_max));
         out(&format!("{:<16}: {}\n", "CBM length", i.len_or_max));
-        out(&format!("{:<16}: {}\n", "Default CBM", alt_hex(default_cbm(i.len_or_max))));
+        out(&format!(
+            "{:<16}: {}\n",
+            "Default CBM",
+            alt_hex(default_cbm(i.len_or_max))
+        ));
     }
     0
 }
@@ -144,7 +152,11 @@ fn l2_cat_hwinfo(hv: &dyn Hypervisor) -> i32 {
         out(&format!("{:<16}: {id}\n", "Socket ID"));
         out(&format!("{:<16}: {}\n", "Maximum COS", i.cos_max));
         out(&format!("{:<16}: {}\n", "CBM length", i.len_or_max));
-        out(&format!("{:<16}: {}\n", "Default CBM", alt_hex(default_cbm(i.len_or_max))));
+        out(&format!(
+            "{:<16}: {}\n",
+            "Default CBM",
+            alt_hex(default_cbm(i.len_or_max))
+        ));
     }
     0
 }
@@ -196,7 +208,9 @@ pub fn cmt_show(cx: &Ctx, opts: Opts) -> Outcome {
     }
     if !supported(hv, ty) {
         let name = ["cache_occupancy", "total_mem_count", "local_mem_count"][ty as usize - 1];
-        err(&format!("Monitor type '{name}' is not supported in the system\n"));
+        err(&format!(
+            "Monitor type '{name}' is not supported in the system\n"
+        ));
         return Ok(MINUS_ONE);
     }
     cmt_table(hv, ty, domid)
@@ -235,7 +249,9 @@ fn cmt_table(hv: &dyn Hypervisor, ty: u32, domid: Option<u32>) -> Outcome {
                 Err(e) => {
                     out(&line);
                     log(&e);
-                    err(&format!("Failed to get system l3 cache size for socket:{s}\n"));
+                    err(&format!(
+                        "Failed to get system l3 cache size for socket:{s}\n"
+                    ));
                     return Ok(ERROR_FAIL);
                 }
             }
@@ -292,7 +308,11 @@ fn target_sockets(hv: &dyn Hypervisor, opts: &Opts) -> Vec<u32> {
     let n = psr::physical_sockets(hv).unwrap_or(0);
     let bits = n.div_ceil(8) * 8;
     let list = socket_list(&opts.values('s'), bits);
-    if list.is_empty() { (0..bits).collect() } else { list }
+    if list.is_empty() {
+        (0..bits).collect()
+    } else {
+        list
+    }
 }
 
 /// `xl psr-cat-set [-s SOCKETS] [-l LEVEL] [-c|-d] DOMAIN CBM`.
@@ -420,14 +440,23 @@ fn socket_header(
                     Ok(size) => out(&format!("{:<16}: {size}KB\n", "L3 Cache")),
                     Err(e) => {
                         log(&e);
-                        err(&format!("Failed to get l3 cache size for socket:{socket}\n"));
+                        err(&format!(
+                            "Failed to get l3 cache size for socket:{socket}\n"
+                        ));
                         return Some(MINUS_ONE);
                     }
                 }
             }
-            out(&format!("{:<16}: {}\n", "Default CBM", alt_hex(default_cbm(i.len_or_max))));
+            out(&format!(
+                "{:<16}: {}\n",
+                "Default CBM",
+                alt_hex(default_cbm(i.len_or_max))
+            ));
             if i.flag {
-                out(&format!("{:>5}{:>25}{:>16}{:>16}\n", "ID", "NAME", "CBM (code)", "CBM (data)"));
+                out(&format!(
+                    "{:>5}{:>25}{:>16}{:>16}\n",
+                    "ID", "NAME", "CBM (code)", "CBM (data)"
+                ));
             } else {
                 out(&format!("{:>5}{:>25}{:>16}\n", "ID", "NAME", "CBM"));
             }

@@ -560,7 +560,11 @@ impl Hypervisor for XenHypervisor {
         // libxenhypfs takes an unknown encoding for a plain blob.
         let plain = e.encoding == abi::HYPFS_ENC_PLAIN || e.encoding > 1;
         Ok(HypfsEntry {
-            kind: if e.encoding > 1 { HypfsKind::Blob } else { kind },
+            kind: if e.encoding > 1 {
+                HypfsKind::Blob
+            } else {
+                kind
+            },
             plain,
             content_len: e.content_len,
             max_write_len: e.max_write_len,
