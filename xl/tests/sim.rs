@@ -2213,6 +2213,12 @@ fn config_update_stores_the_text_used_at_the_next_reboot() {
         std::fs::read_to_string(&stored[0]).unwrap(),
         format!("{cfg_text}\nmemory=128\n\n")
     );
+    let (rc, o, _) = run(&h, &["-N", "config-update", "cu", cfg.to_str().unwrap()]);
+    assert_eq!(rc, 0);
+    assert!(
+        o.starts_with("{\n    \"domid\": null,\n    \"config\": {\n"),
+        "{o}"
+    );
     let (rc, _, e) = run(&h, &["config-update", "cu"]);
     assert_eq!(
         (rc, e),

@@ -235,7 +235,12 @@ pub fn config_update(cx: &Ctx, domid: u32, args: &[String]) -> Outcome {
     }
     let config = parse_or_exit(cx.xlconf, &config_file, &data)?;
     if opts.flag('d') || cx.globals.dryrun {
-        out(&config.to_json().to_yajl());
+        // xl's printf_info: the config under "config", no domid yet.
+        let doc = xl_config::json::Obj::new()
+            .field("domid", xl_config::json::Json::Null)
+            .field("config", config.to_json())
+            .build();
+        out(&doc.to_yajl());
     }
     if cx.globals.dryrun {
         return Ok(0);
