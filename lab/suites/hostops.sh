@@ -1,6 +1,8 @@
 #!/usr/bin/bash
 # Host-wide commands and cpupools, ours beside the real xl: listings (vm-list, claims,
-# sharing, cpupool-list, sched-rtds), messages and exit codes of refusals, and state
+# sharing, cpupool-list, sched-rtds), set-parameters (its refusals, and guest_loglvl set by
+# each tool governing a guest's console lines), psr-* on a host without PSR, config-update
+# (the stored text), remus's refusals; messages and exit codes of refusals, and state
 # changes each tool makes that the other sees (a cpupool made, given a CPU and a paused
 # guest, destroyed; create with pool=; rename; numa-split). dom0 has 2 CPUs: CPU 1 leaves
 # Pool-0 for the pools made here and goes back at the end.
@@ -93,6 +95,46 @@ same debug-keys debug-keys h
 check debug-keys-real-effect debug_keys_effect "$R"
 check debug-keys-ours-effect debug_keys_effect "$O"
 
+# --- set-parameters: xl's refusals; guest_loglvl set by one tool governs a guest's lines --
+msg set-params-unknown set-parameters nosuch=1
+msg set-params-unknown-bare set-parameters nosuch
+msg set-params-no-prefix set-parameters nologlvl
+msg set-params-dir set-parameters =1
+msg set-params-bool set-parameters global-pages=maybe
+msg set-params-bad-custom set-parameters gnttab_max_frames=x
+msg set-params-too-long set-parameters "loglvl=$(printf 'a%.0s' $(seq 1 300))"
+msg set-params-partial "set-parameters 'loglvl=warning nosuch=1'"
+msg set-params-blank "set-parameters '  '"
+msg set-params-missing set-parameters
+same set-params-loglvl set-parameters loglvl=warning
+guest_line() {  # guest_line XL LEVEL yes|no: after XL sets guest_loglvl=LEVEL, a PVH guest's line shows?
+  local id seen=no
+  "$1" set-parameters "guest_loglvl=$2" || return 1
+  "$R" create -p /lab/guest/pvh.cfg >/dev/null 2>&1 || return 1
+  id=$(domid_of lab-pvh)
+  "$R" unpause lab-pvh
+  wait_gone lab-pvh 60 >/dev/null
+  "$R" dmesg | grep -aqE "^\\(d$id\\) (\\[[ 0-9.]*\\] )?PVH-HELLO" && seen=yes
+  [ "$seen" = "$3" ] || { echo "guest_loglvl=$2 by $1: PVH-HELLO of d$id seen: $seen"; return 1; }
+}
+check set-params-ours-hides-guest guest_line "$O" none no
+check set-params-real-shows-guest guest_line "$R" all yes
+check set-params-real-hides-guest guest_line "$R" none no
+check set-params-ours-shows-guest guest_line "$O" all yes
+
+# --- psr-*: the lab's CPU has no PSR; Xen's refusals as xl words them ------------------
+for a in "psr-hwinfo" "psr-hwinfo -m" "psr-hwinfo -a" "psr-hwinfo -b" "psr-hwinfo -m -b" \
+  "psr-cmt-attach 0" "psr-cmt-attach nosuch" "psr-cmt-detach 0" "psr-cmt-show cache-occupancy" \
+  "psr-cmt-show bogus" "psr-cmt-show cache-occupancy 0" "psr-cmt-show total-mem-bandwidth 0 0" \
+  "psr-cmt-show local-mem-bandwidth nosuch" "psr-cat-set 0 0xff" "psr-cat-set -l 2 0 0xf" \
+  "psr-cat-set -c -d 0 1" "psr-cat-set -l 5 0 1" "psr-cat-set -s 0 0 0xff" "psr-cat-set -s 1-3 0 0xff" \
+  "psr-cat-set 0" "psr-cat-set nosuch 1" "psr-cat-set 0 1 2" "psr-cat-show" "psr-cat-show -l 2" \
+  "psr-cat-show 0" "psr-cat-show -l 4" "psr-cat-show 0 0" "psr-cat-show nosuch" "psr-mba-set 0 10" \
+  "psr-mba-set 0" "psr-mba-set nosuch 10" "psr-mba-set -s 0 0 10" "psr-mba-show" "psr-mba-show 0" \
+  "psr-mba-show 0 0" "psr-mba-show nosuch"; do
+  msg "$(echo "$a" | tr ' ' '_')" "$a"
+done
+
 # --- a paused guest -------------------------------------------------------------------
 create_pvh() {  # create_pvh XL [KEY=VALUE...]: lab-pvh, paused (one retry: TCG flakiness)
   local xl="$1"
@@ -111,6 +153,43 @@ msg button-press-bad button-press lab-pvh reset
 msg button-press-missing button-press nosuchdomain power
 msg button-press-one-arg button-press lab-pvh
 msg sched-rtds-guest sched-rtds -d lab-pvh
+
+# --- config-update: the stored text (userdata "xl"), messages and statuses --------------
+printf 'name="lab-pvh"\ntype="pvh"\nkernel="/lab/guest/pvh.elf"\nmemory=48\n' >"$D/cu.cfg"
+printf 'name="lab-pvh"\nmemory=\n' >"$D/cubad.cfg"
+cu_state() {  # the stored "xl" userdata (name, mode, owner, text), then removed
+  local f
+  for f in /var/lib/xen/userdata-d.*.xl; do
+    [ -e "$f" ] && { basename "$f"; stat -c '%a %U' "$f"; cat "$f"; }
+  done
+  rm -f /var/lib/xen/userdata-d.*.xl
+}
+export -f cu_state
+msg config-update-none config-update
+msg config-update-missing-domain config-update nosuch "$D/cu.cfg"
+msg config-update-no-file config-update lab-pvh
+msg config-update-missing-file config-update lab-pvh /nonexistent.cfg
+msg config-update-bad-syntax config-update lab-pvh "$D/cubad.cfg"
+msg config-update-two-files config-update lab-pvh "$D/cu.cfg" "$D/cu.cfg"
+msg config-update-bad-option config-update lab-pvh -x
+msg config-update-stores "config-update lab-pvh $D/cu.cfg memory=64 vcpus=2; echo rc=\$?; cu_state"
+msg config-update-f "config-update lab-pvh -f $D/cu.cfg; echo rc=\$?; cu_state"
+msg config-update-dom0 "config-update 0 $D/cu.cfg -q; echo rc=\$?; cu_state"
+check config-update-debug same_bytes "$R config-update lab-pvh -d $D/cu.cfg 2>/dev/null | grep -v '\"uuid\"'; cu_state" \
+  "$O config-update lab-pvh -d $D/cu.cfg 2>/dev/null | grep -v '\"uuid\"'; cu_state"
+check config-update-dryrun same_bytes "$R -N config-update lab-pvh $D/cu.cfg 2>/dev/null | grep -v '\"uuid\"'; cu_state" \
+  "$O -N config-update lab-pvh $D/cu.cfg 2>/dev/null | grep -v '\"uuid\"'; cu_state"
+
+# --- remus: xl's checks before checkpointing; a backup host that cannot be reached --------
+msg remus-one-arg remus lab-pvh
+msg remus-missing-domain remus nosuch host
+msg remus-proxy-without-colo remus -p lab-pvh host
+msg remus-colo-conflict remus -c -i 100 lab-pvh host
+msg remus-bad-option remus -x lab-pvh h
+msg remus-blackhole-unsafe remus -b lab-pvh host
+same remus-no-ssh remus lab-pvh nosuchhost
+same remus-transport-fails remus -s false lab-pvh host
+same remus-colo-no-ssh remus -c lab-pvh host
 
 # --- refusals -------------------------------------------------------------------------
 msg destroy-missing cpupool-destroy nosuchpool

@@ -5,8 +5,8 @@
 
 use crate::cmdtable::{Cmd, LongOpt, Run};
 use crate::commands::{
-    self, console, cpupool, create, devices, domains, flask, host, hostops, lifecycle, pci,
-    saverestore, sched, top, vcpu, vdev, vdevlist, vnc,
+    self, console, cpupool, create, devices, domains, flask, host, hostops, lifecycle, pci, psr,
+    remus, saverestore, sched, top, vcpu, vdev, vdevlist, vnc,
 };
 
 pub const COMMANDS: &[Cmd] = &[
@@ -806,7 +806,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(hostops::set_parameters),
     },
     Cmd {
         name: "dmesg",
@@ -1304,7 +1304,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "Fbundi:s:N:ecp",
         long: &[],
         min_args: 2,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(remus::remus),
     },
     Cmd {
         name: "devd",
@@ -1352,7 +1352,7 @@ pub const COMMANDS: &[Cmd] = &[
             },
         ],
         min_args: 0,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(psr::hwinfo),
     },
     Cmd {
         name: "psr-cmt-attach",
@@ -1364,7 +1364,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(psr::cmt_attach),
     },
     Cmd {
         name: "psr-cmt-detach",
@@ -1376,7 +1376,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(psr::cmt_attach),
     },
     Cmd {
         name: "psr-cmt-show",
@@ -1390,7 +1390,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(psr::cmt_show),
     },
     Cmd {
         name: "psr-cat-set",
@@ -1425,7 +1425,7 @@ pub const COMMANDS: &[Cmd] = &[
             },
         ],
         min_args: 2,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(psr::cat_set),
     },
     Cmd {
         name: "psr-cat-show",
@@ -1443,7 +1443,7 @@ pub const COMMANDS: &[Cmd] = &[
             short: Some('l'),
         }],
         min_args: 0,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(psr::cat_show),
     },
     Cmd {
         name: "psr-mba-set",
@@ -1461,7 +1461,7 @@ pub const COMMANDS: &[Cmd] = &[
             short: Some('s'),
         }],
         min_args: 0,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(psr::mba_set),
     },
     Cmd {
         name: "psr-mba-show",
@@ -1473,7 +1473,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 0,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(psr::mba_show),
     },
     Cmd {
         name: "usbctrl-attach",

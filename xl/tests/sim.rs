@@ -2326,3 +2326,223 @@ fn create_and_restore_with_v_start_the_vnc_viewer() {
     assert!(!stderr(&o).contains("vnc-port"), "{}", stderr(&o));
     h.ok(&["destroy", "vnc"]);
 }
+
+#[test]
+fn set_parameters_change_the_hypervisor_and_refuse_as_libxl() {
+    let h = Host::new();
+    let pressed = |h: &Host| h.ok(&["dmesg"]).matches("'h' pressed").count();
+    // loglvl=none keeps the keys' lines out of the console ring.
+    assert_eq!(run(&h, &["set-parameters", "loglvl=none"]).0, 0);
+    h.ok(&["debug-keys", "h"]);
+    assert_eq!(pressed(&h), 0);
+    assert_eq!(
+        run(&h, &["set-parameters", " loglvl=warning  guest_loglvl=all"]).0,
+        0
+    );
+    h.ok(&["debug-keys", "h"]);
+    assert_eq!(pressed(&h), 1);
+    for (params, why) in [
+        ("nosuch=1", "No such file or directory"),
+        ("nologlvl", "Invalid argument"),
+        ("=1", "Permission denied"),
+        ("global-pages=maybe", "Numerical argument out of domain"),
+        ("loglvl=all nosuch=1", "No such file or directory"),
+    ] {
+        assert_eq!(
+            run(&h, &["set-parameters", params]),
+            (
+                1,
+                String::new(),
+                format!(
+                    "libxl: error: setting parameters: {why}\ncannot set parameters: {params}\n"
+                )
+            ),
+            "{params}"
+        );
+    }
+    // The first word of the last one was set before the second failed.
+    h.ok(&["debug-keys", "h"]);
+    assert_eq!(pressed(&h), 2);
+    assert_eq!(run(&h, &["set-parameters", "   "]).0, 0);
+    assert_eq!(run(&h, &["set-parameters", "loglvl"]).0, 1);
+}
+
+#[test]
+fn psr_commands_on_a_host_without_psr() {
+    let h = Host::new();
+    let cmt = "Cache Monitoring Technology (CMT):\nEnabled         : 0\n";
+    assert_eq!(run(&h, &["psr-hwinfo"]), (253, cmt.into(), String::new()));
+    assert_eq!(
+        run(&h, &["psr-hwinfo", "-m"]),
+        (0, cmt.into(), String::new())
+    );
+    assert_eq!(
+        run(&h, &["psr-hwinfo", "-a"]),
+        (253, String::new(), String::new())
+    );
+    assert_eq!(
+        run(&h, &["psr-cmt-attach", "0"]),
+        (
+            253,
+            String::new(),
+            "libxl: error: CMT is not supported in this system: No such device\n".into()
+        )
+    );
+    assert_eq!(
+        run(&h, &["psr-cmt-show", "cache-occupancy"]),
+        (255, String::new(), "CMT is disabled in the system\n".into())
+    );
+    assert_eq!(run(&h, &["psr-cmt-show", "bogus"]).0, 2);
+    assert_eq!(
+        run(&h, &["psr-cat-set", "0", "0xff"]),
+        (
+            253,
+            String::new(),
+            "libxl: error: L3 CAT: is not supported in this system\n".into()
+        )
+    );
+    assert_eq!(
+        run(&h, &["psr-cat-set", "-c", "-d", "0", "1"]),
+        (
+            1,
+            String::new(),
+            "Cannot handle -c and -d at the same time\n".into()
+        )
+    );
+    // Sockets the host does not have: nothing to do.
+    assert_eq!(run(&h, &["psr-cat-set", "-s", "1-3", "0", "1"]).0, 0);
+    assert_eq!(
+        run(&h, &["psr-mba-show", "0"]),
+        (253, String::new(), "Failed to get info\n".into())
+    );
+    assert_eq!(
+        run(&h, &["psr-cat-show", "-l", "4"]),
+        (1, String::new(), "Input lvl 4 is wrong\n".into())
+    );
+    let (rc, _, e) = run(&h, &["psr-mba-set", "nosuch", "1"]);
+    assert_eq!(
+        (rc, e.as_str()),
+        (1, "nosuch is an invalid domain identifier (rc=-6)\n")
+    );
+}
+
+#[test]
+fn config_update_stores_the_text_used_at_the_next_reboot() {
+    let h = Host::new();
+    h.create("cu", "");
+    let id = h.domid("cu").unwrap();
+    let cfg = h.config("cu2", "");
+    let cfg_text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("\"cu2\"", "\"cu\"");
+    std::fs::write(&cfg, &cfg_text).unwrap();
+    let warning = "WARNING: xl now has better capability to manage domain configuration, \
+                   avoid using this command when possible\n";
+    let (rc, _, e) = run(
+        &h,
+        &["config-update", "cu", cfg.to_str().unwrap(), "memory=128"],
+    );
+    assert_eq!(
+        (rc, e),
+        (0, format!("{warning}setting dom{id} configuration\n"))
+    );
+    let stored: Vec<_> = std::fs::read_dir(h.path().join("lib"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "xl"))
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(
+        std::fs::read_to_string(&stored[0]).unwrap(),
+        format!("{cfg_text}\nmemory=128\n\n")
+    );
+    let (rc, o, _) = run(&h, &["-N", "config-update", "cu", cfg.to_str().unwrap()]);
+    assert_eq!(rc, 0);
+    assert!(
+        o.starts_with("{\n    \"domid\": null,\n    \"config\": {\n"),
+        "{o}"
+    );
+    let (rc, _, e) = run(&h, &["config-update", "cu"]);
+    assert_eq!(
+        (rc, e),
+        (1, format!("{warning}Config file not specified\n"))
+    );
+    let (rc, _, e) = run(&h, &["config-update", "cu", "/nonexistent.cfg"]);
+    assert_eq!(
+        (rc, e),
+        (
+            253,
+            format!(
+                "{warning}Failed to read config file: /nonexistent.cfg: No such file or directory\n"
+            )
+        )
+    );
+    let (rc, _, e) = run(&h, &["config-update", "nosuch", cfg.to_str().unwrap()]);
+    assert_eq!(
+        (rc, e),
+        (
+            1,
+            format!("{warning}nosuch is an invalid domain identifier (rc=-6)\n")
+        )
+    );
+    // The reboot builds from the stored text (128 MiB) and uses it once.
+    h.wait_for("boot", || h.xl(&["reboot", "cu"]).status.success());
+    h.wait_for("cu to come back", || h.domid("cu").is_some_and(|d| d != id));
+    let list = h.ok(&["list", "cu"]);
+    assert!(list.lines().nth(1).unwrap().contains("   128 "), "{list}");
+    assert!(!stored[0].exists());
+    h.ok(&["destroy", "cu"]);
+}
+
+#[test]
+fn remus_refuses_as_xl_and_leaves_the_guest_running() {
+    let h = Host::new();
+    h.create("r", "");
+    let id = h.domid("r").unwrap();
+    assert_eq!(
+        run(&h, &["remus", "-p", "r", "backup"]),
+        (
+            255,
+            String::new(),
+            "Option -p must be used in conjunction with -c".into()
+        )
+    );
+    assert_eq!(
+        run(&h, &["remus", "-c", "-i", "100", "r", "backup"]),
+        (
+            255,
+            String::new(),
+            "option -c is conflict with -i, -d, -n or -b: Success\n".into()
+        )
+    );
+    let (rc, _, e) = run(&h, &["remus", "-b", "r", "backup"]);
+    assert_eq!(rc, 1);
+    assert!(
+        e.starts_with(&format!(
+            "libxl: error: Domain {id}:Unsafe mode must be enabled to replicate to /dev/null,"
+        )) && e.contains("Remus: Backup failed? resuming domain at primary.\n"),
+        "{e}"
+    );
+    let (rc, _, e) = run(&h, &["remus", "-s", "false", "r", "backup"]);
+    assert_eq!(rc, 1);
+    assert!(
+        e.contains("file/stream truncated reading banner from migration receiver stream"),
+        "{e}"
+    );
+    // A backup that answers: this xl does not checkpoint, and says so.
+    let (rc, _, e) = run(
+        &h,
+        &[
+            "remus",
+            "-s",
+            "",
+            "r",
+            "printf 'xl migration receiver ready, send binary domain data.\\n'; cat >/dev/null",
+        ],
+    );
+    assert_eq!(rc, 1);
+    assert!(e.contains("Remus checkpointing is not implemented"), "{e}");
+    assert_eq!(h.domid("r"), Some(id));
+    assert!(!h.list().iter().any(|d| d.0 == "r" && d.4.contains('s')));
+    h.ok(&["destroy", "r"]);
+}

@@ -184,6 +184,8 @@ pub struct Host {
     pub dmesg: Vec<u8>,
     /// When the host booted.
     pub booted: Instant,
+    /// Runtime parameters (hypfs `/params`).
+    pub params: crate::params::Params,
 }
 
 impl Host {
@@ -220,6 +222,7 @@ impl Host {
             rover: 0,
             dmesg,
             booted: now,
+            params: crate::params::Params::default(),
         }
     }
 
@@ -457,6 +460,10 @@ impl Host {
     /// XEN_SYSCTL_debug_keys: Xen's console says which keys came; the
     /// simulated host has no handlers to run.
     pub fn debug_keys(&mut self, keys: &[u8]) {
+        // Xen's console ring only takes what its log level lets through.
+        if self.params.console_silent() {
+            return;
+        }
         for k in keys {
             let line = format!(
                 "(XEN) '{}' pressed -> no handler (simulated host)\n",

@@ -13,6 +13,7 @@
 
 pub mod guest;
 pub mod host;
+pub mod params;
 pub mod pools;
 pub mod proto;
 pub mod pty;
@@ -457,6 +458,50 @@ impl Hypervisor for SimHypervisor {
 
     fn cpupool_move_domain(&self, poolid: u32, domid: u32) -> Result<(), Error> {
         self.call(&Request::CpupoolMoveDomain { poolid, domid })
+    }
+
+    fn hypfs_open(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn hypfs_entry(&self, path: &str) -> Result<xl_toolstack::params::HypfsEntry, Error> {
+        self.call(&Request::HypfsEntry(path.to_string()))
+    }
+
+    fn hypfs_write(&self, path: &str, data: &[u8]) -> Result<(), Error> {
+        self.call(&Request::HypfsWrite {
+            path: path.to_string(),
+            data: data.to_vec(),
+        })
+    }
+
+    /// The simulated host has no PSR hardware: Xen answers ENODEV.
+    fn psr_cmt_sysctl(&self, _cmd: u32, _cpu: u32) -> Result<u64, Error> {
+        Err(os(Errno::NODEV))
+    }
+
+    fn psr_cmt_domain(&self, domid: u32, _cmd: u32) -> Result<u32, Error> {
+        self.domain(domid)?.ok_or(os(Errno::SRCH))?;
+        Err(os(Errno::NODEV))
+    }
+
+    fn psr_alloc_info(
+        &self,
+        _feature: xl_toolstack::psr::AllocFeature,
+        _socket: u32,
+    ) -> Result<xl_toolstack::psr::AllocInfo, Error> {
+        Err(os(Errno::NODEV))
+    }
+
+    fn psr_alloc_domain(
+        &self,
+        domid: u32,
+        _cmd: u32,
+        _socket: u32,
+        _data: u64,
+    ) -> Result<u64, Error> {
+        self.domain(domid)?.ok_or(os(Errno::SRCH))?;
+        Err(os(Errno::NODEV))
     }
 
     /// The simulated hypervisor has no XSM module: FLASK answers ENOSYS.

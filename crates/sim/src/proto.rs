@@ -111,6 +111,15 @@ pub enum Request {
     /// Press Xen debug keys (`xl debug-keys`); each logs a line to the
     /// console ring.
     DebugKeys(Vec<u8>),
+    /// A hypfs node's header (`xl set-parameters` reads it first).
+    HypfsEntry(String),
+    /// Replace a hypfs node's contents.
+    HypfsWrite {
+        /// The node, e.g. `/params/loglvl`.
+        path: String,
+        /// Its new contents in the node's type.
+        data: Vec<u8>,
+    },
     /// A domain's scheduler parameters (weight, cap, ...).
     DomainSched(u32),
     /// Set a domain's scheduler parameters.

@@ -455,6 +455,11 @@ fn handle(sim: &Sim, req: Request) -> Result<String, Refusal> {
             w.host.debug_keys(&keys);
             ok(())
         }
+        Request::HypfsEntry(path) => ok(w.host.params.entry(&path).map_err(Refusal::Errno)?),
+        Request::HypfsWrite { path, data } => {
+            w.host.params.write(&path, &data).map_err(Refusal::Errno)?;
+            ok(())
+        }
         Request::DomainSched(domid) => ok(w.host.get(domid).map_err(host_err)?.sched),
         Request::SetDomainSched { domid, params } => {
             w.host.get_mut(domid).map_err(host_err)?.sched = params;

@@ -21,6 +21,7 @@
 #include <xen/arch-x86/hvm/start_info.h>
 #include <xen/xsm/flask_op.h>
 #include <xen/sched.h>
+#include <xen/hypfs.h>
 /* E820_RAM and struct e820entry, cut from tools/include/xenctrl.h by
  * layouts.sh (xenctrl.h itself needs generated headers). */
 #include "e820.h"
@@ -647,5 +648,70 @@ int main(void) {
     O(struct start_info, store_evtchn);
     O(struct start_info, console.domU.mfn);
     O(struct start_info, console.domU.evtchn);
+    /* hypfs (xl set-parameters) */
+    C(__HYPERVISOR_hypfs_op);
+    C(XEN_HYPFS_OP_get_version);
+    C(XEN_HYPFS_OP_read);
+    C(XEN_HYPFS_OP_write_contents);
+    C(XEN_HYPFS_MAX_PATHLEN);
+    C(XEN_HYPFS_TYPE_STRING);
+    C(XEN_HYPFS_TYPE_UINT);
+    C(XEN_HYPFS_TYPE_INT);
+    C(XEN_HYPFS_TYPE_BOOL);
+    C(XEN_HYPFS_ENC_PLAIN);
+    S(struct xen_hypfs_direntry);
+    O(struct xen_hypfs_direntry, type);
+    O(struct xen_hypfs_direntry, encoding);
+    O(struct xen_hypfs_direntry, content_len);
+    O(struct xen_hypfs_direntry, max_write_len);
+    /* PSR (xl psr-*) */
+    C(XEN_SYSCTL_psr_cmt_op);
+    C(XEN_SYSCTL_PSR_CMT_get_total_rmid);
+    C(XEN_SYSCTL_PSR_CMT_get_l3_upscaling_factor);
+    C(XEN_SYSCTL_PSR_CMT_get_l3_cache_size);
+    C(XEN_SYSCTL_PSR_CMT_enabled);
+    C(XEN_SYSCTL_PSR_CMT_get_l3_event_mask);
+    S(struct xen_sysctl_psr_cmt_op);
+    O(struct xen_sysctl_psr_cmt_op, cmd);
+    O(struct xen_sysctl_psr_cmt_op, flags);
+    O(struct xen_sysctl_psr_cmt_op, u);
+    C(XEN_SYSCTL_psr_alloc);
+    C(XEN_SYSCTL_PSR_get_l3_info);
+    C(XEN_SYSCTL_PSR_get_l2_info);
+    C(XEN_SYSCTL_PSR_get_mba_info);
+    C(XEN_SYSCTL_PSR_CAT_L3_CDP);
+    C(XEN_SYSCTL_PSR_MBA_LINEAR);
+    S(struct xen_sysctl_psr_alloc);
+    O(struct xen_sysctl_psr_alloc, cmd);
+    O(struct xen_sysctl_psr_alloc, target);
+    O(struct xen_sysctl_psr_alloc, u);
+    O(struct xen_sysctl_psr_alloc, u.cat_info.cbm_len);
+    O(struct xen_sysctl_psr_alloc, u.cat_info.cos_max);
+    O(struct xen_sysctl_psr_alloc, u.cat_info.flags);
+    O(struct xen_sysctl_psr_alloc, u.mba_info.thrtl_max);
+    O(struct xen_sysctl_psr_alloc, u.mba_info.cos_max);
+    O(struct xen_sysctl_psr_alloc, u.mba_info.flags);
+    C(XEN_DOMCTL_psr_cmt_op);
+    C(XEN_DOMCTL_PSR_CMT_OP_DETACH);
+    C(XEN_DOMCTL_PSR_CMT_OP_ATTACH);
+    C(XEN_DOMCTL_PSR_CMT_OP_QUERY_RMID);
+    S(struct xen_domctl_psr_cmt_op);
+    O(struct xen_domctl_psr_cmt_op, cmd);
+    O(struct xen_domctl_psr_cmt_op, data);
+    C(XEN_DOMCTL_psr_alloc);
+    C(XEN_DOMCTL_PSR_SET_L3_CBM);
+    C(XEN_DOMCTL_PSR_GET_L3_CBM);
+    C(XEN_DOMCTL_PSR_SET_L3_CODE);
+    C(XEN_DOMCTL_PSR_SET_L3_DATA);
+    C(XEN_DOMCTL_PSR_GET_L3_CODE);
+    C(XEN_DOMCTL_PSR_GET_L3_DATA);
+    C(XEN_DOMCTL_PSR_SET_L2_CBM);
+    C(XEN_DOMCTL_PSR_GET_L2_CBM);
+    C(XEN_DOMCTL_PSR_SET_MBA_THRTL);
+    C(XEN_DOMCTL_PSR_GET_MBA_THRTL);
+    S(struct xen_domctl_psr_alloc);
+    O(struct xen_domctl_psr_alloc, cmd);
+    O(struct xen_domctl_psr_alloc, target);
+    O(struct xen_domctl_psr_alloc, data);
     return 0;
 }

@@ -220,6 +220,102 @@ pub struct DebugKeys {
     pub _pad: u32,
 }
 
+// hypfs, Xen's parameter file system (`xl set-parameters`).
+pub const HYPERVISOR_HYPFS_OP: u64 = 42;
+pub const HYPFS_OP_GET_VERSION: u64 = 0;
+pub const HYPFS_OP_READ: u64 = 1;
+pub const HYPFS_OP_WRITE_CONTENTS: u64 = 2;
+pub const HYPFS_MAX_PATHLEN: usize = 1024;
+pub const HYPFS_TYPE_STRING: u8 = 2;
+pub const HYPFS_TYPE_UINT: u8 = 3;
+pub const HYPFS_TYPE_INT: u8 = 4;
+pub const HYPFS_TYPE_BOOL: u8 = 5;
+pub const HYPFS_ENC_PLAIN: u8 = 0;
+
+/// `struct xen_hypfs_direntry`: what XEN_HYPFS_OP_read puts before an
+/// entry's contents.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HypfsDirentry {
+    /// XEN_HYPFS_TYPE_*.
+    pub kind: u8,
+    /// XEN_HYPFS_ENC_*.
+    pub encoding: u8,
+    pub _pad: u16,
+    pub content_len: u32,
+    /// 0 for a read-only entry.
+    pub max_write_len: u32,
+}
+
+// Platform shared resources (`xl psr-*`): monitoring (CMT) and allocation
+// (CAT, MBA).
+pub const SYSCTL_PSR_CMT_OP: u32 = 21;
+pub const SYSCTL_PSR_CMT_GET_TOTAL_RMID: u32 = 0;
+pub const SYSCTL_PSR_CMT_GET_L3_UPSCALING_FACTOR: u32 = 1;
+pub const SYSCTL_PSR_CMT_GET_L3_CACHE_SIZE: u32 = 2;
+pub const SYSCTL_PSR_CMT_ENABLED: u32 = 3;
+pub const SYSCTL_PSR_CMT_GET_L3_EVENT_MASK: u32 = 4;
+pub const SYSCTL_PSR_ALLOC: u32 = 23;
+pub const SYSCTL_PSR_GET_L3_INFO: u32 = 0;
+pub const SYSCTL_PSR_GET_L2_INFO: u32 = 1;
+pub const SYSCTL_PSR_GET_MBA_INFO: u32 = 2;
+pub const SYSCTL_PSR_CAT_L3_CDP: u32 = 1;
+pub const SYSCTL_PSR_MBA_LINEAR: u32 = 1;
+pub const DOMCTL_PSR_CMT_OP: u32 = 75;
+pub const DOMCTL_PSR_CMT_OP_DETACH: u32 = 0;
+pub const DOMCTL_PSR_CMT_OP_ATTACH: u32 = 1;
+pub const DOMCTL_PSR_CMT_OP_QUERY_RMID: u32 = 2;
+pub const DOMCTL_PSR_ALLOC: u32 = 78;
+pub const DOMCTL_PSR_SET_L3_CBM: u32 = 0;
+pub const DOMCTL_PSR_GET_L3_CBM: u32 = 1;
+pub const DOMCTL_PSR_SET_L3_CODE: u32 = 2;
+pub const DOMCTL_PSR_SET_L3_DATA: u32 = 3;
+pub const DOMCTL_PSR_GET_L3_CODE: u32 = 4;
+pub const DOMCTL_PSR_GET_L3_DATA: u32 = 5;
+pub const DOMCTL_PSR_SET_L2_CBM: u32 = 6;
+pub const DOMCTL_PSR_GET_L2_CBM: u32 = 7;
+pub const DOMCTL_PSR_SET_MBA_THRTL: u32 = 8;
+pub const DOMCTL_PSR_GET_MBA_THRTL: u32 = 9;
+
+/// `struct xen_sysctl_psr_cmt_op`; `data` is also `u.l3_cache.cpu` (its
+/// low half) for get_l3_cache_size.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SysctlPsrCmtOp {
+    pub cmd: u32,
+    pub flags: u32,
+    pub data: u64,
+}
+
+/// `struct xen_sysctl_psr_alloc`: `a` is cat_info.cbm_len or
+/// mba_info.thrtl_max, `cos_max` and `flags` are at the same place in both.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SysctlPsrAlloc {
+    pub cmd: u32,
+    pub target: u32,
+    pub a: u32,
+    pub cos_max: u32,
+    pub flags: u32,
+}
+
+/// `struct xen_domctl_psr_cmt_op`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DomctlPsrCmtOp {
+    pub cmd: u32,
+    pub data: u32,
+}
+
+/// `struct xen_domctl_psr_alloc`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DomctlPsrAlloc {
+    pub cmd: u32,
+    pub target: u32,
+    pub data: u64,
+}
+
 /// `struct xen_hvm_param` (hvm_op get/set param).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -519,6 +615,22 @@ pod_fields!(CpupoolOp {
     cpumap_nr_bits
 });
 pod_fields!(DebugKeys { keys, nr_keys });
+pod_fields!(HypfsDirentry {
+    kind,
+    encoding,
+    content_len,
+    max_write_len
+});
+pod_fields!(SysctlPsrCmtOp { cmd, flags, data });
+pod_fields!(SysctlPsrAlloc {
+    cmd,
+    target,
+    a,
+    cos_max,
+    flags
+});
+pod_fields!(DomctlPsrCmtOp { cmd, data });
+pod_fields!(DomctlPsrAlloc { cmd, target, data });
 pod_fields!(HvmParam {
     domid,
     index,

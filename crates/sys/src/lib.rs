@@ -124,6 +124,8 @@ fn domctl_what(cmd: u32) -> &'static str {
         DOMCTL_SETHVMCONTEXT => "domctl sethvmcontext",
         DOMCTL_SET_PAGING_MEMPOOL_SIZE => "domctl set_paging_mempool_size",
         DOMCTL_GETNODEAFFINITY => "domctl getnodeaffinity",
+        DOMCTL_PSR_CMT_OP => "domctl psr_cmt_op",
+        DOMCTL_PSR_ALLOC => "domctl psr_alloc",
         _ => "domctl",
     }
 }
@@ -140,6 +142,8 @@ fn sysctl_what(cmd: u32) -> &'static str {
         SYSCTL_CPUPOOL_OP => "sysctl cpupool_op",
         SYSCTL_SCHEDULER_OP => "sysctl scheduler_op",
         SYSCTL_PCITOPOINFO => "sysctl pcitopoinfo",
+        SYSCTL_PSR_CMT_OP => "sysctl psr_cmt_op",
+        SYSCTL_PSR_ALLOC => "sysctl psr_alloc",
         _ => "sysctl",
     }
 }
@@ -615,6 +619,141 @@ impl Xen {
         .map(drop)
     }
 }
+
+impl Xen {
+    /// XEN_HYPFS_OP_get_version: the hypfs interface version; fails when
+    /// the hypervisor has no hypfs.
+    pub fn hypfs_version(&self) -> Result<i64, SysError> {
+        // SAFETY: get_version takes no buffers (all arguments zero).
+        unsafe {
+            self.pc.hypercall(
+                "hypfs_op get_version",
+                HYPERVISOR_HYPFS_OP,
+                [HYPFS_OP_GET_VERSION, 0, 0, 0, 0],
+            )
+        }
+    }
+
+    /// A hypfs path, NUL-terminated, in a hypercall buffer with `room`
+    /// more bytes after it.
+    fn hypfs_path(&self, path: &str, room: usize) -> Result<(HypercallBuf<'_>, usize), SysError> {
+        let len = path.len() + 1;
+        if len > HYPFS_MAX_PATHLEN || path.as_bytes().contains(&0) {
+            return Err(SysError::Invalid("hypfs path too long or with a NUL"));
+        }
+        let at = len.div_ceil(8) * 8;
+        let mut buf = self.pc.buffer(sum(at, room.max(1))?)?;
+        buf.write(0, path.as_bytes());
+        buf.write(path.len(), &[0]);
+        Ok((buf, at))
+    }
+
+    /// The entry header of a hypfs node (XEN_HYPFS_OP_read with room for
+    /// the header only, as libxenhypfs asks before a write: ENOBUFS then
+    /// still brings the header).
+    pub fn hypfs_entry(&self, path: &str) -> Result<HypfsDirentry, SysError> {
+        let size = std::mem::size_of::<HypfsDirentry>();
+        let (buf, at) = self.hypfs_path(path, size)?;
+        // SAFETY: Xen reads the path (its length given, NUL included) at
+        // the start of `buf` and writes at most `size` bytes at `at`,
+        // inside `buf`.
+        let r = unsafe {
+            self.pc.hypercall(
+                "hypfs_op read",
+                HYPERVISOR_HYPFS_OP,
+                [
+                    HYPFS_OP_READ,
+                    buf.addr(),
+                    (path.len() + 1) as u64,
+                    buf.addr() + at as u64,
+                    size as u64,
+                ],
+            )
+        };
+        match r {
+            Ok(_) => {}
+            Err(SysError::Hypercall { ref source, .. })
+                if source.raw_os_error() == Some(ENOBUFS) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(HypfsDirentry::from_bytes(&buf.read(at, size)))
+    }
+
+    /// XEN_HYPFS_OP_write_contents: `data` becomes the node's contents.
+    pub fn hypfs_write(&self, path: &str, data: &[u8]) -> Result<(), SysError> {
+        let (mut buf, at) = self.hypfs_path(path, data.len())?;
+        buf.write(at, data);
+        // SAFETY: Xen reads the path at the start of `buf` and `data.len()`
+        // bytes at `at`, both inside `buf`.
+        unsafe {
+            self.pc.hypercall(
+                "hypfs_op write_contents",
+                HYPERVISOR_HYPFS_OP,
+                [
+                    HYPFS_OP_WRITE_CONTENTS,
+                    buf.addr(),
+                    (path.len() + 1) as u64,
+                    buf.addr() + at as u64,
+                    data.len() as u64,
+                ],
+            )
+        }
+        .map(drop)
+    }
+
+    /// One XEN_SYSCTL_psr_cmt_op query; `cpu` for get_l3_cache_size.
+    pub fn psr_cmt_query(&self, cmd: u32, cpu: u32) -> Result<u64, SysError> {
+        let op = SysctlPsrCmtOp {
+            cmd,
+            flags: 0,
+            data: u64::from(cpu),
+        };
+        let s = Sysctl::new(SYSCTL_PSR_CMT_OP, self.iv.sysctl, &op);
+        // SAFETY: xen_sysctl_psr_cmt_op has no guest handle.
+        let r: SysctlPsrCmtOp = unsafe { self.sysctl(s) }?.payload();
+        Ok(r.data)
+    }
+
+    /// XEN_SYSCTL_psr_alloc: one socket's CAT or MBA limits.
+    pub fn psr_alloc_info(&self, cmd: u32, socket: u32) -> Result<SysctlPsrAlloc, SysError> {
+        let op = SysctlPsrAlloc {
+            cmd,
+            target: socket,
+            ..Default::default()
+        };
+        let s = Sysctl::new(SYSCTL_PSR_ALLOC, self.iv.sysctl, &op);
+        // SAFETY: xen_sysctl_psr_alloc has no guest handle.
+        Ok(unsafe { self.sysctl(s) }?.payload())
+    }
+
+    /// XEN_DOMCTL_psr_cmt_op: attach, detach or query a domain's RMID.
+    pub fn psr_cmt_domain(&self, dom: DomId, cmd: u32) -> Result<u32, SysError> {
+        let op = DomctlPsrCmtOp { cmd, data: 0 };
+        let d = Domctl::new(DOMCTL_PSR_CMT_OP, self.iv.domctl, dom, &op);
+        // SAFETY: xen_domctl_psr_cmt_op has no guest handle.
+        let r: DomctlPsrCmtOp = unsafe { self.domctl(d) }?.payload();
+        Ok(r.data)
+    }
+
+    /// XEN_DOMCTL_psr_alloc: set or get a domain's CBM or throttle on one
+    /// socket (`target`); returns Xen's `data`.
+    pub fn psr_alloc_domain(
+        &self,
+        dom: DomId,
+        cmd: u32,
+        target: u32,
+        data: u64,
+    ) -> Result<u64, SysError> {
+        let op = DomctlPsrAlloc { cmd, target, data };
+        let d = Domctl::new(DOMCTL_PSR_ALLOC, self.iv.domctl, dom, &op);
+        // SAFETY: xen_domctl_psr_alloc has no guest handle.
+        let r: DomctlPsrAlloc = unsafe { self.domctl(d) }?.payload();
+        Ok(r.data)
+    }
+}
+
+/// Linux's ENOBUFS: a hypfs read with room for the header only.
+const ENOBUFS: i32 = 105;
 
 impl Xen {
     /// A FLASK operation (__HYPERVISOR_xsm_op): `union` fills the op's
@@ -1968,6 +2107,7 @@ mod tests {
                 f("offset struct xen_sysctl_debug_keys.keys")
             );
             assert_eq!(size_of::<PrivcmdHypercall>(), f("size privcmd_hypercall_t"));
+
             assert_eq!(size_of::<Domctl>(), f("size struct xen_domctl"));
             assert_eq!(size_of::<Sysctl>(), f("size struct xen_sysctl"));
             assert_eq!(offset_of!(Domctl, u), 16);
@@ -1979,6 +2119,141 @@ mod tests {
                         "{version} {}.{}", $c, stringify!($field)); )*
                 };
             }
+            for (ours, name) in [
+                (HYPERVISOR_HYPFS_OP as usize, "__HYPERVISOR_hypfs_op"),
+                (HYPFS_OP_GET_VERSION as usize, "XEN_HYPFS_OP_get_version"),
+                (HYPFS_OP_READ as usize, "XEN_HYPFS_OP_read"),
+                (
+                    HYPFS_OP_WRITE_CONTENTS as usize,
+                    "XEN_HYPFS_OP_write_contents",
+                ),
+                (HYPFS_MAX_PATHLEN, "XEN_HYPFS_MAX_PATHLEN"),
+                (HYPFS_TYPE_STRING as usize, "XEN_HYPFS_TYPE_STRING"),
+                (HYPFS_TYPE_UINT as usize, "XEN_HYPFS_TYPE_UINT"),
+                (HYPFS_TYPE_INT as usize, "XEN_HYPFS_TYPE_INT"),
+                (HYPFS_TYPE_BOOL as usize, "XEN_HYPFS_TYPE_BOOL"),
+                (HYPFS_ENC_PLAIN as usize, "XEN_HYPFS_ENC_PLAIN"),
+                (SYSCTL_PSR_CMT_OP as usize, "XEN_SYSCTL_psr_cmt_op"),
+                (
+                    SYSCTL_PSR_CMT_GET_TOTAL_RMID as usize,
+                    "XEN_SYSCTL_PSR_CMT_get_total_rmid",
+                ),
+                (
+                    SYSCTL_PSR_CMT_GET_L3_UPSCALING_FACTOR as usize,
+                    "XEN_SYSCTL_PSR_CMT_get_l3_upscaling_factor",
+                ),
+                (
+                    SYSCTL_PSR_CMT_GET_L3_CACHE_SIZE as usize,
+                    "XEN_SYSCTL_PSR_CMT_get_l3_cache_size",
+                ),
+                (
+                    SYSCTL_PSR_CMT_ENABLED as usize,
+                    "XEN_SYSCTL_PSR_CMT_enabled",
+                ),
+                (
+                    SYSCTL_PSR_CMT_GET_L3_EVENT_MASK as usize,
+                    "XEN_SYSCTL_PSR_CMT_get_l3_event_mask",
+                ),
+                (SYSCTL_PSR_ALLOC as usize, "XEN_SYSCTL_psr_alloc"),
+                (
+                    SYSCTL_PSR_GET_L3_INFO as usize,
+                    "XEN_SYSCTL_PSR_get_l3_info",
+                ),
+                (
+                    SYSCTL_PSR_GET_L2_INFO as usize,
+                    "XEN_SYSCTL_PSR_get_l2_info",
+                ),
+                (
+                    SYSCTL_PSR_GET_MBA_INFO as usize,
+                    "XEN_SYSCTL_PSR_get_mba_info",
+                ),
+                (SYSCTL_PSR_CAT_L3_CDP as usize, "XEN_SYSCTL_PSR_CAT_L3_CDP"),
+                (SYSCTL_PSR_MBA_LINEAR as usize, "XEN_SYSCTL_PSR_MBA_LINEAR"),
+                (DOMCTL_PSR_CMT_OP as usize, "XEN_DOMCTL_psr_cmt_op"),
+                (
+                    DOMCTL_PSR_CMT_OP_DETACH as usize,
+                    "XEN_DOMCTL_PSR_CMT_OP_DETACH",
+                ),
+                (
+                    DOMCTL_PSR_CMT_OP_ATTACH as usize,
+                    "XEN_DOMCTL_PSR_CMT_OP_ATTACH",
+                ),
+                (
+                    DOMCTL_PSR_CMT_OP_QUERY_RMID as usize,
+                    "XEN_DOMCTL_PSR_CMT_OP_QUERY_RMID",
+                ),
+                (DOMCTL_PSR_ALLOC as usize, "XEN_DOMCTL_psr_alloc"),
+                (DOMCTL_PSR_SET_L3_CBM as usize, "XEN_DOMCTL_PSR_SET_L3_CBM"),
+                (DOMCTL_PSR_GET_L3_CBM as usize, "XEN_DOMCTL_PSR_GET_L3_CBM"),
+                (
+                    DOMCTL_PSR_SET_L3_CODE as usize,
+                    "XEN_DOMCTL_PSR_SET_L3_CODE",
+                ),
+                (
+                    DOMCTL_PSR_SET_L3_DATA as usize,
+                    "XEN_DOMCTL_PSR_SET_L3_DATA",
+                ),
+                (
+                    DOMCTL_PSR_GET_L3_CODE as usize,
+                    "XEN_DOMCTL_PSR_GET_L3_CODE",
+                ),
+                (
+                    DOMCTL_PSR_GET_L3_DATA as usize,
+                    "XEN_DOMCTL_PSR_GET_L3_DATA",
+                ),
+                (DOMCTL_PSR_SET_L2_CBM as usize, "XEN_DOMCTL_PSR_SET_L2_CBM"),
+                (DOMCTL_PSR_GET_L2_CBM as usize, "XEN_DOMCTL_PSR_GET_L2_CBM"),
+                (
+                    DOMCTL_PSR_SET_MBA_THRTL as usize,
+                    "XEN_DOMCTL_PSR_SET_MBA_THRTL",
+                ),
+                (
+                    DOMCTL_PSR_GET_MBA_THRTL as usize,
+                    "XEN_DOMCTL_PSR_GET_MBA_THRTL",
+                ),
+            ] {
+                assert_eq!(ours, f(&format!("const {name}")), "{version} {name}");
+            }
+            assert_eq!(
+                size_of::<HypfsDirentry>(),
+                f("size struct xen_hypfs_direntry")
+            );
+            assert_eq!(
+                offset_of!(HypfsDirentry, kind),
+                f("offset struct xen_hypfs_direntry.type")
+            );
+            layout!(
+                HypfsDirentry,
+                "xen_hypfs_direntry",
+                [encoding, content_len, max_write_len]
+            );
+            layout!(SysctlPsrCmtOp, "xen_sysctl_psr_cmt_op", [cmd, flags]);
+            assert_eq!(
+                offset_of!(SysctlPsrCmtOp, data),
+                f("offset struct xen_sysctl_psr_cmt_op.u")
+            );
+            layout!(SysctlPsrAlloc, "xen_sysctl_psr_alloc", [cmd, target]);
+            for field in ["cat_info.cbm_len", "mba_info.thrtl_max"] {
+                assert_eq!(
+                    offset_of!(SysctlPsrAlloc, a),
+                    f(&format!("offset struct xen_sysctl_psr_alloc.u.{field}"))
+                );
+            }
+            for (ours, field) in [
+                (offset_of!(SysctlPsrAlloc, cos_max), "cos_max"),
+                (offset_of!(SysctlPsrAlloc, flags), "flags"),
+            ] {
+                for info in ["cat_info", "mba_info"] {
+                    assert_eq!(
+                        ours,
+                        f(&format!(
+                            "offset struct xen_sysctl_psr_alloc.u.{info}.{field}"
+                        ))
+                    );
+                }
+            }
+            layout!(DomctlPsrCmtOp, "xen_domctl_psr_cmt_op", [cmd, data]);
+            layout!(DomctlPsrAlloc, "xen_domctl_psr_alloc", [cmd, target, data]);
             layout!(
                 DomainInfo,
                 "xen_domctl_getdomaininfo",

@@ -4,6 +4,8 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
+use crate::params::HypfsEntry;
+use crate::psr::{AllocFeature, AllocInfo};
 use crate::{
     BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DomInfo, Error, NumaNode, PciAddr,
     PhysInfo, SchedParams, Trigger, VcpuInfo, VersionInfo,
@@ -166,6 +168,41 @@ pub trait Hypervisor {
     /// Act on keys as if typed on the hypervisor's console (`xl debug-keys`).
     fn send_debug_keys(&self, _keys: &[u8]) -> Result<(), Error> {
         Err(Error::Unsupported("sending debug keys"))
+    }
+    /// Whether the hypervisor offers hypfs (XEN_HYPFS_OP_get_version).
+    fn hypfs_open(&self) -> Result<(), Error> {
+        Err(Error::Unsupported("hypfs"))
+    }
+    /// A hypfs node's header (type, encoding, sizes).
+    fn hypfs_entry(&self, _path: &str) -> Result<HypfsEntry, Error> {
+        Err(Error::Unsupported("hypfs"))
+    }
+    /// Replace a hypfs node's contents.
+    fn hypfs_write(&self, _path: &str, _data: &[u8]) -> Result<(), Error> {
+        Err(Error::Unsupported("hypfs"))
+    }
+    /// A XEN_SYSCTL_psr_cmt_op query (`crate::psr::CMT_*`); `cpu` for the
+    /// L3 cache size.
+    fn psr_cmt_sysctl(&self, _cmd: u32, _cpu: u32) -> Result<u64, Error> {
+        Err(Error::Unsupported("platform shared resources"))
+    }
+    /// XEN_DOMCTL_psr_cmt_op: attach, detach, or a domain's RMID.
+    fn psr_cmt_domain(&self, _domid: u32, _cmd: u32) -> Result<u32, Error> {
+        Err(Error::Unsupported("platform shared resources"))
+    }
+    /// One socket's limits of an allocation feature.
+    fn psr_alloc_info(&self, _feature: AllocFeature, _socket: u32) -> Result<AllocInfo, Error> {
+        Err(Error::Unsupported("platform shared resources"))
+    }
+    /// XEN_DOMCTL_psr_alloc: set or get a domain's value on a socket.
+    fn psr_alloc_domain(
+        &self,
+        _domid: u32,
+        _cmd: u32,
+        _socket: u32,
+        _data: u64,
+    ) -> Result<u64, Error> {
+        Err(Error::Unsupported("platform shared resources"))
     }
     /// FLASK's mode: Some(true) enforcing, Some(false) permissive; None
     /// when the hypervisor runs without FLASK.

@@ -25,6 +25,8 @@ pub mod inflight;
 pub mod lifecycle;
 pub mod memory;
 pub mod names;
+pub mod params;
+pub mod psr;
 pub mod qmp;
 pub mod rename;
 pub mod retrieve;
@@ -164,6 +166,28 @@ impl From<xen::BootloaderError> for Error {
 }
 
 impl Error {
+    /// The errno the hypervisor (or the simulated one) refused with, if
+    /// this is such a refusal.
+    pub fn errno(&self) -> Option<i32> {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = match self {
+            Error::Os(io) => return io.raw_os_error(),
+            Error::Sys(xen_sys::SysError::Hypercall { source, .. }) => {
+                return source.raw_os_error();
+            }
+            e => Some(e),
+        };
+        while let Some(c) = cur {
+            if let Some(n) = c
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::raw_os_error)
+            {
+                return Some(n);
+            }
+            cur = c.source();
+        }
+        None
+    }
+
     /// What the user can do about it, when there is something to say.
     pub fn hint(&self) -> Option<&'static str> {
         match self {

@@ -70,6 +70,40 @@ pub fn store_config(lib: &Path, domid: u32, uuid: &[u8; 16], json: &str) -> std:
     fs::rename(&tmp, &dest)
 }
 
+/// libxl_userdata_store: `data` as the domain's `userid` userdata, under
+/// the userdata lock, through a temporary file renamed into place; empty
+/// data removes it, as libxl does.
+pub fn store(
+    lib: &Path,
+    domid: u32,
+    uuid: &[u8; 16],
+    userid: &str,
+    data: &[u8],
+) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::create_dir_all(lib)?;
+    let _lock = lock(lib, domid, uuid).map_err(|e| e.source)?;
+    let dest = path(lib, domid, uuid, 'd', userid);
+    if data.is_empty() {
+        return match fs::remove_file(&dest) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+    }
+    let tmp = dest.with_extension(format!("{userid}.tmp"));
+    let _ = fs::remove_file(&tmp);
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(&tmp)?;
+    f.write_all(data)?;
+    drop(f);
+    fs::rename(&tmp, &dest)
+}
+
 #[cfg(test)]
 mod store_tests {
     use std::os::unix::fs::PermissionsExt;

@@ -184,6 +184,120 @@ pub fn main(cx: &Ctx, args: &[String]) -> Outcome {
     status
 }
 
+/// The rest of `xl config-update DOMAIN [FILE] [OPTIONS] [KEY=VALUE...]`
+/// once the domain is known: the file and overrides are parsed as create
+/// parses them, and their text (not the parsed result) is stored as the
+/// domain's "xl" userdata, which its monitor builds from at the next
+/// reboot.
+pub fn config_update(cx: &Ctx, domid: u32, args: &[String]) -> Outcome {
+    let mut args = args.to_vec();
+    let mut config_file = None;
+    if let Some(first) = args.first()
+        && !first.starts_with('-')
+        && !first.contains('=')
+    {
+        config_file = Some(args.remove(0));
+    }
+    let opts = cx.options(&args)?;
+    if let Some(f) = opts.value('f') {
+        config_file = Some(f.to_string());
+    }
+    let mut extra = Vec::new();
+    for a in opts.operands() {
+        if a.contains('=') {
+            extra.extend_from_slice(&crate::args::to_bytes(&a));
+            extra.push(b'\n');
+        } else if config_file.is_none() {
+            config_file = Some(a);
+        } else {
+            out(&crate::cmdtable::help_text(Some("create")));
+            return Err(Exit(2));
+        }
+    }
+    let Some(config_path) = config_file else {
+        return fail("Config file not specified\n");
+    };
+    let config_file = crate::args::display(&config_path);
+    let mut data = match std::fs::read(crate::args::to_os(&config_path)) {
+        Ok(d) => d,
+        Err(e) => {
+            err(&format!(
+                "Failed to read config file: {config_file}: {}\n",
+                strerror(&e)
+            ));
+            return Err(Exit(ERROR_FAIL_STATUS));
+        }
+    };
+    if !extra.is_empty() {
+        data.push(b'\n');
+        data.extend_from_slice(&extra);
+        data.push(b'\n');
+    }
+    let config = parse_or_exit(cx.xlconf, &config_file, &data)?;
+    if opts.flag('d') || cx.globals.dryrun {
+        // xl's printf_info: the config under "config", no domid yet.
+        let doc = xl_config::json::Obj::new()
+            .field("domid", xl_config::json::Json::Null)
+            .field("config", config.to_json())
+            .build();
+        out(&doc.to_yajl());
+    }
+    if cx.globals.dryrun {
+        return Ok(0);
+    }
+    err(&format!("setting dom{domid} configuration\n"));
+    let (host, _) = cx.connect()?;
+    let uuid = host
+        .hv
+        .domain(domid)
+        .map_err(|e| xl_error(&e))?
+        .map(|d| d.uuid)
+        .unwrap_or_default();
+    if let Err(e) = xl_toolstack::userdata::store(&host.paths.lib, domid, &uuid, "xl", &data) {
+        err(&format!(
+            "libxl: error: cannot store the configuration: {}\n",
+            strerror(&e)
+        ));
+        return fail("failed to update configuration\n");
+    }
+    Ok(0)
+}
+
+/// libxl's ERROR_FAIL as an exit status.
+const ERROR_FAIL_STATUS: i32 = 253;
+
+/// Config text parsed as xl's parse_config_data does: its messages on
+/// stderr, its exit status when it gives up.
+fn parse_or_exit(
+    xlconf: &xl_config::Globals,
+    name: &str,
+    data: &[u8],
+) -> Result<DomainConfig, Exit> {
+    let text = String::from_utf8_lossy(data).into_owned();
+    let mut report = xl_config::Report::new();
+    let parsed = xl_config::parse_config_data(name, &text, xlconf, &host_facts(), &mut report);
+    err(report.as_str());
+    parsed.map_err(|xl_config::Exit(code)| {
+        if diag::enabled() {
+            for d in &report.diagnostics {
+                err(&diag::render(name, &text, d));
+            }
+        }
+        Exit(code)
+    })
+}
+
+/// A configuration stored by `xl config-update`, which replaces the
+/// domain's for its restart (and is used once: it is removed).
+fn updated_config(host: &Host, domid: u32, uuid: &[u8; 16]) -> Option<DomainConfig> {
+    let path = xl_toolstack::userdata::path(&host.paths.lib, domid, uuid, 'd', "xl");
+    let data = std::fs::read(&path).ok().filter(|d| !d.is_empty())?;
+    err("\"xl\" configuration found, using it\n\n");
+    let config = parse_or_exit(&crate::globalcfg::load(), "<updated>", &data).ok();
+    let _ = std::fs::remove_file(&path);
+    config
+}
+
 /// Create (under xl's global lock, as xl does when ballooning) and
 /// report failures as libxl would; the domain is left paused.
 fn create_one(host: &Host, xs: &Xs, config: &DomainConfig) -> Result<u32, Exit> {
@@ -455,7 +569,7 @@ pub fn monitor_main(args: &[String]) -> Outcome {
 /// xl's domain death handling: wait for the domain to shut down, then
 /// apply on_poweroff/on_reboot/on_crash; restarts re-create it from the
 /// same config (same UUID) and keep watching.
-pub(super) fn monitor(host: &Host, xs: &Xs, config: DomainConfig, mut domid: u32) -> Outcome {
+pub(super) fn monitor(host: &Host, xs: &Xs, mut config: DomainConfig, mut domid: u32) -> Outcome {
     let log = |m: String| err(&format!("{m}\n"));
     let failed = |m: String| fail(format!("{m}\n"));
     log(format!(
@@ -505,6 +619,9 @@ pub(super) fn monitor(host: &Host, xs: &Xs, config: DomainConfig, mut domid: u32
                     return Ok(0);
                 }
                 Action::Restart | Action::CoredumpRestart | Action::RestartRename => {
+                    if let Some(updated) = updated_config(host, domid, &info.uuid) {
+                        config = updated;
+                    }
                     if let Err(e) = destroy::destroy(host, xs, domid) {
                         return failed(format!("xl: destroy failed: {}", backend::chain(&e)));
                     }

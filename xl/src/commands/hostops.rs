@@ -1,6 +1,7 @@
 //! Host-wide listings and hypervisor requests: `xl vm-list`, `claims`,
 //! `sharing`, `debug-keys`, `button-press`, `sched-rtds`, and a domain's
-//! QEMU monitor (`qemu-monitor-command`).
+//! QEMU monitor (`qemu-monitor-command`), Xen's runtime parameters
+//! (`set-parameters`).
 
 use xenstore::Xs;
 use xl_toolstack::{DomInfo, Hypervisor, LIST_HEADER, list_row, names};
@@ -330,4 +331,29 @@ fn rtds_listing(hv: &dyn Hypervisor, xs: &Xs, per_vcpu: bool) -> Outcome {
         }
     }
     Ok(0)
+}
+
+/// `xl set-parameters PARAMS`: Xen's runtime parameters through hypfs, as
+/// libxl sets them (stopping at the first word that fails).
+pub fn set_parameters(cx: &Ctx, opts: Opts) -> Outcome {
+    use xl_toolstack::params::{self, ParamsError};
+    let text = &opts.operands()[0];
+    let host = cx.host()?;
+    match params::set_parameters(host.hv.as_ref(), text) {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            let why = match &e {
+                ParamsError::Open(cause) => format!(
+                    "libxl: error: {e}: {}\n",
+                    xl_toolstack::innermost_cause(cause)
+                ),
+                ParamsError::Set(cause) => {
+                    format!("libxl: error: {e}: {}\n", super::strerror(cause))
+                }
+                ParamsError::NoValue(_) => format!("xl: {e}\n"),
+            };
+            err(&why);
+            fail(format!("cannot set parameters: {text}\n"))
+        }
+    }
 }

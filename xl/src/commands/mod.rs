@@ -13,6 +13,8 @@ pub(crate) mod host;
 pub(crate) mod hostops;
 pub(crate) mod lifecycle;
 pub(crate) mod pci;
+pub(crate) mod psr;
+pub(crate) mod remus;
 pub(crate) mod saverestore;
 pub(crate) mod sched;
 pub mod top;
@@ -75,7 +77,8 @@ pub(crate) fn config_update(cx: &Ctx, args: &[String]) -> Outcome {
         "WARNING: xl now has better capability to manage domain configuration, \
          avoid using this command when possible\n",
     );
-    not_implemented(cx)
+    let domid = cx.domain(&args[0])?;
+    create::config_update(cx, domid, &args[1..])
 }
 
 /// `xl button-press`: deprecated, and says so before reading options.

@@ -19,7 +19,7 @@ use super::{Ctx, Exit, Outcome, err, fail, strerror};
 use crate::cmdtable::{self, Opts};
 use crate::{GlobalOpts, Status, backend};
 
-const BANNER: &[u8] = b"xl migration receiver ready, send binary domain data.\n";
+pub(super) const BANNER: &[u8] = b"xl migration receiver ready, send binary domain data.\n";
 // The three below go over the wire with their terminating NUL, as xl
 // sends them (sizeof of a C string).
 const READY: &[u8] = b"domain received, ready to unpause\0";
@@ -88,7 +88,7 @@ pub fn save(cx: &Ctx, opts: Opts) -> Outcome {
 
 /// The config a save or migration carries, as JSON: the domain's own, or
 /// the override file's (parsed as `xl create` would).
-fn config_to_save(
+pub(super) fn config_to_save(
     host: &Host,
     xs: &Xs,
     domid: u32,
@@ -136,7 +136,7 @@ fn parse_text(
     parsed.map_err(|xl_config::Exit(code)| Exit(code))
 }
 
-fn write_header(w: &mut dyn Write, source: &str, json: &str) -> Result<(), Exit> {
+pub(super) fn write_header(w: &mut dyn Write, source: &str, json: &str) -> Result<(), Exit> {
     let h = XlHeader::with_json_config(json);
     if let Err(e) = xl_savefile::write_xl_header(w, &h) {
         return fail(format!(
@@ -351,7 +351,12 @@ pub fn restore(cx: &Ctx, opts: Opts) -> Outcome {
 }
 
 /// Read exactly `msg` from the peer, as xl's migrate_read_fixedmessage.
-fn expect(input: &mut dyn Read, msg: &[u8], what: &str, rune: Option<&str>) -> Result<(), ()> {
+pub(super) fn expect(
+    input: &mut dyn Read,
+    msg: &[u8],
+    what: &str,
+    rune: Option<&str>,
+) -> Result<(), ()> {
     let stream = if rune.is_some() {
         "migration receiver stream"
     } else {
@@ -398,14 +403,14 @@ fn migration_rune(ssh: &str, host: &str, g: &GlobalOpts, receive_opts: &str) -> 
 
 /// The transport to the receiver: its stdin and stdout are ours to
 /// write and read.
-struct Transport {
+pub(super) struct Transport {
     child: Child,
     send: Option<BufWriter<ChildStdin>>,
-    recv: ChildStdout,
+    pub(super) recv: ChildStdout,
 }
 
 impl Transport {
-    fn start(rune: &str) -> std::io::Result<Transport> {
+    pub(super) fn start(rune: &str) -> std::io::Result<Transport> {
         let mut child = Command::new("sh")
             .args(["-c", rune])
             .stdin(Stdio::piped())
@@ -419,7 +424,7 @@ impl Transport {
         Ok(Transport { child, send, recv })
     }
 
-    fn send(&mut self) -> &mut dyn Write {
+    pub(super) fn send(&mut self) -> &mut dyn Write {
         match &mut self.send {
             Some(s) => s,
             None => unreachable!("the sending side is only closed on the way out"),
@@ -428,7 +433,7 @@ impl Transport {
 
     /// Close our end and say how the transport ended, if it ends soon
     /// (xl waits 2 s).
-    fn report(mut self) {
+    pub(super) fn report(mut self) {
         drop(self.send.take());
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {

@@ -19,6 +19,8 @@ pub use pv_image::PvImageError;
 use xen_sys::Xen;
 use xen_sys::abi::{self, DomainInfo};
 
+use crate::params::{HypfsEntry, HypfsKind};
+use crate::psr::{AllocFeature, AllocInfo};
 use crate::{
     BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DomInfo, Error, GuestKind, Hypervisor,
     NumaNode, PciAddr, PhysInfo, SchedParams, Trigger, VcpuInfo, VersionInfo,
@@ -538,6 +540,71 @@ impl Hypervisor for XenHypervisor {
 
     fn send_debug_keys(&self, keys: &[u8]) -> Result<(), Error> {
         Ok(self.xen.debug_keys(keys)?)
+    }
+
+    fn hypfs_open(&self) -> Result<(), Error> {
+        self.xen.hypfs_version()?;
+        Ok(())
+    }
+
+    fn hypfs_entry(&self, path: &str) -> Result<HypfsEntry, Error> {
+        let e = self.xen.hypfs_entry(path)?;
+        let kind = match e.kind {
+            0 => HypfsKind::Dir,
+            abi::HYPFS_TYPE_STRING => HypfsKind::String,
+            abi::HYPFS_TYPE_UINT => HypfsKind::Uint,
+            abi::HYPFS_TYPE_INT => HypfsKind::Int,
+            abi::HYPFS_TYPE_BOOL => HypfsKind::Bool,
+            _ => HypfsKind::Blob,
+        };
+        // libxenhypfs takes an unknown encoding for a plain blob.
+        let plain = e.encoding == abi::HYPFS_ENC_PLAIN || e.encoding > 1;
+        Ok(HypfsEntry {
+            kind: if e.encoding > 1 {
+                HypfsKind::Blob
+            } else {
+                kind
+            },
+            plain,
+            content_len: e.content_len,
+            max_write_len: e.max_write_len,
+        })
+    }
+
+    fn hypfs_write(&self, path: &str, data: &[u8]) -> Result<(), Error> {
+        Ok(self.xen.hypfs_write(path, data)?)
+    }
+
+    fn psr_cmt_sysctl(&self, cmd: u32, cpu: u32) -> Result<u64, Error> {
+        Ok(self.xen.psr_cmt_query(cmd, cpu)?)
+    }
+
+    fn psr_cmt_domain(&self, domid: u32, cmd: u32) -> Result<u32, Error> {
+        Ok(self.xen.psr_cmt_domain(dom(domid)?, cmd)?)
+    }
+
+    fn psr_alloc_info(&self, feature: AllocFeature, socket: u32) -> Result<AllocInfo, Error> {
+        let cmd = match feature {
+            AllocFeature::L3Cat => abi::SYSCTL_PSR_GET_L3_INFO,
+            AllocFeature::L2Cat => abi::SYSCTL_PSR_GET_L2_INFO,
+            AllocFeature::Mba => abi::SYSCTL_PSR_GET_MBA_INFO,
+        };
+        let r = self.xen.psr_alloc_info(cmd, socket)?;
+        // CDP exists for L3 only (libxc reports it off for L2).
+        let flag = match feature {
+            AllocFeature::L3Cat => r.flags & abi::SYSCTL_PSR_CAT_L3_CDP != 0,
+            AllocFeature::L2Cat => false,
+            AllocFeature::Mba => r.flags & abi::SYSCTL_PSR_MBA_LINEAR != 0,
+        };
+        Ok(AllocInfo {
+            len_or_max: r.a,
+            cos_max: r.cos_max,
+            flag,
+        })
+    }
+
+    fn psr_alloc_domain(&self, domid: u32, cmd: u32, socket: u32, data: u64) -> Result<u64, Error> {
+        Ok(self.xen.psr_alloc_domain(dom(domid)?, cmd, socket, data)?)
     }
 
     fn flask_getenforce(&self) -> Result<Option<bool>, Error> {
