@@ -229,7 +229,7 @@ pub const COMMANDS: &[Cmd] = &[
             short: Some('n'),
         }],
         min_args: 1,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(pci::assignable_add),
     },
     Cmd {
         name: "pci-assignable-remove",
@@ -243,7 +243,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "r",
         long: &[],
         min_args: 1,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(pci::assignable_remove),
     },
     Cmd {
         name: "pci-assignable-list",

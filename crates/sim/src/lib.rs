@@ -13,6 +13,7 @@
 
 pub mod guest;
 pub mod host;
+pub mod pci;
 pub mod pools;
 pub mod proto;
 pub mod pty;
@@ -33,8 +34,8 @@ use serde::de::DeserializeOwned;
 use xenstore::{Xs, XsOps};
 use xl_toolstack::{
     BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DmSpec, Dom0, DomInfo, Error,
-    GuestKind, HostPaths, HotplugDevice, Hypervisor, NumaNode, PciAddr, PhysInfo, SchedParams,
-    Trigger, VcpuInfo, VersionInfo,
+    GuestKind, HostPaths, HotplugDevice, Hypervisor, IoRange, NumaNode, PciAddr, PhysInfo,
+    SchedParams, SysfsWriteError, Trigger, VcpuInfo, VersionInfo,
 };
 
 use proto::Request;
@@ -472,6 +473,35 @@ impl Hypervisor for SimHypervisor {
         Ok(None)
     }
 
+    fn assign_device(&self, domid: u32, sbdf: u32, _relaxed: bool) -> Result<(), Error> {
+        self.call(&Request::AssignDevice {
+            domid,
+            sbdf,
+            test: false,
+        })
+    }
+
+    fn test_assign_device(&self, domid: u32, sbdf: u32) -> Result<(), Error> {
+        self.call(&Request::AssignDevice {
+            domid,
+            sbdf,
+            test: true,
+        })
+    }
+
+    fn deassign_device(&self, domid: u32, sbdf: u32) -> Result<(), Error> {
+        self.call(&Request::DeassignDevice { domid, sbdf })
+    }
+
+    /// The simulated hardware has nothing to protect: any range is
+    /// granted to a domain that exists.
+    fn io_permission(&self, domid: u32, _range: IoRange, _allow: bool) -> Result<(), Error> {
+        match self.domain(domid)? {
+            Some(_) => Ok(()),
+            None => Err(os(Errno::SRCH)),
+        }
+    }
+
     fn send_debug_keys(&self, keys: &[u8]) -> Result<(), Error> {
         self.call(&Request::DebugKeys(keys.to_vec()))
     }
@@ -506,6 +536,11 @@ impl Hypervisor for SimHypervisor {
 }
 
 impl Dom0 for SimDom0 {
+    /// The simulated kernel's answer to a PCI sysfs attribute.
+    fn sysfs_write(&self, path: &Path, value: &str) -> Result<(), SysfsWriteError> {
+        pci::write(&self.client.dir.join("sys"), path, value)
+    }
+
     /// The checks Xen's `block` and `vif-bridge` scripts make, with their
     /// messages, reported the way the scripts report.
     fn hotplug(&self, xs: &Xs, dev: &HotplugDevice, add: bool) -> Result<(), Error> {
