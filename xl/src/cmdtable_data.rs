@@ -187,7 +187,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(pci::pci_attach),
     },
     Cmd {
         name: "pci-detach",
@@ -199,7 +199,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "f",
         long: &[],
         min_args: 2,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(pci::pci_detach),
     },
     Cmd {
         name: "pci-list",

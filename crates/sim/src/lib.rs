@@ -493,6 +493,17 @@ impl Hypervisor for SimHypervisor {
         self.call(&Request::DeassignDevice { domid, sbdf })
     }
 
+    /// Interrupts are not simulated: a domain that exists gets the pirq
+    /// it asks for.
+    fn map_pirq(&self, domid: u32, irq: u32) -> Result<u32, Error> {
+        self.io_permission(domid, IoRange::Irq(irq), true)
+            .map(|()| irq)
+    }
+
+    fn unmap_pirq(&self, domid: u32, pirq: u32) -> Result<(), Error> {
+        self.io_permission(domid, IoRange::Irq(pirq), false)
+    }
+
     /// The simulated hardware has nothing to protect: any range is
     /// granted to a domain that exists.
     fn io_permission(&self, domid: u32, _range: IoRange, _allow: bool) -> Result<(), Error> {

@@ -776,6 +776,8 @@ fn backend_state(xs: &Xs, path: &str) {
     let next = match state.trim() {
         "1" => "2",
         "5" => "6",
+        // pciback takes a device list change (Reconfiguring) at once.
+        "7" if path.contains("/backend/pci/") => "4",
         _ => return,
     };
     let _ = xs.write(path, next);
@@ -794,6 +796,10 @@ fn frontend_state(sim: &Sim, xs: &Xs, domid: u32, path: &str) {
     };
     if listening {
         let _ = xs.write(path, "4");
+        // pcifront connected: pciback follows.
+        if path.contains("/device/pci/") {
+            let _ = xs.write(&format!("/local/domain/0/backend/pci/{domid}/0/state"), "4");
+        }
     }
 }
 

@@ -390,7 +390,12 @@ fn stored_text(lib: &Path, domid: u32, uuid: &[u8; 16]) -> Result<String, Hotplu
     }
 }
 
-fn store(lib: &Path, domid: u32, uuid: &[u8; 16], text: &str) -> Result<(), HotplugError> {
+pub(crate) fn store(
+    lib: &Path,
+    domid: u32,
+    uuid: &[u8; 16],
+    text: &str,
+) -> Result<(), HotplugError> {
     userdata::store_config(lib, domid, uuid, text).map_err(|source| HotplugError::Store {
         path: userdata::path(lib, domid, uuid, 'd', "libxl-json")
             .display()
@@ -401,7 +406,12 @@ fn store(lib: &Path, domid: u32, uuid: &[u8; 16], text: &str) -> Result<(), Hotp
 
 /// libxl's device_add_domain_config: the entry replaces the stored device
 /// it is the same as, or joins the list.
-fn with_device(config: &mut Json, list: &str, entry: Json, same: fn(&Json, &Json) -> bool) {
+pub(crate) fn with_device(
+    config: &mut Json,
+    list: &str,
+    entry: Json,
+    same: fn(&Json, &Json) -> bool,
+) {
     let Json::Obj(top) = config else { return };
     if let Some((_, Json::Arr(items))) = top.iter_mut().find(|(k, _)| k == list) {
         match items.iter().position(|d| same(d, &entry)) {

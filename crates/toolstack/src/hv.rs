@@ -186,6 +186,16 @@ pub trait Hypervisor {
         Err(Error::Unsupported("granting I/O resources"))
     }
 
+    /// Map the legacy interrupt `irq` into a domain as a pirq of the same
+    /// number (PHYSDEVOP_map_pirq); the pirq given.
+    fn map_pirq(&self, _domid: u32, _irq: u32) -> Result<u32, Error> {
+        Err(Error::Unsupported("mapping interrupts"))
+    }
+    /// Undo [`Hypervisor::map_pirq`].
+    fn unmap_pirq(&self, _domid: u32, _pirq: u32) -> Result<(), Error> {
+        Err(Error::Unsupported("mapping interrupts"))
+    }
+
     /// Act on keys as if typed on the hypervisor's console (`xl debug-keys`).
     fn send_debug_keys(&self, _keys: &[u8]) -> Result<(), Error> {
         Err(Error::Unsupported("sending debug keys"))

@@ -3,8 +3,8 @@
 
 use xenstore::{Xs, XsOps};
 use xl_config::domain::Pci;
-use xl_config::pci::parse_pci_bdf;
-use xl_toolstack::pci::{Bdf, Level, PciError, PciHost};
+use xl_config::pci::{parse_pci, parse_pci_bdf};
+use xl_toolstack::pci::{Bdf, Level, PciDevice, PciError, PciHost};
 
 use super::{Ctx, Exit, Outcome, err, out, sanitize};
 use crate::backend;
@@ -176,6 +176,53 @@ pub fn assignable_remove(cx: &Ctx, opts: Opts) -> Outcome {
     match pci.assignable_remove(bdf, rebind) {
         Ok(()) => Ok(0),
         Err(_) => Ok(1),
+    }
+}
+
+/// A `PCI_SPEC_STRING` as xl reads it for `pci-attach`/`pci-detach`:
+/// libxlu's own complaint (no newline), then xl's line, status 2.
+fn parse_spec(cmd: &str, spec: &str) -> Result<PciDevice, Exit> {
+    let mut pci = Pci::default();
+    let mut report = xl_config::report::Report::new();
+    if !parse_pci(&mut pci, spec, &mut report) {
+        err(&format!(
+            "{}{cmd}: malformed PCI_SPEC_STRING \"{spec}\"\n",
+            report.as_str()
+        ));
+        return Err(Exit(2));
+    }
+    Ok(PciDevice::from_spec(&pci))
+}
+
+/// `xl pci-attach DOMAIN SPEC`.
+pub fn pci_attach(cx: &Ctx, opts: Opts) -> Outcome {
+    let ops = opts.operands();
+    let domid = cx.domain(&ops[0])?;
+    let dev = parse_spec("pci-attach", &ops[1])?;
+    let (host, xs) = cx.connect()?;
+    let log = libxl_log(cx);
+    match PciHost::new(host, xs, &log).attach(host, domid, &dev, false) {
+        Ok(()) => Ok(0),
+        Err(_) => {
+            log(Level::Error, "unable to add device");
+            Ok(1)
+        }
+    }
+}
+
+/// `xl pci-detach [-f] DOMAIN SPEC`.
+pub fn pci_detach(cx: &Ctx, opts: Opts) -> Outcome {
+    let ops = opts.operands();
+    let domid = cx.domain(&ops[0])?;
+    let dev = parse_spec("pci-detach", &ops[1])?;
+    let (host, xs) = cx.connect()?;
+    let log = libxl_log(cx);
+    match PciHost::new(host, xs, &log).detach(domid, &dev, opts.flag('f')) {
+        Ok(()) => Ok(0),
+        Err(_) => {
+            log(Level::Error, "unable to remove device");
+            Ok(1)
+        }
     }
 }
 

@@ -567,6 +567,14 @@ impl Hypervisor for XenHypervisor {
         Ok(self.xen.deassign_device(dom_or_io(domid)?, sbdf)?)
     }
 
+    fn map_pirq(&self, domid: u32, irq: u32) -> Result<u32, Error> {
+        Ok(self.xen.map_pirq(dom(domid)?, irq)?)
+    }
+
+    fn unmap_pirq(&self, domid: u32, pirq: u32) -> Result<(), Error> {
+        Ok(self.xen.unmap_pirq(dom(domid)?, pirq)?)
+    }
+
     fn io_permission(&self, domid: u32, range: IoRange, allow: bool) -> Result<(), Error> {
         let d = dom(domid)?;
         Ok(match range {
