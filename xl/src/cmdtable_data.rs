@@ -6,7 +6,7 @@
 use crate::cmdtable::{Cmd, LongOpt, Run};
 use crate::commands::{
     self, console, cpupool, create, devices, domains, flask, host, hostops, lifecycle, pci,
-    saverestore, sched, top, vcpu, vdevlist, vnc,
+    saverestore, sched, top, usb, vcpu, vdevlist, vnc,
 };
 
 pub const COMMANDS: &[Cmd] = &[
@@ -1485,7 +1485,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(usb::usbctrl_attach),
     },
     Cmd {
         name: "usbctrl-detach",
@@ -1497,7 +1497,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(usb::usbctrl_detach),
     },
     Cmd {
         name: "usbdev-attach",
@@ -1533,7 +1533,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(usb::usb_list),
     },
     Cmd {
         name: "qemu-monitor-command",

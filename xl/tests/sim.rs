@@ -2089,3 +2089,38 @@ fn pci_devices_are_made_assignable_attached_detached_and_rebound() {
     assert_eq!(driver("0000:00:10.0"), None);
     assert_eq!(h.ok(&["pci-assignable-list"]), "");
 }
+
+/// USB controllers on the simulated host: a PVH guest has none to list,
+/// and one it asks for needs QEMU's `qusb` backend, which it does not
+/// run (libxl's refusal); version and port limits come first.
+#[test]
+fn usb_controllers_are_listed_and_refused_as_libxl_refuses_them() {
+    let h = Host::new();
+    h.create("u", "");
+    let id = h.domid("u").unwrap();
+    assert_eq!(h.ok(&["usb-list", "u"]), "");
+    let o = h.xl(&["usbctrl-attach", "u"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "libxl: error: Domain {id}:device model required but not running\n\
+             libxl: error: unable to add device\nlibxl_device_usbctrl_add failed.\n"
+        )
+    );
+    let o = h.xl(&["usbctrl-attach", "u", "version=3"]);
+    assert!(
+        stderr(&o)
+            .starts_with("libxl: error: USB version for paravirtualized devices must be 1 or 2\n")
+    );
+    let o = h.xl(&["usbctrl-detach", "u", "0"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "libxl: error: xenstore read failed: `/libxl/{id}/device/vusb/0': No such file or directory\n\
+             Unknown device 0.\n"
+        )
+    );
+    assert!(!h.store().iter().any(|p| p.contains("vusb")));
+}

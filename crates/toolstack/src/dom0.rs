@@ -65,6 +65,16 @@ pub trait Dom0 {
     fn monitor_command(&self, _domid: u32, _uuid: &[u8; 16], _cmd: &str) -> Result<String, Error> {
         Err(Error::Unsupported("QEMU's monitor"))
     }
+    /// Run one QMP command on the domain's device model; its answer.
+    fn qmp_command(
+        &self,
+        _domid: u32,
+        _uuid: &[u8; 16],
+        _cmd: &str,
+        _args: serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        Err(Error::Unsupported("QEMU's QMP commands"))
+    }
     /// Stop a domain's device model (no-op when none runs).
     fn kill_device_model(&self, _xs: &Xs, _domid: u32) -> Result<(), Error> {
         Err(Error::Unsupported("stopping a device model"))

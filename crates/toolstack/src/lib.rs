@@ -32,6 +32,7 @@ pub mod retrieve;
 pub mod saverestore;
 pub mod stats;
 pub mod trace;
+pub mod usb;
 pub mod userdata;
 pub mod vcpus;
 pub mod vdevlist;

@@ -16,6 +16,7 @@ pub(crate) mod pci;
 pub(crate) mod saverestore;
 pub(crate) mod sched;
 pub mod top;
+pub(crate) mod usb;
 pub(crate) mod vcpu;
 pub(crate) mod vdevlist;
 pub(crate) mod vnc;

@@ -179,6 +179,21 @@ impl Dom0 for XenDom0 {
         Ok(out)
     }
 
+    fn qmp_command(
+        &self,
+        domid: u32,
+        uuid: &[u8; 16],
+        cmd: &str,
+        args: serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        let mut out = serde_json::Value::Null;
+        self.qmp(domid, uuid, |q| {
+            out = q.execute(cmd, Some(args.clone()))?;
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
     fn io_stats(&self, xs: &Xs, domids: &[u32]) -> Result<crate::stats::IoStats, Error> {
         crate::stats::linux::collect(std::path::Path::new("/"), &self.paths.run, xs, domids)
             .map_err(Error::Backend)
