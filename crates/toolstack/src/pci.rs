@@ -1174,45 +1174,6 @@ fn clone_io(e: &std::io::Error) -> std::io::Error {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_read_and_print_as_libxl_does() {
-        let b = Bdf::from_sysfs("0000:00:1f.3").expect("parses");
-        assert_eq!(
-            b,
-            Bdf {
-                domain: 0,
-                bus: 0,
-                dev: 0x1f,
-                func: 3
-            }
-        );
-        assert_eq!(b.to_string(), "0000:00:1f.3");
-        assert_eq!(b.xs_name(), "0000-00-1f-3");
-        assert_eq!(b.short(), "0:0:1f.3");
-        assert_eq!(b.sbdf(), 0xfb);
-        assert_eq!(
-            Bdf::scan("0000-00-10-0", ['-', '-', '-']).map(|b| b.dev),
-            Some(0x10)
-        );
-        assert_eq!(Bdf::from_sysfs("new_slot"), None);
-        assert_eq!(Bdf::from_sysfs("0000:00:1f"), None);
-    }
-
-    #[test]
-    fn names_are_checked_as_libxl_checks_them() {
-        assert_eq!(check_name("nic0"), Ok(()));
-        assert_eq!(
-            check_name("a b"),
-            Err("Names may only include printable characters")
-        );
-        assert_eq!(check_name(&"x".repeat(65)), Err("Name too long"));
-        assert_eq!(check_name(&"x".repeat(64)), Ok(()));
-    }
-}
 
 /// The errno a hypervisor call failed with, if it says.
 fn errno_of(e: &crate::Error) -> Option<rustix::io::Errno> {
@@ -1286,4 +1247,44 @@ fn same_pci(a: &xl_config::json::Json, b: &xl_config::json::Json) -> bool {
     let key =
         |j: &xl_config::json::Json| ["domain", "bus", "dev", "func"].map(|k| j.get(k).cloned());
     key(a) == key(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_read_and_print_as_libxl_does() {
+        let b = Bdf::from_sysfs("0000:00:1f.3").expect("parses");
+        assert_eq!(
+            b,
+            Bdf {
+                domain: 0,
+                bus: 0,
+                dev: 0x1f,
+                func: 3
+            }
+        );
+        assert_eq!(b.to_string(), "0000:00:1f.3");
+        assert_eq!(b.xs_name(), "0000-00-1f-3");
+        assert_eq!(b.short(), "0:0:1f.3");
+        assert_eq!(b.sbdf(), 0xfb);
+        assert_eq!(
+            Bdf::scan("0000-00-10-0", ['-', '-', '-']).map(|b| b.dev),
+            Some(0x10)
+        );
+        assert_eq!(Bdf::from_sysfs("new_slot"), None);
+        assert_eq!(Bdf::from_sysfs("0000:00:1f"), None);
+    }
+
+    #[test]
+    fn names_are_checked_as_libxl_checks_them() {
+        assert_eq!(check_name("nic0"), Ok(()));
+        assert_eq!(
+            check_name("a b"),
+            Err("Names may only include printable characters")
+        );
+        assert_eq!(check_name(&"x".repeat(65)), Err("Name too long"));
+        assert_eq!(check_name(&"x".repeat(64)), Ok(()));
+    }
 }
