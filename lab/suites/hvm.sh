@@ -220,10 +220,13 @@ usb_state() {  # usb_state NAME: libxl's controller nodes, the real usb-list, QE
 }
 same_usb_changes() {  # each tool's attach and detach leave the same; refusals answer alike
   local rc=0 t x c
-  fresh_disks
-  create_retry -p "$G/wiki-hvm.cfg" >/dev/null 2>&1 || { echo "create failed"; return 1; }
+  # A fresh guest for each tool: QEMU keeps a detached controller until the guest
+  # acknowledges the unplug, which a paused guest never does.
   for t in real ours; do
     x="$XL"; [ "$t" = ours ] && x="$XL_OURS"
+    "$XL" destroy lab-wiki >/dev/null 2>&1
+    fresh_disks
+    create_retry -p "$G/wiki-hvm.cfg" >/dev/null 2>&1 || { echo "create failed"; return 1; }
     "$x" usbctrl-attach lab-wiki version=2 || { echo "$t: usbctrl-attach failed"; rc=1; }
     usb_state lab-wiki >"$OUT/usbctrl-attach.$t"
     same_bytes "$XL usb-list lab-wiki" "$XL_OURS usb-list lab-wiki" || { echo "usb-list after $t's attach differs"; rc=1; }

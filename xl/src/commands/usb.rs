@@ -1,7 +1,5 @@
 //! `xl usb-list`, `usbctrl-attach`, `usbctrl-detach`.
 
-use xl_config::report::Report;
-use xl_config::vdev::Usbctrl;
 use xl_toolstack::pci::Level;
 use xl_toolstack::usb::{self, CtrlSpec, UsbError};
 
@@ -30,23 +28,19 @@ pub fn usbctrl_attach(cx: &Ctx, opts: Opts) -> Outcome {
     let domid = cx.domain(&ops[0])?;
     let mut spec = CtrlSpec::default();
     for word in &ops[1..] {
-        let mut r = Report::new();
-        match Usbctrl::parse(word, 0, &mut r) {
-            Ok(c) => {
-                if word.starts_with("type=") {
-                    spec.kind = c.kind;
-                }
-                if word.starts_with("version=") {
-                    spec.version = c.version;
-                }
-                if word.starts_with("ports=") {
-                    spec.ports = c.ports;
-                }
-            }
-            Err(_) => {
-                err(r.as_str());
+        if let Some(v) = word.strip_prefix("type=") {
+            let Some(k) = usb::TYPES.iter().position(|t| t.eq_ignore_ascii_case(v)) else {
+                err(&format!("Invalid usb controller type '{v}'\n"));
                 return Ok(1);
-            }
+            };
+            spec.kind = k;
+        } else if let Some(v) = word.strip_prefix("version=") {
+            spec.version = atoi(v);
+        } else if let Some(v) = word.strip_prefix("ports=") {
+            spec.ports = atoi(v);
+        } else {
+            err(&format!("Unknown string `{word}' in usbctrl spec\n"));
+            return Ok(1);
         }
     }
     let (host, xs) = cx.connect()?;
@@ -65,7 +59,7 @@ pub fn usbctrl_attach(cx: &Ctx, opts: Opts) -> Outcome {
 pub fn usbctrl_detach(cx: &Ctx, opts: Opts) -> Outcome {
     let ops = opts.operands();
     let domid = cx.domain(&ops[0])?;
-    let devid = xl_config::value::strtol(ops[1].as_bytes(), 10).0 as i32;
+    let devid = atoi(&ops[1]) as i32;
     let (host, xs) = cx.connect()?;
     let log = libxl_log(cx);
     match usb::detach_ctrl(host, xs, domid, devid, &ops[1], &log) {
@@ -80,4 +74,9 @@ pub fn usbctrl_detach(cx: &Ctx, opts: Opts) -> Outcome {
             Ok(1)
         }
     }
+}
+
+/// C's atoi, kept in an int.
+fn atoi(s: &str) -> i64 {
+    i64::from(xl_config::value::strtol(s.as_bytes(), 10).0 as i32)
 }

@@ -186,12 +186,13 @@ impl Dom0 for XenDom0 {
         cmd: &str,
         args: serde_json::Value,
     ) -> Result<serde_json::Value, Error> {
-        let mut out = serde_json::Value::Null;
-        self.qmp(domid, uuid, |q| {
-            out = q.execute(cmd, Some(args.clone()))?;
-            Ok(())
-        })?;
-        Ok(out)
+        let session = crate::qmp::Qmp::connect(&self.paths, domid, uuid, Duration::from_secs(60));
+        match session.and_then(|mut q| q.execute(cmd, Some(args))) {
+            Ok(v) => Ok(v),
+            // What QEMU said, as libxl logs it.
+            Err(crate::qmp::QmpError::Command { desc, .. }) => Err(Error::Backend(desc)),
+            Err(e) => Err(Error::Backend(crate::error_chain(&e))),
+        }
     }
 
     fn io_stats(&self, xs: &Xs, domids: &[u32]) -> Result<crate::stats::IoStats, Error> {
