@@ -1174,7 +1174,6 @@ fn clone_io(e: &std::io::Error) -> std::io::Error {
     }
 }
 
-
 /// The errno a hypervisor call failed with, if it says.
 fn errno_of(e: &crate::Error) -> Option<rustix::io::Errno> {
     let mut cur: Option<&dyn std::error::Error> = Some(e);
