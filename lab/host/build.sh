@@ -235,7 +235,8 @@ lab_build_dom0() {
   m=/lib/modules/$KVER
   for f in kernel/drivers/xen kernel/drivers/block/xen-blkback kernel/drivers/net/xen-netback \
            kernel/drivers/block/loop.ko kernel/net/bridge kernel/net/802/stp.ko kernel/net/llc/llc.ko \
-           kernel/drivers/net/tun.ko; do
+           kernel/drivers/net/tun.ko kernel/drivers/pci/pci-stub.ko kernel/drivers/usb/common \
+           kernel/drivers/usb/core kernel/drivers/usb/host/xhci-hcd.ko kernel/drivers/usb/host/xhci-pci.ko; do
     [ -e "$m/$f" ] || continue
     mkdir -p "$r$m/$(dirname "$f")"; cp -a "$m/$f" "$r$m/$(dirname "$f")/"
   done

@@ -276,6 +276,49 @@ same_create_viewer() {  # a stand-in $VNCVIEWER records what each tool's create 
 }
 check same-create-viewer same_create_viewer
 
+note "usbctrl-attach/-detach and usb-list on an HVM guest: controllers QEMU emulates"
+strip_locations() {  # libxl's log lines without their source locations
+  sed -E 's/^libxl: (error|warning|info|detail|debug): [a-z_]+\.c:[0-9]+:[a-z_0-9]+: /libxl: \1: /'
+}
+export -f strip_locations
+usb_state() {  # usb_state NAME: libxl's controller nodes, the real usb-list, QEMU's controllers
+  local d
+  d=$("$XL" domid "$1") || return 1
+  xenstore-ls -f "/libxl/$d/device/vusb" 2>&1 | sed "s|/libxl/$d/|/libxl/D/|"
+  "$XL" usb-list "$1"
+  "$XL" qemu-monitor-command "$1" "info qtree" | grep -E 'dev: (usb-ehci|piix3-usb-uhci|nec-usb-xhci)|id "xenusb'
+  true
+}
+same_usb_changes() {  # each tool's attach and detach leave the same; refusals answer alike
+  local rc=0 t x c
+  # A fresh guest for each tool: QEMU keeps a detached controller until the guest
+  # acknowledges the unplug, which a paused guest never does.
+  for t in real ours; do
+    x="$XL"; [ "$t" = ours ] && x="$XL_OURS"
+    "$XL" destroy lab-wiki >/dev/null 2>&1
+    fresh_disks
+    create_retry -p "$G/wiki-hvm.cfg" >/dev/null 2>&1 || { echo "create failed"; return 1; }
+    "$x" usbctrl-attach lab-wiki version=2 || { echo "$t: usbctrl-attach failed"; rc=1; }
+    usb_state lab-wiki >"$OUT/usbctrl-attach.$t"
+    same_bytes "$XL usb-list lab-wiki" "$XL_OURS usb-list lab-wiki" || { echo "usb-list after $t's attach differs"; rc=1; }
+    "$x" usbctrl-detach lab-wiki 0 || { echo "$t: usbctrl-detach failed"; rc=1; }
+    usb_state lab-wiki >"$OUT/usbctrl-detach.$t"
+  done
+  diff -u "$OUT/usbctrl-attach.real" "$OUT/usbctrl-attach.ours" || rc=1
+  diff -u "$OUT/usbctrl-detach.real" "$OUT/usbctrl-detach.ours" || rc=1
+  grep -q 'xenusb-0' "$OUT/usbctrl-attach.ours" || { echo "QEMU has no xenusb-0 after ours' attach"; rc=1; }
+  for c in "usbctrl-attach lab-wiki version=2 ports=4" "usbctrl-attach lab-wiki version=1 ports=4" \
+           "usbctrl-attach lab-wiki version=3 ports=16" "usbctrl-attach lab-wiki version=4" \
+           "usbctrl-attach lab-wiki type=nosuch" "usbctrl-attach lab-wiki bogus=1" \
+           "usbctrl-detach lab-wiki 3" "usb-list nosuch" "usbctrl-attach nosuch"; do
+    same_bytes "$XL $c 2>&1 | strip_locations; echo rc=\${PIPESTATUS[0]}" \
+      "$XL_OURS $c 2>&1 | strip_locations; echo rc=\${PIPESTATUS[0]}" || { echo "differs: $c"; rc=1; }
+  done
+  "$XL" destroy lab-wiki
+  return "$rc"
+}
+check same-usb-changes same_usb_changes
+
 # ------------------------------------------------------------------ cross-management
 note "each tool destroys the other's HVM domain"
 destroyed_by() {  # destroyed_by CREATOR DESTROYER: no residue after a create/destroy pair

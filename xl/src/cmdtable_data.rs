@@ -6,7 +6,7 @@
 use crate::cmdtable::{Cmd, LongOpt, Run};
 use crate::commands::{
     self, console, cpupool, create, devices, domains, flask, host, hostops, lifecycle, pci, psr,
-    remus, saverestore, sched, top, vcpu, vdev, vdevlist, vnc,
+    remus, saverestore, sched, top, usb, vcpu, vdev, vdevlist, vnc,
 };
 
 pub const COMMANDS: &[Cmd] = &[
@@ -187,7 +187,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(pci::pci_attach),
     },
     Cmd {
         name: "pci-detach",
@@ -199,7 +199,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "f",
         long: &[],
         min_args: 2,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(pci::pci_detach),
     },
     Cmd {
         name: "pci-list",
@@ -229,7 +229,7 @@ pub const COMMANDS: &[Cmd] = &[
             short: Some('n'),
         }],
         min_args: 1,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(pci::assignable_add),
     },
     Cmd {
         name: "pci-assignable-remove",
@@ -243,7 +243,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "r",
         long: &[],
         min_args: 1,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(pci::assignable_remove),
     },
     Cmd {
         name: "pci-assignable-list",
@@ -1485,7 +1485,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(usb::usbctrl_attach),
     },
     Cmd {
         name: "usbctrl-detach",
@@ -1497,7 +1497,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(usb::usbctrl_detach),
     },
     Cmd {
         name: "usbdev-attach",
@@ -1533,7 +1533,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 1,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(usb::usb_list),
     },
     Cmd {
         name: "qemu-monitor-command",

@@ -64,6 +64,12 @@ fn atoi(s: &str) -> bool {
     crate::value::strtol(s.as_bytes(), 10).0 as i32 != 0
 }
 
+/// A bare address as xlu_pci_parse_bdf reads it (`pci-assignable-add`,
+/// `-remove`): `[DDDD:]BB:DD.F`, anything after it ignored.
+pub fn parse_pci_bdf(pci: &mut Pci, s: &str) -> bool {
+    parse_bdf(pci, s).is_some()
+}
+
 /// Parse one spec into `pci` (pre-filled with the global pci_* defaults).
 /// On failure xl prints `unable to parse PCI_SPEC_STRING` and exits 6.
 pub fn parse_pci(pci: &mut Pci, spec: &str, r: &mut Report) -> bool {

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use crate::pools::Pools;
 use rustix::io::Errno;
 use xl_toolstack::{
-    CpupoolInfo, CreateSpec, DomInfo, GuestKind, PhysInfo, SchedParams, VcpuInfo, VersionInfo,
+    CpupoolInfo, CreateSpec, DOMID_IO, DomInfo, GuestKind, PhysInfo, SchedParams, VcpuInfo,
+    VersionInfo,
 };
 
 /// Xen's first reserved domid (DOMID_FIRST_RESERVED).
@@ -186,6 +187,9 @@ pub struct Host {
     pub booted: Instant,
     /// Runtime parameters (hypfs `/params`).
     pub params: crate::params::Params,
+    /// Who owns each PCI device given away (by libxl's address encoding):
+    /// a guest or the quarantine (DOMID_IO); absent ones are dom0's.
+    pub pci_owner: BTreeMap<u32, u32>,
 }
 
 impl Host {
@@ -223,6 +227,7 @@ impl Host {
             dmesg,
             booted: now,
             params: crate::params::Params::default(),
+            pci_owner: BTreeMap::new(),
         }
     }
 
@@ -308,9 +313,58 @@ impl Host {
         if domid == 0 {
             return Err(HostError::Invalid("cannot destroy domain 0".into()));
         }
-        self.domains
+        let d = self
+            .domains
             .remove(&domid)
-            .ok_or(HostError::NoSuchDomain(domid))
+            .ok_or(HostError::NoSuchDomain(domid))?;
+        // A dying domain's devices go back to the quarantine, as Xen's do.
+        for owner in self.pci_owner.values_mut() {
+            if *owner == domid {
+                *owner = DOMID_IO;
+            }
+        }
+        Ok(d)
+    }
+
+    /// XEN_DOMCTL_assign_device (`test`: only whether it could be): a
+    /// device goes from dom0 or the quarantine to a guest, or to the
+    /// quarantine; one a guest holds is busy.
+    pub fn assign_device(&mut self, domid: u32, sbdf: u32, test: bool) -> Result<(), HostError> {
+        if domid != DOMID_IO {
+            self.get(domid)?;
+        }
+        if !crate::pci::exists(sbdf) {
+            return Err(HostError::Refused(Errno::NODEV));
+        }
+        match self.pci_owner.get(&sbdf) {
+            Some(&o) if o != DOMID_IO && o != domid => Err(HostError::Refused(Errno::BUSY)),
+            _ => {
+                if !test {
+                    self.pci_owner.insert(sbdf, domid);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// XEN_DOMCTL_deassign_device: a guest's device goes to the
+    /// quarantine, the quarantine's back to dom0.
+    pub fn deassign_device(&mut self, domid: u32, sbdf: u32) -> Result<(), HostError> {
+        if domid != DOMID_IO {
+            self.get(domid)?;
+        }
+        if !crate::pci::exists(sbdf) {
+            return Err(HostError::Refused(Errno::NODEV));
+        }
+        if self.pci_owner.get(&sbdf) != Some(&domid) {
+            return Err(HostError::Refused(Errno::INVAL));
+        }
+        if domid == DOMID_IO {
+            self.pci_owner.remove(&sbdf);
+        } else {
+            self.pci_owner.insert(sbdf, DOMID_IO);
+        }
+        Ok(())
     }
 
     /// SCHEDOP_shutdown on behalf of the guest.
@@ -426,9 +480,18 @@ impl Host {
                 0,
                 0,
             ],
-            virt_caps: ["pv", "hvm", "hap", "shadow", "gnttab-v1", "gnttab-v2"]
-                .map(String::from)
-                .to_vec(),
+            virt_caps: [
+                "pv",
+                "hvm",
+                "hvm_directio",
+                "pv_directio",
+                "hap",
+                "shadow",
+                "gnttab-v1",
+                "gnttab-v2",
+            ]
+            .map(String::from)
+            .to_vec(),
             total_pages: self.total_kb() / PAGE_KB,
             free_pages: self.free_kb() / PAGE_KB,
             scrub_pages: 0,

@@ -14,6 +14,7 @@
 pub mod guest;
 pub mod host;
 pub mod params;
+pub mod pci;
 pub mod pools;
 pub mod proto;
 pub mod pty;
@@ -34,8 +35,8 @@ use serde::de::DeserializeOwned;
 use xenstore::{Xs, XsOps};
 use xl_toolstack::{
     BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DmSpec, Dom0, DomInfo, Error,
-    GuestKind, HostPaths, HotplugDevice, Hypervisor, NumaNode, PciAddr, PhysInfo, SchedParams,
-    Trigger, VcpuInfo, VersionInfo,
+    GuestKind, HostPaths, HotplugDevice, Hypervisor, IoRange, NumaNode, PciAddr, PhysInfo,
+    SchedParams, SysfsWriteError, Trigger, VcpuInfo, VersionInfo,
 };
 
 use proto::Request;
@@ -517,6 +518,46 @@ impl Hypervisor for SimHypervisor {
         Ok(None)
     }
 
+    fn assign_device(&self, domid: u32, sbdf: u32, _relaxed: bool) -> Result<(), Error> {
+        self.call(&Request::AssignDevice {
+            domid,
+            sbdf,
+            test: false,
+        })
+    }
+
+    fn test_assign_device(&self, domid: u32, sbdf: u32) -> Result<(), Error> {
+        self.call(&Request::AssignDevice {
+            domid,
+            sbdf,
+            test: true,
+        })
+    }
+
+    fn deassign_device(&self, domid: u32, sbdf: u32) -> Result<(), Error> {
+        self.call(&Request::DeassignDevice { domid, sbdf })
+    }
+
+    /// Interrupts are not simulated: a domain that exists gets the pirq
+    /// it asks for.
+    fn map_pirq(&self, domid: u32, irq: u32) -> Result<u32, Error> {
+        self.io_permission(domid, IoRange::Irq(irq), true)
+            .map(|()| irq)
+    }
+
+    fn unmap_pirq(&self, domid: u32, pirq: u32) -> Result<(), Error> {
+        self.io_permission(domid, IoRange::Irq(pirq), false)
+    }
+
+    /// The simulated hardware has nothing to protect: any range is
+    /// granted to a domain that exists.
+    fn io_permission(&self, domid: u32, _range: IoRange, _allow: bool) -> Result<(), Error> {
+        match self.domain(domid)? {
+            Some(_) => Ok(()),
+            None => Err(os(Errno::SRCH)),
+        }
+    }
+
     fn send_debug_keys(&self, keys: &[u8]) -> Result<(), Error> {
         self.call(&Request::DebugKeys(keys.to_vec()))
     }
@@ -551,6 +592,11 @@ impl Hypervisor for SimHypervisor {
 }
 
 impl Dom0 for SimDom0 {
+    /// The simulated kernel's answer to a PCI sysfs attribute.
+    fn sysfs_write(&self, path: &Path, value: &str) -> Result<(), SysfsWriteError> {
+        pci::write(&self.client.dir.join("sys"), path, value)
+    }
+
     /// The checks Xen's `block` and `vif-bridge` scripts make, with their
     /// messages, reported the way the scripts report.
     fn hotplug(&self, xs: &Xs, dev: &HotplugDevice, add: bool) -> Result<(), Error> {

@@ -108,6 +108,23 @@ pub enum Request {
         /// Domain to move.
         domid: u32,
     },
+    /// Give a PCI device to a domain or the quarantine (`test`: only ask
+    /// whether it could be).
+    AssignDevice {
+        /// The new owner (DOMID_IO: the quarantine).
+        domid: u32,
+        /// The device, as libxl encodes its address.
+        sbdf: u32,
+        /// XEN_DOMCTL_test_assign_device rather than the assignment.
+        test: bool,
+    },
+    /// Take a PCI device back from a domain or the quarantine.
+    DeassignDevice {
+        /// The owner it is taken from.
+        domid: u32,
+        /// The device, as libxl encodes its address.
+        sbdf: u32,
+    },
     /// Press Xen debug keys (`xl debug-keys`); each logs a line to the
     /// console ring.
     DebugKeys(Vec<u8>),

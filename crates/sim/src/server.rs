@@ -131,6 +131,7 @@ pub fn serve(dir: &Path) -> io::Result<()> {
     init_dom0(&xs).map_err(io::Error::other)?;
     forget_previous_boot(dir);
     store_dom0_config(dir)?;
+    crate::pci::populate(&dir.join("sys"))?;
     let spec = host_spec();
     let sim = Arc::new(Sim {
         world: Mutex::new(World {
@@ -450,6 +451,12 @@ fn handle(sim: &Sim, req: Request) -> Result<String, Refusal> {
         Request::CpupoolRemoveCpu { poolid, cpu } => ok(w.host.cpupool_remove_cpu(poolid, cpu)?),
         Request::CpupoolMoveDomain { poolid, domid } => {
             ok(w.host.cpupool_move_domain(poolid, domid)?)
+        }
+        Request::AssignDevice { domid, sbdf, test } => {
+            ok(w.host.assign_device(domid, sbdf, test).map_err(host_err)?)
+        }
+        Request::DeassignDevice { domid, sbdf } => {
+            ok(w.host.deassign_device(domid, sbdf).map_err(host_err)?)
         }
         Request::DebugKeys(keys) => {
             w.host.debug_keys(&keys);
@@ -783,6 +790,8 @@ fn backend_state(xs: &Xs, path: &str) {
     let next = match state.trim() {
         "1" => "2",
         "5" => "6",
+        // pciback takes a device list change (Reconfiguring) at once.
+        "7" if path.contains("/backend/pci/") => "4",
         _ => return,
     };
     let _ = xs.write(path, next);
@@ -801,6 +810,10 @@ fn frontend_state(sim: &Sim, xs: &Xs, domid: u32, path: &str) {
     };
     if listening {
         let _ = xs.write(path, "4");
+        // pcifront connected: pciback follows.
+        if path.contains("/device/pci/") {
+            let _ = xs.write(&format!("/local/domain/0/backend/pci/{domid}/0/state"), "4");
+        }
     }
 }
 

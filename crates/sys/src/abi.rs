@@ -334,6 +334,92 @@ pub struct SendTrigger {
     pub vcpu: u32,
 }
 
+/// `XEN_DOMCTL_assign_device`, `_test_assign_device`, `_deassign_device`.
+pub const DOMCTL_ASSIGN_DEVICE: u32 = 37;
+pub const DOMCTL_TEST_ASSIGN_DEVICE: u32 = 45;
+pub const DOMCTL_DEASSIGN_DEVICE: u32 = 47;
+/// `XEN_DOMCTL_irq_permission`, `_iomem_permission`, `_ioport_permission`.
+pub const DOMCTL_IRQ_PERMISSION: u32 = 19;
+pub const DOMCTL_IOMEM_PERMISSION: u32 = 20;
+pub const DOMCTL_IOPORT_PERMISSION: u32 = 21;
+/// `XEN_DOMCTL_DEV_PCI`: the device is named by its PCI address.
+pub const DOMCTL_DEV_PCI: u32 = 0;
+/// `XEN_DOMCTL_DEV_RDM_RELAXED`: reserved memory regions may be ignored.
+pub const DOMCTL_DEV_RDM_RELAXED: u32 = 1;
+/// `DOMID_IO`: the sentinel owner of quarantined devices.
+pub const DOMID_IO: DomId = 0x7ff1;
+
+/// `struct xen_domctl_assign_device` for a PCI device (the union's
+/// device-tree half is not used: its handle stays zero).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AssignDevice {
+    pub dev: u32,
+    pub flags: u32,
+    pub machine_sbdf: u32,
+    pub _pad: u32,
+    pub _dt_path: u64,
+}
+
+/// `__HYPERVISOR_physdev_op` and the operations the toolstack uses.
+pub const HYPERVISOR_PHYSDEV_OP: u64 = 33;
+pub const PHYSDEVOP_MAP_PIRQ: u64 = 13;
+pub const PHYSDEVOP_UNMAP_PIRQ: u64 = 14;
+/// `MAP_PIRQ_TYPE_GSI`: a legacy (GSI) interrupt.
+pub const MAP_PIRQ_TYPE_GSI: i32 = 0x1;
+
+/// `struct physdev_map_pirq`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PhysdevMapPirq {
+    pub domid: DomId,
+    pub _pad: u16,
+    pub kind: i32,
+    pub index: i32,
+    pub pirq: i32,
+    pub bus: i32,
+    pub devfn: i32,
+    pub entry_nr: i32,
+    pub _pad2: u32,
+    pub table_base: u64,
+}
+
+/// `struct physdev_unmap_pirq`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PhysdevUnmapPirq {
+    pub domid: DomId,
+    pub _pad: u16,
+    pub pirq: i32,
+}
+
+/// `struct xen_domctl_irq_permission`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IrqPermission {
+    pub pirq: u32,
+    pub allow_access: u8,
+    pub _pad: [u8; 3],
+}
+
+/// `struct xen_domctl_iomem_permission`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IomemPermission {
+    pub first_mfn: u64,
+    pub nr_mfns: u64,
+    pub allow_access: u8,
+}
+
+/// `struct xen_domctl_ioport_permission`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IoportPermission {
+    pub first_port: u32,
+    pub nr_ports: u32,
+    pub allow_access: u8,
+}
+
 /// `SCHEDOP_remote_shutdown`: stop another domain as if it had asked to.
 pub const SCHEDOP_REMOTE_SHUTDOWN: u64 = 4;
 /// `SHUTDOWN_suspend`: the reason a suspended domain gives.
@@ -637,6 +723,33 @@ pod_fields!(HvmParam {
     value
 });
 pod_fields!(SendTrigger { trigger, vcpu });
+pod_fields!(AssignDevice {
+    dev,
+    flags,
+    machine_sbdf
+});
+pod_fields!(IrqPermission { pirq, allow_access });
+pod_fields!(PhysdevMapPirq {
+    domid,
+    kind,
+    index,
+    pirq,
+    bus,
+    devfn,
+    entry_nr,
+    table_base
+});
+pod_fields!(PhysdevUnmapPirq { domid, pirq });
+pod_fields!(IomemPermission {
+    first_mfn,
+    nr_mfns,
+    allow_access
+});
+pod_fields!(IoportPermission {
+    first_port,
+    nr_ports,
+    allow_access
+});
 pod_fields!(RemoteShutdown { domain_id, reason });
 pod_fields!(VcpuInfo {
     vcpu,

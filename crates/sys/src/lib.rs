@@ -69,6 +69,14 @@ pub enum SysError {
     Invalid(&'static str),
 }
 
+/// An argument Xen would refuse with EINVAL, refused before the call.
+fn einval(what: &'static str) -> SysError {
+    SysError::Hypercall {
+        what,
+        source: std::io::Error::from_raw_os_error(22),
+    }
+}
+
 /// A connection to the hypervisor.
 pub struct Xen {
     pc: &'static Privcmd,
@@ -118,6 +126,12 @@ fn domctl_what(cmd: u32) -> &'static str {
         DOMCTL_HYPERCALL_INIT => "domctl hypercall_init",
         DOMCTL_GETVCPUAFFINITY => "domctl getvcpuaffinity",
         DOMCTL_SENDTRIGGER => "domctl sendtrigger",
+        DOMCTL_ASSIGN_DEVICE => "domctl assign_device",
+        DOMCTL_TEST_ASSIGN_DEVICE => "domctl test_assign_device",
+        DOMCTL_DEASSIGN_DEVICE => "domctl deassign_device",
+        DOMCTL_IRQ_PERMISSION => "domctl irq_permission",
+        DOMCTL_IOMEM_PERMISSION => "domctl iomem_permission",
+        DOMCTL_IOPORT_PERMISSION => "domctl ioport_permission",
         DOMCTL_SET_ADDRESS_SIZE => "domctl set_address_size",
         DOMCTL_SETTSCINFO => "domctl settscinfo",
         DOMCTL_GETHVMCONTEXT => "domctl gethvmcontext",
@@ -490,6 +504,140 @@ impl Xen {
         let d = Domctl::new(DOMCTL_SENDTRIGGER, self.iv.domctl, dom, &p);
         // SAFETY: xen_domctl_sendtrigger has no guest handle.
         unsafe { self.domctl(d) }.map(drop)
+    }
+
+    /// XEN_DOMCTL_assign_device (`test`: XEN_DOMCTL_test_assign_device)
+    /// of the PCI device `sbdf` (segment, bus, devfn); `dom` may be
+    /// DOMID_IO, the quarantine.
+    pub fn assign_device(
+        &self,
+        dom: DomId,
+        sbdf: u32,
+        flags: u32,
+        test: bool,
+    ) -> Result<(), SysError> {
+        let p = AssignDevice {
+            dev: DOMCTL_DEV_PCI,
+            flags,
+            machine_sbdf: sbdf,
+            ..Default::default()
+        };
+        let cmd = if test {
+            DOMCTL_TEST_ASSIGN_DEVICE
+        } else {
+            DOMCTL_ASSIGN_DEVICE
+        };
+        let d = Domctl::new(cmd, self.iv.domctl, dom, &p);
+        // SAFETY: a PCI assign_device leaves the union's device-tree
+        // handle zero: Xen reads no guest memory.
+        unsafe { self.domctl(d) }.map(drop)
+    }
+
+    /// XEN_DOMCTL_deassign_device of the PCI device `sbdf`.
+    pub fn deassign_device(&self, dom: DomId, sbdf: u32) -> Result<(), SysError> {
+        let p = AssignDevice {
+            dev: DOMCTL_DEV_PCI,
+            machine_sbdf: sbdf,
+            ..Default::default()
+        };
+        let d = Domctl::new(DOMCTL_DEASSIGN_DEVICE, self.iv.domctl, dom, &p);
+        // SAFETY: as assign_device: no guest handle is set.
+        unsafe { self.domctl(d) }.map(drop)
+    }
+
+    /// XEN_DOMCTL_iomem_permission: let `dom` map (or no longer map)
+    /// `nr` machine frames from `first`.
+    pub fn iomem_permission(
+        &self,
+        dom: DomId,
+        first: u64,
+        nr: u64,
+        allow: bool,
+    ) -> Result<(), SysError> {
+        let p = IomemPermission {
+            first_mfn: first,
+            nr_mfns: nr,
+            allow_access: allow.into(),
+        };
+        let d = Domctl::new(DOMCTL_IOMEM_PERMISSION, self.iv.domctl, dom, &p);
+        // SAFETY: xen_domctl_iomem_permission has no guest handle.
+        unsafe { self.domctl(d) }.map(drop)
+    }
+
+    /// XEN_DOMCTL_ioport_permission over `nr` I/O ports from `first`.
+    pub fn ioport_permission(
+        &self,
+        dom: DomId,
+        first: u32,
+        nr: u32,
+        allow: bool,
+    ) -> Result<(), SysError> {
+        let p = IoportPermission {
+            first_port: first,
+            nr_ports: nr,
+            allow_access: allow.into(),
+        };
+        let d = Domctl::new(DOMCTL_IOPORT_PERMISSION, self.iv.domctl, dom, &p);
+        // SAFETY: xen_domctl_ioport_permission has no guest handle.
+        unsafe { self.domctl(d) }.map(drop)
+    }
+
+    /// XEN_DOMCTL_irq_permission over one physical IRQ.
+    pub fn irq_permission(&self, dom: DomId, pirq: u32, allow: bool) -> Result<(), SysError> {
+        let p = IrqPermission {
+            pirq,
+            allow_access: allow.into(),
+            ..Default::default()
+        };
+        let d = Domctl::new(DOMCTL_IRQ_PERMISSION, self.iv.domctl, dom, &p);
+        // SAFETY: xen_domctl_irq_permission has no guest handle.
+        unsafe { self.domctl(d) }.map(drop)
+    }
+
+    /// PHYSDEVOP_map_pirq of a legacy interrupt (GSI `irq`) into `dom`,
+    /// asking for the same pirq number; the pirq Xen gave.
+    pub fn map_pirq(&self, dom: DomId, irq: u32) -> Result<u32, SysError> {
+        let irq = i32::try_from(irq).map_err(|_| einval("physdev_op map_pirq"))?;
+        let req = PhysdevMapPirq {
+            domid: dom,
+            kind: MAP_PIRQ_TYPE_GSI,
+            index: irq,
+            pirq: irq,
+            ..Default::default()
+        };
+        let buf = self.buf_with(&req.to_bytes(), 0)?;
+        // SAFETY: physdev_map_pirq, at the start of `buf`, has no guest
+        // handle; Xen writes back only its `pirq`.
+        unsafe {
+            self.pc.hypercall(
+                "physdev_op map_pirq",
+                HYPERVISOR_PHYSDEV_OP,
+                [PHYSDEVOP_MAP_PIRQ, buf.addr(), 0, 0, 0],
+            )
+        }?;
+        let size = std::mem::size_of::<PhysdevMapPirq>();
+        Ok(PhysdevMapPirq::from_bytes(&buf.read(0, size)).pirq as u32)
+    }
+
+    /// PHYSDEVOP_unmap_pirq.
+    pub fn unmap_pirq(&self, dom: DomId, pirq: u32) -> Result<(), SysError> {
+        let pirq = i32::try_from(pirq).map_err(|_| einval("physdev_op unmap_pirq"))?;
+        let req = PhysdevUnmapPirq {
+            domid: dom,
+            pirq,
+            ..Default::default()
+        };
+        let buf = self.buf_with(&req.to_bytes(), 0)?;
+        // SAFETY: physdev_unmap_pirq, at the start of `buf`, has no guest
+        // handle.
+        unsafe {
+            self.pc.hypercall(
+                "physdev_op unmap_pirq",
+                HYPERVISOR_PHYSDEV_OP,
+                [PHYSDEVOP_UNMAP_PIRQ, buf.addr(), 0, 0, 0],
+            )
+        }
+        .map(drop)
     }
 
     /// SCHEDOP_remote_shutdown: the domain stops with `reason` as if it
@@ -2007,6 +2155,15 @@ mod tests {
                 (DOMCTL_MAX_MEM, "XEN_DOMCTL_max_mem"),
                 (DOMCTL_GETVCPUINFO, "XEN_DOMCTL_getvcpuinfo"),
                 (DOMCTL_SENDTRIGGER, "XEN_DOMCTL_sendtrigger"),
+                (DOMCTL_ASSIGN_DEVICE, "XEN_DOMCTL_assign_device"),
+                (DOMCTL_TEST_ASSIGN_DEVICE, "XEN_DOMCTL_test_assign_device"),
+                (DOMCTL_DEASSIGN_DEVICE, "XEN_DOMCTL_deassign_device"),
+                (DOMCTL_IRQ_PERMISSION, "XEN_DOMCTL_irq_permission"),
+                (DOMCTL_IOMEM_PERMISSION, "XEN_DOMCTL_iomem_permission"),
+                (DOMCTL_IOPORT_PERMISSION, "XEN_DOMCTL_ioport_permission"),
+                (DOMCTL_DEV_PCI, "XEN_DOMCTL_DEV_PCI"),
+                (DOMCTL_DEV_RDM_RELAXED, "XEN_DOMCTL_DEV_RDM_RELAXED"),
+                (u32::from(DOMID_IO), "DOMID_IO"),
                 (DOMCTL_GETVCPUAFFINITY, "XEN_DOMCTL_getvcpuaffinity"),
                 (VCPUAFFINITY_HARD, "XEN_VCPUAFFINITY_HARD"),
                 (VCPUAFFINITY_SOFT, "XEN_VCPUAFFINITY_SOFT"),
@@ -2795,6 +2952,50 @@ mod tests {
                 f("offset privcmd_mmap_resource_t.type")
             );
             layout!(HvmParam, "struct xen_hvm_param", [domid, index, value]);
+            layout!(
+                AssignDevice,
+                "struct xen_domctl_assign_device",
+                [dev, flags]
+            );
+            assert_eq!(
+                offset_of!(AssignDevice, machine_sbdf),
+                f("offset struct xen_domctl_assign_device.u.pci.machine_sbdf")
+            );
+            layout!(
+                PhysdevMapPirq,
+                "struct physdev_map_pirq",
+                [domid, index, pirq, bus, devfn, entry_nr, table_base]
+            );
+            assert_eq!(
+                offset_of!(PhysdevMapPirq, kind),
+                f("offset struct physdev_map_pirq.type")
+            );
+            layout!(PhysdevUnmapPirq, "struct physdev_unmap_pirq", [domid, pirq]);
+            assert_eq!(
+                HYPERVISOR_PHYSDEV_OP as usize,
+                f("const __HYPERVISOR_physdev_op")
+            );
+            assert_eq!(PHYSDEVOP_MAP_PIRQ as usize, f("const PHYSDEVOP_map_pirq"));
+            assert_eq!(
+                PHYSDEVOP_UNMAP_PIRQ as usize,
+                f("const PHYSDEVOP_unmap_pirq")
+            );
+            assert_eq!(MAP_PIRQ_TYPE_GSI as usize, f("const MAP_PIRQ_TYPE_GSI"));
+            layout!(
+                IrqPermission,
+                "struct xen_domctl_irq_permission",
+                [pirq, allow_access]
+            );
+            layout!(
+                IomemPermission,
+                "struct xen_domctl_iomem_permission",
+                [first_mfn, nr_mfns, allow_access]
+            );
+            layout!(
+                IoportPermission,
+                "struct xen_domctl_ioport_permission",
+                [first_port, nr_ports, allow_access]
+            );
             assert_eq!(
                 SCHEDOP_REMOTE_SHUTDOWN as usize,
                 f("const SCHEDOP_remote_shutdown")

@@ -38,6 +38,13 @@ pub enum CreateError {
     /// `pool=` names no cpupool the toolstack knows.
     #[error("Illegal pool specified: {}", .0.as_deref().unwrap_or("(null)"))]
     IllegalPool(Option<String>),
+    /// Passed-through devices (or `passthrough=` other than disabled) on
+    /// a host without an IOMMU (libxl's message ends with a newline).
+    #[error("passthrough not supported on this platform\n")]
+    NoPassthrough,
+    /// `passthrough = "disabled"` with `pci=` or `dtdev=` devices.
+    #[error("passthrough disabled but devices are specified")]
+    PassthroughDisabled,
     /// Refused before anything was made: the host or the device model
     /// cannot run this guest.
     #[error("cannot create domain \"{name}\"")]
@@ -75,7 +82,9 @@ impl CreateError {
     pub fn rc(&self) -> i32 {
         match self {
             // ERROR_INVAL
-            CreateError::IllegalPool(_) => -6,
+            CreateError::IllegalPool(_)
+            | CreateError::NoPassthrough
+            | CreateError::PassthroughDisabled => -6,
             _ => -3,
         }
     }
@@ -186,6 +195,10 @@ pub struct CreatePlan {
     pub problems: Vec<String>,
     /// The cpupool asked for (`pool=`), a name or an id.
     pub pool: Option<String>,
+    /// Devices passed through (`pci=`) and `dtdev=` entries; `passthrough=`.
+    pub pcidevs: Vec<xl_config::domain::Pci>,
+    pub dtdevs: usize,
+    pub passthrough: Option<&'static str>,
 }
 
 impl CreatePlan {
@@ -202,6 +215,9 @@ impl CreatePlan {
             memory,
             domain: create_spec(cfg, kind, vcpus),
             pool: cfg.c_info.pool_name.clone(),
+            pcidevs: cfg.pcidevs.clone(),
+            dtdevs: cfg.dtdevs.len(),
+            passthrough: cfg.c_info.passthrough.filter(|m| *m != "default"),
             build: build_spec(cfg, paths, kind, vcpus, memory),
             dom_nodes: dom_nodes(cfg, kind, vcpus, memory),
             vm_nodes: vm_nodes(cfg, kind),
@@ -437,7 +453,6 @@ fn not_applied(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
     [
         ("vfb", kind != GuestKind::Hvm && !cfg.vfbs.is_empty()),
         ("vtpm", !cfg.vtpms.is_empty()),
-        ("pci", !cfg.pcidevs.is_empty()),
         ("dtdev", !cfg.dtdevs.is_empty()),
         ("cpuid", b.cpuid.is_some()),
         ("vnuma", !b.vnuma_nodes.is_empty()),
@@ -448,10 +463,14 @@ fn not_applied(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
     ]
     .into_iter()
     .filter(|(_, set)| *set)
-    .map(|(key, _)| {
-        format!("`{key}' is read (see `xl -N create`) but not applied by this xl yet; remove it to create the domain")
-    })
+    .map(|(key, _)| not_applied_message(key))
     .collect()
+}
+
+fn not_applied_message(key: &str) -> String {
+    format!(
+        "`{key}' is read (see `xl -N create`) but not applied by this xl yet; remove it to create the domain"
+    )
 }
 
 /// hvm_set_conf_params: HPET, VPT alignment and MCA for HVM guests, the
@@ -560,6 +579,13 @@ pub fn apply_from(
     })?;
     let mut spec = plan.domain.clone();
     spec.cpupool = plan_pool(host, xs, plan.pool.as_deref())?;
+    check_passthrough(host, plan)?;
+    if !plan.pcidevs.is_empty() {
+        return Err(CreateError::Refused {
+            name: plan.name.clone(),
+            source: Error::Invalid(not_applied_message("pci")),
+        });
+    }
     pause_point("make the domain");
     let domid = make_domain(host, &spec).map_err(CreateError::Make)?;
     match populate(host, xs, plan, domid, image) {
@@ -594,6 +620,25 @@ fn plan_pool(host: &Host, xs: &Xs, pool: Option<&str>) -> Result<u32, CreateErro
             .map_err(CreateError::Make)?,
     };
     id.ok_or_else(illegal)
+}
+
+/// libxl's passthrough default and its checks against the host: an
+/// IOMMU (`hvm_directio`) is needed as soon as devices are passed through
+/// or `passthrough=` asks for it.
+fn check_passthrough(host: &Host, plan: &CreatePlan) -> Result<(), CreateError> {
+    let need = !plan.pcidevs.is_empty() || plan.dtdevs > 0;
+    let mode = plan
+        .passthrough
+        .unwrap_or(if need { "enabled" } else { "disabled" });
+    if mode != "disabled" {
+        let caps = host.hv.physinfo().map_err(CreateError::Make)?.virt_caps;
+        if !caps.iter().any(|c| c == "hvm_directio") {
+            return Err(CreateError::NoPassthrough);
+        }
+    } else if need {
+        return Err(CreateError::PassthroughDisabled);
+    }
+    Ok(())
 }
 
 /// What can be known to fail before the domain is made, refused while

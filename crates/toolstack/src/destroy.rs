@@ -411,6 +411,12 @@ pub fn destroy(host: &Host, xs: &Xs, domid: u32) -> Result<Vec<String>, DestroyE
                 None => Ok(()),
             }),
     );
+    // Passed-through devices (pciback's, not under /libxl) go first,
+    // forced as libxl's destroy forces them.
+    let log = |level: crate::pci::Level, msg: &str| {
+        crate::trace::info(|| format!("destroy: {level:?}: {msg}"));
+    };
+    crate::pci::PciHost::new(host, xs, &log).detach_all(domid);
     match destroy_devices(dom0, xs, domid, &devs, paused) {
         Ok(p) => problems.extend(p),
         Err(e) => note(&mut problems, Err(e)),

@@ -1,6 +1,8 @@
 //! What dom0's services do for the toolstack: hotplug scripts, device
 //! models (QEMU and its QMP socket), and the backends' I/O counters.
 
+use std::path::Path;
+
 use xenstore::Xs;
 
 use crate::bootloader::{BootFiles, BootloaderRun};
@@ -63,6 +65,16 @@ pub trait Dom0 {
     fn monitor_command(&self, _domid: u32, _uuid: &[u8; 16], _cmd: &str) -> Result<String, Error> {
         Err(Error::Unsupported("QEMU's monitor"))
     }
+    /// Run one QMP command on the domain's device model; its answer.
+    fn qmp_command(
+        &self,
+        _domid: u32,
+        _uuid: &[u8; 16],
+        _cmd: &str,
+        _args: serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        Err(Error::Unsupported("QEMU's QMP commands"))
+    }
     /// Stop a domain's device model (no-op when none runs).
     fn kill_device_model(&self, _xs: &Xs, _domid: u32) -> Result<(), Error> {
         Err(Error::Unsupported("stopping a device model"))
@@ -88,9 +100,39 @@ pub trait Dom0 {
     fn run_bootloader(&self, _run: &BootloaderRun) -> Result<BootFiles, Error> {
         Err(Error::Unsupported("running a bootloader"))
     }
+    /// Write `value` to a sysfs attribute (a PCI driver's `bind`,
+    /// `unbind`, pciback's `new_slot`, ...), for the kernel to act on.
+    /// The file must exist: it is opened for writing, never created.
+    fn sysfs_write(&self, path: &Path, value: &str) -> Result<(), SysfsWriteError> {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(SysfsWriteError::Open)?;
+        f.write_all(value.as_bytes())
+            .map_err(SysfsWriteError::Write)
+    }
     /// dom0-side I/O counters (vifs, block backends) of the listed
     /// domains, as the backend kernel and device models report them.
     fn io_stats(&self, _xs: &Xs, _domids: &[u32]) -> Result<IoStats, Error> {
         Err(Error::Unsupported("reading I/O counters"))
+    }
+}
+
+/// Why a sysfs attribute took no value: libxl words the two apart.
+#[derive(Debug, thiserror::Error)]
+pub enum SysfsWriteError {
+    #[error("cannot open the attribute")]
+    Open(#[source] std::io::Error),
+    #[error("the kernel refused the value")]
+    Write(#[source] std::io::Error),
+}
+
+impl SysfsWriteError {
+    /// The OS error either way.
+    pub fn io(&self) -> &std::io::Error {
+        match self {
+            SysfsWriteError::Open(e) | SysfsWriteError::Write(e) => e,
+        }
     }
 }

@@ -58,6 +58,8 @@ pub struct HostPaths {
     pub xen_bin: LazyPath,
     /// Xen's firmware (libxl's XENFIRMWAREDIR: hvmloader).
     pub firmware: LazyPath,
+    /// Where the kernel's sysfs is (PCI devices and their drivers): /sys.
+    pub sysfs: PathBuf,
 }
 
 /// A path found by looking at the host the first time it is asked for:
@@ -167,6 +169,7 @@ impl HostPaths {
             }),
             firmware: LazyPath::probed(|| xen_lib_dir().join("boot")),
             xen_bin: LazyPath::probed(|| xen_lib_dir().join("bin")),
+            sysfs: "/sys".into(),
         }
     }
 
@@ -184,6 +187,7 @@ impl HostPaths {
             qemu_xen: QEMU_XEN_PATHS[1].into(),
             xen_bin: "/usr/lib/xen/bin".into(),
             firmware: "/usr/lib/xen/boot".into(),
+            sysfs: root.join("sys"),
         }
     }
 

@@ -7,9 +7,12 @@ use std::time::Duration;
 use crate::params::HypfsEntry;
 use crate::psr::{AllocFeature, AllocInfo};
 use crate::{
-    BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DomInfo, Error, NumaNode, PciAddr,
-    PhysInfo, SchedParams, Trigger, VcpuInfo, VersionInfo,
+    BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DomInfo, Error, IoRange, NumaNode,
+    PciAddr, PhysInfo, SchedParams, Trigger, VcpuInfo, VersionInfo,
 };
+
+/// The sentinel domain that holds quarantined PCI devices (`DOMID_IO`).
+pub const DOMID_IO: u32 = 0x7ff1;
 
 /// The hypervisor half of the backend seam.
 ///
@@ -165,6 +168,36 @@ pub trait Hypervisor {
     fn cpupool_move_domain(&self, _poolid: u32, _domid: u32) -> Result<(), Error> {
         Err(Error::Unsupported("moving domains between cpupools"))
     }
+    /// Give the PCI device `sbdf` (libxl's encoding: segment, bus, devfn)
+    /// to a domain, or to the quarantine ([`DOMID_IO`]); `relaxed`
+    /// lets Xen ignore the device's reserved memory regions.
+    fn assign_device(&self, _domid: u32, _sbdf: u32, _relaxed: bool) -> Result<(), Error> {
+        Err(Error::Unsupported("assigning PCI devices"))
+    }
+    /// Whether the PCI device `sbdf` could be given to the domain.
+    fn test_assign_device(&self, _domid: u32, _sbdf: u32) -> Result<(), Error> {
+        Err(Error::Unsupported("assigning PCI devices"))
+    }
+    /// Take the PCI device `sbdf` back from a domain or the quarantine.
+    fn deassign_device(&self, _domid: u32, _sbdf: u32) -> Result<(), Error> {
+        Err(Error::Unsupported("assigning PCI devices"))
+    }
+    /// Allow (or deny) a domain `nr` machine frames of I/O memory from
+    /// `first`, `nr` I/O ports from `first`, or a physical IRQ.
+    fn io_permission(&self, _domid: u32, _range: IoRange, _allow: bool) -> Result<(), Error> {
+        Err(Error::Unsupported("granting I/O resources"))
+    }
+
+    /// Map the legacy interrupt `irq` into a domain as a pirq of the same
+    /// number (PHYSDEVOP_map_pirq); the pirq given.
+    fn map_pirq(&self, _domid: u32, _irq: u32) -> Result<u32, Error> {
+        Err(Error::Unsupported("mapping interrupts"))
+    }
+    /// Undo [`Hypervisor::map_pirq`].
+    fn unmap_pirq(&self, _domid: u32, _pirq: u32) -> Result<(), Error> {
+        Err(Error::Unsupported("mapping interrupts"))
+    }
+
     /// Act on keys as if typed on the hypervisor's console (`xl debug-keys`).
     fn send_debug_keys(&self, _keys: &[u8]) -> Result<(), Error> {
         Err(Error::Unsupported("sending debug keys"))

@@ -26,6 +26,7 @@ pub mod lifecycle;
 pub mod memory;
 pub mod names;
 pub mod params;
+pub mod pci;
 pub mod psr;
 pub mod qmp;
 pub mod rename;
@@ -33,6 +34,7 @@ pub mod retrieve;
 pub mod saverestore;
 pub mod stats;
 pub mod trace;
+pub mod usb;
 pub mod userdata;
 pub mod vcpus;
 pub mod vdev;
@@ -41,9 +43,9 @@ pub mod xen;
 
 use serde::{Deserialize, Serialize};
 
-pub use dom0::Dom0;
+pub use dom0::{Dom0, SysfsWriteError};
 pub use host::{Host, HostPaths, Xenstored};
-pub use hv::Hypervisor;
+pub use hv::{DOMID_IO, Hypervisor};
 pub use xl_config::domain::GuestKind;
 
 /// What the toolstack knows of a domain from the hypervisor
@@ -400,6 +402,17 @@ pub struct NumaNode {
     pub size: Option<u64>,
     pub free: Option<u64>,
     pub dists: Vec<Option<u32>>,
+}
+
+/// A range of a device's resources a domain may be given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IoRange {
+    /// Machine frames of I/O memory: first, count.
+    Mem(u64, u64),
+    /// I/O ports: first, count.
+    Ports(u32, u32),
+    /// One physical IRQ.
+    Irq(u32),
 }
 
 /// A PCI device address.

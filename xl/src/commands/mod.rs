@@ -18,6 +18,7 @@ pub(crate) mod remus;
 pub(crate) mod saverestore;
 pub(crate) mod sched;
 pub mod top;
+pub(crate) mod usb;
 pub(crate) mod vcpu;
 pub(crate) mod vdev;
 pub(crate) mod vdevlist;

@@ -2,13 +2,14 @@
 //! domain (pciback's xenstore entries) and those pciback holds for guests.
 
 use xenstore::{Xs, XsOps};
+use xl_config::domain::Pci;
+use xl_config::pci::{parse_pci, parse_pci_bdf};
+use xl_toolstack::pci::{Bdf, Level, PciDevice, PciError, PciHost};
 
-use super::{Ctx, Outcome, err, out, sanitize};
+use super::{Ctx, Exit, Outcome, err, out, sanitize};
 use crate::backend;
 use crate::cmdtable::Opts;
 
-/// Where pciback lists the devices bound to it.
-const PCIBACK: &str = "/sys/bus/pci/drivers/pciback";
 /// Bound on the devices read from one backend.
 const MAX_DEVS: u32 = 4096;
 
@@ -85,46 +86,144 @@ fn assigned(xs: &Xs, domid: u32) -> Result<Vec<(u32, [u32; 4])>, xenstore::Error
 /// no domain, in directory order as libxl reads them.
 pub fn assignable_list(cx: &Ctx, opts: Opts) -> Outcome {
     let names = opts.flag('n');
-    let (_, xs) = cx.connect()?;
-    let dir = match std::fs::read_dir(PCIBACK) {
+    let (host, xs) = cx.connect()?;
+    let log = libxl_log(cx);
+    let devs = match PciHost::new(host, xs, &log).assignable_list() {
         Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            err("libxl: error: Looks like pciback driver not loaded\n");
+        Err(e @ PciError::NoPciback) => {
+            err(&format!("libxl: error: {e}\n"));
             return Ok(0);
         }
         Err(e) => {
-            err(&format!(
-                "libxl: error: Couldn't open {PCIBACK}: {}\n",
-                super::strerror(&e)
-            ));
+            err(&format!("libxl: error: {}\n", backend::chain(&e)));
             return Ok(0);
         }
     };
     let mut text = String::new();
-    for entry in dir.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some([dom, bus, dev, func]) = parse_bdf(&name, [4, 2, 2, 1]) else {
-            continue;
+    for dev in devs {
+        let label = match (&dev.name, names) {
+            (Some(n), true) => sanitize(n),
+            _ => String::new(),
         };
-        let node = format!("/libxl/pci/{dom:04x}-{bus:02x}-{dev:02x}-{func:01x}");
-        if matches!(xs.try_read(&format!("{node}/domid")), Ok(Some(_))) {
-            continue;
-        }
-        let label = if names {
-            xs.try_read(&format!("{node}/name"))
-                .ok()
-                .flatten()
-                .map(|n| sanitize(&n))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
-        text.push_str(&format!(
-            "{dom:04x}:{bus:02x}:{dev:02x}.{func:01x} {label}\n"
-        ));
+        text.push_str(&format!("{} {label}\n", dev.bdf));
     }
     out(&text);
     Ok(0)
+}
+
+/// libxl's log on stderr, as xl's logger shows it: warnings and errors
+/// always, details from `-v`, debug lines from `-vvv`.
+pub(crate) fn libxl_log(cx: &Ctx) -> impl Fn(Level, &str) + use<> {
+    let verbose = cx.globals.verbose;
+    move |level: Level, msg: &str| {
+        let word = match level {
+            Level::Debug if verbose >= 3 => "debug",
+            Level::Detail if verbose >= 1 => "detail",
+            Level::Info => "info",
+            Level::Warn => "warning",
+            Level::Error => "error",
+            Level::Debug | Level::Detail => return,
+        };
+        err(&format!("libxl: {word}: {}\n", sanitize(msg)));
+    }
+}
+
+/// An address as `xlu_pci_parse_bdf` reads it.
+fn parse_bdf_arg(s: &str) -> Option<Bdf> {
+    let mut pci = Pci::default();
+    parse_pci_bdf(&mut pci, s).then(|| Bdf {
+        domain: pci.domain as u32,
+        bus: pci.bus.into(),
+        dev: pci.dev.into(),
+        func: pci.func.into(),
+    })
+}
+
+/// `xl pci-assignable-add [-n NAME] BDF`: always with rebind, as xl asks.
+pub fn assignable_add(cx: &Ctx, opts: Opts) -> Outcome {
+    let arg = &opts.operands()[0];
+    let Some(bdf) = parse_bdf_arg(arg) else {
+        err(&format!("pci-assignable-add: malformed BDF \"{arg}\"\n"));
+        return Err(Exit(2));
+    };
+    let name = opts.value('n');
+    let (host, xs) = cx.connect()?;
+    let log = libxl_log(cx);
+    match PciHost::new(host, xs, &log).assignable_add(bdf, name, true) {
+        Ok(()) => Ok(0),
+        Err(_) => Ok(1),
+    }
+}
+
+/// `xl pci-assignable-remove [-r] BDF|NAME`: a name first, as xl tries.
+pub fn assignable_remove(cx: &Ctx, opts: Opts) -> Outcome {
+    let ident = &opts.operands()[0];
+    let rebind = opts.flag('r');
+    let (host, xs) = cx.connect()?;
+    let log = libxl_log(cx);
+    let pci = PciHost::new(host, xs, &log);
+    let bdf = match pci.by_name(ident) {
+        Ok(bdf) => bdf,
+        Err(PciError::NameNotFound(_)) => match parse_bdf_arg(ident) {
+            Some(bdf) => bdf,
+            None => {
+                err(&format!("pci-assignable-remove: malformed BDF '{ident}'\n"));
+                return Err(Exit(2));
+            }
+        },
+        Err(_) => return Ok(1),
+    };
+    match pci.assignable_remove(bdf, rebind) {
+        Ok(()) => Ok(0),
+        Err(_) => Ok(1),
+    }
+}
+
+/// A `PCI_SPEC_STRING` as xl reads it for `pci-attach`/`pci-detach`:
+/// libxlu's own complaint (no newline), then xl's line, status 2.
+fn parse_spec(cmd: &str, spec: &str) -> Result<PciDevice, Exit> {
+    let mut pci = Pci::default();
+    let mut report = xl_config::report::Report::new();
+    if !parse_pci(&mut pci, spec, &mut report) {
+        err(&format!(
+            "{}{cmd}: malformed PCI_SPEC_STRING \"{spec}\"\n",
+            report.as_str()
+        ));
+        return Err(Exit(2));
+    }
+    Ok(PciDevice::from_spec(&pci))
+}
+
+/// `xl pci-attach DOMAIN SPEC`.
+pub fn pci_attach(cx: &Ctx, opts: Opts) -> Outcome {
+    let ops = opts.operands();
+    let domid = cx.domain(&ops[0])?;
+    let dev = parse_spec("pci-attach", &ops[1])?;
+    let (host, xs) = cx.connect()?;
+    let log = libxl_log(cx);
+    match PciHost::new(host, xs, &log).attach(host, domid, &dev, false) {
+        Ok(()) => Ok(0),
+        Err(_) => {
+            log(Level::Error, "unable to add device");
+            Ok(1)
+        }
+    }
+}
+
+/// `xl pci-detach [-f] DOMAIN SPEC`.
+pub fn pci_detach(cx: &Ctx, opts: Opts) -> Outcome {
+    let ops = opts.operands();
+    let domid = cx.domain(&ops[0])?;
+    let dev = parse_spec("pci-detach", &ops[1])?;
+    let (host, xs) = cx.connect()?;
+    let log = libxl_log(cx);
+    match PciHost::new(host, xs, &log).detach(domid, &dev, opts.flag('f')) {
+        Ok(()) => Ok(0),
+        Err(_) => {
+            log(Level::Error, "unable to remove device");
+            Ok(1)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -179,6 +179,22 @@ impl Dom0 for XenDom0 {
         Ok(out)
     }
 
+    fn qmp_command(
+        &self,
+        domid: u32,
+        uuid: &[u8; 16],
+        cmd: &str,
+        args: serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        let session = crate::qmp::Qmp::connect(&self.paths, domid, uuid, Duration::from_secs(60));
+        match session.and_then(|mut q| q.execute(cmd, Some(args))) {
+            Ok(v) => Ok(v),
+            // What QEMU said, as libxl logs it.
+            Err(crate::qmp::QmpError::Command { desc, .. }) => Err(Error::Backend(desc)),
+            Err(e) => Err(Error::Backend(crate::error_chain(&e))),
+        }
+    }
+
     fn io_stats(&self, xs: &Xs, domids: &[u32]) -> Result<crate::stats::IoStats, Error> {
         crate::stats::linux::collect(std::path::Path::new("/"), &self.paths.run, xs, domids)
             .map_err(Error::Backend)

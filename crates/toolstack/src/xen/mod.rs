@@ -23,12 +23,21 @@ use crate::params::{HypfsEntry, HypfsKind};
 use crate::psr::{AllocFeature, AllocInfo};
 use crate::{
     BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DomInfo, Error, GuestKind, Hypervisor,
-    NumaNode, PciAddr, PhysInfo, SchedParams, Trigger, VcpuInfo, VersionInfo,
+    IoRange, NumaNode, PciAddr, PhysInfo, SchedParams, Trigger, VcpuInfo, VersionInfo,
 };
 
 /// Xen's first reserved domain id (DOMID_FIRST_RESERVED): ids from here
 /// on name special domains (DOMID_SELF, DOMID_IO, ...), never a guest.
 const DOMID_FIRST_RESERVED: u32 = 0x7ff0;
+
+/// As [`dom`], and the quarantine: device assignment may name DOMID_IO.
+fn dom_or_io(domid: u32) -> Result<u16, Error> {
+    if domid == crate::DOMID_IO {
+        Ok(abi::DOMID_IO)
+    } else {
+        dom(domid)
+    }
+}
 
 /// The one narrowing of the toolstack's domain ids to Xen's 16 bits: an id
 /// that does not name a guest must never reach a hypercall as another one.
@@ -605,6 +614,42 @@ impl Hypervisor for XenHypervisor {
 
     fn psr_alloc_domain(&self, domid: u32, cmd: u32, socket: u32, data: u64) -> Result<u64, Error> {
         Ok(self.xen.psr_alloc_domain(dom(domid)?, cmd, socket, data)?)
+    }
+
+    fn assign_device(&self, domid: u32, sbdf: u32, relaxed: bool) -> Result<(), Error> {
+        let flags = if relaxed {
+            abi::DOMCTL_DEV_RDM_RELAXED
+        } else {
+            0
+        };
+        Ok(self
+            .xen
+            .assign_device(dom_or_io(domid)?, sbdf, flags, false)?)
+    }
+
+    fn test_assign_device(&self, domid: u32, sbdf: u32) -> Result<(), Error> {
+        Ok(self.xen.assign_device(dom(domid)?, sbdf, 0, true)?)
+    }
+
+    fn deassign_device(&self, domid: u32, sbdf: u32) -> Result<(), Error> {
+        Ok(self.xen.deassign_device(dom_or_io(domid)?, sbdf)?)
+    }
+
+    fn map_pirq(&self, domid: u32, irq: u32) -> Result<u32, Error> {
+        Ok(self.xen.map_pirq(dom(domid)?, irq)?)
+    }
+
+    fn unmap_pirq(&self, domid: u32, pirq: u32) -> Result<(), Error> {
+        Ok(self.xen.unmap_pirq(dom(domid)?, pirq)?)
+    }
+
+    fn io_permission(&self, domid: u32, range: IoRange, allow: bool) -> Result<(), Error> {
+        let d = dom(domid)?;
+        Ok(match range {
+            IoRange::Mem(first, nr) => self.xen.iomem_permission(d, first, nr, allow),
+            IoRange::Ports(first, nr) => self.xen.ioport_permission(d, first, nr, allow),
+            IoRange::Irq(pirq) => self.xen.irq_permission(d, pirq, allow),
+        }?)
     }
 
     fn flask_getenforce(&self) -> Result<Option<bool>, Error> {

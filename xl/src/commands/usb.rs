@@ -1,0 +1,82 @@
+//! `xl usb-list`, `usbctrl-attach`, `usbctrl-detach`.
+
+use xl_toolstack::pci::Level;
+use xl_toolstack::usb::{self, CtrlSpec, UsbError};
+
+use super::pci::libxl_log;
+use super::{Ctx, Outcome, err, out};
+use crate::cmdtable::Opts;
+
+/// `xl usb-list DOMAIN`: each controller with its ports; nothing for a
+/// domain without controllers.
+pub fn usb_list(cx: &Ctx, opts: Opts) -> Outcome {
+    let ops = opts.operands();
+    let domid = cx.domain(&ops[0])?;
+    if ops.len() > 1 {
+        err("Invalid arguments.\n");
+        return Ok(255);
+    }
+    let (host, xs) = cx.connect()?;
+    out(&usb::format_list(&usb::list(host, xs, domid)));
+    Ok(0)
+}
+
+/// `xl usbctrl-attach DOMAIN [type=] [version=] [ports=]`: each word one
+/// option, as xl reads them.
+pub fn usbctrl_attach(cx: &Ctx, opts: Opts) -> Outcome {
+    let ops = opts.operands();
+    let domid = cx.domain(&ops[0])?;
+    let mut spec = CtrlSpec::default();
+    for word in &ops[1..] {
+        if let Some(v) = word.strip_prefix("type=") {
+            let Some(k) = usb::TYPES.iter().position(|t| t.eq_ignore_ascii_case(v)) else {
+                err(&format!("Invalid usb controller type '{v}'\n"));
+                return Ok(1);
+            };
+            spec.kind = k;
+        } else if let Some(v) = word.strip_prefix("version=") {
+            spec.version = atoi(v);
+        } else if let Some(v) = word.strip_prefix("ports=") {
+            spec.ports = atoi(v);
+        } else {
+            err(&format!("Unknown string `{word}' in usbctrl spec\n"));
+            return Ok(1);
+        }
+    }
+    let (host, xs) = cx.connect()?;
+    let log = libxl_log(cx);
+    match usb::attach_ctrl(host, xs, domid, spec, &log) {
+        Ok(_) => Ok(0),
+        Err(_) => {
+            log(Level::Error, "unable to add device");
+            err("libxl_device_usbctrl_add failed.\n");
+            Ok(1)
+        }
+    }
+}
+
+/// `xl usbctrl-detach DOMAIN DEVID`.
+pub fn usbctrl_detach(cx: &Ctx, opts: Opts) -> Outcome {
+    let ops = opts.operands();
+    let domid = cx.domain(&ops[0])?;
+    let devid = atoi(&ops[1]) as i32;
+    let (host, xs) = cx.connect()?;
+    let log = libxl_log(cx);
+    match usb::detach_ctrl(host, xs, domid, devid, &ops[1], &log) {
+        Ok(()) => Ok(0),
+        Err(e @ UsbError::UnknownDevice(_)) => {
+            err(&format!("{e}\n"));
+            Ok(1)
+        }
+        Err(_) => {
+            log(Level::Error, "unable to remove device");
+            err("libxl_device_usbctrl_remove failed.\n");
+            Ok(1)
+        }
+    }
+}
+
+/// C's atoi, kept in an int.
+fn atoi(s: &str) -> i64 {
+    i64::from(xl_config::value::strtol(s.as_bytes(), 10).0 as i32)
+}
