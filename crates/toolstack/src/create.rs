@@ -294,7 +294,23 @@ fn build_spec(
         store_domid: 0,
         console_domid: 0,
         hvm: (kind != GuestKind::Pv).then(|| hvm_build_spec(cfg, kind, vcpus, memory)),
+        cpuid: cpuid_request(cfg, kind),
     }
+}
+
+/// libxl__cpuid_legacy's inputs: PAE (HVM's choice, always on otherwise),
+/// the invariant TSC when the guest cannot move or its TSC is emulated,
+/// nested virtualisation, and the config's policy.
+fn cpuid_request(cfg: &DomainConfig, kind: GuestKind) -> crate::cpu_policy::CpuidRequest {
+    let b = &cfg.b_info;
+    let pae = kind != GuestKind::Hvm || b.hvm().and_then(|h| h.pae).unwrap_or(true);
+    let itsc = b.disable_migrate.unwrap_or(false) || b.tsc_mode == Some("always_emulate");
+    crate::cpu_policy::CpuidRequest::new(
+        pae,
+        itsc,
+        b.nested_hvm.unwrap_or(false),
+        b.cpuid.as_ref(),
+    )
 }
 
 /// Where Debian's Xen packages find the BIOS images (libxl's configured
@@ -417,7 +433,7 @@ fn problems(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
 
 /// Settings the config reads (and `-N` prints) that this create cannot
 /// apply yet: refused rather than left out, since a guest without its
-/// CPUID policy, NUMA layout or devices is not the guest asked for.
+/// NUMA layout or devices is not the guest asked for.
 fn not_applied(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
     let b = &cfg.b_info;
     let vfb_vkbs = cfg.vfbs.len();
@@ -428,7 +444,6 @@ fn not_applied(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
         ("p9", !cfg.p9s.is_empty()),
         ("pci", !cfg.pcidevs.is_empty()),
         ("dtdev", !cfg.dtdevs.is_empty()),
-        ("cpuid", b.cpuid.is_some()),
         ("vnuma", !b.vnuma_nodes.is_empty()),
         ("vkb", cfg.vkbs.len() > vfb_vkbs),
         ("pvcalls", !cfg.pvcallsifs.is_empty()),
