@@ -11,7 +11,9 @@
 #     say what to fix and leave the host as it was;
 #   - the wiki's troubleshooting config (device_model_version="qemu_xen") boots;
 #   - cpuid=: PV, PVH and HVM domains made by each tool, with and without cpuid= (both
-#     forms), have the same CPUID/MSR policy (xen-cpuid -p); refusals match.
+#     forms), have the same CPUID/MSR policy (xen-cpuid -p); refusals match;
+#   - vfb= (PV, PVH): QEMU's argv, the vfb/vkbd nodes and `list -l` equal the real xl's,
+#     VNC answers on the published port, and ours destroys it without residue.
 set -uo pipefail
 # shellcheck source=lib.sh
 . /lab/suites/lib.sh
@@ -343,6 +345,57 @@ cpuid_refused() {  # both tools refuse the missing leaf with the same status; ou
   grep -q 'Failed to apply CPUID policy' "$OUT/badleaf.ours"
 }
 check cpuid-missing-leaf cpuid_refused
+
+# ------------------------------------------------------------------ PV framebuffer
+note "vfb= for PV and PVH: the xenpv QEMU with VNC, the vfb and vkbd devices, as the real xl"
+cpuid_cfg pv lab-vfb-pv 'vfb = [ "vnc=1,vnclisten=127.0.0.1,vncdisplay=3,vncunused=1,keymap=de" ]'
+cpuid_cfg pvh lab-vfb-pvh 'vfb = [ "vnc=1,sdl=0,vncunused=0" ]'
+# vfb_tree DOMID: the domain's tree with its vfb and vkbd backends
+vfb_tree() {
+  local d="$1" k
+  { dom_tree "$d"
+    for k in vfb vkbd; do xenstore-ls -f "/local/domain/0/backend/$k/$d" 2>/dev/null; done \
+      | sed -E "s#/(domain|backend/[a-z]+)/$d/#/\\1/D/#g; s#/(frontend-id|state)( = ).*#/\\1\\2X#"
+  } | grep -v -E '/(device-model-pid|serial/0/tty|vm)( |$)' | sort
+}
+# VNC answers on the port QEMU published: the RFB greeting (over dom0's loopback, which
+# its init leaves down)
+vnc_greets() {
+  local port
+  ip link set lo up
+  port=$(xenstore-read "/local/domain/$1/console/vnc-port") || { echo "no vnc-port"; return 1; }
+  timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$port"'; head -c 12 <&3' | grep -q '^RFB 003' \
+    || { echo "no RFB greeting on port $port"; return 1; }
+}
+same_vfb() {  # same_vfb NAME: argv, tree, list -l and a VNC server alike for both tools
+  local name="$1" tool rc=0 d
+  for tool in real ours; do
+    if [ "$tool" = real ]; then xl create -p "/tmp/$name.cfg"; else "$XL_OURS" create -p "/tmp/$name.cfg"; fi \
+      >"$OUT/$name.$tool.create" 2>&1 || { cat "$OUT/$name.$tool.create"; echo "$tool: create failed"; return 1; }
+    d=$(domid_of "$name")
+    dm_argv "$name" >"$OUT/$name.$tool.argv"
+    vfb_tree "$d" >"$OUT/$name.$tool.tree"
+    xl list -l "$name" >"$OUT/$name.$tool.listl" 2>&1
+    vnc_greets "$d" || { echo "$tool: VNC"; rc=1; }
+    "$XL" destroy "$name"
+  done
+  for what in argv tree; do
+    diff -u "$OUT/$name.real.$what" "$OUT/$name.ours.$what" || { echo "$what differs"; rc=1; }
+  done
+  same_json "cat $OUT/$name.real.listl" "cat $OUT/$name.ours.listl" 'del(..|.uuid?, .domid?)' || rc=1
+  return "$rc"
+}
+check vfb-same-pv same_vfb lab-vfb-pv
+check vfb-same-pvh same_vfb lab-vfb-pvh
+vfb_no_residue() {  # ours destroys its framebuffer guest without residue
+  local st="$OUT/state-before-vfb"
+  settle; hvm_state >"$st"
+  "$XL_OURS" create -p /tmp/lab-vfb-pv.cfg || return 1
+  "$XL_OURS" destroy lab-vfb-pv || return 1
+  settle
+  same_state "$st" hvm_state
+}
+check vfb-destroy-no-residue vfb_no_residue
 
 # ------------------------------------------------------------------ the wiki's fix
 note "the wiki's troubleshooting config"

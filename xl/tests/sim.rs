@@ -282,7 +282,10 @@ fn cpuid_policy_reaches_the_guest() {
         let c = h.console(id, "login: ");
         let line = c
             .lines()
-            .find_map(|l| l.split_once("CPU flags: ").map(|(_, f)| f.trim().to_string()))
+            .find_map(|l| {
+                l.split_once("CPU flags: ")
+                    .map(|(_, f)| f.trim().to_string())
+            })
             .unwrap_or_else(|| panic!("no CPU flags line: {c}"));
         line.split(' ').map(String::from).collect()
     };
@@ -297,7 +300,10 @@ fn cpuid_policy_reaches_the_guest() {
         assert!(plain.contains(&f.to_string()), "{f}: {plain:?}");
     }
     let without = |v: &[String], gone: &[&str]| -> Vec<String> {
-        v.iter().filter(|f| !gone.contains(&f.as_str())).cloned().collect()
+        v.iter()
+            .filter(|f| !gone.contains(&f.as_str()))
+            .cloned()
+            .collect()
     };
     assert_eq!(named, without(&plain, &["avx", "sse3"]));
     assert_eq!(xend, without(&plain, &["sse3"]));
@@ -306,11 +312,63 @@ fn cpuid_policy_reaches_the_guest() {
     let o = h.xl(&["create", cfg.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("while parsing CPUID flag: \"nosuchflag=0\":\n  error #2: unknown CPUID flag name"),
+        stderr(&o).contains(
+            "while parsing CPUID flag: \"nosuchflag=0\":\n  error #2: unknown CPUID flag name"
+        ),
         "{}",
         stderr(&o)
     );
     assert_eq!(flags("odd"), without(&plain, &["avx"]));
+}
+
+/// vfb= on a PVH guest: the xenpv device model runs, the framebuffer and
+/// its keyboard have libxl's nodes, `list -l` keeps them, and destroy takes
+/// everything away again.
+#[test]
+fn pv_framebuffer_gets_a_device_model_and_its_devices() {
+    let h = Host::new();
+    let before = h.store();
+    h.create(
+        "fb",
+        "vfb = [ \"vnc=1,vncdisplay=2,keymap=de\" ]\non_poweroff = \"preserve\"",
+    );
+    let id = h.domid("fb").unwrap();
+    let xs = h.xs();
+    let read = |p: &str| xs.read(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+    let be = format!("/local/domain/0/backend/vfb/{id}/0");
+    for (k, v) in [
+        ("vnc", "1"),
+        ("vnclisten", "127.0.0.1"),
+        ("vncdisplay", "2"),
+        ("vncunused", "1"),
+        ("sdl", "0"),
+        ("opengl", "0"),
+        ("frontend-id", &id.to_string()),
+    ] {
+        assert_eq!(read(&format!("{be}/{k}")), v, "{k}");
+    }
+    assert!(
+        xs.read(&format!("{be}/vncpasswd")).is_err(),
+        "no password, no node"
+    );
+    assert_eq!(
+        read(&format!("/local/domain/{id}/device/vfb/0/backend")),
+        be
+    );
+    assert_eq!(
+        read(&format!("/local/domain/{id}/device/vkbd/0/backend")),
+        format!("/local/domain/0/backend/vkbd/{id}/0")
+    );
+    assert_eq!(
+        read(&format!("/local/domain/0/device-model/{id}/state")),
+        "running"
+    );
+    let live = h.ok(&["list", "-l", "fb"]);
+    assert!(live.contains("\"vfbs\": ["), "{live}");
+    assert!(live.contains("\"keymap\": \"de\""), "{live}");
+    h.ok(&["destroy", "fb"]);
+    let after: Vec<String> = h.store().into_iter().filter(|p| p != "/libxl").collect();
+    assert_eq!(after, before, "xenstore residue");
 }
 
 #[test]

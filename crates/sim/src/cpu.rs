@@ -11,15 +11,27 @@ const HOST: &[(u32, u32, [u32; 4])] = &[
     (0, NO_SUBLEAF, [0xd, 0x6874_7541, 0x444d_4163, 0x6974_6e65]),
     // Family 0x17: sse3 pclmulqdq ssse3 fma cx16 sse4.1 sse4.2 movbe
     // popcnt aesni xsave avx f16c rdrand; fpu..sse2 htt.
-    (1, NO_SUBLEAF, [0x0083_0f10, 0x0002_0800, 0x7ed8_3203, 0x178b_fbff]),
+    (
+        1,
+        NO_SUBLEAF,
+        [0x0083_0f10, 0x0002_0800, 0x7ed8_3203, 0x178b_fbff],
+    ),
     (7, 0, [0, 0x0029_c3a9, 0, 0]),
     (0xd, 0, [0x7, 0x340, 0x340, 0]),
     (0xd, 1, [0xf, 0, 0, 0]),
     (0xd, 2, [0x100, 0x240, 0, 0]),
-    (0x8000_0000, NO_SUBLEAF, [0x8000_0008, 0x6874_7541, 0x444d_4163, 0x6974_6e65]),
+    (
+        0x8000_0000,
+        NO_SUBLEAF,
+        [0x8000_0008, 0x6874_7541, 0x444d_4163, 0x6974_6e65],
+    ),
     // lahf_lm cmp_legacy abm sse4a misalignsse 3dnowprefetch; syscall nx
     // mmxext fxsr_opt pdpe1gb rdtscp lm.
-    (0x8000_0001, NO_SUBLEAF, [0x0083_0f10, 0, 0x0000_01f3, 0x2fd3_fbff]),
+    (
+        0x8000_0001,
+        NO_SUBLEAF,
+        [0x0083_0f10, 0, 0x0000_01f3, 0x2fd3_fbff],
+    ),
     (0x8000_0007, NO_SUBLEAF, [0, 0, 0, 0x100]),
     (0x8000_0008, NO_SUBLEAF, [0x3030, 0, 0x1003, 0]),
 ];
@@ -112,7 +124,10 @@ mod tests {
         let pv = guest_flags(GuestKind::Pv, &CpuidRequest::default()).unwrap();
         assert!(pv.iter().any(|f| f == "htt"), "the host has htt");
         let masked = guest_flags(GuestKind::Pvh, &req("avx=0,sse3=0")).unwrap();
-        assert!(!masked.iter().any(|f| f == "avx" || f == "sse3"), "{masked:?}");
+        assert!(
+            !masked.iter().any(|f| f == "avx" || f == "sse3"),
+            "{masked:?}"
+        );
         assert_eq!(masked.len() + 2, plain.len());
     }
 }

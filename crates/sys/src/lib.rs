@@ -851,7 +851,9 @@ impl Xen {
         }?;
         let p = r.payload::<SysctlCpuPolicy>();
         if p.nr_leaves > MAX_POLICY_ENTRIES || p.nr_msrs > MAX_POLICY_ENTRIES {
-            return Err(SysError::Invalid("Xen reports an implausibly large CPU policy"));
+            return Err(SysError::Invalid(
+                "Xen reports an implausibly large CPU policy",
+            ));
         }
         Ok((p.nr_leaves, p.nr_msrs))
     }
@@ -930,7 +932,11 @@ impl Xen {
             nr_leaves,
             nr_msrs,
             leaves: if nr_leaves == 0 { 0 } else { base },
-            msrs: if nr_msrs == 0 { 0 } else { base + leaves_len as u64 },
+            msrs: if nr_msrs == 0 {
+                0
+            } else {
+                base + leaves_len as u64
+            },
             err_leaf: !0,
             err_subleaf: !0,
             err_msr: !0,
@@ -2993,7 +2999,11 @@ mod tests {
                 ),
                 (CPUID_NO_SUBLEAF, "XEN_CPUID_NO_SUBLEAF"),
             ] {
-                assert_eq!(ours as usize, f(&format!("const {name}")), "{version} {name}");
+                assert_eq!(
+                    ours as usize,
+                    f(&format!("const {name}")),
+                    "{version} {name}"
+                );
             }
             macro_rules! layout {
                 ($t:ty, $c:literal, [$($field:ident),*]) => {

@@ -101,7 +101,11 @@ pub enum PolicyError {
     #[error("Missing leaf {leaf:#x}, subleaf {subleaf:#x}")]
     MissingLeaf { leaf: u32, subleaf: u32 },
     #[error("Bad character '{ch}' in policy[{reg}] string '{policy}'")]
-    BadLeafChar { ch: char, reg: usize, policy: String },
+    BadLeafChar {
+        ch: char,
+        reg: usize,
+        policy: String,
+    },
     #[error("Missing MSR {0:#x}")]
     MissingMsr(u32),
     #[error("MSR index {index:#x}: bad character '{ch}' in policy string '{policy}'")]
@@ -188,7 +192,13 @@ pub fn adjust_default(
     } else {
         // Without CPUID faulting PV guests see the real topology, so they
         // see the host's htt and cmp_legacy too.
-        set_bit(&mut p, 1, EDX, 28, test_feature(host_featureset, FEATURE_HTT));
+        set_bit(
+            &mut p,
+            1,
+            EDX,
+            28,
+            test_feature(host_featureset, FEATURE_HTT),
+        );
         set_bit(
             &mut p,
             0x8000_0001,
@@ -239,7 +249,11 @@ fn hvm_topology(p: &mut [Leaf]) {
                 let nc = c & 0xff;
                 let size = (c >> 12) & 0xf;
                 if nc < 0x7f {
-                    let size = if size != 0 && size < 7 { size + 1 } else { size };
+                    let size = if size != 0 && size < 7 {
+                        size + 1
+                    } else {
+                        size
+                    };
                     let nc = ((nc << 1) | 1) & 0xff;
                     l.regs[ECX] = (c & !0xf0ff) | (size << 12) | nc;
                 }
@@ -380,9 +394,17 @@ mod tests {
     fn amd() -> Vec<Leaf> {
         vec![
             leaf(0, NO_SUBLEAF, [0xd, 0x6874_7541, 0x444d_4163, 0x6974_6e65]),
-            leaf(1, NO_SUBLEAF, [0x663, 0x0001_0800, 0x8020_0001, 0x0789_fbff]),
+            leaf(
+                1,
+                NO_SUBLEAF,
+                [0x663, 0x0001_0800, 0x8020_0001, 0x0789_fbff],
+            ),
             leaf(0x8000_0000, NO_SUBLEAF, [0x8000_0008, 0, 0, 0]),
-            leaf(0x8000_0001, NO_SUBLEAF, [0x663, 0, 0x0000_0007, 0x2191_3bff]),
+            leaf(
+                0x8000_0001,
+                NO_SUBLEAF,
+                [0x663, 0, 0x0000_0007, 0x2191_3bff],
+            ),
             leaf(0x8000_0007, NO_SUBLEAF, [0, 0, 0, 0]),
             leaf(0x8000_0008, NO_SUBLEAF, [0x3028, 0, 0x0000_1003, 0]),
         ]
@@ -470,7 +492,9 @@ mod tests {
             regs: [Some("x".repeat(32)), None, None, None],
         };
         assert_eq!(
-            apply_xend(&mut cur, &def, &host, &[missing]).unwrap_err().to_string(),
+            apply_xend(&mut cur, &def, &host, &[missing])
+                .unwrap_err()
+                .to_string(),
             "Missing leaf 0x1234, subleaf 0xffffffff"
         );
     }
