@@ -278,8 +278,7 @@ fn duplicate_names_are_refused() {
 fn cpuid_policy_reaches_the_guest() {
     let h = Host::new();
     let flags = |name: &str| -> Vec<String> {
-        let id = booted(&h, name);
-        let c = h.console(id, "login: ");
+        let c = h.console(h.domid(name).expect("listed"), "login: ");
         let line = c
             .lines()
             .find_map(|l| {
@@ -327,6 +326,7 @@ fn cpuid_policy_reaches_the_guest() {
 #[test]
 fn pv_framebuffer_gets_a_device_model_and_its_devices() {
     let h = Host::new();
+    h.list();
     let before = h.store();
     h.create(
         "fb",
