@@ -118,7 +118,9 @@ mod tests {
             }
             CpuidRequest::new(true, false, false, Some(&p))
         };
-        let plain = guest_flags(GuestKind::Pvh, &CpuidRequest::default()).unwrap();
+        // What create asks for a PVH guest without cpuid= (PAE on).
+        let plain =
+            guest_flags(GuestKind::Pvh, &CpuidRequest::new(true, false, false, None)).unwrap();
         assert!(plain.iter().any(|f| f == "avx"), "{plain:?}");
         assert!(plain.iter().any(|f| f == "htt"), "HVM-type guests see htt");
         let pv = guest_flags(GuestKind::Pv, &CpuidRequest::default()).unwrap();
