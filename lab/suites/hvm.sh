@@ -9,7 +9,11 @@
 #     for ours and for the real xl;
 #   - failures (device model missing, not executable, exiting early; firmware missing)
 #     say what to fix and leave the host as it was;
-#   - the wiki's troubleshooting config (device_model_version="qemu_xen") boots.
+#   - the wiki's troubleshooting config (device_model_version="qemu_xen") boots;
+#   - cpuid=: PV, PVH and HVM domains made by each tool, with and without cpuid= (both
+#     forms), have the same CPUID/MSR policy (xen-cpuid -p); refusals match;
+#   - vfb= (PV, PVH): QEMU's argv, the vfb/vkbd nodes and `list -l` equal the real xl's,
+#     VNC answers on the published port, and ours destroys it without residue.
 set -uo pipefail
 # shellcheck source=lib.sh
 . /lab/suites/lib.sh
@@ -385,6 +389,129 @@ check fail-dm-exits-early hvm_failing dmexits 'device_model_args = [ "-no-such-o
   'qemu-dm-lab-hvmfail-dmexits.log'
 check fail-bios-missing hvm_failing nobios 'bios_path_override = "/nonexistent/bios.bin"' '/nonexistent/bios.bin'
 check fail-hvmloader-missing hvm_failing nofw 'firmware_override = "/nonexistent/hvmloader"' '/nonexistent/hvmloader'
+
+# ------------------------------------------------------------------ CPUID policies
+note "cpuid=: the domain's CPUID/MSR policy (xen-cpuid -p) as the real xl makes it"
+CPUIDTOOL=$(ls /usr/lib/xen-*/bin/xen-cpuid 2>/dev/null | head -n 1)
+if [ -d "$X420/usr/lib/xen-4.20" ]; then
+  CPUIDTOOL="/usr/sbin/chroot $X420 /usr/lib/xen-4.20/bin/xen-cpuid"
+fi
+cpuid_cfg() {  # cpuid_cfg BASE NAME LINE...: BASE's config renamed NAME, with LINEs added
+  local base="$1" name="$2"; shift 2
+  { grep -v -E '^name ' "$G/$base.cfg"; echo "name = \"$name\""; printf '%s\n' "$@"; } >"/tmp/$name.cfg"
+}
+# same_cpuid NAME: the domain's policy after `create -p` by each tool is the same, and so
+# is the real `xl list -l` of it
+same_cpuid() {
+  local name="$1" tool rc=0
+  for tool in real ours; do
+    if [ "$tool" = real ]; then xl create -p "/tmp/$name.cfg"; else "$XL_OURS" create -p "/tmp/$name.cfg"; fi \
+      >"$OUT/$name.$tool.create" 2>&1 || { cat "$OUT/$name.$tool.create"; echo "$tool: create failed"; return 1; }
+    $CPUIDTOOL -p "$(domid_of "$name")" | sed -E 's/^Domain [0-9]+ /Domain D /' >"$OUT/$name.$tool.cpuid"
+    xl list -l "$name" >"$OUT/$name.$tool.listl" 2>&1
+    xl destroy "$name"
+  done
+  grep -q '^Domain D policy' "$OUT/$name.real.cpuid" || { cat "$OUT/$name.real.cpuid"; echo "no policy dump"; return 1; }
+  diff -u "$OUT/$name.real.cpuid" "$OUT/$name.ours.cpuid" || rc=1
+  # libxl 4.19+ stores type.hvm.pirq; ours stores 4.17's keys (its own gap, not cpuid's)
+  same_json "cat $OUT/$name.real.listl" "cat $OUT/$name.ours.listl" \
+    'del(..|.uuid?, .domid?) | del(.b_info."type.hvm".pirq)' || rc=1
+  return "$rc"
+}
+differs() { ! cmp -s "$1" "$2" || { echo "$1 and $2 are the same"; return 1; }; }
+X32=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+cpuid_cfg pv lab-cpuid-pv
+cpuid_cfg pv lab-cpuid-pvs 'cpuid = "host,sse3=0,popcnt=0,rdcl-no=0,tm=k"'
+cpuid_cfg pvh lab-cpuid-pvh
+cpuid_cfg pvh lab-cpuid-pvhs 'cpuid = "host,sse3=0,family=6,model=0x2a"' 'disable_migrate = 1'
+cpuid_cfg hvm lab-cpuid-hvm
+cpuid_cfg hvm lab-cpuid-hvmx "cpuid = [ \"1:eax=${X32%?}k,ecx=${X32%?}0,edx=${X32%?}1\", \"0x80000001:ecx=${X32%?}0\" ]"
+for n in pv pvs pvh pvhs hvm hvmx; do
+  check "cpuid-same-$n" same_cpuid "lab-cpuid-$n"
+done
+check cpuid-string-applied differs "$OUT/lab-cpuid-pv.ours.cpuid" "$OUT/lab-cpuid-pvs.ours.cpuid"
+check cpuid-xend-applied differs "$OUT/lab-cpuid-hvm.ours.cpuid" "$OUT/lab-cpuid-hvmx.ours.cpuid"
+# Refusals: an unknown name when the config is read; a leaf the policy lacks when it is applied.
+cpuid_cfg pvh lab-cpuid-badname 'cpuid = "host,nosuchflag=0,sse3=0"'
+cpuid_cfg pvh lab-cpuid-badleaf "cpuid = [ \"0x4fffffff:eax=$X32\" ]"
+cpuid_warned() {  # an unknown name: the same warnings and status, then the same policy
+  local tool rc=0
+  for tool in real ours; do
+    if [ "$tool" = real ]; then xl create -p /tmp/lab-cpuid-badname.cfg; else "$XL_OURS" create -p /tmp/lab-cpuid-badname.cfg; fi \
+      >"$OUT/badname.$tool" 2>&1
+    echo "rc=$?" >>"$OUT/badname.$tool"
+    $CPUIDTOOL -p "$(domid_of lab-cpuid-badname)" | sed -E 's/^Domain [0-9]+ /Domain D /' >"$OUT/badname.$tool.cpuid"
+    xl destroy lab-cpuid-badname
+  done
+  diff -u "$OUT/badname.real" "$OUT/badname.ours" || rc=1
+  diff -u "$OUT/badname.real.cpuid" "$OUT/badname.ours.cpuid" || rc=1
+  return "$rc"
+}
+check cpuid-unknown-name cpuid_warned
+cpuid_refused() {  # both tools refuse the missing leaf with the same status; ours leaves nothing
+  local st="$OUT/state-before-badleaf" real ours
+  settle; host_state >"$st"
+  "$XL_OURS" create -p /tmp/lab-cpuid-badleaf.cfg >"$OUT/badleaf.ours" 2>&1; ours=$?
+  cat "$OUT/badleaf.ours"
+  same_state "$st" || return 1
+  xl create -p /tmp/lab-cpuid-badleaf.cfg >"$OUT/badleaf.real" 2>&1; real=$?
+  cat "$OUT/badleaf.real"
+  xl destroy lab-cpuid-badleaf >/dev/null 2>&1
+  [ "$real" = "$ours" ] && [ "$ours" != 0 ] || { echo "status: real $real, ours $ours"; return 1; }
+  grep -q 'Failed to apply CPUID policy' "$OUT/badleaf.ours"
+}
+check cpuid-missing-leaf cpuid_refused
+
+# ------------------------------------------------------------------ PV framebuffer
+note "vfb= for PV and PVH: the xenpv QEMU with VNC, the vfb and vkbd devices, as the real xl"
+cpuid_cfg pv lab-vfb-pv 'vfb = [ "vnc=1,vnclisten=127.0.0.1,vncdisplay=3,vncunused=1,keymap=de" ]'
+cpuid_cfg pvh lab-vfb-pvh 'vfb = [ "vnc=1,sdl=0,vncunused=0" ]'
+# vfb_tree DOMID: the domain's tree with its vfb and vkbd backends
+vfb_tree() {
+  local d="$1" k
+  { dom_tree "$d"
+    for k in vfb vkbd; do xenstore-ls -f "/local/domain/0/backend/$k/$d" 2>/dev/null; done \
+      | sed -E "s#/(domain|backend/[a-z]+)/$d/#/\\1/D/#g; s#/(frontend-id|state)( = ).*#/\\1\\2X#"
+  } | grep -v -E '/(device-model-pid|serial/0/tty|vm)( |$)' | sort
+}
+# VNC answers on the port QEMU published: the RFB greeting (over dom0's loopback, which
+# its init leaves down)
+vnc_greets() {
+  local port
+  ip link set lo up
+  port=$(xenstore-read "/local/domain/$1/console/vnc-port") || { echo "no vnc-port"; return 1; }
+  timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$port"'; head -c 12 <&3' | grep -q '^RFB 003' \
+    || { echo "no RFB greeting on port $port"; return 1; }
+}
+same_vfb() {  # same_vfb NAME: argv, tree, list -l and a VNC server alike for both tools
+  local name="$1" tool rc=0 d
+  for tool in real ours; do
+    if [ "$tool" = real ]; then xl create -p "/tmp/$name.cfg"; else "$XL_OURS" create -p "/tmp/$name.cfg"; fi \
+      >"$OUT/$name.$tool.create" 2>&1 || { cat "$OUT/$name.$tool.create"; echo "$tool: create failed"; return 1; }
+    d=$(domid_of "$name")
+    dm_argv "$name" >"$OUT/$name.$tool.argv"
+    vfb_tree "$d" >"$OUT/$name.$tool.tree"
+    xl list -l "$name" >"$OUT/$name.$tool.listl" 2>&1
+    vnc_greets "$d" || { echo "$tool: VNC"; rc=1; }
+    "$XL" destroy "$name"
+  done
+  for what in argv tree; do
+    diff -u "$OUT/$name.real.$what" "$OUT/$name.ours.$what" || { echo "$what differs"; rc=1; }
+  done
+  same_json "cat $OUT/$name.real.listl" "cat $OUT/$name.ours.listl" 'del(..|.uuid?, .domid?)' || rc=1
+  return "$rc"
+}
+check vfb-same-pv same_vfb lab-vfb-pv
+check vfb-same-pvh same_vfb lab-vfb-pvh
+vfb_no_residue() {  # ours destroys its framebuffer guest without residue
+  local st="$OUT/state-before-vfb"
+  settle; hvm_state >"$st"
+  "$XL_OURS" create -p /tmp/lab-vfb-pv.cfg || return 1
+  "$XL_OURS" destroy lab-vfb-pv || return 1
+  settle
+  same_state "$st" hvm_state
+}
+check vfb-destroy-no-residue vfb_no_residue
 
 # ------------------------------------------------------------------ the wiki's fix
 note "the wiki's troubleshooting config"

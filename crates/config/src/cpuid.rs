@@ -342,6 +342,25 @@ impl CpuidPolicy {
     }
 }
 
+/// The names (as `cpuid="host,NAME=..."` spells them) of the features set
+/// in `value`, the register `reg` (0..=3 for eax..edx) of a leaf, in bit
+/// order; none for a register that holds no featureset word.
+pub fn feature_names(leaf: u32, subleaf: Option<u32>, reg: usize, value: u32) -> Vec<&'static str> {
+    let Some(word) = FEATURE_WORDS.iter().position(|w| match w {
+        Word::Cpuid(l, s, r) => *l == leaf && *s == subleaf && *r == reg,
+        Word::Msr(..) => false,
+    }) else {
+        return Vec::new();
+    };
+    let mut named: Vec<(u32, &'static str)> = FEATURES
+        .iter()
+        .filter(|(_, bit)| bit / 32 == word as u32 && value & (1 << (bit % 32)) != 0)
+        .map(|(name, bit)| (*bit, *name))
+        .collect();
+    named.sort_unstable();
+    named.into_iter().map(|(_, name)| name).collect()
+}
+
 /// The family is split: its low 4 bits at bit 8, and above 15 the rest
 /// (family - 15) in the extended family at bit 20.
 fn family_bits(bytes: &mut [u8], bit: usize, num: u64, flags: &[u8]) {
@@ -377,6 +396,14 @@ mod tests {
         assert_eq!(p.add_xend("1 eax"), Err(3));
         assert_eq!(p.add_xend(&format!("1:exx={x}")), Err(4));
         assert_eq!(p.add_xend("1:eax=xx"), Err(5));
+    }
+
+    #[test]
+    fn feature_names_of_a_register() {
+        // Leaf 1 ecx: sse3 (bit 0) and avx (bit 28).
+        assert_eq!(feature_names(1, None, ECX, 1 | 1 << 28), ["sse3", "avx"]);
+        assert_eq!(feature_names(7, Some(0), EBX, 1 << 5), ["avx2"]);
+        assert!(feature_names(1, None, EAX, !0).is_empty());
     }
 
     #[test]

@@ -75,6 +75,9 @@ pub struct Guest {
     /// that long after the login prompt unless someone logs in (lets
     /// demos and scripts run unattended).
     auto_poweroff_ms: Option<u64>,
+    /// The CPU features its CPUID policy gives it, as the boot log lists them.
+    #[serde(default)]
+    cpu_flags: Vec<String>,
 }
 
 /// Kernel log timestamp as Linux prints it.
@@ -87,6 +90,18 @@ impl Guest {
     /// `cmdline` is its kernel command line, `memkb` its memory in KiB and
     /// `vcpus` its vCPUs online at boot.
     pub fn new(name: &str, kind: GuestKind, cmdline: &str, memkb: u64, vcpus: u32) -> Guest {
+        Guest::with_cpu_flags(name, kind, cmdline, memkb, vcpus, Vec::new())
+    }
+
+    /// The same, with the CPU features its CPUID policy gives it.
+    pub fn with_cpu_flags(
+        name: &str,
+        kind: GuestKind,
+        cmdline: &str,
+        memkb: u64,
+        vcpus: u32,
+        cpu_flags: Vec<String>,
+    ) -> Guest {
         let mut g = Guest {
             name: name.to_string(),
             kind,
@@ -105,6 +120,7 @@ impl Guest {
                 .find_map(|w| w.strip_prefix("xlsim.poweroff_after="))
                 .and_then(|v| v.parse::<u64>().ok())
                 .map(|s| s * 1000),
+            cpu_flags,
         };
         g.queue_boot();
         g
@@ -132,10 +148,16 @@ impl Guest {
             GuestKind::Hvm => "Xen HVM",
         };
         let mb = self.memkb / 1024;
+        let cpu = if self.cpu_flags.is_empty() {
+            "CPU: no CPUID policy".to_string()
+        } else {
+            format!("CPU flags: {}", self.cpu_flags.join(" "))
+        };
         let lines = [
             "Linux version 6.1.0-sim-amd64 (xl simulator) #1 SMP PREEMPT_DYNAMIC".to_string(),
             format!("Command line: {}", self.cmdline),
             format!("Hypervisor detected: {platform}"),
+            cpu,
             format!("Memory: {mb}M available"),
             format!("smp: Brought up 1 node, {} CPUs", self.vcpus),
             "xen:grant_table: Grant tables using version 1 layout".into(),

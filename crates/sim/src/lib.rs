@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cpu;
 pub mod guest;
 pub mod host;
 pub mod params;

@@ -581,6 +581,8 @@ fn send_trigger(
 
 /// Memory for the domain and a guest loaded into it.
 fn build(w: &mut World, domid: u32, spec: &BuildSpec) -> Result<String, Refusal> {
+    // The policy is made before the image is built, as libxl makes it.
+    let cpu_flags = crate::cpu::guest_flags(spec.kind, &spec.cpuid)?;
     w.host
         .populate(domid, spec.target_memkb, spec.online_vcpus)
         .map_err(|err| format!("xc_dom_boot_mem_init: can't allocate memory for domain: {err}"))?;
@@ -594,12 +596,13 @@ fn build(w: &mut World, domid: u32, spec: &BuildSpec) -> Result<String, Refusal>
         }
         (None, _) => String::new(),
     };
-    let guest = Guest::new(
+    let guest = Guest::with_cpu_flags(
         &spec.name,
         spec.kind,
         &cmdline,
         spec.target_memkb,
         spec.online_vcpus,
+        cpu_flags,
     );
     w.guests.insert(domid, Running::loaded(guest, false));
     ok(rings(domid))

@@ -34,6 +34,17 @@
 
 #define S(t) printf("    (\"size " #t "\", %zu),\n", sizeof(t))
 #define O(t, f) printf("    (\"offset " #t "." #f "\", %zu),\n", offsetof(t, f))
+/* An offset printed under another member's name: the same member renamed
+ * between releases. */
+#define ON(t, f, name) printf("    (\"offset " #t "." #name "\", %zu),\n", offsetof(t, f))
+/* The policy handles were cpuid_policy and msr_policy until 4.18. */
+#if XEN_MINOR < 18
+#define POLICY_LEAVES cpuid_policy
+#define POLICY_MSRS msr_policy
+#else
+#define POLICY_LEAVES leaves
+#define POLICY_MSRS msrs
+#endif
 #define C(c) printf("    (\"const " #c "\", %lu),\n", (unsigned long)(c))
 
 int main(void) {
@@ -753,5 +764,44 @@ int main(void) {
     O(struct xen_domctl_psr_alloc, cmd);
     O(struct xen_domctl_psr_alloc, target);
     O(struct xen_domctl_psr_alloc, data);
+    /* CPUID and MSR policies. */
+    C(XEN_SYSCTL_get_cpu_featureset);
+    C(XEN_SYSCTL_get_cpu_policy);
+    C(XEN_DOMCTL_get_cpu_policy);
+    C(XEN_DOMCTL_set_cpu_policy);
+    C(XEN_SYSCTL_cpu_featureset_host);
+    C(XEN_SYSCTL_cpu_policy_host);
+    C(XEN_SYSCTL_cpu_policy_pv_default);
+    C(XEN_SYSCTL_cpu_policy_hvm_default);
+    C(XEN_CPUID_NO_SUBLEAF);
+    S(xen_cpuid_leaf_t);
+    O(xen_cpuid_leaf_t, leaf);
+    O(xen_cpuid_leaf_t, subleaf);
+    O(xen_cpuid_leaf_t, a);
+    O(xen_cpuid_leaf_t, b);
+    O(xen_cpuid_leaf_t, c);
+    O(xen_cpuid_leaf_t, d);
+    S(xen_msr_entry_t);
+    O(xen_msr_entry_t, idx);
+    O(xen_msr_entry_t, flags);
+    O(xen_msr_entry_t, val);
+    S(struct xen_sysctl_cpu_featureset);
+    O(struct xen_sysctl_cpu_featureset, index);
+    O(struct xen_sysctl_cpu_featureset, nr_features);
+    O(struct xen_sysctl_cpu_featureset, features);
+    S(struct xen_sysctl_cpu_policy);
+    O(struct xen_sysctl_cpu_policy, index);
+    O(struct xen_sysctl_cpu_policy, nr_leaves);
+    O(struct xen_sysctl_cpu_policy, nr_msrs);
+    ON(struct xen_sysctl_cpu_policy, POLICY_LEAVES, leaves);
+    ON(struct xen_sysctl_cpu_policy, POLICY_MSRS, msrs);
+    S(struct xen_domctl_cpu_policy);
+    O(struct xen_domctl_cpu_policy, nr_leaves);
+    O(struct xen_domctl_cpu_policy, nr_msrs);
+    ON(struct xen_domctl_cpu_policy, POLICY_LEAVES, leaves);
+    ON(struct xen_domctl_cpu_policy, POLICY_MSRS, msrs);
+    O(struct xen_domctl_cpu_policy, err_leaf);
+    O(struct xen_domctl_cpu_policy, err_subleaf);
+    O(struct xen_domctl_cpu_policy, err_msr);
     return 0;
 }

@@ -1658,3 +1658,104 @@ pod_fields!(VcpuMsrs {
     msr_count,
     msrs
 });
+
+// CPUID and MSR policies (x86): the host's and the defaults for each guest
+// type, and a domain's own, in Xen's serialised form.
+pub const SYSCTL_GET_CPU_FEATURESET: u32 = 26;
+pub const SYSCTL_GET_CPU_POLICY: u32 = 29;
+pub const DOMCTL_GET_CPU_POLICY: u32 = 82;
+pub const DOMCTL_SET_CPU_POLICY: u32 = 83;
+pub const SYSCTL_CPU_FEATURESET_HOST: u32 = 1;
+pub const SYSCTL_CPU_POLICY_HOST: u32 = 1;
+pub const SYSCTL_CPU_POLICY_PV_DEFAULT: u32 = 4;
+pub const SYSCTL_CPU_POLICY_HVM_DEFAULT: u32 = 5;
+/// The subleaf of a leaf that has none.
+pub const CPUID_NO_SUBLEAF: u32 = 0xffff_ffff;
+
+/// `xen_cpuid_leaf_t`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuidLeafEntry {
+    pub leaf: u32,
+    pub subleaf: u32,
+    pub a: u32,
+    pub b: u32,
+    pub c: u32,
+    pub d: u32,
+}
+
+/// `xen_msr_entry_t`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MsrEntry {
+    pub idx: u32,
+    pub flags: u32,
+    pub val: u64,
+}
+
+/// `struct xen_sysctl_cpu_featureset`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SysctlCpuFeatureset {
+    pub index: u32,
+    pub nr_features: u32,
+    /// Guest handle of `nr_features` u32 words.
+    pub features: u64,
+}
+
+/// `struct xen_sysctl_cpu_policy`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SysctlCpuPolicy {
+    pub index: u32,
+    pub nr_leaves: u32,
+    pub nr_msrs: u32,
+    pub _rsvd: u32,
+    pub leaves: u64,
+    pub msrs: u64,
+}
+
+/// `struct xen_domctl_cpu_policy`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DomctlCpuPolicy {
+    pub nr_leaves: u32,
+    pub nr_msrs: u32,
+    pub leaves: u64,
+    pub msrs: u64,
+    pub err_leaf: u32,
+    pub err_subleaf: u32,
+    pub err_msr: u32,
+    pub _pad: u32,
+}
+
+pod_fields!(CpuidLeafEntry {
+    leaf,
+    subleaf,
+    a,
+    b,
+    c,
+    d
+});
+pod_fields!(MsrEntry { idx, flags, val });
+pod_fields!(SysctlCpuFeatureset {
+    index,
+    nr_features,
+    features
+});
+pod_fields!(SysctlCpuPolicy {
+    index,
+    nr_leaves,
+    nr_msrs,
+    leaves,
+    msrs
+});
+pod_fields!(DomctlCpuPolicy {
+    nr_leaves,
+    nr_msrs,
+    leaves,
+    msrs,
+    err_leaf,
+    err_subleaf,
+    err_msr
+});

@@ -67,6 +67,19 @@ pub enum SysError {
     /// Arguments refused before any hypercall.
     #[error("invalid request: {0}")]
     Invalid(&'static str),
+    /// XEN_DOMCTL_set_cpu_policy refused a policy; Xen names the leaf,
+    /// subleaf or MSR it objected to when it can (all ones when not).
+    #[error(
+        "Xen refused domain {dom}'s CPU policy (err leaf {err_leaf:#x}, subleaf {err_subleaf:#x}, msr {err_msr:#x})"
+    )]
+    CpuPolicy {
+        dom: DomId,
+        err_leaf: u32,
+        err_subleaf: u32,
+        err_msr: u32,
+        #[source]
+        source: Box<SysError>,
+    },
 }
 
 /// An argument Xen would refuse with EINVAL, refused before the call.
@@ -140,6 +153,8 @@ fn domctl_what(cmd: u32) -> &'static str {
         DOMCTL_GETNODEAFFINITY => "domctl getnodeaffinity",
         DOMCTL_PSR_CMT_OP => "domctl psr_cmt_op",
         DOMCTL_PSR_ALLOC => "domctl psr_alloc",
+        DOMCTL_GET_CPU_POLICY => "domctl get_cpu_policy",
+        DOMCTL_SET_CPU_POLICY => "domctl set_cpu_policy",
         _ => "domctl",
     }
 }
@@ -158,6 +173,8 @@ fn sysctl_what(cmd: u32) -> &'static str {
         SYSCTL_PCITOPOINFO => "sysctl pcitopoinfo",
         SYSCTL_PSR_CMT_OP => "sysctl psr_cmt_op",
         SYSCTL_PSR_ALLOC => "sysctl psr_alloc",
+        SYSCTL_GET_CPU_FEATURESET => "sysctl get_cpu_featureset",
+        SYSCTL_GET_CPU_POLICY => "sysctl get_cpu_policy",
         _ => "sysctl",
     }
 }
@@ -1044,6 +1061,202 @@ const fn header_room<T>() -> usize {
 /// and unmapping dozens of pages for every list.
 pub const DOMAINS_PER_PAGE: u32 =
     ((privcmd::PAGE - header_room::<Sysctl>()) / std::mem::size_of::<DomainInfo>()) as u32;
+
+/// Most CPUID leaves or MSRs taken from Xen in one policy: far above what any
+/// release serialises (Xen 4.22: under 200 leaves, a handful of MSRs).
+const MAX_POLICY_ENTRIES: u32 = 4096;
+/// Words asked of a featureset: more than any release has (Xen 4.22: 22).
+const FEATURESET_WORDS: u32 = 64;
+
+/// A CPU policy in Xen's serialised form.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CpuPolicy {
+    pub leaves: Vec<CpuidLeafEntry>,
+    pub msrs: Vec<MsrEntry>,
+}
+
+fn decode_policy(data: &[u8], nr_leaves: usize, got_leaves: u32, got_msrs: u32) -> CpuPolicy {
+    let leaf_size = std::mem::size_of::<CpuidLeafEntry>();
+    let (l, m) = data.split_at(nr_leaves * leaf_size);
+    CpuPolicy {
+        leaves: l
+            .chunks_exact(leaf_size)
+            .take(got_leaves as usize)
+            .map(CpuidLeafEntry::from_bytes)
+            .collect(),
+        msrs: m
+            .chunks_exact(std::mem::size_of::<MsrEntry>())
+            .take(got_msrs as usize)
+            .map(MsrEntry::from_bytes)
+            .collect(),
+    }
+}
+
+fn encode_policy(p: &CpuPolicy) -> Result<(Vec<u8>, u32, u32), SysError> {
+    let too_many = || SysError::Invalid("a CPU policy with too many entries");
+    let nr_leaves = u32::try_from(p.leaves.len()).map_err(|_| too_many())?;
+    let nr_msrs = u32::try_from(p.msrs.len()).map_err(|_| too_many())?;
+    if nr_leaves > MAX_POLICY_ENTRIES || nr_msrs > MAX_POLICY_ENTRIES {
+        return Err(too_many());
+    }
+    let mut data: Vec<u8> = p.leaves.iter().flat_map(Pod::to_bytes).collect();
+    data.extend(p.msrs.iter().flat_map(Pod::to_bytes));
+    Ok((data, nr_leaves, nr_msrs))
+}
+
+// CPUID and MSR policies (what libxenguest's xc_cpuid_apply_policy uses).
+impl Xen {
+    /// XEN_SYSCTL_get_cpu_featureset: the featureset `index` (host, ...),
+    /// as many words as Xen has.
+    pub fn cpu_featureset(&self, index: u32) -> Result<Vec<u32>, SysError> {
+        let words = FEATURESET_WORDS as usize;
+        // SAFETY: Xen writes at most `nr_features` u32 words at `features`:
+        // the data area, that many words long.
+        let (r, data) = unsafe {
+            self.sysctl_with(SYSCTL_GET_CPU_FEATURESET, &vec![0; words * 4], |b| {
+                SysctlCpuFeatureset {
+                    index,
+                    nr_features: FEATURESET_WORDS,
+                    features: b,
+                }
+            })
+        }?;
+        let n = (r.payload::<SysctlCpuFeatureset>().nr_features as usize).min(words);
+        Ok(data
+            .chunks_exact(4)
+            .take(n)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect())
+    }
+
+    /// XEN_SYSCTL_get_cpu_policy with NULL handles: the most leaves and
+    /// MSRs any policy has.
+    fn cpu_policy_size(&self) -> Result<(u32, u32), SysError> {
+        // SAFETY: NULL handles: Xen only reports the sizes.
+        let (r, _) = unsafe {
+            self.sysctl_with(SYSCTL_GET_CPU_POLICY, &[], |_| SysctlCpuPolicy::default())
+        }?;
+        let p = r.payload::<SysctlCpuPolicy>();
+        if p.nr_leaves > MAX_POLICY_ENTRIES || p.nr_msrs > MAX_POLICY_ENTRIES {
+            return Err(SysError::Invalid(
+                "Xen reports an implausibly large CPU policy",
+            ));
+        }
+        Ok((p.nr_leaves, p.nr_msrs))
+    }
+
+    /// XEN_SYSCTL_get_cpu_policy: the system policy `index` (host, PV or
+    /// HVM default, ...).
+    pub fn system_cpu_policy(&self, index: u32) -> Result<CpuPolicy, SysError> {
+        let (nl, nm) = self.cpu_policy_size()?;
+        let leaves_len = product(nl as usize, std::mem::size_of::<CpuidLeafEntry>())?;
+        let msrs_len = product(nm as usize, std::mem::size_of::<MsrEntry>())?;
+        // SAFETY: Xen writes at most `nr_leaves` leaves at `leaves` and
+        // `nr_msrs` entries at `msrs`: the two parts of the data area, sized
+        // for exactly that.
+        let (r, data) = unsafe {
+            self.sysctl_with(
+                SYSCTL_GET_CPU_POLICY,
+                &vec![0; sum(leaves_len, msrs_len)?],
+                |b| SysctlCpuPolicy {
+                    index,
+                    nr_leaves: nl,
+                    nr_msrs: nm,
+                    _rsvd: 0,
+                    leaves: b,
+                    msrs: b + leaves_len as u64,
+                },
+            )
+        }?;
+        let p = r.payload::<SysctlCpuPolicy>();
+        Ok(decode_policy(
+            &data,
+            nl as usize,
+            p.nr_leaves.min(nl),
+            p.nr_msrs.min(nm),
+        ))
+    }
+
+    /// XEN_DOMCTL_get_cpu_policy: the domain's current policy.
+    pub fn domain_cpu_policy(&self, dom: DomId) -> Result<CpuPolicy, SysError> {
+        let (nl, nm) = self.cpu_policy_size()?;
+        let leaves_len = product(nl as usize, std::mem::size_of::<CpuidLeafEntry>())?;
+        let msrs_len = product(nm as usize, std::mem::size_of::<MsrEntry>())?;
+        // SAFETY: as for system_cpu_policy: the data area holds `nr_leaves`
+        // leaves then `nr_msrs` entries.
+        let (d, data) = unsafe {
+            self.domctl_with(
+                DOMCTL_GET_CPU_POLICY,
+                dom,
+                &vec![0; sum(leaves_len, msrs_len)?],
+                |b| DomctlCpuPolicy {
+                    nr_leaves: nl,
+                    nr_msrs: nm,
+                    leaves: b,
+                    msrs: b + leaves_len as u64,
+                    ..Default::default()
+                },
+            )
+        }?;
+        let p = d.payload::<DomctlCpuPolicy>();
+        Ok(decode_policy(
+            &data,
+            nl as usize,
+            p.nr_leaves.min(nl),
+            p.nr_msrs.min(nm),
+        ))
+    }
+
+    /// XEN_DOMCTL_set_cpu_policy; a refusal carries what Xen objected to.
+    pub fn set_domain_cpu_policy(&self, dom: DomId, policy: &CpuPolicy) -> Result<(), SysError> {
+        let (data, nr_leaves, nr_msrs) = encode_policy(policy)?;
+        let leaves_len = policy.leaves.len() * std::mem::size_of::<CpuidLeafEntry>();
+        let size = header_room::<Domctl>();
+        let mut buf = self.pc.buffer(sum(size, data.len().max(1))?)?;
+        let base = buf.addr() + size as u64;
+        buf.write(size, &data);
+        let payload = DomctlCpuPolicy {
+            nr_leaves,
+            nr_msrs,
+            leaves: if nr_leaves == 0 { 0 } else { base },
+            msrs: if nr_msrs == 0 {
+                0
+            } else {
+                base + leaves_len as u64
+            },
+            err_leaf: !0,
+            err_subleaf: !0,
+            err_msr: !0,
+            _pad: 0,
+        };
+        let d = Domctl::new(DOMCTL_SET_CPU_POLICY, self.iv.domctl, dom, &payload);
+        buf.write(0, &d.to_bytes());
+        // SAFETY: the domctl is at the start of `buf`, alive for the call;
+        // Xen reads `nr_leaves` leaves and `nr_msrs` entries at the two
+        // handles, which point at exactly those in the data area.
+        let r = unsafe {
+            self.pc.hypercall(
+                domctl_what(DOMCTL_SET_CPU_POLICY),
+                HYPERVISOR_DOMCTL,
+                [buf.addr(), 0, 0, 0, 0],
+            )
+        };
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let back = Domctl::from_bytes(&buf.read(0, std::mem::size_of::<Domctl>()))
+                    .payload::<DomctlCpuPolicy>();
+                Err(SysError::CpuPolicy {
+                    dom,
+                    err_leaf: back.err_leaf,
+                    err_subleaf: back.err_subleaf,
+                    err_msr: back.err_msr,
+                    source: Box::new(e),
+                })
+            }
+        }
+    }
+}
 
 // Topology, NUMA, vCPU affinity, scheduler parameters.
 impl Xen {
@@ -3238,6 +3451,73 @@ mod tests {
     fn unknown_versions_are_refused() {
         assert!(interface_versions(4 << 16 | 16).is_none());
         assert!(interface_versions(4 << 16 | 23).is_none());
+    }
+
+    /// The CPUID/MSR policy operations against each release's headers.
+    #[test]
+    fn cpu_policy_abi_matches_every_release() {
+        for (version, facts) in EXPECTED {
+            let f = |n: &str| fact(facts, n);
+            for (ours, name) in [
+                (SYSCTL_GET_CPU_FEATURESET, "XEN_SYSCTL_get_cpu_featureset"),
+                (SYSCTL_GET_CPU_POLICY, "XEN_SYSCTL_get_cpu_policy"),
+                (DOMCTL_GET_CPU_POLICY, "XEN_DOMCTL_get_cpu_policy"),
+                (DOMCTL_SET_CPU_POLICY, "XEN_DOMCTL_set_cpu_policy"),
+                (SYSCTL_CPU_FEATURESET_HOST, "XEN_SYSCTL_cpu_featureset_host"),
+                (SYSCTL_CPU_POLICY_HOST, "XEN_SYSCTL_cpu_policy_host"),
+                (
+                    SYSCTL_CPU_POLICY_PV_DEFAULT,
+                    "XEN_SYSCTL_cpu_policy_pv_default",
+                ),
+                (
+                    SYSCTL_CPU_POLICY_HVM_DEFAULT,
+                    "XEN_SYSCTL_cpu_policy_hvm_default",
+                ),
+                (CPUID_NO_SUBLEAF, "XEN_CPUID_NO_SUBLEAF"),
+            ] {
+                assert_eq!(
+                    ours as usize,
+                    f(&format!("const {name}")),
+                    "{version} {name}"
+                );
+            }
+            macro_rules! layout {
+                ($t:ty, $c:literal, [$($field:ident),*]) => {
+                    assert_eq!(size_of::<$t>(), f(concat!("size ", $c)), "{version} size {}", $c);
+                    $( assert_eq!(offset_of!($t, $field), f(concat!("offset ", $c, ".", stringify!($field))),
+                        "{version} {}.{}", $c, stringify!($field)); )*
+                };
+            }
+            layout!(
+                CpuidLeafEntry,
+                "xen_cpuid_leaf_t",
+                [leaf, subleaf, a, b, c, d]
+            );
+            layout!(MsrEntry, "xen_msr_entry_t", [idx, flags, val]);
+            layout!(
+                SysctlCpuFeatureset,
+                "struct xen_sysctl_cpu_featureset",
+                [index, nr_features, features]
+            );
+            layout!(
+                SysctlCpuPolicy,
+                "struct xen_sysctl_cpu_policy",
+                [index, nr_leaves, nr_msrs, leaves, msrs]
+            );
+            layout!(
+                DomctlCpuPolicy,
+                "struct xen_domctl_cpu_policy",
+                [
+                    nr_leaves,
+                    nr_msrs,
+                    leaves,
+                    msrs,
+                    err_leaf,
+                    err_subleaf,
+                    err_msr
+                ]
+            );
+        }
     }
 }
 

@@ -186,6 +186,9 @@ pub struct CreatePlan {
     /// HVM: the PV keyboard QEMU serves (libxl adds it unless
     /// `vkb_device=0`).
     pub vkbd: bool,
+    /// PV and PVH: the framebuffers, which the xenpv QEMU serves (domid
+    /// filled in when applied); their keyboards are in `vkbs`.
+    pub vfbs: Vec<NewDevice>,
     /// PV guests booted by pygrub (or another bootloader).
     pub bootloader: Option<BootloaderPlan>,
     /// The stored configuration (userdata libxl-json).
@@ -247,6 +250,10 @@ impl CreatePlan {
             }),
             vkbd: kind == GuestKind::Hvm
                 && cfg.b_info.hvm().and_then(|h| h.vkb_device).unwrap_or(true),
+            vfbs: match kind {
+                GuestKind::Hvm => Vec::new(),
+                _ => cfg.vfbs.iter().map(vfb_device).collect(),
+            },
             bootloader: bootloader_plan(cfg, kind),
             stored_config: stored_config(cfg, memory.video_kb).to_yajl(),
             problems: problems(cfg, kind),
@@ -324,7 +331,18 @@ fn build_spec(
         store_domid: 0,
         console_domid: 0,
         hvm: (kind != GuestKind::Pv).then(|| hvm_build_spec(cfg, kind, vcpus, memory)),
+        cpuid: cpuid_request(cfg, kind),
     }
+}
+
+/// libxl__cpuid_legacy's inputs: PAE (HVM's choice, always on otherwise),
+/// the invariant TSC when the guest cannot move or its TSC is emulated,
+/// nested virtualisation, and the config's policy.
+fn cpuid_request(cfg: &DomainConfig, kind: GuestKind) -> crate::cpu_policy::CpuidRequest {
+    let b = &cfg.b_info;
+    let pae = kind != GuestKind::Hvm || b.hvm().and_then(|h| h.pae).unwrap_or(true);
+    let itsc = b.disable_migrate.unwrap_or(false) || b.tsc_mode == Some("always_emulate");
+    crate::cpu_policy::CpuidRequest::new(pae, itsc, b.nested_hvm.unwrap_or(false), b.cpuid.as_ref())
 }
 
 /// Where Debian's Xen packages find the BIOS images (libxl's configured
@@ -429,7 +447,7 @@ fn too_many_vcpus(cfg: &DomainConfig) -> Option<String> {
 /// or once the domain exists.
 fn problems(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
     let mut p: Vec<String> = too_many_vcpus(cfg).into_iter().collect();
-    p.extend(not_applied(cfg, kind));
+    p.extend(not_applied(cfg));
     let Some(h) = cfg.b_info.hvm().filter(|_| kind == GuestKind::Hvm) else {
         return p;
     };
@@ -447,14 +465,12 @@ fn problems(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
 
 /// Settings the config reads (and `-N` prints) that this create cannot
 /// apply yet: refused rather than left out, since a guest without its
-/// CPUID policy, NUMA layout or devices is not the guest asked for.
-fn not_applied(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
+/// NUMA layout or devices is not the guest asked for.
+fn not_applied(cfg: &DomainConfig) -> Vec<String> {
     let b = &cfg.b_info;
     [
-        ("vfb", kind != GuestKind::Hvm && !cfg.vfbs.is_empty()),
         ("vtpm", !cfg.vtpms.is_empty()),
         ("dtdev", !cfg.dtdevs.is_empty()),
-        ("cpuid", b.cpuid.is_some()),
         ("vnuma", !b.vnuma_nodes.is_empty()),
         ("vdispl", !cfg.vdispls.is_empty()),
         ("vsnd", !cfg.vsnds.is_empty()),
@@ -811,6 +827,11 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32, image: Image<'_
             write_with_backend(host, xs, d, backend.as_deref(), domid)
         })?;
     }
+    for d in &plan.vfbs {
+        step("unable to add vfb devices", || {
+            devices::write(xs, &for_domain(d, domid))
+        })?;
+    }
     step("unable to add console", || {
         devices::write(xs, &console_device(domid, &built))
     })?;
@@ -821,7 +842,7 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32, image: Image<'_
     }
     if plan.vkbd {
         step("unable to add vkb devices", || {
-            devices::write(xs, &vkbd_device(domid))
+            devices::write(xs, &vkbd_device(domid, 0))
         })?;
     }
     if let Some(bios) = plan.hvmloader_bios {
@@ -1270,13 +1291,48 @@ fn console_device(domid: u32, built: &Built) -> NewDevice {
     }
 }
 
-/// The PV keyboard of an HVM guest: QEMU is its backend.
-fn vkbd_device(domid: u32) -> NewDevice {
+/// A PV keyboard (an HVM guest's, or a PV framebuffer's): QEMU is its
+/// backend.
+fn vkbd_device(domid: u32, devid: u32) -> NewDevice {
     NewDevice {
         kind: "vkbd".into(),
         backend_kind: "vkbd".into(),
         domid,
-        devid: 0,
+        devid,
+        ..NewDevice::default()
+    }
+}
+
+/// A PV framebuffer (libxl__set_xenstore_vfb with its defaults: VNC on,
+/// on 127.0.0.1, the first free display; SDL off).
+fn vfb_device(v: &xl_config::domain::Vfb) -> NewDevice {
+    let flag = |on: bool| if on { "1" } else { "0" }.to_string();
+    let vnc = v.vnc.enable.unwrap_or(true);
+    let mut back = vec![("vnc".to_string(), flag(vnc))];
+    let listen = v
+        .vnc
+        .listen
+        .clone()
+        .or_else(|| vnc.then(|| "127.0.0.1".to_string()));
+    back.extend(listen.map(|l| ("vnclisten".to_string(), l)));
+    back.extend(v.vnc.passwd.clone().map(|p| ("vncpasswd".to_string(), p)));
+    back.push(("vncdisplay".into(), v.vnc.display.to_string()));
+    back.push(("vncunused".into(), flag(v.vnc.findunused.unwrap_or(vnc))));
+    back.push(("sdl".into(), flag(v.sdl.enable.unwrap_or(false))));
+    back.push(("opengl".into(), flag(v.sdl.opengl.unwrap_or(false))));
+    back.extend(
+        v.sdl
+            .xauthority
+            .clone()
+            .map(|x| ("xauthority".to_string(), x)),
+    );
+    back.extend(v.sdl.display.clone().map(|d| ("display".to_string(), d)));
+    NewDevice {
+        kind: "vfb".into(),
+        backend_kind: "vfb".into(),
+        domid: 0,
+        devid: v.devid as u32,
+        back,
         ..NewDevice::default()
     }
 }

@@ -73,7 +73,7 @@ pub struct DmPlan {
 }
 
 /// libxl's rule: HVM guests always get a device model; PV and PVH guests
-/// only when a device needs one (here: a qdisk disk).
+/// only when a device needs one (here: a framebuffer or a qdisk disk).
 pub(crate) fn dm_plan(
     cfg: &DomainConfig,
     paths: &HostPaths,
@@ -105,8 +105,9 @@ pub(crate) fn dm_plan(
             let hvm = hvm_args(cfg, h, vcpus, m, graphics, &mut invalid);
             (DmMachine::Xenfv(Box::new(hvm)), b.extra_hvm.clone())
         }
-        // QEMU serves qdisk disks, 9pfs shares and channels.
-        _ if cfg.disks.iter().any(|d| disk_is_qdisk(kind, d))
+        // QEMU serves framebuffers, qdisk disks, 9pfs shares and channels.
+        _ if !cfg.vfbs.is_empty()
+            || cfg.disks.iter().any(|d| disk_is_qdisk(kind, d))
             || !cfg.p9s.is_empty()
             || !cfg.channels.is_empty() =>
         {

@@ -9,6 +9,7 @@
 //! are driven through the same xenstore client.
 
 pub mod bootloader;
+pub mod cpu_policy;
 pub mod cpupool;
 pub mod create;
 pub mod destroy;
@@ -309,6 +310,9 @@ pub struct BuildSpec {
     /// PVH and HVM: the HVM-container settings.
     #[serde(default)]
     pub hvm: Option<HvmBuildSpec>,
+    /// What the guest's CPUID and MSR policy is made from.
+    #[serde(default)]
+    pub cpuid: cpu_policy::CpuidRequest,
 }
 
 /// What a PVH or HVM build needs beyond the kernel (libxl__build_hvm and

@@ -66,6 +66,56 @@ fn qdisk_pv_guest_gets_the_real_xl_xenpv_argv() {
     );
 }
 
+/// A framebuffer gives a PV guest a xenpv QEMU showing it, with the argv
+/// and the vfb/vkbd backend settings the real xl 4.17 gave the same config
+/// in the lab (`hvm` suite, lab-vfb-pv).
+#[test]
+fn vfb_pv_guest_gets_the_real_xl_xenpv_argv() {
+    let pv = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../lab/guest/pv.cfg"
+    ))
+    .unwrap();
+    let mut text: String = pv
+        .lines()
+        .filter(|l| !l.starts_with("name "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    text.push_str("name = \"lab-vfb-pv\"\n");
+    text.push_str("vfb = [ \"vnc=1,vnclisten=127.0.0.1,vncdisplay=3,vncunused=1,keymap=de\" ]\n");
+    let cfg = parse(&text);
+    let plan = CreatePlan::new(&cfg, &debian_paths());
+    let spec = plan
+        .device_model
+        .as_ref()
+        .expect("a device model")
+        .spec(7, std::path::Path::new("/var/run/xen"));
+    let want = "-xen-domid 7 -no-shutdown \
+        -chardev socket,id=libxl-cmd,path=/var/run/xen/qmp-libxl-7,server=on,wait=off \
+        -mon chardev=libxl-cmd,mode=control \
+        -chardev socket,id=libxenstat-cmd,path=/var/run/xen/qmp-libxenstat-7,server=on,wait=off \
+        -mon chardev=libxenstat-cmd,mode=control -nodefaults -no-user-config -xen-attach \
+        -name lab-vfb-pv -vnc 127.0.0.1:3,to=99 -display none -k de -machine xenpv -m 256";
+    assert_eq!(spec.args.join(" "), want);
+    assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+    let vfb = &plan.vfbs[0];
+    let back: Vec<String> = vfb.back.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    assert_eq!(
+        back,
+        [
+            "vnc=1",
+            "vnclisten=127.0.0.1",
+            "vncdisplay=3",
+            "vncunused=1",
+            "sdl=0",
+            "opengl=0"
+        ]
+    );
+    assert_eq!((vfb.kind.as_str(), vfb.devid), ("vfb", 0));
+    assert_eq!(plan.vkbs.len(), 1);
+    assert_eq!(plan.vkbs[0].0.backend_kind, "vkbd");
+}
+
 fn parse(text: &str) -> DomainConfig {
     crate::fake::config(text)
 }

@@ -74,6 +74,9 @@ fn build_pv(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Error> {
     let store_port = xen.evtchn_alloc_unbound(dom, narrow(spec.store_domid)?)?;
     let console_port = xen.evtchn_alloc_unbound(dom, narrow(spec.console_domid)?)?;
     arch_setup(xen, dom, spec.max_memkb)?;
+    timed("apply the CPU policy", || {
+        super::cpu_policy::apply(xen, dom, false, &spec.cpuid)
+    })?;
     let nr_pages = pv_pages(spec.target_memkb);
     let plan = xl_builder::plan_pv(
         &kernel,

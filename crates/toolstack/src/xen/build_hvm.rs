@@ -45,6 +45,9 @@ pub(super) fn build(
     let store_port = xen.evtchn_alloc_unbound(dom, narrow(spec.store_domid)?)?;
     let console_port = xen.evtchn_alloc_unbound(dom, narrow(spec.console_domid)?)?;
     arch_setup(xen, dom, hvm)?;
+    timed("apply the CPU policy", || {
+        super::cpu_policy::apply(xen, dom, true, &spec.cpuid)
+    })?;
     let acpi = match guest {
         HvmGuest::Pvh => pvh_acpi(spec, hvm, &image, xen.version)?,
         HvmGuest::Hvm => Vec::new(),

@@ -5,6 +5,7 @@
 mod bootloader;
 mod build;
 mod build_hvm;
+mod cpu_policy;
 mod dm;
 mod dom0;
 mod hvm_image;
