@@ -48,22 +48,73 @@ fn firmware_dir() -> String {
         .unwrap_or_else(|| "/usr/lib/xen/boot".to_string())
 }
 
-pub fn main(cx: &Ctx, args: &[String]) -> Outcome {
-    // xl takes a first operand that is neither an option nor key=value as
-    // the config file before parsing options.
+/// What `create` and `config-update` are given: the options, the config
+/// file (a first operand that is neither an option nor `KEY=VALUE`, which
+/// xl takes before parsing options, else `-f`, else the first other
+/// operand) and the `KEY=VALUE` overrides as config text, bytes like the
+/// file's.
+struct ConfigArgs {
+    opts: crate::cmdtable::Opts,
+    file: Option<String>,
+    overrides: Vec<u8>,
+}
+
+enum ConfigArgsError {
+    Exit(Exit),
+    /// A second file name among the operands.
+    SecondFile,
+}
+
+fn config_args(cx: &Ctx, args: &[String]) -> Result<ConfigArgs, ConfigArgsError> {
     let mut args = args.to_vec();
-    let mut config_file = None;
+    let mut file = None;
     if let Some(first) = args.first()
         && !first.starts_with('-')
         && !first.contains('=')
     {
-        config_file = Some(first.clone());
-        args.remove(0);
+        file = Some(args.remove(0));
     }
-    let opts = cx.options(&args)?;
+    let opts = cx.options(&args).map_err(ConfigArgsError::Exit)?;
     if let Some(f) = opts.value('f') {
-        config_file = Some(f.to_string());
+        file = Some(f.to_string());
     }
+    let mut overrides = Vec::new();
+    for a in opts.operands() {
+        if a.contains('=') {
+            overrides.extend_from_slice(&crate::args::to_bytes(&a));
+            overrides.push(b'\n');
+        } else if file.is_none() {
+            file = Some(a);
+        } else {
+            return Err(ConfigArgsError::SecondFile);
+        }
+    }
+    Ok(ConfigArgs {
+        opts,
+        file,
+        overrides,
+    })
+}
+
+/// The overrides after the file's text, on lines of their own.
+fn append_overrides(data: &mut Vec<u8>, overrides: &[u8]) {
+    if !overrides.is_empty() {
+        data.push(b'\n');
+        data.extend_from_slice(overrides);
+        data.push(b'\n');
+    }
+}
+
+pub fn main(cx: &Ctx, args: &[String]) -> Outcome {
+    let ConfigArgs {
+        opts,
+        file: config_file,
+        overrides: extra,
+    } = match config_args(cx, args) {
+        Ok(a) => a,
+        Err(ConfigArgsError::Exit(e)) => return Err(e),
+        Err(ConfigArgsError::SecondFile) => return Err(cx.help(2)),
+    };
     let dryrun = cx.globals.dryrun || opts.flag('n');
     let monitor_of: Option<(u32, [u8; 16])> = std::env::var(MONITOR_ENV).ok().and_then(|v| {
         let (d, u) = v.split_once(':')?;
@@ -71,18 +122,6 @@ pub fn main(cx: &Ctx, args: &[String]) -> Outcome {
     });
     let quiet = opts.flag('q') || monitor_of.is_some();
     let debug = opts.flag('d');
-    // Overrides are config text, taken as bytes like the file's.
-    let mut extra = Vec::new();
-    for a in opts.operands() {
-        if a.contains('=') {
-            extra.extend_from_slice(&crate::args::to_bytes(&a));
-            extra.push(b'\n');
-        } else if config_file.is_none() {
-            config_file = Some(a);
-        } else {
-            return Err(cx.help(2));
-        }
-    }
 
     let Some(config_path) = config_file else {
         err("Config file not specified and none in save file\n");
@@ -103,11 +142,7 @@ pub fn main(cx: &Ctx, args: &[String]) -> Outcome {
             }
         }
     };
-    if !extra.is_empty() {
-        data.push(b'\n');
-        data.extend_from_slice(&extra);
-        data.push(b'\n');
-    }
+    append_overrides(&mut data, &extra);
     // xl treats the file as bytes; we need text. Invalid UTF-8 only occurs
     // inside strings or comments in practice, and is kept as U+FFFD there.
     let text = String::from_utf8_lossy(&data).into_owned();
@@ -190,30 +225,19 @@ pub fn main(cx: &Ctx, args: &[String]) -> Outcome {
 /// domain's "xl" userdata, which its monitor builds from at the next
 /// reboot.
 pub fn config_update(cx: &Ctx, domid: u32, args: &[String]) -> Outcome {
-    let mut args = args.to_vec();
-    let mut config_file = None;
-    if let Some(first) = args.first()
-        && !first.starts_with('-')
-        && !first.contains('=')
-    {
-        config_file = Some(args.remove(0));
-    }
-    let opts = cx.options(&args)?;
-    if let Some(f) = opts.value('f') {
-        config_file = Some(f.to_string());
-    }
-    let mut extra = Vec::new();
-    for a in opts.operands() {
-        if a.contains('=') {
-            extra.extend_from_slice(&crate::args::to_bytes(&a));
-            extra.push(b'\n');
-        } else if config_file.is_none() {
-            config_file = Some(a);
-        } else {
+    let ConfigArgs {
+        opts,
+        file: config_file,
+        overrides: extra,
+    } = match config_args(cx, args) {
+        Ok(a) => a,
+        Err(ConfigArgsError::Exit(e)) => return Err(e),
+        // xl's quirk: create's help, not config-update's.
+        Err(ConfigArgsError::SecondFile) => {
             out(&crate::cmdtable::help_text(Some("create")));
             return Err(Exit(2));
         }
-    }
+    };
     let Some(config_path) = config_file else {
         return fail("Config file not specified\n");
     };
@@ -228,11 +252,7 @@ pub fn config_update(cx: &Ctx, domid: u32, args: &[String]) -> Outcome {
             return Err(Exit(ERROR_FAIL_STATUS));
         }
     };
-    if !extra.is_empty() {
-        data.push(b'\n');
-        data.extend_from_slice(&extra);
-        data.push(b'\n');
-    }
+    append_overrides(&mut data, &extra);
     let config = parse_or_exit(cx.xlconf, &config_file, &data)?;
     if opts.flag('d') || cx.globals.dryrun {
         // xl's printf_info: the config under "config", no domid yet.

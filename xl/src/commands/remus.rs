@@ -3,7 +3,7 @@
 //! backup host as xl 4.17 does, with its messages and statuses, and
 //! refuses to start checkpointing, which it does not implement.
 
-use super::saverestore::{BANNER, Transport, config_to_save, expect, write_header};
+use super::saverestore::{config_to_save, open_stream};
 use super::{Ctx, Exit, Outcome, err, fail};
 use crate::cmdtable::Opts;
 
@@ -82,16 +82,7 @@ pub fn remus(cx: &Ctx, opts: Opts) -> Outcome {
     }
     let rune = remus_rune(&opts, &ops[1], a.colo);
     let json = config_to_save(host, xs, domid, None, false, cx.xlconf)?;
-    let mut t = match Transport::start(&rune) {
-        Ok(t) => t,
-        Err(e) => return fail(format!("failed to exec sh: {e}\n")),
-    };
-    if expect(&mut t.recv, BANNER, "banner", Some(&rune)).is_err()
-        || write_header(t.send(), "migration stream", &json).is_err()
-    {
-        t.report();
-        return Err(Exit(1));
-    }
+    let t = open_stream(&rune, &json)?;
     // The backup is listening; from here xl checkpoints for ever.
     let status = refuse_unsafe_or_unimplemented(cx, domid, &a);
     t.report();

@@ -498,16 +498,7 @@ pub fn migrate(cx: &Ctx, opts: Opts) -> Outcome {
         opts.flag('D'),
         cx.xlconf,
     )?;
-    let mut t = match Transport::start(&rune) {
-        Ok(t) => t,
-        Err(e) => return fail(format!("failed to exec sh: {e}\n")),
-    };
-    if expect(&mut t.recv, BANNER, "banner", Some(&rune)).is_err()
-        || write_header(t.send(), "migration stream", &json).is_err()
-    {
-        t.report();
-        return Err(Exit(1));
-    }
+    let t = open_stream(&rune, &json)?;
     Ok(Sender {
         host,
         xs,
@@ -516,6 +507,23 @@ pub fn migrate(cx: &Ctx, opts: Opts) -> Outcome {
         rune,
     }
     .run(t))
+}
+
+/// Start the receiving side through `rune` (`sh -c`), wait for its
+/// banner and send xl's header with the domain's config, as xl's
+/// migration and Remus do before the stream.
+pub(super) fn open_stream(rune: &str, json: &str) -> Result<Transport, Exit> {
+    let mut t = match Transport::start(rune) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("failed to exec sh: {e}\n")),
+    };
+    if expect(&mut t.recv, BANNER, "banner", Some(rune)).is_err()
+        || write_header(t.send(), "migration stream", json).is_err()
+    {
+        t.report();
+        return Err(Exit(1));
+    }
+    Ok(t)
 }
 
 /// The sending side of a migration once the receiver has greeted us.
