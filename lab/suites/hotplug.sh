@@ -339,7 +339,7 @@ channel = [ "name=org.qemu.guest_agent.0,connection=pty", "name=org.lab.sock,con
             "name=org.lab.pty,connection=pty" ]
 CFG
 fi
-vdc_pid() { sed -E 's#(/device-model-pid = ).*#\1X#'; }
+vdc_pid() { sed -E 's#(/device-model-pid = |/page-ref = ).*#\1X#'; }  # and the frames the guest's frontends chose
 vdc_vkbs() {  # vkb-list rows: state, rings and the domid in the backend path masked
   sed -E 's/^([0-9]+ +[0-9]+ +[0-9]+) +-?[0-9]+ +-?[0-9]+ +-?[0-9]+ /\1 S E R /; s#/[0-9]+/([0-9]+)$#/D/\1#'
 }
