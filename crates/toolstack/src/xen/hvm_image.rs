@@ -15,7 +15,7 @@ use xl_builder::x86::hvm::param;
 use xl_savefile::{DomainHeader, FormatError, LibxcRecord, libxc_rec};
 
 use super::build::{narrow, seed_grants};
-use super::pv_image::{self as img, PAGE, PvImageError, has_data, hv};
+use super::pv_image::{self as img, PAGE, PvImageError, bad, has_data, hv};
 use crate::{BuildSpec, Built, Error, HvmBuildSpec};
 
 /// Pages per PAGE_DATA record, as libxc batches them.
@@ -195,13 +195,6 @@ pub(super) fn restore_hvm(
     };
     r.records(input)?;
     r.complete()
-}
-
-fn bad(what: &'static str, why: impl Into<String>) -> PvImageError {
-    PvImageError::Record {
-        what,
-        why: why.into(),
-    }
 }
 
 impl Restore<'_> {

@@ -64,6 +64,14 @@ pub enum PvImageError {
     },
 }
 
+/// A stream record that is not what its type promises.
+pub(super) fn bad(what: &'static str, why: impl Into<String>) -> PvImageError {
+    PvImageError::Record {
+        what,
+        why: why.into(),
+    }
+}
+
 /// X86_TSC_INFO of a domain, as libxc writes it for PV and HVM alike.
 pub fn tsc_record(
     xen: &xen_sys::Xen,

@@ -14,7 +14,7 @@ use xl_savefile::{FormatError, LibxcRecord, libxc_rec};
 
 use super::build::{arch_setup, check_capability, narrow, seed_grants};
 use super::pv_image::{
-    self as img, GUEST_WIDTH, INVALID_MFN, NewRings, P2m, PAGE, PT_LEVELS, PvImageError, hv,
+    self as img, GUEST_WIDTH, INVALID_MFN, NewRings, P2m, PAGE, PT_LEVELS, PvImageError, bad, hv,
 };
 use crate::{BuildSpec, Built, Error};
 
@@ -85,13 +85,6 @@ pub(super) fn restore_pv(
     };
     r.records(input)?;
     r.complete()
-}
-
-fn bad(what: &'static str, why: impl Into<String>) -> PvImageError {
-    PvImageError::Record {
-        what,
-        why: why.into(),
-    }
 }
 
 impl Restore<'_> {
