@@ -157,6 +157,9 @@ pub enum Error {
     PvImage(#[from] xen::PvImageError),
     #[error(transparent)]
     Bootloader(Box<xen::BootloaderError>),
+    /// The domain builder's failure on Xen.
+    #[error(transparent)]
+    Build(Box<xen::DomainBuildError>),
     /// A device model's QMP answer, kept typed for libxl's rc.
     #[error(transparent)]
     Qmp(#[from] qmp::QmpError),
@@ -165,6 +168,12 @@ pub enum Error {
 impl From<xen::BootloaderError> for Error {
     fn from(e: xen::BootloaderError) -> Self {
         Error::Bootloader(Box::new(e))
+    }
+}
+
+impl From<xen::DomainBuildError> for Error {
+    fn from(e: xen::DomainBuildError) -> Self {
+        Error::Build(Box::new(e))
     }
 }
 

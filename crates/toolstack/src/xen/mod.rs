@@ -14,6 +14,7 @@ mod restore;
 mod save;
 
 pub use bootloader::BootloaderError;
+pub use build::DomainBuildError;
 pub use dom0::XenDom0;
 pub use pv_image::PvImageError;
 
