@@ -160,6 +160,9 @@ pub enum Error {
     /// The domain builder's failure on Xen.
     #[error(transparent)]
     Build(Box<xen::DomainBuildError>),
+    /// A device model that could not be started or saved on Xen.
+    #[error(transparent)]
+    DeviceModel(Box<xen::DeviceModelError>),
     /// A device model's QMP answer, kept typed for libxl's rc.
     #[error(transparent)]
     Qmp(#[from] qmp::QmpError),
@@ -174,6 +177,12 @@ impl From<xen::BootloaderError> for Error {
 impl From<xen::DomainBuildError> for Error {
     fn from(e: xen::DomainBuildError) -> Self {
         Error::Build(Box::new(e))
+    }
+}
+
+impl From<xen::DeviceModelError> for Error {
+    fn from(e: xen::DeviceModelError) -> Self {
+        Error::DeviceModel(Box::new(e))
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use xenstore::{Xs, XsOps};
 
+use super::DeviceModelError;
 use crate::{DmBinarySource, DmSpec, Dom0, Error, HostPaths, HotplugDevice};
 
 /// Needs no hypervisor handle: only where the host keeps its files.
@@ -22,15 +23,24 @@ impl XenDom0 {
 
     /// Run `f` over a QMP session with the domain's device model, under
     /// libxl's lock; libxl allows LIBXL_DEVICE_MODEL_START_TIMEOUT.
+    fn session(
+        &self,
+        domid: u32,
+        uuid: &[u8; 16],
+        f: impl FnOnce(&mut crate::qmp::Qmp) -> Result<(), crate::qmp::QmpError>,
+    ) -> Result<(), crate::qmp::QmpError> {
+        crate::qmp::Qmp::connect(&self.paths, domid, uuid, Duration::from_secs(60))
+            .and_then(|mut q| f(&mut q))
+    }
+
+    /// [`Self::session`], its failure as the toolstack's.
     fn qmp(
         &self,
         domid: u32,
         uuid: &[u8; 16],
         f: impl FnOnce(&mut crate::qmp::Qmp) -> Result<(), crate::qmp::QmpError>,
     ) -> Result<(), Error> {
-        crate::qmp::Qmp::connect(&self.paths, domid, uuid, Duration::from_secs(60))
-            .and_then(|mut q| f(&mut q))
-            .map_err(|e| Error::Backend(crate::error_chain(&e)))
+        Ok(self.session(domid, uuid, f)?)
     }
 }
 
@@ -64,7 +74,7 @@ impl Dom0 for XenDom0 {
     }
 
     fn check_device_model(&self, binary: &str, source: DmBinarySource) -> Result<(), Error> {
-        super::dm::check_executable(binary, source)
+        Ok(super::dm::check_executable(binary, source)?)
     }
 
     fn spawn_device_model(&self, xs: &Xs, spec: &DmSpec) -> Result<u32, Error> {
@@ -95,7 +105,7 @@ impl Dom0 for XenDom0 {
     fn save_device_model(&self, domid: u32, uuid: &[u8; 16]) -> Result<Option<Vec<u8>>, Error> {
         let path = self.paths.lib.join(format!("qemu-save.{domid}"));
         let _ = std::fs::remove_file(&path);
-        let saved = self.qmp(domid, uuid, |q| {
+        let saved = self.session(domid, uuid, |q| {
             q.execute("stop", None)?;
             q.execute(
                 "xen-save-devices-state",
@@ -107,15 +117,10 @@ impl Dom0 for XenDom0 {
             .map(drop)
         });
         let state = saved
-            .map_err(|e| {
-                Error::Backend(format!(
-                    "saving the device model's state: {}",
-                    crate::error_chain(&e)
-                ))
-            })
+            .map_err(DeviceModelError::SaveState)
             .and_then(|()| super::dm::read_state(&path));
         let _ = std::fs::remove_file(&path);
-        state.map(Some)
+        Ok(Some(state?))
     }
 
     fn eject_cdrom(&self, domid: u32, uuid: &[u8; 16], devid: u32) -> Result<(), Error> {
@@ -138,12 +143,9 @@ impl Dom0 for XenDom0 {
         path: &str,
         format: &str,
     ) -> Result<(), Error> {
-        let file = std::fs::File::open(path).map_err(|e| {
-            Error::Backend(format!(
-                "Failed to open cdrom file {}: {}",
-                crate::printable(path),
-                crate::error_chain(&e)
-            ))
+        let file = std::fs::File::open(path).map_err(|source| DeviceModelError::CdromFile {
+            path: path.to_string(),
+            source,
         })?;
         self.qmp(domid, uuid, |q| {
             let fdset = q.add_fd(&file, &format!("{format}:{path}"))?;
@@ -189,9 +191,10 @@ impl Dom0 for XenDom0 {
         let session = crate::qmp::Qmp::connect(&self.paths, domid, uuid, Duration::from_secs(60));
         match session.and_then(|mut q| q.execute(cmd, Some(args))) {
             Ok(v) => Ok(v),
-            // What QEMU said, as libxl logs it.
-            Err(crate::qmp::QmpError::Command { desc, .. }) => Err(Error::Backend(desc)),
-            Err(e) => Err(Error::Backend(crate::error_chain(&e))),
+            Err(crate::qmp::QmpError::Command { cmd, class, desc }) => {
+                Err(DeviceModelError::Refused { cmd, class, desc }.into())
+            }
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -303,7 +306,7 @@ impl Dom0 for XenDom0 {
                 Err(e) => Err(e),
             }
         };
-        run().map_err(|e| Error::Backend(crate::error_chain(&e)))
+        run().map_err(Error::Qmp)
     }
 }
 
@@ -360,12 +363,7 @@ fn publish_dm_consoles(
     vnc: bool,
 ) -> Result<(), Error> {
     let socket = paths.run.join(format!("qmp-libxl-{domid}"));
-    let fail = |e: crate::qmp::QmpError| {
-        Error::Backend(format!(
-            "cannot ask the device model for its consoles: {}",
-            crate::error_chain(&e)
-        ))
-    };
+    let fail = DeviceModelError::Consoles;
     let mut qmp = crate::qmp::Qmp::connect_unlocked(&socket, QMP_TIMEOUT).map_err(fail)?;
     let dom = format!("/local/domain/{domid}");
     if serial {
@@ -376,7 +374,7 @@ fn publish_dm_consoles(
             .flatten()
             .filter(|c| c.get("label").and_then(|l| l.as_str()) == Some("serial0"))
             .find_map(|c| c.get("filename")?.as_str()?.strip_prefix("pty:"))
-            .ok_or_else(|| Error::Backend("the device model reports no pty for serial0".into()))?;
+            .ok_or(DeviceModelError::NoSerialPty)?;
         xs.write(&format!("{dom}/serial/0/tty"), pty)?;
     }
     if vnc {

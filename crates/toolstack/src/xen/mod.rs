@@ -15,6 +15,7 @@ mod save;
 
 pub use bootloader::BootloaderError;
 pub use build::DomainBuildError;
+pub use dm::{BinaryProblem, DeviceModelError, NotReady};
 pub use dom0::XenDom0;
 pub use pv_image::PvImageError;
 
