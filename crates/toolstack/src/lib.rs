@@ -163,6 +163,9 @@ pub enum Error {
     /// A device model that could not be started or saved on Xen.
     #[error(transparent)]
     DeviceModel(Box<xen::DeviceModelError>),
+    /// A device's hotplug scripts failed on Xen.
+    #[error(transparent)]
+    HotplugScript(xen::HotplugScriptError),
     /// A device model's QMP answer, kept typed for libxl's rc.
     #[error(transparent)]
     Qmp(#[from] qmp::QmpError),
@@ -177,6 +180,12 @@ impl From<xen::BootloaderError> for Error {
 impl From<xen::DomainBuildError> for Error {
     fn from(e: xen::DomainBuildError) -> Self {
         Error::Build(Box::new(e))
+    }
+}
+
+impl From<xen::HotplugScriptError> for Error {
+    fn from(e: xen::HotplugScriptError) -> Self {
+        Error::HotplugScript(e)
     }
 }
 

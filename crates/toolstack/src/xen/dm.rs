@@ -90,6 +90,9 @@ pub enum DeviceModelError {
         #[source]
         source: std::io::Error,
     },
+    /// Stopping it left something behind.
+    #[error("{0}")]
+    Kill(super::dom0::KillProblems),
     /// QEMU refused a command: what it said, as libxl logs it.
     #[error("{desc}")]
     Refused {

@@ -59,18 +59,15 @@ impl Dom0 for XenDom0 {
             if why.starts_with("Could not find bridge device")
                 && let Some(bridge) = xs.try_read(&format!("{}/bridge", dev.backend_path))?
             {
-                problems.push(format!(
-                    "{why} (create it, e.g. `ip link add {bridge} type bridge && ip link set \
-                     {bridge} up`, or name an existing bridge in the vif's bridge=)"
-                ));
+                problems.push(ScriptProblem::NoBridge { why, bridge });
             } else {
-                problems.push(why);
+                problems.push(ScriptProblem::Reported(why));
             }
         } else if let Some(params) = xs.try_read(&format!("{}/params", dev.backend_path))? {
             // The block script does not always say why; name the disk.
-            problems.push(format!("check the disk {params}"));
+            problems.push(ScriptProblem::CheckDisk(params));
         }
-        Err(Error::Backend(problems.join(": ")))
+        Err(HotplugScriptError(problems).into())
     }
 
     fn check_device_model(&self, binary: &str, source: DmBinarySource) -> Result<(), Error> {
@@ -208,9 +205,7 @@ impl Dom0 for XenDom0 {
     fn kill_device_model(&self, xs: &Xs, domid: u32) -> Result<(), Error> {
         let mut problems = Vec::new();
         match xs.rm(&format!("/local/domain/0/device-model/{domid}")) {
-            Err(e) if !e.is_not_found() => {
-                problems.push(format!("removing device-model node: {e}"));
-            }
+            Err(e) if !e.is_not_found() => problems.push(KillProblem::Node(e)),
             _ => {}
         }
         let pid = xs
@@ -218,10 +213,10 @@ impl Dom0 for XenDom0 {
             .ok()
             .flatten();
         match pid.map(|p| xl_config::value::strtol(p.as_bytes(), 10).0 as i32) {
-            None => problems.push("unable to find Device Model pid".into()),
+            None => problems.push(KillProblem::NoPid),
             Some(pid) => {
-                if let Err(e) = xen_sys::hangup(pid) {
-                    problems.push(format!("failed to kill Device Model [{pid}]: {e}"));
+                if let Err(error) = xen_sys::hangup(pid) {
+                    problems.push(KillProblem::Signal { pid, error });
                 }
             }
         }
@@ -230,16 +225,13 @@ impl Dom0 for XenDom0 {
             if let Err(e) = std::fs::remove_file(&p)
                 && e.kind() != std::io::ErrorKind::NotFound
             {
-                problems.push(format!(
-                    "Failed to remove QMP socket file {}: {e}",
-                    p.display()
-                ));
+                problems.push(KillProblem::Socket { path: p, error: e });
             }
         }
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(Error::Backend(problems.join("; ")))
+            Err(DeviceModelError::Kill(KillProblems(problems)).into())
         }
     }
 
@@ -316,9 +308,84 @@ const QMP_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 /// libxl's LIBXL_HOTPLUG_TIMEOUT.
 const HOTPLUG_TIMEOUT: Duration = Duration::from_secs(40);
 
+/// Why a device's hotplug scripts failed: every problem, in the order
+/// met, as one line.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", join(.0, ": "))]
+pub struct HotplugScriptError(pub Vec<ScriptProblem>);
+
+/// One problem running a hotplug script.
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptProblem {
+    #[error("cannot run {script}: {error}")]
+    Spawn {
+        script: String,
+        error: std::io::Error,
+    },
+    #[error("{script} {action} failed: {status}")]
+    Failed {
+        script: String,
+        action: String,
+        status: std::process::ExitStatus,
+    },
+    #[error("{script} {action} timed out")]
+    TimedOut { script: String, action: String },
+    #[error("waiting for {script}: {error}")]
+    Wait {
+        script: String,
+        error: std::io::Error,
+    },
+    /// What the script wrote to the backend's `hotplug-error`.
+    #[error("{0}")]
+    Reported(String),
+    /// The vif's bridge is missing (the script's words, and what to do).
+    #[error(
+        "{why} (create it, e.g. `ip link add {bridge} type bridge && ip link set {bridge} up`, \
+         or name an existing bridge in the vif's bridge=)"
+    )]
+    NoBridge { why: String, bridge: String },
+    /// The block script said nothing: the disk it was given.
+    #[error("check the disk {0}")]
+    CheckDisk(String),
+}
+
+/// What went wrong stopping a device model: every step is tried.
+#[derive(Debug)]
+pub struct KillProblems(pub Vec<KillProblem>);
+
+impl std::fmt::Display for KillProblems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&join(&self.0, "; "))
+    }
+}
+
+/// One step of stopping a device model that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KillProblem {
+    #[error("removing device-model node: {0}")]
+    Node(xenstore::Error),
+    #[error("unable to find Device Model pid")]
+    NoPid,
+    #[error("failed to kill Device Model [{pid}]: {error}")]
+    Signal { pid: i32, error: std::io::Error },
+    #[error("Failed to remove QMP socket file {}: {error}", path.display())]
+    Socket {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+}
+
+fn join<T: std::fmt::Display>(items: &[T], sep: &str) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
 /// Run one hotplug script as libxl does: stdin /dev/null, stdout to our
 /// stderr, bounded by libxl's timeout. Returns what went wrong.
-fn run_hotplug(args: &[String], env: &[(String, String)]) -> Option<String> {
+fn run_hotplug(args: &[String], env: &[(String, String)]) -> Option<ScriptProblem> {
     let stdout = std::io::stderr()
         .as_fd()
         .try_clone_to_owned()
@@ -331,20 +398,39 @@ fn run_hotplug(args: &[String], env: &[(String, String)]) -> Option<String> {
     }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => return Some(format!("cannot run {}: {e}", args[0])),
+        Err(error) => {
+            return Some(ScriptProblem::Spawn {
+                script: args[0].clone(),
+                error,
+            });
+        }
     };
     let start = Instant::now();
     loop {
         match child.try_wait() {
             Ok(Some(st)) if st.success() => return None,
-            Ok(Some(st)) => return Some(format!("{} {} failed: {st}", args[0], args[1])),
+            Ok(Some(status)) => {
+                return Some(ScriptProblem::Failed {
+                    script: args[0].clone(),
+                    action: args[1].clone(),
+                    status,
+                });
+            }
             Ok(None) if start.elapsed() > HOTPLUG_TIMEOUT => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Some(format!("{} {} timed out", args[0], args[1]));
+                return Some(ScriptProblem::TimedOut {
+                    script: args[0].clone(),
+                    action: args[1].clone(),
+                });
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Some(format!("waiting for {}: {e}", args[0])),
+            Err(error) => {
+                return Some(ScriptProblem::Wait {
+                    script: args[0].clone(),
+                    error,
+                });
+            }
         }
     }
 }

@@ -16,7 +16,7 @@ mod save;
 pub use bootloader::BootloaderError;
 pub use build::DomainBuildError;
 pub use dm::{BinaryProblem, DeviceModelError, NotReady};
-pub use dom0::XenDom0;
+pub use dom0::{HotplugScriptError, KillProblem, KillProblems, ScriptProblem, XenDom0};
 pub use pv_image::PvImageError;
 
 use xen_sys::Xen;
