@@ -147,6 +147,17 @@ pub enum Error {
     /// A request refused with an errno (the simulated hypervisor's too).
     #[error(transparent)]
     Os(std::io::Error),
+    /// An OS error in `what` (a step of the backend's work on a file or
+    /// stream).
+    #[error("{what}")]
+    Io {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A scheduler name the hypervisor's interface has no id for.
+    #[error("unknown scheduler {0}")]
+    UnknownScheduler(String),
     #[error("{0} is not implemented for this backend yet")]
     Unsupported(&'static str),
     #[error("{0}")]
@@ -163,6 +174,9 @@ pub enum Error {
     /// A device model that could not be started or saved on Xen.
     #[error(transparent)]
     DeviceModel(Box<xen::DeviceModelError>),
+    /// The new domain's CPUID/MSR policy could not be applied on Xen.
+    #[error(transparent)]
+    Cpuid(Box<xen::CpuidApplyError>),
     /// A device's hotplug scripts failed on Xen.
     #[error(transparent)]
     HotplugScript(xen::HotplugScriptError),
@@ -180,6 +194,12 @@ impl From<xen::BootloaderError> for Error {
 impl From<xen::DomainBuildError> for Error {
     fn from(e: xen::DomainBuildError) -> Self {
         Error::Build(Box::new(e))
+    }
+}
+
+impl From<xen::CpuidApplyError> for Error {
+    fn from(e: xen::CpuidApplyError) -> Self {
+        Error::Cpuid(Box::new(e))
     }
 }
 

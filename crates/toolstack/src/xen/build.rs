@@ -20,6 +20,8 @@ use crate::{BuildSpec, Built, Error, GuestKind};
 pub enum DomainBuildError {
     #[error("a PVH or HVM build without its HVM settings")]
     NoHvmSettings,
+    #[error("a PVH or HVM restore without its HVM settings")]
+    NoHvmRestoreSettings,
     #[error("no kernel given (set kernel= or bootloader=)")]
     NoKernel,
     #[error("no kernel given: a PVH guest needs kernel=")]
@@ -76,6 +78,9 @@ pub enum DomainBuildError {
     },
     #[error("cannot build the ACPI tables")]
     Acpi(#[source] xl_builder::x86::acpi::AcpiError),
+    /// A restored guest's reserved grant entries (console, xenstore).
+    #[error("seeding the grant table")]
+    SeedGrants(#[source] TargetError),
 }
 
 const PAGE: usize = 4096;
