@@ -155,6 +155,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// dom0's network counters could not be read.
+    #[error(transparent)]
+    NetStats(stats::linux::NetDevError),
     /// A scheduler name the hypervisor's interface has no id for.
     #[error("unknown scheduler {0}")]
     UnknownScheduler(String),

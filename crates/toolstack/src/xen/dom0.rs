@@ -197,7 +197,7 @@ impl Dom0 for XenDom0 {
 
     fn io_stats(&self, xs: &Xs, domids: &[u32]) -> Result<crate::stats::IoStats, Error> {
         crate::stats::linux::collect(std::path::Path::new("/"), &self.paths.run, xs, domids)
-            .map_err(Error::Backend)
+            .map_err(Error::NetStats)
     }
 
     /// libxl's way: forget its xenstore directory, hang it up, remove its
