@@ -155,6 +155,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A new device whose backend did not get ready.
+    #[error("{kind} {devid}")]
+    DeviceNotReady {
+        kind: String,
+        devid: u32,
+        #[source]
+        source: devices::NotInitWait,
+    },
+    /// A backend that did not get ready (the device named by the caller).
+    #[error(transparent)]
+    NotInitWait(devices::NotInitWait),
     /// dom0's network counters could not be read.
     #[error(transparent)]
     NetStats(stats::linux::NetDevError),
