@@ -140,8 +140,6 @@ pub enum Error {
     /// A domid no domain can have (its digits, as given).
     #[error("Domain {0} does not exist.")]
     NoSuchDomid(String),
-    #[error("{0}")]
-    Invalid(String),
     #[error(transparent)]
     Xenstore(#[from] xenstore::Error),
     /// A request refused with an errno (the simulated hypervisor's too).
@@ -155,6 +153,28 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// What libxl would refuse in the config, in its words (one line
+    /// each), found before anything is made.
+    #[error("{}", .0.join("; "))]
+    ConfigRefused(Vec<String>),
+    /// The host cannot run the guest's type (why, and what to do).
+    #[error("{0}")]
+    NoHvm(String),
+    /// Every domid Xen offered was recently used (libxl's retry gave up).
+    #[error("no domain id that was not recently used")]
+    NoFreeDomid,
+    /// A device's `backend=` names no domain.
+    #[error("backend domain {0} does not exist")]
+    NoBackendDomain(String),
+    /// A xenstore node the toolstack had listed was gone when read.
+    #[error("{path} vanished while {during}")]
+    NodeVanished { path: String, during: &'static str },
+    /// `vcpu-pin` with neither mask to set.
+    #[error("neither a hard nor a soft affinity to set")]
+    NoAffinity,
+    /// `trigger` with a name libxl knows no trigger for.
+    #[error("trigger `unknown' cannot be sent")]
+    UnknownTrigger,
     /// A new device whose backend did not get ready.
     #[error("{kind} {devid}")]
     DeviceNotReady {
