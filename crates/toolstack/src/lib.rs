@@ -194,8 +194,10 @@ pub enum Error {
     UnknownScheduler(String),
     #[error("{0} is not implemented for this backend yet")]
     Unsupported(&'static str),
-    #[error("{0}")]
-    Backend(String),
+    /// Another backend's own failure, typed by that backend (the
+    /// simulator's `SimError`): callers that need its cause downcast it.
+    #[error(transparent)]
+    Backend(Box<dyn std::error::Error + Send + Sync + 'static>),
     #[error("save stream")]
     Stream(#[source] xl_savefile::FormatError),
     #[error("the PV guest's image")]
