@@ -558,3 +558,76 @@ fn vcpu_guest_context(c: &PvVcpuContext) -> abi::VcpuGuestContext {
     ctx.debugreg[7] = c.debugreg7;
     ctx
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(e: impl Into<Error>) -> String {
+        crate::error_chain(&e.into())
+    }
+
+    fn enoent() -> std::io::Error {
+        std::io::Error::from_raw_os_error(2)
+    }
+
+    #[test]
+    fn image_failures_read_as_the_path_then_the_cause() {
+        let read = |what| DomainBuildError::Read {
+            what,
+            path: "/k".into(),
+            source: enoent(),
+        };
+        assert_eq!(
+            chain(read("kernel")),
+            "cannot read kernel /k: No such file or directory"
+        );
+        assert_eq!(
+            chain(DomainBuildError::NoBios(Box::new(read("BIOS")))),
+            "cannot read BIOS /k: No such file or directory (install SeaBIOS, or OVMF for \
+             bios=\"ovmf\", or set bios_path_override=)"
+        );
+        assert_eq!(
+            chain(DomainBuildError::Image {
+                what: "PVH kernel",
+                path: "/k".into(),
+                source: xl_builder::ImageError::BzImage("no setup header".into()),
+            }),
+            "PVH kernel /k: bzImage: no setup header"
+        );
+        assert!(std::error::Error::source(&read("kernel")).is_some());
+    }
+
+    #[test]
+    fn builder_failures_say_the_builders_words_once() {
+        let layout =
+            || xl_builder::BuildError::Layout(xl_builder::layout::LayoutError("no room".into()));
+        // Planning: the builder's message, which already names its cause.
+        assert_eq!(
+            chain(DomainBuildError::Plan(layout())),
+            "cannot lay out the guest: no room"
+        );
+        // Out of memory: the sizes and what to do, nothing after.
+        assert_eq!(
+            chain(DomainBuildError::NoMemory {
+                need_mib: 512,
+                free_mib: 100,
+                builder: layout(),
+            }),
+            "not enough free memory: the guest needs 512 MiB, Xen has 100 MiB free (lower \
+             memory=, or free memory: xl mem-set 0 <MiB> or destroy a domain)"
+        );
+        let target =
+            TargetError::failed("map the grant table", std::io::Error::from_raw_os_error(1));
+        assert_eq!(
+            chain(DomainBuildError::SeedGrants(target)),
+            "seeding the grant table: map the grant table: Operation not permitted"
+        );
+        let e: Error = DomainBuildError::SeedGrants(TargetError::failed(
+            "map",
+            std::io::Error::from_raw_os_error(1),
+        ))
+        .into();
+        assert_eq!(e.errno(), Some(1));
+    }
+}
