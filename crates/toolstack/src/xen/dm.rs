@@ -654,4 +654,52 @@ mod tests {
         // Only the end is read, from its first whole line.
         assert_eq!(read_end(&log, 20).unwrap(), "line 18\nline 19");
     }
+
+    #[test]
+    fn start_failures_name_the_binary_its_origin_and_the_cause() {
+        let chain = |e: DeviceModelError| crate::error_chain(&Error::from(e));
+        assert_eq!(
+            chain(DeviceModelError::Spawn {
+                binary: "/q".into(),
+                origin: DmBinarySource::Override,
+                error: std::io::Error::from_raw_os_error(13),
+            }),
+            "cannot start device model /q (device_model_override in the config): Permission \
+             denied: fix device_model_override= (or remove it to use the default qemu-xen)"
+        );
+        assert_eq!(
+            chain(DeviceModelError::NotReady {
+                binary: "/q".into(),
+                origin: DmBinarySource::Override,
+                why: NotReady::Timeout,
+                log_tail: " (its log /l is empty)".into(),
+            }),
+            "device model /q (device_model_override in the config) did not become ready in 60s \
+             (its log /l is empty)"
+        );
+        assert_eq!(
+            chain(DeviceModelError::Log {
+                path: "/var/log/xen".into(),
+                source: std::io::Error::from_raw_os_error(30),
+            }),
+            "cannot open /var/log/xen: Read-only file system"
+        );
+        assert_eq!(
+            chain(DeviceModelError::SaveState(crate::qmp::QmpError::Closed)),
+            "saving the device model's state: QMP: the device model closed the connection"
+        );
+    }
+
+    #[test]
+    fn a_refused_qmp_command_is_what_qemu_said() {
+        let e = Error::from(DeviceModelError::Refused {
+            cmd: "device_add".into(),
+            class: "GenericError".into(),
+            desc: "Bus 'pci.0' does not support hotplugging".into(),
+        });
+        assert_eq!(
+            crate::innermost_cause(&e),
+            "Bus 'pci.0' does not support hotplugging"
+        );
+    }
 }

@@ -473,3 +473,46 @@ fn publish_dm_consoles(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn hotplug_problems_are_one_line_in_the_order_met() {
+        let e = Error::from(HotplugScriptError(vec![
+            ScriptProblem::Failed {
+                script: "/etc/xen/scripts/vif-bridge".into(),
+                action: "online".into(),
+                status: std::process::ExitStatus::from_raw(256),
+            },
+            ScriptProblem::NoBridge {
+                why: "Could not find bridge device br9".into(),
+                bridge: "br9".into(),
+            },
+        ]));
+        assert_eq!(
+            crate::error_chain(&e),
+            "/etc/xen/scripts/vif-bridge online failed: exit status: 1: Could not find bridge \
+             device br9 (create it, e.g. `ip link add br9 type bridge && ip link set br9 up`, or \
+             name an existing bridge in the vif's bridge=)"
+        );
+    }
+
+    #[test]
+    fn a_device_models_stop_reports_every_step_that_failed() {
+        let e = Error::from(DeviceModelError::Kill(KillProblems(vec![
+            KillProblem::NoPid,
+            KillProblem::Socket {
+                path: "/run/xen/qmp-libxl-3".into(),
+                error: std::io::Error::from_raw_os_error(13),
+            },
+        ])));
+        assert_eq!(
+            crate::error_chain(&e),
+            "unable to find Device Model pid; Failed to remove QMP socket file \
+             /run/xen/qmp-libxl-3: Permission denied"
+        );
+    }
+}
