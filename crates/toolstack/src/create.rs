@@ -599,7 +599,7 @@ pub fn apply_from(
     if !plan.pcidevs.is_empty() {
         return Err(CreateError::Refused {
             name: plan.name.clone(),
-            source: Error::Invalid(not_applied_message("pci")),
+            source: Error::ConfigRefused(vec![not_applied_message("pci")]),
         });
     }
     pause_point("make the domain");
@@ -662,13 +662,13 @@ fn check_passthrough(host: &Host, plan: &CreatePlan) -> Result<(), CreateError> 
 /// guest, a device model binary that cannot be run.
 fn preflight(host: &Host, plan: &CreatePlan) -> Result<(), Error> {
     if !plan.problems.is_empty() {
-        return Err(Error::Invalid(plan.problems.join("; ")));
+        return Err(Error::ConfigRefused(plan.problems.clone()));
     }
     if plan.kind != GuestKind::Pv {
         match host.hv.capabilities() {
             Ok(caps) => {
                 if let Some(why) = no_hvm_message(plan.kind, &caps) {
-                    return Err(Error::Invalid(why));
+                    return Err(Error::NoHvm(why));
                 }
             }
             // Not known: createdomain will say what it says.
@@ -715,9 +715,7 @@ fn make_domain(host: &Host, spec: &CreateSpec) -> Result<u32, Error> {
         // libxl: "domain id recently used": give it back and ask again.
         hv.destroy(domid, std::time::Duration::from_secs(10))?;
     }
-    Err(Error::Invalid(
-        "no domain id that was not recently used".into(),
-    ))
+    Err(Error::NoFreeDomid)
 }
 
 type StepResult = Result<(), (&'static str, Error)>;
@@ -870,8 +868,12 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32, image: Image<'_
     }
     step("console not ready", || wait_console_tty(xs, domid))?;
     step("failed to store domain configuration", || {
-        userdata::store_config(&host.paths.lib, domid, &plan.uuid, &plan.stored_config)
-            .map_err(|e| Error::Invalid(format!("cannot write userdata: {e}")))
+        userdata::store_config(&host.paths.lib, domid, &plan.uuid, &plan.stored_config).map_err(
+            |source| Error::Io {
+                what: "cannot write userdata",
+                source,
+            },
+        )
     })?;
     Ok(())
 }
@@ -934,7 +936,7 @@ fn write_with_backend(
     let backend_domid = match backend {
         None => 0,
         Some(name) => crate::names::qualifier_to_domid(host.hv.as_ref(), xs, name)?
-            .ok_or_else(|| Error::Invalid(format!("backend domain {name} does not exist")))?,
+            .ok_or_else(|| Error::NoBackendDomain(name.to_string()))?,
     };
     let dev = NewDevice {
         domid,

@@ -14,6 +14,75 @@ use xl_builder::{
 
 use crate::{BuildSpec, Built, Error, GuestKind};
 
+/// Why the domain builder could not build a guest (libxl's "cannot
+/// (re-)build domain").
+#[derive(Debug, thiserror::Error)]
+pub enum DomainBuildError {
+    #[error("a PVH or HVM build without its HVM settings")]
+    NoHvmSettings,
+    #[error("a PVH or HVM restore without its HVM settings")]
+    NoHvmRestoreSettings,
+    #[error("no kernel given (set kernel= or bootloader=)")]
+    NoKernel,
+    #[error("no kernel given: a PVH guest needs kernel=")]
+    NoPvhKernel,
+    #[error("no HVM firmware (hvmloader) given")]
+    NoFirmware,
+    #[error("no system firmware (SeaBIOS or OVMF) for hvmloader")]
+    NoSystemFirmware,
+    /// An image file (kernel, ramdisk, firmware) that could not be read.
+    #[error("cannot read {what} {path}")]
+    Read {
+        what: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what} {path} is larger than {} MiB", MAX_IMAGE >> 20)]
+    TooLarge { what: &'static str, path: String },
+    /// hvmloader's BIOS could not be read; what to install follows the
+    /// cause, so the cause is part of this message.
+    #[error(
+        "{} (install SeaBIOS, or OVMF for bios=\"ovmf\", or set bios_path_override=)",
+        crate::error_chain(.0)
+    )]
+    NoBios(Box<DomainBuildError>),
+    /// An image the builder cannot load (not a kernel, a broken
+    /// compression, a ramdisk too large).
+    #[error("{what} {path}")]
+    Image {
+        what: &'static str,
+        path: String,
+        #[source]
+        source: xl_builder::ImageError,
+    },
+    #[error("this hypervisor cannot run {want} guests (it offers: {offered})")]
+    Capability { want: &'static str, offered: String },
+    /// The builder found no layout for the guest (its own words, which
+    /// already name any cause).
+    #[error("{0}")]
+    Plan(xl_builder::BuildError),
+    /// Writing the guest's memory and state failed.
+    #[error(transparent)]
+    Apply(xl_builder::BuildError),
+    /// Xen ran out of memory during the build (`builder` is the failure
+    /// as the builder saw it).
+    #[error(
+        "not enough free memory: the guest needs {need_mib} MiB, Xen has {free_mib} MiB free \
+         (lower memory=, or free memory: xl mem-set 0 <MiB> or destroy a domain)"
+    )]
+    NoMemory {
+        need_mib: u64,
+        free_mib: u64,
+        builder: xl_builder::BuildError,
+    },
+    #[error("cannot build the ACPI tables")]
+    Acpi(#[source] xl_builder::x86::acpi::AcpiError),
+    /// A restored guest's reserved grant entries (console, xenstore).
+    #[error("seeding the grant table")]
+    SeedGrants(#[source] TargetError),
+}
+
 const PAGE: usize = 4096;
 /// Frames mapped into dom0 at once when copying a segment: bounds dom0's
 /// address space use whatever the kernel's size.
@@ -37,24 +106,24 @@ pub(super) fn build(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Er
     match (&spec.kind, &spec.hvm) {
         (GuestKind::Pv, _) => build_pv(xen, dom, spec),
         (_, Some(hvm)) => super::build_hvm::build(xen, dom, spec, hvm),
-        (_, None) => Err(Error::Invalid(
-            "a PVH or HVM build without its HVM settings".into(),
-        )),
+        (_, None) => Err(DomainBuildError::NoHvmSettings.into()),
     }
 }
 
 /// Build a PV guest into the (empty, paused) domain `dom`.
 fn build_pv(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Error> {
     let t = Instant::now();
-    let kernel_path = spec
-        .kernel
-        .as_deref()
-        .ok_or_else(|| Error::Invalid("no kernel given (set kernel= or bootloader=)".into()))?;
+    let kernel_path = spec.kernel.as_deref().ok_or(DomainBuildError::NoKernel)?;
     // A plain ELF kernel is read as the builder needs it: its headers now, its
     // loadable bytes straight into guest memory when the plan is applied.
     let kernel_source = timed("open the kernel", || KernelSource::open(kernel_path))?;
-    let kernel = timed("parse the kernel", || kernel_source.parse())
-        .map_err(|e| Error::Invalid(format!("kernel {kernel_path}: {e}")))?;
+    let kernel = timed("parse the kernel", || kernel_source.parse()).map_err(|source| {
+        DomainBuildError::Image {
+            what: "kernel",
+            path: kernel_path.to_string(),
+            source,
+        }
+    })?;
     let ramdisk_file = match &spec.ramdisk {
         Some(p) => read_image("ramdisk", p)?,
         None => Vec::new(),
@@ -64,11 +133,10 @@ fn build_pv(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Error> {
     let ramdisk = timed("load the ramdisk", || {
         xl_builder::load_ramdisk(&ramdisk_file, xen.version)
     })
-    .map_err(|e| {
-        Error::Invalid(format!(
-            "ramdisk {}: {e}",
-            spec.ramdisk.as_deref().unwrap_or_default()
-        ))
+    .map_err(|source| DomainBuildError::Image {
+        what: "ramdisk",
+        path: spec.ramdisk.clone().unwrap_or_default(),
+        source,
     })?;
     check_capability(xen, "xen-3.0-x86_64")?;
     let store_port = xen.evtchn_alloc_unbound(dom, narrow(spec.store_domid)?)?;
@@ -92,7 +160,7 @@ fn build_pv(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Error> {
             xen_version: xen.version,
         },
     )
-    .map_err(|e| Error::Invalid(e.to_string()))?;
+    .map_err(DomainBuildError::Plan)?;
     crate::trace::detail(|| format!("domainbuilder: plan for domain {dom}:\n{plan}"));
     let mut target = XenTarget {
         xen,
@@ -139,23 +207,22 @@ const MAX_IMAGE: u64 = 1 << 30;
 
 /// An image read whole, bounded: a device or an oversized file must not
 /// exhaust dom0's memory.
-pub(super) fn read_image(what: &str, path: &str) -> Result<Vec<u8>, Error> {
+pub(super) fn read_image(what: &'static str, path: &str) -> Result<Vec<u8>, DomainBuildError> {
     use std::io::Read;
-    let fail = |e: std::io::Error| {
-        Error::Invalid(format!(
-            "cannot read {what} {path}: {}",
-            crate::error_chain(&e)
-        ))
+    let fail = |source| DomainBuildError::Read {
+        what,
+        path: path.to_string(),
+        source,
     };
     let mut bytes = Vec::new();
     File::open(path)
         .and_then(|f| f.take(MAX_IMAGE + 1).read_to_end(&mut bytes))
         .map_err(fail)?;
     if bytes.len() as u64 > MAX_IMAGE {
-        return Err(Error::Invalid(format!(
-            "{what} {path} is larger than {} MiB",
-            MAX_IMAGE >> 20
-        )));
+        return Err(DomainBuildError::TooLarge {
+            what,
+            path: path.to_string(),
+        });
     }
     Ok(bytes)
 }
@@ -170,8 +237,12 @@ pub(super) enum KernelSource {
 }
 
 impl KernelSource {
-    pub(super) fn open(path: &str) -> Result<Self, Error> {
-        let cannot = |e: std::io::Error| Error::Invalid(format!("cannot read kernel {path}: {e}"));
+    pub(super) fn open(path: &str) -> Result<Self, DomainBuildError> {
+        let cannot = |source| DomainBuildError::Read {
+            what: "kernel",
+            path: path.to_string(),
+            source,
+        };
         let file = File::open(path).map_err(cannot)?;
         let meta = file.metadata().map_err(cannot)?;
         if !meta.is_file() {
@@ -216,14 +287,16 @@ impl ReadAt for FileAt {
 }
 
 /// The hypervisor must offer the guest type (XENVER_capabilities).
-pub(super) fn check_capability(xen: &Xen, want: &str) -> Result<(), Error> {
+pub(super) fn check_capability(xen: &Xen, want: &'static str) -> Result<(), Error> {
     let caps = xen.version_string(abi::XENVER_CAPABILITIES, 1024)?;
     if caps.split_whitespace().any(|c| c == want) {
         Ok(())
     } else {
-        Err(Error::Invalid(format!(
-            "this hypervisor cannot run {want} guests (it offers: {caps})"
-        )))
+        Err(DomainBuildError::Capability {
+            want,
+            offered: caps,
+        }
+        .into())
     }
 }
 
@@ -251,14 +324,14 @@ pub(super) fn build_error(xen: &Xen, nr_pages: u64, e: xl_builder::BuildError) -
     if caused_by_errno(&e, ENOMEM)
         && let Ok(p) = xen.physinfo()
     {
-        return Error::Invalid(format!(
-            "not enough free memory: the guest needs {} MiB, Xen has {} MiB free \
-             (lower memory=, or free memory: xl mem-set 0 <MiB> or destroy a domain)",
-            nr_pages / 256,
-            p.free_pages / 256
-        ));
+        return DomainBuildError::NoMemory {
+            need_mib: nr_pages / 256,
+            free_mib: p.free_pages / 256,
+            builder: e,
+        }
+        .into();
     }
-    Error::Invalid(crate::error_chain(&e))
+    DomainBuildError::Apply(e).into()
 }
 
 /// Whether an OS error `errno` is somewhere in `e`'s causes.
@@ -484,4 +557,77 @@ fn vcpu_guest_context(c: &PvVcpuContext) -> abi::VcpuGuestContext {
     ctx.debugreg[6] = c.debugreg6;
     ctx.debugreg[7] = c.debugreg7;
     ctx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(e: impl Into<Error>) -> String {
+        crate::error_chain(&e.into())
+    }
+
+    fn enoent() -> std::io::Error {
+        std::io::Error::from_raw_os_error(2)
+    }
+
+    #[test]
+    fn image_failures_read_as_the_path_then_the_cause() {
+        let read = |what| DomainBuildError::Read {
+            what,
+            path: "/k".into(),
+            source: enoent(),
+        };
+        assert_eq!(
+            chain(read("kernel")),
+            "cannot read kernel /k: No such file or directory"
+        );
+        assert_eq!(
+            chain(DomainBuildError::NoBios(Box::new(read("BIOS")))),
+            "cannot read BIOS /k: No such file or directory (install SeaBIOS, or OVMF for \
+             bios=\"ovmf\", or set bios_path_override=)"
+        );
+        assert_eq!(
+            chain(DomainBuildError::Image {
+                what: "PVH kernel",
+                path: "/k".into(),
+                source: xl_builder::ImageError::BzImage("no setup header".into()),
+            }),
+            "PVH kernel /k: bzImage: no setup header"
+        );
+        assert!(std::error::Error::source(&read("kernel")).is_some());
+    }
+
+    #[test]
+    fn builder_failures_say_the_builders_words_once() {
+        let layout =
+            || xl_builder::BuildError::Layout(xl_builder::layout::LayoutError("no room".into()));
+        // Planning: the builder's message, which already names its cause.
+        assert_eq!(
+            chain(DomainBuildError::Plan(layout())),
+            "cannot lay out the guest: no room"
+        );
+        // Out of memory: the sizes and what to do, nothing after.
+        assert_eq!(
+            chain(DomainBuildError::NoMemory {
+                need_mib: 512,
+                free_mib: 100,
+                builder: layout(),
+            }),
+            "not enough free memory: the guest needs 512 MiB, Xen has 100 MiB free (lower \
+             memory=, or free memory: xl mem-set 0 <MiB> or destroy a domain)"
+        );
+        let target =
+            TargetError::failed("map the grant table", std::io::Error::from_raw_os_error(1));
+        assert_eq!(
+            chain(DomainBuildError::SeedGrants(target)),
+            "seeding the grant table: map the grant table: Operation not permitted"
+        );
+        let e: Error = DomainBuildError::SeedGrants(TargetError::failed(
+            "map",
+            std::io::Error::from_raw_os_error(1),
+        ))
+        .into();
+        assert_eq!(e.errno(), Some(1));
+    }
 }

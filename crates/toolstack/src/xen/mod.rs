@@ -14,7 +14,10 @@ mod restore;
 mod save;
 
 pub use bootloader::BootloaderError;
-pub use dom0::XenDom0;
+pub use build::DomainBuildError;
+pub use cpu_policy::CpuidApplyError;
+pub use dm::{BinaryProblem, DeviceModelError, NotReady};
+pub use dom0::{HotplugScriptError, KillProblem, KillProblems, ScriptProblem, XenDom0};
 pub use pv_image::PvImageError;
 
 use xen_sys::Xen;
@@ -188,9 +191,7 @@ impl Hypervisor for XenHypervisor {
             || match (spec.kind, &spec.hvm) {
                 (GuestKind::Pv, _) => restore::restore_pv(&self.xen, d, spec, input),
                 (_, Some(hvm)) => hvm_image::restore_hvm(&self.xen, d, spec, hvm, input),
-                (_, None) => Err(Error::Invalid(
-                    "a PVH or HVM restore without its HVM settings".into(),
-                )),
+                (_, None) => Err(build::DomainBuildError::NoHvmRestoreSettings.into()),
             },
         )
     }
@@ -717,5 +718,5 @@ fn sched_id(name: &str) -> Result<u32, Error> {
         .iter()
         .find(|(_, n)| *n == name)
         .map(|(i, _)| *i)
-        .ok_or_else(|| Error::Invalid(format!("unknown scheduler {name}")))
+        .ok_or_else(|| Error::UnknownScheduler(name.to_string()))
 }
