@@ -1778,6 +1778,139 @@ fn sched_rtds_on_a_credit2_host() {
 }
 
 #[test]
+fn sched_rtds_params_kept_and_shown_in_an_rtds_pool() {
+    let h = Host::new();
+    h.ok(&["cpupool-cpu-remove", "Pool-0", "3"]);
+    h.ok(&[
+        "cpupool-create",
+        "name=\"rt\"",
+        "sched=\"rtds\"",
+        "cpus=\"3\"",
+    ]);
+    h.create("g", "vcpus = 2\npool = \"rt\"");
+    let id = h.domid("g").unwrap();
+    let dom_row = |p: i32, b: i32| format!("{:<33} {id:>4} {p:>9} {b:>9} {:>10}\n", "g", "yes");
+    let vcpu_row = |v: u32, p: u32, b: u32, e: &str| {
+        format!("{:<33} {id:>4} {v:>4} {p:>9} {b:>9} {e:>10}\n", "g")
+    };
+    let dom_header = "Name                                ID    Period    Budget  Extratime\n";
+    let vcpu_header =
+        "Name                                ID VCPU    Period    Budget  Extratime\n";
+    assert_eq!(
+        h.ok(&["sched-rtds"]),
+        format!(
+            "Cpupool rt: sched=RTDS\n{dom_header}{}",
+            dom_row(10000, 4000)
+        )
+    );
+    assert_eq!(
+        h.ok(&["sched-rtds", "-d", "g", "-v", "all"]),
+        format!(
+            "{vcpu_header}{}{}",
+            vcpu_row(0, 10000, 4000, "yes"),
+            vcpu_row(1, 10000, 4000, "yes")
+        )
+    );
+    // One vCPU, then all: each keeps what it was given.
+    h.ok(&[
+        "sched-rtds",
+        "-d",
+        "g",
+        "-v",
+        "1",
+        "-p",
+        "20000",
+        "-b",
+        "5000",
+        "-e",
+        "0",
+    ]);
+    assert_eq!(
+        h.ok(&["sched-rtds", "-d", "g", "-v", "1", "-v", "0"]),
+        format!(
+            "{vcpu_header}{}{}",
+            vcpu_row(1, 20000, 5000, "no"),
+            vcpu_row(0, 10000, 4000, "yes")
+        )
+    );
+    h.ok(&[
+        "sched-rtds",
+        "-d",
+        "g",
+        "-v",
+        "all",
+        "-p",
+        "300",
+        "-b",
+        "200",
+        "-e",
+        "1",
+    ]);
+    assert_eq!(
+        h.ok(&["sched-rtds", "-v", "all"]),
+        format!(
+            "Cpupool rt: sched=RTDS\n{vcpu_header}{}{}",
+            vcpu_row(0, 300, 200, "yes"),
+            vcpu_row(1, 300, 200, "yes")
+        )
+    );
+    // The domain's row stays Xen's defaults.
+    assert_eq!(
+        h.ok(&["sched-rtds", "-d", "g"]),
+        format!("{dom_header}{}", dom_row(10000, 4000))
+    );
+    // libxl's refusals, then Xen's (below its 10 us minimum).
+    let refusals: [(&[&str], &str); 4] = [
+        (
+            &["-v", "2", "-p", "100", "-b", "50", "-e", "1"],
+            "Invalid VCPU 2: valid range is [0, 1]",
+        ),
+        (
+            &["-v", "0", "-p", "100", "-b", "200", "-e", "1"],
+            "VCPU budget must be smaller than or equal to period, but 200 > 100",
+        ),
+        (
+            &["-v", "all", "-p", "0", "-b", "0", "-e", "1"],
+            "Invalid VCPU period of 0 (it should be >= 1)",
+        ),
+        (
+            &["-v", "0", "-p", "5", "-b", "5", "-e", "1"],
+            "Setting vcpu sched rtds: Invalid argument",
+        ),
+    ];
+    for (args, msg) in refusals {
+        let all: Vec<&str> = ["sched-rtds", "-d", "g"]
+            .iter()
+            .chain(args)
+            .copied()
+            .collect();
+        let (rc, out, e) = run(&h, &all);
+        assert_eq!((rc, out.as_str()), (1, ""), "{args:?}");
+        assert!(e.contains(msg), "{args:?}: {e}");
+        assert!(e.ends_with(" failed.\n"), "{e}");
+    }
+    let (rc, out, e) = run(&h, &["sched-rtds", "-d", "g", "-v", "5"]);
+    assert_eq!((rc, out.as_str()), (1, vcpu_header));
+    assert!(
+        e.contains("VCPU index is out of range, valid values are within range from 0 to 1")
+            && e.ends_with("libxl_vcpu_sched_params_get failed.\n"),
+        "{e}"
+    );
+    // Nothing changed by the refusals; leaving the pool and coming back
+    // gives the defaults again, as Xen does.
+    assert!(
+        h.ok(&["sched-rtds", "-d", "g", "-v", "0"])
+            .ends_with(&vcpu_row(0, 300, 200, "yes"))
+    );
+    h.ok(&["cpupool-migrate", "g", "Pool-0"]);
+    h.ok(&["cpupool-migrate", "g", "rt"]);
+    assert!(
+        h.ok(&["sched-rtds", "-d", "g", "-v", "0"])
+            .ends_with(&vcpu_row(0, 10000, 4000, "yes"))
+    );
+}
+
+#[test]
 fn flask_pci_and_vncviewer_as_on_a_host_without_them() {
     let h = Host::new();
     assert_eq!(

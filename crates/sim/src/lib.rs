@@ -37,7 +37,7 @@ use xenstore::{Xs, XsOps};
 use xl_toolstack::{
     BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DmSpec, Dom0, DomInfo, Error,
     GuestKind, HostPaths, HotplugDevice, Hypervisor, IoRange, NumaNode, PciAddr, PhysInfo,
-    SchedParams, SysfsWriteError, Trigger, VcpuInfo, VersionInfo,
+    RtdsVcpu, SchedParams, SysfsWriteError, Trigger, VcpuInfo, VersionInfo,
 };
 
 use proto::Request;
@@ -573,6 +573,24 @@ impl Hypervisor for SimHypervisor {
     fn set_domain_sched(&self, domid: u32, sched: &str, params: SchedParams) -> Result<(), Error> {
         check_sched(sched)?;
         self.call(&Request::SetDomainSched { domid, params })
+    }
+
+    fn rtds_domain(&self, domid: u32) -> Result<(u32, u32), Error> {
+        self.call(&Request::RtdsDomain(domid))
+    }
+
+    fn rtds_vcpus(&self, domid: u32, ids: &[u32]) -> Result<Vec<RtdsVcpu>, Error> {
+        self.call(&Request::RtdsVcpus {
+            domid,
+            ids: ids.to_vec(),
+        })
+    }
+
+    fn set_rtds_vcpus(&self, domid: u32, vcpus: &[RtdsVcpu]) -> Result<(), Error> {
+        self.call(&Request::SetRtdsVcpus {
+            domid,
+            vcpus: vcpus.to_vec(),
+        })
     }
 
     fn pool_sched(&self, poolid: u32, sched: &str) -> Result<[u32; 3], Error> {

@@ -3,7 +3,7 @@
 
 use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
-use xl_toolstack::{BuildSpec, CreateSpec, DmSpec, GuestKind, SchedParams, Trigger};
+use xl_toolstack::{BuildSpec, CreateSpec, DmSpec, GuestKind, RtdsVcpu, SchedParams, Trigger};
 
 use crate::guest::Guest;
 
@@ -145,6 +145,22 @@ pub enum Request {
         domid: u32,
         /// New parameters.
         params: SchedParams,
+    },
+    /// An RTDS domain's default (period, budget).
+    RtdsDomain(u32),
+    /// RTDS parameters of some of a domain's vCPUs.
+    RtdsVcpus {
+        /// Target domain.
+        domid: u32,
+        /// The vCPUs asked about, in order.
+        ids: Vec<u32>,
+    },
+    /// Set RTDS parameters of a domain's vCPUs.
+    SetRtdsVcpus {
+        /// Target domain.
+        domid: u32,
+        /// New parameters, each naming its vCPU.
+        vcpus: Vec<RtdsVcpu>,
     },
     /// Set pool 0's scheduler-wide parameters (see [`Request::PoolSched`]).
     SetPoolSched([u32; 3]),

@@ -472,6 +472,9 @@ fn handle(sim: &Sim, req: Request) -> Result<String, Refusal> {
             w.host.get_mut(domid).map_err(host_err)?.sched = params;
             ok(())
         }
+        Request::RtdsDomain(domid) => ok(w.host.rtds_defaults(domid)?),
+        Request::RtdsVcpus { domid, ids } => ok(w.host.rtds_vcpus(domid, &ids)?),
+        Request::SetRtdsVcpus { domid, vcpus } => ok(w.host.set_rtds_vcpus(domid, &vcpus)?),
         Request::PoolSched => ok(w.host.pool_params),
         Request::SetPoolSched(p) => {
             w.host.pool_params = p;

@@ -443,6 +443,29 @@ pub struct SchedParams {
     pub cap: u16,
 }
 
+/// One vCPU's RTDS parameters: period and budget in microseconds, and
+/// whether it may run beyond its budget when a CPU is idle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RtdsVcpu {
+    pub vcpuid: u32,
+    pub period: u32,
+    pub budget: u32,
+    pub extratime: bool,
+}
+
+impl RtdsVcpu {
+    /// What Xen gives a vCPU entering an RTDS pool (RTDS_DEFAULT_PERIOD,
+    /// RTDS_DEFAULT_BUDGET, extratime on).
+    pub fn default_for(vcpuid: u32) -> RtdsVcpu {
+        RtdsVcpu {
+            vcpuid,
+            period: 10_000,
+            budget: 4_000,
+            extratime: true,
+        }
+    }
+}
+
 /// xl's CPU-bitmap text: `all`, `none`, or ranges like `0-3,5`, over the
 /// first `len` bits.
 pub fn bitmap_ranges(map: &[u8], len: usize) -> String {
