@@ -1910,6 +1910,141 @@ fn sched_rtds_params_kept_and_shown_in_an_rtds_pool() {
     );
 }
 
+/// Backend nodes as a toolstack in another domain would write them for a
+/// disk or nic this domain serves (state Initialising, online).
+fn write_backend(xs: &Xs, domid: u32, kind: &str, devid: u32, extra: &[(&str, &str)]) -> String {
+    let be = format!("/local/domain/0/backend/{kind}/{domid}/{devid}");
+    let fe = format!("/local/domain/{domid}/device/{kind}/{devid}");
+    xs.write(&format!("{fe}/backend"), &be).unwrap();
+    xs.write(&format!("{fe}/state"), "1").unwrap();
+    xs.write(&format!("{be}/frontend"), &fe).unwrap();
+    xs.write(&format!("{be}/frontend-id"), &domid.to_string())
+        .unwrap();
+    for (k, v) in extra {
+        xs.write(&format!("{be}/{k}"), v).unwrap();
+    }
+    xs.write(&format!("{be}/online"), "1").unwrap();
+    xs.write(&format!("{be}/state"), "1").unwrap();
+    be
+}
+
+#[test]
+fn devd_runs_scripts_for_its_backends_and_cleans_up_after_them() {
+    let h = Host::new();
+    h.create("g", "");
+    let id = h.domid("g").unwrap();
+    let xs = h.xs();
+    // A device that waits in InitWait before the daemon starts is taken
+    // on at once.
+    let img = h.path().join("disk.img");
+    std::fs::write(&img, b"disk").unwrap();
+    let early = write_backend(
+        &xs,
+        id,
+        "vbd",
+        51728,
+        &[
+            ("script", "/etc/xen/scripts/block"),
+            ("params", img.to_str().unwrap()),
+        ],
+    );
+    h.wait_for("InitWait", || {
+        xs.try_read(&format!("{early}/state")).unwrap().as_deref() == Some("2")
+    });
+    let pidfile = h.path().join("devd.pid");
+    assert_eq!(h.ok(&["devd", "-p", pidfile.to_str().unwrap()]), "");
+    h.wait_for("the pidfile", || {
+        std::fs::read_to_string(&pidfile).is_ok_and(|t| t.ends_with('\n'))
+    });
+    let pid = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(h.path().join("log/xldevd.log").exists());
+    let status = |be: &str| xs.try_read(&format!("{be}/hotplug-status")).unwrap();
+    h.wait_for("the early disk's script", || {
+        status(&early).as_deref() == Some("connected")
+    });
+    // Devices that come later, one whose script fails.
+    let nic = write_backend(
+        &xs,
+        id,
+        "vif",
+        3,
+        &[
+            ("script", "/etc/xen/scripts/vif-route"),
+            ("mac", "00:16:3e:00:00:03"),
+        ],
+    );
+    let missing = write_backend(
+        &xs,
+        id,
+        "vbd",
+        51744,
+        &[
+            ("script", "/etc/xen/scripts/block"),
+            ("params", "/nonexistent.img"),
+        ],
+    );
+    h.wait_for("the nic's script", || {
+        status(&nic).as_deref() == Some("connected")
+    });
+    h.wait_for("the failed script", || {
+        status(&missing).as_deref() == Some("error")
+    });
+    assert_eq!(
+        xs.try_read(&format!("{nic}/state")).unwrap().as_deref(),
+        Some("4")
+    );
+    // The toolstack takes each offline and closes it: the daemon runs the
+    // remove half and deletes the backend; the frontend is the toolstack's.
+    for be in [&early, &nic, &missing] {
+        xs.write(&format!("{be}/online"), "0").unwrap();
+        xs.write(&format!("{be}/state"), "5").unwrap();
+    }
+    for be in [&early, &nic, &missing] {
+        h.wait_for("the backend's removal", || {
+            xs.try_read(&format!("{be}/state")).unwrap().is_none()
+        });
+    }
+    assert!(
+        xs.directory(&format!("/local/domain/0/backend/vbd/{id}"))
+            .is_err(),
+        "empty parents are removed too"
+    );
+    assert!(
+        xs.try_read(&format!("/local/domain/{id}/device/vbd/51728/backend"))
+            .unwrap()
+            .is_some()
+    );
+    // SIGTERM ends it.
+    assert!(Command::new("kill").arg(&pid).status().unwrap().success());
+    h.wait_for("the daemon's end", || {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    });
+    // -F stays in the foreground, writes no pidfile, and its output is its own.
+    std::fs::remove_file(&pidfile).unwrap();
+    let mut fg = h
+        .cmd(&["devd", "-F", "-p", pidfile.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let again = write_backend(
+        &xs,
+        id,
+        "vif",
+        4,
+        &[("script", "/etc/xen/scripts/vif-route")],
+    );
+    h.wait_for("-F's script", || {
+        status(&again).as_deref() == Some("connected")
+    });
+    assert!(fg.try_wait().unwrap().is_none());
+    assert!(!pidfile.exists());
+    fg.kill().unwrap();
+    fg.wait().unwrap();
+}
+
 #[test]
 fn flask_pci_and_vncviewer_as_on_a_host_without_them() {
     let h = Host::new();

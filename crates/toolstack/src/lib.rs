@@ -13,6 +13,7 @@ pub mod cpu_policy;
 pub mod cpupool;
 pub mod create;
 pub mod destroy;
+pub mod devd;
 pub mod devices;
 pub mod devlist;
 mod dm_args;
