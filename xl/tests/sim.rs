@@ -2046,6 +2046,40 @@ fn devd_runs_scripts_for_its_backends_and_cleans_up_after_them() {
 }
 
 #[test]
+fn trigger_s3resume_asks_qemu_for_hvm_guests_and_is_refused_for_others() {
+    let h = Host::new();
+    h.create("hvm", "type = \"hvm\"");
+    h.create("pvh", "");
+    let (hvm, pvh) = (h.domid("hvm").unwrap(), h.domid("pvh").unwrap());
+    // QEMU answers that the guest is not asleep; libxl logs it, xl says 0.
+    assert_eq!(
+        run(&h, &["trigger", "hvm", "s3resume"]),
+        (
+            0,
+            String::new(),
+            format!(
+                "libxl: error: Domain {hvm}:Unable to wake up: guest is not in suspended state\n\
+                 libxl: error: Domain {hvm}:Send trigger 's3resume' failed, rc=-28\n"
+            )
+        )
+    );
+    assert_eq!(
+        run(&h, &["trigger", "pvh", "S3Resume"]),
+        (
+            0,
+            String::new(),
+            format!("libxl: error: Domain {pvh}:Send trigger 's3resume' failed, rc=-6\n")
+        )
+    );
+    let (rc, _, e) = run(&h, &["trigger", "nosuch", "s3resume"]);
+    assert_eq!(
+        (rc, e.as_str()),
+        (1, "nosuch is an invalid domain identifier (rc=-6)\n")
+    );
+    assert_eq!(h.list().len(), 3, "both guests still there");
+}
+
+#[test]
 fn flask_pci_and_vncviewer_as_on_a_host_without_them() {
     let h = Host::new();
     assert_eq!(

@@ -686,6 +686,19 @@ impl Dom0 for SimDom0 {
         self.client.call(&Request::ResumeDeviceModel(domid))
     }
 
+    /// QEMU's answer to `system_wakeup` for a guest that is not asleep.
+    fn wakeup_device_model(&self, domid: u32, _uuid: &[u8; 16]) -> Result<(), Error> {
+        let woken: bool = self.client.call(&Request::WakeupDeviceModel(domid))?;
+        if woken {
+            return Ok(());
+        }
+        Err(Error::Qmp(xl_toolstack::qmp::QmpError::Command {
+            cmd: "system_wakeup".into(),
+            class: "GenericError".into(),
+            desc: "Unable to wake up: guest is not in suspended state".into(),
+        }))
+    }
+
     /// The simulated QEMU keeps no device state worth saving.
     fn save_device_model(&self, _domid: u32, _uuid: &[u8; 16]) -> Result<Option<Vec<u8>>, Error> {
         Ok(None)

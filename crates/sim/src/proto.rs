@@ -184,6 +184,9 @@ pub enum Request {
     /// Let a paused device model run (QMP `cont`) before an HVM domain is
     /// unpaused; fails when the domain has none.
     ResumeDeviceModel(u32),
+    /// Wake the guest from ACPI S3 (QMP `system_wakeup`): whether it was
+    /// suspended; fails when the domain has no device model.
+    WakeupDeviceModel(u32),
     /// The vCPU indices the device model reports (QMP query-cpus-fast).
     DeviceModelCpus(u32),
     /// Plug vCPUs 0..count into a device model (QMP CPU hotplug); the

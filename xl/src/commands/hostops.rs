@@ -330,12 +330,12 @@ fn rtds_vcpus_to_get(
     let Some(ids) = ids else {
         return Ok((0..=max).collect());
     };
-    match ids.iter().find(|&&id| id < 0 || id as u32 > max) {
-        Some(_) => Err(format!(
+    if ids.iter().any(|&id| id < 0 || id as u32 > max) {
+        return Err(format!(
             "libxl: error: {prefix}VCPU index is out of range, valid values are within range from 0 to {max}\n"
-        )),
-        None => Ok(ids.iter().map(|&id| id as u32).collect()),
+        ));
     }
+    Ok(ids.iter().map(|&id| id as u32).collect())
 }
 
 /// A domain's per-vCPU rows (xl's sched_rtds_vcpu_output and its `_all`
