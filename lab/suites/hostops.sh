@@ -220,6 +220,31 @@ msg create-two-files cpupool-create -n a.cfg b.cfg
 check ours-cpu-remove "$O" cpupool-cpu-remove Pool-0 1
 check real-sees-free-cpu same_bytes "$R cpupool-list -c" "echo 'Name               CPU list'; echo 'Pool-0             0'"
 msg create-dryrun-free "cpupool-create -n 'name=\"hop1\"' 'cpus=\"1\"'"
+# An RTDS pool on the free CPU: Debian builds Xen without RTDS, so both tools' refusals
+# are compared; where the scheduler exists, a guest's RTDS parameters set by each tool.
+rt_pool() { "$1" cpupool-create 'name="rt"' 'sched="rtds"' 'cpus="1"'; local rc=$?; "$R" cpupool-destroy rt >/dev/null 2>&1; return "$rc"; }
+export -f rt_pool
+check rtds-pool-create same_msg_bytes "rt_pool $R" "rt_pool $O"
+if "$R" cpupool-create 'name="rt"' 'sched="rtds"' 'cpus="1"' >/dev/null 2>&1; then
+  check rtds-migrate "$R" cpupool-migrate lab-pvh rt
+  same rtds-list sched-rtds
+  msg rtds-dom sched-rtds -d lab-pvh
+  msg rtds-vcpus sched-rtds -d lab-pvh -v all
+  for t in R O; do
+    check "rtds-set-$t" "${!t}" sched-rtds -d lab-pvh -v 0 -p 20000 -b 5000 -e 0
+    same "rtds-after-set-$t" sched-rtds -v all
+    check "rtds-set-all-$t" "${!t}" sched-rtds -d lab-pvh -v all -p 300 -b 200 -e 1
+    same "rtds-after-set-all-$t" sched-rtds -d lab-pvh -v 0
+  done
+  msg rtds-bad-vcpu sched-rtds -d lab-pvh -v 3 -p 100 -b 50 -e 1
+  msg rtds-get-bad-vcpu sched-rtds -d lab-pvh -v 3
+  msg rtds-budget-over sched-rtds -d lab-pvh -v 0 -p 100 -b 200 -e 1
+  msg rtds-xen-minimum sched-rtds -d lab-pvh -v 0 -p 5 -b 5 -e 1
+  check rtds-migrate-back "$R" cpupool-migrate lab-pvh Pool-0
+  check rtds-pool-destroy "$R" cpupool-destroy rt
+else
+  note "this Xen has no RTDS scheduler: RTDS parameters compared on its refusals only"
+fi
 check ours-create "$O" cpupool-create 'name="hop1"' 'cpus="1"'
 check real-sees-pool same_bytes "pools_real" "pools_ours"
 check ours-migrate "$O" cpupool-migrate lab-pvh hop1

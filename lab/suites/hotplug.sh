@@ -182,6 +182,105 @@ check ours-block-detach-force "$XL_OURS" block-detach -f lab-hot xvdb
 check guest-sees-forced-detach devices_now "$m" "block=xvda, " 60
 check forced-detach-leaves-host-as-before same_state "$OUT/state0"
 
+# ------------------------------------------------------------------ xl devd
+note "xl devd: each tool's daemon serves a disk and a vif written by hand for a paused guest"
+DEVD_IMG=/tmp/lab-devd.img
+truncate -s 4M "$DEVD_IMG"
+devd_nodes() {  # devd_nodes DOMID: what libxl writes for a disk and a nic, both Initialising
+  local d="$1" fe be
+  fe=/local/domain/$d/device/vbd/51728 be=/local/domain/0/backend/vbd/$d/51728
+  xenstore-write "$fe/backend" "$be" "$fe/backend-id" 0 "$fe/virtual-device" 51728 \
+    "$fe/device-type" disk "$fe/state" 1
+  xenstore-write "$be/frontend" "$fe" "$be/frontend-id" "$d" "$be/params" "$DEVD_IMG" \
+    "$be/script" /etc/xen/scripts/block "$be/type" phy "$be/mode" w "$be/dev" xvdb \
+    "$be/device-type" disk "$be/removable" 0 "$be/bootable" 1 "$be/online" 1 "$be/state" 1
+  fe=/local/domain/$d/device/vif/3 be=/local/domain/0/backend/vif/$d/3
+  xenstore-write "$fe/backend" "$be" "$fe/backend-id" 0 "$fe/handle" 3 \
+    "$fe/mac" 00:16:3e:5a:00:33 "$fe/state" 1
+  xenstore-write "$be/frontend" "$fe" "$be/frontend-id" "$d" "$be/script" /etc/xen/scripts/vif-bridge \
+    "$be/bridge" xenbr0 "$be/mac" 00:16:3e:5a:00:33 "$be/handle" 3 "$be/type" vif \
+    "$be/online" 1 "$be/state" 1
+}
+devd_state() {  # devd_state DOMID: backends (loop numbers masked), frontends, loops, vifs, bridge
+  local d="$1" k
+  for k in vbd vif; do
+    xenstore-ls -f "/local/domain/0/backend/$k/$d" 2>&1
+    xenstore-ls -f "/local/domain/$d/device/$k" 2>&1
+  done | sed -E -e "s#/$d(/| |$)#/D\\1#g" -e "s#(frontend-id|backend-id)( = ).*#\\1\\2X#" \
+              -e 's#/(physical-device|node|physical-device-path)( = ).*#/\1\2X#'
+  dom0_devices
+  ip -o link show master xenbr0 | awk '{print $2}'
+}
+devd_wait() {  # devd_wait PATH VALUE SECS: PATH reads VALUE (empty: PATH is gone)
+  local end=$(( $(date +%s) + $3 )) v
+  while :; do
+    v=$(xenstore-read "$1" 2>/dev/null)
+    [ "$v" = "$2" ] && return 0
+    [ "$(date +%s)" -gt "$end" ] && { echo "$1 = '$v', not '$2'"; return 1; }
+    sleep 0.3
+  done
+}
+devd_run() {  # devd_run TAG XL: start TAG's daemon, hand it the devices, take them away, stop it
+  local t="$1" x="$2" d pid rc=0 k be
+  d=$(domid_of lab-pvh) || { echo "no guest"; return 1; }
+  rm -f "/run/lab-devd-$t.pid" /var/log/xen/xldevd.log*
+  "$x" devd -p "/run/lab-devd-$t.pid" >"$OUT/devd-start.$t" 2>&1 || { echo "devd exited $?"; rc=1; }
+  for _ in $(seq 50); do [ -s "/run/lab-devd-$t.pid" ] && break; sleep 0.1; done
+  pid=$(cat "/run/lab-devd-$t.pid" 2>/dev/null)
+  [ -n "$pid" ] && [ -d "/proc/$pid" ] || { echo "$t: no daemon behind pidfile"; return 1; }
+  printf '%s\n' /var/log/xen/xldevd.log* >"$OUT/devd-logs.$t"
+  devd_nodes "$d"
+  for k in vbd/$d/51728 vif/$d/3; do
+    devd_wait "/local/domain/0/backend/$k/hotplug-status" connected 30 || rc=1
+  done
+  devd_state "$d" >"$OUT/devd-added.$t"
+  # The toolstack takes them offline; the paused guest's frontends are closed by hand.
+  for k in vbd/$d/51728 vif/$d/3; do
+    be=/local/domain/0/backend/$k
+    xenstore-write "$be/online" 0 "$be/state" 5
+    xenstore-write "$(xenstore-read "$be/frontend")/state" 6
+  done
+  for k in vbd/$d/51728 vif/$d/3; do
+    devd_wait "/local/domain/0/backend/$k/state" "" 30 || rc=1
+  done
+  sleep 1
+  devd_state "$d" >"$OUT/devd-removed.$t"
+  kill -TERM "$pid"
+  for _ in $(seq 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+  [ -d "/proc/$pid" ] && { echo "$t: daemon alive after SIGTERM"; rc=1; }
+  cp /var/log/xen/xldevd.log "$OUT/devd-log.$t" 2>/dev/null
+  xenstore-rm "/local/domain/$d/device/vbd" "/local/domain/$d/device/vif" 2>/dev/null
+  return "$rc"
+}
+devd_fg() {  # devd_fg XL: -F stays in the foreground and writes no pidfile
+  local rc=0 pid
+  rm -f /run/lab-devd-fg.pid
+  "$1" devd -F -p /run/lab-devd-fg.pid >/dev/null 2>&1 &
+  pid=$!
+  sleep 2
+  [ -d "/proc/$pid" ] || { echo "-F daemon gone"; rc=1; }
+  [ -e /run/lab-devd-fg.pid ] && { echo "-F wrote the pidfile"; rc=1; }
+  kill -TERM "$pid"; wait "$pid"; echo "status after SIGTERM: $?"
+  return "$rc"
+}
+"$XL" destroy lab-pvh >/dev/null 2>&1
+if check devd-guest create_retry -p /lab/guest/pvh.cfg; then
+  host_state >"$OUT/state-devd0"
+  check devd-real devd_run real "$XL"
+  check devd-ours devd_run ours "$XL_OURS"
+  for f in start logs added removed; do
+    check "devd-same-$f" diff -u "$OUT/devd-$f.real" "$OUT/devd-$f.ours"
+  done
+  check devd-ours-adds-loop grep -q "$DEVD_IMG" "$OUT/devd-added.ours"
+  check devd-ours-vif-in-bridge grep -q '^vif[0-9]*\.3' "$OUT/devd-added.ours"
+  check devd-ours-leaves-host-as-before same_state "$OUT/state-devd0"
+  export -f devd_fg
+  check devd-fg-ours devd_fg "$XL_OURS"
+  check devd-fg-same same_bytes "devd_fg $XL" "devd_fg $XL_OURS"
+  "$XL" destroy lab-pvh
+fi
+rm -f "$DEVD_IMG"
+
 # ------------------------------------------------------------------ failures
 note "failures"
 check msg-attach-unknown-domain same_streams "block-attach nosuchdom $DISK"

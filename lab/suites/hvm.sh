@@ -194,7 +194,11 @@ same_cd_changes() {  # each change by ours leaves what the same change by the re
 }
 check same-cd-changes same_cd_changes
 
-note "qemu-monitor-command, as the real xl runs it"
+strip_locations() {  # libxl's log lines without their source locations
+  sed -E 's/^libxl: (error|warning|info|detail|debug): [a-z_]+\.c:[0-9]+:[a-z_0-9]+: /libxl: \1: /'
+}
+export -f strip_locations
+note "qemu-monitor-command and trigger s3resume, as the real xl runs them"
 same_monitor_commands() {
   local rc=0 c
   fresh_disks
@@ -204,6 +208,12 @@ same_monitor_commands() {
     same_bytes "$XL qemu-monitor-command $c 2>/dev/null; echo rc=\$?" \
       "$XL_OURS qemu-monitor-command $c 2>/dev/null; echo rc=\$?" || rc=1
   done
+  # trigger s3resume: QEMU's system_wakeup for the HVM guest, libxl's refusal for dom0 (PV)
+  for c in "lab-wiki s3resume" "lab-wiki S3RESUME 1" "0 s3resume" "nosuch s3resume"; do
+    same_bytes "$XL trigger $c 2>&1 | strip_locations; echo rc=\${PIPESTATUS[0]}" \
+      "$XL_OURS trigger $c 2>&1 | strip_locations; echo rc=\${PIPESTATUS[0]}" || { echo "differs: trigger $c"; rc=1; }
+  done
+  "$XL" trigger lab-wiki s3resume >"$OUT/s3resume.real" 2>&1
   "$XL" destroy lab-wiki
   return "$rc"
 }
@@ -281,10 +291,6 @@ same_create_viewer() {  # a stand-in $VNCVIEWER records what each tool's create 
 check same-create-viewer same_create_viewer
 
 note "usbctrl-attach/-detach and usb-list on an HVM guest: controllers QEMU emulates"
-strip_locations() {  # libxl's log lines without their source locations
-  sed -E 's/^libxl: (error|warning|info|detail|debug): [a-z_]+\.c:[0-9]+:[a-z_0-9]+: /libxl: \1: /'
-}
-export -f strip_locations
 usb_state() {  # usb_state NAME: libxl's controller nodes, the real usb-list, QEMU's controllers
   local d
   d=$("$XL" domid "$1") || return 1

@@ -5,8 +5,8 @@
 
 use crate::cmdtable::{Cmd, LongOpt, Run};
 use crate::commands::{
-    self, console, cpupool, create, devices, domains, flask, host, hostops, lifecycle, pci, psr,
-    remus, saverestore, sched, top, usb, vcpu, vdev, vdevlist, vnc,
+    self, console, cpupool, create, devd, devices, domains, flask, host, hostops, lifecycle, pci,
+    psr, remus, saverestore, sched, top, usb, vcpu, vdev, vdevlist, vnc,
 };
 
 pub const COMMANDS: &[Cmd] = &[
@@ -1322,7 +1322,7 @@ pub const COMMANDS: &[Cmd] = &[
             short: Some('p'),
         }],
         min_args: 0,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(devd::devd),
     },
     Cmd {
         name: "psr-hwinfo",

@@ -47,6 +47,9 @@ fn run(args: Vec<String>, start: Instant) -> Status {
     if args.first().map(String::as_str) == Some(commands::create::GUARD_ARG) {
         return commands::status(commands::create::guard_main());
     }
+    if args.first().map(String::as_str) == Some(commands::devd::DAEMON_ARG) {
+        return commands::status(commands::devd::daemon_main(&args[1..]));
+    }
     if args.first().map(String::as_str) == Some(commands::create::MONITOR_ARG) {
         return commands::status(commands::create::monitor_main(&args[1..]));
     }

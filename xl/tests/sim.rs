@@ -1778,6 +1778,308 @@ fn sched_rtds_on_a_credit2_host() {
 }
 
 #[test]
+fn sched_rtds_params_kept_and_shown_in_an_rtds_pool() {
+    let h = Host::new();
+    h.ok(&["cpupool-cpu-remove", "Pool-0", "3"]);
+    h.ok(&[
+        "cpupool-create",
+        "name=\"rt\"",
+        "sched=\"rtds\"",
+        "cpus=\"3\"",
+    ]);
+    h.create("g", "vcpus = 2\npool = \"rt\"");
+    let id = h.domid("g").unwrap();
+    let dom_row = |p: i32, b: i32| format!("{:<33} {id:>4} {p:>9} {b:>9} {:>10}\n", "g", "yes");
+    let vcpu_row = |v: u32, p: u32, b: u32, e: &str| {
+        format!("{:<33} {id:>4} {v:>4} {p:>9} {b:>9} {e:>10}\n", "g")
+    };
+    let dom_header = "Name                                ID    Period    Budget  Extratime\n";
+    let vcpu_header =
+        "Name                                ID VCPU    Period    Budget  Extratime\n";
+    assert_eq!(
+        h.ok(&["sched-rtds"]),
+        format!(
+            "Cpupool rt: sched=RTDS\n{dom_header}{}",
+            dom_row(10000, 4000)
+        )
+    );
+    assert_eq!(
+        h.ok(&["sched-rtds", "-d", "g", "-v", "all"]),
+        format!(
+            "{vcpu_header}{}{}",
+            vcpu_row(0, 10000, 4000, "yes"),
+            vcpu_row(1, 10000, 4000, "yes")
+        )
+    );
+    // One vCPU, then all: each keeps what it was given.
+    h.ok(&[
+        "sched-rtds",
+        "-d",
+        "g",
+        "-v",
+        "1",
+        "-p",
+        "20000",
+        "-b",
+        "5000",
+        "-e",
+        "0",
+    ]);
+    assert_eq!(
+        h.ok(&["sched-rtds", "-d", "g", "-v", "1", "-v", "0"]),
+        format!(
+            "{vcpu_header}{}{}",
+            vcpu_row(1, 20000, 5000, "no"),
+            vcpu_row(0, 10000, 4000, "yes")
+        )
+    );
+    h.ok(&[
+        "sched-rtds",
+        "-d",
+        "g",
+        "-v",
+        "all",
+        "-p",
+        "300",
+        "-b",
+        "200",
+        "-e",
+        "1",
+    ]);
+    assert_eq!(
+        h.ok(&["sched-rtds", "-v", "all"]),
+        format!(
+            "Cpupool rt: sched=RTDS\n{vcpu_header}{}{}",
+            vcpu_row(0, 300, 200, "yes"),
+            vcpu_row(1, 300, 200, "yes")
+        )
+    );
+    // The domain's row stays Xen's defaults.
+    assert_eq!(
+        h.ok(&["sched-rtds", "-d", "g"]),
+        format!("{dom_header}{}", dom_row(10000, 4000))
+    );
+    // libxl's refusals, then Xen's (below its 10 us minimum).
+    let refusals: [(&[&str], &str); 4] = [
+        (
+            &["-v", "2", "-p", "100", "-b", "50", "-e", "1"],
+            "Invalid VCPU 2: valid range is [0, 1]",
+        ),
+        (
+            &["-v", "0", "-p", "100", "-b", "200", "-e", "1"],
+            "VCPU budget must be smaller than or equal to period, but 200 > 100",
+        ),
+        (
+            &["-v", "all", "-p", "0", "-b", "0", "-e", "1"],
+            "Invalid VCPU period of 0 (it should be >= 1)",
+        ),
+        (
+            &["-v", "0", "-p", "5", "-b", "5", "-e", "1"],
+            "Setting vcpu sched rtds: Invalid argument",
+        ),
+    ];
+    for (args, msg) in refusals {
+        let all: Vec<&str> = ["sched-rtds", "-d", "g"]
+            .iter()
+            .chain(args)
+            .copied()
+            .collect();
+        let (rc, out, e) = run(&h, &all);
+        assert_eq!((rc, out.as_str()), (1, ""), "{args:?}");
+        assert!(e.contains(msg), "{args:?}: {e}");
+        assert!(e.ends_with(" failed.\n"), "{e}");
+    }
+    let (rc, out, e) = run(&h, &["sched-rtds", "-d", "g", "-v", "5"]);
+    assert_eq!((rc, out.as_str()), (1, vcpu_header));
+    assert!(
+        e.contains("VCPU index is out of range, valid values are within range from 0 to 1")
+            && e.ends_with("libxl_vcpu_sched_params_get failed.\n"),
+        "{e}"
+    );
+    // Nothing changed by the refusals; leaving the pool and coming back
+    // gives the defaults again, as Xen does.
+    assert!(
+        h.ok(&["sched-rtds", "-d", "g", "-v", "0"])
+            .ends_with(&vcpu_row(0, 300, 200, "yes"))
+    );
+    h.ok(&["cpupool-migrate", "g", "Pool-0"]);
+    h.ok(&["cpupool-migrate", "g", "rt"]);
+    assert!(
+        h.ok(&["sched-rtds", "-d", "g", "-v", "0"])
+            .ends_with(&vcpu_row(0, 10000, 4000, "yes"))
+    );
+}
+
+/// Backend nodes as a toolstack in another domain would write them for a
+/// disk or nic this domain serves (state Initialising, online).
+fn write_backend(xs: &Xs, domid: u32, kind: &str, devid: u32, extra: &[(&str, &str)]) -> String {
+    let be = format!("/local/domain/0/backend/{kind}/{domid}/{devid}");
+    let fe = format!("/local/domain/{domid}/device/{kind}/{devid}");
+    xs.write(&format!("{fe}/backend"), &be).unwrap();
+    xs.write(&format!("{fe}/state"), "1").unwrap();
+    xs.write(&format!("{be}/frontend"), &fe).unwrap();
+    xs.write(&format!("{be}/frontend-id"), &domid.to_string())
+        .unwrap();
+    for (k, v) in extra {
+        xs.write(&format!("{be}/{k}"), v).unwrap();
+    }
+    xs.write(&format!("{be}/online"), "1").unwrap();
+    xs.write(&format!("{be}/state"), "1").unwrap();
+    be
+}
+
+#[test]
+fn devd_runs_scripts_for_its_backends_and_cleans_up_after_them() {
+    let h = Host::new();
+    h.create("g", "");
+    let id = h.domid("g").unwrap();
+    let xs = h.xs();
+    // A device that waits in InitWait before the daemon starts is taken
+    // on at once.
+    let img = h.path().join("disk.img");
+    std::fs::write(&img, b"disk").unwrap();
+    let early = write_backend(
+        &xs,
+        id,
+        "vbd",
+        51728,
+        &[
+            ("script", "/etc/xen/scripts/block"),
+            ("params", img.to_str().unwrap()),
+        ],
+    );
+    h.wait_for("InitWait", || {
+        xs.try_read(&format!("{early}/state")).unwrap().as_deref() == Some("2")
+    });
+    let pidfile = h.path().join("devd.pid");
+    assert_eq!(h.ok(&["devd", "-p", pidfile.to_str().unwrap()]), "");
+    h.wait_for("the pidfile", || {
+        std::fs::read_to_string(&pidfile).is_ok_and(|t| t.ends_with('\n'))
+    });
+    let pid = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(h.path().join("log/xldevd.log").exists());
+    let status = |be: &str| xs.try_read(&format!("{be}/hotplug-status")).unwrap();
+    h.wait_for("the early disk's script", || {
+        status(&early).as_deref() == Some("connected")
+    });
+    // Devices that come later, one whose script fails.
+    let nic = write_backend(
+        &xs,
+        id,
+        "vif",
+        3,
+        &[
+            ("script", "/etc/xen/scripts/vif-route"),
+            ("mac", "00:16:3e:00:00:03"),
+        ],
+    );
+    let missing = write_backend(
+        &xs,
+        id,
+        "vbd",
+        51744,
+        &[
+            ("script", "/etc/xen/scripts/block"),
+            ("params", "/nonexistent.img"),
+        ],
+    );
+    h.wait_for("the nic's script", || {
+        status(&nic).as_deref() == Some("connected")
+    });
+    h.wait_for("the failed script", || {
+        status(&missing).as_deref() == Some("error")
+    });
+    assert_eq!(
+        xs.try_read(&format!("{nic}/state")).unwrap().as_deref(),
+        Some("4")
+    );
+    // The toolstack takes each offline and closes it: the daemon runs the
+    // remove half and deletes the backend; the frontend is the toolstack's.
+    for be in [&early, &nic, &missing] {
+        xs.write(&format!("{be}/online"), "0").unwrap();
+        xs.write(&format!("{be}/state"), "5").unwrap();
+    }
+    for be in [&early, &nic, &missing] {
+        h.wait_for("the backend's removal", || {
+            xs.try_read(&format!("{be}/state")).unwrap().is_none()
+        });
+    }
+    assert!(
+        xs.directory(&format!("/local/domain/0/backend/vbd/{id}"))
+            .is_err(),
+        "empty parents are removed too"
+    );
+    assert!(
+        xs.try_read(&format!("/local/domain/{id}/device/vbd/51728/backend"))
+            .unwrap()
+            .is_some()
+    );
+    // SIGTERM ends it.
+    assert!(Command::new("kill").arg(&pid).status().unwrap().success());
+    h.wait_for("the daemon's end", || {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    });
+    // -F stays in the foreground, writes no pidfile, and its output is its own.
+    std::fs::remove_file(&pidfile).unwrap();
+    let mut fg = h
+        .cmd(&["devd", "-F", "-p", pidfile.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let again = write_backend(
+        &xs,
+        id,
+        "vif",
+        4,
+        &[("script", "/etc/xen/scripts/vif-route")],
+    );
+    h.wait_for("-F's script", || {
+        status(&again).as_deref() == Some("connected")
+    });
+    assert!(fg.try_wait().unwrap().is_none());
+    assert!(!pidfile.exists());
+    fg.kill().unwrap();
+    fg.wait().unwrap();
+}
+
+#[test]
+fn trigger_s3resume_asks_qemu_for_hvm_guests_and_is_refused_for_others() {
+    let h = Host::new();
+    h.create("hvm", "type = \"hvm\"");
+    h.create("pvh", "");
+    let (hvm, pvh) = (h.domid("hvm").unwrap(), h.domid("pvh").unwrap());
+    // QEMU answers that the guest is not asleep; libxl logs it, xl says 0.
+    assert_eq!(
+        run(&h, &["trigger", "hvm", "s3resume"]),
+        (
+            0,
+            String::new(),
+            format!(
+                "libxl: error: Domain {hvm}:Unable to wake up: guest is not in suspended state\n\
+                 libxl: error: Domain {hvm}:Send trigger 's3resume' failed, rc=-28\n"
+            )
+        )
+    );
+    assert_eq!(
+        run(&h, &["trigger", "pvh", "S3Resume"]),
+        (
+            0,
+            String::new(),
+            format!("libxl: error: Domain {pvh}:Send trigger 's3resume' failed, rc=-6\n")
+        )
+    );
+    let (rc, _, e) = run(&h, &["trigger", "nosuch", "s3resume"]);
+    assert_eq!(
+        (rc, e.as_str()),
+        (1, "nosuch is an invalid domain identifier (rc=-6)\n")
+    );
+    assert_eq!(h.list().len(), 3, "both guests still there");
+}
+
+#[test]
 fn flask_pci_and_vncviewer_as_on_a_host_without_them() {
     let h = Host::new();
     assert_eq!(

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use crate::pools::Pools;
 use rustix::io::Errno;
 use xl_toolstack::{
-    CpupoolInfo, CreateSpec, DOMID_IO, DomInfo, GuestKind, PhysInfo, SchedParams, VcpuInfo,
-    VersionInfo,
+    CpupoolInfo, CreateSpec, DOMID_IO, DomInfo, GuestKind, PhysInfo, RtdsVcpu, SchedParams,
+    VcpuInfo, VersionInfo,
 };
 
 /// Xen's first reserved domid (DOMID_FIRST_RESERVED).
@@ -91,6 +91,9 @@ pub struct Domain {
     pub sched: SchedParams,
     /// The cpupool it runs in.
     pub cpupool: u32,
+    /// Each vCPU's RTDS parameters (Xen's defaults again whenever the
+    /// domain enters a pool, as its scheduler units are made anew).
+    pub rtds: Vec<RtdsVcpu>,
 }
 
 impl Domain {
@@ -119,6 +122,7 @@ impl Domain {
                 cap: 0,
             },
             cpupool: spec.cpupool,
+            rtds: (0..spec.max_vcpus).map(RtdsVcpu::default_for).collect(),
         }
     }
 
@@ -574,6 +578,48 @@ impl Host {
         self.pools.can_host(poolid)?;
         if let Some(d) = self.domains.get_mut(&domid) {
             d.cpupool = poolid;
+            d.rtds = (0..d.max_vcpus).map(RtdsVcpu::default_for).collect();
+        }
+        Ok(())
+    }
+
+    /// A domain whose pool runs RTDS; Xen refuses RTDS requests for the
+    /// others with EINVAL.
+    fn rtds_domain(&self, domid: u32) -> Result<&Domain, Errno> {
+        let d = self.domains.get(&domid).ok_or(Errno::SRCH)?;
+        match self.pools.get(d.cpupool) {
+            Some(p) if p.sched == "rtds" => Ok(d),
+            _ => Err(Errno::INVAL),
+        }
+    }
+
+    /// A domain's default RTDS (period, budget), as Xen answers.
+    pub fn rtds_defaults(&self, domid: u32) -> Result<(u32, u32), Errno> {
+        self.rtds_domain(domid)?;
+        let d = RtdsVcpu::default_for(0);
+        Ok((d.period, d.budget))
+    }
+
+    /// RTDS parameters of the vCPUs `ids` (EINVAL for one it lacks).
+    pub fn rtds_vcpus(&self, domid: u32, ids: &[u32]) -> Result<Vec<RtdsVcpu>, Errno> {
+        let d = self.rtds_domain(domid)?;
+        ids.iter()
+            .map(|&id| d.rtds.get(id as usize).copied().ok_or(Errno::INVAL))
+            .collect()
+    }
+
+    /// Set vCPUs' RTDS parameters in order, stopping with EINVAL at the
+    /// first that Xen's limits refuse (10 µs at least, budget within
+    /// the period), as Xen does.
+    pub fn set_rtds_vcpus(&mut self, domid: u32, vcpus: &[RtdsVcpu]) -> Result<(), Errno> {
+        self.rtds_domain(domid)?;
+        let d = self.domains.get_mut(&domid).ok_or(Errno::SRCH)?;
+        for v in vcpus {
+            let slot = d.rtds.get_mut(v.vcpuid as usize).ok_or(Errno::INVAL)?;
+            if v.budget < 10 || v.period < 10 || v.budget > v.period {
+                return Err(Errno::INVAL);
+            }
+            *slot = *v;
         }
         Ok(())
     }

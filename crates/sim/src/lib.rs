@@ -37,7 +37,7 @@ use xenstore::{Xs, XsOps};
 use xl_toolstack::{
     BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DmSpec, Dom0, DomInfo, Error,
     GuestKind, HostPaths, HotplugDevice, Hypervisor, IoRange, NumaNode, PciAddr, PhysInfo,
-    SchedParams, SysfsWriteError, Trigger, VcpuInfo, VersionInfo,
+    RtdsVcpu, SchedParams, SysfsWriteError, Trigger, VcpuInfo, VersionInfo,
 };
 
 use proto::Request;
@@ -665,6 +665,24 @@ impl Hypervisor for SimHypervisor {
         self.call(&Request::SetDomainSched { domid, params })
     }
 
+    fn rtds_domain(&self, domid: u32) -> Result<(u32, u32), Error> {
+        self.call(&Request::RtdsDomain(domid))
+    }
+
+    fn rtds_vcpus(&self, domid: u32, ids: &[u32]) -> Result<Vec<RtdsVcpu>, Error> {
+        self.call(&Request::RtdsVcpus {
+            domid,
+            ids: ids.to_vec(),
+        })
+    }
+
+    fn set_rtds_vcpus(&self, domid: u32, vcpus: &[RtdsVcpu]) -> Result<(), Error> {
+        self.call(&Request::SetRtdsVcpus {
+            domid,
+            vcpus: vcpus.to_vec(),
+        })
+    }
+
     fn pool_sched(&self, poolid: u32, sched: &str) -> Result<[u32; 3], Error> {
         check_sched(sched)?;
         if poolid != 0 {
@@ -755,6 +773,19 @@ impl Dom0 for SimDom0 {
 
     fn resume_device_model(&self, domid: u32, _uuid: &[u8; 16]) -> Result<(), Error> {
         self.client.call(&Request::ResumeDeviceModel(domid))
+    }
+
+    /// QEMU's answer to `system_wakeup` for a guest that is not asleep.
+    fn wakeup_device_model(&self, domid: u32, _uuid: &[u8; 16]) -> Result<(), Error> {
+        let woken: bool = self.client.call(&Request::WakeupDeviceModel(domid))?;
+        if woken {
+            return Ok(());
+        }
+        Err(Error::Qmp(xl_toolstack::qmp::QmpError::Command {
+            cmd: "system_wakeup".into(),
+            class: "GenericError".into(),
+            desc: "Unable to wake up: guest is not in suspended state".into(),
+        }))
     }
 
     /// The simulated QEMU keeps no device state worth saving.

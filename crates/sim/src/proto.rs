@@ -3,7 +3,7 @@
 
 use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
-use xl_toolstack::{BuildSpec, CreateSpec, DmSpec, GuestKind, SchedParams, Trigger};
+use xl_toolstack::{BuildSpec, CreateSpec, DmSpec, GuestKind, RtdsVcpu, SchedParams, Trigger};
 
 use crate::guest::Guest;
 
@@ -146,6 +146,22 @@ pub enum Request {
         /// New parameters.
         params: SchedParams,
     },
+    /// An RTDS domain's default (period, budget).
+    RtdsDomain(u32),
+    /// RTDS parameters of some of a domain's vCPUs.
+    RtdsVcpus {
+        /// Target domain.
+        domid: u32,
+        /// The vCPUs asked about, in order.
+        ids: Vec<u32>,
+    },
+    /// Set RTDS parameters of a domain's vCPUs.
+    SetRtdsVcpus {
+        /// Target domain.
+        domid: u32,
+        /// New parameters, each naming its vCPU.
+        vcpus: Vec<RtdsVcpu>,
+    },
     /// Set pool 0's scheduler-wide parameters (see [`Request::PoolSched`]).
     SetPoolSched([u32; 3]),
     /// Pool 0's scheduler-wide parameters: credit's (tslice_ms,
@@ -168,6 +184,9 @@ pub enum Request {
     /// Let a paused device model run (QMP `cont`) before an HVM domain is
     /// unpaused; fails when the domain has none.
     ResumeDeviceModel(u32),
+    /// Wake the guest from ACPI S3 (QMP `system_wakeup`): whether it was
+    /// suspended; fails when the domain has no device model.
+    WakeupDeviceModel(u32),
     /// The vCPU indices the device model reports (QMP query-cpus-fast).
     DeviceModelCpus(u32),
     /// Plug vCPUs 0..count into a device model (QMP CPU hotplug); the

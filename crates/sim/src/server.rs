@@ -472,6 +472,9 @@ fn handle(sim: &Sim, req: Request) -> Result<String, Refusal> {
             w.host.get_mut(domid).map_err(host_err)?.sched = params;
             ok(())
         }
+        r @ (Request::RtdsDomain(_) | Request::RtdsVcpus { .. } | Request::SetRtdsVcpus { .. }) => {
+            rtds(&mut w, r)
+        }
         Request::PoolSched => ok(w.host.pool_params),
         Request::SetPoolSched(p) => {
             w.host.pool_params = p;
@@ -491,6 +494,7 @@ fn handle(sim: &Sim, req: Request) -> Result<String, Refusal> {
                 Err(format!("domain {domid} has no device model").into())
             }
         }
+        Request::WakeupDeviceModel(domid) => wakeup(&w, domid),
         Request::DeviceModelCpus(domid) => {
             if !w.guests.get(&domid).is_some_and(|r| r.dm) {
                 return Err(format!("domain {domid} has no device model").into());
@@ -546,6 +550,26 @@ fn destroy(sim: &Sim, mut w: MutexGuard<'_, World>, domid: u32) -> Result<String
     }
     sim.log(&format!("domain {domid} destroyed"));
     ok(())
+}
+
+/// RTDS parameters: a domain's defaults, its vCPUs' values, setting them.
+fn rtds(w: &mut World, req: Request) -> Result<String, Refusal> {
+    match req {
+        Request::RtdsDomain(domid) => ok(w.host.rtds_defaults(domid)?),
+        Request::RtdsVcpus { domid, ids } => ok(w.host.rtds_vcpus(domid, &ids)?),
+        Request::SetRtdsVcpus { domid, vcpus } => ok(w.host.set_rtds_vcpus(domid, &vcpus)?),
+        _ => Err("not an RTDS request".into()),
+    }
+}
+
+/// QMP `system_wakeup`: simulated guests never enter S3 (the sleep
+/// button is ignored), so there is nothing to wake.
+fn wakeup(w: &World, domid: u32) -> Result<String, Refusal> {
+    if w.guests.get(&domid).is_some_and(|r| r.dm) {
+        ok(false)
+    } else {
+        Err(format!("domain {domid} has no device model").into())
+    }
 }
 
 fn send_trigger(

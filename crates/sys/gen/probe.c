@@ -280,6 +280,9 @@ int main(void) {
     C(XEN_DOMCTL_getnodeaffinity);
     C(XEN_DOMCTL_SCHEDOP_putinfo);
     C(XEN_DOMCTL_SCHEDOP_getinfo);
+    C(XEN_DOMCTL_SCHEDOP_putvcpuinfo);
+    C(XEN_DOMCTL_SCHEDOP_getvcpuinfo);
+    C(XEN_DOMCTL_SCHEDRT_extra);
     C(XEN_VCPUAFFINITY_FORCE);
     C(XEN_INVALID_CORE_ID);
     C(XEN_INVALID_SOCKET_ID);
@@ -324,6 +327,16 @@ int main(void) {
     O(struct xen_domctl_scheduler_op, u.credit.cap);
     O(struct xen_domctl_scheduler_op, u.credit2.weight);
     O(struct xen_domctl_scheduler_op, u.credit2.cap);
+    O(struct xen_domctl_scheduler_op, u.rtds.period);
+    O(struct xen_domctl_scheduler_op, u.rtds.budget);
+    O(struct xen_domctl_scheduler_op, u.rtds.flags);
+    O(struct xen_domctl_scheduler_op, u.v.vcpus);
+    O(struct xen_domctl_scheduler_op, u.v.nr_vcpus);
+    S(struct xen_domctl_schedparam_vcpu);
+    O(struct xen_domctl_schedparam_vcpu, u.rtds.period);
+    O(struct xen_domctl_schedparam_vcpu, u.rtds.budget);
+    O(struct xen_domctl_schedparam_vcpu, u.rtds.flags);
+    O(struct xen_domctl_schedparam_vcpu, vcpuid);
     S(struct xen_domctl_nodeaffinity);
     O(struct xen_domctl_nodeaffinity, nodemap);
     /* PV domain builder: createdomain and the domctls after it */

@@ -860,6 +860,9 @@ pub const DOMCTL_SCHEDULER_OP: u32 = 16;
 pub const DOMCTL_GETNODEAFFINITY: u32 = 69;
 pub const DOMCTL_SCHEDOP_PUTINFO: u32 = 0;
 pub const DOMCTL_SCHEDOP_GETINFO: u32 = 1;
+pub const DOMCTL_SCHEDOP_PUTVCPUINFO: u32 = 2;
+pub const DOMCTL_SCHEDOP_GETVCPUINFO: u32 = 3;
+pub const DOMCTL_SCHEDRT_EXTRA: u32 = 1;
 pub const VCPUAFFINITY_FORCE: u32 = 4;
 pub const INVALID_CORE_ID: u32 = !0;
 pub const INVALID_SOCKET_ID: u32 = !0;
@@ -951,6 +954,41 @@ pub struct DomctlSchedOp {
     pub _pad: [u8; 12],
 }
 
+/// `struct xen_domctl_scheduler_op` with RTDS's member of its union:
+/// a domain's default period and budget, in microseconds.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DomctlSchedRtds {
+    pub sched_id: u32,
+    pub cmd: u32,
+    pub period: u32,
+    pub budget: u32,
+    pub flags: u32,
+    pub _pad: u32,
+}
+
+/// `struct xen_domctl_scheduler_op` with the per-vCPU member of its
+/// union: a handle to `nr_vcpus` [`SchedParamVcpu`]s.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DomctlSchedVcpus {
+    pub sched_id: u32,
+    pub cmd: u32,
+    pub vcpus: u64,
+    pub nr_vcpus: u32,
+    pub _pad: u32,
+}
+
+/// `struct xen_domctl_schedparam_vcpu` with RTDS's member of its union.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchedParamVcpu {
+    pub period: u32,
+    pub budget: u32,
+    pub flags: u32,
+    pub vcpuid: u32,
+}
+
 /// `struct xen_domctl_nodeaffinity` with its `xenctl_bitmap` inlined.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -985,6 +1023,25 @@ pod_fields!(DomctlSchedOp {
     cmd,
     weight,
     cap
+});
+pod_fields!(DomctlSchedRtds {
+    sched_id,
+    cmd,
+    period,
+    budget,
+    flags
+});
+pod_fields!(DomctlSchedVcpus {
+    sched_id,
+    cmd,
+    vcpus,
+    nr_vcpus
+});
+pod_fields!(SchedParamVcpu {
+    period,
+    budget,
+    flags,
+    vcpuid
 });
 pod_fields!(NodeAffinity { bitmap, nr_bits });
 
@@ -1420,6 +1477,8 @@ pub const HVM_PARAM_VIRIDIAN: u32 = 9;
 pub const HVM_PARAM_TIMER_MODE: u32 = 10;
 pub const HVM_PARAM_HPET_ENABLED: u32 = 11;
 pub const HVM_PARAM_VPT_ALIGN: u32 = 16;
+/// The guest's ACPI sleep state (0: running; 3: in S3).
+pub const HVM_PARAM_ACPI_S_STATE: u32 = 14;
 pub const HVM_PARAM_CONSOLE_PFN: u32 = 17;
 pub const HVM_PARAM_CONSOLE_EVTCHN: u32 = 18;
 pub const HVM_PARAM_ALTP2M: u32 = 35;

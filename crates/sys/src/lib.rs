@@ -1538,6 +1538,67 @@ impl Xen {
         Ok((r.sched_id, r.weight, r.cap))
     }
 
+    /// XEN_DOMCTL_scheduler_op getinfo for RTDS: the domain's default
+    /// (period, budget) in microseconds.
+    pub fn rtds_domain(&self, dom: DomId, sched_id: u32) -> Result<(u32, u32), SysError> {
+        let req = DomctlSchedRtds {
+            sched_id,
+            cmd: DOMCTL_SCHEDOP_GETINFO,
+            ..Default::default()
+        };
+        let d = Domctl::new(DOMCTL_SCHEDULER_OP, self.iv.domctl, dom, &req);
+        // SAFETY: getinfo carries RTDS's parameters inline, no handle.
+        let r: DomctlSchedRtds = unsafe { self.domctl(d) }?.payload();
+        Ok((r.period, r.budget))
+    }
+
+    /// XEN_DOMCTL_scheduler_op getvcpuinfo (`put` false) or putvcpuinfo
+    /// for the vCPUs named in `vcpus`; returns them as Xen left them.
+    /// Xen handles a batch at a time, saying how many it did, as libxc
+    /// loops.
+    pub fn rtds_vcpus(
+        &self,
+        dom: DomId,
+        sched_id: u32,
+        vcpus: &[SchedParamVcpu],
+        put: bool,
+    ) -> Result<Vec<SchedParamVcpu>, SysError> {
+        let item = std::mem::size_of::<SchedParamVcpu>();
+        let mut done = Vec::with_capacity(vcpus.len());
+        while done.len() < vcpus.len() {
+            let rest = &vcpus[done.len()..];
+            let data: Vec<u8> = rest.iter().flat_map(|v| v.to_bytes()).collect();
+            let nr_vcpus =
+                u32::try_from(rest.len()).map_err(|_| SysError::Invalid("too many vCPUs"))?;
+            // SAFETY: Xen reads and writes at most `nr_vcpus` entries at
+            // the handle: the data area holds exactly that many.
+            let (d, back) = unsafe {
+                self.domctl_with(DOMCTL_SCHEDULER_OP, dom, &data, |b| DomctlSchedVcpus {
+                    sched_id,
+                    cmd: if put {
+                        DOMCTL_SCHEDOP_PUTVCPUINFO
+                    } else {
+                        DOMCTL_SCHEDOP_GETVCPUINFO
+                    },
+                    vcpus: b,
+                    nr_vcpus,
+                    ..Default::default()
+                })
+            }?;
+            let n = d.payload::<DomctlSchedVcpus>().nr_vcpus as usize;
+            // A hypervisor that did nothing would loop for ever.
+            if n == 0 || n > rest.len() {
+                return Err(SysError::Invalid("RTDS vCPU batch of an unexpected size"));
+            }
+            done.extend(
+                back.chunks_exact(item)
+                    .take(n)
+                    .map(SchedParamVcpu::from_bytes),
+            );
+        }
+        Ok(done)
+    }
+
     /// XEN_SYSCTL_scheduler_op getinfo/putinfo on a cpupool: the four
     /// parameter words of the credit/credit2 union member.
     pub fn pool_sched(
@@ -2749,6 +2810,50 @@ mod tests {
                     f(&format!("offset struct xen_domctl_scheduler_op.u.{s}.cap"))
                 );
             }
+            // RTDS: the domain's defaults inline, per-vCPU values through
+            // a handle to an array of xen_domctl_schedparam_vcpu.
+            for (ours, field) in [
+                (offset_of!(DomctlSchedRtds, period), "rtds.period"),
+                (offset_of!(DomctlSchedRtds, budget), "rtds.budget"),
+                (offset_of!(DomctlSchedRtds, flags), "rtds.flags"),
+                (offset_of!(DomctlSchedVcpus, vcpus), "v.vcpus"),
+                (offset_of!(DomctlSchedVcpus, nr_vcpus), "v.nr_vcpus"),
+            ] {
+                assert_eq!(
+                    ours,
+                    f(&format!("offset struct xen_domctl_scheduler_op.u.{field}")),
+                    "{version} {field}"
+                );
+            }
+            for size in [size_of::<DomctlSchedRtds>(), size_of::<DomctlSchedVcpus>()] {
+                assert_eq!(size, f("size struct xen_domctl_scheduler_op"));
+            }
+            assert_eq!(
+                size_of::<SchedParamVcpu>(),
+                f("size struct xen_domctl_schedparam_vcpu")
+            );
+            for (ours, field) in [
+                (offset_of!(SchedParamVcpu, period), "u.rtds.period"),
+                (offset_of!(SchedParamVcpu, budget), "u.rtds.budget"),
+                (offset_of!(SchedParamVcpu, flags), "u.rtds.flags"),
+                (offset_of!(SchedParamVcpu, vcpuid), "vcpuid"),
+            ] {
+                assert_eq!(
+                    ours,
+                    f(&format!("offset struct xen_domctl_schedparam_vcpu.{field}"))
+                );
+            }
+            for (ours, name) in [
+                (DOMCTL_SCHEDOP_PUTVCPUINFO, "XEN_DOMCTL_SCHEDOP_putvcpuinfo"),
+                (DOMCTL_SCHEDOP_GETVCPUINFO, "XEN_DOMCTL_SCHEDOP_getvcpuinfo"),
+                (DOMCTL_SCHEDRT_EXTRA, "XEN_DOMCTL_SCHEDRT_extra"),
+            ] {
+                assert_eq!(
+                    ours as usize,
+                    f(&format!("const {name}")),
+                    "{version} {name}"
+                );
+            }
             assert_eq!(
                 size_of::<NodeAffinity>(),
                 f("size struct xen_domctl_nodeaffinity")
@@ -3015,6 +3120,7 @@ mod tests {
                 (HVM_PARAM_TIMER_MODE as usize, "HVM_PARAM_TIMER_MODE"),
                 (HVM_PARAM_HPET_ENABLED as usize, "HVM_PARAM_HPET_ENABLED"),
                 (HVM_PARAM_VPT_ALIGN as usize, "HVM_PARAM_VPT_ALIGN"),
+                (HVM_PARAM_ACPI_S_STATE as usize, "HVM_PARAM_ACPI_S_STATE"),
                 (HVM_PARAM_CONSOLE_PFN as usize, "HVM_PARAM_CONSOLE_PFN"),
                 (
                     HVM_PARAM_CONSOLE_EVTCHN as usize,

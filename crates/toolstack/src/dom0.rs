@@ -65,6 +65,14 @@ pub trait Dom0 {
     fn monitor_command(&self, _domid: u32, _uuid: &[u8; 16], _cmd: &str) -> Result<String, Error> {
         Err(Error::Unsupported("QEMU's monitor"))
     }
+    /// Wake the guest from ACPI S3 through its device model (QMP
+    /// `system_wakeup`); QMP failures stay typed ([`Error::Qmp`]) for
+    /// libxl's rc.
+    fn wakeup_device_model(&self, _domid: u32, _uuid: &[u8; 16]) -> Result<(), Error> {
+        Err(Error::Unsupported(
+            "waking a guest through its device model",
+        ))
+    }
     /// Run one QMP command on the domain's device model; its answer.
     fn qmp_command(
         &self,

@@ -8,7 +8,7 @@ use crate::params::HypfsEntry;
 use crate::psr::{AllocFeature, AllocInfo};
 use crate::{
     BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DomInfo, Error, IoRange, NumaNode,
-    PciAddr, PhysInfo, SchedParams, Trigger, VcpuInfo, VersionInfo,
+    PciAddr, PhysInfo, RtdsVcpu, SchedParams, Trigger, VcpuInfo, VersionInfo,
 };
 
 /// The sentinel domain that holds quarantined PCI devices (`DOMID_IO`).
@@ -257,6 +257,28 @@ pub trait Hypervisor {
     }
     fn set_domain_sched(&self, _domid: u32, _sched: &str, _p: SchedParams) -> Result<(), Error> {
         Err(Error::Unsupported("setting scheduler parameters"))
+    }
+    /// Wake an HVM guest from ACPI S3 by resetting its sleep state
+    /// (HVM_PARAM_ACPI_S_STATE to 0), as libxl does for guests whose
+    /// device model has no QMP wakeup.
+    fn acpi_s3_resume(&self, _domid: u32) -> Result<(), Error> {
+        Err(Error::Unsupported(
+            "resetting an HVM guest's ACPI sleep state",
+        ))
+    }
+    /// An RTDS domain's default (period, budget) in microseconds; fails
+    /// when the domain runs under another scheduler.
+    fn rtds_domain(&self, _domid: u32) -> Result<(u32, u32), Error> {
+        Err(Error::Unsupported("reading RTDS parameters"))
+    }
+    /// RTDS parameters of the vCPUs `ids`, in that order.
+    fn rtds_vcpus(&self, _domid: u32, _ids: &[u32]) -> Result<Vec<RtdsVcpu>, Error> {
+        Err(Error::Unsupported("reading RTDS parameters"))
+    }
+    /// Set RTDS parameters of vCPUs (Xen checks their ranges: period and
+    /// budget at least 10 µs, budget within the period).
+    fn set_rtds_vcpus(&self, _domid: u32, _vcpus: &[RtdsVcpu]) -> Result<(), Error> {
+        Err(Error::Unsupported("setting RTDS parameters"))
     }
     /// A cpupool's scheduler-wide parameters for `sched`: credit's
     /// (tslice_ms, ratelimit_us, vcpu_migr_delay_us) or credit2's

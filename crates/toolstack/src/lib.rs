@@ -13,6 +13,7 @@ pub mod cpu_policy;
 pub mod cpupool;
 pub mod create;
 pub mod destroy;
+pub mod devd;
 pub mod devices;
 pub mod devlist;
 mod dm_args;
@@ -524,6 +525,29 @@ pub struct CpupoolInfo {
 pub struct SchedParams {
     pub weight: u16,
     pub cap: u16,
+}
+
+/// One vCPU's RTDS parameters: period and budget in microseconds, and
+/// whether it may run beyond its budget when a CPU is idle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RtdsVcpu {
+    pub vcpuid: u32,
+    pub period: u32,
+    pub budget: u32,
+    pub extratime: bool,
+}
+
+impl RtdsVcpu {
+    /// What Xen gives a vCPU entering an RTDS pool (RTDS_DEFAULT_PERIOD,
+    /// RTDS_DEFAULT_BUDGET, extratime on).
+    pub fn default_for(vcpuid: u32) -> RtdsVcpu {
+        RtdsVcpu {
+            vcpuid,
+            period: 10_000,
+            budget: 4_000,
+            extratime: true,
+        }
+    }
 }
 
 /// xl's CPU-bitmap text: `all`, `none`, or ranges like `0-3,5`, over the

@@ -4,7 +4,7 @@
 //! (`set-parameters`).
 
 use xenstore::Xs;
-use xl_toolstack::{DomInfo, Hypervisor, LIST_HEADER, list_row, names};
+use xl_toolstack::{DomInfo, Hypervisor, LIST_HEADER, RtdsVcpu, list_row, names};
 
 use super::{Ctx, Exit, OrExit, Outcome, err, fail, out, sanitize, xl_error};
 use crate::backend;
@@ -217,9 +217,9 @@ fn rtds_args(opts: &cmdtable::Opts) -> Result<RtdsArgs, Exit> {
     })
 }
 
-/// `xl sched-rtds`: RTDS parameters of the domains in RTDS cpupools. On a
-/// host without RTDS pools the listing is empty, and a domain of another
-/// scheduler is refused with libxl's messages.
+/// `xl sched-rtds`: RTDS parameters of the domains in RTDS cpupools, of
+/// one domain, or of its vCPUs; setting them per vCPU (`-v ID` or
+/// `-v all` with `-p`, `-b`, `-e`).
 pub fn sched_rtds(cx: &Ctx, opts: Opts) -> Outcome {
     let a = rtds_args(&opts)?;
     let (hv, xs) = cx.hv()?;
@@ -227,54 +227,205 @@ pub fn sched_rtds(cx: &Ctx, opts: Opts) -> Outcome {
         return rtds_listing(hv, xs, a.all);
     };
     let domid = cx.domain(dom)?;
-    let sched = super::sched::domain_scheduler(hv, domid).unwrap_or_else(|| "unknown".into());
     if !a.per_vcpu {
         out(RTDS_DOMAIN_HEADER);
-        if sched != "rtds" {
-            return fail(format!(
-                "libxl_domain_sched_params_get returned {sched} not rtds.\n"
-            ));
-        }
-        return rtds_unsupported();
+        return if rtds_domain_row(hv, xs, domid) {
+            Ok(0)
+        } else {
+            Err(Exit(1))
+        };
     }
-    if sched == "rtds" {
-        return rtds_unsupported();
-    }
-    let all = if a.all { "_all" } else { "" };
     if !a.setting {
         out(RTDS_VCPU_HEADER);
-        err(&format!(
-            "libxl: error: {}per-VCPU parameter getting not supported for this scheduler\n",
-            domain_prefix(domid)
-        ));
-        return fail(format!("libxl_vcpu_sched_params_get{all} failed.\n"));
+        let ids = if a.all { None } else { Some(rtds_ids(&opts)) };
+        return rtds_vcpu_rows(hv, xs, domid, ids.as_deref()).map(|()| 0);
     }
-    // xl asks for RTDS explicitly when setting: libxl checks the values,
-    // then Xen refuses RTDS parameters for a domain of another scheduler.
-    let max_vcpu = hv.domain(domid).ok().flatten().map_or(0, |d| d.vcpu_max_id);
-    if let Some(msg) = rtds_set_problem(&opts, a.all, domid, max_vcpu) {
-        err(&msg);
+    rtds_set(hv, &opts, a.all, domid).map(|()| 0)
+}
+
+/// `strtol(optarg, NULL, 10)` kept in an int, as xl reads the values.
+fn rtds_num(s: &str) -> i32 {
+    xl_config::value::strtol(s.as_bytes(), 10).0 as i32
+}
+
+/// The vCPU ids of the `-v` options (`all` aside).
+fn rtds_ids(opts: &cmdtable::Opts) -> Vec<i32> {
+    opts.values('v')
+        .into_iter()
+        .filter(|v| *v != "all")
+        .map(rtds_num)
+        .collect()
+}
+
+/// A domain's name as xl's sched commands print it.
+fn sched_name(xs: &Xs, domid: u32) -> String {
+    shown_name(names::domid_to_name(xs, domid).ok().flatten().as_deref())
+}
+
+/// libxl's log line for a failed RTDS hypercall (LOGED).
+fn rtds_loged(domid: u32, what: &str, e: &dyn std::error::Error) {
+    err(&format!(
+        "libxl: error: {}{what}: {}\n",
+        domain_prefix(domid),
+        xl_toolstack::innermost_cause(e)
+    ));
+}
+
+/// One domain's default RTDS row (xl's sched_rtds_domain_output); false,
+/// after xl's messages, when it cannot be read. libxl leaves extratime
+/// at its "default" (-1) here, which xl prints as "yes".
+fn rtds_domain_row(hv: &dyn Hypervisor, xs: &Xs, domid: u32) -> bool {
+    let sched = super::sched::domain_scheduler(hv, domid);
+    if sched.as_deref() != Some("rtds") {
+        // Prints why: a failure, or the scheduler it runs instead.
+        super::sched::domain_get(hv, domid, "rtds");
+        return false;
+    }
+    match hv.rtds_domain(domid) {
+        Ok((period, budget)) => {
+            out(&format!(
+                "{:<33} {:>4} {:>9} {:>9} {:>10}\n",
+                sched_name(xs, domid),
+                domid,
+                period as i32,
+                budget as i32,
+                "yes"
+            ));
+            true
+        }
+        Err(e) => {
+            rtds_loged(domid, "Getting domain sched rtds", &e);
+            err("libxl_domain_sched_params_get failed.\n");
+            false
+        }
+    }
+}
+
+/// Why libxl_vcpu_sched_params_get(_all) fails, if it does: the
+/// scheduler, or a vCPU id out of range; otherwise the ids to ask Xen.
+fn rtds_vcpus_to_get(
+    hv: &dyn Hypervisor,
+    domid: u32,
+    ids: Option<&[i32]>,
+) -> Result<Vec<u32>, String> {
+    let sched = super::sched::domain_scheduler(hv, domid);
+    let prefix = domain_prefix(domid);
+    if sched.as_deref() != Some("rtds") {
+        let why = match sched.as_deref() {
+            Some("credit" | "credit2" | "arinc653" | "null") => {
+                "per-VCPU parameter getting not supported for this scheduler"
+            }
+            _ => "Unknown scheduler",
+        };
+        return Err(format!("libxl: error: {prefix}{why}\n"));
+    }
+    let max = match hv.domain(domid) {
+        Ok(Some(d)) => d.vcpu_max_id,
+        _ => {
+            return Err(format!(
+                "libxl: error: {prefix}Getting domain info: No such process\n"
+            ));
+        }
+    };
+    let Some(ids) = ids else {
+        return Ok((0..=max).collect());
+    };
+    if ids.iter().any(|&id| id < 0 || id as u32 > max) {
+        return Err(format!(
+            "libxl: error: {prefix}VCPU index is out of range, valid values are within range from 0 to {max}\n"
+        ));
+    }
+    Ok(ids.iter().map(|&id| id as u32).collect())
+}
+
+/// A domain's per-vCPU rows (xl's sched_rtds_vcpu_output and its `_all`
+/// form, `ids` None): libxl's failures end xl with status 1.
+fn rtds_vcpu_rows(
+    hv: &dyn Hypervisor,
+    xs: &Xs,
+    domid: u32,
+    ids: Option<&[i32]>,
+) -> Result<(), Exit> {
+    let call = if ids.is_some() {
+        "libxl_vcpu_sched_params_get"
     } else {
-        err(&format!(
-            "libxl: error: {}Setting vcpu sched rtds: Invalid argument\n",
-            domain_prefix(domid)
+        "libxl_vcpu_sched_params_get_all"
+    };
+    let want = rtds_vcpus_to_get(hv, domid, ids).or_else(|msg| {
+        err(&msg);
+        fail(format!("{call} failed.\n"))
+    })?;
+    let got = hv.rtds_vcpus(domid, &want).or_else(|e| {
+        rtds_loged(domid, "Getting vcpu sched rtds", &e);
+        fail(format!("{call} failed.\n"))
+    })?;
+    let name = sched_name(xs, domid);
+    let mut text = String::new();
+    for v in got {
+        text.push_str(&format!(
+            "{name:<33} {domid:>4} {:>4} {:>9} {:>9} {:>10}\n",
+            v.vcpuid,
+            v.period,
+            v.budget,
+            if v.extratime { "yes" } else { "no" }
         ));
     }
-    fail(format!("libxl_vcpu_sched_params_set{all} failed.\n"))
+    out(&text);
+    Ok(())
+}
+
+/// Set per-vCPU parameters as libxl_vcpu_sched_params_set(_all) with
+/// RTDS named: libxl's checks, then Xen's (which refuses a domain of
+/// another scheduler).
+fn rtds_set(hv: &dyn Hypervisor, opts: &cmdtable::Opts, all: bool, domid: u32) -> Result<(), Exit> {
+    let call = if all {
+        "libxl_vcpu_sched_params_set_all"
+    } else {
+        "libxl_vcpu_sched_params_set"
+    };
+    let Some(max_vcpu) = hv.domain(domid).ok().flatten().map(|d| d.vcpu_max_id) else {
+        err(&format!(
+            "libxl: error: {}Getting domain info: No such process\n",
+            domain_prefix(domid)
+        ));
+        return fail(format!("{call} failed.\n"));
+    };
+    if let Some(msg) = rtds_set_problem(opts, all, domid, max_vcpu) {
+        err(&msg);
+        return fail(format!("{call} failed.\n"));
+    }
+    let periods = opts.values('p');
+    let budgets = opts.values('b');
+    let extra = opts.values('e');
+    let entry = |i: usize, vcpuid: u32| RtdsVcpu {
+        vcpuid,
+        period: rtds_num(periods[i]) as u32,
+        budget: rtds_num(budgets[i]) as u32,
+        extratime: rtds_num(extra[i]) != 0,
+    };
+    let vcpus: Vec<RtdsVcpu> = if all {
+        (0..=u32::from(max_vcpu as u16))
+            .map(|id| entry(0, id))
+            .collect()
+    } else {
+        rtds_ids(opts)
+            .into_iter()
+            .enumerate()
+            .map(|(i, id)| entry(i, id as u32))
+            .collect()
+    };
+    hv.set_rtds_vcpus(domid, &vcpus).or_else(|e| {
+        rtds_loged(domid, "Setting vcpu sched rtds", &e);
+        fail(format!("{call} failed.\n"))
+    })
 }
 
 /// libxl's checks of RTDS values before it asks Xen: vCPU ids in range,
 /// periods and budgets at least 1 and budgets within their periods.
 fn rtds_set_problem(opts: &cmdtable::Opts, all: bool, domid: u32, max_vcpu: u32) -> Option<String> {
-    let num = |s: &str| xl_config::value::strtol(s.as_bytes(), 10).0 as i32;
-    let ids: Vec<i32> = opts
-        .values('v')
-        .into_iter()
-        .filter(|v| *v != "all")
-        .map(num)
-        .collect();
-    let periods: Vec<i32> = opts.values('p').into_iter().map(num).collect();
-    let budgets: Vec<i32> = opts.values('b').into_iter().map(num).collect();
+    let ids = rtds_ids(opts);
+    let periods: Vec<i32> = opts.values('p').into_iter().map(rtds_num).collect();
+    let budgets: Vec<i32> = opts.values('b').into_iter().map(rtds_num).collect();
     let n = if all { 1 } else { ids.len() };
     for i in 0..n {
         if !all && (ids[i] < 0 || ids[i] as u32 > max_vcpu as u16 as u32) {
@@ -300,20 +451,15 @@ fn rtds_set_problem(opts: &cmdtable::Opts, all: bool, domid: u32, max_vcpu: u32)
     None
 }
 
-const RTDS_UNSUPPORTED: &str = "xl: reading and setting RTDS parameters is not implemented yet\n";
-
-fn rtds_unsupported() -> Outcome {
-    fail(RTDS_UNSUPPORTED)
-}
-
 /// Every RTDS cpupool with its domains (xl's sched_domain_output and
-/// sched_vcpu_output); status 0 as xl's, whatever a row does.
+/// sched_vcpu_output): a domain that cannot be read ends the listing,
+/// with status 0 for domain rows and 1 when libxl failed on vCPU rows.
 fn rtds_listing(hv: &dyn Hypervisor, xs: &Xs, per_vcpu: bool) -> Outcome {
+    let domains = all_domains(hv)?;
     let pools = hv.cpupools().map_err(|e| {
         err("error getting cpupool info\n");
         xl_error(&e)
     })?;
-    let domains = all_domains(hv)?;
     for p in pools.iter().filter(|p| p.sched == "rtds") {
         let name = names::cpupool_name(xs, p.poolid).ok().flatten();
         out(&format!(
@@ -325,9 +471,12 @@ fn rtds_listing(hv: &dyn Hypervisor, xs: &Xs, per_vcpu: bool) -> Outcome {
         } else {
             RTDS_DOMAIN_HEADER
         });
-        if domains.iter().any(|d| d.cpupool == p.poolid) {
-            err(RTDS_UNSUPPORTED);
-            break;
+        for d in domains.iter().filter(|d| d.cpupool == p.poolid) {
+            if per_vcpu {
+                rtds_vcpu_rows(hv, xs, d.domid, None)?;
+            } else if !rtds_domain_row(hv, xs, d.domid) {
+                return Ok(0);
+            }
         }
     }
     Ok(0)

@@ -6,6 +6,7 @@ pub(crate) mod console;
 pub(crate) mod cpupool;
 pub mod create;
 mod ctx;
+pub mod devd;
 pub(crate) mod devices;
 pub(crate) mod domains;
 pub(crate) mod flask;

@@ -37,7 +37,7 @@ pub(super) fn domain_scheduler(hv: &dyn Hypervisor, domid: u32) -> Option<String
 
 /// libxl_domain_sched_params_get, checked against the scheduler the
 /// command is about (xl's sched_domain_get); prints xl's messages.
-fn domain_get(hv: &dyn Hypervisor, domid: u32, want: &str) -> Option<SchedParams> {
+pub(super) fn domain_get(hv: &dyn Hypervisor, domid: u32, want: &str) -> Option<SchedParams> {
     let Some(sched) = domain_scheduler(hv, domid).filter(|s| s != "unknown") else {
         err("libxl_domain_sched_params_get failed.\n");
         return None;

@@ -178,6 +178,12 @@ impl Dom0 for XenDom0 {
         Ok(out)
     }
 
+    fn wakeup_device_model(&self, domid: u32, uuid: &[u8; 16]) -> Result<(), Error> {
+        let mut q = crate::qmp::Qmp::connect(&self.paths, domid, uuid, QMP_COMMAND_TIMEOUT)?;
+        q.execute("system_wakeup", None)?;
+        Ok(())
+    }
+
     fn qmp_command(
         &self,
         domid: u32,

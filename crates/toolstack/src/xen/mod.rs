@@ -27,7 +27,7 @@ use crate::params::{HypfsEntry, HypfsKind};
 use crate::psr::{AllocFeature, AllocInfo};
 use crate::{
     BuildSpec, Built, CpuTopology, CpupoolInfo, CreateSpec, DomInfo, Error, GuestKind, Hypervisor,
-    IoRange, NumaNode, PciAddr, PhysInfo, SchedParams, Trigger, VcpuInfo, VersionInfo,
+    IoRange, NumaNode, PciAddr, PhysInfo, RtdsVcpu, SchedParams, Trigger, VcpuInfo, VersionInfo,
 };
 
 /// Xen's first reserved domain id (DOMID_FIRST_RESERVED): ids from here
@@ -674,6 +674,57 @@ impl Hypervisor for XenHypervisor {
     fn set_domain_sched(&self, domid: u32, sched: &str, p: SchedParams) -> Result<(), Error> {
         self.xen
             .domain_sched(dom(domid)?, sched_id(sched)?, Some((p.weight, p.cap)))?;
+        Ok(())
+    }
+
+    fn acpi_s3_resume(&self, domid: u32) -> Result<(), Error> {
+        Ok(self
+            .xen
+            .set_hvm_param(dom(domid)?, abi::HVM_PARAM_ACPI_S_STATE, 0)?)
+    }
+
+    fn rtds_domain(&self, domid: u32) -> Result<(u32, u32), Error> {
+        Ok(self.xen.rtds_domain(dom(domid)?, sched_id("rtds")?)?)
+    }
+
+    fn rtds_vcpus(&self, domid: u32, ids: &[u32]) -> Result<Vec<RtdsVcpu>, Error> {
+        let ask: Vec<abi::SchedParamVcpu> = ids
+            .iter()
+            .map(|&vcpuid| abi::SchedParamVcpu {
+                vcpuid,
+                ..Default::default()
+            })
+            .collect();
+        let got = self
+            .xen
+            .rtds_vcpus(dom(domid)?, sched_id("rtds")?, &ask, false)?;
+        Ok(got
+            .into_iter()
+            .map(|v| RtdsVcpu {
+                vcpuid: v.vcpuid,
+                period: v.period,
+                budget: v.budget,
+                extratime: v.flags & abi::DOMCTL_SCHEDRT_EXTRA != 0,
+            })
+            .collect())
+    }
+
+    fn set_rtds_vcpus(&self, domid: u32, vcpus: &[RtdsVcpu]) -> Result<(), Error> {
+        let put: Vec<abi::SchedParamVcpu> = vcpus
+            .iter()
+            .map(|v| abi::SchedParamVcpu {
+                vcpuid: v.vcpuid,
+                period: v.period,
+                budget: v.budget,
+                flags: if v.extratime {
+                    abi::DOMCTL_SCHEDRT_EXTRA
+                } else {
+                    0
+                },
+            })
+            .collect();
+        self.xen
+            .rtds_vcpus(dom(domid)?, sched_id("rtds")?, &put, true)?;
         Ok(())
     }
 
