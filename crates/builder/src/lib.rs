@@ -37,7 +37,7 @@ pub use image::{
 pub use layout::{LayoutEvent, Segment};
 pub use mem_target::{MemTarget, TargetCall, Translation};
 pub use source::ReadAt;
-pub use target::{FillFrames, GrantSeed, GuestFrames, PvTarget, PvVcpuContext, TargetError};
+pub use target::{FillFrames, FillFramesShared, GrantSeed, GuestFrames, PvTarget, PvVcpuContext, TargetError};
 pub use x86::hvm::{
     E820, FixedBlob, HvmBuilt, HvmGuest, HvmPlan, HvmRequest, HvmTarget, ModuleRequest, apply_hvm,
     plan_hvm,

@@ -1,6 +1,7 @@
 //! Fixtures built in code: ELF kernels with Xen notes and bzImages around them.
 
-use std::cell::{Cell, RefCell};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::image::Compression;
 use crate::source::ReadAt;
@@ -507,9 +508,9 @@ pub struct Streamed {
     bytes: Vec<u8>,
     len: u64,
     /// Reads of bytes from here on fail, as if the file had shrunk.
-    pub readable: Cell<u64>,
+    pub readable: AtomicU64,
     /// (offset, length) of every read.
-    pub reads: RefCell<Vec<(u64, usize)>>,
+    pub reads: Mutex<Vec<(u64, usize)>>,
 }
 
 impl Streamed {
@@ -523,18 +524,27 @@ impl Streamed {
         Streamed {
             bytes,
             len,
-            readable: Cell::new(u64::MAX),
-            reads: RefCell::new(Vec::new()),
+            readable: AtomicU64::new(u64::MAX),
+            reads: Mutex::new(Vec::new()),
         }
     }
 
+    /// Every read so far, (offset, length).
+    pub fn reads(&self) -> Vec<(u64, usize)> {
+        self.reads.lock().unwrap().clone()
+    }
+
+    /// Reads of bytes from `at` on fail from now.
+    pub fn shrink_to(&self, at: u64) {
+        self.readable.store(at, Ordering::SeqCst);
+    }
+
     pub fn bytes_read(&self) -> u64 {
-        self.reads.borrow().iter().map(|&(_, n)| n as u64).sum()
+        self.reads().iter().map(|&(_, n)| n as u64).sum()
     }
 
     pub fn largest_read(&self) -> usize {
-        self.reads
-            .borrow()
+        self.reads()
             .iter()
             .map(|&(_, n)| n)
             .max()
@@ -548,7 +558,7 @@ impl ReadAt for Streamed {
     }
 
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-        self.reads.borrow_mut().push((offset, buf.len()));
+        self.reads.lock().unwrap().push((offset, buf.len()));
         let end = offset.checked_add(buf.len() as u64);
         assert!(
             end.is_some_and(|end| end <= self.len),
@@ -556,7 +566,7 @@ impl ReadAt for Streamed {
             buf.len(),
             self.len
         );
-        if end.is_some_and(|end| end > self.readable.get()) {
+        if end.is_some_and(|end| end > self.readable.load(Ordering::SeqCst)) {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 "the file shrank",

@@ -570,6 +570,15 @@ pub enum Image<'a> {
     Stream(&'a mut dyn std::io::Read),
 }
 
+/// Let the backend start reading what building `plan`'s domain from
+/// `image` will need, while the caller gets on with the rest (a hint:
+/// [`apply_from`] works without it).
+pub fn prepare(host: &Host, plan: &CreatePlan, image: &Image<'_>) {
+    if matches!(image, Image::Boot) && plan.bootloader.is_none() {
+        host.hv.prepare_build(&plan.build);
+    }
+}
+
 /// Make the domain `plan` describes; returns its domid, paused. Any
 /// failure destroys what was made.
 pub fn apply(host: &Host, xs: &Xs, plan: &CreatePlan) -> Result<u32, CreateError> {

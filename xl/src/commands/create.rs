@@ -151,8 +151,10 @@ pub fn main(cx: &Ctx, args: &[String]) -> Outcome {
         err(&format!("Parsing config from {config_file}\n"));
     }
     let mut report = xl_config::Report::new();
-    let parsed =
-        xl_config::parse_config_data(&config_file, &text, cx.xlconf, &host_facts(), &mut report);
+    let parsed = xl_toolstack::trace::timed(
+        || "parsed the config".into(),
+        || xl_config::parse_config_data(&config_file, &text, cx.xlconf, &host_facts(), &mut report),
+    );
     err(report.as_str());
     let config = match parsed {
         Ok(c) => c,
@@ -209,8 +211,11 @@ pub fn main(cx: &Ctx, args: &[String]) -> Outcome {
     } else if opts.flag('F') {
         monitor(host, xs, config, domid)
     } else {
-        spawn_monitor(&host.paths, &config, domid)
-            .map(|()| 0)
+        xl_toolstack::trace::timed(
+            || "started the domain's monitor".into(),
+            || spawn_monitor(&host.paths, &config, domid),
+        )
+        .map(|()| 0)
             .or_else(|e| fail(format!("xl: cannot start the domain monitor: {e}\n")))
     };
     if let Some(mut c) = console {
@@ -343,6 +348,7 @@ pub(super) fn create_one_from(
     for note in &plan.notes {
         err(&format!("libxl: error: {note}\n"));
     }
+    create::prepare(host, &plan, &image);
     // Told the uuid before the domain exists, so even a create killed
     // between createdomain and its first report leaves nothing.
     let guard = xl_toolstack::trace::timed(

@@ -53,12 +53,18 @@ fn dom(domid: u32) -> Result<u16, Error> {
 pub struct XenHypervisor {
     xen: Xen,
     page_kb: u64,
+    /// The next build's ramdisk, being loaded ([`Hypervisor::prepare_build`]).
+    ramdisk: std::sync::Mutex<Option<build::RamdiskPrefetch>>,
 }
 
 impl XenHypervisor {
     pub fn open() -> Result<Self, Error> {
         let xen = Xen::open().map_err(Error::NoXen)?;
-        Ok(XenHypervisor { xen, page_kb: 4 })
+        Ok(XenHypervisor {
+            xen,
+            page_kb: 4,
+            ramdisk: std::sync::Mutex::new(None),
+        })
     }
 
     fn dominfo(&self, i: &DomainInfo) -> DomInfo {
@@ -157,8 +163,16 @@ impl Hypervisor for XenHypervisor {
         Ok(u32::from(dom))
     }
 
+    fn prepare_build(&self, spec: &BuildSpec) {
+        if let (GuestKind::Pv, Some(path)) = (spec.kind, &spec.ramdisk) {
+            *self.ramdisk.lock().unwrap_or_else(|e| e.into_inner()) =
+                build::RamdiskPrefetch::start(path, self.xen.version);
+        }
+    }
+
     fn build(&self, domid: u32, spec: &BuildSpec) -> Result<Built, Error> {
-        build::build(&self.xen, dom(domid)?, spec)
+        let prefetched = self.ramdisk.lock().unwrap_or_else(|e| e.into_inner()).take();
+        build::build(&self.xen, dom(domid)?, spec, prefetched)
     }
 
     fn save_image(&self, domid: u32, out: &mut dyn std::io::Write) -> Result<(), Error> {
