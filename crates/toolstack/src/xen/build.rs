@@ -36,12 +36,12 @@ const GTF_PERMIT_ACCESS: u16 = 1;
 const E820_RAM: u32 = 1;
 
 /// Build a guest into the (empty, paused) domain `dom`; `prefetched` is
-/// its ramdisk if [`RamdiskPrefetch::start`] was asked for it.
+/// its ramdisk if [`RamdiskLoad::start`] was asked for it.
 pub(super) fn build(
     xen: &Xen,
     dom: DomId,
     spec: &BuildSpec,
-    prefetched: Option<RamdiskPrefetch>,
+    prefetched: Option<RamdiskLoad>,
 ) -> Result<Built, Error> {
     match (&spec.kind, &spec.hvm) {
         (GuestKind::Pv, _) => build_pv(xen, dom, spec, prefetched),
@@ -57,7 +57,7 @@ fn build_pv(
     xen: &Xen,
     dom: DomId,
     spec: &BuildSpec,
-    prefetched: Option<RamdiskPrefetch>,
+    prefetched: Option<RamdiskLoad>,
 ) -> Result<Built, Error> {
     let t = Instant::now();
     let kernel_path = spec
@@ -69,13 +69,16 @@ fn build_pv(
     let kernel_source = timed("open the kernel", || KernelSource::open(kernel_path))?;
     let kernel = timed("parse the kernel", || kernel_source.parse())
         .map_err(|e| Error::Invalid(format!("kernel {kernel_path}: {e}")))?;
+    // Unpacked while the domain is populated and the kernel copied: the plan
+    // needs only its length.
     let ramdisk = match &spec.ramdisk {
-        Some(path) => match prefetched.and_then(|r| r.finish(path)) {
-            Some(loaded) => loaded?,
-            None => load_ramdisk_file(path, xen.version)?,
-        },
-        None => Vec::new(),
+        Some(path) => Some(match prefetched.filter(|r| r.path == *path) {
+            Some(loading) => loading,
+            None => RamdiskLoad::start(path, xen.version),
+        }),
+        None => None,
     };
+    let ramdisk_len = ramdisk.as_ref().map_or(Ok(0), RamdiskLoad::len)?;
     check_capability(xen, "xen-3.0-x86_64")?;
     let store_port = xen.evtchn_alloc_unbound(dom, narrow(spec.store_domid)?)?;
     let console_port = xen.evtchn_alloc_unbound(dom, narrow(spec.console_domid)?)?;
@@ -88,7 +91,7 @@ fn build_pv(
         &kernel,
         &xl_builder::PvRequest {
             nr_pages,
-            ramdisk_len: ramdisk.len() as u64,
+            ramdisk_len,
             cmdline: spec.cmdline.clone().unwrap_or_default(),
             store_evtchn: store_port,
             console_evtchn: console_port,
@@ -105,10 +108,25 @@ fn build_pv(
         dom,
         written: (0, Duration::ZERO),
     };
+    // The ramdisk's own failure, kept whole for the caller.
+    let mut ramdisk_error = None;
     let built = timed("apply the plan", || {
-        xl_builder::apply_pv(&plan, &kernel, &ramdisk, &mut target)
+        xl_builder::apply_pv_deferred(
+            &plan,
+            &kernel,
+            || match ramdisk.map(RamdiskLoad::bytes).transpose() {
+                Ok(bytes) => Ok(std::borrow::Cow::Owned(bytes.unwrap_or_default())),
+                Err(e) => {
+                    ramdisk_error = Some(e);
+                    Err(xl_builder::BuildError::Invalid(
+                        "the ramdisk could not be loaded".into(),
+                    ))
+                }
+            },
+            &mut target,
+        )
     })
-    .map_err(|e| build_error(xen, nr_pages, e))?;
+    .map_err(|e| ramdisk_error.take().unwrap_or_else(|| build_error(xen, nr_pages, e)))?;
     crate::trace::timed_done(
         || {
             format!(
@@ -127,54 +145,102 @@ fn build_pv(
     })
 }
 
-/// A ramdisk file read and loaded as the running release loads it
-/// (4.17-4.19 unpack a gzip initrd, later releases load it as it is).
-fn load_ramdisk_file(path: &str, version: (u32, u32)) -> Result<Vec<u8>, Error> {
-    let file = read_image("ramdisk", path)?;
-    let loaded = timed("load the ramdisk", || {
-        xl_builder::load_ramdisk(&file, version)
-    })
-    .map_err(|e| Error::Invalid(format!("ramdisk {path}: {e}")))?;
-    Ok(match loaded {
-        std::borrow::Cow::Owned(unpacked) => unpacked,
-        std::borrow::Cow::Borrowed(_) => file,
-    })
-}
-
-/// A ramdisk read and loaded on a thread of its own while the domain is
-/// made: unpacking a gzip initrd takes as long as the rest of a create
-/// before the build, and dom0 has more than one vCPU.
-pub(super) struct RamdiskPrefetch {
+/// A ramdisk being read and loaded (as the running release loads it: 4.17-4.19
+/// unpack a gzip initrd, later releases load it as it is) on a thread of its
+/// own: unpacking takes as long as the rest of a create up to the copy of
+/// the kernel, and dom0 has more than one vCPU. Its length is known as soon
+/// as the file is read.
+pub(super) struct RamdiskLoad {
     path: String,
-    job: std::thread::JoinHandle<Result<Vec<u8>, Error>>,
+    state: LoadState,
 }
 
-impl RamdiskPrefetch {
-    /// Start loading `path`; `None` if no thread could be started (the
-    /// build then loads it itself).
-    pub(super) fn start(path: &str, version: (u32, u32)) -> Option<Self> {
+enum LoadState {
+    Thread {
+        len: std::sync::mpsc::Receiver<Result<u64, Error>>,
+        bytes: std::thread::JoinHandle<Vec<u8>>,
+    },
+    /// No thread could be started: loaded here.
+    Done(Result<(u64, Vec<u8>), Error>),
+}
+
+impl RamdiskLoad {
+    pub(super) fn start(path: &str, version: (u32, u32)) -> Self {
+        let (tx, len) = std::sync::mpsc::sync_channel(1);
         let owned = path.to_string();
-        let job = std::thread::Builder::new()
+        let state = match std::thread::Builder::new()
             .name("ramdisk".into())
-            .spawn(move || load_ramdisk_file(&owned, version))
-            .ok()?;
-        Some(RamdiskPrefetch {
+            .spawn(move || load_ramdisk_file(&owned, version, |n| drop(tx.send(n))))
+        {
+            Ok(bytes) => LoadState::Thread { len, bytes },
+            Err(_) => {
+                let mut n = Ok(0);
+                let bytes = load_ramdisk_file(path, version, |r| n = r);
+                LoadState::Done(n.map(|n| (n, bytes)))
+            }
+        };
+        RamdiskLoad {
             path: path.to_string(),
-            job,
-        })
+            state,
+        }
     }
 
-    /// The loaded ramdisk (or why it could not be), if it is `path`'s.
-    fn finish(self, path: &str) -> Option<Result<Vec<u8>, Error>> {
-        if self.path != path {
-            return None;
+    /// The loaded length, or why the file cannot be loaded.
+    fn len(&self) -> Result<u64, Error> {
+        match &self.state {
+            LoadState::Thread { len, .. } => len.recv().unwrap_or_else(|_| {
+                Err(Error::Invalid(format!(
+                    "ramdisk {}: its loader stopped",
+                    self.path
+                )))
+            }),
+            LoadState::Done(r) => r.as_ref().map(|(n, _)| *n).map_err(|e| {
+                Error::Invalid(crate::error_chain(e))
+            }),
         }
-        // A panic there would have been a panic here: let it go on.
-        Some(
-            self.job
+    }
+
+    /// The loaded bytes (empty if [`RamdiskLoad::len`] failed).
+    fn bytes(self) -> Result<Vec<u8>, Error> {
+        match self.state {
+            // A panic there would have been a panic here: let it go on.
+            LoadState::Thread { bytes, .. } => Ok(bytes
                 .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-        )
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))),
+            LoadState::Done(r) => r.map(|(_, b)| b),
+        }
+    }
+}
+
+/// Read the ramdisk at `path`, tell `len` its loaded length (or why it
+/// cannot be loaded), then load it.
+fn load_ramdisk_file(
+    path: &str,
+    version: (u32, u32),
+    len: impl FnOnce(Result<u64, Error>),
+) -> Vec<u8> {
+    let file = match read_image("ramdisk", path) {
+        Ok(f) => f,
+        Err(e) => {
+            len(Err(e));
+            return Vec::new();
+        }
+    };
+    let bad = |e: xl_builder::ImageError| Error::Invalid(format!("ramdisk {path}: {e}"));
+    match xl_builder::loaded_ramdisk_len(&file, version) {
+        Ok(n) => len(Ok(n)),
+        Err(e) => {
+            len(Err(bad(e)));
+            return Vec::new();
+        }
+    }
+    match timed("load the ramdisk", || {
+        xl_builder::load_ramdisk(&file, version)
+    }) {
+        Ok(std::borrow::Cow::Owned(unpacked)) => unpacked,
+        Ok(std::borrow::Cow::Borrowed(_)) => file,
+        // Its length said it would load: the plan's check reports the rest.
+        Err(_) => Vec::new(),
     }
 }
 
@@ -449,6 +515,9 @@ impl GuestFrames for XenTarget<'_> {
         mfns: &[u64],
         fill: &FillFramesShared<'_>,
     ) -> Result<(), TargetError> {
+        if std::env::var("XL_EXP").as_deref() != Ok("2") {
+            return self.fill_frames_mapped(mfns, &mut |o, p| fill(o, p));
+        }
         let t = Instant::now();
         let batches: Vec<&[u64]> = mfns.chunks(MAP_BATCH).collect();
         for (round, sets) in batches.chunks(PARALLEL_BATCHES).enumerate() {

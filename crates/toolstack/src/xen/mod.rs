@@ -54,7 +54,7 @@ pub struct XenHypervisor {
     xen: Xen,
     page_kb: u64,
     /// The next build's ramdisk, being loaded ([`Hypervisor::prepare_build`]).
-    ramdisk: std::sync::Mutex<Option<build::RamdiskPrefetch>>,
+    ramdisk: std::sync::Mutex<Option<build::RamdiskLoad>>,
 }
 
 impl XenHypervisor {
@@ -164,9 +164,12 @@ impl Hypervisor for XenHypervisor {
     }
 
     fn prepare_build(&self, spec: &BuildSpec) {
+        if std::env::var("XL_EXP").as_deref() == Ok("0") {
+            return;
+        }
         if let (GuestKind::Pv, Some(path)) = (spec.kind, &spec.ramdisk) {
             *self.ramdisk.lock().unwrap_or_else(|e| e.into_inner()) =
-                build::RamdiskPrefetch::start(path, self.xen.version);
+                Some(build::RamdiskLoad::start(path, self.xen.version));
         }
     }
 
