@@ -31,13 +31,13 @@ mod testutil;
 mod timing_tests;
 
 pub use image::{
-    Compression, ImageError, Kernel, KernelFormat, LoadAs, XenNotes, load_ramdisk, loaded_ramdisk_len, parse_image,
-    parse_image_from, parse_kernel, parse_kernel_from,
+    Compression, ImageError, Kernel, KernelFormat, LoadAs, XenNotes, load_ramdisk,
+    loaded_ramdisk_len, parse_image, parse_image_from, parse_kernel, parse_kernel_from,
 };
 pub use layout::{LayoutEvent, Segment};
 pub use mem_target::{MemTarget, TargetCall, Translation};
 pub use source::ReadAt;
-pub use target::{FillFrames, FillFramesShared, GrantSeed, GuestFrames, PvTarget, PvVcpuContext, TargetError};
+pub use target::{FillFrames, GrantSeed, GuestFrames, PvTarget, PvVcpuContext, TargetError};
 pub use x86::hvm::{
     E820, FixedBlob, HvmBuilt, HvmGuest, HvmPlan, HvmRequest, HvmTarget, ModuleRequest, apply_hvm,
     plan_hvm,

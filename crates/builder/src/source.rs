@@ -6,10 +6,9 @@
 
 use std::io;
 
-/// Random-access reads of a fixed-length source. Implementations need not be seekable; they
-/// may be read from several threads at once (the builder fills large ranges of guest memory
-/// in parallel). The builder never reads past [`ReadAt::len`].
-pub trait ReadAt: Sync {
+/// Random-access reads of a fixed-length source. Implementations need not be thread-safe
+/// or seekable; the builder never reads past [`ReadAt::len`].
+pub trait ReadAt {
     /// The length in bytes.
     fn len(&self) -> u64;
 

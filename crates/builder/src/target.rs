@@ -10,10 +10,6 @@ const PAGE: usize = PAGE_SIZE as usize;
 /// What [`GuestFrames::write_frames_with`] calls to fill mapped frames: `(offset, bytes)`.
 pub type FillFrames<'a> = dyn FnMut(usize, &mut [u8]) -> Result<(), TargetError> + 'a;
 
-/// What [`GuestFrames::write_frames_shared`] calls to fill mapped frames: as [`FillFrames`],
-/// but it may be called from several threads at once, for pieces in any order.
-pub type FillFramesShared<'a> = dyn Fn(usize, &mut [u8]) -> Result<(), TargetError> + Sync + 'a;
-
 /// A failure reported by a target.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -129,18 +125,6 @@ pub trait GuestFrames {
         frames: &[u64],
         fill: &mut FillFrames<'_>,
     ) -> Result<(), TargetError>;
-
-    /// As [`GuestFrames::write_frames_with`], except that `fill` may be called for several
-    /// pieces at once and in any order: a target may fill a large range on several threads
-    /// (copying the kernel is most of a PV build's time). By default, in order on this
-    /// thread.
-    fn write_frames_shared(
-        &mut self,
-        frames: &[u64],
-        fill: &FillFramesShared<'_>,
-    ) -> Result<(), TargetError> {
-        self.write_frames_with(frames, &mut |offset, piece| fill(offset, piece))
-    }
 
     /// Copy `bytes` into the frames `frames` in order (bytes.len() <= frames.len()*4096); the
     /// rest of those frames is zeroed.

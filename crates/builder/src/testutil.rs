@@ -1,7 +1,6 @@
 //! Fixtures built in code: ELF kernels with Xen notes and bzImages around them.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::{Cell, RefCell};
 
 use crate::image::Compression;
 use crate::source::ReadAt;
@@ -508,9 +507,9 @@ pub struct Streamed {
     bytes: Vec<u8>,
     len: u64,
     /// Reads of bytes from here on fail, as if the file had shrunk.
-    pub readable: AtomicU64,
+    pub readable: Cell<u64>,
     /// (offset, length) of every read.
-    pub reads: Mutex<Vec<(u64, usize)>>,
+    pub reads: RefCell<Vec<(u64, usize)>>,
 }
 
 impl Streamed {
@@ -524,27 +523,18 @@ impl Streamed {
         Streamed {
             bytes,
             len,
-            readable: AtomicU64::new(u64::MAX),
-            reads: Mutex::new(Vec::new()),
+            readable: Cell::new(u64::MAX),
+            reads: RefCell::new(Vec::new()),
         }
     }
 
-    /// Every read so far, (offset, length).
-    pub fn reads(&self) -> Vec<(u64, usize)> {
-        self.reads.lock().unwrap().clone()
-    }
-
-    /// Reads of bytes from `at` on fail from now.
-    pub fn shrink_to(&self, at: u64) {
-        self.readable.store(at, Ordering::SeqCst);
-    }
-
     pub fn bytes_read(&self) -> u64 {
-        self.reads().iter().map(|&(_, n)| n as u64).sum()
+        self.reads.borrow().iter().map(|&(_, n)| n as u64).sum()
     }
 
     pub fn largest_read(&self) -> usize {
-        self.reads()
+        self.reads
+            .borrow()
             .iter()
             .map(|&(_, n)| n)
             .max()
@@ -558,7 +548,7 @@ impl ReadAt for Streamed {
     }
 
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-        self.reads.lock().unwrap().push((offset, buf.len()));
+        self.reads.borrow_mut().push((offset, buf.len()));
         let end = offset.checked_add(buf.len() as u64);
         assert!(
             end.is_some_and(|end| end <= self.len),
@@ -566,7 +556,7 @@ impl ReadAt for Streamed {
             buf.len(),
             self.len
         );
-        if end.is_some_and(|end| end > self.readable.load(Ordering::SeqCst)) {
+        if end.is_some_and(|end| end > self.readable.get()) {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 "the file shrank",

@@ -83,8 +83,107 @@ struct Client {
     conn: Mutex<(BufReader<UnixStream>, UnixStream)>,
 }
 
-fn backend(msg: impl std::fmt::Display) -> Error {
-    Error::Backend(msg.to_string())
+/// Why the simulator failed, where it does not fail as Xen would (an
+/// errno or a toolstack error).
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The simulated host refused, in its words.
+    #[error("{0}")]
+    Refused(String),
+    /// The state directory cannot be used (what is wrong and the fix).
+    #[error("{0}")]
+    StateDir(String),
+    /// An OS error while starting, reaching or writing for the host.
+    #[error("{what}")]
+    Io {
+        /// The step that failed, with its path if it has one.
+        what: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A request or reply that did not encode.
+    #[error("{0}")]
+    Encode(serde_json::Error),
+    /// The host's end of the socket closed.
+    #[error("simulated host went away")]
+    HostGone,
+    /// The host process did not answer in time.
+    #[error("the simulated host did not start (see {})", log.display())]
+    NotStarted {
+        /// Its log, which says why.
+        log: PathBuf,
+    },
+    /// A file a real builder would load, unreadable.
+    #[error("cannot read {what} {path}: {}", xl_toolstack::strerror(error))]
+    Read {
+        /// `kernel` or `ramdisk`.
+        what: &'static str,
+        /// The path as the config gives it.
+        path: String,
+        /// The OS error, worded as strerror does it.
+        error: std::io::Error,
+    },
+    /// A PV or PVH guest without `kernel=`.
+    #[error("no kernel given")]
+    NoKernel,
+    /// A kernel the builder cannot load.
+    #[error("kernel {path}")]
+    Kernel {
+        /// The kernel's path.
+        path: String,
+        /// The builder's reason.
+        #[source]
+        source: xl_builder::ImageError,
+    },
+    /// A ramdisk the builder cannot load.
+    #[error("ramdisk")]
+    Ramdisk(#[source] xl_builder::ImageError),
+    /// The builder refused the guest, in its words.
+    #[error("{0}")]
+    Build(xl_builder::BuildError),
+    /// The simulated hotplug script failed.
+    #[error("{script} {action}: {why}")]
+    Hotplug {
+        /// The script as the backend names it.
+        script: String,
+        /// `online` (vif) or `add` (vbd).
+        action: &'static str,
+        /// What it wrote to `hotplug-error`.
+        why: String,
+    },
+    /// A disk the simulated QEMU cannot open, as QEMU says it.
+    #[error("device model: Could not open '{0}': No such file or directory")]
+    NoDisk(String),
+    /// A save image from elsewhere (real Xen).
+    #[error(
+        "the image holds no simulated guest (saved on real Xen?): the simulator restores only \
+         what it saved"
+    )]
+    NoSimGuest,
+    /// The guest record of a save image does not decode.
+    #[error("the simulated guest's record is damaged: {0}")]
+    Damaged(serde_json::Error),
+    /// A save image of one guest type restored as another.
+    #[error("the image is of a {saved} guest, the config makes a {wanted} guest")]
+    KindMismatch {
+        /// The saved guest's type (`pv`, `pvh`, `hvm`).
+        saved: &'static str,
+        /// The config's type.
+        wanted: &'static str,
+    },
+}
+
+impl From<SimError> for Error {
+    fn from(e: SimError) -> Self {
+        Error::Backend(Box::new(e))
+    }
+}
+
+/// An OS error in `what`.
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SimError {
+    let what = what.into();
+    move |source| SimError::Io { what, source }
 }
 
 /// A refusal with an errno, as a hypercall on Xen fails.
@@ -95,29 +194,25 @@ fn os(errno: Errno) -> Error {
 fn refused(r: proto::Refusal) -> Error {
     match r {
         proto::Refusal::Errno(errno) => os(errno),
-        proto::Refusal::Message(m) => backend(m),
+        proto::Refusal::Message(m) => SimError::Refused(m).into(),
     }
 }
 
 impl SimHypervisor {
     /// Connects to the host serving `dir`, starting one if there is none.
     pub fn open(dir: &Path) -> Result<SimHypervisor, Error> {
-        statedir::prepare(dir).map_err(backend)?;
+        statedir::prepare(dir).map_err(SimError::StateDir)?;
         let sock = dir.join(HYPERVISOR_SOCK);
         let stream = match UnixStream::connect(&sock) {
             Ok(s) => s,
             Err(_) => start_host(dir)?,
         };
-        let reader = BufReader::new(
-            stream
-                .try_clone()
-                .map_err(|e| backend(format!("simulator socket: {e}")))?,
-        );
+        let reader = BufReader::new(stream.try_clone().map_err(io("simulator socket"))?);
         let paths = HostPaths::under(dir);
         for d in [&paths.lib, &paths.run, &paths.log] {
             match std::fs::DirBuilder::new().mode(0o700).create(d) {
                 Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-                    return Err(backend(format!("cannot create {}: {e}", d.display())));
+                    return Err(io(format!("cannot create {}", d.display()))(e).into());
                 }
                 _ => {}
             }
@@ -156,14 +251,14 @@ impl Client {
     fn call<T: DeserializeOwned>(&self, req: &Request) -> Result<T, Error> {
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         let (reader, writer) = &mut *conn;
-        let mut line = serde_json::to_string(req).map_err(backend)?;
+        let mut line = serde_json::to_string(req).map_err(SimError::Encode)?;
         line.push('\n');
         writer
             .write_all(line.as_bytes())
-            .map_err(|e| backend(format!("simulated host went away: {e}")))?;
+            .map_err(io("simulated host went away"))?;
         let mut answer = String::new();
         match reader.read_line(&mut answer) {
-            Ok(0) | Err(_) => return Err(backend("simulated host went away")),
+            Ok(0) | Err(_) => return Err(SimError::HostGone.into()),
             Ok(_) => {}
         }
         proto::parse_reply(&answer).map_err(refused)
@@ -174,20 +269,18 @@ impl Client {
 /// makes concurrent first invocations start exactly one.
 fn start_host(dir: &Path) -> Result<UnixStream, Error> {
     let sock = dir.join(HYPERVISOR_SOCK);
-    let lock = statedir::open(&dir.join("start.lock"), false).map_err(|e| {
-        backend(format!(
-            "cannot start the simulator in {}: {e}",
-            dir.display()
-        ))
-    })?;
+    let lock = statedir::open(&dir.join("start.lock"), false).map_err(io(format!(
+        "cannot start the simulator in {}",
+        dir.display()
+    )))?;
     lock.lock()
-        .map_err(|e| backend(format!("cannot lock {}: {e}", dir.display())))?;
+        .map_err(io(format!("cannot lock {}", dir.display())))?;
     if let Ok(s) = UnixStream::connect(&sock) {
         return Ok(s);
     }
-    let exe = std::env::current_exe().map_err(|e| backend(format!("cannot find xl: {e}")))?;
-    let log = statedir::open(&dir.join("host.log"), true)
-        .map_err(|e| backend(format!("cannot open the simulator log: {e}")))?;
+    let exe = std::env::current_exe().map_err(io("cannot find xl"))?;
+    let log =
+        statedir::open(&dir.join("host.log"), true).map_err(io("cannot open the simulator log"))?;
     Command::new(exe)
         .env(SERVE_ENV, dir)
         .stdin(Stdio::null())
@@ -197,29 +290,31 @@ fn start_host(dir: &Path) -> Result<UnixStream, Error> {
         // must not take the host down.
         .process_group(0)
         .spawn()
-        .map_err(|e| backend(format!("cannot start the simulated host: {e}")))?;
+        .map_err(io("cannot start the simulated host"))?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Ok(s) = UnixStream::connect(&sock) {
             return Ok(s);
         }
         if Instant::now() > deadline {
-            return Err(backend(format!(
-                "the simulated host did not start (see {})",
-                dir.join("host.log").display()
-            )));
+            return Err(SimError::NotStarted {
+                log: dir.join("host.log"),
+            }
+            .into());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-fn check_file(what: &str, path: &str) -> Result<(), Error> {
+fn check_file(what: &'static str, path: &str) -> Result<(), Error> {
     match std::fs::File::open(path) {
         Ok(_) => Ok(()),
-        Err(e) => Err(backend(format!(
-            "cannot read {what} {path}: {}",
-            xl_toolstack::strerror(&e)
-        ))),
+        Err(error) => Err(SimError::Read {
+            what,
+            path: path.to_string(),
+            error,
+        }
+        .into()),
     }
 }
 
@@ -230,23 +325,24 @@ const SIM_XEN_VERSION: (u32, u32) = (4, 17);
 /// Xen would get is computed and written, so a kernel (or a size) the
 /// builder refuses on Xen is refused here with the same words.
 fn build_pv_in_memory(domid: u32, spec: &BuildSpec, kernel_path: &str) -> Result<(), Error> {
-    let read = |what: &str, path: &str| {
-        std::fs::read(path).map_err(|e| {
-            backend(format!(
-                "cannot read {what} {path}: {}",
-                xl_toolstack::strerror(&e)
-            ))
+    let read = |what: &'static str, path: &str| {
+        std::fs::read(path).map_err(|error| SimError::Read {
+            what,
+            path: path.to_string(),
+            error,
         })
     };
     let kernel_bytes = read("kernel", kernel_path)?;
-    let kernel = xl_builder::parse_kernel(&kernel_bytes)
-        .map_err(|e| backend(format!("kernel {kernel_path}: {e}")))?;
+    let kernel = xl_builder::parse_kernel(&kernel_bytes).map_err(|source| SimError::Kernel {
+        path: kernel_path.to_string(),
+        source,
+    })?;
     let ramdisk_file = match &spec.ramdisk {
         Some(p) => read("ramdisk", p)?,
         None => Vec::new(),
     };
-    let ramdisk = xl_builder::load_ramdisk(&ramdisk_file, SIM_XEN_VERSION)
-        .map_err(|e| backend(format!("ramdisk: {e}")))?;
+    let ramdisk =
+        xl_builder::load_ramdisk(&ramdisk_file, SIM_XEN_VERSION).map_err(SimError::Ramdisk)?;
     let request = xl_builder::PvRequest {
         nr_pages: (spec.target_memkb / 1024) * 256,
         ramdisk_len: ramdisk.len() as u64,
@@ -258,10 +354,9 @@ fn build_pv_in_memory(domid: u32, spec: &BuildSpec, kernel_path: &str) -> Result
         domid: u16::try_from(domid).map_err(|_| Error::NoSuchDomain(domid))?,
         xen_version: SIM_XEN_VERSION,
     };
-    let plan = xl_builder::plan_pv(&kernel, &request).map_err(|e| backend(e.to_string()))?;
+    let plan = xl_builder::plan_pv(&kernel, &request).map_err(SimError::Build)?;
     let mut memory = xl_builder::MemTarget::new();
-    xl_builder::apply_pv(&plan, &kernel, &ramdisk, &mut memory)
-        .map_err(|e| backend(e.to_string()))?;
+    xl_builder::apply_pv(&plan, &kernel, &ramdisk, &mut memory).map_err(SimError::Build)?;
     Ok(())
 }
 
@@ -337,10 +432,8 @@ impl Hypervisor for SimHypervisor {
     /// optional record (libxc skips optional records it does not know).
     fn save_image(&self, domid: u32, out: &mut dyn std::io::Write) -> Result<(), Error> {
         let saved: proto::SavedGuest = self.call(&Request::SaveGuest(domid))?;
-        let image = image_of(&saved).map_err(backend)?;
-        image
-            .encode(out)
-            .map_err(|e| backend(format!("writing the domain image: {e}")))
+        let image = image_of(&saved).map_err(SimError::Encode)?;
+        Ok(image.encode(out).map_err(io("writing the domain image"))?)
     }
 
     fn restore_image(
@@ -366,10 +459,7 @@ impl Hypervisor for SimHypervisor {
     /// caller's working directory, as libxl would open them.
     fn build(&self, domid: u32, spec: &BuildSpec) -> Result<Built, Error> {
         if spec.kind != GuestKind::Hvm {
-            let kernel = spec
-                .kernel
-                .as_deref()
-                .ok_or_else(|| backend("no kernel given"))?;
+            let kernel = spec.kernel.as_deref().ok_or(SimError::NoKernel)?;
             check_file("kernel", kernel)?;
             if spec.kind == GuestKind::Pv {
                 build_pv_in_memory(domid, spec, kernel)?;
@@ -638,11 +728,12 @@ impl Dom0 for SimDom0 {
             Some(msg) => {
                 xs.write(&format!("{be}/hotplug-error"), &msg)?;
                 xs.write(&format!("{be}/hotplug-status"), "error")?;
-                Err(backend(format!(
-                    "{} {}: {msg}",
-                    dev.script,
-                    if dev.kind == "vif" { "online" } else { "add" }
-                )))
+                Err(SimError::Hotplug {
+                    script: dev.script.clone(),
+                    action: if dev.kind == "vif" { "online" } else { "add" },
+                    why: msg,
+                }
+                .into())
             }
         }
     }
@@ -650,9 +741,7 @@ impl Dom0 for SimDom0 {
     fn spawn_device_model(&self, xs: &Xs, spec: &DmSpec) -> Result<u32, Error> {
         for d in &spec.disks {
             if std::fs::metadata(d).is_err() {
-                return Err(backend(format!(
-                    "device model: Could not open '{d}': No such file or directory"
-                )));
+                return Err(SimError::NoDisk(d.clone()).into());
             }
         }
         let pid: u32 = self.client.call(&Request::SpawnDeviceModel(spec.clone()))?;
@@ -757,21 +846,17 @@ fn image_of(saved: &proto::SavedGuest) -> Result<xl_savefile::LibxcImage, serde_
 /// The simulated guest an image holds, checked against the kind of
 /// domain it is to become.
 fn guest_of(image: &xl_savefile::LibxcImage, kind: GuestKind) -> Result<proto::SavedGuest, Error> {
-    let body = image.optional(SIM_GUEST_RECORD).ok_or_else(|| {
-        backend(
-            "the image holds no simulated guest (saved on real Xen?): \
-             the simulator restores only what it saved",
-        )
-    })?;
-    let saved: proto::SavedGuest = serde_json::from_slice(body)
-        .map_err(|e| backend(format!("the simulated guest's record is damaged: {e}")))?;
+    let body = image
+        .optional(SIM_GUEST_RECORD)
+        .ok_or(SimError::NoSimGuest)?;
+    let saved: proto::SavedGuest = serde_json::from_slice(body).map_err(SimError::Damaged)?;
     let image_pv = image.domain.domain_type == xl_savefile::DHDR_TYPE_X86_PV;
     if saved.kind != kind || image_pv != (kind == GuestKind::Pv) {
-        return Err(backend(format!(
-            "the image is of a {} guest, the config makes a {} guest",
-            saved.kind.type_name(),
-            kind.type_name()
-        )));
+        return Err(SimError::KindMismatch {
+            saved: saved.kind.type_name(),
+            wanted: kind.type_name(),
+        }
+        .into());
     }
     Ok(saved)
 }

@@ -1976,44 +1976,6 @@ impl Xen {
         Ok(f(map.as_mut_slice()))
     }
 
-    /// [`Xen::with_foreign`] for several sets of frames at once: each set
-    /// is mapped and handed to `f(set index, bytes)` on a thread of its
-    /// own, so that filling a large guest uses every CPU dom0 has. The
-    /// frames of all sets together must be distinct (no two threads see
-    /// the same memory); the results come back in the sets' order, or the
-    /// first set's mapping failure.
-    pub fn with_foreign_sets<R: Send>(
-        &self,
-        dom: DomId,
-        sets: &[&[u64]],
-        f: impl Fn(usize, &mut [u8]) -> R + Sync,
-    ) -> Result<Vec<R>, SysError> {
-        distinct_frames(&sets.concat())?;
-        let _only = exclusive_mapping()?;
-        let one = |i: usize, frames: &[u64]| -> Result<R, SysError> {
-            let mut map = self.pc.map_foreign(dom, frames, true)?;
-            Ok(f(i, map.as_mut_slice()))
-        };
-        std::thread::scope(|s| {
-            let (first, rest) = sets.split_first().unzip();
-            let others: Vec<_> = rest
-                .unwrap_or_default()
-                .iter()
-                .enumerate()
-                .map(|(i, frames)| s.spawn(move || one(i + 1, frames)))
-                .collect();
-            let mut results = Vec::with_capacity(sets.len());
-            if let Some(frames) = first {
-                results.push(one(0, frames));
-            }
-            for t in others {
-                // A panic in `f` is the caller's: let it continue here.
-                results.push(t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-            }
-            results.into_iter().collect()
-        })
-    }
-
     /// Runs `f` over the first frame of the domain's shared grant table
     /// (see [`Xen::with_foreign`] for what the mapping promises).
     pub fn with_grant_table<R>(

@@ -570,15 +570,6 @@ pub enum Image<'a> {
     Stream(&'a mut dyn std::io::Read),
 }
 
-/// Let the backend start reading what building `plan`'s domain from
-/// `image` will need, while the caller gets on with the rest (a hint:
-/// [`apply_from`] works without it).
-pub fn prepare(host: &Host, plan: &CreatePlan, image: &Image<'_>) {
-    if matches!(image, Image::Boot) && plan.bootloader.is_none() {
-        host.hv.prepare_build(&plan.build);
-    }
-}
-
 /// Make the domain `plan` describes; returns its domid, paused. Any
 /// failure destroys what was made.
 pub fn apply(host: &Host, xs: &Xs, plan: &CreatePlan) -> Result<u32, CreateError> {
@@ -608,7 +599,7 @@ pub fn apply_from(
     if !plan.pcidevs.is_empty() {
         return Err(CreateError::Refused {
             name: plan.name.clone(),
-            source: Error::Invalid(not_applied_message("pci")),
+            source: Error::ConfigRefused(vec![not_applied_message("pci")]),
         });
     }
     pause_point("make the domain");
@@ -671,13 +662,13 @@ fn check_passthrough(host: &Host, plan: &CreatePlan) -> Result<(), CreateError> 
 /// guest, a device model binary that cannot be run.
 fn preflight(host: &Host, plan: &CreatePlan) -> Result<(), Error> {
     if !plan.problems.is_empty() {
-        return Err(Error::Invalid(plan.problems.join("; ")));
+        return Err(Error::ConfigRefused(plan.problems.clone()));
     }
     if plan.kind != GuestKind::Pv {
         match host.hv.capabilities() {
             Ok(caps) => {
                 if let Some(why) = no_hvm_message(plan.kind, &caps) {
-                    return Err(Error::Invalid(why));
+                    return Err(Error::NoHvm(why));
                 }
             }
             // Not known: createdomain will say what it says.
@@ -724,9 +715,7 @@ fn make_domain(host: &Host, spec: &CreateSpec) -> Result<u32, Error> {
         // libxl: "domain id recently used": give it back and ask again.
         hv.destroy(domid, std::time::Duration::from_secs(10))?;
     }
-    Err(Error::Invalid(
-        "no domain id that was not recently used".into(),
-    ))
+    Err(Error::NoFreeDomid)
 }
 
 type StepResult = Result<(), (&'static str, Error)>;
@@ -783,7 +772,12 @@ fn ring_backends(xs: &Xs) -> Result<(u32, u32), xenstore::Error> {
 
 fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32, image: Image<'_>) -> StepResult {
     let (hv, dom0) = (host.hv.as_ref(), host.dom0.as_ref());
-    step("cannot allocate create paths", || skeleton(xs, plan, domid))?;
+    // A plain build needs none of the domain's xenstore paths: they are
+    // written meanwhile. A bootloader or a restored stream may use them.
+    let beside = matches!(image, Image::Boot) && plan.bootloader.is_none();
+    if !beside {
+        step("cannot allocate create paths", || skeleton(xs, plan, domid))?;
+    }
     step("cannot set maximum memory", || {
         hv.set_max_mem(domid, plan.memory.target_kb + MAXMEM_CONSTANT_KB)
     })?;
@@ -807,6 +801,12 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32, image: Image<'_
         spec.cmdline = b.args.clone();
     }
     let (built, extras) = match image {
+        Image::Boot if beside => (
+            build_beside_skeleton(xs, plan, domid, || {
+                step("cannot (re-)build domain", || hv.build(domid, &spec))
+            })?,
+            crate::saverestore::StreamExtras::default(),
+        ),
         Image::Boot => (
             step("cannot (re-)build domain", || hv.build(domid, &spec))?,
             crate::saverestore::StreamExtras::default(),
@@ -879,10 +879,43 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32, image: Image<'_
     }
     step("console not ready", || wait_console_tty(xs, domid))?;
     step("failed to store domain configuration", || {
-        userdata::store_config(&host.paths.lib, domid, &plan.uuid, &plan.stored_config)
-            .map_err(|e| Error::Invalid(format!("cannot write userdata: {e}")))
+        userdata::store_config(&host.paths.lib, domid, &plan.uuid, &plan.stored_config).map_err(
+            |source| Error::Io {
+                what: "cannot write userdata",
+                source,
+            },
+        )
     })?;
     Ok(())
+}
+
+/// `build` with the domain's xenstore paths written meanwhile on a thread
+/// of its own: under a PV dom0 xenstored takes about as long for them as
+/// populating the guest's memory, which needs only hypercalls. Their
+/// failure comes first, as libxl's earlier step.
+fn build_beside_skeleton<T>(
+    xs: &Xs,
+    plan: &CreatePlan,
+    domid: u32,
+    build: impl FnOnce() -> Result<T, (&'static str, Error)>,
+) -> Result<T, (&'static str, Error)> {
+    let paths = || step("cannot allocate create paths", || skeleton(xs, plan, domid));
+    std::thread::scope(|s| {
+        let Ok(beside) = std::thread::Builder::new()
+            .name("create-paths".into())
+            .spawn_scoped(s, paths)
+        else {
+            // No thread: one after the other.
+            paths()?;
+            return build();
+        };
+        let built = build();
+        // A panic there would have been a panic here: let it go on.
+        beside
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+        built
+    })
 }
 
 /// A restored device model's nodes (its physmap), back where QEMU looks
@@ -943,7 +976,7 @@ fn write_with_backend(
     let backend_domid = match backend {
         None => 0,
         Some(name) => crate::names::qualifier_to_domid(host.hv.as_ref(), xs, name)?
-            .ok_or_else(|| Error::Invalid(format!("backend domain {name} does not exist")))?,
+            .ok_or_else(|| Error::NoBackendDomain(name.to_string()))?,
     };
     let dev = NewDevice {
         domid,

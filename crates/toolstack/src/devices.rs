@@ -140,6 +140,19 @@ pub fn write(xs: &Xs, dev: &NewDevice) -> Result<(), xenstore::Error> {
 
 /// Waits until a backend's `state` is `want` (or the node is gone, when
 /// `gone_ok`). Returns the last state seen on timeout.
+/// A backend that did not reach InitWait within [`BACKEND_TIMEOUT`]
+/// (`state` is where it stayed, `None` when its node was missing).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "backend {path} did not reach state {STATE_INIT_WAIT} (InitWait) in {}s (state {})",
+    BACKEND_TIMEOUT.as_secs(),
+    state.map_or("missing".into(), |s| s.to_string())
+)]
+pub struct NotInitWait {
+    pub path: String,
+    pub state: Option<u32>,
+}
+
 pub fn wait_state(
     xs: &Xs,
     backend: &str,
@@ -185,13 +198,11 @@ pub fn connect(dom0: &dyn Dom0, xs: &Xs, dev: &NewDevice) -> Result<(), Error> {
     };
     let be = dev.backend_path();
     if let Err(state) = wait_state(xs, &be, STATE_INIT_WAIT, false, BACKEND_TIMEOUT)? {
-        return Err(Error::Backend(format!(
-            "{} {}: backend {be} did not reach state {STATE_INIT_WAIT} (InitWait) in {}s (state {})",
-            dev.kind,
-            dev.devid,
-            BACKEND_TIMEOUT.as_secs(),
-            state.map_or("missing".into(), |s| s.to_string())
-        )));
+        return Err(Error::DeviceNotReady {
+            kind: dev.kind.clone(),
+            devid: dev.devid,
+            source: NotInitWait { path: be, state },
+        });
     }
     dom0.hotplug(
         xs,

@@ -667,7 +667,7 @@ impl DmPlan {
     /// Why libxl would refuse to start this device model, if it would.
     pub fn check(&self) -> Result<(), Error> {
         match &self.invalid {
-            Some(why) => Err(Error::Invalid(why.clone())),
+            Some(why) => Err(Error::ConfigRefused(vec![why.clone()])),
             None => Ok(()),
         }
     }

@@ -58,7 +58,7 @@ pub fn host(hv: FakeHv, dom0: FakeDom0, paths: HostPaths) -> Host {
 }
 
 fn nope<T>() -> Result<T, Error> {
-    Err(Error::Invalid("not in the fake".into()))
+    Err(Error::Unsupported("this operation of the test fake"))
 }
 
 impl Hypervisor for FakeHv {

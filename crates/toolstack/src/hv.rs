@@ -27,9 +27,6 @@ pub trait Hypervisor {
     fn create_domain(&self, spec: &CreateSpec) -> Result<u32, Error>;
     /// Load the guest (kernel or firmware) and its memory.
     fn build(&self, domid: u32, spec: &BuildSpec) -> Result<Built, Error>;
-    /// A hint that a [`Hypervisor::build`] of `spec` follows: a backend
-    /// may start reading its images meanwhile. Builds never depend on it.
-    fn prepare_build(&self, _spec: &BuildSpec) {}
     fn pause(&self, domid: u32) -> Result<(), Error>;
     fn unpause(&self, domid: u32) -> Result<(), Error>;
     /// Ask the hypervisor to destroy a domain, retrying while it reports

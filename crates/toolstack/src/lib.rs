@@ -140,23 +140,82 @@ pub enum Error {
     /// A domid no domain can have (its digits, as given).
     #[error("Domain {0} does not exist.")]
     NoSuchDomid(String),
-    #[error("{0}")]
-    Invalid(String),
     #[error(transparent)]
     Xenstore(#[from] xenstore::Error),
     /// A request refused with an errno (the simulated hypervisor's too).
     #[error(transparent)]
     Os(std::io::Error),
+    /// An OS error in `what` (a step of the backend's work on a file or
+    /// stream).
+    #[error("{what}")]
+    Io {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// What libxl would refuse in the config, in its words (one line
+    /// each), found before anything is made.
+    #[error("{}", .0.join("; "))]
+    ConfigRefused(Vec<String>),
+    /// The host cannot run the guest's type (why, and what to do).
+    #[error("{0}")]
+    NoHvm(String),
+    /// Every domid Xen offered was recently used (libxl's retry gave up).
+    #[error("no domain id that was not recently used")]
+    NoFreeDomid,
+    /// A device's `backend=` names no domain.
+    #[error("backend domain {0} does not exist")]
+    NoBackendDomain(String),
+    /// A xenstore node the toolstack had listed was gone when read.
+    #[error("{path} vanished while {during}")]
+    NodeVanished { path: String, during: &'static str },
+    /// `vcpu-pin` with neither mask to set.
+    #[error("neither a hard nor a soft affinity to set")]
+    NoAffinity,
+    /// `trigger` with a name libxl knows no trigger for.
+    #[error("trigger `unknown' cannot be sent")]
+    UnknownTrigger,
+    /// A new device whose backend did not get ready.
+    #[error("{kind} {devid}")]
+    DeviceNotReady {
+        kind: String,
+        devid: u32,
+        #[source]
+        source: devices::NotInitWait,
+    },
+    /// A backend that did not get ready (the device named by the caller).
+    #[error(transparent)]
+    NotInitWait(devices::NotInitWait),
+    /// dom0's network counters could not be read.
+    #[error(transparent)]
+    NetStats(stats::linux::NetDevError),
+    /// A scheduler name the hypervisor's interface has no id for.
+    #[error("unknown scheduler {0}")]
+    UnknownScheduler(String),
     #[error("{0} is not implemented for this backend yet")]
     Unsupported(&'static str),
-    #[error("{0}")]
-    Backend(String),
+    /// Another backend's own failure, typed by that backend (the
+    /// simulator's `SimError`): callers that need its cause downcast it.
+    #[error(transparent)]
+    Backend(Box<dyn std::error::Error + Send + Sync + 'static>),
     #[error("save stream")]
     Stream(#[source] xl_savefile::FormatError),
     #[error("the PV guest's image")]
     PvImage(#[from] xen::PvImageError),
     #[error(transparent)]
     Bootloader(Box<xen::BootloaderError>),
+    /// The domain builder's failure on Xen.
+    #[error(transparent)]
+    Build(Box<xen::DomainBuildError>),
+    /// A device model that could not be started or saved on Xen.
+    #[error(transparent)]
+    DeviceModel(Box<xen::DeviceModelError>),
+    /// The new domain's CPUID/MSR policy could not be applied on Xen.
+    #[error(transparent)]
+    Cpuid(Box<xen::CpuidApplyError>),
+    /// A device's hotplug scripts failed on Xen.
+    #[error(transparent)]
+    HotplugScript(xen::HotplugScriptError),
     /// A device model's QMP answer, kept typed for libxl's rc.
     #[error(transparent)]
     Qmp(#[from] qmp::QmpError),
@@ -165,6 +224,30 @@ pub enum Error {
 impl From<xen::BootloaderError> for Error {
     fn from(e: xen::BootloaderError) -> Self {
         Error::Bootloader(Box::new(e))
+    }
+}
+
+impl From<xen::DomainBuildError> for Error {
+    fn from(e: xen::DomainBuildError) -> Self {
+        Error::Build(Box::new(e))
+    }
+}
+
+impl From<xen::CpuidApplyError> for Error {
+    fn from(e: xen::CpuidApplyError) -> Self {
+        Error::Cpuid(Box::new(e))
+    }
+}
+
+impl From<xen::HotplugScriptError> for Error {
+    fn from(e: xen::HotplugScriptError) -> Self {
+        Error::HotplugScript(e)
+    }
+}
+
+impl From<xen::DeviceModelError> for Error {
+    fn from(e: xen::DeviceModelError) -> Self {
+        Error::DeviceModel(Box::new(e))
     }
 }
 

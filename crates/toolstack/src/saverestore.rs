@@ -204,10 +204,9 @@ fn emulator_xenstore_data(xs: &Xs, domid: u32) -> Result<Vec<u8>, Error> {
     let values = xs.read_many(&paths)?;
     let mut data = Vec::new();
     for (key, value) in keys.iter().zip(values) {
-        let value = value.ok_or_else(|| {
-            Error::Backend(format!(
-                "{root}/{key} vanished while saving the device model"
-            ))
+        let value = value.ok_or_else(|| Error::NodeVanished {
+            path: format!("{root}/{key}"),
+            during: "saving the device model",
         })?;
         for s in [key.as_str(), value.as_str()] {
             data.extend_from_slice(s.as_bytes());

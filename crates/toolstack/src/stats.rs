@@ -253,16 +253,24 @@ pub mod linux {
         scan_pair(iface, "vif", ".")
     }
 
+    /// Why the network counters could not be read (libxenstat's words).
+    #[derive(Debug, thiserror::Error)]
+    pub enum NetDevError {
+        #[error("Error opening /proc/net/dev")]
+        Open(#[source] std::io::Error),
+        #[error("Unexpected /proc/net/dev format")]
+        Format,
+    }
+
     /// Network counters of the domains in `domids`, from `/proc/net/dev`.
     pub fn collect_nets(
         root: &Path,
         domids: &[u32],
         out: &mut Vec<(u32, NetStat)>,
-    ) -> Result<(), String> {
-        let text = fs::read_to_string(root.join("proc/net/dev"))
-            .map_err(|e| format!("Error opening /proc/net/dev: {e}"))?;
+    ) -> Result<(), NetDevError> {
+        let text = fs::read_to_string(root.join("proc/net/dev")).map_err(NetDevError::Open)?;
         let Some(body) = text.strip_prefix(PROC_NET_DEV_HEADER) else {
-            return Err("Unexpected /proc/net/dev format".into());
+            return Err(NetDevError::Format);
         };
         let bridge = bridge_name(root);
         let not_bridge = format!("p{bridge}");
@@ -447,7 +455,7 @@ pub mod linux {
         run: &Path,
         xs: &impl XsOps,
         domids: &[u32],
-    ) -> Result<IoStats, String> {
+    ) -> Result<IoStats, NetDevError> {
         let mut io = IoStats::default();
         collect_nets(root, domids, &mut io.nets)?;
         // libxenstat looks for backend/qdisk/<domid> domain by domain; one

@@ -292,11 +292,7 @@ fn add_recorded(
         Ok(()) => Ok(()),
         Err(state) => Err(HotplugError::Add {
             path: be.clone(),
-            source: Error::Backend(format!(
-                "backend {be} did not reach state {STATE_INIT_WAIT} (InitWait) in {}s (state {})",
-                devices::BACKEND_TIMEOUT.as_secs(),
-                state.map_or("missing".into(), |s| s.to_string())
-            )),
+            source: Error::NotInitWait(devices::NotInitWait { path: be, state }),
         }),
     }
 }

@@ -329,9 +329,7 @@ pub fn trigger(cx: &Ctx, opts: Opts) -> Outcome {
     }
     let result = match trigger {
         Some(t) => host.hv.send_trigger(domid, t, vcpu),
-        None => Err(xl_toolstack::Error::Invalid(
-            "trigger `unknown' cannot be sent".into(),
-        )),
+        None => Err(xl_toolstack::Error::UnknownTrigger),
     };
     if let Err(e) = result {
         err(&format!(

@@ -108,9 +108,7 @@ pub fn vcpu_pin(cx: &Ctx, opts: Opts) -> Outcome {
     }
     let set = |v: u32| -> Result<(), xl_toolstack::Error> {
         if hard.is_none() && soft.is_none() && !force {
-            return Err(xl_toolstack::Error::Invalid(
-                "neither a hard nor a soft affinity to set".into(),
-            ));
+            return Err(xl_toolstack::Error::NoAffinity);
         }
         hv.set_vcpu_affinity(domid, v, hard.as_deref(), soft.as_deref(), force)
     };

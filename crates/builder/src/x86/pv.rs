@@ -16,7 +16,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
 
 use crate::image::Kernel;
 use crate::layout::{Allocator, LayoutError, LayoutEvent, Mapping, Segment, count_pgtables};
@@ -668,10 +667,9 @@ fn write_pages(
 }
 
 /// The kernel image written in place into `frames` (the frames of its segment, in order),
-/// a piece of frames at a time (several at once if the target can): each piece's part of
-/// every ELF segment is read straight into the guest's frames (at paddr − pstart, later
-/// program headers overwriting earlier ones as libelf copies them), bss and gaps zeroed.
-/// PV and HVM builds share it.
+/// a chunk of frames at a time: each chunk's part of every ELF segment is read straight
+/// into the guest's frames (at paddr − pstart, later program headers overwriting earlier
+/// ones as libelf copies them), bss and gaps zeroed. PV and HVM builds share it.
 pub(crate) fn write_kernel_image(
     kernel: &Kernel,
     pstart: u64,
@@ -679,24 +677,20 @@ pub(crate) fn write_kernel_image(
     t: &mut dyn GuestFrames,
     step: &'static str,
 ) -> Result<(), BuildError> {
-    // The first read failure, whichever piece (and thread) met it.
-    let read_error = Mutex::new(None);
-    let written = t.write_frames_shared(frames, &|offset, piece| {
-        fill_kernel_image(kernel, pstart, piece, offset as u64).map_err(|e| {
-            read_error
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get_or_insert(e);
-            TargetError::Message("the kernel could not be read".to_string())
-        })
-    });
-    if let Some(e) = read_error
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner)
-    {
-        return Err(BuildError::KernelRead(e));
+    let mut read_error = None;
+    for (i, chunk) in frames.chunks(WRITE_CHUNK_PAGES as usize).enumerate() {
+        let chunk_start = i as u64 * WRITE_CHUNK_PAGES * PAGE_SIZE;
+        let written = t.write_frames_with(chunk, &mut |offset, piece| {
+            fill_kernel_image(kernel, pstart, piece, chunk_start + offset as u64).map_err(|e| {
+                read_error = Some(e);
+                TargetError::Message("the kernel could not be read".to_string())
+            })
+        });
+        if let Some(e) = read_error.take() {
+            return Err(BuildError::KernelRead(e));
+        }
+        written.during(step)?;
     }
-    written.during(step)?;
     Ok(())
 }
 

@@ -971,7 +971,7 @@ fn streamed_kernel_builds_identical_memory() {
         let (plan, built, t) = build(&in_memory, &req);
         let src = testutil::Streamed::new(bytes.clone());
         let streamed = crate::parse_kernel_from(&src).unwrap();
-        let parse_reads = src.reads().len();
+        let parse_reads = src.reads.borrow().len();
         let (plan_streamed, built_streamed, t_streamed) = build(&streamed, &req);
         assert_eq!(plan, plan_streamed, "{name}");
         assert_eq!(built, built_streamed, "{name}");
@@ -982,7 +982,7 @@ fn streamed_kernel_builds_identical_memory() {
             .collect();
         assert!(loaded[..image.len()] == image[..], "{name}: kernel image");
         assert!(loaded[image.len()..].iter().all(|&x| x == 0), "{name}");
-        let load_reads: u64 = src.reads()[parse_reads..]
+        let load_reads: u64 = src.reads.borrow()[parse_reads..]
             .iter()
             .map(|&(_, n)| n as u64)
             .sum();
@@ -1009,7 +1009,7 @@ fn kernel_file_that_shrinks_fails_cleanly() {
     let src = testutil::Streamed::new(ElfBuilder::linux().build());
     let k = crate::parse_kernel_from(&src).unwrap();
     let plan = plan_pv(&k, &request(MIB256, 0)).unwrap();
-    src.shrink_to(0x400);
+    src.readable.set(0x400);
     let err = apply_pv(&plan, &k, &[], &mut MemTarget::new()).unwrap_err();
     assert!(matches!(err, BuildError::KernelRead(_)), "{err:?}");
     assert_eq!(err.to_string(), "cannot read the kernel: the file shrank");

@@ -212,7 +212,7 @@ fn invalid(lines: &str) -> String {
     ));
     let plan = CreatePlan::new(&cfg, &debian_paths());
     match plan.device_model.unwrap().check() {
-        Err(crate::Error::Invalid(why)) => why,
+        Err(e @ crate::Error::ConfigRefused(_)) => e.to_string(),
         other => panic!("{other:?}"),
     }
 }

@@ -9,18 +9,84 @@ use std::time::{Duration, Instant};
 use xen_sys::Xen;
 use xen_sys::abi::{self, DomId};
 use xl_builder::{
-    FillFrames, FillFramesShared, GrantSeed, GuestFrames, PvTarget, PvVcpuContext, ReadAt, TargetError,
+    FillFrames, GrantSeed, GuestFrames, PvTarget, PvVcpuContext, ReadAt, TargetError,
 };
 
 use crate::{BuildSpec, Built, Error, GuestKind};
+
+/// Why the domain builder could not build a guest (libxl's "cannot
+/// (re-)build domain").
+#[derive(Debug, thiserror::Error)]
+pub enum DomainBuildError {
+    #[error("a PVH or HVM build without its HVM settings")]
+    NoHvmSettings,
+    #[error("a PVH or HVM restore without its HVM settings")]
+    NoHvmRestoreSettings,
+    #[error("no kernel given (set kernel= or bootloader=)")]
+    NoKernel,
+    #[error("no kernel given: a PVH guest needs kernel=")]
+    NoPvhKernel,
+    #[error("no HVM firmware (hvmloader) given")]
+    NoFirmware,
+    #[error("no system firmware (SeaBIOS or OVMF) for hvmloader")]
+    NoSystemFirmware,
+    /// An image file (kernel, ramdisk, firmware) that could not be read.
+    #[error("cannot read {what} {path}")]
+    Read {
+        what: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what} {path} is larger than {} MiB", MAX_IMAGE >> 20)]
+    TooLarge { what: &'static str, path: String },
+    /// hvmloader's BIOS could not be read; what to install follows the
+    /// cause, so the cause is part of this message.
+    #[error(
+        "{} (install SeaBIOS, or OVMF for bios=\"ovmf\", or set bios_path_override=)",
+        crate::error_chain(.0)
+    )]
+    NoBios(Box<DomainBuildError>),
+    /// An image the builder cannot load (not a kernel, a broken
+    /// compression, a ramdisk too large).
+    #[error("{what} {path}")]
+    Image {
+        what: &'static str,
+        path: String,
+        #[source]
+        source: xl_builder::ImageError,
+    },
+    #[error("this hypervisor cannot run {want} guests (it offers: {offered})")]
+    Capability { want: &'static str, offered: String },
+    /// The builder found no layout for the guest (its own words, which
+    /// already name any cause).
+    #[error("{0}")]
+    Plan(xl_builder::BuildError),
+    /// Writing the guest's memory and state failed.
+    #[error(transparent)]
+    Apply(xl_builder::BuildError),
+    /// Xen ran out of memory during the build (`builder` is the failure
+    /// as the builder saw it).
+    #[error(
+        "not enough free memory: the guest needs {need_mib} MiB, Xen has {free_mib} MiB free \
+         (lower memory=, or free memory: xl mem-set 0 <MiB> or destroy a domain)"
+    )]
+    NoMemory {
+        need_mib: u64,
+        free_mib: u64,
+        builder: xl_builder::BuildError,
+    },
+    #[error("cannot build the ACPI tables")]
+    Acpi(#[source] xl_builder::x86::acpi::AcpiError),
+    /// A restored guest's reserved grant entries (console, xenstore).
+    #[error("seeding the grant table")]
+    SeedGrants(#[source] TargetError),
+}
 
 const PAGE: usize = 4096;
 /// Frames mapped into dom0 at once when copying a segment: bounds dom0's
 /// address space use whatever the kernel's size.
 const MAP_BATCH: usize = 1024;
-/// Batches mapped and filled at once, each on a thread (dom0's vCPUs are
-/// rarely fewer; more would only add mappings).
-const PARALLEL_BATCHES: usize = 2;
 /// Extents per populate_physmap call, as libxenguest issues them.
 const EXTENTS_PER_CALL: usize = 512;
 /// 2 MiB superpages.
@@ -35,50 +101,39 @@ const GTF_PERMIT_ACCESS: u16 = 1;
 /// E820_RAM.
 const E820_RAM: u32 = 1;
 
-/// Build a guest into the (empty, paused) domain `dom`; `prefetched` is
-/// its ramdisk if [`RamdiskLoad::start`] was asked for it.
-pub(super) fn build(
-    xen: &Xen,
-    dom: DomId,
-    spec: &BuildSpec,
-    prefetched: Option<RamdiskLoad>,
-) -> Result<Built, Error> {
+/// Build a guest into the (empty, paused) domain `dom`.
+pub(super) fn build(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Error> {
     match (&spec.kind, &spec.hvm) {
-        (GuestKind::Pv, _) => build_pv(xen, dom, spec, prefetched),
+        (GuestKind::Pv, _) => build_pv(xen, dom, spec),
         (_, Some(hvm)) => super::build_hvm::build(xen, dom, spec, hvm),
-        (_, None) => Err(Error::Invalid(
-            "a PVH or HVM build without its HVM settings".into(),
-        )),
+        (_, None) => Err(DomainBuildError::NoHvmSettings.into()),
     }
 }
 
 /// Build a PV guest into the (empty, paused) domain `dom`.
-fn build_pv(
-    xen: &Xen,
-    dom: DomId,
-    spec: &BuildSpec,
-    prefetched: Option<RamdiskLoad>,
-) -> Result<Built, Error> {
+fn build_pv(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Error> {
     let t = Instant::now();
-    let kernel_path = spec
-        .kernel
-        .as_deref()
-        .ok_or_else(|| Error::Invalid("no kernel given (set kernel= or bootloader=)".into()))?;
+    let kernel_path = spec.kernel.as_deref().ok_or(DomainBuildError::NoKernel)?;
     // A plain ELF kernel is read as the builder needs it: its headers now, its
     // loadable bytes straight into guest memory when the plan is applied.
     let kernel_source = timed("open the kernel", || KernelSource::open(kernel_path))?;
-    let kernel = timed("parse the kernel", || kernel_source.parse())
-        .map_err(|e| Error::Invalid(format!("kernel {kernel_path}: {e}")))?;
+    let kernel = timed("parse the kernel", || kernel_source.parse()).map_err(|source| {
+        DomainBuildError::Image {
+            what: "kernel",
+            path: kernel_path.to_string(),
+            source,
+        }
+    })?;
     // Unpacked while the domain is populated and the kernel copied: the plan
     // needs only its length.
-    let ramdisk = match &spec.ramdisk {
-        Some(path) => Some(match prefetched.filter(|r| r.path == *path) {
-            Some(loading) => loading,
-            None => RamdiskLoad::start(path, xen.version),
-        }),
-        None => None,
+    let ramdisk = spec
+        .ramdisk
+        .as_deref()
+        .map(|path| RamdiskLoad::start(path, xen.version));
+    let (ramdisk_len, ramdisk) = match ramdisk.map(RamdiskLoad::len).transpose()? {
+        Some((n, bytes)) => (n, Some(bytes)),
+        None => (0, None),
     };
-    let ramdisk_len = ramdisk.as_ref().map_or(Ok(0), RamdiskLoad::len)?;
     check_capability(xen, "xen-3.0-x86_64")?;
     let store_port = xen.evtchn_alloc_unbound(dom, narrow(spec.store_domid)?)?;
     let console_port = xen.evtchn_alloc_unbound(dom, narrow(spec.console_domid)?)?;
@@ -101,32 +156,26 @@ fn build_pv(
             xen_version: xen.version,
         },
     )
-    .map_err(|e| Error::Invalid(e.to_string()))?;
+    .map_err(DomainBuildError::Plan)?;
     crate::trace::detail(|| format!("domainbuilder: plan for domain {dom}:\n{plan}"));
     let mut target = XenTarget {
         xen,
         dom,
         written: (0, Duration::ZERO),
     };
-    // The ramdisk's own failure, kept whole for the caller.
-    let mut ramdisk_error = None;
     let built = timed("apply the plan", || {
         xl_builder::apply_pv_deferred(
             &plan,
             &kernel,
-            || match ramdisk.map(RamdiskLoad::bytes).transpose() {
-                Ok(bytes) => Ok(std::borrow::Cow::Owned(bytes.unwrap_or_default())),
-                Err(e) => {
-                    ramdisk_error = Some(e);
-                    Err(xl_builder::BuildError::Invalid(
-                        "the ramdisk could not be loaded".into(),
-                    ))
-                }
+            || {
+                Ok(std::borrow::Cow::Owned(
+                    ramdisk.map(LoadedBytes::get).unwrap_or_default(),
+                ))
             },
             &mut target,
         )
     })
-    .map_err(|e| ramdisk_error.take().unwrap_or_else(|| build_error(xen, nr_pages, e)))?;
+    .map_err(|e| build_error(xen, nr_pages, e))?;
     crate::trace::timed_done(
         || {
             format!(
@@ -147,67 +196,56 @@ fn build_pv(
 
 /// A ramdisk being read and loaded (as the running release loads it: 4.17-4.19
 /// unpack a gzip initrd, later releases load it as it is) on a thread of its
-/// own: unpacking takes as long as the rest of a create up to the copy of
-/// the kernel, and dom0 has more than one vCPU. Its length is known as soon
-/// as the file is read.
-pub(super) struct RamdiskLoad {
-    path: String,
-    state: LoadState,
+/// own, while the domain is populated and the kernel copied: unpacking an
+/// initrd takes half as long as copying a kernel, and dom0 has more than one
+/// vCPU. Its length (all the plan needs) is known as soon as the file is read.
+struct RamdiskLoad {
+    len: std::sync::mpsc::Receiver<Result<u64, DomainBuildError>>,
+    bytes: LoadedBytes,
 }
 
-enum LoadState {
-    Thread {
-        len: std::sync::mpsc::Receiver<Result<u64, Error>>,
-        bytes: std::thread::JoinHandle<Vec<u8>>,
-    },
+/// The loaded bytes, or the thread loading them.
+enum LoadedBytes {
+    Thread(std::thread::JoinHandle<Vec<u8>>),
     /// No thread could be started: loaded here.
-    Done(Result<(u64, Vec<u8>), Error>),
+    Ready(Vec<u8>),
+}
+
+impl LoadedBytes {
+    fn get(self) -> Vec<u8> {
+        match self {
+            // A panic there would have been a panic here: let it go on.
+            LoadedBytes::Thread(t) => t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            LoadedBytes::Ready(b) => b,
+        }
+    }
 }
 
 impl RamdiskLoad {
-    pub(super) fn start(path: &str, version: (u32, u32)) -> Self {
+    fn start(path: &str, version: (u32, u32)) -> Self {
         let (tx, len) = std::sync::mpsc::sync_channel(1);
-        let owned = path.to_string();
-        let state = match std::thread::Builder::new()
+        let (owned, sender) = (path.to_string(), tx.clone());
+        let bytes = match std::thread::Builder::new()
             .name("ramdisk".into())
-            .spawn(move || load_ramdisk_file(&owned, version, |n| drop(tx.send(n))))
+            .spawn(move || load_ramdisk_file(&owned, version, |n| drop(sender.send(n))))
         {
-            Ok(bytes) => LoadState::Thread { len, bytes },
-            Err(_) => {
-                let mut n = Ok(0);
-                let bytes = load_ramdisk_file(path, version, |r| n = r);
-                LoadState::Done(n.map(|n| (n, bytes)))
-            }
+            Ok(t) => LoadedBytes::Thread(t),
+            Err(_) => LoadedBytes::Ready(load_ramdisk_file(path, version, |n| drop(tx.send(n)))),
         };
-        RamdiskLoad {
-            path: path.to_string(),
-            state,
-        }
+        RamdiskLoad { len, bytes }
     }
 
-    /// The loaded length, or why the file cannot be loaded.
-    fn len(&self) -> Result<u64, Error> {
-        match &self.state {
-            LoadState::Thread { len, .. } => len.recv().unwrap_or_else(|_| {
-                Err(Error::Invalid(format!(
-                    "ramdisk {}: its loader stopped",
-                    self.path
-                )))
-            }),
-            LoadState::Done(r) => r.as_ref().map(|(n, _)| *n).map_err(|e| {
-                Error::Invalid(crate::error_chain(e))
-            }),
-        }
-    }
-
-    /// The loaded bytes (empty if [`RamdiskLoad::len`] failed).
-    fn bytes(self) -> Result<Vec<u8>, Error> {
-        match self.state {
-            // A panic there would have been a panic here: let it go on.
-            LoadState::Thread { bytes, .. } => Ok(bytes
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p))),
-            LoadState::Done(r) => r.map(|(_, b)| b),
+    /// The loaded length and, later, the bytes; or why the file cannot be
+    /// loaded.
+    fn len(self) -> Result<(u64, LoadedBytes), DomainBuildError> {
+        match self.len.recv() {
+            Ok(n) => Ok((n?, self.bytes)),
+            // The loader always says something before it ends, unless it
+            // panicked: let that go on here.
+            Err(_) => {
+                self.bytes.get();
+                unreachable!("the ramdisk loader ended without a word")
+            }
         }
     }
 }
@@ -217,7 +255,7 @@ impl RamdiskLoad {
 fn load_ramdisk_file(
     path: &str,
     version: (u32, u32),
-    len: impl FnOnce(Result<u64, Error>),
+    len: impl FnOnce(Result<u64, DomainBuildError>),
 ) -> Vec<u8> {
     let file = match read_image("ramdisk", path) {
         Ok(f) => f,
@@ -226,11 +264,14 @@ fn load_ramdisk_file(
             return Vec::new();
         }
     };
-    let bad = |e: xl_builder::ImageError| Error::Invalid(format!("ramdisk {path}: {e}"));
     match xl_builder::loaded_ramdisk_len(&file, version) {
         Ok(n) => len(Ok(n)),
-        Err(e) => {
-            len(Err(bad(e)));
+        Err(source) => {
+            len(Err(DomainBuildError::Image {
+                what: "ramdisk",
+                path: path.to_string(),
+                source,
+            }));
             return Vec::new();
         }
     }
@@ -262,23 +303,22 @@ const MAX_IMAGE: u64 = 1 << 30;
 
 /// An image read whole, bounded: a device or an oversized file must not
 /// exhaust dom0's memory.
-pub(super) fn read_image(what: &str, path: &str) -> Result<Vec<u8>, Error> {
+pub(super) fn read_image(what: &'static str, path: &str) -> Result<Vec<u8>, DomainBuildError> {
     use std::io::Read;
-    let fail = |e: std::io::Error| {
-        Error::Invalid(format!(
-            "cannot read {what} {path}: {}",
-            crate::error_chain(&e)
-        ))
+    let fail = |source| DomainBuildError::Read {
+        what,
+        path: path.to_string(),
+        source,
     };
     let mut bytes = Vec::new();
     File::open(path)
         .and_then(|f| f.take(MAX_IMAGE + 1).read_to_end(&mut bytes))
         .map_err(fail)?;
     if bytes.len() as u64 > MAX_IMAGE {
-        return Err(Error::Invalid(format!(
-            "{what} {path} is larger than {} MiB",
-            MAX_IMAGE >> 20
-        )));
+        return Err(DomainBuildError::TooLarge {
+            what,
+            path: path.to_string(),
+        });
     }
     Ok(bytes)
 }
@@ -293,8 +333,12 @@ pub(super) enum KernelSource {
 }
 
 impl KernelSource {
-    pub(super) fn open(path: &str) -> Result<Self, Error> {
-        let cannot = |e: std::io::Error| Error::Invalid(format!("cannot read kernel {path}: {e}"));
+    pub(super) fn open(path: &str) -> Result<Self, DomainBuildError> {
+        let cannot = |source| DomainBuildError::Read {
+            what: "kernel",
+            path: path.to_string(),
+            source,
+        };
         let file = File::open(path).map_err(cannot)?;
         let meta = file.metadata().map_err(cannot)?;
         if !meta.is_file() {
@@ -339,14 +383,16 @@ impl ReadAt for FileAt {
 }
 
 /// The hypervisor must offer the guest type (XENVER_capabilities).
-pub(super) fn check_capability(xen: &Xen, want: &str) -> Result<(), Error> {
+pub(super) fn check_capability(xen: &Xen, want: &'static str) -> Result<(), Error> {
     let caps = xen.version_string(abi::XENVER_CAPABILITIES, 1024)?;
     if caps.split_whitespace().any(|c| c == want) {
         Ok(())
     } else {
-        Err(Error::Invalid(format!(
-            "this hypervisor cannot run {want} guests (it offers: {caps})"
-        )))
+        Err(DomainBuildError::Capability {
+            want,
+            offered: caps,
+        }
+        .into())
     }
 }
 
@@ -374,14 +420,14 @@ pub(super) fn build_error(xen: &Xen, nr_pages: u64, e: xl_builder::BuildError) -
     if caused_by_errno(&e, ENOMEM)
         && let Ok(p) = xen.physinfo()
     {
-        return Error::Invalid(format!(
-            "not enough free memory: the guest needs {} MiB, Xen has {} MiB free \
-             (lower memory=, or free memory: xl mem-set 0 <MiB> or destroy a domain)",
-            nr_pages / 256,
-            p.free_pages / 256
-        ));
+        return DomainBuildError::NoMemory {
+            need_mib: nr_pages / 256,
+            free_mib: p.free_pages / 256,
+            builder: e,
+        }
+        .into();
     }
-    Error::Invalid(crate::error_chain(&e))
+    DomainBuildError::Apply(e).into()
 }
 
 /// Whether an OS error `errno` is somewhere in `e`'s causes.
@@ -506,34 +552,6 @@ impl GuestFrames for XenTarget<'_> {
     ) -> Result<(), TargetError> {
         self.fill_frames_mapped(mfns, fill)
     }
-
-    /// Batches of frames two at a time, each mapped and filled on its own
-    /// thread: under a PV dom0 mapping and copying cost about the same per
-    /// frame, and dom0 has more than one vCPU to spend on them.
-    fn write_frames_shared(
-        &mut self,
-        mfns: &[u64],
-        fill: &FillFramesShared<'_>,
-    ) -> Result<(), TargetError> {
-        if std::env::var("XL_EXP").as_deref() != Ok("2") {
-            return self.fill_frames_mapped(mfns, &mut |o, p| fill(o, p));
-        }
-        let t = Instant::now();
-        let batches: Vec<&[u64]> = mfns.chunks(MAP_BATCH).collect();
-        for (round, sets) in batches.chunks(PARALLEL_BATCHES).enumerate() {
-            let first = round * PARALLEL_BATCHES;
-            self.xen
-                .with_foreign_sets(self.dom, sets, |i, bytes| {
-                    fill((first + i) * MAP_BATCH * PAGE, bytes)
-                })
-                .map_err(failed("map guest frames"))?
-                .into_iter()
-                .collect::<Result<(), _>>()?;
-        }
-        self.written.0 += mfns.len();
-        self.written.1 += t.elapsed();
-        Ok(())
-    }
 }
 
 impl PvTarget for XenTarget<'_> {
@@ -635,4 +653,77 @@ fn vcpu_guest_context(c: &PvVcpuContext) -> abi::VcpuGuestContext {
     ctx.debugreg[6] = c.debugreg6;
     ctx.debugreg[7] = c.debugreg7;
     ctx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(e: impl Into<Error>) -> String {
+        crate::error_chain(&e.into())
+    }
+
+    fn enoent() -> std::io::Error {
+        std::io::Error::from_raw_os_error(2)
+    }
+
+    #[test]
+    fn image_failures_read_as_the_path_then_the_cause() {
+        let read = |what| DomainBuildError::Read {
+            what,
+            path: "/k".into(),
+            source: enoent(),
+        };
+        assert_eq!(
+            chain(read("kernel")),
+            "cannot read kernel /k: No such file or directory"
+        );
+        assert_eq!(
+            chain(DomainBuildError::NoBios(Box::new(read("BIOS")))),
+            "cannot read BIOS /k: No such file or directory (install SeaBIOS, or OVMF for \
+             bios=\"ovmf\", or set bios_path_override=)"
+        );
+        assert_eq!(
+            chain(DomainBuildError::Image {
+                what: "PVH kernel",
+                path: "/k".into(),
+                source: xl_builder::ImageError::BzImage("no setup header".into()),
+            }),
+            "PVH kernel /k: bzImage: no setup header"
+        );
+        assert!(std::error::Error::source(&read("kernel")).is_some());
+    }
+
+    #[test]
+    fn builder_failures_say_the_builders_words_once() {
+        let layout =
+            || xl_builder::BuildError::Layout(xl_builder::layout::LayoutError("no room".into()));
+        // Planning: the builder's message, which already names its cause.
+        assert_eq!(
+            chain(DomainBuildError::Plan(layout())),
+            "cannot lay out the guest: no room"
+        );
+        // Out of memory: the sizes and what to do, nothing after.
+        assert_eq!(
+            chain(DomainBuildError::NoMemory {
+                need_mib: 512,
+                free_mib: 100,
+                builder: layout(),
+            }),
+            "not enough free memory: the guest needs 512 MiB, Xen has 100 MiB free (lower \
+             memory=, or free memory: xl mem-set 0 <MiB> or destroy a domain)"
+        );
+        let target =
+            TargetError::failed("map the grant table", std::io::Error::from_raw_os_error(1));
+        assert_eq!(
+            chain(DomainBuildError::SeedGrants(target)),
+            "seeding the grant table: map the grant table: Operation not permitted"
+        );
+        let e: Error = DomainBuildError::SeedGrants(TargetError::failed(
+            "map",
+            std::io::Error::from_raw_os_error(1),
+        ))
+        .into();
+        assert_eq!(e.errno(), Some(1));
+    }
 }

@@ -11,8 +11,8 @@ use xl_builder::{
 };
 
 use super::build::{
-    KernelSource, XenTarget, build_error, check_capability, failed, narrow, read_image,
-    seed_grants, timed,
+    DomainBuildError, KernelSource, XenTarget, build_error, check_capability, failed, narrow,
+    read_image, seed_grants, timed,
 };
 use crate::{BuildSpec, Built, Error, GuestKind, HvmBuildSpec};
 
@@ -38,8 +38,13 @@ pub(super) fn build(
     };
     let (image_path, load) = image(spec, guest)?;
     let source = timed("open the image", || KernelSource::open(image_path))?;
-    let image = timed("parse the image", || source.parse_as(load))
-        .map_err(|e| Error::Invalid(format!("{} {image_path}: {e}", what(guest))))?;
+    let image = timed("parse the image", || source.parse_as(load)).map_err(|source| {
+        DomainBuildError::Image {
+            what: what(guest),
+            path: image_path.to_string(),
+            source,
+        }
+    })?;
     let modules = read_modules(xen, spec, hvm, guest)?;
     check_capability(xen, HVM_CAPABILITY)?;
     let store_port = xen.evtchn_alloc_unbound(dom, narrow(spec.store_domid)?)?;
@@ -77,7 +82,7 @@ pub(super) fn build(
         domid: dom,
         xen_version: xen.version,
     };
-    let plan = xl_builder::plan_hvm(&image, &req).map_err(|e| Error::Invalid(e.to_string()))?;
+    let plan = xl_builder::plan_hvm(&image, &req).map_err(DomainBuildError::Plan)?;
     crate::trace::detail(|| format!("domainbuilder: plan for domain {dom}:\n{plan}"));
     let mut target = XenTarget {
         xen,
@@ -105,14 +110,12 @@ fn what(guest: HvmGuest) -> &'static str {
     }
 }
 
-fn image(spec: &BuildSpec, guest: HvmGuest) -> Result<(&str, LoadAs), Error> {
+fn image(spec: &BuildSpec, guest: HvmGuest) -> Result<(&str, LoadAs), DomainBuildError> {
     match (guest, spec.kernel.as_deref()) {
         (HvmGuest::Hvm, Some(p)) => Ok((p, LoadAs::HvmFirmware)),
         (HvmGuest::Pvh, Some(p)) => Ok((p, LoadAs::Pvh)),
-        (HvmGuest::Hvm, None) => Err(Error::Invalid("no HVM firmware (hvmloader) given".into())),
-        (HvmGuest::Pvh, None) => Err(Error::Invalid(
-            "no kernel given: a PVH guest needs kernel=".into(),
-        )),
+        (HvmGuest::Hvm, None) => Err(DomainBuildError::NoFirmware),
+        (HvmGuest::Pvh, None) => Err(DomainBuildError::NoPvhKernel),
     }
 }
 
@@ -129,15 +132,12 @@ fn read_modules(
 ) -> Result<Vec<Module>, Error> {
     match guest {
         HvmGuest::Hvm => {
-            let path = hvm.system_firmware.as_deref().ok_or_else(|| {
-                Error::Invalid("no system firmware (SeaBIOS or OVMF) for hvmloader".into())
-            })?;
-            let bios = read_image("BIOS", path).map_err(|e| {
-                Error::Invalid(format!(
-                    "{} (install SeaBIOS, or OVMF for bios=\"ovmf\", or set bios_path_override=)",
-                    crate::error_chain(&e)
-                ))
-            })?;
+            let path = hvm
+                .system_firmware
+                .as_deref()
+                .ok_or(DomainBuildError::NoSystemFirmware)?;
+            let bios =
+                read_image("BIOS", path).map_err(|e| DomainBuildError::NoBios(Box::new(e)))?;
             Ok(vec![(bios, Some("firmware".to_string()))])
         }
         HvmGuest::Pvh => {
@@ -146,7 +146,11 @@ fn read_modules(
             };
             let file = read_image("ramdisk", path)?;
             let ramdisk = xl_builder::load_ramdisk(&file, xen.version)
-                .map_err(|e| Error::Invalid(format!("ramdisk {path}: {e}")))?
+                .map_err(|source| DomainBuildError::Image {
+                    what: "ramdisk",
+                    path: path.clone(),
+                    source,
+                })?
                 .into_owned();
             Ok(vec![(ramdisk, None)])
         }
@@ -187,7 +191,7 @@ fn pvh_acpi(
         rsdp_below_1mib,
         xen_version,
     })
-    .map_err(|e| Error::Invalid(format!("cannot build the ACPI tables: {e}")))?;
+    .map_err(DomainBuildError::Acpi)?;
     Ok([tables.rsdp, tables.info, tables.tables]
         .into_iter()
         .map(|m| FixedBlob {

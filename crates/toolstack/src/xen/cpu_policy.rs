@@ -65,14 +65,28 @@ fn msr_policy(msrs: &[Msr]) -> CpuPolicy {
     }
 }
 
-/// A failure as libxl reports it ("Failed to apply CPUID policy"), with
-/// what libxenguest said first.
-fn failed(what: impl std::fmt::Display) -> Error {
-    Error::Invalid(format!("Failed to apply CPUID policy: {what}"))
+/// A policy that could not be applied, as libxl reports it ("Failed to
+/// apply CPUID policy"), with what libxenguest said first.
+#[derive(Debug, thiserror::Error)]
+pub enum CpuidApplyError {
+    /// A hypercall of the sequence failed (`what` as libxenguest says it).
+    #[error("Failed to apply CPUID policy: {what}")]
+    Hypercall {
+        what: &'static str,
+        #[source]
+        source: SysError,
+    },
+    /// The config asks for what the host's policy cannot give.
+    #[error("Failed to apply CPUID policy")]
+    Policy(#[source] logic::PolicyError),
+}
+
+fn failed(e: logic::PolicyError) -> Error {
+    CpuidApplyError::Policy(e).into()
 }
 
 fn sys(what: &'static str) -> impl FnOnce(SysError) -> Error {
-    move |e| failed(format!("{what}: {}", crate::error_chain(&e)))
+    move |source| CpuidApplyError::Hypercall { what, source }.into()
 }
 
 /// Give the new (paused, unbuilt) domain `dom` its policy, as libxl does

@@ -5,7 +5,7 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,101 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 const LOG_TAIL_LINES: usize = 8;
 /// How much of the log's end is read for them.
 const LOG_TAIL_BYTES: u64 = 64 * 1024;
+
+/// Why a device model could not be started, saved or asked.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceModelError {
+    /// Its binary cannot be run: which one, where its path came from and
+    /// what to do.
+    #[error("{}", binary_message(binary, *origin, problem, &crate::host::QEMU_XEN_PATHS))]
+    Unusable {
+        binary: String,
+        origin: DmBinarySource,
+        problem: BinaryProblem,
+    },
+    /// The OS would not start it; what to do follows the cause, so the
+    /// cause is part of this message.
+    #[error(
+        "cannot start device model {}: {}: {}",
+        described(binary, *origin),
+        crate::error_chain(error),
+        advice(*origin)
+    )]
+    Spawn {
+        binary: String,
+        origin: DmBinarySource,
+        error: std::io::Error,
+    },
+    /// It started but never became ready; `log_tail` shows the end of its log.
+    #[error("device model {} {why}{log_tail}", described(binary, *origin))]
+    NotReady {
+        binary: String,
+        origin: DmBinarySource,
+        why: NotReady,
+        log_tail: String,
+    },
+    /// Its log (or the log's directory) could not be made.
+    #[error("cannot open {}", path.display())]
+    Log {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file that hands a restored device model its state.
+    #[error("{action} {}", path.display())]
+    RestoreFile {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("reading the device model's state {}", path.display())]
+    ReadState {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the device model's state {} is larger than {MAX_STATE} bytes", path.display())]
+    StateTooLarge { path: PathBuf },
+    /// QMP failed while QEMU saved its state.
+    #[error("saving the device model's state")]
+    SaveState(#[source] crate::qmp::QmpError),
+    /// QMP failed while asking QEMU where its serial pty and VNC server are.
+    #[error("cannot ask the device model for its consoles")]
+    Consoles(#[source] crate::qmp::QmpError),
+    #[error("the device model reports no pty for serial0")]
+    NoSerialPty,
+    /// The image `cd-insert` hands QEMU.
+    #[error("Failed to open cdrom file {}", printable(path))]
+    CdromFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Stopping it left something behind.
+    #[error("{0}")]
+    Kill(super::dom0::KillProblems),
+    /// QEMU refused a command: what it said, as libxl logs it.
+    #[error("{desc}")]
+    Refused {
+        cmd: String,
+        class: String,
+        desc: String,
+    },
+}
+
+/// Why a started device model is not ready.
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    #[error("could not be recorded: {0}")]
+    Unrecorded(xenstore::Error),
+    #[error("state unreadable: {0}")]
+    StateUnreadable(xenstore::Error),
+    #[error("exited before it was ready ({0})")]
+    Exited(std::process::ExitStatus),
+    #[error("did not become ready in {}s", START_TIMEOUT.as_secs())]
+    Timeout,
+}
 
 pub(super) fn spawn(paths: &HostPaths, xs: &Xs, spec: &DmSpec) -> Result<u32, Error> {
     check_executable(&spec.binary, spec.binary_source)?;
@@ -63,12 +158,12 @@ pub(super) fn spawn(paths: &HostPaths, xs: &Xs, spec: &DmSpec) -> Result<u32, Er
         Ok(c) => c,
         Err(e) => {
             let _ = xs.unwatch(&state, &token);
-            return Err(Error::Backend(format!(
-                "cannot start device model {}: {}: {}",
-                described(&spec.binary, spec.binary_source),
-                crate::error_chain(&e),
-                advice(spec.binary_source)
-            )));
+            return Err(DeviceModelError::Spawn {
+                binary: spec.binary.clone(),
+                origin: spec.binary_source,
+                error: e,
+            }
+            .into());
         }
     };
     // Recorded at once, as libxl does after its fork: should xl die while
@@ -79,7 +174,7 @@ pub(super) fn spawn(paths: &HostPaths, xs: &Xs, spec: &DmSpec) -> Result<u32, Er
     );
     let ready = match recorded {
         Ok(()) => wait_running(xs, &state, &mut child),
-        Err(e) => Err(format!("could not be recorded: {e}")),
+        Err(e) => Err(NotReady::Unrecorded(e)),
     };
     let _ = xs.unwatch(&state, &token);
     match ready {
@@ -87,11 +182,13 @@ pub(super) fn spawn(paths: &HostPaths, xs: &Xs, spec: &DmSpec) -> Result<u32, Er
         Err(why) => {
             let _ = child.kill();
             let _ = child.wait();
-            Err(Error::Backend(format!(
-                "device model {} {why}{}",
-                described(&spec.binary, spec.binary_source),
-                log_tail(&log_path)
-            )))
+            Err(DeviceModelError::NotReady {
+                binary: spec.binary.clone(),
+                origin: spec.binary_source,
+                why,
+                log_tail: log_tail(&log_path),
+            }
+            .into())
         }
     }
 }
@@ -104,16 +201,18 @@ const MAX_STATE: u64 = 64 << 20;
 
 /// The saved device state in a file QEMU can read, already unlinked so
 /// that nothing is left behind whatever happens next.
-fn restore_file(paths: &HostPaths, domid: u32, state: &[u8]) -> Result<std::fs::File, Error> {
+fn restore_file(
+    paths: &HostPaths,
+    domid: u32,
+    state: &[u8],
+) -> Result<std::fs::File, DeviceModelError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let path = paths.lib.join(format!("qemu-resume.{domid}"));
-    let fail = |what: &str, e: std::io::Error| {
-        Error::Backend(format!(
-            "{what} {}: {}",
-            path.display(),
-            crate::error_chain(&e)
-        ))
+    let fail = |action, source| DeviceModelError::RestoreFile {
+        action,
+        path: path.clone(),
+        source,
     };
     // A file left by a restore that was killed belongs to no one now.
     let _ = std::fs::remove_file(&path);
@@ -133,13 +232,10 @@ fn restore_file(paths: &HostPaths, domid: u32, state: &[u8]) -> Result<std::fs::
 }
 
 /// The device state QEMU wrote to `path`, bounded.
-pub(super) fn read_state(path: &Path) -> Result<Vec<u8>, Error> {
-    let fail = |e: std::io::Error| {
-        Error::Backend(format!(
-            "reading the device model's state {}: {}",
-            path.display(),
-            crate::error_chain(&e)
-        ))
+pub(super) fn read_state(path: &Path) -> Result<Vec<u8>, DeviceModelError> {
+    let fail = |source| DeviceModelError::ReadState {
+        path: path.to_path_buf(),
+        source,
     };
     let file = std::fs::File::open(path).map_err(fail)?;
     let mut state = Vec::new();
@@ -147,17 +243,16 @@ pub(super) fn read_state(path: &Path) -> Result<Vec<u8>, Error> {
         .read_to_end(&mut state)
         .map_err(fail)?;
     if state.len() as u64 > MAX_STATE {
-        return Err(Error::Backend(format!(
-            "the device model's state {} is larger than {MAX_STATE} bytes",
-            path.display()
-        )));
+        return Err(DeviceModelError::StateTooLarge {
+            path: path.to_path_buf(),
+        });
     }
     Ok(state)
 }
 
 /// Why a device model binary cannot be run.
 #[derive(Debug)]
-enum BinaryProblem {
+pub enum BinaryProblem {
     Missing,
     /// A symbolic link to nothing (its target).
     BrokenLink(String),
@@ -173,15 +268,17 @@ enum BinaryProblem {
 
 /// libxl refuses a device model it cannot execute; ours also says which
 /// binary that was, where its path came from, and what to do.
-pub(super) fn check_executable(binary: &str, source: DmBinarySource) -> Result<(), Error> {
+pub(super) fn check_executable(
+    binary: &str,
+    origin: DmBinarySource,
+) -> Result<(), DeviceModelError> {
     match binary_problem(Path::new(binary)) {
         None => Ok(()),
-        Some(problem) => Err(Error::Backend(binary_message(
-            binary,
-            source,
-            &problem,
-            &crate::host::QEMU_XEN_PATHS,
-        ))),
+        Some(problem) => Err(DeviceModelError::Unusable {
+            binary: binary.to_string(),
+            origin,
+            problem,
+        }),
     }
 }
 
@@ -274,11 +371,14 @@ fn advice(source: DmBinarySource) -> &'static str {
     }
 }
 
-fn log_error(path: &Path, e: std::io::Error) -> Error {
-    Error::Backend(format!("cannot open {}: {e}", path.display()))
+fn log_error(path: &Path, source: std::io::Error) -> DeviceModelError {
+    DeviceModelError::Log {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
-fn open_log(path: &Path) -> Result<std::fs::File, Error> {
+fn open_log(path: &Path) -> Result<std::fs::File, DeviceModelError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| log_error(dir, e))?;
     }
@@ -291,23 +391,20 @@ fn open_log(path: &Path) -> Result<std::fs::File, Error> {
 }
 
 /// Until QEMU says `running`, exits, or the start timeout passes.
-fn wait_running(xs: &Xs, state: &str, child: &mut std::process::Child) -> Result<(), String> {
+fn wait_running(xs: &Xs, state: &str, child: &mut std::process::Child) -> Result<(), NotReady> {
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         match xs.try_read(state) {
             Ok(Some(s)) if s == "running" => return Ok(()),
             Ok(_) => {}
-            Err(e) => return Err(format!("state unreadable: {e}")),
+            Err(e) => return Err(NotReady::StateUnreadable(e)),
         }
         if let Ok(Some(st)) = child.try_wait() {
-            return Err(format!("exited before it was ready ({st})"));
+            return Err(NotReady::Exited(st));
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(format!(
-                "did not become ready in {}s",
-                START_TIMEOUT.as_secs()
-            ));
+            return Err(NotReady::Timeout);
         }
         // Wake for the watch, or now and then to notice an exit.
         let _ = xs.wait_watch(left.min(Duration::from_millis(200)));
@@ -556,5 +653,53 @@ mod tests {
         assert!(!tail.contains("xxx"));
         // Only the end is read, from its first whole line.
         assert_eq!(read_end(&log, 20).unwrap(), "line 18\nline 19");
+    }
+
+    #[test]
+    fn start_failures_name_the_binary_its_origin_and_the_cause() {
+        let chain = |e: DeviceModelError| crate::error_chain(&Error::from(e));
+        assert_eq!(
+            chain(DeviceModelError::Spawn {
+                binary: "/q".into(),
+                origin: DmBinarySource::Override,
+                error: std::io::Error::from_raw_os_error(13),
+            }),
+            "cannot start device model /q (device_model_override in the config): Permission \
+             denied: fix device_model_override= (or remove it to use the default qemu-xen)"
+        );
+        assert_eq!(
+            chain(DeviceModelError::NotReady {
+                binary: "/q".into(),
+                origin: DmBinarySource::Override,
+                why: NotReady::Timeout,
+                log_tail: " (its log /l is empty)".into(),
+            }),
+            "device model /q (device_model_override in the config) did not become ready in 60s \
+             (its log /l is empty)"
+        );
+        assert_eq!(
+            chain(DeviceModelError::Log {
+                path: "/var/log/xen".into(),
+                source: std::io::Error::from_raw_os_error(30),
+            }),
+            "cannot open /var/log/xen: Read-only file system"
+        );
+        assert_eq!(
+            chain(DeviceModelError::SaveState(crate::qmp::QmpError::Closed)),
+            "saving the device model's state: QMP: the device model closed the connection"
+        );
+    }
+
+    #[test]
+    fn a_refused_qmp_command_is_what_qemu_said() {
+        let e = Error::from(DeviceModelError::Refused {
+            cmd: "device_add".into(),
+            class: "GenericError".into(),
+            desc: "Bus 'pci.0' does not support hotplugging".into(),
+        });
+        assert_eq!(
+            crate::innermost_cause(&e),
+            "Bus 'pci.0' does not support hotplugging"
+        );
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use xenstore::{Xs, XsOps};
 
+use super::DeviceModelError;
 use crate::{DmBinarySource, DmSpec, Dom0, Error, HostPaths, HotplugDevice};
 
 /// Needs no hypervisor handle: only where the host keeps its files.
@@ -22,15 +23,24 @@ impl XenDom0 {
 
     /// Run `f` over a QMP session with the domain's device model, under
     /// libxl's lock; libxl allows LIBXL_DEVICE_MODEL_START_TIMEOUT.
+    fn session(
+        &self,
+        domid: u32,
+        uuid: &[u8; 16],
+        f: impl FnOnce(&mut crate::qmp::Qmp) -> Result<(), crate::qmp::QmpError>,
+    ) -> Result<(), crate::qmp::QmpError> {
+        crate::qmp::Qmp::connect(&self.paths, domid, uuid, Duration::from_secs(60))
+            .and_then(|mut q| f(&mut q))
+    }
+
+    /// [`Self::session`], its failure as the toolstack's.
     fn qmp(
         &self,
         domid: u32,
         uuid: &[u8; 16],
         f: impl FnOnce(&mut crate::qmp::Qmp) -> Result<(), crate::qmp::QmpError>,
     ) -> Result<(), Error> {
-        crate::qmp::Qmp::connect(&self.paths, domid, uuid, Duration::from_secs(60))
-            .and_then(|mut q| f(&mut q))
-            .map_err(|e| Error::Backend(crate::error_chain(&e)))
+        Ok(self.session(domid, uuid, f)?)
     }
 }
 
@@ -49,22 +59,19 @@ impl Dom0 for XenDom0 {
             if why.starts_with("Could not find bridge device")
                 && let Some(bridge) = xs.try_read(&format!("{}/bridge", dev.backend_path))?
             {
-                problems.push(format!(
-                    "{why} (create it, e.g. `ip link add {bridge} type bridge && ip link set \
-                     {bridge} up`, or name an existing bridge in the vif's bridge=)"
-                ));
+                problems.push(ScriptProblem::NoBridge { why, bridge });
             } else {
-                problems.push(why);
+                problems.push(ScriptProblem::Reported(why));
             }
         } else if let Some(params) = xs.try_read(&format!("{}/params", dev.backend_path))? {
             // The block script does not always say why; name the disk.
-            problems.push(format!("check the disk {params}"));
+            problems.push(ScriptProblem::CheckDisk(params));
         }
-        Err(Error::Backend(problems.join(": ")))
+        Err(HotplugScriptError(problems).into())
     }
 
     fn check_device_model(&self, binary: &str, source: DmBinarySource) -> Result<(), Error> {
-        super::dm::check_executable(binary, source)
+        Ok(super::dm::check_executable(binary, source)?)
     }
 
     fn spawn_device_model(&self, xs: &Xs, spec: &DmSpec) -> Result<u32, Error> {
@@ -95,7 +102,7 @@ impl Dom0 for XenDom0 {
     fn save_device_model(&self, domid: u32, uuid: &[u8; 16]) -> Result<Option<Vec<u8>>, Error> {
         let path = self.paths.lib.join(format!("qemu-save.{domid}"));
         let _ = std::fs::remove_file(&path);
-        let saved = self.qmp(domid, uuid, |q| {
+        let saved = self.session(domid, uuid, |q| {
             q.execute("stop", None)?;
             q.execute(
                 "xen-save-devices-state",
@@ -107,15 +114,10 @@ impl Dom0 for XenDom0 {
             .map(drop)
         });
         let state = saved
-            .map_err(|e| {
-                Error::Backend(format!(
-                    "saving the device model's state: {}",
-                    crate::error_chain(&e)
-                ))
-            })
+            .map_err(DeviceModelError::SaveState)
             .and_then(|()| super::dm::read_state(&path));
         let _ = std::fs::remove_file(&path);
-        state.map(Some)
+        Ok(Some(state?))
     }
 
     fn eject_cdrom(&self, domid: u32, uuid: &[u8; 16], devid: u32) -> Result<(), Error> {
@@ -138,12 +140,9 @@ impl Dom0 for XenDom0 {
         path: &str,
         format: &str,
     ) -> Result<(), Error> {
-        let file = std::fs::File::open(path).map_err(|e| {
-            Error::Backend(format!(
-                "Failed to open cdrom file {}: {}",
-                crate::printable(path),
-                crate::error_chain(&e)
-            ))
+        let file = std::fs::File::open(path).map_err(|source| DeviceModelError::CdromFile {
+            path: path.to_string(),
+            source,
         })?;
         self.qmp(domid, uuid, |q| {
             let fdset = q.add_fd(&file, &format!("{format}:{path}"))?;
@@ -189,15 +188,16 @@ impl Dom0 for XenDom0 {
         let session = crate::qmp::Qmp::connect(&self.paths, domid, uuid, Duration::from_secs(60));
         match session.and_then(|mut q| q.execute(cmd, Some(args))) {
             Ok(v) => Ok(v),
-            // What QEMU said, as libxl logs it.
-            Err(crate::qmp::QmpError::Command { desc, .. }) => Err(Error::Backend(desc)),
-            Err(e) => Err(Error::Backend(crate::error_chain(&e))),
+            Err(crate::qmp::QmpError::Command { cmd, class, desc }) => {
+                Err(DeviceModelError::Refused { cmd, class, desc }.into())
+            }
+            Err(e) => Err(e.into()),
         }
     }
 
     fn io_stats(&self, xs: &Xs, domids: &[u32]) -> Result<crate::stats::IoStats, Error> {
         crate::stats::linux::collect(std::path::Path::new("/"), &self.paths.run, xs, domids)
-            .map_err(Error::Backend)
+            .map_err(Error::NetStats)
     }
 
     /// libxl's way: forget its xenstore directory, hang it up, remove its
@@ -205,9 +205,7 @@ impl Dom0 for XenDom0 {
     fn kill_device_model(&self, xs: &Xs, domid: u32) -> Result<(), Error> {
         let mut problems = Vec::new();
         match xs.rm(&format!("/local/domain/0/device-model/{domid}")) {
-            Err(e) if !e.is_not_found() => {
-                problems.push(format!("removing device-model node: {e}"));
-            }
+            Err(e) if !e.is_not_found() => problems.push(KillProblem::Node(e)),
             _ => {}
         }
         let pid = xs
@@ -215,10 +213,10 @@ impl Dom0 for XenDom0 {
             .ok()
             .flatten();
         match pid.map(|p| xl_config::value::strtol(p.as_bytes(), 10).0 as i32) {
-            None => problems.push("unable to find Device Model pid".into()),
+            None => problems.push(KillProblem::NoPid),
             Some(pid) => {
-                if let Err(e) = xen_sys::hangup(pid) {
-                    problems.push(format!("failed to kill Device Model [{pid}]: {e}"));
+                if let Err(error) = xen_sys::hangup(pid) {
+                    problems.push(KillProblem::Signal { pid, error });
                 }
             }
         }
@@ -227,16 +225,13 @@ impl Dom0 for XenDom0 {
             if let Err(e) = std::fs::remove_file(&p)
                 && e.kind() != std::io::ErrorKind::NotFound
             {
-                problems.push(format!(
-                    "Failed to remove QMP socket file {}: {e}",
-                    p.display()
-                ));
+                problems.push(KillProblem::Socket { path: p, error: e });
             }
         }
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(Error::Backend(problems.join("; ")))
+            Err(DeviceModelError::Kill(KillProblems(problems)).into())
         }
     }
 
@@ -303,7 +298,7 @@ impl Dom0 for XenDom0 {
                 Err(e) => Err(e),
             }
         };
-        run().map_err(|e| Error::Backend(crate::error_chain(&e)))
+        run().map_err(Error::Qmp)
     }
 }
 
@@ -313,9 +308,84 @@ const QMP_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 /// libxl's LIBXL_HOTPLUG_TIMEOUT.
 const HOTPLUG_TIMEOUT: Duration = Duration::from_secs(40);
 
+/// Why a device's hotplug scripts failed: every problem, in the order
+/// met, as one line.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", join(.0, ": "))]
+pub struct HotplugScriptError(pub Vec<ScriptProblem>);
+
+/// One problem running a hotplug script.
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptProblem {
+    #[error("cannot run {script}: {error}")]
+    Spawn {
+        script: String,
+        error: std::io::Error,
+    },
+    #[error("{script} {action} failed: {status}")]
+    Failed {
+        script: String,
+        action: String,
+        status: std::process::ExitStatus,
+    },
+    #[error("{script} {action} timed out")]
+    TimedOut { script: String, action: String },
+    #[error("waiting for {script}: {error}")]
+    Wait {
+        script: String,
+        error: std::io::Error,
+    },
+    /// What the script wrote to the backend's `hotplug-error`.
+    #[error("{0}")]
+    Reported(String),
+    /// The vif's bridge is missing (the script's words, and what to do).
+    #[error(
+        "{why} (create it, e.g. `ip link add {bridge} type bridge && ip link set {bridge} up`, \
+         or name an existing bridge in the vif's bridge=)"
+    )]
+    NoBridge { why: String, bridge: String },
+    /// The block script said nothing: the disk it was given.
+    #[error("check the disk {0}")]
+    CheckDisk(String),
+}
+
+/// What went wrong stopping a device model: every step is tried.
+#[derive(Debug)]
+pub struct KillProblems(pub Vec<KillProblem>);
+
+impl std::fmt::Display for KillProblems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&join(&self.0, "; "))
+    }
+}
+
+/// One step of stopping a device model that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KillProblem {
+    #[error("removing device-model node: {0}")]
+    Node(xenstore::Error),
+    #[error("unable to find Device Model pid")]
+    NoPid,
+    #[error("failed to kill Device Model [{pid}]: {error}")]
+    Signal { pid: i32, error: std::io::Error },
+    #[error("Failed to remove QMP socket file {}: {error}", path.display())]
+    Socket {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+}
+
+fn join<T: std::fmt::Display>(items: &[T], sep: &str) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
 /// Run one hotplug script as libxl does: stdin /dev/null, stdout to our
 /// stderr, bounded by libxl's timeout. Returns what went wrong.
-fn run_hotplug(args: &[String], env: &[(String, String)]) -> Option<String> {
+fn run_hotplug(args: &[String], env: &[(String, String)]) -> Option<ScriptProblem> {
     let stdout = std::io::stderr()
         .as_fd()
         .try_clone_to_owned()
@@ -328,20 +398,39 @@ fn run_hotplug(args: &[String], env: &[(String, String)]) -> Option<String> {
     }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => return Some(format!("cannot run {}: {e}", args[0])),
+        Err(error) => {
+            return Some(ScriptProblem::Spawn {
+                script: args[0].clone(),
+                error,
+            });
+        }
     };
     let start = Instant::now();
     loop {
         match child.try_wait() {
             Ok(Some(st)) if st.success() => return None,
-            Ok(Some(st)) => return Some(format!("{} {} failed: {st}", args[0], args[1])),
+            Ok(Some(status)) => {
+                return Some(ScriptProblem::Failed {
+                    script: args[0].clone(),
+                    action: args[1].clone(),
+                    status,
+                });
+            }
             Ok(None) if start.elapsed() > HOTPLUG_TIMEOUT => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Some(format!("{} {} timed out", args[0], args[1]));
+                return Some(ScriptProblem::TimedOut {
+                    script: args[0].clone(),
+                    action: args[1].clone(),
+                });
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Some(format!("waiting for {}: {e}", args[0])),
+            Err(error) => {
+                return Some(ScriptProblem::Wait {
+                    script: args[0].clone(),
+                    error,
+                });
+            }
         }
     }
 }
@@ -360,12 +449,7 @@ fn publish_dm_consoles(
     vnc: bool,
 ) -> Result<(), Error> {
     let socket = paths.run.join(format!("qmp-libxl-{domid}"));
-    let fail = |e: crate::qmp::QmpError| {
-        Error::Backend(format!(
-            "cannot ask the device model for its consoles: {}",
-            crate::error_chain(&e)
-        ))
-    };
+    let fail = DeviceModelError::Consoles;
     let mut qmp = crate::qmp::Qmp::connect_unlocked(&socket, QMP_TIMEOUT).map_err(fail)?;
     let dom = format!("/local/domain/{domid}");
     if serial {
@@ -376,7 +460,7 @@ fn publish_dm_consoles(
             .flatten()
             .filter(|c| c.get("label").and_then(|l| l.as_str()) == Some("serial0"))
             .find_map(|c| c.get("filename")?.as_str()?.strip_prefix("pty:"))
-            .ok_or_else(|| Error::Backend("the device model reports no pty for serial0".into()))?;
+            .ok_or(DeviceModelError::NoSerialPty)?;
         xs.write(&format!("{dom}/serial/0/tty"), pty)?;
     }
     if vnc {
@@ -388,4 +472,47 @@ fn publish_dm_consoles(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn hotplug_problems_are_one_line_in_the_order_met() {
+        let e = Error::from(HotplugScriptError(vec![
+            ScriptProblem::Failed {
+                script: "/etc/xen/scripts/vif-bridge".into(),
+                action: "online".into(),
+                status: std::process::ExitStatus::from_raw(256),
+            },
+            ScriptProblem::NoBridge {
+                why: "Could not find bridge device br9".into(),
+                bridge: "br9".into(),
+            },
+        ]));
+        assert_eq!(
+            crate::error_chain(&e),
+            "/etc/xen/scripts/vif-bridge online failed: exit status: 1: Could not find bridge \
+             device br9 (create it, e.g. `ip link add br9 type bridge && ip link set br9 up`, or \
+             name an existing bridge in the vif's bridge=)"
+        );
+    }
+
+    #[test]
+    fn a_device_models_stop_reports_every_step_that_failed() {
+        let e = Error::from(DeviceModelError::Kill(KillProblems(vec![
+            KillProblem::NoPid,
+            KillProblem::Socket {
+                path: "/run/xen/qmp-libxl-3".into(),
+                error: std::io::Error::from_raw_os_error(13),
+            },
+        ])));
+        assert_eq!(
+            crate::error_chain(&e),
+            "unable to find Device Model pid; Failed to remove QMP socket file \
+             /run/xen/qmp-libxl-3: Permission denied"
+        );
+    }
 }

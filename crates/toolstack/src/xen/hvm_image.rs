@@ -14,7 +14,7 @@ use xl_builder::target::{GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE};
 use xl_builder::x86::hvm::param;
 use xl_savefile::{DomainHeader, FormatError, LibxcRecord, libxc_rec};
 
-use super::build::{narrow, seed_grants};
+use super::build::{DomainBuildError, narrow, seed_grants};
 use super::pv_image::{self as img, PAGE, PvImageError, bad, has_data, hv};
 use crate::{BuildSpec, Built, Error, HvmBuildSpec};
 
@@ -46,11 +46,11 @@ const SAVED_PARAMS: [u32; 16] = [
     param::MCA_CAP,
 ];
 
-fn write_error(e: std::io::Error) -> Error {
-    Error::Backend(format!(
-        "writing the domain's image: {}",
-        crate::error_chain(&e)
-    ))
+fn write_error(source: std::io::Error) -> Error {
+    Error::Io {
+        what: "writing the domain's image",
+        source,
+    }
 }
 
 fn put(out: &mut dyn Write, rec: &LibxcRecord) -> Result<(), Error> {
@@ -381,12 +381,7 @@ impl Restore<'_> {
                 frame: store_gfn,
             },
         ];
-        seed_grants(self.xen, self.dom, &seeds).map_err(|e| {
-            Error::Invalid(format!(
-                "seeding the grant table: {}",
-                crate::error_chain(&e)
-            ))
-        })?;
+        seed_grants(self.xen, self.dom, &seeds).map_err(DomainBuildError::SeedGrants)?;
         Ok(Built {
             store_port: self.store_port,
             store_mfn: store_gfn,

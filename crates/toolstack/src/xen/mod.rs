@@ -14,7 +14,10 @@ mod restore;
 mod save;
 
 pub use bootloader::BootloaderError;
-pub use dom0::XenDom0;
+pub use build::DomainBuildError;
+pub use cpu_policy::CpuidApplyError;
+pub use dm::{BinaryProblem, DeviceModelError, NotReady};
+pub use dom0::{HotplugScriptError, KillProblem, KillProblems, ScriptProblem, XenDom0};
 pub use pv_image::PvImageError;
 
 use xen_sys::Xen;
@@ -53,18 +56,12 @@ fn dom(domid: u32) -> Result<u16, Error> {
 pub struct XenHypervisor {
     xen: Xen,
     page_kb: u64,
-    /// The next build's ramdisk, being loaded ([`Hypervisor::prepare_build`]).
-    ramdisk: std::sync::Mutex<Option<build::RamdiskLoad>>,
 }
 
 impl XenHypervisor {
     pub fn open() -> Result<Self, Error> {
         let xen = Xen::open().map_err(Error::NoXen)?;
-        Ok(XenHypervisor {
-            xen,
-            page_kb: 4,
-            ramdisk: std::sync::Mutex::new(None),
-        })
+        Ok(XenHypervisor { xen, page_kb: 4 })
     }
 
     fn dominfo(&self, i: &DomainInfo) -> DomInfo {
@@ -163,19 +160,8 @@ impl Hypervisor for XenHypervisor {
         Ok(u32::from(dom))
     }
 
-    fn prepare_build(&self, spec: &BuildSpec) {
-        if std::env::var("XL_EXP").as_deref() == Ok("0") {
-            return;
-        }
-        if let (GuestKind::Pv, Some(path)) = (spec.kind, &spec.ramdisk) {
-            *self.ramdisk.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some(build::RamdiskLoad::start(path, self.xen.version));
-        }
-    }
-
     fn build(&self, domid: u32, spec: &BuildSpec) -> Result<Built, Error> {
-        let prefetched = self.ramdisk.lock().unwrap_or_else(|e| e.into_inner()).take();
-        build::build(&self.xen, dom(domid)?, spec, prefetched)
+        build::build(&self.xen, dom(domid)?, spec)
     }
 
     fn save_image(&self, domid: u32, out: &mut dyn std::io::Write) -> Result<(), Error> {
@@ -205,9 +191,7 @@ impl Hypervisor for XenHypervisor {
             || match (spec.kind, &spec.hvm) {
                 (GuestKind::Pv, _) => restore::restore_pv(&self.xen, d, spec, input),
                 (_, Some(hvm)) => hvm_image::restore_hvm(&self.xen, d, spec, hvm, input),
-                (_, None) => Err(Error::Invalid(
-                    "a PVH or HVM restore without its HVM settings".into(),
-                )),
+                (_, None) => Err(build::DomainBuildError::NoHvmRestoreSettings.into()),
             },
         )
     }
@@ -734,5 +718,5 @@ fn sched_id(name: &str) -> Result<u32, Error> {
         .iter()
         .find(|(_, n)| *n == name)
         .map(|(i, _)| *i)
-        .ok_or_else(|| Error::Invalid(format!("unknown scheduler {name}")))
+        .ok_or_else(|| Error::UnknownScheduler(name.to_string()))
 }

@@ -12,7 +12,7 @@ use xl_builder::GrantSeed;
 use xl_builder::target::{GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE};
 use xl_savefile::{FormatError, LibxcRecord, libxc_rec};
 
-use super::build::{arch_setup, check_capability, narrow, seed_grants};
+use super::build::{DomainBuildError, arch_setup, check_capability, narrow, seed_grants};
 use super::pv_image::{
     self as img, GUEST_WIDTH, INVALID_MFN, NewRings, P2m, PAGE, PT_LEVELS, PvImageError, bad, hv,
 };
@@ -346,12 +346,7 @@ impl Restore<'_> {
                 frame: rings.store_mfn,
             },
         ];
-        seed_grants(self.xen, self.dom, &seeds).map_err(|e| {
-            Error::Invalid(format!(
-                "seeding the grant table: {}",
-                crate::error_chain(&e)
-            ))
-        })?;
+        seed_grants(self.xen, self.dom, &seeds).map_err(DomainBuildError::SeedGrants)?;
         Ok(Built {
             store_port: self.store_port,
             store_mfn: rings.store_mfn,

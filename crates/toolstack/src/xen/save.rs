@@ -51,11 +51,11 @@ pub(super) fn save_pv(xen: &Xen, dom: DomId, out: &mut dyn Write) -> Result<(), 
     Ok(())
 }
 
-fn write_error(e: std::io::Error) -> Error {
-    Error::Backend(format!(
-        "writing the domain's image: {}",
-        crate::error_chain(&e)
-    ))
+fn write_error(source: std::io::Error) -> Error {
+    Error::Io {
+        what: "writing the domain's image",
+        source,
+    }
 }
 
 fn record(out: &mut dyn Write, rtype: u32, body: Vec<u8>) -> Result<(), Error> {
