@@ -31,8 +31,8 @@ mod testutil;
 mod timing_tests;
 
 pub use image::{
-    Compression, ImageError, Kernel, KernelFormat, LoadAs, XenNotes, load_ramdisk, parse_image,
-    parse_image_from, parse_kernel, parse_kernel_from,
+    Compression, ImageError, Kernel, KernelFormat, LoadAs, XenNotes, load_ramdisk,
+    loaded_ramdisk_len, parse_image, parse_image_from, parse_kernel, parse_kernel_from,
 };
 pub use layout::{LayoutEvent, Segment};
 pub use mem_target::{MemTarget, TargetCall, Translation};
@@ -42,7 +42,9 @@ pub use x86::hvm::{
     E820, FixedBlob, HvmBuilt, HvmGuest, HvmPlan, HvmRequest, HvmTarget, ModuleRequest, apply_hvm,
     plan_hvm,
 };
-pub use x86::pv::{BuildError, PvBuilt, PvPlan, PvRequest, StartInfo, apply_pv, plan_pv};
+pub use x86::pv::{
+    BuildError, PvBuilt, PvPlan, PvRequest, StartInfo, apply_pv, apply_pv_deferred, plan_pv,
+};
 
 /// Size of a guest page on x86.
 pub const PAGE_SIZE: u64 = 4096;

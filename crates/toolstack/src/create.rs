@@ -772,7 +772,12 @@ fn ring_backends(xs: &Xs) -> Result<(u32, u32), xenstore::Error> {
 
 fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32, image: Image<'_>) -> StepResult {
     let (hv, dom0) = (host.hv.as_ref(), host.dom0.as_ref());
-    step("cannot allocate create paths", || skeleton(xs, plan, domid))?;
+    // A plain build needs none of the domain's xenstore paths: they are
+    // written meanwhile. A bootloader or a restored stream may use them.
+    let beside = matches!(image, Image::Boot) && plan.bootloader.is_none();
+    if !beside {
+        step("cannot allocate create paths", || skeleton(xs, plan, domid))?;
+    }
     step("cannot set maximum memory", || {
         hv.set_max_mem(domid, plan.memory.target_kb + MAXMEM_CONSTANT_KB)
     })?;
@@ -796,6 +801,12 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32, image: Image<'_
         spec.cmdline = b.args.clone();
     }
     let (built, extras) = match image {
+        Image::Boot if beside => (
+            build_beside_skeleton(xs, plan, domid, || {
+                step("cannot (re-)build domain", || hv.build(domid, &spec))
+            })?,
+            crate::saverestore::StreamExtras::default(),
+        ),
         Image::Boot => (
             step("cannot (re-)build domain", || hv.build(domid, &spec))?,
             crate::saverestore::StreamExtras::default(),
@@ -876,6 +887,35 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32, image: Image<'_
         )
     })?;
     Ok(())
+}
+
+/// `build` with the domain's xenstore paths written meanwhile on a thread
+/// of its own: under a PV dom0 xenstored takes about as long for them as
+/// populating the guest's memory, which needs only hypercalls. Their
+/// failure comes first, as libxl's earlier step.
+fn build_beside_skeleton<T>(
+    xs: &Xs,
+    plan: &CreatePlan,
+    domid: u32,
+    build: impl FnOnce() -> Result<T, (&'static str, Error)>,
+) -> Result<T, (&'static str, Error)> {
+    let paths = || step("cannot allocate create paths", || skeleton(xs, plan, domid));
+    std::thread::scope(|s| {
+        let Ok(beside) = std::thread::Builder::new()
+            .name("create-paths".into())
+            .spawn_scoped(s, paths)
+        else {
+            // No thread: one after the other.
+            paths()?;
+            return build();
+        };
+        let built = build();
+        // A panic there would have been a panic here: let it go on.
+        beside
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+        built
+    })
 }
 
 /// A restored device model's nodes (its physmap), back where QEMU looks

@@ -28,6 +28,38 @@ pub(super) fn host_facts() -> xl_config::Host {
     }
 }
 
+/// What xl's create asks libxl about the host when there is one: the
+/// hypervisor's CPUs (libxl_get_max_cpus: max_cpu_id + 1, which dom0's own
+/// vCPU count understates when dom0_max_vcpus is set) and each NUMA node's
+/// CPUs; [`host_facts`] if it cannot say.
+pub(super) fn host_facts_of(hv: &dyn xl_toolstack::Hypervisor) -> xl_config::Host {
+    /// Xen's NUMA node ids are small (MAX_NUMNODES is 64): a larger one is
+    /// not a node.
+    const MAX_NODES: usize = 1024;
+    let (Ok(info), Ok(topology)) = (hv.physinfo(), hv.cpu_topology()) else {
+        return host_facts();
+    };
+    let max_cpus = info.max_cpu_id.saturating_add(1);
+    let mut node_cpus: Vec<Vec<u32>> = Vec::new();
+    for (cpu, node) in topology.iter().enumerate() {
+        let Some(node) = node.node.map(|n| n as usize).filter(|&n| n < MAX_NODES) else {
+            continue;
+        };
+        if node_cpus.len() <= node {
+            node_cpus.resize(node + 1, Vec::new());
+        }
+        node_cpus[node].push(cpu as u32);
+    }
+    if node_cpus.is_empty() {
+        node_cpus.push((0..max_cpus).collect());
+    }
+    xl_config::Host {
+        max_cpus,
+        node_cpus,
+        firmware_dir: firmware_dir(),
+    }
+}
+
 /// XENFIRMWAREDIR: `XL_FIRMWARE_DIR`, else the installed Xen's (Debian
 /// keeps it per version, /usr/lib/xen-4.17/boot), else upstream's default.
 fn firmware_dir() -> String {
@@ -151,8 +183,17 @@ pub fn main(cx: &Ctx, args: &[String]) -> Outcome {
         err(&format!("Parsing config from {config_file}\n"));
     }
     let mut report = xl_config::Report::new();
-    let parsed =
-        xl_config::parse_config_data(&config_file, &text, cx.xlconf, &host_facts(), &mut report);
+    // A create needs the host anyway, and xl sizes CPU maps by its CPUs; a
+    // dry run goes without.
+    let facts = if dryrun {
+        host_facts()
+    } else {
+        host_facts_of(cx.host()?.hv.as_ref())
+    };
+    let parsed = xl_toolstack::trace::timed(
+        || "parsed the config".into(),
+        || xl_config::parse_config_data(&config_file, &text, cx.xlconf, &facts, &mut report),
+    );
     err(report.as_str());
     let config = match parsed {
         Ok(c) => c,
@@ -209,9 +250,12 @@ pub fn main(cx: &Ctx, args: &[String]) -> Outcome {
     } else if opts.flag('F') {
         monitor(host, xs, config, domid)
     } else {
-        spawn_monitor(&host.paths, &config, domid)
-            .map(|()| 0)
-            .or_else(|e| fail(format!("xl: cannot start the domain monitor: {e}\n")))
+        xl_toolstack::trace::timed(
+            || "started the domain's monitor".into(),
+            || spawn_monitor(&host.paths, &config, domid),
+        )
+        .map(|()| 0)
+        .or_else(|e| fail(format!("xl: cannot start the domain monitor: {e}\n")))
     };
     if let Some(mut c) = console {
         let _ = c.wait();

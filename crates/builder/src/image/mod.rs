@@ -35,7 +35,7 @@ use std::{fmt, io};
 
 pub use decompress::{Compression, MAX_DECOMPRESSED};
 pub use notes::{XenNotes, feature};
-pub use ramdisk::load_ramdisk;
+pub use ramdisk::{load_ramdisk, loaded_ramdisk_len};
 
 use crate::source::ReadAt;
 use elf::{ElfImage, LoadHeader};

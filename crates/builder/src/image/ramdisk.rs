@@ -58,6 +58,19 @@ pub fn load_ramdisk(bytes: &[u8], xen_version: (u32, u32)) -> Result<Cow<'_, [u8
     Ok(Cow::Owned(loaded))
 }
 
+/// The length [`load_ramdisk`] gives `bytes`, with its errors, known without unpacking
+/// anything: a layout can be planned, and the kernel loaded, while the ramdisk is unpacked.
+pub fn loaded_ramdisk_len(bytes: &[u8], xen_version: (u32, u32)) -> Result<u64, ImageError> {
+    let len = bytes.len() as u64;
+    if len > MAX_DECOMPRESSED {
+        return Err(ImageError::RamdiskTooLarge { len });
+    }
+    if xen_version >= RAW_MODULES_FROM {
+        return Ok(len);
+    }
+    Ok(gunzip_buffer(bytes).map_or(len, |buffer| buffer.max(len)))
+}
+
 /// The buffer libxenguest would gunzip `bytes` into, or `None` when it loads the file as
 /// it is.
 fn gunzip_buffer(bytes: &[u8]) -> Option<u64> {

@@ -687,6 +687,54 @@ fn ramdisk_size_limits() {
     assert!(err.to_string().contains("at most 1 GiB"), "{err}");
 }
 
+/// The length known before unpacking is the loaded length, for every case above.
+#[test]
+fn loaded_ramdisk_len_is_the_loaded_length() {
+    let data = initrd(30_000);
+    let good = gzip(&data);
+    let mut bad_crc = good.clone();
+    let crc_at = bad_crc.len() - 8;
+    bad_crc[crc_at] ^= 0xff;
+    let mut short = good.clone();
+    let at = short.len() - 4;
+    short[at..].copy_from_slice(&1000u32.to_le_bytes());
+    let mut padded = good.clone();
+    padded.resize(good.len().next_multiple_of(512) + 512, 0);
+    let mut huge_claim = gzip(b"abc");
+    let at = huge_claim.len() - 4;
+    huge_claim[at..].copy_from_slice(&((1u32 << 30) - 8).to_le_bytes());
+    let both = [gzip(&initrd(3000)), gzip(&initrd(8000))].concat();
+    let xz = testutil::compress(Compression::Xz, &data);
+    let cases: [&[u8]; 10] = [
+        &good,
+        &bad_crc,
+        &short,
+        &padded,
+        &huge_claim,
+        &both,
+        &xz,
+        &data,
+        b"",
+        b"\x1f\x8b\x08\x00\x00",
+    ];
+    for bytes in cases {
+        for version in [(4, 17), (4, 19), (4, 20), (4, 22)] {
+            let loaded = load_ramdisk(bytes, version).unwrap();
+            assert_eq!(
+                loaded_ramdisk_len(bytes, version),
+                Ok(loaded.len() as u64),
+                "{} bytes, {version:?}",
+                bytes.len()
+            );
+        }
+    }
+    let too_big = vec![0u8; (1 << 30) + 1];
+    assert_eq!(
+        loaded_ramdisk_len(&too_big, (4, 17)),
+        Err(ImageError::RamdiskTooLarge { len: (1 << 30) + 1 })
+    );
+}
+
 /// Everything parsing found, for comparing the streamed and in-memory paths.
 fn summary(k: &Kernel) -> String {
     format!(

@@ -14,6 +14,7 @@
 //! 7. the ramdisk when MOD_START_PFN is set (unmapped, `mod_start` = pfn);
 //! 8. the p2m list at INIT_P2M, followed by its own page tables.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::image::Kernel;
@@ -510,12 +511,27 @@ pub fn apply_pv(
     ramdisk: &[u8],
     t: &mut dyn PvTarget,
 ) -> Result<PvBuilt, BuildError> {
-    check_plan_inputs(plan, kernel, ramdisk)?;
+    check_ramdisk_len(plan, ramdisk)?;
+    apply_pv_deferred(plan, kernel, || Ok(Cow::Borrowed(ramdisk)), t)
+}
+
+/// [`apply_pv`], the ramdisk's bytes asked of `ramdisk` only once the kernel is in guest
+/// memory, so that they can be unpacked meanwhile (the plan needs only their length:
+/// [`crate::loaded_ramdisk_len`]). Its error is returned as it is.
+pub fn apply_pv_deferred<'r>(
+    plan: &PvPlan,
+    kernel: &Kernel,
+    ramdisk: impl FnOnce() -> Result<Cow<'r, [u8]>, BuildError>,
+    t: &mut dyn PvTarget,
+) -> Result<PvBuilt, BuildError> {
+    check_plan_kernel(plan, kernel)?;
     let p2m = populate(plan, t)?;
     let seg = &plan.kernel;
     let frames = &p2m[seg.pfn as usize..(seg.pfn + seg.pages) as usize];
     write_kernel_image(kernel, plan.kernel_paddr, frames, t, "writing the kernel")?;
-    load_ramdisk(plan, ramdisk, &p2m, t)?;
+    let ramdisk = ramdisk()?;
+    check_ramdisk_len(plan, &ramdisk)?;
+    load_ramdisk(plan, &ramdisk, &p2m, t)?;
     clear_magic_pages(plan, &p2m, t)?;
     write_page_tables(plan, &p2m, t)?;
     write_p2m_list(plan, &p2m, t)?;
@@ -550,8 +566,8 @@ pub fn apply_pv(
     })
 }
 
-/// The plan must have been made for this kernel and ramdisk, and lie inside the domain.
-fn check_plan_inputs(plan: &PvPlan, kernel: &Kernel, ramdisk: &[u8]) -> Result<(), BuildError> {
+/// The plan must have been made for this kernel, and lie inside the domain.
+fn check_plan_kernel(plan: &PvPlan, kernel: &Kernel) -> Result<(), BuildError> {
     check_plan_bounds(plan)?;
     if plan.kernel_paddr != kernel.paddr_start()
         || plan.kernel.vend.checked_sub(plan.kernel.vstart) != Some(kernel_span(kernel))
@@ -560,6 +576,11 @@ fn check_plan_inputs(plan: &PvPlan, kernel: &Kernel, ramdisk: &[u8]) -> Result<(
             "the plan was made for another kernel".to_string(),
         ));
     }
+    Ok(())
+}
+
+/// The plan must have been made for a ramdisk of this length.
+fn check_ramdisk_len(plan: &PvPlan, ramdisk: &[u8]) -> Result<(), BuildError> {
     let planned = plan.ramdisk.as_ref().map_or(0, |r| r.len);
     if planned != ramdisk.len() as u64 {
         return Err(BuildError::Invalid(format!(

@@ -1,6 +1,8 @@
 //! The PV layout and its application, checked against numbers worked out by hand from
 //! libxenguest's rules (see the module docs of `pv` and `layout`).
 
+use std::borrow::Cow;
+
 use super::pv::*;
 use crate::Kernel;
 use crate::layout::{Level, Mapping};
@@ -828,6 +830,36 @@ fn apply_wants_the_loaded_ramdisk() {
     let rd = plan.ramdisk.as_ref().unwrap();
     assert_eq!(rd.len, 20_016);
     assert_eq!(t.read(mfn(rd.segment.pfn), 0, 4096), contents[..4096]);
+}
+
+/// A ramdisk handed over late gives the same guest, and its failure comes back as it is.
+#[test]
+fn deferred_ramdisk_builds_the_same_guest() {
+    let req = request(MIB256, RAMDISK_LEN);
+    let (plan, built, t) = build(&linux(), &req);
+    let mut late = MemTarget::with_fill(0xa5);
+    let bytes = ramdisk(RAMDISK_LEN);
+    let deferred =
+        crate::apply_pv_deferred(&plan, &linux(), || Ok(Cow::Borrowed(&bytes[..])), &mut late)
+            .unwrap();
+    assert_eq!(format!("{deferred:?}"), format!("{built:?}"));
+    assert!(late == t, "the same calls and memory");
+    let err = crate::apply_pv_deferred(
+        &plan,
+        &linux(),
+        || Err(BuildError::Invalid("no ramdisk today".into())),
+        &mut MemTarget::new(),
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "no ramdisk today");
+    let err = crate::apply_pv_deferred(
+        &plan,
+        &linux(),
+        || Ok(Cow::Owned(ramdisk(100))),
+        &mut MemTarget::new(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("loaded ramdisk"), "{err}");
 }
 
 /// The kernel image a naive loader makes: zeros, then each segment's bytes and bss in

@@ -124,20 +124,16 @@ fn build_pv(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Error> {
             source,
         }
     })?;
-    let ramdisk_file = match &spec.ramdisk {
-        Some(p) => read_image("ramdisk", p)?,
-        None => Vec::new(),
+    // Unpacked while the domain is populated and the kernel copied: the plan
+    // needs only its length.
+    let ramdisk = spec
+        .ramdisk
+        .as_deref()
+        .map(|path| RamdiskLoad::start(path, xen.version));
+    let (ramdisk_len, ramdisk) = match ramdisk.map(RamdiskLoad::len).transpose()? {
+        Some((n, bytes)) => (n, Some(bytes)),
+        None => (0, None),
     };
-    // As the running release's libxenguest loads it (4.17-4.19 unpack a
-    // gzip initrd, later releases load it as it is).
-    let ramdisk = timed("load the ramdisk", || {
-        xl_builder::load_ramdisk(&ramdisk_file, xen.version)
-    })
-    .map_err(|source| DomainBuildError::Image {
-        what: "ramdisk",
-        path: spec.ramdisk.clone().unwrap_or_default(),
-        source,
-    })?;
     check_capability(xen, "xen-3.0-x86_64")?;
     let store_port = xen.evtchn_alloc_unbound(dom, narrow(spec.store_domid)?)?;
     let console_port = xen.evtchn_alloc_unbound(dom, narrow(spec.console_domid)?)?;
@@ -150,7 +146,7 @@ fn build_pv(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Error> {
         &kernel,
         &xl_builder::PvRequest {
             nr_pages,
-            ramdisk_len: ramdisk.len() as u64,
+            ramdisk_len,
             cmdline: spec.cmdline.clone().unwrap_or_default(),
             store_evtchn: store_port,
             console_evtchn: console_port,
@@ -168,7 +164,16 @@ fn build_pv(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Error> {
         written: (0, Duration::ZERO),
     };
     let built = timed("apply the plan", || {
-        xl_builder::apply_pv(&plan, &kernel, &ramdisk, &mut target)
+        xl_builder::apply_pv_deferred(
+            &plan,
+            &kernel,
+            || {
+                Ok(std::borrow::Cow::Owned(
+                    ramdisk.map(LoadedBytes::get).unwrap_or_default(),
+                ))
+            },
+            &mut target,
+        )
     })
     .map_err(|e| build_error(xen, nr_pages, e))?;
     crate::trace::timed_done(
@@ -187,6 +192,97 @@ fn build_pv(xen: &Xen, dom: DomId, spec: &BuildSpec) -> Result<Built, Error> {
         console_port,
         console_mfn: built.console_mfn,
     })
+}
+
+/// A ramdisk being read and loaded (as the running release loads it: 4.17-4.19
+/// unpack a gzip initrd, later releases load it as it is) on a thread of its
+/// own, while the domain is populated and the kernel copied: unpacking an
+/// initrd takes half as long as copying a kernel, and dom0 has more than one
+/// vCPU. Its length (all the plan needs) is known as soon as the file is read.
+struct RamdiskLoad {
+    len: std::sync::mpsc::Receiver<Result<u64, DomainBuildError>>,
+    bytes: LoadedBytes,
+}
+
+/// The loaded bytes, or the thread loading them.
+enum LoadedBytes {
+    Thread(std::thread::JoinHandle<Vec<u8>>),
+    /// No thread could be started: loaded here.
+    Ready(Vec<u8>),
+}
+
+impl LoadedBytes {
+    fn get(self) -> Vec<u8> {
+        match self {
+            // A panic there would have been a panic here: let it go on.
+            LoadedBytes::Thread(t) => t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            LoadedBytes::Ready(b) => b,
+        }
+    }
+}
+
+impl RamdiskLoad {
+    fn start(path: &str, version: (u32, u32)) -> Self {
+        let (tx, len) = std::sync::mpsc::sync_channel(1);
+        let (owned, sender) = (path.to_string(), tx.clone());
+        let bytes = match std::thread::Builder::new()
+            .name("ramdisk".into())
+            .spawn(move || load_ramdisk_file(&owned, version, |n| drop(sender.send(n))))
+        {
+            Ok(t) => LoadedBytes::Thread(t),
+            Err(_) => LoadedBytes::Ready(load_ramdisk_file(path, version, |n| drop(tx.send(n)))),
+        };
+        RamdiskLoad { len, bytes }
+    }
+
+    /// The loaded length and, later, the bytes; or why the file cannot be
+    /// loaded.
+    fn len(self) -> Result<(u64, LoadedBytes), DomainBuildError> {
+        match self.len.recv() {
+            Ok(n) => Ok((n?, self.bytes)),
+            // The loader always says something before it ends, unless it
+            // panicked: let that go on here.
+            Err(_) => {
+                self.bytes.get();
+                unreachable!("the ramdisk loader ended without a word")
+            }
+        }
+    }
+}
+
+/// Read the ramdisk at `path`, tell `len` its loaded length (or why it
+/// cannot be loaded), then load it.
+fn load_ramdisk_file(
+    path: &str,
+    version: (u32, u32),
+    len: impl FnOnce(Result<u64, DomainBuildError>),
+) -> Vec<u8> {
+    let file = match read_image("ramdisk", path) {
+        Ok(f) => f,
+        Err(e) => {
+            len(Err(e));
+            return Vec::new();
+        }
+    };
+    match xl_builder::loaded_ramdisk_len(&file, version) {
+        Ok(n) => len(Ok(n)),
+        Err(source) => {
+            len(Err(DomainBuildError::Image {
+                what: "ramdisk",
+                path: path.to_string(),
+                source,
+            }));
+            return Vec::new();
+        }
+    }
+    match timed("load the ramdisk", || {
+        xl_builder::load_ramdisk(&file, version)
+    }) {
+        Ok(std::borrow::Cow::Owned(unpacked)) => unpacked,
+        Ok(std::borrow::Cow::Borrowed(_)) => file,
+        // Its length said it would load: the plan's check reports the rest.
+        Err(_) => Vec::new(),
+    }
 }
 
 /// libxl builds PV guests with whole MiB of memory.
