@@ -2817,7 +2817,10 @@ fn usb_devices_plug_into_an_hvm_guests_emulated_controllers() {
     );
     let id = booted(&h, "u");
     let xs = h.xs();
-    let port = |p: u32| xs.read(&format!("/libxl/{id}/device/vusb/0/port/{p}")).unwrap();
+    let port = |p: u32| {
+        xs.read(&format!("/libxl/{id}/device/vusb/0/port/{p}"))
+            .unwrap()
+    };
     assert_eq!(port(2), "1-1");
     let list = h.ok(&["usb-list", "u"]);
     assert_eq!(
@@ -2852,7 +2855,14 @@ fn usb_devices_plug_into_an_hvm_guests_emulated_controllers() {
         "USB controller must be specified if you specify port",
     );
     refused(
-        &["usbdev-attach", "u", "hostbus=1", "hostaddr=3", "controller=0", "port=2"],
+        &[
+            "usbdev-attach",
+            "u",
+            "hostbus=1",
+            "hostaddr=3",
+            "controller=0",
+            "port=2",
+        ],
         "The controller port isn't available",
     );
     // Without a controller or port: the first free port.
@@ -2889,7 +2899,10 @@ fn usb_devices_plug_into_an_hvm_guests_emulated_controllers() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(stderr(&o), "Unknown device at controller 0 port 2.\n");
     let o = h.xl(&["usbdev-detach", "u", "0", "1", "x"]);
-    assert_eq!((o.status.code(), stderr(&o)), (Some(1), "Invalid arguments.\n".into()));
+    assert_eq!(
+        (o.status.code(), stderr(&o)),
+        (Some(1), "Invalid arguments.\n".into())
+    );
     // The controller goes with the device it still has.
     h.ok(&["usbctrl-detach", "u", "0"]);
     assert_eq!(h.ok(&["usb-list", "u"]), "");
@@ -2923,7 +2936,8 @@ fn a_refused_usb_device_fails_the_create() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(
-        err.contains(":unable to add usbdev devices: ") && err.contains("Bus 'xenusb-0.0' not found"),
+        err.contains(":unable to add usbdev devices: ")
+            && err.contains("Bus 'xenusb-0.0' not found"),
         "{err}"
     );
     assert_eq!(h.list().len(), 1, "a domain was left behind");
@@ -2951,19 +2965,29 @@ fn vtpm_vdispl_and_vsnd_are_added_at_create() {
     let id = h.domid("v").unwrap();
     let xs = h.xs();
     assert_eq!(
-        xs.read(&format!("/local/domain/0/backend/vtpm/{id}/0/uuid")).unwrap(),
+        xs.read(&format!("/local/domain/0/backend/vtpm/{id}/0/uuid"))
+            .unwrap(),
         uuid
     );
     assert_eq!(
-        xs.read(&format!("/local/domain/{id}/device/vdispl/0/0/resolution")).unwrap(),
+        xs.read(&format!("/local/domain/{id}/device/vdispl/0/0/resolution"))
+            .unwrap(),
         "800x600"
     );
     assert_eq!(
-        xs.read(&format!("/local/domain/{id}/device/vsnd/0/short-name")).unwrap(),
+        xs.read(&format!("/local/domain/{id}/device/vsnd/0/short-name"))
+            .unwrap(),
         "Card0"
     );
     let vtpms = h.ok(&["vtpm-list", "v"]);
-    assert!(vtpms.lines().nth(1).unwrap_or_default().starts_with(&format!("0   0  {uuid}")), "{vtpms}");
+    assert!(
+        vtpms
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .starts_with(&format!("0   0  {uuid}")),
+        "{vtpms}"
+    );
     h.ok(&["destroy", "v"]);
     assert!(guest_residue(&h).is_empty(), "{:?}", guest_residue(&h));
 }

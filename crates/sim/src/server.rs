@@ -517,17 +517,7 @@ fn handle(sim: &Sim, req: Request) -> Result<String, Refusal> {
             ok(())
         }
         Request::KillDeviceModel(domid) => kill_device_model(sim, w, domid),
-        Request::Qmp { domid, cmd, args } => {
-            let r = w
-                .guests
-                .get_mut(&domid)
-                .filter(|r| r.dm)
-                .ok_or_else(|| format!("domain {domid} has no device model"))?;
-            let args: serde_json::Value =
-                serde_json::from_str(&args).map_err(|e| format!("bad QMP arguments: {e}"))?;
-            qmp_usb(&mut r.usb, &cmd, &args)?;
-            ok(serde_json::json!({}))
-        }
+        Request::Qmp { domid, cmd, args } => qmp(&mut w, domid, &cmd, &args),
         Request::IoStats(domids) => {
             let io: Vec<(u32, GuestIo, bool)> = domids
                 .iter()
@@ -711,6 +701,19 @@ fn spawn_device_model(
     ok(std::process::id())
 }
 
+/// A QMP command for the domain's simulated QEMU.
+fn qmp(w: &mut World, domid: u32, cmd: &str, args: &str) -> Result<String, Refusal> {
+    let r = w
+        .guests
+        .get_mut(&domid)
+        .filter(|r| r.dm)
+        .ok_or_else(|| format!("domain {domid} has no device model"))?;
+    let args: serde_json::Value =
+        serde_json::from_str(args).map_err(|e| format!("bad QMP arguments: {e}"))?;
+    qmp_usb(&mut r.usb, cmd, &args)?;
+    ok(serde_json::json!({}))
+}
+
 /// Bound on the USB devices a simulated QEMU takes.
 const MAX_QMP_DEVICES: usize = 256;
 
@@ -736,9 +739,9 @@ fn qmp_usb(
                 "piix3-usb-uhci" | "usb-ehci" | "nec-usb-xhci" => usb.push((id, None)),
                 "usb-host" => {
                     let bus = arg("bus");
-                    let ctrl = bus.strip_suffix(".0").filter(|c| {
-                        usb.iter().any(|(d, parent)| d == c && parent.is_none())
-                    });
+                    let ctrl = bus
+                        .strip_suffix(".0")
+                        .filter(|c| usb.iter().any(|(d, parent)| d == c && parent.is_none()));
                     let Some(ctrl) = ctrl else {
                         return Err(format!("Bus '{bus}' not found"));
                     };

@@ -928,7 +928,9 @@ fn late_devices(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32) -> StepResu
     }
     for &(spec, devid) in &plan.usbctrls {
         step("unable to add usbctrl devices", || {
-            with_libxl_log(|log| crate::usb::add_ctrl(host, xs, domid, spec, Some(devid), false, log))
+            with_libxl_log(|log| {
+                crate::usb::add_ctrl(host, xs, domid, spec, Some(devid), false, log)
+            })
         })?;
     }
     for &d in &plan.usbdevs {
@@ -951,9 +953,7 @@ fn late_devices(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32) -> StepResu
 
 /// Runs a step that reports in libxl's log; its error lines become the
 /// step's error.
-fn with_libxl_log<T, E>(
-    f: impl FnOnce(crate::pci::Log<'_>) -> Result<T, E>,
-) -> Result<T, Error> {
+fn with_libxl_log<T, E>(f: impl FnOnce(crate::pci::Log<'_>) -> Result<T, E>) -> Result<T, Error> {
     let lines = std::cell::RefCell::new(Vec::new());
     let log = |level: crate::pci::Level, m: &str| {
         if level == crate::pci::Level::Error {

@@ -276,8 +276,8 @@ pub(crate) fn add_ctrl(
     };
     let mut args = serde_json::json!({ "driver": driver });
     if c.version == 3 {
-        args["p2"] = c.ports.to_string().into();
-        args["p3"] = c.ports.to_string().into();
+        args["p2"] = qmp_number(host, c.ports);
+        args["p3"] = qmp_number(host, c.ports);
     }
     args["id"] = format!("xenusb-{devid}").into();
     if let Err(e) = qmp(host, domid, "device_add", args) {
@@ -376,6 +376,22 @@ fn add_ctrl_nodes(
         return Err(CTRL_FAIL);
     }
     Ok((devid, c))
+}
+
+/// A number property of `device_add` as the host's libxl sends it: a
+/// string up to libxl 4.20.2 (which QEMU 9.2 and later refuse), a number
+/// from 4.20.3 on. The hypervisor's version stands for the toolstack's:
+/// 4.17's releases send strings, the 4.20 the lab runs sends numbers.
+fn qmp_number(host: &Host, n: i64) -> serde_json::Value {
+    let numbers = host
+        .hv
+        .version_info()
+        .is_ok_and(|v| (v.major, v.minor) >= (4, 20));
+    if numbers {
+        n.into()
+    } else {
+        n.to_string().into()
+    }
 }
 
 fn qmp(host: &Host, domid: u32, cmd: &str, args: serde_json::Value) -> Result<(), crate::Error> {
@@ -570,10 +586,7 @@ fn busid_of(host: &Host, bus: u8, addr: u8, log: Log<'_>) -> Option<String> {
         Err(e) => {
             log(
                 Level::Error,
-                &format!(
-                    "opendir failed: '{SYSFS_USB_DEV}': {}",
-                    crate::strerror(&e)
-                ),
+                &format!("opendir failed: '{SYSFS_USB_DEV}': {}", crate::strerror(&e)),
             );
             return None;
         }
@@ -696,15 +709,8 @@ fn choose_port(
                 return Ok(d);
             }
         }
-        let (devid, _) = add_ctrl_nodes(
-            host,
-            xs,
-            domid,
-            CtrlSpec::default(),
-            None,
-            update_json,
-            log,
-        )?;
+        let (devid, _) =
+            add_ctrl_nodes(host, xs, domid, CtrlSpec::default(), None, update_json, log)?;
         d.ctrl = devid as i32;
         d.port = 1;
         return Ok(d);
@@ -790,7 +796,9 @@ pub(crate) fn add_dev(
     let d = choose_port(host, xs, domid, spec, update_json, log)?;
     let ctrl = ctrl_of(xs, domid, d.ctrl, log).ok_or(DEV_FAIL)?;
     if ctrl.kind != DEVICEMODEL {
-        dlog("USB devices on controllers served by a PV backend are not implemented in this xl yet");
+        dlog(
+            "USB devices on controllers served by a PV backend are not implemented in this xl yet",
+        );
         return Err(DEV_FAIL);
     }
     let port_path = format!("{}/port/{}", ctrl.be, d.port);
@@ -815,8 +823,8 @@ pub(crate) fn add_dev(
         "driver": "usb-host",
         "bus": format!("xenusb-{}.0", d.ctrl),
         "port": d.port.to_string(),
-        "hostbus": d.hostbus.to_string(),
-        "hostaddr": d.hostaddr.to_string(),
+        "hostbus": qmp_number(host, i64::from(d.hostbus)),
+        "hostaddr": qmp_number(host, i64::from(d.hostaddr)),
     });
     if let Err(e) = qmp(host, domid, "device_add", args) {
         dlog(&crate::innermost_cause(&e));
@@ -857,13 +865,7 @@ pub fn detach_dev(
 
 /// libxl__device_usbdev_remove for a QEMU controller: the port emptied,
 /// then QMP `device_del`; a refusal by QEMU puts the port back.
-fn remove_dev(
-    host: &Host,
-    xs: &Xs,
-    domid: u32,
-    d: &DevSpec,
-    log: Log<'_>,
-) -> Result<(), UsbError> {
+fn remove_dev(host: &Host, xs: &Xs, domid: u32, d: &DevSpec, log: Log<'_>) -> Result<(), UsbError> {
     let dlog = |m: &str| log(Level::Error, &format!("Domain {domid}:{m}"));
     if d.ctrl < 0 || d.port < 1 {
         dlog("Invalid USB device");
@@ -875,7 +877,9 @@ fn remove_dev(
         return Err(DEV_REMOVE_FAIL);
     }
     if ctrl.kind != DEVICEMODEL {
-        dlog("USB devices on controllers served by a PV backend are not implemented in this xl yet");
+        dlog(
+            "USB devices on controllers served by a PV backend are not implemented in this xl yet",
+        );
         return Err(DEV_REMOVE_FAIL);
     }
     let port_path = format!("{}/port/{}", ctrl.be, d.port);

@@ -127,7 +127,9 @@ pub fn usbdev_detach(cx: &Ctx, opts: Opts) -> Outcome {
     }
     let (host, xs) = cx.connect()?;
     let Some(dev) = usb::device_at(host, xs, domid, ctrl, port) else {
-        err(&format!("Unknown device at controller {ctrl} port {port}.\n"));
+        err(&format!(
+            "Unknown device at controller {ctrl} port {port}.\n"
+        ));
         return Ok(1);
     };
     let log = libxl_log(cx);
