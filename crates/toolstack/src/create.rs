@@ -920,6 +920,7 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32, image: Image<'_
 
 /// domcreate_attach_devices after the nics: each kind's devices written,
 /// then waited for (a backend that never answers fails the create).
+/// libxl names USB controllers and devices alike by their xenstore kind.
 fn late_devices(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32) -> StepResult {
     for v in &plan.vtpms {
         step("unable to add vtpm devices", || {
@@ -927,14 +928,14 @@ fn late_devices(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32) -> StepResu
         })?;
     }
     for &(spec, devid) in &plan.usbctrls {
-        step("unable to add usbctrl devices", || {
+        step("unable to add vusb devices", || {
             with_libxl_log(|log| {
                 crate::usb::add_ctrl(host, xs, domid, spec, Some(devid), false, log)
             })
         })?;
     }
     for &d in &plan.usbdevs {
-        step("unable to add usbdev devices", || {
+        step("unable to add vusb devices", || {
             with_libxl_log(|log| crate::usb::add_dev(host, xs, domid, d, false, log))
         })?;
     }
