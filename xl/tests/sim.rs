@@ -2936,8 +2936,7 @@ fn a_refused_usb_device_fails_the_create() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(
-        err.contains(":unable to add vusb devices: ")
-            && err.contains("Bus 'xenusb-0.0' not found"),
+        err.contains(":unable to add vusb devices: ") && err.contains("Bus 'xenusb-0.0' not found"),
         "{err}"
     );
     assert_eq!(h.list().len(), 1, "a domain was left behind");
