@@ -13,7 +13,10 @@
 #   - cpuid=: PV, PVH and HVM domains made by each tool, with and without cpuid= (both
 #     forms), have the same CPUID/MSR policy (xen-cpuid -p); refusals match;
 #   - vfb= (PV, PVH): QEMU's argv, the vfb/vkbd nodes and `list -l` equal the real xl's,
-#     VNC answers on the published port, and ours destroys it without residue.
+#     VNC answers on the published port, and ours destroys it without residue;
+#   - usbdev-attach/-detach of dom0's USB keyboard (QEMU refuses libxl's usb-host) and
+#     usbctrl=/usbdev= at create: messages, statuses, nodes, QEMU's controllers and the
+#     stored config as the real xl's; vtpm=/vdispl=/vsnd= at create (no backend) fail alike.
 set -uo pipefail
 # shellcheck source=lib.sh
 . /lab/suites/lib.sh
@@ -328,6 +331,100 @@ same_usb_changes() {  # each tool's attach and detach leave the same; refusals a
   return "$rc"
 }
 check same-usb-changes same_usb_changes
+
+note "usbdev-attach/-detach, usbctrl=/usbdev= at create (QEMU 10 refuses libxl's usb-host)"
+modprobe xhci-pci 2>/dev/null; sleep 1
+KBD=$(for d in /sys/bus/usb/devices/*; do
+        [ "$(cat "$d/bDeviceClass" 2>/dev/null)" = 00 ] && echo "hostbus=$(cat "$d/busnum") hostaddr=$(cat "$d/devnum")"
+      done | head -n 1)
+usbdev_state() {  # usbdev_state NAME: usb_state and the stored controllers and devices
+  local d
+  d=$("$XL" domid "$1") || return 1
+  usb_state "$1"
+  jq -c '[.usbctrls, .usbdevs]' /var/lib/xen/userdata-d."$d".*.libxl-json
+}
+same_usbdev_changes() {  # each tool's usbdev-attach/-detach, with and without a controller
+  local rc=0 t x c
+  [ -n "$KBD" ] || { echo "no USB device in dom0"; return 1; }
+  echo "device: $KBD"
+  for t in real ours; do
+    x="$XL"; [ "$t" = ours ] && x="$XL_OURS"
+    "$XL" destroy lab-wiki >/dev/null 2>&1
+    fresh_disks
+    create_retry -p "$G/wiki-hvm.cfg" >/dev/null 2>&1 || { echo "create failed"; return 1; }
+    {
+      # shellcheck disable=SC2086 # KBD is two words
+      "$x" usbdev-attach lab-wiki $KBD 2>&1 | strip_locations; echo "rc=${PIPESTATUS[0]}"
+      usbdev_state lab-wiki
+      "$x" usbdev-detach lab-wiki 0 1 2>&1; echo "rc=$?"
+      "$XL" usbctrl-attach lab-wiki version=2
+      # shellcheck disable=SC2086
+      "$x" usbdev-attach lab-wiki $KBD controller=1 port=3 2>&1 | strip_locations; echo "rc=${PIPESTATUS[0]}"
+      usbdev_state lab-wiki
+      "$x" usbdev-detach lab-wiki 1 3 2>&1 | strip_locations; echo "rc=${PIPESTATUS[0]}"
+      usbdev_state lab-wiki
+    } 2>&1 | sed -E 's/^(libxl: [a-z]+: Domain )[0-9]+:/\1D:/' >"$OUT/usbdev.$t"
+  done
+  cat "$OUT/usbdev.real"
+  diff -u "$OUT/usbdev.real" "$OUT/usbdev.ours" || rc=1
+  for c in "usbdev-attach lab-wiki hostbus=1 hostaddr=1" "usbdev-attach lab-wiki hostbus=9 hostaddr=9" \
+           "usbdev-attach lab-wiki $KBD port=1" "usbdev-attach lab-wiki $KBD controller=5" \
+           "usbdev-attach lab-wiki $KBD controller=0 port=2" "usbdev-attach lab-wiki bogus=1" \
+           "usbdev-attach lab-wiki type=x" "usbdev-detach lab-wiki 1 2" "usbdev-detach lab-wiki 0 1 x" \
+           "usbdev-detach nosuch 0 1" "usbdev-attach nosuch $KBD"; do
+    same_bytes "$XL $c 2>&1 | strip_locations; echo rc=\${PIPESTATUS[0]}" \
+      "$XL_OURS $c 2>&1 | strip_locations; echo rc=\${PIPESTATUS[0]}" || { echo "differs: $c"; rc=1; }
+  done
+  "$XL" destroy lab-wiki
+  return "$rc"
+}
+check same-usbdev-changes same_usbdev_changes
+usb_create() {  # usb_create TOOL NAME LINE...: lab-wiki created paused with LINEs; its status and USB
+  local x="$XL" cfg=/tmp/usb-create.cfg t="$1" name="$2"
+  shift 2
+  [ "$t" = ours ] && x="$XL_OURS"
+  { cat "$G/wiki-hvm.cfg"; printf '%s\n' "$@"; } >"$cfg"
+  fresh_disks
+  "$x" create -p "$cfg" 2>&1 | tee "$OUT/$name.$t.create" | drop_tool_logs; echo "rc=${PIPESTATUS[0]}"
+  usbdev_state lab-wiki 2>/dev/null
+  "$XL" destroy lab-wiki >/dev/null 2>&1
+  true
+}
+same_usb_create() {  # same_usb_create NAME LINE...: the same controllers, or the same failure
+  local rc=0 st="$OUT/state-before-$1" name="$1"
+  settle
+  hvm_state >"$st"
+  usb_create real "$@" >"$OUT/$name.real"
+  same_state "$st" hvm_state || rc=1
+  usb_create ours "$@" >"$OUT/$name.ours"
+  same_state "$st" hvm_state || rc=1
+  cat "$OUT/$name.real" "$OUT/$name.real.create" "$OUT/$name.ours.create"
+  diff -u "$OUT/$name.real" "$OUT/$name.ours" || rc=1
+  return "$rc"
+}
+# QEMU 10 takes libxl's xHCI (its port counts as strings) no more than its usb-host.
+check usbctrl-at-create same_usb_create usbctrl-create 'usbctrl = [ "version=2", "version=1" ]'
+check usbctrl-at-create-qemu-used grep -q 'id "xenusb-1"' "$OUT/usbctrl-create.ours"
+check usbctrl-xhci-at-create same_usb_create usbxhci-create 'usbctrl = [ "version=3,ports=4" ]'
+check usbdev-at-create same_usb_create usbdev-create 'usbctrl = [ "version=2" ]' "usbdev = [ \"${KBD// /,},controller=0\" ]"
+vdev_create() {  # vdev_create LINE: lab-pv with LINE, created by each tool, fails alike
+  local rc=0 t x st="$OUT/state-before-vdevcreate" cfg=/tmp/vdev-create.cfg
+  { cat "$G/pv.cfg"; echo "$1"; } >"$cfg"
+  settle
+  hvm_state >"$st"
+  for t in real ours; do
+    x="$XL"; [ "$t" = ours ] && x="$XL_OURS"
+    { "$x" create -p "$cfg" 2>&1; echo "rc=$?"; } >"$OUT/vdevcreate.$t"
+    "$XL" destroy lab-pv >/dev/null 2>&1
+    same_state "$st" hvm_state || rc=1
+  done
+  cat "$OUT/vdevcreate.real" "$OUT/vdevcreate.ours"
+  diff -u <(drop_tool_logs <"$OUT/vdevcreate.real") <(drop_tool_logs <"$OUT/vdevcreate.ours") || rc=1
+  return "$rc"
+}
+check vtpm-at-create vdev_create 'vtpm = [ "backend=0" ]'
+check vdispl-at-create vdev_create 'vdispl = [ "connectors=id0:800x600" ]'
+check vsnd-at-create vdev_create 'vsnd = [ [ "card, short-name=Card0", "pcm, name=dev0", "stream, unique-id=s0, type=p" ] ]'
 
 # ------------------------------------------------------------------ cross-management
 note "each tool destroys the other's HVM domain"

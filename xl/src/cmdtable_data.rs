@@ -1509,7 +1509,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(usb::usbdev_attach),
     },
     Cmd {
         name: "usbdev-detach",
@@ -1521,7 +1521,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 3,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(usb::usbdev_detach),
     },
     Cmd {
         name: "usb-list",

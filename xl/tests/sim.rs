@@ -410,7 +410,6 @@ fn failed_creates_leave_nothing_behind() {
         ),
         // Read and printed by -N, not applied yet: refused, not dropped.
         ("usb", "usbctrl = [ \"version=2\" ]", "`usbctrl' is read"),
-        ("vtpm", "vtpm = [ \"backend=0\" ]", "`vtpm' is read"),
         (
             "vnuma",
             "maxvcpus = 2\nvnuma = [ [ \"size=64\", \"vcpus=0-1\" ] ]",
@@ -3093,4 +3092,203 @@ fn usb_controllers_are_listed_and_refused_as_libxl_refuses_them() {
         )
     );
     assert!(!h.store().iter().any(|p| p.contains("vusb")));
+}
+
+/// A host USB device in the simulated host's sysfs, as libxl finds them.
+fn usb_sysfs_device(h: &Host, busid: &str, bus: u32, addr: u32, class: &str) {
+    let d = h.path().join("sys/bus/usb/devices").join(busid);
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("busnum"), format!("{bus}\n")).unwrap();
+    std::fs::write(d.join("devnum"), format!("{addr}\n")).unwrap();
+    std::fs::write(d.join("bDeviceClass"), format!("{class}\n")).unwrap();
+}
+
+/// usbctrl= and usbdev= at create, usbdev-attach and -detach on an HVM
+/// guest's QEMU controllers: libxl's choice of ports, its refusals, and
+/// a controller leaving with its devices.
+#[test]
+fn usb_devices_plug_into_an_hvm_guests_emulated_controllers() {
+    let h = Host::new();
+    usb_sysfs_device(&h, "usb1", 1, 1, "09");
+    usb_sysfs_device(&h, "1-1", 1, 2, "00");
+    usb_sysfs_device(&h, "1-2", 1, 3, "00");
+    h.create(
+        "u",
+        "type = \"hvm\"\nusbctrl = [ \"version=3,ports=4\" ]\n\
+         usbdev = [ \"hostbus=1,hostaddr=2,controller=0,port=2\" ]",
+    );
+    let id = booted(&h, "u");
+    let xs = h.xs();
+    let port = |p: u32| {
+        xs.read(&format!("/libxl/{id}/device/vusb/0/port/{p}"))
+            .unwrap()
+    };
+    assert_eq!(port(2), "1-1");
+    let list = h.ok(&["usb-list", "u"]);
+    assert_eq!(
+        list,
+        "Devid  Type         BE  state usb-ver ports\n\
+         0      devicemodel  0   0     3       4    \n\
+         \x20 Port 1:\n  Port 2: Bus 001 Device 002\n  Port 3:\n  Port 4:\n"
+    );
+    // The same device twice, a hub, a port without its controller.
+    let refused = |args: &[&str], why: &str| {
+        let o = h.xl(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            stderr(&o),
+            format!(
+                "libxl: error: Domain {id}:{why}\nlibxl: error: unable to add device\n\
+                 libxl_device_usbdev_add failed.\n"
+            ),
+            "{args:?}"
+        );
+    };
+    refused(
+        &["usbdev-attach", "u", "hostbus=1", "hostaddr=2"],
+        "USB device already attached to a domain",
+    );
+    refused(
+        &["usbdev-attach", "u", "hostbus=1", "hostaddr=1"],
+        "USB device is not assignable.",
+    );
+    refused(
+        &["usbdev-attach", "u", "hostbus=1", "hostaddr=3", "port=1"],
+        "USB controller must be specified if you specify port",
+    );
+    refused(
+        &[
+            "usbdev-attach",
+            "u",
+            "hostbus=1",
+            "hostaddr=3",
+            "controller=0",
+            "port=2",
+        ],
+        "The controller port isn't available",
+    );
+    // Without a controller or port: the first free port.
+    h.ok(&["usbdev-attach", "u", "hostbus=1", "hostaddr=3"]);
+    assert_eq!(port(1), "1-2");
+    let stored = |h: &Host| {
+        let lib = h.path().join("lib");
+        let f = std::fs::read_dir(&lib)
+            .unwrap()
+            .flatten()
+            .find(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.starts_with(&format!("userdata-d.{id}.")) && n.ends_with(".libxl-json")
+            })
+            .unwrap();
+        let bytes = std::fs::read(f.path()).unwrap();
+        // libxl's files end with a NUL.
+        let text = bytes.split(|b| *b == 0).next().unwrap().to_vec();
+        let v: serde_json::Value = serde_json::from_slice(&text).unwrap();
+        v["usbdevs"].clone()
+    };
+    assert!(
+        stored(&h)
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["ctrl"] == 0 && d["port"] == 1 && d["type.hostdev"]["hostaddr"] == 3),
+        "{}",
+        stored(&h)
+    );
+    h.ok(&["usbdev-detach", "u", "0", "2"]);
+    assert_eq!(port(2), "");
+    let o = h.xl(&["usbdev-detach", "u", "0", "2"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o), "Unknown device at controller 0 port 2.\n");
+    let o = h.xl(&["usbdev-detach", "u", "0", "1", "x"]);
+    assert_eq!(
+        (o.status.code(), stderr(&o)),
+        (Some(1), "Invalid arguments.\n".into())
+    );
+    // The controller goes with the device it still has.
+    h.ok(&["usbctrl-detach", "u", "0"]);
+    assert_eq!(h.ok(&["usb-list", "u"]), "");
+    // No controller at all: libxl makes a default one in xenstore only,
+    // which QEMU has never heard of, so QEMU refuses the device (libxl
+    // leaves the controller).
+    let o = h.xl(&["usbdev-attach", "u", "hostbus=1", "hostaddr=2"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "libxl: error: Domain {id}:Bus 'xenusb-0.0' not found\n\
+             libxl: error: unable to add device\nlibxl_device_usbdev_add failed.\n"
+        )
+    );
+    assert!(h.ok(&["usb-list", "u"]).starts_with("Devid  Type"));
+    assert_eq!(port(1), "");
+    h.ok(&["destroy", "u"]);
+    assert!(guest_residue(&h).is_empty(), "{:?}", guest_residue(&h));
+}
+
+/// A create whose USB device QEMU refuses fails and leaves nothing.
+#[test]
+fn a_refused_usb_device_fails_the_create() {
+    let h = Host::new();
+    usb_sysfs_device(&h, "1-1", 1, 2, "00");
+    h.ok(&["list"]);
+    let before = h.store();
+    let cfg = h.config("u", "type = \"hvm\"\nusbdev = [ \"hostbus=1,hostaddr=2\" ]");
+    let o = h.xl(&["create", cfg.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(":unable to add vusb devices: ") && err.contains("Bus 'xenusb-0.0' not found"),
+        "{err}"
+    );
+    assert_eq!(h.list().len(), 1, "a domain was left behind");
+    // libxl makes /libxl and dom0's device-model directory once, for good.
+    let kept = |p: &String| p != "/libxl" && p != "/local/domain/0/device-model";
+    let after: Vec<String> = h.store().into_iter().filter(kept).collect();
+    let before: Vec<String> = before.into_iter().filter(kept).collect();
+    assert_eq!(after, before, "xenstore residue");
+}
+
+/// vtpm=, vdispl= and vsnd= at create: written and connected as libxl
+/// adds them (the simulator's backends answer).
+#[test]
+fn vtpm_vdispl_and_vsnd_are_added_at_create() {
+    let h = Host::new();
+    let uuid = "5a7c1d52-0b9b-4b8e-a2f5-2b1e7c111111";
+    h.create(
+        "v",
+        &format!(
+            "vtpm = [ \"backend=0,uuid={uuid}\" ]\n\
+             vdispl = [ \"connectors=id0:800x600\" ]\n\
+             vsnd = [ [ \"card, short-name=Card0\", \"pcm, name=dev0\", \"stream, unique-id=s0, type=p\" ] ]"
+        ),
+    );
+    let id = h.domid("v").unwrap();
+    let xs = h.xs();
+    assert_eq!(
+        xs.read(&format!("/local/domain/0/backend/vtpm/{id}/0/uuid"))
+            .unwrap(),
+        uuid
+    );
+    assert_eq!(
+        xs.read(&format!("/local/domain/{id}/device/vdispl/0/0/resolution"))
+            .unwrap(),
+        "800x600"
+    );
+    assert_eq!(
+        xs.read(&format!("/local/domain/{id}/device/vsnd/0/short-name"))
+            .unwrap(),
+        "Card0"
+    );
+    let vtpms = h.ok(&["vtpm-list", "v"]);
+    assert!(
+        vtpms
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .starts_with(&format!("0   0  {uuid}")),
+        "{vtpms}"
+    );
+    h.ok(&["destroy", "v"]);
+    assert!(guest_residue(&h).is_empty(), "{:?}", guest_residue(&h));
 }

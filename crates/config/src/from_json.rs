@@ -910,7 +910,14 @@ mod tests {
                 continue;
             }
             let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
-            let Some(cfg) = parse(&text) else { continue };
+            let Some(mut cfg) = parse(&text) else {
+                continue;
+            };
+            // libxl's JSON carries a USB device's host address only with
+            // its type (xl.cfg's address is used at create all the same).
+            for d in cfg.usbdevs.iter_mut().filter(|d| !d.hostdev) {
+                (d.hostbus, d.hostaddr) = (0, 0);
+            }
             assert_eq!(round_trip(&cfg), cfg, "{}", path.display());
             n += 1;
         }

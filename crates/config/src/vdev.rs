@@ -442,7 +442,7 @@ pub struct Usbdev {
     /// `port=`: the port on that controller; 0 lets libxl pick.
     pub port: i64,
     /// `type=hostdev` was given (the only type); libxl prints the host
-    /// address only then.
+    /// address only then, and uses it either way.
     pub hostdev: bool,
     /// `hostbus=`: the host USB bus of the device.
     pub hostbus: u8,
@@ -475,11 +475,9 @@ impl Usbdev {
                 return Err(Refused);
             }
         }
-        if !d.hostdev {
-            // Without its type the host address is not part of the
-            // device (libxl neither prints nor keeps it).
-            (d.hostbus, d.hostaddr) = (0, 0);
-        }
+        // Without its type libxl's JSON leaves the host address out, but
+        // libxl still plugs the device it names (the type defaults to
+        // hostdev and the address stays in the union).
         Ok(d)
     }
 

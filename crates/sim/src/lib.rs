@@ -828,6 +828,20 @@ impl Dom0 for SimDom0 {
             .call(&Request::PlugDeviceModelCpus(domid, count))
     }
 
+    fn qmp_command(
+        &self,
+        domid: u32,
+        _uuid: &[u8; 16],
+        cmd: &str,
+        args: serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        self.client.call(&Request::Qmp {
+            domid,
+            cmd: cmd.to_string(),
+            args: args.to_string(),
+        })
+    }
+
     fn io_stats(&self, _xs: &Xs, domids: &[u32]) -> Result<xl_toolstack::stats::IoStats, Error> {
         self.client.call(&Request::IoStats(domids.to_vec()))
     }

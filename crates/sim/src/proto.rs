@@ -194,6 +194,16 @@ pub enum Request {
     PlugDeviceModelCpus(u32, u32),
     /// Stop a domain's device model.
     KillDeviceModel(u32),
+    /// A QMP command for a domain's device model (the USB devices it
+    /// emulates: `device_add`, `device_del`); QEMU's answer.
+    Qmp {
+        /// Domain whose device model is asked.
+        domid: u32,
+        /// QMP command name.
+        cmd: String,
+        /// Its arguments, as a JSON text.
+        args: String,
+    },
     /// dom0-side I/O counters of these domains' vifs and disks.
     IoStats(Vec<u32>),
     /// A suspended domain's guest, for a save.

@@ -40,6 +40,9 @@ struct Running {
     console: Option<Pty>,
     serial: Option<Pty>,
     dm: bool,
+    /// The USB controllers and devices plugged into the device model over
+    /// QMP: (id, the controller a device is on).
+    usb: Vec<(String, Option<String>)>,
     /// Output from before the console pty existed (xenconsoled reads the
     /// ring once it connects, so nothing early is lost).
     backlog: Vec<u8>,
@@ -58,6 +61,7 @@ impl Running {
             console: None,
             serial: None,
             dm: false,
+            usb: Vec::new(),
             backlog: Vec::new(),
             resumed,
         }
@@ -517,6 +521,7 @@ fn handle(sim: &Sim, req: Request) -> Result<String, Refusal> {
             ok(())
         }
         Request::KillDeviceModel(domid) => kill_device_model(sim, w, domid),
+        Request::Qmp { domid, cmd, args } => qmp(&mut w, domid, &cmd, &args),
         Request::IoStats(domids) => {
             let io: Vec<(u32, GuestIo, bool)> = domids
                 .iter()
@@ -720,6 +725,68 @@ fn spawn_device_model(
     ok(std::process::id())
 }
 
+/// A QMP command for the domain's simulated QEMU.
+fn qmp(w: &mut World, domid: u32, cmd: &str, args: &str) -> Result<String, Refusal> {
+    let r = w
+        .guests
+        .get_mut(&domid)
+        .filter(|r| r.dm)
+        .ok_or_else(|| format!("domain {domid} has no device model"))?;
+    let args: serde_json::Value =
+        serde_json::from_str(args).map_err(|e| format!("bad QMP arguments: {e}"))?;
+    qmp_usb(&mut r.usb, cmd, &args)?;
+    ok(serde_json::json!({}))
+}
+
+/// Bound on the USB devices a simulated QEMU takes.
+const MAX_QMP_DEVICES: usize = 256;
+
+/// QEMU's answers to `device_add` and `device_del` of USB controllers
+/// and `usb-host` devices (with its error texts); other commands and
+/// drivers are not simulated.
+fn qmp_usb(
+    usb: &mut Vec<(String, Option<String>)>,
+    cmd: &str,
+    args: &serde_json::Value,
+) -> Result<(), String> {
+    let arg = |k: &str| args.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+    let id = arg("id").to_string();
+    match cmd {
+        "device_add" => {
+            if usb.iter().any(|(d, _)| *d == id) {
+                return Err(format!("Duplicate device ID '{id}'"));
+            }
+            if usb.len() >= MAX_QMP_DEVICES {
+                return Err("too many devices".into());
+            }
+            match arg("driver") {
+                "piix3-usb-uhci" | "usb-ehci" | "nec-usb-xhci" => usb.push((id, None)),
+                "usb-host" => {
+                    let bus = arg("bus");
+                    let ctrl = bus
+                        .strip_suffix(".0")
+                        .filter(|c| usb.iter().any(|(d, parent)| d == c && parent.is_none()));
+                    let Some(ctrl) = ctrl else {
+                        return Err(format!("Bus '{bus}' not found"));
+                    };
+                    let ctrl = ctrl.to_string();
+                    usb.push((id, Some(ctrl)));
+                }
+                other => return Err(format!("'{other}' is not a valid device model name")),
+            }
+            Ok(())
+        }
+        "device_del" => {
+            if !usb.iter().any(|(d, _)| *d == id) {
+                return Err(format!("Device '{id}' not found"));
+            }
+            usb.retain(|(d, parent)| *d != id && parent.as_deref() != Some(id.as_str()));
+            Ok(())
+        }
+        other => Err(format!("The command {other} has not been found")),
+    }
+}
+
 fn kill_device_model(
     sim: &Sim,
     mut w: MutexGuard<'_, World>,
@@ -727,6 +794,7 @@ fn kill_device_model(
 ) -> Result<String, Refusal> {
     if let Some(r) = w.guests.get_mut(&domid) {
         r.dm = false;
+        r.usb.clear();
         if r.serial.take().is_some() {
             w.ptys -= 1;
         }

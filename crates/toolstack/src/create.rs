@@ -181,6 +181,14 @@ pub struct CreatePlan {
     /// PV and PVH guests' keyboards, nodes only, after the console.
     pub vkbs: Vec<(NewDevice, Option<String>)>,
     pub device_model: Option<DmPlan>,
+    /// Devices libxl adds once the device model runs, after the nics and
+    /// in its order: vTPMs, USB controllers and devices (HVM), displays,
+    /// sound cards; each kind waited for before the next.
+    pub vtpms: Vec<xl_config::domain::Vtpm>,
+    pub usbctrls: Vec<(crate::usb::CtrlSpec, u32)>,
+    pub usbdevs: Vec<crate::usb::DevSpec>,
+    pub vdispls: Vec<xl_config::domain::Vdispl>,
+    pub vsnds: Vec<xl_config::domain::Vsnd>,
     /// HVM: the BIOS hvmloader is told to run (`hvmloader/bios`).
     pub hvmloader_bios: Option<&'static str>,
     /// HVM: the PV keyboard QEMU serves (libxl adds it unless
@@ -241,6 +249,11 @@ impl CreatePlan {
             early: early_devices(cfg),
             vkbs: vkb_devices(cfg, kind),
             device_model: dm_plan(cfg, paths, kind, vcpus, memory),
+            vtpms: cfg.vtpms.clone(),
+            usbctrls: usbctrl_plan(cfg),
+            usbdevs: usbdev_plan(cfg),
+            vdispls: cfg.vdispls.clone(),
+            vsnds: cfg.vsnds.clone(),
             hvmloader_bios: (kind == GuestKind::Hvm).then(|| {
                 match cfg.b_info.hvm().and_then(|h| h.bios) {
                     Some("ovmf") => "ovmf",
@@ -447,7 +460,7 @@ fn too_many_vcpus(cfg: &DomainConfig) -> Option<String> {
 /// or once the domain exists.
 fn problems(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
     let mut p: Vec<String> = too_many_vcpus(cfg).into_iter().collect();
-    p.extend(not_applied(cfg));
+    p.extend(not_applied(cfg, kind));
     let Some(h) = cfg.b_info.hvm().filter(|_| kind == GuestKind::Hvm) else {
         return p;
     };
@@ -466,21 +479,49 @@ fn problems(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
 /// Settings the config reads (and `-N` prints) that this create cannot
 /// apply yet: refused rather than left out, since a guest without its
 /// NUMA layout or devices is not the guest asked for.
-fn not_applied(cfg: &DomainConfig) -> Vec<String> {
+fn not_applied(cfg: &DomainConfig, kind: GuestKind) -> Vec<String> {
     let b = &cfg.b_info;
+    // PV and PVH guests' USB needs pvusb or QEMU's qusb backend, which
+    // this xl does not drive yet.
+    let pv_usb = kind != GuestKind::Hvm;
     [
-        ("vtpm", !cfg.vtpms.is_empty()),
         ("dtdev", !cfg.dtdevs.is_empty()),
         ("vnuma", !b.vnuma_nodes.is_empty()),
-        ("vdispl", !cfg.vdispls.is_empty()),
-        ("vsnd", !cfg.vsnds.is_empty()),
-        ("usbctrl", !cfg.usbctrls.is_empty()),
-        ("usbdev", !cfg.usbdevs.is_empty()),
+        ("usbctrl", pv_usb && !cfg.usbctrls.is_empty()),
+        ("usbdev", pv_usb && !cfg.usbdevs.is_empty()),
     ]
     .into_iter()
     .filter(|(_, set)| *set)
     .map(|(key, _)| not_applied_message(key))
     .collect()
+}
+
+/// The `usbctrl` entries as libxl adds them: each its devid (xl numbers
+/// them by position).
+fn usbctrl_plan(cfg: &DomainConfig) -> Vec<(crate::usb::CtrlSpec, u32)> {
+    cfg.usbctrls
+        .iter()
+        .map(|c| {
+            let spec = crate::usb::CtrlSpec {
+                kind: c.kind,
+                version: c.version,
+                ports: c.ports,
+            };
+            (spec, u32::try_from(c.devid).unwrap_or(0))
+        })
+        .collect()
+}
+
+fn usbdev_plan(cfg: &DomainConfig) -> Vec<crate::usb::DevSpec> {
+    cfg.usbdevs
+        .iter()
+        .map(|d| crate::usb::DevSpec {
+            ctrl: d.ctrl.map_or(-1, |c| c as i32),
+            port: d.port as i32,
+            hostbus: d.hostbus,
+            hostaddr: d.hostaddr,
+        })
+        .collect()
 }
 
 fn not_applied_message(key: &str) -> String {
@@ -877,6 +918,7 @@ fn populate(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32, image: Image<'_
             devices::add(dom0, xs, &for_domain(n, domid))
         })?;
     }
+    late_devices(host, xs, plan, domid)?;
     step("console not ready", || wait_console_tty(xs, domid))?;
     step("failed to store domain configuration", || {
         userdata::store_config(&host.paths.lib, domid, &plan.uuid, &plan.stored_config).map_err(
@@ -916,6 +958,52 @@ fn build_beside_skeleton<T>(
             .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
         built
     })
+}
+
+/// domcreate_attach_devices after the nics: each kind's devices written,
+/// then waited for (a backend that never answers fails the create).
+/// libxl names USB controllers and devices alike by their xenstore kind.
+fn late_devices(host: &Host, xs: &Xs, plan: &CreatePlan, domid: u32) -> StepResult {
+    for v in &plan.vtpms {
+        step("unable to add vtpm devices", || {
+            crate::vdev::create_vtpm(host, xs, domid, v)
+        })?;
+    }
+    for &(spec, devid) in &plan.usbctrls {
+        step("unable to add vusb devices", || {
+            with_libxl_log(|log| {
+                crate::usb::add_ctrl(host, xs, domid, spec, Some(devid), false, log)
+            })
+        })?;
+    }
+    for &d in &plan.usbdevs {
+        step("unable to add vusb devices", || {
+            with_libxl_log(|log| crate::usb::add_dev(host, xs, domid, d, false, log))
+        })?;
+    }
+    for d in &plan.vdispls {
+        step("unable to add vdispl devices", || {
+            crate::vdev::create_vdispl(host, xs, domid, d)
+        })?;
+    }
+    for c in &plan.vsnds {
+        step("unable to add vsnd devices", || {
+            crate::vdev::create_vsnd(host, xs, domid, c)
+        })?;
+    }
+    Ok(())
+}
+
+/// Runs a step that reports in libxl's log; its error lines become the
+/// step's error.
+fn with_libxl_log<T, E>(f: impl FnOnce(crate::pci::Log<'_>) -> Result<T, E>) -> Result<T, Error> {
+    let lines = std::cell::RefCell::new(Vec::new());
+    let log = |level: crate::pci::Level, m: &str| {
+        if level == crate::pci::Level::Error {
+            lines.borrow_mut().push(m.to_string());
+        }
+    };
+    f(&log).map_err(|_| Error::Backend(lines.take().join("; ").into()))
 }
 
 /// A restored device model's nodes (its physmap), back where QEMU looks

@@ -287,6 +287,11 @@ fn add_recorded(
             return Err(e.into());
         }
     }
+    wait_init_wait(xs, dev)
+}
+
+/// The wait for a new device's backend to reach InitWait.
+fn wait_init_wait(xs: &Xs, dev: &NewDevice) -> Result<(), HotplugError> {
     let be = dev.backend_path();
     match devices::wait_state(xs, &be, STATE_INIT_WAIT, false, devices::BACKEND_TIMEOUT)? {
         Ok(()) => Ok(()),
@@ -295,6 +300,52 @@ fn add_recorded(
             source: Error::NotInitWait(devices::NotInitWait { path: be, state }),
         }),
     }
+}
+
+/// A device added while creating the domain (libxl's add without
+/// `update_json`: the stored configuration is written with the rest of
+/// the create): its nodes, then the wait for its backend.
+fn add_at_create(
+    host: &Host,
+    xs: &Xs,
+    backend: Option<&str>,
+    make: impl FnOnce(u32) -> NewDevice,
+) -> Result<(), Error> {
+    let step = || -> Result<(), HotplugError> {
+        let dev = make(backend_domid(host, xs, backend)?);
+        devices::write(xs, &dev)?;
+        wait_init_wait(xs, &dev)
+    };
+    step().map_err(|e| Error::Backend(crate::error_chain(&e).into()))
+}
+
+/// A vTPM of `vtpm=` at create (a fresh uuid when it names none).
+pub(crate) fn create_vtpm(host: &Host, xs: &Xs, domid: u32, vtpm: &Vtpm) -> Result<(), Error> {
+    let devid = u32::try_from(vtpm.devid).unwrap_or(0);
+    let uuid = if vtpm.uuid == [0; 16] {
+        xl_config::random_uuid().into_bytes()
+    } else {
+        vtpm.uuid
+    };
+    add_at_create(host, xs, vtpm.backend_domname.as_deref(), |be| {
+        vtpm_device(&uuid, domid, devid, be)
+    })
+}
+
+/// A display of `vdispl=` at create.
+pub(crate) fn create_vdispl(host: &Host, xs: &Xs, domid: u32, d: &Vdispl) -> Result<(), Error> {
+    let devid = u32::try_from(d.devid).unwrap_or(0);
+    add_at_create(host, xs, d.backend_domname.as_deref(), |be| {
+        vdispl_device(d, domid, devid, be)
+    })
+}
+
+/// A sound card of `vsnd=` at create.
+pub(crate) fn create_vsnd(host: &Host, xs: &Xs, domid: u32, card: &Vsnd) -> Result<(), Error> {
+    let devid = u32::try_from(card.devid).unwrap_or(0);
+    add_at_create(host, xs, card.backend_domname.as_deref(), |be| {
+        vsnd_device(card, domid, devid, be)
+    })
 }
 
 /// The device of `kind` numbered `devid` that libxl lists for the domain.
