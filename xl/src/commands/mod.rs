@@ -8,6 +8,7 @@ pub mod create;
 mod ctx;
 pub(crate) mod devices;
 pub(crate) mod domains;
+pub(crate) mod dumpcore;
 pub(crate) mod flask;
 pub(crate) mod host;
 pub(crate) mod hostops;
