@@ -82,6 +82,7 @@ def summary(path):
                  + hashlib.sha256(repr(t).encode()).hexdigest())
     lines.append(f"pages sha256={hashlib.sha256(data(b, secs['.xen_pages'])).hexdigest()}")
     lines.append(f"strtab {data(b, secs['.shstrtab'])!r} filesize={len(b)}")
+    lines.append(f"file sha256={hashlib.sha256(b).hexdigest()}")
     return b, secs, lines
 
 def structure(path, kind):
@@ -152,8 +153,12 @@ def compare(real, ours):
           f"only ours {len(set(op) - set(rp))}, different contents {len(differ)} {differ[:10]}")
     return False
 
+def summarise(path):
+    print("\n".join(summary(path)[2]))
+    return True
+
 mode = sys.argv[1]
-sys.exit(0 if {"structure": lambda: structure(sys.argv[2], sys.argv[3]),
+sys.exit(0 if {"summary": lambda: summarise(sys.argv[2]),"structure": lambda: structure(sys.argv[2], sys.argv[3]),
                "loaded": lambda: loaded(sys.argv[2], sys.argv[3]),
                "compare": lambda: compare(sys.argv[2], sys.argv[3])}[mode]() else 1)
 PY
@@ -187,22 +192,29 @@ if check create-paused create_retry -p "$G/pvh-tick.cfg"; then
   "$XL" destroy lab-pvhtick >/dev/null 2>&1
 fi
 
-# A PV guest's p2m and shared info exist once its kernel ran: the PV guest boots (96 MiB,
-# the dump files live in dom0's memory), then is paused for the dumps.
+# A PV guest's p2m and shared info exist once its kernel ran: the PV guest boots, then is
+# paused for the dumps. The files live in dom0's memory (with 4.20's root beside it, two
+# of them do not fit): each is summarised (every section's header, the notes, hashes of
+# the contents, of the pfn table and of the whole file) and removed before the next.
 note "the PV guest, booted by the real xl, then paused"
-if check pv-create create_retry "$G/pv.cfg" memory=96; then
+if check pv-create create_retry "$G/pv.cfg" memory=64; then
   console_capture lab-pv "$D/pv-console.log" &
   if check pv-booted wait_for "$D/pv-console.log" GUEST-HELLO 120 &&
     check pv-paused "$XL" pause lab-pv; then
+    note "dom0 memory: $(free -m | awk '/^Mem:/ {print $4 " MiB free"}')"
     t0=$(date +%s)
     check pv-ours-dump timeout 300 "$XL_OURS" dump-core lab-pv "$D/pv-ours.core"
     note "ours dumped the PV guest in $(( $(date +%s) - t0 )) s"
     check pv-ours-structure python3 "$PY" structure "$D/pv-ours.core" pv
+    python3 "$PY" summary "$D/pv-ours.core" >"$OUT/pv-ours.summary" 2>&1
+    rm -f "$D/pv-ours.core"
     # The real xl maps only the p2m's pages here: seconds, so CI compares every time.
     t0=$(date +%s)
     check pv-real-dump timeout -k 5 300 xl dump-core lab-pv "$D/pv-real.core"
     note "the real xl dumped the PV guest in $(( $(date +%s) - t0 )) s"
-    check pv-same-core-file python3 "$PY" compare "$D/pv-real.core" "$D/pv-ours.core"
+    python3 "$PY" summary "$D/pv-real.core" >"$OUT/pv-real.summary" 2>&1
+    rm -f "$D/pv-real.core"
+    check pv-same-core-file diff "$OUT/pv-real.summary" "$OUT/pv-ours.summary"
     rm -f "$D"/*.core
   fi
   "$XL" destroy lab-pv >/dev/null 2>&1
