@@ -197,7 +197,7 @@ fi
 # of them do not fit): each is summarised (every section's header, the notes, hashes of
 # the contents, of the pfn table and of the whole file) and removed before the next.
 note "the PV guest, booted by the real xl, then paused"
-if check pv-create create_retry "$G/pv.cfg" memory=64; then
+if check pv-create create_retry "$G/pv.cfg" memory=96; then
   console_capture lab-pv "$D/pv-console.log" &
   if check pv-booted wait_for "$D/pv-console.log" GUEST-HELLO 120 &&
     check pv-paused "$XL" pause lab-pv; then
