@@ -427,16 +427,18 @@ pub fn write_core(
     Ok(())
 }
 
+/// Hands each page of a batch that mapped (its index, its bytes) on.
+pub type PageTaker<'a> = dyn FnMut(usize, &[u8]) -> Result<(), CoreError> + 'a;
+/// Maps a batch of frames and calls the taker with each page that mapped.
+pub type BatchReader<'a> = dyn FnMut(&[u64], &mut PageTaker<'_>) -> Result<(), Error> + 'a;
+
 /// PV and translated guests' page walks share this: `candidates` pfns in
 /// order with the frame to map each from; `read` maps a batch and calls
 /// back with each page that mapped. Batches bound what is mapped at once.
 pub fn walk_batches(
     sink: &mut PageSink<'_>,
     candidates: impl Iterator<Item = (u64, u64)>,
-    read: &mut dyn FnMut(
-        &[u64],
-        &mut dyn FnMut(usize, &[u8]) -> Result<(), CoreError>,
-    ) -> Result<(), Error>,
+    read: &mut BatchReader<'_>,
 ) -> Result<(), Error> {
     const BATCH: usize = 1024;
     let mut batch: Vec<(u64, u64)> = Vec::with_capacity(BATCH);
