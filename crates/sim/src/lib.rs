@@ -345,7 +345,7 @@ impl Hypervisor for SimHypervisor {
 
     /// libxc's core file of the simulated guest: its memory is its state
     /// (serialised from the first page on, zeros after), its vCPUs zeroed
-    /// contexts; see [`core_head`].
+    /// contexts (the simulator has no machine state to put there).
     fn dump_core(&self, domid: u32, out: &mut dyn std::io::Write) -> Result<(), Error> {
         let g: proto::SavedGuest = self.call(&Request::CoreGuest(domid))?;
         let version = self.version_info()?;
