@@ -5,8 +5,8 @@
 
 use crate::cmdtable::{Cmd, LongOpt, Run};
 use crate::commands::{
-    self, console, cpupool, create, devd, devices, domains, flask, host, hostops, lifecycle, pci,
-    psr, remus, saverestore, sched, top, usb, vcpu, vdev, vdevlist, vnc,
+    self, console, cpupool, create, devd, devices, domains, dumpcore, flask, host, hostops,
+    lifecycle, pci, psr, remus, saverestore, sched, top, usb, vcpu, vdev, vdevlist, vnc,
 };
 
 pub const COMMANDS: &[Cmd] = &[
@@ -424,7 +424,7 @@ pub const COMMANDS: &[Cmd] = &[
         getopt: "",
         long: &[],
         min_args: 2,
-        run: Run::Parsed(commands::missing),
+        run: Run::Parsed(dumpcore::dump_core),
     },
     Cmd {
         name: "cd-insert",

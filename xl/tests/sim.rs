@@ -2633,17 +2633,6 @@ fn cd_eject_and_insert_change_an_hvm_guests_cd() {
 }
 
 #[test]
-fn commands_not_yet_implemented_say_so_and_fail() {
-    let h = Host::new();
-    let o = h.xl(&["dump-core", "0", "/tmp/core"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert_eq!(
-        stderr(&o),
-        "xl: `dump-core' is not implemented in this xl yet (README's status table lists what is).\n"
-    );
-}
-
-#[test]
 fn a_callers_lock_is_not_held_by_the_processes_xl_leaves_running() {
     // flock(1) runs its command with the lock's descriptor open; the
     // simulator's host and the domain's monitor outlive that command.
@@ -3291,4 +3280,108 @@ fn vtpm_vdispl_and_vsnd_are_added_at_create() {
     );
     h.ok(&["destroy", "v"]);
     assert!(guest_residue(&h).is_empty(), "{:?}", guest_residue(&h));
+}
+
+/// The section `name` of the core file `f`.
+fn core_section<'a>(
+    f: &'a object::read::elf::ElfFile64<'a, object::LittleEndian>,
+    name: &str,
+) -> &'a [u8] {
+    use object::{Object, ObjectSection};
+    f.section_by_name(name)
+        .unwrap_or_else(|| panic!("no {name}"))
+        .data()
+        .unwrap()
+}
+
+fn core_u64s(b: &[u8]) -> Vec<u64> {
+    b.chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+#[test]
+fn dump_core_writes_libxcs_core_file_of_the_running_guest() {
+    use object::Object;
+    let h = Host::new();
+    h.create("core", "");
+    let id = booted(&h, "core");
+    let fresh = h.path().join("fresh.dump");
+    h.ok(&["dump-core", "core", fresh.to_str().unwrap()]);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "a new file is made 0600, as libxc makes it"
+    );
+    let file = h.path().join("core.dump");
+    std::fs::write(&file, vec![1u8; 3 * 4096 * 1024]).unwrap();
+    let o = h.xl(&["dump-core", "core", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "");
+    assert_eq!(stderr(&o), "");
+    // libxc does not pause the domain.
+    let row = h.list().into_iter().find(|r| r.0 == "core").unwrap();
+    assert_eq!((row.1, row.4.as_str()), (id, "-b----"));
+
+    let bytes = std::fs::read(&file).unwrap();
+    let f = object::read::elf::ElfFile64::<object::LittleEndian>::parse(&bytes[..]).unwrap();
+    assert_eq!(f.kind(), object::ObjectKind::Core);
+    assert!(
+        f.section_by_name(".xen_p2m").is_none(),
+        "a PVH guest is translated"
+    );
+    let notes = core_section(&f, ".note.Xen");
+    // The header note: HVM magic, 2 vCPUs, 256 MiB of pages, 4 KiB each.
+    assert_eq!(core_u64s(&notes[32..64]), [0xF00F_EBEE, 2, 65536, 4096]);
+    assert_eq!(core_section(&f, ".xen_prstatus").len(), 2 * 5168);
+    let pfns = core_u64s(core_section(&f, ".xen_pfn"));
+    assert_eq!(pfns.len(), 65536);
+    assert_eq!(
+        (pfns[0x9f], pfns[0xa0]),
+        (0x9f, 0xc0),
+        "the VGA hole is left out"
+    );
+    let pages = core_section(&f, ".xen_pages");
+    assert_eq!(
+        pages.len(),
+        65536 * 4096,
+        "the old, longer file was truncated"
+    );
+    let memory = String::from_utf8_lossy(&pages[..4096]);
+    assert!(memory.contains("\"name\":\"core\""), "{memory}");
+}
+
+#[test]
+fn dump_core_failures_say_so_as_xl_does() {
+    let h = Host::new();
+    h.create("core", "");
+    booted(&h, "core");
+    let file = h.path().join("none.dump");
+    let o = h.xl(&["dump-core", "nosuch", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "nosuch is an invalid domain identifier (rc=-6)\n"
+    );
+    assert!(!file.exists(), "no file for an unknown domain");
+
+    let bad = h.path().join("no/such/dir/core.dump");
+    let b = bad.to_str().unwrap();
+    let o = h.xl(&["dump-core", "core", b]);
+    assert_eq!(o.status.code(), Some(1));
+    let id = h.domid("core").unwrap();
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "xc: error: Could not open corefile {b} (2 = No such file or directory): Internal error\n\
+             libxl: error: Domain {id}:Core dumping domain to {b}: No such file or directory\n\
+             core dump failed (rc=-3)\n"
+        )
+    );
+
+    let o = h.xl(&["dump-core", "core"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("'xl dump-core' requires at least 2 arguments."));
 }

@@ -436,6 +436,26 @@ impl Hypervisor for SimHypervisor {
         Ok(image.encode(out).map_err(io("writing the domain image"))?)
     }
 
+    /// libxc's core file of the simulated guest: its memory is its state
+    /// (serialised from the first page on, zeros after), its vCPUs zeroed
+    /// contexts (the simulator has no machine state to put there).
+    fn dump_core(&self, domid: u32, out: &mut dyn std::io::Write) -> Result<(), Error> {
+        let g: proto::SavedGuest = self.call(&Request::CoreGuest(domid))?;
+        let version = self.version_info()?;
+        let head = core_head(&g, &version);
+        let memory = serde_json::to_vec(&g.guest).map_err(SimError::Encode)?;
+        xl_toolstack::core_dump::write_core(out, &head, |sink| {
+            for (i, (pfn, gmfn)) in sim_frames(g.kind, head.nr_pages).enumerate() {
+                let mut page = [0u8; xl_toolstack::core_dump::PAGE_SIZE];
+                let from = (i * page.len()).min(memory.len());
+                let part = &memory[from..(from + page.len()).min(memory.len())];
+                page[..part.len()].copy_from_slice(part);
+                sink.page(pfn, gmfn, &page)?;
+            }
+            Ok(())
+        })
+    }
+
     fn restore_image(
         &self,
         domid: u32,
@@ -851,6 +871,58 @@ impl Dom0 for SimDom0 {
 const SIM_GUEST_RECORD: u32 = xl_savefile::REC_TYPE_OPTIONAL | 0x0053_494d;
 /// What the simulated host's CPUs run at (physinfo's cpu_khz).
 const SIM_CPU_KHZ: u32 = 2_400_000;
+
+/// Machine frames of the simulated PV guests start here (the simulator
+/// has none; the p2m needs numbers that are not the pfns).
+const SIM_MFN_BASE: u64 = 0x10_0000;
+
+/// What the core file of a simulated guest says besides its pages: as on
+/// Xen, translated guests (PVH, HVM) have no shared info page in it and
+/// name pages by pfn, PV guests have one and name them by frame.
+fn core_head(g: &proto::SavedGuest, v: &VersionInfo) -> xl_toolstack::core_dump::CoreHead {
+    use xl_toolstack::core_dump::{CoreHead, PAGE_SIZE, PageNaming, VCPU_CONTEXT_SIZE};
+    let pv = g.kind == GuestKind::Pv;
+    let text = |s: &str| s.as_bytes().to_vec();
+    let mut compile_info = Vec::with_capacity(144);
+    for (s, len) in [
+        (&v.compiler, 64),
+        (&v.compile_by, 16),
+        (&v.compile_domain, 32),
+        (&v.compile_date, 32),
+    ] {
+        let start = compile_info.len();
+        compile_info.extend(s.bytes().take(len - 1));
+        compile_info.resize(start + len, 0);
+    }
+    CoreHead {
+        machine: xl_toolstack::core_dump::EM_X86_64,
+        hvm: !pv,
+        naming: if pv { PageNaming::P2m } else { PageNaming::Pfn },
+        vcpus: vec![vec![0; VCPU_CONTEXT_SIZE]; g.online_vcpus.max(1) as usize],
+        shared_info: pv.then(|| vec![0; PAGE_SIZE]),
+        xen_version: xl_toolstack::core_dump::XenVersionNote {
+            major: u64::from(v.major),
+            minor: u64::from(v.minor),
+            extraversion: text(&v.extra),
+            compile_info,
+            capabilities: text(&v.capabilities),
+            changeset: text(&v.changeset),
+            platform_parameters: v.virt_start.to_le_bytes().to_vec(),
+            pagesize: u64::from(v.pagesize),
+        },
+        nr_pages: g.memkb / 4,
+    }
+}
+
+/// The (pfn, frame) of each page of a simulated guest of `pages` pages:
+/// translated guests' RAM around the VGA hole, PV guests' pfns from 0.
+fn sim_frames(kind: GuestKind, pages: u64) -> impl Iterator<Item = (u64, u64)> {
+    let pv = kind == GuestKind::Pv;
+    (0..)
+        .filter(move |pfn| pv || !(0xa0..0xc0).contains(pfn))
+        .take(pages as usize)
+        .map(move |pfn| (pfn, if pv { SIM_MFN_BASE + pfn } else { pfn }))
+}
 
 fn image_of(saved: &proto::SavedGuest) -> Result<xl_savefile::LibxcImage, serde_json::Error> {
     use xl_savefile::{DomainHeader, LibxcRecord};

@@ -208,6 +208,8 @@ pub enum Request {
     IoStats(Vec<u32>),
     /// A suspended domain's guest, for a save.
     SaveGuest(u32),
+    /// A domain's guest as it is (running or not), for a core dump.
+    CoreGuest(u32),
     /// Load a saved guest into a new, empty domain (instead of Build).
     RestoreGuest {
         /// Domain created for the restore.

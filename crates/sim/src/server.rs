@@ -487,6 +487,7 @@ fn handle(sim: &Sim, req: Request) -> Result<String, Refusal> {
         Request::CreateDomain(spec) => ok(w.host.create(&spec).map_err(host_err)?),
         Request::Build { domid, spec } => build(&mut w, domid, &spec),
         Request::SaveGuest(domid) => save_guest(&w, domid),
+        Request::CoreGuest(domid) => core_guest(&w, domid),
         Request::RestoreGuest { domid, spec, saved } => restore_guest(&mut w, domid, &spec, *saved),
         Request::Resume(domid) => resume(&mut w, domid),
         Request::SpawnDeviceModel(spec) => spawn_device_model(sim, w, &spec),
@@ -642,6 +643,22 @@ fn save_guest(w: &World, domid: u32) -> Result<String, Refusal> {
     if d.shutdown != Some(SHUTDOWN_SUSPEND) {
         return Err(format!("domain {domid} is not suspended").into());
     }
+    let (memkb, online_vcpus, kind) = (d.memkb, d.online_vcpus, d.kind);
+    let r = w
+        .guests
+        .get(&domid)
+        .ok_or_else(|| format!("domain {domid} has no guest loaded"))?;
+    ok(SavedGuest {
+        kind,
+        memkb,
+        online_vcpus,
+        guest: r.guest.clone(),
+    })
+}
+
+/// The guest as it is now: a core dump reads a domain without stopping it.
+fn core_guest(w: &World, domid: u32) -> Result<String, Refusal> {
+    let d = w.host.get(domid).map_err(host_err)?;
     let (memkb, online_vcpus, kind) = (d.memkb, d.online_vcpus, d.kind);
     let r = w
         .guests

@@ -479,6 +479,7 @@ int main(void) {
     C(XENMEM_populate_physmap);
     C(XENMEM_set_memory_map);
     C(XENMEM_maximum_gpfn);
+    C(XENMEM_maximum_ram_page);
     C(XENMEM_claim_pages);
     C(XENMEM_acquire_resource);
     C(XENMEM_resource_grant_table);

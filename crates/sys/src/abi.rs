@@ -1365,6 +1365,8 @@ impl Default for VcpuGuestContext {
 pub const XENMEM_POPULATE_PHYSMAP: u64 = 6;
 pub const XENMEM_SET_MEMORY_MAP: u64 = 13;
 pub const XENMEM_MAXIMUM_GPFN: u64 = 14;
+/// The host's highest RAM frame (no argument).
+pub const XENMEM_MAXIMUM_RAM_PAGE: u64 = 2;
 pub const XENMEM_CLAIM_PAGES: u64 = 24;
 pub const XENMEM_ACQUIRE_RESOURCE: u64 = 28;
 pub const XENMEM_RESOURCE_GRANT_TABLE: u32 = 1;

@@ -18,7 +18,7 @@ pub mod expected;
 pub mod privcmd;
 
 use abi::*;
-pub use privcmd::ForeignMap;
+pub use privcmd::{ForeignMap, PartialMap};
 use privcmd::{HypercallBuf, Privcmd};
 
 /// Bound on a domain's HVM save-record stream: a few KiB per vCPU, so
@@ -184,6 +184,7 @@ fn memory_op_what(cmd: u64) -> &'static str {
         XENMEM_POPULATE_PHYSMAP => "memory_op populate_physmap",
         XENMEM_SET_MEMORY_MAP => "memory_op set_memory_map",
         XENMEM_MAXIMUM_GPFN => "memory_op maximum_gpfn",
+        XENMEM_MAXIMUM_RAM_PAGE => "memory_op maximum_ram_page",
         XENMEM_SET_POD_TARGET => "memory_op set_pod_target",
         XENMEM_GET_SHARING_FREED_PAGES => "memory_op get_sharing_freed_pages",
         XENMEM_GET_SHARING_SHARED_PAGES => "memory_op get_sharing_shared_pages",
@@ -678,12 +679,14 @@ impl Xen {
         .map(drop)
     }
 
-    /// The memory_op sharing counters, the sub-operations without an
-    /// argument (others are refused).
+    /// The memory_op sharing counters and the host's highest RAM frame,
+    /// the sub-operations without an argument (others are refused).
     pub fn memory_op_value(&self, cmd: u64) -> Result<i64, SysError> {
         if !matches!(
             cmd,
-            XENMEM_GET_SHARING_FREED_PAGES | XENMEM_GET_SHARING_SHARED_PAGES
+            XENMEM_GET_SHARING_FREED_PAGES
+                | XENMEM_GET_SHARING_SHARED_PAGES
+                | XENMEM_MAXIMUM_RAM_PAGE
         ) {
             return Err(SysError::Invalid(
                 "memory_op sub-operation needs an argument",
@@ -2286,6 +2289,21 @@ impl Xen {
         Ok(())
     }
 
+    /// Runs `f` over those of the guest frames `frames` that map,
+    /// read-only (`PartialMap::page(i)` is None where `frames[i]` would
+    /// not), then unmaps them: for reading what a domain has over a range
+    /// with holes.
+    pub fn with_foreign_some<R>(
+        &self,
+        dom: DomId,
+        frames: &[u64],
+        f: impl FnOnce(&PartialMap) -> R,
+    ) -> Result<R, SysError> {
+        let _only = exclusive_mapping()?;
+        let map = self.pc.map_foreign_some(dom, frames)?;
+        Ok(f(&map))
+    }
+
     /// Runs `f` over guest frames mapped read-only (`frames[i]` at page
     /// `i`), then unmaps them; see [`Xen::with_foreign`]. Page-table frames
     /// of a PV guest can only be mapped this way.
@@ -3087,6 +3105,7 @@ mod tests {
                 (XENMEM_POPULATE_PHYSMAP as usize, "XENMEM_populate_physmap"),
                 (XENMEM_SET_MEMORY_MAP as usize, "XENMEM_set_memory_map"),
                 (XENMEM_MAXIMUM_GPFN as usize, "XENMEM_maximum_gpfn"),
+                (XENMEM_MAXIMUM_RAM_PAGE as usize, "XENMEM_maximum_ram_page"),
                 (XENMEM_CLAIM_PAGES as usize, "XENMEM_claim_pages"),
                 (XENMEM_ACQUIRE_RESOURCE as usize, "XENMEM_acquire_resource"),
                 (

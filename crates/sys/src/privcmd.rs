@@ -363,6 +363,30 @@ pub struct ForeignMap {
     writable: bool,
 }
 
+/// Guest memory mapped read-only where the guest has it: some pages of
+/// the mapping are backed by the domain's frames, the others not at all.
+pub struct PartialMap {
+    map: ForeignMap,
+    mapped: Vec<bool>,
+}
+
+impl PartialMap {
+    /// The `i`-th page, if its frame was mapped.
+    pub fn page(&self, i: usize) -> Option<&[u8]> {
+        if !*self.mapped.get(i)? {
+            return None;
+        }
+        let start = i.checked_mul(PAGE)?;
+        // SAFETY: page `i` lies inside the live mapping `map` owns (the
+        // vector has one entry per page of it) and the ioctl reported its
+        // frame mapped, so every byte is backed by the guest's frame; the
+        // slice borrows self, which keeps the mapping until drop. Only this
+        // page is covered: unbacked pages of the mapping are never part of a
+        // slice. u8 has no invalid values.
+        Some(unsafe { std::slice::from_raw_parts(self.map.ptr.as_ptr().add(start), PAGE) })
+    }
+}
+
 impl ForeignMap {
     pub fn len(&self) -> usize {
         self.len
@@ -600,6 +624,27 @@ impl Privcmd {
             });
         }
         Ok(map)
+    }
+
+    /// Map those of `frames` of `dom` that Xen lets this domain map, in
+    /// one batch: unlike [`Privcmd::map_foreign`], frames that fail (holes,
+    /// frames the guest does not have) are no error; they stay unbacked and
+    /// [`PartialMap::page`] answers None for them.
+    pub(crate) fn map_foreign_some(
+        &self,
+        dom: DomId,
+        frames: &[u64],
+    ) -> Result<PartialMap, SysError> {
+        check_foreign_dom(dom)?;
+        if frames.is_empty() {
+            return Err(invalid("no frames to map"));
+        }
+        let map = self.privcmd_vma(frames.len(), false)?;
+        let mut err = vec![0i32; frames.len()];
+        // Paged-out frames count as missing: a dump takes what is there.
+        self.mmapbatch(dom, &map, 0, frames, &mut err)?;
+        let mapped = err.iter().map(|e| *e == 0).collect();
+        Ok(PartialMap { map, mapped })
     }
 
     /// IOCTL_PRIVCMD_MMAP_RESOURCE: `pages` frames of resource

@@ -38,6 +38,11 @@ pub trait Hypervisor {
     fn save_image(&self, _domid: u32, _out: &mut dyn Write) -> Result<(), Error> {
         Err(Error::Unsupported("saving a domain's memory"))
     }
+    /// Write the domain's memory and vCPU state as libxc's core file
+    /// (`xl dump-core`), without pausing it, as libxc does.
+    fn dump_core(&self, _domid: u32, _out: &mut dyn Write) -> Result<(), Error> {
+        Err(Error::Unsupported("dumping a domain's core"))
+    }
     /// Load libxc's image from `input` into a new, empty, paused domain,
     /// in place of [`Hypervisor::build`]; reads up to the image's END.
     fn restore_image(

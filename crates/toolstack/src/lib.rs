@@ -9,6 +9,7 @@
 //! are driven through the same xenstore client.
 
 pub mod bootloader;
+pub mod core_dump;
 pub mod cpu_policy;
 pub mod cpupool;
 pub mod create;
@@ -203,6 +204,8 @@ pub enum Error {
     Stream(#[source] xl_savefile::FormatError),
     #[error("the PV guest's image")]
     PvImage(#[from] xen::PvImageError),
+    #[error(transparent)]
+    Core(#[from] core_dump::CoreError),
     #[error(transparent)]
     Bootloader(Box<xen::BootloaderError>),
     /// The domain builder's failure on Xen.

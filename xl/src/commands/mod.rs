@@ -9,6 +9,7 @@ mod ctx;
 pub mod devd;
 pub(crate) mod devices;
 pub(crate) mod domains;
+pub(crate) mod dumpcore;
 pub(crate) mod flask;
 pub(crate) mod host;
 pub(crate) mod hostops;
@@ -29,7 +30,7 @@ use std::io::Write;
 
 pub use ctx::{Ctx, Exit, OrExit, Outcome, fail, status, xl_error};
 
-use crate::cmdtable::{Cmd, Opts, Run};
+use crate::cmdtable::{Cmd, Run};
 use crate::{GlobalOpts, Status};
 
 /// Write to stdout, ignoring a closed pipe as xl effectively does.
@@ -90,23 +91,10 @@ pub(crate) fn button_press(cx: &Ctx, args: &[String]) -> Outcome {
     hostops::button_press(cx, opts)
 }
 
-/// A command of xl 4.17 this xl does not have yet; its options and
-/// operand count are still checked first, as xl does.
-pub(crate) fn missing(cx: &Ctx, _opts: Opts) -> Outcome {
-    not_implemented(cx)
-}
-
 /// A command that needs a host when `XL_BACKEND=none` refuses one.
 pub fn no_backend(name: &str) -> Exit {
     err(&format!(
         "xl: `{name}' needs a Xen host, and XL_BACKEND=none selects none (use xen, or sim for the simulator).\n"
     ));
     Exit(1)
-}
-
-fn not_implemented(cx: &Ctx) -> Outcome {
-    fail(format!(
-        "xl: `{}' is not implemented in this xl yet (README's status table lists what is).\n",
-        cx.cmd.name
-    ))
 }

@@ -8,6 +8,7 @@ mod build_hvm;
 mod cpu_policy;
 mod dm;
 mod dom0;
+mod dump;
 mod hvm_image;
 mod pv_image;
 mod restore;
@@ -176,6 +177,14 @@ impl Hypervisor for XenHypervisor {
                     save::save_pv(&self.xen, d, out)
                 }
             },
+        )
+    }
+
+    fn dump_core(&self, domid: u32, out: &mut dyn std::io::Write) -> Result<(), Error> {
+        let d = dom(domid)?;
+        crate::trace::timed(
+            || format!("dump domain {domid}'s core"),
+            || dump::dump_core(&self.xen, d, out),
         )
     }
 

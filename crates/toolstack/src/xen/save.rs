@@ -51,6 +51,24 @@ pub(super) fn save_pv(xen: &Xen, dom: DomId, out: &mut dyn Write) -> Result<(), 
     Ok(())
 }
 
+/// The PV guest's p2m, as its shared info page says where it is, and the
+/// machine frames that hold it.
+pub(super) fn read_p2m(xen: &Xen, dom: DomId, shinfo: &[u8]) -> Result<(P2m, Vec<u64>), Error> {
+    let (max_pfn, root) = img::p2m_root(shinfo)?;
+    let mut read = |frames: &[u64]| {
+        xen.with_foreign_ro(dom, frames, <[u8]>::to_vec)
+            .map_err(hv("map the guest's p2m"))
+    };
+    let (leaves, max_pfn) = img::p2m_leaves(&mut read, root, max_pfn)?;
+    let words = read(&leaves)?;
+    let map: Vec<u64> = words
+        .chunks_exact(8)
+        .take(max_pfn as usize + 1)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect();
+    Ok((P2m::new(map), leaves))
+}
+
 fn write_error(source: std::io::Error) -> Error {
     Error::Io {
         what: "writing the domain's image",
@@ -72,19 +90,7 @@ impl<'a> Source<'a> {
         let shinfo = xen
             .with_foreign_ro(dom, &[info.shared_info_frame], <[u8]>::to_vec)
             .map_err(hv("map the shared info page"))?;
-        let (max_pfn, root) = img::p2m_root(&shinfo)?;
-        let mut read = |frames: &[u64]| {
-            xen.with_foreign_ro(dom, frames, <[u8]>::to_vec)
-                .map_err(hv("map the guest's p2m"))
-        };
-        let (leaves, max_pfn) = img::p2m_leaves(&mut read, root, max_pfn)?;
-        let words = read(&leaves)?;
-        let map: Vec<u64> = words
-            .chunks_exact(8)
-            .take(max_pfn as usize + 1)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-            .collect();
-        let p2m = P2m::new(map);
+        let (p2m, leaves) = read_p2m(xen, dom, &shinfo)?;
         let p2m_pfns = leaves
             .iter()
             .map(|m| {
