@@ -643,20 +643,11 @@ fn save_guest(w: &World, domid: u32) -> Result<String, Refusal> {
     if d.shutdown != Some(SHUTDOWN_SUSPEND) {
         return Err(format!("domain {domid} is not suspended").into());
     }
-    let (memkb, online_vcpus, kind) = (d.memkb, d.online_vcpus, d.kind);
-    let r = w
-        .guests
-        .get(&domid)
-        .ok_or_else(|| format!("domain {domid} has no guest loaded"))?;
-    ok(SavedGuest {
-        kind,
-        memkb,
-        online_vcpus,
-        guest: r.guest.clone(),
-    })
+    core_guest(w, domid)
 }
 
-/// The guest as it is now: a core dump reads a domain without stopping it.
+/// The guest as it is now: a core dump reads a domain without stopping it
+/// (a save, once it is suspended).
 fn core_guest(w: &World, domid: u32) -> Result<String, Refusal> {
     let d = w.host.get(domid).map_err(host_err)?;
     let (memkb, online_vcpus, kind) = (d.memkb, d.online_vcpus, d.kind);
