@@ -24,26 +24,26 @@ pub enum MemError {
     #[error("invalid value `{value}' in {path}")]
     Invalid {
         /// The xenstore node.
-        /// `mem-max` below the domain's current target.
         path: String,
         /// What it holds.
-        /// `mem-set` above the domain's maximum.
         value: String,
     },
-    /// The domain has no stored config to update.
+    /// `mem-max` below the domain's current target.
     #[error("memory_static_max must be greater than or equal to memory_dynamic_max")]
     BelowTarget,
-    /// The hypervisor failed.
+    /// `mem-set` above the domain's maximum.
     #[error("memory_dynamic_max must be less than or equal to memory_static_max")]
     AboveMax,
-    /// A xenstore read or write failed.
+    /// The domain has no stored config to update.
     #[error("no stored configuration for domain {0} (was it created by xl?)")]
     NoConfig(u32),
-    /// The domain's userdata lock could not be taken.
+    /// The hypervisor failed.
     #[error(transparent)]
     Toolstack(#[from] Error),
+    /// A xenstore read or write failed.
     #[error(transparent)]
     Xenstore(#[from] xenstore::Error),
+    /// The domain's userdata lock could not be taken.
     #[error(transparent)]
     Lock(#[from] userdata::LockError),
 }
