@@ -21,6 +21,7 @@ pub enum PoolError {
     /// The hypervisor refused to make the pool.
     #[error("Could not create cpupool")]
     Create(#[source] Error),
+    /// A CPU could not be moved into the pool.
     #[error("Error moving cpu {cpu} to cpupool")]
     AddCpu {
         /// The CPU.
@@ -29,6 +30,7 @@ pub enum PoolError {
         #[source]
         source: Error,
     },
+    /// A CPU could not be removed from the pool.
     #[error("Error removing cpu {cpu} from cpupool")]
     RemoveCpu {
         /// The CPU.
