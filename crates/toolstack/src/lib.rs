@@ -229,7 +229,12 @@ pub enum Error {
     NoBackendDomain(String),
     /// A xenstore node the toolstack had listed was gone when read.
     #[error("{path} vanished while {during}")]
-    NodeVanished { path: String, during: &'static str },
+    NodeVanished {
+        /// The node.
+        path: String,
+        /// What the toolstack was doing.
+        during: &'static str,
+    },
     /// `vcpu-pin` with neither mask to set.
     #[error("neither a hard nor a soft affinity to set")]
     NoAffinity,
