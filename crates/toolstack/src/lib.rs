@@ -7,6 +7,14 @@
 //! and where its xenstored listens. Xen ([`xen`]) is one backend; the
 //! simulator is another. Xenstore is not behind the seam: both backends
 //! are driven through the same xenstore client.
+//!
+//! Data path: the `xl` binary parses arguments and xl.cfg (`xl-config`)
+//! and calls in here ([`create::create`] and the per-command modules); these
+//! speak xenstore directly and everything else through the seam, whose Xen
+//! side ([`xen`]) uses `xen-sys` for hypercalls, `xl-builder` to lay out
+//! guests and `xl-savefile` for save streams.
+
+#![warn(missing_docs)]
 
 pub mod bootloader;
 pub mod core_dump;
