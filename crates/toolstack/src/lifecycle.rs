@@ -21,7 +21,8 @@ pub const ACK_TIMEOUT: Duration = Duration::from_secs(60);
 /// Why a shutdown/reboot/suspend request could not be delivered.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
-    /// The guest has no PV drivers watching `control/shutdown` (and no ACPI fallback was possible).
+    /// The guest has no PV drivers watching `control/shutdown` (and no ACPI
+    /// fallback was possible).
     #[error("PV control interface not available")]
     NoParavirt,
     /// The guest did not acknowledge the request within the given time.
@@ -119,7 +120,8 @@ pub enum DomainEvent {
     Shutdown {
         /// The domain.
         domid: u32,
-        /// Its shutdown reason (0 poweroff, 1 reboot, 2 suspend, 3 crash, 4 watchdog, 5 soft reset).
+        /// Its shutdown reason (0 poweroff, 1 reboot, 2 suspend, 3 crash,
+        /// 4 watchdog, 5 soft reset).
         reason: u32,
     },
     /// It is gone or dying.

@@ -103,7 +103,8 @@ const UNMERGED_DEVICES: &[&str] = &["usbctrls", "usbdevs", "pcidevs", "dtdevs"];
 const KEPT_BY_DEVID: [(&str, &str); 3] =
     [("vtpms", "vtpm"), ("vdispls", "vdispl"), ("vsnds", "vsnd")];
 
-/// Why `xl list -l` (or a command needing the stored config) could not rebuild a domain's configuration.
+/// Why `xl list -l` (or a command needing the stored config) could not
+/// rebuild a domain's configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum RetrieveError {
     /// No domain has this id.
