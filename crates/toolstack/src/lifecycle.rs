@@ -21,8 +21,8 @@ pub const ACK_TIMEOUT: Duration = Duration::from_secs(60);
 /// Why a shutdown/reboot/suspend request could not be delivered.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
-    /// The guest has no PV drivers watching `control/shutdown` (and no ACPI
-    /// fallback was possible).
+    /// An HVM guest without PV drivers (no event channel callback set up):
+    /// nothing in it reads `control/shutdown`.
     #[error("PV control interface not available")]
     NoParavirt,
     /// The guest did not acknowledge the request within the given time.
