@@ -46,6 +46,7 @@ pub enum BootloaderError {
     /// No pty could be opened for its terminal.
     #[error("cannot make a terminal for the bootloader")]
     Terminal(#[source] std::io::Error),
+    /// The bootloader could not be started.
     #[error("cannot execute bootloader {}", program.display())]
     Spawn {
         /// The program.
