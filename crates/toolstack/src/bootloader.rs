@@ -19,7 +19,9 @@ pub struct BootloaderPlan {
     /// `kernel`, `ramdisk`, `cmdline` of the config: paths inside the
     /// guest's file system and extra arguments, for the bootloader.
     pub kernel: Option<String>,
+    /// The ramdisk's path inside the guest's file system.
     pub ramdisk: Option<String>,
+    /// Extra kernel arguments.
     pub cmdline: Option<String>,
     /// The first disk's image or device, or why the bootloader cannot read
     /// it directly.
@@ -29,12 +31,15 @@ pub struct BootloaderPlan {
 /// One run of the bootloader for a domain: everything but the process.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BootloaderRun {
+    /// What the config asked for.
     pub plan: BootloaderPlan,
+    /// The domain being booted.
     pub domid: u32,
     /// The program that runs.
     pub program: PathBuf,
     /// Where it writes its choice, and the files it chose.
     pub output: PathBuf,
+    /// The directory it writes the chosen files into.
     pub output_dir: PathBuf,
     /// Its terminal output: /var/log/xen/bootloader.N.log.
     pub log: PathBuf,
@@ -102,8 +107,11 @@ pub fn remove_leftovers(paths: &HostPaths, domid: u32) {
 /// dropped: after the build, whatever became of it.
 #[derive(Debug)]
 pub struct BootFiles {
+    /// The chosen kernel, copied out of the guest's disk.
     pub kernel: Option<PathBuf>,
+    /// The chosen ramdisk, if any.
     pub ramdisk: Option<PathBuf>,
+    /// The chosen kernel command line, if any.
     pub args: Option<String>,
     output: PathBuf,
     output_dir: PathBuf,
@@ -145,8 +153,11 @@ impl Drop for BootFiles {
 /// The items of a `simple0` output.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Choice {
+    /// `kernel`: the kernel's path inside the guest's file system.
     pub kernel: Option<String>,
+    /// `ramdisk`: the ramdisk's path, if any.
     pub ramdisk: Option<String>,
+    /// `args`: the kernel command line, if any.
     pub args: Option<String>,
 }
 

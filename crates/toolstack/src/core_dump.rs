@@ -21,6 +21,7 @@ use object::pod::bytes_of;
 
 use crate::Error;
 
+/// The page size dumps are written in, in bytes.
 pub const PAGE_SIZE: usize = 4096;
 /// The machine of 64-bit guests' core files.
 pub const EM_X86_64: u16 = elf::EM_X86_64;
@@ -54,14 +55,20 @@ const INVALID: u64 = !0;
 /// Why a core file could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
+    /// The core file could not be written.
     #[error("writing the core file")]
     Write(#[source] std::io::Error),
+    /// A piece of guest state of the wrong size.
     #[error("{what} is {got} bytes, expected {want}")]
     Size {
+        /// What it is.
         what: &'static str,
+        /// Its size, in bytes.
         got: usize,
+        /// The size expected, in bytes.
         want: usize,
     },
+    /// Not one vCPU's context could be read.
     #[error("no vCPU context could be read")]
     NoVcpus,
 }
@@ -70,13 +77,21 @@ pub enum CoreError {
 /// as Xen filled it (shorter ones are padded with zeros).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct XenVersionNote {
+    /// Xen's major version.
     pub major: u64,
+    /// Xen's minor version.
     pub minor: u64,
+    /// XENVER_extraversion.
     pub extraversion: Vec<u8>,
+    /// XENVER_compile_info.
     pub compile_info: Vec<u8>,
+    /// XENVER_capabilities.
     pub capabilities: Vec<u8>,
+    /// XENVER_changeset.
     pub changeset: Vec<u8>,
+    /// XENVER_platform_parameters.
     pub platform_parameters: Vec<u8>,
+    /// XENVER_pagesize.
     pub pagesize: u64,
 }
 
@@ -105,7 +120,9 @@ impl XenVersionNote {
 /// in `.xen_p2m`, translated guests (HVM, PVH) by pfn in `.xen_pfn`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PageNaming {
+    /// PV: (pfn, machine frame) pairs in `.xen_p2m`.
     P2m,
+    /// HVM, PVH: pfns in `.xen_pfn`.
     Pfn,
 }
 
@@ -116,11 +133,13 @@ pub struct CoreHead {
     pub machine: u16,
     /// HVM or PVH (the header note's magic).
     pub hvm: bool,
+    /// How its pages are named.
     pub naming: PageNaming,
     /// Each vCPU's context whose read succeeded, `VCPU_CONTEXT_SIZE` bytes.
     pub vcpus: Vec<Vec<u8>>,
     /// The shared info page, when it could be mapped.
     pub shared_info: Option<Vec<u8>>,
+    /// The hypervisor's version note.
     pub xen_version: XenVersionNote,
     /// The pages the domain had when the dump began: the section holds
     /// exactly this many (extra pages found are left out, missing ones

@@ -14,15 +14,20 @@ pub const NO_SUBLEAF: u32 = 0xffff_ffff;
 /// One serialised CPUID leaf: eax, ebx, ecx, edx.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Leaf {
+    /// The leaf (eax on input).
     pub leaf: u32,
+    /// The subleaf (ecx on input), or [`NO_SUBLEAF`].
     pub subleaf: u32,
+    /// eax, ebx, ecx, edx.
     pub regs: [u32; 4],
 }
 
 /// One serialised MSR.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Msr {
+    /// The MSR's index.
     pub index: u32,
+    /// Its value.
     pub val: u64,
 }
 
@@ -30,15 +35,20 @@ pub struct Msr {
 /// 32 policy characters (most significant bit first) or none.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct XendLeaf {
+    /// The leaf (eax on input).
     pub leaf: u32,
+    /// The subleaf (ecx on input), or [`NO_SUBLEAF`].
     pub subleaf: u32,
+    /// eax, ebx, ecx, edx: each 32 policy characters, or None to keep the default.
     pub regs: [Option<String>; 4],
 }
 
 /// One MSR's 64 policy characters, most significant bit first.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MsrRequest {
+    /// The MSR's index.
     pub index: u32,
+    /// Its 64 policy characters.
     pub policy: String,
 }
 
@@ -98,20 +108,35 @@ impl CpuidRequest {
 /// Why a policy cannot be made; the texts are libxenguest's.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PolicyError {
+    /// The host's policy has no such leaf.
     #[error("Missing leaf {leaf:#x}, subleaf {subleaf:#x}")]
-    MissingLeaf { leaf: u32, subleaf: u32 },
+    MissingLeaf {
+        /// The leaf.
+        leaf: u32,
+        /// The subleaf.
+        subleaf: u32,
+    },
+    /// A character libxenguest does not know in a leaf's policy string.
     #[error("Bad character '{ch}' in policy[{reg}] string '{policy}'")]
     BadLeafChar {
+        /// The character.
         ch: char,
+        /// The register's index (0 eax .. 3 edx).
         reg: usize,
+        /// The policy string.
         policy: String,
     },
+    /// The host's policy has no such MSR.
     #[error("Missing MSR {0:#x}")]
     MissingMsr(u32),
+    /// A character libxenguest does not know in an MSR's policy string.
     #[error("MSR index {index:#x}: bad character '{ch}' in policy string '{policy}'")]
     BadMsrChar {
+        /// The MSR's index.
         index: u32,
+        /// The character.
         ch: char,
+        /// The policy string.
         policy: String,
     },
 }

@@ -9,24 +9,33 @@ use crate::{CpupoolInfo, Error, Hypervisor, names};
 /// A pool as `xl cpupool-list` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NamedPool {
+    /// The pool's id, scheduler and CPUs.
     pub info: CpupoolInfo,
+    /// Its name (`/local/pool/<id>/name`).
     pub name: String,
 }
 
 /// Why a cpupool operation did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
+    /// The hypervisor refused to make the pool.
     #[error("Could not create cpupool")]
     Create(#[source] Error),
+    /// A CPU could not be moved into the pool.
     #[error("Error moving cpu {cpu} to cpupool")]
     AddCpu {
+        /// The CPU.
         cpu: u32,
+        /// Why it could not be moved.
         #[source]
         source: Error,
     },
+    /// A CPU could not be removed from the pool.
     #[error("Error removing cpu {cpu} from cpupool")]
     RemoveCpu {
+        /// The CPU.
         cpu: u32,
+        /// Why it could not be removed.
         #[source]
         source: Error,
     },
@@ -36,14 +45,19 @@ pub enum PoolError {
     /// Freeing the CPUs of a pool being destroyed.
     #[error("Error removing cpu from cpupool")]
     DestroyRemoveCpu(#[source] Error),
+    /// The hypervisor refused to destroy the pool.
     #[error("Could not destroy cpupool")]
     Destroy(#[source] Error),
+    /// The pool still runs domains.
     #[error("cpupool {0} still has domains")]
     HasDomains(u32),
+    /// No pool has this id.
     #[error("cpupool {0} does not exist")]
     NoSuchPool(u32),
+    /// The hypervisor refused to move the domain.
     #[error("Error moving domain to cpupool")]
     MoveDomain(#[source] Error),
+    /// Any other hypervisor or xenstore failure.
     #[error(transparent)]
     Other(#[from] Error),
 }

@@ -29,10 +29,13 @@ const DEFAULT_MAPTRACK_FRAMES: u32 = 1024;
 /// less than a minute ago.
 const RECENT_DOMID_RETRIES: usize = 16;
 
+/// Why `xl create` failed; once a domain was made it is destroyed again.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
+    /// Another domain has the name.
     #[error("Domain with name \"{0}\" already exists.")]
     NameExists(String),
+    /// The hypervisor would not make the domain.
     #[error("cannot make domain: {0}")]
     Make(#[source] Error),
     /// `pool=` names no cpupool the toolstack knows.
@@ -49,7 +52,9 @@ pub enum CreateError {
     /// cannot run this guest.
     #[error("cannot create domain \"{name}\"")]
     Refused {
+        /// The domain's name.
         name: String,
+        /// What refused.
         #[source]
         source: Error,
     },
@@ -58,10 +63,14 @@ pub enum CreateError {
     /// that says the hypervisor refused).
     #[error("Domain {domid}:{what}{}", rollback_note(.rollback))]
     Step {
+        /// The new domain's id.
         domid: u32,
+        /// The step that failed, in libxl's words.
         what: String,
+        /// Why it failed.
         #[source]
         source: Error,
+        /// What went wrong undoing the create, in order.
         rollback: Vec<String>,
     },
 }
@@ -93,8 +102,11 @@ impl CreateError {
 /// Memory sizes libxl settles on, in KiB.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryPlan {
+    /// The most memory it may hold, in KiB.
     pub max_kb: u64,
+    /// Memory it starts with, in KiB.
     pub target_kb: u64,
+    /// Video memory (HVM), in KiB.
     pub video_kb: u64,
 }
 
@@ -122,7 +134,9 @@ pub fn memory_kb(cfg: &DomainConfig) -> MemoryPlan {
 /// vCPUs the domain can have and those online at boot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VcpuPlan {
+    /// vCPUs it may ever have.
     pub max: u32,
+    /// vCPUs online at boot.
     pub online: u32,
 }
 
@@ -153,10 +167,15 @@ fn now_secs() -> u64 {
 /// steps below apply it and never read the config again.
 #[derive(Clone, Debug)]
 pub struct CreatePlan {
+    /// The domain's name.
     pub name: String,
+    /// Its UUID.
     pub uuid: [u8; 16],
+    /// PV, PVH or HVM.
     pub kind: GuestKind,
+    /// Its vCPUs.
     pub vcpus: VcpuPlan,
+    /// Its memory.
     pub memory: MemoryPlan,
     /// `XEN_DOMCTL_createdomain`'s inputs.
     pub domain: CreateSpec,
@@ -166,9 +185,11 @@ pub struct CreatePlan {
     /// (path relative to /local/domain/N, value) and (relative to /vm/UUID,
     /// value).
     pub dom_nodes: Vec<(String, String)>,
+    /// Nodes under `/vm/<uuid>`: (relative path, value).
     pub vm_nodes: Vec<(String, String)>,
     /// Devices in libxl's order of addition (domid filled in when applied).
     pub disks: Vec<NewDevice>,
+    /// NICs, after the disks.
     pub nics: Vec<NewDevice>,
     /// Channels: consoles numbered from 1 that QEMU serves, nodes only.
     pub channels: Vec<(NewDevice, Option<String>)>,
@@ -180,14 +201,19 @@ pub struct CreatePlan {
     pub early: Vec<(NewDevice, Option<String>)>,
     /// PV and PVH guests' keyboards, nodes only, after the console.
     pub vkbs: Vec<(NewDevice, Option<String>)>,
+    /// The device model to start, if the guest needs one.
     pub device_model: Option<DmPlan>,
     /// Devices libxl adds once the device model runs, after the nics and
     /// in its order: vTPMs, USB controllers and devices (HVM), displays,
     /// sound cards; each kind waited for before the next.
     pub vtpms: Vec<xl_config::domain::Vtpm>,
+    /// USB controllers (HVM) and their devids.
     pub usbctrls: Vec<(crate::usb::CtrlSpec, u32)>,
+    /// USB devices (HVM), after the controllers.
     pub usbdevs: Vec<crate::usb::DevSpec>,
+    /// Virtual displays, after the USB devices.
     pub vdispls: Vec<xl_config::domain::Vdispl>,
+    /// Sound cards, after the displays.
     pub vsnds: Vec<xl_config::domain::Vsnd>,
     /// HVM: the BIOS hvmloader is told to run (`hvmloader/bios`).
     pub hvmloader_bios: Option<&'static str>,
@@ -208,7 +234,9 @@ pub struct CreatePlan {
     pub pool: Option<String>,
     /// Devices passed through (`pci=`) and `dtdev=` entries; `passthrough=`.
     pub pcidevs: Vec<xl_config::domain::Pci>,
+    /// How many `dtdev=` entries there are.
     pub dtdevs: usize,
+    /// `passthrough=` when not `default`.
     pub passthrough: Option<&'static str>,
 }
 

@@ -24,33 +24,46 @@ use crate::{Dom0, Error, Host, HotplugDevice};
 /// Seconds a destroyed domid stays "recent" (LIBXL_DOMID_REUSE_TIMEOUT).
 pub const DOMID_REUSE_TIMEOUT: u64 = 60;
 
+/// Why `xl destroy` failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DestroyError {
+    /// No domain has this id.
     #[error("domain {0} does not exist")]
     NotFound(u32),
+    /// Something about the domain this toolstack cannot tear down yet (named).
     #[error(
         "destroying domains with {0} is not implemented yet; nothing was changed (use the real xl)"
     )]
     Unsupported(String),
+    /// The hypervisor failed.
     #[error(transparent)]
     Toolstack(#[from] Error),
+    /// A xenstore read or write failed.
     #[error(transparent)]
     Xenstore(#[from] xenstore::Error),
+    /// The domain's userdata lock could not be taken.
     #[error(transparent)]
     Lock(#[from] crate::userdata::LockError),
     /// The hypervisor did not destroy the domain; `problems` are what
     /// else went wrong on the way.
     #[error("cannot destroy domain {domid}{}", also(.problems))]
     Hypervisor {
+        /// The domain.
         domid: u32,
+        /// The hypervisor's failure.
         #[source]
         source: Error,
+        /// What else went wrong on the way, in order.
         problems: Vec<String>,
     },
+    /// A file of the domain's that could not be removed.
     #[error("{what} {path}")]
     File {
+        /// What was being done.
         what: &'static str,
+        /// The file.
         path: String,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
@@ -78,9 +91,13 @@ impl DestroyError {
 /// A device as recorded under `/libxl/<domid>/device/<kind>/<devid>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Device {
+    /// The frontend kind (`vbd`, `vif`, `console`, ...).
     pub kind: String,
+    /// The device's id.
     pub devid: u32,
+    /// The backend's xenstore directory.
     pub backend_path: String,
+    /// The backend kind (`vbd`, `qdisk`, `vif`, ...).
     pub backend_kind: String,
 }
 

@@ -29,14 +29,19 @@ const DESTROY_TIMEOUT: Duration = Duration::from_secs(10);
 /// daemon still bounds what it keeps.
 const MAX_DEVICES: usize = 4096;
 
+/// Why `xl devd` could not serve.
 #[derive(Debug, thiserror::Error)]
 pub enum DevdError {
+    /// Our own domid could not be read from xenstore.
     #[error("unable to get domain id")]
     Domid(#[source] xenstore::Error),
+    /// Our domid node holds no number.
     #[error("unable to get domain id: the domid node holds {0:?}")]
     BadDomid(String),
+    /// A watch (on the path given) could not be set.
     #[error("cannot watch {0}")]
     Watch(String, #[source] xenstore::Error),
+    /// A xenstore read or write failed.
     #[error("xenstore")]
     Xenstore(#[from] xenstore::Error),
 }
@@ -45,8 +50,11 @@ pub enum DevdError {
 /// `/local/domain/<self>/backend/<kind>/<domid>/<devid>`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Backend {
+    /// The device kind (`vbd`, `vif`, ...).
     pub kind: String,
+    /// The frontend's domain.
     pub domid: u32,
+    /// The device's id.
     pub devid: u32,
 }
 

@@ -10,8 +10,11 @@ use crate::{Dom0, Error, HotplugDevice};
 
 /// Xenbus states (xen/include/public/io/xenbus.h).
 pub const STATE_INITIALISING: u32 = 1;
+/// The backend waits for the frontend.
 pub const STATE_INIT_WAIT: u32 = 2;
+/// Closing down.
 pub const STATE_CLOSING: u32 = 5;
+/// Closed.
 pub const STATE_CLOSED: u32 = 6;
 
 /// How long libxl waits for a backend to change state (LIBXL_INIT_TIMEOUT,
@@ -25,18 +28,23 @@ pub struct NewDevice {
     pub kind: String,
     /// Backend kind (`vbd`, `qdisk`, `vif`, `console`).
     pub backend_kind: String,
+    /// The guest (frontend domain).
     pub domid: u32,
+    /// The device's id.
     pub devid: u32,
     /// The domain serving the backend (dom0 unless a driver domain).
     pub backend_domid: u32,
+    /// Keys of the frontend directory, written as they are.
     pub front: Vec<(String, String)>,
     /// Frontend keys the guest may read but not change (libxl's
     /// `ro_front`: a display's connectors).
     pub ro_front: Vec<(String, String)>,
+    /// Keys of the backend directory, written as they are.
     pub back: Vec<(String, String)>,
 }
 
 impl NewDevice {
+    /// `/local/domain/<backend_domid>/backend/<backend_kind>/<domid>/<devid>`.
     pub fn backend_path(&self) -> String {
         format!(
             "/local/domain/{}/backend/{}/{}/{}",
@@ -44,6 +52,7 @@ impl NewDevice {
         )
     }
 
+    /// `/local/domain/<domid>/device/<kind>/<devid>`.
     pub fn frontend_path(&self) -> String {
         frontend_path(self.domid, &self.kind, self.devid)
     }
@@ -138,8 +147,6 @@ pub fn write(xs: &Xs, dev: &NewDevice) -> Result<(), xenstore::Error> {
     })
 }
 
-/// Waits until a backend's `state` is `want` (or the node is gone, when
-/// `gone_ok`). Returns the last state seen on timeout.
 /// A backend that did not reach InitWait within [`BACKEND_TIMEOUT`]
 /// (`state` is where it stayed, `None` when its node was missing).
 #[derive(Debug, thiserror::Error)]
@@ -149,10 +156,14 @@ pub fn write(xs: &Xs, dev: &NewDevice) -> Result<(), xenstore::Error> {
     state.map_or("missing".into(), |s| s.to_string())
 )]
 pub struct NotInitWait {
+    /// The backend's xenstore directory.
     pub path: String,
+    /// The state it was in last.
     pub state: Option<u32>,
 }
 
+/// Waits until a backend's `state` is `want` (or the node is gone, when
+/// `gone_ok`). Returns the last state seen on timeout.
 pub fn wait_state(
     xs: &Xs,
     backend: &str,

@@ -14,33 +14,50 @@ use xl_config::value::{strtol, strtoul};
 /// One row of `xl block-list` (libxl_diskinfo).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DiskInfo {
+    /// The device's id (`Vdev` as a number).
     pub devid: i32,
+    /// The backend's domain.
     pub backend_id: u32,
+    /// The frontend's domain.
     pub frontend_id: u32,
+    /// The frontend's xenbus state (-1 when absent).
     pub state: i32,
+    /// The frontend's event channel (-1 when absent).
     pub evtch: i32,
+    /// The ring's grant reference (-1 when absent).
     pub rref: i32,
+    /// The backend's xenstore directory.
     pub backend: String,
 }
 
 /// One row of `xl network-list` (libxl_nicinfo plus the nic's MAC).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NicInfo {
+    /// The vif's index.
     pub devid: i32,
+    /// The backend's domain.
     pub backend_id: u32,
+    /// The vif's MAC address.
     pub mac: [u8; 6],
+    /// The frontend's xenbus state (-1 when absent).
     pub state: i32,
+    /// The frontend's event channel (-1 when absent).
     pub evtch: i32,
+    /// The transmit ring's grant reference (-1 when absent).
     pub rref_tx: i32,
+    /// The receive ring's grant reference (-1 when absent).
     pub rref_rx: i32,
+    /// The backend's xenstore directory.
     pub backend: String,
 }
 
 /// Why libxl's list would come back empty.
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
+    /// A device directory libxl would reject (its path, and what is wrong).
     #[error("device {0}: {1}")]
     Device(String, &'static str),
+    /// A xenstore read failed.
     #[error(transparent)]
     Xenstore(#[from] xenstore::Error),
 }
@@ -158,9 +175,11 @@ fn try_entries(xs: &impl XsOps, path: &str) -> Result<Option<Vec<String>>, xenst
 /// `libxl_retrieve_domain_configuration` compares and merges.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct XsDisk {
+    /// The virtual device name (`xvda`, `hdc`, ...).
     pub vdev: String,
     /// A virtio ("standalone") disk.
     pub standalone: bool,
+    /// Media can be changed (`cdrom`).
     pub removable: bool,
     /// `params` after its first ':' (libxl's pdev_path), if present.
     pub pdev_path: Option<String>,

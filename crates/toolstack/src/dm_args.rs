@@ -41,20 +41,28 @@ pub struct HvmArgs {
 /// A NIC QEMU emulates (nictype `vif_ioemu`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EmulatedNic {
+    /// The vif's devid.
     pub devid: u32,
+    /// The NIC model QEMU emulates (`model=`, default `rtl8139`).
     pub model: String,
+    /// The guest-side MAC address.
     pub mac: [u8; 6],
+    /// The bridge its tap is added to.
     pub bridge: String,
 }
 
 /// What the device model is started with, apart from the domid.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DmPlan {
+    /// The domain's name, for `-name`.
     pub name: String,
+    /// The QEMU binary to run.
     pub binary: String,
     /// Where `binary` came from, for messages that say what to fix.
     pub binary_source: DmBinarySource,
+    /// The machine type and its machine-specific options.
     pub machine: DmMachine,
+    /// Memory QEMU is told the guest has (`-m`), in MiB.
     pub memory_mb: u64,
     /// Disk images QEMU opens.
     pub disks: Vec<String>,

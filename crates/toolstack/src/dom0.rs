@@ -130,8 +130,10 @@ pub trait Dom0 {
 /// Why a sysfs attribute took no value: libxl words the two apart.
 #[derive(Debug, thiserror::Error)]
 pub enum SysfsWriteError {
+    /// The attribute could not be opened for writing.
     #[error("cannot open the attribute")]
     Open(#[source] std::io::Error),
+    /// The kernel refused the written value.
     #[error("the kernel refused the value")]
     Write(#[source] std::io::Error),
 }

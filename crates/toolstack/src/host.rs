@@ -11,10 +11,13 @@ use crate::{Dom0, Error, Hypervisor};
 
 /// One host: the two halves of the seam, and its facts as plain fields.
 pub struct Host {
+    /// What the hypervisor does: domains, memory, CPUs.
     pub hv: Box<dyn Hypervisor>,
+    /// What dom0's services do: hotplug scripts, device models, I/O counters.
     pub dom0: Box<dyn Dom0>,
     /// Where this host keeps the toolstack's files.
     pub paths: HostPaths,
+    /// Where this host's xenstored listens.
     pub xenstored: Xenstored,
 }
 

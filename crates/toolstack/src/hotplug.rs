@@ -25,53 +25,78 @@ use crate::{DomInfo, Error, GuestKind, Host, HotplugDevice};
 /// stopped domain is given before it is closed by hand.
 const QEMU_BODGE: Duration = Duration::from_secs(2);
 
+/// Why adding or removing a device (`block-attach`, `network-detach`, `cd-insert`, ...) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HotplugError {
+    /// No domain has this id.
     #[error("domain {0} does not exist")]
     NoDomain(u32),
+    /// A disk's image or device could not be stat'ed.
     #[error("Disk vdev={vdev} failed to stat: {path}")]
     Stat {
+        /// The disk's vdev.
         vdev: String,
+        /// The image or device.
         path: String,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
+    /// No backend type can serve the disk (its vdev).
     #[error("no suitable backend for disk {0}")]
     NoBackend(String),
+    /// A vdev name libxl does not know.
     #[error("Invalid or unsupported virtual disk identifier {0}")]
     BadVdev(String),
+    /// An emulated-only NIC (`type=ioemu`) for a PV or PVH guest.
     #[error("trying to create PV or PVH guest with an emulated interface")]
     EmulatedNic,
+    /// A device's `backend=` names no domain.
     #[error("backend domain {0} does not exist")]
     NoBackendDomain(String),
+    /// The device already exists.
     #[error("device already exists in xenstore")]
     Exists,
+    /// Something this toolstack cannot do yet (named).
     #[error("{0} is not implemented yet; nothing was changed")]
     Unsupported(&'static str),
+    /// The device could not be added.
     #[error("unable to add device with path {path}")]
     Add {
+        /// Its frontend's xenstore directory.
         path: String,
+        /// Why.
         #[source]
         source: Error,
     },
+    /// The device (its frontend's xenstore directory) could not be removed.
     #[error("unable to remove device with path {0}")]
     Remove(String),
+    /// `cd-insert`/`cd-eject` on a domain that is not HVM.
     #[error("cdrom-insert requires an HVM domain")]
     CdromNotHvm,
+    /// The domain has no such CD-ROM drive.
     #[error("Virtual device not found")]
     NoCdrom,
+    /// The domain's stored configuration could not be read.
     #[error("the stored configuration")]
     Stored(#[from] retrieve::RetrieveError),
+    /// The domain's stored configuration could not be written.
     #[error("cannot write the stored configuration {path}")]
     Store {
+        /// The file.
         path: String,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
+    /// The domain's userdata lock could not be taken.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// The hypervisor or device model failed.
     #[error(transparent)]
     Toolstack(#[from] Error),
+    /// A xenstore read or write failed.
     #[error(transparent)]
     Xenstore(#[from] xenstore::Error),
 }

@@ -22,12 +22,15 @@ pub const DOMID_IO: u32 = 0x7ff1;
 pub trait Hypervisor {
     /// Every domain, in domid order.
     fn domains(&self) -> Result<Vec<DomInfo>, Error>;
+    /// The host's CPUs, memory and capabilities (`xl info`).
     fn physinfo(&self) -> Result<PhysInfo, Error>;
     /// Make an empty, paused domain; the hypervisor picks the domid.
     fn create_domain(&self, spec: &CreateSpec) -> Result<u32, Error>;
     /// Load the guest (kernel or firmware) and its memory.
     fn build(&self, domid: u32, spec: &BuildSpec) -> Result<Built, Error>;
+    /// Pause all of a domain's vCPUs (XEN_DOMCTL_pausedomain).
     fn pause(&self, domid: u32) -> Result<(), Error>;
+    /// Undo one pause (XEN_DOMCTL_unpausedomain).
     fn unpause(&self, domid: u32) -> Result<(), Error>;
     /// Ask the hypervisor to destroy a domain, retrying while it reports
     /// EAGAIN (memory still being relinquished) for at most `patience`.
@@ -74,6 +77,7 @@ pub trait Hypervisor {
     fn dmesg(&self, _clear: bool) -> Result<Vec<u8>, Error> {
         Err(Error::Unsupported("reading the hypervisor's console"))
     }
+    /// The hypervisor's version and build facts (`xl info`'s xen_* lines).
     fn version_info(&self) -> Result<VersionInfo, Error> {
         Err(Error::Unsupported("reading the hypervisor's version"))
     }
@@ -260,6 +264,7 @@ pub trait Hypervisor {
     fn domain_sched(&self, _domid: u32, _sched: &str) -> Result<SchedParams, Error> {
         Err(Error::Unsupported("reading scheduler parameters"))
     }
+    /// Set a domain's weight and cap under `sched` ("credit" or "credit2").
     fn set_domain_sched(&self, _domid: u32, _sched: &str, _p: SchedParams) -> Result<(), Error> {
         Err(Error::Unsupported("setting scheduler parameters"))
     }
@@ -291,6 +296,7 @@ pub trait Hypervisor {
     fn pool_sched(&self, _poolid: u32, _sched: &str) -> Result<[u32; 3], Error> {
         Err(Error::Unsupported("reading cpupool scheduler parameters"))
     }
+    /// Set a cpupool's scheduler-wide parameters, in `pool_sched`'s form.
     fn set_pool_sched(&self, _poolid: u32, _sched: &str, _p: [u32; 3]) -> Result<(), Error> {
         Err(Error::Unsupported("setting cpupool scheduler parameters"))
     }

@@ -7,6 +7,14 @@
 //! and where its xenstored listens. Xen ([`xen`]) is one backend; the
 //! simulator is another. Xenstore is not behind the seam: both backends
 //! are driven through the same xenstore client.
+//!
+//! Data path: the `xl` binary parses arguments and xl.cfg (`xl-config`)
+//! and calls in here ([`create::create`] and the per-command modules); these
+//! speak xenstore directly and everything else through the seam, whose Xen
+//! side ([`xen`]) uses `xen-sys` for hypercalls, `xl-builder` to lay out
+//! guests and `xl-savefile` for save streams.
+
+#![warn(missing_docs)]
 
 pub mod bootloader;
 pub mod core_dump;
@@ -55,93 +63,150 @@ pub use xl_config::domain::GuestKind;
 /// (libxl's `libxl_dominfo`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomInfo {
+    /// The domain's id.
     pub domid: u32,
+    /// The domain's UUID (`xl list -l`'s `uuid`).
     pub uuid: [u8; 16],
+    /// The XSM/FLASK security label's id (`xl list -Z`).
     pub ssidref: u32,
+    /// A vCPU of it is running on a CPU now.
     pub running: bool,
+    /// All its vCPUs are blocked (waiting for an event).
     pub blocked: bool,
+    /// Paused by the toolstack (`xl pause`).
     pub paused: bool,
+    /// The guest has shut down; see `shutdown_reason`.
     pub shutdown: bool,
+    /// Being destroyed: the hypervisor still holds some of its memory.
     pub dying: bool,
     /// Valid when `shutdown`: 0 poweroff, 1 reboot, 2 suspend, 3 crash,
     /// 4 watchdog, 5 soft reset.
     pub shutdown_reason: u32,
+    /// Memory promised to it but not yet allocated, in KiB.
     pub outstanding_memkb: u64,
+    /// Memory it holds now, in KiB.
     pub current_memkb: u64,
+    /// Memory it shares with other domains, in KiB.
     pub shared_memkb: u64,
+    /// Memory paged out by the pager, in KiB.
     pub paged_memkb: u64,
+    /// The most memory it may hold (`maxmem`), in KiB.
     pub max_memkb: u64,
+    /// CPU time all its vCPUs have used, in nanoseconds.
     pub cpu_time_ns: u64,
+    /// Its highest vCPU id (`max_vcpus` - 1).
     pub vcpu_max_id: u32,
+    /// How many of its vCPUs are online.
     pub vcpu_online: u32,
+    /// The id of the cpupool it runs in.
     pub cpupool: u32,
+    /// An HVM-container domain (HVM or PVH), not PV.
     pub hvm: bool,
 }
 
 /// One vCPU of a domain (`xl vcpu-list`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VcpuInfo {
+    /// The vCPU's id within its domain.
     pub vcpuid: u32,
+    /// The physical CPU it last ran on.
     pub cpu: u32,
+    /// Brought online by the guest.
     pub online: bool,
+    /// Waiting for an event.
     pub blocked: bool,
+    /// Running on a CPU now.
     pub running: bool,
+    /// CPU time it has used, in nanoseconds.
     pub time_ns: u64,
-    /// Hard and soft affinity bitmaps (bit i = CPU i), whole bytes.
+    /// The hard affinity: bit i = CPU i, whole bytes.
     pub hard: Vec<u8>,
+    /// The soft affinity, in the same form.
     pub soft: Vec<u8>,
 }
 
 /// Host facts (`xl info`'s physinfo part).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhysInfo {
+    /// Hardware threads per core.
     pub threads_per_core: u32,
+    /// Cores per socket.
     pub cores_per_socket: u32,
+    /// Online CPUs.
     pub nr_cpus: u32,
+    /// The highest CPU id the host can have.
     pub max_cpu_id: u32,
+    /// NUMA nodes.
     pub nr_nodes: u32,
+    /// The highest NUMA node id.
     pub max_node_id: u32,
+    /// CPU clock rate, in kHz.
     pub cpu_khz: u32,
+    /// The boot CPU's feature words (`xl info`'s hw_caps).
     pub hw_cap: [u32; 8],
+    /// What the host can virtualise (`hvm`, `pv`, `hap`, `shadow`, ...), xl's words.
     pub virt_caps: Vec<String>,
+    /// All of the host's memory, in pages.
     pub total_pages: u64,
+    /// Memory no domain holds, in pages.
     pub free_pages: u64,
+    /// Free memory still to be scrubbed, in pages.
     pub scrub_pages: u64,
+    /// Memory promised to domains but not allocated, in pages.
     pub outstanding_pages: u64,
+    /// Memory freed by page sharing, in pages.
     pub sharing_freed_pages: u64,
+    /// Frames holding shared pages.
     pub sharing_used_frames: u64,
 }
 
 /// The hypervisor's identity (`xl info`'s xen_* lines).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionInfo {
+    /// Xen's major version.
     pub major: u32,
+    /// Xen's minor version.
     pub minor: u32,
+    /// The version's tail after major.minor (`.7`, `-rc`).
     pub extra: String,
+    /// The compiler that built Xen.
     pub compiler: String,
+    /// Who built Xen.
     pub compile_by: String,
+    /// The build host's domain.
     pub compile_domain: String,
+    /// When Xen was built.
     pub compile_date: String,
+    /// The guest ABIs Xen runs (`xen-3.0-x86_64 hvm-3.0-x86_32 ...`).
     pub capabilities: String,
+    /// The source changeset Xen was built from.
     pub changeset: String,
+    /// Where Xen's part of a PV guest's address space starts.
     pub virt_start: u64,
+    /// The page size, in bytes.
     pub pagesize: u32,
+    /// Xen's boot command line.
     pub commandline: String,
     /// Lower-case hex, empty when the hypervisor has none.
     pub build_id: String,
 }
 
+/// What the toolstack's operations fail with; the CLI prints it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The hypervisor's interface could not be opened.
     #[error("cannot talk to the Xen hypervisor")]
     NoXen(#[source] xen_sys::SysError),
+    /// A hypercall or device-file operation failed.
     #[error(transparent)]
     Sys(#[from] xen_sys::SysError),
+    /// No domain has this id.
     #[error("domain {0} does not exist")]
     NoSuchDomain(u32),
     /// A domid no domain can have (its digits, as given).
     #[error("Domain {0} does not exist.")]
     NoSuchDomid(String),
+    /// A xenstore read, write or watch failed.
     #[error(transparent)]
     Xenstore(#[from] xenstore::Error),
     /// A request refused with an errno (the simulated hypervisor's too).
@@ -151,7 +216,9 @@ pub enum Error {
     /// stream).
     #[error("{what}")]
     Io {
+        /// The step that failed.
         what: &'static str,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
@@ -170,7 +237,12 @@ pub enum Error {
     NoBackendDomain(String),
     /// A xenstore node the toolstack had listed was gone when read.
     #[error("{path} vanished while {during}")]
-    NodeVanished { path: String, during: &'static str },
+    NodeVanished {
+        /// The node.
+        path: String,
+        /// What the toolstack was doing.
+        during: &'static str,
+    },
     /// `vcpu-pin` with neither mask to set.
     #[error("neither a hard nor a soft affinity to set")]
     NoAffinity,
@@ -180,8 +252,11 @@ pub enum Error {
     /// A new device whose backend did not get ready.
     #[error("{kind} {devid}")]
     DeviceNotReady {
+        /// The device's kind (`vbd`, `vif`, ...).
         kind: String,
+        /// The device's id.
         devid: u32,
+        /// Why it was not ready.
         #[source]
         source: devices::NotInitWait,
     },
@@ -194,18 +269,23 @@ pub enum Error {
     /// A scheduler name the hypervisor's interface has no id for.
     #[error("unknown scheduler {0}")]
     UnknownScheduler(String),
+    /// An operation this backend does not provide (its name).
     #[error("{0} is not implemented for this backend yet")]
     Unsupported(&'static str),
     /// Another backend's own failure, typed by that backend (the
     /// simulator's `SimError`): callers that need its cause downcast it.
     #[error(transparent)]
     Backend(Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// A save/restore stream that could not be written or read.
     #[error("save stream")]
     Stream(#[source] xl_savefile::FormatError),
+    /// A PV kernel or ramdisk that could not be loaded on Xen.
     #[error("the PV guest's image")]
     PvImage(#[from] xen::PvImageError),
+    /// A core dump that could not be written.
     #[error(transparent)]
     Core(#[from] core_dump::CoreError),
+    /// A PV guest's bootloader failure on Xen.
     #[error(transparent)]
     Bootloader(Box<xen::BootloaderError>),
     /// The domain builder's failure on Xen.
@@ -351,23 +431,36 @@ pub fn printable(s: &str) -> String {
 /// What `xl trigger` and the shutdown fallbacks can send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Trigger {
+    /// A non-maskable interrupt.
     Nmi,
+    /// A hard reset.
     Reset,
+    /// An INIT IPI (HVM only).
     Init,
+    /// The ACPI power button.
     Power,
+    /// The ACPI sleep button.
     Sleep,
 }
 
 /// `XEN_DOMCTL_createdomain`'s inputs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateSpec {
+    /// The new domain's UUID.
     pub uuid: [u8; 16],
+    /// PV, PVH or HVM.
     pub kind: GuestKind,
+    /// Use hardware-assisted paging (HVM/PVH), else shadow paging.
     pub hap: bool,
+    /// vCPUs the domain may ever have.
     pub max_vcpus: u32,
+    /// The highest event channel port it may use.
     pub max_evtchn_port: u32,
+    /// Grant table frames it may have.
     pub max_grant_frames: u32,
+    /// Maptrack frames it may have (grants it maps from others).
     pub max_maptrack_frames: u32,
+    /// The XSM/FLASK security label's id.
     pub ssidref: u32,
     /// The cpupool the domain starts in (0: Pool-0).
     #[serde(default)]
@@ -377,14 +470,19 @@ pub struct CreateSpec {
 /// What the domain builder loads into a new domain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildSpec {
+    /// PV, PVH or HVM.
     pub kind: GuestKind,
+    /// The most memory it may hold (`maxmem`), in KiB.
     pub max_memkb: u64,
+    /// Memory it starts with (`memory`), in KiB.
     pub target_memkb: u64,
     /// vCPUs online at boot.
     pub online_vcpus: u32,
     /// PV/PVH kernel, or the HVM firmware.
     pub kernel: Option<String>,
+    /// The initial ramdisk, if any.
     pub ramdisk: Option<String>,
+    /// The kernel command line, if any.
     pub cmdline: Option<String>,
     /// The guest's name, for the simulated guest's banner only.
     pub name: String,
@@ -392,6 +490,7 @@ pub struct BuildSpec {
     /// xenconsoled's, from /tool/*/domid).
     #[serde(default)]
     pub store_domid: u32,
+    /// The console's backend domain, like `store_domid`.
     #[serde(default)]
     pub console_domid: u32,
     /// PVH and HVM: the HVM-container settings.
@@ -406,6 +505,7 @@ pub struct BuildSpec {
 /// the arch part of libxl__build_pre).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HvmBuildSpec {
+    /// vCPUs the domain may ever have.
     pub max_vcpus: u32,
     /// Video memory QEMU allocates; not guest RAM.
     pub video_memkb: u64,
@@ -427,9 +527,13 @@ pub struct HvmBuildSpec {
 /// What the builder hands back: the rings the toolstack advertises.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Built {
+    /// The xenstore ring's event channel port.
     pub store_port: u32,
+    /// The xenstore ring's frame (PV: machine frame; HVM/PVH: guest frame).
     pub store_mfn: u64,
+    /// The console ring's event channel port.
     pub console_port: u32,
+    /// The console ring's frame, like `store_mfn`.
     pub console_mfn: u64,
 }
 
@@ -438,7 +542,9 @@ pub struct Built {
 pub struct HotplugDevice {
     /// `vbd` or `vif`.
     pub kind: String,
+    /// The guest the device belongs to.
     pub domid: u32,
+    /// The device's id (`xl block-list`'s Vdev as a number, or the vif's index).
     pub devid: u32,
     /// `/local/domain/0/backend/<kind>/<domid>/<devid>`
     pub backend_path: String,
@@ -449,13 +555,16 @@ pub struct HotplugDevice {
 /// The device model (qemu-xen) a domain needs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DmSpec {
+    /// The domain it serves.
     pub domid: u32,
+    /// The domain's name, for QEMU's `-name`.
     pub name: String,
     /// Binary to run (`device_model_override` or the installed qemu).
     pub binary: String,
     /// Where `binary` came from, so a failure says what to fix.
     #[serde(default)]
     pub binary_source: DmBinarySource,
+    /// QEMU's command line, after the binary.
     pub args: Vec<String>,
     /// Added to xl's environment.
     pub env: Vec<(String, String)>,
@@ -482,16 +591,22 @@ pub enum DmBinarySource {
 /// One CPU's place (`xl info -n`); None for what Xen does not know.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CpuTopology {
+    /// The core's id within its socket.
     pub core: Option<u32>,
+    /// The socket's id.
     pub socket: Option<u32>,
+    /// The NUMA node's id.
     pub node: Option<u32>,
 }
 
 /// One NUMA node: memory in bytes and the distance to every node.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NumaNode {
+    /// Memory, in bytes.
     pub size: Option<u64>,
+    /// Free memory, in bytes.
     pub free: Option<u64>,
+    /// Distance to node i, for every node (10: local).
     pub dists: Vec<Option<u32>>,
 }
 
@@ -509,24 +624,33 @@ pub enum IoRange {
 /// A PCI device address.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PciAddr {
+    /// PCI segment (domain).
     pub seg: u16,
+    /// Bus number.
     pub bus: u8,
+    /// Device number (bits 7..3) and function (bits 2..0).
     pub devfn: u8,
 }
 
 /// A cpupool: its scheduler's name and CPUs.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CpupoolInfo {
+    /// The pool's id (0: Pool-0).
     pub poolid: u32,
+    /// Its scheduler's name (`credit`, `credit2`, `rtds`, `arinc653`, `null`).
     pub sched: String,
+    /// How many domains it runs.
     pub n_dom: u32,
+    /// Its CPUs: bit i = CPU i, whole bytes.
     pub cpumap: Vec<u8>,
 }
 
 /// A domain's credit/credit2 parameters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchedParams {
+    /// Relative share of CPU (default 256).
     pub weight: u16,
+    /// Cap as a percentage of one CPU (0: none).
     pub cap: u16,
 }
 
@@ -534,9 +658,13 @@ pub struct SchedParams {
 /// whether it may run beyond its budget when a CPU is idle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RtdsVcpu {
+    /// The vCPU's id.
     pub vcpuid: u32,
+    /// Period, in microseconds.
     pub period: u32,
+    /// Budget per period, in microseconds.
     pub budget: u32,
+    /// May run beyond its budget when a CPU is idle.
     pub extratime: bool,
 }
 
@@ -617,6 +745,7 @@ pub fn list_row(d: &DomInfo, name: Option<&str>) -> String {
     )
 }
 
+/// The header line of `xl list`.
 pub const LIST_HEADER: &str =
     "Name                                        ID   Mem VCPUs\tState\tTime(s)";
 

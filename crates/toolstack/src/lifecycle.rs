@@ -10,20 +10,28 @@ use crate::{DomInfo, Error, GuestKind, Hypervisor};
 
 /// libxl error codes xl prints as `(rc=N)`.
 pub const ERROR_FAIL: i32 = -3;
+/// libxl's ERROR_TIMEDOUT: a wait ran out.
 pub const ERROR_TIMEDOUT: i32 = -9;
+/// libxl's ERROR_NOPARAVIRT: the guest has no PV control interface.
 pub const ERROR_NOPARAVIRT: i32 = -10;
 
 /// How long a guest has to acknowledge a control request (libxl: 60 s).
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Why a shutdown/reboot/suspend request could not be delivered.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
+    /// An HVM guest without PV drivers (no event channel callback set up):
+    /// nothing in it reads `control/shutdown`.
     #[error("PV control interface not available")]
     NoParavirt,
+    /// The guest did not acknowledge the request within the given time.
     #[error("guest didn't acknowledge control request within {0:?}")]
     NotAcknowledged(Duration),
+    /// The domain was not created by a libxl-compatible toolstack.
     #[error("domain {0} has no type in xenstore (/libxl/{0}/type): not managed by libxl?")]
     NoType(u32),
+    /// The hypervisor or xenstore failed.
     #[error(transparent)]
     Toolstack(#[from] Error),
 }
@@ -108,8 +116,19 @@ pub fn pvcontrol(
 /// What happened to a watched domain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DomainEvent {
-    Shutdown { domid: u32, reason: u32 },
-    Destroyed { domid: u32 },
+    /// It shut down (once per domain).
+    Shutdown {
+        /// The domain.
+        domid: u32,
+        /// Its shutdown reason (0 poweroff, 1 reboot, 2 suspend, 3 crash,
+        /// 4 watchdog, 5 soft reset).
+        reason: u32,
+    },
+    /// It is gone or dying.
+    Destroyed {
+        /// The domain.
+        domid: u32,
+    },
 }
 
 /// Wait for each domain to shut down (`stop_at_shutdown`) or to die,

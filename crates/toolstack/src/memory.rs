@@ -11,24 +11,39 @@ use crate::{Error, Host};
 /// x86's fixed extra allowance over a domain's memory (LIBXL_MAXMEM_CONSTANT).
 pub const MAXMEM_CONSTANT_KB: u64 = 1024;
 
+/// Why `mem-max` or `mem-set` failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MemError {
+    /// No domain has this id.
     #[error("domain {0} does not exist")]
     NotFound(u32),
+    /// A xenstore node the domain should have is missing.
     #[error("cannot read {0}")]
     Missing(String),
+    /// A memory node holds no number.
     #[error("invalid value `{value}' in {path}")]
-    Invalid { path: String, value: String },
+    Invalid {
+        /// The xenstore node.
+        path: String,
+        /// What it holds.
+        value: String,
+    },
+    /// `mem-max` below the domain's current target.
     #[error("memory_static_max must be greater than or equal to memory_dynamic_max")]
     BelowTarget,
+    /// `mem-set` above the domain's maximum.
     #[error("memory_dynamic_max must be less than or equal to memory_static_max")]
     AboveMax,
+    /// The domain has no stored config to update.
     #[error("no stored configuration for domain {0} (was it created by xl?)")]
     NoConfig(u32),
+    /// The hypervisor failed.
     #[error(transparent)]
     Toolstack(#[from] Error),
+    /// A xenstore read or write failed.
     #[error(transparent)]
     Xenstore(#[from] xenstore::Error),
+    /// The domain's userdata lock could not be taken.
     #[error(transparent)]
     Lock(#[from] userdata::LockError),
 }

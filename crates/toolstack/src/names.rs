@@ -9,6 +9,7 @@ use crate::{Error, Hypervisor};
 /// libxl's ERROR_INVAL, which xl prints as "(rc=-6)".
 pub const ERROR_INVAL: i32 = -6;
 
+/// The domain's name from xenstore; None when it has none.
 pub fn domid_to_name(xs: &impl XsOps, domid: u32) -> Result<Option<String>, Error> {
     Ok(xs.try_read(&format!("/local/domain/{domid}/name"))?)
 }

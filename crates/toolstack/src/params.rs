@@ -7,9 +7,11 @@ use crate::{Error, Hypervisor};
 /// A hypfs node's header, as XEN_HYPFS_OP_read gives it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HypfsEntry {
+    /// The node's type.
     pub kind: HypfsKind,
     /// Whether the contents are stored plain (not gzip).
     pub plain: bool,
+    /// The contents' length, in bytes.
     pub content_len: u32,
     /// 0 for a read-only node.
     pub max_write_len: u32,
@@ -18,11 +20,17 @@ pub struct HypfsEntry {
 /// XEN_HYPFS_TYPE_*.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum HypfsKind {
+    /// A directory.
     Dir,
+    /// Raw bytes.
     Blob,
+    /// A NUL-terminated string.
     String,
+    /// An unsigned integer.
     Uint,
+    /// A signed integer.
     Int,
+    /// A boolean.
     Bool,
 }
 
@@ -36,6 +44,7 @@ pub enum ParamsError {
     /// The hypervisor has no hypfs (or refuses it).
     #[error("opening Xen hypfs")]
     Open(#[source] Error),
+    /// The hypervisor refused the new value.
     #[error("setting parameters")]
     Set(#[source] std::io::Error),
     /// A word that names an existing parameter without `=VALUE` or a

@@ -17,10 +17,15 @@ use crate::{DOMID_IO, Dom0, GuestKind, Host, Hypervisor, IoRange, SysfsWriteErro
 /// libxl's log levels, those this module uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
+    /// `debug`: the most detail.
     Debug,
+    /// `detail`.
     Detail,
+    /// `info`.
     Info,
+    /// `warn`.
     Warn,
+    /// `error`.
     Error,
 }
 
@@ -38,9 +43,13 @@ const MAX_NAME: usize = 64;
 /// function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Bdf {
+    /// Segment (libxl's "domain").
     pub domain: u32,
+    /// Bus.
     pub bus: u32,
+    /// Device (slot).
     pub dev: u32,
+    /// Function.
     pub func: u32,
 }
 
@@ -118,9 +127,12 @@ pub enum PciError {
     /// pciback is not there to list devices.
     #[error("Looks like pciback driver not loaded")]
     NoPciback,
+    /// A sysfs file could not be opened.
     #[error("Couldn't open {path}")]
     Open {
+        /// The file.
         path: String,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
@@ -139,11 +151,14 @@ pub struct PciHost<'a> {
 /// One assignable device: its address and the name it was given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Assignable {
+    /// Its address.
     pub bdf: Bdf,
+    /// The name it was given (`pci-assignable-add -n`), if any.
     pub name: Option<String>,
 }
 
 impl<'a> PciHost<'a> {
+    /// PCI passthrough on `host`, talking to `xs`, logging through `log`.
     pub fn new(host: &'a Host, xs: &'a Xs, log: Log<'a>) -> PciHost<'a> {
         PciHost {
             hv: host.hv.as_ref(),
@@ -463,14 +478,21 @@ const STATE_RECONFIGURING: u32 = 7;
 /// address or the name it was made assignable under, and its options.
 #[derive(Clone, Debug)]
 pub struct PciDevice {
+    /// The host device's address, when named by address.
     pub bdf: Option<Bdf>,
+    /// The name it was made assignable under, when named so.
     pub name: Option<String>,
+    /// The guest's slot and function (`vslot=`), 0 to let the device model choose.
     pub vdevfn: u32,
     /// All functions (`*`) rather than the one named.
     pub all_functions: bool,
+    /// `msitranslate=`: route MSIs through the device model.
     pub msitranslate: bool,
+    /// `power_mgmt=`: let the guest manage the device's power states.
     pub power_mgmt: bool,
+    /// `permissive=`: let the guest write all of its config space.
     pub permissive: bool,
+    /// `seize=`: make it assignable first if it is not.
     pub seize: bool,
     /// `rdm_policy`: strict unless `relaxed`.
     pub rdm_relaxed: bool,
@@ -525,7 +547,9 @@ impl PciDevice {
 /// What pciback's xenstore entry says of one device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Attached {
+    /// The host device's address.
     pub bdf: Bdf,
+    /// Its slot and function in the guest.
     pub vdevfn: u32,
 }
 

@@ -6,20 +6,29 @@ use crate::{Error, Hypervisor};
 
 /// XEN_SYSCTL_psr_cmt_op sub-commands.
 pub const CMT_GET_TOTAL_RMID: u32 = 0;
+/// The L3 upscaling factor (bytes per counter unit).
 pub const CMT_GET_L3_UPSCALING_FACTOR: u32 = 1;
+/// The L3 cache size, in KiB.
 pub const CMT_GET_L3_CACHE_SIZE: u32 = 2;
+/// Whether monitoring is on.
 pub const CMT_ENABLED: u32 = 3;
+/// Which L3 monitoring events Xen has.
 pub const CMT_GET_L3_EVENT_MASK: u32 = 4;
 /// XEN_DOMCTL_psr_cmt_op sub-commands.
 pub const CMT_DETACH: u32 = 0;
+/// Give the domain an RMID.
 pub const CMT_ATTACH: u32 = 1;
+/// The domain's RMID.
 pub const CMT_QUERY_RMID: u32 = 2;
 
 /// What an allocation feature's limits are asked for (XEN_SYSCTL_psr_alloc).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AllocFeature {
+    /// L3 cache allocation.
     L3Cat,
+    /// L2 cache allocation.
     L2Cat,
+    /// Memory bandwidth allocation.
     Mba,
 }
 
@@ -28,6 +37,7 @@ pub enum AllocFeature {
 pub struct AllocInfo {
     /// CAT: capacity bitmask length; MBA: the highest throttle.
     pub len_or_max: u32,
+    /// The highest class of service.
     pub cos_max: u32,
     /// CAT: CDP on (L3 only); MBA: linear throttling.
     pub flag: bool,
@@ -36,10 +46,15 @@ pub struct AllocInfo {
 /// A domain's value of one kind (libxl_psr_type).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PsrType {
+    /// L3 capacity bitmask (CAT, or both halves under CDP).
     L3Cbm,
+    /// L3 code bitmask under CDP.
     L3Code,
+    /// L3 data bitmask under CDP.
     L3Data,
+    /// L2 capacity bitmask.
     L2Cbm,
+    /// Memory bandwidth throttle.
     MbaThrtl,
 }
 
@@ -73,18 +88,23 @@ pub enum PsrError {
     /// libxl__psr_cmt_log_err_msg (LOGE: errno text appended).
     #[error("{msg}: {}", crate::strerror(source))]
     Cmt {
+        /// libxl's words for the operation.
         msg: &'static str,
+        /// The OS error.
         source: std::io::Error,
     },
     /// libxl__psr_alloc_log_err_msg for an errno it has words for.
     #[error("{feature}: {msg}")]
     Alloc {
+        /// The feature's name.
         feature: &'static str,
+        /// libxl's words for the errno.
         msg: &'static str,
     },
     /// A failure libxl does not log (its caller may).
     #[error("{}", crate::strerror(.0))]
     Quiet(std::io::Error),
+    /// The host's socket count could not be read.
     #[error("failed to get system socket count")]
     Sockets(#[source] Error),
 }

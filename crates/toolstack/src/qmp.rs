@@ -12,34 +12,49 @@ use serde_json::{Value, json};
 use crate::GuestKind;
 use crate::userdata::{self, FileLock};
 
+/// How talking to a device model over QMP failed.
 #[derive(Debug, thiserror::Error)]
 pub enum QmpError {
+    /// The QMP socket could not be connected to.
     #[error("cannot connect to the device model's QMP socket {path}")]
     Connect {
+        /// The socket's path.
         path: String,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
+    /// Reading or writing the socket failed.
     #[error("QMP I/O")]
     Io(#[from] std::io::Error),
+    /// The device model sent something that is not JSON.
     #[error("QMP: malformed reply: {0}")]
     Json(#[from] serde_json::Error),
+    /// The device model closed the connection.
     #[error("QMP: the device model closed the connection")]
     Closed,
+    /// The device model answered a command with an error.
     #[error("QMP command {cmd} failed: {class}: {desc}")]
     Command {
+        /// The command.
         cmd: String,
+        /// QMP's error class (`GenericError`, `DeviceNotFound`, ...).
         class: String,
+        /// QMP's description.
         desc: String,
     },
     /// An answer without what the command promises (libxl's
     /// ERROR_QEMU_API).
     #[error("QMP {cmd}: the answer has no {what}: {answer}")]
     Api {
+        /// The command.
         cmd: &'static str,
+        /// What the answer lacks.
         what: &'static str,
+        /// The answer, as JSON.
         answer: String,
     },
+    /// libxl's QMP socket lock could not be taken.
     #[error(transparent)]
     Lock(#[from] userdata::LockError),
 }
@@ -72,6 +87,7 @@ impl QmpError {
     }
 }
 
+/// A QMP connection to one domain's device model, holding libxl's lock on it.
 pub struct Qmp {
     out: UnixStream,
     replies: serde_json::StreamDeserializer<
@@ -301,14 +317,19 @@ mod tests {
     }
 }
 
+/// Why `xl unpause` could not resume a domain's device model.
 #[derive(Debug, thiserror::Error)]
 pub enum UnpauseError {
+    /// No domain has this id.
     #[error("domain {0} does not exist")]
     NoSuchDomain(u32),
+    /// The domain's device model is not qemu-xen (its version named).
     #[error("resuming a device model of version {0} is not implemented (only qemu_xen)")]
     DeviceModel(String),
+    /// The device model did not resume.
     #[error("resuming the device model failed")]
     Qmp(#[source] crate::Error),
+    /// The hypervisor or xenstore failed.
     #[error(transparent)]
     Toolstack(#[from] crate::Error),
 }

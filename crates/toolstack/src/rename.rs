@@ -7,18 +7,30 @@ use xenstore::{Transaction, Xs, XsOps};
 
 use crate::{Error, Hypervisor, names};
 
+/// Why `xl rename` failed, in xl's words.
 #[derive(Debug, thiserror::Error)]
 pub enum RenameError {
+    /// Another domain has the new name.
     #[error("Domain with name \"{0}\" already exists.")]
     Exists(String),
+    /// The domain has no name in xenstore.
     #[error("Check old name for domain allegedly named `{0}': no name")]
     NoOldName(String),
+    /// The domain's name changed while renaming (another toolstack raced us).
     #[error("Allegedly named `{alleged}' is actually named `{actual}' - racing ?")]
-    Raced { alleged: String, actual: String },
+    Raced {
+        /// The name the caller gave.
+        alleged: String,
+        /// The name xenstore holds now.
+        actual: String,
+    },
+    /// No domain has this id.
     #[error("domain {0} does not exist")]
     NoSuchDomain(u32),
+    /// The hypervisor could not be asked.
     #[error(transparent)]
     Toolstack(#[from] Error),
+    /// A xenstore read or write failed.
     #[error(transparent)]
     Xenstore(#[from] xenstore::Error),
 }

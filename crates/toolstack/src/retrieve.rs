@@ -103,51 +103,80 @@ const UNMERGED_DEVICES: &[&str] = &["usbctrls", "usbdevs", "pcidevs", "dtdevs"];
 const KEPT_BY_DEVID: [(&str, &str); 3] =
     [("vtpms", "vtpm"), ("vdispls", "vdispl"), ("vsnds", "vsnd")];
 
+/// Why `xl list -l` (or a command needing the stored config) could not
+/// rebuild a domain's configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum RetrieveError {
+    /// No domain has this id.
     #[error("domain {0} does not exist")]
     NoSuchDomain(u32),
     /// libxl's ERROR_JSON_CONFIG_EMPTY: the domain was not made by libxl.
     #[error("domain {0} has no stored configuration")]
     NoConfig(u32),
+    /// The stored configuration could not be read.
     #[error("cannot read the stored configuration {path}")]
     Read {
+        /// The file.
         path: String,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
+    /// The stored configuration is not JSON.
     #[error("the stored configuration {path} is not JSON")]
     Parse {
+        /// The file.
         path: String,
+        /// The parse error.
         #[source]
         source: serde_json::Error,
     },
+    /// The stored configuration's JSON is not shaped as libxl writes it.
     #[error("the stored configuration {path}: {what}")]
-    Shape { path: String, what: String },
+    Shape {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// The domain's `memory/target` node is missing (its path).
     #[error("Cannot get target memory info from {0}")]
     MemoryMissing(String),
+    /// A memory node that holds no number.
     #[error("Invalid memory {what} {value} from {path}")]
     MemoryInvalid {
+        /// Which memory value.
         what: &'static str,
+        /// What the node holds.
         value: String,
+        /// The node.
         path: String,
     },
+    /// The domain's scheduler is none libxl knows.
     #[error("Unknown scheduler")]
     UnknownScheduler,
+    /// A scheduler whose parameters this toolstack cannot read yet.
     #[error("reading a domain's {0} scheduler parameters is not implemented")]
     UnsupportedScheduler(String),
+    /// A device kind this toolstack cannot merge yet.
     #[error("merging the stored {0} with xenstore is not implemented")]
     UnsupportedDevices(&'static str),
+    /// The stored `type` is none libxl knows.
     #[error("domain type {0} unknown")]
     UnknownType(String),
+    /// The stored device model version is none libxl knows.
     #[error("device model version {0} unknown")]
     UnknownDeviceModel(String),
+    /// The device model could not say which vCPUs are online.
     #[error("Failed to retrieve CPU index from the device model")]
     DeviceModel(#[source] Error),
+    /// The hypervisor failed.
     #[error(transparent)]
     Toolstack(#[from] Error),
+    /// A xenstore read failed.
     #[error(transparent)]
     Xenstore(#[from] xenstore::Error),
+    /// The domain's userdata lock could not be taken.
     #[error(transparent)]
     Lock(#[from] userdata::LockError),
 }
@@ -157,14 +186,18 @@ pub enum RetrieveError {
 pub struct LogLine {
     /// "error" or "warning".
     pub level: &'static str,
+    /// The domain it is about.
     pub domid: u32,
+    /// The message.
     pub message: String,
 }
 
 /// The configuration, and what libxl would have logged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Retrieved {
+    /// The configuration as libxl's JSON.
     pub config: Json,
+    /// What libxl would have logged, in order.
     pub log: Vec<LogLine>,
 }
 

@@ -22,18 +22,37 @@ pub const SHUTDOWN_SUSPEND: u32 = 2;
 /// (libxl waits as long).
 const SUSPEND_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Why saving (suspending) a domain failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SaveError {
+    /// No domain has this id.
     #[error("domain {0} does not exist")]
     NoSuchDomain(u32),
+    /// The guest did not suspend in time.
     #[error("domain {domid} did not respond to the suspend request within {secs} s{}", paused_note(*.paused))]
-    GuestTimedOut { domid: u32, secs: u64, paused: bool },
+    GuestTimedOut {
+        /// The domain.
+        domid: u32,
+        /// How long it was given, in seconds.
+        secs: u64,
+        /// Whether it was paused (and so could not answer).
+        paused: bool,
+    },
+    /// The domain was destroyed while suspending.
     #[error("domain {0} went away while suspending")]
     Vanished(u32),
+    /// The guest shut down for another reason instead of suspending.
     #[error("domain {domid} shut down (reason {reason}) instead of suspending")]
-    ShutDownInstead { domid: u32, reason: u32 },
+    ShutDownInstead {
+        /// The domain.
+        domid: u32,
+        /// Its shutdown reason (0 poweroff, 1 reboot, 3 crash, ...).
+        reason: u32,
+    },
+    /// The backend failed (hypervisor, device model, xenstore).
     #[error(transparent)]
     Backend(#[from] Error),
+    /// The stream could not be written.
     #[error("writing the stream")]
     Write(#[source] std::io::Error),
 }

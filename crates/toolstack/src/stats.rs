@@ -20,14 +20,23 @@ use crate::{DomInfo, Error, Host};
 /// dom0 received from the guest.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetStat {
+    /// The vif's index.
     pub id: u32,
+    /// Bytes dom0 received from the guest.
     pub rbytes: u64,
+    /// Packets dom0 received.
     pub rpackets: u64,
+    /// Receive errors.
     pub rerrs: u64,
+    /// Received packets dropped.
     pub rdrop: u64,
+    /// Bytes dom0 sent to the guest.
     pub tbytes: u64,
+    /// Packets dom0 sent.
     pub tpackets: u64,
+    /// Transmit errors.
     pub terrs: u64,
+    /// Sent packets dropped.
     pub tdrop: u64,
 }
 
@@ -43,27 +52,39 @@ pub struct VbdStat {
     pub dev: u32,
     /// The counters could not be read.
     pub error: bool,
+    /// Requests that found the ring full (out of requests).
     pub oo_reqs: u64,
+    /// Read requests.
     pub rd_reqs: u64,
+    /// Write requests.
     pub wr_reqs: u64,
+    /// Sectors read.
     pub rd_sects: u64,
+    /// Sectors written.
     pub wr_sects: u64,
 }
 
 /// What the backend side knows of guest I/O, in the order it found it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IoStats {
+    /// Network interfaces, with the domain each belongs to.
     pub nets: Vec<(u32, NetStat)>,
+    /// Block backends, with the domain each belongs to.
     pub vbds: Vec<(u32, VbdStat)>,
 }
 
+/// One domain in a [`Sample`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct DomainSample {
+    /// What the hypervisor reports of it.
     pub info: DomInfo,
+    /// Its name.
     pub name: String,
     /// (online, CPU time in ns) for vCPUs 0..=max_vcpu_id, when asked for.
     pub vcpus: Vec<(bool, u64)>,
+    /// Its network interfaces' counters.
     pub nets: Vec<NetStat>,
+    /// Its block devices' counters.
     pub vbds: Vec<VbdStat>,
 }
 
@@ -79,10 +100,12 @@ impl DomainSample {
         (self.info.max_memkb != u64::from(u32::MAX) * 4).then_some(self.info.max_memkb * 1024)
     }
 
+    /// Current memory, in bytes.
     pub fn cur_mem(&self) -> u64 {
         self.info.current_memkb * 1024
     }
 
+    /// Bytes received (`rx`) or sent over all its network interfaces, dom0's view.
     pub fn net_bytes(&self, rx: bool) -> u64 {
         self.nets
             .iter()
@@ -104,13 +127,19 @@ impl DomainSample {
 /// One reading of the host.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
+    /// When it was taken.
     pub taken: SystemTime,
     /// `major.minor` and the extra version, as libxenstat formats it.
     pub xen_version: String,
+    /// The host's memory, in bytes.
     pub tot_mem: u64,
+    /// Free memory, in bytes.
     pub free_mem: u64,
+    /// Online CPUs.
     pub num_cpus: u32,
+    /// CPU clock rate, in Hz.
     pub cpu_hz: u64,
+    /// Every named domain, in domid order.
     pub domains: Vec<DomainSample>,
 }
 
@@ -206,6 +235,7 @@ pub mod linux {
 
     use super::{IoStats, NetStat, VbdStat, scan_pair, scan_u32};
 
+    /// The two header lines Linux prints in `/proc/net/dev`.
     pub const PROC_NET_DEV_HEADER: &str = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n";
 
     /// One `/proc/net/dev` line: the interface and its 16 counters.
@@ -256,8 +286,10 @@ pub mod linux {
     /// Why the network counters could not be read (libxenstat's words).
     #[derive(Debug, thiserror::Error)]
     pub enum NetDevError {
+        /// `/proc/net/dev` could not be opened.
         #[error("Error opening /proc/net/dev")]
         Open(#[source] std::io::Error),
+        /// `/proc/net/dev` is not in the format expected.
         #[error("Unexpected /proc/net/dev format")]
         Format,
     }

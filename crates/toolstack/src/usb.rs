@@ -26,11 +26,17 @@ const USBBACK: &str = "bus/usb/drivers/usbback";
 /// One controller as `usb-list` shows it (`libxl_usbctrlinfo`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CtrlInfo {
+    /// The controller's devid.
     pub devid: u32,
+    /// Its type: `pv`, `devicemodel` or `qusb`.
     pub kind: String,
+    /// The domain serving its backend.
     pub backend_id: u32,
+    /// The frontend's xenbus state (0 for a device-model controller).
     pub state: i64,
+    /// USB version (1, 2 or 3).
     pub version: i64,
+    /// How many ports it has.
     pub ports: i64,
     /// Each port's host device as (bus, address), or None when empty.
     pub devices: Vec<Option<(u32, u32)>>,
@@ -149,7 +155,9 @@ pub fn format_list(ctrls: &[CtrlInfo]) -> String {
 pub struct CtrlSpec {
     /// Index into [`TYPES`].
     pub kind: usize,
+    /// USB version (1, 2, or 3 for a device-model controller); 0 for the default (2).
     pub version: i64,
+    /// How many ports; 0 for the version's default.
     pub ports: i64,
 }
 
@@ -514,9 +522,13 @@ const USBHUB_CLASS_CODE: i32 = 9;
 /// `ctrl` -1 and `port` 0 let libxl choose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DevSpec {
+    /// The controller's devid.
     pub ctrl: i32,
+    /// The port on it, from 1.
     pub port: i32,
+    /// The host device's bus number (`hostbus=`).
     pub hostbus: u8,
+    /// The host device's address on that bus (`hostaddr=`).
     pub hostaddr: u8,
 }
 

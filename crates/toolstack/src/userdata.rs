@@ -4,6 +4,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 
+/// A lock file that could not be opened or locked (what failed, and the file).
 #[derive(Debug, thiserror::Error)]
 #[error("{what} {path}")]
 pub struct LockError {
@@ -139,6 +140,7 @@ pub struct FileLock {
 }
 
 impl FileLock {
+    /// Take the lock on `path`, creating the file; waits while another holder has it.
     pub fn take(path: &Path) -> Result<Self, LockError> {
         let err = |what, source| LockError {
             what,

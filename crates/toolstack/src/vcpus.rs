@@ -6,15 +6,19 @@ use xenstore::{Xs, XsOps};
 
 use crate::{Dom0, DomInfo, GuestKind};
 
+/// Why `xl vcpu-set` failed, in xl's words.
 #[derive(Debug, thiserror::Error)]
 pub enum VcpuError {
+    /// Zero vCPUs asked for.
     #[error("Requested 0 VCPUs!")]
     Zero,
+    /// More vCPUs asked for (first) than the domain's maximum (second).
     #[error("Requested {0} VCPUs, however maxcpus is {1}!")]
     TooMany(u32, u32),
     /// The HVM guest's device model did not take the new vCPUs.
     #[error("Setting CPU online in QEMU failed")]
     DeviceModel(#[source] crate::Error),
+    /// A xenstore read or write failed.
     #[error(transparent)]
     Xenstore(#[from] xenstore::Error),
 }

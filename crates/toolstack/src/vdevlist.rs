@@ -14,15 +14,21 @@ fn libxl_dir(domid: u32, kind: &str) -> String {
 /// One row of `xl vkb-list`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VkbRow {
+    /// The keyboard's devid.
     pub devid: i32,
+    /// The backend's domain.
     pub backend_id: u32,
+    /// The frontend's xenbus state (-1 when absent).
     pub state: i32,
+    /// The frontend's event channel (-1 when absent).
     pub evtch: i32,
+    /// The ring's grant reference (-1 when absent).
     pub rref: i32,
     /// The backend's `unique-id`; xl prints "(null)" without one.
     pub unique_id: Option<String>,
     /// "linux" for a `vinput` backend (the dom0 kernel), else "qemu".
     pub backend_type: &'static str,
+    /// The backend's xenstore directory.
     pub backend: String,
 }
 
@@ -59,6 +65,7 @@ pub fn vkbs(xs: &impl XsOps, domid: u32) -> Result<Option<Vec<VkbRow>>, xenstore
     Ok(Some(rows))
 }
 
+/// `xl vkb-list`'s header line.
 pub fn vkb_list_header() -> String {
     format!(
         "{:<3} {:<2} {:<6} {:<5} {:<6} {:>6} {:<10} {:<10} {:<30}\n",
@@ -66,6 +73,7 @@ pub fn vkb_list_header() -> String {
     )
 }
 
+/// One `xl vkb-list` line.
 pub fn vkb_row(r: &VkbRow) -> String {
     format!(
         "{:<3} {:<2} {:>6} {:>5} {:>6} {:>6} {:<10} {:<10} {:<30}\n",
@@ -84,12 +92,19 @@ pub fn vkb_row(r: &VkbRow) -> String {
 /// One row of `xl vtpm-list`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VtpmRow {
+    /// The vTPM's devid.
     pub devid: i32,
+    /// The backend's domain.
     pub backend_id: u32,
+    /// The vTPM's UUID, as text.
     pub uuid: String,
+    /// The frontend's xenbus state (-1 when absent).
     pub state: i32,
+    /// The frontend's event channel (-1 when absent).
     pub evtch: i32,
+    /// The ring's grant reference (-1 when absent).
     pub rref: i32,
+    /// The backend's xenstore directory.
     pub backend: String,
 }
 
@@ -132,6 +147,7 @@ pub fn vtpms(xs: &impl XsOps, domid: u32) -> Result<Option<Vec<VtpmRow>>, xensto
     Ok(Some(rows))
 }
 
+/// `xl vtpm-list`'s header line.
 pub fn vtpm_list_header() -> String {
     format!(
         "{:<3} {:<2} {:<36} {:<6} {:<5} {:<6} {:<5} {:<10}\n",
@@ -139,6 +155,7 @@ pub fn vtpm_list_header() -> String {
     )
 }
 
+/// One `xl vtpm-list` line.
 pub fn vtpm_row(r: &VtpmRow) -> String {
     format!(
         "{:<3} {:<2} {} {:>6} {:>5} {:>6} {:>8} {:<30}\n",
@@ -156,10 +173,15 @@ pub fn vtpm_row(r: &VtpmRow) -> String {
 /// One row of `xl channel-list`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChannelRow {
+    /// The channel's devid (its console number).
     pub devid: i32,
+    /// The backend's domain.
     pub backend_id: u32,
+    /// The frontend's xenbus state (-1 when absent).
     pub state: i32,
+    /// The frontend's event channel (-1 when absent).
     pub evtch: i32,
+    /// The ring's grant reference (-1 when absent).
     pub rref: i32,
     /// "pty" or "socket".
     pub connection: &'static str,
@@ -216,6 +238,7 @@ pub fn channels(xs: &impl XsOps, domid: u32) -> Result<Option<Vec<ChannelRow>>, 
     Ok(Some(rows))
 }
 
+/// `xl channel-list`'s header line.
 pub fn channel_list_header() -> String {
     format!(
         "{:<3} {:<2} {:<5} {:<6} {:>8} {:<10} {:<30}\n",
@@ -223,6 +246,7 @@ pub fn channel_list_header() -> String {
     )
 }
 
+/// One `xl channel-list` line.
 pub fn channel_row(r: &ChannelRow) -> String {
     let mut s = format!(
         "{:<3} {:<2} {:<5} {:<6} {:<8} {:<10} ",
@@ -251,25 +275,40 @@ fn count_parts(xs: &impl XsOps, dir: &str) -> Result<usize, xenstore::Error> {
 /// One connector of a display, as `xl vdispl-list` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectorInfo {
+    /// The connector's `unique-id`.
     pub unique_id: String,
+    /// Its width, in pixels.
     pub width: u32,
+    /// Its height, in pixels.
     pub height: u32,
+    /// The request ring's grant reference (-1 when absent).
     pub req_rref: i32,
+    /// The request ring's event channel (-1 when absent).
     pub req_evtch: i32,
+    /// The event ring's grant reference (-1 when absent).
     pub evt_rref: i32,
+    /// The event ring's event channel (-1 when absent).
     pub evt_evtch: i32,
 }
 
 /// One display of `xl vdispl-list` (libxl_vdisplinfo).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VdisplInfo {
+    /// The display's devid.
     pub devid: i32,
+    /// The backend's domain.
     pub backend_id: u32,
+    /// The frontend's domain.
     pub frontend_id: u32,
+    /// The frontend's xenbus state (-1 when absent).
     pub state: i32,
+    /// Whether the backend allocates the display buffers (`be-alloc`, 0 or 1).
     pub be_alloc: i32,
+    /// The backend's xenstore directory.
     pub backend: String,
+    /// The frontend's xenstore directory, as libxl recorded it.
     pub frontend: Option<String>,
+    /// Its connectors, in order.
     pub connectors: Vec<ConnectorInfo>,
 }
 
@@ -380,28 +419,41 @@ pub fn vdispl_row(d: &VdisplInfo) -> String {
 /// Stream parameters as libxl reads them back from a frontend directory.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SndParams {
+    /// Sample rates, in Hz.
     pub sample_rates: Vec<u32>,
+    /// Sample formats (`s16_le`, ...).
     pub sample_formats: Vec<String>,
+    /// Fewest channels.
     pub channels_min: u32,
+    /// Most channels.
     pub channels_max: u32,
+    /// Buffer size, in bytes.
     pub buffer_size: u32,
 }
 
 /// One stream of a PCM device, with its ring.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SndStream {
+    /// The stream's `unique-id`.
     pub unique_id: Option<String>,
+    /// `p` for playback, `c` for capture; None when unrecognised.
     pub kind: Option<&'static str>,
+    /// Its own parameters.
     pub params: SndParams,
+    /// Its event channel (-1 when absent).
     pub evtch: i32,
+    /// Its ring's grant reference (-1 when absent).
     pub rref: i32,
 }
 
 /// One PCM device of a sound card.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SndPcm {
+    /// The PCM device's name.
     pub name: Option<String>,
+    /// Its parameters.
     pub params: SndParams,
+    /// Its streams, in order.
     pub streams: Vec<SndStream>,
 }
 
@@ -409,15 +461,25 @@ pub struct SndPcm {
 /// libxl_vsndinfo).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VsndInfo {
+    /// The card's devid.
     pub devid: i32,
+    /// The backend's domain.
     pub backend_id: u32,
+    /// The frontend's domain.
     pub frontend_id: u32,
+    /// The frontend's xenbus state (-1 when absent).
     pub state: i32,
+    /// The backend's xenstore directory.
     pub backend: String,
+    /// The frontend's xenstore directory.
     pub frontend: String,
+    /// The card's short name.
     pub short_name: Option<String>,
+    /// The card's long name.
     pub long_name: Option<String>,
+    /// Its parameters.
     pub params: SndParams,
+    /// Its PCM devices, in order.
     pub pcms: Vec<SndPcm>,
 }
 

@@ -35,36 +35,52 @@ pub enum BootloaderError {
     /// A file or directory the run needs could not be made or read.
     #[error("{what} {}", path.display())]
     File {
+        /// What was being done to it.
         what: &'static str,
+        /// The file or directory.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
+    /// No pty could be opened for its terminal.
     #[error("cannot make a terminal for the bootloader")]
     Terminal(#[source] std::io::Error),
+    /// The bootloader could not be started.
     #[error("cannot execute bootloader {}", program.display())]
     Spawn {
+        /// The program.
         program: PathBuf,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
+    /// Waiting for it to exit failed.
     #[error("waiting for the bootloader")]
     Wait(#[source] std::io::Error),
+    /// It ran longer than libxl allows.
     #[error("killing bootloader because of timeout ({} s)", TIMEOUT.as_secs())]
     Timeout,
     /// It exited unsuccessfully; `tail` is the end of its screen.
     #[error("bootloader {} failed ({status}) - consult logfile {}{tail}", program.display(), log.display())]
     Failed {
+        /// The program.
         program: PathBuf,
+        /// How it exited.
         status: std::process::ExitStatus,
+        /// Its log file.
         log: PathBuf,
+        /// The end of its screen, as a suffix to the message.
         tail: String,
     },
     /// Its output file named no usable kernel.
     #[error("bootloader {}: {why} - consult logfile {}", program.display(), log.display())]
     Choice {
+        /// The program.
         program: PathBuf,
+        /// What was wrong with its output.
         why: String,
+        /// Its log file.
         log: PathBuf,
     },
 }

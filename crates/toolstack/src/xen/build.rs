@@ -18,28 +18,43 @@ use crate::{BuildSpec, Built, Error, GuestKind};
 /// (re-)build domain").
 #[derive(Debug, thiserror::Error)]
 pub enum DomainBuildError {
+    /// A PVH or HVM build was asked for without its HVM settings.
     #[error("a PVH or HVM build without its HVM settings")]
     NoHvmSettings,
+    /// A PVH or HVM restore was asked for without its HVM settings.
     #[error("a PVH or HVM restore without its HVM settings")]
     NoHvmRestoreSettings,
+    /// A PV guest with neither `kernel=` nor a bootloader.
     #[error("no kernel given (set kernel= or bootloader=)")]
     NoKernel,
+    /// A PVH guest without `kernel=`.
     #[error("no kernel given: a PVH guest needs kernel=")]
     NoPvhKernel,
+    /// An HVM guest without hvmloader.
     #[error("no HVM firmware (hvmloader) given")]
     NoFirmware,
+    /// An HVM guest without SeaBIOS or OVMF for hvmloader.
     #[error("no system firmware (SeaBIOS or OVMF) for hvmloader")]
     NoSystemFirmware,
     /// An image file (kernel, ramdisk, firmware) that could not be read.
     #[error("cannot read {what} {path}")]
     Read {
+        /// What the image is (`kernel`, `ramdisk`, ...).
         what: &'static str,
+        /// Its path.
         path: String,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
+    /// An image file larger than the builder accepts.
     #[error("{what} {path} is larger than {} MiB", MAX_IMAGE >> 20)]
-    TooLarge { what: &'static str, path: String },
+    TooLarge {
+        /// What the image is.
+        what: &'static str,
+        /// Its path.
+        path: String,
+    },
     /// hvmloader's BIOS could not be read; what to install follows the
     /// cause, so the cause is part of this message.
     #[error(
@@ -51,13 +66,22 @@ pub enum DomainBuildError {
     /// compression, a ramdisk too large).
     #[error("{what} {path}")]
     Image {
+        /// What the image is.
         what: &'static str,
+        /// Its path.
         path: String,
+        /// What the builder found wrong.
         #[source]
         source: xl_builder::ImageError,
     },
+    /// The hypervisor does not offer the guest's type.
     #[error("this hypervisor cannot run {want} guests (it offers: {offered})")]
-    Capability { want: &'static str, offered: String },
+    Capability {
+        /// The capability wanted (`xen-3.0-x86_64`, `hvm-3.0-x86_32`, ...).
+        want: &'static str,
+        /// What the hypervisor offers (XENVER_capabilities).
+        offered: String,
+    },
     /// The builder found no layout for the guest (its own words, which
     /// already name any cause).
     #[error("{0}")]
@@ -72,10 +96,14 @@ pub enum DomainBuildError {
          (lower memory=, or free memory: xl mem-set 0 <MiB> or destroy a domain)"
     )]
     NoMemory {
+        /// Memory the guest needs, in MiB.
         need_mib: u64,
+        /// Memory Xen had free, in MiB.
         free_mib: u64,
+        /// The failure as the builder saw it.
         builder: xl_builder::BuildError,
     },
+    /// The HVM guest's ACPI tables could not be built.
     #[error("cannot build the ACPI tables")]
     Acpi(#[source] xl_builder::x86::acpi::AcpiError),
     /// A restored guest's reserved grant entries (console, xenstore).

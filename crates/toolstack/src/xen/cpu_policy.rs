@@ -72,7 +72,9 @@ pub enum CpuidApplyError {
     /// A hypercall of the sequence failed (`what` as libxenguest says it).
     #[error("Failed to apply CPUID policy: {what}")]
     Hypercall {
+        /// The step that failed, in libxenguest's words.
         what: &'static str,
+        /// The hypercall's failure.
         #[source]
         source: SysError,
     },

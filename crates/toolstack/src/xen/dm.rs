@@ -27,8 +27,11 @@ pub enum DeviceModelError {
     /// what to do.
     #[error("{}", binary_message(binary, *origin, problem, &crate::host::QEMU_XEN_PATHS))]
     Unusable {
+        /// The binary.
         binary: String,
+        /// Where its path came from.
         origin: DmBinarySource,
+        /// What is wrong with it.
         problem: BinaryProblem,
     },
     /// The OS would not start it; what to do follows the cause, so the
@@ -40,53 +43,75 @@ pub enum DeviceModelError {
         advice(*origin)
     )]
     Spawn {
+        /// The binary.
         binary: String,
+        /// Where its path came from.
         origin: DmBinarySource,
+        /// The OS error.
         error: std::io::Error,
     },
     /// It started but never became ready; `log_tail` shows the end of its log.
     #[error("device model {} {why}{log_tail}", described(binary, *origin))]
     NotReady {
+        /// The binary.
         binary: String,
+        /// Where its path came from.
         origin: DmBinarySource,
+        /// What happened.
         why: NotReady,
+        /// The end of its log, as a suffix to the message.
         log_tail: String,
     },
     /// Its log (or the log's directory) could not be made.
     #[error("cannot open {}", path.display())]
     Log {
+        /// The log file.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
     /// The file that hands a restored device model its state.
     #[error("{action} {}", path.display())]
     RestoreFile {
+        /// What was being done to it.
         action: &'static str,
+        /// The file.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
+    /// The device model's saved state could not be read.
     #[error("reading the device model's state {}", path.display())]
     ReadState {
+        /// The file.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
+    /// The device model's saved state is larger than libxl accepts.
     #[error("the device model's state {} is larger than {MAX_STATE} bytes", path.display())]
-    StateTooLarge { path: PathBuf },
+    StateTooLarge {
+        /// The file.
+        path: PathBuf,
+    },
     /// QMP failed while QEMU saved its state.
     #[error("saving the device model's state")]
     SaveState(#[source] crate::qmp::QmpError),
     /// QMP failed while asking QEMU where its serial pty and VNC server are.
     #[error("cannot ask the device model for its consoles")]
     Consoles(#[source] crate::qmp::QmpError),
+    /// QEMU reports no pty for the guest's serial port.
     #[error("the device model reports no pty for serial0")]
     NoSerialPty,
     /// The image `cd-insert` hands QEMU.
     #[error("Failed to open cdrom file {}", printable(path))]
     CdromFile {
+        /// The image.
         path: String,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
@@ -96,8 +121,11 @@ pub enum DeviceModelError {
     /// QEMU refused a command: what it said, as libxl logs it.
     #[error("{desc}")]
     Refused {
+        /// The QMP command.
         cmd: String,
+        /// QMP's error class.
         class: String,
+        /// QMP's description.
         desc: String,
     },
 }
@@ -105,12 +133,16 @@ pub enum DeviceModelError {
 /// Why a started device model is not ready.
 #[derive(Debug, thiserror::Error)]
 pub enum NotReady {
+    /// Its pid could not be recorded in xenstore.
     #[error("could not be recorded: {0}")]
     Unrecorded(xenstore::Error),
+    /// Its state node could not be read.
     #[error("state unreadable: {0}")]
     StateUnreadable(xenstore::Error),
+    /// It exited (how).
     #[error("exited before it was ready ({0})")]
     Exited(std::process::ExitStatus),
+    /// It did not become ready in time.
     #[error("did not become ready in {}s", START_TIMEOUT.as_secs())]
     Timeout,
 }
@@ -253,9 +285,11 @@ pub(super) fn read_state(path: &Path) -> Result<Vec<u8>, DeviceModelError> {
 /// Why a device model binary cannot be run.
 #[derive(Debug)]
 pub enum BinaryProblem {
+    /// No such file.
     Missing,
     /// A symbolic link to nothing (its target).
     BrokenLink(String),
+    /// A directory.
     Directory,
     /// Not a regular file (a device, socket or fifo).
     NotAFile,

@@ -17,6 +17,7 @@ pub struct XenDom0 {
 }
 
 impl XenDom0 {
+    /// The dom0 half for a host keeping its files at `paths`.
     pub fn new(paths: HostPaths) -> XenDom0 {
         XenDom0 { paths }
     }
@@ -323,22 +324,38 @@ pub struct HotplugScriptError(pub Vec<ScriptProblem>);
 /// One problem running a hotplug script.
 #[derive(Debug, thiserror::Error)]
 pub enum ScriptProblem {
+    /// The script could not be started.
     #[error("cannot run {script}: {error}")]
     Spawn {
+        /// The script.
         script: String,
+        /// The OS error.
         error: std::io::Error,
     },
+    /// The script exited unsuccessfully.
     #[error("{script} {action} failed: {status}")]
     Failed {
+        /// The script.
         script: String,
+        /// What it was asked to do (`add`, `remove`, `online`, ...).
         action: String,
+        /// How it exited.
         status: std::process::ExitStatus,
     },
+    /// The script ran longer than libxl allows.
     #[error("{script} {action} timed out")]
-    TimedOut { script: String, action: String },
+    TimedOut {
+        /// The script.
+        script: String,
+        /// What it was asked to do.
+        action: String,
+    },
+    /// Waiting for the script failed.
     #[error("waiting for {script}: {error}")]
     Wait {
+        /// The script.
         script: String,
+        /// The OS error.
         error: std::io::Error,
     },
     /// What the script wrote to the backend's `hotplug-error`.
@@ -349,7 +366,12 @@ pub enum ScriptProblem {
         "{why} (create it, e.g. `ip link add {bridge} type bridge && ip link set {bridge} up`, \
          or name an existing bridge in the vif's bridge=)"
     )]
-    NoBridge { why: String, bridge: String },
+    NoBridge {
+        /// The script's words.
+        why: String,
+        /// The bridge the vif names.
+        bridge: String,
+    },
     /// The block script said nothing: the disk it was given.
     #[error("check the disk {0}")]
     CheckDisk(String),
@@ -368,15 +390,26 @@ impl std::fmt::Display for KillProblems {
 /// One step of stopping a device model that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KillProblem {
+    /// The device model's xenstore node could not be removed.
     #[error("removing device-model node: {0}")]
     Node(xenstore::Error),
+    /// No pid of the device model was recorded.
     #[error("unable to find Device Model pid")]
     NoPid,
+    /// The device model could not be signalled.
     #[error("failed to kill Device Model [{pid}]: {error}")]
-    Signal { pid: i32, error: std::io::Error },
+    Signal {
+        /// The device model's pid.
+        pid: i32,
+        /// The OS error.
+        error: std::io::Error,
+    },
+    /// The device model's QMP socket could not be removed.
     #[error("Failed to remove QMP socket file {}: {error}", path.display())]
     Socket {
+        /// The socket.
         path: std::path::PathBuf,
+        /// The OS error.
         error: std::io::Error,
     },
 }

@@ -54,12 +54,14 @@ fn dom(domid: u32) -> Result<u16, Error> {
     }
 }
 
+/// The hypervisor half of the seam on real Xen: hypercalls through privcmd.
 pub struct XenHypervisor {
     xen: Xen,
     page_kb: u64,
 }
 
 impl XenHypervisor {
+    /// Open Xen's privcmd interface; fails when this is not a Xen dom0 (or not root).
     pub fn open() -> Result<Self, Error> {
         let xen = Xen::open().map_err(Error::NoXen)?;
         Ok(XenHypervisor { xen, page_kb: 4 })

@@ -27,38 +27,73 @@ const FIRST_RESERVED_GDT_ENTRY: u64 = 14 * PAGE as u64 / 8;
 /// The canonical 48-bit part of a virtual address.
 const VADDR_MASK: u64 = 0x0000_ffff_ffff_ffff;
 
+/// Why a PV guest's memory image could not be saved or restored.
 #[derive(Debug, thiserror::Error)]
 pub enum PvImageError {
+    /// A guest that is not 64-bit (its width in bits).
     #[error("only 64-bit PV guests can be saved and restored (this one is {0}-bit)")]
     Width(u32),
+    /// A frame the guest does not own.
     #[error("{what}: frame {mfn:#x} does not belong to the guest")]
-    ForeignFrame { what: String, mfn: u64 },
+    ForeignFrame {
+        /// Where the frame was found.
+        what: String,
+        /// The machine frame.
+        mfn: u64,
+    },
+    /// A pfn beyond the guest's memory.
     #[error("{what}: pfn {pfn:#x} is beyond the guest's last pfn {max_pfn:#x}")]
     PfnOutOfRange {
+        /// Where the pfn was found.
         what: String,
+        /// The pfn.
         pfn: u64,
+        /// The guest's last pfn.
         max_pfn: u64,
     },
+    /// A page whose type is not what its place in the page tables says.
     #[error("{what}: pfn {pfn:#x} has page type {found:#x}, expected {expected:#x}")]
     PageType {
+        /// Where the page was found.
         what: String,
+        /// The page's pfn.
         pfn: u64,
+        /// Its type (`XEN_DOMCTL_PFINFO_*` shifted down by `LTAB_SHIFT`).
         found: u64,
+        /// The type its place calls for.
         expected: u64,
     },
+    /// A superpage mapping, which the stream cannot carry.
     #[error("L{level}[{index}] maps a superpage, which the stream cannot carry")]
-    Superpage { level: u64, index: usize },
+    Superpage {
+        /// The page-table level.
+        level: u64,
+        /// The entry's index in its table.
+        index: usize,
+    },
+    /// The guest's p2m list is unusable (why).
     #[error("the guest's p2m: {0}")]
     P2m(String),
+    /// A stream record that is malformed.
     #[error("malformed {what} record: {why}")]
-    Record { what: &'static str, why: String },
+    Record {
+        /// The record's kind.
+        what: &'static str,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A record the stream must have is missing (its kind).
     #[error("the stream has no {0} record")]
     Missing(&'static str),
+    /// Something the guest or stream asks for that this toolstack refuses.
     #[error("{0}")]
     Refused(String),
+    /// A hypercall failed.
     #[error("{what}")]
     Xen {
+        /// What was being done.
         what: &'static str,
+        /// The hypercall's failure.
         #[source]
         source: xen_sys::SysError,
     },
