@@ -903,21 +903,31 @@ fn backend_state(xs: &Xs, path: &str) {
 /// A running guest's frontend driver: a device added while it runs
 /// connects at once (those present at boot connect when it has booted).
 fn frontend_state(sim: &Sim, xs: &Xs, domid: u32, path: &str) {
-    if !matches!(xs.try_read(path), Ok(Some(s)) if s.trim() == "1") {
-        return;
-    }
     let listening = {
         let w = sim.lock();
         let runs = w.host.get(domid).is_ok_and(|d| d.running());
         runs && w.guests.get(&domid).is_some_and(|r| !r.guest.busy())
     };
-    if listening {
-        let _ = xs.write(path, "4");
+    if !listening {
+        return;
+    }
+    // Read and written in one transaction: a destroy may remove the
+    // frontend (or pciback's entry) since the event, and must not see
+    // them come back.
+    let _ = xs.transaction(|tx| -> Result<(), xenstore::Error> {
+        if !matches!(tx.try_read(path)?, Some(s) if s.trim() == "1") {
+            return Ok(());
+        }
+        tx.write(path, "4")?;
         // pcifront connected: pciback follows.
         if path.contains("/device/pci/") {
-            let _ = xs.write(&format!("/local/domain/0/backend/pci/{domid}/0/state"), "4");
+            let state = format!("/local/domain/0/backend/pci/{domid}/0/state");
+            if tx.try_read(&state)?.is_some() {
+                tx.write(&state, "4")?;
+            }
         }
-    }
+        Ok(())
+    });
 }
 
 /// The guest's xenbus control watch.
@@ -1038,10 +1048,13 @@ fn frontends_connected(xs: &Xs, domid: u32) {
     for kind in xs.directory(&base).unwrap_or_default() {
         for dev in xs.directory(&format!("{base}/{kind}")).unwrap_or_default() {
             let fe = format!("{base}/{kind}/{dev}");
+            // Only frontends name a backend (device/suspend/event-channel
+            // is no device).
+            let Ok(Some(be)) = xs.try_read(&format!("{fe}/backend")) else {
+                continue;
+            };
             let _ = xs.write(&format!("{fe}/state"), "4");
-            if let Ok(Some(be)) = xs.try_read(&format!("{fe}/backend")) {
-                let _ = xs.write(&format!("{be}/state"), "4");
-            }
+            let _ = xs.write(&format!("{be}/state"), "4");
         }
     }
 }
