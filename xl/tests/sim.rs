@@ -793,6 +793,26 @@ fn output_within(mut cmd: Command) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// CPU maps in a config are sized by the host's CPUs as the hypervisor
+/// reports them (libxl_get_max_cpus), not by the CPUs xl itself runs on.
+#[test]
+fn config_cpu_maps_are_sized_by_the_hypervisors_cpus() {
+    let h = Host::new();
+    let cfg = h.config("wide", "cpus = \"200\"");
+    let o = h
+        .cmd(&["create", "-d", cfg.to_str().unwrap()])
+        .env("XL_SIM_CPUS", "256")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json = stderr(&o);
+    let hard = &json[json
+        .find("\"vcpu_hard_affinity\"")
+        .expect("affinity in the JSON")..];
+    assert!(hard[..hard.find(']').unwrap()].contains("200"), "{json}");
+    h.ok(&["destroy", "wide"]);
+}
+
 #[test]
 fn vcpu_pin_to_a_huge_cpu_range_pins_to_all() {
     let h = Host::new();
